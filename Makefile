@@ -1,0 +1,123 @@
+# libyolact build. `make` builds the libraries and examples, `make test` runs the Check
+# suites, `make install PREFIX=...` installs header, libraries and yolact.pc.
+# Optional parts are detected and reported; the build works without them.
+
+VERSION_MAJOR := 0
+VERSION := 0.1.0
+PREFIX ?= /usr/local
+BUILD ?= build
+
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+OPT ?= -O3 -march=x86-64-v2
+CFLAGS ?= $(OPT) -g
+BASE_CFLAGS := -std=gnu11 -Wall -Wextra -fPIC -fopenmp -fvisibility=hidden -Iinclude -Ilib
+LDLIBS_BASE := -lm -lpthread -fopenmp
+
+have = $(shell $(PKG_CONFIG) --exists $(1) 2>/dev/null && echo 1)
+
+# Required: libpng (images), zlib (zip containers).
+ifneq ($(call have,libpng),1)
+$(error libpng not found: install libpng-dev)
+endif
+ifneq ($(call have,zlib),1)
+$(error zlib not found: install zlib1g-dev)
+endif
+DEP_PKGS := libpng zlib
+
+# Optional: JPEG decoding (libjpeg-turbo's libjpeg API).
+ifeq ($(call have,libjpeg),1)
+HAVE_JPEG := 1
+DEP_PKGS += libjpeg
+BASE_CFLAGS += -DYL_HAVE_JPEG
+endif
+
+# Optional: OpenBLAS for the CPU convolutions (a portable blocked GEMM otherwise).
+ifeq ($(call have,openblas),1)
+HAVE_OPENBLAS := 1
+DEP_PKGS += openblas
+BASE_CFLAGS += -DYL_HAVE_OPENBLAS
+endif
+
+DEP_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(DEP_PKGS))
+DEP_LIBS := $(shell $(PKG_CONFIG) --libs $(DEP_PKGS))
+ALL_CFLAGS := $(BASE_CFLAGS) $(DEP_CFLAGS) $(CFLAGS)
+
+# The CUDA toolkit (the CUDA backend is not built yet; reported so the user knows).
+CUDA_HOME ?= /usr/local/cuda
+HAVE_CUDA := $(shell test -x $(CUDA_HOME)/bin/nvcc && echo 1)
+
+LIB_SRCS := $(sort $(wildcard lib/*.c lib/*/*.c))
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+SONAME := libyolact.so.$(VERSION_MAJOR)
+SHARED := $(BUILD)/libyolact.so.$(VERSION)
+STATIC := $(BUILD)/libyolact.a
+
+EXAMPLES := $(patsubst examples/%.c,$(BUILD)/%,$(wildcard examples/*.c))
+
+TEST_SRCS := $(sort $(wildcard test/test_*.c))
+TEST_SUPPORT := $(sort $(filter-out $(TEST_SRCS),$(wildcard test/*.c)))
+TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/obj/%.o) $(TEST_SUPPORT:%.c=$(BUILD)/obj/%.o)
+CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
+CHECK_LIBS := $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
+
+.PHONY: all test install uninstall clean config
+all: config $(SHARED) $(STATIC) $(EXAMPLES)
+
+config:
+	@echo "libyolact $(VERSION): libpng yes, zlib yes, JPEG $(if $(HAVE_JPEG),yes,no (install libjpeg62-turbo-dev)), OpenBLAS $(if $(HAVE_OPENBLAS),yes,no (portable GEMM)), CUDA toolkit $(if $(HAVE_CUDA),yes ($(CUDA_HOME)) - CUDA backend not built yet,no)"
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(SHARED): $(LIB_OBJS)
+	$(CC) -shared -Wl,-soname,$(SONAME) -o $@ $^ $(DEP_LIBS) $(LDLIBS_BASE)
+	ln -sf libyolact.so.$(VERSION) $(BUILD)/$(SONAME)
+	ln -sf $(SONAME) $(BUILD)/libyolact.so
+
+$(STATIC): $(LIB_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+# Examples link the static library so they run from the build tree without LD_LIBRARY_PATH.
+$(BUILD)/%: $(BUILD)/obj/examples/%.o $(STATIC)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(DEP_LIBS) $(LDLIBS_BASE)
+
+# Check suites: every test/test_NAME.c defines `Suite *NAME_suite(void)`; the list of them
+# is generated so a new suite needs no edit elsewhere.
+$(BUILD)/test_suites.h: $(TEST_SRCS) Makefile
+	@mkdir -p $(BUILD)
+	@{ for f in $(TEST_SRCS); do n=$$(basename $$f .c); n=$${n#test_}; \
+	   echo "SUITE($$n)"; done; } > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/test/main.o: $(BUILD)/test_suites.h
+$(BUILD)/obj/test/%.o: test/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -I$(BUILD) -Itest -MMD -MP -c $< -o $@
+
+$(BUILD)/yolact-tests: $(TEST_OBJS) $(STATIC)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(CHECK_LIBS) $(DEP_LIBS) $(LDLIBS_BASE)
+
+test: all $(BUILD)/yolact-tests
+	$(BUILD)/yolact-tests
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 include/yolact.h $(DESTDIR)$(PREFIX)/include/
+	install -m 755 $(SHARED) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libyolact.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/libyolact.so
+	install -m 644 $(STATIC) $(DESTDIR)$(PREFIX)/lib/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
+	    -e 's|@REQUIRES@|$(DEP_PKGS)|' -e 's|@LIBS_PRIVATE@|$(LDLIBS_BASE)|' \
+	    yolact.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/yolact.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/include/yolact.h $(DESTDIR)$(PREFIX)/lib/libyolact.* \
+	      $(DESTDIR)$(PREFIX)/lib/pkgconfig/yolact.pc
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

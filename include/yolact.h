@@ -1,0 +1,231 @@
+/* libyolact: YOLACT real-time instance segmentation as a C library.
+ * An image goes in; every object comes out with its class, score, box and pixel mask.
+ * This header is the whole public API: C99, no CUDA headers, no layout that depends on
+ * build flags. */
+#ifndef YOLACT_H
+#define YOLACT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define YOLACT_API __attribute__((visibility("default")))
+#else
+#define YOLACT_API
+#endif
+
+#define YOLACT_VERSION_MAJOR 0
+#define YOLACT_VERSION_MINOR 1
+#define YOLACT_VERSION_PATCH 0
+#define YOLACT_VERSION_NUMBER \
+    (YOLACT_VERSION_MAJOR * 10000 + YOLACT_VERSION_MINOR * 100 + YOLACT_VERSION_PATCH)
+
+/* YOLACT_VERSION_NUMBER of the library actually linked (may differ from the header's). */
+YOLACT_API int yolact_version_number(void);
+/* "MAJOR.MINOR.PATCH" of the library actually linked; static storage. */
+YOLACT_API const char *yolact_version_string(void);
+
+/* Every call returns one of these. Values are pinned: new ones are only appended. */
+typedef enum yolact_status {
+    YOLACT_OK = 0,
+    YOLACT_ERR_INVALID_ARGUMENT = 1, /* NULL where a value is needed, option out of range */
+    YOLACT_ERR_OUT_OF_MEMORY = 2,
+    YOLACT_ERR_IO = 3,               /* a file could not be opened, read or written */
+    YOLACT_ERR_FORMAT = 4,           /* a weight or image file is malformed or truncated */
+    YOLACT_ERR_UNSAFE_PICKLE = 5,    /* a .pth pickle asks for a global or opcode a state_dict never needs */
+    YOLACT_ERR_UNSUPPORTED = 6,      /* well-formed, but a feature this library does not handle */
+    YOLACT_ERR_MODEL = 7,            /* tensors missing, or shapes that contradict each other or the preset */
+    YOLACT_ERR_LIMIT = 8,            /* a declared size beyond the limits below */
+    YOLACT_ERR_BACKEND_UNAVAILABLE = 9, /* the backend asked for is not built in, or no usable GPU */
+    YOLACT_ERR_DEVICE = 10,          /* the GPU or its runtime failed */
+    YOLACT_ERR_INTERNAL = 11         /* a bug in libyolact: please report it */
+} yolact_status;
+
+/* A short constant text for a status ("invalid argument", ...); never NULL. */
+YOLACT_API const char *yolact_status_string(yolact_status status);
+/* The detail of the last failing call made by this thread (which file, which tensor, which
+ * global...), or "" after a success. Valid until this thread's next libyolact call. */
+YOLACT_API const char *yolact_last_error(void);
+
+/* Limits applied to untrusted input before anything is allocated. */
+#define YOLACT_MAX_IMAGE_PIXELS ((int64_t)1 << 28)   /* 268 Mpixel, e.g. 16384 x 16384 */
+#define YOLACT_MAX_IMAGE_SIDE 65535
+#define YOLACT_MAX_WEIGHTS_BYTES ((int64_t)4 << 30)   /* 4 GiB of weight file */
+
+/* ---------------------------------------------------------------------------------------
+ * Images: 8-bit interleaved 3-channel pixels. */
+typedef enum yolact_pixel_format {
+    YOLACT_PIXEL_RGB8 = 0,
+    YOLACT_PIXEL_BGR8 = 1
+} yolact_pixel_format;
+
+typedef struct yolact_image {
+    const uint8_t *data;        /* borrowed: read during the call only */
+    int width, height;          /* pixels, 1..YOLACT_MAX_IMAGE_SIDE */
+    size_t stride;              /* bytes from one row to the next, >= 3 * width */
+    yolact_pixel_format format;
+} yolact_image;
+
+/* Decode a PNG or JPEG file as OpenCV's imread(path, IMREAD_COLOR) does (EXIF orientation
+ * applied, gray replicated, 16-bit reduced to its high byte, alpha dropped, palettes
+ * expanded) into RGB8. On success *data is malloc'ed (free with yolact_image_free_pixels)
+ * and the image describes it. */
+YOLACT_API yolact_status yolact_image_load(const char *path, yolact_image *image);
+/* Free pixels returned by yolact_image_load; accepts an image whose data is NULL. */
+YOLACT_API void yolact_image_free_pixels(yolact_image *image);
+/* Write an image as an 8-bit RGB PNG. The file appears complete or not at all. */
+YOLACT_API yolact_status yolact_image_save_png(const char *path, const yolact_image *image);
+
+/* ---------------------------------------------------------------------------------------
+ * Model: weights + architecture. Read-only after load; may be shared by any number of
+ * threads and sessions. Must outlive every session made from it. */
+typedef struct yolact_model yolact_model;
+
+typedef struct yolact_model_options {
+    size_t struct_size;        /* set by yolact_model_options_init */
+    /* Preset name (see yolact_preset_names), or NULL: taken from the file name as the
+     * official eval.py does ("<preset>_<epoch>_<iteration>.pth"), else guessed from the
+     * tensor shapes. Copied. */
+    const char *preset;
+    /* A text file with one class name per line replacing the preset's names (for
+     * checkpoints with another class count), or NULL. Read during load. */
+    const char *class_names_path;
+} yolact_model_options;
+
+YOLACT_API void yolact_model_options_init(yolact_model_options *options);
+
+/* Load a .pth (PyTorch zip or legacy format) or .safetensors checkpoint. options may be
+ * NULL (defaults). The file is read during the call only. */
+YOLACT_API yolact_status yolact_model_load(const char *path, const yolact_model_options *options,
+                                yolact_model **model);
+YOLACT_API void yolact_model_free(yolact_model *model); /* NULL is fine */
+
+typedef enum yolact_backbone_kind {
+    YOLACT_BACKBONE_RESNET = 0,   /* Bottleneck blocks */
+    YOLACT_BACKBONE_DARKNET = 1
+} yolact_backbone_kind;
+
+/* How the preset was chosen. */
+typedef enum yolact_preset_source {
+    YOLACT_PRESET_GIVEN = 0,      /* named in the options */
+    YOLACT_PRESET_FROM_FILE_NAME = 1,
+    YOLACT_PRESET_GUESSED = 2     /* from the shapes: ambiguous for base/im400/im700 */
+} yolact_preset_source;
+
+/* What was loaded. All pointers are borrowed from the model. */
+typedef struct yolact_model_info {
+    const char *preset;
+    yolact_preset_source preset_source;
+    yolact_backbone_kind backbone;
+    int backbone_stages;          /* 4 for ResNet, 5 for DarkNet */
+    int stage_depth[5];           /* blocks per stage */
+    int stage_channels[5];        /* output channels per stage */
+    int fpn_channels;
+    int fpn_downsample_levels;
+    int num_levels;               /* prediction levels (P3..P7 -> 5) */
+    int protonet_layers;          /* convolutions in the protonet */
+    int protonet_channels;
+    int num_prototypes;
+    int anchors_per_cell;
+    int num_classes;              /* including background */
+    int input_size;               /* S of the S x S network input */
+    int64_t num_parameters;       /* parameters used for inference, before BN folding */
+    int num_unused_keys;
+    const char *const *unused_keys; /* tensors in the file that inference does not use */
+    const char *const *class_names; /* num_classes - 1 names, background excluded */
+} yolact_model_info;
+
+YOLACT_API const yolact_model_info *yolact_model_get_info(const yolact_model *model);
+
+/* Names of the built-in presets, NULL-terminated; static storage. */
+YOLACT_API const char *const *yolact_preset_names(void);
+
+/* ---------------------------------------------------------------------------------------
+ * Session: everything one inference needs (buffers, threads, GPU stream). One session per
+ * thread; a session is not thread-safe, a model shared by sessions is. */
+typedef struct yolact_session yolact_session;
+
+typedef enum yolact_backend {
+    YOLACT_BACKEND_AUTO = 0,      /* CUDA when a usable GPU is present, else CPU */
+    YOLACT_BACKEND_CPU = 1,
+    YOLACT_BACKEND_CUDA = 2
+} yolact_backend;
+
+typedef enum yolact_precision {
+    YOLACT_PRECISION_DEFAULT = 0, /* the backend's best that meets the parity tolerances */
+    YOLACT_PRECISION_FP32 = 1,
+    YOLACT_PRECISION_FP16 = 2
+} yolact_precision;
+
+typedef struct yolact_session_options {
+    size_t struct_size;           /* set by yolact_session_options_init */
+    yolact_backend backend;       /* default AUTO */
+    yolact_precision precision;   /* default DEFAULT */
+    int device_index;             /* GPU ordinal, default 0 */
+    int num_threads;              /* CPU threads; 0 (default) = all cores */
+    float score_threshold;        /* drop detections scoring at or below; default 0 (official) */
+    int top_k;                    /* candidates per class kept for NMS, 1..10000, default 200 */
+    int max_detections;           /* detections per image, 1..10000, default 100 */
+    float conf_threshold;         /* candidate prior threshold, default 0.05 */
+    float nms_threshold;          /* Fast NMS IoU threshold, (0, 1], default 0.5 */
+    int want_rle;                 /* non-zero: also give each mask as COCO compressed RLE */
+} yolact_session_options;
+
+YOLACT_API void yolact_session_options_init(yolact_session_options *options);
+
+/* options may be NULL (defaults). Options out of range are refused here. */
+YOLACT_API yolact_status yolact_session_create(const yolact_model *model,
+                                    const yolact_session_options *options,
+                                    yolact_session **session);
+YOLACT_API void yolact_session_free(yolact_session *session); /* NULL is fine */
+
+/* The backend a session runs on (never AUTO). */
+YOLACT_API yolact_backend yolact_session_backend(const yolact_session *session);
+
+/* One detection. Boxes are in image pixels, sanitized as the official postprocess does
+ * (x1 = max(min(x1,x2)*w, 0), x2 = min(max(x1,x2)*w, w)), not truncated. */
+typedef struct yolact_detection {
+    int class_index;              /* 0..num_classes-2, background excluded */
+    const char *class_name;       /* borrowed from the model */
+    int category_id;              /* COCO category id from the preset's map (class_index+1 without one) */
+    float score;                  /* class confidence */
+    float mask_score;             /* YOLACT++ re-scored confidence; = score otherwise */
+    float x1, y1, x2, y2;
+    /* The mask at image resolution, one bit a pixel: row y starts at mask + y * mask_stride,
+     * pixel x is bit (7 - x % 8) of byte x / 8 (most significant bit first). */
+    const uint8_t *mask;
+    size_t mask_stride;
+    const char *rle;              /* COCO compressed RLE counts (column-major) or NULL */
+} yolact_detection;
+
+typedef struct yolact_result {
+    int width, height;            /* the image's */
+    int count;
+    const yolact_detection *detections; /* by descending score */
+} yolact_result;
+
+/* 1 when pixel (x, y) of a detection's mask is set. */
+static inline int yolact_mask_at(const yolact_detection *d, int x, int y)
+{
+    return (d->mask[(size_t)y * d->mask_stride + (size_t)(x >> 3)] >> (7 - (x & 7))) & 1;
+}
+
+/* Detect every object in one image. *result is owned by the session and stays valid until
+ * the next detect call on it or its destruction (nothing is allocated per frame once the
+ * buffers have grown to the largest image seen). */
+YOLACT_API yolact_status yolact_session_detect(yolact_session *session, const yolact_image *image,
+                                    const yolact_result **result);
+
+/* The same for a batch; results[i] belongs to images[i]; same lifetime rule. */
+YOLACT_API yolact_status yolact_session_detect_batch(yolact_session *session, const yolact_image *images,
+                                          int count, const yolact_result **results);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* YOLACT_H */

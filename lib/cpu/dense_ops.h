@@ -1,0 +1,76 @@
+/* Dense CPU ops of the forward pass: convolution (BN already folded) with a fused epilogue,
+ * max pooling, bilinear resize with PyTorch's exact semantics, and the input preprocess.
+ * Tensors are float32 CHW, one image at a time. These are the reference every CUDA kernel
+ * is tested against, and the CPU backend's fast path. */
+#ifndef YL_CPU_DENSE_OPS_H
+#define YL_CPU_DENSE_OPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "yolact.h"
+
+typedef enum yl_activation {
+    YL_ACT_NONE = 0,
+    YL_ACT_RELU,
+    YL_ACT_LEAKY_RELU_0_1       /* DarkNet: x > 0 ? x : 0.1 * x */
+} yl_activation;
+
+typedef struct yl_conv_desc {
+    int in_channels, out_channels;
+    int kernel_h, kernel_w;
+    int stride, pad, dilation;
+} yl_conv_desc;
+
+/* Output side for an input side (PyTorch's formula). */
+int yl_conv_out_size(int in, int kernel, int stride, int pad, int dilation);
+
+/* Floats of scratch that yl_conv2d_cpu needs for this shape (0 when none). */
+size_t yl_conv2d_workspace_floats(const yl_conv_desc *d, int in_h, int in_w);
+
+/* out = act(conv(in, weight) + bias + residual)
+ *   in:       (in_channels, in_h, in_w)
+ *   weight:   (out_channels, in_channels, kernel_h, kernel_w)  OIHW, as PyTorch stores it
+ *   bias:     (out_channels) or NULL
+ *   residual: (out_channels, out_h, out_w) or NULL; may alias out
+ *   out:      (out_channels, out_h, out_w); must not alias in
+ *   workspace: yl_conv2d_workspace_floats() floats
+ * num_threads: 0 = all cores. */
+void yl_conv2d_cpu(const yl_conv_desc *d, const float *in, int in_h, int in_w,
+                   const float *weight, const float *bias, const float *residual,
+                   yl_activation act, float *out, float *workspace, int num_threads);
+
+/* Max pooling (PyTorch semantics, padding counts as -inf), (c, h, w) -> (c, out_h, out_w). */
+void yl_maxpool2d_cpu(const float *in, int channels, int in_h, int in_w, int kernel,
+                      int stride, int pad, float *out, int out_h, int out_w);
+
+/* One axis of PyTorch 1.13's CPU bilinear interpolation, align_corners=False:
+ *   scale = (float)in / (float)out   (float32 division)
+ *   src   = max(scale * (dst + 0.5) - 0.5, 0)   evaluated in double
+ *   i0 = (int)src, i1 = i0 + (i0 < in - 1), w1 = (float)(src - i0), w0 = 1 - w1
+ * Every bilinear resize in the library builds its tables with this function. */
+void yl_bilinear_axis(int in, int out, int *i0, int *i1, float *w0, float *w1);
+
+/* Bilinear resize of (channels, in_h, in_w) to (channels, out_h, out_w) as
+ * F.interpolate(mode='bilinear', align_corners=False) computes it on the CPU:
+ *   out = (a * w0x + b * w1x) * w0y + (c * w0x + d * w1x) * w1y
+ * workspace: yl_resize_workspace_bytes(out_h, out_w) bytes for the axis tables. */
+size_t yl_resize_workspace_bytes(int out_h, int out_w);
+void yl_resize_bilinear_cpu(const float *in, int channels, int in_h, int in_w,
+                            float *out, int out_h, int out_w, void *workspace);
+
+/* How the network wants its input (the preset's backbone transform). */
+typedef enum yl_input_norm {
+    YL_INPUT_MEAN_STD = 0,   /* ResNet: (x - mean) / std with the BGR means/stds below */
+    YL_INPUT_DIV_255         /* DarkNet: x / 255 */
+} yl_input_norm;
+
+/* FastBaseTransform: bilinear resize of the 8-bit image (as float) to size x size, then
+ * normalise, into planar RGB (3, size, size). Means/stds are in BGR order as the official
+ * config gives them: mean_bgr = {103.94, 116.78, 123.68}, std_bgr = {57.38, 57.12, 58.40}.
+ * workspace: yl_resize_workspace_bytes(size, size) bytes. */
+void yl_preprocess_cpu(const yolact_image *image, int size, yl_input_norm norm,
+                       const float mean_bgr[3], const float std_bgr[3], float *out,
+                       void *workspace);
+
+#endif

@@ -1,0 +1,34 @@
+/* Helpers shared by the Check suites. Tests run from the repository root. */
+#ifndef YL_TEST_H
+#define YL_TEST_H
+
+#include <check.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "yolact.h"
+
+#define YL_TEST_DATA "test/data"
+
+/* Assert a status, printing the detail message on failure. */
+#define ck_assert_status(expr, expected)                                                   \
+    do {                                                                                   \
+        yolact_status ck_s_ = (expr);                                                      \
+        ck_assert_msg(ck_s_ == (expected), "%s returned %d (%s: %s), expected %d", #expr,  \
+                      (int)ck_s_, yolact_status_string(ck_s_), yolact_last_error(),        \
+                      (int)(expected));                                                    \
+    } while (0)
+
+/* Deterministic pseudo-random floats in [lo, hi) (xorshift). */
+static inline float yl_test_rand(uint64_t *state, float lo, float hi)
+{
+    uint64_t x = *state;
+    x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+    *state = x;
+    return lo + (hi - lo) * (float)((x >> 40) * (1.0 / 16777216.0));
+}
+
+/* Read a whole file into a malloc'ed buffer; NULL if it cannot be read. */
+uint8_t *yl_test_read_file(const char *path, size_t *size);
+
+#endif
