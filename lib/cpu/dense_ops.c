@@ -1,0 +1,145 @@
+/* Max pooling, PyTorch's CPU bilinear resize and the FastBaseTransform preprocess (the
+ * convolution is in conv.c). Loops without a thread-count argument run under OpenMP's
+ * default team size, which the caller sets with omp_set_num_threads on its thread. */
+#include "cpu/dense_ops.h"
+
+#include <math.h>
+#include <string.h>
+
+void yl_maxpool2d_cpu(const float *in, int channels, int in_h, int in_w, int kernel,
+                      int stride, int pad, float *out, int out_h, int out_w)
+{
+#pragma omp parallel for schedule(static) if ((size_t)channels * out_h * out_w > 65536)
+    for (int c = 0; c < channels; c++) {
+        const float *plane = in + (size_t)c * in_h * in_w;
+        float *o = out + (size_t)c * out_h * out_w;
+        for (int y = 0; y < out_h; y++) {
+            int y0 = y * stride - pad, y1 = y0 + kernel;
+            y0 = y0 < 0 ? 0 : y0;
+            y1 = y1 > in_h ? in_h : y1;
+            for (int x = 0; x < out_w; x++) {
+                int x0 = x * stride - pad, x1 = x0 + kernel;
+                x0 = x0 < 0 ? 0 : x0;
+                x1 = x1 > in_w ? in_w : x1;
+                /* Padding is -inf, so only the window's inside counts; NaN wins, as in
+                 * PyTorch's (v > max || isnan(v)). */
+                float m = -INFINITY;
+                for (int iy = y0; iy < y1; iy++)
+                    for (int ix = x0; ix < x1; ix++) {
+                        float v = plane[(size_t)iy * in_w + ix];
+                        if (v > m || isnan(v))
+                            m = v;
+                    }
+                o[(size_t)y * out_w + x] = m;
+            }
+        }
+    }
+}
+
+void yl_bilinear_axis(int in, int out, int *i0, int *i1, float *w0, float *w1)
+{
+    float scale = (float)in / (float)out;
+    for (int dst = 0; dst < out; dst++) {
+        if (in == out) { /* PyTorch copies: one source, weights 1 and 0 */
+            i0[dst] = i1[dst] = dst;
+            w0[dst] = 1.0f;
+            w1[dst] = 0.0f;
+            continue;
+        }
+        double src = (double)scale * (dst + 0.5) - 0.5;
+        if (src < 0.0)
+            src = 0.0;
+        int lo = (int)src;
+        i0[dst] = lo;
+        i1[dst] = lo + (lo < in - 1);
+        w1[dst] = (float)(src - lo);
+        w0[dst] = 1.0f - w1[dst];
+    }
+}
+
+/* The axis tables in a workspace: y then x, each (i0, i1, w0, w1) arrays. */
+typedef struct axis_table {
+    int *i0, *i1;
+    float *w0, *w1;
+} axis_table;
+
+static axis_table axis_table_at(void *workspace, size_t offset_entries, int n)
+{
+    char *p = (char *)workspace + offset_entries * (2 * sizeof(int) + 2 * sizeof(float));
+    axis_table t;
+    t.i0 = (int *)p;
+    t.i1 = t.i0 + n;
+    t.w0 = (float *)(t.i1 + n);
+    t.w1 = t.w0 + n;
+    return t;
+}
+
+size_t yl_resize_workspace_bytes(int out_h, int out_w)
+{
+    return ((size_t)out_h + (size_t)out_w) * (2 * sizeof(int) + 2 * sizeof(float));
+}
+
+/* PyTorch's evaluation order: x within each source row, then y. */
+static inline float bilinear(float a, float b, float c, float d, float w0x, float w1x, float w0y,
+                             float w1y)
+{
+    return (a * w0x + b * w1x) * w0y + (c * w0x + d * w1x) * w1y;
+}
+
+void yl_resize_bilinear_cpu(const float *in, int channels, int in_h, int in_w,
+                            float *out, int out_h, int out_w, void *workspace)
+{
+    axis_table ty = axis_table_at(workspace, 0, out_h);
+    axis_table tx = axis_table_at(workspace, (size_t)out_h, out_w);
+    yl_bilinear_axis(in_h, out_h, ty.i0, ty.i1, ty.w0, ty.w1);
+    yl_bilinear_axis(in_w, out_w, tx.i0, tx.i1, tx.w0, tx.w1);
+    int rows = channels * out_h;
+#pragma omp parallel for schedule(static) if ((size_t)rows * out_w > 65536)
+    for (int r = 0; r < rows; r++) {
+        int c = r / out_h, y = r % out_h;
+        const float *plane = in + (size_t)c * in_h * in_w;
+        const float *r0 = plane + (size_t)ty.i0[y] * in_w, *r1 = plane + (size_t)ty.i1[y] * in_w;
+        float w0y = ty.w0[y], w1y = ty.w1[y];
+        float *o = out + (size_t)r * out_w;
+        for (int x = 0; x < out_w; x++) {
+            int x0 = tx.i0[x], x1 = tx.i1[x];
+            o[x] = bilinear(r0[x0], r0[x1], r1[x0], r1[x1], tx.w0[x], tx.w1[x], w0y, w1y);
+        }
+    }
+}
+
+void yl_preprocess_cpu(const yolact_image *image, int size, yl_input_norm norm,
+                       const float mean_bgr[3], const float std_bgr[3], float *out,
+                       void *workspace)
+{
+    axis_table ty = axis_table_at(workspace, 0, size);
+    axis_table tx = axis_table_at(workspace, (size_t)size, size);
+    yl_bilinear_axis(image->height, size, ty.i0, ty.i1, ty.w0, ty.w1);
+    yl_bilinear_axis(image->width, size, tx.i0, tx.i1, tx.w0, tx.w1);
+    /* Output plane p is R, G, B; src[p] is that colour's byte offset within a pixel, and
+     * mean/std are taken from the BGR triplets at index 2 - p. */
+    int rgb = image->format == YOLACT_PIXEL_RGB8;
+    const int src[3] = {rgb ? 0 : 2, 1, rgb ? 2 : 0};
+    float mean[3], std[3];
+    for (int p = 0; p < 3; p++) {
+        mean[p] = norm == YL_INPUT_MEAN_STD ? mean_bgr[2 - p] : 0.0f;
+        std[p] = norm == YL_INPUT_MEAN_STD ? std_bgr[2 - p] : 255.0f;
+    }
+    size_t plane = (size_t)size * size;
+#pragma omp parallel for schedule(static) if (plane > 16384)
+    for (int y = 0; y < size; y++) {
+        const uint8_t *r0 = image->data + (size_t)ty.i0[y] * image->stride;
+        const uint8_t *r1 = image->data + (size_t)ty.i1[y] * image->stride;
+        float w0y = ty.w0[y], w1y = ty.w1[y];
+        for (int x = 0; x < size; x++) {
+            const uint8_t *a = r0 + 3 * (size_t)tx.i0[x], *b = r0 + 3 * (size_t)tx.i1[x];
+            const uint8_t *c = r1 + 3 * (size_t)tx.i0[x], *d = r1 + 3 * (size_t)tx.i1[x];
+            for (int p = 0; p < 3; p++) {
+                int s = src[p];
+                float v = bilinear(a[s], b[s], c[s], d[s], tx.w0[x], tx.w1[x], w0y, w1y);
+                /* DarkNet's x / 255 is (x - 0) / 255: the same float32 result. */
+                out[p * plane + (size_t)y * size + x] = (v - mean[p]) / std[p];
+            }
+        }
+    }
+}

@@ -1,0 +1,27 @@
+/* The single-threaded FP32 matrix product under the CPU convolutions: OpenBLAS's sgemm when
+ * the build found it, else a portable cache-blocked kernel. Both are always testable. */
+#ifndef YL_CPU_GEMM_H
+#define YL_CPU_GEMM_H
+
+typedef enum yl_gemm_kind {
+    YL_GEMM_AUTO = 0,       /* OpenBLAS when built in, else portable */
+    YL_GEMM_PORTABLE,
+    YL_GEMM_OPENBLAS        /* falls back to portable when not built in */
+} yl_gemm_kind;
+
+/* 1 when OpenBLAS is built in. */
+int yl_gemm_have_openblas(void);
+
+/* Make OpenBLAS single-threaded (idempotent). The CPU backend parallelises over tiles with
+ * OpenMP and calls sgemm from every thread, so OpenBLAS's own pthread pool must stay idle.
+ * openblas_set_num_threads is process-global: this also affects any other user of
+ * OpenBLAS in the process. No-op without OpenBLAS. */
+void yl_gemm_single_threaded_blas(void);
+
+/* Row-major C = A * B, or C += A * B when accumulate is non-zero, on the calling thread.
+ *   a: (m, k) with row stride lda;  b: (k, n) with row stride ldb;  c: (m, n) with row stride ldc
+ * m, n, k >= 0; when k == 0, C is zeroed (or left as is when accumulating). */
+void yl_gemm(yl_gemm_kind kind, int m, int n, int k, const float *a, int lda, const float *b,
+             int ldb, int accumulate, float *c, int ldc);
+
+#endif

@@ -1,0 +1,457 @@
+/* The dense CPU ops: GEMM (both kernels) and convolution against double-precision loops,
+ * max pooling against a direct loop, resize and preprocess against PyTorch's own outputs
+ * (test/data/resize/cases.txt, made by test/fixtures/make_resize_fixtures.py). */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cpu/conv.h"
+#include "cpu/dense_ops.h"
+#include "cpu/gemm.h"
+#include "yl_test.h"
+
+static float *rand_floats(size_t n, uint64_t *state)
+{
+    float *p = malloc((n ? n : 1) * sizeof *p);
+    ck_assert_ptr_nonnull(p);
+    for (size_t i = 0; i < n; i++)
+        p[i] = yl_test_rand(state, -1.0f, 1.0f);
+    return p;
+}
+
+static float *nan_floats(size_t n)
+{
+    float *p = malloc((n ? n : 1) * sizeof *p);
+    ck_assert_ptr_nonnull(p);
+    for (size_t i = 0; i < n; i++)
+        p[i] = NAN;
+    return p;
+}
+
+/* The GEMM kinds this build can run: the portable one always, OpenBLAS when built in. */
+static int gemm_kinds(yl_gemm_kind kinds[2])
+{
+    kinds[0] = YL_GEMM_PORTABLE;
+    kinds[1] = YL_GEMM_OPENBLAS;
+    return yl_gemm_have_openblas() ? 2 : 1;
+}
+
+/* FP32 sums against double: |got - ref| <= RTOL * sum |terms| + ATOL. A k-term float sum in
+ * any order is off by at most ~k * 2^-24 of sum |terms|; blocked and tree-like orders stay
+ * far below 1e-5 for the k <= 3200 used here. */
+#define RTOL 1e-5
+#define ATOL 1e-6
+
+START_TEST(gemm_matches_double)
+{
+    static const int shapes[][3] = {{1, 1, 1}, {6, 16, 5}, {7, 17, 193}, {13, 50, 400},
+                                    {50, 3, 7},  {0, 5, 3}, {5, 0, 3},   {4, 9, 0}};
+    yl_gemm_kind kinds[2];
+    int nkinds = gemm_kinds(kinds);
+    uint64_t rng = 0x1234567;
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
+        int lda = k + 3, ldb = n + 5, ldc = n + 2;
+        float *a = rand_floats((size_t)m * lda, &rng), *b = rand_floats((size_t)k * ldb, &rng);
+        float *c0 = rand_floats((size_t)m * ldc, &rng), *c = malloc(((size_t)m * ldc + 1) * 4);
+        ck_assert_ptr_nonnull(c);
+        for (int ki = 0; ki < nkinds; ki++)
+            for (int acc = 0; acc < 2; acc++) {
+                memcpy(c, c0, (size_t)m * ldc * sizeof *c);
+                yl_gemm(kinds[ki], m, n, k, a, lda, b, ldb, acc, c, ldc);
+                for (int i = 0; i < m; i++)
+                    for (int j = 0; j < ldc; j++) {
+                        float got = c[(size_t)i * ldc + j], init = c0[(size_t)i * ldc + j];
+                        if (j >= n) { /* padding between rows is untouched */
+                            ck_assert_msg(got == init, "gemm kind %d wrote padding (%d,%d)",
+                                          kinds[ki], i, j);
+                            continue;
+                        }
+                        double ref = acc ? init : 0.0, mag = fabs(ref);
+                        for (int p = 0; p < k; p++) {
+                            double t = (double)a[(size_t)i * lda + p] * b[(size_t)p * ldb + j];
+                            ref += t;
+                            mag += fabs(t);
+                        }
+                        ck_assert_msg(fabs(got - ref) <= RTOL * mag + ATOL,
+                                      "gemm kind %d m=%d n=%d k=%d acc=%d at (%d,%d): got %.9g, "
+                                      "expected %.9g", kinds[ki], m, n, k, acc, i, j, got, ref);
+                    }
+            }
+        free(a);
+        free(b);
+        free(c0);
+        free(c);
+    }
+}
+END_TEST
+
+START_TEST(conv_out_size_matches_pytorch)
+{
+    ck_assert_int_eq(yl_conv_out_size(550, 7, 2, 3, 1), 275); /* ResNet stem */
+    ck_assert_int_eq(yl_conv_out_size(275, 3, 2, 1, 1), 138); /* stride-2 3x3 */
+    ck_assert_int_eq(yl_conv_out_size(138, 1, 2, 0, 1), 69);  /* downsample 1x1 */
+    ck_assert_int_eq(yl_conv_out_size(9, 3, 2, 1, 1), 5);     /* P6 -> P7 */
+    ck_assert_int_eq(yl_conv_out_size(10, 3, 1, 2, 2), 10);   /* dilation */
+    ck_assert_int_eq(yl_conv_out_size(2, 5, 1, 0, 1), 0);     /* kernel larger than input */
+    ck_assert_int_eq(yl_conv_out_size(5, 3, 0, 1, 1), 0);     /* invalid stride */
+}
+END_TEST
+
+typedef struct conv_case {
+    int ic, oc, kh, kw, stride, pad, dilation, h, w;
+} conv_case;
+
+static const conv_case conv_cases[] = {
+    {3, 64, 7, 7, 2, 3, 1, 37, 41},    /* stem, odd input */
+    {67, 45, 1, 1, 1, 0, 1, 13, 11},   /* pointwise: no im2col */
+    {32, 70, 1, 1, 2, 0, 1, 15, 15},   /* strided 1x1 (bottleneck downsample) */
+    {29, 33, 3, 3, 1, 1, 1, 17, 19},
+    {20, 17, 3, 3, 2, 1, 1, 16, 9},
+    {11, 13, 3, 3, 1, 2, 2, 12, 14},   /* dilation */
+    {5, 7, 3, 3, 1, 0, 1, 3, 3},       /* one output pixel */
+    {6, 9, 5, 3, 2, 1, 1, 11, 8},      /* rectangular kernel */
+    {256, 243, 3, 3, 1, 1, 1, 5, 5},   /* head conf at P7: k = 2304, few columns */
+    {64, 40, 3, 3, 1, 1, 1, 30, 31},   /* several column tiles */
+    {350, 96, 1, 1, 1, 0, 1, 4, 6},    /* pointwise, channel-block tiles */
+    {5, 12, 3, 3, 2, 1, 1, 90, 81},    /* 4 column tiles, each with its own im2col slice */
+};
+
+/* Pre-activation output and sum |terms| (bias included) in double, by the 7-loop definition. */
+static void conv_ref(const conv_case *c, const float *in, const float *wt, const float *bias,
+                     int oh, int ow, double *ref, double *mag)
+{
+    for (int o = 0; o < c->oc; o++)
+        for (int y = 0; y < oh; y++)
+            for (int x = 0; x < ow; x++) {
+                double s = bias ? bias[o] : 0.0, a = fabs(s);
+                for (int i = 0; i < c->ic; i++)
+                    for (int ky = 0; ky < c->kh; ky++)
+                        for (int kx = 0; kx < c->kw; kx++) {
+                            int iy = y * c->stride - c->pad + ky * c->dilation;
+                            int ix = x * c->stride - c->pad + kx * c->dilation;
+                            if (iy < 0 || iy >= c->h || ix < 0 || ix >= c->w)
+                                continue;
+                            double t = (double)wt[((size_t)(o * c->ic + i) * c->kh + ky) * c->kw + kx] *
+                                       in[((size_t)i * c->h + iy) * c->w + ix];
+                            s += t;
+                            a += fabs(t);
+                        }
+                size_t idx = ((size_t)o * oh + y) * ow + x;
+                ref[idx] = s;
+                mag[idx] = a;
+            }
+}
+
+static double act_ref(double v, yl_activation act)
+{
+    if (act == YL_ACT_RELU)
+        return v < 0 ? 0 : v;
+    if (act == YL_ACT_LEAKY_RELU_0_1)
+        return v > 0 ? v : 0.1 * v;
+    return v;
+}
+
+enum { RES_NONE, RES_SEPARATE, RES_ALIASED };
+
+/* Every (GEMM kind, threads, activation, residual mode, bias or not) on one shape. */
+START_TEST(conv_matches_direct_loops)
+{
+    const conv_case *c = &conv_cases[_i];
+    int oh = yl_conv_out_size(c->h, c->kh, c->stride, c->pad, c->dilation);
+    int ow = yl_conv_out_size(c->w, c->kw, c->stride, c->pad, c->dilation);
+    ck_assert_int_gt(oh, 0);
+    ck_assert_int_gt(ow, 0);
+    size_t nout = (size_t)c->oc * oh * ow;
+    uint64_t rng = 0x9e3779b97f4a7c15ull + (uint64_t)_i;
+    float *in = rand_floats((size_t)c->ic * c->h * c->w, &rng);
+    float *wt = rand_floats((size_t)c->oc * c->ic * c->kh * c->kw, &rng);
+    float *bias = rand_floats((size_t)c->oc, &rng);
+    float *res = rand_floats(nout, &rng);
+    float *out = malloc(nout * sizeof *out);
+    double *ref[2] = {malloc(nout * sizeof(double)), malloc(nout * sizeof(double))};
+    double *mag[2] = {malloc(nout * sizeof(double)), malloc(nout * sizeof(double))};
+    ck_assert(out && ref[0] && ref[1] && mag[0] && mag[1]);
+    conv_ref(c, in, wt, NULL, oh, ow, ref[0], mag[0]);
+    conv_ref(c, in, wt, bias, oh, ow, ref[1], mag[1]);
+
+    yl_conv_desc d = {c->ic, c->oc, c->kh, c->kw, c->stride, c->pad, c->dilation};
+    size_t ws_floats = yl_conv2d_workspace_floats(&d, c->h, c->w);
+    int pointwise = c->kh == 1 && c->kw == 1 && c->stride == 1 && c->pad == 0;
+    ck_assert_msg(pointwise == (ws_floats == 0), "workspace %zu floats for case %d", ws_floats,
+                  _i);
+    float *ws = nan_floats(ws_floats); /* NaN: any element read before written shows */
+
+    yl_gemm_kind kinds[2];
+    int nkinds = gemm_kinds(kinds);
+    static const yl_activation acts[] = {YL_ACT_NONE, YL_ACT_RELU, YL_ACT_LEAKY_RELU_0_1};
+    for (int ki = 0; ki < nkinds; ki++)
+        for (int threads = 1; threads <= 2; threads++)
+            for (int a = 0; a < 3; a++)
+                for (int rmode = RES_NONE; rmode <= RES_ALIASED; rmode++)
+                    for (int with_bias = 0; with_bias < 2; with_bias++) {
+                        const float *residual = NULL;
+                        if (rmode == RES_ALIASED) {
+                            memcpy(out, res, nout * sizeof *out);
+                            residual = out;
+                        } else {
+                            for (size_t j = 0; j < nout; j++)
+                                out[j] = NAN;
+                            residual = rmode == RES_SEPARATE ? res : NULL;
+                        }
+                        yl_conv2d_cpu_gemm(kinds[ki], &d, in, c->h, c->w, wt,
+                                           with_bias ? bias : NULL, residual, acts[a], out, ws,
+                                           threads);
+                        for (size_t j = 0; j < nout; j++) {
+                            double pre = ref[with_bias][j], m = mag[with_bias][j];
+                            if (rmode != RES_NONE) {
+                                pre += res[j];
+                                m += fabs(res[j]);
+                            }
+                            double r = act_ref(pre, acts[a]);
+                            ck_assert_msg(fabs(out[j] - r) <= RTOL * m + ATOL,
+                                          "case %d kind %d threads %d act %d residual %d bias %d: "
+                                          "out[%zu] = %.9g, expected %.9g",
+                                          _i, kinds[ki], threads, a, rmode, with_bias, j, out[j],
+                                          r);
+                        }
+                    }
+    free(in);
+    free(wt);
+    free(bias);
+    free(res);
+    free(out);
+    free(ws);
+    for (int i = 0; i < 2; i++) {
+        free(ref[i]);
+        free(mag[i]);
+    }
+}
+END_TEST
+
+START_TEST(conv_public_entry_uses_all_cores_when_zero)
+{
+    /* yl_conv2d_cpu (AUTO, 0 threads) must agree with the explicit portable path. */
+    const conv_case *c = &conv_cases[3];
+    yl_conv_desc d = {c->ic, c->oc, c->kh, c->kw, c->stride, c->pad, c->dilation};
+    int oh = yl_conv_out_size(c->h, c->kh, c->stride, c->pad, c->dilation);
+    int ow = yl_conv_out_size(c->w, c->kw, c->stride, c->pad, c->dilation);
+    size_t nout = (size_t)c->oc * oh * ow;
+    uint64_t rng = 42;
+    float *in = rand_floats((size_t)c->ic * c->h * c->w, &rng);
+    float *wt = rand_floats((size_t)c->oc * c->ic * c->kh * c->kw, &rng);
+    float *ws = nan_floats(yl_conv2d_workspace_floats(&d, c->h, c->w));
+    float *a = nan_floats(nout), *b = nan_floats(nout);
+    yl_conv2d_cpu(&d, in, c->h, c->w, wt, NULL, NULL, YL_ACT_NONE, a, ws, 0);
+    yl_conv2d_cpu_gemm(YL_GEMM_PORTABLE, &d, in, c->h, c->w, wt, NULL, NULL, YL_ACT_NONE, b, ws,
+                       1);
+    for (size_t j = 0; j < nout; j++)
+        ck_assert_msg(fabsf(a[j] - b[j]) <= 1e-4f, "out[%zu]: %.9g vs portable %.9g", j, a[j],
+                      b[j]);
+    free(in);
+    free(wt);
+    free(ws);
+    free(a);
+    free(b);
+}
+END_TEST
+
+START_TEST(maxpool_matches_direct_loop)
+{
+    static const int cases[][6] = {
+        /* c, h, w, kernel, stride, pad */
+        {3, 11, 10, 3, 2, 1}, /* the ResNet stem pool's parameters */
+        {2, 8, 8, 2, 2, 0},
+        {4, 7, 5, 3, 1, 1},
+        {1, 1, 1, 3, 2, 1},
+    };
+    uint64_t rng = 77;
+    for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
+        int ch = cases[t][0], h = cases[t][1], w = cases[t][2];
+        int k = cases[t][3], s = cases[t][4], p = cases[t][5];
+        int oh = (h + 2 * p - k) / s + 1, ow = (w + 2 * p - k) / s + 1;
+        float *in = rand_floats((size_t)ch * h * w, &rng);
+        in[(size_t)h * w / 2] = NAN; /* NaN propagates, as in PyTorch */
+        float *out = nan_floats((size_t)ch * oh * ow);
+        yl_maxpool2d_cpu(in, ch, h, w, k, s, p, out, oh, ow);
+        for (int c = 0; c < ch; c++)
+            for (int y = 0; y < oh; y++)
+                for (int x = 0; x < ow; x++) {
+                    float m = -INFINITY;
+                    int saw_nan = 0;
+                    for (int ky = 0; ky < k; ky++)
+                        for (int kx = 0; kx < k; kx++) {
+                            int iy = y * s - p + ky, ix = x * s - p + kx;
+                            float v = iy < 0 || iy >= h || ix < 0 || ix >= w
+                                          ? -INFINITY
+                                          : in[((size_t)c * h + iy) * w + ix];
+                            saw_nan |= isnan(v);
+                            m = v > m ? v : m;
+                        }
+                    float got = out[((size_t)c * oh + y) * ow + x];
+                    ck_assert_msg(saw_nan ? isnan(got) : got == m,
+                                  "maxpool case %zu at (%d,%d,%d): got %.9g, expected %s%.9g", t,
+                                  c, y, x, got, saw_nan ? "NaN, not " : "", m);
+                }
+        free(in);
+        free(out);
+    }
+}
+END_TEST
+
+START_TEST(bilinear_axis_halfway_and_copy)
+{
+    int i0[4], i1[4];
+    float w0[4], w1[4];
+    yl_bilinear_axis(4, 2, i0, i1, w0, w1); /* sources 0.5 and 2.5 */
+    ck_assert(i0[0] == 0 && i1[0] == 1 && w0[0] == 0.5f && w1[0] == 0.5f);
+    ck_assert(i0[1] == 2 && i1[1] == 3 && w0[1] == 0.5f && w1[1] == 0.5f);
+    yl_bilinear_axis(2, 4, i0, i1, w0, w1); /* -0.25 clamps to 0; the last pixel has no right */
+    ck_assert(i0[0] == 0 && i1[0] == 1 && w1[0] == 0.0f && w0[0] == 1.0f);
+    ck_assert(i0[1] == 0 && i1[1] == 1 && w1[1] == 0.25f);
+    ck_assert(i0[3] == 1 && i1[3] == 1 && w1[3] == 0.25f);
+    yl_bilinear_axis(3, 3, i0, i1, w0, w1);
+    ck_assert(i0[2] == 2 && i1[2] == 2 && w0[2] == 1.0f && w1[2] == 0.0f);
+}
+END_TEST
+
+/* The fixture inputs, rebuilt from the same integer hash as the script. */
+static uint32_t fixture_hash(uint64_t i) { return (uint32_t)(i * 2654435761u + 12345u); }
+
+static float fixture_float(uint64_t i)
+{
+    return (float)(fixture_hash(i) >> 8) / 16777216.0f * 4.0f - 2.0f;
+}
+
+static uint8_t fixture_byte(uint64_t i) { return (uint8_t)(fixture_hash(i) >> 24); }
+
+/* Compare `count` sampled "c y x value" lines against an (channels, h, w) output. PyTorch's
+ * build may fuse a multiply-add that ours keeps separate (or the reverse), so equality is
+ * up to 1e-6 relative to max(1, |expected|), i.e. a few float32 ulps. */
+static void check_samples(FILE *f, int count, const float *out, int channels, int h, int w,
+                          const char *what)
+{
+    int bad = 0;
+    double worst = 0;
+    for (int i = 0; i < count; i++) {
+        int c, y, x;
+        float want;
+        ck_assert_msg(fscanf(f, "%d %d %d %f", &c, &y, &x, &want) == 4, "%s: bad sample %d",
+                      what, i);
+        ck_assert_msg(c >= 0 && c < channels && y >= 0 && y < h && x >= 0 && x < w,
+                      "%s: sample %d out of range", what, i);
+        float got = out[((size_t)c * h + y) * w + x];
+        double tol = 1e-6 * fmax(1.0, fabs(want)), diff = fabs((double)got - want);
+        if (!(diff <= tol)) {
+            if (bad++ < 5)
+                fprintf(stderr, "%s: (%d,%d,%d) got %.9g, expected %.9g\n", what, c, y, x, got,
+                        want);
+        }
+        if (diff > worst || isnan(diff))
+            worst = diff;
+    }
+    ck_assert_msg(bad == 0, "%s: %d of %d samples differ, largest difference %.3g", what, bad,
+                  count, worst);
+}
+
+static void run_resize_case(FILE *f, int ch, int ih, int iw, int oh, int ow, int count)
+{
+    char what[96];
+    snprintf(what, sizeof what, "resize %dx%dx%d -> %dx%d", ch, ih, iw, oh, ow);
+    size_t nin = (size_t)ch * ih * iw;
+    float *in = malloc(nin * sizeof *in), *out = nan_floats((size_t)ch * oh * ow);
+    void *ws = malloc(yl_resize_workspace_bytes(oh, ow));
+    ck_assert(in && ws);
+    for (size_t i = 0; i < nin; i++)
+        in[i] = fixture_float(i);
+    yl_resize_bilinear_cpu(in, ch, ih, iw, out, oh, ow, ws);
+    check_samples(f, count, out, ch, oh, ow, what);
+    free(in);
+    free(out);
+    free(ws);
+}
+
+/* The picture is hash bytes over (h, w, 3) in RGB order; it is given once as RGB and once
+ * as BGR, each with a row stride 5 bytes longer than the pixels. */
+static void run_preprocess_case(FILE *f, int w, int h, int size, int norm, int count)
+{
+    static const float mean_bgr[3] = {103.94f, 116.78f, 123.68f};
+    static const float std_bgr[3] = {57.38f, 57.12f, 58.40f};
+    size_t stride = 3 * (size_t)w + 5;
+    uint8_t *pixels = malloc(stride * h);
+    float *out = malloc(3 * (size_t)size * size * sizeof *out);
+    void *ws = malloc(yl_resize_workspace_bytes(size, size));
+    ck_assert(pixels && out && ws);
+    long start = ftell(f);
+    for (int fmt = YOLACT_PIXEL_RGB8; fmt <= YOLACT_PIXEL_BGR8; fmt++) {
+        memset(pixels, 0xA5, stride * h);
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++)
+                for (int k = 0; k < 3; k++) {
+                    uint8_t v = fixture_byte(((size_t)y * w + x) * 3 + k);
+                    pixels[y * stride + 3 * (size_t)x + (fmt == YOLACT_PIXEL_RGB8 ? k : 2 - k)] = v;
+                }
+        yolact_image img = {pixels, w, h, stride, (yolact_pixel_format)fmt};
+        for (size_t i = 0; i < 3 * (size_t)size * size; i++)
+            out[i] = NAN;
+        yl_preprocess_cpu(&img, size, norm ? YL_INPUT_DIV_255 : YL_INPUT_MEAN_STD, mean_bgr,
+                          std_bgr, out, ws);
+        char what[96];
+        snprintf(what, sizeof what, "preprocess %s %dx%d -> %d norm %d",
+                 fmt == YOLACT_PIXEL_RGB8 ? "RGB" : "BGR", w, h, size, norm);
+        ck_assert(fseek(f, start, SEEK_SET) == 0); /* the same expectations for both formats */
+        check_samples(f, count, out, 3, size, size, what);
+    }
+    free(pixels);
+    free(out);
+    free(ws);
+}
+
+START_TEST(resize_and_preprocess_match_pytorch)
+{
+    FILE *f = fopen(YL_TEST_DATA "/resize/cases.txt", "r");
+    ck_assert_msg(f != NULL, "cannot open " YL_TEST_DATA "/resize/cases.txt");
+    char line[256];
+    int resizes = 0, preprocesses = 0;
+    long pos = ftell(f);
+    while (fgets(line, sizeof line, f)) {
+        int a[6];
+        if (sscanf(line, "resize %d %d %d %d %d %d", &a[0], &a[1], &a[2], &a[3], &a[4],
+                   &a[5]) == 6) {
+            run_resize_case(f, a[0], a[1], a[2], a[3], a[4], a[5]);
+            resizes++;
+        } else if (sscanf(line, "preprocess %d %d %d %d %d", &a[0], &a[1], &a[2], &a[3],
+                          &a[4]) == 5) {
+            run_preprocess_case(f, a[0], a[1], a[2], a[3], a[4]);
+            preprocesses++;
+        } else {
+            ck_assert_msg(line[0] == '#', "unexpected line at offset %ld: %s", pos, line);
+        }
+        /* Step past the newline that ends the last sample. */
+        int ch = fgetc(f);
+        if (ch != '\n' && ch != EOF)
+            ungetc(ch, f);
+        pos = ftell(f);
+    }
+    fclose(f);
+    ck_assert_int_eq(resizes, 9);
+    ck_assert_int_eq(preprocesses, 5);
+}
+END_TEST
+
+Suite *dense_ops_suite(void)
+{
+    Suite *s = suite_create("dense_ops");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, gemm_matches_double);
+    tcase_add_test(tc, conv_out_size_matches_pytorch);
+    tcase_add_loop_test(tc, conv_matches_direct_loops, 0,
+                        (int)(sizeof conv_cases / sizeof conv_cases[0]));
+    tcase_add_test(tc, conv_public_entry_uses_all_cores_when_zero);
+    tcase_add_test(tc, maxpool_matches_direct_loop);
+    tcase_add_test(tc, bilinear_axis_halfway_and_copy);
+    tcase_add_test(tc, resize_and_preprocess_match_pytorch);
+    suite_add_tcase(s, tc);
+    return s;
+}
