@@ -224,6 +224,12 @@ YOLACT_API yolact_status yolact_session_detect(yolact_session *session, const yo
 YOLACT_API yolact_status yolact_session_detect_batch(yolact_session *session, const yolact_image *images,
                                           int count, const yolact_result **results);
 
+/* Draw a result onto the RGB8 image it came from, in place, as the official eval.py display
+ * does: translucent masks, boxes and "class: score" labels. rgb holds result->height rows
+ * of stride bytes. Draws the first max_shown detections, all when max_shown <= 0. */
+YOLACT_API void yolact_image_draw_detections(uint8_t *rgb, size_t stride,
+                                             const yolact_result *result, int max_shown);
+
 #ifdef __cplusplus
 }
 #endif

@@ -47,6 +47,9 @@ yolact_status yl_fail_context(yolact_status status, const char *fmt, ...)
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, detail, sizeof old);
-    snprintf(detail, sizeof detail, "%s%s", prefix, old);
+    /* Truncation of an over-long message is acceptable: it stays NUL-terminated. */
+    size_t n = strlen(prefix);
+    memcpy(detail, prefix, n + 1);
+    strncat(detail, old, sizeof detail - n - 1);
     return status;
 }

@@ -1,0 +1,41 @@
+/* The interface between a session and the backend that runs its frames: the CPU backend
+ * now, the CUDA backend later. A backend turns one image into the detections (relative
+ * boxes as Detect gives them) and their masks at image resolution; the session turns that
+ * into the public result. */
+#ifndef YL_BACKEND_H
+#define YL_BACKEND_H
+
+#include "cpu/post_ops.h"
+#include "model/model.h"
+#include "yolact.h"
+
+/* One image's output, in buffers the backend owns and reuses from frame to frame. */
+typedef struct yl_frame_output {
+    int count;
+    const yl_raw_detection *detections;   /* by descending score */
+    const uint8_t *masks;                 /* count masks, each height * mask_stride bytes */
+    size_t mask_stride;                   /* bytes a mask row: (width + 7) / 8 */
+} yl_frame_output;
+
+/* The network's outputs of the last frame, as Detect receives them, on the host: loc
+ * (P, 4), conf (P, C) softmaxed, coeff (P, K) after tanh, proto (H, W, K). */
+typedef struct yl_network_outputs {
+    const float *loc, *conf, *coeff, *proto;
+} yl_network_outputs;
+
+typedef struct yl_backend_vtable {
+    const char *name;
+    yolact_status (*create)(const yolact_model *model, const yolact_session_options *options,
+                            void **state);
+    void (*destroy)(void *state);
+    yolact_status (*run)(void *state, const yolact_image *image, yl_frame_output *out);
+    /* For tests and debugging: the last frame's network outputs. */
+    yolact_status (*network_outputs)(void *state, yl_network_outputs *out);
+} yl_backend_vtable;
+
+extern const yl_backend_vtable yl_cpu_backend;
+
+/* The network outputs of a session's last frame (tests and debugging). */
+yolact_status yl_session_network_outputs(yolact_session *session, yl_network_outputs *out);
+
+#endif

@@ -1,0 +1,365 @@
+/* The CPU backend: runs the model's op list with the CPU ops, then Detect and the masks.
+ * Every buffer is planned and allocated when the session is created (buffers whose
+ * lifetimes do not overlap share memory); only the mask buffers grow, when an image
+ * larger than any before arrives. */
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "status.h"
+
+typedef struct cpu_state {
+    const yolact_model *model;
+    yolact_session_options options;
+    int threads;
+
+    float *arena;               /* every network buffer, planned */
+    float **buffers;            /* model buffer index -> its place in the arena */
+    float *conv_workspace;
+    void *resize_workspace;
+
+    float *loc, *conf, *coeff, *proto; /* Detect's inputs: (P,4) (P,C) (P,K) (H,W,K) */
+    void *detect_workspace;
+    yl_raw_detection *detections;
+    float *det_coeffs, *det_boxes;     /* the kept detections' coefficients and boxes */
+    float *proto_masks;                /* (max_detections, proto_h, proto_w) */
+
+    int mask_w, mask_h;                /* image size the mask buffers are sized for */
+    uint8_t *mask_bits;
+    size_t mask_workspace_bytes;       /* per thread */
+    uint8_t *mask_workspace;
+} cpu_state;
+
+/* Smallest free slot that fits, else the largest free one (grown), else a new one. */
+static int take_slot(size_t *slot_size, char *slot_busy, int *slots, size_t need)
+{
+    int best = -1;
+    for (int k = 0; k < *slots; k++) {
+        if (slot_busy[k])
+            continue;
+        int fits = slot_size[k] >= need, best_fits = best >= 0 && slot_size[best] >= need;
+        if (best < 0 || (fits && (!best_fits || slot_size[k] < slot_size[best])) ||
+            (!fits && !best_fits && slot_size[k] > slot_size[best]))
+            best = k;
+    }
+    if (best < 0)
+        best = (*slots)++;
+    if (slot_size[best] < need)
+        slot_size[best] = need;
+    slot_busy[best] = 1;
+    return best;
+}
+
+/* Assign each buffer a place in one arena: walk the ops in order, give each output a free
+ * slot, and free an operand's slot after its last reader (never before the output is
+ * placed, so no op writes over its own input). */
+static yolact_status plan_buffers(cpu_state *st)
+{
+    const yolact_model *m = st->model;
+    int nb = m->num_buffers, slots = 0;
+    int *last_use = malloc((size_t)nb * sizeof *last_use);
+    int *slot_of = malloc((size_t)nb * sizeof *slot_of);
+    size_t *slot_size = calloc((size_t)nb, sizeof *slot_size);
+    char *slot_busy = calloc((size_t)nb, 1);
+    st->buffers = calloc((size_t)nb, sizeof *st->buffers);
+    yolact_status s = YOLACT_OK;
+    if (!last_use || !slot_of || !slot_size || !slot_busy || !st->buffers) {
+        s = yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory planning buffers");
+        goto done;
+    }
+    for (int b = 0; b < nb; b++)
+        last_use[b] = -1;
+    for (int i = 0; i < m->num_ops; i++) {
+        last_use[m->ops[i].in] = i;
+        if (m->ops[i].residual >= 0)
+            last_use[m->ops[i].residual] = i;
+    }
+    slot_of[0] = take_slot(slot_size, slot_busy, &slots, (size_t)3 * m->buffers[0].height *
+                                                             m->buffers[0].width);
+    for (int i = 0; i < m->num_ops; i++) {
+        const yl_op *op = &m->ops[i];
+        if (op->out >= 0) {
+            const yl_buffer_desc *d = &m->buffers[op->out];
+            slot_of[op->out] = take_slot(slot_size, slot_busy, &slots,
+                                         (size_t)d->channels * d->height * d->width);
+        }
+        if (last_use[op->in] == i)
+            slot_busy[slot_of[op->in]] = 0;
+        if (op->residual >= 0 && last_use[op->residual] == i)
+            slot_busy[slot_of[op->residual]] = 0;
+    }
+    size_t total = 0, *offset = slot_size; /* sizes become offsets in place */
+    for (int k = 0; k < slots; k++) {
+        size_t size = slot_size[k];
+        offset[k] = total;
+        total += (size + 15) & ~(size_t)15;
+    }
+    st->arena = malloc(total * sizeof *st->arena);
+    if (!st->arena) {
+        s = yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory for %zu MB of activations",
+                    total * sizeof(float) >> 20);
+        goto done;
+    }
+    for (int b = 0; b < nb; b++)
+        st->buffers[b] = st->arena + offset[slot_of[b]];
+done:
+    free(last_use);
+    free(slot_of);
+    free(slot_size);
+    free(slot_busy);
+    return s;
+}
+
+static void cpu_destroy(void *state)
+{
+    cpu_state *st = state;
+    if (!st)
+        return;
+    free(st->arena);
+    free(st->buffers);
+    free(st->conv_workspace);
+    free(st->resize_workspace);
+    free(st->loc);
+    free(st->conf);
+    free(st->coeff);
+    free(st->proto);
+    free(st->detect_workspace);
+    free(st->detections);
+    free(st->det_coeffs);
+    free(st->det_boxes);
+    free(st->proto_masks);
+    free(st->mask_bits);
+    free(st->mask_workspace);
+    free(st);
+}
+
+static yl_detect_params detect_params(const cpu_state *st)
+{
+    return (yl_detect_params){st->model->num_classes, st->options.conf_threshold,
+                              st->options.top_k, st->options.nms_threshold,
+                              st->options.max_detections};
+}
+
+static yolact_status cpu_create(const yolact_model *m, const yolact_session_options *options,
+                                void **state)
+{
+    cpu_state *st = calloc(1, sizeof *st);
+    if (!st)
+        return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory creating a session");
+    st->model = m;
+    st->options = *options;
+    st->threads = options->num_threads > 0 ? options->num_threads : omp_get_num_procs();
+    yolact_status s = plan_buffers(st);
+    if (s != YOLACT_OK) {
+        cpu_destroy(st);
+        return s;
+    }
+    size_t conv_ws = 0, resize_ws = yl_resize_workspace_bytes(m->preset.input_size,
+                                                              m->preset.input_size);
+    for (int i = 0; i < m->num_ops; i++) {
+        const yl_op *op = &m->ops[i];
+        const yl_buffer_desc *in = &m->buffers[op->in];
+        if (op->kind == YL_OP_CONV) {
+            size_t w = yl_conv2d_workspace_floats(&op->conv, in->height, in->width);
+            conv_ws = w > conv_ws ? w : conv_ws;
+        } else if (op->kind == YL_OP_RESIZE) {
+            const yl_buffer_desc *out = &m->buffers[op->out];
+            size_t w = yl_resize_workspace_bytes(out->height, out->width);
+            resize_ws = w > resize_ws ? w : resize_ws;
+        }
+    }
+    size_t P = (size_t)m->num_priors, K = (size_t)m->num_prototypes;
+    size_t D = (size_t)options->max_detections;
+    yl_detect_params dp = detect_params(st);
+    st->conv_workspace = malloc((conv_ws ? conv_ws : 1) * sizeof(float));
+    st->resize_workspace = malloc(resize_ws ? resize_ws : 1);
+    st->loc = malloc(P * 4 * sizeof(float));
+    st->conf = malloc(P * (size_t)m->num_classes * sizeof(float));
+    st->coeff = malloc(P * K * sizeof(float));
+    st->proto = malloc((size_t)m->proto_h * m->proto_w * K * sizeof(float));
+    st->detect_workspace = malloc(yl_detect_workspace_bytes(m->num_priors, &dp));
+    st->detections = malloc(D * sizeof *st->detections);
+    st->det_coeffs = malloc(D * K * sizeof(float));
+    st->det_boxes = malloc(D * 4 * sizeof(float));
+    st->proto_masks = malloc(D * (size_t)m->proto_h * m->proto_w * sizeof(float));
+    if (!st->conv_workspace || !st->resize_workspace || !st->loc || !st->conf || !st->coeff ||
+        !st->proto || !st->detect_workspace || !st->detections || !st->det_coeffs ||
+        !st->det_boxes || !st->proto_masks) {
+        cpu_destroy(st);
+        return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory creating a CPU session");
+    }
+    *state = st;
+    return YOLACT_OK;
+}
+
+/* Grow the mask buffers to an image size (nothing happens for sizes seen before). */
+static yolact_status ensure_mask_buffers(cpu_state *st, int width, int height)
+{
+    const yolact_model *m = st->model;
+    if (width <= st->mask_w && height <= st->mask_h)
+        return YOLACT_OK;
+    int w = width > st->mask_w ? width : st->mask_w;
+    int h = height > st->mask_h ? height : st->mask_h;
+    size_t stride = ((size_t)w + 7) / 8;
+    size_t per_thread = yl_mask_resize_workspace_bytes(m->proto_w, h, w);
+    per_thread = (per_thread + 63) & ~(size_t)63;
+    uint8_t *bits = malloc((size_t)st->options.max_detections * h * stride);
+    uint8_t *ws = malloc(per_thread * (size_t)st->threads + 1);
+    if (!bits || !ws) {
+        free(bits);
+        free(ws);
+        return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory for the masks of a %dx%d image",
+                       width, height);
+    }
+    free(st->mask_bits);
+    free(st->mask_workspace);
+    st->mask_bits = bits;
+    st->mask_workspace = ws;
+    st->mask_workspace_bytes = per_thread;
+    st->mask_w = w;
+    st->mask_h = h;
+    return YOLACT_OK;
+}
+
+/* One level of the head: (A*(4+C+K), H, W) maps -> prior rows of loc, conf (softmax over the
+ * classes) and coeff (tanh), in the order permute(0, 2, 3, 1).view(-1, n) gives. */
+static void head_output(cpu_state *st, const yl_op *op)
+{
+    const yolact_model *m = st->model;
+    const yl_level *lv = &m->levels[op->level];
+    const float *maps = st->buffers[op->in];
+    int A = m->anchors_per_cell, C = m->num_classes, K = m->num_prototypes;
+    size_t plane = (size_t)lv->height * lv->width;
+    const float *loc_maps = maps, *conf_maps = maps + (size_t)4 * A * plane,
+                *coeff_maps = conf_maps + (size_t)C * A * plane;
+#pragma omp parallel for num_threads(st->threads) schedule(static)
+    for (size_t cell = 0; cell < plane; cell++) {
+        for (int a = 0; a < A; a++) {
+            size_t p = (size_t)lv->first_prior + cell * A + a;
+            for (int d = 0; d < 4; d++)
+                st->loc[p * 4 + d] = loc_maps[((size_t)a * 4 + d) * plane + cell];
+            float *conf = st->conf + p * C;
+            float max = -INFINITY, sum = 0;
+            for (int c = 0; c < C; c++) {
+                conf[c] = conf_maps[((size_t)a * C + c) * plane + cell];
+                max = conf[c] > max ? conf[c] : max;
+            }
+            for (int c = 0; c < C; c++)
+                sum += conf[c] = expf(conf[c] - max);
+            float inv = 1.0f / sum;
+            for (int c = 0; c < C; c++)
+                conf[c] *= inv;
+            for (int k = 0; k < K; k++)
+                st->coeff[p * K + k] = tanhf(coeff_maps[((size_t)a * K + k) * plane + cell]);
+        }
+    }
+}
+
+static void run_network(cpu_state *st)
+{
+    const yolact_model *m = st->model;
+    for (int i = 0; i < m->num_ops; i++) {
+        const yl_op *op = &m->ops[i];
+        const yl_buffer_desc *in = &m->buffers[op->in];
+        const yl_buffer_desc *out = op->out >= 0 ? &m->buffers[op->out] : NULL;
+        float *src = st->buffers[op->in], *dst = op->out >= 0 ? st->buffers[op->out] : NULL;
+        switch (op->kind) {
+        case YL_OP_CONV:
+            yl_conv2d_cpu(&op->conv, src, in->height, in->width, op->weight, op->bias,
+                          op->residual >= 0 ? st->buffers[op->residual] : NULL, op->act, dst,
+                          st->conv_workspace, st->threads);
+            break;
+        case YL_OP_MAXPOOL:
+            yl_maxpool2d_cpu(src, in->channels, in->height, in->width, op->pool_kernel,
+                             op->pool_stride, op->pool_pad, dst, out->height, out->width);
+            break;
+        case YL_OP_RESIZE:
+            yl_resize_bilinear_cpu(src, in->channels, in->height, in->width, dst, out->height,
+                                   out->width, st->resize_workspace);
+            break;
+        case YL_OP_ADD: {
+            const float *r = st->buffers[op->residual];
+            size_t n = (size_t)out->channels * out->height * out->width;
+#pragma omp parallel for num_threads(st->threads) schedule(static)
+            for (size_t j = 0; j < n; j++)
+                dst[j] = src[j] + r[j];
+            break;
+        }
+        case YL_OP_HEAD_OUTPUT:
+            head_output(st, op);
+            break;
+        case YL_OP_PROTO_OUTPUT: {
+            size_t plane = (size_t)in->height * in->width;
+            for (size_t p = 0; p < plane; p++)
+                for (int k = 0; k < in->channels; k++)
+                    st->proto[p * in->channels + k] = src[(size_t)k * plane + p];
+            break;
+        }
+        }
+    }
+}
+
+static yolact_status cpu_run(void *state, const yolact_image *image, yl_frame_output *out)
+{
+    cpu_state *st = state;
+    const yolact_model *m = st->model;
+    YL_TRY(ensure_mask_buffers(st, image->width, image->height));
+    /* The team size of every parallel region this thread opens without naming one
+     * (an OpenMP setting of the calling thread only). */
+    omp_set_num_threads(st->threads);
+
+    static const float mean_bgr[3] = {103.94f, 116.78f, 123.68f};
+    static const float std_bgr[3] = {57.38f, 57.12f, 58.40f};
+    yl_preprocess_cpu(image, m->preset.input_size, m->preset.input_norm, mean_bgr, std_bgr,
+                      st->buffers[0], st->resize_workspace);
+    run_network(st);
+
+    yl_detect_params dp = detect_params(st);
+    int n = yl_detect_cpu(st->loc, st->conf, m->priors, m->num_priors, &dp, st->detections,
+                          st->detect_workspace);
+    /* The official postprocess's score_threshold: keep scores strictly above it. */
+    if (st->options.score_threshold > 0) {
+        int kept = 0;
+        for (int i = 0; i < n; i++)
+            if (st->detections[i].score > st->options.score_threshold)
+                st->detections[kept++] = st->detections[i];
+        n = kept;
+    }
+
+    int K = m->num_prototypes;
+    for (int i = 0; i < n; i++) {
+        memcpy(st->det_coeffs + (size_t)i * K, st->coeff + (size_t)st->detections[i].prior * K,
+               (size_t)K * sizeof(float));
+        memcpy(st->det_boxes + (size_t)i * 4, st->detections[i].box, 4 * sizeof(float));
+    }
+    yl_masks_assemble_cpu(st->proto, m->proto_h, m->proto_w, K, st->det_coeffs, st->det_boxes,
+                          n, st->proto_masks);
+    size_t stride = ((size_t)image->width + 7) / 8;
+    size_t mask_bytes = stride * (size_t)image->height;
+    size_t plane = (size_t)m->proto_h * m->proto_w;
+#pragma omp parallel for num_threads(st->threads) schedule(dynamic)
+    for (int i = 0; i < n; i++)
+        yl_mask_resize_threshold_cpu(st->proto_masks + i * plane, m->proto_h, m->proto_w,
+                                     st->mask_bits + i * mask_bytes, image->height,
+                                     image->width, stride,
+                                     st->mask_workspace +
+                                         (size_t)omp_get_thread_num() * st->mask_workspace_bytes);
+
+    out->count = n;
+    out->detections = st->detections;
+    out->masks = st->mask_bits;
+    out->mask_stride = stride;
+    return YOLACT_OK;
+}
+
+static yolact_status cpu_network_outputs(void *state, yl_network_outputs *out)
+{
+    const cpu_state *st = state;
+    *out = (yl_network_outputs){st->loc, st->conf, st->coeff, st->proto};
+    return YOLACT_OK;
+}
+
+const yl_backend_vtable yl_cpu_backend = {"cpu", cpu_create, cpu_destroy, cpu_run,
+                                          cpu_network_outputs};

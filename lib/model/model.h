@@ -1,0 +1,111 @@
+/* The model: a named preset (what weights cannot tell), the architecture inferred from the
+ * tensor table, and the network described once as a list of ops over named buffers that a
+ * backend runs. BatchNorm is folded into the convolutions here, at load time. */
+#ifndef YL_MODEL_H
+#define YL_MODEL_H
+
+#include "cpu/dense_ops.h"
+#include "cpu/post_ops.h"
+#include "weights/tensor_table.h"
+#include "yolact.h"
+
+#define YL_MAX_LEVELS 6
+#define YL_MAX_SCALES 3
+#define YL_MAX_ASPECT_RATIOS 3
+
+/* What a preset holds: only what the weights cannot tell. */
+typedef struct yl_preset {
+    const char *name;
+    int input_size;
+    yolact_backbone_kind backbone;
+    int first_selected_layer;       /* backbone stages feeding the FPN: this one and up */
+    int num_downsample;             /* extra FPN levels by stride-2 convs */
+    int num_scales;
+    float scales[YL_MAX_LEVELS][YL_MAX_SCALES]; /* anchor scales in input pixels, per level */
+    int num_aspect_ratios;
+    float aspect_ratios[YL_MAX_ASPECT_RATIOS];
+    int square_anchors;
+    yl_input_norm input_norm;
+} yl_preset;
+
+const yl_preset *yl_preset_find(const char *name);
+/* The preset the official eval.py would pick from a checkpoint's file name
+ * ("<preset>_<epoch>_<iteration>.pth"), or NULL. */
+const yl_preset *yl_preset_from_file_name(const char *path);
+
+/* The 80 COCO class names and their COCO category ids, in the network's class order. */
+extern const char *const yl_coco_class_names[80];
+extern const int yl_coco_category_ids[80];
+
+typedef enum yl_op_kind {
+    YL_OP_CONV = 0,       /* out = act(conv(in) + bias + residual) */
+    YL_OP_MAXPOOL,        /* out = maxpool(in) */
+    YL_OP_RESIZE,         /* out = bilinear resize of in to out's size */
+    YL_OP_ADD,            /* out = in + residual (DarkNet blocks add after the activation) */
+    YL_OP_HEAD_OUTPUT,    /* permute loc/conf/coeff maps of one level into the prior rows,
+                             softmax over classes, tanh on coefficients */
+    YL_OP_PROTO_OUTPUT    /* permute the prototypes (K, H, W) to (H, W, K) */
+} yl_op_kind;
+
+/* A buffer is a (channels, height, width) float32 tensor; index 0 is the network input. */
+typedef struct yl_buffer_desc {
+    int channels, height, width;
+} yl_buffer_desc;
+
+typedef struct yl_op {
+    yl_op_kind kind;
+    const char *name;          /* the checkpoint's module name, for messages and profiles */
+    int in, out;               /* buffer indices */
+    int residual;              /* CONV: added before the activation, or -1 */
+    yl_conv_desc conv;
+    const float *weight, *bias; /* CONV: folded, owned by the model's parameter block */
+    yl_activation act;
+    int pool_kernel, pool_stride, pool_pad;
+    int level;                 /* HEAD_OUTPUT: the level; in/out/residual = loc/conf/coeff maps */
+} yl_op;
+
+typedef struct yl_level {
+    int height, width;
+    int first_prior, num_priors;
+} yl_level;
+
+struct yolact_model {
+    yolact_model_info info;
+    yl_preset preset;
+
+    int num_buffers;
+    yl_buffer_desc *buffers;
+    int num_ops;
+    yl_op *ops;
+    float *params;              /* every folded weight and bias, one block */
+
+    int num_levels;
+    yl_level levels[YL_MAX_LEVELS];
+    int anchors_per_cell;
+    int num_classes;            /* with background */
+    int num_prototypes;
+    int proto_h, proto_w;
+    int num_priors;
+    float *priors;              /* (num_priors, 4) cx, cy, w, h */
+
+    char **class_names;         /* num_classes - 1, owned */
+    int *category_ids;
+    char **unused_keys;         /* owned */
+    char *preset_name;
+};
+
+/* Build a model from a tensor table and a preset. preset_source says how it was chosen.
+ * On failure returns a status whose message names the tensor at fault. */
+yolact_status yl_model_build(const yl_tensor_table *table, const yl_preset *preset,
+                             yolact_preset_source preset_source, yolact_model **model);
+
+/* Fold BatchNorm (gamma, beta, running mean and variance) into the convolution before it:
+ * weight (out_channels x per_channel) *= gamma / sqrt(var + eps), bias = beta - mean * that. */
+void yl_fold_batchnorm(float *weight, float *bias, int out_channels, size_t per_channel,
+                       const float *gamma, const float *beta, const float *mean,
+                       const float *var, double eps);
+
+/* Guess the preset from the shapes when neither the options nor the file name tell. */
+const yl_preset *yl_preset_guess(const yl_tensor_table *table);
+
+#endif
