@@ -1,0 +1,405 @@
+/* yolact-detect: run YOLACT on images from the command line; print a table, write COCO
+ * results JSON (as the official eval.py --output_coco_json does) and overlay pictures, or
+ * describe a checkpoint. Output files appear complete or not at all. */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "yolact.h"
+
+static const char usage[] =
+    "usage: yolact-detect -m WEIGHTS [options] IMAGE...\n"
+    "       yolact-detect -m WEIGHTS [-c PRESET] --describe\n"
+    "  -m, --model FILE          checkpoint (.pth zip or legacy, .safetensors)\n"
+    "  -c, --config PRESET       yolact_base, yolact_im400, yolact_im700, yolact_resnet50,\n"
+    "                            yolact_darknet53 (default: from the file name, else guessed)\n"
+    "      --names FILE          class names, one a line, replacing the preset's\n"
+    "      --describe            print what was loaded and exit\n"
+    "      --backend B           cpu | cuda | auto (default auto)\n"
+    "      --precision P         fp32 | fp16 (default: the backend's best)\n"
+    "      --threads N           CPU threads (default: all cores)\n"
+    "      --score-threshold T   keep detections scoring above T (default 0, as eval.py)\n"
+    "      --top-k K             keep the K best detections per image (default 100)\n"
+    "      --nms-top-k K         candidates per class entering Fast NMS (default 200)\n"
+    "  -o, --output FILE         write COCO results JSON for all images\n"
+    "      --overlay OUT.png     draw the detections (a directory when several images)\n"
+    "      --repeat N            time N more detections of each image after the first and\n"
+    "                            print the median latency (ms) on stderr\n"
+    "  -h, --help\n";
+
+typedef struct cli {
+    const char *model_path, *preset, *names, *json_path, *overlay_path;
+    int describe, repeat;
+    yolact_session_options options;
+} cli;
+
+static int fail(const char *what, yolact_status s)
+{
+    fprintf(stderr, "yolact-detect: %s: %s%s%s\n", what, yolact_status_string(s),
+            yolact_last_error()[0] ? ": " : "", yolact_last_error());
+    return 1;
+}
+
+static int parse_number(const char *text, const char *option, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (errno || end == text || *end || v < lo || v > hi) {
+        fprintf(stderr, "yolact-detect: %s wants a number in [%g, %g], got '%s'\n", option, lo,
+                hi, text);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, cli *c)
+{
+    enum { O_NAMES = 256, O_DESCRIBE, O_BACKEND, O_PRECISION, O_THREADS, O_SCORE, O_TOPK,
+           O_NMS_TOPK, O_OVERLAY, O_REPEAT };
+    static const struct option longs[] = {
+        {"model", required_argument, 0, 'm'}, {"config", required_argument, 0, 'c'},
+        {"names", required_argument, 0, O_NAMES}, {"describe", no_argument, 0, O_DESCRIBE},
+        {"backend", required_argument, 0, O_BACKEND},
+        {"precision", required_argument, 0, O_PRECISION},
+        {"threads", required_argument, 0, O_THREADS},
+        {"score-threshold", required_argument, 0, O_SCORE},
+        {"top-k", required_argument, 0, O_TOPK}, {"nms-top-k", required_argument, 0, O_NMS_TOPK},
+        {"output", required_argument, 0, 'o'}, {"overlay", required_argument, 0, O_OVERLAY},
+        {"repeat", required_argument, 0, O_REPEAT},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    yolact_session_options_init(&c->options);
+    int opt;
+    double v;
+    while ((opt = getopt_long(argc, argv, "m:c:o:h", longs, NULL)) != -1) {
+        switch (opt) {
+        case 'm': c->model_path = optarg; break;
+        case 'c': c->preset = optarg; break;
+        case 'o': c->json_path = optarg; break;
+        case O_NAMES: c->names = optarg; break;
+        case O_DESCRIBE: c->describe = 1; break;
+        case O_OVERLAY: c->overlay_path = optarg; break;
+        case O_BACKEND:
+            if (!strcmp(optarg, "cpu")) c->options.backend = YOLACT_BACKEND_CPU;
+            else if (!strcmp(optarg, "cuda")) c->options.backend = YOLACT_BACKEND_CUDA;
+            else if (!strcmp(optarg, "auto")) c->options.backend = YOLACT_BACKEND_AUTO;
+            else {
+                fprintf(stderr, "yolact-detect: --backend wants cpu, cuda or auto\n");
+                return -1;
+            }
+            break;
+        case O_PRECISION:
+            if (!strcmp(optarg, "fp32")) c->options.precision = YOLACT_PRECISION_FP32;
+            else if (!strcmp(optarg, "fp16")) c->options.precision = YOLACT_PRECISION_FP16;
+            else {
+                fprintf(stderr, "yolact-detect: --precision wants fp32 or fp16\n");
+                return -1;
+            }
+            break;
+        case O_THREADS:
+            if (parse_number(optarg, "--threads", 1, 1024, &v)) return -1;
+            c->options.num_threads = (int)v;
+            break;
+        case O_SCORE:
+            if (parse_number(optarg, "--score-threshold", 0, 1, &v)) return -1;
+            c->options.score_threshold = (float)v;
+            break;
+        case O_TOPK:
+            if (parse_number(optarg, "--top-k", 1, 10000, &v)) return -1;
+            c->options.max_detections = (int)v;
+            break;
+        case O_NMS_TOPK:
+            if (parse_number(optarg, "--nms-top-k", 1, 10000, &v)) return -1;
+            c->options.top_k = (int)v;
+            break;
+        case O_REPEAT:
+            if (parse_number(optarg, "--repeat", 1, 100000, &v)) return -1;
+            c->repeat = (int)v;
+            break;
+        case 'h': fputs(usage, stdout); exit(0);
+        default: fputs(usage, stderr); return -1;
+        }
+    }
+    if (!c->model_path) {
+        fprintf(stderr, "yolact-detect: -m WEIGHTS is required\n%s", usage);
+        return -1;
+    }
+    if (!c->describe && optind >= argc) {
+        fprintf(stderr, "yolact-detect: no image given\n%s", usage);
+        return -1;
+    }
+    return 0;
+}
+
+static void describe(const yolact_model *model)
+{
+    const yolact_model_info *in = yolact_model_get_info(model);
+    static const char *const sources[] = {"given", "from the file name", "guessed from the shapes"};
+    printf("preset:           %s (%s%s)\n", in->preset, sources[in->preset_source],
+           in->preset_source == YOLACT_PRESET_GUESSED && !strcmp(in->preset, "yolact_base")
+               ? "; yolact_im400 and yolact_im700 have the same shapes: name it with -c"
+               : "");
+    printf("backbone:         %s [", in->backbone == YOLACT_BACKBONE_RESNET
+                                          ? "ResNet (Bottleneck)" : "DarkNet-53");
+    for (int i = 0; i < in->backbone_stages; i++)
+        printf("%s%d", i ? "," : "", in->stage_depth[i]);
+    printf("], stage channels [");
+    for (int i = 0; i < in->backbone_stages; i++)
+        printf("%s%d", i ? "," : "", in->stage_channels[i]);
+    printf("]\n");
+    printf("fpn:              %d channels, %d levels (%d by downsampling)\n", in->fpn_channels,
+           in->num_levels, in->fpn_downsample_levels);
+    printf("protonet:         %d convolutions of %d input channels, %d prototypes\n",
+           in->protonet_layers, in->protonet_channels, in->num_prototypes);
+    printf("head:             %d anchors per cell, %d classes (with background)\n",
+           in->anchors_per_cell, in->num_classes);
+    printf("input:            %dx%d\n", in->input_size, in->input_size);
+    printf("parameters:       %lld\n", (long long)in->num_parameters);
+    printf("unused keys:      %d\n", in->num_unused_keys);
+    for (int i = 0; i < in->num_unused_keys; i++)
+        printf("  %s\n", in->unused_keys[i]);
+}
+
+/* JSON string with the escapes JSON requires. */
+static void json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            fprintf(f, "\\%c", ch);
+        else if (ch < 0x20)
+            fprintf(f, "\\u%04x", ch);
+        else
+            fputc(ch, f);
+    }
+    fputc('"', f);
+}
+
+/* eval.py's image id: the file name without extension, a number when it is all digits. */
+static void json_image_id(FILE *f, const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    char stem[512];
+    snprintf(stem, sizeof stem, "%s", base);
+    char *dot = strrchr(stem, '.');
+    if (dot && dot != stem)
+        *dot = '\0';
+    int digits = stem[0] != '\0';
+    for (const char *p = stem; *p; p++)
+        digits &= isdigit((unsigned char)*p) != 0;
+    if (digits && strlen(stem) < 19) {
+        fprintf(f, "%lld", strtoll(stem, NULL, 10));
+        return;
+    }
+    json_string(f, stem);
+}
+
+/* One image's detections as COCO results; detections whose truncated box has no area are
+ * left out, as eval.py does. Returns the number written. */
+static int write_json_detections(FILE *f, const char *path, const yolact_result *r, int first)
+{
+    int written = 0;
+    for (int i = 0; i < r->count; i++) {
+        const yolact_detection *d = &r->detections[i];
+        long x1 = (long)d->x1, y1 = (long)d->y1, x2 = (long)d->x2, y2 = (long)d->y2;
+        if ((x2 - x1) * (y2 - y1) <= 0)
+            continue;
+        fputs(first && !written ? "\n  {" : ",\n  {", f);
+        fputs("\"image_id\": ", f);
+        json_image_id(f, path);
+        fprintf(f, ", \"category_id\": %d, \"category_name\": ", d->category_id);
+        json_string(f, d->class_name);
+        fprintf(f, ", \"bbox\": [%ld, %ld, %ld, %ld], \"score\": %.9g", x1, y1, x2 - x1,
+                y2 - y1, d->score);
+        if (d->mask_score != d->score)
+            fprintf(f, ", \"mask_score\": %.9g", d->mask_score);
+        fprintf(f, ", \"segmentation\": {\"size\": [%d, %d], \"counts\": ", r->height, r->width);
+        json_string(f, d->rle);
+        fputs("}}", f);
+        written++;
+    }
+    return written;
+}
+
+static void print_table(const char *path, const yolact_result *r)
+{
+    printf("%s: %dx%d, %d detections\n", path, r->width, r->height, r->count);
+    printf("  %3s  %-16s %8s  %27s  %8s\n", "#", "class", "score", "box (x1, y1, x2, y2)",
+           "mask px");
+    for (int i = 0; i < r->count; i++) {
+        const yolact_detection *d = &r->detections[i];
+        long area = 0;
+        for (int y = 0; y < r->height; y++)
+            for (int x = 0; x < r->width; x++)
+                area += yolact_mask_at(d, x, y);
+        printf("  %3d  %-16s %8.4f  %6d %6d %6d %6d  %8ld\n", i, d->class_name, d->score,
+               (int)d->x1, (int)d->y1, (int)d->x2, (int)d->y2, area);
+    }
+}
+
+static int compare_doubles(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Detect `repeat` more times (the first, already done, was the warm-up) and report the
+ * median wall-clock latency. */
+static yolact_status time_detection(yolact_session *session, const yolact_image *image,
+                                    const char *path, int repeat)
+{
+    double *ms = malloc((size_t)repeat * sizeof *ms);
+    if (!ms)
+        return YOLACT_ERR_OUT_OF_MEMORY;
+    const yolact_result *result;
+    yolact_status s = YOLACT_OK;
+    for (int i = 0; i < repeat && s == YOLACT_OK; i++) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        s = yolact_session_detect(session, image, &result);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        ms[i] = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) * 1e-6;
+    }
+    if (s == YOLACT_OK) {
+        qsort(ms, (size_t)repeat, sizeof *ms, compare_doubles);
+        fprintf(stderr, "%s: median %.1f ms over %d runs (min %.1f, max %.1f)\n", path,
+                ms[repeat / 2], repeat, ms[0], ms[repeat - 1]);
+    }
+    free(ms);
+    return s;
+}
+
+/* Where the overlay of one image goes: the path itself for a single image, else
+ * DIR/<stem>.png. */
+static void overlay_target(const char *overlay, const char *image_path, int many, char *out,
+                           size_t cap)
+{
+    if (!many) {
+        snprintf(out, cap, "%s", overlay);
+        return;
+    }
+    const char *base = strrchr(image_path, '/');
+    base = base ? base + 1 : image_path;
+    char stem[256];
+    snprintf(stem, sizeof stem, "%s", base);
+    char *dot = strrchr(stem, '.');
+    if (dot && dot != stem)
+        *dot = '\0';
+    snprintf(out, cap, "%s/%s.png", overlay, stem);
+}
+
+int main(int argc, char **argv)
+{
+    cli c = {0};
+    if (parse_args(argc, argv, &c))
+        return 2;
+    int num_images = argc - optind, many = num_images > 1;
+    if (c.overlay_path && many) {
+        struct stat st;
+        if (stat(c.overlay_path, &st) || !S_ISDIR(st.st_mode)) {
+            fprintf(stderr, "yolact-detect: with several images --overlay must name an existing "
+                            "directory, '%s' is not one\n", c.overlay_path);
+            return 2;
+        }
+    }
+
+    yolact_model_options mo;
+    yolact_model_options_init(&mo);
+    mo.preset = c.preset;
+    mo.class_names_path = c.names;
+    yolact_model *model;
+    yolact_status s = yolact_model_load(c.model_path, &mo, &model);
+    if (s != YOLACT_OK)
+        return fail(c.model_path, s);
+    if (c.describe) {
+        describe(model);
+        yolact_model_free(model);
+        return 0;
+    }
+
+    c.options.want_rle = c.json_path != NULL;
+    yolact_session *session;
+    if ((s = yolact_session_create(model, &c.options, &session)) != YOLACT_OK) {
+        yolact_model_free(model);
+        return fail("creating a session", s);
+    }
+
+    /* The JSON goes to a temporary file next to its destination, renamed when complete. */
+    char json_tmp[4096] = "";
+    FILE *json = NULL;
+    int status = 0, first = 1;
+    if (c.json_path) {
+        snprintf(json_tmp, sizeof json_tmp, "%s.XXXXXX", c.json_path);
+        int fd = mkstemp(json_tmp);
+        if (fd < 0 || !(json = fdopen(fd, "w"))) {
+            fprintf(stderr, "yolact-detect: cannot write '%s': %s\n", c.json_path,
+                    strerror(errno));
+            if (fd >= 0) {
+                close(fd);
+                unlink(json_tmp);
+            }
+            json_tmp[0] = '\0';
+            status = 1;
+        } else {
+            fputc('[', json);
+        }
+    }
+
+    for (int i = optind; i < argc && status == 0; i++) {
+        yolact_image image;
+        const yolact_result *result;
+        if ((s = yolact_image_load(argv[i], &image)) != YOLACT_OK) {
+            status = fail(argv[i], s);
+            break;
+        }
+        if ((s = yolact_session_detect(session, &image, &result)) != YOLACT_OK ||
+            (c.repeat && (s = time_detection(session, &image, argv[i], c.repeat)) != YOLACT_OK)) {
+            status = fail(argv[i], s);
+        } else {
+            if (json)
+                first &= write_json_detections(json, argv[i], result, first) == 0;
+            else
+                print_table(argv[i], result);
+            if (c.overlay_path) {
+                char target[4096];
+                overlay_target(c.overlay_path, argv[i], many, target, sizeof target);
+                /* The pixels were decoded for us; draw on them in place. */
+                yolact_image_draw_detections((uint8_t *)image.data, image.stride, result, 0);
+                if ((s = yolact_image_save_png(target, &image)) != YOLACT_OK)
+                    status = fail(target, s);
+            }
+        }
+        yolact_image_free_pixels(&image);
+    }
+
+    if (json) {
+        fputs(first ? "]\n" : "\n]\n", json);
+        if (fflush(json) || ferror(json) || fsync(fileno(json))) {
+            fprintf(stderr, "yolact-detect: writing '%s': %s\n", c.json_path, strerror(errno));
+            status = 1;
+        }
+        if (fclose(json) && status == 0) {
+            fprintf(stderr, "yolact-detect: writing '%s': %s\n", c.json_path, strerror(errno));
+            status = 1;
+        }
+        if (status == 0 && rename(json_tmp, c.json_path)) {
+            fprintf(stderr, "yolact-detect: cannot create '%s': %s\n", c.json_path,
+                    strerror(errno));
+            status = 1;
+        }
+        if (status != 0)
+            unlink(json_tmp);
+    }
+    yolact_session_free(session);
+    yolact_model_free(model);
+    return status;
+}
