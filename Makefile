@@ -123,5 +123,8 @@ uninstall:
 clean:
 	rm -rf $(BUILD)
 
+# Further targets (sanitizers, fuzzing, bench, CUDA) live in mk/*.mk, one file a concern.
+-include $(sort $(wildcard mk/*.mk))
+
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 .SECONDARY:
