@@ -89,18 +89,21 @@ $(BUILD)/%: $(BUILD)/obj/examples/%.o $(STATIC)
 
 # Check suites: every test/test_NAME.c defines `Suite *NAME_suite(void)`; the list of them
 # is generated so a new suite needs no edit elsewhere.
-$(BUILD)/test_suites.h: $(TEST_SRCS) Makefile
+# mk/*.mk files may add suites built elsewhere (TEST_EXTRA_SUITES: names; TEST_EXTRA_OBJS:
+# the objects defining them).
+$(BUILD)/test_suites.h: $(TEST_SRCS) Makefile $(wildcard mk/*.mk)
 	@mkdir -p $(BUILD)
 	@{ for f in $(TEST_SRCS); do n=$$(basename $$f .c); n=$${n#test_}; \
-	   echo "SUITE($$n)"; done; } > $@.tmp && mv $@.tmp $@
+	   echo "SUITE($$n)"; done; for n in $(TEST_EXTRA_SUITES); do echo "SUITE($$n)"; done; } \
+	   > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/obj/test/main.o: $(BUILD)/test_suites.h
 $(BUILD)/obj/test/%.o: test/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -I$(BUILD) -Itest -MMD -MP -c $< -o $@
 
-$(BUILD)/yolact-tests: $(TEST_OBJS) $(STATIC)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(CHECK_LIBS) $(DEP_LIBS) $(LDLIBS_BASE)
+$(BUILD)/yolact-tests: $(TEST_OBJS) $(TEST_EXTRA_OBJS) $(STATIC)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(CHECK_LIBS) $(DEP_LIBS) $(TEST_EXTRA_LIBS) $(LDLIBS_BASE)
 
 test: all $(BUILD)/yolact-tests
 	$(BUILD)/yolact-tests
