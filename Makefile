@@ -64,6 +64,11 @@ TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/obj/%.o) $(TEST_SUPPORT:%.c=$(BUILD)/obj/%
 CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
 CHECK_LIBS := $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
 
+# Further targets (sanitizers, fuzzing, bench, CUDA) live in mk/*.mk, one file a concern;
+# included here so the rules below see the variables they add.
+.DEFAULT_GOAL := all
+-include $(sort $(wildcard mk/*.mk))
+
 .PHONY: all test install uninstall clean config
 all: config $(SHARED) $(STATIC) $(EXAMPLES)
 
@@ -125,9 +130,6 @@ uninstall:
 
 clean:
 	rm -rf $(BUILD)
-
-# Further targets (sanitizers, fuzzing, bench, CUDA) live in mk/*.mk, one file a concern.
--include $(sort $(wildcard mk/*.mk))
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 .SECONDARY:
