@@ -229,6 +229,115 @@ START_TEST(conv_matches_direct_loops)
 }
 END_TEST
 
+/* Winograd F(4x4, 3x3) against the same double loops. Its transforms scale terms by up to
+ * ~10 (B^T) and ~1/4..8 (G, A^T) before they cancel, so the FP32 error bound is a larger
+ * multiple of sum |terms| than a plain sum's: measured max |got - ref| / sum |terms| on these
+ * cases is below 3e-6 (printed on failure), bounded here at 2e-5. */
+#define WINO_RTOL 2e-5
+#define WINO_ATOL 1e-6
+
+static const conv_case wino_cases[] = {
+    {29, 33, 3, 3, 1, 1, 1, 17, 19},   /* odd sizes: partial tiles on both edges */
+    {5, 7, 3, 3, 1, 0, 1, 3, 3},       /* one output pixel */
+    {3, 1, 3, 3, 1, 0, 1, 6, 6},       /* exactly one tile, one output channel */
+    {7, 5, 3, 3, 1, 2, 1, 9, 6},       /* padding 2 */
+    {256, 243, 3, 3, 1, 1, 1, 5, 5},   /* head conf at P7: k = 2304, 4 tiles */
+    {64, 40, 3, 3, 1, 1, 1, 30, 31},
+    {1, 3, 3, 3, 1, 1, 1, 1, 1},       /* 1x1 input, all padding but the centre */
+    {96, 80, 3, 3, 1, 1, 1, 90, 61},   /* three chunks of tile rows, the last one short */
+};
+
+/* Every (GEMM kind, threads, activation, residual mode, bias or not) on one shape, through
+ * prepared weights; and prepared == NULL must be the exact path. */
+START_TEST(winograd_matches_direct_loops)
+{
+    const conv_case *c = &wino_cases[_i];
+    int oh = yl_conv_out_size(c->h, 3, 1, c->pad, 1), ow = yl_conv_out_size(c->w, 3, 1, c->pad, 1);
+    ck_assert_int_gt(oh, 0);
+    ck_assert_int_gt(ow, 0);
+    size_t nout = (size_t)c->oc * oh * ow;
+    uint64_t rng = 0x5eed0000ull + (uint64_t)_i;
+    float *in = rand_floats((size_t)c->ic * c->h * c->w, &rng);
+    float *wt = rand_floats((size_t)c->oc * c->ic * 9, &rng);
+    float *bias = rand_floats((size_t)c->oc, &rng);
+    float *res = rand_floats(nout, &rng);
+    float *out = malloc(nout * sizeof *out);
+    double *ref = malloc(nout * sizeof *ref), *mag = malloc(nout * sizeof *mag);
+    ck_assert(out && ref && mag);
+    conv_ref(c, in, wt, bias, oh, ow, ref, mag);
+
+    yl_conv_desc d = {c->ic, c->oc, 3, 3, 1, c->pad, 1};
+    size_t pf = yl_conv2d_prepared_floats(&d);
+    ck_assert_uint_eq(pf, (size_t)36 * c->oc * c->ic);
+    float *prep = nan_floats(pf);
+    yl_conv2d_prepare_cpu(&d, wt, prep);
+    float *ws = nan_floats(yl_conv2d_workspace_floats(&d, c->h, c->w));
+
+    yl_gemm_kind kinds[2];
+    int nkinds = gemm_kinds(kinds);
+    static const yl_activation acts[] = {YL_ACT_NONE, YL_ACT_RELU, YL_ACT_LEAKY_RELU_0_1};
+    for (int ki = 0; ki < nkinds; ki++)
+        for (int threads = 1; threads <= 2; threads++)
+            for (int a = 0; a < 3; a++)
+                for (int rmode = RES_NONE; rmode <= RES_ALIASED; rmode++) {
+                    const float *residual = NULL;
+                    if (rmode == RES_ALIASED) {
+                        memcpy(out, res, nout * sizeof *out);
+                        residual = out;
+                    } else {
+                        for (size_t j = 0; j < nout; j++)
+                            out[j] = NAN;
+                        residual = rmode == RES_SEPARATE ? res : NULL;
+                    }
+                    int with_bias = (a + rmode) % 2; /* both, across the sweep */
+                    yl_conv2d_prepared_cpu_gemm(kinds[ki], &d, in, c->h, c->w, wt, prep,
+                                                with_bias ? bias : NULL, residual, acts[a], out,
+                                                ws, threads);
+                    for (size_t j = 0; j < nout; j++) {
+                        double pre = ref[j] - (with_bias ? 0.0 : bias[j / ((size_t)oh * ow)]);
+                        double m = mag[j];
+                        if (rmode != RES_NONE) {
+                            pre += res[j];
+                            m += fabs(res[j]);
+                        }
+                        double r = act_ref(pre, acts[a]), e = fabs(out[j] - r);
+                        ck_assert_msg(e <= WINO_RTOL * m + WINO_ATOL,
+                                      "case %d kind %d threads %d act %d residual %d bias %d: "
+                                      "out[%zu] = %.9g, expected %.9g (error/sum|terms| %.3g)",
+                                      _i, kinds[ki], threads, a, rmode, with_bias, j, out[j], r,
+                                      e / m);
+                    }
+                }
+    /* No prepared weights: the exact path, bit for bit what yl_conv2d_cpu gives. */
+    float *exact = malloc(nout * sizeof *exact);
+    ck_assert_ptr_nonnull(exact);
+    yl_conv2d_prepared_cpu(&d, in, c->h, c->w, wt, NULL, bias, NULL, YL_ACT_NONE, out, ws, 2);
+    yl_conv2d_cpu(&d, in, c->h, c->w, wt, bias, NULL, YL_ACT_NONE, exact, ws, 2);
+    ck_assert_msg(memcmp(out, exact, nout * sizeof *out) == 0,
+                  "case %d: prepared == NULL is not the exact path", _i);
+    free(exact);
+    free(in);
+    free(wt);
+    free(bias);
+    free(res);
+    free(out);
+    free(ref);
+    free(mag);
+    free(prep);
+    free(ws);
+}
+END_TEST
+
+START_TEST(prepared_weights_only_for_winograd_shapes)
+{
+    static const yl_conv_desc none[] = {
+        {8, 8, 1, 1, 1, 0, 1}, {8, 8, 3, 3, 2, 1, 1}, {8, 8, 3, 3, 1, 2, 2}, {8, 8, 7, 7, 1, 3, 1}};
+    for (size_t i = 0; i < sizeof none / sizeof none[0]; i++)
+        ck_assert_msg(yl_conv2d_prepared_floats(&none[i]) == 0, "shape %zu has prepared weights",
+                      i);
+}
+END_TEST
+
 START_TEST(conv_public_entry_uses_all_cores_when_zero)
 {
     /* yl_conv2d_cpu (AUTO, 0 threads) must agree with the explicit portable path. */
@@ -264,6 +373,8 @@ START_TEST(maxpool_matches_direct_loop)
         {2, 8, 8, 2, 2, 0},
         {4, 7, 5, 3, 1, 1},
         {1, 1, 1, 3, 2, 1},
+        {2, 9, 1500, 3, 2, 1},      /* wider than one column chunk of the fast path */
+        {1, 1030, 1030, 1026, 1000, 0}, /* window wider than its buffer: the plain loop */
     };
     uint64_t rng = 77;
     for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
@@ -448,6 +559,9 @@ Suite *dense_ops_suite(void)
     tcase_add_test(tc, conv_out_size_matches_pytorch);
     tcase_add_loop_test(tc, conv_matches_direct_loops, 0,
                         (int)(sizeof conv_cases / sizeof conv_cases[0]));
+    tcase_add_loop_test(tc, winograd_matches_direct_loops, 0,
+                        (int)(sizeof wino_cases / sizeof wino_cases[0]));
+    tcase_add_test(tc, prepared_weights_only_for_winograd_shapes);
     tcase_add_test(tc, conv_public_entry_uses_all_cores_when_zero);
     tcase_add_test(tc, maxpool_matches_direct_loop);
     tcase_add_test(tc, bilinear_axis_halfway_and_copy);

@@ -32,7 +32,22 @@ size_t yl_conv2d_workspace_floats(const yl_conv_desc *d, int in_h, int in_w)
         return 0;
     int oh = yl_conv_out_size(in_h, d->kernel_h, d->stride, d->pad, d->dilation);
     int ow = yl_conv_out_size(in_w, d->kernel_w, d->stride, d->pad, d->dilation);
-    return (size_t)d->in_channels * d->kernel_h * d->kernel_w * (size_t)oh * ow;
+    if (oh <= 0 || ow <= 0)
+        return 0;
+    size_t col = (size_t)d->in_channels * d->kernel_h * d->kernel_w * (size_t)oh * ow;
+    size_t wino = yl_winograd_applies(d) ? yl_winograd_workspace_floats(d, in_h, in_w) : 0;
+    return col > wino ? col : wino;
+}
+
+size_t yl_conv2d_prepared_floats(const yl_conv_desc *d)
+{
+    return yl_winograd_applies(d) ? yl_winograd_weight_floats(d) : 0;
+}
+
+void yl_conv2d_prepare_cpu(const yl_conv_desc *d, const float *weight, float *prepared)
+{
+    if (yl_winograd_applies(d))
+        yl_winograd_transform_weights(d, weight, prepared);
 }
 
 /* Columns [n0, n0 + nc) of the im2col matrix (rows (c, kh, kw), one column per output
@@ -76,19 +91,6 @@ static void im2col(const yl_conv_desc *d, const float *in, int in_h, int in_w, i
     }
 }
 
-static inline float activate(float v, yl_activation act)
-{
-    switch (act) {
-    case YL_ACT_RELU:
-        return v < 0.0f ? 0.0f : v; /* keeps NaN, as torch.relu does */
-    case YL_ACT_LEAKY_RELU_0_1:
-        return v > 0.0f ? v : v * 0.1f;
-    case YL_ACT_NONE:
-        break;
-    }
-    return v;
-}
-
 /* out = act(out + bias (+ residual)) over rows [m0, m1) x columns [n0, n1) of (m, n). */
 static void epilogue(float *out, const float *bias, const float *residual, yl_activation act,
                      int n, int m0, int m1, int n0, int n1)
@@ -101,7 +103,7 @@ static void epilogue(float *out, const float *bias, const float *residual, yl_ac
             float v = o[j] + b;
             if (r)
                 v += r[j];
-            o[j] = activate(v, act);
+            o[j] = yl_activate(v, act);
         }
     }
 }
@@ -181,6 +183,30 @@ void yl_conv2d_cpu_gemm(yl_gemm_kind kind, const yl_conv_desc *d, const float *i
             epilogue(out, bias, res, act, n, m0, m0 + mc, n0, n0 + nc);
         }
     }
+}
+
+void yl_conv2d_prepared_cpu_gemm(yl_gemm_kind kind, const yl_conv_desc *d, const float *in,
+                                 int in_h, int in_w, const float *weight, const float *prepared,
+                                 const float *bias, const float *residual, yl_activation act,
+                                 float *out, float *workspace, int num_threads)
+{
+    if (prepared && yl_winograd_applies(d)) {
+        int threads = num_threads > 0 ? num_threads : omp_get_num_procs();
+        yl_winograd_conv(kind, d, in, in_h, in_w, prepared, bias, residual, act, out, workspace,
+                         threads);
+        return;
+    }
+    yl_conv2d_cpu_gemm(kind, d, in, in_h, in_w, weight, bias, residual, act, out, workspace,
+                       num_threads);
+}
+
+void yl_conv2d_prepared_cpu(const yl_conv_desc *d, const float *in, int in_h, int in_w,
+                            const float *weight, const float *prepared, const float *bias,
+                            const float *residual, yl_activation act, float *out,
+                            float *workspace, int num_threads)
+{
+    yl_conv2d_prepared_cpu_gemm(YL_GEMM_AUTO, d, in, in_h, in_w, weight, prepared, bias,
+                                residual, act, out, workspace, num_threads);
 }
 
 void yl_conv2d_cpu(const yl_conv_desc *d, const float *in, int in_h, int in_w,

@@ -1,13 +1,45 @@
-/* yl_conv2d_cpu with an explicit GEMM choice, so tests and benchmarks can run the portable
- * kernel in a build that has OpenBLAS. yl_conv2d_cpu is this with YL_GEMM_AUTO. */
+/* The convolution's internals: yl_conv2d_cpu with an explicit GEMM choice, so tests and
+ * benchmarks can run the portable kernel in a build that has OpenBLAS, and the Winograd path
+ * (winograd.c) that yl_conv2d_prepared_cpu takes for 3x3 stride-1 convolutions. */
 #ifndef YL_CPU_CONV_H
 #define YL_CPU_CONV_H
 
 #include "cpu/dense_ops.h"
 #include "cpu/gemm.h"
 
+/* yl_conv2d_cpu is this with YL_GEMM_AUTO. */
 void yl_conv2d_cpu_gemm(yl_gemm_kind kind, const yl_conv_desc *d, const float *in, int in_h,
                         int in_w, const float *weight, const float *bias, const float *residual,
                         yl_activation act, float *out, float *workspace, int num_threads);
+
+/* yl_conv2d_prepared_cpu with an explicit GEMM choice. */
+void yl_conv2d_prepared_cpu_gemm(yl_gemm_kind kind, const yl_conv_desc *d, const float *in,
+                                 int in_h, int in_w, const float *weight, const float *prepared,
+                                 const float *bias, const float *residual, yl_activation act,
+                                 float *out, float *workspace, int num_threads);
+
+static inline float yl_activate(float v, yl_activation act)
+{
+    switch (act) {
+    case YL_ACT_RELU:
+        return v < 0.0f ? 0.0f : v; /* keeps NaN, as torch.relu does */
+    case YL_ACT_LEAKY_RELU_0_1:
+        return v > 0.0f ? v : v * 0.1f;
+    case YL_ACT_NONE:
+        break;
+    }
+    return v;
+}
+
+/* Winograd F(4x4, 3x3), for convolutions where yl_winograd_applies (3x3, stride 1,
+ * dilation 1, any padding). The weights u are yl_winograd_transform_weights' output:
+ * (36, out_channels, in_channels). residual may alias out. */
+int yl_winograd_applies(const yl_conv_desc *d);
+size_t yl_winograd_weight_floats(const yl_conv_desc *d);
+size_t yl_winograd_workspace_floats(const yl_conv_desc *d, int in_h, int in_w);
+void yl_winograd_transform_weights(const yl_conv_desc *d, const float *weight, float *u);
+void yl_winograd_conv(yl_gemm_kind kind, const yl_conv_desc *d, const float *in, int in_h,
+                      int in_w, const float *u, const float *bias, const float *residual,
+                      yl_activation act, float *out, float *workspace, int threads);
 
 #endif

@@ -6,31 +6,59 @@
 #include <math.h>
 #include <string.h>
 
+/* PyTorch's max: NaN wins (v > m || isnan(v)). */
+static inline float max_nan(float m, float v) { return v > m || isnan(v) ? v : m; }
+
+/* Output columns are done in chunks whose input columns fit this buffer: the window's
+ * rows are first reduced into it column by column (contiguous, vectorised), then each
+ * output takes the max of `kernel` neighbours there. Max is exact in any order, so this
+ * equals the per-window loop, which remains for windows wider than the buffer. */
+enum { POOL_BUF = 1024 };
+
 void yl_maxpool2d_cpu(const float *in, int channels, int in_h, int in_w, int kernel,
                       int stride, int pad, float *out, int out_h, int out_w)
 {
+    int chunk = kernel <= POOL_BUF ? (POOL_BUF - kernel) / stride + 1 : 0;
 #pragma omp parallel for schedule(static) if ((size_t)channels * out_h * out_w > 65536)
-    for (int c = 0; c < channels; c++) {
+    for (int r = 0; r < channels * out_h; r++) {
+        int c = r / out_h, y = r % out_h;
         const float *plane = in + (size_t)c * in_h * in_w;
-        float *o = out + (size_t)c * out_h * out_w;
-        for (int y = 0; y < out_h; y++) {
-            int y0 = y * stride - pad, y1 = y0 + kernel;
-            y0 = y0 < 0 ? 0 : y0;
-            y1 = y1 > in_h ? in_h : y1;
+        float *o = out + (size_t)r * out_w;
+        /* Padding is -inf, so only the window's inside counts. */
+        int y0 = y * stride - pad, y1 = y0 + kernel;
+        y0 = y0 < 0 ? 0 : y0;
+        y1 = y1 > in_h ? in_h : y1;
+        if (!chunk) {
             for (int x = 0; x < out_w; x++) {
                 int x0 = x * stride - pad, x1 = x0 + kernel;
                 x0 = x0 < 0 ? 0 : x0;
                 x1 = x1 > in_w ? in_w : x1;
-                /* Padding is -inf, so only the window's inside counts; NaN wins, as in
-                 * PyTorch's (v > max || isnan(v)). */
                 float m = -INFINITY;
                 for (int iy = y0; iy < y1; iy++)
-                    for (int ix = x0; ix < x1; ix++) {
-                        float v = plane[(size_t)iy * in_w + ix];
-                        if (v > m || isnan(v))
-                            m = v;
-                    }
-                o[(size_t)y * out_w + x] = m;
+                    for (int ix = x0; ix < x1; ix++)
+                        m = max_nan(m, plane[(size_t)iy * in_w + ix]);
+                o[x] = m;
+            }
+            continue;
+        }
+        float col[POOL_BUF];
+        for (int xo = 0; xo < out_w; xo += chunk) {
+            int n = out_w - xo < chunk ? out_w - xo : chunk;
+            /* col[j] = column max of input column base + j (-inf outside the input). */
+            int base = xo * stride - pad, width = (n - 1) * stride + kernel;
+            int a = base < 0 ? -base : 0, b = in_w - base < width ? in_w - base : width;
+            for (int j = 0; j < width; j++)
+                col[j] = -INFINITY;
+            for (int iy = y0; iy < y1; iy++) {
+                const float *row = plane + (size_t)iy * in_w + base;
+                for (int j = a; j < b; j++)
+                    col[j] = max_nan(col[j], row[j]);
+            }
+            for (int x = 0; x < n; x++) {
+                float m = -INFINITY;
+                for (int k = 0; k < kernel; k++)
+                    m = max_nan(m, col[x * stride + k]);
+                o[xo + x] = m;
             }
         }
     }

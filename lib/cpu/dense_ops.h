@@ -25,7 +25,8 @@ typedef struct yl_conv_desc {
 /* Output side for an input side (PyTorch's formula). */
 int yl_conv_out_size(int in, int kernel, int stride, int pad, int dilation);
 
-/* Floats of scratch that yl_conv2d_cpu needs for this shape (0 when none). */
+/* Floats of scratch that yl_conv2d_cpu and yl_conv2d_prepared_cpu need for this shape
+ * (0 when none). */
 size_t yl_conv2d_workspace_floats(const yl_conv_desc *d, int in_h, int in_w);
 
 /* out = act(conv(in, weight) + bias + residual)
@@ -39,6 +40,21 @@ size_t yl_conv2d_workspace_floats(const yl_conv_desc *d, int in_h, int in_w);
 void yl_conv2d_cpu(const yl_conv_desc *d, const float *in, int in_h, int in_w,
                    const float *weight, const float *bias, const float *residual,
                    yl_activation act, float *out, float *workspace, int num_threads);
+
+/* Prepared weights: a layout of a convolution's (immutable) weights transformed once, at
+ * model load, for a faster algorithm. Today: Winograd F(4x4, 3x3) for 3x3 convolutions with
+ * stride 1 and dilation 1 (any padding), whose output differs from the exact FP32 sum by
+ * ~1e-5 of sum |terms| (within the parity gate; see winograd.c). The caller owns the buffer.
+ *   yl_conv2d_prepared_floats: its size in floats; 0 = this shape has no prepared form
+ *   yl_conv2d_prepare_cpu:     fills it from the OIHW weight (no-op when the size is 0)
+ *   yl_conv2d_prepared_cpu:    yl_conv2d_cpu's contract, plus prepared (NULL = the exact
+ *                              im2col path, as yl_conv2d_cpu); weight is still required. */
+size_t yl_conv2d_prepared_floats(const yl_conv_desc *d);
+void yl_conv2d_prepare_cpu(const yl_conv_desc *d, const float *weight, float *prepared);
+void yl_conv2d_prepared_cpu(const yl_conv_desc *d, const float *in, int in_h, int in_w,
+                            const float *weight, const float *prepared, const float *bias,
+                            const float *residual, yl_activation act, float *out,
+                            float *workspace, int num_threads);
 
 /* Max pooling (PyTorch semantics, padding counts as -inf), (c, h, w) -> (c, out_h, out_w). */
 void yl_maxpool2d_cpu(const float *in, int channels, int in_h, int in_w, int kernel,

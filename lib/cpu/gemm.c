@@ -67,14 +67,7 @@ micro_tile(int kc, const float *ap, const float *b, int ldb, int load_c, float *
             c[j] = load_c ? c[j] + tile[i][j] : tile[i][j];
 }
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-/* One binary for every x86-64: the loader picks the AVX2+FMA or AVX-512 build at run time. */
-#define YL_GEMM_CLONES __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
-#else
-#define YL_GEMM_CLONES
-#endif
-
-YL_GEMM_CLONES
+YL_CPU_CLONES
 static void gemm_portable(int m, int n, int k, const float *a, int lda, const float *b, int ldb,
                           int accumulate, float *c, int ldc)
 {

@@ -3,6 +3,14 @@
 #ifndef YL_CPU_GEMM_H
 #define YL_CPU_GEMM_H
 
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+/* One binary for every x86-64: the loader picks the AVX2+FMA or AVX-512 build of a hot
+ * function at run time. */
+#define YL_CPU_CLONES __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
+#else
+#define YL_CPU_CLONES
+#endif
+
 typedef enum yl_gemm_kind {
     YL_GEMM_AUTO = 0,       /* OpenBLAS when built in, else portable */
     YL_GEMM_PORTABLE,

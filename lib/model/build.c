@@ -599,6 +599,38 @@ static yolact_status make_priors(yolact_model *m)
     return YOLACT_OK;
 }
 
+/* Transform each convolution's weights once into the CPU's fast layout (ops sharing a
+ * module share its prepared weights), so no session repeats the work. */
+static yolact_status prepare_weights(yolact_model *m)
+{
+    size_t total = 0;
+    for (int i = 0; i < m->num_ops; i++)
+        if (m->ops[i].kind == YL_OP_CONV)
+            total += yl_conv2d_prepared_floats(&m->ops[i].conv);
+    if (total == 0)
+        return YOLACT_OK;
+    m->prepared_params = malloc(total * sizeof *m->prepared_params);
+    if (!m->prepared_params)
+        return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory for %zu MB of prepared weights",
+                       total * sizeof(float) >> 20);
+    size_t at = 0;
+    for (int i = 0; i < m->num_ops; i++) {
+        yl_op *op = &m->ops[i];
+        size_t n = op->kind == YL_OP_CONV ? yl_conv2d_prepared_floats(&op->conv) : 0;
+        if (n == 0)
+            continue;
+        for (int j = 0; j < i && !op->prepared; j++)
+            if (m->ops[j].weight == op->weight && m->ops[j].prepared)
+                op->prepared = m->ops[j].prepared;
+        if (op->prepared)
+            continue;
+        yl_conv2d_prepare_cpu(&op->conv, op->weight, m->prepared_params + at);
+        op->prepared = m->prepared_params + at;
+        at += n;
+    }
+    return YOLACT_OK;
+}
+
 static yolact_status build(builder *b, const yl_preset *preset)
 {
     yolact_model *m = b->m;
@@ -638,6 +670,8 @@ static yolact_status build(builder *b, const yl_preset *preset)
         m->ops[b->refs[i].op].weight = m->params + b->refs[i].weight;
         m->ops[b->refs[i].op].bias = m->params + b->refs[i].bias;
     }
+
+    YL_TRY(prepare_weights(m));
 
     yolact_model_info *info = &m->info;
     info->num_levels = m->num_levels;
@@ -699,6 +733,7 @@ void yolact_model_free(yolact_model *m)
     free(m->ops);
     free(m->buffers);
     free(m->params);
+    free(m->prepared_params);
     free(m->priors);
     for (int i = 0; m->class_names && i < m->num_classes - 1; i++)
         free(m->class_names[i]);

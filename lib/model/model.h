@@ -59,6 +59,8 @@ typedef struct yl_op {
     int residual;              /* CONV: added before the activation, or -1 */
     yl_conv_desc conv;
     const float *weight, *bias; /* CONV: folded, owned by the model's parameter block */
+    const float *prepared;      /* CONV: the weights in the CPU's fast layout (Winograd), or
+                                   NULL where the shape has none; owned by the model */
     yl_activation act;
     int pool_kernel, pool_stride, pool_pad;
     int level;                 /* HEAD_OUTPUT: the level; in/out/residual = loc/conf/coeff maps */
@@ -78,6 +80,7 @@ struct yolact_model {
     int num_ops;
     yl_op *ops;
     float *params;              /* every folded weight and bias, one block */
+    float *prepared_params;     /* every op's prepared weights, one block */
 
     int num_levels;
     yl_level levels[YL_MAX_LEVELS];
