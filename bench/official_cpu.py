@@ -20,12 +20,19 @@ time, and no official file is edited:
 Timed: FastBaseTransform + net(batch) + postprocess (crop, bilinear resize, threshold), the
 official eval path, median of --runs after one warm-up, torch.set_num_threads(--threads).
 Prints one line: 'official_cpu_ms median=... runs=[...]'.
+
+bench/compare imports this file (load_official, make_random, time_official) to time the
+official side next to yolact-bench, stage by stage: timing hooks on the backbone, the FPN,
+the protonet, the prediction heads and Detect; preprocess is FastBaseTransform and masks
+the postprocess.
 """
 import argparse
 import statistics
 import sys
 import time
 import types
+
+STAGES = ('preprocess', 'backbone', 'fpn', 'protonet', 'heads', 'detect', 'masks')
 
 
 def apply_shims(torch):
@@ -54,6 +61,113 @@ def set_config(name):
     config.cfg.mask_proto_debug = False  # eval.py sets this from its command line
 
 
+def setup(yolact_dir, threads):
+    """Import torch with the shims, put the checkout on the path; returns torch."""
+    import torch
+    apply_shims(torch)
+    if yolact_dir not in sys.path:
+        sys.path.insert(0, yolact_dir)
+    torch.set_num_threads(threads)
+    return torch
+
+
+def make_random(config_name, out):
+    """Write a checkpoint of an official config with random weights (seed 0)."""
+    import torch
+    set_config(config_name)
+    from yolact import Yolact
+    torch.manual_seed(0)
+    net = Yolact()
+    for name, p in net.state_dict().items():
+        if 'running_var' in name:
+            p.uniform_(0.5, 1.5)
+        elif p.is_floating_point():
+            p.normal_(0, 0.02)
+    net.save_weights(out)
+
+
+class _StageClock:
+    """Seconds per stage of the current frame, charged by hooks around the modules."""
+
+    def __init__(self):
+        self.seconds = dict.fromkeys(STAGES, 0.0)
+        self._start = {}
+
+    def start(self, stage):
+        self._start[stage] = time.perf_counter()
+
+    def stop(self, stage):
+        self.seconds[stage] += time.perf_counter() - self._start.pop(stage)
+
+    def wrap(self, stage, fn):
+        def timed(*args, **kwargs):
+            self.start(stage)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.stop(stage)
+        return timed
+
+    def hook(self, stage, module):
+        module.register_forward_pre_hook(lambda *_: self.start(stage))
+        module.register_forward_hook(lambda *_: self.stop(stage))
+
+
+def load_official(weights, config_name):
+    """The official network in eval mode with Fast NMS, as eval.py runs it, and a clock
+    that the timing hooks fill."""
+    import torch
+    set_config(config_name)
+    from yolact import Yolact
+    net = Yolact()
+    net.load_weights(weights)
+    net.eval()
+    net.detect.use_fast_nms = True
+    net.detect.use_cross_class_nms = False
+    clock = _StageClock()
+    clock.hook('backbone', net.backbone)
+    clock.hook('protonet', net.proto_net)
+    for layer in net.prediction_layers:
+        clock.hook('heads', layer)
+
+    class TimedFPN(torch.nn.Module):  # the FPN is a ScriptModule: no Python hooks on it
+        def __init__(self, fpn):
+            super().__init__()
+            self.inner = fpn
+
+        def forward(self, x):
+            return clock.wrap('fpn', self.inner)(x)
+
+    net.fpn = TimedFPN(net.fpn)
+    net.detect = clock.wrap('detect', net.detect)
+    return net, clock
+
+
+def time_official(net, clock, image, runs, warmup=1):
+    """Time the official eval path on one image file: a list of {stage: ms, 'total': ms}."""
+    import cv2
+    import torch
+    from utils.augmentations import FastBaseTransform
+    from layers.output_utils import postprocess
+    frame = torch.from_numpy(cv2.imread(image)).float()
+    h, w = frame.shape[:2]
+    samples = []
+    for i in range(warmup + runs):
+        clock.seconds = dict.fromkeys(STAGES, 0.0)
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            batch = clock.wrap('preprocess', FastBaseTransform())(frame.unsqueeze(0))
+            preds = net(batch)
+            clock.wrap('masks', postprocess)(preds, w, h, crop_masks=True, score_threshold=0)
+        total = time.perf_counter() - t0
+        if i >= warmup:
+            sample = {k: 1e3 * v for k, v in clock.seconds.items()}
+            sample['other'] = 1e3 * total - sum(sample.values())
+            sample['total'] = 1e3 * total
+            samples.append(sample)
+    return samples
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -67,50 +181,13 @@ def main():
     ap.add_argument('--out')
     args = ap.parse_args()
 
-    import torch
-    apply_shims(torch)
-    sys.path.insert(0, args.yolact_dir)
-    torch.set_num_threads(args.threads)
-
+    setup(args.yolact_dir, args.threads)
     if args.make_random:
-        set_config(args.make_random)
-        from yolact import Yolact
-        torch.manual_seed(0)
-        net = Yolact()
-        for name, p in net.state_dict().items():
-            if 'running_var' in name:
-                p.uniform_(0.5, 1.5)
-            elif p.is_floating_point():
-                p.normal_(0, 0.02)
-        net.save_weights(args.out)
+        make_random(args.make_random, args.out)
         print('wrote', args.out)
         return
-
-    import cv2
-    set_config(args.config)
-    from yolact import Yolact
-    from utils.augmentations import FastBaseTransform
-    from layers.output_utils import postprocess
-    net = Yolact()
-    net.load_weights(args.weights)
-    net.eval()
-    net.detect.use_fast_nms = True
-    net.detect.use_cross_class_nms = False
-    frame = torch.from_numpy(cv2.imread(args.image)).float()
-    h, w = frame.shape[:2]
-
-    def once():
-        with torch.no_grad():
-            batch = FastBaseTransform()(frame.unsqueeze(0))
-            preds = net(batch)
-            postprocess(preds, w, h, crop_masks=True, score_threshold=0)
-
-    once()
-    runs = []
-    for _ in range(args.runs):
-        t = time.perf_counter()
-        once()
-        runs.append((time.perf_counter() - t) * 1000)
+    net, clock = load_official(args.weights, args.config)
+    runs = [s['total'] for s in time_official(net, clock, args.image, args.runs)]
     print('official_cpu_ms median=%.1f runs=[%s]' % (statistics.median(runs),
                                                      ', '.join('%.1f' % r for r in runs)))
 

@@ -7,6 +7,7 @@
 
 #include "cpu/post_ops.h"
 #include "model/model.h"
+#include "profile.h"
 #include "yolact.h"
 
 /* One image's output, in buffers the backend owns and reuses from frame to frame. */
@@ -31,6 +32,8 @@ typedef struct yl_backend_vtable {
     yolact_status (*run)(void *state, const yolact_image *image, yl_frame_output *out);
     /* For tests and debugging: the last frame's network outputs. */
     yolact_status (*network_outputs)(void *state, yl_network_outputs *out);
+    /* Add each stage's time of every later frame to *profile (borrowed); NULL: time nothing. */
+    void (*set_profile)(void *state, yl_profile *profile);
 } yl_backend_vtable;
 
 extern const yl_backend_vtable yl_cpu_backend;

@@ -263,3 +263,11 @@ yolact_status yl_session_network_outputs(yolact_session *s, yl_network_outputs *
 {
     return s->backend->network_outputs(s->state, out);
 }
+
+yolact_status yl_session_set_profile(yolact_session *s, yl_profile *profile)
+{
+    if (!s)
+        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "yl_session_set_profile: session is NULL");
+    s->backend->set_profile(s->state, profile);
+    return YOLACT_OK;
+}

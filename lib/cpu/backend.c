@@ -30,6 +30,8 @@ typedef struct cpu_state {
     uint8_t *mask_bits;
     size_t mask_workspace_bytes;       /* per thread */
     uint8_t *mask_workspace;
+
+    yl_profile *profile;               /* borrowed; NULL: no timing */
 } cpu_state;
 
 /* Smallest free slot that fits, else the largest free one (grown), else a new one. */
@@ -257,7 +259,17 @@ static void head_output(cpu_state *st, const yl_op *op)
     }
 }
 
-static void run_network(cpu_state *st)
+/* With a profile: charge the time since *mark to a stage and move the mark. */
+static void lap(cpu_state *st, double *mark, yl_stage stage)
+{
+    if (!st->profile)
+        return;
+    double now = yl_profile_now();
+    st->profile->seconds[stage] += now - *mark;
+    *mark = now;
+}
+
+static void run_network(cpu_state *st, double *mark)
 {
     const yolact_model *m = st->model;
     for (int i = 0; i < m->num_ops; i++) {
@@ -267,9 +279,10 @@ static void run_network(cpu_state *st)
         float *src = st->buffers[op->in], *dst = op->out >= 0 ? st->buffers[op->out] : NULL;
         switch (op->kind) {
         case YL_OP_CONV:
-            yl_conv2d_cpu(&op->conv, src, in->height, in->width, op->weight, op->bias,
-                          op->residual >= 0 ? st->buffers[op->residual] : NULL, op->act, dst,
-                          st->conv_workspace, st->threads);
+            yl_conv2d_prepared_cpu(&op->conv, src, in->height, in->width, op->weight,
+                                   op->prepared, op->bias,
+                                   op->residual >= 0 ? st->buffers[op->residual] : NULL,
+                                   op->act, dst, st->conv_workspace, st->threads);
             break;
         case YL_OP_MAXPOOL:
             yl_maxpool2d_cpu(src, in->channels, in->height, in->width, op->pool_kernel,
@@ -298,6 +311,8 @@ static void run_network(cpu_state *st)
             break;
         }
         }
+        if (st->profile)
+            lap(st, mark, yl_stage_of_op(op->name));
     }
 }
 
@@ -309,12 +324,14 @@ static yolact_status cpu_run(void *state, const yolact_image *image, yl_frame_ou
     /* The team size of every parallel region this thread opens without naming one
      * (an OpenMP setting of the calling thread only). */
     omp_set_num_threads(st->threads);
+    double mark = st->profile ? yl_profile_now() : 0;
 
     static const float mean_bgr[3] = {103.94f, 116.78f, 123.68f};
     static const float std_bgr[3] = {57.38f, 57.12f, 58.40f};
     yl_preprocess_cpu(image, m->preset.input_size, m->preset.input_norm, mean_bgr, std_bgr,
                       st->buffers[0], st->resize_workspace);
-    run_network(st);
+    lap(st, &mark, YL_STAGE_PREPROCESS);
+    run_network(st, &mark);
 
     yl_detect_params dp = detect_params(st);
     int n = yl_detect_cpu(st->loc, st->conf, m->priors, m->num_priors, &dp, st->detections,
@@ -327,6 +344,7 @@ static yolact_status cpu_run(void *state, const yolact_image *image, yl_frame_ou
                 st->detections[kept++] = st->detections[i];
         n = kept;
     }
+    lap(st, &mark, YL_STAGE_DETECT);
 
     int K = m->num_prototypes;
     for (int i = 0; i < n; i++) {
@@ -346,6 +364,9 @@ static yolact_status cpu_run(void *state, const yolact_image *image, yl_frame_ou
                                      image->width, stride,
                                      st->mask_workspace +
                                          (size_t)omp_get_thread_num() * st->mask_workspace_bytes);
+    lap(st, &mark, YL_STAGE_MASKS);
+    if (st->profile)
+        st->profile->frames++;
 
     out->count = n;
     out->detections = st->detections;
@@ -361,5 +382,10 @@ static yolact_status cpu_network_outputs(void *state, yl_network_outputs *out)
     return YOLACT_OK;
 }
 
+static void cpu_set_profile(void *state, yl_profile *profile)
+{
+    ((cpu_state *)state)->profile = profile;
+}
+
 const yl_backend_vtable yl_cpu_backend = {"cpu", cpu_create, cpu_destroy, cpu_run,
-                                          cpu_network_outputs};
+                                          cpu_network_outputs, cpu_set_profile};

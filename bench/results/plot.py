@@ -1,0 +1,122 @@
+#!/usr/bin/python3
+"""Turn the measured runs in bench/results/*.json into PNG plots next to them:
+  <compare file>.png  stacked bars of latency per stage, libyolact and the official code,
+                      per thread count (files written by bench/compare --json);
+  <bench file>.png    images/s against batch size per thread count (yolact-bench --json
+                      runs with more than one batch size);
+  scaling-*.png       latency and peak memory against input size, image size and the
+                      number of detections (bench/scaling).
+Needs Debian's python3-matplotlib.   Usage: bench/results/plot.py [FILE.json...]
+"""
+import glob
+import json
+import os
+import sys
+
+import matplotlib
+matplotlib.use('Agg')
+import matplotlib.pyplot as plt  # noqa: E402
+
+STAGES = ('preprocess', 'upload', 'backbone', 'fpn', 'protonet', 'heads', 'detect', 'masks',
+          'download', 'other')
+
+
+def stacked_stages(ax, labels, latencies):
+    """One bar per label, its stages (medians, ms) stacked."""
+    bottom = [0.0] * len(labels)
+    for stage in STAGES:
+        heights = [lat.get(stage, {}).get('median', 0.0) for lat in latencies]
+        if not any(h > 0 for h in heights):
+            continue
+        ax.bar(labels, heights, bottom=bottom, label=stage)
+        bottom = [b + h for b, h in zip(bottom, heights)]
+    ax.set_ylabel('median latency per image (ms)')
+    ax.legend(fontsize='small')
+
+
+def plot_compare(doc, png):
+    labels, latencies = [], []
+    for r in doc['runs']:
+        labels.append('libyolact\n%d thr' % r['threads'])
+        latencies.append(r['libyolact']['latency_ms'])
+        if r['official']:
+            labels.append('official\n%d thr' % r['threads'])
+            latencies.append(r['official'])
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    stacked_stages(ax, labels, latencies)
+    ax.set_title('%s, %dx%d image, CPU (%s)\n%s, commit %s' % (
+        doc['model']['preset'], doc['image']['width'], doc['image']['height'],
+        doc['machine']['cpu'], doc['date'][:10], doc['commit']), fontsize='small')
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+
+
+def plot_batches(doc, png):
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for threads in sorted({r['threads'] for r in doc['runs'] if 'skipped' not in r}):
+        runs = sorted((r for r in doc['runs'] if r['threads'] == threads and 'skipped' not in r),
+                      key=lambda r: r['batch'])
+        ax.plot([r['batch'] for r in runs], [r['images_per_s'] for r in runs], 'o-',
+                label='%s %s, %d threads' % (runs[0]['backend'], runs[0]['precision'], threads))
+    ax.set_xlabel('batch size')
+    ax.set_ylabel('images/s')
+    ax.set_ylim(bottom=0)
+    ax.set_title('%s throughput (%s, commit %s)' % (doc['model']['preset'], doc['date'][:10],
+                                                    doc['commit']), fontsize='small')
+    ax.legend(fontsize='small')
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+
+
+def plot_scaling(doc, prefix):
+    sizes = doc['input_size']
+    fig, (ax, mem) = plt.subplots(1, 2, figsize=(10, 4))
+    stacked_stages(ax, [str(d['model']['input_size']) for d in sizes],
+                   [d['runs'][0]['latency_ms'] for d in sizes])
+    ax.set_xlabel('network input size (im400, base, im700)')
+    mem.plot([d['model']['input_size'] for d in sizes], [d['peak_rss_mib'] for d in sizes], 'o-')
+    mem.set_xlabel('network input size')
+    mem.set_ylabel('peak RSS (MiB)')
+    mem.set_ylim(bottom=0)
+    fig.suptitle('ResNet-101 YOLACT, %d threads' % sizes[0]['runs'][0]['threads'],
+                 fontsize='small')
+    fig.tight_layout()
+    fig.savefig(prefix + '-input.png', dpi=100)
+
+    for key, xlabel, x in (
+            ('image_size', 'image megapixels',
+             lambda d: d['image']['width'] * d['image']['height'] / 1e6),
+            ('detections', 'detections', lambda d: d['runs'][0]['detections'])):
+        fig, ax = plt.subplots(figsize=(6, 4))
+        points = doc[key]
+        for stage in ('preprocess', 'detect', 'masks'):
+            ax.plot([x(d) for d in points],
+                    [d['runs'][0]['latency_ms'][stage]['median'] for d in points], 'o-',
+                    label=stage)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel('median ms')
+        ax.legend(fontsize='small')
+        ax.set_title('parity network, %d threads' % points[0]['runs'][0]['threads'],
+                     fontsize='small')
+        fig.tight_layout()
+        fig.savefig('%s-%s.png' % (prefix, key.replace('_', '-')), dpi=100)
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    for path in sys.argv[1:] or sorted(glob.glob(os.path.join(here, '*.json'))):
+        doc = json.load(open(path))
+        base = os.path.splitext(path)[0]
+        if 'input_size' in doc:
+            plot_scaling(doc, base)
+        elif doc.get('tool') == 'bench/compare':
+            plot_compare(doc, base + '.png')
+        elif len({r['batch'] for r in doc.get('runs', [])}) > 1:
+            plot_batches(doc, base + '.png')
+        else:
+            continue
+        print('plotted', path)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,639 @@
+/* yolact-bench: latency per stage, FPS and throughput of libyolact for every backend,
+ * precision, thread count and batch size asked for, on a checkpoint or on a preset's network
+ * with random weights; prints tables and optionally writes the numbers as JSON with the
+ * machine, commit and date. */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "model/model.h"
+#include "model/random_weights.h"
+#include "profile.h"
+#include "yolact.h"
+
+static const char usage[] =
+    "usage: yolact-bench [-m WEIGHTS] [-c PRESET] [options]\n"
+    "  -m, --model FILE        checkpoint; without one, PRESET's network with random weights\n"
+    "  -c, --config PRESET     yolact_base (default), yolact_im400, yolact_im700,\n"
+    "                          yolact_resnet50, yolact_darknet53\n"
+    "      --seed N            random weights' seed (default 0)\n"
+    "      --image FILE        the image timed (PNG/JPEG); a batch repeats it\n"
+    "      --size WxH          a synthetic image instead (default 640x480)\n"
+    "      --backend LIST      comma-separated: cpu, cuda (default cpu)\n"
+    "      --precision LIST    comma-separated: fp32, fp16 (default fp32)\n"
+    "      --threads LIST      CPU threads, comma-separated (default: all cores)\n"
+    "      --batch LIST        images a call, comma-separated (default 1)\n"
+    "      --warmup N          untimed calls before timing (default 1)\n"
+    "      --iters N           timed calls (default 10)\n"
+    "      --score-threshold T keep detections scoring above T (default 0)\n"
+    "      --conf-threshold T  candidate threshold of Detect (default 0.05)\n"
+    "      --top-k K           detections kept per image (default 100)\n"
+    "      --json FILE         also write every number as JSON\n"
+    "  -h, --help\n";
+
+#define MAX_LIST 16
+#define NUM_COLUMNS (YL_STAGE_COUNT + 2) /* the stages, "other", "total" */
+#define COL_OTHER YL_STAGE_COUNT
+#define COL_TOTAL (YL_STAGE_COUNT + 1)
+
+typedef struct options {
+    const char *model_path, *preset, *image_path, *json_path;
+    unsigned long long seed;
+    int width, height;
+    int backends[MAX_LIST], num_backends;
+    int precisions[MAX_LIST], num_precisions;
+    int threads[MAX_LIST], num_threads;
+    int batches[MAX_LIST], num_batches;
+    int warmup, iters;
+    float score_threshold, conf_threshold;
+    int top_k;
+} options;
+
+/* One (backend, precision, threads, batch) combination and what was measured. */
+typedef struct run {
+    yolact_backend backend;
+    yolact_precision precision;
+    int threads, batch;
+    char skipped[256];           /* why it did not run, or "" */
+    double *ms[NUM_COLUMNS];     /* iters samples a column, milliseconds per call */
+    double median[NUM_COLUMNS], p90[NUM_COLUMNS];
+    int detections;              /* of the first image, last call */
+    long peak_rss_kb;
+} run;
+
+static const char *backend_name(yolact_backend b)
+{
+    return b == YOLACT_BACKEND_CUDA ? "cuda" : b == YOLACT_BACKEND_CPU ? "cpu" : "auto";
+}
+
+static const char *precision_name(yolact_precision p)
+{
+    return p == YOLACT_PRECISION_FP16 ? "fp16" : "fp32";
+}
+
+static const char *column_name(int c)
+{
+    return c == COL_OTHER ? "other" : c == COL_TOTAL ? "total" : yl_stage_name((yl_stage)c);
+}
+
+static double parse_double(const char *text, const char *option, double lo, double hi)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (errno || end == text || *end || !(v >= lo && v <= hi)) {
+        fprintf(stderr, "yolact-bench: %s wants a number in [%g, %g], got '%s'\n", option, lo,
+                hi, text);
+        exit(2);
+    }
+    return v;
+}
+
+/* A comma-separated list: words looked up in names (values their index + first), or
+ * integers in [lo, hi] when names is NULL. */
+static int parse_list(const char *text, const char *option, const char *const *names, int first,
+                      int lo, int hi, int *out)
+{
+    int n = 0;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", text);
+    for (char *save, *w = strtok_r(buf, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+        if (n == MAX_LIST) {
+            fprintf(stderr, "yolact-bench: %s takes at most %d values\n", option, MAX_LIST);
+            exit(2);
+        }
+        if (!names) {
+            out[n++] = (int)parse_double(w, option, lo, hi);
+            continue;
+        }
+        int k = 0;
+        while (names[k] && strcmp(names[k], w) != 0)
+            k++;
+        if (!names[k]) {
+            fprintf(stderr, "yolact-bench: %s does not know '%s'\n", option, w);
+            exit(2);
+        }
+        out[n++] = first + k;
+    }
+    if (n == 0) {
+        fprintf(stderr, "yolact-bench: %s wants at least one value\n", option);
+        exit(2);
+    }
+    return n;
+}
+
+static void parse_args(int argc, char **argv, options *o)
+{
+    enum { O_SEED = 256, O_IMAGE, O_SIZE, O_BACKEND, O_PRECISION, O_THREADS, O_BATCH, O_WARMUP,
+           O_ITERS, O_SCORE, O_CONF, O_TOPK, O_JSON };
+    static const struct option longs[] = {
+        {"model", required_argument, 0, 'm'}, {"config", required_argument, 0, 'c'},
+        {"seed", required_argument, 0, O_SEED}, {"image", required_argument, 0, O_IMAGE},
+        {"size", required_argument, 0, O_SIZE}, {"backend", required_argument, 0, O_BACKEND},
+        {"precision", required_argument, 0, O_PRECISION},
+        {"threads", required_argument, 0, O_THREADS}, {"batch", required_argument, 0, O_BATCH},
+        {"warmup", required_argument, 0, O_WARMUP}, {"iters", required_argument, 0, O_ITERS},
+        {"score-threshold", required_argument, 0, O_SCORE},
+        {"conf-threshold", required_argument, 0, O_CONF},
+        {"top-k", required_argument, 0, O_TOPK}, {"json", required_argument, 0, O_JSON},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    static const char *const backends[] = {"cpu", "cuda", NULL};
+    static const char *const precisions[] = {"fp32", "fp16", NULL};
+    *o = (options){.preset = NULL, .width = 640, .height = 480, .num_backends = 1,
+                   .backends = {YOLACT_BACKEND_CPU}, .num_precisions = 1,
+                   .precisions = {YOLACT_PRECISION_FP32}, .num_threads = 1, .threads = {0},
+                   .num_batches = 1, .batches = {1}, .warmup = 1, .iters = 10,
+                   .conf_threshold = 0.05f, .top_k = 100};
+    int opt;
+    while ((opt = getopt_long(argc, argv, "m:c:h", longs, NULL)) != -1) {
+        switch (opt) {
+        case 'm': o->model_path = optarg; break;
+        case 'c': o->preset = optarg; break;
+        case O_SEED: o->seed = (unsigned long long)parse_double(optarg, "--seed", 0, 1e15); break;
+        case O_IMAGE: o->image_path = optarg; break;
+        case O_SIZE:
+            if (sscanf(optarg, "%dx%d", &o->width, &o->height) != 2 || o->width < 1 ||
+                o->height < 1 || o->width > YOLACT_MAX_IMAGE_SIDE ||
+                o->height > YOLACT_MAX_IMAGE_SIDE) {
+                fprintf(stderr, "yolact-bench: --size wants WxH, got '%s'\n", optarg);
+                exit(2);
+            }
+            break;
+        case O_BACKEND:
+            o->num_backends = parse_list(optarg, "--backend", backends, YOLACT_BACKEND_CPU, 0, 0,
+                                         o->backends);
+            break;
+        case O_PRECISION:
+            o->num_precisions = parse_list(optarg, "--precision", precisions,
+                                           YOLACT_PRECISION_FP32, 0, 0, o->precisions);
+            break;
+        case O_THREADS:
+            o->num_threads = parse_list(optarg, "--threads", NULL, 0, 1, 1024, o->threads);
+            break;
+        case O_BATCH:
+            o->num_batches = parse_list(optarg, "--batch", NULL, 0, 1, 256, o->batches);
+            break;
+        case O_WARMUP: o->warmup = (int)parse_double(optarg, "--warmup", 0, 100000); break;
+        case O_ITERS: o->iters = (int)parse_double(optarg, "--iters", 1, 100000); break;
+        case O_SCORE:
+            o->score_threshold = (float)parse_double(optarg, "--score-threshold", 0, 1);
+            break;
+        case O_CONF:
+            o->conf_threshold = (float)parse_double(optarg, "--conf-threshold", 0, 0.999999);
+            break;
+        case O_TOPK: o->top_k = (int)parse_double(optarg, "--top-k", 1, 10000); break;
+        case O_JSON: o->json_path = optarg; break;
+        case 'h': fputs(usage, stdout); exit(0);
+        default: fputs(usage, stderr); exit(2);
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "yolact-bench: unexpected argument '%s'\n%s", argv[optind], usage);
+        exit(2);
+    }
+    if (!o->model_path && !o->preset)
+        o->preset = "yolact_base";
+}
+
+static int fail(const char *what, yolact_status s)
+{
+    fprintf(stderr, "yolact-bench: %s: %s%s%s\n", what, yolact_status_string(s),
+            yolact_last_error()[0] ? ": " : "", yolact_last_error());
+    return 1;
+}
+
+/* The preset's full network with random weights. */
+static yolact_status random_model(const char *preset_name, unsigned long long seed,
+                                  yolact_model **model)
+{
+    const yl_preset *preset = yl_preset_find(preset_name);
+    if (!preset) {
+        fprintf(stderr, "yolact-bench: unknown preset '%s'\n", preset_name);
+        return YOLACT_ERR_INVALID_ARGUMENT;
+    }
+    yl_tensor_table table;
+    yolact_status s = yl_random_weights(preset_name, seed, &table);
+    if (s == YOLACT_OK)
+        s = yl_model_build(&table, preset, YOLACT_PRESET_GIVEN, model);
+    yl_tensor_table_free(&table);
+    return s;
+}
+
+/* A deterministic picture with edges and texture: gradients under a checkerboard and noise. */
+static uint8_t *synthetic_image(int w, int h, yolact_image *im)
+{
+    uint8_t *p = malloc((size_t)w * h * 3);
+    if (!p)
+        return NULL;
+    uint32_t r = 12345;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            r = r * 1664525u + 1013904223u;
+            int check = ((x / 64) ^ (y / 64)) & 1 ? 60 : 0, noise = (int)(r >> 27);
+            uint8_t *px = p + ((size_t)y * w + x) * 3;
+            px[0] = (uint8_t)((x * 255 / w + check + noise) & 255);
+            px[1] = (uint8_t)((y * 255 / h + noise) & 255);
+            px[2] = (uint8_t)((255 - x * 255 / w + check) & 255);
+        }
+    *im = (yolact_image){p, w, h, (size_t)w * 3, YOLACT_PIXEL_RGB8};
+    return p;
+}
+
+static int compare_doubles(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The q-quantile of n samples, linearly interpolated between order statistics. */
+static double quantile(const double *samples, int n, double q, double *scratch)
+{
+    memcpy(scratch, samples, (size_t)n * sizeof *scratch);
+    qsort(scratch, (size_t)n, sizeof *scratch, compare_doubles);
+    double at = q * (n - 1);
+    int lo = (int)floor(at), hi = lo + 1 < n ? lo + 1 : lo;
+    return scratch[lo] + (at - lo) * (scratch[hi] - scratch[lo]);
+}
+
+/* Peak resident memory in KiB. Linux's VmHWM belongs to this program's image; getrusage's
+ * ru_maxrss survives execve, so under a large parent (bench/compare's Python with PyTorch
+ * loaded) it reports the parent's peak: the fallback only. */
+static long peak_rss_kb(void)
+{
+    long kb = -1;
+    char line[256];
+    FILE *f = fopen("/proc/self/status", "r");
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    struct rusage ru;
+    if (kb < 0 && getrusage(RUSAGE_SELF, &ru) == 0)
+        kb = ru.ru_maxrss;
+    return kb;
+}
+
+static void progress(int tty, const run *r, const char *phase, int i, int n, double last_ms)
+{
+    if (!tty)
+        return;
+    fprintf(stderr, "\r\033[K%s %s threads %d batch %d: %s %d/%d", backend_name(r->backend),
+            precision_name(r->precision), r->threads, r->batch, phase, i, n);
+    if (last_ms > 0)
+        fprintf(stderr, " (last %.1f ms)", last_ms);
+    fflush(stderr);
+}
+
+/* Time one combination: warm-up calls, then iters timed calls with the stage profile on. */
+static int measure(const yolact_model *model, const options *o, const yolact_image *image,
+                   run *r, int tty)
+{
+    yolact_session_options so;
+    yolact_session_options_init(&so);
+    so.backend = r->backend;
+    so.precision = r->precision;
+    so.num_threads = r->threads;
+    so.score_threshold = o->score_threshold;
+    so.conf_threshold = o->conf_threshold;
+    so.max_detections = o->top_k;
+    yolact_session *session;
+    yolact_status s = yolact_session_create(model, &so, &session);
+    if (s == YOLACT_ERR_BACKEND_UNAVAILABLE || s == YOLACT_ERR_UNSUPPORTED) {
+        snprintf(r->skipped, sizeof r->skipped, "%s", yolact_last_error());
+        return 0;
+    }
+    if (s != YOLACT_OK)
+        return fail("creating a session", s);
+    yolact_image *images = malloc((size_t)r->batch * sizeof *images);
+    const yolact_result **results = malloc((size_t)r->batch * sizeof *results);
+    double *scratch = malloc((size_t)o->iters * sizeof *scratch);
+    int ok = images && results && scratch;
+    for (int c = 0; c < NUM_COLUMNS; c++)
+        ok = ok && (r->ms[c] = calloc((size_t)o->iters, sizeof(double)));
+    if (!ok) {
+        fprintf(stderr, "yolact-bench: out of memory\n");
+        goto done;
+    }
+    for (int i = 0; i < r->batch; i++)
+        images[i] = *image;
+
+    yl_profile profile;
+    yl_session_set_profile(session, &profile);
+    for (int it = -o->warmup; it < o->iters && ok; it++) {
+        if (it < 0)
+            progress(tty, r, "warm-up", it + o->warmup + 1, o->warmup, 0);
+        memset(&profile, 0, sizeof profile);
+        double t0 = yl_profile_now();
+        s = yolact_session_detect_batch(session, images, r->batch, results);
+        double t1 = yl_profile_now();
+        if (s != YOLACT_OK) {
+            ok = !fail("detect", s);
+            break;
+        }
+        if (it < 0)
+            continue;
+        double staged = 0;
+        for (int c = 0; c < YL_STAGE_COUNT; c++) {
+            r->ms[c][it] = 1e3 * profile.seconds[c];
+            staged += profile.seconds[c];
+        }
+        r->ms[COL_TOTAL][it] = 1e3 * (t1 - t0);
+        r->ms[COL_OTHER][it] = 1e3 * (t1 - t0 - staged);
+        r->detections = results[0]->count;
+        progress(tty, r, "iteration", it + 1, o->iters, r->ms[COL_TOTAL][it]);
+    }
+    if (tty)
+        fputs("\r\033[K", stderr);
+    for (int c = 0; ok && c < NUM_COLUMNS; c++) {
+        r->median[c] = quantile(r->ms[c], o->iters, 0.5, scratch);
+        r->p90[c] = quantile(r->ms[c], o->iters, 0.9, scratch);
+    }
+    r->peak_rss_kb = peak_rss_kb();
+done:
+    free(images);
+    free(results);
+    free(scratch);
+    yolact_session_free(session);
+    return ok ? 0 : 1;
+}
+
+static void print_run(const run *r, const options *o)
+{
+    printf("\n%s %s, %d thread%s, batch %d", backend_name(r->backend),
+           precision_name(r->precision), r->threads, r->threads == 1 ? "" : "s", r->batch);
+    if (r->skipped[0]) {
+        printf(": skipped (%s)\n", r->skipped);
+        return;
+    }
+    printf(": %d timed call%s after %d warm-up, %d detection%s, peak RSS %.0f MiB\n", o->iters,
+           o->iters == 1 ? "" : "s", o->warmup, r->detections, r->detections == 1 ? "" : "s",
+           r->peak_rss_kb / 1024.0);
+    printf("  %-11s %10s %10s %7s\n", "stage", "median ms", "p90 ms", "share");
+    for (int c = 0; c < NUM_COLUMNS; c++) {
+        /* Stages a backend does not have (no copies on the CPU) are left out. */
+        if (c < YL_STAGE_COUNT && r->median[c] == 0 && r->p90[c] == 0)
+            continue;
+        printf("  %-11s %10.2f %10.2f", column_name(c), r->median[c], r->p90[c]);
+        if (c != COL_TOTAL)
+            printf(" %6.1f%%", 100 * r->median[c] / r->median[COL_TOTAL]);
+        printf("\n");
+    }
+    printf("  %s %.2f\n", r->batch == 1 ? "FPS" : "images/s",
+           r->batch * 1e3 / r->median[COL_TOTAL]);
+}
+
+static void print_summary(const run *runs, int n)
+{
+    printf("\n%-7s %-9s %7s %5s %12s %12s %10s\n", "backend", "precision", "threads", "batch",
+           "median ms", "p90 ms", "images/s");
+    for (int i = 0; i < n; i++) {
+        const run *r = &runs[i];
+        printf("%-7s %-9s %7d %5d ", backend_name(r->backend), precision_name(r->precision),
+               r->threads, r->batch);
+        if (r->skipped[0])
+            printf("%12s\n", "skipped");
+        else
+            printf("%12.2f %12.2f %10.2f\n", r->median[COL_TOTAL], r->p90[COL_TOTAL],
+                   r->batch * 1e3 / r->median[COL_TOTAL]);
+    }
+}
+
+/* ---- machine description and JSON ---- */
+
+/* The first line of a command's output without its newline, or "" (the command's errors
+ * are discarded). */
+static void command_line(const char *command, char *out, size_t size)
+{
+    out[0] = '\0';
+    FILE *p = popen(command, "r");
+    if (!p)
+        return;
+    if (!fgets(out, (int)size, p))
+        out[0] = '\0';
+    out[strcspn(out, "\n")] = '\0';
+    pclose(p);
+}
+
+static void cpu_model(char *out, size_t size)
+{
+    snprintf(out, size, "unknown");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f)
+        return;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        char *colon = strchr(line, ':');
+        if (strncmp(line, "model name", 10) == 0 && colon) {
+            colon++;
+            while (isspace((unsigned char)*colon))
+                colon++;
+            colon[strcspn(colon, "\n")] = '\0';
+            snprintf(out, size, "%s", colon);
+            break;
+        }
+    }
+    fclose(f);
+}
+
+static void json_string(FILE *f, const char *s)
+{
+    if (!s) {
+        fputs("null", f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+typedef struct context {
+    const options *o;
+    const yolact_model_info *info;
+    const yolact_image *image;
+    double load_ms;
+    long rss_after_load_kb;
+} context;
+
+static void json_run(FILE *f, const run *r, int iters)
+{
+    fprintf(f, "    {\"backend\": \"%s\", \"precision\": \"%s\", \"threads\": %d, \"batch\": %d",
+            backend_name(r->backend), precision_name(r->precision), r->threads, r->batch);
+    if (r->skipped[0]) {
+        fputs(", \"skipped\": ", f);
+        json_string(f, r->skipped);
+        fputs("}", f);
+        return;
+    }
+    fprintf(f, ", \"detections\": %d, \"peak_rss_mib\": %.1f, \"images_per_s\": %.4f",
+            r->detections, r->peak_rss_kb / 1024.0, r->batch * 1e3 / r->median[COL_TOTAL]);
+    if (r->batch == 1)
+        fprintf(f, ", \"fps\": %.4f", 1e3 / r->median[COL_TOTAL]);
+    fputs(",\n     \"latency_ms\": {", f);
+    for (int c = 0; c < NUM_COLUMNS; c++) {
+        fprintf(f, "%s\n       \"%s\": {\"median\": %.4f, \"p90\": %.4f, \"samples\": [",
+                c ? "," : "", column_name(c), r->median[c], r->p90[c]);
+        for (int i = 0; i < iters; i++)
+            fprintf(f, "%s%.4f", i ? ", " : "", r->ms[c][i]);
+        fputs("]}", f);
+    }
+    fputs("}}", f);
+}
+
+static int write_json(const char *path, const context *cx, const run *runs, int n)
+{
+    char tmp[4096], cpu[256], commit[128], gpu[512], date[64];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        fprintf(stderr, "yolact-bench: cannot write '%s': %s\n", tmp, strerror(errno));
+        return 1;
+    }
+    const options *o = cx->o;
+    time_t now = time(NULL);
+    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    cpu_model(cpu, sizeof cpu);
+    command_line("git describe --always --dirty --abbrev=12 2>/dev/null", commit, sizeof commit);
+    command_line("nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null",
+                 gpu, sizeof gpu);
+    fputs("{\n  \"tool\": \"yolact-bench\",\n  \"libyolact\": ", f);
+    json_string(f, yolact_version_string());
+    fputs(",\n  \"date\": ", f);
+    json_string(f, date);
+    fputs(",\n  \"commit\": ", f);
+    json_string(f, commit[0] ? commit : NULL);
+    fputs(",\n  \"machine\": {\"cpu\": ", f);
+    json_string(f, cpu);
+    fprintf(f, ", \"cores\": %ld, \"memory_mib\": %lld, \"gpu\": ", sysconf(_SC_NPROCESSORS_ONLN),
+            (long long)sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE) >> 20);
+    /* nvidia-smi gives "name, driver"; CUDA and cuDNN versions come with the CUDA backend. */
+    json_string(f, gpu[0] ? gpu : NULL);
+    fputs(", \"cuda\": null, \"cudnn\": null},\n  \"model\": {\"preset\": ", f);
+    json_string(f, cx->info->preset);
+    fputs(", \"weights\": ", f);
+    json_string(f, o->model_path);
+    if (o->model_path)
+        fputs(", \"random_seed\": null", f);
+    else
+        fprintf(f, ", \"random_seed\": %llu", o->seed);
+    fprintf(f, ", \"input_size\": %d, \"parameters\": %lld, \"load_ms\": %.1f, "
+            "\"rss_after_load_mib\": %.1f},\n  \"image\": {\"file\": ",
+            cx->info->input_size, (long long)cx->info->num_parameters, cx->load_ms,
+            cx->rss_after_load_kb / 1024.0);
+    json_string(f, o->image_path);
+    fprintf(f, ", \"width\": %d, \"height\": %d},\n", cx->image->width, cx->image->height);
+    fprintf(f, "  \"options\": {\"score_threshold\": %g, \"conf_threshold\": %g, \"top_k\": %d, "
+            "\"warmup\": %d, \"iterations\": %d},\n  \"runs\": [\n",
+            o->score_threshold, o->conf_threshold, o->top_k, o->warmup, o->iters);
+    for (int i = 0; i < n; i++) {
+        json_run(f, &runs[i], o->iters);
+        fputs(i + 1 < n ? ",\n" : "\n", f);
+    }
+    fprintf(f, "  ],\n  \"peak_rss_mib\": %.1f\n}\n", peak_rss_kb() / 1024.0);
+    if (fclose(f) != 0 || rename(tmp, path) != 0) {
+        fprintf(stderr, "yolact-bench: cannot write '%s': %s\n", path, strerror(errno));
+        remove(tmp);
+        return 1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    options o;
+    parse_args(argc, argv, &o);
+    int tty = isatty(STDERR_FILENO);
+
+    double t0 = yl_profile_now();
+    yolact_model *model = NULL;
+    yolact_status s;
+    if (o.model_path) {
+        yolact_model_options mo;
+        yolact_model_options_init(&mo);
+        mo.preset = o.preset;
+        s = yolact_model_load(o.model_path, &mo, &model);
+    } else {
+        if (tty)
+            fprintf(stderr, "building %s with random weights...", o.preset);
+        s = random_model(o.preset, o.seed, &model);
+        if (tty)
+            fputs("\r\033[K", stderr);
+    }
+    if (s != YOLACT_OK)
+        return fail(o.model_path ? o.model_path : "building the random network", s);
+    context cx = {&o, yolact_model_get_info(model), NULL, 1e3 * (yl_profile_now() - t0),
+                  peak_rss_kb()};
+
+    yolact_image image;
+    uint8_t *pixels = NULL;
+    if (o.image_path) {
+        if ((s = yolact_image_load(o.image_path, &image)) != YOLACT_OK) {
+            yolact_model_free(model);
+            return fail(o.image_path, s);
+        }
+    } else if (!(pixels = synthetic_image(o.width, o.height, &image))) {
+        fprintf(stderr, "yolact-bench: out of memory for a %dx%d image\n", o.width, o.height);
+        yolact_model_free(model);
+        return 1;
+    }
+    cx.image = &image;
+
+    printf("yolact-bench: %s (%s), input %dx%d, %.1f M parameters; image %s %dx%d\n",
+           cx.info->preset, o.model_path ? o.model_path : "random weights",
+           cx.info->input_size, cx.info->input_size, cx.info->num_parameters / 1e6,
+           o.image_path ? o.image_path : "synthetic", image.width, image.height);
+
+    int n = o.num_backends * o.num_precisions * o.num_threads * o.num_batches, status = 0, k = 0;
+    run *runs = calloc((size_t)n, sizeof *runs);
+    if (!runs) {
+        fprintf(stderr, "yolact-bench: out of memory\n");
+        status = 1;
+    }
+    for (int b = 0; !status && b < o.num_backends; b++)
+        for (int p = 0; !status && p < o.num_precisions; p++)
+            for (int t = 0; !status && t < o.num_threads; t++)
+                for (int z = 0; !status && z < o.num_batches; z++) {
+                    run *r = &runs[k++];
+                    r->backend = (yolact_backend)o.backends[b];
+                    r->precision = (yolact_precision)o.precisions[p];
+                    r->threads = o.threads[t];
+                    r->batch = o.batches[z];
+                    status = measure(model, &o, &image, r, tty);
+                    if (r->threads == 0) /* report what "all cores" meant */
+                        r->threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+                    if (!status)
+                        print_run(r, &o);
+                    fflush(stdout);
+                }
+    if (!status) {
+        print_summary(runs, n);
+        printf("peak RSS %.0f MiB (after loading the model %.0f MiB, load %.0f ms)\n",
+               peak_rss_kb() / 1024.0, cx.rss_after_load_kb / 1024.0, cx.load_ms);
+        if (o.json_path)
+            status = write_json(o.json_path, &cx, runs, n);
+    }
+    for (int i = 0; runs && i < n; i++)
+        for (int c = 0; c < NUM_COLUMNS; c++)
+            free(runs[i].ms[c]);
+    free(runs);
+    if (o.image_path)
+        yolact_image_free_pixels(&image);
+    free(pixels);
+    yolact_model_free(model);
+    return status;
+}

@@ -1,0 +1,34 @@
+/* Stage names and the op-to-stage rule of the per-stage profile (profile.h). */
+#include <string.h>
+#include <time.h>
+
+#include "profile.h"
+
+const char *yl_stage_name(yl_stage stage)
+{
+    static const char *const names[YL_STAGE_COUNT] = {
+        "preprocess", "upload", "backbone", "fpn", "protonet", "heads", "detect", "masks",
+        "download"};
+    return stage >= 0 && stage < YL_STAGE_COUNT ? names[stage] : "unknown";
+}
+
+yl_stage yl_stage_of_op(const char *op_name)
+{
+    static const struct {
+        const char *prefix;
+        yl_stage stage;
+    } rules[] = {{"fpn.", YL_STAGE_FPN},
+                 {"proto_net.", YL_STAGE_PROTONET},
+                 {"prediction_layers.", YL_STAGE_HEADS}};
+    for (size_t i = 0; op_name && i < sizeof rules / sizeof rules[0]; i++)
+        if (strncmp(op_name, rules[i].prefix, strlen(rules[i].prefix)) == 0)
+            return rules[i].stage;
+    return YL_STAGE_BACKBONE;
+}
+
+double yl_profile_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}

@@ -1,0 +1,42 @@
+/* Per-stage timing of a session's frames, for yolact-bench and debugging; internal, not part
+ * of the public API. A caller hands a session a yl_profile; the backend then adds the wall
+ * time of each stage of every frame it runs to it. Without one the backend times nothing. */
+#ifndef YL_PROFILE_H
+#define YL_PROFILE_H
+
+#include "yolact.h"
+
+/* The stages of one frame, in the order they run. UPLOAD and DOWNLOAD stay zero on the CPU. */
+typedef enum yl_stage {
+    YL_STAGE_PREPROCESS = 0,  /* resize, normalize, planar layout */
+    YL_STAGE_UPLOAD,          /* host -> device copies */
+    YL_STAGE_BACKBONE,
+    YL_STAGE_FPN,
+    YL_STAGE_PROTONET,        /* including the (K,H,W) -> (H,W,K) permute */
+    YL_STAGE_HEADS,           /* prediction convolutions, softmax, tanh */
+    YL_STAGE_DETECT,          /* decode, Fast NMS, score threshold */
+    YL_STAGE_MASKS,           /* assembly, crop, resize to the image, threshold */
+    YL_STAGE_DOWNLOAD,        /* device -> host copies */
+    YL_STAGE_COUNT
+} yl_stage;
+
+typedef struct yl_profile {
+    double seconds[YL_STAGE_COUNT]; /* summed over the frames run since it was zeroed */
+    int frames;
+} yl_profile;
+
+/* "preprocess", "backbone", ...; static storage. */
+const char *yl_stage_name(yl_stage stage);
+
+/* The stage an op of the model belongs to, from its checkpoint module name's prefix
+ * (backbone., fpn., proto_net., prediction_layers.); BACKBONE for anything else. */
+yl_stage yl_stage_of_op(const char *op_name);
+
+/* A monotonic clock in seconds. */
+double yl_profile_now(void);
+
+/* Start adding the stage times of this session's frames to *profile (borrowed until the
+ * session is freed or another profile is set); NULL stops timing. */
+yolact_status yl_session_set_profile(yolact_session *session, yl_profile *profile);
+
+#endif

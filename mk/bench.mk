@@ -1,0 +1,26 @@
+# yolact-bench and the benchmark targets: `make bench` times the CPU backend and the official
+# PyTorch YOLACT side by side (bench/README.md); `make gpu-bench` waits for the CUDA backend.
+
+BENCH := $(BUILD)/yolact-bench
+# The official implementation's checkout for the comparison; without it bench/compare times
+# libyolact alone and says so.
+YOLACT_DIR ?= /tmp/yolact-official
+BENCH_THREADS ?= 1,2
+
+.PHONY: bench gpu-bench
+all: $(BENCH)
+
+$(BENCH): $(BUILD)/obj/bench/yolact-bench.o $(STATIC)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(DEP_LIBS) $(LDLIBS_BASE)
+
+# The parity network on its image, then a short run of the full yolact_base (random weights).
+bench: $(BENCH)
+	bench/compare --bench $(BENCH) --yolact-dir $(YOLACT_DIR) --threads $(BENCH_THREADS) \
+	    --model test/data/parity/yolact_tiny_seed1_fp16_zip.pth --config yolact_resnet50 \
+	    --official-config yolact_tiny --image test/data/parity/coffee.png --iters 5
+	bench/compare --bench $(BENCH) --yolact-dir $(YOLACT_DIR) --threads $(BENCH_THREADS) \
+	    --config yolact_base --image test/data/parity/coffee.png --warmup 1 --iters 2
+
+gpu-bench:
+	@echo "make gpu-bench: the CUDA backend is not built yet; there is nothing to time on a GPU." >&2
+	@false

@@ -1,0 +1,195 @@
+/* The benchmark's random networks (lib/model/random_weights.c) and the stage profile
+ * (lib/profile.c): every preset's random network loads and describes itself as the preset
+ * says, the values are seeded and scaled as documented, and ops map to their stages. */
+#include <math.h>
+#include <string.h>
+
+#include "model/model.h"
+#include "model/random_weights.h"
+#include "profile.h"
+#include "yl_test.h"
+
+typedef struct expected_net {
+    const char *preset;
+    yolact_backbone_kind backbone;
+    int stages, depth[5], channels[5], input_size;
+} expected_net;
+
+static const expected_net nets[] = {
+    {"yolact_base", YOLACT_BACKBONE_RESNET, 4, {3, 4, 23, 3}, {256, 512, 1024, 2048}, 550},
+    {"yolact_im400", YOLACT_BACKBONE_RESNET, 4, {3, 4, 23, 3}, {256, 512, 1024, 2048}, 400},
+    {"yolact_im700", YOLACT_BACKBONE_RESNET, 4, {3, 4, 23, 3}, {256, 512, 1024, 2048}, 700},
+    {"yolact_resnet50", YOLACT_BACKBONE_RESNET, 4, {3, 4, 6, 3}, {256, 512, 1024, 2048}, 550},
+    {"yolact_darknet53", YOLACT_BACKBONE_DARKNET, 5, {1, 2, 8, 8, 4},
+     {64, 128, 256, 512, 1024}, 550},
+};
+
+/* Parameters inference uses, counted independently of the builder: every floating tensor
+ * but BatchNorm running statistics and the training-only semantic segmentation conv. */
+static int64_t count_parameters(const yl_tensor_table *t)
+{
+    int64_t n = 0;
+    for (size_t i = 0; i < t->count; i++) {
+        const char *name = t->tensors[i].name;
+        if (t->tensors[i].data && !strstr(name, "running_") &&
+            strncmp(name, "semantic_seg_conv.", 18) != 0)
+            n += t->tensors[i].numel;
+    }
+    return n;
+}
+
+START_TEST(random_network_loads_as_its_preset)
+{
+    const expected_net *e = &nets[_i];
+    yl_tensor_table table;
+    ck_assert_status(yl_random_weights(e->preset, 7, &table), YOLACT_OK);
+    yolact_model *model;
+    ck_assert_status(yl_model_build(&table, yl_preset_find(e->preset), YOLACT_PRESET_GIVEN,
+                                    &model), YOLACT_OK);
+    const yolact_model_info *in = yolact_model_get_info(model);
+    ck_assert_str_eq(in->preset, e->preset);
+    ck_assert_int_eq(in->backbone, e->backbone);
+    ck_assert_int_eq(in->backbone_stages, e->stages);
+    for (int s = 0; s < e->stages; s++) {
+        ck_assert_msg(in->stage_depth[s] == e->depth[s], "%s stage %d: depth %d, expected %d",
+                      e->preset, s, in->stage_depth[s], e->depth[s]);
+        ck_assert_msg(in->stage_channels[s] == e->channels[s],
+                      "%s stage %d: %d channels, expected %d", e->preset, s,
+                      in->stage_channels[s], e->channels[s]);
+    }
+    ck_assert_int_eq(in->fpn_channels, 256);
+    ck_assert_int_eq(in->fpn_downsample_levels, 2);
+    ck_assert_int_eq(in->num_levels, 5);
+    ck_assert_int_eq(in->protonet_channels, 256);
+    ck_assert_int_eq(in->protonet_layers, 5);
+    ck_assert_int_eq(in->num_prototypes, 32);
+    ck_assert_int_eq(in->anchors_per_cell, 3);
+    ck_assert_int_eq(in->num_classes, 81);
+    ck_assert_int_eq(in->input_size, e->input_size);
+    ck_assert_int_eq(in->num_parameters, count_parameters(&table));
+    /* Left over: the training-only head and the BatchNorm step counters, nothing else. */
+    int counters = 0;
+    for (size_t i = 0; i < table.count; i++)
+        counters += strstr(table.tensors[i].name, ".num_batches_tracked") != NULL;
+    ck_assert_int_eq(in->num_unused_keys, 2 + counters);
+    for (int i = 0; i < in->num_unused_keys; i++)
+        ck_assert_msg(strncmp(in->unused_keys[i], "semantic_seg_conv.", 18) == 0 ||
+                      strstr(in->unused_keys[i], ".num_batches_tracked"),
+                      "unexpected unused key '%s'", in->unused_keys[i]);
+    yolact_model_free(model);
+    yl_tensor_table_free(&table);
+}
+END_TEST
+
+START_TEST(random_weights_are_seeded_and_scaled)
+{
+    yl_tensor_table a, b, c;
+    ck_assert_status(yl_random_weights("yolact_resnet50", 1, &a), YOLACT_OK);
+    ck_assert_status(yl_random_weights("yolact_resnet50", 1, &b), YOLACT_OK);
+    ck_assert_status(yl_random_weights("yolact_resnet50", 2, &c), YOLACT_OK);
+    ck_assert_uint_eq(a.count, b.count);
+    const yl_tensor *w = yl_tensor_table_find(&a, "backbone.layers.3.0.conv2.weight");
+    const yl_tensor *w_same = yl_tensor_table_find(&b, "backbone.layers.3.0.conv2.weight");
+    const yl_tensor *w_other = yl_tensor_table_find(&c, "backbone.layers.3.0.conv2.weight");
+    ck_assert_ptr_nonnull(w);
+    ck_assert_int_eq(w->shape[0], 512);
+    ck_assert_int_eq(w->shape[1], 512);
+    ck_assert_int_eq(w->numel, 512 * 512 * 9);
+    int64_t differ = 0;
+    double sum = 0, sum2 = 0;
+    for (int64_t i = 0; i < w->numel; i++) {
+        ck_assert_msg(w->data[i] == w_same->data[i], "seed 1 twice differs at %lld: %g vs %g",
+                      (long long)i, w->data[i], w_same->data[i]);
+        differ += w->data[i] != w_other->data[i];
+        sum += w->data[i];
+        sum2 += (double)w->data[i] * w->data[i];
+    }
+    ck_assert_msg(differ > w->numel * 99 / 100, "seeds 1 and 2 share %lld of %lld values",
+                  (long long)(w->numel - differ), (long long)w->numel);
+    /* N(0, sqrt(2 / fan_in)), fan_in = 512 * 9: over 2.4M samples mean and std are tight. */
+    double mean = sum / w->numel, std = sqrt(sum2 / w->numel - mean * mean);
+    double expected = sqrt(2.0 / (512 * 9));
+    ck_assert_msg(fabs(mean) < 1e-4 && fabs(std / expected - 1) < 0.01,
+                  "mean %g std %g, expected 0 and %g", mean, std, expected);
+    const yl_tensor *var = yl_tensor_table_find(&a, "backbone.layers.3.0.bn2.running_var");
+    ck_assert_ptr_nonnull(var);
+    for (int64_t i = 0; i < var->numel; i++)
+        ck_assert_msg(var->data[i] >= 0.9f && var->data[i] <= 1.1f,
+                      "running_var[%lld] = %g outside [0.9, 1.1]", (long long)i, var->data[i]);
+    yl_tensor_table_free(&a);
+    yl_tensor_table_free(&b);
+    yl_tensor_table_free(&c);
+}
+END_TEST
+
+START_TEST(unknown_preset_is_refused)
+{
+    yl_tensor_table t;
+    ck_assert_status(yl_random_weights("yolact_plus_base", 0, &t), YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_uint_eq(t.count, 0);
+    ck_assert_ptr_null(t.tensors);
+}
+END_TEST
+
+START_TEST(ops_map_to_their_stages)
+{
+    ck_assert_int_eq(yl_stage_of_op("backbone.layers.2.10.conv2"), YL_STAGE_BACKBONE);
+    ck_assert_int_eq(yl_stage_of_op("backbone.maxpool"), YL_STAGE_BACKBONE);
+    ck_assert_int_eq(yl_stage_of_op("fpn.upsample"), YL_STAGE_FPN);
+    ck_assert_int_eq(yl_stage_of_op("fpn.downsample_layers.1"), YL_STAGE_FPN);
+    ck_assert_int_eq(yl_stage_of_op("proto_net.output"), YL_STAGE_PROTONET);
+    ck_assert_int_eq(yl_stage_of_op("prediction_layers.0.output"), YL_STAGE_HEADS);
+    ck_assert_int_eq(yl_stage_of_op("prediction_layers.0"), YL_STAGE_HEADS);
+    ck_assert_str_eq(yl_stage_name(YL_STAGE_DETECT), "detect");
+    ck_assert_str_eq(yl_stage_name(YL_STAGE_COUNT), "unknown");
+}
+END_TEST
+
+/* A profiled frame of the smallest real network: every CPU stage took time, the copy stages
+ * none, and the frame was counted once. */
+START_TEST(profile_times_every_cpu_stage)
+{
+    yl_tensor_table table;
+    ck_assert_status(yl_random_weights("yolact_resnet50", 3, &table), YOLACT_OK);
+    yolact_model *model;
+    ck_assert_status(yl_model_build(&table, yl_preset_find("yolact_resnet50"),
+                                    YOLACT_PRESET_GIVEN, &model), YOLACT_OK);
+    yl_tensor_table_free(&table);
+    yolact_session *session;
+    ck_assert_status(yolact_session_create(model, NULL, &session), YOLACT_OK);
+    static uint8_t pixels[48 * 32 * 3];
+    for (size_t i = 0; i < sizeof pixels; i++)
+        pixels[i] = (uint8_t)(i * 37);
+    yolact_image image = {pixels, 48, 32, 48 * 3, YOLACT_PIXEL_RGB8};
+    yl_profile profile = {{0}, 0};
+    ck_assert_status(yl_session_set_profile(session, &profile), YOLACT_OK);
+    const yolact_result *result;
+    ck_assert_status(yolact_session_detect(session, &image, &result), YOLACT_OK);
+    ck_assert_int_eq(profile.frames, 1);
+    for (int s = 0; s < YL_STAGE_COUNT; s++) {
+        int copies = s == YL_STAGE_UPLOAD || s == YL_STAGE_DOWNLOAD;
+        ck_assert_msg(copies ? profile.seconds[s] == 0 : profile.seconds[s] > 0,
+                      "stage %s took %g s", yl_stage_name((yl_stage)s), profile.seconds[s]);
+    }
+    ck_assert_status(yl_session_set_profile(session, NULL), YOLACT_OK);
+    ck_assert_status(yolact_session_detect(session, &image, &result), YOLACT_OK);
+    ck_assert_int_eq(profile.frames, 1);
+    yolact_session_free(session);
+    yolact_model_free(model);
+}
+END_TEST
+
+Suite *bench_suite(void)
+{
+    Suite *s = suite_create("bench");
+    TCase *tc = tcase_create("random_weights");
+    tcase_set_timeout(tc, 120);
+    tcase_add_loop_test(tc, random_network_loads_as_its_preset, 0,
+                        (int)(sizeof nets / sizeof nets[0]));
+    tcase_add_test(tc, random_weights_are_seeded_and_scaled);
+    tcase_add_test(tc, unknown_preset_is_refused);
+    tcase_add_test(tc, ops_map_to_their_stages);
+    tcase_add_test(tc, profile_times_every_cpu_stage);
+    suite_add_tcase(s, tc);
+    return s;
+}
