@@ -5,6 +5,10 @@
 
 #include "yolact.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #if defined(__GNUC__)
 #define YL_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
@@ -25,5 +29,9 @@ yolact_status yl_fail_context(yolact_status status, const char *fmt, ...) YL_PRI
         if (yl_try_status_ != YOLACT_OK)              \
             return yl_try_status_;                    \
     } while (0)
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -1,0 +1,64 @@
+/* The CUDA kernels' host entry points: each mirrors its CPU reference op (lib/cpu/), same
+ * arguments in the same order plus a stream, every pointer to device memory. They check
+ * their arguments, enqueue, and return a status; nothing synchronises or allocates.
+ * Plain C without CUDA headers: a stream is `struct CUstream_st *`, as cudaStream_t is. */
+#ifndef YL_KERNELS_H
+#define YL_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cpu/dense_ops.h"
+#include "yolact.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct CUstream_st;
+
+/* yl_bilinear_axis into a device table of yl_bilinear_table_bytes(out) bytes laid out as
+ * i0[out], i1[out] (int), w0[out], w1[out] (float); bit-identical to the CPU's. */
+size_t yl_bilinear_table_bytes(int out);
+yolact_status yl_bilinear_axis_cuda(int in, int out, void *table, struct CUstream_st *stream);
+
+/* yl_preprocess_cpu: image->data is device memory (rows of image->stride bytes); out is
+ * (3, size, size). workspace: yl_preprocess_cuda_workspace_bytes(size) bytes of device
+ * memory (the axis tables). Bit-identical to the CPU (no FMA contraction in either). */
+size_t yl_preprocess_cuda_workspace_bytes(int size);
+yolact_status yl_preprocess_cuda(const yolact_image *image, int size, yl_input_norm norm,
+                                 const float mean_bgr[3], const float std_bgr[3], float *out,
+                                 void *workspace, struct CUstream_st *stream);
+
+/* yl_masks_assemble_cpu: proto (proto_h, proto_w, k), coeffs (n, k), boxes (n, 4),
+ * out (n, proto_h, proto_w). The dot products are summed in another order than the CPU's
+ * and the GPU's expf differs from the C library's by up to 2 ulp: see the test's tolerance. */
+yolact_status yl_masks_assemble_cuda(const float *proto, int proto_h, int proto_w, int k,
+                                     const float *coeffs, const float *boxes, int n,
+                                     float *out, struct CUstream_st *stream);
+
+/* yl_mask_resize_threshold_cpu for n masks at once: in (n, in_h, in_w), out n bitmasks of
+ * out_h rows of out_stride bytes, one after another; bytes past (out_w + 7) / 8 in a row
+ * are left alone. workspace: yl_mask_resize_cuda_workspace_bytes(out_h, out_w) bytes of
+ * device memory. Bit-identical to the CPU. */
+size_t yl_mask_resize_cuda_workspace_bytes(int out_h, int out_w);
+yolact_status yl_mask_resize_threshold_cuda(const float *in, int n, int in_h, int in_w,
+                                            uint8_t *out, int out_h, int out_w,
+                                            size_t out_stride, void *workspace,
+                                            struct CUstream_st *stream);
+
+/* The Fast NMS step of yl_detect_cpu for every class at once. boxes: (num_classes, top_k, 4)
+ * decoded x1y1x2y2, the first counts[c] rows of class c sorted best first; counts:
+ * (num_classes) on the device (a top-k kernel's output). kept: (num_classes, top_k), 1 where
+ * no better box of the class (suppressed or not) has IoU > threshold (NaN counts as above),
+ * 0 past counts[c]. top_k <= YL_FAST_NMS_MAX_TOP_K (one class's boxes in shared memory). */
+#define YL_FAST_NMS_MAX_TOP_K 2048
+yolact_status yl_fast_nms_cuda(const float *boxes, const int *counts, int num_classes,
+                               int top_k, float threshold, uint8_t *kept,
+                               struct CUstream_st *stream);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,33 @@
+/* Kernels that test the CUDA emulation itself: warp collectives against their definitions,
+ * and misuse that it must report (test_kernels.c asserts the errors and their messages). */
+#ifndef YL_EMU_SELFTEST_H
+#define YL_EMU_SELFTEST_H
+
+#include "yl_emu_runtime.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* For each of n threads (blocks of `block` threads, n a multiple of it), with v[i] = in[i]:
+ * out[5 * i + 0] = warp sum by __shfl_down_sync (lane 0 only, else 0), + 1 = by
+ * __shfl_xor_sync (all lanes), + 2 = inclusive warp scan by __shfl_up_sync, + 3 = the warp's
+ * __ballot_sync(v > 0), + 4 = value of lane (lane + 3) % 32 by __shfl_sync. block must be
+ * a multiple of 32. Device pointers. */
+cudaError_t yl_emu_selftest_warp(const int *in, int *out, int n, int block);
+/* Misuse, each of which must fail the launch; `which`:
+ * 0 __syncthreads after some threads returned, 1 a block of 1025 threads, 2 more dynamic
+ * shared memory used than launched, 3 a write past the dynamic shared memory, 4 lanes of a
+ * warp at different collectives, 5 a lane at __shfl_sync while another is at __syncthreads,
+ * 6 a shuffle from a lane of a partial warp that does not exist, 7 two __syncthreads() in
+ * the two branches of a divergent if. */
+cudaError_t yl_emu_selftest_misuse(int which);
+/* A block-wide sum through shared memory with (sync = 1) or without (0) __syncthreads
+ * between the steps, n threads in blocks of 256; out[block] = sum of in over the block. */
+cudaError_t yl_emu_selftest_block_sum(const float *in, float *out, int n, int sync);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

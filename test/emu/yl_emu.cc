@@ -1,0 +1,885 @@
+/* The CUDA emulation's engine: the runtime API on host memory with counters, and the block
+ * scheduler that runs a kernel's threads as plain calls or, once a thread reaches a sync
+ * point (__syncthreads, a warp collective), as fibers that meet at that point. Misuse that a
+ * GPU would turn into a hang or silent garbage fails the launch with a message naming the
+ * kernel, the source line and the block. */
+#include <csetjmp>
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <vector>
+
+#include <sys/mman.h>
+#include <ucontext.h>
+
+#include "yl_emu_device.h"
+
+/* Sanitizers must be told about stack switches, or they take a fiber's frames for a
+ * corrupted stack. */
+#if defined(__SANITIZE_ADDRESS__)
+#define YL_EMU_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define YL_EMU_ASAN 1
+#endif
+#endif
+#ifdef YL_EMU_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define YL_EMU_VALGRIND 1
+#endif
+
+thread_local yl_emu_index yl_emu_idx;
+
+namespace {
+
+/* ---- errors and counters ----------------------------------------------------------------- */
+thread_local cudaError_t last_error = cudaSuccess;
+thread_local char error_detail[1024];
+
+cudaError_t fail(cudaError_t e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+cudaError_t fail(cudaError_t e, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(error_detail, sizeof error_detail, fmt, ap);
+    va_end(ap);
+    last_error = e;
+    return e;
+}
+
+yl_emu_counters counters;
+std::mutex counters_mutex;
+
+template <class T> void count(T yl_emu_counters::*field, T n = 1)
+{
+    std::lock_guard<std::mutex> lock(counters_mutex);
+    counters.*field += n;
+}
+
+/* Live device allocations (address -> size), to check the direction of copies. */
+std::map<uintptr_t, size_t> allocations;
+std::mutex allocations_mutex;
+
+bool is_device(const void *p, size_t count)
+{
+    std::lock_guard<std::mutex> lock(allocations_mutex);
+    uintptr_t a = (uintptr_t)p;
+    auto it = allocations.upper_bound(a);
+    if (it == allocations.begin())
+        return false;
+    --it;
+    return a >= it->first && a - it->first + count <= (it->second ? it->second : 1);
+}
+
+/* ---- fibers ---------------------------------------------------------------------------
+ * A fiber is a stack with a context on it. It is created once (makecontext, setcontext)
+ * and then reused: after its thread finishes it parks at the top of its loop, and the next
+ * thread it is given starts there. Every later switch is _setjmp/_longjmp, which, unlike
+ * swapcontext, makes no system call (and ASan, told of each switch, accepts). */
+const size_t stack_bytes = 256 * 1024, guard_bytes = 4096;
+const unsigned max_threads = 1024;
+
+struct fiber {
+    char *stack;            /* stack_bytes, above a guard page */
+    bool parked;            /* waiting in fiber_main for its next thread */
+    jmp_buf park_context;
+    void *asan_fake_stack;
+};
+
+/* Fibers of this OS thread, kept for its life. */
+struct fiber_pool {
+    std::vector<fiber *> fibers;
+    fiber *get(size_t i)
+    {
+        while (fibers.size() <= i) {
+            void *m = mmap(nullptr, stack_bytes + guard_bytes, PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+            fiber *f = m == MAP_FAILED ? nullptr : new (std::nothrow) fiber();
+            if (!f) {
+                if (m != MAP_FAILED)
+                    munmap(m, stack_bytes + guard_bytes);
+                return nullptr;
+            }
+            mprotect(m, guard_bytes, PROT_NONE);
+            f->stack = (char *)m + guard_bytes;
+#ifdef YL_EMU_VALGRIND
+            VALGRIND_STACK_REGISTER(f->stack, f->stack + stack_bytes);
+#endif
+            fibers.push_back(f);
+        }
+        return fibers[i];
+    }
+    ~fiber_pool()
+    {
+        for (fiber *f : fibers) {
+            munmap(f->stack - guard_bytes, stack_bytes + guard_bytes);
+            delete f;
+        }
+    }
+};
+thread_local fiber_pool pool;
+thread_local fiber *starting;               /* handed to a new fiber's fiber_main */
+thread_local const void *main_stack_bottom; /* the OS thread's own stack, for ASan */
+thread_local size_t main_stack_size;
+thread_local void *main_fake_stack;
+
+enum thread_state : unsigned char { T_NEW, T_RUNNABLE, T_BARRIER, T_WARP, T_DONE };
+
+struct warp_request {
+    yl_emu_warp_op op;
+    unsigned mask;
+    uint64_t value, result;
+    int arg, width;
+    const char *file;
+    int line;
+};
+
+/* Everything about the launch being run on this OS thread. */
+struct launch {
+    const char *kernel;
+    yl_emu_body body;
+    void *closure;
+    dim3 grid, block;
+    unsigned nthreads;
+    unsigned char *smem;
+    size_t smem_bytes;
+
+    bool fiber_mode;        /* the current block switched from plain calls to fibers */
+    bool failed;
+    unsigned cur;           /* linear index of the running thread */
+    jmp_buf scheduler;
+    thread_state state[max_threads];
+    fiber *fiber_of[max_threads];
+    jmp_buf context[max_threads];
+    warp_request warp[max_threads];
+    const char *barrier_file[max_threads];
+    int barrier_line[max_threads];
+};
+thread_local launch *run;
+
+const char *base_name(const char *path)
+{
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
+void set_thread_index(unsigned t)
+{
+    const dim3 &b = run->block;
+    run->cur = t;
+    yl_emu_idx.thread_idx = uint3{t % b.x, t / b.x % b.y, t / (b.x * b.y)};
+}
+
+/* ASan's view of the switches: leaving a context (save == NULL: for good) and arriving. */
+#ifdef YL_EMU_ASAN
+#define ASAN_LEAVE(save, bottom, size) __sanitizer_start_switch_fiber(save, bottom, size)
+#define ASAN_ARRIVE(save, bottom_out, size_out) \
+    __sanitizer_finish_switch_fiber(save, bottom_out, size_out)
+#else
+#define ASAN_LEAVE(save, bottom, size) ((void)(save), (void)(bottom), (void)(size))
+#define ASAN_ARRIVE(save, bottom_out, size_out) \
+    ((void)(save), (void)(bottom_out), (void)(size_out))
+#endif
+
+/* Leave the running fiber for the scheduler; returns when the scheduler resumes it. */
+void yield_to_scheduler()
+{
+    unsigned t = run->cur;
+    fiber *self = run->fiber_of[t];
+    if (!_setjmp(run->context[t])) {
+        ASAN_LEAVE(&self->asan_fake_stack, main_stack_bottom, main_stack_size);
+        _longjmp(run->scheduler, 1);
+    }
+    ASAN_ARRIVE(self->asan_fake_stack, nullptr, nullptr);
+}
+
+/* Leave a fiber whose thread was abandoned (the block failed); it is not reused. */
+[[noreturn]] void exit_to_scheduler()
+{
+    ASAN_LEAVE(nullptr, main_stack_bottom, main_stack_size);
+    _longjmp(run->scheduler, 1);
+}
+
+/* A fiber's life: given a thread, it runs it; in plain-call mode it goes on with the next
+ * thread of the block until one reaches a sync point (or the block is done), in fiber mode
+ * it finishes the one thread. Then it parks until given another. It never returns. */
+void fiber_main()
+{
+    fiber *self = starting;
+    ASAN_ARRIVE(nullptr, &main_stack_bottom, &main_stack_size);
+    for (;;) {
+        for (;;) {
+            run->body(run->closure);
+            run->state[run->cur] = T_DONE;
+            if (run->fiber_mode || run->cur + 1 == run->nthreads)
+                break;
+            run->fiber_of[run->cur + 1] = self;
+            set_thread_index(run->cur + 1);
+        }
+        self->parked = true;
+        if (!_setjmp(self->park_context)) {
+            ASAN_LEAVE(&self->asan_fake_stack, main_stack_bottom, main_stack_size);
+            _longjmp(run->scheduler, 1);
+        }
+        ASAN_ARRIVE(self->asan_fake_stack, nullptr, nullptr);
+        self->parked = false;
+    }
+}
+
+/* Run thread t (from the scheduler) until it yields or finishes. */
+bool resume(unsigned t, size_t *next_fiber)
+{
+    set_thread_index(t);
+    if (_setjmp(run->scheduler)) {
+        ASAN_ARRIVE(main_fake_stack, nullptr, nullptr);
+        return true;
+    }
+    if (run->state[t] == T_NEW) {
+        fiber *f = pool.get((*next_fiber)++);
+        if (!f) {
+            fail(cudaErrorMemoryAllocation, "emulation: no memory for a fiber stack");
+            return false;
+        }
+        run->state[t] = T_RUNNABLE;
+        run->fiber_of[t] = f;
+        ASAN_LEAVE(&main_fake_stack, f->stack, stack_bytes);
+        if (f->parked)
+            _longjmp(f->park_context, 1);
+        /* New, or abandoned mid-thread by a failed block: (re)create it. */
+        ucontext_t uc;
+        getcontext(&uc);
+        uc.uc_stack.ss_sp = f->stack;
+        uc.uc_stack.ss_size = stack_bytes;
+        uc.uc_link = nullptr;
+        makecontext(&uc, fiber_main, 0);
+        starting = f;
+        setcontext(&uc);    /* the fiber comes back through the _setjmp above */
+    } else {
+        ASAN_LEAVE(&main_fake_stack, run->fiber_of[t]->stack, stack_bytes);
+        _longjmp(run->context[t], 1);
+    }
+    return true;    /* not reached: the fiber comes back through the _setjmp above */
+}
+
+/* Called at a sync point by the running thread: switches the block to fibers if needed and
+ * parks the thread in `wait`. */
+void park(thread_state wait)
+{
+    unsigned t = run->cur;
+    if (!run->fiber_mode) {
+        /* Threads before t ran to completion without reaching any sync point, as they would
+         * have on a GPU; the ones after t start as fibers. */
+        run->fiber_mode = true;
+        count(&yl_emu_counters::fiber_blocks);
+        for (unsigned u = t + 1; u < run->nthreads; u++)
+            run->state[u] = T_NEW;
+    }
+    run->state[t] = wait;
+    yield_to_scheduler();
+}
+
+/* Abandon the block from inside a thread after fail(). */
+[[noreturn]] void abort_block()
+{
+    run->failed = true;
+    run->state[run->cur] = T_DONE;
+    exit_to_scheduler();
+}
+
+const char *block_name()
+{
+    static thread_local char s[64];
+    uint3 b = yl_emu_idx.block_idx;
+    snprintf(s, sizeof s, "block (%u,%u,%u)", b.x, b.y, b.z);
+    return s;
+}
+
+const char *op_name(yl_emu_warp_op op)
+{
+    static const char *const names[] = {"__shfl_sync", "__shfl_up_sync", "__shfl_down_sync",
+                                        "__shfl_xor_sync", "__ballot_sync", "__any_sync",
+                                        "__all_sync", "__syncwarp"};
+    return names[op];
+}
+
+/* Completes warp w's collective if every lane it names is there or has exited.
+ * Returns 1 when lanes were released, 0 when there is nothing to do, -1 on an error. */
+int resolve_warp(unsigned w)
+{
+    unsigned first = w * 32, end = first + 32 < run->nthreads ? first + 32 : run->nthreads;
+    unsigned required = 0, waiting = 0;
+    int ref = -1;
+    for (unsigned l = first; l < end; l++) {
+        if (run->state[l] != T_WARP)
+            continue;
+        waiting |= 1u << (l - first);
+        required |= run->warp[l].mask;
+        if (ref < 0)
+            ref = (int)l;
+    }
+    if (!waiting)
+        return 0;
+    const warp_request &r0 = run->warp[ref];
+    for (unsigned l = first; l < end; l++) {
+        unsigned bit = 1u << (l - first);
+        if (!(required & bit) || run->state[l] == T_DONE || (waiting & bit))
+            continue;
+        if (run->state[l] == T_BARRIER) {
+            fail(cudaErrorLaunchFailure,
+                 "%s at %s:%d in thread %u of %s of %s waits for lane %u, which is at "
+                 "__syncthreads() at %s:%d: deadlock",
+                 op_name(r0.op), base_name(r0.file), r0.line, (unsigned)ref, block_name(),
+                 run->kernel, l - first, base_name(run->barrier_file[l]),
+                 run->barrier_line[l]);
+            return -1;
+        }
+        return 0;   /* still running: not complete yet */
+    }
+    for (unsigned l = first; l < end; l++) {
+        if (!(waiting & (1u << (l - first))))
+            continue;
+        const warp_request &r = run->warp[l];
+        if (r.op != r0.op || r.line != r0.line || r.file != r0.file) {
+            fail(cudaErrorLaunchFailure,
+                 "warp %u of %s of %s diverged: lane %u is at %s (%s:%d), lane %u at %s "
+                 "(%s:%d)",
+                 w, block_name(), run->kernel, (unsigned)ref - first, op_name(r0.op),
+                 base_name(r0.file), r0.line, l - first, op_name(r.op), base_name(r.file),
+                 r.line);
+            return -1;
+        }
+    }
+    unsigned votes = 0;
+    for (unsigned l = first; l < end; l++)
+        if ((waiting & (1u << (l - first))) && run->warp[l].value)
+            votes |= 1u << (l - first);
+    for (unsigned l = first; l < end; l++) {
+        unsigned lane = l - first;
+        if (!(waiting & (1u << lane)))
+            continue;
+        warp_request &r = run->warp[l];
+        int width = r.width, base = (int)(lane & ~(unsigned)(width - 1)), src = (int)lane;
+        switch (r.op) {
+        case YL_EMU_BALLOT: r.result = votes; break;
+        case YL_EMU_ANY: r.result = (votes & r.mask) != 0; break;
+        case YL_EMU_ALL: r.result = (votes & r.mask & waiting) == (r.mask & waiting); break;
+        case YL_EMU_SYNCWARP: r.result = 0; break;
+        case YL_EMU_SHFL_IDX: src = base + (r.arg & (width - 1)); break;
+        case YL_EMU_SHFL_UP: src = (int)lane - r.arg >= base ? (int)lane - r.arg : (int)lane; break;
+        case YL_EMU_SHFL_DOWN:
+            src = (int)lane + r.arg < base + width ? (int)lane + r.arg : (int)lane;
+            break;
+        case YL_EMU_SHFL_XOR:
+            src = (int)(lane ^ (unsigned)r.arg);
+            src = src >= base && src < base + width ? src : (int)lane;
+            break;
+        }
+        if (r.op <= YL_EMU_SHFL_XOR) {
+            if (src < 0 || src >= 32 || !(waiting & (1u << src))) {
+                fail(cudaErrorLaunchFailure,
+                     "%s at %s:%d: lane %u of warp %u of %s of %s reads lane %d, which "
+                     "%s",
+                     op_name(r.op), base_name(r.file), r.line, lane, w, block_name(),
+                     run->kernel, src,
+                     first + (unsigned)src >= run->nthreads ? "does not exist (partial warp)"
+                                                            : "has exited or is elsewhere");
+                return -1;
+            }
+            r.result = run->warp[first + src].value;
+        }
+    }
+    for (unsigned l = first; l < end; l++)
+        if (waiting & (1u << (l - first)))
+            run->state[l] = T_RUNNABLE;
+    return 1;
+}
+
+/* All threads not done are at __syncthreads: check that it is a real barrier, release it. */
+bool release_barrier()
+{
+    unsigned done = 0, at = 0, first = max_threads;
+    for (unsigned t = 0; t < run->nthreads; t++) {
+        if (run->state[t] == T_DONE) {
+            done++;
+        } else {
+            at++;
+            if (first == max_threads)
+                first = t;
+        }
+    }
+    if (done) {
+        fail(cudaErrorLaunchFailure,
+             "__syncthreads() at %s:%d reached by %u of %u threads of %s of %s (the other %u "
+             "exited without reaching it)",
+             base_name(run->barrier_file[first]), run->barrier_line[first], at, run->nthreads,
+             block_name(), run->kernel, done);
+        return false;
+    }
+    for (unsigned t = 0; t < run->nthreads; t++) {
+        if (run->barrier_line[t] != run->barrier_line[first] ||
+            run->barrier_file[t] != run->barrier_file[first]) {
+            fail(cudaErrorLaunchFailure,
+                 "threads of %s of %s wait at different __syncthreads(): thread %u at %s:%d, "
+                 "thread %u at %s:%d",
+                 block_name(), run->kernel, first, base_name(run->barrier_file[first]),
+                 run->barrier_line[first], t, base_name(run->barrier_file[t]),
+                 run->barrier_line[t]);
+            return false;
+        }
+        run->state[t] = T_RUNNABLE;
+    }
+    return true;
+}
+
+const uint64_t smem_canary = 0x5ca1ab1e0ddba11ull;
+
+/* The linker's bounds of the __shared__ variables' section (weak: there may be none). */
+extern "C" __attribute__((weak)) char __start_yl_emu_shared[], __stop_yl_emu_shared[];
+
+bool run_block()
+{
+    run->fiber_mode = false;
+    run->failed = false;
+    if (__start_yl_emu_shared)
+        memset(__start_yl_emu_shared, 0xff, __stop_yl_emu_shared - __start_yl_emu_shared);
+    if (run->smem_bytes) {
+        memset(run->smem, 0xff, run->smem_bytes);
+        memcpy(run->smem + run->smem_bytes, &smem_canary, sizeof smem_canary);
+    }
+    size_t next_fiber = 0;
+    run->state[0] = T_NEW;
+    if (!resume(0, &next_fiber))
+        return false;
+    while (run->fiber_mode && !run->failed) {
+        bool any_runnable = false;
+        for (unsigned t = 0; t < run->nthreads && !run->failed; t++) {
+            if (run->state[t] == T_NEW || run->state[t] == T_RUNNABLE) {
+                if (!resume(t, &next_fiber))
+                    return false;
+            }
+        }
+        if (run->failed)
+            break;
+        for (unsigned w = 0; w * 32 < run->nthreads; w++) {
+            int r = resolve_warp(w);
+            if (r < 0)
+                return false;
+            any_runnable |= r > 0;
+        }
+        if (any_runnable)
+            continue;
+        unsigned done = 0, warp = 0;
+        for (unsigned t = 0; t < run->nthreads; t++) {
+            done += run->state[t] == T_DONE;
+            warp += run->state[t] == T_WARP;
+        }
+        if (done == run->nthreads)
+            break;
+        if (warp) {
+            for (unsigned t = 0; t < run->nthreads; t++) {
+                if (run->state[t] != T_WARP)
+                    continue;
+                const warp_request &r = run->warp[t];
+                fail(cudaErrorLaunchFailure,
+                     "%s at %s:%d in thread %u of %s of %s never completes: lanes named in "
+                     "its mask 0x%08x did not reach it",
+                     op_name(r.op), base_name(r.file), r.line, t, block_name(), run->kernel,
+                     r.mask);
+                return false;
+            }
+        }
+        if (!release_barrier())
+            return false;
+    }
+    if (run->failed)
+        return false;
+    if (run->smem_bytes && memcmp(run->smem + run->smem_bytes, &smem_canary,
+                                  sizeof smem_canary) != 0)
+        return fail(cudaErrorIllegalAddress,
+                    "%s wrote past the end of its %zu bytes of dynamic shared memory (%s)",
+                    run->kernel, run->smem_bytes, block_name()),
+               false;
+    return true;
+}
+
+cudaError_t check_config(const char *kernel, dim3 grid, dim3 block, size_t smem)
+{
+    unsigned long long threads = (unsigned long long)block.x * block.y * block.z;
+    if (!grid.x || !grid.y || !grid.z || !block.x || !block.y || !block.z ||
+        grid.x > 0x7fffffffu || grid.y > 65535 || grid.z > 65535 || block.x > 1024 ||
+        block.y > 1024 || block.z > 64 || threads > max_threads)
+        return fail(cudaErrorInvalidConfiguration,
+                    "launch of %s with grid (%u,%u,%u) and block (%u,%u,%u): a block has "
+                    "1..1024 threads (x, y <= 1024, z <= 64), a grid y, z <= 65535",
+                    kernel, grid.x, grid.y, grid.z, block.x, block.y, block.z);
+    if (smem > 48 * 1024)
+        return fail(cudaErrorInvalidValue,
+                    "launch of %s asks for %zu bytes of dynamic shared memory: more than the "
+                    "48 KiB a kernel gets without cudaFuncSetAttribute",
+                    kernel, smem);
+    return cudaSuccess;
+}
+
+} // namespace
+
+/* ---- the device side ------------------------------------------------------------------ */
+cudaError_t yl_emu_launch(const char *kernel, dim3 grid, dim3 block, size_t smem,
+                          cudaStream_t stream, yl_emu_body body, void *closure)
+{
+    (void)stream;   /* every stream is synchronous */
+    if (run)
+        return fail(cudaErrorLaunchFailure, "%s launched from inside %s (no dynamic "
+                    "parallelism)", kernel, run->kernel);
+    /* One launch at a time in the process: __shared__ variables have one instance. */
+    static std::mutex launch_mutex;
+    std::lock_guard<std::mutex> lock(launch_mutex);
+    count(&yl_emu_counters::launches);
+    last_error = cudaSuccess;
+    error_detail[0] = '\0';
+    cudaError_t e = check_config(kernel, grid, block, smem);
+    if (e != cudaSuccess)
+        return e;
+    launch *l = new (std::nothrow) launch;
+    unsigned char *s = smem ? (unsigned char *)malloc(smem + sizeof smem_canary) : nullptr;
+    if (!l || (smem && !s)) {
+        delete l;
+        free(s);
+        return fail(cudaErrorMemoryAllocation, "emulation: no memory to launch %s", kernel);
+    }
+    l->kernel = kernel;
+    l->body = body;
+    l->closure = closure;
+    l->grid = grid;
+    l->block = block;
+    l->nthreads = block.x * block.y * block.z;
+    l->smem = s;
+    l->smem_bytes = smem;
+    run = l;
+    yl_emu_idx.block_dim = block;
+    yl_emu_idx.grid_dim = grid;
+    bool ok = true;
+    for (unsigned z = 0; ok && z < grid.z; z++)
+        for (unsigned y = 0; ok && y < grid.y; y++)
+            for (unsigned x = 0; ok && x < grid.x; x++) {
+                yl_emu_idx.block_idx = uint3{x, y, z};
+                ok = run_block();
+            }
+    run = nullptr;
+    free(s);
+    delete l;
+    return ok ? cudaSuccess : last_error;
+}
+
+void yl_emu_syncthreads(const char *file, int line)
+{
+    if (!run)
+        abort();    /* only reachable from a kernel body */
+    run->barrier_file[run->cur] = file;
+    run->barrier_line[run->cur] = line;
+    park(T_BARRIER);
+}
+
+uint64_t yl_emu_warp(yl_emu_warp_op op, unsigned mask, uint64_t value, int arg, int width,
+                     const char *file, int line)
+{
+    unsigned t = run->cur, lane = t % 32;
+    if (width < 1 || width > 32 || (width & (width - 1)) || !(mask & (1u << lane))) {
+        fail(cudaErrorLaunchFailure,
+             "%s at %s:%d in thread %u of %s of %s: %s", op_name(op), base_name(file), line,
+             t, block_name(), run->kernel,
+             !(mask & (1u << lane)) ? "the calling lane is not in the mask"
+                                    : "width is not a power of two in 1..32");
+        abort_block();
+    }
+    run->warp[t] = warp_request{op, mask, value, 0, arg, width, file, line};
+    park(T_WARP);
+    return run->warp[t].result;
+}
+
+void *yl_emu_dynamic_smem(size_t bytes, const char *file, int line)
+{
+    if (bytes > run->smem_bytes) {
+        fail(cudaErrorIllegalAddress,
+             "%s at %s:%d uses %zu bytes of dynamic shared memory; the launch gave %zu",
+             run->kernel, base_name(file), line, bytes, run->smem_bytes);
+        abort_block();
+    }
+    return run->smem;
+}
+
+yl_emu_half yl_emu_float2half_rn(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, sizeof x);
+    uint32_t sign = (x >> 16) & 0x8000u, ax = x & 0x7fffffffu;
+    if (ax >= 0x7f800000u)   /* inf, NaN (kept quiet) */
+        return {(uint16_t)(sign | 0x7c00u | (ax > 0x7f800000u ? 0x200u : 0))};
+    if (ax >= 0x477ff000u)   /* rounds to >= 65520: overflow */
+        return {(uint16_t)(sign | 0x7c00u)};
+    if (ax < 0x38800000u) {  /* below the smallest normal half: subnormal or zero */
+        float a;
+        memcpy(&a, &ax, sizeof a);
+        /* Scaling by 2^24 makes the subnormal step 1; rint rounds to nearest even. */
+        return {(uint16_t)(sign | (uint32_t)std::nearbyint(a * 16777216.0f))};
+    }
+    uint32_t mant = ax & 0x7fffffu, exp = (ax >> 23) - 112;
+    uint32_t h = (exp << 10) | (mant >> 13), rest = mant & 0x1fffu;
+    if (rest > 0x1000u || (rest == 0x1000u && (h & 1)))
+        h++;    /* may carry into the exponent, which is right */
+    return {(uint16_t)(sign | h)};
+}
+
+float yl_emu_half2float(yl_emu_half h)
+{
+    uint32_t sign = (uint32_t)(h.bits & 0x8000u) << 16, exp = (h.bits >> 10) & 0x1fu,
+             mant = h.bits & 0x3ffu, x;
+    if (exp == 0x1f) {
+        x = sign | 0x7f800000u | (mant << 13);
+    } else if (exp == 0) {
+        float f = (float)mant * (1.0f / 16777216.0f);
+        return sign ? -f : f;
+    } else {
+        x = sign | ((exp + 112) << 23) | (mant << 13);
+    }
+    float f;
+    memcpy(&f, &x, sizeof f);
+    return f;
+}
+
+/* ---- the runtime API ------------------------------------------------------------------ */
+extern "C" {
+
+cudaError_t cudaMalloc(void **ptr, size_t size)
+{
+    if (!ptr)
+        return fail(cudaErrorInvalidValue, "cudaMalloc: ptr is NULL");
+    *ptr = nullptr;
+    if (size == 0)
+        return cudaSuccess;
+    /* The runtime aligns to 256 bytes; so does this, so alignment bugs show here too. */
+    void *p = aligned_alloc(256, (size + 255) & ~(size_t)255);
+    if (!p)
+        return fail(cudaErrorMemoryAllocation, "cudaMalloc: %zu bytes", size);
+    {
+        std::lock_guard<std::mutex> lock(allocations_mutex);
+        allocations[(uintptr_t)p] = size;
+    }
+    count(&yl_emu_counters::allocations);
+    count(&yl_emu_counters::live_allocations);
+    *ptr = p;
+    return cudaSuccess;
+}
+
+cudaError_t cudaFree(void *ptr)
+{
+    if (!ptr)
+        return cudaSuccess;
+    {
+        std::lock_guard<std::mutex> lock(allocations_mutex);
+        auto it = allocations.find((uintptr_t)ptr);
+        if (it == allocations.end())
+            return fail(cudaErrorInvalidDevicePointer,
+                        "cudaFree(%p): not a pointer returned by cudaMalloc", ptr);
+        allocations.erase(it);
+    }
+    free(ptr);
+    count(&yl_emu_counters::frees);
+    count(&yl_emu_counters::live_allocations, -1L);
+    return cudaSuccess;
+}
+
+cudaError_t cudaMemcpy(void *dst, const void *src, size_t n, cudaMemcpyKind kind)
+{
+    if (n == 0)
+        return cudaSuccess;
+    if (!dst || !src)
+        return fail(cudaErrorInvalidValue, "cudaMemcpy of %zu bytes with a NULL pointer", n);
+    bool dst_dev = is_device(dst, n), src_dev = is_device(src, n);
+    static const char *const kinds[] = {"HostToHost", "HostToDevice", "DeviceToHost",
+                                        "DeviceToDevice", "Default"};
+    bool want_dst = kind == cudaMemcpyHostToDevice || kind == cudaMemcpyDeviceToDevice;
+    bool want_src = kind == cudaMemcpyDeviceToHost || kind == cudaMemcpyDeviceToDevice;
+    if ((unsigned)kind > cudaMemcpyDefault)
+        return fail(cudaErrorInvalidMemcpyDirection, "cudaMemcpy: kind %d", (int)kind);
+    if (kind != cudaMemcpyDefault && (dst_dev != want_dst || src_dev != want_src))
+        return fail(cudaErrorInvalidValue,
+                    "cudaMemcpy%s of %zu bytes: destination is %s memory, source is %s "
+                    "memory (or a range past the end of an allocation)",
+                    kinds[kind], n, dst_dev ? "device" : "host", src_dev ? "device" : "host");
+    memmove(dst, src, n);
+    if (dst_dev && src_dev) {
+        count(&yl_emu_counters::d2d_copies);
+    } else if (dst_dev) {
+        count(&yl_emu_counters::h2d_copies);
+        count(&yl_emu_counters::h2d_bytes, n);
+    } else if (src_dev) {
+        count(&yl_emu_counters::d2h_copies);
+        count(&yl_emu_counters::d2h_bytes, n);
+    }
+    return cudaSuccess;
+}
+
+cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t n, cudaMemcpyKind kind,
+                            cudaStream_t stream)
+{
+    (void)stream;
+    return cudaMemcpy(dst, src, n, kind);
+}
+
+cudaError_t cudaMemset(void *ptr, int value, size_t n)
+{
+    if (n && !is_device(ptr, n))
+        return fail(cudaErrorInvalidValue, "cudaMemset of %zu bytes at %p: not device memory",
+                    n, ptr);
+    memset(ptr, value, n);
+    count(&yl_emu_counters::memsets);
+    return cudaSuccess;
+}
+
+cudaError_t cudaMemsetAsync(void *ptr, int value, size_t n, cudaStream_t stream)
+{
+    (void)stream;
+    return cudaMemset(ptr, value, n);
+}
+
+/* Streams and events are tokens; events hold the time they were recorded. */
+struct CUstream_st {
+    int unused;
+};
+struct CUevent_st {
+    std::chrono::steady_clock::time_point at;
+    bool recorded;
+};
+
+cudaError_t cudaStreamCreate(cudaStream_t *stream)
+{
+    if (!stream)
+        return fail(cudaErrorInvalidValue, "cudaStreamCreate: NULL");
+    *stream = new (std::nothrow) CUstream_st();
+    return *stream ? cudaSuccess : fail(cudaErrorMemoryAllocation, "cudaStreamCreate");
+}
+
+cudaError_t cudaStreamDestroy(cudaStream_t stream)
+{
+    delete stream;
+    return cudaSuccess;
+}
+
+cudaError_t cudaStreamSynchronize(cudaStream_t stream)
+{
+    (void)stream;
+    count(&yl_emu_counters::synchronizations);
+    return cudaSuccess;
+}
+
+cudaError_t cudaDeviceSynchronize(void)
+{
+    count(&yl_emu_counters::synchronizations);
+    return cudaSuccess;
+}
+
+cudaError_t cudaEventCreate(cudaEvent_t *event)
+{
+    if (!event)
+        return fail(cudaErrorInvalidValue, "cudaEventCreate: NULL");
+    *event = new (std::nothrow) CUevent_st();
+    return *event ? cudaSuccess : fail(cudaErrorMemoryAllocation, "cudaEventCreate");
+}
+
+cudaError_t cudaEventDestroy(cudaEvent_t event)
+{
+    delete event;
+    return cudaSuccess;
+}
+
+cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream)
+{
+    (void)stream;
+    if (!event)
+        return fail(cudaErrorInvalidResourceHandle, "cudaEventRecord: NULL event");
+    event->at = std::chrono::steady_clock::now();
+    event->recorded = true;
+    return cudaSuccess;
+}
+
+cudaError_t cudaEventSynchronize(cudaEvent_t event)
+{
+    if (!event)
+        return fail(cudaErrorInvalidResourceHandle, "cudaEventSynchronize: NULL event");
+    count(&yl_emu_counters::synchronizations);
+    return cudaSuccess;
+}
+
+cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t start, cudaEvent_t end)
+{
+    if (!ms || !start || !end || !start->recorded || !end->recorded)
+        return fail(cudaErrorInvalidResourceHandle,
+                    "cudaEventElapsedTime: an event is NULL or was never recorded");
+    *ms = std::chrono::duration<float, std::milli>(end->at - start->at).count();
+    return cudaSuccess;
+}
+
+cudaError_t cudaGetLastError(void)
+{
+    cudaError_t e = last_error;
+    last_error = cudaSuccess;
+    return e;
+}
+
+cudaError_t cudaPeekAtLastError(void) { return last_error; }
+
+const char *cudaGetErrorName(cudaError_t error)
+{
+    switch (error) {
+    case cudaSuccess: return "cudaSuccess";
+    case cudaErrorInvalidValue: return "cudaErrorInvalidValue";
+    case cudaErrorMemoryAllocation: return "cudaErrorMemoryAllocation";
+    case cudaErrorInvalidConfiguration: return "cudaErrorInvalidConfiguration";
+    case cudaErrorInvalidDevicePointer: return "cudaErrorInvalidDevicePointer";
+    case cudaErrorInvalidMemcpyDirection: return "cudaErrorInvalidMemcpyDirection";
+    case cudaErrorInvalidResourceHandle: return "cudaErrorInvalidResourceHandle";
+    case cudaErrorIllegalAddress: return "cudaErrorIllegalAddress";
+    case cudaErrorLaunchFailure: return "cudaErrorLaunchFailure";
+    }
+    return "cudaErrorUnknown";
+}
+
+const char *cudaGetErrorString(cudaError_t error)
+{
+    switch (error) {
+    case cudaSuccess: return "no error";
+    case cudaErrorInvalidValue: return "invalid argument";
+    case cudaErrorMemoryAllocation: return "out of memory";
+    case cudaErrorInvalidConfiguration: return "invalid configuration argument";
+    case cudaErrorInvalidDevicePointer: return "invalid device pointer";
+    case cudaErrorInvalidMemcpyDirection: return "invalid copy direction for memcpy";
+    case cudaErrorInvalidResourceHandle: return "invalid resource handle";
+    case cudaErrorIllegalAddress: return "an illegal memory access was encountered";
+    case cudaErrorLaunchFailure: return "unspecified launch failure";
+    }
+    return "unknown error";
+}
+
+const char *yl_emu_error_detail(void) { return error_detail; }
+
+void yl_emu_counters_get(yl_emu_counters *out)
+{
+    std::lock_guard<std::mutex> lock(counters_mutex);
+    *out = counters;
+}
+
+void yl_emu_counters_reset(void)
+{
+    std::lock_guard<std::mutex> lock(counters_mutex);
+    long live = counters.live_allocations;
+    counters = yl_emu_counters();
+    counters.live_allocations = live;
+}
+
+} // extern "C"

@@ -1,0 +1,87 @@
+/* The CUDA runtime API subset libyolact uses, emulated on the host for CI without a GPU:
+ * "device" memory is host memory, every stream is synchronous, and counters record the
+ * device allocations, copies and synchronisations so tests can assert that a frame makes
+ * none. Plain C, so C tests include it as they would include cuda_runtime_api.h. */
+#ifndef YL_EMU_RUNTIME_H
+#define YL_EMU_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The values of the real cudaError_t for the codes that exist there. */
+typedef enum cudaError {
+    cudaSuccess = 0,
+    cudaErrorInvalidValue = 1,
+    cudaErrorMemoryAllocation = 2,
+    cudaErrorInvalidConfiguration = 9,
+    cudaErrorInvalidDevicePointer = 17,
+    cudaErrorInvalidMemcpyDirection = 21,
+    cudaErrorInvalidResourceHandle = 400,
+    cudaErrorIllegalAddress = 700,
+    cudaErrorLaunchFailure = 719
+} cudaError_t;
+
+typedef enum cudaMemcpyKind {
+    cudaMemcpyHostToHost = 0,
+    cudaMemcpyHostToDevice = 1,
+    cudaMemcpyDeviceToHost = 2,
+    cudaMemcpyDeviceToDevice = 3,
+    cudaMemcpyDefault = 4
+} cudaMemcpyKind;
+
+/* The same incomplete types as the real runtime, so cudaStream_t is `struct CUstream_st *`
+ * here too and the public API's stream parameters mean the same in both builds. */
+typedef struct CUstream_st *cudaStream_t;
+typedef struct CUevent_st *cudaEvent_t;
+
+cudaError_t cudaMalloc(void **ptr, size_t size);
+cudaError_t cudaFree(void *ptr);
+cudaError_t cudaMemcpy(void *dst, const void *src, size_t count, cudaMemcpyKind kind);
+cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t count, cudaMemcpyKind kind,
+                            cudaStream_t stream);
+cudaError_t cudaMemset(void *ptr, int value, size_t count);
+cudaError_t cudaMemsetAsync(void *ptr, int value, size_t count, cudaStream_t stream);
+cudaError_t cudaStreamCreate(cudaStream_t *stream);
+cudaError_t cudaStreamDestroy(cudaStream_t stream);
+cudaError_t cudaStreamSynchronize(cudaStream_t stream);
+cudaError_t cudaDeviceSynchronize(void);
+cudaError_t cudaEventCreate(cudaEvent_t *event);
+cudaError_t cudaEventDestroy(cudaEvent_t event);
+cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream);
+cudaError_t cudaEventSynchronize(cudaEvent_t event);
+cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t start, cudaEvent_t end);
+/* The last error of this thread, cleared by cudaGetLastError (launch errors included). */
+cudaError_t cudaGetLastError(void);
+cudaError_t cudaPeekAtLastError(void);
+const char *cudaGetErrorName(cudaError_t error);
+const char *cudaGetErrorString(cudaError_t error);
+
+/* What the emulation adds: the detail of this thread's last error ("__syncthreads() at
+ * masks.cu:88 reached by 31 of 256 threads of block (2,0,0) of mask_assemble_kernel"),
+ * "" when there is none. */
+const char *yl_emu_error_detail(void);
+
+/* Process-wide counts of runtime calls since the last reset. */
+typedef struct yl_emu_counters {
+    long allocations, frees;        /* cudaMalloc / cudaFree that succeeded */
+    long live_allocations;          /* not reset: allocations alive now */
+    long h2d_copies, d2h_copies, d2d_copies;
+    size_t h2d_bytes, d2h_bytes;
+    long memsets;
+    long synchronizations;          /* stream, device and event synchronisations */
+    long launches;                  /* kernel launches, failed ones included */
+    long fiber_blocks;              /* blocks that needed fibers (__syncthreads, warp ops) */
+} yl_emu_counters;
+
+void yl_emu_counters_get(yl_emu_counters *out);
+void yl_emu_counters_reset(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

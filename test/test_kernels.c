@@ -1,0 +1,557 @@
+/* Tests of the CUDA kernels (kernels/<op>.cu) against their CPU reference ops (lib/cpu/), on
+ * random and edge-case shapes; in CI they run under the CUDA emulation (test/emu), which
+ * also gets its own tests here: warp collectives, misuse reports, runtime counters.
+ * Tolerances, FP32: exact equality wherever the kernel does the CPU's float operations in
+ * the CPU's order (tables, preprocess, mask bits, NMS keep flags); the mask assembly sums in
+ * another order, see masks_tolerance. */
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cpu/dense_ops.h"
+#include "cpu/post_ops.h"
+#include "yl_kernels.h"
+#include "yl_test.h"
+
+#ifdef YL_CUDA_EMULATION
+#include "emu_selftest.h"
+#include "yl_emu_runtime.h"
+#else
+#include <cuda_runtime_api.h>
+#endif
+
+#define ck_assert_cuda(expr)                                                            \
+    do {                                                                                \
+        cudaError_t ck_e_ = (expr);                                                     \
+        ck_assert_msg(ck_e_ == cudaSuccess, "%s: %s", #expr, cudaGetErrorString(ck_e_)); \
+    } while (0)
+
+static void *xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    ck_assert_msg(p != NULL, "out of memory (%zu bytes)", n);
+    return p;
+}
+
+static void *dev_alloc(size_t n)
+{
+    void *p = NULL;
+    ck_assert_cuda(cudaMalloc(&p, n ? n : 1));
+    return p;
+}
+
+static void *to_dev(const void *host, size_t n)
+{
+    void *d = dev_alloc(n);
+    ck_assert_cuda(cudaMemcpy(d, host, n ? n : 1, cudaMemcpyHostToDevice));
+    return d;
+}
+
+static void from_dev(void *host, const void *dev, size_t n)
+{
+    if (n)
+        ck_assert_cuda(cudaMemcpy(host, dev, n, cudaMemcpyDeviceToHost));
+}
+
+/* Compare n floats bit for bit (NaN equal to NaN), reporting the first difference. */
+static void assert_floats_equal(const float *got, const float *want, size_t n, const char *what)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (memcmp(&got[i], &want[i], sizeof(float)) != 0 && !(isnan(got[i]) && isnan(want[i])))
+            ck_abort_msg("%s: element %zu is %.9g, the CPU's %.9g", what, i, got[i], want[i]);
+    }
+}
+
+/* ---- bilinear tables ------------------------------------------------------------------- */
+START_TEST(test_bilinear_tables)
+{
+    static const int shapes[][2] = {{1, 1}, {1, 7}, {7, 1}, {5, 5}, {3, 550}, {550, 3},
+                                    {480, 550}, {640, 550}, {138, 1080}, {1920, 137}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int in = shapes[s][0], out = shapes[s][1];
+        size_t bytes = yl_bilinear_table_bytes(out);
+        int *want = xmalloc(bytes), *got = xmalloc(bytes);
+        yl_bilinear_axis(in, out, want, want + out, (float *)(want + 2 * out),
+                         (float *)(want + 3 * out));
+        void *d = dev_alloc(bytes);
+        ck_assert_status(yl_bilinear_axis_cuda(in, out, d, NULL), YOLACT_OK);
+        from_dev(got, d, bytes);
+        for (int i = 0; i < 4 * out; i++)
+            if (got[i] != want[i])
+                ck_abort_msg("%d -> %d: table word %d (array %d, entry %d) is 0x%08x, the "
+                             "CPU's 0x%08x", in, out, i, i / out, i % out, (unsigned)got[i],
+                             (unsigned)want[i]);
+        cudaFree(d);
+        free(want);
+        free(got);
+    }
+    ck_assert_status(yl_bilinear_axis_cuda(0, 5, (void *)1, NULL), YOLACT_ERR_INVALID_ARGUMENT);
+}
+END_TEST
+
+/* ---- preprocess ----------------------------------------------------------------------- */
+START_TEST(test_preprocess)
+{
+    static const struct { int w, h, pad, size; } cases[] = {
+        {1, 1, 0, 1}, {1, 1, 5, 9}, {3, 7, 1, 33}, {37, 11, 3, 37}, {640, 480, 0, 550},
+        {550, 550, 4, 550}, {1000, 17, 2, 64}, {31, 1200, 0, 100}};
+    static const float mean[3] = {103.94f, 116.78f, 123.68f}, std[3] = {57.38f, 57.12f, 58.40f};
+    uint64_t rng = 0x9e3779b97f4a7c15ull;
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        size_t stride = 3 * (size_t)cases[c].w + cases[c].pad;
+        size_t img_bytes = stride * cases[c].h, out_n = 3 * (size_t)cases[c].size * cases[c].size;
+        uint8_t *pixels = xmalloc(img_bytes);
+        for (size_t i = 0; i < img_bytes; i++)
+            pixels[i] = (uint8_t)yl_test_rand(&rng, 0.0f, 256.0f);
+        float *want = xmalloc(out_n * sizeof(float)), *got = xmalloc(out_n * sizeof(float));
+        void *ws = xmalloc(yl_resize_workspace_bytes(cases[c].size, cases[c].size));
+        void *d_pixels = to_dev(pixels, img_bytes);
+        float *d_out = dev_alloc(out_n * sizeof(float));
+        void *d_ws = dev_alloc(yl_preprocess_cuda_workspace_bytes(cases[c].size));
+        for (int variant = 0; variant < 3; variant++) {
+            yolact_image host = {pixels, cases[c].w, cases[c].h, stride,
+                                 variant == 1 ? YOLACT_PIXEL_BGR8 : YOLACT_PIXEL_RGB8};
+            yolact_image dev = host;
+            dev.data = d_pixels;
+            yl_input_norm norm = variant == 2 ? YL_INPUT_DIV_255 : YL_INPUT_MEAN_STD;
+            yl_preprocess_cpu(&host, cases[c].size, norm, mean, std, want, ws);
+            ck_assert_status(yl_preprocess_cuda(&dev, cases[c].size, norm, mean, std, d_out,
+                                                d_ws, NULL), YOLACT_OK);
+            from_dev(got, d_out, out_n * sizeof(float));
+            char what[96];
+            snprintf(what, sizeof what, "preprocess %dx%d (stride %zu) -> %d, variant %d",
+                     cases[c].w, cases[c].h, stride, cases[c].size, variant);
+            assert_floats_equal(got, want, out_n, what);
+        }
+        cudaFree(d_pixels);
+        cudaFree(d_out);
+        cudaFree(d_ws);
+        free(pixels);
+        free(want);
+        free(got);
+        free(ws);
+    }
+}
+END_TEST
+
+/* ---- mask assembly ----------------------------------------------------------------------
+ * Tolerance, FP32: each side's dot product is within k * eps * sum|p_i c_i| of the exact one
+ * (any summation order), the sigmoid's slope is at most 1/4, and expf / the division add a
+ * few ulp of a value <= 1:  |gpu - cpu| <= 0.25 * 2 * k * eps * sum|p_i c_i| + 8 * eps.
+ * Outside the crop both must be exactly 0. */
+static void check_masks_case(uint64_t *rng, int h, int w, int k, int n, const float *boxes_in)
+{
+    size_t plane = (size_t)h * w;
+    float *proto = xmalloc(plane * k * sizeof(float) + 1), *coeffs = xmalloc((size_t)n * k * 4 + 1);
+    float *boxes = xmalloc((size_t)n * 16 + 1);
+    for (size_t i = 0; i < plane * k; i++)
+        proto[i] = yl_test_rand(rng, 0.0f, 2.0f);     /* ReLU output */
+    for (size_t i = 0; i < (size_t)n * k; i++)
+        coeffs[i] = yl_test_rand(rng, -1.0f, 1.0f);   /* tanh output */
+    for (int m = 0; m < n; m++) {
+        if (boxes_in) {
+            memcpy(boxes + 4 * m, boxes_in + 4 * m, 16);
+            continue;
+        }
+        for (int j = 0; j < 4; j++)
+            boxes[4 * m + j] = yl_test_rand(rng, -0.2f, 1.2f);
+    }
+    float *want = xmalloc((size_t)n * plane * 4 + 1), *got = xmalloc((size_t)n * plane * 4 + 1);
+    yl_masks_assemble_cpu(proto, h, w, k, coeffs, boxes, n, want);
+    float *d_proto = to_dev(proto, plane * k * 4), *d_coeffs = to_dev(coeffs, (size_t)n * k * 4);
+    float *d_boxes = to_dev(boxes, (size_t)n * 16), *d_out = dev_alloc((size_t)n * plane * 4);
+    ck_assert_status(yl_masks_assemble_cuda(d_proto, h, w, k, d_coeffs, d_boxes, n, d_out, NULL),
+                     YOLACT_OK);
+    from_dev(got, d_out, (size_t)n * plane * 4);
+    double worst = 0.0;
+    for (int m = 0; m < n; m++) {
+        for (size_t p = 0; p < plane; p++) {
+            float g = got[m * plane + p], r = want[m * plane + p];
+            double mag = 0.0;
+            for (int i = 0; i < k; i++)
+                mag += fabs((double)proto[p * k + i] * coeffs[(size_t)m * k + i]);
+            double tol = 0.5 * k * FLT_EPSILON * mag + 8 * FLT_EPSILON, d = fabs((double)g - r);
+            worst = d > worst ? d : worst;
+            if ((r == 0.0f) != (g == 0.0f) || !(d <= tol))
+                ck_abort_msg("masks %dx%dx%d, %d masks: mask %d (box %g %g %g %g) pixel (%zu, %zu) "
+                             "is %.9g, the CPU's %.9g (tolerance %.3g)", h, w, k, n, m,
+                             boxes[4 * m], boxes[4 * m + 1], boxes[4 * m + 2], boxes[4 * m + 3],
+                             p / w, p % w, g, r, tol);
+        }
+    }
+    cudaFree(d_proto);
+    cudaFree(d_coeffs);
+    cudaFree(d_boxes);
+    cudaFree(d_out);
+    free(proto);
+    free(coeffs);
+    free(boxes);
+    free(want);
+    free(got);
+}
+
+START_TEST(test_masks_assemble)
+{
+    uint64_t rng = 0x2545f4914f6cdd1dull;
+    /* tiny, partly outside, huge, inverted, degenerate, NaN, exactly the frame */
+    static const float edge_boxes[] = {
+        0.50f, 0.50f, 0.501f, 0.501f, -0.3f, 0.2f, 0.4f, 1.5f, -5.0f, -5.0f, 5.0f, 5.0f,
+        0.9f, 0.8f, 0.1f, 0.2f, 0.3f, 0.3f, 0.3f, 0.3f, NAN, 0.1f, 0.5f, 0.5f,
+        0.0f, 0.0f, 1.0f, 1.0f, 1.2f, 1.2f, 1.5f, 1.5f};
+    check_masks_case(&rng, 1, 1, 1, 1, NULL);
+    check_masks_case(&rng, 7, 5, 3, 2, NULL);
+    check_masks_case(&rng, 19, 23, 33, 9, NULL);    /* k past one chunk, masks past a tile */
+    check_masks_case(&rng, 138, 138, 32, 100, NULL); /* YOLACT-550's shape, 100 detections */
+    check_masks_case(&rng, 30, 41, 32, 8, edge_boxes);
+    check_masks_case(&rng, 11, 13, 0, 3, NULL);     /* k = 0: sigmoid(0) inside the crop */
+    ck_assert_status(yl_masks_assemble_cuda(NULL, 5, 5, 32, NULL, NULL, 0, NULL, NULL),
+                     YOLACT_OK);
+    ck_assert_status(yl_masks_assemble_cuda(NULL, 5, 5, 32, NULL, NULL, 1, NULL, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+}
+END_TEST
+
+/* ---- mask resize + threshold ------------------------------------------------------------ */
+static void check_resize_case(uint64_t *rng, int n, int in_h, int in_w, int out_h, int out_w,
+                              int pad, int blobs)
+{
+    size_t in_n = (size_t)n * (in_h > 0 && in_w > 0 ? (size_t)in_h * in_w : 0);
+    size_t stride = ((size_t)out_w + 7) / 8 + pad, out_bytes = (size_t)n * out_h * stride;
+    float *in = xmalloc(in_n * sizeof(float));
+    for (size_t i = 0; i < in_n; i++)
+        in[i] = yl_test_rand(rng, 0.0f, 1.0f);
+    if (blobs) {    /* mostly background with a bright rectangle, as real masks look */
+        for (int m = 0; m < n; m++) {
+            for (int y = 0; y < in_h; y++)
+                for (int x = 0; x < in_w; x++) {
+                    float *v = &in[((size_t)m * in_h + y) * in_w + x];
+                    *v = (y > in_h / 4 && y < in_h / 2 + m && x > in_w / 3 && x < in_w - 2)
+                             ? 0.5f + 0.5f * *v : 0.1f * *v;
+                }
+        }
+    }
+    uint8_t *want = xmalloc(out_bytes), *got = xmalloc(out_bytes);
+    memset(want, 0xab, out_bytes);     /* padding bytes must survive on both sides */
+    void *ws = xmalloc(yl_mask_resize_workspace_bytes(in_w, out_h, out_w) + 1);
+    for (int m = 0; m < n; m++)
+        yl_mask_resize_threshold_cpu(in + (in_n ? (size_t)m * in_h * in_w : 0), in_h, in_w,
+                                     want + (size_t)m * out_h * stride, out_h, out_w, stride, ws);
+    float *d_in = to_dev(in, in_n * sizeof(float));
+    uint8_t *d_out = dev_alloc(out_bytes);
+    ck_assert_cuda(cudaMemset(d_out, 0xab, out_bytes ? out_bytes : 1));
+    void *d_ws = dev_alloc(yl_mask_resize_cuda_workspace_bytes(out_h, out_w));
+    ck_assert_status(yl_mask_resize_threshold_cuda(d_in, n, in_h, in_w, d_out, out_h, out_w,
+                                                   stride, d_ws, NULL), YOLACT_OK);
+    from_dev(got, d_out, out_bytes);
+    for (size_t i = 0; i < out_bytes; i++) {
+        size_t m = i / ((size_t)out_h * stride), r = i % ((size_t)out_h * stride);
+        if (got[i] != want[i])
+            ck_abort_msg("resize %d masks %dx%d -> %dx%d (stride %zu): mask %zu row %zu byte "
+                         "%zu is 0x%02x, the CPU's 0x%02x", n, in_h, in_w, out_h, out_w, stride,
+                         m, r / stride, r % stride, got[i], want[i]);
+    }
+    cudaFree(d_in);
+    cudaFree(d_out);
+    cudaFree(d_ws);
+    free(in);
+    free(want);
+    free(got);
+    free(ws);
+}
+
+START_TEST(test_mask_resize_threshold)
+{
+    uint64_t rng = 0xd1b54a32d192ed03ull;
+    check_resize_case(&rng, 1, 1, 1, 1, 1, 0, 0);
+    check_resize_case(&rng, 2, 1, 1, 9, 33, 1, 0);
+    check_resize_case(&rng, 3, 138, 138, 480, 640, 0, 1);   /* a real frame */
+    check_resize_case(&rng, 2, 138, 138, 37, 45, 3, 0);     /* downsampling, odd widths */
+    check_resize_case(&rng, 4, 20, 30, 20, 30, 2, 1);       /* same size: a copy */
+    check_resize_case(&rng, 1, 50, 7, 100, 31, 0, 0);       /* narrower than a warp */
+    check_resize_case(&rng, 2, 0, 0, 5, 70, 1, 0);          /* empty source: all zeros */
+    ck_assert_status(yl_mask_resize_threshold_cuda(NULL, 0, 1, 1, NULL, 5, 5, 1, NULL, NULL),
+                     YOLACT_OK);
+    ck_assert_status(yl_mask_resize_threshold_cuda(NULL, 1, 1, 1, NULL, 5, 9, 1, NULL, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+}
+END_TEST
+
+/* ---- Fast NMS --------------------------------------------------------------------------
+ * Every prior is a candidate (scores in (0, 1), threshold 0), so yl_detect_cpu's per-class
+ * order is the scores sorted descending with ties by prior index; the test sorts the same
+ * way, feeds the kernel each class's first top_k boxes, and the kept (class, prior) pairs
+ * must be exactly those yl_detect_cpu returns when max_detections keeps all of them. */
+static const float *sort_scores;
+
+static int by_score_then_index(const void *a, const void *b)
+{
+    int i = *(const int *)a, j = *(const int *)b;
+    float si = sort_scores[i], sj = sort_scores[j];
+    if (si != sj)
+        return si > sj ? -1 : 1;
+    return (i > j) - (i < j);
+}
+
+static int by_class_then_prior(const void *a, const void *b)
+{
+    const int *x = a, *y = b;
+    return x[0] != y[0] ? (x[0] > y[0]) - (x[0] < y[0]) : (x[1] > y[1]) - (x[1] < y[1]);
+}
+
+static void check_nms_case(uint64_t *rng, int num_priors, int num_classes, int top_k,
+                           int clusters, int odd_boxes)
+{
+    const int fg = num_classes - 1;
+    float *loc = xmalloc((size_t)num_priors * 16), *priors = xmalloc((size_t)num_priors * 16);
+    float *conf = xmalloc((size_t)num_priors * num_classes * 4);
+    float *decoded = xmalloc((size_t)num_priors * 16);
+    for (int p = 0; p < num_priors; p++) {
+        /* Priors around a few centres, so IoUs straddle the threshold. */
+        int c = p % clusters;
+        float *pr = priors + 4 * p;
+        pr[0] = 0.1f + 0.8f * (float)c / (float)clusters + yl_test_rand(rng, -0.02f, 0.02f);
+        pr[1] = 0.5f + yl_test_rand(rng, -0.05f, 0.05f);
+        pr[2] = yl_test_rand(rng, 0.05f, 0.3f);
+        pr[3] = yl_test_rand(rng, 0.05f, 0.3f);
+        for (int j = 0; j < 4; j++)
+            loc[4 * p + j] = yl_test_rand(rng, -1.0f, 1.0f);
+        if (odd_boxes && p % 7 == 3)     /* huge, reaching far outside the image */
+            loc[4 * p + 2] = loc[4 * p + 3] = 12.0f;
+        if (odd_boxes && p % 7 == 5)     /* tiny */
+            loc[4 * p + 2] = loc[4 * p + 3] = -30.0f;
+        if (odd_boxes && p == 1)
+            loc[4] = NAN;
+        for (int c2 = 0; c2 < num_classes; c2++)
+            conf[(size_t)p * num_classes + c2] = yl_test_rand(rng, 0.001f, 1.0f);
+        if (odd_boxes && p % 5 == 0 && p > 0)    /* a tie with the previous prior */
+            memcpy(conf + (size_t)p * num_classes, conf + (size_t)(p - 1) * num_classes,
+                   (size_t)num_classes * 4);
+        yl_decode_box(loc + 4 * p, pr, decoded + 4 * p);
+    }
+
+    const int k = num_priors < top_k ? num_priors : top_k;
+    float *boxes = xmalloc((size_t)fg * top_k * 16), *scores = xmalloc((size_t)num_priors * 4);
+    int *order = xmalloc((size_t)fg * top_k * sizeof(int)), *counts = xmalloc((size_t)fg * 4);
+    int *idx = xmalloc((size_t)num_priors * sizeof(int));
+    memset(boxes, 0, (size_t)fg * top_k * 16);
+    for (int c = 0; c < fg; c++) {
+        for (int p = 0; p < num_priors; p++) {
+            scores[p] = conf[(size_t)p * num_classes + 1 + c];
+            idx[p] = p;
+        }
+        sort_scores = scores;
+        qsort(idx, num_priors, sizeof(int), by_score_then_index);
+        counts[c] = k;
+        for (int r = 0; r < k; r++) {
+            order[c * top_k + r] = idx[r];
+            memcpy(boxes + ((size_t)c * top_k + r) * 4, decoded + 4 * idx[r], 16);
+        }
+    }
+    float *d_boxes = to_dev(boxes, (size_t)fg * top_k * 16);
+    int *d_counts = to_dev(counts, (size_t)fg * 4);
+    uint8_t *d_kept = dev_alloc((size_t)fg * top_k), *kept = xmalloc((size_t)fg * top_k);
+    ck_assert_status(yl_fast_nms_cuda(d_boxes, d_counts, fg, top_k, 0.5f, d_kept, NULL),
+                     YOLACT_OK);
+    from_dev(kept, d_kept, (size_t)fg * top_k);
+
+    int *got = xmalloc((size_t)fg * top_k * 2 * sizeof(int)), ngot = 0;
+    for (int c = 0; c < fg; c++)
+        for (int r = 0; r < top_k; r++) {
+            if (kept[c * top_k + r] > 1 || (r >= k && kept[c * top_k + r]))
+                ck_abort_msg("class %d rank %d (count %d): kept flag %d", c, r, k,
+                             kept[c * top_k + r]);
+            if (kept[c * top_k + r]) {
+                got[2 * ngot] = c;
+                got[2 * ngot + 1] = order[c * top_k + r];
+                ngot++;
+            }
+        }
+    yl_detect_params dp = {num_classes, 0.0f, top_k, 0.5f, fg * top_k};
+    void *ws = xmalloc(yl_detect_workspace_bytes(num_priors, &dp));
+    yl_raw_detection *det = xmalloc((size_t)fg * top_k * sizeof *det);
+    int nwant = yl_detect_cpu(loc, conf, priors, num_priors, &dp, det, ws);
+    int *want = xmalloc((size_t)(nwant + 1) * 2 * sizeof(int));
+    for (int i = 0; i < nwant; i++) {
+        want[2 * i] = det[i].class_index;
+        want[2 * i + 1] = det[i].prior;
+    }
+    qsort(got, ngot, 2 * sizeof(int), by_class_then_prior);
+    qsort(want, nwant, 2 * sizeof(int), by_class_then_prior);
+    for (int i = 0; i < ngot && i < nwant; i++)
+        if (got[2 * i] != want[2 * i] || got[2 * i + 1] != want[2 * i + 1])
+            ck_abort_msg("NMS %d priors, %d classes, top_k %d: kept #%d is (class %d, prior "
+                         "%d), the CPU's (class %d, prior %d)", num_priors, num_classes, top_k,
+                         i, got[2 * i], got[2 * i + 1], want[2 * i], want[2 * i + 1]);
+    ck_assert_msg(ngot == nwant, "NMS %d priors, %d classes, top_k %d: %d kept, the CPU %d",
+                  num_priors, num_classes, top_k, ngot, nwant);
+    ck_assert_msg(nwant > 0 && (nwant < fg * k || k == 1), "NMS case keeps %d of %d: it "
+                  "tests no suppression", nwant, fg * k);
+    cudaFree(d_boxes);
+    cudaFree(d_counts);
+    cudaFree(d_kept);
+    free(loc); free(priors); free(conf); free(decoded); free(boxes); free(scores);
+    free(order); free(counts); free(idx); free(kept); free(got); free(ws); free(det);
+    free(want);
+}
+
+START_TEST(test_fast_nms)
+{
+    uint64_t rng = 0x853c49e6748fea9bull;
+    check_nms_case(&rng, 1, 2, 200, 1, 0);        /* one detection */
+    check_nms_case(&rng, 100, 2, 200, 4, 1);      /* 100 candidates, fewer than top_k */
+    check_nms_case(&rng, 500, 3, 200, 9, 1);      /* top_k truncates */
+    check_nms_case(&rng, 300, 81, 200, 12, 1);    /* every COCO class */
+    check_nms_case(&rng, 700, 2, 600, 30, 0);     /* more boxes than threads */
+
+    /* No detections: counts 0 keep nothing. */
+    int zero[3] = {0, 0, 0};
+    float *d_boxes = dev_alloc(3 * 4 * 16);
+    int *d_counts = to_dev(zero, sizeof zero);
+    uint8_t *d_kept = dev_alloc(3 * 4), kept[12];
+    ck_assert_status(yl_fast_nms_cuda(d_boxes, d_counts, 3, 4, 0.5f, d_kept, NULL), YOLACT_OK);
+    from_dev(kept, d_kept, sizeof kept);
+    for (int i = 0; i < 12; i++)
+        ck_assert_msg(kept[i] == 0, "count 0: flag %d kept", i);
+    ck_assert_status(yl_fast_nms_cuda(d_boxes, d_counts, 3, YL_FAST_NMS_MAX_TOP_K + 1, 0.5f,
+                                      d_kept, NULL), YOLACT_ERR_INVALID_ARGUMENT);
+    cudaFree(d_boxes);
+    cudaFree(d_counts);
+    cudaFree(d_kept);
+}
+END_TEST
+
+#ifdef YL_CUDA_EMULATION
+/* ---- the emulation itself ---------------------------------------------------------------- */
+START_TEST(test_emu_warp_collectives)
+{
+    enum { N = 256 };
+    int in[N], out[5 * N];
+    uint64_t rng = 42;
+    for (int i = 0; i < N; i++)
+        in[i] = (int)yl_test_rand(&rng, -100.0f, 100.0f);
+    int *d_in = to_dev(in, sizeof in), *d_out = dev_alloc(sizeof out);
+    ck_assert_cuda(yl_emu_selftest_warp(d_in, d_out, N, 128));
+    from_dev(out, d_out, sizeof out);
+    for (int w = 0; w < N / 32; w++) {
+        int sum = 0, scan = 0;
+        unsigned ballot = 0;
+        for (int l = 0; l < 32; l++) {
+            sum += in[32 * w + l];
+            ballot |= (unsigned)(in[32 * w + l] > 0) << l;
+        }
+        for (int l = 0; l < 32; l++) {
+            const int i = 32 * w + l, *o = out + 5 * i;
+            scan += in[i];
+            ck_assert_msg(o[0] == (l == 0 ? sum : 0) && o[1] == sum && o[2] == scan &&
+                          (unsigned)o[3] == ballot && o[4] == in[32 * w + (l + 3) % 32],
+                          "warp %d lane %d: down-sum %d, xor-sum %d (want %d), scan %d (want "
+                          "%d), ballot 0x%08x (want 0x%08x), shfl %d (want %d)", w, l, o[0],
+                          o[1], sum, o[2], scan, (unsigned)o[3], ballot, o[4],
+                          in[32 * w + (l + 3) % 32]);
+        }
+    }
+    cudaFree(d_in);
+    cudaFree(d_out);
+}
+END_TEST
+
+START_TEST(test_emu_misuse)
+{
+    static const struct { cudaError_t error; const char *detail; } want[] = {
+        {cudaErrorLaunchFailure, "__syncthreads() at emu_selftest.cu:60 reached by 5 of 64 "
+                                 "threads of block (0,0,0) of early_return_kernel"},
+        {cudaErrorInvalidConfiguration, "launch of early_return_kernel with grid (1,1,1) and "
+                                        "block (1025,1,1)"},
+        {cudaErrorIllegalAddress, "smem_kernel at emu_selftest.cu:66 uses 256 bytes of "
+                                  "dynamic shared memory; the launch gave 128"},
+        {cudaErrorIllegalAddress, "smem_kernel wrote past the end of its 128 bytes of dynamic "
+                                  "shared memory"},
+        {cudaErrorLaunchFailure, "warp 0 of block (0,0,0) of diverged_warp_kernel diverged: "
+                                 "lane 0 is at __ballot_sync"},
+        {cudaErrorLaunchFailure, "__shfl_sync at emu_selftest.cu:89 in thread 0 of block "
+                                 "(0,0,0) of shfl_vs_barrier_kernel waits for lane 3, which "
+                                 "is at __syncthreads() at emu_selftest.cu:87: deadlock"},
+        {cudaErrorLaunchFailure, "reads lane 20, which does not exist (partial warp)"},
+        {cudaErrorLaunchFailure, "threads of block (0,0,0) of divergent_barrier_kernel wait "
+                                 "at different __syncthreads()"},
+    };
+    for (int i = 0; i < (int)(sizeof want / sizeof want[0]); i++) {
+        cudaError_t e = yl_emu_selftest_misuse(i);
+        ck_assert_msg(e == want[i].error && strstr(yl_emu_error_detail(), want[i].detail),
+                      "misuse %d: %s, \"%s\"; expected %s with \"%s\"", i, cudaGetErrorName(e),
+                      yl_emu_error_detail(), cudaGetErrorName(want[i].error), want[i].detail);
+        ck_assert_int_eq(cudaGetLastError(), e);
+        ck_assert_int_eq(cudaGetLastError(), cudaSuccess);
+    }
+}
+END_TEST
+
+/* Blocks run as plain calls until a thread reaches a sync point, then as fibers; the
+ * counters say which. A reduction that forgets its __syncthreads runs as plain calls, where
+ * thread 0 finishes before thread 128 has written its value: the missing barrier shows as a
+ * wrong sum instead of passing by luck of a GPU's timing. */
+START_TEST(test_emu_modes_and_counters)
+{
+    enum { N = 1024 };
+    float in[N], out[N / 256];
+    for (int i = 0; i < N; i++)
+        in[i] = (float)(i % 17);
+    yl_emu_counters_reset();
+    float *d_in = to_dev(in, sizeof in), *d_out = dev_alloc(sizeof out);
+    for (int sync = 0; sync < 2; sync++) {
+        yl_emu_counters before, after;
+        yl_emu_counters_get(&before);
+        ck_assert_cuda(yl_emu_selftest_block_sum(d_in, d_out, N, sync));
+        yl_emu_counters_get(&after);
+        ck_assert_int_eq(after.fiber_blocks - before.fiber_blocks, sync ? N / 256 : 0);
+        from_dev(out, d_out, sizeof out);
+        for (int b = 0; b < N / 256; b++) {
+            float s = 0;
+            for (int i = 0; i < 256; i++)
+                s += in[256 * b + i];
+            ck_assert_msg((out[b] == s) == (sync == 1), "sync %d block %d: %g, exact sum %g",
+                          sync, b, out[b], s);
+        }
+    }
+    yl_emu_counters c;
+    yl_emu_counters_get(&c);
+    ck_assert_int_eq(c.allocations, 2);
+    ck_assert_int_eq(c.h2d_copies, 1);
+    ck_assert_int_eq(c.h2d_bytes, sizeof in);
+    ck_assert_int_eq(c.d2h_copies, 2);
+    ck_assert_int_eq(c.launches, 2);
+    long live = c.live_allocations;
+    cudaFree(d_in);
+    cudaFree(d_out);
+    yl_emu_counters_get(&c);
+    ck_assert_int_eq(c.frees, 2);
+    ck_assert_int_eq(c.live_allocations, live - 2);
+    /* Copy direction is checked: a device pointer is not a host source. */
+    float *d = dev_alloc(16);
+    ck_assert_int_eq(cudaMemcpy(d, in, 16, cudaMemcpyDeviceToHost), cudaErrorInvalidValue);
+    ck_assert_int_eq(cudaFree(in), cudaErrorInvalidDevicePointer);
+    cudaFree(d);
+    cudaGetLastError();
+}
+END_TEST
+#endif
+
+Suite *kernels_suite(void)
+{
+    Suite *s = suite_create("kernels");
+    TCase *tc = tcase_create("kernels");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_bilinear_tables);
+    tcase_add_test(tc, test_preprocess);
+    tcase_add_test(tc, test_masks_assemble);
+    tcase_add_test(tc, test_mask_resize_threshold);
+    tcase_add_test(tc, test_fast_nms);
+#ifdef YL_CUDA_EMULATION
+    tcase_add_test(tc, test_emu_warp_collectives);
+    tcase_add_test(tc, test_emu_misuse);
+    tcase_add_test(tc, test_emu_modes_and_counters);
+#endif
+    suite_add_tcase(s, tc);
+    return s;
+}
