@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "cpu/dense_ops.h"
+#include "cpu/post_ops.h"
 #include "yolact.h"
 
 #ifdef __cplusplus
@@ -56,6 +57,20 @@ yolact_status yl_mask_resize_threshold_cuda(const float *in, int n, int in_h, in
 yolact_status yl_fast_nms_cuda(const float *boxes, const int *counts, int num_classes,
                                int top_k, float threshold, uint8_t *kept,
                                struct CUstream_st *stream);
+
+/* yl_detect_cpu on the device: loc (num_priors, 4), conf (num_priors, num_classes), priors
+ * (num_priors, 4) and out (params->max_detections) are device memory; *count is host memory
+ * and receives how many detections out holds, the only value read back (the call waits for
+ * the stream once, for it). workspace: yl_detect_cuda_workspace_bytes (0 for invalid params)
+ * bytes of device memory. top_k <= YL_FAST_NMS_MAX_TOP_K. The same list as the CPU's, bit
+ * for bit, where expf is the C library's (the emulation); on a GPU the decoded boxes use
+ * CUDA's expf (<= 2 ulp), so a box and, at an IoU right at the threshold, a kept flag may
+ * differ. */
+size_t yl_detect_cuda_workspace_bytes(int num_priors, const yl_detect_params *params);
+yolact_status yl_detect_cuda(const float *loc, const float *conf, const float *priors,
+                             int num_priors, const yl_detect_params *params,
+                             yl_raw_detection *out, int *count, void *workspace,
+                             struct CUstream_st *stream);
 
 #ifdef __cplusplus
 }

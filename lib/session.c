@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "cuda/runtime.h"
 #include "status.h"
 
 /* One image's result and the storage behind it. */
@@ -71,6 +72,33 @@ static yolact_status check_options(const yolact_session_options *o)
     return YOLACT_OK;
 }
 
+/* The CUDA backend's vtable once it is built; until then a usable GPU is detected (so the
+ * detection is exercised) but CUDA is refused and AUTO runs on the CPU. */
+static const yl_backend_vtable *const cuda_backend = NULL;
+
+/* AUTO: CUDA when the backend is built and device_index is a usable GPU, else CPU.
+ * CUDA: the GPU check's status when it is not usable. */
+static yolact_status choose_backend(const yolact_session_options *o, yolact_backend *kind)
+{
+    *kind = YOLACT_BACKEND_CPU;
+    if (o->backend == YOLACT_BACKEND_CPU || (o->backend == YOLACT_BACKEND_AUTO && !cuda_backend))
+        return YOLACT_OK;
+    yolact_status st = yl_cuda_device_check(o->device_index, NULL);
+    if (o->backend == YOLACT_BACKEND_AUTO) {
+        if (st == YOLACT_OK)
+            *kind = YOLACT_BACKEND_CUDA;
+        yl_clear_error();
+        return YOLACT_OK;
+    }
+    if (st != YOLACT_OK)
+        return st;
+    if (!cuda_backend)
+        return yl_fail(YOLACT_ERR_BACKEND_UNAVAILABLE, "GPU %d is usable, but the CUDA backend "
+                       "is not built yet", o->device_index);
+    *kind = YOLACT_BACKEND_CUDA;
+    return YOLACT_OK;
+}
+
 yolact_status yolact_session_create(const yolact_model *model,
                                     const yolact_session_options *options,
                                     yolact_session **session)
@@ -85,10 +113,9 @@ yolact_status yolact_session_create(const yolact_model *model,
                        model ? "session" : "model");
     *session = NULL;
     YL_TRY(check_options(options));
-    if (options->backend == YOLACT_BACKEND_CUDA)
-        return yl_fail(YOLACT_ERR_BACKEND_UNAVAILABLE, "this libyolact was built without the "
-                       "CUDA backend");
-    if (options->precision == YOLACT_PRECISION_FP16)
+    yolact_backend kind;
+    YL_TRY(choose_backend(options, &kind));
+    if (kind == YOLACT_BACKEND_CPU && options->precision == YOLACT_PRECISION_FP16)
         return yl_fail(YOLACT_ERR_UNSUPPORTED, "the CPU backend computes in FP32 only");
 
     yolact_session *s = calloc(1, sizeof *s);
@@ -96,8 +123,8 @@ yolact_status yolact_session_create(const yolact_model *model,
         return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory creating a session");
     s->model = model;
     s->options = *options;
-    s->backend_kind = YOLACT_BACKEND_CPU;
-    s->backend = &yl_cpu_backend;
+    s->backend_kind = kind;
+    s->backend = kind == YOLACT_BACKEND_CUDA ? cuda_backend : &yl_cpu_backend;
     yolact_status st = s->backend->create(model, options, &s->state);
     if (st != YOLACT_OK) {
         free(s);

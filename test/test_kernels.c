@@ -2,7 +2,8 @@
  * random and edge-case shapes; in CI they run under the CUDA emulation (test/emu), which
  * also gets its own tests here: warp collectives, misuse reports, runtime counters.
  * Tolerances, FP32: exact equality wherever the kernel does the CPU's float operations in
- * the CPU's order (tables, preprocess, mask bits, NMS keep flags); the mask assembly sums in
+ * the CPU's order (tables, preprocess, mask bits, NMS keep flags, Detect's list); the mask
+ * assembly sums in
  * another order, see masks_tolerance. */
 #include <float.h>
 #include <math.h>
@@ -11,6 +12,7 @@
 
 #include "cpu/dense_ops.h"
 #include "cpu/post_ops.h"
+#include "parity_raw.h"
 #include "yl_kernels.h"
 #include "yl_test.h"
 
@@ -421,6 +423,175 @@ START_TEST(test_fast_nms)
 }
 END_TEST
 
+/* ---- Detect ------------------------------------------------------------------------------
+ * yl_detect_cuda must return yl_detect_cpu's list exactly: the same (class, prior) in the same
+ * order, scores and boxes bit for bit (the emulation's expf is the CPU's; see yl_kernels.h
+ * for a GPU). In the emulation the call must also allocate nothing and copy nothing but the
+ * final count back. */
+static void check_detect(const float *loc, const float *conf, const float *priors, int np,
+                         const yl_detect_params *p, const char *what, int *n_out)
+{
+    const size_t nc = (size_t)p->num_classes, maxd = (size_t)p->max_detections;
+    void *ws = xmalloc(yl_detect_workspace_bytes(np, p));
+    yl_raw_detection *want = xmalloc(maxd * sizeof *want), *got = xmalloc(maxd * sizeof *got);
+    const int n_want = yl_detect_cpu(loc, conf, priors, np, p, want, ws);
+
+    float *d_loc = to_dev(loc, (size_t)np * 16), *d_priors = to_dev(priors, (size_t)np * 16);
+    float *d_conf = to_dev(conf, (size_t)np * nc * sizeof(float));
+    yl_raw_detection *d_out = dev_alloc(maxd * sizeof *d_out);
+    const size_t ws_bytes = yl_detect_cuda_workspace_bytes(np, p);
+    ck_assert_msg(ws_bytes > 0, "%s: no workspace size", what);
+    void *d_ws = dev_alloc(ws_bytes);
+    int n_got = -1;
+#ifdef YL_CUDA_EMULATION
+    yl_emu_counters c;
+    yl_emu_counters_reset();
+#endif
+    ck_assert_status(yl_detect_cuda(d_loc, d_conf, d_priors, np, p, d_out, &n_got, d_ws, NULL),
+                     YOLACT_OK);
+#ifdef YL_CUDA_EMULATION
+    yl_emu_counters_get(&c);
+    ck_assert_msg(c.allocations == 0 && c.frees == 0 && c.h2d_copies == 0 &&
+                  c.d2d_copies == 0 && c.memsets == 0 && c.d2h_copies == 1 &&
+                  c.d2h_bytes == sizeof(int) && c.synchronizations == 1,
+                  "%s: yl_detect_cuda made %ld allocations, %ld frees, %ld/%ld/%ld h2d/d2h/d2d "
+                  "copies (%zu bytes back), %ld memsets, %ld synchronisations; expected only "
+                  "the count read", what, c.allocations, c.frees, c.h2d_copies, c.d2h_copies,
+                  c.d2d_copies, c.d2h_bytes, c.memsets, c.synchronizations);
+#endif
+    ck_assert_msg(n_got == n_want, "%s: %d detections, the CPU %d", what, n_got, n_want);
+    from_dev(got, d_out, (size_t)n_got * sizeof *got);
+    for (int i = 0; i < n_got; i++) {
+        const yl_raw_detection *g = &got[i], *w = &want[i];
+        if (g->prior != w->prior || g->class_index != w->class_index ||
+            memcmp(&g->score, &w->score, sizeof g->score) != 0 ||
+            memcmp(g->box, w->box, sizeof g->box) != 0)
+            ck_abort_msg("%s: detection %d of %d is (class %d, prior %d, score %.9g, box %.9g "
+                         "%.9g %.9g %.9g), the CPU's (class %d, prior %d, score %.9g, box %.9g "
+                         "%.9g %.9g %.9g)", what, i, n_got, g->class_index, g->prior, g->score,
+                         g->box[0], g->box[1], g->box[2], g->box[3], w->class_index, w->prior,
+                         w->score, w->box[0], w->box[1], w->box[2], w->box[3]);
+    }
+    if (n_out)
+        *n_out = n_got;
+    cudaFree(d_loc);
+    cudaFree(d_priors);
+    cudaFree(d_conf);
+    cudaFree(d_out);
+    cudaFree(d_ws);
+    free(ws);
+    free(want);
+    free(got);
+}
+
+typedef struct detect_case {
+    const char *what;
+    int np, nc, top_k, max_det;
+    float fg_prob;
+    int forced;          /* >= 0: exactly the first `forced` priors are candidates */
+    int ties, odd;       /* quantised scores; NaN rows, -0 scores, zero-area boxes */
+} detect_case;
+
+/* Priors around a few centres so IoUs straddle the threshold; foreground rows score up to
+ * 0.5, background rows below the 0.05 threshold. */
+static void detect_inputs(uint64_t *rng, const detect_case *dc, float *loc, float *conf,
+                          float *priors)
+{
+    for (int p = 0; p < dc->np; p++) {
+        float *pr = priors + 4 * p;
+        pr[0] = 0.2f + 0.15f * (float)(p % 5) + yl_test_rand(rng, -0.02f, 0.02f);
+        pr[1] = 0.5f + yl_test_rand(rng, -0.05f, 0.05f);
+        pr[2] = yl_test_rand(rng, 0.05f, 0.3f);
+        pr[3] = yl_test_rand(rng, 0.05f, 0.3f);
+        for (int j = 0; j < 4; j++)
+            loc[4 * p + j] = yl_test_rand(rng, -1.0f, 1.0f);
+        int fg = dc->forced >= 0 ? p < dc->forced : yl_test_rand(rng, 0, 1) < dc->fg_prob;
+        float *row = conf + (size_t)p * dc->nc;
+        row[0] = yl_test_rand(rng, 0, 1);
+        for (int c = 1; c < dc->nc; c++) {
+            float v = fg ? yl_test_rand(rng, 0.0f, 0.5f) : yl_test_rand(rng, 0.0f, 0.04f);
+            row[c] = dc->ties ? floorf(v * 16) / 16 : v;
+        }
+        if (fg && dc->forced >= 0)
+            row[1] = 0.5f;    /* a candidate whatever the draw */
+        if (!dc->odd)
+            continue;
+        if (p % 11 == 3)
+            row[1 + p % (dc->nc - 1)] = NAN;     /* never a candidate */
+        if (p % 13 == 4)
+            for (int c = 2; c < dc->nc; c++)
+                row[c] = -0.0f;                  /* ties with +0 */
+        if (p % 9 == 2)
+            loc[4 * p + 2] = -1000.0f;           /* zero width: NaN IoU, suppressed */
+    }
+}
+
+START_TEST(test_detect)
+{
+    static const detect_case cases[] = {
+        {"no candidates", 300, 5, 10, 100, 0.0f, -1, 0, 0},
+        {"one candidate", 300, 5, 10, 100, 0.0f, 1, 0, 0},
+        {"every COCO class, fewer than top_k", 400, 81, 200, 100, 0.3f, -1, 0, 0},
+        {"exactly top_k candidates", 500, 7, 64, 1000, 0.0f, 64, 0, 0},
+        {"top_k + 1 candidates", 500, 7, 64, 1000, 0.0f, 65, 1, 0},
+        {"more than top_k, cut by max_detections", 900, 7, 50, 30, 0.6f, -1, 0, 1},
+        {"equal scores everywhere", 700, 12, 100, 1000, 0.5f, -1, 1, 1},
+        {"top_k 1, max_detections 1", 200, 4, 1, 1, 0.5f, -1, 1, 0},
+        {"two classes, more blocks than a scan chunk", 70000, 2, 300, 100, 0.01f, -1, 1, 1},
+    };
+    uint64_t rng = 0xa0761d6478bd642full;
+    for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
+        const detect_case *dc = &cases[t];
+        float *loc = xmalloc((size_t)dc->np * 16), *priors = xmalloc((size_t)dc->np * 16);
+        float *conf = xmalloc((size_t)dc->np * dc->nc * sizeof(float));
+        detect_inputs(&rng, dc, loc, conf, priors);
+        yl_detect_params p = {dc->nc, 0.05f, dc->top_k, 0.5f, dc->max_det};
+        int n;
+        check_detect(loc, conf, priors, dc->np, &p, dc->what, &n);
+        if (dc->forced == 0 || dc->fg_prob == 0.0f)
+            ck_assert_msg(n <= (dc->forced > 0 ? dc->forced * (dc->nc - 1) : 0),
+                          "%s: %d detections", dc->what, n);
+        else
+            ck_assert_msg(n > 0, "%s: nothing detected, the case tests nothing", dc->what);
+        if (t == 5)
+            ck_assert_int_eq(n, 30);
+        free(loc);
+        free(priors);
+        free(conf);
+    }
+
+    /* Arguments the kernels cannot take. */
+    yl_detect_params p = {81, 0.05f, YL_FAST_NMS_MAX_TOP_K + 1, 0.5f, 100};
+    ck_assert_uint_eq(yl_detect_cuda_workspace_bytes(100, &p), 0);
+    int n = -1;
+    ck_assert_status(yl_detect_cuda((float *)8, (float *)8, (float *)8, 100, &p,
+                                    (yl_raw_detection *)8, &n, (void *)8, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+    p.top_k = 200;
+    ck_assert_status(yl_detect_cuda((float *)8, (float *)8, (float *)8, 0, &p,
+                                    (yl_raw_detection *)8, &n, (void *)8, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+}
+END_TEST
+
+/* The official network outputs of the parity image, with the official settings and with
+ * every kept detection (max_detections past the kept total). */
+START_TEST(test_detect_parity_outputs)
+{
+    yl_parity_raw r;
+    yl_parity_raw_load(&r);
+    yl_detect_params p = {r.num_classes, 0.05f, 200, 0.5f, 100};
+    int n;
+    check_detect(r.full_loc, r.full_conf, r.priors.data, r.num_priors, &p, "coffee", &n);
+    ck_assert_int_eq(n, 100);
+    p.max_detections = (r.num_classes - 1) * p.top_k;
+    check_detect(r.full_loc, r.full_conf, r.priors.data, r.num_priors, &p,
+                 "coffee, all kept", &n);
+    ck_assert_int_gt(n, 100);
+    yl_parity_raw_free(&r);
+}
+END_TEST
+
 #ifdef YL_CUDA_EMULATION
 /* ---- the emulation itself ---------------------------------------------------------------- */
 START_TEST(test_emu_warp_collectives)
@@ -547,6 +718,8 @@ Suite *kernels_suite(void)
     tcase_add_test(tc, test_masks_assemble);
     tcase_add_test(tc, test_mask_resize_threshold);
     tcase_add_test(tc, test_fast_nms);
+    tcase_add_test(tc, test_detect);
+    tcase_add_test(tc, test_detect_parity_outputs);
 #ifdef YL_CUDA_EMULATION
     tcase_add_test(tc, test_emu_warp_collectives);
     tcase_add_test(tc, test_emu_misuse);

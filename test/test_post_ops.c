@@ -7,12 +7,11 @@
 
 #include "cpu/dense_ops.h"
 #include "cpu/post_ops.h"
-#include "npz.h"
+#include "parity_raw.h"
 #include "ref_json.h"
 #include "yl_test.h"
 
 #define PARITY YL_TEST_DATA "/parity/"
-#define RAW_NPZ PARITY "coffee.raw_top2000.npz"
 
 static void *xmalloc(size_t n)
 {
@@ -26,14 +25,6 @@ static void *xcalloc(size_t n, size_t size)
     void *p = calloc(n ? n : 1, size ? size : 1);
     ck_assert_msg(p != NULL, "out of memory");
     return p;
-}
-
-static void load_npz(const char *path, const char *key, const char *dtype, yl_npy *a)
-{
-    const char *err = yl_npz_read(path, key, a);
-    ck_assert_msg(err == NULL, "%s[%s]: %s", path, key, err ? err : "");
-    ck_assert_msg(strcmp(a->dtype, dtype) == 0, "%s[%s]: dtype %s, expected %s", path, key,
-                  a->dtype, dtype);
 }
 
 static uint32_t float_bits(float f)
@@ -91,7 +82,7 @@ START_TEST(test_priors_match_reference)
         ck_assert_int_eq(yl_make_priors(lv, l + 1, 550, 1, NULL), starts[l + 1]);
 
     yl_npy ref;
-    load_npz(RAW_NPZ, "priors", "<f4", &ref);
+    yl_test_load_npz(YL_PARITY_RAW_NPZ, "priors", "<f4", &ref);
     ck_assert_int_eq(ref.ndim, 2);
     ck_assert_uint_eq(ref.shape[0], 19248);
     ck_assert_uint_eq(ref.shape[1], 4);
@@ -157,8 +148,8 @@ START_TEST(test_iou_matches_torch)
 {
     const char *path = YL_TEST_DATA "/post/iou.npz";
     yl_npy boxes, iou;
-    load_npz(path, "boxes", "<f4", &boxes);
-    load_npz(path, "iou", "<f4", &iou);
+    yl_test_load_npz(path, "boxes", "<f4", &boxes);
+    yl_test_load_npz(path, "iou", "<f4", &iou);
     const int n = (int)boxes.shape[0];
     ck_assert_uint_eq(iou.count, (size_t)n * n);
     const float *b = boxes.data, *want = iou.data;
@@ -404,53 +395,12 @@ START_TEST(test_detect_exactly_top_k_and_ties)
 }
 END_TEST
 
-/* The reference network outputs expanded to every prior: the stored rows where they are,
- * background certainty elsewhere (such priors never become candidates). */
-typedef struct coffee_raw {
-    yl_npy loc, conf, mask, index, proto, priors;
-    float *full_loc, *full_conf;
-} coffee_raw;
-
-static void coffee_load(coffee_raw *r)
-{
-    load_npz(RAW_NPZ, "loc", "<f4", &r->loc);
-    load_npz(RAW_NPZ, "conf", "<f4", &r->conf);
-    load_npz(RAW_NPZ, "mask", "<f4", &r->mask);
-    load_npz(RAW_NPZ, "prior_index", "<i4", &r->index);
-    load_npz(RAW_NPZ, "proto", "<f4", &r->proto);
-    load_npz(RAW_NPZ, "priors", "<f4", &r->priors);
-    const size_t np = r->priors.shape[0], rows = r->index.count;
-    ck_assert_uint_eq(r->conf.shape[1], 81);
-    r->full_loc = xcalloc(np * 4, sizeof(float));
-    r->full_conf = xcalloc(np * 81, sizeof(float));
-    for (size_t i = 0; i < np; i++)
-        r->full_conf[i * 81] = 1.0f;
-    const int32_t *idx = r->index.data;
-    for (size_t i = 0; i < rows; i++) {
-        ck_assert(idx[i] >= 0 && (size_t)idx[i] < np);
-        memcpy(r->full_loc + 4 * (size_t)idx[i], (float *)r->loc.data + 4 * i, 16);
-        memcpy(r->full_conf + 81 * (size_t)idx[i], (float *)r->conf.data + 81 * i, 81 * 4);
-    }
-}
-
-static void coffee_free(coffee_raw *r)
-{
-    yl_npy_free(&r->loc);
-    yl_npy_free(&r->conf);
-    yl_npy_free(&r->mask);
-    yl_npy_free(&r->index);
-    yl_npy_free(&r->proto);
-    yl_npy_free(&r->priors);
-    free(r->full_loc);
-    free(r->full_conf);
-}
-
 static const yl_detect_params official_params = {81, 0.05f, 200, 0.5f, 100};
 
 START_TEST(test_detect_matches_reference)
 {
-    coffee_raw r;
-    coffee_load(&r);
+    yl_parity_raw r;
+    yl_parity_raw_load(&r);
     ref_detection *ref;
     int n_ref = load_ref(PARITY "coffee.json", &ref);
     ck_assert_int_eq(n_ref, 100);
@@ -471,7 +421,7 @@ START_TEST(test_detect_matches_reference)
                       ref[i].box_rel[0], ref[i].box_rel[1], ref[i].box_rel[2], ref[i].box_rel[3]);
     }
     ref_json_free(ref, n_ref);
-    coffee_free(&r);
+    yl_parity_raw_free(&r);
 }
 END_TEST
 
@@ -654,8 +604,9 @@ START_TEST(test_mask_resize_matches_torch)
     const char *path = YL_TEST_DATA "/post/resize.npz";
     for (size_t t = 0; t < sizeof keys / sizeof keys[0]; t++) {
         yl_npy in, want;
-        load_npz(path, strncmp(keys[t], "crop", 4) == 0 ? "crop" : "noise", "<f4", &in);
-        load_npz(path, keys[t], "|u1", &want);
+        const char *input = strncmp(keys[t], "crop", 4) == 0 ? "crop" : "noise";
+        yl_test_load_npz(path, input, "<f4", &in);
+        yl_test_load_npz(path, keys[t], "|u1", &want);
         int oh, ow;
         ck_assert_int_eq(sscanf(strchr(keys[t], '_') + 1, "%dx%d", &oh, &ow), 2);
         size_t stride = ((size_t)ow + 7) / 8;
@@ -793,7 +744,7 @@ static void check_parity_rle(const char *name)
     ck_assert_int_eq(n, 100);
     yl_npy masks;
     snprintf(path, sizeof path, PARITY "%s.masks.npz", name);
-    load_npz(path, "masks", "|u1", &masks);
+    yl_test_load_npz(path, "masks", "|u1", &masks);
     ck_assert_uint_eq(masks.shape[0], (size_t)n);
     for (int i = 0; i < n; i++) {
         int h = ref[i].height, w = ref[i].width;
@@ -831,8 +782,8 @@ END_TEST
 
 START_TEST(test_coffee_masks_match_reference)
 {
-    coffee_raw r;
-    coffee_load(&r);
+    yl_parity_raw r;
+    yl_parity_raw_load(&r);
     ref_detection *ref;
     int n_ref = load_ref(PARITY "coffee.json", &ref);
     yl_raw_detection det[100];
@@ -886,7 +837,7 @@ START_TEST(test_coffee_masks_match_reference)
     free(coef);
     free(boxes);
     ref_json_free(ref, n_ref);
-    coffee_free(&r);
+    yl_parity_raw_free(&r);
 }
 END_TEST
 
