@@ -34,83 +34,21 @@ typedef struct cpu_state {
     yl_profile *profile;               /* borrowed; NULL: no timing */
 } cpu_state;
 
-/* Smallest free slot that fits, else the largest free one (grown), else a new one. */
-static int take_slot(size_t *slot_size, char *slot_busy, int *slots, size_t need)
-{
-    int best = -1;
-    for (int k = 0; k < *slots; k++) {
-        if (slot_busy[k])
-            continue;
-        int fits = slot_size[k] >= need, best_fits = best >= 0 && slot_size[best] >= need;
-        if (best < 0 || (fits && (!best_fits || slot_size[k] < slot_size[best])) ||
-            (!fits && !best_fits && slot_size[k] > slot_size[best]))
-            best = k;
-    }
-    if (best < 0)
-        best = (*slots)++;
-    if (slot_size[best] < need)
-        slot_size[best] = need;
-    slot_busy[best] = 1;
-    return best;
-}
-
-/* Assign each buffer a place in one arena: walk the ops in order, give each output a free
- * slot, and free an operand's slot after its last reader (never before the output is
- * placed, so no op writes over its own input). */
+/* Every network buffer in one arena, as yl_plan_buffers places them. */
 static yolact_status plan_buffers(cpu_state *st)
 {
     const yolact_model *m = st->model;
-    int nb = m->num_buffers, slots = 0;
-    int *last_use = malloc((size_t)nb * sizeof *last_use);
-    int *slot_of = malloc((size_t)nb * sizeof *slot_of);
-    size_t *slot_size = calloc((size_t)nb, sizeof *slot_size);
-    char *slot_busy = calloc((size_t)nb, 1);
-    st->buffers = calloc((size_t)nb, sizeof *st->buffers);
-    yolact_status s = YOLACT_OK;
-    if (!last_use || !slot_of || !slot_size || !slot_busy || !st->buffers) {
-        s = yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory planning buffers");
-        goto done;
-    }
-    for (int b = 0; b < nb; b++)
-        last_use[b] = -1;
-    for (int i = 0; i < m->num_ops; i++) {
-        last_use[m->ops[i].in] = i;
-        if (m->ops[i].residual >= 0)
-            last_use[m->ops[i].residual] = i;
-    }
-    slot_of[0] = take_slot(slot_size, slot_busy, &slots, (size_t)3 * m->buffers[0].height *
-                                                             m->buffers[0].width);
-    for (int i = 0; i < m->num_ops; i++) {
-        const yl_op *op = &m->ops[i];
-        if (op->out >= 0) {
-            const yl_buffer_desc *d = &m->buffers[op->out];
-            slot_of[op->out] = take_slot(slot_size, slot_busy, &slots,
-                                         (size_t)d->channels * d->height * d->width);
-        }
-        if (last_use[op->in] == i)
-            slot_busy[slot_of[op->in]] = 0;
-        if (op->residual >= 0 && last_use[op->residual] == i)
-            slot_busy[slot_of[op->residual]] = 0;
-    }
-    size_t total = 0, *offset = slot_size; /* sizes become offsets in place */
-    for (int k = 0; k < slots; k++) {
-        size_t size = slot_size[k];
-        offset[k] = total;
-        total += (size + 15) & ~(size_t)15;
-    }
-    st->arena = malloc(total * sizeof *st->arena);
-    if (!st->arena) {
+    size_t *offsets = malloc((size_t)m->num_buffers * sizeof *offsets), total = 0;
+    st->buffers = calloc((size_t)m->num_buffers, sizeof *st->buffers);
+    yolact_status s = offsets && st->buffers
+                          ? yl_plan_buffers(m, offsets, &total)
+                          : yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory planning buffers");
+    if (s == YOLACT_OK && !(st->arena = malloc(total * sizeof *st->arena)))
         s = yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory for %zu MB of activations",
                     total * sizeof(float) >> 20);
-        goto done;
-    }
-    for (int b = 0; b < nb; b++)
-        st->buffers[b] = st->arena + offset[slot_of[b]];
-done:
-    free(last_use);
-    free(slot_of);
-    free(slot_size);
-    free(slot_busy);
+    for (int b = 0; s == YOLACT_OK && b < m->num_buffers; b++)
+        st->buffers[b] = st->arena + offsets[b];
+    free(offsets);
     return s;
 }
 

@@ -102,6 +102,11 @@ struct yolact_model {
 yolact_status yl_model_build(const yl_tensor_table *table, const yl_preset *preset,
                              yolact_preset_source preset_source, yolact_model **model);
 
+/* Place every network buffer of m in one arena of *total_floats floats: offsets[b] (m->num_buffers
+ * entries) is buffer b's offset in floats, a multiple of 16; buffers whose lifetimes do not
+ * overlap share memory, and no op's output overlaps its inputs. */
+yolact_status yl_plan_buffers(const yolact_model *m, size_t *offsets, size_t *total_floats);
+
 /* Fold BatchNorm (gamma, beta, running mean and variance) into the convolution before it:
  * weight (out_channels x per_channel) *= gamma / sqrt(var + eps), bias = beta - mean * that. */
 void yl_fold_batchnorm(float *weight, float *bias, int out_channels, size_t per_channel,
