@@ -1,8 +1,10 @@
 /* yolact-detect: run YOLACT on images from the command line; print a table, write COCO
  * results JSON (as the official eval.py --output_coco_json does) and overlay pictures, or
  * describe a checkpoint. Output files appear complete or not at all. */
+#define _GNU_SOURCE   /* O_TMPFILE */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -297,6 +299,99 @@ static void overlay_target(const char *overlay, const char *image_path, int many
     snprintf(out, cap, "%s/%s.png", overlay, stem);
 }
 
+/* An output file that appears complete or not at all. It is written as an unnamed file in
+ * its destination's directory (O_TMPFILE) and linked to its name only once complete, so a
+ * failure, a full disk or a kill leaves nothing behind. Where the file system has no
+ * O_TMPFILE, a named temporary file beside the destination is renamed at the end (a kill
+ * then leaves that temporary file). */
+typedef struct atomic_file {
+    FILE *f;
+    const char *path;
+    char tmp[4096];   /* the named temporary file, "" while unnamed */
+} atomic_file;
+
+static void atomic_fail(const atomic_file *o, const char *doing)
+{
+    fprintf(stderr, "yolact-detect: %s '%s': %s\n", doing, o->path, strerror(errno));
+}
+
+static int atomic_open(atomic_file *o, const char *path)
+{
+    o->path = path;
+    o->tmp[0] = '\0';
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else
+        slash[slash == dir] = '\0';   /* "/x" -> "/" */
+    int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
+    if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+        snprintf(o->tmp, sizeof o->tmp, "%s.XXXXXX", path);
+        fd = mkstemp(o->tmp);
+    }
+    if (fd < 0 || !(o->f = fdopen(fd, "w"))) {
+        atomic_fail(o, "cannot write");
+        if (fd >= 0)
+            close(fd);
+        if (o->tmp[0])
+            unlink(o->tmp);
+        return -1;
+    }
+    return 0;
+}
+
+/* Name the unnamed file. linkat cannot replace an existing name: then link beside it and
+ * rename over it. */
+static int link_unnamed(atomic_file *o, int fd)
+{
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    if (linkat(AT_FDCWD, proc, AT_FDCWD, o->path, AT_SYMLINK_FOLLOW) == 0)
+        return 0;
+    if (errno != EEXIST)
+        return -1;
+    snprintf(o->tmp, sizeof o->tmp, "%s.%ld.tmp", o->path, (long)getpid());
+    unlink(o->tmp);
+    if (linkat(AT_FDCWD, proc, AT_FDCWD, o->tmp, AT_SYMLINK_FOLLOW) != 0) {
+        o->tmp[0] = '\0';
+        return -1;
+    }
+    return rename(o->tmp, o->path);
+}
+
+/* Flush, sync and give the file its name; on any failure nothing is left. */
+static int atomic_commit(atomic_file *o)
+{
+    int fd = fileno(o->f);
+    const char *failed = NULL;
+    if (fflush(o->f) != 0 || ferror(o->f) || fsync(fd) != 0)
+        failed = "writing";
+    else if (o->tmp[0] ? rename(o->tmp, o->path) != 0 : link_unnamed(o, fd) != 0)
+        failed = "cannot create";
+    int error = errno;
+    if (fclose(o->f) != 0 && !failed) {
+        failed = "writing";
+        error = errno;
+    }
+    if (!failed)
+        return 0;
+    errno = error;
+    atomic_fail(o, failed);
+    if (o->tmp[0])
+        unlink(o->tmp);
+    return -1;
+}
+
+/* Drop the file: an unnamed one vanishes with its descriptor. */
+static void atomic_discard(atomic_file *o)
+{
+    fclose(o->f);
+    if (o->tmp[0])
+        unlink(o->tmp);
+}
+
 int main(int argc, char **argv)
 {
     cli c = {0};
@@ -333,25 +428,14 @@ int main(int argc, char **argv)
         return fail("creating a session", s);
     }
 
-    /* The JSON goes to a temporary file next to its destination, renamed when complete. */
-    char json_tmp[4096] = "";
+    atomic_file json_out;
     FILE *json = NULL;
     int status = 0, first = 1;
     if (c.json_path) {
-        snprintf(json_tmp, sizeof json_tmp, "%s.XXXXXX", c.json_path);
-        int fd = mkstemp(json_tmp);
-        if (fd < 0 || !(json = fdopen(fd, "w"))) {
-            fprintf(stderr, "yolact-detect: cannot write '%s': %s\n", c.json_path,
-                    strerror(errno));
-            if (fd >= 0) {
-                close(fd);
-                unlink(json_tmp);
-            }
-            json_tmp[0] = '\0';
+        if (atomic_open(&json_out, c.json_path) != 0)
             status = 1;
-        } else {
-            fputc('[', json);
-        }
+        else
+            fputc('[', json = json_out.f);
     }
 
     for (int i = optind; i < argc && status == 0; i++) {
@@ -383,21 +467,10 @@ int main(int argc, char **argv)
 
     if (json) {
         fputs(first ? "]\n" : "\n]\n", json);
-        if (fflush(json) || ferror(json) || fsync(fileno(json))) {
-            fprintf(stderr, "yolact-detect: writing '%s': %s\n", c.json_path, strerror(errno));
-            status = 1;
-        }
-        if (fclose(json) && status == 0) {
-            fprintf(stderr, "yolact-detect: writing '%s': %s\n", c.json_path, strerror(errno));
-            status = 1;
-        }
-        if (status == 0 && rename(json_tmp, c.json_path)) {
-            fprintf(stderr, "yolact-detect: cannot create '%s': %s\n", c.json_path,
-                    strerror(errno));
-            status = 1;
-        }
         if (status != 0)
-            unlink(json_tmp);
+            atomic_discard(&json_out);
+        else if (atomic_commit(&json_out) != 0)
+            status = 1;
     }
     yolact_session_free(session);
     yolact_model_free(model);

@@ -51,10 +51,26 @@ YOLACT_API const char *yolact_status_string(yolact_status status);
  * global...), or "" after a success. Valid until this thread's next libyolact call. */
 YOLACT_API const char *yolact_last_error(void);
 
-/* Limits applied to untrusted input before anything is allocated. */
+/* Limits applied to untrusted input before anything is allocated: a weight file larger than
+ * max_weights_bytes (or a zip entry or tensor claiming more), an image whose header claims a
+ * side over max_image_side or more than max_image_pixels pixels, are refused with
+ * YOLACT_ERR_LIMIT. These are the defaults; yolact_limits_set changes them for the whole
+ * process (any thread, any time; a check in progress sees the old or the new value). */
 #define YOLACT_MAX_IMAGE_PIXELS ((int64_t)1 << 28)   /* 268 Mpixel, e.g. 16384 x 16384 */
 #define YOLACT_MAX_IMAGE_SIDE 65535
 #define YOLACT_MAX_WEIGHTS_BYTES ((int64_t)4 << 30)   /* 4 GiB of weight file */
+
+typedef struct yolact_limits {
+    int max_image_side;           /* 1..65535 */
+    int64_t max_image_pixels;     /* 1..65535 * 65535 */
+    int64_t max_weights_bytes;    /* 1..2^40 */
+} yolact_limits;
+
+/* The limits in force. */
+YOLACT_API void yolact_limits_get(yolact_limits *limits);
+/* Replace them all; a value outside its range is refused (YOLACT_ERR_INVALID_ARGUMENT) and
+ * nothing changes. */
+YOLACT_API yolact_status yolact_limits_set(const yolact_limits *limits);
 
 /* ---------------------------------------------------------------------------------------
  * Images: 8-bit interleaved 3-channel pixels. */

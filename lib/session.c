@@ -6,6 +6,7 @@
 
 #include "backend.h"
 #include "cuda/runtime.h"
+#include "input_limits.h"
 #include "status.h"
 
 /* One image's result and the storage behind it. */
@@ -158,12 +159,12 @@ static yolact_status check_image(const yolact_image *im, int index)
 {
     if (!im->data)
         return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "image %d has no pixels", index);
-    if (im->width < 1 || im->height < 1 || im->width > YOLACT_MAX_IMAGE_SIDE ||
-        im->height > YOLACT_MAX_IMAGE_SIDE ||
-        (int64_t)im->width * im->height > YOLACT_MAX_IMAGE_PIXELS)
+    if (im->width < 1 || im->height < 1 || im->width > yl_limit_image_side() ||
+        im->height > yl_limit_image_side() ||
+        (int64_t)im->width * im->height > yl_limit_image_pixels())
         return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "image %d is %dx%d, outside 1..%d a side "
-                       "and %lld pixels", index, im->width, im->height, YOLACT_MAX_IMAGE_SIDE,
-                       (long long)YOLACT_MAX_IMAGE_PIXELS);
+                       "and %lld pixels", index, im->width, im->height, yl_limit_image_side(),
+                       (long long)yl_limit_image_pixels());
     if (im->stride < (size_t)im->width * 3)
         return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "image %d stride %zu is smaller than a row "
                        "(%d bytes)", index, im->stride, im->width * 3);

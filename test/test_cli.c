@@ -1,21 +1,32 @@
 /* yolact-detect end to end: --describe on the bundled checkpoint, COCO JSON output, and
- * failures that exit non-zero with a message and leave no output file behind. */
+ * failures (bad arguments, a full disk, a kill mid-write) that leave no output file behind.
+ * YL_TEST_CLI names the binary under test (default build/yolact-detect). */
+#include <dirent.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "yl_test.h"
 
-#define CLI "build/yolact-detect"
 #define WEIGHTS YL_TEST_DATA "/parity/yolact_tiny_seed1_fp16_zip.pth"
 
-/* Run a shell command; its stdout+stderr go to *out (malloc'ed). Returns the exit code. */
-static int run(const char *cmd, char **out)
+static const char *cli(void)
+{
+    const char *path = getenv("YL_TEST_CLI");
+    return path && path[0] ? path : "build/yolact-detect";
+}
+
+/* Run the CLI with these arguments through the shell, after the shell commands in prefix
+ * (limits, traps); its stdout+stderr go to *out (malloc'ed). Returns the exit code, or
+ * 128 + the signal that killed it. */
+static int run_with(const char *prefix, const char *args, char **out)
 {
     char full[2048];
-    snprintf(full, sizeof full, "%s 2>&1", cmd);
+    snprintf(full, sizeof full, "sh -c '%s exec %s %s' 2>&1", prefix, cli(), args);
     FILE *p = popen(full, "r");
     ck_assert_ptr_nonnull(p);
     size_t n = 0, cap = 1 << 16;
@@ -30,6 +41,8 @@ static int run(const char *cmd, char **out)
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+static int run(const char *args, char **out) { return run_with("", args, out); }
+
 static int exists(const char *path)
 {
     struct stat st;
@@ -39,7 +52,7 @@ static int exists(const char *path)
 START_TEST(describe_parity_checkpoint)
 {
     char *out;
-    ck_assert_int_eq(run(CLI " --describe -c yolact_resnet50 -m " WEIGHTS, &out), 0);
+    ck_assert_int_eq(run("--describe -c yolact_resnet50 -m " WEIGHTS, &out), 0);
     static const char *const expected[] = {
         "yolact_resnet50 (given)", "ResNet (Bottleneck) [1,1,1,1]", "fpn:              64 channels",
         "32 prototypes", "3 anchors per cell, 81 classes", "semantic_seg_conv.weight",
@@ -55,7 +68,7 @@ START_TEST(json_output)
     char *out, cmd[1024];
     const char *json = "build/test-cli-out.json";
     unlink(json);
-    snprintf(cmd, sizeof cmd, CLI " -m %s -c yolact_resnet50 --score-threshold 0.1 -o %s "
+    snprintf(cmd, sizeof cmd, "-m %s -c yolact_resnet50 --score-threshold 0.1 -o %s "
              YL_TEST_DATA "/parity/coffee.png", WEIGHTS, json);
     ck_assert_msg(run(cmd, &out) == 0, "%s", out);
     free(out);
@@ -81,28 +94,156 @@ START_TEST(failures_leave_no_file)
     const char *json = "build/test-cli-fail.json";
     unlink(json);
     /* The second image does not exist: the JSON of the first must not appear. */
-    snprintf(cmd, sizeof cmd, CLI " -m %s -c yolact_resnet50 -o %s " YL_TEST_DATA
+    snprintf(cmd, sizeof cmd, "-m %s -c yolact_resnet50 -o %s " YL_TEST_DATA
              "/parity/coffee.png /nonexistent.png", WEIGHTS, json);
     ck_assert_int_ne(run(cmd, &out), 0);
     ck_assert_msg(strstr(out, "/nonexistent.png"), "message does not name the file: %s", out);
     ck_assert_int_eq(exists(json), 0);
     free(out);
 
-    ck_assert_int_ne(run(CLI " -m /nonexistent.pth x.png", &out), 0);
+    ck_assert_int_ne(run("-m /nonexistent.pth x.png", &out), 0);
     ck_assert_ptr_nonnull(strstr(out, "/nonexistent.pth"));
     free(out);
-    ck_assert_int_ne(run(CLI " -m " WEIGHTS " -c no_such_preset --describe", &out), 0);
+    ck_assert_int_ne(run("-m " WEIGHTS " -c no_such_preset --describe", &out), 0);
     ck_assert_ptr_nonnull(strstr(out, "unknown preset 'no_such_preset'"));
     free(out);
-    ck_assert_int_ne(run(CLI " -m " WEIGHTS " --backend cuda " YL_TEST_DATA "/parity/coffee.png",
-                         &out), 0);
+    ck_assert_int_ne(run("-m " WEIGHTS " --backend cuda " YL_TEST_DATA "/parity/coffee.png", &out), 0);
     ck_assert_ptr_nonnull(strstr(out, "backend not available"));
     free(out);
-    ck_assert_int_ne(run(CLI " -m " WEIGHTS " --threads 0 x.png", &out), 0);
+    ck_assert_int_ne(run("-m " WEIGHTS " --threads 0 x.png", &out), 0);
     free(out);
-    ck_assert_int_ne(run(CLI " " YL_TEST_DATA "/parity/coffee.png", &out), 0);
+    ck_assert_int_ne(run(YL_TEST_DATA "/parity/coffee.png", &out), 0);
     ck_assert_ptr_nonnull(strstr(out, "-m WEIGHTS is required"));
     free(out);
+}
+END_TEST
+
+/* Names in dir other than . and ..; 0 for an empty directory. */
+static int count_entries(const char *dir, char *first, size_t cap)
+{
+    DIR *d = opendir(dir);
+    ck_assert_msg(d != NULL, "cannot open %s", dir);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && n++ == 0)
+            snprintf(first, cap, "%s", e->d_name);
+    closedir(d);
+    return n;
+}
+
+/* A fresh empty directory under build/ for one test's output. */
+static void fresh_dir(const char *dir)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf %s && mkdir -p %s", dir, dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static void assert_empty(const char *dir, const char *when)
+{
+    char name[256] = "";
+    int n = count_entries(dir, name, sizeof name);
+    ck_assert_msg(n == 0, "%s: %d file(s) left in %s, e.g. '%s'", when, n, dir, name);
+}
+
+/* A file system out of room: RLIMIT_FSIZE of 1 block. With SIGXFSZ ignored the writes fail
+ * (EFBIG) and the CLI says so; by default SIGXFSZ kills it mid-write. Neither leaves a file,
+ * and an existing output is left as it was. */
+START_TEST(full_disk_leaves_no_file)
+{
+    const char *dir = "build/test-cli-fsize";
+    fresh_dir(dir);
+    char *out, args[1024];
+    snprintf(args, sizeof args, "-m %s -c yolact_resnet50 -o %s/out.json " YL_TEST_DATA
+             "/parity/coffee.png", WEIGHTS, dir);
+    ck_assert_int_eq(run_with("trap \"\" XFSZ; ulimit -f 1;", args, &out), 1);
+    ck_assert_msg(strstr(out, "out.json") && strstr(out, "File too large"), "%s", out);
+    free(out);
+    assert_empty(dir, "write failing with EFBIG");
+
+    ck_assert_int_eq(run_with("ulimit -f 1;", args, &out), 128 + SIGXFSZ);
+    free(out);
+    assert_empty(dir, "killed by SIGXFSZ");
+
+    /* A previous complete output survives a failed run untouched. */
+    char path[256];
+    snprintf(path, sizeof path, "%s/out.json", dir);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("previous\n", f);
+    fclose(f);
+    ck_assert_int_eq(run_with("trap \"\" XFSZ; ulimit -f 1;", args, &out), 1);
+    free(out);
+    size_t size;
+    char *text = (char *)yl_test_read_file(path, &size);
+    ck_assert_msg(text && size == 9 && memcmp(text, "previous\n", 9) == 0,
+                  "the previous output was changed");
+    free(text);
+    char name[256];
+    ck_assert_int_eq(count_entries(dir, name, sizeof name), 1);
+    /* ... and is replaced whole by a run that succeeds. */
+    snprintf(args, sizeof args, "-m %s -c yolact_resnet50 --score-threshold 0.3 -o %s/out.json "
+             YL_TEST_DATA "/parity/coffee.png", WEIGHTS, dir);
+    ck_assert_int_eq(run(args, &out), 0);
+    free(out);
+    text = (char *)yl_test_read_file(path, &size);
+    ck_assert_msg(text && size > 2 && text[0] == '[' && text[size - 2] == ']',
+                  "the new output is not a whole JSON array");
+    free(text);
+    ck_assert_int_eq(count_entries(dir, name, sizeof name), 1);
+}
+END_TEST
+
+/* SIGKILL while the JSON is being written (after the first images, before the last): the
+ * output directory stays empty, during the run and after. */
+START_TEST(kill_mid_write_leaves_no_file)
+{
+    const char *dir = "build/test-cli-kill";
+    fresh_dir(dir);
+    char out_path[256];
+    snprintf(out_path, sizeof out_path, "%s/out.json", dir);
+    char *argv[64];
+    int argc = 0;
+    argv[argc++] = (char *)cli();
+    char *fixed[] = {"-m", WEIGHTS, "-c", "yolact_resnet50", "--threads", "1", "-o", out_path};
+    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
+        argv[argc++] = fixed[i];
+    while (argc < 60)
+        argv[argc++] = YL_TEST_DATA "/parity/coffee.png";
+    argv[argc] = NULL;
+
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    /* Wait until the output file is open (an fd of the child in the output directory or
+     * an unnamed one), then a little longer so that some JSON has been written. */
+    int open_seen = 0;
+    for (int tries = 0; tries < 600 && !open_seen; tries++) {
+        char fddir[64], link[96], target[512];
+        snprintf(fddir, sizeof fddir, "/proc/%d/fd", (int)pid);
+        for (int fd = 3; fd < 32 && !open_seen; fd++) {
+            snprintf(link, sizeof link, "%s/%d", fddir, fd);
+            ssize_t n = readlink(link, target, sizeof target - 1);
+            if (n > 0) {
+                target[n] = '\0';
+                open_seen = strstr(target, "test-cli-kill") != NULL;
+            }
+        }
+        nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
+    }
+    ck_assert_msg(open_seen, "the CLI never opened its output");
+    sleep(2);
+    assert_empty(dir, "while writing");
+    ck_assert_int_eq(kill(pid, SIGKILL), 0);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+                  "the CLI ended before it was killed (status 0x%x): make it run longer",
+                  status);
+    assert_empty(dir, "after SIGKILL");
 }
 END_TEST
 
@@ -114,6 +255,8 @@ Suite *cli_suite(void)
     tcase_add_test(tc, describe_parity_checkpoint);
     tcase_add_test(tc, json_output);
     tcase_add_test(tc, failures_leave_no_file);
+    tcase_add_test(tc, full_disk_leaves_no_file);
+    tcase_add_test(tc, kill_mid_write_leaves_no_file);
     suite_add_tcase(s, tc);
     return s;
 }

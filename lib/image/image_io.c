@@ -19,6 +19,7 @@
 #include <jerror.h>
 #endif
 
+#include "input_limits.h"
 #include "status.h"
 
 /* Pixels being decoded: owned here until handed to the caller's yolact_image. */
@@ -34,12 +35,12 @@ static yolact_status check_size(const char *name, uint32_t width, uint32_t heigh
     if (width == 0 || height == 0)
         return yl_fail(YOLACT_ERR_FORMAT, "%s: image declares %ux%u pixels", name,
                        (unsigned)width, (unsigned)height);
-    if (width > YOLACT_MAX_IMAGE_SIDE || height > YOLACT_MAX_IMAGE_SIDE)
+    if (width > (uint32_t)yl_limit_image_side() || height > (uint32_t)yl_limit_image_side())
         return yl_fail(YOLACT_ERR_LIMIT, "%s: %ux%u image exceeds the side limit of %d pixels",
-                       name, (unsigned)width, (unsigned)height, YOLACT_MAX_IMAGE_SIDE);
-    if ((int64_t)width * height > YOLACT_MAX_IMAGE_PIXELS)
+                       name, (unsigned)width, (unsigned)height, yl_limit_image_side());
+    if ((int64_t)width * height > yl_limit_image_pixels())
         return yl_fail(YOLACT_ERR_LIMIT, "%s: %ux%u image exceeds the limit of %lld pixels", name,
-                       (unsigned)width, (unsigned)height, (long long)YOLACT_MAX_IMAGE_PIXELS);
+                       (unsigned)width, (unsigned)height, (long long)yl_limit_image_pixels());
     return YOLACT_OK;
 }
 
@@ -542,10 +543,10 @@ yolact_status yolact_image_save_png(const char *path, const yolact_image *image)
     if (!path || !image || !image->data)
         return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "yolact_image_save_png: %s is NULL",
                        !path ? "path" : !image ? "image" : "image->data");
-    if (image->width < 1 || image->width > YOLACT_MAX_IMAGE_SIDE || image->height < 1 ||
-        image->height > YOLACT_MAX_IMAGE_SIDE)
+    if (image->width < 1 || image->width > yl_limit_image_side() || image->height < 1 ||
+        image->height > yl_limit_image_side())
         return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "%s: image size %dx%d outside 1..%d", path,
-                       image->width, image->height, YOLACT_MAX_IMAGE_SIDE);
+                       image->width, image->height, yl_limit_image_side());
     if (image->stride < (size_t)image->width * 3)
         return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "%s: stride %zu below 3 * width %d", path,
                        image->stride, image->width);

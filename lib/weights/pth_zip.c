@@ -8,6 +8,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "input_limits.h"
 #include "status.h"
 
 enum {
@@ -236,7 +237,7 @@ static yolact_status entry_bytes(const zip_archive *z, const zip_entry *e, const
     if (e->method != METHOD_DEFLATED)
         return yl_fail(YOLACT_ERR_UNSUPPORTED, "%s: zip entry '%.*s' uses compression method %u",
                        name, nl, en, e->method);
-    if (e->usize > (uint64_t)YOLACT_MAX_WEIGHTS_BYTES ||
+    if (e->usize > (uint64_t)yl_limit_weights_bytes() ||
         e->usize > e->csize * MAX_DEFLATE_RATIO + 64)
         return yl_fail(YOLACT_ERR_LIMIT, "%s: zip entry '%.*s' declares %llu bytes from %llu "
                        "compressed (beyond deflate's ratio or the size limit)", name, nl, en,
@@ -290,6 +291,9 @@ static yolact_status load_storages(const zip_archive *z, const uint8_t *top, siz
     memcpy(path, top, top_len);
     memcpy(path + top_len, "/data/", 6);
     yolact_status s = YOLACT_OK;
+    /* Entries may overlap (many names, one compressed stream): bound what all the
+     * inflations together may allocate, not just each one. */
+    int64_t inflate_budget = yl_weights_output_budget(z->size);
     for (size_t i = 0; s == YOLACT_OK && i < sd->storage_count; i++) {
         yl_pth_storage *st = &sd->storages[i];
         memcpy(path + top_len + 6, st->key, st->key_len);
@@ -304,6 +308,9 @@ static yolact_status load_storages(const zip_archive *z, const uint8_t *top, siz
                         "(%lld x %s) needs %llu", z->name, (int)len, path,
                         (unsigned long long)e->usize, (long long)st->numel,
                         yl_dtype_name(st->dtype), (unsigned long long)want);
+        else if (e->method != METHOD_STORED && (inflate_budget -= (int64_t)e->usize) < 0)
+            s = yl_fail(YOLACT_ERR_LIMIT, "%s: zip storages inflate to more than the file's "
+                        "size allows (at '%.*s')", z->name, (int)len, path);
         else
             s = entry_bytes(z, e, &st->bytes, &st->owned);
     }

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "input_limits.h"
 #include "status.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -261,9 +262,9 @@ yolact_status yl_weights_read_memory(const uint8_t *bytes, size_t size, const ch
         name = "<memory>";
     if (!bytes && size)
         return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "%s: bytes is NULL", name);
-    if ((uint64_t)size > (uint64_t)YOLACT_MAX_WEIGHTS_BYTES)
+    if ((uint64_t)size > (uint64_t)yl_limit_weights_bytes())
         return yl_fail(YOLACT_ERR_LIMIT, "%s: %zu bytes, more than the %lld a weight file may have",
-                       name, size, (long long)YOLACT_MAX_WEIGHTS_BYTES);
+                       name, size, (long long)yl_limit_weights_bytes());
 
     yolact_status s;
     if (size >= 4 && memcmp(bytes, zip_magic, 4) == 0)
@@ -297,10 +298,10 @@ yolact_status yl_weights_read(const char *path, yl_tensor_table *table)
         close(fd);
         return yl_fail(YOLACT_ERR_IO, "%s: not a regular file", path);
     }
-    if ((int64_t)st.st_size > YOLACT_MAX_WEIGHTS_BYTES) {
+    if ((int64_t)st.st_size > yl_limit_weights_bytes()) {
         close(fd);
         return yl_fail(YOLACT_ERR_LIMIT, "%s: %lld bytes, more than the %lld a weight file may have",
-                       path, (long long)st.st_size, (long long)YOLACT_MAX_WEIGHTS_BYTES);
+                       path, (long long)st.st_size, (long long)yl_limit_weights_bytes());
     }
     size_t size = (size_t)st.st_size;
     if (size == 0) {

@@ -1,0 +1,10 @@
+/* libFuzzer target: a .safetensors checkpoint, through yl_fuzz_weights. */
+#include "fuzz_entries.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    yl_fuzz_weights(data, size);
+    return 0;
+}

@@ -1,0 +1,177 @@
+/* Thread safety: one model shared by four sessions on four threads gives, for every frame,
+ * exactly the result of a single-threaded run (count, classes, scores, boxes, mask bits).
+ * `make test-tsan` runs this suite under ThreadSanitizer. */
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "yl_test.h"
+
+#define WEIGHTS YL_TEST_DATA "/parity/yolact_tiny_seed1_fp16_zip.pth"
+#define NUM_THREADS 4
+#define ROUNDS 2
+#define NUM_IMAGES 2
+
+static const char *const image_paths[NUM_IMAGES] = {
+    YL_TEST_DATA "/parity/coffee.png", YL_TEST_DATA "/parity/astronaut.png"};
+
+/* A result copied out of the session that produced it. */
+typedef struct snapshot {
+    int width, height, count;
+    yolact_detection *detections;  /* mask pointers into masks */
+    uint8_t *masks;
+} snapshot;
+
+static size_t mask_bytes(const yolact_result *r)
+{
+    return r->count ? r->detections[0].mask_stride * (size_t)r->height : 0;
+}
+
+static void snapshot_take(snapshot *s, const yolact_result *r)
+{
+    s->width = r->width;
+    s->height = r->height;
+    s->count = r->count;
+    size_t per = mask_bytes(r);
+    s->detections = malloc(((size_t)r->count + 1) * sizeof *s->detections);
+    s->masks = malloc(per * (size_t)r->count + 1);
+    ck_assert(s->detections && s->masks);
+    for (int i = 0; i < r->count; i++) {
+        s->detections[i] = r->detections[i];
+        memcpy(s->masks + per * (size_t)i, r->detections[i].mask, per);
+        s->detections[i].mask = s->masks + per * (size_t)i;
+    }
+}
+
+static void snapshot_free(snapshot *s)
+{
+    free(s->detections);
+    free(s->masks);
+}
+
+/* "" when r equals the reference exactly, else the first difference in msg. */
+static void compare(const snapshot *ref, const yolact_result *r, char *msg, size_t cap)
+{
+    msg[0] = '\0';
+    if (r->width != ref->width || r->height != ref->height || r->count != ref->count) {
+        snprintf(msg, cap, "%dx%d with %d detections, expected %dx%d with %d", r->width,
+                 r->height, r->count, ref->width, ref->height, ref->count);
+        return;
+    }
+    size_t per = mask_bytes(r);
+    for (int i = 0; i < r->count; i++) {
+        const yolact_detection *a = &r->detections[i], *b = &ref->detections[i];
+        if (a->class_index != b->class_index || a->score != b->score || a->x1 != b->x1 ||
+            a->y1 != b->y1 || a->x2 != b->x2 || a->y2 != b->y2 ||
+            a->mask_stride != b->mask_stride) {
+            snprintf(msg, cap, "detection %d: class %d score %.9g box %.9g %.9g %.9g %.9g, "
+                     "expected class %d score %.9g box %.9g %.9g %.9g %.9g", i, a->class_index,
+                     a->score, a->x1, a->y1, a->x2, a->y2, b->class_index, b->score, b->x1,
+                     b->y1, b->x2, b->y2);
+            return;
+        }
+        for (size_t k = 0; k < per; k++)
+            if (a->mask[k] != b->mask[k]) {
+                snprintf(msg, cap, "detection %d: mask byte %zu (row %zu) is 0x%02x, expected "
+                         "0x%02x", i, k, k / a->mask_stride, a->mask[k], b->mask[k]);
+                return;
+            }
+    }
+}
+
+static yolact_model *model;
+static yolact_image images[NUM_IMAGES];
+static snapshot reference[NUM_IMAGES];
+
+/* One OpenMP thread per session: the threads here are the concurrency under test, and
+ * ThreadSanitizer cannot see libgomp's own synchronisation. */
+static yolact_status make_session(yolact_session **session)
+{
+    yolact_session_options so;
+    yolact_session_options_init(&so);
+    so.backend = YOLACT_BACKEND_CPU;
+    so.num_threads = 1;
+    return yolact_session_create(model, &so, session);
+}
+
+typedef struct worker {
+    pthread_t thread;
+    int frames;
+    char error[512];
+} worker;
+
+static void *work(void *arg)
+{
+    worker *w = arg;
+    yolact_session *session;
+    yolact_status s = make_session(&session);
+    if (s != YOLACT_OK) {
+        snprintf(w->error, sizeof w->error, "session: %s: %s", yolact_status_string(s),
+                 yolact_last_error());
+        return NULL;
+    }
+    for (int round = 0; round < ROUNDS && !w->error[0]; round++)
+        for (int i = 0; i < NUM_IMAGES && !w->error[0]; i++) {
+            const yolact_result *r;
+            if ((s = yolact_session_detect(session, &images[i], &r)) != YOLACT_OK) {
+                snprintf(w->error, sizeof w->error, "%s: %s: %s", image_paths[i],
+                         yolact_status_string(s), yolact_last_error());
+                break;
+            }
+            char diff[400];
+            compare(&reference[i], r, diff, sizeof diff);
+            if (diff[0])
+                snprintf(w->error, sizeof w->error, "%s round %d: %s", image_paths[i], round,
+                         diff);
+            w->frames++;
+        }
+    yolact_session_free(session);
+    return NULL;
+}
+
+START_TEST(shared_model_four_threads)
+{
+    yolact_model_options mo;
+    yolact_model_options_init(&mo);
+    mo.preset = "yolact_resnet50";
+    ck_assert_status(yolact_model_load(WEIGHTS, &mo, &model), YOLACT_OK);
+    for (int i = 0; i < NUM_IMAGES; i++)
+        ck_assert_status(yolact_image_load(image_paths[i], &images[i]), YOLACT_OK);
+
+    yolact_session *single;
+    ck_assert_status(make_session(&single), YOLACT_OK);
+    for (int i = 0; i < NUM_IMAGES; i++) {
+        const yolact_result *r;
+        ck_assert_status(yolact_session_detect(single, &images[i], &r), YOLACT_OK);
+        ck_assert_msg(r->count > 0, "%s: no detections to compare", image_paths[i]);
+        snapshot_take(&reference[i], r);
+    }
+    yolact_session_free(single);
+
+    worker workers[NUM_THREADS] = {0};
+    for (int t = 0; t < NUM_THREADS; t++)
+        ck_assert_int_eq(pthread_create(&workers[t].thread, NULL, work, &workers[t]), 0);
+    for (int t = 0; t < NUM_THREADS; t++)
+        ck_assert_int_eq(pthread_join(workers[t].thread, NULL), 0);
+    for (int t = 0; t < NUM_THREADS; t++) {
+        ck_assert_msg(!workers[t].error[0], "thread %d: %s", t, workers[t].error);
+        ck_assert_int_eq(workers[t].frames, ROUNDS * NUM_IMAGES);
+    }
+
+    for (int i = 0; i < NUM_IMAGES; i++) {
+        snapshot_free(&reference[i]);
+        yolact_image_free_pixels(&images[i]);
+    }
+    yolact_model_free(model);
+}
+END_TEST
+
+Suite *threads_suite(void)
+{
+    Suite *s = suite_create("threads");
+    TCase *tc = tcase_create("threads");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, shared_model_four_threads);
+    suite_add_tcase(s, tc);
+    return s;
+}
