@@ -29,6 +29,187 @@
 #include "emu_selftest.h"
 #endif
 
+static float *rand_floats(uint64_t *rng, size_t n, float lo, float hi)
+{
+    float *p = xmalloc(n * sizeof *p);
+    for (size_t i = 0; i < n; i++)
+        p[i] = yl_test_rand(rng, lo, hi);
+    return p;
+}
+
+/* ---- maxpool ------------------------------------------------------------------------------ */
+START_TEST(test_maxpool)
+{
+    static const struct { int c, h, w, kernel, stride, pad; } cases[] = {
+        {1, 1, 1, 1, 1, 0}, {3, 7, 9, 3, 2, 1}, {5, 13, 11, 2, 2, 0}, {2, 5, 5, 5, 1, 2},
+        {3, 8, 3, 3, 1, 1}, {64, 69, 69, 3, 2, 1}, {4, 33, 65, 3, 2, 1}, {1, 2, 2, 3, 3, 1}};
+    uint64_t rng = 0x51ed2701a3c4b7d9ull;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int c = cases[i].c, h = cases[i].h, w = cases[i].w, k = cases[i].kernel;
+        int s = cases[i].stride, p = cases[i].pad;
+        int oh = yl_conv_out_size(h, k, s, p, 1), ow = yl_conv_out_size(w, k, s, p, 1);
+        size_t n_in = (size_t)c * h * w, n_out = (size_t)c * oh * ow;
+        float *in = rand_floats(&rng, n_in, -4.0f, 4.0f);
+        /* Ties of signed zeros, infinities and NaNs resolve by order: plant some. */
+        for (size_t j = 0; j < n_in; j += 7) {
+            static const float specials[] = {0.0f, -0.0f, -INFINITY, INFINITY, NAN, -NAN};
+            in[j] = specials[j / 7 % 6];
+        }
+        float *want = xmalloc(n_out * 4), *got = xmalloc(n_out * 4);
+        yl_maxpool2d_cpu(in, c, h, w, k, s, p, want, oh, ow);
+        float *d_in = to_dev(in, n_in * 4), *d_out = dev_alloc(n_out * 4);
+        ck_assert_status(yl_maxpool2d_cuda(d_in, c, h, w, k, s, p, d_out, oh, ow, NULL),
+                         YOLACT_OK);
+        from_dev(got, d_out, n_out * 4);
+        char what[96];
+        snprintf(what, sizeof what, "maxpool %dx%dx%d kernel %d stride %d pad %d", c, h, w, k,
+                 s, p);
+        assert_floats_equal(got, want, n_out, what);
+        cudaFree(d_in);
+        cudaFree(d_out);
+        free(in);
+        free(want);
+        free(got);
+    }
+    ck_assert_status(yl_maxpool2d_cuda(NULL, 0, 0, 0, 3, 2, 1, NULL, 0, 0, NULL), YOLACT_OK);
+    ck_assert_status(yl_maxpool2d_cuda(NULL, 1, 4, 4, 0, 1, 0, NULL, 4, 4, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+}
+END_TEST
+
+/* ---- resize and add ------------------------------------------------------------------------ */
+START_TEST(test_resize_bilinear)
+{
+    static const struct { int c, ih, iw, oh, ow; } cases[] = {
+        {1, 1, 1, 1, 1}, {3, 5, 7, 10, 14}, {2, 69, 69, 138, 138}, {4, 35, 35, 69, 69},
+        {1, 9, 4, 3, 17}, {2, 18, 18, 35, 35}, {3, 6, 6, 6, 6}, {1, 1, 5, 7, 1}};
+    uint64_t rng = 0x0ddc0ffee15badull;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int c = cases[i].c, ih = cases[i].ih, iw = cases[i].iw, oh = cases[i].oh, ow = cases[i].ow;
+        size_t n_in = (size_t)c * ih * iw, n_out = (size_t)c * oh * ow;
+        float *in = rand_floats(&rng, n_in, -3.0f, 3.0f);
+        float *want = xmalloc(n_out * 4), *got = xmalloc(n_out * 4);
+        void *ws = xmalloc(yl_resize_workspace_bytes(oh, ow));
+        yl_resize_bilinear_cpu(in, c, ih, iw, want, oh, ow, ws);
+        float *d_in = to_dev(in, n_in * 4), *d_out = dev_alloc(n_out * 4);
+        void *d_ws = dev_alloc(yl_resize_cuda_workspace_bytes(oh, ow));
+        ck_assert_status(yl_resize_bilinear_cuda(d_in, c, ih, iw, d_out, oh, ow, d_ws, NULL),
+                         YOLACT_OK);
+        from_dev(got, d_out, n_out * 4);
+        char what[96];
+        snprintf(what, sizeof what, "resize %dx%dx%d -> %dx%d", c, ih, iw, oh, ow);
+        assert_floats_equal(got, want, n_out, what);
+        cudaFree(d_in);
+        cudaFree(d_out);
+        cudaFree(d_ws);
+        free(in);
+        free(want);
+        free(got);
+        free(ws);
+    }
+    ck_assert_status(yl_resize_bilinear_cuda(NULL, 1, 0, 4, NULL, 4, 4, NULL, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+}
+END_TEST
+
+START_TEST(test_add)
+{
+    static const size_t sizes[] = {0, 1, 255, 256, 257, 100003};
+    uint64_t rng = 0x1234567887654321ull;
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        size_t n = sizes[i];
+        float *a = rand_floats(&rng, n, -5.0f, 5.0f), *b = rand_floats(&rng, n, -5.0f, 5.0f);
+        float *want = xmalloc(n * 4), *got = xmalloc(n * 4);
+        for (size_t j = 0; j < n; j++)
+            want[j] = a[j] + b[j];
+        float *d_a = to_dev(a, n * 4), *d_b = to_dev(b, n * 4), *d_out = dev_alloc(n * 4);
+        ck_assert_status(yl_add_cuda(d_a, d_b, n, d_out, NULL), YOLACT_OK);
+        from_dev(got, d_out, n * 4);
+        assert_floats_equal(got, want, n, "add");
+        /* In place: out aliases a. */
+        ck_assert_status(yl_add_cuda(d_a, d_b, n, d_a, NULL), YOLACT_OK);
+        from_dev(got, d_a, n * 4);
+        assert_floats_equal(got, want, n, "add in place");
+        cudaFree(d_a);
+        cudaFree(d_b);
+        cudaFree(d_out);
+        free(a);
+        free(b);
+        free(want);
+        free(got);
+    }
+    ck_assert_status(yl_add_cuda(NULL, NULL, 5, NULL, NULL), YOLACT_ERR_INVALID_ARGUMENT);
+}
+END_TEST
+
+/* ---- head permutes ---------------------------------------------------------------------- */
+START_TEST(test_head_output)
+{
+    static const struct { int a, c, k, h, w; } cases[] = {
+        {1, 1, 1, 1, 1}, {3, 5, 4, 7, 9}, {9, 81, 32, 5, 5}, {3, 2, 0, 3, 3}, {3, 81, 32, 35, 35},
+        {3, 81, 32, 1, 2}};
+    uint64_t rng = 0xfeedfacecafebeefull;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int A = cases[i].a, C = cases[i].c, K = cases[i].k, H = cases[i].h, W = cases[i].w;
+        size_t priors = (size_t)A * H * W, n_maps = priors * (4 + C + K);
+        float *maps = rand_floats(&rng, n_maps, -12.0f, 12.0f);
+        maps[n_maps / 2] = 80.0f;     /* expf of the difference to the max underflows */
+        size_t sizes[3] = {priors * 4, priors * C, priors * K};
+        float *want[3], *got[3], *dev[3];
+        for (int j = 0; j < 3; j++) {
+            want[j] = xmalloc(sizes[j] * 4);
+            got[j] = xmalloc(sizes[j] * 4);
+            dev[j] = dev_alloc(sizes[j] * 4);
+        }
+        yl_head_output_cpu(maps, A, C, K, H, W, want[0], want[1], want[2], 1);
+        float *d_maps = to_dev(maps, n_maps * 4);
+        ck_assert_status(yl_head_output_cuda(d_maps, A, C, K, H, W, dev[0], dev[1], dev[2], NULL),
+                         YOLACT_OK);
+        static const char *const names[3] = {"loc", "conf", "coeff"};
+        for (int j = 0; j < 3; j++) {
+            from_dev(got[j], dev[j], sizes[j] * 4);
+            char what[96];
+            snprintf(what, sizeof what, "head output A %d C %d K %d %dx%d: %s", A, C, K, H, W,
+                     names[j]);
+            assert_floats_equal(got[j], want[j], sizes[j], what);
+            cudaFree(dev[j]);
+            free(want[j]);
+            free(got[j]);
+        }
+        cudaFree(d_maps);
+        free(maps);
+    }
+    ck_assert_status(yl_head_output_cuda(NULL, 3, 81, 32, 2, 2, NULL, NULL, NULL, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+}
+END_TEST
+
+START_TEST(test_proto_output)
+{
+    static const struct { int k, h, w; } cases[] = {
+        {32, 138, 138}, {1, 1, 1}, {33, 5, 7}, {31, 33, 3}, {64, 1, 65}, {0, 3, 3}};
+    uint64_t rng = 0xabcdef0123456789ull;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int K = cases[i].k, H = cases[i].h, W = cases[i].w;
+        size_t n = (size_t)K * H * W;
+        float *in = rand_floats(&rng, n, 0.0f, 3.0f);
+        float *want = xmalloc(n * 4), *got = xmalloc(n * 4);
+        yl_proto_output_cpu(in, K, H, W, want);
+        float *d_in = to_dev(in, n * 4), *d_out = dev_alloc(n * 4);
+        ck_assert_status(yl_proto_output_cuda(d_in, K, H, W, d_out, NULL), YOLACT_OK);
+        from_dev(got, d_out, n * 4);
+        char what[64];
+        snprintf(what, sizeof what, "proto output %dx%dx%d", K, H, W);
+        assert_floats_equal(got, want, n, what);
+        cudaFree(d_in);
+        cudaFree(d_out);
+        free(in);
+        free(want);
+        free(got);
+    }
+}
+END_TEST
+
 #ifdef YL_CUDA_EMULATION
 /* ---- the emulated MMA ---------------------------------------------------------------------- */
 /* Runs yl_emu_selftest_mma; returns the largest |d - (a b + c)| over the 128 outputs. */
@@ -92,6 +273,11 @@ Suite *network_kernels_suite(void)
     Suite *s = suite_create("network_kernels");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_maxpool);
+    tcase_add_test(tc, test_resize_bilinear);
+    tcase_add_test(tc, test_add);
+    tcase_add_test(tc, test_head_output);
+    tcase_add_test(tc, test_proto_output);
 #ifdef YL_CUDA_EMULATION
     tcase_add_test(tc, test_emu_mma);
 #endif
