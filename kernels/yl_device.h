@@ -109,8 +109,9 @@
 /* ---- numbers ------------------------------------------------------------------------------
  * yl_expf_fast: __expf on the GPU (2 + 1.16 * |x| ulp, flushes denormals); expf emulated, so
  * a test of a kernel using it needs a tolerance for the GPU's error, not only the emulation's.
- * yl_half_bits: a half's 16 bits (unsigned short). yl_fdividef: __fdividef (2 ulp, 0 for |b| > 2^126). yl_brev: bit reversal (lane 0's ballot
- * bit becomes the most significant). yl_popc: population count. */
+ * yl_half_bits: a half's 16 bits (unsigned short). yl_fdividef: __fdividef (2 ulp, 0 for
+ * |b| > 2^126). yl_brev: bit reversal (lane 0's ballot bit becomes the most significant).
+ * yl_popc: population count. */
 #if defined(__CUDACC__)
 typedef __half yl_half;
 #define yl_float2half(f) __float2half_rn(f)

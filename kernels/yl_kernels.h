@@ -106,6 +106,29 @@ yolact_status yl_head_output_cuda(const float *maps, int anchors, int classes, i
 yolact_status yl_proto_output_cuda(const float *in, int channels, int height, int width,
                                    float *out, struct CUstream_st *stream);
 
+/* ---- convolution (protonet, prediction heads) -----------------------------------------------
+ * yl_conv2d_cpu's contract as an implicit GEMM (no im2col buffer, no workspace): any kernel
+ * size, stride, padding, dilation; out = act(conv(in) + bias + residual), in, residual and
+ * out (C, H, W) float; bias NULL or (out_channels); residual NULL or the output's shape and
+ * may alias out; out must not alias in. precision: YOLACT_PRECISION_FP32 (SIMT float) or
+ * YOLACT_PRECISION_FP16 (inputs and weights rounded to half, tensor-core MMA with float
+ * accumulation); DEFAULT is not accepted here: the backend resolves it.
+ * Weights are packed once, on the host, into the kernel's tiled layout:
+ *   yl_conv2d_cuda_packed_bytes: the packed size (0 for an invalid shape or precision)
+ *   yl_conv2d_cuda_pack:         fills packed_host from the OIHW float weights (the caller
+ *                                uploads the bytes, 16-byte aligned, e.g. from cudaMalloc)
+ * Accuracy against the exact sum, sum|terms| = sum_k |w x| + |bias| + |residual|:
+ *   FP32: float sums in k order: within ~K eps sum|terms| (typically sqrt(K) eps);
+ *   FP16: each w and x rounded to half (relative 2^-11 each, so each product within ~2^-10),
+ *         float accumulation: within ~1e-3 sum|terms|; inputs beyond 65504 become inf. */
+size_t yl_conv2d_cuda_packed_bytes(const yl_conv_desc *d, yolact_precision precision);
+void yl_conv2d_cuda_pack(const yl_conv_desc *d, const float *weight_oihw,
+                         yolact_precision precision, void *packed_host);
+yolact_status yl_conv2d_cuda(const yl_conv_desc *d, const float *in, int in_h, int in_w,
+                             const void *packed_weight, yolact_precision precision,
+                             const float *bias, const float *residual, yl_activation act,
+                             float *out, struct CUstream_st *stream);
+
 #ifdef __cplusplus
 }
 #endif

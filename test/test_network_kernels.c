@@ -37,6 +37,13 @@ static float *rand_floats(uint64_t *rng, size_t n, float lo, float hi)
     return p;
 }
 
+static double seconds_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
 /* ---- maxpool ------------------------------------------------------------------------------ */
 START_TEST(test_maxpool)
 {
@@ -210,6 +217,167 @@ START_TEST(test_proto_output)
 }
 END_TEST
 
+/* ---- convolution ------------------------------------------------------------------------- */
+typedef struct conv_case {
+    int cin, cout, kh, kw, stride, pad, dil, h, w;
+    yl_activation act;
+    int bias, residual;     /* residual: 0 none, 1 a separate buffer, 2 aliasing out */
+} conv_case;
+
+static const char *precision_name(yolact_precision p)
+{
+    return p == YOLACT_PRECISION_FP16 ? "FP16" : "FP32";
+}
+
+/* Runs one case in one precision against yl_conv2d_cpu; returns the kernel's seconds. */
+static double check_conv(uint64_t *rng, const conv_case *cc, yolact_precision prec)
+{
+    yl_conv_desc d = {cc->cin, cc->cout, cc->kh, cc->kw, cc->stride, cc->pad, cc->dil};
+    int oh = yl_conv_out_size(cc->h, cc->kh, cc->stride, cc->pad, cc->dil);
+    int ow = yl_conv_out_size(cc->w, cc->kw, cc->stride, cc->pad, cc->dil);
+    size_t K = (size_t)cc->cin * cc->kh * cc->kw, n_w = (size_t)cc->cout * K;
+    size_t n_in = (size_t)cc->cin * cc->h * cc->w, plane = (size_t)oh * ow;
+    size_t n_out = (size_t)cc->cout * plane;
+    float *in = rand_floats(rng, n_in, -1.0f, 1.0f), *w = rand_floats(rng, n_w, -0.5f, 0.5f);
+    float *bias = cc->bias ? rand_floats(rng, cc->cout, -1.0f, 1.0f) : NULL;
+    float *res = cc->residual ? rand_floats(rng, n_out, -2.0f, 2.0f) : NULL;
+    float *want = xmalloc(n_out * 4), *got = xmalloc(n_out * 4);
+    float *ws = xmalloc(yl_conv2d_workspace_floats(&d, cc->h, cc->w) * 4);
+    yl_conv2d_cpu(&d, in, cc->h, cc->w, w, bias, res, cc->act, want, ws, 0);
+
+    size_t packed_bytes = yl_conv2d_cuda_packed_bytes(&d, prec);
+    ck_assert_uint_gt(packed_bytes, 0);
+    void *packed = xmalloc(packed_bytes);
+    yl_conv2d_cuda_pack(&d, w, prec, packed);
+    float *d_in = to_dev(in, n_in * 4), *d_bias = bias ? to_dev(bias, cc->cout * 4) : NULL;
+    void *d_w = to_dev(packed, packed_bytes);
+    float *d_out = cc->residual == 2 ? to_dev(res, n_out * 4) : dev_alloc(n_out * 4);
+    float *d_res = cc->residual == 1 ? to_dev(res, n_out * 4) : cc->residual == 2 ? d_out : NULL;
+    double t0 = seconds_now();
+    ck_assert_status(yl_conv2d_cuda(&d, d_in, cc->h, cc->w, d_w, prec, d_bias, d_res, cc->act,
+                                    d_out, NULL), YOLACT_OK);
+    double elapsed = seconds_now() - t0;
+    from_dev(got, d_out, n_out * 4);
+
+    const double rtol = prec == YOLACT_PRECISION_FP16 ? 1.0 / 512 : 1e-5;
+    const double atol = prec == YOLACT_PRECISION_FP16 ? 1e-5 : 0.0;
+    double worst = 0.0;     /* largest |error| / tolerance */
+    for (int m = 0; m < cc->cout; m++) {
+        for (size_t p = 0; p < plane; p++) {
+            int oy = (int)(p / ow), ox = (int)(p % ow);
+            double mag = (bias ? fabs(bias[m]) : 0.0) + (res ? fabs(res[m * plane + p]) : 0.0);
+            for (int ci = 0; ci < cc->cin; ci++)
+                for (int ky = 0; ky < cc->kh; ky++)
+                    for (int kx = 0; kx < cc->kw; kx++) {
+                        int iy = oy * cc->stride - cc->pad + ky * cc->dil;
+                        int ix = ox * cc->stride - cc->pad + kx * cc->dil;
+                        if (iy < 0 || iy >= cc->h || ix < 0 || ix >= cc->w)
+                            continue;
+                        mag += fabs((double)w[((size_t)m * cc->cin + ci) * cc->kh * cc->kw +
+                                              ky * cc->kw + kx] *
+                                    in[((size_t)ci * cc->h + iy) * cc->w + ix]);
+                    }
+            double tol = rtol * mag + atol;
+            float g = got[m * plane + p], r = want[m * plane + p];
+            double err = fabs((double)g - r);
+            worst = err / tol > worst ? err / tol : worst;
+            if (!(err <= tol))
+                ck_abort_msg("conv %s %d->%d %dx%d stride %d pad %d dilation %d on %dx%d, act %d, "
+                             "bias %d, residual %d: channel %d pixel (%d, %d) is %.9g, the CPU's "
+                             "%.9g (|diff| %.3g > tolerance %.3g)", precision_name(prec),
+                             cc->cin, cc->cout, cc->kh, cc->kw, cc->stride, cc->pad, cc->dil,
+                             cc->h, cc->w, (int)cc->act, cc->bias, cc->residual, m, oy, ox, g,
+                             r, err, tol);
+        }
+    }
+    (void)worst;
+    cudaFree(d_in);
+    cudaFree(d_bias);
+    cudaFree(d_w);
+    cudaFree(d_out);
+    if (cc->residual == 1)
+        cudaFree(d_res);
+    free(in);
+    free(w);
+    free(bias);
+    free(res);
+    free(want);
+    free(got);
+    free(ws);
+    free(packed);
+    return elapsed;
+}
+
+static const conv_case conv_cases[] = {
+    {3, 5, 3, 3, 1, 1, 1, 7, 9, YL_ACT_RELU, 1, 0},
+    {1, 1, 1, 1, 1, 0, 1, 1, 1, YL_ACT_NONE, 0, 0},
+    {63, 65, 3, 3, 1, 1, 1, 13, 11, YL_ACT_LEAKY_RELU_0_1, 1, 1},     /* tile edges in M, K */
+    {65, 63, 1, 1, 1, 0, 1, 8, 8, YL_ACT_NONE, 0, 2},                 /* residual aliases out */
+    {64, 64, 3, 3, 2, 1, 1, 17, 17, YL_ACT_RELU, 1, 0},               /* stride 2 */
+    {7, 9, 5, 3, 2, 2, 2, 15, 12, YL_ACT_LEAKY_RELU_0_1, 1, 1},       /* 5x3, dilation 2 */
+    {16, 351, 3, 3, 1, 1, 1, 5, 5, YL_ACT_NONE, 1, 0},                /* a head: 3 (4+81+32) */
+    {8, 8, 1, 1, 1, 0, 1, 64, 65, YL_ACT_RELU, 1, 2},                 /* 65 pixel tiles */
+    {32, 32, 3, 3, 1, 1, 1, 63, 1, YL_ACT_RELU, 0, 1},                /* one column */
+    {5, 3, 1, 1, 2, 1, 1, 9, 10, YL_ACT_NONE, 1, 1},                  /* 1x1 stride 2 padded */
+};
+
+START_TEST(test_conv_fp32)
+{
+    uint64_t rng = 0x3141592653589793ull;
+    for (size_t i = 0; i < sizeof conv_cases / sizeof conv_cases[0]; i++)
+        check_conv(&rng, &conv_cases[i], YOLACT_PRECISION_FP32);
+}
+END_TEST
+
+START_TEST(test_conv_fp16)
+{
+    uint64_t rng = 0x2718281828459045ull;
+    for (size_t i = 0; i < sizeof conv_cases / sizeof conv_cases[0]; i++)
+        check_conv(&rng, &conv_cases[i], YOLACT_PRECISION_FP16);
+}
+END_TEST
+
+/* The protonet's convolution at the parity network's width (64 channels, 3x3 on P3 69x69),
+ * both precisions; with YL_EMU_TIMING=1 in the environment also the full model's (256
+ * channels), whose emulated time the commit message records. */
+START_TEST(test_conv_protonet_sized)
+{
+    uint64_t rng = 0x0123456789abcdefull;
+    const conv_case small = {64, 64, 3, 3, 1, 1, 1, 69, 69, YL_ACT_RELU, 1, 0};
+    const conv_case big = {256, 256, 3, 3, 1, 1, 1, 69, 69, YL_ACT_RELU, 1, 0};
+    int timing = getenv("YL_EMU_TIMING") != NULL;
+    for (int full = 0; full <= timing; full++) {
+        for (int p = 0; p < 2; p++) {
+            yolact_precision prec = p ? YOLACT_PRECISION_FP16 : YOLACT_PRECISION_FP32;
+            double s = check_conv(&rng, full ? &big : &small, prec);
+            if (timing)
+                fprintf(stderr, "conv %s %d->%d 3x3 on 69x69: %.3f s\n", precision_name(prec),
+                        full ? 256 : 64, full ? 256 : 64, s);
+        }
+    }
+}
+END_TEST
+
+START_TEST(test_conv_arguments)
+{
+    yl_conv_desc d = {4, 4, 3, 3, 1, 1, 1};
+    float x;
+    ck_assert_uint_eq(yl_conv2d_cuda_packed_bytes(&d, YOLACT_PRECISION_DEFAULT), 0);
+    ck_assert_uint_eq(yl_conv2d_cuda_packed_bytes(NULL, YOLACT_PRECISION_FP32), 0);
+    ck_assert_status(yl_conv2d_cuda(&d, &x, 4, 4, &x, YOLACT_PRECISION_DEFAULT, NULL, NULL,
+                                    YL_ACT_NONE, &x + 1, NULL), YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_status(yl_conv2d_cuda(&d, &x, 4, 4, &x, YOLACT_PRECISION_FP32, NULL, NULL,
+                                    YL_ACT_NONE, &x, NULL), YOLACT_ERR_INVALID_ARGUMENT);
+    d.stride = 0;
+    ck_assert_status(yl_conv2d_cuda(&d, &x, 4, 4, &x, YOLACT_PRECISION_FP32, NULL, NULL,
+                                    YL_ACT_NONE, &x + 1, NULL), YOLACT_ERR_INVALID_ARGUMENT);
+    /* A kernel larger than the unpadded input: an empty output, nothing to do. */
+    yl_conv_desc e = {2, 2, 5, 5, 1, 0, 1};
+    ck_assert_status(yl_conv2d_cuda(&e, &x, 3, 3, &x, YOLACT_PRECISION_FP16, NULL, NULL,
+                                    YL_ACT_NONE, &x + 1, NULL), YOLACT_OK);
+}
+END_TEST
+
 #ifdef YL_CUDA_EMULATION
 /* ---- the emulated MMA ---------------------------------------------------------------------- */
 /* Runs yl_emu_selftest_mma; returns the largest |d - (a b + c)| over the 128 outputs. */
@@ -278,6 +446,10 @@ Suite *network_kernels_suite(void)
     tcase_add_test(tc, test_add);
     tcase_add_test(tc, test_head_output);
     tcase_add_test(tc, test_proto_output);
+    tcase_add_test(tc, test_conv_fp32);
+    tcase_add_test(tc, test_conv_fp16);
+    tcase_add_test(tc, test_conv_protonet_sized);
+    tcase_add_test(tc, test_conv_arguments);
 #ifdef YL_CUDA_EMULATION
     tcase_add_test(tc, test_emu_mma);
 #endif
