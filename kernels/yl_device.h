@@ -58,6 +58,13 @@
 
 #define YL_FULL_MASK 0xffffffffu
 
+/* Unroll the loop that follows (register arrays indexed by its counter stay in registers). */
+#if defined(__CUDACC__)
+#define YL_UNROLL _Pragma("unroll")
+#else
+#define YL_UNROLL _Pragma("GCC unroll 16")
+#endif
+
 /* ---- warp collectives (all lanes named in mask must reach the same call) ---------------- */
 #if defined(__CUDACC__)
 #define yl_shfl_sync(mask, v, lane) __shfl_sync((mask), (v), (lane))
@@ -102,12 +109,14 @@
 /* ---- numbers ------------------------------------------------------------------------------
  * yl_expf_fast: __expf on the GPU (2 + 1.16 * |x| ulp, flushes denormals); expf emulated, so
  * a test of a kernel using it needs a tolerance for the GPU's error, not only the emulation's.
- * yl_fdividef: __fdividef (2 ulp, 0 for |b| > 2^126). yl_brev: bit reversal (lane 0's ballot
- * bit becomes the most significant). yl_popc: population count. */
+ * yl_half_bits: a half's 16 bits (unsigned short). yl_fdividef: __fdividef (2 ulp, 0 for
+ * |b| > 2^126). yl_brev: bit reversal (lane 0's ballot bit becomes the most significant).
+ * yl_popc: population count. */
 #if defined(__CUDACC__)
 typedef __half yl_half;
 #define yl_float2half(f) __float2half_rn(f)
 #define yl_half2float(h) __half2float(h)
+#define yl_half_bits(h) __half_as_ushort(h)
 #define yl_expf_fast(x) __expf(x)
 #define yl_fdividef(a, b) __fdividef((a), (b))
 #define yl_brev(x) __brev(x)
@@ -116,6 +125,7 @@ typedef __half yl_half;
 typedef yl_emu_half yl_half;
 #define yl_float2half(f) yl_emu_float2half_rn(f)
 #define yl_half2float(h) yl_emu_half2float(h)
+#define yl_half_bits(h) ((h).bits)
 #define yl_expf_fast(x) expf(x)
 #define yl_fdividef(a, b) ((a) / (b))
 #define yl_brev(x) yl_emu_brev(x)
@@ -125,8 +135,7 @@ typedef yl_emu_half yl_half;
 /* ---- asynchronous copies global -> shared (sm_80+; a plain copy before) --------------------
  * yl_cp_async_16 copies 16 bytes (both addresses 16-byte aligned); the copies become visible
  * to the issuing thread after yl_cp_async_wait_all(), to the block after a __syncthreads()
- * that follows it. Tensor-core MMA (mma.sync m16n8k16 f16 -> f32, and wgmma on sm_90a) will
- * be added here, with its emulation as a warp collective, with the first kernel that uses it. */
+ * that follows it. */
 #if defined(__CUDACC__) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
 static __device__ __forceinline__ void yl_cp_async_16(void *smem, const void *gmem)
 {
@@ -144,5 +153,61 @@ static __device__ __forceinline__ void yl_cp_async_16(void *smem, const void *gm
 }
 static __device__ __forceinline__ void yl_cp_async_wait_all(void) {}
 #endif
+
+/* ---- tensor cores ---------------------------------------------------------------------------
+ * yl_mma_m16n8k16_f16f32: D = A * B + C for one warp, A 16x16 and B 16x8 half, C and D 16x8
+ * float: mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 on sm_80+, two m16n8k8 on sm_75
+ * (the same fragments split in k halves). A warp collective: all 32 lanes of the warp must
+ * execute it together. Each lane holds, with g = lane / 4 and t = lane % 4, and each 32-bit
+ * register two halves, the lower-indexed one in the low 16 bits:
+ *   a[0] = A[g][2t, 2t+1]     a[1] = A[g+8][2t, 2t+1]  a[2] = A[g][2t+8, 2t+9]  a[3] = A[g+8][2t+8, 2t+9]
+ *   b[0] = B[2t, 2t+1][g]     b[1] = B[2t+8, 2t+9][g]   (k pairs of column g)
+ *   c, d: [0] = (g, 2t)  [1] = (g, 2t+1)  [2] = (g+8, 2t)  [3] = (g+8, 2t+1)
+ * The emulation computes each D element from every lane's fragments exactly per this layout
+ * (products of halves are exact in float; the 16 are summed in double and added to C, one
+ * rounding): tensor cores sum in another order with their own rounding, so a test needs a
+ * tolerance of a few float ulps of sum |terms| besides the half rounding of the inputs. d may
+ * alias c. */
+#if defined(__CUDACC__)
+static __device__ __forceinline__ void yl_mma_m16n8k16_f16f32(float d[4], const uint32_t a[4],
+                                                               const uint32_t b[2],
+                                                               const float c[4])
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    float r0, r1, r2, r3;
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 "
+                 "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%10, %11, %12, %13};\n"
+                 : "=f"(r0), "=f"(r1), "=f"(r2), "=f"(r3)
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]),
+                   "f"(c[0]), "f"(c[1]), "f"(c[2]), "f"(c[3]));
+    d[0] = r0;
+    d[1] = r1;
+    d[2] = r2;
+    d[3] = r3;
+#elif defined(__CUDA_ARCH__)
+    float t[4];
+    asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.f16.f16.f32 "
+                 "{%0, %1, %2, %3}, {%4, %5}, {%6}, {%7, %8, %9, %10};\n"
+                 : "=f"(t[0]), "=f"(t[1]), "=f"(t[2]), "=f"(t[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(b[0]), "f"(c[0]), "f"(c[1]), "f"(c[2]), "f"(c[3]));
+    asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.f16.f16.f32 "
+                 "{%0, %1, %2, %3}, {%4, %5}, {%6}, {%7, %8, %9, %10};\n"
+                 : "=f"(d[0]), "=f"(d[1]), "=f"(d[2]), "=f"(d[3])
+                 : "r"(a[2]), "r"(a[3]), "r"(b[1]), "f"(t[0]), "f"(t[1]), "f"(t[2]), "f"(t[3]));
+#else
+    (void)d, (void)a, (void)b, (void)c;     /* the host pass of nvcc: never called */
+#endif
+}
+#else
+#define yl_mma_m16n8k16_f16f32(d, a, b, c) \
+    yl_emu_mma_m16n8k16_f16f32((d), (a), (b), (c), __FILE__, __LINE__)
+#endif
+
+/* Two floats as the halves of one 32-bit MMA register (lo in the low 16 bits). */
+static __device__ __forceinline__ uint32_t yl_pack_half2(float lo, float hi)
+{
+    return (uint32_t)yl_half_bits(yl_float2half(lo)) |
+           (uint32_t)yl_half_bits(yl_float2half(hi)) << 16;
+}
 
 #endif

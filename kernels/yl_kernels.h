@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "cpu/dense_ops.h"
+#include "cpu/head_ops.h"
 #include "cpu/post_ops.h"
 #include "yolact.h"
 
@@ -71,6 +72,62 @@ yolact_status yl_detect_cuda(const float *loc, const float *conf, const float *p
                              int num_priors, const yl_detect_params *params,
                              yl_raw_detection *out, int *count, void *workspace,
                              struct CUstream_st *stream);
+
+/* ---- the network's dense ops ---------------------------------------------------------------
+ * yl_maxpool2d_cpu, bit-identical (the same max, NaN winning, in the CPU's order). */
+yolact_status yl_maxpool2d_cuda(const float *in, int channels, int in_h, int in_w, int kernel,
+                                int stride, int pad, float *out, int out_h, int out_w,
+                                struct CUstream_st *stream);
+
+/* yl_resize_bilinear_cpu, bit-identical (the same float expression, no FMA). workspace:
+ * yl_resize_cuda_workspace_bytes(out_h, out_w) bytes of device memory (the axis tables). */
+size_t yl_resize_cuda_workspace_bytes(int out_h, int out_w);
+yolact_status yl_resize_bilinear_cuda(const float *in, int channels, int in_h, int in_w,
+                                      float *out, int out_h, int out_w, void *workspace,
+                                      struct CUstream_st *stream);
+
+/* out[i] = a[i] + b[i] for n floats (the CPU backend's YL_OP_ADD); out may alias a or b.
+ * Bit-identical. */
+yolact_status yl_add_cuda(const float *a, const float *b, size_t n, float *out,
+                          struct CUstream_st *stream);
+
+/* yl_head_output_cpu (cpu/head_ops.h) without the thread count; loc, conf, coeff at the
+ * level's first prior. The same operations in the same order: bit-identical in the
+ * emulation (the C library's expf, tanhf); on a GPU CUDA's expf and tanhf are within 2 ulp
+ * of the correctly rounded value, so conf is within ~(2 + classes / 2) ulp relative of the
+ * CPU's (the sum's terms each off by 2 ulp, then one division) and coeff within 2 ulp plus
+ * the C library's own error (1 ulp). */
+yolact_status yl_head_output_cuda(const float *maps, int anchors, int classes, int prototypes,
+                                  int height, int width, float *loc, float *conf, float *coeff,
+                                  struct CUstream_st *stream);
+
+/* yl_proto_output_cpu: (channels, height, width) -> (height, width, channels). Bit-identical
+ * (a copy). */
+yolact_status yl_proto_output_cuda(const float *in, int channels, int height, int width,
+                                   float *out, struct CUstream_st *stream);
+
+/* ---- convolution (protonet, prediction heads) -----------------------------------------------
+ * yl_conv2d_cpu's contract as an implicit GEMM (no im2col buffer, no workspace): any kernel
+ * size, stride, padding, dilation; out = act(conv(in) + bias + residual), in, residual and
+ * out (C, H, W) float; bias NULL or (out_channels); residual NULL or the output's shape and
+ * may alias out; out must not alias in. precision: YOLACT_PRECISION_FP32 (SIMT float) or
+ * YOLACT_PRECISION_FP16 (inputs and weights rounded to half, tensor-core MMA with float
+ * accumulation); DEFAULT is not accepted here: the backend resolves it.
+ * Weights are packed once, on the host, into the kernel's tiled layout:
+ *   yl_conv2d_cuda_packed_bytes: the packed size (0 for an invalid shape or precision)
+ *   yl_conv2d_cuda_pack:         fills packed_host from the OIHW float weights (the caller
+ *                                uploads the bytes, 16-byte aligned, e.g. from cudaMalloc)
+ * Accuracy against the exact sum, sum|terms| = sum_k |w x| + |bias| + |residual|:
+ *   FP32: float sums in k order: within ~K eps sum|terms| (typically sqrt(K) eps);
+ *   FP16: each w and x rounded to half (relative 2^-11 each, so each product within ~2^-10),
+ *         float accumulation: within ~1e-3 sum|terms|; inputs beyond 65504 become inf. */
+size_t yl_conv2d_cuda_packed_bytes(const yl_conv_desc *d, yolact_precision precision);
+void yl_conv2d_cuda_pack(const yl_conv_desc *d, const float *weight_oihw,
+                         yolact_precision precision, void *packed_host);
+yolact_status yl_conv2d_cuda(const yl_conv_desc *d, const float *in, int in_h, int in_w,
+                             const void *packed_weight, yolact_precision precision,
+                             const float *bias, const float *residual, yl_activation act,
+                             float *out, struct CUstream_st *stream);
 
 #ifdef __cplusplus
 }

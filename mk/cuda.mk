@@ -32,6 +32,7 @@ $(BUILD)/obj/emu/%.o: %.cc
 TEST_EXTRA_OBJS += $(EMU_OBJS)
 TEST_EXTRA_LIBS += -lstdc++
 $(BUILD)/obj/test/test_kernels.o: ALL_CFLAGS += -DYL_CUDA_EMULATION -Ikernels -Itest/emu
+$(BUILD)/obj/test/test_network_kernels.o: ALL_CFLAGS += -DYL_CUDA_EMULATION -Ikernels -Itest/emu
 
 test-kernels: $(BUILD)/yolact-tests
 	CK_RUN_SUITE=kernels $(BUILD)/yolact-tests

@@ -14,56 +14,11 @@
 #include "cpu/post_ops.h"
 #include "parity_raw.h"
 #include "yl_kernels.h"
-#include "yl_test.h"
+#include "yl_cuda_test.h"
 
 #ifdef YL_CUDA_EMULATION
 #include "emu_selftest.h"
-#include "yl_emu_runtime.h"
-#else
-#include <cuda_runtime_api.h>
 #endif
-
-#define ck_assert_cuda(expr)                                                            \
-    do {                                                                                \
-        cudaError_t ck_e_ = (expr);                                                     \
-        ck_assert_msg(ck_e_ == cudaSuccess, "%s: %s", #expr, cudaGetErrorString(ck_e_)); \
-    } while (0)
-
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-    ck_assert_msg(p != NULL, "out of memory (%zu bytes)", n);
-    return p;
-}
-
-static void *dev_alloc(size_t n)
-{
-    void *p = NULL;
-    ck_assert_cuda(cudaMalloc(&p, n ? n : 1));
-    return p;
-}
-
-static void *to_dev(const void *host, size_t n)
-{
-    void *d = dev_alloc(n);
-    ck_assert_cuda(cudaMemcpy(d, host, n ? n : 1, cudaMemcpyHostToDevice));
-    return d;
-}
-
-static void from_dev(void *host, const void *dev, size_t n)
-{
-    if (n)
-        ck_assert_cuda(cudaMemcpy(host, dev, n, cudaMemcpyDeviceToHost));
-}
-
-/* Compare n floats bit for bit (NaN equal to NaN), reporting the first difference. */
-static void assert_floats_equal(const float *got, const float *want, size_t n, const char *what)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (memcmp(&got[i], &want[i], sizeof(float)) != 0 && !(isnan(got[i]) && isnan(want[i])))
-            ck_abort_msg("%s: element %zu is %.9g, the CPU's %.9g", what, i, got[i], want[i]);
-    }
-}
 
 /* ---- bilinear tables ------------------------------------------------------------------- */
 START_TEST(test_bilinear_tables)

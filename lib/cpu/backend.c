@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "cpu/head_ops.h"
 #include "status.h"
 
 typedef struct cpu_state {
@@ -163,40 +164,6 @@ static yolact_status ensure_mask_buffers(cpu_state *st, int width, int height)
     return YOLACT_OK;
 }
 
-/* One level of the head: (A*(4+C+K), H, W) maps -> prior rows of loc, conf (softmax over the
- * classes) and coeff (tanh), in the order permute(0, 2, 3, 1).view(-1, n) gives. */
-static void head_output(cpu_state *st, const yl_op *op)
-{
-    const yolact_model *m = st->model;
-    const yl_level *lv = &m->levels[op->level];
-    const float *maps = st->buffers[op->in];
-    int A = m->anchors_per_cell, C = m->num_classes, K = m->num_prototypes;
-    size_t plane = (size_t)lv->height * lv->width;
-    const float *loc_maps = maps, *conf_maps = maps + (size_t)4 * A * plane,
-                *coeff_maps = conf_maps + (size_t)C * A * plane;
-#pragma omp parallel for num_threads(st->threads) schedule(static)
-    for (size_t cell = 0; cell < plane; cell++) {
-        for (int a = 0; a < A; a++) {
-            size_t p = (size_t)lv->first_prior + cell * A + a;
-            for (int d = 0; d < 4; d++)
-                st->loc[p * 4 + d] = loc_maps[((size_t)a * 4 + d) * plane + cell];
-            float *conf = st->conf + p * C;
-            float max = -INFINITY, sum = 0;
-            for (int c = 0; c < C; c++) {
-                conf[c] = conf_maps[((size_t)a * C + c) * plane + cell];
-                max = conf[c] > max ? conf[c] : max;
-            }
-            for (int c = 0; c < C; c++)
-                sum += conf[c] = expf(conf[c] - max);
-            float inv = 1.0f / sum;
-            for (int c = 0; c < C; c++)
-                conf[c] *= inv;
-            for (int k = 0; k < K; k++)
-                st->coeff[p * K + k] = tanhf(coeff_maps[((size_t)a * K + k) * plane + cell]);
-        }
-    }
-}
-
 /* With a profile: charge the time since *mark to a stage and move the mark. */
 static void lap(cpu_state *st, double *mark, yl_stage stage)
 {
@@ -238,16 +205,18 @@ static void run_network(cpu_state *st, double *mark)
                 dst[j] = src[j] + r[j];
             break;
         }
-        case YL_OP_HEAD_OUTPUT:
-            head_output(st, op);
-            break;
-        case YL_OP_PROTO_OUTPUT: {
-            size_t plane = (size_t)in->height * in->width;
-            for (size_t p = 0; p < plane; p++)
-                for (int k = 0; k < in->channels; k++)
-                    st->proto[p * in->channels + k] = src[(size_t)k * plane + p];
+        case YL_OP_HEAD_OUTPUT: {
+            const yl_level *lv = &m->levels[op->level];
+            size_t p = (size_t)lv->first_prior;
+            yl_head_output_cpu(src, m->anchors_per_cell, m->num_classes, m->num_prototypes,
+                               lv->height, lv->width, st->loc + p * 4,
+                               st->conf + p * m->num_classes, st->coeff + p * m->num_prototypes,
+                               st->threads);
             break;
         }
+        case YL_OP_PROTO_OUTPUT:
+            yl_proto_output_cpu(src, in->channels, in->height, in->width, st->proto);
+            break;
         }
         if (st->profile)
             lap(st, mark, yl_stage_of_op(op->name));

@@ -127,3 +127,42 @@ extern "C" cudaError_t yl_emu_selftest_misuse(int which)
     cudaFree(out);
     return e;
 }
+
+/* One warp: lane fragments loaded from row-major a (16x16), b (16x8 as [k][n]) and c (16x8)
+ * per the layout in yl_device.h (or a planted error in it), d = a * b + c stored back from
+ * the D fragments. `lanes` < 32: the other lanes exit before the MMA (misuse). */
+static __global__ void mma_kernel(const float *a, const float *b, const float *c, float *d,
+                                  int variant, int lanes)
+{
+    const int lane = threadIdx.x, g = lane / 4, t = lane % 4;
+    if (lane >= lanes)
+        return;
+    uint32_t fa[4], fb[2];
+    float fc[4];
+    for (int i = 0; i < 4; i++) {
+        /* Right: a[1] holds row g + 8, a[2] column 2t + 8; the planted error swaps them. */
+        int hi_row = variant == YL_EMU_MMA_SWAPPED_A ? i >> 1 : i & 1;
+        int hi_col = variant == YL_EMU_MMA_SWAPPED_A ? i & 1 : i >> 1;
+        const float *p = a + (g + 8 * hi_row) * 16 + 2 * t + 8 * hi_col;
+        fa[i] = yl_pack_half2(p[0], p[1]);
+    }
+    for (int i = 0; i < 2; i++) {
+        int k = 2 * t + 8 * i;
+        /* Right: the k pair of column g; the planted error indexes B as if it were stored
+         * transposed ([n][k]), as a kernel that staged it the wrong way round would. */
+        fb[i] = variant == YL_EMU_MMA_TRANSPOSED_B
+                    ? yl_pack_half2(b[g * 16 + k], b[g * 16 + k + 1])
+                    : yl_pack_half2(b[k * 8 + g], b[(k + 1) * 8 + g]);
+    }
+    for (int i = 0; i < 4; i++)
+        fc[i] = c[(g + 8 * (i >> 1)) * 8 + 2 * t + (i & 1)];
+    yl_mma_m16n8k16_f16f32(fc, fa, fb, fc);
+    for (int i = 0; i < 4; i++)
+        d[(g + 8 * (i >> 1)) * 8 + 2 * t + (i & 1)] = fc[i];
+}
+
+extern "C" cudaError_t yl_emu_selftest_mma(const float *a, const float *b, const float *c,
+                                           float *d, int variant, int lanes)
+{
+    return YL_LAUNCH(mma_kernel, 1, 32, 0, nullptr, a, b, c, d, variant, lanes);
+}

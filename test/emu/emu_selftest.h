@@ -26,6 +26,15 @@ cudaError_t yl_emu_selftest_misuse(int which);
  * between the steps, n threads in blocks of 256; out[block] = sum of in over the block. */
 cudaError_t yl_emu_selftest_block_sum(const float *in, float *out, int n, int sync);
 
+/* mma.sync m16n8k16 (yl_mma_m16n8k16_f16f32) in one warp of 32 threads: d (16x8) = a (16x16)
+ * * b (16x8, [k][n]) + c (16x8), all row-major float (a, b rounded to half). variant: 0 the
+ * right fragment layout, or a planted error: YL_EMU_MMA_SWAPPED_A (registers a[1], a[2]
+ * exchanged), YL_EMU_MMA_TRANSPOSED_B (B read as if row-major). lanes < 32: the other lanes
+ * exit first, which must fail the launch. Device pointers. */
+enum { YL_EMU_MMA_RIGHT = 0, YL_EMU_MMA_SWAPPED_A = 1, YL_EMU_MMA_TRANSPOSED_B = 2 };
+cudaError_t yl_emu_selftest_mma(const float *a, const float *b, const float *c, float *d,
+                                int variant, int lanes);
+
 #ifdef __cplusplus
 }
 #endif

@@ -304,8 +304,57 @@ const char *op_name(yl_emu_warp_op op)
 {
     static const char *const names[] = {"__shfl_sync", "__shfl_up_sync", "__shfl_down_sync",
                                         "__shfl_xor_sync", "__ballot_sync", "__any_sync",
-                                        "__all_sync", "__syncwarp"};
+                                        "__all_sync", "__syncwarp",
+                                        "mma.sync.m16n8k16"};
     return names[op];
+}
+
+/* The operands one lane hands to an MMA collective (they live on its stack while it waits). */
+struct mma_operands {
+    float *d;
+    const uint32_t *a, *b;
+    const float *c;
+};
+
+float half_of(uint32_t reg, int high)
+{
+    return yl_emu_half2float(yl_emu_half{(uint16_t)(high ? reg >> 16 : reg & 0xffffu)});
+}
+
+/* The 32 lanes of the warp starting at thread `first` are at the MMA: assemble A (16x16) and
+ * B (16x8) from their fragments, then give each lane its D fragment (see yl_device.h). */
+void mma_m16n8k16(unsigned first)
+{
+    float A[16][16], B[16][8], D[32][4];
+    for (unsigned lane = 0; lane < 32; lane++) {
+        const mma_operands *o = (const mma_operands *)(uintptr_t)run->warp[first + lane].value;
+        unsigned g = lane / 4, t = lane % 4;
+        for (unsigned i = 0; i < 4; i++) {
+            unsigned row = g + 8 * (i & 1), col = 2 * t + 8 * (i >> 1);
+            A[row][col] = half_of(o->a[i], 0);
+            A[row][col + 1] = half_of(o->a[i], 1);
+        }
+        for (unsigned i = 0; i < 2; i++) {
+            B[2 * t + 8 * i][g] = half_of(o->b[i], 0);
+            B[2 * t + 8 * i + 1][g] = half_of(o->b[i], 1);
+        }
+    }
+    for (unsigned lane = 0; lane < 32; lane++) {
+        const mma_operands *o = (const mma_operands *)(uintptr_t)run->warp[first + lane].value;
+        unsigned g = lane / 4, t = lane % 4;
+        for (unsigned i = 0; i < 4; i++) {
+            unsigned row = g + 8 * (i >> 1), col = 2 * t + (i & 1);
+            double sum = 0.0;
+            for (unsigned k = 0; k < 16; k++)
+                sum += (double)A[row][k] * B[k][col];
+            D[lane][i] = (float)((double)o->c[i] + sum);
+        }
+    }
+    /* Written after every lane's C was read: d may alias c. */
+    for (unsigned lane = 0; lane < 32; lane++) {
+        const mma_operands *o = (const mma_operands *)(uintptr_t)run->warp[first + lane].value;
+        memcpy(o->d, D[lane], sizeof D[lane]);
+    }
 }
 
 /* Completes warp w's collective if every lane it names is there or has exited.
@@ -355,6 +404,20 @@ int resolve_warp(unsigned w)
             return -1;
         }
     }
+    if (r0.op == YL_EMU_MMA_M16N8K16) {
+        if (end - first != 32 || waiting != 0xffffffffu) {
+            fail(cudaErrorLaunchFailure,
+                 "mma.sync at %s:%d in warp %u of %s of %s: only lanes 0x%08x arrived; all "
+                 "32 lanes of a full warp must execute it (%s)",
+                 base_name(r0.file), r0.line, w, block_name(), run->kernel, waiting,
+                 end - first != 32 ? "partial warp" : "the others have exited");
+            return -1;
+        }
+        mma_m16n8k16(first);
+        for (unsigned l = first; l < end; l++)
+            run->state[l] = T_RUNNABLE;
+        return 1;
+    }
     unsigned votes = 0;
     for (unsigned l = first; l < end; l++)
         if ((waiting & (1u << (l - first))) && run->warp[l].value)
@@ -369,7 +432,8 @@ int resolve_warp(unsigned w)
         case YL_EMU_BALLOT: r.result = votes; break;
         case YL_EMU_ANY: r.result = (votes & r.mask) != 0; break;
         case YL_EMU_ALL: r.result = (votes & r.mask & waiting) == (r.mask & waiting); break;
-        case YL_EMU_SYNCWARP: r.result = 0; break;
+        case YL_EMU_SYNCWARP:
+        case YL_EMU_MMA_M16N8K16: r.result = 0; break;   /* MMA: resolved above */
         case YL_EMU_SHFL_IDX: src = base + (r.arg & (width - 1)); break;
         case YL_EMU_SHFL_UP: src = (int)lane - r.arg >= base ? (int)lane - r.arg : (int)lane; break;
         case YL_EMU_SHFL_DOWN:
@@ -600,6 +664,13 @@ uint64_t yl_emu_warp(yl_emu_warp_op op, unsigned mask, uint64_t value, int arg, 
     run->warp[t] = warp_request{op, mask, value, 0, arg, width, file, line};
     park(T_WARP);
     return run->warp[t].result;
+}
+
+void yl_emu_mma_m16n8k16_f16f32(float d[4], const uint32_t a[4], const uint32_t b[2],
+                                const float c[4], const char *file, int line)
+{
+    mma_operands o{d, a, b, c};
+    yl_emu_warp(YL_EMU_MMA_M16N8K16, 0xffffffffu, (uint64_t)(uintptr_t)&o, 0, 32, file, line);
 }
 
 void *yl_emu_dynamic_smem(size_t bytes, const char *file, int line)

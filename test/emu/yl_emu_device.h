@@ -95,7 +95,7 @@ void yl_emu_syncthreads(const char *file, int line);
 
 enum yl_emu_warp_op {
     YL_EMU_SHFL_IDX, YL_EMU_SHFL_UP, YL_EMU_SHFL_DOWN, YL_EMU_SHFL_XOR,
-    YL_EMU_BALLOT, YL_EMU_ANY, YL_EMU_ALL, YL_EMU_SYNCWARP
+    YL_EMU_BALLOT, YL_EMU_ANY, YL_EMU_ALL, YL_EMU_SYNCWARP, YL_EMU_MMA_M16N8K16
 };
 
 /* One lane's part of a warp collective: waits until every lane named in mask that has not
@@ -115,6 +115,12 @@ static inline T yl_emu_shfl(yl_emu_warp_op op, unsigned mask, T v, int arg, int 
     std::memcpy(&r, &bits, sizeof r);
     return r;
 }
+
+/* One lane's part of mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 (see yl_device.h for
+ * the fragments): a warp collective that all 32 lanes of a full warp must reach; when they
+ * have, every lane's D fragment is computed from all lanes' A and B fragments. */
+void yl_emu_mma_m16n8k16_f16f32(float d[4], const uint32_t a[4], const uint32_t b[2],
+                                const float c[4], const char *file, int line);
 
 /* Dynamic shared memory of the block: fails the launch when the kernel wants more bytes than
  * the launch gave. Poisoned (0xff bytes: NaN floats, -1 integers) at every block start. */

@@ -1,0 +1,340 @@
+// Convolution for the protonet and the prediction heads as an implicit GEMM: the im2col
+// matrix is never stored, each tile of it is gathered from the input when it is staged in
+// shared memory. With m an output channel, p an output pixel and k = (ci, ky, kx):
+//   out[m][p] = act(sum_k W[m][k] * X[k][p] + bias[m] + residual[m][p])
+//   in:       (in_channels, in_h, in_w) float        X[k][p] = in[ci][y*s-pad+ky*dil][x*s-pad+kx*dil]
+//   weight:   packed by yl_conv2d_cuda_pack (tiles of W, zero-padded; see below)
+//   bias:     (out_channels) or NULL; residual: (out_channels, out_h, out_w) or NULL, may alias out
+//   out:      (out_channels, out_h, out_w) float
+// A block computes a TILE_M x TILE_N tile of out (channels x pixels), TILE_K of k at a time.
+//   FP32: 256 threads, each a 4 x 4 register tile of float multiply-adds (SIMT, no FMA).
+//   FP16: 4 warps, each a 32 x 32 sub-tile as 2 x 4 tensor-core m16n8k16 MMAs per k16 step,
+//         W and X converted to half when staged, accumulated in float.
+#include "yl_kernels.h"
+
+#include <string.h>
+
+#include "yl_device.h"
+
+#define TILE_M 64
+#define TILE_N 64
+#define TILE_K 32
+#define F32_THREADS 256
+#define F16_THREADS 128
+/* FP16 shared rows: TILE_K halves = 16 words, padded to 20 so that the 8 rows x 4 words a
+ * fragment load touches fall in 32 distinct banks, and rows stay 16-byte aligned. */
+#define F16_ROW_WORDS (TILE_K / 2 + 4)
+
+/* Packed weights: tile (mt, kt) of W (TILE_M channels x TILE_K of k), zero past M and K, tiles
+ * in the order mt * k_tiles + kt so a block streams its row of tiles; inside a tile
+ *   FP32: [TILE_K][TILE_M] floats (k-major: a thread's 4 channels are one float4)
+ *   FP16: [TILE_M][TILE_K] halves (k-minor: a fragment register is two adjacent halves).
+ * A tile is 8 KiB (FP32) or 4 KiB (FP16), copied to shared memory 16 bytes at a time. */
+#define TILE_ELEMS (TILE_M * TILE_K)
+
+struct conv_geom {
+    int in_c, in_h, in_w;
+    int kh, kw, stride, pad, dil;
+    int out_h, out_w;
+    int m, n, k;        /* GEMM sides: out channels, out pixels, in_c * kh * kw */
+    int k_tiles;
+};
+
+static int out_side(int in, int kernel, int stride, int pad, int dil)
+{
+    long long span = (long long)in + 2LL * pad - (long long)dil * (kernel - 1) - 1;
+    return span < 0 ? 0 : (int)(span / stride + 1);
+}
+
+static bool desc_ok(const yl_conv_desc *d)
+{
+    return d && d->in_channels > 0 && d->out_channels > 0 && d->kernel_h > 0 &&
+           d->kernel_w > 0 && d->stride > 0 && d->pad >= 0 && d->dilation > 0 &&
+           (long long)d->in_channels * d->kernel_h * d->kernel_w <= (1LL << 28) &&
+           (d->out_channels + TILE_M - 1) / TILE_M <= 65535;
+}
+
+static int k_tiles(const yl_conv_desc *d)
+{
+    return (d->in_channels * d->kernel_h * d->kernel_w + TILE_K - 1) / TILE_K;
+}
+
+static int m_tiles(const yl_conv_desc *d) { return (d->out_channels + TILE_M - 1) / TILE_M; }
+
+/* The first input row/column a pixel's window reads; far outside for pixels past the end,
+ * so every tap of theirs reads as padding. */
+#define NO_PIXEL (-(1 << 29))
+
+static __device__ __forceinline__ void pixel_origin(const conv_geom &g, int p, int *iy0,
+                                                    int *ix0)
+{
+    if (p < g.n) {
+        int oy = p / g.out_w, ox = p - oy * g.out_w;
+        *iy0 = oy * g.stride - g.pad;
+        *ix0 = ox * g.stride - g.pad;
+    } else {
+        *iy0 = *ix0 = NO_PIXEL;
+    }
+}
+
+/* X[k][p] for the pixel whose window starts at (iy0, ix0): 0 in the padding and past K. */
+static __device__ __forceinline__ float im2col_at(const float *__restrict__ in,
+                                                  const conv_geom &g, int k, int iy0, int ix0)
+{
+    if (k >= g.k)
+        return 0.0f;
+    int taps = g.kh * g.kw, ci = k / taps, r = k - ci * taps, ky = r / g.kw, kx = r - ky * g.kw;
+    int iy = iy0 + ky * g.dil, ix = ix0 + kx * g.dil;
+    if ((unsigned)iy >= (unsigned)g.in_h || (unsigned)ix >= (unsigned)g.in_w)
+        return 0.0f;
+    return in[((size_t)ci * g.in_h + iy) * g.in_w + ix];
+}
+
+/* The CPU's epilogue (conv.c): (sum + bias) + residual, then the activation. */
+static __device__ __forceinline__ void store_out(const conv_geom &g, int m, int p, float sum,
+                                                 const float *bias, const float *residual,
+                                                 yl_activation act, float *out)
+{
+    if (m >= g.m || p >= g.n)
+        return;
+    size_t at = (size_t)m * g.n + p;
+    float v = sum + (bias ? bias[m] : 0.0f);
+    if (residual)
+        v += residual[at];
+    if (act == YL_ACT_RELU)
+        v = v < 0.0f ? 0.0f : v;
+    else if (act == YL_ACT_LEAKY_RELU_0_1)
+        v = v > 0.0f ? v : v * 0.1f;
+    out[at] = v;
+}
+
+/* ---- FP32: SIMT ---------------------------------------------------------------------------
+ * Staging: thread t gathers pixel column t % 64 for k rows t / 64 + 4 i (consecutive threads,
+ * consecutive pixels: coalesced for stride 1) and copies 2 x 16 bytes of the weight tile.
+ * Compute: thread (tm, tn) = (t / 16, t % 16) owns channels 4 tm .. 4 tm + 3 and pixels
+ * tn + 16 j, so a warp's stores are runs of 16 consecutive pixels. Each output is summed over
+ * k in increasing order. */
+static __global__ void __launch_bounds__(F32_THREADS)
+conv_f32_kernel(conv_geom g, const float *__restrict__ in, const float *__restrict__ weight,
+                const float *bias, const float *residual, yl_activation act, float *out)
+{
+    __shared__ __align__(16) float s_w[TILE_K][TILE_M];
+    __shared__ float s_x[TILE_K][TILE_N];
+    const int t = threadIdx.x, m0 = blockIdx.y * TILE_M, n0 = blockIdx.x * TILE_N;
+    const int ln = t % TILE_N, lk = t / TILE_N;
+    int iy0, ix0;
+    pixel_origin(g, n0 + ln, &iy0, &ix0);
+    const int tm = t / 16, tn = t % 16;
+    float acc[4][4];
+    YL_UNROLL
+    for (int i = 0; i < 4; i++)
+        YL_UNROLL
+        for (int j = 0; j < 4; j++)
+            acc[i][j] = 0.0f;
+    const float *tiles = weight + (size_t)blockIdx.y * g.k_tiles * TILE_ELEMS;
+    for (int kt = 0; kt < g.k_tiles; kt++) {
+        const float *src = tiles + (size_t)kt * TILE_ELEMS;
+        for (int i = t; i < TILE_ELEMS / 4; i += F32_THREADS)
+            yl_cp_async_16(&s_w[0][0] + 4 * i, src + 4 * i);
+        for (int kk = lk; kk < TILE_K; kk += F32_THREADS / TILE_N)
+            s_x[kk][ln] = im2col_at(in, g, kt * TILE_K + kk, iy0, ix0);
+        yl_cp_async_wait_all();
+        __syncthreads();
+        for (int kk = 0; kk < TILE_K; kk++) {
+            float a[4], b[4];
+            YL_UNROLL
+            for (int i = 0; i < 4; i++)
+                a[i] = s_w[kk][4 * tm + i];
+            YL_UNROLL
+            for (int j = 0; j < 4; j++)
+                b[j] = s_x[kk][tn + 16 * j];
+            YL_UNROLL
+            for (int i = 0; i < 4; i++)
+                YL_UNROLL
+                for (int j = 0; j < 4; j++)
+                    acc[i][j] += a[i] * b[j];
+        }
+        __syncthreads();    /* the tiles are overwritten by the next step */
+    }
+    YL_UNROLL
+    for (int i = 0; i < 4; i++)
+        YL_UNROLL
+        for (int j = 0; j < 4; j++)
+            store_out(g, m0 + 4 * tm + i, n0 + tn + 16 * j, acc[i][j], bias, residual, act, out);
+}
+
+/* ---- FP16: tensor cores -------------------------------------------------------------------
+ * Staging: the weight tile (already half, [m][k]) by 16-byte copies into rows of
+ * F16_ROW_WORDS words; X gathered as pairs of k of one pixel, converted, stored as one word
+ * of row p (so s_x is X transposed: [p][k], the "col" layout B fragments want).
+ * Compute: warp w owns channels 32 (w / 2) .. + 31 and pixels 32 (w % 2) .. + 31; per k16
+ * step it loads 2 A and 4 B fragments (yl_device.h's layout) and issues 8 MMAs. */
+static __global__ void __launch_bounds__(F16_THREADS)
+conv_f16_kernel(conv_geom g, const float *__restrict__ in, const uint32_t *__restrict__ weight,
+                const float *bias, const float *residual, yl_activation act, float *out)
+{
+    __shared__ __align__(16) uint32_t s_w[TILE_M][F16_ROW_WORDS];
+    __shared__ uint32_t s_x[TILE_N][F16_ROW_WORDS];
+    const int t = threadIdx.x, m0 = blockIdx.y * TILE_M, n0 = blockIdx.x * TILE_N;
+    const int ln = t % TILE_N, lpair = t / TILE_N;
+    int iy0, ix0;
+    pixel_origin(g, n0 + ln, &iy0, &ix0);
+    const int warp = t / 32, lane = t % 32, gr = lane / 4, tq = lane % 4;
+    const int wm = 32 * (warp / 2), wn = 32 * (warp % 2);
+    float acc[2][4][4];
+    YL_UNROLL
+    for (int i = 0; i < 2; i++)
+        YL_UNROLL
+        for (int j = 0; j < 4; j++)
+            YL_UNROLL
+            for (int e = 0; e < 4; e++)
+                acc[i][j][e] = 0.0f;
+    /* A tile is TILE_ELEMS halves = TILE_ELEMS / 2 words, TILE_K / 8 16-byte chunks a row. */
+    const uint32_t *tiles = weight + (size_t)blockIdx.y * g.k_tiles * (TILE_ELEMS / 2);
+    for (int kt = 0; kt < g.k_tiles; kt++) {
+        const uint32_t *src = tiles + (size_t)kt * (TILE_ELEMS / 2);
+        for (int i = t; i < TILE_ELEMS / 8; i += F16_THREADS) {
+            int row = i / (TILE_K / 8), chunk = i % (TILE_K / 8);
+            yl_cp_async_16(&s_w[row][4 * chunk], src + 4 * i);
+        }
+        for (int kp = lpair; kp < TILE_K / 2; kp += F16_THREADS / TILE_N) {
+            int k = kt * TILE_K + 2 * kp;
+            s_x[ln][kp] = yl_pack_half2(im2col_at(in, g, k, iy0, ix0),
+                                        im2col_at(in, g, k + 1, iy0, ix0));
+        }
+        yl_cp_async_wait_all();
+        __syncthreads();
+        for (int ks = 0; ks < TILE_K / 16; ks++) {
+            const int c0 = 8 * ks + tq, c1 = c0 + 4;     /* words of k 2tq and 2tq + 8 */
+            uint32_t a[2][4], b[4][2];
+            YL_UNROLL
+            for (int i = 0; i < 2; i++) {
+                const int r = wm + 16 * i + gr;
+                a[i][0] = s_w[r][c0];
+                a[i][1] = s_w[r + 8][c0];
+                a[i][2] = s_w[r][c1];
+                a[i][3] = s_w[r + 8][c1];
+            }
+            YL_UNROLL
+            for (int j = 0; j < 4; j++) {
+                const int c = wn + 8 * j + gr;
+                b[j][0] = s_x[c][c0];
+                b[j][1] = s_x[c][c1];
+            }
+            YL_UNROLL
+            for (int i = 0; i < 2; i++)
+                YL_UNROLL
+                for (int j = 0; j < 4; j++)
+                    yl_mma_m16n8k16_f16f32(acc[i][j], a[i], b[j], acc[i][j]);
+        }
+        __syncthreads();
+    }
+    YL_UNROLL
+    for (int i = 0; i < 2; i++)
+        YL_UNROLL
+        for (int j = 0; j < 4; j++)
+            YL_UNROLL
+            for (int e = 0; e < 4; e++)
+                store_out(g, m0 + wm + 16 * i + gr + 8 * (e / 2),
+                          n0 + wn + 8 * j + 2 * tq + e % 2, acc[i][j][e], bias, residual, act,
+                          out);
+}
+
+/* ---- host side ----------------------------------------------------------------------------- */
+static bool precision_ok(yolact_precision p)
+{
+    return p == YOLACT_PRECISION_FP32 || p == YOLACT_PRECISION_FP16;
+}
+
+extern "C" size_t yl_conv2d_cuda_packed_bytes(const yl_conv_desc *d, yolact_precision precision)
+{
+    if (!desc_ok(d) || !precision_ok(precision))
+        return 0;
+    size_t elem = precision == YOLACT_PRECISION_FP16 ? sizeof(uint16_t) : sizeof(float);
+    return (size_t)m_tiles(d) * k_tiles(d) * TILE_ELEMS * elem;
+}
+
+extern "C" void yl_conv2d_cuda_pack(const yl_conv_desc *d, const float *weight_oihw,
+                                    yolact_precision precision, void *packed_host)
+{
+    if (!desc_ok(d) || !precision_ok(precision) || !weight_oihw || !packed_host)
+        return;
+    const int M = d->out_channels, K = d->in_channels * d->kernel_h * d->kernel_w;
+    const int mt_count = m_tiles(d), kt_count = k_tiles(d);
+    const bool half = precision == YOLACT_PRECISION_FP16;
+    for (int mt = 0; mt < mt_count; mt++) {
+        for (int kt = 0; kt < kt_count; kt++) {
+            size_t tile = ((size_t)mt * kt_count + kt) * TILE_ELEMS;
+            for (int mm = 0; mm < TILE_M; mm++) {
+                for (int kk = 0; kk < TILE_K; kk++) {
+                    int m = mt * TILE_M + mm, k = kt * TILE_K + kk;
+                    float w = m < M && k < K ? weight_oihw[(size_t)m * K + k] : 0.0f;
+                    if (half) {
+                        yl_half h = yl_float2half(w);
+                        memcpy(static_cast<uint16_t *>(packed_host) + tile + mm * TILE_K + kk,
+                               &h, sizeof h);
+                    } else {
+                        static_cast<float *>(packed_host)[tile + kk * TILE_M + mm] = w;
+                    }
+                }
+            }
+        }
+    }
+}
+
+static cudaError_t conv_launch(const conv_geom &g, const float *in, const void *packed,
+                               yolact_precision precision, const float *bias,
+                               const float *residual, yl_activation act, float *out,
+                               cudaStream_t stream)
+{
+    dim3 grid((g.n + TILE_N - 1) / TILE_N, (g.m + TILE_M - 1) / TILE_M);
+    if (precision == YOLACT_PRECISION_FP16)
+        return YL_LAUNCH(conv_f16_kernel, grid, F16_THREADS, 0, stream, g, in,
+                         static_cast<const uint32_t *>(packed), bias, residual, act, out);
+    return YL_LAUNCH(conv_f32_kernel, grid, F32_THREADS, 0, stream, g, in,
+                     static_cast<const float *>(packed), bias, residual, act, out);
+}
+
+extern "C" yolact_status yl_conv2d_cuda(const yl_conv_desc *d, const float *in, int in_h,
+                                        int in_w, const void *packed_weight,
+                                        yolact_precision precision, const float *bias,
+                                        const float *residual, yl_activation act, float *out,
+                                        cudaStream_t stream)
+{
+    if (!desc_ok(d) || !precision_ok(precision) || in_h <= 0 || in_w <= 0 || !in ||
+        !packed_weight || !out || (const float *)out == in ||
+        (act != YL_ACT_NONE && act != YL_ACT_RELU && act != YL_ACT_LEAKY_RELU_0_1))
+        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT,
+                       "yl_conv2d_cuda: conv %dx%dx%dx%d stride %d pad %d dilation %d, input "
+                       "%dx%d, precision %d, activation %d, pointers in %p weight %p out %p",
+                       d ? d->out_channels : 0, d ? d->in_channels : 0, d ? d->kernel_h : 0,
+                       d ? d->kernel_w : 0, d ? d->stride : 0, d ? d->pad : 0,
+                       d ? d->dilation : 0, in_h, in_w, (int)precision, (int)act,
+                       (const void *)in, packed_weight, (void *)out);
+    conv_geom g;
+    g.in_c = d->in_channels;
+    g.in_h = in_h;
+    g.in_w = in_w;
+    g.kh = d->kernel_h;
+    g.kw = d->kernel_w;
+    g.stride = d->stride;
+    g.pad = d->pad;
+    g.dil = d->dilation;
+    g.out_h = out_side(in_h, d->kernel_h, d->stride, d->pad, d->dilation);
+    g.out_w = out_side(in_w, d->kernel_w, d->stride, d->pad, d->dilation);
+    g.m = d->out_channels;
+    g.k = d->in_channels * d->kernel_h * d->kernel_w;
+    g.k_tiles = k_tiles(d);
+    /* Input rows + padding must stay far from NO_PIXEL, pixel indices ints. */
+    if (in_h > (1 << 24) || in_w > (1 << 24) || d->pad > (1 << 24) ||
+        (long long)d->dilation * d->kernel_h > (1 << 24) ||
+        (long long)d->dilation * d->kernel_w > (1 << 24) ||
+        (long long)g.out_h * g.out_w > (1LL << 30))
+        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "yl_conv2d_cuda: input %dx%d too large",
+                       in_h, in_w);
+    g.n = g.out_h * g.out_w;
+    if (g.n == 0)
+        return YOLACT_OK;
+    YL_CUDA_CHECK(conv_launch(g, in, packed_weight, precision, bias, residual, act, out, stream));
+    return YOLACT_OK;
+}

@@ -1,0 +1,108 @@
+// The head permutes, as yl_head_output_cpu and yl_proto_output_cpu (cpu/head_ops.h).
+//   head:  maps (A * (4 + C + K), H, W) float -> loc (H*W*A, 4), conf (H*W*A, C) softmax,
+//          coeff (H*W*A, K) tanh; one thread per prior (cell, anchor), which reads its
+//          channels at stride H*W (consecutive threads: consecutive cells, coalesced)
+//   proto: in (K, H, W) float -> out (H, W, K); 32 x 32 tiles transposed through shared memory
+#include "yl_kernels.h"
+
+#include <math.h>
+
+#include "yl_device.h"
+
+#define HEAD_THREADS 128
+
+/* The CPU's loop body for prior p = cell * A + a, operation for operation. */
+static __global__ void __launch_bounds__(HEAD_THREADS)
+head_output_kernel(const float *__restrict__ maps, int anchors, int classes, int prototypes,
+                   size_t plane, float *__restrict__ loc, float *__restrict__ conf,
+                   float *__restrict__ coeff)
+{
+    const size_t p = (size_t)blockIdx.x * HEAD_THREADS + threadIdx.x;
+    if (p >= plane * anchors)
+        return;
+    const size_t cell = p / anchors;
+    const int a = (int)(p % anchors), C = classes, K = prototypes;
+    const float *loc_maps = maps, *conf_maps = maps + (size_t)4 * anchors * plane,
+                *coeff_maps = conf_maps + (size_t)C * anchors * plane;
+    for (int d = 0; d < 4; d++)
+        loc[p * 4 + d] = loc_maps[((size_t)a * 4 + d) * plane + cell];
+    float *row = conf + p * C;
+    float max = -INFINITY, sum = 0.0f;
+    for (int c = 0; c < C; c++) {
+        row[c] = conf_maps[((size_t)a * C + c) * plane + cell];
+        max = row[c] > max ? row[c] : max;
+    }
+    for (int c = 0; c < C; c++)
+        sum += row[c] = expf(row[c] - max);
+    float inv = 1.0f / sum;
+    for (int c = 0; c < C; c++)
+        row[c] *= inv;
+    for (int k = 0; k < K; k++)
+        coeff[p * K + k] = tanhf(coeff_maps[((size_t)a * K + k) * plane + cell]);
+}
+
+extern "C" yolact_status yl_head_output_cuda(const float *maps, int anchors, int classes,
+                                             int prototypes, int height, int width, float *loc,
+                                             float *conf, float *coeff, cudaStream_t stream)
+{
+    const size_t plane = (size_t)(height > 0 ? height : 0) * (width > 0 ? width : 0);
+    const size_t priors = plane * (anchors > 0 ? anchors : 0);
+    if (anchors < 0 || classes < 0 || prototypes < 0 || height < 0 || width < 0 ||
+        priors / HEAD_THREADS >= 0x7fffffffu ||
+        (priors && (!maps || !loc || (classes && !conf) || (prototypes && !coeff))))
+        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT,
+                       "yl_head_output_cuda: %d anchors, %d classes, %d prototypes, %dx%d, "
+                       "maps %p loc %p conf %p coeff %p", anchors, classes, prototypes, height,
+                       width, (const void *)maps, (void *)loc, (void *)conf, (void *)coeff);
+    if (priors == 0)
+        return YOLACT_OK;
+    unsigned blocks = (unsigned)((priors + HEAD_THREADS - 1) / HEAD_THREADS);
+    YL_CUDA_CHECK(YL_LAUNCH(head_output_kernel, blocks, HEAD_THREADS, 0, stream, maps, anchors,
+                            classes, prototypes, plane, loc, conf, coeff));
+    return YOLACT_OK;
+}
+
+/* Block (32, 8): tile of 32 channels x 32 pixels; reads rows of pixels, writes rows of
+ * channels, both 32 consecutive floats a warp. One float of padding: no bank conflicts. */
+#define PROTO_TILE 32
+#define PROTO_ROWS 8
+
+static __global__ void __launch_bounds__(PROTO_TILE * PROTO_ROWS)
+proto_output_kernel(const float *__restrict__ in, int channels, int plane,
+                    float *__restrict__ out)
+{
+    __shared__ float tile[PROTO_TILE][PROTO_TILE + 1];
+    const int p0 = blockIdx.x * PROTO_TILE, c0 = blockIdx.y * PROTO_TILE;
+    const int tx = threadIdx.x, ty = threadIdx.y;
+    for (int r = ty; r < PROTO_TILE; r += PROTO_ROWS) {
+        int c = c0 + r, p = p0 + tx;
+        if (c < channels && p < plane)
+            tile[r][tx] = in[(size_t)c * plane + p];
+    }
+    __syncthreads();
+    for (int r = ty; r < PROTO_TILE; r += PROTO_ROWS) {
+        int p = p0 + r, c = c0 + tx;
+        if (c < channels && p < plane)
+            out[(size_t)p * channels + c] = tile[tx][r];
+    }
+}
+
+extern "C" yolact_status yl_proto_output_cuda(const float *in, int channels, int height,
+                                              int width, float *out, cudaStream_t stream)
+{
+    if (channels < 0 || height < 0 || width < 0 ||
+        (long long)height * width > 0x7fffffffLL - PROTO_TILE ||
+        (channels + PROTO_TILE - 1) / PROTO_TILE > 65535 ||
+        ((long long)channels * height * width != 0 && (!in || !out)))
+        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT,
+                       "yl_proto_output_cuda: %d channels %dx%d, in %p out %p", channels,
+                       height, width, (const void *)in, (void *)out);
+    const int plane = height * width;
+    if (plane == 0 || channels == 0)
+        return YOLACT_OK;
+    dim3 block(PROTO_TILE, PROTO_ROWS),
+        grid((plane + PROTO_TILE - 1) / PROTO_TILE, (channels + PROTO_TILE - 1) / PROTO_TILE);
+    YL_CUDA_CHECK(YL_LAUNCH(proto_output_kernel, grid, block, 0, stream, in, channels, plane,
+                            out));
+    return YOLACT_OK;
+}
