@@ -129,6 +129,15 @@ yolact_status yl_conv2d_cuda(const yl_conv_desc *d, const float *in, int in_h, i
                              const float *bias, const float *residual, yl_activation act,
                              float *out, struct CUstream_st *stream);
 
+/* x = x > 0 ? x : 0.1 * x, in place, n floats (yl_conv2d_cpu's YL_ACT_LEAKY_RELU_0_1). */
+yolact_status yl_leaky_relu_cuda(float *x, size_t n, struct CUstream_st *stream);
+
+/* The CPU backend's gather after Detect: coeffs[i] = coeff[detections[i].prior] (k floats),
+ * boxes[i] = detections[i].box, for the n detections (device memory; n itself on the host). */
+yolact_status yl_gather_detections_cuda(const float *coeff, int k,
+                                        const yl_raw_detection *detections, int n,
+                                        float *coeffs, float *boxes, struct CUstream_st *stream);
+
 #ifdef __cplusplus
 }
 #endif

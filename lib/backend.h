@@ -38,6 +38,17 @@ typedef struct yl_backend_vtable {
 
 extern const yl_backend_vtable yl_cpu_backend;
 
+/* The CUDA backend as this build has it: lib/cuda/backend.c on a GPU, the same code on the
+ * emulated runtime in the test runner, or nothing (lib/cuda/none.c: vtable NULL). */
+typedef struct yl_cuda_backend_entry {
+    const yl_backend_vtable *vtable;
+    int emulated;                    /* runs on the host, for tests: AUTO never picks it */
+    /* YOLACT_OK when device_index is a GPU it runs on, else why not. */
+    yolact_status (*device_check)(int device_index);
+} yl_cuda_backend_entry;
+
+extern const yl_cuda_backend_entry yl_cuda_backend;
+
 /* The network outputs of a session's last frame (tests and debugging). */
 yolact_status yl_session_network_outputs(yolact_session *session, yl_network_outputs *out);
 

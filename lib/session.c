@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "backend.h"
-#include "cuda/runtime.h"
 #include "input_limits.h"
 #include "status.h"
 
@@ -73,29 +72,26 @@ static yolact_status check_options(const yolact_session_options *o)
     return YOLACT_OK;
 }
 
-/* The CUDA backend's vtable once it is built; until then a usable GPU is detected (so the
- * detection is exercised) but CUDA is refused and AUTO runs on the CPU. */
-static const yl_backend_vtable *const cuda_backend = NULL;
-
-/* AUTO: CUDA when the backend is built and device_index is a usable GPU, else CPU.
- * CUDA: the GPU check's status when it is not usable. */
+/* AUTO: CUDA when the backend is built (not emulated) and device_index is a usable GPU,
+ * else CPU. CUDA: the device check's status when it is not usable. */
 static yolact_status choose_backend(const yolact_session_options *o, yolact_backend *kind)
 {
+    const yl_cuda_backend_entry *cuda = &yl_cuda_backend;
     *kind = YOLACT_BACKEND_CPU;
-    if (o->backend == YOLACT_BACKEND_CPU || (o->backend == YOLACT_BACKEND_AUTO && !cuda_backend))
+    if (o->backend == YOLACT_BACKEND_CPU ||
+        (o->backend == YOLACT_BACKEND_AUTO && (!cuda->vtable || cuda->emulated)))
         return YOLACT_OK;
-    yolact_status st = yl_cuda_device_check(o->device_index, NULL);
+    if (!cuda->vtable)
+        return yl_fail(YOLACT_ERR_BACKEND_UNAVAILABLE, "this libyolact was built without the "
+                       "CUDA backend (it needs the CUDA toolkit and cuDNN at build time)");
+    yolact_status st = cuda->device_check(o->device_index);
     if (o->backend == YOLACT_BACKEND_AUTO) {
         if (st == YOLACT_OK)
             *kind = YOLACT_BACKEND_CUDA;
         yl_clear_error();
         return YOLACT_OK;
     }
-    if (st != YOLACT_OK)
-        return st;
-    if (!cuda_backend)
-        return yl_fail(YOLACT_ERR_BACKEND_UNAVAILABLE, "GPU %d is usable, but the CUDA backend "
-                       "is not built yet", o->device_index);
+    YL_TRY(st);
     *kind = YOLACT_BACKEND_CUDA;
     return YOLACT_OK;
 }
@@ -125,7 +121,7 @@ yolact_status yolact_session_create(const yolact_model *model,
     s->model = model;
     s->options = *options;
     s->backend_kind = kind;
-    s->backend = kind == YOLACT_BACKEND_CUDA ? cuda_backend : &yl_cpu_backend;
+    s->backend = kind == YOLACT_BACKEND_CUDA ? yl_cuda_backend.vtable : &yl_cpu_backend;
     yolact_status st = s->backend->create(model, options, &s->state);
     if (st != YOLACT_OK) {
         free(s);

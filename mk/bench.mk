@@ -1,5 +1,5 @@
 # yolact-bench and the benchmark targets: `make bench` times the CPU backend and the official
-# PyTorch YOLACT side by side (bench/README.md); `make gpu-bench` waits for the CUDA backend.
+# PyTorch YOLACT side by side (bench/README.md); `make gpu-bench` times the CUDA backend.
 
 BENCH := $(BUILD)/yolact-bench
 # The official implementation's checkout for the comparison; without it bench/compare times
@@ -21,6 +21,9 @@ bench: $(BENCH)
 	bench/compare --bench $(BENCH) --yolact-dir $(YOLACT_DIR) --threads $(BENCH_THREADS) \
 	    --config yolact_base --image test/data/parity/coffee.png --warmup 1 --iters 2
 
-gpu-bench:
-	@echo "make gpu-bench: the CUDA backend is not built yet; there is nothing to time on a GPU." >&2
-	@false
+# On a GPU: yolact_base (random weights) on the CUDA backend in both precisions, batches of
+# 1..32, written to bench/results/gpu-yolact_base.json.
+gpu-bench: $(BENCH)
+	$(BENCH) -c yolact_base --image test/data/parity/coffee.png --backend cuda \
+	    --precision fp32,fp16 --batch 1,8,32 --warmup 5 --iters 50 \
+	    --json bench/results/gpu-yolact_base.json

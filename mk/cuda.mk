@@ -1,8 +1,9 @@
-# CUDA kernels (kernels/*.cu). Two builds of the same sources:
+# CUDA kernels (kernels/*.cu) and the CUDA backend (lib/cuda/backend.c). Two builds of both:
 #  - emulated, always: the host C++ compiler against test/emu, linked into the Check runner
 #    (suite `kernels`), so CI without a GPU runs every kernel; `make test-kernels` runs it;
-#  - nvcc, when the toolkit is found: `make cuda-compile-check` compiles every kernel for
-#    CUDA_ARCH (machine code) plus PTX of the newest, for GPUs this build does not know.
+#  - real, when the toolkit and cuDNN are found (the Makefile's CUDA): kernels by nvcc for
+#    CUDA_ARCH (machine code) plus PTX of the newest, the backend against cuDNN, both in
+#    libyolact; `make cuda-compile-check` builds just the kernels.
 # Nothing here needs a GPU.
 
 .PHONY: test-kernels cuda-compile-check
@@ -31,8 +32,20 @@ $(BUILD)/obj/emu/%.o: %.cc
 # emulated runtime API.
 TEST_EXTRA_OBJS += $(EMU_OBJS)
 TEST_EXTRA_LIBS += -lstdc++
-$(BUILD)/obj/test/test_kernels.o: ALL_CFLAGS += -DYL_CUDA_EMULATION -Ikernels -Itest/emu
-$(BUILD)/obj/test/test_network_kernels.o: ALL_CFLAGS += -DYL_CUDA_EMULATION -Ikernels -Itest/emu
+# Suites that run kernels or the CUDA backend; they see the emulated runtime API here and the
+# real one in the GPU runner below.
+GPU_SUITE_SRCS := $(filter $(addprefix test/test_,kernels.c network_kernels.c cuda_backend.c \
+                    parity.c),$(TEST_SRCS))
+$(patsubst %.c,$(BUILD)/obj/%.o,$(GPU_SUITE_SRCS)): ALL_CFLAGS += -DYL_CUDA_EMULATION -Ikernels \
+                                                                  -Itest/emu
+
+# The backend's host code against the emulated runtime, cuDNN replaced by the CPU's
+# convolution (lib/cuda/dnn_emulated.c).
+EMU_BACKEND_OBJS := $(BUILD)/obj/emu/lib/cuda/backend.o $(BUILD)/obj/emu/lib/cuda/dnn_emulated.o
+$(BUILD)/obj/emu/lib/cuda/%.o: lib/cuda/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -DYL_CUDA_EMULATION -Ikernels -Itest/emu -MMD -MP -c $< -o $@
+TEST_EXTRA_OBJS += $(EMU_BACKEND_OBJS)
 
 test-kernels: $(BUILD)/yolact-tests
 	CK_RUN_SUITE=kernels $(BUILD)/yolact-tests
@@ -58,4 +71,52 @@ cuda-compile-check: $(CUDA_OBJS)
 else
 cuda-compile-check:
 	@echo "cuda-compile-check: skipped, no nvcc at $(NVCC) (set CUDA_HOME)"
+endif
+
+# ---- the real backend in libyolact -------------------------------------------------------
+ifeq ($(HAVE_CUDA),1)
+REAL_BACKEND_OBJS := $(BUILD)/obj/lib/cuda/backend.o $(BUILD)/obj/lib/cuda/dnn_cudnn.o
+LIB_OBJS += $(CUDA_OBJS) $(REAL_BACKEND_OBJS)
+$(REAL_BACKEND_OBJS): ALL_CFLAGS += -I$(CUDA_HOME)/include -Ikernels
+# The runtime is linked statically and cuDNN opened at run time (lib/cuda/dnn_cudnn.c), so
+# the library loads where neither is installed and says so with a status.
+LDLIBS_BASE += -L$(CUDA_HOME)/lib64 -lcudart_static -lrt -ldl -lstdc++
+else
+LIB_OBJS += $(BUILD)/obj/lib/cuda/none.o
+endif
+
+# ---- the GPU runner: `make gpu-check` ----------------------------------------------------
+# The GPU suites built against the real runtime and linked with the real libyolact; on a
+# machine without a usable GPU the runner prints a SKIP line and passes. gpu-check also runs
+# the kernel suites under compute-sanitizer's memcheck and racecheck (test/gpu_check.sh).
+.PHONY: gpu-check
+ifeq ($(HAVE_CUDA),1)
+GPU_BUILD := $(BUILD)/gpu
+GPU_TEST_OBJS := $(GPU_SUITE_SRCS:%.c=$(GPU_BUILD)/obj/%.o) $(GPU_BUILD)/obj/test/main.o \
+                 $(TEST_SUPPORT:%.c=$(BUILD)/obj/%.o)
+GPU_TEST_OBJS := $(filter-out $(BUILD)/obj/test/main.o,$(GPU_TEST_OBJS))
+
+$(GPU_BUILD)/test_suites.h: $(GPU_SUITE_SRCS) mk/cuda.mk
+	@mkdir -p $(dir $@)
+	@for f in $(GPU_SUITE_SRCS); do n=$$(basename $$f .c); echo "SUITE($${n#test_})"; done \
+	    > $@.tmp && mv $@.tmp $@
+
+$(GPU_BUILD)/obj/test/main.o: $(GPU_BUILD)/test_suites.h
+$(GPU_BUILD)/obj/test/%.o: test/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -DYL_GPU_RUNNER -I$(GPU_BUILD) -I$(CUDA_HOME)/include \
+	    -Ikernels -Itest -MMD -MP -c $< -o $@
+
+$(BUILD)/yolact-gpu-tests: $(GPU_TEST_OBJS) $(STATIC)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(CHECK_LIBS) $(DEP_LIBS) $(LDLIBS_BASE)
+
+# Built and run by `make test` (a SKIP line without a GPU), so CI links the real backend.
+TEST_BEFORE += $(BUILD)/yolact-gpu-tests
+
+gpu-check: $(BUILD)/yolact-gpu-tests
+	CUDA_HOME=$(CUDA_HOME) test/gpu_check.sh $(BUILD)/yolact-gpu-tests
+else
+gpu-check:
+	@echo "gpu-check: this build has no CUDA backend (CUDA=$(CUDA); needs nvcc and cuDNN)" >&2
+	@false
 endif

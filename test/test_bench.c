@@ -145,16 +145,11 @@ START_TEST(ops_map_to_their_stages)
 }
 END_TEST
 
-/* A profiled frame of the smallest real network: every CPU stage took time, the copy stages
- * none, and the frame was counted once. */
+/* A profiled frame of the bundled (reduced) network: every CPU stage took time, the copy
+ * stages none, and the frame was counted once. */
 START_TEST(profile_times_every_cpu_stage)
 {
-    yl_tensor_table table;
-    ck_assert_status(yl_random_weights("yolact_resnet50", 3, &table), YOLACT_OK);
-    yolact_model *model;
-    ck_assert_status(yl_model_build(&table, yl_preset_find("yolact_resnet50"),
-                                    YOLACT_PRESET_GIVEN, &model), YOLACT_OK);
-    yl_tensor_table_free(&table);
+    yolact_model *model = yl_test_parity_model();
     yolact_session *session;
     ck_assert_status(yolact_session_create(model, NULL, &session), YOLACT_OK);
     static uint8_t pixels[48 * 32 * 3];

@@ -13,7 +13,7 @@
 #include "yl_test.h"
 
 #define HOSTILE_DIR YL_TEST_DATA "/hostile/"
-#define WEIGHTS YL_TEST_DATA "/parity/yolact_tiny_seed1_fp16_zip.pth"
+#define WEIGHTS YL_TEST_PARITY_CHECKPOINT
 #define SENTINEL "build/test-hostile-pwned"
 
 /* ---- pickles calling globals ------------------------------------------------------------ */
@@ -255,19 +255,9 @@ END_TEST
 
 /* ---- sessions: strides, options, the detection cap ------------------------------------ */
 
-static yolact_model *load_parity(void)
-{
-    yolact_model_options mo;
-    yolact_model_options_init(&mo);
-    mo.preset = "yolact_resnet50";
-    yolact_model *m;
-    ck_assert_status(yolact_model_load(WEIGHTS, &mo, &m), YOLACT_OK);
-    return m;
-}
-
 START_TEST(bad_images_are_refused_at_detect)
 {
-    yolact_model *m = load_parity();
+    yolact_model *m = yl_test_parity_model();
     yolact_session *s;
     ck_assert_status(yolact_session_create(m, NULL, &s), YOLACT_OK);
     static uint8_t pixels[3 * 16 * 16];
@@ -318,7 +308,7 @@ static void set_bad_option(yolact_session_options *o, int which)
 
 START_TEST(options_out_of_range_are_refused_at_creation)
 {
-    yolact_model *m = load_parity();
+    yolact_model *m = yl_test_parity_model();
     for (int i = 0; i < NUM_BAD_OPTIONS; i++) {
         yolact_session_options o;
         yolact_session_options_init(&o);
@@ -337,7 +327,7 @@ END_TEST
  * of the uncapped one, it is not refused. */
 START_TEST(detections_are_capped_not_refused)
 {
-    yolact_model *m = load_parity();
+    yolact_model *m = yl_test_parity_model();
     yolact_image img;
     ck_assert_status(yolact_image_load(YL_TEST_DATA "/parity/coffee.png", &img), YOLACT_OK);
     yolact_session_options o;

@@ -7,7 +7,6 @@
 
 #include "yl_test.h"
 
-#define WEIGHTS YL_TEST_DATA "/parity/yolact_tiny_seed1_fp16_zip.pth"
 #define NUM_THREADS 4
 #define ROUNDS 2
 #define NUM_IMAGES 2
@@ -131,10 +130,7 @@ static void *work(void *arg)
 
 START_TEST(shared_model_four_threads)
 {
-    yolact_model_options mo;
-    yolact_model_options_init(&mo);
-    mo.preset = "yolact_resnet50";
-    ck_assert_status(yolact_model_load(WEIGHTS, &mo, &model), YOLACT_OK);
+    model = yl_test_parity_model();
     for (int i = 0; i < NUM_IMAGES; i++)
         ck_assert_status(yolact_image_load(image_paths[i], &images[i]), YOLACT_OK);
 

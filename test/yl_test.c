@@ -21,3 +21,13 @@ uint8_t *yl_test_read_file(const char *path, size_t *size)
         *size = (size_t)n;
     return buf;
 }
+
+yolact_model *yl_test_parity_model(void)
+{
+    yolact_model_options mo;
+    yolact_model_options_init(&mo);
+    mo.preset = "yolact_resnet50";
+    yolact_model *m = NULL;
+    ck_assert_status(yolact_model_load(YL_TEST_PARITY_CHECKPOINT, &mo, &m), YOLACT_OK);
+    return m;
+}

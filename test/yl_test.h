@@ -28,6 +28,13 @@ static inline float yl_test_rand(uint64_t *state, float lo, float hi)
     return lo + (hi - lo) * (float)((x >> 40) * (1.0 / 16777216.0));
 }
 
+/* The bundled parity checkpoint (random weights, ResNet [1,1,1,1], FPN 64), run with the
+ * yolact_resnet50 preset as the official parity outputs were made. */
+#define YL_TEST_PARITY_CHECKPOINT YL_TEST_DATA "/parity/yolact_tiny_seed1_fp16_zip.pth"
+
+/* That checkpoint loaded (a Check failure when it does not load). */
+yolact_model *yl_test_parity_model(void);
+
 /* Read a whole file into a malloc'ed buffer; NULL if it cannot be read. */
 uint8_t *yl_test_read_file(const char *path, size_t *size);
 

@@ -35,22 +35,13 @@ typedef struct cpu_state {
     yl_profile *profile;               /* borrowed; NULL: no timing */
 } cpu_state;
 
-/* Every network buffer in one arena, as yl_plan_buffers places them. */
-static yolact_status plan_buffers(cpu_state *st)
+static yolact_status host_alloc(void *ctx, size_t bytes, void **arena)
 {
-    const yolact_model *m = st->model;
-    size_t *offsets = malloc((size_t)m->num_buffers * sizeof *offsets), total = 0;
-    st->buffers = calloc((size_t)m->num_buffers, sizeof *st->buffers);
-    yolact_status s = offsets && st->buffers
-                          ? yl_plan_buffers(m, offsets, &total)
-                          : yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory planning buffers");
-    if (s == YOLACT_OK && !(st->arena = malloc(total * sizeof *st->arena)))
-        s = yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory for %zu MB of activations",
-                    total * sizeof(float) >> 20);
-    for (int b = 0; s == YOLACT_OK && b < m->num_buffers; b++)
-        st->buffers[b] = st->arena + offsets[b];
-    free(offsets);
-    return s;
+    (void)ctx;
+    if (!(*arena = malloc(bytes ? bytes : 1)))
+        return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory for %zu MB of activations",
+                       bytes >> 20);
+    return YOLACT_OK;
 }
 
 static void cpu_destroy(void *state)
@@ -92,7 +83,7 @@ static yolact_status cpu_create(const yolact_model *m, const yolact_session_opti
     st->model = m;
     st->options = *options;
     st->threads = options->num_threads > 0 ? options->num_threads : omp_get_num_procs();
-    yolact_status s = plan_buffers(st);
+    yolact_status s = yl_plan_arena(m, host_alloc, NULL, &st->arena, &st->buffers);
     if (s != YOLACT_OK) {
         cpu_destroy(st);
         return s;

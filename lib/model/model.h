@@ -102,10 +102,14 @@ struct yolact_model {
 yolact_status yl_model_build(const yl_tensor_table *table, const yl_preset *preset,
                              yolact_preset_source preset_source, yolact_model **model);
 
-/* Place every network buffer of m in one arena of *total_floats floats: offsets[b] (m->num_buffers
- * entries) is buffer b's offset in floats, a multiple of 16; buffers whose lifetimes do not
- * overlap share memory, and no op's output overlaps its inputs. */
-yolact_status yl_plan_buffers(const yolact_model *m, size_t *offsets, size_t *total_floats);
+/* Every network buffer of m in one arena that alloc allocates (host or device memory; on
+ * failure it returns a status with a message): *buffers (m->num_buffers pointers, malloc'ed)
+ * point into *arena, each 64-byte aligned relative to it; buffers whose lifetimes do not
+ * overlap share memory, and no op's output overlaps its inputs. The caller frees both, also
+ * on failure (*arena may then be NULL). */
+typedef yolact_status (*yl_arena_alloc)(void *ctx, size_t bytes, void **arena);
+yolact_status yl_plan_arena(const yolact_model *m, yl_arena_alloc alloc, void *ctx,
+                            float **arena, float ***buffers);
 
 /* Fold BatchNorm (gamma, beta, running mean and variance) into the convolution before it:
  * weight (out_channels x per_channel) *= gamma / sqrt(var + eps), bias = beta - mean * that. */

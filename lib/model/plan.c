@@ -27,7 +27,7 @@ static int take_slot(size_t *slot_size, char *slot_busy, int *slots, size_t need
 
 /* Walk the ops in order, give each output a free slot, and free an operand's slot after its
  * last reader (never before the output is placed, so no op writes over its own input). */
-yolact_status yl_plan_buffers(const yolact_model *m, size_t *offsets, size_t *total_floats)
+static yolact_status plan_offsets(const yolact_model *m, size_t *offsets, size_t *total_floats)
 {
     int nb = m->num_buffers, slots = 0;
     int *last_use = malloc((size_t)nb * sizeof *last_use);
@@ -74,5 +74,22 @@ done:
     free(slot_of);
     free(slot_size);
     free(slot_busy);
+    return s;
+}
+
+yolact_status yl_plan_arena(const yolact_model *m, yl_arena_alloc alloc, void *ctx,
+                            float **arena, float ***buffers)
+{
+    *arena = NULL;
+    size_t *offsets = malloc((size_t)m->num_buffers * sizeof *offsets), total = 0;
+    *buffers = calloc((size_t)m->num_buffers, sizeof **buffers);
+    yolact_status s = offsets && *buffers
+                          ? plan_offsets(m, offsets, &total)
+                          : yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory planning buffers");
+    if (s == YOLACT_OK)
+        s = alloc(ctx, total * sizeof(float), (void **)arena);
+    for (int b = 0; s == YOLACT_OK && b < m->num_buffers; b++)
+        (*buffers)[b] = *arena + offsets[b];
+    free(offsets);
     return s;
 }

@@ -1,0 +1,25 @@
+// DarkNet's leaky ReLU in place (x > 0 ? x : 0.1 * x, as yl_conv2d_cpu's epilogue computes
+// it), after a library convolution that has no such activation.
+#include "yl_device.h"
+#include "yl_kernels.h"
+
+#define ACT_THREADS 256
+
+static __global__ void __launch_bounds__(ACT_THREADS)
+leaky_relu_kernel(float *__restrict__ x, size_t n)
+{
+    for (size_t i = (size_t)blockIdx.x * ACT_THREADS + threadIdx.x; i < n;
+         i += (size_t)gridDim.x * ACT_THREADS)
+        x[i] = x[i] > 0.0f ? x[i] : 0.1f * x[i];
+}
+
+extern "C" yolact_status yl_leaky_relu_cuda(float *x, size_t n, cudaStream_t stream)
+{
+    if (n && !x)
+        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "yl_leaky_relu_cuda: NULL tensor");
+    size_t blocks = (n + ACT_THREADS - 1) / ACT_THREADS;
+    if (blocks)
+        YL_CUDA_CHECK(YL_LAUNCH(leaky_relu_kernel, blocks < 4096 ? (unsigned)blocks : 4096u,
+                                ACT_THREADS, 0, stream, x, n));
+    return YOLACT_OK;
+}

@@ -1,0 +1,520 @@
+/* The CUDA backend: the model's op list on the GPU. Per frame: one upload of the 8-bit image,
+ * preprocess, backbone and FPN convolutions through cuDNN (lib/cuda/dnn.h), the protonet and
+ * prediction-head convolutions and every other op as our kernels (kernels/), Detect on the
+ * device, mask assembly, resize and threshold on the device, one download of the detections
+ * and their masks. The only other read-back is Detect's count. Every device buffer is
+ * allocated when the session is created, except the image-sized ones, which grow when an
+ * image larger than any before arrives.
+ *
+ * The same file builds against test/emu's runtime (-DYL_CUDA_EMULATION), where it runs on the
+ * host with the emulated kernels, so CI runs the whole CUDA path without a GPU. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "cuda/cuda_api.h"
+#include "cuda/dnn.h"
+#include "cuda/runtime.h"
+#include "yl_kernels.h"
+
+/* What one op needs on the device besides its buffers. */
+typedef struct cuda_op {
+    const float *weight, *bias; /* device copies of the folded parameters */
+    const void *packed;         /* our convolution's packed weights, or NULL */
+    yl_dnn_conv *dnn_plan;      /* a library convolution's plan, or NULL */
+} cuda_op;
+
+typedef struct cuda_state {
+    const yolact_model *model;
+    yolact_session_options options;
+    yolact_precision precision;     /* resolved, never DEFAULT */
+    cudaStream_t stream;
+    yl_dnn *dnn;
+
+    float *arena;                   /* every network buffer, planned */
+    float **buffers;
+    cuda_op *ops;
+    float *params;                  /* the model's parameter block, uploaded */
+    void *packed;                   /* our convolutions' packed weights, one block */
+    float *zero_bias;               /* for library convolutions without a bias */
+    void *workspace;                /* scratch shared by the stages (they run in turn) */
+    size_t workspace_bytes;
+
+    float *loc, *conf, *coeff, *proto, *priors;
+    yl_raw_detection *detections;
+    float *det_coeffs, *det_boxes, *proto_masks;
+
+    uint8_t *image;                 /* the uploaded image, image_bytes */
+    size_t image_bytes;
+    int mask_w, mask_h;             /* the mask buffers fit an image of this size */
+    uint8_t *mask_bits;             /* max_detections bit masks at image resolution */
+    yl_raw_detection *host_detections;
+    uint8_t *host_masks;
+
+    float *host_outputs;            /* network_outputs' copies, made on first use */
+
+    yl_profile *profile;            /* borrowed; NULL: time nothing */
+    cudaEvent_t *events;            /* stage boundaries: num_ops + 6 */
+} cuda_state;
+
+/* The convolutions that are ours rather than the library's: the protonet and the heads. */
+static int is_own_conv(const yl_op *op)
+{
+    return strncmp(op->name, "proto_net.", 10) == 0 ||
+           strncmp(op->name, "prediction_layers.", 18) == 0;
+}
+
+static void release(cuda_state *st)
+{
+    if (!st)
+        return;
+    if (st->ops)
+        for (int i = 0; i < st->model->num_ops; i++)
+            yl_dnn_conv_free(st->ops[i].dnn_plan);
+    if (st->events)
+        for (int i = 0; i < st->model->num_ops + 6; i++)
+            if (st->events[i])
+                cudaEventDestroy(st->events[i]);
+    void *device[] = {st->arena, st->params, st->packed, st->zero_bias, st->workspace, st->loc,
+                      st->conf, st->coeff, st->proto, st->priors, st->detections,
+                      st->det_coeffs, st->det_boxes, st->proto_masks, st->image,
+                      st->mask_bits};
+    for (size_t i = 0; i < sizeof device / sizeof device[0]; i++)
+        if (device[i])
+            cudaFree(device[i]);
+    yl_dnn_destroy(st->dnn);
+    if (st->stream)
+        cudaStreamDestroy(st->stream);
+    free(st->events);
+    free(st->ops);
+    free(st->buffers);
+    free(st->host_detections);
+    free(st->host_masks);
+    free(st->host_outputs);
+    free(st);
+}
+
+static void cuda_destroy(void *state)
+{
+    release(state);
+}
+
+static yolact_status device_alloc(void *ptr, size_t bytes, const char *what)
+{
+    void **p = ptr;
+    if (cudaMalloc(p, bytes ? bytes : 1) != cudaSuccess) {
+        cudaGetLastError(); /* an allocation failure is reported, not left sticky */
+        *p = NULL;
+        return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of GPU memory: %zu bytes for %s", bytes,
+                       what);
+    }
+    return YOLACT_OK;
+}
+
+static yl_detect_params detect_params(const cuda_state *st)
+{
+    return (yl_detect_params){st->model->num_classes, st->options.conf_threshold,
+                              st->options.top_k, st->options.nms_threshold,
+                              st->options.max_detections};
+}
+
+static void need_workspace(cuda_state *st, size_t bytes)
+{
+    st->workspace_bytes = bytes > st->workspace_bytes ? bytes : st->workspace_bytes;
+}
+
+static yolact_status arena_alloc(void *ctx, size_t bytes, void **arena)
+{
+    (void)ctx;
+    return device_alloc(arena, bytes, "the activations");
+}
+
+/* Upload the model's parameter block once; each op's weights become pointers into it. */
+static yolact_status upload_parameters(cuda_state *st)
+{
+    const yolact_model *m = st->model;
+    size_t floats = 0;
+    int max_out = 1;
+    for (int i = 0; i < m->num_ops; i++) {
+        const yl_op *op = &m->ops[i];
+        if (op->kind != YL_OP_CONV)
+            continue;
+        const yl_conv_desc *d = &op->conv;
+        size_t end = (size_t)(op->weight - m->params) +
+                     (size_t)d->out_channels * d->in_channels * d->kernel_h * d->kernel_w;
+        floats = end > floats ? end : floats;
+        if (op->bias) {
+            end = (size_t)(op->bias - m->params) + (size_t)d->out_channels;
+            floats = end > floats ? end : floats;
+        }
+        max_out = d->out_channels > max_out ? d->out_channels : max_out;
+    }
+    YL_TRY(device_alloc(&st->params, floats * sizeof(float), "the weights"));
+    YL_TRY(device_alloc(&st->zero_bias, (size_t)max_out * sizeof(float), "a zero bias"));
+    YL_CU_CHECK(cudaMemcpy(st->params, m->params, floats * sizeof(float),
+                           cudaMemcpyHostToDevice));
+    YL_CU_CHECK(cudaMemset(st->zero_bias, 0, (size_t)max_out * sizeof(float)));
+    for (int i = 0; i < m->num_ops; i++) {
+        const yl_op *op = &m->ops[i];
+        if (op->kind != YL_OP_CONV)
+            continue;
+        st->ops[i].weight = st->params + (op->weight - m->params);
+        st->ops[i].bias = op->bias ? st->params + (op->bias - m->params) : st->zero_bias;
+    }
+    return YOLACT_OK;
+}
+
+/* Our convolutions' weights, packed for their kernel at the session's precision. */
+static yolact_status pack_own_convolutions(cuda_state *st)
+{
+    const yolact_model *m = st->model;
+    size_t total = 0;
+    for (int i = 0; i < m->num_ops; i++)
+        if (m->ops[i].kind == YL_OP_CONV && is_own_conv(&m->ops[i]))
+            total += (yl_conv2d_cuda_packed_bytes(&m->ops[i].conv, st->precision) + 255) &
+                     ~(size_t)255;
+    unsigned char *host = malloc(total ? total : 1);
+    if (!host)
+        return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory packing the head weights");
+    yolact_status s = device_alloc(&st->packed, total, "the head weights");
+    size_t at = 0;
+    for (int i = 0; s == YOLACT_OK && i < m->num_ops; i++) {
+        const yl_op *op = &m->ops[i];
+        if (op->kind != YL_OP_CONV || !is_own_conv(op))
+            continue;
+        yl_conv2d_cuda_pack(&op->conv, op->weight, st->precision, host + at);
+        st->ops[i].packed = (unsigned char *)st->packed + at;
+        at += (yl_conv2d_cuda_packed_bytes(&op->conv, st->precision) + 255) & ~(size_t)255;
+    }
+    if (s == YOLACT_OK && cudaMemcpy(st->packed, host, total, cudaMemcpyHostToDevice) !=
+                              cudaSuccess)
+        s = yl_fail(YOLACT_ERR_DEVICE, "uploading the head weights: %s",
+                    cudaGetErrorString(cudaGetLastError()));
+    free(host);
+    return s;
+}
+
+/* A library plan for every other convolution; every op's scratch need. */
+static yolact_status plan_ops(cuda_state *st)
+{
+    const yolact_model *m = st->model;
+    for (int i = 0; i < m->num_ops; i++) {
+        const yl_op *op = &m->ops[i];
+        const yl_buffer_desc *in = &m->buffers[op->in];
+        if (op->kind == YL_OP_CONV && !is_own_conv(op)) {
+            size_t ws = 0;
+            YL_TRY(yl_dnn_conv_plan(st->dnn, &op->conv, in->height, in->width, op->act,
+                                    op->residual >= 0, st->precision, &st->ops[i].dnn_plan,
+                                    &ws));
+            need_workspace(st, ws);
+        } else if (op->kind == YL_OP_RESIZE) {
+            const yl_buffer_desc *out = &m->buffers[op->out];
+            need_workspace(st, yl_resize_cuda_workspace_bytes(out->height, out->width));
+        }
+    }
+    yl_detect_params dp = detect_params(st);
+    need_workspace(st, yl_preprocess_cuda_workspace_bytes(m->preset.input_size));
+    need_workspace(st, yl_detect_cuda_workspace_bytes(m->num_priors, &dp));
+    return YOLACT_OK;
+}
+
+static yolact_status allocate_outputs(cuda_state *st)
+{
+    const yolact_model *m = st->model;
+    size_t P = (size_t)m->num_priors, K = (size_t)m->num_prototypes;
+    size_t D = (size_t)st->options.max_detections, plane = (size_t)m->proto_h * m->proto_w;
+    YL_TRY(device_alloc(&st->loc, P * 4 * sizeof(float), "the box offsets"));
+    YL_TRY(device_alloc(&st->conf, P * (size_t)m->num_classes * sizeof(float), "the scores"));
+    YL_TRY(device_alloc(&st->coeff, P * K * sizeof(float), "the mask coefficients"));
+    YL_TRY(device_alloc(&st->proto, plane * K * sizeof(float), "the prototypes"));
+    YL_TRY(device_alloc(&st->priors, P * 4 * sizeof(float), "the priors"));
+    YL_TRY(device_alloc(&st->detections, D * sizeof *st->detections, "the detections"));
+    YL_TRY(device_alloc(&st->det_coeffs, D * K * sizeof(float), "the kept coefficients"));
+    YL_TRY(device_alloc(&st->det_boxes, D * 4 * sizeof(float), "the kept boxes"));
+    YL_TRY(device_alloc(&st->proto_masks, D * plane * sizeof(float), "the masks"));
+    YL_CU_CHECK(cudaMemcpy(st->priors, m->priors, P * 4 * sizeof(float),
+                           cudaMemcpyHostToDevice));
+    if (!(st->host_detections = malloc(D * sizeof *st->host_detections)))
+        return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory for the detections");
+    return YOLACT_OK;
+}
+
+static yolact_status create(cuda_state *st)
+{
+    const yolact_model *m = st->model;
+    YL_CU_CHECK(cudaSetDevice(st->options.device_index));
+    YL_CU_CHECK(cudaStreamCreate(&st->stream));
+    YL_TRY(yl_dnn_create(st->stream, &st->dnn));
+    if (!(st->ops = calloc((size_t)m->num_ops, sizeof *st->ops)) ||
+        !(st->events = calloc((size_t)m->num_ops + 6, sizeof *st->events)))
+        return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory creating a CUDA session");
+    for (int i = 0; i < m->num_ops + 6; i++)
+        YL_CU_CHECK(cudaEventCreate(&st->events[i]));
+    YL_TRY(yl_plan_arena(m, arena_alloc, NULL, &st->arena, &st->buffers));
+    YL_TRY(upload_parameters(st));
+    YL_TRY(pack_own_convolutions(st));
+    YL_TRY(plan_ops(st));
+    YL_TRY(allocate_outputs(st));
+    YL_TRY(device_alloc(&st->workspace, st->workspace_bytes, "the scratch"));
+    YL_CU_CHECK(cudaStreamSynchronize(st->stream));
+    return YOLACT_OK;
+}
+
+static yolact_status cuda_create(const yolact_model *m, const yolact_session_options *options,
+                                 void **state)
+{
+    if (options->top_k > YL_FAST_NMS_MAX_TOP_K)
+        return yl_fail(YOLACT_ERR_UNSUPPORTED, "the CUDA backend keeps at most %d candidates "
+                       "per class (top_k %d)", YL_FAST_NMS_MAX_TOP_K, options->top_k);
+    cuda_state *st = calloc(1, sizeof *st);
+    if (!st)
+        return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory creating a session");
+    st->model = m;
+    st->options = *options;
+    /* FP32 until FP16 has been measured against the parity tolerances on a GPU. */
+    st->precision = options->precision == YOLACT_PRECISION_DEFAULT ? YOLACT_PRECISION_FP32
+                                                                    : options->precision;
+    yolact_status s = create(st);
+    if (s != YOLACT_OK) {
+        release(st);
+        return s;
+    }
+    *state = st;
+    return YOLACT_OK;
+}
+
+/* Grow the image-sized buffers (the upload, the masks and their scratch) to an image's
+ * size; sizes seen before allocate nothing. */
+static yolact_status ensure_image_buffers(cuda_state *st, const yolact_image *image,
+                                          size_t image_bytes)
+{
+    if (image_bytes > st->image_bytes) {
+        if (st->image)
+            cudaFree(st->image);
+        st->image = NULL;
+        st->image_bytes = 0;
+        YL_TRY(device_alloc(&st->image, image_bytes, "the image"));
+        st->image_bytes = image_bytes;
+    }
+    if (image->width <= st->mask_w && image->height <= st->mask_h)
+        return YOLACT_OK;
+    int w = image->width > st->mask_w ? image->width : st->mask_w;
+    int h = image->height > st->mask_h ? image->height : st->mask_h;
+    size_t stride = ((size_t)w + 7) / 8, D = (size_t)st->options.max_detections;
+    if (st->mask_bits)
+        cudaFree(st->mask_bits);
+    free(st->host_masks);
+    st->mask_bits = st->host_masks = NULL;
+    st->mask_w = st->mask_h = 0;
+    YL_TRY(device_alloc(&st->mask_bits, D * h * stride, "the bit masks"));
+    if (!(st->host_masks = malloc(D * h * stride)))
+        return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory for the masks of a %dx%d image",
+                       w, h);
+    size_t ws = yl_mask_resize_cuda_workspace_bytes(h, w);
+    if (ws > st->workspace_bytes) {
+        cudaFree(st->workspace);
+        st->workspace = NULL;
+        YL_TRY(device_alloc(&st->workspace, ws, "the scratch"));
+        st->workspace_bytes = ws;
+    }
+    st->mask_w = w;
+    st->mask_h = h;
+    return YOLACT_OK;
+}
+
+static yolact_status run_op(cuda_state *st, int i)
+{
+    const yolact_model *m = st->model;
+    const yl_op *op = &m->ops[i];
+    const cuda_op *c = &st->ops[i];
+    const yl_buffer_desc *in = &m->buffers[op->in];
+    const yl_buffer_desc *out = op->out >= 0 ? &m->buffers[op->out] : NULL;
+    float *src = st->buffers[op->in], *dst = op->out >= 0 ? st->buffers[op->out] : NULL;
+    const float *residual = op->residual >= 0 ? st->buffers[op->residual] : NULL;
+    switch (op->kind) {
+    case YL_OP_CONV:
+        if (c->dnn_plan)
+            return yl_dnn_conv_run(st->dnn, c->dnn_plan, src, c->weight, c->bias, residual, dst,
+                                   st->workspace);
+        return yl_conv2d_cuda(&op->conv, src, in->height, in->width, c->packed, st->precision,
+                              c->bias, residual, op->act, dst, st->stream);
+    case YL_OP_MAXPOOL:
+        return yl_maxpool2d_cuda(src, in->channels, in->height, in->width, op->pool_kernel,
+                                 op->pool_stride, op->pool_pad, dst, out->height, out->width,
+                                 st->stream);
+    case YL_OP_RESIZE:
+        return yl_resize_bilinear_cuda(src, in->channels, in->height, in->width, dst,
+                                       out->height, out->width, st->workspace, st->stream);
+    case YL_OP_ADD:
+        return yl_add_cuda(src, residual, (size_t)out->channels * out->height * out->width, dst,
+                           st->stream);
+    case YL_OP_HEAD_OUTPUT: {
+        const yl_level *lv = &m->levels[op->level];
+        size_t p = (size_t)lv->first_prior;
+        return yl_head_output_cuda(src, m->anchors_per_cell, m->num_classes, m->num_prototypes,
+                                   lv->height, lv->width, st->loc + p * 4,
+                                   st->conf + p * m->num_classes,
+                                   st->coeff + p * m->num_prototypes, st->stream);
+    }
+    case YL_OP_PROTO_OUTPUT:
+        return yl_proto_output_cuda(src, in->channels, in->height, in->width, st->proto,
+                                    st->stream);
+    }
+    return yl_fail(YOLACT_ERR_INTERNAL, "op %d has an unknown kind %d", i, (int)op->kind);
+}
+
+/* With a profile, mark the end of a stage: event k closes what began at event k - 1. */
+static yolact_status mark(cuda_state *st, int k)
+{
+    if (st->profile)
+        YL_CU_CHECK(cudaEventRecord(st->events[k], st->stream));
+    return YOLACT_OK;
+}
+
+/* Charge the time between consecutive marks to their stages (after the frame's last sync):
+ * event 0 start, 1 upload, 2 preprocess, 3 + i op i, then detect, masks, download. */
+static yolact_status charge_profile(cuda_state *st)
+{
+    const yolact_model *m = st->model;
+    int n = m->num_ops;
+    for (int k = 1; k < n + 6; k++) {
+        float ms = 0;
+        YL_CU_CHECK(cudaEventElapsedTime(&ms, st->events[k - 1], st->events[k]));
+        yl_stage stage = k == 1       ? YL_STAGE_UPLOAD
+                         : k == 2     ? YL_STAGE_PREPROCESS
+                         : k < n + 3  ? yl_stage_of_op(m->ops[k - 3].name)
+                         : k == n + 3 ? YL_STAGE_DETECT
+                         : k == n + 4 ? YL_STAGE_MASKS
+                                      : YL_STAGE_DOWNLOAD;
+        st->profile->seconds[stage] += ms * 1e-3;
+    }
+    st->profile->frames++;
+    return YOLACT_OK;
+}
+
+static yolact_status cuda_run(void *state, const yolact_image *image, yl_frame_output *out)
+{
+    cuda_state *st = state;
+    const yolact_model *m = st->model;
+    YL_CU_CHECK(cudaSetDevice(st->options.device_index)); /* current per thread */
+    /* The image as one block of rows, its stride kept. */
+    size_t image_bytes = (size_t)image->stride * (image->height - 1) + (size_t)image->width * 3;
+    YL_TRY(ensure_image_buffers(st, image, image_bytes));
+    YL_TRY(mark(st, 0));
+    YL_CU_CHECK(cudaMemcpyAsync(st->image, image->data, image_bytes, cudaMemcpyHostToDevice,
+                                st->stream));
+    YL_TRY(mark(st, 1));
+    yolact_image on_device = *image;
+    on_device.data = st->image;
+    static const float mean_bgr[3] = {103.94f, 116.78f, 123.68f};
+    static const float std_bgr[3] = {57.38f, 57.12f, 58.40f};
+    YL_TRY(yl_preprocess_cuda(&on_device, m->preset.input_size, m->preset.input_norm, mean_bgr,
+                              std_bgr, st->buffers[0], st->workspace, st->stream));
+    YL_TRY(mark(st, 2));
+    for (int i = 0; i < m->num_ops; i++) {
+        YL_TRY(run_op(st, i));
+        YL_TRY(mark(st, 3 + i));
+    }
+
+    yl_detect_params dp = detect_params(st);
+    int count = 0;
+    YL_TRY(yl_detect_cuda(st->loc, st->conf, st->priors, m->num_priors, &dp, st->detections,
+                          &count, st->workspace, st->stream));
+    YL_TRY(mark(st, m->num_ops + 3));
+
+    int K = m->num_prototypes;
+    size_t stride = ((size_t)image->width + 7) / 8;
+    size_t mask_bytes = stride * (size_t)image->height;
+    YL_TRY(yl_gather_detections_cuda(st->coeff, K, st->detections, count, st->det_coeffs,
+                                     st->det_boxes, st->stream));
+    YL_TRY(yl_masks_assemble_cuda(st->proto, m->proto_h, m->proto_w, K, st->det_coeffs,
+                                  st->det_boxes, count, st->proto_masks, st->stream));
+    YL_TRY(yl_mask_resize_threshold_cuda(st->proto_masks, count, m->proto_h, m->proto_w,
+                                         st->mask_bits, image->height, image->width, stride,
+                                         st->workspace, st->stream));
+    YL_TRY(mark(st, m->num_ops + 4));
+    YL_CU_CHECK(cudaMemcpyAsync(st->host_detections, st->detections,
+                                (size_t)count * sizeof *st->detections, cudaMemcpyDeviceToHost,
+                                st->stream));
+    YL_CU_CHECK(cudaMemcpyAsync(st->host_masks, st->mask_bits, (size_t)count * mask_bytes,
+                                cudaMemcpyDeviceToHost, st->stream));
+    YL_TRY(mark(st, m->num_ops + 5));
+    YL_CU_CHECK(cudaStreamSynchronize(st->stream));
+    if (st->profile)
+        YL_TRY(charge_profile(st));
+
+    /* The official postprocess's score_threshold, strictly above; the list is by descending
+     * score, so the kept ones are a prefix. */
+    int n = count;
+    if (st->options.score_threshold > 0)
+        for (n = 0; n < count && st->host_detections[n].score > st->options.score_threshold;)
+            n++;
+    out->count = n;
+    out->detections = st->host_detections;
+    out->masks = st->host_masks;
+    out->mask_stride = stride;
+    return YOLACT_OK;
+}
+
+static yolact_status cuda_network_outputs(void *state, yl_network_outputs *out)
+{
+    cuda_state *st = state;
+    const yolact_model *m = st->model;
+    size_t P = (size_t)m->num_priors, K = (size_t)m->num_prototypes;
+    size_t sizes[4] = {P * 4, P * (size_t)m->num_classes, P * K,
+                       (size_t)m->proto_h * m->proto_w * K};
+    const float *device[4] = {st->loc, st->conf, st->coeff, st->proto};
+    if (!st->host_outputs &&
+        !(st->host_outputs = malloc((sizes[0] + sizes[1] + sizes[2] + sizes[3]) * sizeof(float))))
+        return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory copying the network outputs");
+    float *host = st->host_outputs, *at[4];
+    for (int i = 0; i < 4; i++) {
+        at[i] = host;
+        YL_CU_CHECK(cudaMemcpy(host, device[i], sizes[i] * sizeof(float),
+                               cudaMemcpyDeviceToHost));
+        host += sizes[i];
+    }
+    *out = (yl_network_outputs){at[0], at[1], at[2], at[3]};
+    return YOLACT_OK;
+}
+
+static void cuda_set_profile(void *state, yl_profile *profile)
+{
+    ((cuda_state *)state)->profile = profile;
+}
+
+static const yl_backend_vtable cuda_vtable = {"cuda", cuda_create, cuda_destroy, cuda_run,
+                                              cuda_network_outputs, cuda_set_profile};
+
+#ifdef YL_CUDA_EMULATION
+/* The emulation has one device, and only an explicit request gets it (tests). */
+static yolact_status emulated_device_check(int device_index)
+{
+    if (device_index != 0)
+        return yl_fail(YOLACT_ERR_BACKEND_UNAVAILABLE, "no usable GPU: device index %d but the "
+                       "emulation has 1", device_index);
+    return YOLACT_OK;
+}
+const yl_cuda_backend_entry yl_cuda_backend = {&cuda_vtable, 1, emulated_device_check};
+#else
+/* The runtime linked into libyolact, seen through the check's table. */
+static int linked_device_count(int *count) { return (int)cudaGetDeviceCount(count); }
+static int linked_attribute(int *value, int attr, int device)
+{
+    return (int)cudaDeviceGetAttribute(value, (enum cudaDeviceAttr)attr, device);
+}
+static int linked_runtime_version(int *v) { return (int)cudaRuntimeGetVersion(v); }
+static int linked_driver_version(int *v) { return (int)cudaDriverGetVersion(v); }
+static const char *linked_error_name(int e) { return cudaGetErrorName((cudaError_t)e); }
+static const char *linked_error_string(int e) { return cudaGetErrorString((cudaError_t)e); }
+
+static const yl_cuda_runtime linked_runtime = {
+    "the CUDA runtime in libyolact", linked_device_count, linked_attribute,
+    linked_runtime_version, linked_driver_version, linked_error_name, linked_error_string};
+
+static yolact_status device_check(int device_index)
+{
+    return yl_cuda_device_check_with(&linked_runtime, device_index, NULL);
+}
+const yl_cuda_backend_entry yl_cuda_backend = {&cuda_vtable, 0, device_check};
+#endif

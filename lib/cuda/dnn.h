@@ -1,0 +1,34 @@
+/* The convolutions the CUDA backend leaves to a library (backbone and FPN): cuDNN on a GPU;
+ * in the emulated build the CPU backend's convolution on the (host) "device" memory, so the
+ * whole CUDA path runs in CI. One plan per convolution, made when the session is created. */
+#ifndef YL_CUDA_DNN_H
+#define YL_CUDA_DNN_H
+
+#include <stddef.h>
+
+#include "cpu/dense_ops.h"
+#include "yolact.h"
+
+struct CUstream_st;
+
+typedef struct yl_dnn yl_dnn;           /* per session: the library handle, on its stream */
+typedef struct yl_dnn_conv yl_dnn_conv; /* one planned convolution */
+
+yolact_status yl_dnn_create(struct CUstream_st *stream, yl_dnn **dnn);
+void yl_dnn_destroy(yl_dnn *dnn); /* NULL is fine */
+
+/* Plan out = act(conv(in) + bias + residual) for an input of in_h x in_w, FP32 tensors;
+ * FP32 precision forbids TF32 and reduced precision. *workspace_bytes: the device scratch
+ * yl_dnn_conv_run needs. */
+yolact_status yl_dnn_conv_plan(yl_dnn *dnn, const yl_conv_desc *d, int in_h, int in_w,
+                               yl_activation act, int has_residual, yolact_precision precision,
+                               yl_dnn_conv **plan, size_t *workspace_bytes);
+void yl_dnn_conv_free(yl_dnn_conv *plan); /* NULL is fine */
+
+/* Enqueue the planned convolution on the dnn's stream; every pointer is device memory, weight
+ * OIHW, residual NULL unless planned with one, out aliasing neither in nor residual. */
+yolact_status yl_dnn_conv_run(yl_dnn *dnn, const yl_dnn_conv *plan, const float *in,
+                              const float *weight, const float *bias, const float *residual,
+                              float *out, void *workspace);
+
+#endif
