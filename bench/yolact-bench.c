@@ -242,7 +242,7 @@ static uint8_t *synthetic_image(int w, int h, yolact_image *im)
             px[1] = (uint8_t)((y * 255 / h + noise) & 255);
             px[2] = (uint8_t)((255 - x * 255 / w + check) & 255);
         }
-    *im = (yolact_image){p, w, h, (size_t)w * 3, YOLACT_PIXEL_RGB8};
+    *im = (yolact_image){p, w, h, (size_t)w * 3, YOLACT_PIXEL_RGB8, YOLACT_MEMORY_HOST};
     return p;
 }
 

@@ -79,11 +79,19 @@ typedef enum yolact_pixel_format {
     YOLACT_PIXEL_BGR8 = 1
 } yolact_pixel_format;
 
+/* Where an image's pixels are. */
+typedef enum yolact_memory {
+    YOLACT_MEMORY_HOST = 0,     /* host memory, pageable or pinned (the default) */
+    YOLACT_MEMORY_DEVICE = 1    /* CUDA device memory on the session's GPU: frames already on
+                                   the GPU are read in place (CUDA backend only) */
+} yolact_memory;
+
 typedef struct yolact_image {
     const uint8_t *data;        /* borrowed: read during the call only */
     int width, height;          /* pixels, 1..YOLACT_MAX_IMAGE_SIDE */
     size_t stride;              /* bytes from one row to the next, >= 3 * width */
     yolact_pixel_format format;
+    yolact_memory memory;       /* where data is; zero-initialised: host */
 } yolact_image;
 
 /* Decode a PNG or JPEG file as OpenCV's imread(path, IMREAD_COLOR) does (EXIF orientation

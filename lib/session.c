@@ -151,7 +151,7 @@ yolact_backend yolact_session_backend(const yolact_session *s)
     return s ? s->backend_kind : YOLACT_BACKEND_AUTO;
 }
 
-static yolact_status check_image(const yolact_image *im, int index)
+static yolact_status check_image(const yolact_image *im, int index, yolact_backend backend)
 {
     if (!im->data)
         return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "image %d has no pixels", index);
@@ -167,6 +167,12 @@ static yolact_status check_image(const yolact_image *im, int index)
     if (im->format != YOLACT_PIXEL_RGB8 && im->format != YOLACT_PIXEL_BGR8)
         return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "image %d has unknown pixel format %d",
                        index, (int)im->format);
+    if (im->memory != YOLACT_MEMORY_HOST && im->memory != YOLACT_MEMORY_DEVICE)
+        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "image %d has unknown memory kind %d",
+                       index, (int)im->memory);
+    if (im->memory == YOLACT_MEMORY_DEVICE && backend != YOLACT_BACKEND_CUDA)
+        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "image %d is in device memory, which only "
+                       "a CUDA session reads", index);
     return YOLACT_OK;
 }
 
@@ -266,7 +272,7 @@ yolact_status yolact_session_detect_batch(yolact_session *s, const yolact_image 
         return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "batch of %d images is outside 1..4096",
                        count);
     for (int i = 0; i < count; i++)
-        YL_TRY(check_image(&images[i], i));
+        YL_TRY(check_image(&images[i], i, s->backend_kind));
     YL_TRY(ensure_slots(s, count));
     for (int i = 0; i < count; i++) {
         yl_frame_output out;

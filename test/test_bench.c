@@ -155,7 +155,7 @@ START_TEST(profile_times_every_cpu_stage)
     static uint8_t pixels[48 * 32 * 3];
     for (size_t i = 0; i < sizeof pixels; i++)
         pixels[i] = (uint8_t)(i * 37);
-    yolact_image image = {pixels, 48, 32, 48 * 3, YOLACT_PIXEL_RGB8};
+    yolact_image image = {pixels, 48, 32, 48 * 3, YOLACT_PIXEL_RGB8, YOLACT_MEMORY_HOST};
     yl_profile profile = {{0}, 0};
     ck_assert_status(yl_session_set_profile(session, &profile), YOLACT_OK);
     const yolact_result *result;

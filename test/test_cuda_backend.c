@@ -11,6 +11,8 @@
 
 #ifdef YL_CUDA_EMULATION
 #include "yl_emu_runtime.h"
+#else
+#include <cuda_runtime_api.h>
 #endif
 
 #define IMAGE YL_TEST_DATA "/parity/coffee.png"
@@ -146,6 +148,50 @@ START_TEST(batches_and_strides_give_the_single_frame_result)
 }
 END_TEST
 
+/* An image already in device memory is read in place: the same detections as from the host,
+ * and (counted in the emulation) no upload. A CPU session refuses it. */
+START_TEST(device_memory_images_are_read_in_place)
+{
+    yolact_session *s = cuda_session(0.1f);
+    if (!s)
+        return;
+    yolact_image image, on_device;
+    ck_assert_status(yolact_image_load(IMAGE, &image), YOLACT_OK);
+    size_t bytes = image.stride * (size_t)image.height;
+    void *pixels = NULL;
+    ck_assert_int_eq(cudaMalloc(&pixels, bytes), cudaSuccess);
+    ck_assert_int_eq(cudaMemcpy(pixels, image.data, bytes, cudaMemcpyHostToDevice), cudaSuccess);
+    on_device = image;
+    on_device.data = pixels;
+    on_device.memory = YOLACT_MEMORY_DEVICE;
+
+    const yolact_result *r;
+    ck_assert_status(yolact_session_detect(s, &image, &r), YOLACT_OK);
+    int count = r->count;
+    float last = r->detections[count - 1].score;
+#ifdef YL_CUDA_EMULATION
+    yl_emu_counters c;
+    yl_emu_counters_reset();
+#endif
+    ck_assert_status(yolact_session_detect(s, &on_device, &r), YOLACT_OK);
+#ifdef YL_CUDA_EMULATION
+    yl_emu_counters_get(&c);
+    ck_assert_int_eq(c.h2d_copies, 0);
+#endif
+    ck_assert_int_eq(r->count, count);
+    ck_assert_float_eq(r->detections[count - 1].score, last);
+
+    yolact_session *cpu;
+    ck_assert_status(yolact_session_create(model, NULL, &cpu), YOLACT_OK);
+    ck_assert_status(yolact_session_detect(cpu, &on_device, &r), YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_msg(strstr(yolact_last_error(), "device memory"), "%s", yolact_last_error());
+    yolact_session_free(cpu);
+    cudaFree(pixels);
+    yolact_image_free_pixels(&image);
+    yolact_session_free(s);
+}
+END_TEST
+
 /* What the backend cannot do is a status at creation, and the session choice is honest. */
 START_TEST(what_it_cannot_do_is_refused_at_creation)
 {
@@ -205,6 +251,7 @@ Suite *cuda_backend_suite(void)
     tcase_add_test(tc, a_frame_allocates_nothing_and_syncs_twice);
 #endif
     tcase_add_test(tc, batches_and_strides_give_the_single_frame_result);
+    tcase_add_test(tc, device_memory_images_are_read_in_place);
     tcase_add_test(tc, what_it_cannot_do_is_refused_at_creation);
     tcase_add_test(tc, profile_times_every_stage);
     suite_add_tcase(s, tc);

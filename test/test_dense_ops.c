@@ -502,7 +502,7 @@ static void run_preprocess_case(FILE *f, int w, int h, int size, int norm, int c
                     uint8_t v = fixture_byte(((size_t)y * w + x) * 3 + k);
                     pixels[y * stride + 3 * (size_t)x + (fmt == YOLACT_PIXEL_RGB8 ? k : 2 - k)] = v;
                 }
-        yolact_image img = {pixels, w, h, stride, (yolact_pixel_format)fmt};
+        yolact_image img = {pixels, w, h, stride, (yolact_pixel_format)fmt, YOLACT_MEMORY_HOST};
         for (size_t i = 0; i < 3 * (size_t)size * size; i++)
             out[i] = NAN;
         yl_preprocess_cpu(&img, size, norm ? YL_INPUT_DIV_255 : YL_INPUT_MEAN_STD, mean_bgr,

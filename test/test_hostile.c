@@ -262,7 +262,8 @@ START_TEST(bad_images_are_refused_at_detect)
     ck_assert_status(yolact_session_create(m, NULL, &s), YOLACT_OK);
     static uint8_t pixels[3 * 16 * 16];
     const yolact_result *r;
-    yolact_image img = {pixels, 16, 16, 3 * 16 - 1, YOLACT_PIXEL_RGB8};   /* stride < a row */
+    /* A stride shorter than a row. */
+    yolact_image img = {pixels, 16, 16, 3 * 16 - 1, YOLACT_PIXEL_RGB8, YOLACT_MEMORY_HOST};
     ck_assert_status(yolact_session_detect(s, &img, &r), YOLACT_ERR_INVALID_ARGUMENT);
     img.stride = 3 * 16;
     img.width = YOLACT_MAX_IMAGE_SIDE + 1;
@@ -276,6 +277,9 @@ START_TEST(bad_images_are_refused_at_detect)
     img.format = (yolact_pixel_format)7;
     ck_assert_status(yolact_session_detect(s, &img, &r), YOLACT_ERR_INVALID_ARGUMENT);
     img.format = YOLACT_PIXEL_RGB8;
+    img.memory = (yolact_memory)2;
+    ck_assert_status(yolact_session_detect(s, &img, &r), YOLACT_ERR_INVALID_ARGUMENT);
+    img.memory = YOLACT_MEMORY_HOST;
     ck_assert_status(yolact_session_detect(s, &img, &r), YOLACT_OK);
     yolact_session_free(s);
     yolact_model_free(m);

@@ -312,7 +312,7 @@ static uint8_t *noise_image(int w, int h, size_t pad, uint64_t seed, yolact_imag
     ck_assert_ptr_nonnull(data);
     for (size_t i = 0; i < stride * h; i++)
         data[i] = (uint8_t)yl_test_rand(&seed, 0, 256);
-    *image = (yolact_image){data, w, h, stride, YOLACT_PIXEL_RGB8};
+    *image = (yolact_image){data, w, h, stride, YOLACT_PIXEL_RGB8, YOLACT_MEMORY_HOST};
     return data;
 }
 

@@ -68,9 +68,11 @@ START_TEST(test_preprocess)
         void *d_ws = dev_alloc(yl_preprocess_cuda_workspace_bytes(cases[c].size));
         for (int variant = 0; variant < 3; variant++) {
             yolact_image host = {pixels, cases[c].w, cases[c].h, stride,
-                                 variant == 1 ? YOLACT_PIXEL_BGR8 : YOLACT_PIXEL_RGB8};
+                                 variant == 1 ? YOLACT_PIXEL_BGR8 : YOLACT_PIXEL_RGB8,
+                                 YOLACT_MEMORY_HOST};
             yolact_image dev = host;
             dev.data = d_pixels;
+            dev.memory = YOLACT_MEMORY_DEVICE;
             yl_input_norm norm = variant == 2 ? YL_INPUT_DIV_255 : YL_INPUT_MEAN_STD;
             yl_preprocess_cpu(&host, cases[c].size, norm, mean, std, want, ws);
             ck_assert_status(yl_preprocess_cuda(&dev, cases[c].size, norm, mean, std, d_out,

@@ -1,5 +1,5 @@
-/* The CUDA backend: the model's op list on the GPU. Per frame: one upload of the 8-bit image,
- * preprocess, backbone and FPN convolutions through cuDNN (lib/cuda/dnn.h), the protonet and
+/* The CUDA backend: the model's op list on the GPU. Per frame: one upload of the 8-bit image
+ * (none when the caller's image is already in device memory), preprocess, backbone and FPN convolutions through cuDNN (lib/cuda/dnn.h), the protonet and
  * prediction-head convolutions and every other op as our kernels (kernels/), Detect on the
  * device, mask assembly, resize and threshold on the device, one download of the detections
  * and their masks. The only other read-back is Detect's count. Every device buffer is
@@ -288,7 +288,7 @@ static yolact_status cuda_create(const yolact_model *m, const yolact_session_opt
 static yolact_status ensure_image_buffers(cuda_state *st, const yolact_image *image,
                                           size_t image_bytes)
 {
-    if (image_bytes > st->image_bytes) {
+    if (image->memory == YOLACT_MEMORY_HOST && image_bytes > st->image_bytes) {
         if (st->image)
             cudaFree(st->image);
         st->image = NULL;
@@ -401,11 +401,13 @@ static yolact_status cuda_run(void *state, const yolact_image *image, yl_frame_o
     size_t image_bytes = (size_t)image->stride * (image->height - 1) + (size_t)image->width * 3;
     YL_TRY(ensure_image_buffers(st, image, image_bytes));
     YL_TRY(mark(st, 0));
-    YL_CU_CHECK(cudaMemcpyAsync(st->image, image->data, image_bytes, cudaMemcpyHostToDevice,
-                                st->stream));
-    YL_TRY(mark(st, 1));
     yolact_image on_device = *image;
-    on_device.data = st->image;
+    if (image->memory == YOLACT_MEMORY_HOST) {
+        YL_CU_CHECK(cudaMemcpyAsync(st->image, image->data, image_bytes,
+                                    cudaMemcpyHostToDevice, st->stream));
+        on_device.data = st->image;
+    }
+    YL_TRY(mark(st, 1));
     static const float mean_bgr[3] = {103.94f, 116.78f, 123.68f};
     static const float std_bgr[3] = {57.38f, 57.12f, 58.40f};
     YL_TRY(yl_preprocess_cuda(&on_device, m->preset.input_size, m->preset.input_norm, mean_bgr,
