@@ -133,8 +133,9 @@ extern "C" yolact_status yl_masks_assemble_cuda(const float *proto, int proto_h,
 }
 
 /* ---- resize + threshold --------------------------------------------------------------------
- * A warp covers 32 consecutive pixels of one output row; its ballot is their 32 bits, which
- * lanes 0..3 store as 4 bytes (lane 0's pixel in the most significant bit of the first). */
+ * A thread makes one byte of a row: its 8 pixels, the first in the most significant bit.
+ * Neighbouring threads store neighbouring bytes; no warp collective, so the emulation runs
+ * the blocks as plain loops. */
 #define RESIZE_ROWS 8
 
 static __global__ void __launch_bounds__(32 * RESIZE_ROWS)
@@ -142,24 +143,24 @@ mask_resize_threshold_kernel(const float *__restrict__ in, int in_h, int in_w,
                              uint8_t *__restrict__ out, int out_h, int out_w,
                              size_t out_stride, const void *y_table, const void *x_table)
 {
-    const int lane = threadIdx.x, y = blockIdx.y * RESIZE_ROWS + threadIdx.y;
-    if (y >= out_h)
-        return;     /* the whole warp: a warp is one row */
-    const int x = blockIdx.x * 32 + lane, m = blockIdx.z;
-    bool on = false;
-    if (x < out_w && in_h > 0 && in_w > 0) {
+    const int y = blockIdx.y * RESIZE_ROWS + threadIdx.y, byte = blockIdx.x * 32 + threadIdx.x;
+    const int m = blockIdx.z;
+    if (y >= out_h || byte >= (out_w + 7) / 8)
+        return;
+    unsigned bits = 0;
+    if (in_h > 0 && in_w > 0) {
         yl_axis_table ty = yl_axis_table_at(y_table, out_h), tx = yl_axis_table_at(x_table, out_w);
         const float *plane = in + (size_t)m * in_h * in_w;
         const float *s0 = plane + (size_t)ty.i0[y] * in_w, *s1 = plane + (size_t)ty.i1[y] * in_w;
-        int x0 = tx.i0[x], x1 = tx.i1[x];
-        float v = yl_bilinear(s0[x0], s0[x1], s1[x0], s1[x1], tx.w0[x], tx.w1[x], ty.w0[y],
-                              ty.w1[y]);
-        on = v > 0.5f;
+        const int end = 8 * byte + 8 < out_w ? 8 * byte + 8 : out_w;
+        for (int x = 8 * byte; x < end; x++) {
+            int x0 = tx.i0[x], x1 = tx.i1[x];
+            float v = yl_bilinear(s0[x0], s0[x1], s1[x0], s1[x1], tx.w0[x], tx.w1[x], ty.w0[y],
+                                  ty.w1[y]);
+            bits |= (unsigned)(v > 0.5f) << (7 - (x - 8 * byte));
+        }
     }
-    unsigned bits = yl_brev(yl_ballot_sync(YL_FULL_MASK, on));
-    const int byte = blockIdx.x * 4 + lane;
-    if (lane < 4 && byte < (out_w + 7) / 8)
-        out[((size_t)m * out_h + y) * out_stride + byte] = (uint8_t)(bits >> (24 - 8 * lane));
+    out[((size_t)m * out_h + y) * out_stride + byte] = (uint8_t)bits;
 }
 
 static cudaError_t mask_resize_threshold_launch(const float *in, int n, int in_h, int in_w,
@@ -167,7 +168,9 @@ static cudaError_t mask_resize_threshold_launch(const float *in, int n, int in_h
                                                 size_t out_stride, const void *y_table,
                                                 const void *x_table, cudaStream_t stream)
 {
-    dim3 block(32, RESIZE_ROWS), grid((out_w + 31) / 32, (out_h + RESIZE_ROWS - 1) / RESIZE_ROWS, n);
+    const int bytes = (out_w + 7) / 8;
+    dim3 block(32, RESIZE_ROWS);
+    dim3 grid((bytes + 31) / 32, (out_h + RESIZE_ROWS - 1) / RESIZE_ROWS, n);
     return YL_LAUNCH(mask_resize_threshold_kernel, grid, block, 0, stream, in, in_h, in_w, out,
                      out_h, out_w, out_stride, y_table, x_table);
 }

@@ -110,8 +110,7 @@
  * yl_expf_fast: __expf on the GPU (2 + 1.16 * |x| ulp, flushes denormals); expf emulated, so
  * a test of a kernel using it needs a tolerance for the GPU's error, not only the emulation's.
  * yl_half_bits: a half's 16 bits (unsigned short). yl_fdividef: __fdividef (2 ulp, 0 for
- * |b| > 2^126). yl_brev: bit reversal (lane 0's ballot bit becomes the most significant).
- * yl_popc: population count. */
+ * |b| > 2^126). yl_popc: population count. */
 #if defined(__CUDACC__)
 typedef __half yl_half;
 #define yl_float2half(f) __float2half_rn(f)
@@ -119,7 +118,6 @@ typedef __half yl_half;
 #define yl_half_bits(h) __half_as_ushort(h)
 #define yl_expf_fast(x) __expf(x)
 #define yl_fdividef(a, b) __fdividef((a), (b))
-#define yl_brev(x) __brev(x)
 #define yl_popc(x) __popc(x)
 #else
 typedef yl_emu_half yl_half;
@@ -128,7 +126,6 @@ typedef yl_emu_half yl_half;
 #define yl_half_bits(h) ((h).bits)
 #define yl_expf_fast(x) expf(x)
 #define yl_fdividef(a, b) ((a) / (b))
-#define yl_brev(x) yl_emu_brev(x)
 #define yl_popc(x) __builtin_popcount(x)
 #endif
 

@@ -133,15 +133,6 @@ struct yl_emu_half {
 yl_emu_half yl_emu_float2half_rn(float f);
 float yl_emu_half2float(yl_emu_half h);
 
-static inline unsigned yl_emu_brev(unsigned x)
-{
-    x = ((x >> 1) & 0x55555555u) | ((x & 0x55555555u) << 1);
-    x = ((x >> 2) & 0x33333333u) | ((x & 0x33333333u) << 2);
-    x = ((x >> 4) & 0x0f0f0f0fu) | ((x & 0x0f0f0f0fu) << 4);
-    x = ((x >> 8) & 0x00ff00ffu) | ((x & 0x00ff00ffu) << 8);
-    return (x >> 16) | (x << 16);
-}
-
 /* Atomics: threads of a block are never preempted by one another (they switch only at sync
  * points) and blocks run one after another, so a plain read-modify-write is atomic here. */
 template <class T> static inline T yl_emu_atomic_add(T *p, T v)
