@@ -168,7 +168,7 @@ conv_f32_kernel(conv_geom g, const float *__restrict__ in, const float *__restri
  * F16_ROW_WORDS words; X gathered as pairs of k of one pixel, converted, stored as one word
  * of row p (so s_x is X transposed: [p][k], the "col" layout B fragments want).
  * Compute: warp w owns channels 32 (w / 2) .. + 31 and pixels 32 (w % 2) .. + 31; per k16
- * step it loads 2 A and 4 B fragments (yl_device.h's layout) and issues 8 MMAs. */
+ * step it loads 2 A and 4 B fragments (yl_device.h's layout) and issues 2 x 4 MMAs. */
 static __global__ void __launch_bounds__(F16_THREADS)
 conv_f16_kernel(conv_geom g, const float *__restrict__ in, const uint32_t *__restrict__ weight,
                 const float *bias, const float *residual, yl_activation act, float *out)
@@ -181,14 +181,14 @@ conv_f16_kernel(conv_geom g, const float *__restrict__ in, const uint32_t *__res
     pixel_origin(g, n0 + ln, &iy0, &ix0);
     const int warp = t / 32, lane = t % 32, gr = lane / 4, tq = lane % 4;
     const int wm = 32 * (warp / 2), wn = 32 * (warp % 2);
-    float acc[2][4][4];
+    float acc[2 * 4][4];    /* MMA (i, j) at i * 4 + j */
     YL_UNROLL
     for (int i = 0; i < 2; i++)
         YL_UNROLL
         for (int j = 0; j < 4; j++)
             YL_UNROLL
             for (int e = 0; e < 4; e++)
-                acc[i][j][e] = 0.0f;
+                acc[i * 4 + j][e] = 0.0f;
     /* A tile is TILE_ELEMS halves = TILE_ELEMS / 2 words, TILE_K / 8 16-byte chunks a row. */
     const uint32_t *tiles = weight + (size_t)blockIdx.y * g.k_tiles * (TILE_ELEMS / 2);
     for (int kt = 0; kt < g.k_tiles; kt++) {
@@ -221,11 +221,7 @@ conv_f16_kernel(conv_geom g, const float *__restrict__ in, const uint32_t *__res
                 b[j][0] = s_x[c][c0];
                 b[j][1] = s_x[c][c1];
             }
-            YL_UNROLL
-            for (int i = 0; i < 2; i++)
-                YL_UNROLL
-                for (int j = 0; j < 4; j++)
-                    yl_mma_m16n8k16_f16f32(acc[i][j], a[i], b[j], acc[i][j]);
+            yl_mma_grid_m16n8k16_f16f32(acc, a, 2, b, 4);
         }
         __syncthreads();
     }
@@ -236,8 +232,8 @@ conv_f16_kernel(conv_geom g, const float *__restrict__ in, const uint32_t *__res
             YL_UNROLL
             for (int e = 0; e < 4; e++)
                 store_out(g, m0 + wm + 16 * i + gr + 8 * (e / 2),
-                          n0 + wn + 8 * j + 2 * tq + e % 2, acc[i][j][e], bias, residual, act,
-                          out);
+                          n0 + wn + 8 * j + 2 * tq + e % 2, acc[i * 4 + j][e], bias, residual,
+                          act, out);
 }
 
 /* ---- host side ----------------------------------------------------------------------------- */
