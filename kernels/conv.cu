@@ -77,17 +77,47 @@ static __device__ __forceinline__ void pixel_origin(const conv_geom &g, int p, i
     }
 }
 
-/* X[k][p] for the pixel whose window starts at (iy0, ix0): 0 in the padding and past K. */
-static __device__ __forceinline__ float im2col_at(const float *__restrict__ in,
-                                                  const conv_geom &g, int k, int iy0, int ix0)
+/* k = (ci, ky, kx) as a running position: a thread stages k, k + step, k + 2 step, ... so
+ * it decomposes k once and then only adds, without a division per element (on a GPU the
+ * divisions by runtime kernel sizes would cost more instructions than the tile's MMAs). */
+struct conv_tap {
+    int ci, ky, kx;
+};
+
+static __device__ __forceinline__ conv_tap tap_of(const conv_geom &g, int k)
 {
-    if (k >= g.k)
+    int taps = g.kh * g.kw, ci = k / taps, r = k - ci * taps, ky = r / g.kw;
+    return conv_tap{ci, ky, r - ky * g.kw};
+}
+
+/* t += step, where step = tap_of(g, s) for some s (so step.kx < kw, step.ky < kh: one carry
+ * each at most). */
+static __device__ __forceinline__ void tap_advance(const conv_geom &g, conv_tap *t,
+                                                   const conv_tap &step)
+{
+    t->kx += step.kx;
+    if (t->kx >= g.kw) {
+        t->kx -= g.kw;
+        t->ky++;
+    }
+    t->ky += step.ky;
+    if (t->ky >= g.kh) {
+        t->ky -= g.kh;
+        t->ci++;
+    }
+    t->ci += step.ci;
+}
+
+/* X[k][p] for tap t of the pixel whose window starts at (iy0, ix0): 0 in the padding and
+ * past K (ci >= in_c). */
+static __device__ __forceinline__ float im2col_at(const float *__restrict__ in,
+                                                  const conv_geom &g, const conv_tap &t,
+                                                  int iy0, int ix0)
+{
+    int iy = iy0 + t.ky * g.dil, ix = ix0 + t.kx * g.dil;
+    if (t.ci >= g.in_c || (unsigned)iy >= (unsigned)g.in_h || (unsigned)ix >= (unsigned)g.in_w)
         return 0.0f;
-    int taps = g.kh * g.kw, ci = k / taps, r = k - ci * taps, ky = r / g.kw, kx = r - ky * g.kw;
-    int iy = iy0 + ky * g.dil, ix = ix0 + kx * g.dil;
-    if ((unsigned)iy >= (unsigned)g.in_h || (unsigned)ix >= (unsigned)g.in_w)
-        return 0.0f;
-    return in[((size_t)ci * g.in_h + iy) * g.in_w + ix];
+    return in[((size_t)t.ci * g.in_h + iy) * g.in_w + ix];
 }
 
 /* The CPU's epilogue (conv.c): (sum + bias) + residual, then the activation. */
@@ -124,6 +154,10 @@ conv_f32_kernel(conv_geom g, const float *__restrict__ in, const float *__restri
     const int ln = t % TILE_N, lk = t / TILE_N;
     int iy0, ix0;
     pixel_origin(g, n0 + ln, &iy0, &ix0);
+    /* This thread stages k = lk, lk + 4, ... (TILE_K is a multiple of the step). */
+    const int k_step = F32_THREADS / TILE_N;
+    conv_tap tap = tap_of(g, lk);
+    const conv_tap step = tap_of(g, k_step);
     const int tm = t / 16, tn = t % 16;
     float acc[4][4];
     YL_UNROLL
@@ -136,8 +170,10 @@ conv_f32_kernel(conv_geom g, const float *__restrict__ in, const float *__restri
         const float *src = tiles + (size_t)kt * TILE_ELEMS;
         for (int i = t; i < TILE_ELEMS / 4; i += F32_THREADS)
             yl_cp_async_16(&s_w[0][0] + 4 * i, src + 4 * i);
-        for (int kk = lk; kk < TILE_K; kk += F32_THREADS / TILE_N)
-            s_x[kk][ln] = im2col_at(in, g, kt * TILE_K + kk, iy0, ix0);
+        for (int kk = lk; kk < TILE_K; kk += k_step) {
+            s_x[kk][ln] = im2col_at(in, g, tap, iy0, ix0);
+            tap_advance(g, &tap, step);
+        }
         yl_cp_async_wait_all();
         __syncthreads();
         for (int kk = 0; kk < TILE_K; kk++) {
@@ -179,6 +215,10 @@ conv_f16_kernel(conv_geom g, const float *__restrict__ in, const uint32_t *__res
     const int ln = t % TILE_N, lpair = t / TILE_N;
     int iy0, ix0;
     pixel_origin(g, n0 + ln, &iy0, &ix0);
+    /* This thread stages the k pairs starting at 2 lpair, 2 lpair + 4, ... */
+    const int pair_step = F16_THREADS / TILE_N;
+    conv_tap tap = tap_of(g, 2 * lpair);
+    const conv_tap step = tap_of(g, 2 * pair_step), one = tap_of(g, 1);
     const int warp = t / 32, lane = t % 32, gr = lane / 4, tq = lane % 4;
     const int wm = 32 * (warp / 2), wn = 32 * (warp % 2);
     float acc[2 * 4][4];    /* MMA (i, j) at i * 4 + j */
@@ -197,10 +237,12 @@ conv_f16_kernel(conv_geom g, const float *__restrict__ in, const uint32_t *__res
             int row = i / (TILE_K / 8), chunk = i % (TILE_K / 8);
             yl_cp_async_16(&s_w[row][4 * chunk], src + 4 * i);
         }
-        for (int kp = lpair; kp < TILE_K / 2; kp += F16_THREADS / TILE_N) {
-            int k = kt * TILE_K + 2 * kp;
-            s_x[ln][kp] = yl_pack_half2(im2col_at(in, g, k, iy0, ix0),
-                                        im2col_at(in, g, k + 1, iy0, ix0));
+        for (int kp = lpair; kp < TILE_K / 2; kp += pair_step) {
+            conv_tap next = tap;
+            tap_advance(g, &next, one);
+            s_x[ln][kp] = yl_pack_half2(im2col_at(in, g, tap, iy0, ix0),
+                                        im2col_at(in, g, next, iy0, ix0));
+            tap_advance(g, &tap, step);
         }
         yl_cp_async_wait_all();
         __syncthreads();
