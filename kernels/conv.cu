@@ -2,9 +2,11 @@
 // matrix is never stored, each tile of it is gathered from the input when it is staged in
 // shared memory. With m an output channel, p an output pixel and k = (ci, ky, kx):
 //   out[m][p] = act(sum_k W[m][k] * X[k][p] + bias[m] + residual[m][p])
-//   in:       (in_channels, in_h, in_w) float        X[k][p] = in[ci][y*s-pad+ky*dil][x*s-pad+kx*dil]
+//   in:       (in_channels, in_h, in_w) float; for output pixel p = (y, x)
+//             X[k][p] = in[ci][y*stride - pad + ky*dil][x*stride - pad + kx*dil], 0 outside
 //   weight:   packed by yl_conv2d_cuda_pack (tiles of W, zero-padded; see below)
-//   bias:     (out_channels) or NULL; residual: (out_channels, out_h, out_w) or NULL, may alias out
+//   bias:     (out_channels) or NULL
+//   residual: (out_channels, out_h, out_w) or NULL, may alias out
 //   out:      (out_channels, out_h, out_w) float
 // A block computes a TILE_M x TILE_N tile of out (channels x pixels), TILE_K of k at a time.
 //   FP32: 256 threads, each a 4 x 4 register tile of float multiply-adds (SIMT, no FMA).
@@ -339,8 +341,9 @@ extern "C" yolact_status yl_conv2d_cuda(const yl_conv_desc *d, const float *in, 
                                         const float *residual, yl_activation act, float *out,
                                         cudaStream_t stream)
 {
+    /* The packed tiles are copied 16 bytes at a time (cp.async needs the alignment). */
     if (!desc_ok(d) || !precision_ok(precision) || in_h <= 0 || in_w <= 0 || !in ||
-        !packed_weight || !out || (const float *)out == in ||
+        !packed_weight || ((uintptr_t)packed_weight & 15) || !out || (const float *)out == in ||
         (act != YL_ACT_NONE && act != YL_ACT_RELU && act != YL_ACT_LEAKY_RELU_0_1))
         return yl_fail(YOLACT_ERR_INVALID_ARGUMENT,
                        "yl_conv2d_cuda: conv %dx%dx%dx%d stride %d pad %d dilation %d, input "

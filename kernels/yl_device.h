@@ -160,7 +160,8 @@ static __device__ __forceinline__ void yl_cp_async_wait_all(void) {}
  * (the same fragments split in k halves). A warp collective: all 32 lanes of the warp must
  * execute it together. Each lane holds, with g = lane / 4 and t = lane % 4, and each 32-bit
  * register two halves, the lower-indexed one in the low 16 bits:
- *   a[0] = A[g][2t, 2t+1]     a[1] = A[g+8][2t, 2t+1]  a[2] = A[g][2t+8, 2t+9]  a[3] = A[g+8][2t+8, 2t+9]
+ *   a[0] = A[g][2t, 2t+1]     a[1] = A[g+8][2t, 2t+1]
+ *   a[2] = A[g][2t+8, 2t+9]   a[3] = A[g+8][2t+8, 2t+9]
  *   b[0] = B[2t, 2t+1][g]     b[1] = B[2t+8, 2t+9][g]   (k pairs of column g)
  *   c, d: [0] = (g, 2t)  [1] = (g, 2t+1)  [2] = (g+8, 2t)  [3] = (g+8, 2t+1)
  * The emulation computes each D element from every lane's fragments exactly per this layout

@@ -366,19 +366,23 @@ END_TEST
 START_TEST(test_conv_arguments)
 {
     yl_conv_desc d = {4, 4, 3, 3, 1, 1, 1};
-    float x;
+    float x, aligned[8] __attribute__((aligned(16))) = {0};  /* packed weights */
     ck_assert_uint_eq(yl_conv2d_cuda_packed_bytes(&d, YOLACT_PRECISION_DEFAULT), 0);
     ck_assert_uint_eq(yl_conv2d_cuda_packed_bytes(NULL, YOLACT_PRECISION_FP32), 0);
-    ck_assert_status(yl_conv2d_cuda(&d, &x, 4, 4, &x, YOLACT_PRECISION_DEFAULT, NULL, NULL,
+    ck_assert_status(yl_conv2d_cuda(&d, &x, 4, 4, aligned, YOLACT_PRECISION_DEFAULT, NULL, NULL,
                                     YL_ACT_NONE, &x + 1, NULL), YOLACT_ERR_INVALID_ARGUMENT);
-    ck_assert_status(yl_conv2d_cuda(&d, &x, 4, 4, &x, YOLACT_PRECISION_FP32, NULL, NULL,
+    ck_assert_status(yl_conv2d_cuda(&d, &x, 4, 4, aligned, YOLACT_PRECISION_FP32, NULL, NULL,
                                     YL_ACT_NONE, &x, NULL), YOLACT_ERR_INVALID_ARGUMENT);
+    /* Packed weights not 16-byte aligned. */
+    ck_assert_status(yl_conv2d_cuda(&d, &x, 4, 4, aligned + 1, YOLACT_PRECISION_FP32, NULL,
+                                    NULL, YL_ACT_NONE, &x + 1, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);
     d.stride = 0;
-    ck_assert_status(yl_conv2d_cuda(&d, &x, 4, 4, &x, YOLACT_PRECISION_FP32, NULL, NULL,
+    ck_assert_status(yl_conv2d_cuda(&d, &x, 4, 4, aligned, YOLACT_PRECISION_FP32, NULL, NULL,
                                     YL_ACT_NONE, &x + 1, NULL), YOLACT_ERR_INVALID_ARGUMENT);
     /* A kernel larger than the unpadded input: an empty output, nothing to do. */
     yl_conv_desc e = {2, 2, 5, 5, 1, 0, 1};
-    ck_assert_status(yl_conv2d_cuda(&e, &x, 3, 3, &x, YOLACT_PRECISION_FP16, NULL, NULL,
+    ck_assert_status(yl_conv2d_cuda(&e, &x, 3, 3, aligned, YOLACT_PRECISION_FP16, NULL, NULL,
                                     YL_ACT_NONE, &x + 1, NULL), YOLACT_OK);
 }
 END_TEST
