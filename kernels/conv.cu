@@ -140,9 +140,49 @@ static __device__ __forceinline__ void store_out(const conv_geom &g, int m, int 
     out[at] = v;
 }
 
+/* ---- pipeline ------------------------------------------------------------------------------
+ * Both kernels double-buffer their shared tiles: while a block multiplies tile kt, each
+ * thread has already issued the copies of the next weight tile (cp.async into the other
+ * buffer) and the loads of its part of the next X tile (into registers), which it stores
+ * into the other buffer after the multiply. One __syncthreads() a tile: the buffer written
+ * in step kt was last read in step kt - 1, which every thread finished before the barrier
+ * that ended it. */
+
+/* The FP32 kernel's staging: thread t gathers pixel column t % 64 for k rows t / 64 + 4 i
+ * (consecutive threads, consecutive pixels: coalesced for stride 1). */
+#define F32_K_STEP (F32_THREADS / TILE_N)
+#define F32_X_PER_THREAD (TILE_K / F32_K_STEP)
+/* The FP16 kernel's: pairs of k of pixel column t % 64, pair rows t / 64 + 2 i. */
+#define F16_PAIR_STEP (F16_THREADS / TILE_N)
+#define F16_X_PER_THREAD (2 * (TILE_K / 2) / F16_PAIR_STEP)
+
+/* Copy one packed weight tile of `words` 32-bit words, rows of src_row_words, into shared
+ * rows of dst_row_words words, 16 bytes a copy. */
+static __device__ __forceinline__ void stage_weights(uint32_t *dst, int dst_row_words,
+                                                     const uint32_t *src, int src_row_words,
+                                                     int words, int t, int threads)
+{
+    const int chunks_per_row = src_row_words / 4;
+    for (int i = t; i < words / 4; i += threads)
+        yl_cp_async_16(dst + (i / chunks_per_row) * dst_row_words + 4 * (i % chunks_per_row),
+                       src + 4 * i);
+}
+
+/* The next n values of this thread's progression of taps into x: from x[i] to x[i + 1] the
+ * tap advances by even_step for even i, odd_step for odd i. */
+static __device__ __forceinline__ void gather(const float *__restrict__ in, const conv_geom &g,
+                                              conv_tap *tap, const conv_tap &even_step,
+                                              const conv_tap &odd_step, int iy0, int ix0,
+                                              float *x, int n)
+{
+    YL_UNROLL
+    for (int i = 0; i < n; i++) {
+        x[i] = im2col_at(in, g, *tap, iy0, ix0);
+        tap_advance(g, tap, i % 2 ? odd_step : even_step);
+    }
+}
+
 /* ---- FP32: SIMT ---------------------------------------------------------------------------
- * Staging: thread t gathers pixel column t % 64 for k rows t / 64 + 4 i (consecutive threads,
- * consecutive pixels: coalesced for stride 1) and copies 2 x 16 bytes of the weight tile.
  * Compute: thread (tm, tn) = (t / 16, t % 16) owns channels 4 tm .. 4 tm + 3 and pixels
  * tn + 16 j, so a warp's stores are runs of 16 consecutive pixels. Each output is summed over
  * k in increasing order. */
@@ -150,49 +190,61 @@ static __global__ void __launch_bounds__(F32_THREADS)
 conv_f32_kernel(conv_geom g, const float *__restrict__ in, const float *__restrict__ weight,
                 const float *bias, const float *residual, yl_activation act, float *out)
 {
-    __shared__ __align__(16) float s_w[TILE_K][TILE_M];
-    __shared__ float s_x[TILE_K][TILE_N];
+    __shared__ __align__(16) float s_w[2][TILE_K][TILE_M];
+    __shared__ float s_x[2][TILE_K][TILE_N];
     const int t = threadIdx.x, m0 = blockIdx.y * TILE_M, n0 = blockIdx.x * TILE_N;
     const int ln = t % TILE_N, lk = t / TILE_N;
     int iy0, ix0;
     pixel_origin(g, n0 + ln, &iy0, &ix0);
-    /* This thread stages k = lk, lk + 4, ... (TILE_K is a multiple of the step). */
-    const int k_step = F32_THREADS / TILE_N;
     conv_tap tap = tap_of(g, lk);
-    const conv_tap step = tap_of(g, k_step);
+    const conv_tap step = tap_of(g, F32_K_STEP);
     const int tm = t / 16, tn = t % 16;
-    float acc[4][4];
+    float acc[4][4], x[F32_X_PER_THREAD];
     YL_UNROLL
     for (int i = 0; i < 4; i++)
         YL_UNROLL
         for (int j = 0; j < 4; j++)
             acc[i][j] = 0.0f;
-    const float *tiles = weight + (size_t)blockIdx.y * g.k_tiles * TILE_ELEMS;
+    const uint32_t *tiles = reinterpret_cast<const uint32_t *>(weight) +
+                            (size_t)blockIdx.y * g.k_tiles * TILE_ELEMS;  /* floats = words */
+    stage_weights(reinterpret_cast<uint32_t *>(&s_w[0][0][0]), TILE_M, tiles, TILE_M,
+                  TILE_ELEMS, t, F32_THREADS);
+    gather(in, g, &tap, step, step, iy0, ix0, x, F32_X_PER_THREAD);
+    YL_UNROLL
+    for (int i = 0; i < F32_X_PER_THREAD; i++)
+        s_x[0][lk + F32_K_STEP * i][ln] = x[i];
+    yl_cp_async_wait_all();
+    __syncthreads();
     for (int kt = 0; kt < g.k_tiles; kt++) {
-        const float *src = tiles + (size_t)kt * TILE_ELEMS;
-        for (int i = t; i < TILE_ELEMS / 4; i += F32_THREADS)
-            yl_cp_async_16(&s_w[0][0] + 4 * i, src + 4 * i);
-        for (int kk = lk; kk < TILE_K; kk += k_step) {
-            s_x[kk][ln] = im2col_at(in, g, tap, iy0, ix0);
-            tap_advance(g, &tap, step);
+        const int cur = kt & 1;
+        const bool more = kt + 1 < g.k_tiles;
+        if (more) {
+            stage_weights(reinterpret_cast<uint32_t *>(&s_w[cur ^ 1][0][0]), TILE_M,
+                          tiles + (size_t)(kt + 1) * TILE_ELEMS, TILE_M, TILE_ELEMS, t,
+                          F32_THREADS);
+            gather(in, g, &tap, step, step, iy0, ix0, x, F32_X_PER_THREAD);
         }
-        yl_cp_async_wait_all();
-        __syncthreads();
         for (int kk = 0; kk < TILE_K; kk++) {
             float a[4], b[4];
             YL_UNROLL
             for (int i = 0; i < 4; i++)
-                a[i] = s_w[kk][4 * tm + i];
+                a[i] = s_w[cur][kk][4 * tm + i];
             YL_UNROLL
             for (int j = 0; j < 4; j++)
-                b[j] = s_x[kk][tn + 16 * j];
+                b[j] = s_x[cur][kk][tn + 16 * j];
             YL_UNROLL
             for (int i = 0; i < 4; i++)
                 YL_UNROLL
                 for (int j = 0; j < 4; j++)
                     acc[i][j] += a[i] * b[j];
         }
-        __syncthreads();    /* the tiles are overwritten by the next step */
+        if (more) {
+            YL_UNROLL
+            for (int i = 0; i < F32_X_PER_THREAD; i++)
+                s_x[cur ^ 1][lk + F32_K_STEP * i][ln] = x[i];
+        }
+        yl_cp_async_wait_all();
+        __syncthreads();
     }
     YL_UNROLL
     for (int i = 0; i < 4; i++)
@@ -211,19 +263,19 @@ static __global__ void __launch_bounds__(F16_THREADS)
 conv_f16_kernel(conv_geom g, const float *__restrict__ in, const uint32_t *__restrict__ weight,
                 const float *bias, const float *residual, yl_activation act, float *out)
 {
-    __shared__ __align__(16) uint32_t s_w[TILE_M][F16_ROW_WORDS];
-    __shared__ uint32_t s_x[TILE_N][F16_ROW_WORDS];
+    __shared__ __align__(16) uint32_t s_w[2][TILE_M][F16_ROW_WORDS];
+    __shared__ uint32_t s_x[2][TILE_N][F16_ROW_WORDS];
     const int t = threadIdx.x, m0 = blockIdx.y * TILE_M, n0 = blockIdx.x * TILE_N;
     const int ln = t % TILE_N, lpair = t / TILE_N;
     int iy0, ix0;
     pixel_origin(g, n0 + ln, &iy0, &ix0);
-    /* This thread stages the k pairs starting at 2 lpair, 2 lpair + 4, ... */
-    const int pair_step = F16_THREADS / TILE_N;
+    /* The taps k, k + 1 of pairs 2 lpair, 2 lpair + 4, ...: a progression of step 1 inside a
+     * pair and 4 - 1 from one pair to the next. */
     conv_tap tap = tap_of(g, 2 * lpair);
-    const conv_tap step = tap_of(g, 2 * pair_step), one = tap_of(g, 1);
+    const conv_tap one = tap_of(g, 1), next_pair = tap_of(g, 2 * F16_PAIR_STEP - 1);
     const int warp = t / 32, lane = t % 32, gr = lane / 4, tq = lane % 4;
     const int wm = 32 * (warp / 2), wn = 32 * (warp % 2);
-    float acc[2 * 4][4];    /* MMA (i, j) at i * 4 + j */
+    float acc[2 * 4][4], x[F16_X_PER_THREAD];    /* MMA (i, j) at i * 4 + j */
     YL_UNROLL
     for (int i = 0; i < 2; i++)
         YL_UNROLL
@@ -231,42 +283,51 @@ conv_f16_kernel(conv_geom g, const float *__restrict__ in, const uint32_t *__res
             YL_UNROLL
             for (int e = 0; e < 4; e++)
                 acc[i * 4 + j][e] = 0.0f;
-    /* A tile is TILE_ELEMS halves = TILE_ELEMS / 2 words, TILE_K / 8 16-byte chunks a row. */
+    /* A tile is TILE_ELEMS halves = TILE_ELEMS / 2 words. */
     const uint32_t *tiles = weight + (size_t)blockIdx.y * g.k_tiles * (TILE_ELEMS / 2);
+    stage_weights(&s_w[0][0][0], F16_ROW_WORDS, tiles, TILE_K / 2, TILE_ELEMS / 2, t,
+                  F16_THREADS);
+    gather(in, g, &tap, one, next_pair, iy0, ix0, x, F16_X_PER_THREAD);
+    YL_UNROLL
+    for (int i = 0; i < F16_X_PER_THREAD / 2; i++)
+        s_x[0][ln][lpair + F16_PAIR_STEP * i] = yl_pack_half2(x[2 * i], x[2 * i + 1]);
+    yl_cp_async_wait_all();
+    __syncthreads();
     for (int kt = 0; kt < g.k_tiles; kt++) {
-        const uint32_t *src = tiles + (size_t)kt * (TILE_ELEMS / 2);
-        for (int i = t; i < TILE_ELEMS / 8; i += F16_THREADS) {
-            int row = i / (TILE_K / 8), chunk = i % (TILE_K / 8);
-            yl_cp_async_16(&s_w[row][4 * chunk], src + 4 * i);
+        const int cur = kt & 1;
+        const bool more = kt + 1 < g.k_tiles;
+        if (more) {
+            stage_weights(&s_w[cur ^ 1][0][0], F16_ROW_WORDS,
+                          tiles + (size_t)(kt + 1) * (TILE_ELEMS / 2), TILE_K / 2,
+                          TILE_ELEMS / 2, t, F16_THREADS);
+            gather(in, g, &tap, one, next_pair, iy0, ix0, x, F16_X_PER_THREAD);
         }
-        for (int kp = lpair; kp < TILE_K / 2; kp += pair_step) {
-            conv_tap next = tap;
-            tap_advance(g, &next, one);
-            s_x[ln][kp] = yl_pack_half2(im2col_at(in, g, tap, iy0, ix0),
-                                        im2col_at(in, g, next, iy0, ix0));
-            tap_advance(g, &tap, step);
-        }
-        yl_cp_async_wait_all();
-        __syncthreads();
         for (int ks = 0; ks < TILE_K / 16; ks++) {
             const int c0 = 8 * ks + tq, c1 = c0 + 4;     /* words of k 2tq and 2tq + 8 */
             uint32_t a[2][4], b[4][2];
             YL_UNROLL
             for (int i = 0; i < 2; i++) {
                 const int r = wm + 16 * i + gr;
-                a[i][0] = s_w[r][c0];
-                a[i][1] = s_w[r + 8][c0];
-                a[i][2] = s_w[r][c1];
-                a[i][3] = s_w[r + 8][c1];
+                a[i][0] = s_w[cur][r][c0];
+                a[i][1] = s_w[cur][r + 8][c0];
+                a[i][2] = s_w[cur][r][c1];
+                a[i][3] = s_w[cur][r + 8][c1];
             }
             YL_UNROLL
             for (int j = 0; j < 4; j++) {
                 const int c = wn + 8 * j + gr;
-                b[j][0] = s_x[c][c0];
-                b[j][1] = s_x[c][c1];
+                b[j][0] = s_x[cur][c][c0];
+                b[j][1] = s_x[cur][c][c1];
             }
             yl_mma_grid_m16n8k16_f16f32(acc, a, 2, b, 4);
         }
+        if (more) {
+            YL_UNROLL
+            for (int i = 0; i < F16_X_PER_THREAD / 2; i++)
+                s_x[cur ^ 1][ln][lpair + F16_PAIR_STEP * i] = yl_pack_half2(x[2 * i],
+                                                                            x[2 * i + 1]);
+        }
+        yl_cp_async_wait_all();
         __syncthreads();
     }
     YL_UNROLL

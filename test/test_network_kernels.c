@@ -343,8 +343,8 @@ END_TEST
 /* The protonet's convolution at the parity network's width (64 channels, 3x3 on P3 69x69),
  * both precisions; with YL_EMU_TIMING=1 in the environment also the full model's (256
  * channels, 5.6 GFLOP) and the emulated times on stderr. Measured on the 2-core CI-class
- * machine (best of runs, others sharing it): 64 -> 64: FP32 0.08 s, FP16 0.11 s;
- * 256 -> 256: FP32 1.1 s, FP16 1.6 s (the MMA collectives dominate FP16). */
+ * machine, others sharing it (load 3-5): 64 -> 64: FP32 0.05-0.1 s, FP16 0.13 s;
+ * 256 -> 256: FP32 0.9 s, FP16 2.1 s (the MMA collectives dominate FP16). */
 START_TEST(test_conv_protonet_sized)
 {
     uint64_t rng = 0x0123456789abcdefull;
