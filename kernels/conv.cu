@@ -2,9 +2,11 @@
 // matrix is never stored, each tile of it is gathered from the input when it is staged in
 // shared memory. With m an output channel, p an output pixel and k = (ci, ky, kx):
 //   out[m][p] = act(sum_k W[m][k] * X[k][p] + bias[m] + residual[m][p])
-//   in:       (in_channels, in_h, in_w) float        X[k][p] = in[ci][y*s-pad+ky*dil][x*s-pad+kx*dil]
+//   in:       (in_channels, in_h, in_w) float; for output pixel p = (y, x)
+//             X[k][p] = in[ci][y*stride - pad + ky*dil][x*stride - pad + kx*dil], 0 outside
 //   weight:   packed by yl_conv2d_cuda_pack (tiles of W, zero-padded; see below)
-//   bias:     (out_channels) or NULL; residual: (out_channels, out_h, out_w) or NULL, may alias out
+//   bias:     (out_channels) or NULL
+//   residual: (out_channels, out_h, out_w) or NULL, may alias out
 //   out:      (out_channels, out_h, out_w) float
 // A block computes a TILE_M x TILE_N tile of out (channels x pixels), TILE_K of k at a time.
 //   FP32: 256 threads, each a 4 x 4 register tile of float multiply-adds (SIMT, no FMA).
@@ -77,17 +79,47 @@ static __device__ __forceinline__ void pixel_origin(const conv_geom &g, int p, i
     }
 }
 
-/* X[k][p] for the pixel whose window starts at (iy0, ix0): 0 in the padding and past K. */
-static __device__ __forceinline__ float im2col_at(const float *__restrict__ in,
-                                                  const conv_geom &g, int k, int iy0, int ix0)
+/* k = (ci, ky, kx) as a running position: a thread stages k, k + step, k + 2 step, ... so
+ * it decomposes k once and then only adds, without a division per element (on a GPU the
+ * divisions by runtime kernel sizes would cost more instructions than the tile's MMAs). */
+struct conv_tap {
+    int ci, ky, kx;
+};
+
+static __device__ __forceinline__ conv_tap tap_of(const conv_geom &g, int k)
 {
-    if (k >= g.k)
+    int taps = g.kh * g.kw, ci = k / taps, r = k - ci * taps, ky = r / g.kw;
+    return conv_tap{ci, ky, r - ky * g.kw};
+}
+
+/* t += step, where step = tap_of(g, s) for some s (so step.kx < kw, step.ky < kh: one carry
+ * each at most). */
+static __device__ __forceinline__ void tap_advance(const conv_geom &g, conv_tap *t,
+                                                   const conv_tap &step)
+{
+    t->kx += step.kx;
+    if (t->kx >= g.kw) {
+        t->kx -= g.kw;
+        t->ky++;
+    }
+    t->ky += step.ky;
+    if (t->ky >= g.kh) {
+        t->ky -= g.kh;
+        t->ci++;
+    }
+    t->ci += step.ci;
+}
+
+/* X[k][p] for tap t of the pixel whose window starts at (iy0, ix0): 0 in the padding and
+ * past K (ci >= in_c). */
+static __device__ __forceinline__ float im2col_at(const float *__restrict__ in,
+                                                  const conv_geom &g, const conv_tap &t,
+                                                  int iy0, int ix0)
+{
+    int iy = iy0 + t.ky * g.dil, ix = ix0 + t.kx * g.dil;
+    if (t.ci >= g.in_c || (unsigned)iy >= (unsigned)g.in_h || (unsigned)ix >= (unsigned)g.in_w)
         return 0.0f;
-    int taps = g.kh * g.kw, ci = k / taps, r = k - ci * taps, ky = r / g.kw, kx = r - ky * g.kw;
-    int iy = iy0 + ky * g.dil, ix = ix0 + kx * g.dil;
-    if ((unsigned)iy >= (unsigned)g.in_h || (unsigned)ix >= (unsigned)g.in_w)
-        return 0.0f;
-    return in[((size_t)ci * g.in_h + iy) * g.in_w + ix];
+    return in[((size_t)t.ci * g.in_h + iy) * g.in_w + ix];
 }
 
 /* The CPU's epilogue (conv.c): (sum + bias) + residual, then the activation. */
@@ -108,9 +140,49 @@ static __device__ __forceinline__ void store_out(const conv_geom &g, int m, int 
     out[at] = v;
 }
 
+/* ---- pipeline ------------------------------------------------------------------------------
+ * Both kernels double-buffer their shared tiles: while a block multiplies tile kt, each
+ * thread has already issued the copies of the next weight tile (cp.async into the other
+ * buffer) and the loads of its part of the next X tile (into registers), which it stores
+ * into the other buffer after the multiply. One __syncthreads() a tile: the buffer written
+ * in step kt was last read in step kt - 1, which every thread finished before the barrier
+ * that ended it. */
+
+/* The FP32 kernel's staging: thread t gathers pixel column t % 64 for k rows t / 64 + 4 i
+ * (consecutive threads, consecutive pixels: coalesced for stride 1). */
+#define F32_K_STEP (F32_THREADS / TILE_N)
+#define F32_X_PER_THREAD (TILE_K / F32_K_STEP)
+/* The FP16 kernel's: pairs of k of pixel column t % 64, pair rows t / 64 + 2 i. */
+#define F16_PAIR_STEP (F16_THREADS / TILE_N)
+#define F16_X_PER_THREAD (2 * (TILE_K / 2) / F16_PAIR_STEP)
+
+/* Copy one packed weight tile of `words` 32-bit words, rows of src_row_words, into shared
+ * rows of dst_row_words words, 16 bytes a copy. */
+static __device__ __forceinline__ void stage_weights(uint32_t *dst, int dst_row_words,
+                                                     const uint32_t *src, int src_row_words,
+                                                     int words, int t, int threads)
+{
+    const int chunks_per_row = src_row_words / 4;
+    for (int i = t; i < words / 4; i += threads)
+        yl_cp_async_16(dst + (i / chunks_per_row) * dst_row_words + 4 * (i % chunks_per_row),
+                       src + 4 * i);
+}
+
+/* The next n values of this thread's progression of taps into x: from x[i] to x[i + 1] the
+ * tap advances by even_step for even i, odd_step for odd i. */
+static __device__ __forceinline__ void gather(const float *__restrict__ in, const conv_geom &g,
+                                              conv_tap *tap, const conv_tap &even_step,
+                                              const conv_tap &odd_step, int iy0, int ix0,
+                                              float *x, int n)
+{
+    YL_UNROLL
+    for (int i = 0; i < n; i++) {
+        x[i] = im2col_at(in, g, *tap, iy0, ix0);
+        tap_advance(g, tap, i % 2 ? odd_step : even_step);
+    }
+}
+
 /* ---- FP32: SIMT ---------------------------------------------------------------------------
- * Staging: thread t gathers pixel column t % 64 for k rows t / 64 + 4 i (consecutive threads,
- * consecutive pixels: coalesced for stride 1) and copies 2 x 16 bytes of the weight tile.
  * Compute: thread (tm, tn) = (t / 16, t % 16) owns channels 4 tm .. 4 tm + 3 and pixels
  * tn + 16 j, so a warp's stores are runs of 16 consecutive pixels. Each output is summed over
  * k in increasing order. */
@@ -118,43 +190,61 @@ static __global__ void __launch_bounds__(F32_THREADS)
 conv_f32_kernel(conv_geom g, const float *__restrict__ in, const float *__restrict__ weight,
                 const float *bias, const float *residual, yl_activation act, float *out)
 {
-    __shared__ __align__(16) float s_w[TILE_K][TILE_M];
-    __shared__ float s_x[TILE_K][TILE_N];
+    __shared__ __align__(16) float s_w[2][TILE_K][TILE_M];
+    __shared__ float s_x[2][TILE_K][TILE_N];
     const int t = threadIdx.x, m0 = blockIdx.y * TILE_M, n0 = blockIdx.x * TILE_N;
     const int ln = t % TILE_N, lk = t / TILE_N;
     int iy0, ix0;
     pixel_origin(g, n0 + ln, &iy0, &ix0);
+    conv_tap tap = tap_of(g, lk);
+    const conv_tap step = tap_of(g, F32_K_STEP);
     const int tm = t / 16, tn = t % 16;
-    float acc[4][4];
+    float acc[4][4], x[F32_X_PER_THREAD];
     YL_UNROLL
     for (int i = 0; i < 4; i++)
         YL_UNROLL
         for (int j = 0; j < 4; j++)
             acc[i][j] = 0.0f;
-    const float *tiles = weight + (size_t)blockIdx.y * g.k_tiles * TILE_ELEMS;
+    const uint32_t *tiles = reinterpret_cast<const uint32_t *>(weight) +
+                            (size_t)blockIdx.y * g.k_tiles * TILE_ELEMS;  /* floats = words */
+    stage_weights(reinterpret_cast<uint32_t *>(&s_w[0][0][0]), TILE_M, tiles, TILE_M,
+                  TILE_ELEMS, t, F32_THREADS);
+    gather(in, g, &tap, step, step, iy0, ix0, x, F32_X_PER_THREAD);
+    YL_UNROLL
+    for (int i = 0; i < F32_X_PER_THREAD; i++)
+        s_x[0][lk + F32_K_STEP * i][ln] = x[i];
+    yl_cp_async_wait_all();
+    __syncthreads();
     for (int kt = 0; kt < g.k_tiles; kt++) {
-        const float *src = tiles + (size_t)kt * TILE_ELEMS;
-        for (int i = t; i < TILE_ELEMS / 4; i += F32_THREADS)
-            yl_cp_async_16(&s_w[0][0] + 4 * i, src + 4 * i);
-        for (int kk = lk; kk < TILE_K; kk += F32_THREADS / TILE_N)
-            s_x[kk][ln] = im2col_at(in, g, kt * TILE_K + kk, iy0, ix0);
-        yl_cp_async_wait_all();
-        __syncthreads();
+        const int cur = kt & 1;
+        const bool more = kt + 1 < g.k_tiles;
+        if (more) {
+            stage_weights(reinterpret_cast<uint32_t *>(&s_w[cur ^ 1][0][0]), TILE_M,
+                          tiles + (size_t)(kt + 1) * TILE_ELEMS, TILE_M, TILE_ELEMS, t,
+                          F32_THREADS);
+            gather(in, g, &tap, step, step, iy0, ix0, x, F32_X_PER_THREAD);
+        }
         for (int kk = 0; kk < TILE_K; kk++) {
             float a[4], b[4];
             YL_UNROLL
             for (int i = 0; i < 4; i++)
-                a[i] = s_w[kk][4 * tm + i];
+                a[i] = s_w[cur][kk][4 * tm + i];
             YL_UNROLL
             for (int j = 0; j < 4; j++)
-                b[j] = s_x[kk][tn + 16 * j];
+                b[j] = s_x[cur][kk][tn + 16 * j];
             YL_UNROLL
             for (int i = 0; i < 4; i++)
                 YL_UNROLL
                 for (int j = 0; j < 4; j++)
                     acc[i][j] += a[i] * b[j];
         }
-        __syncthreads();    /* the tiles are overwritten by the next step */
+        if (more) {
+            YL_UNROLL
+            for (int i = 0; i < F32_X_PER_THREAD; i++)
+                s_x[cur ^ 1][lk + F32_K_STEP * i][ln] = x[i];
+        }
+        yl_cp_async_wait_all();
+        __syncthreads();
     }
     YL_UNROLL
     for (int i = 0; i < 4; i++)
@@ -168,65 +258,76 @@ conv_f32_kernel(conv_geom g, const float *__restrict__ in, const float *__restri
  * F16_ROW_WORDS words; X gathered as pairs of k of one pixel, converted, stored as one word
  * of row p (so s_x is X transposed: [p][k], the "col" layout B fragments want).
  * Compute: warp w owns channels 32 (w / 2) .. + 31 and pixels 32 (w % 2) .. + 31; per k16
- * step it loads 2 A and 4 B fragments (yl_device.h's layout) and issues 8 MMAs. */
+ * step it loads 2 A and 4 B fragments (yl_device.h's layout) and issues 2 x 4 MMAs. */
 static __global__ void __launch_bounds__(F16_THREADS)
 conv_f16_kernel(conv_geom g, const float *__restrict__ in, const uint32_t *__restrict__ weight,
                 const float *bias, const float *residual, yl_activation act, float *out)
 {
-    __shared__ __align__(16) uint32_t s_w[TILE_M][F16_ROW_WORDS];
-    __shared__ uint32_t s_x[TILE_N][F16_ROW_WORDS];
+    __shared__ __align__(16) uint32_t s_w[2][TILE_M][F16_ROW_WORDS];
+    __shared__ uint32_t s_x[2][TILE_N][F16_ROW_WORDS];
     const int t = threadIdx.x, m0 = blockIdx.y * TILE_M, n0 = blockIdx.x * TILE_N;
     const int ln = t % TILE_N, lpair = t / TILE_N;
     int iy0, ix0;
     pixel_origin(g, n0 + ln, &iy0, &ix0);
+    /* The taps k, k + 1 of pairs 2 lpair, 2 lpair + 4, ...: a progression of step 1 inside a
+     * pair and 4 - 1 from one pair to the next. */
+    conv_tap tap = tap_of(g, 2 * lpair);
+    const conv_tap one = tap_of(g, 1), next_pair = tap_of(g, 2 * F16_PAIR_STEP - 1);
     const int warp = t / 32, lane = t % 32, gr = lane / 4, tq = lane % 4;
     const int wm = 32 * (warp / 2), wn = 32 * (warp % 2);
-    float acc[2][4][4];
+    float acc[2 * 4][4], x[F16_X_PER_THREAD];    /* MMA (i, j) at i * 4 + j */
     YL_UNROLL
     for (int i = 0; i < 2; i++)
         YL_UNROLL
         for (int j = 0; j < 4; j++)
             YL_UNROLL
             for (int e = 0; e < 4; e++)
-                acc[i][j][e] = 0.0f;
-    /* A tile is TILE_ELEMS halves = TILE_ELEMS / 2 words, TILE_K / 8 16-byte chunks a row. */
+                acc[i * 4 + j][e] = 0.0f;
+    /* A tile is TILE_ELEMS halves = TILE_ELEMS / 2 words. */
     const uint32_t *tiles = weight + (size_t)blockIdx.y * g.k_tiles * (TILE_ELEMS / 2);
+    stage_weights(&s_w[0][0][0], F16_ROW_WORDS, tiles, TILE_K / 2, TILE_ELEMS / 2, t,
+                  F16_THREADS);
+    gather(in, g, &tap, one, next_pair, iy0, ix0, x, F16_X_PER_THREAD);
+    YL_UNROLL
+    for (int i = 0; i < F16_X_PER_THREAD / 2; i++)
+        s_x[0][ln][lpair + F16_PAIR_STEP * i] = yl_pack_half2(x[2 * i], x[2 * i + 1]);
+    yl_cp_async_wait_all();
+    __syncthreads();
     for (int kt = 0; kt < g.k_tiles; kt++) {
-        const uint32_t *src = tiles + (size_t)kt * (TILE_ELEMS / 2);
-        for (int i = t; i < TILE_ELEMS / 8; i += F16_THREADS) {
-            int row = i / (TILE_K / 8), chunk = i % (TILE_K / 8);
-            yl_cp_async_16(&s_w[row][4 * chunk], src + 4 * i);
+        const int cur = kt & 1;
+        const bool more = kt + 1 < g.k_tiles;
+        if (more) {
+            stage_weights(&s_w[cur ^ 1][0][0], F16_ROW_WORDS,
+                          tiles + (size_t)(kt + 1) * (TILE_ELEMS / 2), TILE_K / 2,
+                          TILE_ELEMS / 2, t, F16_THREADS);
+            gather(in, g, &tap, one, next_pair, iy0, ix0, x, F16_X_PER_THREAD);
         }
-        for (int kp = lpair; kp < TILE_K / 2; kp += F16_THREADS / TILE_N) {
-            int k = kt * TILE_K + 2 * kp;
-            s_x[ln][kp] = yl_pack_half2(im2col_at(in, g, k, iy0, ix0),
-                                        im2col_at(in, g, k + 1, iy0, ix0));
-        }
-        yl_cp_async_wait_all();
-        __syncthreads();
         for (int ks = 0; ks < TILE_K / 16; ks++) {
             const int c0 = 8 * ks + tq, c1 = c0 + 4;     /* words of k 2tq and 2tq + 8 */
             uint32_t a[2][4], b[4][2];
             YL_UNROLL
             for (int i = 0; i < 2; i++) {
                 const int r = wm + 16 * i + gr;
-                a[i][0] = s_w[r][c0];
-                a[i][1] = s_w[r + 8][c0];
-                a[i][2] = s_w[r][c1];
-                a[i][3] = s_w[r + 8][c1];
+                a[i][0] = s_w[cur][r][c0];
+                a[i][1] = s_w[cur][r + 8][c0];
+                a[i][2] = s_w[cur][r][c1];
+                a[i][3] = s_w[cur][r + 8][c1];
             }
             YL_UNROLL
             for (int j = 0; j < 4; j++) {
                 const int c = wn + 8 * j + gr;
-                b[j][0] = s_x[c][c0];
-                b[j][1] = s_x[c][c1];
+                b[j][0] = s_x[cur][c][c0];
+                b[j][1] = s_x[cur][c][c1];
             }
-            YL_UNROLL
-            for (int i = 0; i < 2; i++)
-                YL_UNROLL
-                for (int j = 0; j < 4; j++)
-                    yl_mma_m16n8k16_f16f32(acc[i][j], a[i], b[j], acc[i][j]);
+            yl_mma_grid_m16n8k16_f16f32(acc, a, 2, b, 4);
         }
+        if (more) {
+            YL_UNROLL
+            for (int i = 0; i < F16_X_PER_THREAD / 2; i++)
+                s_x[cur ^ 1][ln][lpair + F16_PAIR_STEP * i] = yl_pack_half2(x[2 * i],
+                                                                            x[2 * i + 1]);
+        }
+        yl_cp_async_wait_all();
         __syncthreads();
     }
     YL_UNROLL
@@ -236,8 +337,8 @@ conv_f16_kernel(conv_geom g, const float *__restrict__ in, const uint32_t *__res
             YL_UNROLL
             for (int e = 0; e < 4; e++)
                 store_out(g, m0 + wm + 16 * i + gr + 8 * (e / 2),
-                          n0 + wn + 8 * j + 2 * tq + e % 2, acc[i][j][e], bias, residual, act,
-                          out);
+                          n0 + wn + 8 * j + 2 * tq + e % 2, acc[i * 4 + j][e], bias, residual,
+                          act, out);
 }
 
 /* ---- host side ----------------------------------------------------------------------------- */
@@ -301,8 +402,9 @@ extern "C" yolact_status yl_conv2d_cuda(const yl_conv_desc *d, const float *in, 
                                         const float *residual, yl_activation act, float *out,
                                         cudaStream_t stream)
 {
+    /* The packed tiles are copied 16 bytes at a time (cp.async needs the alignment). */
     if (!desc_ok(d) || !precision_ok(precision) || in_h <= 0 || in_w <= 0 || !in ||
-        !packed_weight || !out || (const float *)out == in ||
+        !packed_weight || ((uintptr_t)packed_weight & 15) || !out || (const float *)out == in ||
         (act != YL_ACT_NONE && act != YL_ACT_RELU && act != YL_ACT_LEAKY_RELU_0_1))
         return yl_fail(YOLACT_ERR_INVALID_ARGUMENT,
                        "yl_conv2d_cuda: conv %dx%dx%dx%d stride %d pad %d dilation %d, input "

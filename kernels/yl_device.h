@@ -157,7 +157,8 @@ static __device__ __forceinline__ void yl_cp_async_wait_all(void) {}
  * (the same fragments split in k halves). A warp collective: all 32 lanes of the warp must
  * execute it together. Each lane holds, with g = lane / 4 and t = lane % 4, and each 32-bit
  * register two halves, the lower-indexed one in the low 16 bits:
- *   a[0] = A[g][2t, 2t+1]     a[1] = A[g+8][2t, 2t+1]  a[2] = A[g][2t+8, 2t+9]  a[3] = A[g+8][2t+8, 2t+9]
+ *   a[0] = A[g][2t, 2t+1]     a[1] = A[g+8][2t, 2t+1]
+ *   a[2] = A[g][2t+8, 2t+9]   a[3] = A[g+8][2t+8, 2t+9]
  *   b[0] = B[2t, 2t+1][g]     b[1] = B[2t+8, 2t+9][g]   (k pairs of column g)
  *   c, d: [0] = (g, 2t)  [1] = (g, 2t+1)  [2] = (g+8, 2t)  [3] = (g+8, 2t+1)
  * The emulation computes each D element from every lane's fragments exactly per this layout
@@ -198,6 +199,29 @@ static __device__ __forceinline__ void yl_mma_m16n8k16_f16f32(float d[4], const 
 #else
 #define yl_mma_m16n8k16_f16f32(d, a, b, c) \
     yl_emu_mma_m16n8k16_f16f32((d), (a), (b), (c), __FILE__, __LINE__)
+#endif
+
+/* yl_mma_grid_m16n8k16_f16f32: the warp's mi x ni MMAs over mi A and ni B fragments,
+ * accumulating in place: d[i * ni + j] = A_i * B_j + d[i * ni + j] (mi, ni in 1..8, the same
+ * in every lane). On the GPU the loop of single MMAs; in the emulation one collective for
+ * all of them (a collective costs two fiber switches a lane), with the same results. */
+#if defined(__CUDACC__)
+static __device__ __forceinline__ void yl_mma_grid_m16n8k16_f16f32(float (*d)[4],
+                                                                    const uint32_t (*a)[4],
+                                                                    int mi,
+                                                                    const uint32_t (*b)[2],
+                                                                    int ni)
+{
+    YL_UNROLL
+    for (int i = 0; i < mi; i++) {
+        YL_UNROLL
+        for (int j = 0; j < ni; j++)
+            yl_mma_m16n8k16_f16f32(d[i * ni + j], a[i], b[j], d[i * ni + j]);
+    }
+}
+#else
+#define yl_mma_grid_m16n8k16_f16f32(d, a, mi, b, ni) \
+    yl_emu_mma_grid_m16n8k16_f16f32((d), (a), (mi), (b), (ni), __FILE__, __LINE__)
 #endif
 
 /* Two floats as the halves of one 32-bit MMA register (lo in the low 16 bits). */

@@ -116,7 +116,8 @@ yolact_status yl_proto_output_cuda(const float *in, int channels, int height, in
  * Weights are packed once, on the host, into the kernel's tiled layout:
  *   yl_conv2d_cuda_packed_bytes: the packed size (0 for an invalid shape or precision)
  *   yl_conv2d_cuda_pack:         fills packed_host from the OIHW float weights (the caller
- *                                uploads the bytes, 16-byte aligned, e.g. from cudaMalloc)
+ *                                uploads them to a 16-byte aligned address, e.g. from
+ *                                cudaMalloc; yl_conv2d_cuda rejects another)
  * Accuracy against the exact sum, sum|terms| = sum_k |w x| + |bias| + |residual|:
  *   FP32: float sums in k order: within ~K eps sum|terms| (typically sqrt(K) eps);
  *   FP16: each w and x rounded to half (relative 2^-11 each, so each product within ~2^-10),

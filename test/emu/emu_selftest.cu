@@ -128,41 +128,84 @@ extern "C" cudaError_t yl_emu_selftest_misuse(int which)
     return e;
 }
 
-/* One warp: lane fragments loaded from row-major a (16x16), b (16x8 as [k][n]) and c (16x8)
- * per the layout in yl_device.h (or a planted error in it), d = a * b + c stored back from
- * the D fragments. `lanes` < 32: the other lanes exit before the MMA (misuse). */
-static __global__ void mma_kernel(const float *a, const float *b, const float *c, float *d,
-                                  int variant, int lanes)
+/* Fragments of one lane (yl_device.h's layout, or a planted error in it) for the 16x16 block
+ * of row-major a (row length lda) at row m0, and the 16x8 block of row-major b ([k][n], row
+ * length ldb) at column n0. */
+static __device__ void load_fragments(const float *a, int lda, int m0, const float *b, int ldb,
+                                      int n0, int variant, uint32_t fa[4], uint32_t fb[2])
 {
     const int lane = threadIdx.x, g = lane / 4, t = lane % 4;
-    if (lane >= lanes)
-        return;
-    uint32_t fa[4], fb[2];
-    float fc[4];
     for (int i = 0; i < 4; i++) {
         /* Right: a[1] holds row g + 8, a[2] column 2t + 8; the planted error swaps them. */
         int hi_row = variant == YL_EMU_MMA_SWAPPED_A ? i >> 1 : i & 1;
         int hi_col = variant == YL_EMU_MMA_SWAPPED_A ? i & 1 : i >> 1;
-        const float *p = a + (g + 8 * hi_row) * 16 + 2 * t + 8 * hi_col;
+        const float *p = a + (m0 + g + 8 * hi_row) * lda + 2 * t + 8 * hi_col;
         fa[i] = yl_pack_half2(p[0], p[1]);
     }
     for (int i = 0; i < 2; i++) {
-        int k = 2 * t + 8 * i;
-        /* Right: the k pair of column g; the planted error indexes B as if it were stored
-         * transposed ([n][k]), as a kernel that staged it the wrong way round would. */
+        int k = 2 * t + 8 * i, n = n0 + g;
+        /* Right: the k pair of column g; the planted error indexes a 16x8 B as if it were
+         * stored transposed ([n][k]), as a kernel that staged it the wrong way round would. */
         fb[i] = variant == YL_EMU_MMA_TRANSPOSED_B
                     ? yl_pack_half2(b[g * 16 + k], b[g * 16 + k + 1])
-                    : yl_pack_half2(b[k * 8 + g], b[(k + 1) * 8 + g]);
+                    : yl_pack_half2(b[k * ldb + n], b[(k + 1) * ldb + n]);
     }
+}
+
+/* The C/D element (row, column) of fragment register i of this lane. */
+static __device__ int fragment_row(int i) { return (int)threadIdx.x / 4 + 8 * (i >> 1); }
+static __device__ int fragment_col(int i) { return 2 * ((int)threadIdx.x % 4) + (i & 1); }
+
+/* One warp: d = a * b + c, a (16x16), b (16x8), c and d (16x8) row-major, through one MMA.
+ * `lanes` < 32: the other lanes exit before the MMA (misuse). */
+static __global__ void mma_kernel(const float *a, const float *b, const float *c, float *d,
+                                  int variant, int lanes)
+{
+    if ((int)threadIdx.x >= lanes)
+        return;
+    uint32_t fa[4], fb[2];
+    float fc[4];
+    load_fragments(a, 16, 0, b, 8, 0, variant, fa, fb);
     for (int i = 0; i < 4; i++)
-        fc[i] = c[(g + 8 * (i >> 1)) * 8 + 2 * t + (i & 1)];
+        fc[i] = c[fragment_row(i) * 8 + fragment_col(i)];
     yl_mma_m16n8k16_f16f32(fc, fa, fb, fc);
     for (int i = 0; i < 4; i++)
-        d[(g + 8 * (i >> 1)) * 8 + 2 * t + (i & 1)] = fc[i];
+        d[fragment_row(i) * 8 + fragment_col(i)] = fc[i];
 }
 
 extern "C" cudaError_t yl_emu_selftest_mma(const float *a, const float *b, const float *c,
                                            float *d, int variant, int lanes)
 {
     return YL_LAUNCH(mma_kernel, 1, 32, 0, nullptr, a, b, c, d, variant, lanes);
+}
+
+/* One warp: d (16 mi x 8 ni) = a (16 mi x 16) * b (16 x 8 ni) + c through one
+ * yl_mma_grid_m16n8k16_f16f32; lane 5 asks for ni - 1 columns when `disagree`. */
+static __global__ void mma_grid_kernel(const float *a, const float *b, const float *c, float *d,
+                                       int mi, int ni, int disagree)
+{
+    uint32_t fa[8][4], fb[8][2];
+    float acc[64][4];
+    for (int i = 0; i < mi; i++)
+        for (int j = 0; j < ni; j++) {
+            load_fragments(a, 16, 16 * i, b, 8 * ni, 8 * j, YL_EMU_MMA_RIGHT, fa[i], fb[j]);
+            for (int e = 0; e < 4; e++)
+                acc[i * ni + j][e] = c[(16 * i + fragment_row(e)) * 8 * ni + 8 * j +
+                                       fragment_col(e)];
+        }
+    int n = disagree && threadIdx.x == 5 ? ni - 1 : ni;
+    yl_mma_grid_m16n8k16_f16f32(acc, fa, mi, fb, n);
+    for (int i = 0; i < mi; i++)
+        for (int j = 0; j < ni; j++)
+            for (int e = 0; e < 4; e++)
+                d[(16 * i + fragment_row(e)) * 8 * ni + 8 * j + fragment_col(e)] =
+                    acc[i * ni + j][e];
+}
+
+extern "C" cudaError_t yl_emu_selftest_mma_grid(const float *a, const float *b, const float *c,
+                                                float *d, int mi, int ni, int disagree)
+{
+    if (mi < 1 || ni < 1 || mi > 8 || ni > 8)
+        return cudaErrorInvalidValue;
+    return YL_LAUNCH(mma_grid_kernel, 1, 32, 0, nullptr, a, b, c, d, mi, ni, disagree);
 }

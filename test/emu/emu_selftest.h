@@ -34,6 +34,11 @@ cudaError_t yl_emu_selftest_block_sum(const float *in, float *out, int n, int sy
 enum { YL_EMU_MMA_RIGHT = 0, YL_EMU_MMA_SWAPPED_A = 1, YL_EMU_MMA_TRANSPOSED_B = 2 };
 cudaError_t yl_emu_selftest_mma(const float *a, const float *b, const float *c, float *d,
                                 int variant, int lanes);
+/* yl_mma_grid_m16n8k16_f16f32 in one warp: d (16 mi x 8 ni) = a (16 mi x 16) * b (16 x 8 ni)
+ * + c, row-major; mi, ni in 1..8. disagree: lane 5 asks for another grid, which must fail
+ * the launch. */
+cudaError_t yl_emu_selftest_mma_grid(const float *a, const float *b, const float *c, float *d,
+                                     int mi, int ni, int disagree);
 
 #ifdef __cplusplus
 }

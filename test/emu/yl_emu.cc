@@ -309,11 +309,14 @@ const char *op_name(yl_emu_warp_op op)
     return names[op];
 }
 
-/* The operands one lane hands to an MMA collective (they live on its stack while it waits). */
+/* The operands one lane hands to an MMA collective (they live on its stack while it waits):
+ * mi A fragments, ni B fragments, mi * ni C and D fragments (D_ij = A_i B_j + C_ij, index
+ * i * ni + j). */
 struct mma_operands {
     float *d;
     const uint32_t *a, *b;
     const float *c;
+    int mi, ni;
 };
 
 float half_of(uint32_t reg, int high)
@@ -321,40 +324,58 @@ float half_of(uint32_t reg, int high)
     return yl_emu_half2float(yl_emu_half{(uint16_t)(high ? reg >> 16 : reg & 0xffffu)});
 }
 
-/* The 32 lanes of the warp starting at thread `first` are at the MMA: assemble A (16x16) and
- * B (16x8) from their fragments, then give each lane its D fragment (see yl_device.h). */
-void mma_m16n8k16(unsigned first)
+enum { max_mma_side = 8 };
+
+/* The 32 lanes of the warp starting at thread `first` are at the MMA: assemble each A (16x16)
+ * and B (16x8) from their fragments, then give each lane its D fragments (see yl_device.h).
+ * Each sum runs over k in increasing order, rows of B at a time (vectorised). Returns false
+ * when the lanes disagree on the number of MMAs. */
+bool mma_m16n8k16(unsigned first)
 {
-    float A[16][16], B[16][8], D[32][4];
+    const mma_operands *ops[32];
+    for (unsigned lane = 0; lane < 32; lane++)
+        ops[lane] = (const mma_operands *)(uintptr_t)run->warp[first + lane].value;
+    const int mi = ops[0]->mi, ni = ops[0]->ni;
+    for (unsigned lane = 1; lane < 32; lane++)
+        if (ops[lane]->mi != mi || ops[lane]->ni != ni)
+            return false;
+    float A[max_mma_side][16][16], B[max_mma_side][16][8];
     for (unsigned lane = 0; lane < 32; lane++) {
-        const mma_operands *o = (const mma_operands *)(uintptr_t)run->warp[first + lane].value;
+        const mma_operands *o = ops[lane];
         unsigned g = lane / 4, t = lane % 4;
-        for (unsigned i = 0; i < 4; i++) {
-            unsigned row = g + 8 * (i & 1), col = 2 * t + 8 * (i >> 1);
-            A[row][col] = half_of(o->a[i], 0);
-            A[row][col + 1] = half_of(o->a[i], 1);
-        }
-        for (unsigned i = 0; i < 2; i++) {
-            B[2 * t + 8 * i][g] = half_of(o->b[i], 0);
-            B[2 * t + 8 * i + 1][g] = half_of(o->b[i], 1);
+        for (int m = 0; m < mi; m++)
+            for (unsigned i = 0; i < 4; i++) {
+                unsigned row = g + 8 * (i & 1), col = 2 * t + 8 * (i >> 1);
+                A[m][row][col] = half_of(o->a[4 * m + i], 0);
+                A[m][row][col + 1] = half_of(o->a[4 * m + i], 1);
+            }
+        for (int n = 0; n < ni; n++)
+            for (unsigned i = 0; i < 2; i++) {
+                B[n][2 * t + 8 * i][g] = half_of(o->b[2 * n + i], 0);
+                B[n][2 * t + 8 * i + 1][g] = half_of(o->b[2 * n + i], 1);
+            }
+    }
+    for (int m = 0; m < mi; m++) {
+        for (int n = 0; n < ni; n++) {
+            double S[16][8] = {};
+            for (unsigned row = 0; row < 16; row++)
+                for (unsigned k = 0; k < 16; k++)
+                    for (unsigned col = 0; col < 8; col++)  /* products exact: 11-bit mantissas */
+                        S[row][col] += (double)(A[m][row][k] * B[n][k][col]);
+            const int f = 4 * (m * ni + n);
+            float D[32][4];
+            for (unsigned lane = 0; lane < 32; lane++) {
+                unsigned g = lane / 4, t = lane % 4;
+                for (unsigned i = 0; i < 4; i++)
+                    D[lane][i] = (float)((double)ops[lane]->c[f + i] +
+                                         S[g + 8 * (i >> 1)][2 * t + (i & 1)]);
+            }
+            /* Written after every lane's C was read: d may alias c. */
+            for (unsigned lane = 0; lane < 32; lane++)
+                memcpy(ops[lane]->d + f, D[lane], sizeof D[lane]);
         }
     }
-    for (unsigned lane = 0; lane < 32; lane++) {
-        const mma_operands *o = (const mma_operands *)(uintptr_t)run->warp[first + lane].value;
-        unsigned g = lane / 4, t = lane % 4;
-        for (unsigned i = 0; i < 4; i++) {
-            unsigned row = g + 8 * (i >> 1), col = 2 * t + (i & 1);
-            double sum = 0.0;
-            for (unsigned k = 0; k < 16; k++)
-                sum += (double)A[row][k] * B[k][col];
-            D[lane][i] = (float)((double)o->c[i] + sum);
-        }
-    }
-    /* Written after every lane's C was read: d may alias c. */
-    for (unsigned lane = 0; lane < 32; lane++) {
-        const mma_operands *o = (const mma_operands *)(uintptr_t)run->warp[first + lane].value;
-        memcpy(o->d, D[lane], sizeof D[lane]);
-    }
+    return true;
 }
 
 /* Completes warp w's collective if every lane it names is there or has exited.
@@ -413,7 +434,12 @@ int resolve_warp(unsigned w)
                  end - first != 32 ? "partial warp" : "the others have exited");
             return -1;
         }
-        mma_m16n8k16(first);
+        if (!mma_m16n8k16(first)) {
+            fail(cudaErrorLaunchFailure,
+                 "mma.sync at %s:%d in warp %u of %s of %s: lanes ask for different numbers "
+                 "of MMAs", base_name(r0.file), r0.line, w, block_name(), run->kernel);
+            return -1;
+        }
         for (unsigned l = first; l < end; l++)
             run->state[l] = T_RUNNABLE;
         return 1;
@@ -669,7 +695,20 @@ uint64_t yl_emu_warp(yl_emu_warp_op op, unsigned mask, uint64_t value, int arg, 
 void yl_emu_mma_m16n8k16_f16f32(float d[4], const uint32_t a[4], const uint32_t b[2],
                                 const float c[4], const char *file, int line)
 {
-    mma_operands o{d, a, b, c};
+    mma_operands o{d, a, b, c, 1, 1};
+    yl_emu_warp(YL_EMU_MMA_M16N8K16, 0xffffffffu, (uint64_t)(uintptr_t)&o, 0, 32, file, line);
+}
+
+void yl_emu_mma_grid_m16n8k16_f16f32(float (*d)[4], const uint32_t (*a)[4], int mi,
+                                     const uint32_t (*b)[2], int ni, const char *file, int line)
+{
+    if (mi < 1 || ni < 1 || mi > max_mma_side || ni > max_mma_side) {
+        fail(cudaErrorLaunchFailure, "mma grid at %s:%d in thread %u of %s of %s: %d x %d "
+             "MMAs (1..%d each way)", base_name(file), line, run->cur, block_name(),
+             run->kernel, mi, ni, (int)max_mma_side);
+        abort_block();
+    }
+    mma_operands o{d[0], a[0], b[0], d[0], mi, ni};
     yl_emu_warp(YL_EMU_MMA_M16N8K16, 0xffffffffu, (uint64_t)(uintptr_t)&o, 0, 32, file, line);
 }
 

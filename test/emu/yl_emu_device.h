@@ -121,6 +121,10 @@ static inline T yl_emu_shfl(yl_emu_warp_op op, unsigned mask, T v, int arg, int 
  * have, every lane's D fragment is computed from all lanes' A and B fragments. */
 void yl_emu_mma_m16n8k16_f16f32(float d[4], const uint32_t a[4], const uint32_t b[2],
                                 const float c[4], const char *file, int line);
+/* mi x ni of them in one collective (yl_mma_grid_m16n8k16_f16f32), mi, ni in 1..8. */
+void yl_emu_mma_grid_m16n8k16_f16f32(float (*d)[4], const uint32_t (*a)[4], int mi,
+                                     const uint32_t (*b)[2], int ni, const char *file,
+                                     int line);
 
 /* Dynamic shared memory of the block: fails the launch when the kernel wants more bytes than
  * the launch gave. Poisoned (0xff bytes: NaN floats, -1 integers) at every block start. */
