@@ -51,9 +51,10 @@ static yolact_session *cuda_session(float score_threshold)
 }
 
 #ifdef YL_CUDA_EMULATION
-/* After the first frame of a size, a frame allocates nothing and crosses to the host only
- * for Detect's count and the final download: 1 upload, 3 downloads (count, detections,
- * masks), 2 synchronisations. A larger image grows the image-sized buffers once. */
+/* After the first frame of a size, a frame allocates nothing, runs the network as one graph
+ * launch, and crosses to the host only for Detect's count and the final download: 1 upload,
+ * 3 downloads (count, detections, masks), 2 synchronisations. A larger image grows the
+ * image-sized buffers once. */
 START_TEST(a_frame_allocates_nothing_and_syncs_twice)
 {
     yolact_session *s = cuda_session(0.1f);
@@ -67,13 +68,15 @@ START_TEST(a_frame_allocates_nothing_and_syncs_twice)
     yl_emu_counters_reset();
     ck_assert_status(yolact_session_detect(s, &image, &r), YOLACT_OK);
     yl_emu_counters_get(&c);
-    printf("cuda frame: %ld allocations, %ld uploads, %ld downloads, %ld syncs, %ld launches\n",
-           c.allocations, c.h2d_copies, c.d2h_copies, c.synchronizations, c.launches);
+    printf("cuda frame: %ld allocations, %ld uploads, %ld downloads, %ld syncs, %ld launches, "
+           "%ld graph launches\n", c.allocations, c.h2d_copies, c.d2h_copies,
+           c.synchronizations, c.launches, c.graph_launches);
     ck_assert_int_eq(c.allocations, 0);
     ck_assert_int_eq(c.frees, 0);
     ck_assert_int_eq(c.h2d_copies, 1);
     ck_assert_int_eq(c.d2h_copies, 3);
     ck_assert_int_eq(c.synchronizations, 2);
+    ck_assert_int_eq(c.graph_launches, 1);
 
     /* Twice as wide: the upload and the masks grow, once. */
     big = image;
@@ -215,7 +218,7 @@ START_TEST(what_it_cannot_do_is_refused_at_creation)
 }
 END_TEST
 
-/* With a profile, every stage of the frame but none of the CPU-only ones gets time. */
+/* With a profile, every stage of the frame gets time, and the result is the graph's. */
 START_TEST(profile_times_every_stage)
 {
     yolact_session *s = cuda_session(0);
@@ -228,6 +231,16 @@ START_TEST(profile_times_every_stage)
     const yolact_result *r;
     ck_assert_status(yolact_session_detect(s, &image, &r), YOLACT_OK);
     ck_assert_int_eq(profile.frames, 1);
+    /* The profiled frame ran op by op; unprofiled, the network is a graph: same result. */
+    int count = r->count;
+    ck_assert_int_gt(count, 0);
+    yolact_detection last = r->detections[count - 1];
+    ck_assert_status(yl_session_set_profile(s, NULL), YOLACT_OK);
+    ck_assert_status(yolact_session_detect(s, &image, &r), YOLACT_OK);
+    ck_assert_int_eq(r->count, count);
+    ck_assert_int_eq(r->detections[count - 1].class_index, last.class_index);
+    ck_assert_float_eq(r->detections[count - 1].score, last.score);
+    ck_assert_float_eq(r->detections[count - 1].x1, last.x1);
     for (int stage = 0; stage < YL_STAGE_COUNT; stage++) {
         printf("cuda %-10s %.3f ms\n", yl_stage_name(stage), profile.seconds[stage] * 1e3);
         ck_assert_msg(profile.seconds[stage] >= 0, "%s", yl_stage_name(stage));

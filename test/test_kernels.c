@@ -663,6 +663,58 @@ START_TEST(test_emu_modes_and_counters)
     cudaGetLastError();
 }
 END_TEST
+
+static void count_calls(void *counter)
+{
+    ++*(int *)counter;
+}
+
+/* Stream capture records launches, async copies, memsets and host functions without running
+ * them; the graph replays them in order, as often as it is launched; a synchronous call
+ * during the capture is refused and invalidates it. */
+START_TEST(test_emu_stream_capture)
+{
+    cudaStream_t stream;
+    ck_assert_cuda(cudaStreamCreate(&stream));
+    float *a = dev_alloc(4 * sizeof(float)), *sum = dev_alloc(4 * sizeof(float));
+    const float ones[4] = {1, 1, 1, 1};
+    float host[4] = {0};
+    int calls = 0;
+    ck_assert_cuda(cudaMemcpy(a, ones, sizeof ones, cudaMemcpyHostToDevice));
+
+    ck_assert_cuda(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+    ck_assert_cuda(cudaMemsetAsync(sum, 0, sizeof host, stream));
+    ck_assert_status(yl_add_cuda(a, sum, 4, sum, stream), YOLACT_OK);
+    ck_assert_status(yl_add_cuda(a, sum, 4, sum, stream), YOLACT_OK);
+    ck_assert_cuda(cudaLaunchHostFunc(stream, count_calls, &calls));
+    ck_assert_cuda(cudaMemcpyAsync(host, sum, sizeof host, cudaMemcpyDeviceToHost, stream));
+    cudaGraph_t graph;
+    ck_assert_cuda(cudaStreamEndCapture(stream, &graph));
+    ck_assert_int_eq(calls, 0);
+    ck_assert_float_eq(host[3], 0.0f);
+    cudaGraphExec_t exec;
+    ck_assert_cuda(cudaGraphInstantiate(&exec, graph, 0));
+    ck_assert_cuda(cudaGraphDestroy(graph));
+    for (int i = 1; i <= 2; i++) {
+        ck_assert_cuda(cudaGraphLaunch(exec, stream));
+        ck_assert_int_eq(calls, i);
+        ck_assert_float_eq(host[3], 2.0f);   /* the memset runs again each time */
+    }
+    ck_assert_cuda(cudaGraphExecDestroy(exec));
+
+    ck_assert_cuda(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+    ck_assert_int_eq(cudaMemcpy(host, sum, sizeof host, cudaMemcpyDeviceToHost),
+                     cudaErrorStreamCaptureUnsupported);
+    ck_assert_ptr_nonnull(strstr(yl_emu_error_detail(), "cudaMemcpy while a stream is being "
+                                                        "captured"));
+    ck_assert_int_eq(cudaStreamEndCapture(stream, &graph), cudaErrorStreamCaptureInvalidated);
+    ck_assert_ptr_null(graph);
+    cudaGetLastError();
+    cudaFree(a);
+    cudaFree(sum);
+    ck_assert_cuda(cudaStreamDestroy(stream));
+}
+END_TEST
 #endif
 
 Suite *kernels_suite(void)
@@ -681,6 +733,7 @@ Suite *kernels_suite(void)
     tcase_add_test(tc, test_emu_warp_collectives);
     tcase_add_test(tc, test_emu_misuse);
     tcase_add_test(tc, test_emu_modes_and_counters);
+    tcase_add_test(tc, test_emu_stream_capture);
 #endif
     suite_add_tcase(s, tc);
     return s;

@@ -1,8 +1,9 @@
 /* The CUDA backend: the model's op list on the GPU. Per frame: one upload of the 8-bit image
- * (none when the caller's image is already in device memory), preprocess, backbone and FPN convolutions through cuDNN (lib/cuda/dnn.h), the protonet and
- * prediction-head convolutions and every other op as our kernels (kernels/), Detect on the
- * device, mask assembly, resize and threshold on the device, one download of the detections
- * and their masks. The only other read-back is Detect's count. Every device buffer is
+ * (none when the caller's image is already in device memory), preprocess, backbone and FPN
+ * convolutions through cuDNN (lib/cuda/dnn.h), the protonet and prediction-head convolutions
+ * and every other op as our kernels (kernels/), Detect on the device, mask assembly, resize
+ * and threshold on the device, one download of the detections and their masks. The only other read-back is Detect's count. The op list, the same every
+ * frame, runs as one CUDA graph, captured at the first frame. Every device buffer is
  * allocated when the session is created, except the image-sized ones, which grow when an
  * image larger than any before arrives.
  *
@@ -37,8 +38,11 @@ typedef struct cuda_state {
     float *params;                  /* the model's parameter block, uploaded */
     void *packed;                   /* our convolutions' packed weights, one block */
     float *zero_bias;               /* for library convolutions without a bias */
-    void *workspace;                /* scratch shared by the stages (they run in turn) */
+    void *net_workspace;            /* the network ops' scratch: fixed, the graph holds it */
+    size_t net_workspace_bytes;
+    void *workspace;                /* the other stages' scratch; grows with the image */
     size_t workspace_bytes;
+    cudaGraphExec_t network_graph;  /* the op list, captured at the first unprofiled frame */
 
     float *loc, *conf, *coeff, *proto, *priors;
     yl_raw_detection *detections;
@@ -75,7 +79,10 @@ static void release(cuda_state *st)
         for (int i = 0; i < st->model->num_ops + 6; i++)
             if (st->events[i])
                 cudaEventDestroy(st->events[i]);
-    void *device[] = {st->arena, st->params, st->packed, st->zero_bias, st->workspace, st->loc,
+    if (st->network_graph)
+        cudaGraphExecDestroy(st->network_graph);
+    void *device[] = {st->arena, st->params, st->packed, st->zero_bias, st->net_workspace,
+                      st->workspace, st->loc,
                       st->conf, st->coeff, st->proto, st->priors, st->detections,
                       st->det_coeffs, st->det_boxes, st->proto_masks, st->image,
                       st->mask_bits};
@@ -118,9 +125,9 @@ static yl_detect_params detect_params(const cuda_state *st)
                               st->options.max_detections};
 }
 
-static void need_workspace(cuda_state *st, size_t bytes)
+static void need_bytes(size_t *have, size_t bytes)
 {
-    st->workspace_bytes = bytes > st->workspace_bytes ? bytes : st->workspace_bytes;
+    *have = bytes > *have ? bytes : *have;
 }
 
 static yolact_status arena_alloc(void *ctx, size_t bytes, void **arena)
@@ -206,15 +213,16 @@ static yolact_status plan_ops(cuda_state *st)
             YL_TRY(yl_dnn_conv_plan(st->dnn, &op->conv, in->height, in->width, op->act,
                                     op->residual >= 0, st->precision, &st->ops[i].dnn_plan,
                                     &ws));
-            need_workspace(st, ws);
+            need_bytes(&st->net_workspace_bytes, ws);
         } else if (op->kind == YL_OP_RESIZE) {
             const yl_buffer_desc *out = &m->buffers[op->out];
-            need_workspace(st, yl_resize_cuda_workspace_bytes(out->height, out->width));
+            need_bytes(&st->net_workspace_bytes,
+                       yl_resize_cuda_workspace_bytes(out->height, out->width));
         }
     }
     yl_detect_params dp = detect_params(st);
-    need_workspace(st, yl_preprocess_cuda_workspace_bytes(m->preset.input_size));
-    need_workspace(st, yl_detect_cuda_workspace_bytes(m->num_priors, &dp));
+    need_bytes(&st->workspace_bytes, yl_preprocess_cuda_workspace_bytes(m->preset.input_size));
+    need_bytes(&st->workspace_bytes, yl_detect_cuda_workspace_bytes(m->num_priors, &dp));
     return YOLACT_OK;
 }
 
@@ -255,6 +263,7 @@ static yolact_status create(cuda_state *st)
     YL_TRY(pack_own_convolutions(st));
     YL_TRY(plan_ops(st));
     YL_TRY(allocate_outputs(st));
+    YL_TRY(device_alloc(&st->net_workspace, st->net_workspace_bytes, "the network's scratch"));
     YL_TRY(device_alloc(&st->workspace, st->workspace_bytes, "the scratch"));
     YL_CU_CHECK(cudaStreamSynchronize(st->stream));
     return YOLACT_OK;
@@ -335,7 +344,7 @@ static yolact_status run_op(cuda_state *st, int i)
     case YL_OP_CONV:
         if (c->dnn_plan)
             return yl_dnn_conv_run(st->dnn, c->dnn_plan, src, c->weight, c->bias, residual, dst,
-                                   st->workspace);
+                                   st->net_workspace);
         return yl_conv2d_cuda(&op->conv, src, in->height, in->width, c->packed, st->precision,
                               c->bias, residual, op->act, dst, st->stream);
     case YL_OP_MAXPOOL:
@@ -344,7 +353,7 @@ static yolact_status run_op(cuda_state *st, int i)
                                  st->stream);
     case YL_OP_RESIZE:
         return yl_resize_bilinear_cuda(src, in->channels, in->height, in->width, dst,
-                                       out->height, out->width, st->workspace, st->stream);
+                                       out->height, out->width, st->net_workspace, st->stream);
     case YL_OP_ADD:
         return yl_add_cuda(src, residual, (size_t)out->channels * out->height * out->width, dst,
                            st->stream);
@@ -368,6 +377,41 @@ static yolact_status mark(cuda_state *st, int k)
 {
     if (st->profile)
         YL_CU_CHECK(cudaEventRecord(st->events[k], st->stream));
+    return YOLACT_OK;
+}
+
+/* The op list is the fixed-shape part of a frame: captured once as a CUDA graph and
+ * launched as one. Profiled frames run it op by op, an event after each. */
+static yolact_status capture_network(cuda_state *st)
+{
+    YL_CU_CHECK(cudaStreamBeginCapture(st->stream, cudaStreamCaptureModeThreadLocal));
+    yolact_status s = YOLACT_OK;
+    for (int i = 0; s == YOLACT_OK && i < st->model->num_ops; i++)
+        s = run_op(st, i);
+    cudaGraph_t graph = NULL;
+    cudaError_t e = cudaStreamEndCapture(st->stream, &graph);
+    if (s == YOLACT_OK && e == cudaSuccess)
+        e = cudaGraphInstantiate(&st->network_graph, graph, 0);
+    if (graph)
+        cudaGraphDestroy(graph);
+    if (s != YOLACT_OK)
+        return s;
+    YL_CU_CHECK(e);
+    return YOLACT_OK;
+}
+
+static yolact_status run_network(cuda_state *st)
+{
+    if (st->profile) {
+        for (int i = 0; i < st->model->num_ops; i++) {
+            YL_TRY(run_op(st, i));
+            YL_TRY(mark(st, 3 + i));
+        }
+        return YOLACT_OK;
+    }
+    if (!st->network_graph)
+        YL_TRY(capture_network(st));
+    YL_CU_CHECK(cudaGraphLaunch(st->network_graph, st->stream));
     return YOLACT_OK;
 }
 
@@ -413,10 +457,7 @@ static yolact_status cuda_run(void *state, const yolact_image *image, yl_frame_o
     YL_TRY(yl_preprocess_cuda(&on_device, m->preset.input_size, m->preset.input_norm, mean_bgr,
                               std_bgr, st->buffers[0], st->workspace, st->stream));
     YL_TRY(mark(st, 2));
-    for (int i = 0; i < m->num_ops; i++) {
-        YL_TRY(run_op(st, i));
-        YL_TRY(mark(st, 3 + i));
-    }
+    YL_TRY(run_network(st));
 
     yl_detect_params dp = detect_params(st);
     int count = 0;

@@ -25,9 +25,11 @@ yolact_status yl_dnn_conv_plan(yl_dnn *dnn, const yl_conv_desc *d, int in_h, int
                                yl_dnn_conv **plan, size_t *workspace_bytes);
 void yl_dnn_conv_free(yl_dnn_conv *plan); /* NULL is fine */
 
-/* Enqueue the planned convolution on the dnn's stream; every pointer is device memory, weight
- * OIHW, residual NULL unless planned with one, out aliasing neither in nor residual. */
-yolact_status yl_dnn_conv_run(yl_dnn *dnn, const yl_dnn_conv *plan, const float *in,
+/* Enqueue the planned convolution on the dnn's stream (capturable into a CUDA graph); every
+ * pointer is device memory, weight OIHW, residual NULL unless planned with one, out aliasing
+ * neither in nor residual. A plan serves one op of one session: it may keep the operands
+ * until the stream has run it. */
+yolact_status yl_dnn_conv_run(yl_dnn *dnn, yl_dnn_conv *plan, const float *in,
                               const float *weight, const float *bias, const float *residual,
                               float *out, void *workspace);
 

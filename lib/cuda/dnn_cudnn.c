@@ -211,7 +211,7 @@ yolact_status yl_dnn_conv_plan(yl_dnn *dnn, const yl_conv_desc *d, int in_h, int
 
 /* cuDNN's fused call: out = act(1 * conv(in) + 1 * residual + bias); the leaky ReLU, which it
  * lacks, runs after it as our kernel. */
-yolact_status yl_dnn_conv_run(yl_dnn *dnn, const yl_dnn_conv *p, const float *in,
+yolact_status yl_dnn_conv_run(yl_dnn *dnn, yl_dnn_conv *p, const float *in,
                               const float *weight, const float *bias, const float *residual,
                               float *out, void *workspace)
 {

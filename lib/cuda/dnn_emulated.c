@@ -1,12 +1,13 @@
 /* yl_dnn for the emulated build: the emulation's device memory is host memory, so the CPU
- * backend's exact convolution (on all cores) stands in for cuDNN. */
+ * backend's exact convolution (on all cores) stands in for cuDNN. It runs as a host function
+ * in stream order, so a stream capture records it as it records cuDNN's kernels. */
 #include <stdlib.h>
 
+#include "cuda/cuda_api.h"
 #include "cuda/dnn.h"
-#include "status.h"
 
 struct yl_dnn {
-    int unused;
+    cudaStream_t stream;
 };
 
 struct yl_dnn_conv {
@@ -14,13 +15,17 @@ struct yl_dnn_conv {
     int in_h, in_w;
     yl_activation act;
     int has_residual;
+    /* the operands of the last run, read by the host function when the stream gets to it */
+    const float *in, *weight, *bias, *residual;
+    float *out;
+    void *workspace;
 };
 
 yolact_status yl_dnn_create(struct CUstream_st *stream, yl_dnn **dnn)
 {
-    (void)stream; /* every emulated stream is synchronous */
     if (!(*dnn = calloc(1, sizeof **dnn)))
         return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory creating the dnn handle");
+    (*dnn)->stream = stream;
     return YOLACT_OK;
 }
 
@@ -38,7 +43,8 @@ yolact_status yl_dnn_conv_plan(yl_dnn *dnn, const yl_conv_desc *d, int in_h, int
     yl_dnn_conv *p = malloc(sizeof *p);
     if (!p)
         return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory planning a convolution");
-    *p = (yl_dnn_conv){*d, in_h, in_w, act, has_residual};
+    *p = (yl_dnn_conv){.desc = *d, .in_h = in_h, .in_w = in_w, .act = act,
+                       .has_residual = has_residual};
     *plan = p;
     *workspace_bytes = yl_conv2d_workspace_floats(d, in_h, in_w) * sizeof(float);
     return YOLACT_OK;
@@ -49,15 +55,26 @@ void yl_dnn_conv_free(yl_dnn_conv *plan)
     free(plan);
 }
 
-yolact_status yl_dnn_conv_run(yl_dnn *dnn, const yl_dnn_conv *p, const float *in,
+static void run_conv(void *plan)
+{
+    const yl_dnn_conv *p = plan;
+    yl_conv2d_cpu(&p->desc, p->in, p->in_h, p->in_w, p->weight, p->bias, p->residual, p->act,
+                  p->out, p->workspace, 0);
+}
+
+yolact_status yl_dnn_conv_run(yl_dnn *dnn, yl_dnn_conv *p, const float *in,
                               const float *weight, const float *bias, const float *residual,
                               float *out, void *workspace)
 {
-    (void)dnn;
     if (!residual != !p->has_residual)
         return yl_fail(YOLACT_ERR_INTERNAL, "a convolution planned %s a residual ran %s one",
                        p->has_residual ? "with" : "without", residual ? "with" : "without");
-    yl_conv2d_cpu(&p->desc, in, p->in_h, p->in_w, weight, bias, residual, p->act, out,
-                  workspace, 0);
+    p->in = in;
+    p->weight = weight;
+    p->bias = bias;
+    p->residual = residual;
+    p->out = out;
+    p->workspace = workspace;
+    YL_CU_CHECK(cudaLaunchHostFunc(dnn->stream, run_conv, p));
     return YOLACT_OK;
 }

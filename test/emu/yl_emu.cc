@@ -762,11 +762,54 @@ float yl_emu_half2float(yl_emu_half h)
     return f;
 }
 
+/* Streams are tokens, but for what a capture records; events hold the time they were
+ * recorded; a graph is the recorded operations, replayed in order. */
+struct CUstream_st {
+    std::vector<std::function<cudaError_t()>> *capture; /* non-NULL while captured */
+    bool capture_invalidated;
+};
+struct CUgraph_st {
+    std::vector<std::function<cudaError_t()>> ops;
+};
+struct CUgraphExec_st {
+    std::vector<std::function<cudaError_t()>> ops;
+};
+struct CUevent_st {
+    std::chrono::steady_clock::time_point at;
+    bool recorded;
+};
+
+/* ---- stream capture ------------------------------------------------------------------- */
+namespace {
+thread_local cudaStream_t capturing_stream = nullptr;
+
+/* A synchronous call while this thread captures: refused, and the capture is invalidated. */
+cudaError_t refuse_during_capture(const char *call)
+{
+    capturing_stream->capture_invalidated = true;
+    return fail(cudaErrorStreamCaptureUnsupported, "%s while a stream is being captured (it "
+                "would not be part of the graph, and would synchronise)", call);
+}
+} // namespace
+
+bool yl_emu_capturing(cudaStream_t stream)
+{
+    return stream && stream->capture;
+}
+
+cudaError_t yl_emu_capture(cudaStream_t stream, std::function<cudaError_t()> op)
+{
+    stream->capture->push_back(std::move(op));
+    return cudaSuccess;
+}
+
 /* ---- the runtime API ------------------------------------------------------------------ */
 extern "C" {
 
 cudaError_t cudaMalloc(void **ptr, size_t size)
 {
+    if (capturing_stream)
+        return refuse_during_capture("cudaMalloc");
     if (!ptr)
         return fail(cudaErrorInvalidValue, "cudaMalloc: ptr is NULL");
     *ptr = nullptr;
@@ -788,6 +831,8 @@ cudaError_t cudaMalloc(void **ptr, size_t size)
 
 cudaError_t cudaFree(void *ptr)
 {
+    if (capturing_stream)
+        return refuse_during_capture("cudaFree");
     if (!ptr)
         return cudaSuccess;
     {
@@ -806,6 +851,8 @@ cudaError_t cudaFree(void *ptr)
 
 cudaError_t cudaMemcpy(void *dst, const void *src, size_t n, cudaMemcpyKind kind)
 {
+    if (capturing_stream)
+        return refuse_during_capture("cudaMemcpy");
     if (n == 0)
         return cudaSuccess;
     if (!dst || !src)
@@ -838,12 +885,15 @@ cudaError_t cudaMemcpy(void *dst, const void *src, size_t n, cudaMemcpyKind kind
 cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t n, cudaMemcpyKind kind,
                             cudaStream_t stream)
 {
-    (void)stream;
+    if (yl_emu_capturing(stream))
+        return yl_emu_capture(stream, [=] { return cudaMemcpy(dst, src, n, kind); });
     return cudaMemcpy(dst, src, n, kind);
 }
 
 cudaError_t cudaMemset(void *ptr, int value, size_t n)
 {
+    if (capturing_stream)
+        return refuse_during_capture("cudaMemset");
     if (n && !is_device(ptr, n))
         return fail(cudaErrorInvalidValue, "cudaMemset of %zu bytes at %p: not device memory",
                     n, ptr);
@@ -854,18 +904,10 @@ cudaError_t cudaMemset(void *ptr, int value, size_t n)
 
 cudaError_t cudaMemsetAsync(void *ptr, int value, size_t n, cudaStream_t stream)
 {
-    (void)stream;
+    if (yl_emu_capturing(stream))
+        return yl_emu_capture(stream, [=] { return cudaMemset(ptr, value, n); });
     return cudaMemset(ptr, value, n);
 }
-
-/* Streams and events are tokens; events hold the time they were recorded. */
-struct CUstream_st {
-    int unused;
-};
-struct CUevent_st {
-    std::chrono::steady_clock::time_point at;
-    bool recorded;
-};
 
 cudaError_t cudaSetDevice(int device)
 {
@@ -884,12 +926,104 @@ cudaError_t cudaStreamCreate(cudaStream_t *stream)
 
 cudaError_t cudaStreamDestroy(cudaStream_t stream)
 {
+    if (stream && stream->capture) {
+        if (capturing_stream == stream)
+            capturing_stream = nullptr;
+        delete stream->capture;
+    }
     delete stream;
+    return cudaSuccess;
+}
+
+cudaError_t cudaLaunchHostFunc(cudaStream_t stream, cudaHostFn_t fn, void *user_data)
+{
+    if (!fn)
+        return fail(cudaErrorInvalidValue, "cudaLaunchHostFunc: NULL function");
+    if (yl_emu_capturing(stream))
+        return yl_emu_capture(stream, [=] {
+            fn(user_data);
+            return cudaSuccess;
+        });
+    fn(user_data);
+    return cudaSuccess;
+}
+
+cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode mode)
+{
+    (void)mode; /* every mode refuses what the thread-local one refuses */
+    if (!stream)
+        return fail(cudaErrorStreamCaptureUnsupported, "cudaStreamBeginCapture: the legacy "
+                    "default stream cannot be captured");
+    if (stream->capture || capturing_stream)
+        return fail(cudaErrorIllegalState, "cudaStreamBeginCapture: a capture is already under "
+                    "way on this %s", stream->capture ? "stream" : "thread");
+    stream->capture = new (std::nothrow) std::vector<std::function<cudaError_t()>>();
+    if (!stream->capture)
+        return fail(cudaErrorMemoryAllocation, "cudaStreamBeginCapture");
+    stream->capture_invalidated = false;
+    capturing_stream = stream;
+    return cudaSuccess;
+}
+
+cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t *graph)
+{
+    if (!stream || !stream->capture || !graph)
+        return fail(cudaErrorIllegalState, "cudaStreamEndCapture: the stream is not captured");
+    auto *ops = stream->capture;
+    stream->capture = nullptr;
+    capturing_stream = nullptr;
+    *graph = nullptr;
+    if (stream->capture_invalidated) {
+        delete ops;
+        return fail(cudaErrorStreamCaptureInvalidated, "cudaStreamEndCapture: the capture was "
+                    "invalidated by a call it does not allow");
+    }
+    *graph = new (std::nothrow) CUgraph_st{std::move(*ops)};
+    delete ops;
+    return *graph ? cudaSuccess : fail(cudaErrorMemoryAllocation, "cudaStreamEndCapture");
+}
+
+cudaError_t cudaGraphInstantiate(cudaGraphExec_t *exec, cudaGraph_t graph,
+                                 unsigned long long flags)
+{
+    if (!exec || !graph || flags)
+        return fail(cudaErrorInvalidValue, "cudaGraphInstantiate: NULL argument or flags");
+    *exec = new (std::nothrow) CUgraphExec_st{graph->ops};
+    return *exec ? cudaSuccess : fail(cudaErrorMemoryAllocation, "cudaGraphInstantiate");
+}
+
+cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream)
+{
+    if (!exec)
+        return fail(cudaErrorInvalidValue, "cudaGraphLaunch: NULL graph");
+    if (yl_emu_capturing(stream))
+        return fail(cudaErrorStreamCaptureUnsupported, "cudaGraphLaunch into a captured "
+                    "stream is not emulated");
+    count(&yl_emu_counters::graph_launches);
+    for (auto &op : exec->ops) {
+        cudaError_t e = op();
+        if (e != cudaSuccess)
+            return e;
+    }
+    return cudaSuccess;
+}
+
+cudaError_t cudaGraphDestroy(cudaGraph_t graph)
+{
+    delete graph;
+    return cudaSuccess;
+}
+
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec)
+{
+    delete exec;
     return cudaSuccess;
 }
 
 cudaError_t cudaStreamSynchronize(cudaStream_t stream)
 {
+    if (capturing_stream)
+        return refuse_during_capture("cudaStreamSynchronize");
     (void)stream;
     count(&yl_emu_counters::synchronizations);
     return cudaSuccess;
@@ -897,6 +1031,8 @@ cudaError_t cudaStreamSynchronize(cudaStream_t stream)
 
 cudaError_t cudaDeviceSynchronize(void)
 {
+    if (capturing_stream)
+        return refuse_during_capture("cudaDeviceSynchronize");
     count(&yl_emu_counters::synchronizations);
     return cudaSuccess;
 }
@@ -917,9 +1053,10 @@ cudaError_t cudaEventDestroy(cudaEvent_t event)
 
 cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream)
 {
-    (void)stream;
     if (!event)
         return fail(cudaErrorInvalidResourceHandle, "cudaEventRecord: NULL event");
+    if (yl_emu_capturing(stream))
+        return yl_emu_capture(stream, [=] { return cudaEventRecord(event, nullptr); });
     event->at = std::chrono::steady_clock::now();
     event->recorded = true;
     return cudaSuccess;
@@ -964,6 +1101,9 @@ const char *cudaGetErrorName(cudaError_t error)
     case cudaErrorInvalidResourceHandle: return "cudaErrorInvalidResourceHandle";
     case cudaErrorIllegalAddress: return "cudaErrorIllegalAddress";
     case cudaErrorLaunchFailure: return "cudaErrorLaunchFailure";
+    case cudaErrorStreamCaptureUnsupported: return "cudaErrorStreamCaptureUnsupported";
+    case cudaErrorStreamCaptureInvalidated: return "cudaErrorStreamCaptureInvalidated";
+    case cudaErrorIllegalState: return "cudaErrorIllegalState";
     }
     return "cudaErrorUnknown";
 }
@@ -981,6 +1121,11 @@ const char *cudaGetErrorString(cudaError_t error)
     case cudaErrorInvalidResourceHandle: return "invalid resource handle";
     case cudaErrorIllegalAddress: return "an illegal memory access was encountered";
     case cudaErrorLaunchFailure: return "unspecified launch failure";
+    case cudaErrorStreamCaptureUnsupported: return "operation not permitted when stream is "
+                                                   "capturing";
+    case cudaErrorStreamCaptureInvalidated: return "operation failed due to a previous error "
+                                                   "during capture";
+    case cudaErrorIllegalState: return "the operation is not permitted in the current state";
     }
     return "unknown error";
 }

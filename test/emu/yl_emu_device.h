@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <tuple>
 
 #include "yl_emu_runtime.h"
@@ -80,12 +81,22 @@ template <class K, class... A> struct yl_emu_closure {
     }
 };
 
+/* Stream capture: a launch on a captured stream is recorded (with a copy of its arguments)
+ * and runs when the graph is launched. */
+bool yl_emu_capturing(cudaStream_t stream);
+cudaError_t yl_emu_capture(cudaStream_t stream, std::function<cudaError_t()> op);
+
 template <class K, class... A>
 static inline cudaError_t yl_emu_launch_kernel(const char *name, dim3 grid, dim3 block,
                                                size_t smem, cudaStream_t stream, K kernel,
                                                A... args)
 {
     yl_emu_closure<K, A...> c{kernel, std::tuple<A...>(args...)};
+    if (yl_emu_capturing(stream))
+        return yl_emu_capture(stream, [=]() mutable {
+            return yl_emu_launch(name, grid, block, smem, nullptr,
+                                 &yl_emu_closure<K, A...>::run, &c);
+        });
     return yl_emu_launch(name, grid, block, smem, stream, &yl_emu_closure<K, A...>::run, &c);
 }
 

@@ -22,8 +22,11 @@ typedef enum cudaError {
     cudaErrorInvalidDevicePointer = 17,
     cudaErrorInvalidMemcpyDirection = 21,
     cudaErrorInvalidResourceHandle = 400,
+    cudaErrorIllegalState = 401,
     cudaErrorIllegalAddress = 700,
-    cudaErrorLaunchFailure = 719
+    cudaErrorLaunchFailure = 719,
+    cudaErrorStreamCaptureUnsupported = 900,
+    cudaErrorStreamCaptureInvalidated = 901
 } cudaError_t;
 
 typedef enum cudaMemcpyKind {
@@ -38,6 +41,15 @@ typedef enum cudaMemcpyKind {
  * here too and the public API's stream parameters mean the same in both builds. */
 typedef struct CUstream_st *cudaStream_t;
 typedef struct CUevent_st *cudaEvent_t;
+typedef struct CUgraph_st *cudaGraph_t;
+typedef struct CUgraphExec_st *cudaGraphExec_t;
+typedef void (*cudaHostFn_t)(void *user_data);
+
+typedef enum cudaStreamCaptureMode {
+    cudaStreamCaptureModeGlobal = 0,
+    cudaStreamCaptureModeThreadLocal = 1,
+    cudaStreamCaptureModeRelaxed = 2
+} cudaStreamCaptureMode;
 
 cudaError_t cudaMalloc(void **ptr, size_t size);
 cudaError_t cudaFree(void *ptr);
@@ -56,6 +68,22 @@ cudaError_t cudaEventDestroy(cudaEvent_t event);
 cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream);
 cudaError_t cudaEventSynchronize(cudaEvent_t event);
 cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t start, cudaEvent_t end);
+/* A host function in stream order: run now, or recorded while the stream is captured. */
+cudaError_t cudaLaunchHostFunc(cudaStream_t stream, cudaHostFn_t fn, void *user_data);
+
+/* Graphs by stream capture: between Begin and End, launches, async copies and memsets, event
+ * records and host functions on the stream are recorded instead of run; a synchronous call
+ * (cudaMemcpy, cudaMemset, a synchronisation, cudaMalloc, cudaFree) made by the capturing
+ * thread fails with cudaErrorStreamCaptureUnsupported and invalidates the capture, as the
+ * thread-local mode does. cudaGraphLaunch replays the recorded operations in order. */
+cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode mode);
+cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t *graph);
+cudaError_t cudaGraphInstantiate(cudaGraphExec_t *exec, cudaGraph_t graph,
+                                 unsigned long long flags);
+cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream);
+cudaError_t cudaGraphDestroy(cudaGraph_t graph);
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec);
+
 /* The last error of this thread, cleared by cudaGetLastError (launch errors included). */
 cudaError_t cudaGetLastError(void);
 cudaError_t cudaPeekAtLastError(void);
@@ -76,6 +104,7 @@ typedef struct yl_emu_counters {
     long memsets;
     long synchronizations;          /* stream, device and event synchronisations */
     long launches;                  /* kernel launches, failed ones included */
+    long graph_launches;            /* cudaGraphLaunch calls */
     long fiber_blocks;              /* blocks that needed fibers (__syncthreads, warp ops) */
 } yl_emu_counters;
 
