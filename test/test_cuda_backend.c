@@ -256,17 +256,24 @@ END_TEST
 Suite *cuda_backend_suite(void)
 {
     Suite *s = suite_create("cuda_backend");
-    TCase *tc = tcase_create("frames");
-    tcase_set_tags(tc, "cuda");
-    tcase_add_checked_fixture(tc, load_model, free_model);
-    tcase_set_timeout(tc, 600);
+    /* Sessions made and freed without a frame: cheap enough for the sanitizer runs. */
+    TCase *sessions = tcase_create("sessions");
+    tcase_add_checked_fixture(sessions, load_model, free_model);
+    tcase_add_test(sessions, what_it_cannot_do_is_refused_at_creation);
+    suite_add_tcase(s, sessions);
+    /* Whole frames of the network: tagged "cuda", which the ASan and valgrind runs leave out
+     * (the emulated heads under them take tens of minutes; their kernels run there through
+     * the kernel suites). */
+    TCase *frames = tcase_create("frames");
+    tcase_set_tags(frames, "cuda");
+    tcase_add_checked_fixture(frames, load_model, free_model);
+    tcase_set_timeout(frames, 600);
 #ifdef YL_CUDA_EMULATION
-    tcase_add_test(tc, a_frame_allocates_nothing_and_syncs_twice);
+    tcase_add_test(frames, a_frame_allocates_nothing_and_syncs_twice);
 #endif
-    tcase_add_test(tc, batches_and_strides_give_the_single_frame_result);
-    tcase_add_test(tc, device_memory_images_are_read_in_place);
-    tcase_add_test(tc, what_it_cannot_do_is_refused_at_creation);
-    tcase_add_test(tc, profile_times_every_stage);
-    suite_add_tcase(s, tc);
+    tcase_add_test(frames, batches_and_strides_give_the_single_frame_result);
+    tcase_add_test(frames, device_memory_images_are_read_in_place);
+    tcase_add_test(frames, profile_times_every_stage);
+    suite_add_tcase(s, frames);
     return s;
 }
