@@ -80,7 +80,8 @@ VALGRIND_FLAGS ?= --leak-check=full --errors-for-leak-kinds=definite,indirect \
 # The CUDA backend's whole-network tests (tag "cuda") stay out: the emulated heads take tens of
 # minutes under ASan and hours under valgrind; their kernels, the emulation and the backend's
 # session setup run here all the same, through the kernel suites and cuda_backend's
-# untagged tests.
+# untagged tests. So do the full-size random networks (tag "slow", bench suite): generating
+# 50M weights takes minutes under valgrind; ASan runs them.
 test-valgrind: $(BUILD)/yolact-tests $(BUILD)/yolact-detect
-	CK_FORK=no CK_EXCLUDE_TAGS=cuda OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
+	CK_FORK=no CK_EXCLUDE_TAGS="cuda slow" OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
 	    valgrind $(VALGRIND_FLAGS) $(BUILD)/yolact-tests

@@ -177,11 +177,17 @@ END_TEST
 Suite *bench_suite(void)
 {
     Suite *s = suite_create("bench");
-    TCase *tc = tcase_create("random_weights");
-    tcase_set_timeout(tc, 120);
-    tcase_add_loop_test(tc, random_network_loads_as_its_preset, 0,
+    /* Full-size random networks (up to 50M parameters each): tagged "slow", which the valgrind
+     * run leaves out (minutes each there); ASan runs them. */
+    TCase *networks = tcase_create("random_networks");
+    tcase_set_tags(networks, "slow");
+    tcase_set_timeout(networks, 300);
+    tcase_add_loop_test(networks, random_network_loads_as_its_preset, 0,
                         (int)(sizeof nets / sizeof nets[0]));
-    tcase_add_test(tc, random_weights_are_seeded_and_scaled);
+    tcase_add_test(networks, random_weights_are_seeded_and_scaled);
+    suite_add_tcase(s, networks);
+    TCase *tc = tcase_create("profile");
+    tcase_set_timeout(tc, 120);
     tcase_add_test(tc, unknown_preset_is_refused);
     tcase_add_test(tc, ops_map_to_their_stages);
     tcase_add_test(tc, profile_times_every_cpu_stage);
