@@ -242,7 +242,7 @@ static yolact_status fill_result(yolact_session *s, result_slot *slot, const yol
         d->class_name = m->class_names[raw->class_index];
         d->category_id = m->category_ids[raw->class_index];
         d->score = raw->score;
-        d->mask_score = raw->score;
+        d->mask_score = out->mask_scores ? out->mask_scores[i] : raw->score;
         yl_sanitize_coordinates(raw->box[0], raw->box[2], im->width, &d->x1, &d->x2);
         yl_sanitize_coordinates(raw->box[1], raw->box[3], im->height, &d->y1, &d->y2);
         d->mask = slot->masks + mask_bytes * (size_t)i;
@@ -269,7 +269,7 @@ yolact_status yolact_session_detect_batch(yolact_session *s, const yolact_image 
         YL_TRY(check_image(&images[i], i));
     YL_TRY(ensure_slots(s, count));
     for (int i = 0; i < count; i++) {
-        yl_frame_output out;
+        yl_frame_output out = {0};
         YL_TRY(s->backend->run(s->state, &images[i], &out));
         YL_TRY(fill_result(s, &s->slots[i], &images[i], &out));
         results[i] = &s->slots[i].result;
