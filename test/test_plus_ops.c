@@ -1,13 +1,16 @@
-/* The modulated deformable convolution (DCNv2) against a direct loop over output pixels,
- * channels and taps in double precision: offsets that reach well outside the image,
- * integer offsets landing exactly on and beyond the border, stride 1 and 2, padding and
- * dilation 2, one and several threads; with zero offsets and saturated modulation it must
- * be the plain convolution. */
+/* The ops YOLACT++ adds, each against a direct loop in double precision.
+ * DCNv2: offsets that reach well outside the image, integer offsets landing exactly on and
+ * beyond the border, stride 1 and 2, padding and dilation 2, one and several threads; with
+ * zero offsets and saturated modulation it must be the plain convolution.
+ * The mask-IoU net: unpadded convolutions (3x3 stride 2, then 1x1), ReLU after each, global
+ * max of the detection's class channel; odd and even mask sizes, one and several threads
+ * (the same values). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cpu/dcn.h"
+#include "cpu/maskiou.h"
 #include "yl_test.h"
 
 typedef struct dcn_case {
@@ -141,12 +144,110 @@ START_TEST(dcn_matches_direct_loop)
 }
 END_TEST
 
-Suite *dcn_suite(void)
+/* ---- the mask-IoU net ---------------------------------------------------------------- */
+enum { CLASSES = 5, MASKS = 7 };
+
+/* One unpadded convolution + ReLU in double: (c, h, w) -> (o, oh, ow). */
+static double *conv_relu_ref(const double *in, int c, int h, int w, const yl_maskiou_layer *l,
+                             int *oh, int *ow)
 {
-    Suite *s = suite_create("dcn");
+    int k = l->conv.kernel_h, s = l->conv.stride, o = l->conv.out_channels;
+    *oh = (h - k) / s + 1;
+    *ow = (w - k) / s + 1;
+    double *out = malloc(sizeof(double) * o * *oh * *ow);
+    for (int oc = 0; oc < o; oc++)
+        for (int y = 0; y < *oh; y++)
+            for (int x = 0; x < *ow; x++) {
+                double v = l->bias[oc];
+                for (int ic = 0; ic < c; ic++)
+                    for (int ky = 0; ky < k; ky++)
+                        for (int kx = 0; kx < k; kx++)
+                            v += l->weight[((oc * c + ic) * k + ky) * k + kx] *
+                                 in[(ic * h + y * s + ky) * w + x * s + kx];
+                out[(oc * *oh + y) * *ow + x] = v > 0 ? v : 0;
+            }
+    return out;
+}
+
+static void run_maskiou_case(int size)
+{
+    static const int widths[4] = {4, 6, 8, CLASSES}, kernels[4] = {3, 3, 3, 1};
+    uint64_t rng = 99 + (uint64_t)size;
+    yl_maskiou_net net = {.num_layers = 4, .in_h = size, .in_w = size};
+    float *params[8];
+    for (int l = 0, c = 1; l < 4; l++) {
+        int k = kernels[l], o = widths[l];
+        net.layers[l].conv = (yl_conv_desc){c, o, k, k, k == 3 ? 2 : 1, 0, 1};
+        params[2 * l] = malloc(sizeof(float) * o * c * k * k);
+        params[2 * l + 1] = malloc(sizeof(float) * o);
+        for (int i = 0; i < o * c * k * k; i++)
+            params[2 * l][i] = yl_test_rand(&rng, -0.6f, 0.8f);
+        for (int i = 0; i < o; i++)
+            params[2 * l + 1][i] = yl_test_rand(&rng, -0.1f, 0.2f);
+        net.layers[l].weight = params[2 * l];
+        net.layers[l].bias = params[2 * l + 1];
+        c = o;
+    }
+    size_t plane = (size_t)size * size;
+    float *masks = malloc(sizeof(float) * MASKS * plane);
+    for (size_t i = 0; i < MASKS * plane; i++) /* cropped sigmoid masks: zeros and (0, 1) */
+        masks[i] = (i % 5 == 0) ? 0.0f : yl_test_rand(&rng, 0, 1);
+    int classes[MASKS];
+    for (int i = 0; i < MASKS; i++)
+        classes[i] = (3 * i + 1) % CLASSES;
+
+    float iou[2][MASKS];
+    for (int t = 0; t < 2; t++) {
+        int threads = t ? 3 : 1;
+        float *ws = malloc(sizeof(float) * (yl_maskiou_workspace_floats(&net, threads) + 1));
+        yl_maskiou_cpu(&net, masks, MASKS, classes, iou[t], ws, threads);
+        free(ws);
+    }
+    for (int i = 0; i < MASKS; i++) {
+        double *a = malloc(sizeof(double) * plane);
+        for (size_t p = 0; p < plane; p++)
+            a[p] = masks[i * plane + p];
+        int c = 1, h = size, w = size;
+        for (int l = 0; l < 4; l++) {
+            int oh, ow;
+            double *b = conv_relu_ref(a, c, h, w, &net.layers[l], &oh, &ow);
+            free(a);
+            a = b;
+            c = widths[l];
+            h = oh;
+            w = ow;
+        }
+        double best = 0;
+        for (int p = 0; p < h * w; p++)
+            best = fmax(best, a[classes[i] * h * w + p]);
+        free(a);
+        ck_assert_msg(fabs(iou[0][i] - best) <= 1e-5 * (1 + best), "mask %d (%dx%d): ours %.8g, "
+                      "direct loop %.8g", i, size, size, iou[0][i], best);
+        ck_assert_msg(iou[1][i] == iou[0][i], "mask %d: %.9g with 3 threads, %.9g with 1", i,
+                      iou[1][i], iou[0][i]);
+    }
+    for (int i = 0; i < 8; i++)
+        free(params[i]);
+    free(masks);
+}
+
+START_TEST(maskiou_matches_direct_loop)
+{
+    static const int sizes[] = {30, 37, 138};
+    run_maskiou_case(sizes[_i]);
+}
+END_TEST
+
+Suite *plus_ops_suite(void)
+{
+    Suite *s = suite_create("plus_ops");
     TCase *tc = tcase_create("dcn");
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, dcn_matches_direct_loop, 0, (int)(sizeof cases / sizeof cases[0]));
+    suite_add_tcase(s, tc);
+    tc = tcase_create("maskiou");
+    tcase_set_timeout(tc, 60);
+    tcase_add_loop_test(tc, maskiou_matches_direct_loop, 0, 3);
     suite_add_tcase(s, tc);
     return s;
 }
