@@ -20,7 +20,8 @@ static const char usage[] =
     "       yolact-detect -m WEIGHTS [-c PRESET] --describe\n"
     "  -m, --model FILE          checkpoint (.pth zip or legacy, .safetensors)\n"
     "  -c, --config PRESET       yolact_base, yolact_im400, yolact_im700, yolact_resnet50,\n"
-    "                            yolact_darknet53 (default: from the file name, else guessed)\n"
+    "                            yolact_darknet53, yolact_plus_base, yolact_plus_resnet50\n"
+    "                            (default: from the file name, else guessed)\n"
     "      --names FILE          class names, one a line, replacing the preset's\n"
     "      --describe            print what was loaded and exit\n"
     "      --backend B           cpu | cuda | auto (default auto)\n"
@@ -156,12 +157,27 @@ static void describe(const yolact_model *model)
     for (int i = 0; i < in->backbone_stages; i++)
         printf("%s%d", i ? "," : "", in->stage_channels[i]);
     printf("]\n");
+    int dcn = 0;
+    for (int i = 0; i < in->backbone_stages; i++)
+        dcn += in->stage_dcn[i];
+    if (dcn > 0) {
+        printf("deformable convs: %d DCNv2 (the blocks' 3x3 conv), per stage [", dcn);
+        for (int i = 0; i < in->backbone_stages; i++)
+            printf("%s%d", i ? "," : "", in->stage_dcn[i]);
+        printf("]\n");
+    }
     printf("fpn:              %d channels, %d levels (%d by downsampling)\n", in->fpn_channels,
            in->num_levels, in->fpn_downsample_levels);
     printf("protonet:         %d convolutions of %d input channels, %d prototypes\n",
            in->protonet_layers, in->protonet_channels, in->num_prototypes);
     printf("head:             %d anchors per cell, %d classes (with background)\n",
            in->anchors_per_cell, in->num_classes);
+    if (in->maskiou_layers > 0) {
+        printf("mask-IoU net:     %d convolutions, channels 1", in->maskiou_layers);
+        for (int i = 0; i < in->maskiou_layers && i < 8; i++)
+            printf(" -> %d", in->maskiou_channels[i]);
+        printf(", global max: re-scores each mask (mask_score)\n");
+    }
     printf("input:            %dx%d\n", in->input_size, in->input_size);
     printf("parameters:       %lld\n", (long long)in->num_parameters);
     printf("unused keys:      %d\n", in->num_unused_keys);
@@ -206,8 +222,11 @@ static void json_image_id(FILE *f, const char *path)
 }
 
 /* One image's detections as COCO results; detections whose truncated box has no area are
- * left out, as eval.py does. Returns the number written. */
-static int write_json_detections(FILE *f, const char *path, const yolact_result *r, int first)
+ * left out, as eval.py does. With mask re-scoring (YOLACT++) each also carries mask_score,
+ * the score eval.py gives its mask result (score stays the box result's). Returns the
+ * number written. */
+static int write_json_detections(FILE *f, const char *path, const yolact_result *r,
+                                 int rescored, int first)
 {
     int written = 0;
     for (int i = 0; i < r->count; i++) {
@@ -222,7 +241,7 @@ static int write_json_detections(FILE *f, const char *path, const yolact_result 
         json_string(f, d->class_name);
         fprintf(f, ", \"bbox\": [%ld, %ld, %ld, %ld], \"score\": %.9g", x1, y1, x2 - x1,
                 y2 - y1, d->score);
-        if (d->mask_score != d->score)
+        if (rescored)
             fprintf(f, ", \"mask_score\": %.9g", d->mask_score);
         fprintf(f, ", \"segmentation\": {\"size\": [%d, %d], \"counts\": ", r->height, r->width);
         json_string(f, d->rle);
@@ -450,7 +469,9 @@ int main(int argc, char **argv)
             status = fail(argv[i], s);
         } else {
             if (json)
-                first &= write_json_detections(json, argv[i], result, first) == 0;
+                first &= write_json_detections(json, argv[i], result,
+                                               yolact_model_get_info(model)->maskiou_layers > 0,
+                                               first) == 0;
             else
                 print_table(argv[i], result);
             if (c.overlay_path) {

@@ -161,6 +161,10 @@ typedef struct yolact_model_info {
     int num_unused_keys;
     const char *const *unused_keys; /* tensors in the file that inference does not use */
     const char *const *class_names; /* num_classes - 1 names, background excluded */
+    /* YOLACT++ (0 for YOLACT) */
+    int stage_dcn[5];             /* deformable convolutions (DCNv2) per backbone stage */
+    int maskiou_layers;           /* convolutions of the mask re-scoring net */
+    int maskiou_channels[8];      /* output channels of each (its first 8) */
 } yolact_model_info;
 
 YOLACT_API const yolact_model_info *yolact_model_get_info(const yolact_model *model);
@@ -217,7 +221,8 @@ typedef struct yolact_detection {
     const char *class_name;       /* borrowed from the model */
     int category_id;              /* COCO category id from the preset's map (class_index+1 without one) */
     float score;                  /* class confidence */
-    float mask_score;             /* YOLACT++ re-scored confidence; = score otherwise */
+    float mask_score;             /* YOLACT++: score x the mask IoU the mask re-scoring net
+                                     predicts (the official rescore_mask); = score otherwise */
     float x1, y1, x2, y2;
     /* The mask at image resolution, one bit a pixel: row y starts at mask + y * mask_stride,
      * pixel x is bit (7 - x % 8) of byte x / 8 (most significant bit first). */

@@ -16,6 +16,8 @@ typedef struct yl_frame_output {
     const yl_raw_detection *detections;   /* by descending score */
     const uint8_t *masks;                 /* count masks, each height * mask_stride bytes */
     size_t mask_stride;                   /* bytes a mask row: (width + 7) / 8 */
+    const float *mask_scores;             /* YOLACT++: count re-scored confidences (score x
+                                             predicted mask IoU); NULL: the scores */
 } yl_frame_output;
 
 /* The network's outputs of the last frame, as Detect receives them, on the host: loc

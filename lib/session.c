@@ -123,6 +123,15 @@ yolact_status yolact_session_create(const yolact_model *model,
     s->backend_kind = kind;
     s->backend = kind == YOLACT_BACKEND_CUDA ? yl_cuda_backend.vtable : &yl_cpu_backend;
     yolact_status st = s->backend->create(model, options, &s->state);
+    /* AUTO runs on the CPU what the CUDA backend refuses (YOLACT++ until it has the DCN and
+     * the mask-IoU net); a CUDA session asked for by name is refused instead. */
+    if (st == YOLACT_ERR_UNSUPPORTED && kind == YOLACT_BACKEND_CUDA &&
+        options->backend == YOLACT_BACKEND_AUTO && options->precision != YOLACT_PRECISION_FP16) {
+        yl_clear_error();
+        s->backend_kind = YOLACT_BACKEND_CPU;
+        s->backend = &yl_cpu_backend;
+        st = s->backend->create(model, options, &s->state);
+    }
     if (st != YOLACT_OK) {
         free(s);
         return st;
@@ -248,7 +257,7 @@ static yolact_status fill_result(yolact_session *s, result_slot *slot, const yol
         d->class_name = m->class_names[raw->class_index];
         d->category_id = m->category_ids[raw->class_index];
         d->score = raw->score;
-        d->mask_score = raw->score;
+        d->mask_score = out->mask_scores ? out->mask_scores[i] : raw->score;
         yl_sanitize_coordinates(raw->box[0], raw->box[2], im->width, &d->x1, &d->x2);
         yl_sanitize_coordinates(raw->box[1], raw->box[3], im->height, &d->y1, &d->y2);
         d->mask = slot->masks + mask_bytes * (size_t)i;
@@ -275,7 +284,7 @@ yolact_status yolact_session_detect_batch(yolact_session *s, const yolact_image 
         YL_TRY(check_image(&images[i], i, s->backend_kind));
     YL_TRY(ensure_slots(s, count));
     for (int i = 0; i < count; i++) {
-        yl_frame_output out;
+        yl_frame_output out = {0};
         YL_TRY(s->backend->run(s->state, &images[i], &out));
         YL_TRY(fill_result(s, &s->slots[i], &images[i], &out));
         results[i] = &s->slots[i].result;

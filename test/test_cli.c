@@ -1,4 +1,4 @@
-/* yolact-detect end to end: --describe on the bundled checkpoint, COCO JSON output, and
+/* yolact-detect end to end: --describe on the bundled checkpoints, COCO JSON output, and
  * failures (bad arguments, a full disk, a kill mid-write) that leave no output file behind.
  * YL_TEST_CLI names the binary under test (default build/yolact-detect). */
 #include <dirent.h>
@@ -13,6 +13,28 @@
 #include "yl_test.h"
 
 #define WEIGHTS YL_TEST_DATA "/parity/yolact_tiny_seed1_fp16_zip.pth"
+
+/* The bundled checkpoints: what --describe must say, and the COCO JSON of coffee.png at
+ * score threshold 0.1 (the references' count of detections scoring >= 0.1; mask_score
+ * only with YOLACT++'s mask re-scoring). */
+static const struct checkpoint_case {
+    const char *weights, *preset;
+    const char *describe[8];
+    int coffee_detections;
+    int mask_score;
+} checkpoints[] = {
+    {WEIGHTS, "yolact_resnet50",
+     {"yolact_resnet50 (given)", "ResNet (Bottleneck) [1,1,1,1]", "fpn:              64 channels",
+      "32 prototypes", "3 anchors per cell, 81 classes", "semantic_seg_conv.weight",
+      "unused keys:      19", NULL},
+     16, 0},
+    {YL_TEST_PARITY_PLUS_CHECKPOINT, "yolact_plus_resnet50",
+     {"yolact_plus_resnet50 (given)", "deformable convs: 3 DCNv2", "per stage [0,1,1,1]",
+      "9 anchors per cell, 81 classes",
+      "mask-IoU net:     6 convolutions, channels 1 -> 8 -> 16 -> 32 -> 64 -> 128 -> 80",
+      "unused keys:      19", NULL, NULL},
+     14, 1},
+};
 
 static const char *cli(void)
 {
@@ -51,25 +73,26 @@ static int exists(const char *path)
 
 START_TEST(describe_parity_checkpoint)
 {
-    char *out;
-    ck_assert_int_eq(run("--describe -c yolact_resnet50 -m " WEIGHTS, &out), 0);
-    static const char *const expected[] = {
-        "yolact_resnet50 (given)", "ResNet (Bottleneck) [1,1,1,1]", "fpn:              64 channels",
-        "32 prototypes", "3 anchors per cell, 81 classes", "semantic_seg_conv.weight",
-        "unused keys:      19"};
-    for (size_t i = 0; i < sizeof expected / sizeof *expected; i++)
-        ck_assert_msg(strstr(out, expected[i]), "'%s' missing from:\n%s", expected[i], out);
+    const struct checkpoint_case *c = &checkpoints[_i];
+    char *out, cmd[512];
+    snprintf(cmd, sizeof cmd, "--describe -c %s -m %s", c->preset, c->weights);
+    ck_assert_int_eq(run(cmd, &out), 0);
+    for (size_t i = 0; i < sizeof c->describe / sizeof *c->describe && c->describe[i]; i++)
+        ck_assert_msg(strstr(out, c->describe[i]), "'%s' missing from:\n%s", c->describe[i],
+                      out);
+    ck_assert_int_eq(strstr(out, "mask-IoU net") != NULL, c->mask_score);
     free(out);
 }
 END_TEST
 
 START_TEST(json_output)
 {
+    const struct checkpoint_case *c = &checkpoints[_i];
     char *out, cmd[1024];
     const char *json = "build/test-cli-out.json";
     unlink(json);
-    snprintf(cmd, sizeof cmd, "-m %s -c yolact_resnet50 --score-threshold 0.1 -o %s "
-             YL_TEST_DATA "/parity/coffee.png", WEIGHTS, json);
+    snprintf(cmd, sizeof cmd, "-m %s -c %s --score-threshold 0.1 -o %s "
+             YL_TEST_DATA "/parity/coffee.png", c->weights, c->preset, json);
     ck_assert_msg(run(cmd, &out) == 0, "%s", out);
     free(out);
     size_t size;
@@ -77,11 +100,14 @@ START_TEST(json_output)
     ck_assert_ptr_nonnull(text);
     text = realloc(text, size + 1);
     text[size] = '\0';
-    /* 16 reference detections score >= 0.1 on coffee; all have boxes with area. */
-    int count = 0;
+    /* All the reference detections scoring >= 0.1 on coffee have boxes with area. */
+    int count = 0, mask_scores = 0;
     for (const char *p = text; (p = strstr(p, "\"image_id\": \"coffee\"")); p++)
         count++;
-    ck_assert_int_eq(count, 16);
+    for (const char *p = text; (p = strstr(p, "\"mask_score\": ")); p++)
+        mask_scores++;
+    ck_assert_int_eq(count, c->coffee_detections);
+    ck_assert_int_eq(mask_scores, c->mask_score ? count : 0);
     ck_assert_ptr_nonnull(strstr(text, "\"segmentation\": {\"size\": [400, 600], \"counts\": \""));
     free(text);
     unlink(json);
@@ -253,8 +279,8 @@ Suite *cli_suite(void)
     Suite *s = suite_create("cli");
     TCase *tc = tcase_create("cli");
     tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, describe_parity_checkpoint);
-    tcase_add_test(tc, json_output);
+    tcase_add_loop_test(tc, describe_parity_checkpoint, 0, 2);
+    tcase_add_loop_test(tc, json_output, 0, 2);
     tcase_add_test(tc, failures_leave_no_file);
     tcase_add_test(tc, full_disk_leaves_no_file);
     tcase_add_test(tc, kill_mid_write_leaves_no_file);

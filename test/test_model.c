@@ -22,6 +22,8 @@ typedef struct arch {
     int prototypes;
     int anchors;
     int classes;      /* with background */
+    int dcn_interval; /* YOLACT++: DCN in every dcn_interval-th block of stages 2-4, 0: none */
+    int maskiou;      /* YOLACT++: the mask-IoU net */
 } arch;
 
 typedef struct table_builder {
@@ -95,6 +97,14 @@ static void backbone(table_builder *b, const arch *a, int *out)
                     snprintf(c, sizeof c, "backbone.layers.%d.%d.conv%d", s, k, i + 1);
                     snprintf(n, sizeof n, "backbone.layers.%d.%d.bn%d", s, k, i + 1);
                     conv_bn(b, outs[i], ins[i], i == 1 ? 3 : 1, c, n);
+                    /* The official rule with dcn_layers = blocks: block 0, then every
+                     * dcn_interval-th. */
+                    if (i == 1 && a->dcn_interval && s > 0 && k % a->dcn_interval == 0) {
+                        add(b, 1, (int64_t[]){planes}, "%s.bias", c);
+                        char om[160];
+                        snprintf(om, sizeof om, "%s.conv_offset_mask", c);
+                        conv(b, 27, planes, 3, 1, om);
+                    }
                 }
                 if (k == 0) {
                     snprintf(c, sizeof c, "backbone.layers.%d.0.downsample.0", s);
@@ -154,12 +164,24 @@ static yl_tensor_table make_table(const arch *a)
     conv(&b, a->classes * a->anchors, a->fpn, 3, 1, "prediction_layers.0.conf_layer");
     conv(&b, a->prototypes * a->anchors, a->fpn, 3, 1, "prediction_layers.0.mask_layer");
     conv(&b, a->classes - 1, a->fpn, 1, 1, "semantic_seg_conv");
+    for (int i = 0, in = 1; a->maskiou && i < 6; i++) {
+        int out = i < 5 ? 8 << i : a->classes - 1;
+        snprintf(name, sizeof name, "maskiou_net.maskiou_net.%d", 2 * i);
+        conv(&b, out, in, i < 5 ? 3 : 1, 1, name);
+        in = out;
+    }
     return b.t;
 }
 
-static const arch resnet101 = {0, {3, 4, 23, 3}, 256, 2, 256, 32, 3, 81};
-static const arch resnet50 = {0, {3, 4, 6, 3}, 256, 2, 256, 32, 3, 81};
-static const arch darknet53 = {1, {1, 2, 8, 8, 4}, 256, 2, 256, 32, 3, 81};
+static const arch resnet101 = {0, {3, 4, 23, 3}, 256, 2, 256, 32, 3, 81, 0, 0};
+static const arch resnet50 = {0, {3, 4, 6, 3}, 256, 2, 256, 32, 3, 81, 0, 0};
+static const arch darknet53 = {1, {1, 2, 8, 8, 4}, 256, 2, 256, 32, 3, 81, 0, 0};
+/* YOLACT++ (data/config.py): ResNet-101 with DCN every 3rd block, ResNet-50 with DCN in
+ * every block of stages 2-4; 9 anchors; the mask-IoU net. */
+static const arch plus101 = {0, {3, 4, 23, 3}, 256, 2, 256, 32, 9, 81, 3, 1};
+static const arch plus50 = {0, {3, 4, 6, 3}, 256, 2, 256, 32, 9, 81, 1, 1};
+/* Like the YOLACT++ parity checkpoint: ResNet [1,1,1,1] with dcn_layers [0,1,1,1]. */
+static const arch plus_tiny = {0, {1, 1, 1, 1}, 64, 2, 64, 32, 9, 81, 1, 1};
 
 static yolact_model *build_ok(const arch *a, const char *preset)
 {
@@ -173,6 +195,7 @@ static yolact_model *build_ok(const arch *a, const char *preset)
 
 static void check_common(const yolact_model *m, const char *preset, int size, int priors)
 {
+    int plus = strstr(preset, "_plus_") != NULL;
     const yolact_model_info *in = yolact_model_get_info(m);
     ck_assert_str_eq(in->preset, preset);
     ck_assert_int_eq(in->input_size, size);
@@ -182,7 +205,8 @@ static void check_common(const yolact_model *m, const char *preset, int size, in
     ck_assert_int_eq(in->protonet_layers, 5);
     ck_assert_int_eq(in->protonet_channels, 256);
     ck_assert_int_eq(in->num_prototypes, 32);
-    ck_assert_int_eq(in->anchors_per_cell, 3);
+    ck_assert_int_eq(in->anchors_per_cell, plus ? 9 : 3);
+    ck_assert_int_eq(in->maskiou_layers, plus ? 6 : 0);
     ck_assert_int_eq(in->num_classes, 81);
     ck_assert_int_eq(m->num_priors, priors);
     ck_assert_int_eq(m->proto_h, m->levels[0].height * 2);
@@ -239,7 +263,7 @@ END_TEST
 START_TEST(reduced_network_with_parent_preset)
 {
     /* Like the parity checkpoint: ResNet [1,1,1,1], 64-wide FPN and protonet. */
-    arch tiny = {0, {1, 1, 1, 1}, 64, 2, 64, 32, 3, 81};
+    arch tiny = {0, {1, 1, 1, 1}, 64, 2, 64, 32, 3, 81, 0, 0};
     yolact_model *m = build_ok(&tiny, "yolact_resnet50");
     const yolact_model_info *in = yolact_model_get_info(m);
     ck_assert_int_eq(in->fpn_channels, 64);
@@ -251,11 +275,97 @@ START_TEST(reduced_network_with_parent_preset)
 }
 END_TEST
 
+static int count_ops(const yolact_model *m, yl_op_kind kind)
+{
+    int n = 0;
+    for (int i = 0; i < m->num_ops; i++)
+        n += m->ops[i].kind == kind;
+    return n;
+}
+
+START_TEST(yolact_plus_presets)
+{
+    /* 9 anchors on the 19248 cells of 550: 57744 priors. */
+    yolact_model *m = build_ok(&plus101, "yolact_plus_base");
+    check_common(m, "yolact_plus_base", 550, 57744);
+    const yolact_model_info *in = yolact_model_get_info(m);
+    const int dcn101[5] = {0, 2, 8, 1, 0}; /* blocks 0,3 | 0,3,...,21 | 0 */
+    for (int s = 0; s < 5; s++)
+        ck_assert_int_eq(in->stage_dcn[s], dcn101[s]);
+    ck_assert_int_eq(count_ops(m, YL_OP_DCN), 11);
+    const int widths[6] = {8, 16, 32, 64, 128, 80};
+    for (int l = 0; l < 6; l++) {
+        ck_assert_int_eq(in->maskiou_channels[l], widths[l]);
+        ck_assert_int_eq(m->maskiou.layers[l].conv.stride, l < 5 ? 2 : 1);
+        ck_assert_int_eq(m->maskiou.layers[l].conv.pad, 0);
+    }
+    ck_assert_int_eq(m->maskiou.in_h, 138);
+    /* A DCN reads its offset conv's output: 27 channels at its own output size. */
+    for (int i = 0; i < m->num_ops; i++) {
+        const yl_op *op = &m->ops[i];
+        if (op->kind != YL_OP_DCN)
+            continue;
+        ck_assert_int_eq(m->buffers[op->offsets].channels, 27);
+        ck_assert_int_eq(m->buffers[op->offsets].height, m->buffers[op->out].height);
+        ck_assert_ptr_nonnull(strstr(m->ops[i - 1].name, ".conv_offset_mask"));
+    }
+    /* Priors of the first cell: scale-major, then aspect ratios 1, 1/2, 2, not square. */
+    for (int j = 0; j < 3; j++)
+        for (int a = 0; a < 3; a++) {
+            static const double ars[3] = {1, 0.5, 2};
+            double scale = 24 * pow(2, j / 3.0), r = sqrt(ars[a]);
+            const float *p = m->priors + 4 * (3 * j + a);
+            ck_assert_float_eq_tol(p[0], 0.5 / 69, 1e-7);
+            ck_assert_float_eq_tol(p[2], scale * r / 550, 1e-6);
+            ck_assert_float_eq_tol(p[3], scale / r / 550, 1e-6);
+        }
+    yolact_model_free(m);
+
+    m = build_ok(&plus50, "yolact_plus_resnet50");
+    check_common(m, "yolact_plus_resnet50", 550, 57744);
+    in = yolact_model_get_info(m);
+    const int dcn50[5] = {0, 4, 6, 3, 0};
+    for (int s = 0; s < 5; s++)
+        ck_assert_int_eq(in->stage_dcn[s], dcn50[s]);
+    yolact_model_free(m);
+
+    /* The reduced network of the parity checkpoint loads with its parent preset. */
+    m = build_ok(&plus_tiny, "yolact_plus_resnet50");
+    in = yolact_model_get_info(m);
+    ck_assert_int_eq(in->fpn_channels, 64);
+    ck_assert_int_eq(count_ops(m, YL_OP_DCN), 3);
+    ck_assert_int_eq(in->stage_dcn[0], 0);
+    ck_assert_int_eq(m->num_priors, 57744);
+    yolact_model_free(m);
+}
+END_TEST
+
+START_TEST(yolact_plus_preset_choice)
+{
+    ck_assert_ptr_eq(yl_preset_from_file_name("yolact_plus_base_54_800000.pth"),
+                     yl_preset_find("yolact_plus_base"));
+    ck_assert_ptr_eq(yl_preset_from_file_name("w/yolact_plus_resnet50_54_800000.pth"),
+                     yl_preset_find("yolact_plus_resnet50"));
+    const struct { const arch *a; const char *preset; } guesses[] = {
+        {&plus101, "yolact_plus_base"}, {&plus50, "yolact_plus_resnet50"},
+        {&plus_tiny, "yolact_plus_resnet50"}, {&resnet101, "yolact_base"}};
+    for (int i = 0; i < 4; i++) {
+        yl_tensor_table t = make_table(guesses[i].a);
+        ck_assert_str_eq(yl_preset_guess(&t)->name, guesses[i].preset);
+        yl_tensor_table_free(&t);
+    }
+    int named = 0;
+    for (const char *const *p = yolact_preset_names(); *p; p++)
+        named += !strcmp(*p, "yolact_plus_base") || !strcmp(*p, "yolact_plus_resnet50");
+    ck_assert_int_eq(named, 2);
+}
+END_TEST
+
 START_TEST(official_key_filter)
 {
     /* v1.0 checkpoints carry legacy 'backbone.layerN' keys and a third downsample layer;
      * the official load_weights drops both. */
-    arch tiny = {0, {1, 1, 1, 1}, 64, 3, 64, 32, 3, 81};
+    arch tiny = {0, {1, 1, 1, 1}, 64, 3, 64, 32, 3, 81, 0, 0};
     yl_tensor_table t = make_table(&tiny);
     table_builder b = {t, t.count};
     add(&b, 1, (int64_t[]){4}, "backbone.layer1.0.conv1.weight");
@@ -301,7 +411,7 @@ static void expect_refusal(const arch *a, const char *preset, const char *tensor
 
 START_TEST(refusals_name_the_tensor)
 {
-    arch tiny = {0, {1, 1, 1, 1}, 64, 2, 64, 32, 3, 81};
+    arch tiny = {0, {1, 1, 1, 1}, 64, 2, 64, 32, 3, 81, 0, 0};
     expect_refusal(&tiny, "yolact_resnet50", "backbone.layers.1.0.bn2.running_var", -1,
                    YOLACT_ERR_MODEL, "backbone.layers.1.0.bn2.running_var");
     expect_refusal(&tiny, "yolact_resnet50", "prediction_layers.0.mask_layer.weight", 3 * 16,
@@ -312,11 +422,26 @@ START_TEST(refusals_name_the_tensor)
                    YOLACT_ERR_MODEL, "fpn.downsample_layers.1.weight");
     expect_refusal(&tiny, "yolact_darknet53", "backbone.conv1.weight", 64, YOLACT_ERR_MODEL,
                    "DarkNet");
-    /* 9 anchors per cell contradict a 3-anchor preset. */
+    /* 9 anchors per cell contradict a 3-anchor preset, and 3 a 9-anchor one. */
     arch nine = tiny;
     nine.anchors = 9;
     expect_refusal(&nine, "yolact_resnet50", "none", 0, YOLACT_ERR_MODEL,
                    "prediction_layers.0.bbox_layer.weight");
+    expect_refusal(&tiny, "yolact_plus_resnet50", "none", 0, YOLACT_ERR_MODEL,
+                   "prediction_layers.0.bbox_layer.weight");
+    /* YOLACT++: a DCN without its bias, an offset conv of the wrong width, a mask-IoU net
+     * whose last layer does not give one value per class or that misses a bias. */
+    expect_refusal(&plus_tiny, "yolact_plus_resnet50", "backbone.layers.2.0.conv2.bias", -1,
+                   YOLACT_ERR_MODEL, "backbone.layers.2.0.conv2.bias");
+    expect_refusal(&plus_tiny, "yolact_plus_resnet50",
+                   "backbone.layers.1.0.conv2.conv_offset_mask.weight", 18, YOLACT_ERR_MODEL,
+                   "backbone.layers.1.0.conv2.conv_offset_mask");
+    expect_refusal(&plus_tiny, "yolact_plus_resnet50", "maskiou_net.maskiou_net.10.weight", 40,
+                   YOLACT_ERR_MODEL, "maskiou_net.maskiou_net.10.");
+    expect_refusal(&plus_tiny, "yolact_plus_resnet50", "maskiou_net.maskiou_net.4.bias", -1,
+                   YOLACT_ERR_MODEL, "maskiou_net.maskiou_net.4.bias");
+    expect_refusal(&plus_tiny, "yolact_plus_resnet50", "maskiou_net.maskiou_net.2.weight", 12,
+                   YOLACT_ERR_MODEL, "maskiou_net.maskiou_net.");
 }
 END_TEST
 
@@ -346,27 +471,37 @@ START_TEST(batchnorm_folding_matches_unfolded)
     for (int i = 0; i < C * H * W; i++)
         x[i] = yl_test_rand(&rng, -1, 1);
     for (int i = 0; i < O * C * K * K; i++)
-        wf[i] = w[i] = yl_test_rand(&rng, -0.5f, 0.5f);
+        w[i] = yl_test_rand(&rng, -0.5f, 0.5f);
     for (int o = 0; o < O; o++) {
         gamma[o] = yl_test_rand(&rng, 0.5f, 1.5f);
         beta[o] = yl_test_rand(&rng, -0.2f, 0.2f);
         mean[o] = yl_test_rand(&rng, -0.3f, 0.3f);
         var[o] = yl_test_rand(&rng, 0.01f, 2.0f);
     }
-    yl_fold_batchnorm(wf, bf, O, C * K * K, gamma, beta, mean, var, 1e-5);
-    yl_conv_desc d = {C, O, K, K, 1, 1, 1};
-    float raw[O * H * W], folded[O * H * W];
-    float *ws = malloc((yl_conv2d_workspace_floats(&d, H, W) + 1) * sizeof(float));
-    yl_conv2d_cpu(&d, x, H, W, w, NULL, NULL, YL_ACT_NONE, raw, ws, 1);
-    yl_conv2d_cpu(&d, x, H, W, wf, bf, NULL, YL_ACT_NONE, folded, ws, 1);
-    free(ws);
+    /* Without a bias of the convolution's own (plain convs), then with one (DCN layers). */
+    float conv_bias[O];
     for (int o = 0; o < O; o++)
-        for (int p = 0; p < H * W; p++) {
-            double ref = (raw[o * H * W + p] - mean[o]) / sqrt(var[o] + 1e-5) * gamma[o] + beta[o];
-            double got = folded[o * H * W + p];
-            ck_assert_msg(fabs(got - ref) <= 1e-5 * (1 + fabs(ref)),
-                          "channel %d pixel %d: folded %.8g, unfolded %.8g", o, p, got, ref);
-        }
+        conv_bias[o] = yl_test_rand(&rng, -0.3f, 0.3f);
+    for (int with_bias = 0; with_bias < 2; with_bias++) {
+        const float *cb = with_bias ? conv_bias : NULL;
+        memcpy(wf, w, sizeof wf);
+        yl_fold_batchnorm(wf, bf, O, C * K * K, cb, gamma, beta, mean, var, 1e-5);
+        yl_conv_desc d = {C, O, K, K, 1, 1, 1};
+        float raw[O * H * W], folded[O * H * W];
+        float *ws = malloc((yl_conv2d_workspace_floats(&d, H, W) + 1) * sizeof(float));
+        yl_conv2d_cpu(&d, x, H, W, w, cb, NULL, YL_ACT_NONE, raw, ws, 1);
+        yl_conv2d_cpu(&d, x, H, W, wf, bf, NULL, YL_ACT_NONE, folded, ws, 1);
+        free(ws);
+        for (int o = 0; o < O; o++)
+            for (int p = 0; p < H * W; p++) {
+                double ref = (raw[o * H * W + p] - mean[o]) / sqrt(var[o] + 1e-5) * gamma[o] +
+                             beta[o];
+                double got = folded[o * H * W + p];
+                ck_assert_msg(fabs(got - ref) <= 1e-5 * (1 + fabs(ref)),
+                              "conv bias %d, channel %d pixel %d: folded %.8g, unfolded %.8g",
+                              with_bias, o, p, got, ref);
+            }
+    }
 }
 END_TEST
 
@@ -378,6 +513,8 @@ Suite *model_suite(void)
     tcase_add_test(tc, resnet101_presets);
     tcase_add_test(tc, resnet50_and_darknet53_presets);
     tcase_add_test(tc, reduced_network_with_parent_preset);
+    tcase_add_test(tc, yolact_plus_presets);
+    tcase_add_test(tc, yolact_plus_preset_choice);
     tcase_add_test(tc, official_key_filter);
     tcase_add_test(tc, refusals_name_the_tensor);
     tcase_add_test(tc, preset_from_file_name);

@@ -22,12 +22,17 @@ uint8_t *yl_test_read_file(const char *path, size_t *size)
     return buf;
 }
 
-yolact_model *yl_test_parity_model(void)
+yolact_model *yl_test_load_model(const char *path, const char *preset)
 {
     yolact_model_options mo;
     yolact_model_options_init(&mo);
-    mo.preset = "yolact_resnet50";
+    mo.preset = preset;
     yolact_model *m = NULL;
-    ck_assert_status(yolact_model_load(YL_TEST_PARITY_CHECKPOINT, &mo, &m), YOLACT_OK);
+    ck_assert_status(yolact_model_load(path, &mo, &m), YOLACT_OK);
     return m;
+}
+
+yolact_model *yl_test_parity_model(void)
+{
+    return yl_test_load_model(YL_TEST_PARITY_CHECKPOINT, "yolact_resnet50");
 }

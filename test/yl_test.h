@@ -32,8 +32,15 @@ static inline float yl_test_rand(uint64_t *state, float lo, float hi)
  * yolact_resnet50 preset as the official parity outputs were made. */
 #define YL_TEST_PARITY_CHECKPOINT YL_TEST_DATA "/parity/yolact_tiny_seed1_fp16_zip.pth"
 
+/* The bundled YOLACT++ parity checkpoint (random weights, ResNet [1,1,1,1] with DCN layers
+ * in stages 2-4, FPN 64, mask-IoU net), run with the yolact_plus_resnet50 preset. */
+#define YL_TEST_PARITY_PLUS_CHECKPOINT YL_TEST_DATA "/parity-plus/yolact_plus_tiny_seed2_fp16_zip.pth"
+
 /* That checkpoint loaded (a Check failure when it does not load). */
 yolact_model *yl_test_parity_model(void);
+
+/* A checkpoint loaded with a preset (a Check failure when it does not load). */
+yolact_model *yl_test_load_model(const char *path, const char *preset);
 
 /* Read a whole file into a malloc'ed buffer; NULL if it cannot be read. */
 uint8_t *yl_test_read_file(const char *path, size_t *size);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "cpu/dcn.h"
 #include "cpu/head_ops.h"
 #include "status.h"
 
@@ -26,6 +27,9 @@ typedef struct cpu_state {
     yl_raw_detection *detections;
     float *det_coeffs, *det_boxes;     /* the kept detections' coefficients and boxes */
     float *proto_masks;                /* (max_detections, proto_h, proto_w) */
+    int *det_classes;                  /* YOLACT++ mask re-scoring: the kept classes, */
+    float *mask_iou, *mask_scores;     /* predicted mask IoUs and re-scored confidences */
+    float *maskiou_workspace;
 
     int mask_w, mask_h;                /* image size the mask buffers are sized for */
     uint8_t *mask_bits;
@@ -62,6 +66,10 @@ static void cpu_destroy(void *state)
     free(st->det_coeffs);
     free(st->det_boxes);
     free(st->proto_masks);
+    free(st->det_classes);
+    free(st->mask_iou);
+    free(st->mask_scores);
+    free(st->maskiou_workspace);
     free(st->mask_bits);
     free(st->mask_workspace);
     free(st);
@@ -93,8 +101,10 @@ static yolact_status cpu_create(const yolact_model *m, const yolact_session_opti
     for (int i = 0; i < m->num_ops; i++) {
         const yl_op *op = &m->ops[i];
         const yl_buffer_desc *in = &m->buffers[op->in];
-        if (op->kind == YL_OP_CONV) {
-            size_t w = yl_conv2d_workspace_floats(&op->conv, in->height, in->width);
+        if (op->kind == YL_OP_CONV || op->kind == YL_OP_DCN) {
+            size_t w = op->kind == YL_OP_CONV
+                           ? yl_conv2d_workspace_floats(&op->conv, in->height, in->width)
+                           : yl_dcn2d_workspace_floats(&op->conv, in->height, in->width);
             conv_ws = w > conv_ws ? w : conv_ws;
         } else if (op->kind == YL_OP_RESIZE) {
             const yl_buffer_desc *out = &m->buffers[op->out];
@@ -116,9 +126,15 @@ static yolact_status cpu_create(const yolact_model *m, const yolact_session_opti
     st->det_coeffs = malloc(D * K * sizeof(float));
     st->det_boxes = malloc(D * 4 * sizeof(float));
     st->proto_masks = malloc(D * (size_t)m->proto_h * m->proto_w * sizeof(float));
+    st->det_classes = malloc(D * sizeof(int));
+    st->mask_iou = malloc(D * sizeof(float));
+    st->mask_scores = malloc(D * sizeof(float));
+    st->maskiou_workspace =
+        malloc((yl_maskiou_workspace_floats(&m->maskiou, st->threads) + 1) * sizeof(float));
     if (!st->conv_workspace || !st->resize_workspace || !st->loc || !st->conf || !st->coeff ||
         !st->proto || !st->detect_workspace || !st->detections || !st->det_coeffs ||
-        !st->det_boxes || !st->proto_masks) {
+        !st->det_boxes || !st->proto_masks || !st->det_classes || !st->mask_iou ||
+        !st->mask_scores || !st->maskiou_workspace) {
         cpu_destroy(st);
         return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory creating a CPU session");
     }
@@ -179,6 +195,10 @@ static void run_network(cpu_state *st, double *mark)
                                    op->prepared, op->bias,
                                    op->residual >= 0 ? st->buffers[op->residual] : NULL,
                                    op->act, dst, st->conv_workspace, st->threads);
+            break;
+        case YL_OP_DCN:
+            yl_dcn2d_cpu(&op->conv, src, in->height, in->width, st->buffers[op->offsets],
+                         op->weight, op->bias, op->act, dst, st->conv_workspace, st->threads);
             break;
         case YL_OP_MAXPOOL:
             yl_maxpool2d_cpu(src, in->channels, in->height, in->width, op->pool_kernel,
@@ -252,6 +272,16 @@ static yolact_status cpu_run(void *state, const yolact_image *image, yl_frame_ou
     }
     yl_masks_assemble_cpu(st->proto, m->proto_h, m->proto_w, K, st->det_coeffs, st->det_boxes,
                           n, st->proto_masks);
+    /* YOLACT++ (rescore_mask): the mask-IoU net on the cropped sigmoid masks at prototype
+     * resolution; mask_score = box score x the predicted IoU of the detection's class. */
+    if (m->maskiou.num_layers > 0) {
+        for (int i = 0; i < n; i++)
+            st->det_classes[i] = st->detections[i].class_index;
+        yl_maskiou_cpu(&m->maskiou, st->proto_masks, n, st->det_classes, st->mask_iou,
+                       st->maskiou_workspace, st->threads);
+        for (int i = 0; i < n; i++)
+            st->mask_scores[i] = st->detections[i].score * st->mask_iou[i];
+    }
     size_t stride = ((size_t)image->width + 7) / 8;
     size_t mask_bytes = stride * (size_t)image->height;
     size_t plane = (size_t)m->proto_h * m->proto_w;
@@ -270,6 +300,7 @@ static yolact_status cpu_run(void *state, const yolact_image *image, yl_frame_ou
     out->detections = st->detections;
     out->masks = st->mask_bits;
     out->mask_stride = stride;
+    out->mask_scores = m->maskiou.num_layers > 0 ? st->mask_scores : NULL;
     return YOLACT_OK;
 }
 

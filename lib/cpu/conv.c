@@ -132,6 +132,46 @@ static void plan_tiles(int m, int n, int threads, int *tile_m, int *tile_n)
     }
 }
 
+/* How an (m, n) output is split into tiles, and how the residual is applied. */
+typedef struct tiling {
+    int m, n, tile_m, tile_n, m_tiles, n_tiles;
+    int accumulate;        /* the residual is the output itself: accumulate onto it */
+    const float *residual; /* else the residual to add in the epilogue, or NULL */
+} tiling;
+
+static tiling plan_tiling(yl_gemm_kind kind, int m, int n, int threads, const float *residual,
+                          const float *out)
+{
+    tiling t = {.m = m, .n = n, .accumulate = residual != NULL && residual == out};
+    t.residual = t.accumulate ? NULL : residual;
+    plan_tiles(m, n, threads, &t.tile_m, &t.tile_n);
+    t.m_tiles = (m + t.tile_m - 1) / t.tile_m;
+    t.n_tiles = (n + t.tile_n - 1) / t.tile_n;
+    if (kind != YL_GEMM_PORTABLE)
+        yl_gemm_single_threaded_blas();
+    return t;
+}
+
+/* Tile number i: rows [*m0, *m0 + *mc), columns [*n0, *n0 + *nc). */
+static void tile_at(const tiling *t, int i, int *m0, int *mc, int *n0, int *nc)
+{
+    *m0 = i / t->n_tiles * t->tile_m;
+    *n0 = i % t->n_tiles * t->tile_n;
+    *mc = t->m - *m0 < t->tile_m ? t->m - *m0 : t->tile_m;
+    *nc = t->n - *n0 < t->tile_n ? t->n - *n0 : t->tile_n;
+}
+
+/* One output tile: rows [m0, m0 + mc) x columns [n0, n0 + nc) of the (m, n) output from
+ * the column block b (k rows of stride ldb), then its epilogue while it is in cache. */
+static void gemm_tile(yl_gemm_kind kind, int n, int k, const float *weight, const float *b,
+                      int ldb, int accumulate, const float *bias, const float *residual,
+                      yl_activation act, float *out, int m0, int mc, int n0, int nc)
+{
+    yl_gemm(kind, mc, nc, k, weight + (size_t)m0 * k, k, b, ldb, accumulate,
+            out + (size_t)m0 * n + n0, n);
+    epilogue(out, bias, residual, act, n, m0, m0 + mc, n0, n0 + nc);
+}
+
 void yl_conv2d_cpu_gemm(yl_gemm_kind kind, const yl_conv_desc *d, const float *in, int in_h,
                         int in_w, const float *weight, const float *bias, const float *residual,
                         yl_activation act, float *out, float *workspace, int num_threads)
@@ -144,19 +184,12 @@ void yl_conv2d_cpu_gemm(yl_gemm_kind kind, const yl_conv_desc *d, const float *i
         return;
     int threads = num_threads > 0 ? num_threads : omp_get_num_procs();
     int pointwise = conv_is_pointwise(d);
-    /* A residual that is the output itself is already in place: accumulate onto it. */
-    int accumulate = residual != NULL && residual == out;
-    const float *res = accumulate ? NULL : residual;
-    int tile_m, tile_n;
-    plan_tiles(m, n, threads, &tile_m, &tile_n);
-    int m_tiles = (m + tile_m - 1) / tile_m, n_tiles = (n + tile_n - 1) / tile_n;
-    if (kind != YL_GEMM_PORTABLE)
-        yl_gemm_single_threaded_blas();
+    tiling tl = plan_tiling(kind, m, n, threads, residual, out);
 
     /* Column tiles that span every output channel make their own slice of im2col right
      * before their GEMM (it is still in cache); tiles that split the channels share one
      * made up front. Either way column block [n0, n0 + nc) lives at workspace + k * n0. */
-    int shared_col = !pointwise && m_tiles > 1;
+    int shared_col = !pointwise && tl.m_tiles > 1;
 #pragma omp parallel num_threads(threads)
     {
         if (shared_col) {
@@ -165,10 +198,9 @@ void yl_conv2d_cpu_gemm(yl_gemm_kind kind, const yl_conv_desc *d, const float *i
                 im2col(d, in, in_h, in_w, ow, c, c + 1, 0, n, workspace);
         }
 #pragma omp for schedule(dynamic, 1)
-        for (int t = 0; t < m_tiles * n_tiles; t++) {
-            int m0 = t / n_tiles * tile_m, n0 = t % n_tiles * tile_n;
-            int mc = m - m0 < tile_m ? m - m0 : tile_m;
-            int nc = n - n0 < tile_n ? n - n0 : tile_n;
+        for (int t = 0; t < tl.m_tiles * tl.n_tiles; t++) {
+            int m0, mc, n0, nc;
+            tile_at(&tl, t, &m0, &mc, &n0, &nc);
             const float *b = in + n0;
             int ldb = n;
             if (shared_col) {
@@ -178,10 +210,26 @@ void yl_conv2d_cpu_gemm(yl_gemm_kind kind, const yl_conv_desc *d, const float *i
                 ldb = nc;
                 im2col(d, in, in_h, in_w, ow, 0, d->in_channels, n0, nc, workspace + (size_t)k * n0);
             }
-            float *o = out + (size_t)m0 * n + n0;
-            yl_gemm(kind, mc, nc, k, weight + (size_t)m0 * k, k, b, ldb, accumulate, o, n);
-            epilogue(out, bias, res, act, n, m0, m0 + mc, n0, n0 + nc);
+            gemm_tile(kind, n, k, weight, b, ldb, tl.accumulate, bias, tl.residual, act, out, m0,
+                      mc, n0, nc);
         }
+    }
+}
+
+void yl_conv_gemm_columns(yl_gemm_kind kind, int m, int n, int k, const float *weight,
+                          const float *col, const float *bias, const float *residual,
+                          yl_activation act, float *out, int num_threads)
+{
+    if (m <= 0 || n <= 0)
+        return;
+    int threads = num_threads > 0 ? num_threads : omp_get_num_procs();
+    tiling tl = plan_tiling(kind, m, n, threads, residual, out);
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+    for (int t = 0; t < tl.m_tiles * tl.n_tiles; t++) {
+        int m0, mc, n0, nc;
+        tile_at(&tl, t, &m0, &mc, &n0, &nc);
+        gemm_tile(kind, n, k, weight, col + n0, n, tl.accumulate, bias, tl.residual, act, out,
+                  m0, mc, n0, nc);
     }
 }
 

@@ -18,6 +18,13 @@ void yl_conv2d_prepared_cpu_gemm(yl_gemm_kind kind, const yl_conv_desc *d, const
                                  const float *bias, const float *residual, yl_activation act,
                                  float *out, float *workspace, int num_threads);
 
+/* out (m, n) = act(weight (m, k) x col (k, n) + bias + residual), split into tiles over
+ * threads with the GEMM and epilogue of every im2col convolution: for ops that build their
+ * own column matrix (the deformable convolution). residual may alias out. */
+void yl_conv_gemm_columns(yl_gemm_kind kind, int m, int n, int k, const float *weight,
+                          const float *col, const float *bias, const float *residual,
+                          yl_activation act, float *out, int num_threads);
+
 static inline float yl_activate(float v, yl_activation act)
 {
     switch (act) {

@@ -272,6 +272,14 @@ static yolact_status create(cuda_state *st)
 static yolact_status cuda_create(const yolact_model *m, const yolact_session_options *options,
                                  void **state)
 {
+    for (int i = 0; i < m->num_ops; i++)
+        if (m->ops[i].kind == YL_OP_DCN)
+            return yl_fail(YOLACT_ERR_UNSUPPORTED, "the CUDA backend has no deformable "
+                           "convolution yet ('%s' is a DCN layer of YOLACT++): use the CPU "
+                           "backend", m->ops[i].name);
+    if (m->maskiou.num_layers > 0)
+        return yl_fail(YOLACT_ERR_UNSUPPORTED, "the CUDA backend has no YOLACT++ mask "
+                       "re-scoring net yet: use the CPU backend");
     if (options->top_k > YL_FAST_NMS_MAX_TOP_K)
         return yl_fail(YOLACT_ERR_UNSUPPORTED, "the CUDA backend keeps at most %d candidates "
                        "per class (top_k %d)", YL_FAST_NMS_MAX_TOP_K, options->top_k);
@@ -347,6 +355,8 @@ static yolact_status run_op(cuda_state *st, int i)
                                    st->net_workspace);
         return yl_conv2d_cuda(&op->conv, src, in->height, in->width, c->packed, st->precision,
                               c->bias, residual, op->act, dst, st->stream);
+    case YL_OP_DCN: /* refused at session creation */
+        return yl_fail(YOLACT_ERR_INTERNAL, "no CUDA deformable convolution for '%s'", op->name);
     case YL_OP_MAXPOOL:
         return yl_maxpool2d_cuda(src, in->channels, in->height, in->width, op->pool_kernel,
                                  op->pool_stride, op->pool_pad, dst, out->height, out->width,

@@ -31,6 +31,7 @@ typedef struct builder {
     size_t num_params, cap_params;
     param_ref *refs;
     int num_refs, cap_refs;
+    param_ref maskiou[YL_MAX_MASKIOU_LAYERS]; /* the mask-IoU layers' parameter offsets */
 } builder;
 
 /* ---- growable arrays --------------------------------------------------------------- */
@@ -156,19 +157,20 @@ typedef struct conv_spec {
 } conv_spec;
 
 void yl_fold_batchnorm(float *weight, float *bias, int out_channels, size_t per_channel,
-                       const float *gamma, const float *beta, const float *mean,
-                       const float *var, double eps)
+                       const float *conv_bias, const float *gamma, const float *beta,
+                       const float *mean, const float *var, double eps)
 {
     for (int o = 0; o < out_channels; o++) {
         double scale = gamma[o] / sqrt((double)var[o] + eps);
         for (size_t i = 0; i < per_channel; i++)
             weight[(size_t)o * per_channel + i] = (float)(weight[(size_t)o * per_channel + i] * scale);
-        bias[o] = (float)(beta[o] - mean[o] * scale);
+        bias[o] = conv_bias ? (float)(beta[o] + ((double)conv_bias[o] - mean[o]) * scale)
+                            : (float)(beta[o] - mean[o] * scale);
     }
 }
 
 static yolact_status fold_bn(builder *b, const char *bn, int out_channels, float *weight,
-                             size_t per_channel, float *bias)
+                             size_t per_channel, const float *conv_bias, float *bias)
 {
     static const char *const parts[] = {"weight", "bias", "running_mean", "running_var"};
     const yl_tensor *t[4];
@@ -178,15 +180,17 @@ static yolact_status fold_bn(builder *b, const char *bn, int out_channels, float
         YL_TRY(require(b, name, 1, out_channels, &t[i]));
     }
     b->m->info.num_parameters += 2 * out_channels;
-    yl_fold_batchnorm(weight, bias, out_channels, per_channel, t[0]->data, t[1]->data,
+    yl_fold_batchnorm(weight, bias, out_channels, per_channel, conv_bias, t[0]->data, t[1]->data,
                       t[2]->data, t[3]->data, BN_EPS);
     return YOLACT_OK;
 }
 
 /* Add a convolution reading buffer `in`; its output buffer index goes to *out. The weight's
  * input channels must match the buffer; padding is "same" for odd kernels as every YOLACT
- * convolution uses. */
-static yolact_status add_conv(builder *b, const conv_spec *s, int in, int *out)
+ * convolution uses. offsets > 0 makes it a DCN sampling where that buffer (its offset/mask
+ * convolution's output) says; 0 a plain convolution (buffer 0 is the image, never that). */
+static yolact_status add_conv_or_dcn(builder *b, const conv_spec *s, int in, int offsets,
+                                     int *out)
 {
     char name[256];
     const yl_tensor *w;
@@ -212,23 +216,34 @@ static yolact_status add_conv(builder *b, const conv_spec *s, int in, int *out)
         float *weight = b->params + woff, *bias = b->params + boff;
         memcpy(weight, w->data, (size_t)w->numel * sizeof *weight);
         b->m->info.num_parameters += w->numel;
-        if (s->bn) {
-            YL_TRY(fold_bn(b, s->bn, o, weight, (size_t)(w->numel / o), bias));
-        } else {
-            const yl_tensor *bt;
+        /* Plain convolutions before a BN have no bias; DCN layers do. */
+        const yl_tensor *bt = NULL;
+        if (!s->bn || offsets > 0) {
             snprintf(name, sizeof name, "%s.bias", s->conv);
             YL_TRY(require(b, name, 1, o, &bt));
-            memcpy(bias, bt->data, (size_t)o * sizeof *bias);
             b->m->info.num_parameters += o;
         }
+        if (s->bn)
+            YL_TRY(fold_bn(b, s->bn, o, weight, (size_t)(w->numel / o), bt ? bt->data : NULL,
+                           bias));
+        else
+            memcpy(bias, bt->data, (size_t)o * sizeof *bias);
     }
 
-    yl_op op = {.kind = YL_OP_CONV, .name = s->conv, .in = in, .residual = s->residual,
-                .act = s->act,
+    yl_op op = {.kind = offsets > 0 ? YL_OP_DCN : YL_OP_CONV, .name = s->conv, .in = in,
+                .residual = s->residual, .offsets = offsets, .act = s->act,
                 .conv = {.in_channels = src.channels, .out_channels = o, .kernel_h = kh,
                          .kernel_w = kw, .stride = s->stride, .pad = kh / 2, .dilation = 1}};
     int oh = yl_conv_out_size(src.height, kh, s->stride, kh / 2, 1);
     int ow = yl_conv_out_size(src.width, kw, s->stride, kw / 2, 1);
+    if (offsets > 0) {
+        const yl_buffer_desc om = b->m->buffers[offsets];
+        if (om.channels != 3 * kh * kw || om.height != oh || om.width != ow)
+            return yl_fail(YOLACT_ERR_MODEL, "'%s.conv_offset_mask.weight' gives %dx%dx%d but "
+                           "the %dx%d deformable convolution '%s.weight' needs %dx%dx%d "
+                           "(offsets and modulation of every tap)", s->conv, om.channels,
+                           om.height, om.width, kh, kw, s->conv, 3 * kh * kw, oh, ow);
+    }
     if (s->residual >= 0) {
         const yl_buffer_desc r = b->m->buffers[s->residual];
         if (r.channels != o || r.height != oh || r.width != ow)
@@ -241,6 +256,11 @@ static yolact_status add_conv(builder *b, const conv_spec *s, int in, int *out)
     YL_TRY(new_op(b, &op));
     *out = op.out;
     return YOLACT_OK;
+}
+
+static yolact_status add_conv(builder *b, const conv_spec *s, int in, int *out)
+{
+    return add_conv_or_dcn(b, s, in, 0, out);
 }
 
 static yolact_status add_simple(builder *b, yl_op op, int channels, int height, int width,
@@ -283,9 +303,6 @@ static yolact_status build_resnet(builder *b, int *stage_out)
         int depth = count_indices(b, "backbone.layers.%d.%d.conv1.weight", s);
         info->stage_depth[s] = depth;
         for (int k = 0; k < depth; k++) {
-            if (exists(b, "backbone.layers.%d.%d.conv2.conv_offset_mask.weight", s, k))
-                return yl_fail(YOLACT_ERR_UNSUPPORTED, "'backbone.layers.%d.%d.conv2' is a "
-                               "deformable convolution (YOLACT++), not supported yet", s, k);
             int stride = (s > 0 && k == 0) ? 2 : 1, in = x, t, residual = x;
             snprintf(conv, sizeof conv, "backbone.layers.%d.%d.downsample.0", s, k);
             if (exists(b, "%s.weight", conv)) {
@@ -296,7 +313,16 @@ static yolact_status build_resnet(builder *b, int *stage_out)
                 snprintf(conv, sizeof conv, "backbone.layers.%d.%d.conv%d", s, k, i);
                 snprintf(bn, sizeof bn, "backbone.layers.%d.%d.bn%d", s, k, i);
                 conv_spec spec = {conv, bn, i == 2 ? stride : 1, YL_ACT_RELU, i == 3 ? residual : -1};
-                YL_TRY(add_conv(b, &spec, i == 1 ? in : t, &t));
+                int src = i == 1 ? in : t, offsets = 0;
+                /* YOLACT++: a 3x3 conv with a conv_offset_mask is a DCN fed by that conv. */
+                if (i == 2 && exists(b, "%s.conv_offset_mask.weight", conv)) {
+                    char om[160];
+                    snprintf(om, sizeof om, "%s.conv_offset_mask", conv);
+                    YL_TRY(add_conv(b, &(conv_spec){om, NULL, spec.stride, YL_ACT_NONE, -1},
+                                    src, &offsets));
+                    info->stage_dcn[s]++;
+                }
+                YL_TRY(add_conv_or_dcn(b, &spec, src, offsets, &t));
             }
             x = t;
         }
@@ -515,6 +541,64 @@ static yolact_status build_head(builder *b, const int *levels)
     return YOLACT_OK;
 }
 
+/* YOLACT++'s mask-IoU net ('maskiou_net.maskiou_net.N', N = 0, 2, 4, ...: ReLUs between):
+ * unpadded convolutions from one channel (a mask) to one per foreground class. Strides are
+ * not in the weights: 3x3 layers have stride 2 and 1x1 layers stride 1, as in the only
+ * official configuration that has the net (maskiou_net of yolact_plus_base). */
+static yolact_status build_maskiou(builder *b)
+{
+    yolact_model *m = b->m;
+    yl_maskiou_net *net = &m->maskiou;
+    char name[128];
+    int channels = 1;
+    net->in_h = m->proto_h;
+    net->in_w = m->proto_w;
+    for (int i = 0; exists(b, "maskiou_net.maskiou_net.%d.weight", i); i += 2) {
+        if (net->num_layers == YL_MAX_MASKIOU_LAYERS)
+            return yl_fail(YOLACT_ERR_UNSUPPORTED, "mask-IoU net with more than %d layers "
+                           "('maskiou_net.maskiou_net.%d.weight')", YL_MAX_MASKIOU_LAYERS, i);
+        const yl_tensor *w, *bt;
+        snprintf(name, sizeof name, "maskiou_net.maskiou_net.%d.weight", i);
+        YL_TRY(require(b, name, 4, -1, &w));
+        int o = (int)w->shape[0], k = (int)w->shape[2];
+        if (w->shape[1] != channels || w->shape[3] != k || (k != 1 && k != 3))
+            return yl_fail(YOLACT_ERR_MODEL, "tensor '%s' is %lldx%lldx%lldx%lld; the mask-IoU "
+                           "net expects %d input channels and a 1x1 or 3x3 kernel", name,
+                           (long long)w->shape[0], (long long)w->shape[1],
+                           (long long)w->shape[2], (long long)w->shape[3], channels);
+        snprintf(name, sizeof name, "maskiou_net.maskiou_net.%d.bias", i);
+        YL_TRY(require(b, name, 1, o, &bt));
+        param_ref *r = &b->maskiou[net->num_layers];
+        YL_TRY(reserve_params(b, (size_t)w->numel, &r->weight));
+        YL_TRY(reserve_params(b, (size_t)o, &r->bias));
+        memcpy(b->params + r->weight, w->data, (size_t)w->numel * sizeof(float));
+        memcpy(b->params + r->bias, bt->data, (size_t)o * sizeof(float));
+        m->info.num_parameters += w->numel + o;
+        net->layers[net->num_layers].conv = (yl_conv_desc){channels, o, k, k, k == 3 ? 2 : 1, 0, 1};
+        if (net->num_layers < 8)
+            m->info.maskiou_channels[net->num_layers] = o;
+        net->num_layers++;
+        channels = o;
+    }
+    if (net->num_layers > 0 && channels != m->num_classes - 1)
+        return yl_fail(YOLACT_ERR_MODEL, "the mask-IoU net's last layer "
+                       "('maskiou_net.maskiou_net.%d.weight') has %d outputs, the head has %d "
+                       "foreground classes", 2 * (net->num_layers - 1), channels,
+                       m->num_classes - 1);
+    int h = net->in_h, w = net->in_w;
+    for (int l = 0; l < net->num_layers; l++) {
+        const yl_conv_desc *d = &net->layers[l].conv;
+        h = yl_conv_out_size(h, d->kernel_h, d->stride, 0, 1);
+        w = yl_conv_out_size(w, d->kernel_w, d->stride, 0, 1);
+        if (h < 1 || w < 1)
+            return yl_fail(YOLACT_ERR_MODEL, "the mask-IoU net's layer "
+                           "'maskiou_net.maskiou_net.%d' has no output left on a %dx%d mask",
+                           2 * l, net->in_h, net->in_w);
+    }
+    m->info.maskiou_layers = net->num_layers;
+    return YOLACT_OK;
+}
+
 /* ---- the whole model ------------------------------------------------------------------ */
 
 /* Keys that inference never reads: BatchNorm counters, the training-only semantic
@@ -545,8 +629,8 @@ static yolact_status collect_unused(builder *b)
         if (b->used[i])
             continue;
         if (strncmp(name, "maskiou_net.", 12) == 0)
-            return yl_fail(YOLACT_ERR_UNSUPPORTED, "'%s' belongs to YOLACT++'s mask re-scoring "
-                           "network, not supported yet", name);
+            return yl_fail(YOLACT_ERR_MODEL, "unexpected tensor '%s' in the mask-IoU net "
+                           "(layers are 'maskiou_net.maskiou_net.N', N = 0, 2, 4, ...)", name);
         if (!is_ignorable(name, m->preset.num_downsample) && strncmp(name, "fpn.", 4) == 0)
             return yl_fail(YOLACT_ERR_MODEL, "unexpected tensor '%s' in the FPN", name);
         n++;
@@ -659,6 +743,7 @@ static yolact_status build(builder *b, const yl_preset *preset)
     YL_TRY(build_head(b, levels));
     YL_TRY(new_op(b, &(yl_op){.kind = YL_OP_PROTO_OUTPUT, .name = "proto_net.output",
                               .in = proto, .out = -1, .residual = -1}));
+    YL_TRY(build_maskiou(b));
     YL_TRY(make_priors(m));
     YL_TRY(collect_unused(b));
     YL_TRY(set_classes(m));
@@ -669,6 +754,10 @@ static yolact_status build(builder *b, const yl_preset *preset)
     for (int i = 0; i < b->num_refs; i++) {
         m->ops[b->refs[i].op].weight = m->params + b->refs[i].weight;
         m->ops[b->refs[i].op].bias = m->params + b->refs[i].bias;
+    }
+    for (int l = 0; l < m->maskiou.num_layers; l++) {
+        m->maskiou.layers[l].weight = m->params + b->maskiou[l].weight;
+        m->maskiou.layers[l].bias = m->params + b->maskiou[l].bias;
     }
 
     YL_TRY(prepare_weights(m));
@@ -714,14 +803,16 @@ yolact_status yl_model_build(const yl_tensor_table *table, const yl_preset *pres
 
 /* Without a name or a file name to go by: DarkNet is yolact_darknet53; a ResNet with 23
  * blocks in stage 3 is yolact_base (im400 and im700 have the same shapes: only a name
- * tells them apart); any other ResNet gets yolact_resnet50's anchors. */
+ * tells them apart); any other ResNet gets yolact_resnet50's anchors. A mask-IoU net makes
+ * it YOLACT++: yolact_plus_base or yolact_plus_resnet50 by the same rule. */
 const yl_preset *yl_preset_guess(const yl_tensor_table *table)
 {
     if (yl_tensor_table_find(table, "backbone._preconv.0.weight"))
         return yl_preset_find("yolact_darknet53");
+    int plus = yl_tensor_table_find(table, "maskiou_net.maskiou_net.0.weight") != NULL;
     if (yl_tensor_table_find(table, "backbone.layers.2.22.conv1.weight"))
-        return yl_preset_find("yolact_base");
-    return yl_preset_find("yolact_resnet50");
+        return yl_preset_find(plus ? "yolact_plus_base" : "yolact_base");
+    return yl_preset_find(plus ? "yolact_plus_resnet50" : "yolact_resnet50");
 }
 
 void yolact_model_free(yolact_model *m)

@@ -5,6 +5,7 @@
 #define YL_MODEL_H
 
 #include "cpu/dense_ops.h"
+#include "cpu/maskiou.h"
 #include "cpu/post_ops.h"
 #include "weights/tensor_table.h"
 #include "yolact.h"
@@ -44,7 +45,10 @@ typedef enum yl_op_kind {
     YL_OP_ADD,            /* out = in + residual (DarkNet blocks add after the activation) */
     YL_OP_HEAD_OUTPUT,    /* permute loc/conf/coeff maps of one level into the prior rows,
                              softmax over classes, tanh on coefficients */
-    YL_OP_PROTO_OUTPUT    /* permute the prototypes (K, H, W) to (H, W, K) */
+    YL_OP_PROTO_OUTPUT,   /* permute the prototypes (K, H, W) to (H, W, K) */
+    YL_OP_DCN             /* out = act(dcn(in) + bias): YOLACT++'s modulated deformable
+                             convolution, sampling where buffer `offsets` (its offset/mask
+                             convolution's raw output) says; BN folded as for CONV */
 } yl_op_kind;
 
 /* A buffer is a (channels, height, width) float32 tensor; index 0 is the network input. */
@@ -57,8 +61,9 @@ typedef struct yl_op {
     const char *name;          /* the checkpoint's module name, for messages and profiles */
     int in, out;               /* buffer indices */
     int residual;              /* CONV: added before the activation, or -1 */
+    int offsets;               /* DCN: the buffer of its offsets and modulation logits */
     yl_conv_desc conv;
-    const float *weight, *bias; /* CONV: folded, owned by the model's parameter block */
+    const float *weight, *bias; /* CONV, DCN: folded, owned by the model's parameter block */
     const float *prepared;      /* CONV: the weights in the CPU's fast layout (Winograd), or
                                    NULL where the shape has none; owned by the model */
     yl_activation act;
@@ -90,6 +95,7 @@ struct yolact_model {
     int proto_h, proto_w;
     int num_priors;
     float *priors;              /* (num_priors, 4) cx, cy, w, h */
+    yl_maskiou_net maskiou;     /* YOLACT++ mask re-scoring; num_layers 0 without it */
 
     char **class_names;         /* num_classes - 1, owned */
     int *category_ids;
@@ -112,9 +118,11 @@ yolact_status yl_plan_arena(const yolact_model *m, yl_arena_alloc alloc, void *c
                             float **arena, float ***buffers);
 
 /* Fold BatchNorm (gamma, beta, running mean and variance) into the convolution before it:
- * weight (out_channels x per_channel) *= gamma / sqrt(var + eps), bias = beta - mean * that. */
+ * weight (out_channels x per_channel) *= gamma / sqrt(var + eps),
+ * bias = beta + (conv_bias - mean) * that (conv_bias NULL: no bias of its own, as every
+ * plain convolution before a BN; DCN layers have one). */
 void yl_fold_batchnorm(float *weight, float *bias, int out_channels, size_t per_channel,
-                       const float *gamma, const float *beta, const float *mean,
+                       const float *conv_bias, const float *gamma, const float *beta, const float *mean,
                        const float *var, double eps);
 
 /* Guess the preset from the shapes when neither the options nor the file name tell. */

@@ -45,6 +45,8 @@ static yolact_status plan_offsets(const yolact_model *m, size_t *offsets, size_t
         last_use[m->ops[i].in] = i;
         if (m->ops[i].residual >= 0)
             last_use[m->ops[i].residual] = i;
+        if (m->ops[i].kind == YL_OP_DCN)
+            last_use[m->ops[i].offsets] = i;
     }
     slot_of[0] = take_slot(slot_size, slot_busy, &slots, (size_t)3 * m->buffers[0].height *
                                                              m->buffers[0].width);
@@ -59,6 +61,8 @@ static yolact_status plan_offsets(const yolact_model *m, size_t *offsets, size_t
             slot_busy[slot_of[op->in]] = 0;
         if (op->residual >= 0 && last_use[op->residual] == i)
             slot_busy[slot_of[op->residual]] = 0;
+        if (op->kind == YL_OP_DCN && last_use[op->offsets] == i)
+            slot_busy[slot_of[op->offsets]] = 0;
     }
     size_t total = 0, *slot_offset = slot_size; /* sizes become offsets in place */
     for (int k = 0; k < slots; k++) {

@@ -32,6 +32,12 @@ const int yl_coco_category_ids[80] = {
 
 #define COCO_ASPECT_RATIOS .num_aspect_ratios = 3, .aspect_ratios = {1.0f, 0.5f, 2.0f}
 
+/* 2^(1/3) and 2^(2/3): YOLACT++'s three scales per level. */
+#define CBRT2 1.2599210498948732
+#define CBRT4 1.5874010519681994
+#define PLUS_LEVEL(s) {s, (float)(s * CBRT2), (float)(s * CBRT4)}
+#define PLUS_SCALES {PLUS_LEVEL(24), PLUS_LEVEL(48), PLUS_LEVEL(96), PLUS_LEVEL(192), PLUS_LEVEL(384)}
+
 /* yolact_im400/im700 scale the base anchors as the official config does:
  * int(scale / 550 * size). */
 static const yl_preset presets[] = {
@@ -55,13 +61,25 @@ static const yl_preset presets[] = {
      .first_selected_layer = 2, .num_downsample = 2, .num_scales = 1,
      .scales = {{24}, {48}, {96}, {192}, {384}}, COCO_ASPECT_RATIOS, .square_anchors = 1,
      .input_norm = YL_INPUT_DIV_255},
+    /* YOLACT++: 3 scales per level, s * 2^(j/3), and anchors that are not square. The DCN
+     * layers (every 3rd block of stages 2-4 for plus_base, every block for plus_resnet50)
+     * and the mask-IoU net are read off the weights. */
+    {.name = "yolact_plus_base", .input_size = 550, .backbone = YOLACT_BACKBONE_RESNET,
+     .first_selected_layer = 1, .num_downsample = 2, .num_scales = 3,
+     .scales = PLUS_SCALES, COCO_ASPECT_RATIOS, .square_anchors = 0,
+     .input_norm = YL_INPUT_MEAN_STD},
+    {.name = "yolact_plus_resnet50", .input_size = 550, .backbone = YOLACT_BACKBONE_RESNET,
+     .first_selected_layer = 1, .num_downsample = 2, .num_scales = 3,
+     .scales = PLUS_SCALES, COCO_ASPECT_RATIOS, .square_anchors = 0,
+     .input_norm = YL_INPUT_MEAN_STD},
 };
 #define NUM_PRESETS (sizeof presets / sizeof presets[0])
 
 const char *const *yolact_preset_names(void)
 {
     static const char *const names[] = {"yolact_base", "yolact_im400", "yolact_im700",
-                                        "yolact_resnet50", "yolact_darknet53", NULL};
+                                        "yolact_resnet50", "yolact_darknet53",
+                                        "yolact_plus_base", "yolact_plus_resnet50", NULL};
     return names;
 }
 
