@@ -3,32 +3,12 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "yl_test.h"
 
 #define CLI "build/yolact-detect"
 #define WEIGHTS YL_TEST_DATA "/parity/yolact_tiny_seed1_fp16_zip.pth"
-
-/* Run a shell command; its stdout+stderr go to *out (malloc'ed). Returns the exit code. */
-static int run(const char *cmd, char **out)
-{
-    char full[2048];
-    snprintf(full, sizeof full, "%s 2>&1", cmd);
-    FILE *p = popen(full, "r");
-    ck_assert_ptr_nonnull(p);
-    size_t n = 0, cap = 1 << 16;
-    *out = malloc(cap);
-    for (size_t got; (got = fread(*out + n, 1, cap - n - 1, p)) > 0;) {
-        n += got;
-        if (n + 1 == cap)
-            *out = realloc(*out, cap *= 2);
-    }
-    (*out)[n] = '\0';
-    int status = pclose(p);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 static int exists(const char *path)
 {
@@ -39,7 +19,7 @@ static int exists(const char *path)
 START_TEST(describe_parity_checkpoint)
 {
     char *out;
-    ck_assert_int_eq(run(CLI " --describe -c yolact_resnet50 -m " WEIGHTS, &out), 0);
+    ck_assert_int_eq(yl_test_run(CLI " --describe -c yolact_resnet50 -m " WEIGHTS, &out), 0);
     static const char *const expected[] = {
         "yolact_resnet50 (given)", "ResNet (Bottleneck) [1,1,1,1]", "fpn:              64 channels",
         "32 prototypes", "3 anchors per cell, 81 classes", "semantic_seg_conv.weight",
@@ -57,7 +37,7 @@ START_TEST(json_output)
     unlink(json);
     snprintf(cmd, sizeof cmd, CLI " -m %s -c yolact_resnet50 --score-threshold 0.1 -o %s "
              YL_TEST_DATA "/parity/coffee.png", WEIGHTS, json);
-    ck_assert_msg(run(cmd, &out) == 0, "%s", out);
+    ck_assert_msg(yl_test_run(cmd, &out) == 0, "%s", out);
     free(out);
     size_t size;
     char *text = (char *)yl_test_read_file(json, &size);
@@ -83,24 +63,24 @@ START_TEST(failures_leave_no_file)
     /* The second image does not exist: the JSON of the first must not appear. */
     snprintf(cmd, sizeof cmd, CLI " -m %s -c yolact_resnet50 -o %s " YL_TEST_DATA
              "/parity/coffee.png /nonexistent.png", WEIGHTS, json);
-    ck_assert_int_ne(run(cmd, &out), 0);
+    ck_assert_int_ne(yl_test_run(cmd, &out), 0);
     ck_assert_msg(strstr(out, "/nonexistent.png"), "message does not name the file: %s", out);
     ck_assert_int_eq(exists(json), 0);
     free(out);
 
-    ck_assert_int_ne(run(CLI " -m /nonexistent.pth x.png", &out), 0);
+    ck_assert_int_ne(yl_test_run(CLI " -m /nonexistent.pth x.png", &out), 0);
     ck_assert_ptr_nonnull(strstr(out, "/nonexistent.pth"));
     free(out);
-    ck_assert_int_ne(run(CLI " -m " WEIGHTS " -c no_such_preset --describe", &out), 0);
+    ck_assert_int_ne(yl_test_run(CLI " -m " WEIGHTS " -c no_such_preset --describe", &out), 0);
     ck_assert_ptr_nonnull(strstr(out, "unknown preset 'no_such_preset'"));
     free(out);
-    ck_assert_int_ne(run(CLI " -m " WEIGHTS " --backend cuda " YL_TEST_DATA "/parity/coffee.png",
+    ck_assert_int_ne(yl_test_run(CLI " -m " WEIGHTS " --backend cuda " YL_TEST_DATA "/parity/coffee.png",
                          &out), 0);
     ck_assert_ptr_nonnull(strstr(out, "backend not available"));
     free(out);
-    ck_assert_int_ne(run(CLI " -m " WEIGHTS " --threads 0 x.png", &out), 0);
+    ck_assert_int_ne(yl_test_run(CLI " -m " WEIGHTS " --threads 0 x.png", &out), 0);
     free(out);
-    ck_assert_int_ne(run(CLI " " YL_TEST_DATA "/parity/coffee.png", &out), 0);
+    ck_assert_int_ne(yl_test_run(CLI " " YL_TEST_DATA "/parity/coffee.png", &out), 0);
     ck_assert_ptr_nonnull(strstr(out, "-m WEIGHTS is required"));
     free(out);
 }
