@@ -17,6 +17,7 @@ struct wc_source {
     void (*close)(wc_source *source);
     int live;          /* frames arrive in real time: drop stale ones */
     int width, height; /* of the frames; 0 for image sequences, whose sizes may vary */
+    long dropped;      /* stale frames the source skipped (a camera's, read late) */
     char description[128];
 };
 

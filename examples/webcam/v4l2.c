@@ -63,6 +63,25 @@ static void v4l2_close(wc_source *source)
     free(s);
 }
 
+/* Dequeue a filled buffer, and when more wait behind it keep only the newest: the older
+ * ones are stale (the capture thread was kept off the CPU) and go back to the driver.
+ * Returns 0, or -1 with errno (EAGAIN: none filled yet). */
+static int dequeue_newest(v4l2_source *s, struct v4l2_buffer *buf)
+{
+    if (xioctl(s->fd, VIDIOC_DQBUF, buf) < 0)
+        return -1;
+    for (;;) {
+        struct v4l2_buffer newer = {.type = V4L2_BUF_TYPE_VIDEO_CAPTURE,
+                                    .memory = V4L2_MEMORY_MMAP};
+        if (xioctl(s->fd, VIDIOC_DQBUF, &newer) < 0)
+            return errno == EAGAIN ? 0 : -1;
+        if (xioctl(s->fd, VIDIOC_QBUF, buf) < 0)
+            return -1;
+        s->base.dropped++;
+        *buf = newer;
+    }
+}
+
 /* Wait for a filled buffer, convert it, give it back to the driver. A frame the driver
  * flags as damaged, or a corrupt MJPEG frame, is skipped (USB cameras send some). */
 static int v4l2_read(wc_source *source, wc_frame *frame, char *err, size_t err_size)
@@ -80,7 +99,7 @@ static int v4l2_read(wc_source *source, wc_frame *frame, char *err, size_t err_s
             return -1;
         }
         struct v4l2_buffer buf = {.type = V4L2_BUF_TYPE_VIDEO_CAPTURE, .memory = V4L2_MEMORY_MMAP};
-        if (r < 0 || xioctl(s->fd, VIDIOC_DQBUF, &buf) < 0) {
+        if (r < 0 || dequeue_newest(s, &buf) < 0) {
             if (r > 0 && errno == EAGAIN)
                 continue;
             snprintf(err, err_size, "%s: %s", s->device,
