@@ -52,6 +52,7 @@ typedef struct demo {
     wc_slot captured, shown;
     wc_frame *capture_frame, *inference_in, *inference_out, *display_frame;
     atomic_int threshold_milli;    /* changed by the keys while inference reads it */
+    double latency_sum, inference_sum; /* over the frames shown, for the summary */
     char capture_error[512], inference_error[512];
 } demo;
 
@@ -247,15 +248,15 @@ static int save_window(wc_window *window, const wc_frame *f, const char *path)
     return rc;
 }
 
-/* The live numbers on the frame's top-left corner: frame rate, capture-to-display
- * latency, the network's time on this frame, the score threshold. */
-static void draw_hud(wc_frame *f, double fps, double now, int milli)
+/* The live numbers on the frame's top-left corner, short enough for a 320-pixel frame:
+ * frame rate, capture-to-display latency, score threshold. */
+static void draw_hud(wc_frame *f, double fps, double latency, int milli)
 {
     char text[96], rate[16] = "--"; /* no rate before the second frame */
     if (fps > 0)
         snprintf(rate, sizeof rate, "%.1f", fps);
-    snprintf(text, sizeof text, "%s FPS  %.0f ms  (net %.0f ms)  >%.2f", rate,
-             (now - f->captured) * 1e3, f->inference * 1e3, milli / 1000.0);
+    snprintf(text, sizeof text, "%s FPS  %.0f ms  >%.2f", rate, latency * 1e3,
+             milli / 1000.0);
     yolact_image_draw_text(f->rgb, f->stride, f->width, f->height, 0, 0, text);
 }
 
@@ -310,7 +311,9 @@ static long display(demo *d, const options *o, wc_window *window)
         if (last > 0) /* smoothed over about ten frames */
             fps = fps > 0 ? 0.9 * fps + 0.1 / (now - last) : 1.0 / (now - last);
         last = now;
-        draw_hud(f, fps, now, atomic_load(&d->threshold_milli));
+        d->latency_sum += now - f->captured;
+        d->inference_sum += f->inference;
+        draw_hud(f, fps, now - f->captured, atomic_load(&d->threshold_milli));
         if (!window) {
             snprintf(path, sizeof path, "%s/frame_%06ld.png", o->out_dir, shown);
             if (save_png(path, f->rgb, f->width, f->height, f->stride))
@@ -376,9 +379,12 @@ static int run(demo *d, const options *o, wc_window *window)
         fprintf(stderr, "yolact-webcam: %s\n", d->inference_error);
         status = 1;
     }
-    if (shown >= 0)
-        fprintf(stderr, "yolact-webcam: %ld frames shown, %ld dropped before inference, %ld "
-                "before display\n", shown, d->captured.dropped, d->shown.dropped);
+    if (shown > 0)
+        fprintf(stderr, "yolact-webcam: %ld frames shown, mean latency %.0f ms (network "
+                "%.0f ms), %ld dropped at capture, %ld before inference, %ld before "
+                "display\n", shown, d->latency_sum / (double)shown * 1e3,
+                d->inference_sum / (double)shown * 1e3, d->source->dropped,
+                d->captured.dropped, d->shown.dropped);
     wc_slot_destroy(&d->captured);
     wc_slot_destroy(&d->shown);
     return status;
