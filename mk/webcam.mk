@@ -17,10 +17,10 @@ webcam-config:
 $(BUILD)/yolact-webcam: $(BUILD)/obj/examples/yolact-webcam.o $(WEBCAM_OBJS) $(STATIC)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(DEP_LIBS) $(WEBCAM_LIBS) $(LDLIBS_BASE)
 
-# The webcam suite links the frame conversions and runs the demo under the shim;
+# The webcam suite links the frame conversions and the slot, and runs the demo under the shim;
 # order-only, so the shim is built but not linked into the runner.
-TEST_EXTRA_OBJS += $(BUILD)/obj/examples/webcam/frames.o
-$(BUILD)/obj/test/test_webcam.o: ALL_CFLAGS += -Iexamples/webcam
+TEST_EXTRA_OBJS += $(BUILD)/obj/examples/webcam/frames.o $(BUILD)/obj/examples/webcam/slot.o
+$(BUILD)/obj/test/test_webcam.o: ALL_CFLAGS += -Iexamples/webcam $(if $(HAVE_SDL2),-DWC_HAVE_SDL2)
 $(BUILD)/yolact-tests: | $(BUILD)/fake_v4l2.so $(BUILD)/yolact-webcam
 
 $(BUILD)/fake_v4l2.so: test/webcam/fake_v4l2.c

@@ -10,7 +10,10 @@
  *   FAKE_V4L2_FPS      frame rate (default 30)
  *   FAKE_V4L2_FAIL     "busy": S_FMT fails with EBUSY, as when another program streams;
  *                      "disconnect:N": unplugged after N frames (POLLERR, ENODEV)
- *   FAKE_V4L2_LOG      file that receives "produced P dequeued D dropped X" at close */
+ *   FAKE_V4L2_LOG      file that receives "produced P dequeued D dropped X behind B" at
+ *                      close; B is how far behind the camera the application read: the
+ *                      most newer frames already waiting when it dequeued a buffer that
+ *                      it then used (gave back without dequeuing another first) */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
@@ -45,11 +48,13 @@ static struct {
     uint8_t *frame[MAX_FRAMES];
     size_t frame_size[MAX_FRAMES], max_frame_size;
     int n_frames;
-    struct { void *mem; size_t length; int state; uint32_t bytesused, sequence; double at; }
+    struct { void *mem; size_t length; int state, behind; uint32_t bytesused, sequence;
+             double at; }
         buf[MAX_BUFFERS];
     int n_buffers;
     int queued[MAX_BUFFERS], n_queued, done[MAX_BUFFERS], n_done; /* FIFOs of indices */
     long produced, dequeued, dropped;
+    int last_dequeued, most_behind; /* see FAKE_V4L2_LOG */
 } fake = {.lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1};
 
 static double now(void)
@@ -232,6 +237,8 @@ static int fake_ioctl(unsigned long request, void *arg)
         if (b->index >= (uint32_t)fake.n_buffers || fake.buf[b->index].state != WITH_APP ||
             !fake.buf[b->index].mem)
             return fail(EINVAL);
+        if ((int)b->index == fake.last_dequeued && fake.buf[b->index].behind > fake.most_behind)
+            fake.most_behind = fake.buf[b->index].behind;
         fake.buf[b->index].state = QUEUED;
         fake.queued[fake.n_queued++] = (int)b->index;
         return 0;
@@ -245,6 +252,8 @@ static int fake_ioctl(unsigned long request, void *arg)
         int i = fake.done[0];
         memmove(fake.done, fake.done + 1, (size_t)--fake.n_done * sizeof(int));
         fake.buf[i].state = WITH_APP;
+        fake.buf[i].behind = fake.n_done;
+        fake.last_dequeued = i;
         b->index = (uint32_t)i;
         b->bytesused = fake.buf[i].bytesused;
         b->sequence = fake.buf[i].sequence;
@@ -301,6 +310,8 @@ static int fake_open(void)
         fake.streaming = fake.disconnected = 0;
         fake.n_buffers = fake.n_queued = fake.n_done = 0;
         fake.produced = fake.dequeued = fake.dropped = 0;
+        fake.last_dequeued = -1;
+        fake.most_behind = 0;
     }
     pthread_mutex_unlock(&fake.lock);
     return fd;
@@ -410,8 +421,8 @@ int close(int fd)
         const char *log = getenv("FAKE_V4L2_LOG");
         FILE *f = log ? fopen(log, "w") : NULL;
         if (f) {
-            fprintf(f, "produced %ld dequeued %ld dropped %ld\n", fake.produced, fake.dequeued,
-                    fake.dropped);
+            fprintf(f, "produced %ld dequeued %ld dropped %ld behind %d\n", fake.produced,
+                    fake.dequeued, fake.dropped, fake.most_behind);
             fclose(f);
         }
         fake.fd = -1;
