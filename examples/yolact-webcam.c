@@ -48,7 +48,10 @@ typedef struct options {
 /* What the three threads share. */
 typedef struct demo {
     wc_source *source;
-    yolact_session *session;
+    const yolact_model *model;
+    yolact_session_options session_options;
+    yolact_session *session;       /* the inference thread's once threads run */
+    int session_milli;             /* the score threshold the session filters at */
     wc_slot captured, shown;
     wc_frame *capture_frame, *inference_in, *inference_out, *display_frame;
     atomic_int threshold_milli;    /* changed by the keys while inference reads it */
@@ -179,13 +182,22 @@ static void *capture_thread(void *arg)
     return NULL;
 }
 
-/* Detections are by descending score: those above the threshold are a prefix. */
-static int count_above(const yolact_result *r, float threshold)
+/* (Re)make the session for a score threshold (in thousandths): it then drops lower
+ * detections before assembling their masks, which on a CPU costs more than the network
+ * when many detections score low. */
+static yolact_status make_session(demo *d, int milli)
 {
-    int n = 0;
-    while (n < r->count && r->detections[n].score > threshold)
-        n++;
-    return n;
+    yolact_session_free(d->session);
+    d->session = NULL;
+    d->session_options.score_threshold = (float)milli / 1000.0f;
+    d->session_milli = milli;
+    return yolact_session_create(d->model, &d->session_options, &d->session);
+}
+
+static void set_error(char *err, size_t size, const char *what, yolact_status s)
+{
+    snprintf(err, size, "%s: %s%s%s", what, yolact_status_string(s),
+             yolact_last_error()[0] ? ": " : "", yolact_last_error());
 }
 
 static void *inference_thread(void *arg)
@@ -195,12 +207,16 @@ static void *inference_thread(void *arg)
         wc_frame *in = d->inference_in, *out = d->inference_out;
         yolact_image image = {in->rgb, in->width, in->height, in->stride, YOLACT_PIXEL_RGB8};
         const yolact_result *result;
+        yolact_status s;
+        int milli = atomic_load(&d->threshold_milli);
+        if (milli != d->session_milli && (s = make_session(d, milli)) != YOLACT_OK) {
+            set_error(d->inference_error, sizeof d->inference_error, "cannot remake the "
+                      "session for the new threshold", s);
+            break;
+        }
         double t0 = wc_now();
-        yolact_status s = yolact_session_detect(d->session, &image, &result);
-        if (s != YOLACT_OK) {
-            snprintf(d->inference_error, sizeof d->inference_error, "detection failed: %s%s%s",
-                     yolact_status_string(s), yolact_last_error()[0] ? ": " : "",
-                     yolact_last_error());
+        if ((s = yolact_session_detect(d->session, &image, &result)) != YOLACT_OK) {
+            set_error(d->inference_error, sizeof d->inference_error, "detection failed", s);
             break;
         }
         in->inference = wc_now() - t0;
@@ -208,9 +224,7 @@ static void *inference_thread(void *arg)
             snprintf(d->inference_error, sizeof d->inference_error, "out of memory");
             break;
         }
-        int shown = count_above(result, (float)atomic_load(&d->threshold_milli) / 1000.0f);
-        if (shown > 0)
-            yolact_image_draw_detections(out->rgb, out->stride, result, shown);
+        yolact_image_draw_detections(out->rgb, out->stride, result, 0);
         if (wc_slot_put(&d->shown, &d->inference_out))
             break;
     }
@@ -425,12 +439,15 @@ int main(int argc, char **argv)
     mo.preset = o.preset;
     yolact_model *model = NULL;
     yolact_status s = yolact_model_load(o.model_path, &mo, &model);
-    if (s == YOLACT_OK)
-        s = yolact_session_create(model, &o.session, &d.session);
+    if (s == YOLACT_OK) {
+        d.model = model;
+        d.session_options = o.session;
+        s = make_session(&d, atomic_load(&d.threshold_milli));
+    }
     int status;
     if (s != YOLACT_OK) {
-        fprintf(stderr, "yolact-webcam: %s: %s%s%s\n", o.model_path, yolact_status_string(s),
-                yolact_last_error()[0] ? ": " : "", yolact_last_error());
+        set_error(err, sizeof err, o.model_path, s);
+        fprintf(stderr, "yolact-webcam: %s\n", err);
         status = 1;
     } else {
         struct sigaction sa = {.sa_handler = on_signal};
