@@ -317,8 +317,8 @@ START_TEST(test_bad_inputs)
 }
 END_TEST
 
-/* The window under Xvfb: the window's pixels, read back, are the overlay plus the HUD.
- * The screenshot is kept as build/webcam.png (the README's doc/webcam.png). */
+/* The window under Xvfb (SDL's X11 driver): the window's pixels, read back, are the
+ * overlay plus the HUD. The screenshot is kept as build/webcam.png (doc/webcam.png). */
 START_TEST(test_window_screenshot)
 {
 #ifndef WC_HAVE_SDL2
@@ -334,7 +334,8 @@ START_TEST(test_window_screenshot)
     }
     free(out);
     unlink("build/webcam.png");
-    ck_assert_msg(yl_test_run("xvfb-run -a -s '-screen 0 640x480x24' " DEMO " " MODEL_ARGS
+    ck_assert_msg(yl_test_run("SDL_VIDEODRIVER=x11 xvfb-run -a -s '-screen 0 640x480x24' "
+                              DEMO " " MODEL_ARGS
                               " --input " FRAMES "mjpeg_1.jpg --screenshot build/webcam.png",
                               &out) == 0, "%s", out);
     free(out);
