@@ -259,6 +259,15 @@ YOLACT_API yolact_status yolact_session_detect_batch(yolact_session *session, co
 YOLACT_API void yolact_image_draw_detections(uint8_t *rgb, size_t stride,
                                              const yolact_result *result, int max_shown);
 
+/* Draw one line of text in the labels' font (white, 12 pixels a character) on a black box
+ * whose top-left corner is (x, y) and which is yolact_image_text_height() pixels tall, onto
+ * an RGB8 image of width x height, in place, clipped to the image. For captions such as a
+ * frame rate; text is copied, characters outside printable ASCII show as '?'. */
+YOLACT_API void yolact_image_draw_text(uint8_t *rgb, size_t stride, int width, int height,
+                                       int x, int y, const char *text);
+/* The height of the box yolact_image_draw_text draws, in pixels. */
+YOLACT_API int yolact_image_text_height(void);
+
 #ifdef __cplusplus
 }
 #endif

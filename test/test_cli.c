@@ -48,19 +48,8 @@ static const char *cli(void)
 static int run_with(const char *prefix, const char *args, char **out)
 {
     char full[2048];
-    snprintf(full, sizeof full, "sh -c '%s exec %s %s' 2>&1", prefix, cli(), args);
-    FILE *p = popen(full, "r");
-    ck_assert_ptr_nonnull(p);
-    size_t n = 0, cap = 1 << 16;
-    *out = malloc(cap);
-    for (size_t got; (got = fread(*out + n, 1, cap - n - 1, p)) > 0;) {
-        n += got;
-        if (n + 1 == cap)
-            *out = realloc(*out, cap *= 2);
-    }
-    (*out)[n] = '\0';
-    int status = pclose(p);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    snprintf(full, sizeof full, "sh -c '%s exec %s %s'", prefix, cli(), args);
+    return yl_test_run(full, out);
 }
 
 static int run(const char *args, char **out) { return run_with("", args, out); }
@@ -122,7 +111,7 @@ START_TEST(failures_leave_no_file)
     /* The second image does not exist: the JSON of the first must not appear. */
     snprintf(cmd, sizeof cmd, "-m %s -c yolact_resnet50 -o %s " YL_TEST_DATA
              "/parity/coffee.png /nonexistent.png", WEIGHTS, json);
-    ck_assert_int_ne(run(cmd, &out), 0);
+    ck_assert_int_ne(yl_test_run(cmd, &out), 0);
     ck_assert_msg(strstr(out, "/nonexistent.png"), "message does not name the file: %s", out);
     ck_assert_int_eq(exists(json), 0);
     free(out);

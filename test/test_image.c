@@ -596,6 +596,34 @@ START_TEST(test_overlay_font)
 }
 END_TEST
 
+/* A caption: a black box of the stated height behind white glyphs, nothing drawn outside
+ * it, and boxes partly or wholly off the image clipped. */
+START_TEST(test_caption)
+{
+    enum { W = 64, H = 40, GRAY = 128 };
+    static uint8_t img[H][W][3];
+    memset(img, GRAY, sizeof img);
+    const int th = yolact_image_text_height();
+    yolact_image_draw_text(&img[0][0][0], W * 3, W, H, 3, 5, "A1"); /* 2 chars: 24 + 4 px */
+    int white = 0;
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            const int inside = x >= 3 && x < 3 + 28 && y >= 5 && y < 5 + th;
+            const uint8_t *p = img[y][x];
+            if (!inside)
+                ck_assert_msg(p[0] == GRAY, "pixel (%d, %d) outside the caption changed", x, y);
+            else
+                ck_assert_msg((p[0] == 0 || p[0] == 255) && p[0] == p[1] && p[1] == p[2],
+                              "pixel (%d, %d) in the caption is %d", x, y, p[0]);
+            white += inside && p[0] == 255;
+        }
+    ck_assert_msg(white >= 2 * 8 * 4, "only %d white pixels", white);
+    yolact_image_draw_text(&img[0][0][0], W * 3, W, H, -50, H - 3, "clipped on two sides");
+    yolact_image_draw_text(&img[0][0][0], W * 3, W, H, W + 5, -100, "wholly outside");
+    yolact_image_draw_text(NULL, W * 3, W, H, 0, 0, "no image");
+}
+END_TEST
+
 Suite *image_suite(void)
 {
     Suite *s = suite_create("image");
@@ -625,6 +653,7 @@ Suite *image_suite(void)
     tcase_add_test(tc, test_overlay);
     tcase_add_test(tc, test_overlay_selection_and_colors);
     tcase_add_test(tc, test_overlay_font);
+    tcase_add_test(tc, test_caption);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -2,6 +2,7 @@
 #include "yl_test.h"
 
 #include <stdio.h>
+#include <sys/wait.h>
 
 uint8_t *yl_test_read_file(const char *path, size_t *size)
 {
@@ -35,4 +36,22 @@ yolact_model *yl_test_load_model(const char *path, const char *preset)
 yolact_model *yl_test_parity_model(void)
 {
     return yl_test_load_model(YL_TEST_PARITY_CHECKPOINT, "yolact_resnet50");
+}
+
+int yl_test_run(const char *cmd, char **out)
+{
+    char full[4096];
+    snprintf(full, sizeof full, "%s 2>&1", cmd);
+    FILE *p = popen(full, "r");
+    ck_assert_ptr_nonnull(p);
+    size_t n = 0, cap = 1 << 16;
+    *out = malloc(cap);
+    for (size_t got; (got = fread(*out + n, 1, cap - n - 1, p)) > 0;) {
+        n += got;
+        if (n + 1 == cap)
+            *out = realloc(*out, cap *= 2);
+    }
+    (*out)[n] = '\0';
+    int status = pclose(p);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }

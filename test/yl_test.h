@@ -45,4 +45,8 @@ yolact_model *yl_test_load_model(const char *path, const char *preset);
 /* Read a whole file into a malloc'ed buffer; NULL if it cannot be read. */
 uint8_t *yl_test_read_file(const char *path, size_t *size);
 
+/* Run a shell command from the repository root; its stdout and stderr go to *out
+ * (malloc'ed). Returns the exit code, -1 when it did not exit. */
+int yl_test_run(const char *cmd, char **out);
+
 #endif

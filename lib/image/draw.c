@@ -259,3 +259,24 @@ void yolact_image_draw_detections(uint8_t *rgb, size_t stride, const yolact_resu
     yl_clear_error();
     yl_draw_overlay(rgb, stride, result, max_shown);
 }
+
+/* The caption box: a 2-pixel margin around the glyphs, descenders included. */
+enum { CAPTION_MARGIN = 2, CAPTION_HEIGHT = GLYPH_ROWS * FONT_SCALE + 2 * CAPTION_MARGIN };
+
+void yolact_image_draw_text(uint8_t *rgb, size_t stride, int width, int height, int x, int y,
+                            const char *text)
+{
+    yl_clear_error();
+    if (!rgb || !text || width <= 0 || height <= 0 || stride < (size_t)width * 3)
+        return;
+    const canvas c = {rgb, stride, width, height};
+    static const uint8_t black[3] = {0, 0, 0}, white[3] = {255, 255, 255};
+    const int text_w = (int)strlen(text) * TEXT_ADVANCE;
+    fill_rect(&c, x, y, x + text_w + 2 * CAPTION_MARGIN - 1, y + CAPTION_HEIGHT - 1, black);
+    draw_text(&c, x + CAPTION_MARGIN, y + CAPTION_MARGIN + TEXT_HEIGHT, text, white);
+}
+
+int yolact_image_text_height(void)
+{
+    return CAPTION_HEIGHT;
+}
