@@ -111,7 +111,7 @@ START_TEST(failures_leave_no_file)
     /* The second image does not exist: the JSON of the first must not appear. */
     snprintf(cmd, sizeof cmd, "-m %s -c yolact_resnet50 -o %s " YL_TEST_DATA
              "/parity/coffee.png /nonexistent.png", WEIGHTS, json);
-    ck_assert_int_ne(yl_test_run(cmd, &out), 0);
+    ck_assert_int_ne(run(cmd, &out), 0);
     ck_assert_msg(strstr(out, "/nonexistent.png"), "message does not name the file: %s", out);
     ck_assert_int_eq(exists(json), 0);
     free(out);
