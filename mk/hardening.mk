@@ -80,14 +80,17 @@ VALGRIND_FLAGS ?= --leak-check=full --errors-for-leak-kinds=definite,indirect \
 # The CUDA backend's whole-network tests (tag "cuda") stay out: the emulated heads take tens of
 # minutes under ASan and hours under valgrind; their kernels, the emulation and the backend's
 # session setup run here all the same, through the kernel suites and cuda_backend's
-# untagged tests. So do the full-size random networks (tag "slow", bench suite): generating
-# 50M weights takes minutes under valgrind; ASan runs them.
+# untagged tests. VALGRIND_EXCLUDE_TAGS="cuda slow" (what .ci/run uses, for its time limit)
+# also leaves out the tests tagged "slow": the full-size random networks, the convolution
+# sweeps and the threads suite, each tens of minutes under valgrind; ASan runs them all, TSan
+# the threads suite.
+VALGRIND_EXCLUDE_TAGS ?= cuda
 # Sessions ask OpenMP for every core whatever OMP_NUM_THREADS says; valgrind runs threads one
 # at a time, so spinning waits would burn its time: passive waits. OpenBLAS's AVX2 (Haswell)
 # kernels run some 10x slower under valgrind than its SSE3 (Prescott) ones, which compute the
 # same products: one frame of the bundled network took over 2 minutes with the first and
 # 16 s with the second (valgrind --tool=none, yolact-detect --threads 1).
 test-valgrind: $(BUILD)/yolact-tests $(BUILD)/yolact-detect
-	CK_FORK=no CK_EXCLUDE_TAGS="cuda slow" OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE \
+	CK_FORK=no CK_EXCLUDE_TAGS="$(VALGRIND_EXCLUDE_TAGS)" OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE \
 	    OPENBLAS_NUM_THREADS=1 OPENBLAS_CORETYPE=Prescott \
 	    valgrind $(VALGRIND_FLAGS) $(BUILD)/yolact-tests

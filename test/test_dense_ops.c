@@ -553,14 +553,21 @@ END_TEST
 Suite *dense_ops_suite(void)
 {
     Suite *s = suite_create("dense_ops");
+    /* The convolution sweeps (every GEMM kind, thread count, activation and residual mode on
+     * each shape, against double loops): tagged "slow", which CI's valgrind run leaves out;
+     * ASan runs them. */
+    TCase *sweeps = tcase_create("conv_sweeps");
+    tcase_set_tags(sweeps, "slow");
+    tcase_set_timeout(sweeps, 600);
+    tcase_add_test(sweeps, gemm_matches_double);
+    tcase_add_loop_test(sweeps, conv_matches_direct_loops, 0,
+                        (int)(sizeof conv_cases / sizeof conv_cases[0]));
+    tcase_add_loop_test(sweeps, winograd_matches_direct_loops, 0,
+                        (int)(sizeof wino_cases / sizeof wino_cases[0]));
+    suite_add_tcase(s, sweeps);
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, gemm_matches_double);
     tcase_add_test(tc, conv_out_size_matches_pytorch);
-    tcase_add_loop_test(tc, conv_matches_direct_loops, 0,
-                        (int)(sizeof conv_cases / sizeof conv_cases[0]));
-    tcase_add_loop_test(tc, winograd_matches_direct_loops, 0,
-                        (int)(sizeof wino_cases / sizeof wino_cases[0]));
     tcase_add_test(tc, prepared_weights_only_for_winograd_shapes);
     tcase_add_test(tc, conv_public_entry_uses_all_cores_when_zero);
     tcase_add_test(tc, maxpool_matches_direct_loop);
