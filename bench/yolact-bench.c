@@ -304,6 +304,7 @@ static int measure(const yolact_model *model, const options *o, const yolact_ima
     so.score_threshold = o->score_threshold;
     so.conf_threshold = o->conf_threshold;
     so.max_detections = o->top_k;
+    so.batch_size = r->batch; /* the CUDA backend runs the whole batch in one pass */
     yolact_session *session;
     yolact_status s = yolact_session_create(model, &so, &session);
     if (s == YOLACT_ERR_BACKEND_UNAVAILABLE || s == YOLACT_ERR_UNSUPPORTED) {

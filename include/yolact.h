@@ -201,7 +201,15 @@ typedef struct yolact_session_options {
     float conf_threshold;         /* candidate prior threshold, default 0.05 */
     float nms_threshold;          /* Fast NMS IoU threshold, (0, 1], default 0.5 */
     int want_rle;                 /* non-zero: also give each mask as COCO compressed RLE */
+    int batch_size;               /* images the CUDA backend runs through the network at once,
+                                     1..YOLACT_MAX_BATCH_SIZE, default 1: a detect_batch call
+                                     runs in passes of this many, and a shorter pass (the last
+                                     one, or a single image) costs the GPU a full one. Device
+                                     memory for the activations grows with it. The CPU backend
+                                     runs one image at a time whatever it is. */
 } yolact_session_options;
+
+#define YOLACT_MAX_BATCH_SIZE 256
 
 YOLACT_API void yolact_session_options_init(yolact_session_options *options);
 

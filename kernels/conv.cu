@@ -8,6 +8,7 @@
 //   bias:     (out_channels) or NULL
 //   residual: (out_channels, out_h, out_w) or NULL, may alias out
 //   out:      (out_channels, out_h, out_w) float
+// A batch of images is the grid's z: image z's in, residual and out follow image z - 1's.
 // A block computes a TILE_M x TILE_N tile of out (channels x pixels), TILE_K of k at a time.
 //   FP32: 256 threads, each a 4 x 4 register tile of float multiply-adds (SIMT, no FMA).
 //   FP16: 4 warps, each a 32 x 32 sub-tile as 2 x 4 tensor-core m16n8k16 MMAs per k16 step,
@@ -192,6 +193,9 @@ conv_f32_kernel(conv_geom g, const float *__restrict__ in, const float *__restri
 {
     __shared__ __align__(16) float s_w[2][TILE_K][TILE_M];
     __shared__ float s_x[2][TILE_K][TILE_N];
+    in += (size_t)blockIdx.z * g.in_c * g.in_h * g.in_w;      /* this block's image */
+    out += (size_t)blockIdx.z * g.m * g.n;
+    residual = residual ? residual + (size_t)blockIdx.z * g.m * g.n : NULL;
     const int t = threadIdx.x, m0 = blockIdx.y * TILE_M, n0 = blockIdx.x * TILE_N;
     const int ln = t % TILE_N, lk = t / TILE_N;
     int iy0, ix0;
@@ -265,6 +269,9 @@ conv_f16_kernel(conv_geom g, const float *__restrict__ in, const uint32_t *__res
 {
     __shared__ __align__(16) uint32_t s_w[2][TILE_M][F16_ROW_WORDS];
     __shared__ uint32_t s_x[2][TILE_N][F16_ROW_WORDS];
+    in += (size_t)blockIdx.z * g.in_c * g.in_h * g.in_w;      /* this block's image */
+    out += (size_t)blockIdx.z * g.m * g.n;
+    residual = residual ? residual + (size_t)blockIdx.z * g.m * g.n : NULL;
     const int t = threadIdx.x, m0 = blockIdx.y * TILE_M, n0 = blockIdx.x * TILE_N;
     const int ln = t % TILE_N, lpair = t / TILE_N;
     int iy0, ix0;
@@ -383,12 +390,12 @@ extern "C" void yl_conv2d_cuda_pack(const yl_conv_desc *d, const float *weight_o
     }
 }
 
-static cudaError_t conv_launch(const conv_geom &g, const float *in, const void *packed,
-                               yolact_precision precision, const float *bias,
-                               const float *residual, yl_activation act, float *out,
-                               cudaStream_t stream)
+static cudaError_t conv_launch(const conv_geom &g, int batch, const float *in,
+                               const void *packed, yolact_precision precision,
+                               const float *bias, const float *residual, yl_activation act,
+                               float *out, cudaStream_t stream)
 {
-    dim3 grid((g.n + TILE_N - 1) / TILE_N, (g.m + TILE_M - 1) / TILE_M);
+    dim3 grid((g.n + TILE_N - 1) / TILE_N, (g.m + TILE_M - 1) / TILE_M, batch);
     if (precision == YOLACT_PRECISION_FP16)
         return YL_LAUNCH(conv_f16_kernel, grid, F16_THREADS, 0, stream, g, in,
                          static_cast<const uint32_t *>(packed), bias, residual, act, out);
@@ -396,22 +403,23 @@ static cudaError_t conv_launch(const conv_geom &g, const float *in, const void *
                      static_cast<const float *>(packed), bias, residual, act, out);
 }
 
-extern "C" yolact_status yl_conv2d_cuda(const yl_conv_desc *d, const float *in, int in_h,
-                                        int in_w, const void *packed_weight,
+extern "C" yolact_status yl_conv2d_cuda(const yl_conv_desc *d, const float *in, int batch,
+                                        int in_h, int in_w, const void *packed_weight,
                                         yolact_precision precision, const float *bias,
                                         const float *residual, yl_activation act, float *out,
                                         cudaStream_t stream)
 {
     /* The packed tiles are copied 16 bytes at a time (cp.async needs the alignment). */
-    if (!desc_ok(d) || !precision_ok(precision) || in_h <= 0 || in_w <= 0 || !in ||
+    if (!desc_ok(d) || !precision_ok(precision) || batch < 1 || batch > 65535 || in_h <= 0 ||
+        in_w <= 0 || !in ||
         !packed_weight || ((uintptr_t)packed_weight & 15) || !out || (const float *)out == in ||
         (act != YL_ACT_NONE && act != YL_ACT_RELU && act != YL_ACT_LEAKY_RELU_0_1))
         return yl_fail(YOLACT_ERR_INVALID_ARGUMENT,
                        "yl_conv2d_cuda: conv %dx%dx%dx%d stride %d pad %d dilation %d, input "
-                       "%dx%d, precision %d, activation %d, pointers in %p weight %p out %p",
+                       "%d x %dx%d, precision %d, activation %d, pointers in %p weight %p out %p",
                        d ? d->out_channels : 0, d ? d->in_channels : 0, d ? d->kernel_h : 0,
                        d ? d->kernel_w : 0, d ? d->stride : 0, d ? d->pad : 0,
-                       d ? d->dilation : 0, in_h, in_w, (int)precision, (int)act,
+                       d ? d->dilation : 0, batch, in_h, in_w, (int)precision, (int)act,
                        (const void *)in, packed_weight, (void *)out);
     conv_geom g;
     g.in_c = d->in_channels;
@@ -437,6 +445,7 @@ extern "C" yolact_status yl_conv2d_cuda(const yl_conv_desc *d, const float *in, 
     g.n = g.out_h * g.out_w;
     if (g.n == 0)
         return YOLACT_OK;
-    YL_CUDA_CHECK(conv_launch(g, in, packed_weight, precision, bias, residual, act, out, stream));
+    YL_CUDA_CHECK(conv_launch(g, batch, in, packed_weight, precision, bias, residual, act, out,
+                              stream));
     return YOLACT_OK;
 }

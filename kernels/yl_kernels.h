@@ -108,9 +108,9 @@ yolact_status yl_proto_output_cuda(const float *in, int channels, int height, in
 
 /* ---- convolution (protonet, prediction heads) -----------------------------------------------
  * yl_conv2d_cpu's contract as an implicit GEMM (no im2col buffer, no workspace): any kernel
- * size, stride, padding, dilation; out = act(conv(in) + bias + residual), in, residual and
- * out (C, H, W) float; bias NULL or (out_channels); residual NULL or the output's shape and
- * may alias out; out must not alias in. precision: YOLACT_PRECISION_FP32 (SIMT float) or
+ * size, stride, padding, dilation; out = act(conv(in) + bias + residual) for each of batch
+ * images (1..65535); in, residual and out (batch, C, H, W) float, one image after another;
+ * bias NULL or (out_channels); residual NULL or the output's shape and may alias out; out must not alias in. precision: YOLACT_PRECISION_FP32 (SIMT float) or
  * YOLACT_PRECISION_FP16 (inputs and weights rounded to half, tensor-core MMA with float
  * accumulation); DEFAULT is not accepted here: the backend resolves it.
  * Weights are packed once, on the host, into the kernel's tiled layout:
@@ -125,8 +125,8 @@ yolact_status yl_proto_output_cuda(const float *in, int channels, int height, in
 size_t yl_conv2d_cuda_packed_bytes(const yl_conv_desc *d, yolact_precision precision);
 void yl_conv2d_cuda_pack(const yl_conv_desc *d, const float *weight_oihw,
                          yolact_precision precision, void *packed_host);
-yolact_status yl_conv2d_cuda(const yl_conv_desc *d, const float *in, int in_h, int in_w,
-                             const void *packed_weight, yolact_precision precision,
+yolact_status yl_conv2d_cuda(const yl_conv_desc *d, const float *in, int batch, int in_h,
+                             int in_w, const void *packed_weight, yolact_precision precision,
                              const float *bias, const float *residual, yl_activation act,
                              float *out, struct CUstream_st *stream);
 

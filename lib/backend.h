@@ -26,13 +26,22 @@ typedef struct yl_network_outputs {
     const float *loc, *conf, *coeff, *proto;
 } yl_network_outputs;
 
+/* Takes one image's output (images[index] of a run) as soon as it is ready, in image order;
+ * the buffers behind out are the backend's, reused once the sink returns. A status other
+ * than YOLACT_OK stops the run and is its status. */
+typedef yolact_status (*yl_frame_sink)(void *ctx, int index, const yl_frame_output *out);
+
 typedef struct yl_backend_vtable {
     const char *name;
     yolact_status (*create)(const yolact_model *model, const yolact_session_options *options,
                             void **state);
     void (*destroy)(void *state);
-    yolact_status (*run)(void *state, const yolact_image *image, yl_frame_output *out);
-    /* For tests and debugging: the last frame's network outputs. */
+    /* Every image of images[0 .. count - 1] (checked by the session), each output handed to
+     * sink(ctx, ...) in order. A backend may run several images through the network at
+     * once (the CUDA backend's batch_size). */
+    yolact_status (*run)(void *state, const yolact_image *images, int count,
+                         yl_frame_sink sink, void *ctx);
+    /* For tests and debugging: the network outputs of the last image run. */
     yolact_status (*network_outputs)(void *state, yl_network_outputs *out);
     /* Add each stage's time of every later frame to *profile (borrowed); NULL: time nothing. */
     void (*set_profile)(void *state, yl_profile *profile);

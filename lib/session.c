@@ -42,6 +42,7 @@ void yolact_session_options_init(yolact_session_options *o)
     o->max_detections = 100;
     o->conf_threshold = 0.05f;
     o->nms_threshold = 0.5f;
+    o->batch_size = 1;
 }
 
 static yolact_status check_options(const yolact_session_options *o)
@@ -68,6 +69,8 @@ static yolact_status check_options(const yolact_session_options *o)
           "confidence threshold %g is outside [0, 1)", o->conf_threshold);
     RANGE(o->nms_threshold > 0 && o->nms_threshold <= 1, "NMS threshold %g is outside (0, 1]",
           o->nms_threshold);
+    RANGE(o->batch_size >= 1 && o->batch_size <= YOLACT_MAX_BATCH_SIZE,
+          "batch size %d is outside 1..%d", o->batch_size, YOLACT_MAX_BATCH_SIZE);
 #undef RANGE
     return YOLACT_OK;
 }
@@ -270,6 +273,22 @@ static yolact_status fill_result(yolact_session *s, result_slot *slot, const yol
     return YOLACT_OK;
 }
 
+/* Where a backend's frame outputs go: the results of one detect_batch call. */
+typedef struct batch_sink {
+    yolact_session *session;
+    const yolact_image *images;
+    const yolact_result **results;
+} batch_sink;
+
+static yolact_status take_frame(void *ctx, int index, const yl_frame_output *out)
+{
+    batch_sink *b = ctx;
+    result_slot *slot = &b->session->slots[index];
+    YL_TRY(fill_result(b->session, slot, &b->images[index], out));
+    b->results[index] = &slot->result;
+    return YOLACT_OK;
+}
+
 yolact_status yolact_session_detect_batch(yolact_session *s, const yolact_image *images,
                                           int count, const yolact_result **results)
 {
@@ -283,13 +302,8 @@ yolact_status yolact_session_detect_batch(yolact_session *s, const yolact_image 
     for (int i = 0; i < count; i++)
         YL_TRY(check_image(&images[i], i, s->backend_kind));
     YL_TRY(ensure_slots(s, count));
-    for (int i = 0; i < count; i++) {
-        yl_frame_output out = {0};
-        YL_TRY(s->backend->run(s->state, &images[i], &out));
-        YL_TRY(fill_result(s, &s->slots[i], &images[i], &out));
-        results[i] = &s->slots[i].result;
-    }
-    return YOLACT_OK;
+    batch_sink sink = {s, images, results};
+    return s->backend->run(s->state, images, count, take_frame, &sink);
 }
 
 yolact_status yolact_session_detect(yolact_session *s, const yolact_image *image,

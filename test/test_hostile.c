@@ -306,9 +306,11 @@ static void set_bad_option(yolact_session_options *o, int which)
     case 13: o->nms_threshold = 0.0f; break;
     case 14: o->nms_threshold = 1.01f; break;
     case 15: o->struct_size = sizeof *o - 1; break;
+    case 16: o->batch_size = 0; break;
+    case 17: o->batch_size = YOLACT_MAX_BATCH_SIZE + 1; break;
     }
 }
-#define NUM_BAD_OPTIONS 16
+#define NUM_BAD_OPTIONS 18
 
 START_TEST(options_out_of_range_are_refused_at_creation)
 {

@@ -254,7 +254,7 @@ static double check_conv(uint64_t *rng, const conv_case *cc, yolact_precision pr
     float *d_out = cc->residual == 2 ? to_dev(res, n_out * 4) : dev_alloc(n_out * 4);
     float *d_res = cc->residual == 1 ? to_dev(res, n_out * 4) : cc->residual == 2 ? d_out : NULL;
     double t0 = seconds_now();
-    ck_assert_status(yl_conv2d_cuda(&d, d_in, cc->h, cc->w, d_w, prec, d_bias, d_res, cc->act,
+    ck_assert_status(yl_conv2d_cuda(&d, d_in, 1, cc->h, cc->w, d_w, prec, d_bias, d_res, cc->act,
                                     d_out, NULL), YOLACT_OK);
     double elapsed = seconds_now() - t0;
     from_dev(got, d_out, n_out * 4);
@@ -340,6 +340,70 @@ START_TEST(test_conv_fp16)
 }
 END_TEST
 
+/* A batch is the same kernel on each image: every image of a batched call equals the call
+ * on that image alone, bit for bit (the single-image results are checked against the CPU
+ * above), with a separate and an aliased residual. */
+static void check_conv_batch(uint64_t *rng, const conv_case *cc, int batch, yolact_precision prec)
+{
+    yl_conv_desc d = {cc->cin, cc->cout, cc->kh, cc->kw, cc->stride, cc->pad, cc->dil};
+    int oh = yl_conv_out_size(cc->h, cc->kh, cc->stride, cc->pad, cc->dil);
+    int ow = yl_conv_out_size(cc->w, cc->kw, cc->stride, cc->pad, cc->dil);
+    size_t n_in = (size_t)cc->cin * cc->h * cc->w, n_out = (size_t)cc->cout * oh * ow;
+    size_t n_w = (size_t)cc->cout * cc->cin * cc->kh * cc->kw;
+    float *in = rand_floats(rng, n_in * batch, -1.0f, 1.0f), *w = rand_floats(rng, n_w, -0.5f, 0.5f);
+    float *bias = rand_floats(rng, cc->cout, -1.0f, 1.0f);
+    float *res = rand_floats(rng, n_out * batch, -2.0f, 2.0f);
+    float *got = xmalloc(n_out * batch * 4), *alone = xmalloc(n_out * 4);
+    void *packed = xmalloc(yl_conv2d_cuda_packed_bytes(&d, prec));
+    yl_conv2d_cuda_pack(&d, w, prec, packed);
+    float *d_in = to_dev(in, n_in * batch * 4), *d_bias = to_dev(bias, cc->cout * 4);
+    void *d_w = to_dev(packed, yl_conv2d_cuda_packed_bytes(&d, prec));
+    float *d_res = to_dev(res, n_out * batch * 4), *d_out = dev_alloc(n_out * batch * 4);
+    for (int aliased = 0; aliased < 2; aliased++) {
+        if (aliased) /* the residual is the output buffer itself */
+            ck_assert_int_eq(cudaMemcpy(d_out, res, n_out * batch * 4, cudaMemcpyHostToDevice),
+                             cudaSuccess);
+        ck_assert_status(yl_conv2d_cuda(&d, d_in, batch, cc->h, cc->w, d_w, prec, d_bias,
+                                        aliased ? d_out : d_res, cc->act, d_out, NULL),
+                         YOLACT_OK);
+        from_dev(got, d_out, n_out * batch * 4);
+        for (int b = 0; b < batch; b++) {
+            ck_assert_status(yl_conv2d_cuda(&d, d_in + n_in * b, 1, cc->h, cc->w, d_w, prec,
+                                            d_bias, d_res + n_out * b, cc->act, d_out, NULL),
+                             YOLACT_OK);
+            from_dev(alone, d_out, n_out * 4);
+            char what[96];
+            snprintf(what, sizeof what, "conv %s %d->%d, image %d of %d (residual %s)",
+                     precision_name(prec), cc->cin, cc->cout, b, batch,
+                     aliased ? "aliasing out" : "separate");
+            assert_floats_equal(got + n_out * b, alone, n_out, what);
+        }
+    }
+    cudaFree(d_in);
+    cudaFree(d_bias);
+    cudaFree(d_w);
+    cudaFree(d_res);
+    cudaFree(d_out);
+    free(in);
+    free(w);
+    free(bias);
+    free(res);
+    free(got);
+    free(alone);
+    free(packed);
+}
+
+START_TEST(test_conv_batch)
+{
+    uint64_t rng = 0x1618033988749895ull;
+    for (int p = 0; p < 2; p++) {
+        yolact_precision prec = p ? YOLACT_PRECISION_FP16 : YOLACT_PRECISION_FP32;
+        check_conv_batch(&rng, &conv_cases[2], 3, prec);  /* tile edges in M and K */
+        check_conv_batch(&rng, &conv_cases[5], 2, prec);  /* 5x3, stride and dilation 2 */
+    }
+}
+END_TEST
+
 /* The protonet's convolution at the parity network's width (64 channels, 3x3 on P3 69x69),
  * both precisions; with YL_EMU_TIMING=1 in the environment also the full model's (256
  * channels, 5.6 GFLOP) and the emulated times on stderr. Measured on the 2-core CI-class
@@ -369,20 +433,22 @@ START_TEST(test_conv_arguments)
     float x, aligned[8] __attribute__((aligned(16))) = {0};  /* packed weights */
     ck_assert_uint_eq(yl_conv2d_cuda_packed_bytes(&d, YOLACT_PRECISION_DEFAULT), 0);
     ck_assert_uint_eq(yl_conv2d_cuda_packed_bytes(NULL, YOLACT_PRECISION_FP32), 0);
-    ck_assert_status(yl_conv2d_cuda(&d, &x, 4, 4, aligned, YOLACT_PRECISION_DEFAULT, NULL, NULL,
+    ck_assert_status(yl_conv2d_cuda(&d, &x, 1, 4, 4, aligned, YOLACT_PRECISION_DEFAULT, NULL, NULL,
                                     YL_ACT_NONE, &x + 1, NULL), YOLACT_ERR_INVALID_ARGUMENT);
-    ck_assert_status(yl_conv2d_cuda(&d, &x, 4, 4, aligned, YOLACT_PRECISION_FP32, NULL, NULL,
+    ck_assert_status(yl_conv2d_cuda(&d, &x, 1, 4, 4, aligned, YOLACT_PRECISION_FP32, NULL, NULL,
                                     YL_ACT_NONE, &x, NULL), YOLACT_ERR_INVALID_ARGUMENT);
     /* Packed weights not 16-byte aligned. */
-    ck_assert_status(yl_conv2d_cuda(&d, &x, 4, 4, aligned + 1, YOLACT_PRECISION_FP32, NULL,
+    ck_assert_status(yl_conv2d_cuda(&d, &x, 1, 4, 4, aligned + 1, YOLACT_PRECISION_FP32, NULL,
                                     NULL, YL_ACT_NONE, &x + 1, NULL),
                      YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_status(yl_conv2d_cuda(&d, &x, 0, 4, 4, aligned, YOLACT_PRECISION_FP32, NULL, NULL,
+                                    YL_ACT_NONE, &x + 1, NULL), YOLACT_ERR_INVALID_ARGUMENT);
     d.stride = 0;
-    ck_assert_status(yl_conv2d_cuda(&d, &x, 4, 4, aligned, YOLACT_PRECISION_FP32, NULL, NULL,
+    ck_assert_status(yl_conv2d_cuda(&d, &x, 1, 4, 4, aligned, YOLACT_PRECISION_FP32, NULL, NULL,
                                     YL_ACT_NONE, &x + 1, NULL), YOLACT_ERR_INVALID_ARGUMENT);
     /* A kernel larger than the unpadded input: an empty output, nothing to do. */
     yl_conv_desc e = {2, 2, 5, 5, 1, 0, 1};
-    ck_assert_status(yl_conv2d_cuda(&e, &x, 3, 3, aligned, YOLACT_PRECISION_FP16, NULL, NULL,
+    ck_assert_status(yl_conv2d_cuda(&e, &x, 1, 3, 3, aligned, YOLACT_PRECISION_FP16, NULL, NULL,
                                     YL_ACT_NONE, &x + 1, NULL), YOLACT_OK);
 }
 END_TEST
@@ -512,6 +578,7 @@ Suite *network_kernels_suite(void)
     tcase_add_test(tc, test_proto_output);
     tcase_add_test(tc, test_conv_fp32);
     tcase_add_test(tc, test_conv_fp16);
+    tcase_add_test(tc, test_conv_batch);
     tcase_add_test(tc, test_conv_protonet_sized);
     tcase_add_test(tc, test_conv_arguments);
 #ifdef YL_CUDA_EMULATION

@@ -91,7 +91,7 @@ static yolact_status cpu_create(const yolact_model *m, const yolact_session_opti
     st->model = m;
     st->options = *options;
     st->threads = options->num_threads > 0 ? options->num_threads : omp_get_num_procs();
-    yolact_status s = yl_plan_arena(m, host_alloc, NULL, &st->arena, &st->buffers);
+    yolact_status s = yl_plan_arena(m, 1, host_alloc, NULL, &st->arena, &st->buffers);
     if (s != YOLACT_OK) {
         cpu_destroy(st);
         return s;
@@ -234,9 +234,8 @@ static void run_network(cpu_state *st, double *mark)
     }
 }
 
-static yolact_status cpu_run(void *state, const yolact_image *image, yl_frame_output *out)
+static yolact_status run_image(cpu_state *st, const yolact_image *image, yl_frame_output *out)
 {
-    cpu_state *st = state;
     const yolact_model *m = st->model;
     YL_TRY(ensure_mask_buffers(st, image->width, image->height));
     /* The team size of every parallel region this thread opens without naming one
@@ -301,6 +300,18 @@ static yolact_status cpu_run(void *state, const yolact_image *image, yl_frame_ou
     out->masks = st->mask_bits;
     out->mask_stride = stride;
     out->mask_scores = m->maskiou.num_layers > 0 ? st->mask_scores : NULL;
+    return YOLACT_OK;
+}
+
+/* One image at a time: the network's buffers hold one. */
+static yolact_status cpu_run(void *state, const yolact_image *images, int count,
+                             yl_frame_sink sink, void *ctx)
+{
+    for (int i = 0; i < count; i++) {
+        yl_frame_output out = {0};
+        YL_TRY(run_image(state, &images[i], &out));
+        YL_TRY(sink(ctx, i, &out));
+    }
     return YOLACT_OK;
 }
 

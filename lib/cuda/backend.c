@@ -1,11 +1,13 @@
-/* The CUDA backend: the model's op list on the GPU. Per frame: one upload of the 8-bit image
- * (none when the caller's image is already in device memory), preprocess, backbone and FPN
- * convolutions through cuDNN (lib/cuda/dnn.h), the protonet and prediction-head convolutions
- * and every other op as our kernels (kernels/), Detect on the device, mask assembly, resize
- * and threshold on the device, one download of the detections and their masks. The only other read-back is Detect's count. The op list, the same every
- * frame, runs as one CUDA graph, captured at the first frame. Every device buffer is
- * allocated when the session is created, except the image-sized ones, which grow when an
- * image larger than any before arrives.
+/* The CUDA backend: the model's op list on the GPU, batch_size images at a time. Per pass:
+ * one upload of each 8-bit image (none when the caller's image is already in device memory),
+ * preprocess, then the network on the whole batch: backbone and FPN convolutions through
+ * cuDNN (lib/cuda/dnn.h), the protonet and prediction-head convolutions and every other op
+ * as our kernels (kernels/). Then per image: Detect, mask assembly, resize and threshold on
+ * the device, one download of the detections and their masks (into page-locked memory); the
+ * only other read-back is Detect's count. The op list, the same every pass, runs as one CUDA
+ * graph, captured at the first pass. Every device buffer is allocated when the session is
+ * created, except the image-sized ones, which grow when an image larger than any before
+ * arrives.
  *
  * The same file builds against test/emu's runtime (-DYL_CUDA_EMULATION), where it runs on the
  * host with the emulated kernels, so CI runs the whole CUDA path without a GPU. */
@@ -29,6 +31,7 @@ typedef struct cuda_state {
     const yolact_model *model;
     yolact_session_options options;
     yolact_precision precision;     /* resolved, never DEFAULT */
+    int batch;                      /* images a pass of the network holds */
     cudaStream_t stream;
     yl_dnn *dnn;
 
@@ -44,16 +47,18 @@ typedef struct cuda_state {
     size_t workspace_bytes;
     cudaGraphExec_t network_graph;  /* the op list, captured at the first unprofiled frame */
 
-    float *loc, *conf, *coeff, *proto, *priors;
+    float *loc, *conf, *coeff, *proto; /* the network's outputs, batch images each */
+    float *priors;
     yl_raw_detection *detections;
     float *det_coeffs, *det_boxes, *proto_masks;
 
-    uint8_t *image;                 /* the uploaded image, image_bytes */
-    size_t image_bytes;
+    uint8_t *image;                 /* the uploaded images, batch slots of slot_bytes */
+    size_t slot_bytes;
     int mask_w, mask_h;             /* the mask buffers fit an image of this size */
     uint8_t *mask_bits;             /* max_detections bit masks at image resolution */
-    yl_raw_detection *host_detections;
+    yl_raw_detection *host_detections; /* page-locked, so the downloads run asynchronously */
     uint8_t *host_masks;
+    int last_image;                 /* the last image's place in its pass */
 
     float *host_outputs;            /* network_outputs' copies, made on first use */
 
@@ -92,11 +97,11 @@ static void release(cuda_state *st)
     yl_dnn_destroy(st->dnn);
     if (st->stream)
         cudaStreamDestroy(st->stream);
+    cudaFreeHost(st->host_detections);
+    cudaFreeHost(st->host_masks);
     free(st->events);
     free(st->ops);
     free(st->buffers);
-    free(st->host_detections);
-    free(st->host_masks);
     free(st->host_outputs);
     free(st);
 }
@@ -128,6 +133,19 @@ static yl_detect_params detect_params(const cuda_state *st)
 static void need_bytes(size_t *have, size_t bytes)
 {
     *have = bytes > *have ? bytes : *have;
+}
+
+/* Page-locked host memory, for the downloads. */
+static yolact_status host_alloc(void *ptr, size_t bytes, const char *what)
+{
+    void **p = ptr;
+    if (cudaMallocHost(p, bytes ? bytes : 1) != cudaSuccess) {
+        cudaGetLastError();
+        *p = NULL;
+        return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of page-locked host memory: %zu bytes for "
+                       "%s", bytes, what);
+    }
+    return YOLACT_OK;
 }
 
 static yolact_status arena_alloc(void *ctx, size_t bytes, void **arena)
@@ -210,7 +228,7 @@ static yolact_status plan_ops(cuda_state *st)
         const yl_buffer_desc *in = &m->buffers[op->in];
         if (op->kind == YL_OP_CONV && !is_own_conv(op)) {
             size_t ws = 0;
-            YL_TRY(yl_dnn_conv_plan(st->dnn, &op->conv, in->height, in->width, op->act,
+            YL_TRY(yl_dnn_conv_plan(st->dnn, &op->conv, st->batch, in->height, in->width, op->act,
                                     op->residual >= 0, st->precision, &st->ops[i].dnn_plan,
                                     &ws));
             need_bytes(&st->net_workspace_bytes, ws);
@@ -226,15 +244,30 @@ static yolact_status plan_ops(cuda_state *st)
     return YOLACT_OK;
 }
 
-static yolact_status allocate_outputs(cuda_state *st)
+/* Where image b of a pass finds its network outputs. */
+typedef struct image_outputs {
+    float *loc, *conf, *coeff, *proto;
+} image_outputs;
+
+static image_outputs outputs_of(const cuda_state *st, int b)
 {
     const yolact_model *m = st->model;
     size_t P = (size_t)m->num_priors, K = (size_t)m->num_prototypes;
+    size_t plane = (size_t)m->proto_h * m->proto_w;
+    return (image_outputs){st->loc + b * P * 4, st->conf + b * P * m->num_classes,
+                           st->coeff + b * P * K, st->proto + b * plane * K};
+}
+
+static yolact_status allocate_outputs(cuda_state *st)
+{
+    const yolact_model *m = st->model;
+    size_t P = (size_t)m->num_priors, K = (size_t)m->num_prototypes, B = (size_t)st->batch;
     size_t D = (size_t)st->options.max_detections, plane = (size_t)m->proto_h * m->proto_w;
-    YL_TRY(device_alloc(&st->loc, P * 4 * sizeof(float), "the box offsets"));
-    YL_TRY(device_alloc(&st->conf, P * (size_t)m->num_classes * sizeof(float), "the scores"));
-    YL_TRY(device_alloc(&st->coeff, P * K * sizeof(float), "the mask coefficients"));
-    YL_TRY(device_alloc(&st->proto, plane * K * sizeof(float), "the prototypes"));
+    YL_TRY(device_alloc(&st->loc, B * P * 4 * sizeof(float), "the box offsets"));
+    YL_TRY(device_alloc(&st->conf, B * P * (size_t)m->num_classes * sizeof(float),
+                        "the scores"));
+    YL_TRY(device_alloc(&st->coeff, B * P * K * sizeof(float), "the mask coefficients"));
+    YL_TRY(device_alloc(&st->proto, B * plane * K * sizeof(float), "the prototypes"));
     YL_TRY(device_alloc(&st->priors, P * 4 * sizeof(float), "the priors"));
     YL_TRY(device_alloc(&st->detections, D * sizeof *st->detections, "the detections"));
     YL_TRY(device_alloc(&st->det_coeffs, D * K * sizeof(float), "the kept coefficients"));
@@ -242,9 +275,7 @@ static yolact_status allocate_outputs(cuda_state *st)
     YL_TRY(device_alloc(&st->proto_masks, D * plane * sizeof(float), "the masks"));
     YL_CU_CHECK(cudaMemcpy(st->priors, m->priors, P * 4 * sizeof(float),
                            cudaMemcpyHostToDevice));
-    if (!(st->host_detections = malloc(D * sizeof *st->host_detections)))
-        return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory for the detections");
-    return YOLACT_OK;
+    return host_alloc(&st->host_detections, D * sizeof *st->host_detections, "the detections");
 }
 
 static yolact_status create(cuda_state *st)
@@ -258,7 +289,7 @@ static yolact_status create(cuda_state *st)
         return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory creating a CUDA session");
     for (int i = 0; i < m->num_ops + 6; i++)
         YL_CU_CHECK(cudaEventCreate(&st->events[i]));
-    YL_TRY(yl_plan_arena(m, arena_alloc, NULL, &st->arena, &st->buffers));
+    YL_TRY(yl_plan_arena(m, st->batch, arena_alloc, NULL, &st->arena, &st->buffers));
     YL_TRY(upload_parameters(st));
     YL_TRY(pack_own_convolutions(st));
     YL_TRY(plan_ops(st));
@@ -291,6 +322,7 @@ static yolact_status cuda_create(const yolact_model *m, const yolact_session_opt
     /* FP32 until FP16 has been measured against the parity tolerances on a GPU. */
     st->precision = options->precision == YOLACT_PRECISION_DEFAULT ? YOLACT_PRECISION_FP32
                                                                     : options->precision;
+    st->batch = options->batch_size;
     yolact_status s = create(st);
     if (s != YOLACT_OK) {
         release(st);
@@ -300,35 +332,43 @@ static yolact_status cuda_create(const yolact_model *m, const yolact_session_opt
     return YOLACT_OK;
 }
 
-/* Grow the image-sized buffers (the upload, the masks and their scratch) to an image's
- * size; sizes seen before allocate nothing. */
-static yolact_status ensure_image_buffers(cuda_state *st, const yolact_image *image,
-                                          size_t image_bytes)
+/* The bytes of an image as one block of rows, its stride kept. */
+static size_t image_block_bytes(const yolact_image *image)
 {
-    if (image->memory == YOLACT_MEMORY_HOST && image_bytes > st->image_bytes) {
-        if (st->image)
-            cudaFree(st->image);
-        st->image = NULL;
-        st->image_bytes = 0;
-        YL_TRY(device_alloc(&st->image, image_bytes, "the image"));
-        st->image_bytes = image_bytes;
+    return (size_t)image->stride * (image->height - 1) + (size_t)image->width * 3;
+}
+
+/* Grow the image-sized buffers (the uploads, the masks and their scratch) to the largest of
+ * a pass's images; sizes seen before allocate nothing. */
+static yolact_status ensure_image_buffers(cuda_state *st, const yolact_image *images, int n)
+{
+    size_t slot = st->slot_bytes;
+    int w = st->mask_w, h = st->mask_h;
+    for (int b = 0; b < n; b++) {
+        if (images[b].memory == YOLACT_MEMORY_HOST && image_block_bytes(&images[b]) > slot)
+            slot = image_block_bytes(&images[b]);
+        w = images[b].width > w ? images[b].width : w;
+        h = images[b].height > h ? images[b].height : h;
     }
-    if (image->width <= st->mask_w && image->height <= st->mask_h)
+    if (slot > st->slot_bytes) {
+        cudaFree(st->image);
+        st->image = NULL;
+        st->slot_bytes = 0;
+        YL_TRY(device_alloc(&st->image, slot * st->batch, "the images"));
+        st->slot_bytes = slot;
+    }
+    if (w == st->mask_w && h == st->mask_h)
         return YOLACT_OK;
-    int w = image->width > st->mask_w ? image->width : st->mask_w;
-    int h = image->height > st->mask_h ? image->height : st->mask_h;
     size_t stride = ((size_t)w + 7) / 8, D = (size_t)st->options.max_detections;
-    if (st->mask_bits)
-        cudaFree(st->mask_bits);
-    free(st->host_masks);
+    cudaFree(st->mask_bits);
+    cudaFreeHost(st->host_masks);
     st->mask_bits = st->host_masks = NULL;
     st->mask_w = st->mask_h = 0;
     YL_TRY(device_alloc(&st->mask_bits, D * h * stride, "the bit masks"));
-    if (!(st->host_masks = malloc(D * h * stride)))
-        return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory for the masks of a %dx%d image",
-                       w, h);
+    YL_TRY(host_alloc(&st->host_masks, D * h * stride, "the masks"));
     size_t ws = yl_mask_resize_cuda_workspace_bytes(h, w);
-    if (ws > st->workspace_bytes) {
+    ws = ws > st->workspace_bytes ? ws : st->workspace_bytes;
+    if (ws > st->workspace_bytes || !st->workspace) { /* (NULL after a failed growth) */
         cudaFree(st->workspace);
         st->workspace = NULL;
         YL_TRY(device_alloc(&st->workspace, ws, "the scratch"));
@@ -339,6 +379,13 @@ static yolact_status ensure_image_buffers(cuda_state *st, const yolact_image *im
     return YOLACT_OK;
 }
 
+static size_t buffer_floats(const yl_buffer_desc *b)
+{
+    return (size_t)b->channels * b->height * b->width;
+}
+
+/* One op on the whole batch: buffers hold st->batch (C, H, W) tensors one after another, so
+ * the element-wise and per-channel ops see batch x C channels. */
 static yolact_status run_op(cuda_state *st, int i)
 {
     const yolact_model *m = st->model;
@@ -348,36 +395,42 @@ static yolact_status run_op(cuda_state *st, int i)
     const yl_buffer_desc *out = op->out >= 0 ? &m->buffers[op->out] : NULL;
     float *src = st->buffers[op->in], *dst = op->out >= 0 ? st->buffers[op->out] : NULL;
     const float *residual = op->residual >= 0 ? st->buffers[op->residual] : NULL;
+    const int B = st->batch;
     switch (op->kind) {
     case YL_OP_CONV:
         if (c->dnn_plan)
             return yl_dnn_conv_run(st->dnn, c->dnn_plan, src, c->weight, c->bias, residual, dst,
                                    st->net_workspace);
-        return yl_conv2d_cuda(&op->conv, src, in->height, in->width, c->packed, st->precision,
-                              c->bias, residual, op->act, dst, st->stream);
+        return yl_conv2d_cuda(&op->conv, src, B, in->height, in->width, c->packed,
+                              st->precision, c->bias, residual, op->act, dst, st->stream);
     case YL_OP_DCN: /* refused at session creation */
         return yl_fail(YOLACT_ERR_INTERNAL, "no CUDA deformable convolution for '%s'", op->name);
     case YL_OP_MAXPOOL:
-        return yl_maxpool2d_cuda(src, in->channels, in->height, in->width, op->pool_kernel,
+        return yl_maxpool2d_cuda(src, B * in->channels, in->height, in->width, op->pool_kernel,
                                  op->pool_stride, op->pool_pad, dst, out->height, out->width,
                                  st->stream);
     case YL_OP_RESIZE:
-        return yl_resize_bilinear_cuda(src, in->channels, in->height, in->width, dst,
+        return yl_resize_bilinear_cuda(src, B * in->channels, in->height, in->width, dst,
                                        out->height, out->width, st->net_workspace, st->stream);
     case YL_OP_ADD:
-        return yl_add_cuda(src, residual, (size_t)out->channels * out->height * out->width, dst,
-                           st->stream);
+        return yl_add_cuda(src, residual, B * buffer_floats(out), dst, st->stream);
     case YL_OP_HEAD_OUTPUT: {
         const yl_level *lv = &m->levels[op->level];
         size_t p = (size_t)lv->first_prior;
-        return yl_head_output_cuda(src, m->anchors_per_cell, m->num_classes, m->num_prototypes,
-                                   lv->height, lv->width, st->loc + p * 4,
-                                   st->conf + p * m->num_classes,
-                                   st->coeff + p * m->num_prototypes, st->stream);
+        for (int b = 0; b < B; b++) {
+            image_outputs o = outputs_of(st, b);
+            YL_TRY(yl_head_output_cuda(src + b * buffer_floats(in), m->anchors_per_cell,
+                                       m->num_classes, m->num_prototypes, lv->height, lv->width,
+                                       o.loc + p * 4, o.conf + p * m->num_classes,
+                                       o.coeff + p * m->num_prototypes, st->stream));
+        }
+        return YOLACT_OK;
     }
     case YL_OP_PROTO_OUTPUT:
-        return yl_proto_output_cuda(src, in->channels, in->height, in->width, st->proto,
-                                    st->stream);
+        for (int b = 0; b < B; b++)
+            YL_TRY(yl_proto_output_cuda(src + b * buffer_floats(in), in->channels, in->height,
+                                        in->width, outputs_of(st, b).proto, st->stream));
+        return YOLACT_OK;
     }
     return yl_fail(YOLACT_ERR_INTERNAL, "op %d has an unknown kind %d", i, (int)op->kind);
 }
@@ -425,13 +478,14 @@ static yolact_status run_network(cuda_state *st)
     return YOLACT_OK;
 }
 
-/* Charge the time between consecutive marks to their stages (after the frame's last sync):
- * event 0 start, 1 upload, 2 preprocess, 3 + i op i, then detect, masks, download. */
-static yolact_status charge_profile(cuda_state *st)
+/* Charge the time between marks k - 1 and k, for k in first..last, to their stages (after
+ * the stream has passed mark last): event 0 start, 1 uploads, 2 preprocess, 3 + i op i, then
+ * detect, masks, download of one image. */
+static yolact_status charge_profile(cuda_state *st, int first, int last)
 {
     const yolact_model *m = st->model;
     int n = m->num_ops;
-    for (int k = 1; k < n + 6; k++) {
+    for (int k = first; k <= last; k++) {
         float ms = 0;
         YL_CU_CHECK(cudaEventElapsedTime(&ms, st->events[k - 1], st->events[k]));
         yl_stage stage = k == 1       ? YL_STAGE_UPLOAD
@@ -442,70 +496,102 @@ static yolact_status charge_profile(cuda_state *st)
                                       : YL_STAGE_DOWNLOAD;
         st->profile->seconds[stage] += ms * 1e-3;
     }
-    st->profile->frames++;
     return YOLACT_OK;
 }
 
-static yolact_status cuda_run(void *state, const yolact_image *image, yl_frame_output *out)
+/* Upload and preprocess a pass's images into the network's input, slot b for image b. */
+static yolact_status load_pass(cuda_state *st, const yolact_image *images, int n)
 {
-    cuda_state *st = state;
     const yolact_model *m = st->model;
-    YL_CU_CHECK(cudaSetDevice(st->options.device_index)); /* current per thread */
-    /* The image as one block of rows, its stride kept. */
-    size_t image_bytes = (size_t)image->stride * (image->height - 1) + (size_t)image->width * 3;
-    YL_TRY(ensure_image_buffers(st, image, image_bytes));
+    const int size = m->preset.input_size;
+    yolact_image on_device[YOLACT_MAX_BATCH_SIZE];
     YL_TRY(mark(st, 0));
-    yolact_image on_device = *image;
-    if (image->memory == YOLACT_MEMORY_HOST) {
-        YL_CU_CHECK(cudaMemcpyAsync(st->image, image->data, image_bytes,
-                                    cudaMemcpyHostToDevice, st->stream));
-        on_device.data = st->image;
+    for (int b = 0; b < n; b++) {
+        on_device[b] = images[b];
+        if (images[b].memory == YOLACT_MEMORY_HOST) {
+            on_device[b].data = st->image + b * st->slot_bytes;
+            YL_CU_CHECK(cudaMemcpyAsync(st->image + b * st->slot_bytes, images[b].data,
+                                        image_block_bytes(&images[b]), cudaMemcpyHostToDevice,
+                                        st->stream));
+        }
     }
     YL_TRY(mark(st, 1));
     static const float mean_bgr[3] = {103.94f, 116.78f, 123.68f};
     static const float std_bgr[3] = {57.38f, 57.12f, 58.40f};
-    YL_TRY(yl_preprocess_cuda(&on_device, m->preset.input_size, m->preset.input_norm, mean_bgr,
-                              std_bgr, st->buffers[0], st->workspace, st->stream));
-    YL_TRY(mark(st, 2));
-    YL_TRY(run_network(st));
+    for (int b = 0; b < n; b++)
+        YL_TRY(yl_preprocess_cuda(&on_device[b], size, m->preset.input_norm, mean_bgr, std_bgr,
+                                  st->buffers[0] + (size_t)b * 3 * size * size, st->workspace,
+                                  st->stream));
+    return mark(st, 2);
+}
 
+/* Detect, masks and download for image b of the pass just run; *out is valid once the
+ * stream has been synchronised. */
+static yolact_status finish_image(cuda_state *st, int b, const yolact_image *image,
+                                  yl_frame_output *out)
+{
+    const yolact_model *m = st->model;
+    const int n_ops = m->num_ops, K = m->num_prototypes;
+    image_outputs o = outputs_of(st, b);
     yl_detect_params dp = detect_params(st);
     int count = 0;
-    YL_TRY(yl_detect_cuda(st->loc, st->conf, st->priors, m->num_priors, &dp, st->detections,
+    if (b > 0) /* the detect stage starts here, not at the network's end */
+        YL_TRY(mark(st, n_ops + 2));
+    YL_TRY(yl_detect_cuda(o.loc, o.conf, st->priors, m->num_priors, &dp, st->detections,
                           &count, st->workspace, st->stream));
-    YL_TRY(mark(st, m->num_ops + 3));
+    YL_TRY(mark(st, n_ops + 3));
 
-    int K = m->num_prototypes;
     size_t stride = ((size_t)image->width + 7) / 8;
     size_t mask_bytes = stride * (size_t)image->height;
-    YL_TRY(yl_gather_detections_cuda(st->coeff, K, st->detections, count, st->det_coeffs,
+    YL_TRY(yl_gather_detections_cuda(o.coeff, K, st->detections, count, st->det_coeffs,
                                      st->det_boxes, st->stream));
-    YL_TRY(yl_masks_assemble_cuda(st->proto, m->proto_h, m->proto_w, K, st->det_coeffs,
+    YL_TRY(yl_masks_assemble_cuda(o.proto, m->proto_h, m->proto_w, K, st->det_coeffs,
                                   st->det_boxes, count, st->proto_masks, st->stream));
     YL_TRY(yl_mask_resize_threshold_cuda(st->proto_masks, count, m->proto_h, m->proto_w,
                                          st->mask_bits, image->height, image->width, stride,
                                          st->workspace, st->stream));
-    YL_TRY(mark(st, m->num_ops + 4));
+    YL_TRY(mark(st, n_ops + 4));
     YL_CU_CHECK(cudaMemcpyAsync(st->host_detections, st->detections,
                                 (size_t)count * sizeof *st->detections, cudaMemcpyDeviceToHost,
                                 st->stream));
     YL_CU_CHECK(cudaMemcpyAsync(st->host_masks, st->mask_bits, (size_t)count * mask_bytes,
                                 cudaMemcpyDeviceToHost, st->stream));
-    YL_TRY(mark(st, m->num_ops + 5));
+    YL_TRY(mark(st, n_ops + 5));
     YL_CU_CHECK(cudaStreamSynchronize(st->stream));
-    if (st->profile)
-        YL_TRY(charge_profile(st));
+    if (st->profile) {
+        /* The first image also closes the pass's uploads, preprocess and network. */
+        YL_TRY(charge_profile(st, b == 0 ? 1 : n_ops + 3, n_ops + 5));
+        st->profile->frames++;
+    }
 
     /* The official postprocess's score_threshold, strictly above; the list is by descending
      * score, so the kept ones are a prefix. */
-    int n = count;
+    int kept = count;
     if (st->options.score_threshold > 0)
-        for (n = 0; n < count && st->host_detections[n].score > st->options.score_threshold;)
-            n++;
-    out->count = n;
-    out->detections = st->host_detections;
-    out->masks = st->host_masks;
-    out->mask_stride = stride;
+        for (kept = 0; kept < count && st->host_detections[kept].score >
+                                           st->options.score_threshold;)
+            kept++;
+    *out = (yl_frame_output){kept, st->host_detections, st->host_masks, stride, NULL};
+    return YOLACT_OK;
+}
+
+static yolact_status cuda_run(void *state, const yolact_image *images, int count,
+                              yl_frame_sink sink, void *ctx)
+{
+    cuda_state *st = state;
+    YL_CU_CHECK(cudaSetDevice(st->options.device_index)); /* current per thread */
+    for (int first = 0; first < count; first += st->batch) {
+        int n = count - first < st->batch ? count - first : st->batch;
+        YL_TRY(ensure_image_buffers(st, images + first, n));
+        YL_TRY(load_pass(st, images + first, n));
+        YL_TRY(run_network(st));
+        for (int b = 0; b < n; b++) {
+            yl_frame_output out;
+            YL_TRY(finish_image(st, b, &images[first + b], &out));
+            st->last_image = b;
+            YL_TRY(sink(ctx, first + b, &out));
+        }
+    }
     return YOLACT_OK;
 }
 
@@ -516,7 +602,8 @@ static yolact_status cuda_network_outputs(void *state, yl_network_outputs *out)
     size_t P = (size_t)m->num_priors, K = (size_t)m->num_prototypes;
     size_t sizes[4] = {P * 4, P * (size_t)m->num_classes, P * K,
                        (size_t)m->proto_h * m->proto_w * K};
-    const float *device[4] = {st->loc, st->conf, st->coeff, st->proto};
+    image_outputs o = outputs_of(st, st->last_image);
+    const float *device[4] = {o.loc, o.conf, o.coeff, o.proto};
     if (!st->host_outputs &&
         !(st->host_outputs = malloc((sizes[0] + sizes[1] + sizes[2] + sizes[3]) * sizeof(float))))
         return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory copying the network outputs");

@@ -17,10 +17,10 @@ typedef struct yl_dnn_conv yl_dnn_conv; /* one planned convolution */
 yolact_status yl_dnn_create(struct CUstream_st *stream, yl_dnn **dnn);
 void yl_dnn_destroy(yl_dnn *dnn); /* NULL is fine */
 
-/* Plan out = act(conv(in) + bias + residual) for an input of in_h x in_w, FP32 tensors;
- * FP32 precision forbids TF32 and reduced precision. *workspace_bytes: the device scratch
+/* Plan out = act(conv(in) + bias + residual) for a batch of inputs of in_h x in_w, FP32
+ * tensors (batch, C, H, W); FP32 precision forbids TF32 and reduced precision. *workspace_bytes: the device scratch
  * yl_dnn_conv_run needs. */
-yolact_status yl_dnn_conv_plan(yl_dnn *dnn, const yl_conv_desc *d, int in_h, int in_w,
+yolact_status yl_dnn_conv_plan(yl_dnn *dnn, const yl_conv_desc *d, int batch, int in_h, int in_w,
                                yl_activation act, int has_residual, yolact_precision precision,
                                yl_dnn_conv **plan, size_t *workspace_bytes);
 void yl_dnn_conv_free(yl_dnn_conv *plan); /* NULL is fine */

@@ -148,8 +148,8 @@ static yolact_status choose_algorithm(yl_dnn *dnn, yl_dnn_conv *p, int identity)
     return yl_fail(YOLACT_ERR_DEVICE, "cuDNN offers no convolution algorithm for this shape");
 }
 
-static yolact_status plan(yl_dnn *dnn, yl_dnn_conv *p, const yl_conv_desc *d, int in_h,
-                          int in_w, yolact_precision precision)
+static yolact_status plan(yl_dnn *dnn, yl_dnn_conv *p, const yl_conv_desc *d, int batch,
+                          int in_h, int in_w, yolact_precision precision)
 {
     YL_DNN_CHECK(dnn_api.cudnnCreateTensorDescriptor(&p->in));
     YL_DNN_CHECK(dnn_api.cudnnCreateTensorDescriptor(&p->out));
@@ -158,7 +158,7 @@ static yolact_status plan(yl_dnn *dnn, yl_dnn_conv *p, const yl_conv_desc *d, in
     YL_DNN_CHECK(dnn_api.cudnnCreateConvolutionDescriptor(&p->conv));
     YL_DNN_CHECK(dnn_api.cudnnCreateActivationDescriptor(&p->act_desc));
     YL_DNN_CHECK(dnn_api.cudnnSetTensor4dDescriptor(p->in, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT,
-                                                    1, d->in_channels, in_h, in_w));
+                                                    batch, d->in_channels, in_h, in_w));
     YL_DNN_CHECK(dnn_api.cudnnSetFilter4dDescriptor(p->weight, CUDNN_DATA_FLOAT,
                                                     CUDNN_TENSOR_NCHW, d->out_channels,
                                                     d->in_channels, d->kernel_h, d->kernel_w));
@@ -176,10 +176,10 @@ static yolact_status plan(yl_dnn *dnn, yl_dnn_conv *p, const yl_conv_desc *d, in
         w != yl_conv_out_size(in_w, d->kernel_w, d->stride, d->pad, d->dilation))
         return yl_fail(YOLACT_ERR_INTERNAL, "cuDNN's output size %dx%d is not the model's", h, w);
     YL_DNN_CHECK(dnn_api.cudnnSetTensor4dDescriptor(p->out, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT,
-                                                    1, c, h, w));
+                                                    n, c, h, w));
     YL_DNN_CHECK(dnn_api.cudnnSetTensor4dDescriptor(p->bias, CUDNN_TENSOR_NCHW,
                                                     CUDNN_DATA_FLOAT, 1, c, 1, 1));
-    p->out_count = (size_t)c * h * w;
+    p->out_count = (size_t)n * c * h * w;
     int relu = p->act == YL_ACT_RELU;
     YL_DNN_CHECK(dnn_api.cudnnSetActivationDescriptor(
         p->act_desc, relu ? CUDNN_ACTIVATION_RELU : CUDNN_ACTIVATION_IDENTITY,
@@ -190,7 +190,7 @@ static yolact_status plan(yl_dnn *dnn, yl_dnn_conv *p, const yl_conv_desc *d, in
     return YOLACT_OK;
 }
 
-yolact_status yl_dnn_conv_plan(yl_dnn *dnn, const yl_conv_desc *d, int in_h, int in_w,
+yolact_status yl_dnn_conv_plan(yl_dnn *dnn, const yl_conv_desc *d, int batch, int in_h, int in_w,
                                yl_activation act, int has_residual, yolact_precision precision,
                                yl_dnn_conv **out, size_t *workspace_bytes)
 {
@@ -199,7 +199,7 @@ yolact_status yl_dnn_conv_plan(yl_dnn *dnn, const yl_conv_desc *d, int in_h, int
         return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory planning a convolution");
     p->act = act;
     p->has_residual = has_residual;
-    yolact_status s = plan(dnn, p, d, in_h, in_w, precision);
+    yolact_status s = plan(dnn, p, d, batch, in_h, in_w, precision);
     if (s != YOLACT_OK) {
         yl_dnn_conv_free(p);
         return s;

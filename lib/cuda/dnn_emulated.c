@@ -12,7 +12,7 @@ struct yl_dnn {
 
 struct yl_dnn_conv {
     yl_conv_desc desc;
-    int in_h, in_w;
+    int batch, in_h, in_w;
     yl_activation act;
     int has_residual;
     /* the operands of the last run, read by the host function when the stream gets to it */
@@ -34,7 +34,7 @@ void yl_dnn_destroy(yl_dnn *dnn)
     free(dnn);
 }
 
-yolact_status yl_dnn_conv_plan(yl_dnn *dnn, const yl_conv_desc *d, int in_h, int in_w,
+yolact_status yl_dnn_conv_plan(yl_dnn *dnn, const yl_conv_desc *d, int batch, int in_h, int in_w,
                                yl_activation act, int has_residual, yolact_precision precision,
                                yl_dnn_conv **plan, size_t *workspace_bytes)
 {
@@ -43,7 +43,7 @@ yolact_status yl_dnn_conv_plan(yl_dnn *dnn, const yl_conv_desc *d, int in_h, int
     yl_dnn_conv *p = malloc(sizeof *p);
     if (!p)
         return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory planning a convolution");
-    *p = (yl_dnn_conv){.desc = *d, .in_h = in_h, .in_w = in_w, .act = act,
+    *p = (yl_dnn_conv){.desc = *d, .batch = batch, .in_h = in_h, .in_w = in_w, .act = act,
                        .has_residual = has_residual};
     *plan = p;
     *workspace_bytes = yl_conv2d_workspace_floats(d, in_h, in_w) * sizeof(float);
@@ -55,11 +55,19 @@ void yl_dnn_conv_free(yl_dnn_conv *plan)
     free(plan);
 }
 
+/* Image by image, the workspace reused. */
 static void run_conv(void *plan)
 {
     const yl_dnn_conv *p = plan;
-    yl_conv2d_cpu(&p->desc, p->in, p->in_h, p->in_w, p->weight, p->bias, p->residual, p->act,
-                  p->out, p->workspace, 0);
+    const yl_conv_desc *d = &p->desc;
+    size_t in_size = (size_t)d->in_channels * p->in_h * p->in_w;
+    size_t out_size = (size_t)d->out_channels *
+                      yl_conv_out_size(p->in_h, d->kernel_h, d->stride, d->pad, d->dilation) *
+                      yl_conv_out_size(p->in_w, d->kernel_w, d->stride, d->pad, d->dilation);
+    for (int b = 0; b < p->batch; b++)
+        yl_conv2d_cpu(d, p->in + in_size * b, p->in_h, p->in_w, p->weight, p->bias,
+                      p->residual ? p->residual + out_size * b : NULL, p->act,
+                      p->out + out_size * b, p->workspace, 0);
 }
 
 yolact_status yl_dnn_conv_run(yl_dnn *dnn, yl_dnn_conv *p, const float *in,

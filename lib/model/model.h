@@ -108,13 +108,14 @@ struct yolact_model {
 yolact_status yl_model_build(const yl_tensor_table *table, const yl_preset *preset,
                              yolact_preset_source preset_source, yolact_model **model);
 
-/* Every network buffer of m in one arena that alloc allocates (host or device memory; on
- * failure it returns a status with a message): *buffers (m->num_buffers pointers, malloc'ed)
- * point into *arena, each 64-byte aligned relative to it; buffers whose lifetimes do not
+/* Every network buffer of m for a batch of images in one arena that alloc allocates (host or
+ * device memory; on failure it returns a status with a message): *buffers (m->num_buffers
+ * pointers, malloc'ed; buffer b holds batch (C, H, W) tensors one after another) point into
+ * *arena, each 64-byte aligned relative to it; buffers whose lifetimes do not
  * overlap share memory, and no op's output overlaps its inputs. The caller frees both, also
  * on failure (*arena may then be NULL). */
 typedef yolact_status (*yl_arena_alloc)(void *ctx, size_t bytes, void **arena);
-yolact_status yl_plan_arena(const yolact_model *m, yl_arena_alloc alloc, void *ctx,
+yolact_status yl_plan_arena(const yolact_model *m, int batch, yl_arena_alloc alloc, void *ctx,
                             float **arena, float ***buffers);
 
 /* Fold BatchNorm (gamma, beta, running mean and variance) into the convolution before it:

@@ -27,7 +27,8 @@ static int take_slot(size_t *slot_size, char *slot_busy, int *slots, size_t need
 
 /* Walk the ops in order, give each output a free slot, and free an operand's slot after its
  * last reader (never before the output is placed, so no op writes over its own input). */
-static yolact_status plan_offsets(const yolact_model *m, size_t *offsets, size_t *total_floats)
+static yolact_status plan_offsets(const yolact_model *m, int batch, size_t *offsets,
+                                  size_t *total_floats)
 {
     int nb = m->num_buffers, slots = 0;
     int *last_use = malloc((size_t)nb * sizeof *last_use);
@@ -48,14 +49,14 @@ static yolact_status plan_offsets(const yolact_model *m, size_t *offsets, size_t
         if (m->ops[i].kind == YL_OP_DCN)
             last_use[m->ops[i].offsets] = i;
     }
-    slot_of[0] = take_slot(slot_size, slot_busy, &slots, (size_t)3 * m->buffers[0].height *
-                                                             m->buffers[0].width);
+    slot_of[0] = take_slot(slot_size, slot_busy, &slots,
+                           (size_t)batch * 3 * m->buffers[0].height * m->buffers[0].width);
     for (int i = 0; i < m->num_ops; i++) {
         const yl_op *op = &m->ops[i];
         if (op->out >= 0) {
             const yl_buffer_desc *d = &m->buffers[op->out];
             slot_of[op->out] = take_slot(slot_size, slot_busy, &slots,
-                                         (size_t)d->channels * d->height * d->width);
+                                         (size_t)batch * d->channels * d->height * d->width);
         }
         if (last_use[op->in] == i)
             slot_busy[slot_of[op->in]] = 0;
@@ -81,14 +82,14 @@ done:
     return s;
 }
 
-yolact_status yl_plan_arena(const yolact_model *m, yl_arena_alloc alloc, void *ctx,
+yolact_status yl_plan_arena(const yolact_model *m, int batch, yl_arena_alloc alloc, void *ctx,
                             float **arena, float ***buffers)
 {
     *arena = NULL;
     size_t *offsets = malloc((size_t)m->num_buffers * sizeof *offsets), total = 0;
     *buffers = calloc((size_t)m->num_buffers, sizeof **buffers);
     yolact_status s = offsets && *buffers
-                          ? plan_offsets(m, offsets, &total)
+                          ? plan_offsets(m, batch, offsets, &total)
                           : yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory planning buffers");
     if (s == YOLACT_OK)
         s = alloc(ctx, total * sizeof(float), (void **)arena);

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <chrono>
 #include <map>
+#include <set>
 #include <mutex>
 #include <vector>
 
@@ -65,6 +66,8 @@ template <class T> void count(T yl_emu_counters::*field, T n = 1)
 /* Live device allocations (address -> size), to check the direction of copies. */
 std::map<uintptr_t, size_t> allocations;
 std::mutex allocations_mutex;
+/* Live page-locked host allocations: host memory, only tracked so cudaFreeHost can check. */
+std::set<uintptr_t> pinned;
 
 bool is_device(const void *p, size_t count)
 {
@@ -846,6 +849,42 @@ cudaError_t cudaFree(void *ptr)
     free(ptr);
     count(&yl_emu_counters::frees);
     count(&yl_emu_counters::live_allocations, -1L);
+    return cudaSuccess;
+}
+
+cudaError_t cudaMallocHost(void **ptr, size_t size)
+{
+    if (capturing_stream)
+        return refuse_during_capture("cudaMallocHost");
+    if (!ptr)
+        return fail(cudaErrorInvalidValue, "cudaMallocHost: ptr is NULL");
+    *ptr = nullptr;
+    void *p = malloc(size ? size : 1);
+    if (!p)
+        return fail(cudaErrorMemoryAllocation, "cudaMallocHost: %zu bytes", size);
+    {
+        std::lock_guard<std::mutex> lock(allocations_mutex);
+        pinned.insert((uintptr_t)p);
+    }
+    count(&yl_emu_counters::pinned_allocations);
+    *ptr = p;
+    return cudaSuccess;
+}
+
+cudaError_t cudaFreeHost(void *ptr)
+{
+    if (capturing_stream)
+        return refuse_during_capture("cudaFreeHost");
+    if (!ptr)
+        return cudaSuccess;
+    {
+        std::lock_guard<std::mutex> lock(allocations_mutex);
+        if (!pinned.erase((uintptr_t)ptr))
+            return fail(cudaErrorInvalidValue,
+                        "cudaFreeHost(%p): not a pointer returned by cudaMallocHost", ptr);
+    }
+    free(ptr);
+    count(&yl_emu_counters::pinned_frees);
     return cudaSuccess;
 }
 

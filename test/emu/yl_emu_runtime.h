@@ -53,6 +53,9 @@ typedef enum cudaStreamCaptureMode {
 
 cudaError_t cudaMalloc(void **ptr, size_t size);
 cudaError_t cudaFree(void *ptr);
+/* Page-locked host memory: host memory to the emulation (copies check direction by it). */
+cudaError_t cudaMallocHost(void **ptr, size_t size);
+cudaError_t cudaFreeHost(void *ptr);
 cudaError_t cudaMemcpy(void *dst, const void *src, size_t count, cudaMemcpyKind kind);
 cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t count, cudaMemcpyKind kind,
                             cudaStream_t stream);
@@ -98,6 +101,7 @@ const char *yl_emu_error_detail(void);
 /* Process-wide counts of runtime calls since the last reset. */
 typedef struct yl_emu_counters {
     long allocations, frees;        /* cudaMalloc / cudaFree that succeeded */
+    long pinned_allocations, pinned_frees; /* cudaMallocHost / cudaFreeHost */
     long live_allocations;          /* not reset: allocations alive now */
     long h2d_copies, d2h_copies, d2d_copies;
     size_t h2d_bytes, d2h_bytes;
