@@ -135,6 +135,66 @@ static void assert_same_result(const yolact_result *a, const yolact_result *b, c
     }
 }
 
+#ifdef YL_CUDA_EMULATION
+/* Out of GPU memory is YOLACT_ERR_OUT_OF_MEMORY wherever it strikes: at each allocation of
+ * session creation (everything allocated so far is freed), and at each allocation of the
+ * first frame's image-sized buffers, after which the session still works and gives a fresh
+ * session's result. */
+START_TEST(out_of_gpu_memory_is_a_status_and_the_session_recovers)
+{
+    yolact_session_options so;
+    yolact_session_options_init(&so);
+    so.backend = YOLACT_BACKEND_CUDA;
+    so.score_threshold = 0.1f;
+    yolact_session *s = NULL;
+    yl_emu_counters c;
+    int failures = 0;
+    for (long k = 0;; k++) {
+        ck_assert_msg(k < 1000, "session creation never succeeded");
+        yl_emu_counters_reset();
+        yl_emu_fail_allocation(k);
+        yolact_status st = yolact_session_create(model, &so, &s);
+        yl_emu_fail_allocation(-1);
+        if (st == YOLACT_OK)
+            break;
+        ck_assert_msg(st == YOLACT_ERR_OUT_OF_MEMORY, "allocation %ld failing: status %d (%s)",
+                      k, (int)st, yolact_last_error());
+        ck_assert_ptr_null(s);
+        yl_emu_counters_get(&c);
+        ck_assert_int_eq(c.allocations, c.frees);
+        ck_assert_int_eq(c.pinned_allocations, c.pinned_frees);
+        failures++;
+    }
+    ck_assert_int_gt(failures, 5);
+
+    yolact_image image;
+    ck_assert_status(yolact_image_load(IMAGE, &image), YOLACT_OK);
+    const yolact_result *r;
+    failures = 0;
+    for (long k = 0;; k++) {
+        ck_assert_msg(k < 100, "the frame never succeeded");
+        yl_emu_fail_allocation(k);
+        yolact_status st = yolact_session_detect(s, &image, &r);
+        yl_emu_fail_allocation(-1);
+        if (st == YOLACT_OK)
+            break;
+        ck_assert_msg(st == YOLACT_ERR_OUT_OF_MEMORY, "frame allocation %ld failing: status "
+                      "%d (%s)", k, (int)st, yolact_last_error());
+        ck_assert_msg(strstr(yolact_last_error(), "out of"), "%s", yolact_last_error());
+        failures++;
+    }
+    ck_assert_int_gt(failures, 1);
+    yolact_session *fresh = cuda_session(0.1f, 1);
+    const yolact_result *want;
+    ck_assert_status(yolact_session_detect(fresh, &image, &want), YOLACT_OK);
+    assert_same_result(want, r, "the session after out-of-memory failures");
+    yolact_session_free(fresh);
+    yolact_session_free(s);
+    yolact_image_free_pixels(&image);
+}
+END_TEST
+#endif
+
 /* The same detections from one image and from batches: a padded copy (a row stride wider
  * than the row) and another image, run one pass at a time and in passes of 2 images (the
  * network on both at once), the last pass short. */
@@ -307,6 +367,7 @@ Suite *cuda_backend_suite(void)
     tcase_set_timeout(frames, 600);
 #ifdef YL_CUDA_EMULATION
     tcase_add_test(frames, a_frame_allocates_nothing_and_syncs_twice);
+    tcase_add_test(frames, out_of_gpu_memory_is_a_status_and_the_session_recovers);
 #endif
     tcase_add_test(frames, batches_and_strides_give_the_single_frame_result);
     tcase_add_test(frames, device_memory_images_are_read_in_place);

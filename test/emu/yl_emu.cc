@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <chrono>
+#include <atomic>
 #include <map>
 #include <set>
 #include <mutex>
@@ -68,6 +69,18 @@ std::map<uintptr_t, size_t> allocations;
 std::mutex allocations_mutex;
 /* Live page-locked host allocations: host memory, only tracked so cudaFreeHost can check. */
 std::set<uintptr_t> pinned;
+
+/* Fault injection: allocations to let through before one fails (-1: none fails). */
+std::atomic<long> allocations_before_failure{-1};
+
+/* Whether the allocation being made is the one yl_emu_fail_allocation asked to fail. */
+bool injected_failure()
+{
+    long left = allocations_before_failure.load();
+    while (left >= 0 && !allocations_before_failure.compare_exchange_weak(left, left - 1))
+        ;
+    return left == 0;
+}
 
 bool is_device(const void *p, size_t count)
 {
@@ -819,7 +832,7 @@ cudaError_t cudaMalloc(void **ptr, size_t size)
     if (size == 0)
         return cudaSuccess;
     /* The runtime aligns to 256 bytes; so does this, so alignment bugs show here too. */
-    void *p = aligned_alloc(256, (size + 255) & ~(size_t)255);
+    void *p = injected_failure() ? nullptr : aligned_alloc(256, (size + 255) & ~(size_t)255);
     if (!p)
         return fail(cudaErrorMemoryAllocation, "cudaMalloc: %zu bytes", size);
     {
@@ -859,7 +872,7 @@ cudaError_t cudaMallocHost(void **ptr, size_t size)
     if (!ptr)
         return fail(cudaErrorInvalidValue, "cudaMallocHost: ptr is NULL");
     *ptr = nullptr;
-    void *p = malloc(size ? size : 1);
+    void *p = injected_failure() ? nullptr : malloc(size ? size : 1);
     if (!p)
         return fail(cudaErrorMemoryAllocation, "cudaMallocHost: %zu bytes", size);
     {
@@ -1175,6 +1188,11 @@ void yl_emu_counters_get(yl_emu_counters *out)
 {
     std::lock_guard<std::mutex> lock(counters_mutex);
     *out = counters;
+}
+
+void yl_emu_fail_allocation(long after)
+{
+    allocations_before_failure.store(after < 0 ? -1 : after);
 }
 
 void yl_emu_counters_reset(void)

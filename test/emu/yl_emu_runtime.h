@@ -115,6 +115,11 @@ typedef struct yl_emu_counters {
 void yl_emu_counters_get(yl_emu_counters *out);
 void yl_emu_counters_reset(void);
 
+/* Fault injection, for out-of-memory paths: after `after` more successful allocations
+ * (cudaMalloc or cudaMallocHost), the next one fails with cudaErrorMemoryAllocation, once;
+ * -1 cancels. */
+void yl_emu_fail_allocation(long after);
+
 #ifdef __cplusplus
 }
 #endif
