@@ -319,7 +319,7 @@ final_top_kernel(const uint8_t *__restrict__ kept, const float *__restrict__ top
 // The workspace, carved from one block of device memory; with base == NULL only the size.
 typedef struct detect_ws {
     uint8_t *flags;
-    int *block_counts, *block_offsets, *num_candidates, *count;
+    int *block_counts, *block_offsets, *num_candidates;
     int *cand;
     float *cand_box;
     int *top_cand, *counts;
@@ -356,7 +356,6 @@ static size_t detect_layout(int num_priors, const yl_detect_params *p, void *bas
     ws->block_counts = (int *)carve(b, &off, blocks, sizeof(int));
     ws->block_offsets = (int *)carve(b, &off, blocks, sizeof(int));
     ws->num_candidates = (int *)carve(b, &off, 1, sizeof(int));
-    ws->count = (int *)carve(b, &off, 1, sizeof(int));
     ws->cand = (int *)carve(b, &off, np, sizeof(int));
     ws->cand_box = (float *)carve(b, &off, np * 4, sizeof(float));
     ws->top_cand = (int *)carve(b, &off, fg * k, sizeof(int));
@@ -417,9 +416,6 @@ extern "C" yolact_status yl_detect_cuda(const float *loc, const float *conf,
                             stream));
     YL_CUDA_CHECK(YL_LAUNCH(final_top_kernel, 1, TOPK_THREADS, 0, stream, ws.kept,
                             ws.top_score, ws.top_cand, ws.cand, ws.cand_box, fg, top_k,
-                            params->max_detections, ws.final_keys, out, ws.count));
-    YL_CUDA_CHECK(cudaMemcpyAsync(count, ws.count, sizeof *count, cudaMemcpyDeviceToHost,
-                                  stream));
-    YL_CUDA_CHECK(cudaStreamSynchronize(stream));
+                            params->max_detections, ws.final_keys, out, count));
     return YOLACT_OK;
 }

@@ -60,9 +60,8 @@ yolact_status yl_fast_nms_cuda(const float *boxes, const int *counts, int num_cl
                                struct CUstream_st *stream);
 
 /* yl_detect_cpu on the device: loc (num_priors, 4), conf (num_priors, num_classes), priors
- * (num_priors, 4) and out (params->max_detections) are device memory; *count is host memory
- * and receives how many detections out holds, the only value read back (the call waits for
- * the stream once, for it). workspace: yl_detect_cuda_workspace_bytes (0 for invalid params)
+ * (num_priors, 4), out (params->max_detections) and count (one int: how many detections out
+ * holds) are device memory; nothing is read back or waited for. workspace: yl_detect_cuda_workspace_bytes (0 for invalid params)
  * bytes of device memory. top_k <= YL_FAST_NMS_MAX_TOP_K. The same list as the CPU's, bit
  * for bit, where expf is the C library's (the emulation); on a GPU the decoded boxes use
  * CUDA's expf (<= 2 ulp), so a box and, at an IoU right at the threshold, a kept flag may

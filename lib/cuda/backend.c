@@ -2,10 +2,10 @@
  * one upload of each 8-bit image (none when the caller's image is already in device memory),
  * preprocess, then the network on the whole batch: backbone and FPN convolutions through
  * cuDNN (lib/cuda/dnn.h), the protonet and prediction-head convolutions and every other op
- * as our kernels (kernels/). Then per image: Detect, mask assembly, resize and threshold on
- * the device, one download of the detections and their masks (into page-locked memory); the
- * only other read-back is Detect's count. The op list, the same every pass, runs as one CUDA
- * graph, captured at the first pass. Every device buffer is allocated when the session is
+ * as our kernels (kernels/). Then Detect on each image, one read-back of their counts, mask
+ * assembly, resize and threshold for each, and one download of all the detections and one
+ * of all their masks, into page-locked memory: 2 synchronisations a pass. The op list, the
+ * same every pass, runs as one CUDA graph, captured at the first pass. Every device buffer is allocated when the session is
  * created, except the image-sized ones, which grow when an image larger than any before
  * arrives.
  *
@@ -49,15 +49,20 @@ typedef struct cuda_state {
 
     float *loc, *conf, *coeff, *proto; /* the network's outputs, batch images each */
     float *priors;
-    yl_raw_detection *detections;
+    yl_raw_detection *detections;   /* max_detections for each image of a pass */
+    int *counts;                    /* Detect's count for each image of a pass */
     float *det_coeffs, *det_boxes, *proto_masks;
 
     uint8_t *image;                 /* the uploaded images, batch slots of slot_bytes */
     size_t slot_bytes;
-    int mask_w, mask_h;             /* the mask buffers fit an image of this size */
-    uint8_t *mask_bits;             /* max_detections bit masks at image resolution */
-    yl_raw_detection *host_detections; /* page-locked, so the downloads run asynchronously */
+    int mask_w, mask_h;             /* the mask scratch fits an image of this size */
+    uint8_t *mask_bits;             /* a pass's bit masks at image resolution, one after another */
+    size_t mask_capacity;           /* bytes of mask_bits and host_masks */
+    /* Page-locked, so the downloads run asynchronously. */
+    yl_raw_detection *host_detections;
+    int *host_counts;
     uint8_t *host_masks;
+    size_t *mask_offsets;           /* where image b's masks start in mask_bits */
     int last_image;                 /* the last image's place in its pass */
 
     float *host_outputs;            /* network_outputs' copies, made on first use */
@@ -88,7 +93,7 @@ static void release(cuda_state *st)
         cudaGraphExecDestroy(st->network_graph);
     void *device[] = {st->arena, st->params, st->packed, st->zero_bias, st->net_workspace,
                       st->workspace, st->loc,
-                      st->conf, st->coeff, st->proto, st->priors, st->detections,
+                      st->conf, st->coeff, st->proto, st->priors, st->detections, st->counts,
                       st->det_coeffs, st->det_boxes, st->proto_masks, st->image,
                       st->mask_bits};
     for (size_t i = 0; i < sizeof device / sizeof device[0]; i++)
@@ -98,7 +103,9 @@ static void release(cuda_state *st)
     if (st->stream)
         cudaStreamDestroy(st->stream);
     cudaFreeHost(st->host_detections);
+    cudaFreeHost(st->host_counts);
     cudaFreeHost(st->host_masks);
+    free(st->mask_offsets);
     free(st->events);
     free(st->ops);
     free(st->buffers);
@@ -269,13 +276,18 @@ static yolact_status allocate_outputs(cuda_state *st)
     YL_TRY(device_alloc(&st->coeff, B * P * K * sizeof(float), "the mask coefficients"));
     YL_TRY(device_alloc(&st->proto, B * plane * K * sizeof(float), "the prototypes"));
     YL_TRY(device_alloc(&st->priors, P * 4 * sizeof(float), "the priors"));
-    YL_TRY(device_alloc(&st->detections, D * sizeof *st->detections, "the detections"));
+    YL_TRY(device_alloc(&st->detections, B * D * sizeof *st->detections, "the detections"));
+    YL_TRY(device_alloc(&st->counts, B * sizeof *st->counts, "the detection counts"));
     YL_TRY(device_alloc(&st->det_coeffs, D * K * sizeof(float), "the kept coefficients"));
     YL_TRY(device_alloc(&st->det_boxes, D * 4 * sizeof(float), "the kept boxes"));
     YL_TRY(device_alloc(&st->proto_masks, D * plane * sizeof(float), "the masks"));
     YL_CU_CHECK(cudaMemcpy(st->priors, m->priors, P * 4 * sizeof(float),
                            cudaMemcpyHostToDevice));
-    return host_alloc(&st->host_detections, D * sizeof *st->host_detections, "the detections");
+    if (!(st->mask_offsets = malloc(B * sizeof *st->mask_offsets)))
+        return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory for the mask offsets");
+    YL_TRY(host_alloc(&st->host_counts, B * sizeof *st->host_counts, "the detection counts"));
+    return host_alloc(&st->host_detections, B * D * sizeof *st->host_detections,
+                      "the detections");
 }
 
 static yolact_status create(cuda_state *st)
@@ -338,8 +350,8 @@ static size_t image_block_bytes(const yolact_image *image)
     return (size_t)image->stride * (image->height - 1) + (size_t)image->width * 3;
 }
 
-/* Grow the image-sized buffers (the uploads, the masks and their scratch) to the largest of
- * a pass's images; sizes seen before allocate nothing. */
+/* Grow the image-sized buffers (the uploads and the mask scratch) to the largest of a pass's
+ * images; sizes seen before allocate nothing. */
 static yolact_status ensure_image_buffers(cuda_state *st, const yolact_image *images, int n)
 {
     size_t slot = st->slot_bytes;
@@ -359,13 +371,7 @@ static yolact_status ensure_image_buffers(cuda_state *st, const yolact_image *im
     }
     if (w == st->mask_w && h == st->mask_h)
         return YOLACT_OK;
-    size_t stride = ((size_t)w + 7) / 8, D = (size_t)st->options.max_detections;
-    cudaFree(st->mask_bits);
-    cudaFreeHost(st->host_masks);
-    st->mask_bits = st->host_masks = NULL;
     st->mask_w = st->mask_h = 0;
-    YL_TRY(device_alloc(&st->mask_bits, D * h * stride, "the bit masks"));
-    YL_TRY(host_alloc(&st->host_masks, D * h * stride, "the masks"));
     size_t ws = yl_mask_resize_cuda_workspace_bytes(h, w);
     ws = ws > st->workspace_bytes ? ws : st->workspace_bytes;
     if (ws > st->workspace_bytes || !st->workspace) { /* (NULL after a failed growth) */
@@ -376,6 +382,26 @@ static yolact_status ensure_image_buffers(cuda_state *st, const yolact_image *im
     }
     st->mask_w = w;
     st->mask_h = h;
+    return YOLACT_OK;
+}
+
+/* Room for a pass's masks, `bytes` in all, on the device and the host: grown only past the
+ * most seen, at least to one image's max_detections masks or twice the old room, so a
+ * stream of frames stops allocating soon. */
+static yolact_status ensure_mask_capacity(cuda_state *st, size_t bytes, size_t one_image_max)
+{
+    if (bytes <= st->mask_capacity && st->mask_bits)
+        return YOLACT_OK;
+    size_t grown = 2 * st->mask_capacity;
+    grown = grown > one_image_max ? grown : one_image_max;
+    grown = grown > bytes ? grown : bytes;
+    cudaFree(st->mask_bits);
+    cudaFreeHost(st->host_masks);
+    st->mask_bits = st->host_masks = NULL;
+    st->mask_capacity = 0;
+    YL_TRY(device_alloc(&st->mask_bits, grown, "the bit masks"));
+    YL_TRY(host_alloc(&st->host_masks, grown, "the masks"));
+    st->mask_capacity = grown;
     return YOLACT_OK;
 }
 
@@ -478,14 +504,14 @@ static yolact_status run_network(cuda_state *st)
     return YOLACT_OK;
 }
 
-/* Charge the time between marks k - 1 and k, for k in first..last, to their stages (after
- * the stream has passed mark last): event 0 start, 1 uploads, 2 preprocess, 3 + i op i, then
- * detect, masks, download of one image. */
-static yolact_status charge_profile(cuda_state *st, int first, int last)
+/* Charge the time between consecutive marks to their stages (after the pass's last sync):
+ * event 0 start, 1 uploads, 2 preprocess, 3 + i op i, then the pass's detect, masks,
+ * downloads. */
+static yolact_status charge_profile(cuda_state *st)
 {
     const yolact_model *m = st->model;
     int n = m->num_ops;
-    for (int k = first; k <= last; k++) {
+    for (int k = 1; k < n + 6; k++) {
         float ms = 0;
         YL_CU_CHECK(cudaEventElapsedTime(&ms, st->events[k - 1], st->events[k]));
         yl_stage stage = k == 1       ? YL_STAGE_UPLOAD
@@ -525,54 +551,81 @@ static yolact_status load_pass(cuda_state *st, const yolact_image *images, int n
     return mark(st, 2);
 }
 
-/* Detect, masks and download for image b of the pass just run; *out is valid once the
- * stream has been synchronised. */
-static yolact_status finish_image(cuda_state *st, int b, const yolact_image *image,
-                                  yl_frame_output *out)
+static size_t mask_stride_of(const yolact_image *image)
+{
+    return ((size_t)image->width + 7) / 8;
+}
+
+/* After the network: Detect on each image, one read-back of the counts, the masks of each,
+ * one download of all detections and one of all masks; returns once they are on the host. */
+static yolact_status finish_pass(cuda_state *st, const yolact_image *images, int n)
 {
     const yolact_model *m = st->model;
     const int n_ops = m->num_ops, K = m->num_prototypes;
-    image_outputs o = outputs_of(st, b);
+    const size_t D = (size_t)st->options.max_detections;
     yl_detect_params dp = detect_params(st);
-    int count = 0;
-    if (b > 0) /* the detect stage starts here, not at the network's end */
-        YL_TRY(mark(st, n_ops + 2));
-    YL_TRY(yl_detect_cuda(o.loc, o.conf, st->priors, m->num_priors, &dp, st->detections,
-                          &count, st->workspace, st->stream));
+    for (int b = 0; b < n; b++) {
+        image_outputs o = outputs_of(st, b);
+        YL_TRY(yl_detect_cuda(o.loc, o.conf, st->priors, m->num_priors, &dp,
+                              st->detections + b * D, st->counts + b, st->workspace,
+                              st->stream));
+    }
     YL_TRY(mark(st, n_ops + 3));
+    YL_CU_CHECK(cudaMemcpyAsync(st->host_counts, st->counts, (size_t)n * sizeof *st->counts,
+                                cudaMemcpyDeviceToHost, st->stream));
+    YL_CU_CHECK(cudaStreamSynchronize(st->stream));
 
-    size_t stride = ((size_t)image->width + 7) / 8;
-    size_t mask_bytes = stride * (size_t)image->height;
-    YL_TRY(yl_gather_detections_cuda(o.coeff, K, st->detections, count, st->det_coeffs,
-                                     st->det_boxes, st->stream));
-    YL_TRY(yl_masks_assemble_cuda(o.proto, m->proto_h, m->proto_w, K, st->det_coeffs,
-                                  st->det_boxes, count, st->proto_masks, st->stream));
-    YL_TRY(yl_mask_resize_threshold_cuda(st->proto_masks, count, m->proto_h, m->proto_w,
-                                         st->mask_bits, image->height, image->width, stride,
-                                         st->workspace, st->stream));
+    size_t total = 0, largest = 0;
+    for (int b = 0; b < n; b++) {
+        size_t mask_bytes = mask_stride_of(&images[b]) * (size_t)images[b].height;
+        st->mask_offsets[b] = total;
+        total += (size_t)st->host_counts[b] * mask_bytes;
+        largest = mask_bytes > largest ? mask_bytes : largest;
+    }
+    YL_TRY(ensure_mask_capacity(st, total, D * largest));
+    for (int b = 0; b < n; b++) {
+        image_outputs o = outputs_of(st, b);
+        int count = st->host_counts[b];
+        YL_TRY(yl_gather_detections_cuda(o.coeff, K, st->detections + b * D, count,
+                                         st->det_coeffs, st->det_boxes, st->stream));
+        YL_TRY(yl_masks_assemble_cuda(o.proto, m->proto_h, m->proto_w, K, st->det_coeffs,
+                                      st->det_boxes, count, st->proto_masks, st->stream));
+        YL_TRY(yl_mask_resize_threshold_cuda(st->proto_masks, count, m->proto_h, m->proto_w,
+                                             st->mask_bits + st->mask_offsets[b],
+                                             images[b].height, images[b].width,
+                                             mask_stride_of(&images[b]), st->workspace,
+                                             st->stream));
+    }
     YL_TRY(mark(st, n_ops + 4));
     YL_CU_CHECK(cudaMemcpyAsync(st->host_detections, st->detections,
-                                (size_t)count * sizeof *st->detections, cudaMemcpyDeviceToHost,
+                                (size_t)n * D * sizeof *st->detections, cudaMemcpyDeviceToHost,
                                 st->stream));
-    YL_CU_CHECK(cudaMemcpyAsync(st->host_masks, st->mask_bits, (size_t)count * mask_bytes,
-                                cudaMemcpyDeviceToHost, st->stream));
+    YL_CU_CHECK(cudaMemcpyAsync(st->host_masks, st->mask_bits, total, cudaMemcpyDeviceToHost,
+                                st->stream));
     YL_TRY(mark(st, n_ops + 5));
     YL_CU_CHECK(cudaStreamSynchronize(st->stream));
     if (st->profile) {
-        /* The first image also closes the pass's uploads, preprocess and network. */
-        YL_TRY(charge_profile(st, b == 0 ? 1 : n_ops + 3, n_ops + 5));
-        st->profile->frames++;
+        YL_TRY(charge_profile(st));
+        st->profile->frames += n;
     }
+    return YOLACT_OK;
+}
 
+/* Image b of the pass just finished, as the session takes it. */
+static yl_frame_output image_output(const cuda_state *st, int b, const yolact_image *image)
+{
+    const yl_raw_detection *dets = st->host_detections + (size_t)b * st->options.max_detections;
+    int count = st->host_counts[b];
     /* The official postprocess's score_threshold, strictly above; the list is by descending
      * score, so the kept ones are a prefix. */
-    int kept = count;
-    if (st->options.score_threshold > 0)
-        for (kept = 0; kept < count && st->host_detections[kept].score >
-                                           st->options.score_threshold;)
+    if (st->options.score_threshold > 0) {
+        int kept = 0;
+        while (kept < count && dets[kept].score > st->options.score_threshold)
             kept++;
-    *out = (yl_frame_output){kept, st->host_detections, st->host_masks, stride, NULL};
-    return YOLACT_OK;
+        count = kept;
+    }
+    return (yl_frame_output){count, dets, st->host_masks + st->mask_offsets[b],
+                             mask_stride_of(image), NULL};
 }
 
 static yolact_status cuda_run(void *state, const yolact_image *images, int count,
@@ -585,10 +638,10 @@ static yolact_status cuda_run(void *state, const yolact_image *images, int count
         YL_TRY(ensure_image_buffers(st, images + first, n));
         YL_TRY(load_pass(st, images + first, n));
         YL_TRY(run_network(st));
+        YL_TRY(finish_pass(st, images + first, n));
+        st->last_image = n - 1;
         for (int b = 0; b < n; b++) {
-            yl_frame_output out;
-            YL_TRY(finish_image(st, b, &images[first + b], &out));
-            st->last_image = b;
+            yl_frame_output out = image_output(st, b, &images[first + b]);
             YL_TRY(sink(ctx, first + b, &out));
         }
     }
