@@ -35,7 +35,7 @@ TEST_EXTRA_LIBS += -lstdc++
 # Suites that run kernels or the CUDA backend; they see the emulated runtime API here and the
 # real one in the GPU runner below.
 GPU_SUITE_SRCS := $(filter $(addprefix test/test_,kernels.c network_kernels.c cuda_backend.c \
-                    parity.c),$(TEST_SRCS))
+                    parity.c threads.c),$(TEST_SRCS))
 $(patsubst %.c,$(BUILD)/obj/%.o,$(GPU_SUITE_SRCS)): ALL_CFLAGS += -DYL_CUDA_EMULATION -Ikernels \
                                                                   -Itest/emu
 

@@ -70,7 +70,7 @@ TSAN_CXX ?= clang++
 test-tsan:
 	$(MAKE) CUDA=0 BUILD=$(TSAN_BUILD) CC=$(TSAN_CC) CXX=$(TSAN_CXX) \
 	    CFLAGS="$(SAN_COMMON) -fsanitize=thread" $(TSAN_BUILD)/yolact-tests
-	CK_RUN_SUITE=threads OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
+	CK_RUN_SUITE=threads CK_EXCLUDE_TAGS=cuda OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
 	    TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:ignore_noninstrumented_modules=1:suppressions=$(CURDIR)/test/tsan.supp \
 	    $(TSAN_BUILD)/yolact-tests
 

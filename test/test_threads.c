@@ -1,14 +1,15 @@
-/* Thread safety: one model shared by four sessions on four threads gives, for every frame,
- * exactly the result of a single-threaded run (count, classes, scores, boxes, mask bits).
- * `make test-tsan` runs this suite under ThreadSanitizer. */
+/* Thread safety: one model shared by sessions on several threads gives, for every frame,
+ * exactly the result of a single-threaded run (count, classes, scores, boxes, mask bits), on
+ * the CPU backend (four threads) and on the CUDA backend (two; in the test runner on the
+ * emulated runtime, where launches from different threads interleave). `make test-tsan` runs
+ * the CPU part under ThreadSanitizer. */
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "yl_test.h"
 
-#define NUM_THREADS 4
-#define ROUNDS 2
+#define MAX_THREADS 4
 #define NUM_IMAGES 2
 
 static const char *const image_paths[NUM_IMAGES] = {
@@ -84,18 +85,19 @@ static snapshot reference[NUM_IMAGES];
 
 /* One OpenMP thread per session: the threads here are the concurrency under test, and
  * ThreadSanitizer cannot see libgomp's own synchronisation. */
-static yolact_status make_session(yolact_session **session)
+static yolact_status make_session(yolact_backend backend, yolact_session **session)
 {
     yolact_session_options so;
     yolact_session_options_init(&so);
-    so.backend = YOLACT_BACKEND_CPU;
+    so.backend = backend;
     so.num_threads = 1;
     return yolact_session_create(model, &so, session);
 }
 
 typedef struct worker {
     pthread_t thread;
-    int frames;
+    yolact_backend backend;
+    int rounds, frames;
     char error[512];
 } worker;
 
@@ -103,13 +105,13 @@ static void *work(void *arg)
 {
     worker *w = arg;
     yolact_session *session;
-    yolact_status s = make_session(&session);
+    yolact_status s = make_session(w->backend, &session);
     if (s != YOLACT_OK) {
         snprintf(w->error, sizeof w->error, "session: %s: %s", yolact_status_string(s),
                  yolact_last_error());
         return NULL;
     }
-    for (int round = 0; round < ROUNDS && !w->error[0]; round++)
+    for (int round = 0; round < w->rounds && !w->error[0]; round++)
         for (int i = 0; i < NUM_IMAGES && !w->error[0]; i++) {
             const yolact_result *r;
             if ((s = yolact_session_detect(session, &images[i], &r)) != YOLACT_OK) {
@@ -128,37 +130,60 @@ static void *work(void *arg)
     return NULL;
 }
 
-START_TEST(shared_model_four_threads)
+/* threads sessions of a backend on one model, each running every image `rounds` times, each
+ * frame compared with a single session's. */
+static void run_shared_model(yolact_backend backend, int threads, int rounds)
 {
     model = yl_test_parity_model();
     for (int i = 0; i < NUM_IMAGES; i++)
         ck_assert_status(yolact_image_load(image_paths[i], &images[i]), YOLACT_OK);
 
     yolact_session *single;
-    ck_assert_status(make_session(&single), YOLACT_OK);
-    for (int i = 0; i < NUM_IMAGES; i++) {
-        const yolact_result *r;
-        ck_assert_status(yolact_session_detect(single, &images[i], &r), YOLACT_OK);
-        ck_assert_msg(r->count > 0, "%s: no detections to compare", image_paths[i]);
-        snapshot_take(&reference[i], r);
+    yolact_status st = make_session(backend, &single);
+    if (st == YOLACT_ERR_BACKEND_UNAVAILABLE) { /* the GPU runner without a GPU */
+        printf("SKIP threads: %s\n", yolact_last_error());
+        threads = 0;
+    } else {
+        ck_assert_status(st, YOLACT_OK);
+        for (int i = 0; i < NUM_IMAGES; i++) {
+            const yolact_result *r;
+            ck_assert_status(yolact_session_detect(single, &images[i], &r), YOLACT_OK);
+            ck_assert_msg(r->count > 0, "%s: no detections to compare", image_paths[i]);
+            snapshot_take(&reference[i], r);
+        }
+        yolact_session_free(single);
     }
-    yolact_session_free(single);
 
-    worker workers[NUM_THREADS] = {0};
-    for (int t = 0; t < NUM_THREADS; t++)
+    worker workers[MAX_THREADS] = {0};
+    for (int t = 0; t < threads; t++) {
+        workers[t].backend = backend;
+        workers[t].rounds = rounds;
         ck_assert_int_eq(pthread_create(&workers[t].thread, NULL, work, &workers[t]), 0);
-    for (int t = 0; t < NUM_THREADS; t++)
+    }
+    for (int t = 0; t < threads; t++)
         ck_assert_int_eq(pthread_join(workers[t].thread, NULL), 0);
-    for (int t = 0; t < NUM_THREADS; t++) {
+    for (int t = 0; t < threads; t++) {
         ck_assert_msg(!workers[t].error[0], "thread %d: %s", t, workers[t].error);
-        ck_assert_int_eq(workers[t].frames, ROUNDS * NUM_IMAGES);
+        ck_assert_int_eq(workers[t].frames, rounds * NUM_IMAGES);
     }
 
     for (int i = 0; i < NUM_IMAGES; i++) {
-        snapshot_free(&reference[i]);
+        if (threads)
+            snapshot_free(&reference[i]);
         yolact_image_free_pixels(&images[i]);
     }
     yolact_model_free(model);
+}
+
+START_TEST(shared_model_four_threads)
+{
+    run_shared_model(YOLACT_BACKEND_CPU, 4, 2);
+}
+END_TEST
+
+START_TEST(shared_model_two_cuda_threads)
+{
+    run_shared_model(YOLACT_BACKEND_CUDA, 2, 1);
 }
 END_TEST
 
@@ -172,5 +197,11 @@ Suite *threads_suite(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, shared_model_four_threads);
     suite_add_tcase(s, tc);
+    /* Tagged "cuda" too: the sanitizer and valgrind runs leave the emulated network out. */
+    TCase *cuda = tcase_create("cuda_threads");
+    tcase_set_tags(cuda, "slow cuda");
+    tcase_set_timeout(cuda, 600);
+    tcase_add_test(cuda, shared_model_two_cuda_threads);
+    suite_add_tcase(s, cuda);
     return s;
 }
