@@ -49,7 +49,10 @@ ALL_CFLAGS := $(BASE_CFLAGS) $(DEP_CFLAGS) $(CFLAGS)
 # The CUDA toolkit with cuDNN: the CUDA backend is built when both are found (mk/cuda.mk);
 # CUDA=0 builds without it.
 CUDA_HOME ?= /usr/local/cuda
-CUDA ?= $(shell test -x $(CUDA_HOME)/bin/nvcc && test -f $(CUDA_HOME)/include/cudnn.h && echo 1)
+# cuDNN's headers: the toolkit's by default; elsewhere where cuDNN came separately (a pip
+# wheel's nvidia/cudnn, say: test/gpu_session.sh looks for one).
+CUDNN_HOME ?= $(CUDA_HOME)
+CUDA ?= $(shell test -x $(CUDA_HOME)/bin/nvcc && test -f $(CUDNN_HOME)/include/cudnn.h && echo 1)
 HAVE_CUDA := $(filter 1,$(CUDA))
 
 # CORE_OBJS: everything but the CUDA backend, which mk/cuda.mk adds to LIB_OBJS (the real
@@ -79,7 +82,7 @@ CHECK_LIBS := $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
 all: config $(SHARED) $(STATIC) $(EXAMPLES)
 
 config:
-	@echo "libyolact $(VERSION): libpng yes, zlib yes, JPEG $(if $(HAVE_JPEG),yes,no (install libjpeg62-turbo-dev)), OpenBLAS $(if $(HAVE_OPENBLAS),yes,no (portable GEMM)), CUDA backend $(if $(HAVE_CUDA),yes ($(CUDA_HOME), cuDNN),no (needs nvcc and cuDNN in CUDA_HOME=$(CUDA_HOME)))"
+	@echo "libyolact $(VERSION): libpng yes, zlib yes, JPEG $(if $(HAVE_JPEG),yes,no (install libjpeg62-turbo-dev)), OpenBLAS $(if $(HAVE_OPENBLAS),yes,no (portable GEMM)), CUDA backend $(if $(HAVE_CUDA),yes ($(CUDA_HOME), cuDNN),no (needs nvcc in CUDA_HOME=$(CUDA_HOME) and cudnn.h in CUDNN_HOME=$(CUDNN_HOME)))"
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -22,8 +22,8 @@ bench: $(BENCH)
 	    --config yolact_base --image test/data/parity/coffee.png --warmup 1 --iters 2
 
 # On a GPU: yolact_base (random weights) on the CUDA backend in both precisions, batches of
-# 1..32, written to bench/results/gpu-yolact_base.json.
+# 1..32, written to GPU_BENCH_JSON.
+GPU_BENCH_JSON ?= bench/results/gpu-yolact_base.json
 gpu-bench: $(BENCH)
 	$(BENCH) -c yolact_base --image test/data/parity/coffee.png --backend cuda \
-	    --precision fp32,fp16 --batch 1,8,32 --warmup 5 --iters 50 \
-	    --json bench/results/gpu-yolact_base.json
+	    --precision fp32,fp16 --batch 1,8,32 --warmup 5 --iters 50 --json $(GPU_BENCH_JSON)

@@ -77,7 +77,7 @@ endif
 ifeq ($(HAVE_CUDA),1)
 REAL_BACKEND_OBJS := $(BUILD)/obj/lib/cuda/backend.o $(BUILD)/obj/lib/cuda/dnn_cudnn.o
 LIB_OBJS += $(CUDA_OBJS) $(REAL_BACKEND_OBJS)
-$(REAL_BACKEND_OBJS): ALL_CFLAGS += -I$(CUDA_HOME)/include -Ikernels
+$(REAL_BACKEND_OBJS): ALL_CFLAGS += -I$(CUDNN_HOME)/include -I$(CUDA_HOME)/include -Ikernels
 # The runtime is linked statically and cuDNN opened at run time (lib/cuda/dnn_cudnn.c), so
 # the library loads where neither is installed and says so with a status.
 LDLIBS_BASE += -L$(CUDA_HOME)/lib64 -lcudart_static -lrt -ldl -lstdc++
