@@ -251,19 +251,23 @@ static int write_json_detections(FILE *f, const char *path, const yolact_result 
     return written;
 }
 
-static void print_table(const char *path, const yolact_result *r)
+/* The detections as a table; with mask re-scoring (YOLACT++) a column of mask scores. */
+static void print_table(const char *path, const yolact_result *r, int rescored)
 {
     printf("%s: %dx%d, %d detections\n", path, r->width, r->height, r->count);
-    printf("  %3s  %-16s %8s  %27s  %8s\n", "#", "class", "score", "box (x1, y1, x2, y2)",
-           "mask px");
+    printf("  %3s  %-16s %8s%s  %27s  %8s\n", "#", "class", "score",
+           rescored ? "  mask sc" : "", "box (x1, y1, x2, y2)", "mask px");
     for (int i = 0; i < r->count; i++) {
         const yolact_detection *d = &r->detections[i];
         long area = 0;
         for (int y = 0; y < r->height; y++)
             for (int x = 0; x < r->width; x++)
                 area += yolact_mask_at(d, x, y);
-        printf("  %3d  %-16s %8.4f  %6d %6d %6d %6d  %8ld\n", i, d->class_name, d->score,
-               (int)d->x1, (int)d->y1, (int)d->x2, (int)d->y2, area);
+        printf("  %3d  %-16s %8.4f", i, d->class_name, d->score);
+        if (rescored)
+            printf("  %7.4f", d->mask_score);
+        printf("  %6d %6d %6d %6d  %8ld\n", (int)d->x1, (int)d->y1, (int)d->x2, (int)d->y2,
+               area);
     }
 }
 
@@ -468,12 +472,11 @@ int main(int argc, char **argv)
             (c.repeat && (s = time_detection(session, &image, argv[i], c.repeat)) != YOLACT_OK)) {
             status = fail(argv[i], s);
         } else {
+            int rescored = yolact_model_get_info(model)->maskiou_layers > 0;
             if (json)
-                first &= write_json_detections(json, argv[i], result,
-                                               yolact_model_get_info(model)->maskiou_layers > 0,
-                                               first) == 0;
+                first &= write_json_detections(json, argv[i], result, rescored, first) == 0;
             else
-                print_table(argv[i], result);
+                print_table(argv[i], result, rescored);
             if (c.overlay_path) {
                 char target[4096];
                 overlay_target(c.overlay_path, argv[i], many, target, sizeof target);

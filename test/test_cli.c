@@ -103,6 +103,37 @@ START_TEST(json_output)
 }
 END_TEST
 
+/* The table on stdout: one row a detection, a mask-score column with mask re-scoring. */
+START_TEST(table_output)
+{
+    const struct checkpoint_case *c = &checkpoints[_i];
+    char *out, cmd[1024];
+    snprintf(cmd, sizeof cmd, "-m %s -c %s --score-threshold 0.1 " YL_TEST_DATA
+             "/parity/coffee.png", c->weights, c->preset);
+    ck_assert_msg(run(cmd, &out) == 0, "%s", out);
+    char header[64];
+    snprintf(header, sizeof header, "coffee.png: 600x400, %d detections", c->coffee_detections);
+    ck_assert_msg(strstr(out, header), "'%s' missing from:\n%s", header, out);
+    ck_assert_int_eq(strstr(out, "mask sc") != NULL, c->mask_score);
+    int rows = 0;
+    for (const char *line = strchr(out, '\n'); line; line = strchr(line + 1, '\n')) {
+        /* "  %3d  %-16s %8.4f": the score at column 24 (class names hold spaces). */
+        int index;
+        float score, mask_score;
+        if (sscanf(line + 1, "%d", &index) == 1 && index == rows && strlen(line + 1) > 24 &&
+            sscanf(line + 1 + 24, "%f %f", &score, &mask_score) == 2) {
+            /* The score times a predicted IoU: the mask-IoU net's ReLU output, >= 0 (not
+             * bounded by 1: the official net has no sigmoid). */
+            if (c->mask_score)
+                ck_assert_msg(score > 0 && mask_score >= 0, "row %d: %s", rows, line + 1);
+            rows++;
+        }
+    }
+    ck_assert_int_eq(rows, c->coffee_detections);
+    free(out);
+}
+END_TEST
+
 START_TEST(failures_leave_no_file)
 {
     char *out, cmd[1024];
@@ -270,6 +301,7 @@ Suite *cli_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, describe_parity_checkpoint, 0, 2);
     tcase_add_loop_test(tc, json_output, 0, 2);
+    tcase_add_loop_test(tc, table_output, 0, 2);
     tcase_add_test(tc, failures_leave_no_file);
     tcase_add_test(tc, full_disk_leaves_no_file);
     tcase_add_test(tc, kill_mid_write_leaves_no_file);
