@@ -3,6 +3,7 @@
  * only for a larger image, the statuses it gives for what it cannot do, batches, and the
  * stage profile. In the normal runner it runs on the emulated runtime; in the GPU runner
  * (`make gpu-check`) on the GPU, where the counts are not available and are skipped. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -31,16 +32,16 @@ static void free_model(void)
     model = NULL;
 }
 
-/* A CUDA session keeping scores above score_threshold, or NULL after a SKIP line when there
- * is no GPU. */
-static yolact_session *cuda_session(float score_threshold)
+/* A CUDA session of m keeping scores above score_threshold, or NULL after a SKIP line when
+ * there is no GPU. */
+static yolact_session *cuda_session_of(const yolact_model *m, float score_threshold)
 {
     yolact_session_options so;
     yolact_session_options_init(&so);
     so.backend = YOLACT_BACKEND_CUDA;
     so.score_threshold = score_threshold;
     yolact_session *s = NULL;
-    yolact_status st = yolact_session_create(model, &so, &s);
+    yolact_status st = yolact_session_create(m, &so, &s);
     if (st == YOLACT_ERR_BACKEND_UNAVAILABLE) {
         printf("SKIP cuda_backend: %s\n", yolact_last_error());
         return NULL;
@@ -50,11 +51,35 @@ static yolact_session *cuda_session(float score_threshold)
     return s;
 }
 
+static yolact_session *cuda_session(float score_threshold)
+{
+    return cuda_session_of(model, score_threshold);
+}
+
 #ifdef YL_CUDA_EMULATION
-/* After the first frame of a size, a frame allocates nothing, runs the network as one graph
+/* A frame after the first of its size: it allocates nothing, runs the network as one graph
  * launch, and crosses to the host only for Detect's count and the final download: 1 upload,
- * 3 downloads (count, detections, masks), 2 synchronisations. A larger image grows the
- * image-sized buffers once. */
+ * 3 downloads (count, detections, masks), 2 synchronisations. YOLACT++ brings its mask
+ * scores down with the detections, packed after them: the same counts. */
+static void assert_frame_counts(yolact_session *s, const yolact_image *image, const char *what)
+{
+    const yolact_result *r;
+    yl_emu_counters c;
+    yl_emu_counters_reset();
+    ck_assert_status(yolact_session_detect(s, image, &r), YOLACT_OK);
+    yl_emu_counters_get(&c);
+    printf("%s frame: %ld allocations, %ld uploads, %ld downloads, %ld syncs, %ld launches, "
+           "%ld graph launches\n", what, c.allocations, c.h2d_copies, c.d2h_copies,
+           c.synchronizations, c.launches, c.graph_launches);
+    ck_assert_int_eq(c.allocations, 0);
+    ck_assert_int_eq(c.frees, 0);
+    ck_assert_int_eq(c.h2d_copies, 1);
+    ck_assert_int_eq(c.d2h_copies, 3);
+    ck_assert_int_eq(c.synchronizations, 2);
+    ck_assert_int_eq(c.graph_launches, 1);
+}
+
+/* The counts above; a larger image grows the image-sized buffers once. */
 START_TEST(a_frame_allocates_nothing_and_syncs_twice)
 {
     yolact_session *s = cuda_session(0.1f);
@@ -63,20 +88,8 @@ START_TEST(a_frame_allocates_nothing_and_syncs_twice)
     const yolact_result *r;
     ck_assert_status(yolact_session_detect(s, &image, &r), YOLACT_OK);
     ck_assert_int_gt(r->count, 0);
-
+    assert_frame_counts(s, &image, "cuda");
     yl_emu_counters c;
-    yl_emu_counters_reset();
-    ck_assert_status(yolact_session_detect(s, &image, &r), YOLACT_OK);
-    yl_emu_counters_get(&c);
-    printf("cuda frame: %ld allocations, %ld uploads, %ld downloads, %ld syncs, %ld launches, "
-           "%ld graph launches\n", c.allocations, c.h2d_copies, c.d2h_copies,
-           c.synchronizations, c.launches, c.graph_launches);
-    ck_assert_int_eq(c.allocations, 0);
-    ck_assert_int_eq(c.frees, 0);
-    ck_assert_int_eq(c.h2d_copies, 1);
-    ck_assert_int_eq(c.d2h_copies, 3);
-    ck_assert_int_eq(c.synchronizations, 2);
-    ck_assert_int_eq(c.graph_launches, 1);
 
     /* Twice as wide: the upload and the masks grow, once. */
     big = image;
@@ -98,6 +111,36 @@ START_TEST(a_frame_allocates_nothing_and_syncs_twice)
     free(black);
     yolact_image_free_pixels(&image);
     yolact_session_free(s);
+    yl_emu_counters_get(&c);
+    ck_assert_int_eq(c.live_allocations, 0);
+}
+END_TEST
+
+/* YOLACT++ (DCN layers in the backbone graph, the mask-IoU net after Detect): the same
+ * counts, and mask scores that are the net's, not the box scores. */
+START_TEST(a_plus_frame_allocates_nothing_and_syncs_twice)
+{
+    yolact_model *plus = yl_test_load_model(YL_TEST_PARITY_PLUS_CHECKPOINT,
+                                            "yolact_plus_resnet50");
+    yolact_session *s = cuda_session_of(plus, 0.1f);
+    yolact_image image;
+    ck_assert_status(yolact_image_load(IMAGE, &image), YOLACT_OK);
+    const yolact_result *r;
+    ck_assert_status(yolact_session_detect(s, &image, &r), YOLACT_OK);
+    ck_assert_int_gt(r->count, 0);
+    assert_frame_counts(s, &image, "cuda YOLACT++");
+    ck_assert_status(yolact_session_detect(s, &image, &r), YOLACT_OK);
+    int rescored = 0;
+    for (int i = 0; i < r->count; i++) {
+        ck_assert_msg(isfinite(r->detections[i].mask_score) && r->detections[i].mask_score >= 0,
+                      "detection %d: mask_score %g", i, r->detections[i].mask_score);
+        rescored += r->detections[i].mask_score != r->detections[i].score;
+    }
+    ck_assert_msg(rescored > 0, "no mask score differs from its box score");
+    yolact_image_free_pixels(&image);
+    yolact_session_free(s);
+    yolact_model_free(plus);
+    yl_emu_counters c;
     yl_emu_counters_get(&c);
     ck_assert_int_eq(c.live_allocations, 0);
 }
@@ -270,6 +313,7 @@ Suite *cuda_backend_suite(void)
     tcase_set_timeout(frames, 600);
 #ifdef YL_CUDA_EMULATION
     tcase_add_test(frames, a_frame_allocates_nothing_and_syncs_twice);
+    tcase_add_test(frames, a_plus_frame_allocates_nothing_and_syncs_twice);
 #endif
     tcase_add_test(frames, batches_and_strides_give_the_single_frame_result);
     tcase_add_test(frames, device_memory_images_are_read_in_place);
