@@ -57,7 +57,9 @@ HAVE_CUDA := $(filter 1,$(CUDA))
 
 # CORE_OBJS: everything but the CUDA backend, which mk/cuda.mk adds to LIB_OBJS (the real
 # one, or lib/cuda/none.c) and, emulated, to the test runner.
-CUDA_BACKEND_SRCS := lib/cuda/backend.c lib/cuda/none.c $(wildcard lib/cuda/dnn_*.c)
+CUDA_BACKEND_HOST := backend rescore upload
+CUDA_BACKEND_SRCS := $(CUDA_BACKEND_HOST:%=lib/cuda/%.c) lib/cuda/none.c \
+                     $(wildcard lib/cuda/dnn_*.c)
 LIB_SRCS := $(sort $(filter-out $(CUDA_BACKEND_SRCS),$(wildcard lib/*.c lib/*/*.c)))
 CORE_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 LIB_OBJS := $(CORE_OBJS)

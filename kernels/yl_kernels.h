@@ -129,6 +129,42 @@ yolact_status yl_conv2d_cuda(const yl_conv_desc *d, const float *in, int batch, 
                              const float *bias, const float *residual, yl_activation act,
                              float *out, struct CUstream_st *stream);
 
+/* ---- YOLACT++ -------------------------------------------------------------------------------
+ * yl_dcn2d_cpu (cpu/dcn.h), DCNv2: in (C, in_h, in_w), offset_mask (3T, out_h, out_w) as the
+ * CPU reads it (T = kernel_h * kernel_w taps; dy, dx of tap t at channels 2t, 2t + 1, the
+ * modulation logit at 2T + t), out (out_channels, out_h, out_w), sizes as for a convolution;
+ * bias NULL or (out_channels); act as yl_conv2d_cuda's. out must not alias in, offset_mask or
+ * the workspace. precision: FP32 or FP16, as yl_conv2d_cuda.
+ *   yl_dcn2d_cuda_workspace_bytes: device scratch the call needs, the sampled column matrix
+ *                                  (C T, out_h out_w) floats (0 for an invalid shape)
+ *   yl_dcn2d_cuda_packed_bytes,    the OIHW weights packed once, on the host, as
+ *   yl_dcn2d_cuda_pack:            yl_conv2d_cuda_pack packs a 1x1 convolution's
+ *                                  (out_channels, C T, 1, 1) weights (the same memory); the
+ *                                  caller uploads them 16-byte aligned
+ * A kernel builds the column matrix (torchvision's bilinear_interpolate: a point at or beyond
+ * one pixel outside gives 0, a neighbour outside counts 0; times sigmoid(logit)), then
+ * yl_conv2d_cuda multiplies it, bias and activation in its epilogue.
+ * Accuracy: the column matrix is the CPU's bit for bit where expf is the C library's (the
+ * emulation); on a GPU expf is within 2 ulp, so each column value within ~3 ulp. The product
+ * is yl_conv2d_cuda's, against the exact sum, with sum|terms| = sum |w col| + |bias|: FP32
+ * within ~K eps sum|terms| (K = C T; typically sqrt(K) eps), FP16 within ~1e-3 sum|terms|. */
+size_t yl_dcn2d_cuda_workspace_bytes(const yl_conv_desc *d, int in_h, int in_w);
+size_t yl_dcn2d_cuda_packed_bytes(const yl_conv_desc *d, yolact_precision precision);
+void yl_dcn2d_cuda_pack(const yl_conv_desc *d, const float *weight_oihw,
+                        yolact_precision precision, void *packed_host);
+yolact_status yl_dcn2d_cuda(const yl_conv_desc *d, const float *in, int in_h, int in_w,
+                            const float *offset_mask, const void *packed_weight,
+                            yolact_precision precision, const float *bias, yl_activation act,
+                            float *out, void *workspace, struct CUstream_st *stream);
+
+/* YOLACT++'s mask re-scoring after the mask-IoU net, for n detections (all device memory):
+ * mask_scores[i] = detections[i].score x the max over maps[i]'s (h, w) map of channel
+ * detections[i].class_index (NaN for a class outside [0, channels)); maps (n, channels, h, w).
+ * The max of yl_maskiou_cpu (the same scan order) and the CPU backend's product: bit-identical. */
+yolact_status yl_mask_rescore_cuda(const float *maps, int n, int channels, int h, int w,
+                                   const yl_raw_detection *detections, float *mask_scores,
+                                   struct CUstream_st *stream);
+
 /* x = x > 0 ? x : 0.1 * x, in place, n floats (yl_conv2d_cpu's YL_ACT_LEAKY_RELU_0_1). */
 yolact_status yl_leaky_relu_cuda(float *x, size_t n, struct CUstream_st *stream);
 

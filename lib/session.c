@@ -126,8 +126,8 @@ yolact_status yolact_session_create(const yolact_model *model,
     s->backend_kind = kind;
     s->backend = kind == YOLACT_BACKEND_CUDA ? yl_cuda_backend.vtable : &yl_cpu_backend;
     yolact_status st = s->backend->create(model, options, &s->state);
-    /* AUTO runs on the CPU what the CUDA backend refuses (YOLACT++ until it has the DCN and
-     * the mask-IoU net); a CUDA session asked for by name is refused instead. */
+    /* AUTO runs on the CPU what the CUDA backend refuses (a top_k past what its NMS holds);
+     * a CUDA session asked for by name is refused instead. */
     if (st == YOLACT_ERR_UNSUPPORTED && kind == YOLACT_BACKEND_CUDA &&
         options->backend == YOLACT_BACKEND_AUTO && options->precision != YOLACT_PRECISION_FP16) {
         yl_clear_error();

@@ -1,4 +1,5 @@
-# CUDA kernels (kernels/*.cu) and the CUDA backend (lib/cuda/backend.c). Two builds of both:
+# CUDA kernels (kernels/*.cu) and the CUDA backend (lib/cuda/: backend.c, rescore.c, upload.c;
+# CUDA_BACKEND_HOST in the Makefile). Two builds of both:
 #  - emulated, always: the host C++ compiler against test/emu, linked into the Check runner
 #    (suite `kernels`), so CI without a GPU runs every kernel; `make test-kernels` runs it;
 #  - real, when the toolkit and cuDNN are found (the Makefile's CUDA): kernels by nvcc for
@@ -34,14 +35,15 @@ TEST_EXTRA_OBJS += $(EMU_OBJS)
 TEST_EXTRA_LIBS += -lstdc++
 # Suites that run kernels or the CUDA backend; they see the emulated runtime API here and the
 # real one in the GPU runner below.
-GPU_SUITE_SRCS := $(filter $(addprefix test/test_,kernels.c network_kernels.c cuda_backend.c \
-                    parity.c threads.c),$(TEST_SRCS))
+GPU_SUITE_SRCS := $(filter $(addprefix test/test_,kernels.c network_kernels.c plus_kernels.c \
+                    cuda_backend.c parity.c threads.c),$(TEST_SRCS))
 $(patsubst %.c,$(BUILD)/obj/%.o,$(GPU_SUITE_SRCS)): ALL_CFLAGS += -DYL_CUDA_EMULATION -Ikernels \
                                                                   -Itest/emu
 
 # The backend's host code against the emulated runtime, cuDNN replaced by the CPU's
 # convolution (lib/cuda/dnn_emulated.c).
-EMU_BACKEND_OBJS := $(BUILD)/obj/emu/lib/cuda/backend.o $(BUILD)/obj/emu/lib/cuda/dnn_emulated.o
+EMU_BACKEND_OBJS := $(CUDA_BACKEND_HOST:%=$(BUILD)/obj/emu/lib/cuda/%.o) \
+                    $(BUILD)/obj/emu/lib/cuda/dnn_emulated.o
 $(BUILD)/obj/emu/lib/cuda/%.o: lib/cuda/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -DYL_CUDA_EMULATION -Ikernels -Itest/emu -MMD -MP -c $< -o $@
@@ -75,7 +77,8 @@ endif
 
 # ---- the real backend in libyolact -------------------------------------------------------
 ifeq ($(HAVE_CUDA),1)
-REAL_BACKEND_OBJS := $(BUILD)/obj/lib/cuda/backend.o $(BUILD)/obj/lib/cuda/dnn_cudnn.o
+REAL_BACKEND_OBJS := $(CUDA_BACKEND_HOST:%=$(BUILD)/obj/lib/cuda/%.o) \
+                     $(BUILD)/obj/lib/cuda/dnn_cudnn.o
 LIB_OBJS += $(CUDA_OBJS) $(REAL_BACKEND_OBJS)
 $(REAL_BACKEND_OBJS): ALL_CFLAGS += -I$(CUDNN_HOME)/include -I$(CUDA_HOME)/include -Ikernels
 # The runtime is linked statically and cuDNN opened at run time (lib/cuda/dnn_cudnn.c), so

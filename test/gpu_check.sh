@@ -14,7 +14,7 @@ if [ ! -x "$sanitizer" ]; then
     exit 0
 fi
 for tool in memcheck racecheck; do
-    for suite in kernels network_kernels; do
+    for suite in kernels network_kernels plus_kernels; do
         echo "compute-sanitizer --tool $tool: suite $suite"
         CK_FORK=no CK_RUN_SUITE=$suite "$sanitizer" --tool "$tool" --error-exitcode 1 "$runner"
     done

@@ -32,9 +32,10 @@ static void free_model(void)
     model = NULL;
 }
 
-/* A CUDA session keeping scores above score_threshold that runs batch_size images a pass, or
- * NULL after a SKIP line when there is no GPU. */
-static yolact_session *cuda_session(float score_threshold, int batch_size)
+/* A CUDA session of m keeping scores above score_threshold that runs batch_size images a
+ * pass, or NULL after a SKIP line when there is no GPU. */
+static yolact_session *cuda_session_of(const yolact_model *m, float score_threshold,
+                                       int batch_size)
 {
     yolact_session_options so;
     yolact_session_options_init(&so);
@@ -42,7 +43,7 @@ static yolact_session *cuda_session(float score_threshold, int batch_size)
     so.score_threshold = score_threshold;
     so.batch_size = batch_size;
     yolact_session *s = NULL;
-    yolact_status st = yolact_session_create(model, &so, &s);
+    yolact_status st = yolact_session_create(m, &so, &s);
     if (st == YOLACT_ERR_BACKEND_UNAVAILABLE) {
         printf("SKIP cuda_backend: %s\n", yolact_last_error());
         return NULL;
@@ -52,26 +53,25 @@ static yolact_session *cuda_session(float score_threshold, int batch_size)
     return s;
 }
 
-#ifdef YL_CUDA_EMULATION
-/* After the first frame of a size, a frame allocates nothing, runs the network as one graph
- * launch, and crosses to the host only for Detect's count and the final download: 1 upload,
- * 3 downloads (count, detections, masks), 2 synchronisations. A larger image grows the
- * image-sized buffers once. */
-START_TEST(a_frame_allocates_nothing_and_syncs_twice)
+static yolact_session *cuda_session(float score_threshold, int batch_size)
 {
-    yolact_session *s = cuda_session(0.1f, 1);
-    yolact_image image, big;
-    ck_assert_status(yolact_image_load(IMAGE, &image), YOLACT_OK);
-    const yolact_result *r;
-    ck_assert_status(yolact_session_detect(s, &image, &r), YOLACT_OK);
-    ck_assert_int_gt(r->count, 0);
+    return cuda_session_of(model, score_threshold, batch_size);
+}
 
+#ifdef YL_CUDA_EMULATION
+/* A frame after the first of its size: it allocates nothing, runs the network as one graph
+ * launch, and crosses to the host only for Detect's count and the final download: 1 upload,
+ * 3 downloads (count, detections, masks), 2 synchronisations. YOLACT++ brings its mask
+ * scores down with the detections, packed after them: the same counts. */
+static void assert_frame_counts(yolact_session *s, const yolact_image *image, const char *what)
+{
+    const yolact_result *r;
     yl_emu_counters c;
     yl_emu_counters_reset();
-    ck_assert_status(yolact_session_detect(s, &image, &r), YOLACT_OK);
+    ck_assert_status(yolact_session_detect(s, image, &r), YOLACT_OK);
     yl_emu_counters_get(&c);
-    printf("cuda frame: %ld allocations, %ld uploads, %ld downloads, %ld syncs, %ld launches, "
-           "%ld graph launches\n", c.allocations, c.h2d_copies, c.d2h_copies,
+    printf("%s frame: %ld allocations, %ld uploads, %ld downloads, %ld syncs, %ld launches, "
+           "%ld graph launches\n", what, c.allocations, c.h2d_copies, c.d2h_copies,
            c.synchronizations, c.launches, c.graph_launches);
     ck_assert_int_eq(c.allocations, 0);
     ck_assert_int_eq(c.frees, 0);
@@ -80,6 +80,19 @@ START_TEST(a_frame_allocates_nothing_and_syncs_twice)
     ck_assert_int_eq(c.d2h_copies, 3);
     ck_assert_int_eq(c.synchronizations, 2);
     ck_assert_int_eq(c.graph_launches, 1);
+}
+
+/* The counts above; a larger image grows the image-sized buffers once. */
+START_TEST(a_frame_allocates_nothing_and_syncs_twice)
+{
+    yolact_session *s = cuda_session(0.1f, 1);
+    yolact_image image, big;
+    ck_assert_status(yolact_image_load(IMAGE, &image), YOLACT_OK);
+    const yolact_result *r;
+    ck_assert_status(yolact_session_detect(s, &image, &r), YOLACT_OK);
+    ck_assert_int_gt(r->count, 0);
+    assert_frame_counts(s, &image, "cuda");
+    yl_emu_counters c;
 
     /* Twice as wide: the upload and the masks grow, once. */
     big = image;
@@ -105,6 +118,36 @@ START_TEST(a_frame_allocates_nothing_and_syncs_twice)
     ck_assert_int_eq(c.live_allocations, 0);
 }
 END_TEST
+
+/* YOLACT++ (DCN layers in the backbone graph, the mask-IoU net after Detect): the same
+ * counts, and mask scores that are the net's, not the box scores. */
+START_TEST(a_plus_frame_allocates_nothing_and_syncs_twice)
+{
+    yolact_model *plus = yl_test_load_model(YL_TEST_PARITY_PLUS_CHECKPOINT,
+                                            "yolact_plus_resnet50");
+    yolact_session *s = cuda_session_of(plus, 0.1f, 1);
+    yolact_image image;
+    ck_assert_status(yolact_image_load(IMAGE, &image), YOLACT_OK);
+    const yolact_result *r;
+    ck_assert_status(yolact_session_detect(s, &image, &r), YOLACT_OK);
+    ck_assert_int_gt(r->count, 0);
+    assert_frame_counts(s, &image, "cuda YOLACT++");
+    ck_assert_status(yolact_session_detect(s, &image, &r), YOLACT_OK);
+    int rescored = 0;
+    for (int i = 0; i < r->count; i++) {
+        ck_assert_msg(isfinite(r->detections[i].mask_score) && r->detections[i].mask_score >= 0,
+                      "detection %d: mask_score %g", i, r->detections[i].mask_score);
+        rescored += r->detections[i].mask_score != r->detections[i].score;
+    }
+    ck_assert_msg(rescored > 0, "no mask score differs from its box score");
+    yolact_image_free_pixels(&image);
+    yolact_session_free(s);
+    yolact_model_free(plus);
+    yl_emu_counters c;
+    yl_emu_counters_get(&c);
+    ck_assert_int_eq(c.live_allocations, 0);
+}
+END_TEST
 #endif
 
 /* Results a and b agree: exactly where both ran on the emulation (the same kernels on the
@@ -123,9 +166,11 @@ static void assert_same_result(const yolact_result *a, const yolact_result *b, c
     for (int i = 0; i < a->count; i++) {
         const yolact_detection *x = &a->detections[i], *y = &b->detections[i];
         ck_assert_msg(x->class_index == y->class_index &&
-                          fabs(x->score - y->score) <= score_tol * x->score,
-                      "%s: detection %d is class %d score %.9g, not class %d score %.9g", what,
-                      i, y->class_index, y->score, x->class_index, x->score);
+                          fabs(x->score - y->score) <= score_tol * x->score &&
+                          fabs(x->mask_score - y->mask_score) <= score_tol * x->mask_score,
+                      "%s: detection %d is class %d score %.9g mask score %.9g, not class %d "
+                      "score %.9g mask score %.9g", what, i, y->class_index, y->score,
+                      y->mask_score, x->class_index, x->score, x->mask_score);
         long differing = 0;
         for (int py = 0; py < a->height; py++)
             for (int px = 0; px < a->width; px++)
@@ -249,6 +294,38 @@ START_TEST(batches_and_strides_give_the_single_frame_result)
 }
 END_TEST
 
+/* YOLACT++ (its DCN layers on the whole batch, the mask-IoU net image by image): a pass of
+ * two images gives each its single-image detections and mask scores. */
+START_TEST(plus_batches_give_the_single_frame_result)
+{
+    yolact_model *plus = yl_test_load_model(YL_TEST_PARITY_PLUS_CHECKPOINT,
+                                            "yolact_plus_resnet50");
+    yolact_session *single = cuda_session_of(plus, 0.1f, 1);
+    if (!single) {
+        yolact_model_free(plus);
+        return;
+    }
+    yolact_session *paired = cuda_session_of(plus, 0.1f, 2);
+    yolact_image images[2];
+    ck_assert_status(yolact_image_load(IMAGE, &images[0]), YOLACT_OK);
+    ck_assert_status(yolact_image_load(YL_TEST_DATA "/parity/astronaut.png", &images[1]),
+                     YOLACT_OK);
+    const yolact_result *alone[2], *batched[2];
+    ck_assert_status(yolact_session_detect_batch(single, images, 2, alone), YOLACT_OK);
+    ck_assert_status(yolact_session_detect_batch(paired, images, 2, batched), YOLACT_OK);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_gt(alone[i]->count, 0);
+        assert_same_result(alone[i], batched[i], i ? "YOLACT++ image 1 of a pass of 2"
+                                                    : "YOLACT++ image 0 of a pass of 2");
+    }
+    for (int i = 0; i < 2; i++)
+        yolact_image_free_pixels(&images[i]);
+    yolact_session_free(single);
+    yolact_session_free(paired);
+    yolact_model_free(plus);
+}
+END_TEST
+
 /* An image already in device memory is read in place: the same detections as from the host,
  * and (counted in the emulation) no upload. A CPU session refuses it. */
 START_TEST(device_memory_images_are_read_in_place)
@@ -368,9 +445,11 @@ Suite *cuda_backend_suite(void)
     tcase_set_timeout(frames, 600);
 #ifdef YL_CUDA_EMULATION
     tcase_add_test(frames, a_frame_allocates_nothing_and_syncs_twice);
+    tcase_add_test(frames, a_plus_frame_allocates_nothing_and_syncs_twice);
     tcase_add_test(frames, out_of_gpu_memory_is_a_status_and_the_session_recovers);
 #endif
     tcase_add_test(frames, batches_and_strides_give_the_single_frame_result);
+    tcase_add_test(frames, plus_batches_give_the_single_frame_result);
     tcase_add_test(frames, device_memory_images_are_read_in_place);
     tcase_add_test(frames, profile_times_every_stage);
     suite_add_tcase(s, frames);

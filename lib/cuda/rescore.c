@@ -1,0 +1,129 @@
+/* The mask-IoU net on the device: the masks go through the layers a chunk at a time, each
+ * layer one batched convolution ping-ponging between two buffers, every mask's last map kept
+ * for the one re-scoring launch. */
+#include "cuda/rescore.h"
+
+#include <stdlib.h>
+
+#include "cuda/cuda_api.h"
+#include "cuda/upload.h"
+#include "yl_kernels.h"
+
+struct yl_cuda_maskiou {
+    yl_maskiou_net net;             /* the shapes (its weight pointers are host memory) */
+    yolact_precision precision;
+    int max_masks;
+    int h[YL_MAX_MASKIOU_LAYERS + 1], w[YL_MAX_MASKIOU_LAYERS + 1]; /* layer l's input; [L]:
+                                                                       the last output */
+    const void *packed[YL_MAX_MASKIOU_LAYERS];
+    const float *bias[YL_MAX_MASKIOU_LAYERS];
+    void *weights;                  /* the packed weights, one device block */
+    float *biases;                  /* every layer's bias, one device block */
+    int chunk;                      /* masks a layer's convolution takes at once */
+    float *act[2];                  /* a chunk's activations */
+    float *last;                    /* (max_masks, classes, h[L], w[L]): the net's outputs */
+    size_t last_floats;             /* one mask's */
+};
+
+void yl_cuda_maskiou_destroy(yl_cuda_maskiou *m)
+{
+    if (!m)
+        return;
+    void *device[] = {m->weights, m->biases, m->act[0], m->act[1], m->last};
+    for (size_t i = 0; i < sizeof device / sizeof device[0]; i++)
+        if (device[i])
+            cudaFree(device[i]);
+    free(m);
+}
+
+static yolact_status setup(yl_cuda_maskiou *m)
+{
+    const yl_maskiou_net *net = &m->net;
+    const int L = net->num_layers;
+    size_t act = 1, bias_floats = 0;
+    yl_cuda_pack_item items[YL_MAX_MASKIOU_LAYERS];
+    m->h[0] = net->in_h;
+    m->w[0] = net->in_w;
+    for (int l = 0; l < L; l++) {
+        const yl_conv_desc *d = &net->layers[l].conv;
+        m->h[l + 1] = yl_conv_out_size(m->h[l], d->kernel_h, d->stride, d->pad, d->dilation);
+        m->w[l + 1] = yl_conv_out_size(m->w[l], d->kernel_w, d->stride, d->pad, d->dilation);
+        size_t floats = (size_t)d->out_channels * m->h[l + 1] * m->w[l + 1];
+        if (l + 1 < L && floats > act)
+            act = floats;
+        m->last_floats = floats;
+        bias_floats += (size_t)d->out_channels;
+        items[l] = (yl_cuda_pack_item){d, net->layers[l].weight, 0, m->precision,
+                                       &m->packed[l]};
+    }
+    YL_TRY(yl_cuda_pack_weights(items, L, &m->weights, "the mask-IoU net's weights"));
+    YL_TRY(yl_cuda_alloc(&m->biases, bias_floats * sizeof(float), "the mask-IoU net's biases"));
+    for (int i = 0; i < 2; i++)
+        YL_TRY(yl_cuda_alloc(&m->act[i], (size_t)m->chunk * act * sizeof(float),
+                             "the mask-IoU net's activations"));
+    YL_TRY(yl_cuda_alloc(&m->last, (size_t)m->max_masks * m->last_floats * sizeof(float),
+                         "the mask-IoU net's outputs"));
+    float *at = m->biases;
+    for (int l = 0; l < L; l++) {
+        const yl_maskiou_layer *layer = &net->layers[l];
+        size_t bytes = (size_t)layer->conv.out_channels * sizeof(float);
+        if (layer->bias)
+            YL_CU_CHECK(cudaMemcpy(at, layer->bias, bytes, cudaMemcpyHostToDevice));
+        m->bias[l] = layer->bias ? at : NULL;
+        at += layer->conv.out_channels;
+    }
+    return YOLACT_OK;
+}
+
+yolact_status yl_cuda_maskiou_create(const yl_maskiou_net *net, int max_masks,
+                                     yolact_precision precision, yl_cuda_maskiou **out)
+{
+    *out = NULL;
+    if (!net || net->num_layers < 1 || net->num_layers > YL_MAX_MASKIOU_LAYERS ||
+        max_masks < 0 || (precision != YOLACT_PRECISION_FP32 &&
+                          precision != YOLACT_PRECISION_FP16))
+        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "yl_cuda_maskiou_create: %d layers, %d "
+                       "masks, precision %d", net ? net->num_layers : 0, max_masks,
+                       (int)precision);
+    yl_cuda_maskiou *m = calloc(1, sizeof *m);
+    if (!m)
+        return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory for the mask-IoU net");
+    m->net = *net;
+    m->precision = precision;
+    m->max_masks = max_masks;
+    /* Chunks of 64 masks bound the activations (~20 MB at the 138 x 138 prototypes of 550
+     * inputs) whatever max_detections is. */
+    m->chunk = max_masks < 64 ? (max_masks > 0 ? max_masks : 1) : 64;
+    yolact_status s = setup(m);
+    if (s != YOLACT_OK) {
+        yl_cuda_maskiou_destroy(m);
+        return s;
+    }
+    *out = m;
+    return YOLACT_OK;
+}
+
+yolact_status yl_cuda_maskiou_run(yl_cuda_maskiou *m, const float *masks, int n,
+                                  const yl_raw_detection *detections, float *mask_scores,
+                                  struct CUstream_st *stream)
+{
+    if (!m || n < 0 || n > m->max_masks || (n && (!masks || !detections || !mask_scores)))
+        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "yl_cuda_maskiou_run: %d masks (at most "
+                       "%d) or a NULL pointer", n, m ? m->max_masks : 0);
+    const yl_maskiou_net *net = &m->net;
+    const int L = net->num_layers;
+    const size_t plane = (size_t)m->h[0] * m->w[0];
+    for (int first = 0; first < n; first += m->chunk) {
+        int count = n - first < m->chunk ? n - first : m->chunk;
+        const float *src = masks + plane * first;
+        for (int l = 0; l < L; l++) {
+            float *dst = l == L - 1 ? m->last + m->last_floats * first : m->act[l % 2];
+            YL_TRY(yl_conv2d_cuda(&net->layers[l].conv, src, count, m->h[l], m->w[l],
+                                  m->packed[l], m->precision, m->bias[l], NULL, YL_ACT_RELU,
+                                  dst, stream));
+            src = dst;
+        }
+    }
+    return yl_mask_rescore_cuda(m->last, n, net->layers[L - 1].conv.out_channels, m->h[L],
+                                m->w[L], detections, mask_scores, stream);
+}

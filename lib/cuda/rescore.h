@@ -1,0 +1,31 @@
+/* YOLACT++'s mask re-scoring on the CUDA backend: the mask-IoU net (cpu/maskiou.h) on the
+ * detections' cropped sigmoid masks at prototype resolution, every layer our convolution
+ * (yl_conv2d_cuda, bias and ReLU in its epilogue) at the session's precision, then
+ * yl_mask_rescore_cuda: mask_score = box score x the predicted IoU of the detection's class,
+ * as the CPU backend computes it (no threshold on the masks first: the official postprocess
+ * feeds the net the sigmoid masks). Weights are packed and uploaded and buffers allocated at
+ * creation; a run only enqueues. */
+#ifndef YL_CUDA_RESCORE_H
+#define YL_CUDA_RESCORE_H
+
+#include "cpu/maskiou.h"
+#include "cpu/post_ops.h"
+#include "yolact.h"
+
+struct CUstream_st;
+
+typedef struct yl_cuda_maskiou yl_cuda_maskiou;
+
+/* The net (its weights are read here, not kept) for runs of up to max_masks masks;
+ * precision FP32 or FP16. */
+yolact_status yl_cuda_maskiou_create(const yl_maskiou_net *net, int max_masks,
+                                     yolact_precision precision, yl_cuda_maskiou **out);
+void yl_cuda_maskiou_destroy(yl_cuda_maskiou *m); /* NULL is fine */
+
+/* masks (n, in_h, in_w), detections (n) and mask_scores (n) in device memory, n <=
+ * max_masks: enqueues the net and the re-scoring on stream (no allocation, no sync). */
+yolact_status yl_cuda_maskiou_run(yl_cuda_maskiou *m, const float *masks, int n,
+                                  const yl_raw_detection *detections, float *mask_scores,
+                                  struct CUstream_st *stream);
+
+#endif

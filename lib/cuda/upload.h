@@ -1,0 +1,31 @@
+/* Device memory for the CUDA backend's host code (lib/cuda/): allocation that fails with a
+ * status naming what the memory was for, and the weights of our convolution kernels packed
+ * and uploaded once, when a session is created. */
+#ifndef YL_CUDA_UPLOAD_H
+#define YL_CUDA_UPLOAD_H
+
+#include <stddef.h>
+
+#include "cpu/dense_ops.h"
+#include "yolact.h"
+
+/* cudaMalloc of bytes (1 for 0) into *(void **)ptr; on failure *ptr is NULL, the runtime's
+ * error is cleared (not left sticky) and the status is YOLACT_ERR_OUT_OF_MEMORY. */
+yolact_status yl_cuda_alloc(void *ptr, size_t bytes, const char *what);
+
+/* One convolution's weights to pack: for yl_conv2d_cuda, or for yl_dcn2d_cuda when dcn, at
+ * the precision it will run at (FP32 or FP16). */
+typedef struct yl_cuda_pack_item {
+    const yl_conv_desc *desc;
+    const float *weight;        /* OIHW, host memory */
+    int dcn;
+    yolact_precision precision;
+    const void **packed;        /* receives the packed weights' device address */
+} yl_cuda_pack_item;
+
+/* Pack every item into one device block (*block, the caller cudaFrees it, also on failure
+ * when not NULL), each 256-byte aligned, with one synchronous upload. */
+yolact_status yl_cuda_pack_weights(const yl_cuda_pack_item *items, int n, void **block,
+                                   const char *what);
+
+#endif
