@@ -370,6 +370,53 @@ START_TEST(device_memory_images_are_read_in_place)
 }
 END_TEST
 
+#ifdef YL_CUDA_EMULATION
+/* Bytes uploaded while making a session of the model at a precision (*s receives it). */
+static size_t session_upload_bytes(yolact_precision precision, yolact_session **s)
+{
+    yolact_session_options so;
+    yolact_session_options_init(&so);
+    so.backend = YOLACT_BACKEND_CUDA;
+    so.precision = precision;
+    yl_emu_counters c;
+    yl_emu_counters_reset();
+    ck_assert_status(yolact_session_create(model, &so, s), YOLACT_OK);
+    yl_emu_counters_get(&c);
+    return c.h2d_bytes;
+}
+
+/* Sessions of one model on one device share its weights: a second session of the same
+ * precision uploads none of them, one of another precision its own; they are freed with the
+ * last session that holds them. */
+START_TEST(sessions_share_the_weights)
+{
+    yl_emu_counters c;
+    yl_emu_counters_get(&c);
+    long live_before = c.live_allocations;
+    size_t weight_bytes = (size_t)yolact_model_get_info(model)->num_parameters * sizeof(float);
+    yolact_session *first, *second, *half;
+    size_t first_bytes = session_upload_bytes(YOLACT_PRECISION_FP32, &first);
+    size_t second_bytes = session_upload_bytes(YOLACT_PRECISION_FP32, &second);
+    size_t half_bytes = session_upload_bytes(YOLACT_PRECISION_FP16, &half);
+    printf("uploads at session creation: %zu, %zu (shared), %zu (FP16) bytes; weights %zu\n",
+           first_bytes, second_bytes, half_bytes, weight_bytes);
+    ck_assert_uint_ge(first_bytes, second_bytes + weight_bytes / 2);
+    ck_assert_uint_ge(half_bytes, second_bytes + weight_bytes / 2);
+    yolact_session_free(first);
+    yl_emu_counters_get(&c);
+    long live_with_second = c.live_allocations;
+    yolact_session_free(half);
+    yolact_session_free(second);
+    yl_emu_counters_get(&c);
+    ck_assert_int_eq(c.live_allocations, live_before);
+    ck_assert_int_gt(live_with_second, live_before);
+    /* Made again after the last was freed: uploaded again. */
+    ck_assert_uint_eq(session_upload_bytes(YOLACT_PRECISION_FP32, &first), first_bytes);
+    yolact_session_free(first);
+}
+END_TEST
+#endif
+
 /* What the backend cannot do is a status at creation, and the session choice is honest. */
 START_TEST(what_it_cannot_do_is_refused_at_creation)
 {
@@ -435,6 +482,9 @@ Suite *cuda_backend_suite(void)
     TCase *sessions = tcase_create("sessions");
     tcase_add_checked_fixture(sessions, load_model, free_model);
     tcase_add_test(sessions, what_it_cannot_do_is_refused_at_creation);
+#ifdef YL_CUDA_EMULATION
+    tcase_add_test(sessions, sessions_share_the_weights);
+#endif
     suite_add_tcase(s, sessions);
     /* Whole frames of the network: tagged "cuda", which the ASan and valgrind runs leave out
      * (the emulated heads under them take tens of minutes; their kernels run there through

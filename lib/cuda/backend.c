@@ -13,7 +13,6 @@
  * The same file builds against test/emu's runtime (-DYL_CUDA_EMULATION), where it runs on the
  * host with the emulated kernels, so CI runs the whole CUDA path without a GPU. */
 #include <stdlib.h>
-#include <string.h>
 
 #include "backend.h"
 #include "cuda/cuda_api.h"
@@ -21,6 +20,7 @@
 #include "cuda/rescore.h"
 #include "cuda/runtime.h"
 #include "cuda/upload.h"
+#include "cuda/weights.h"
 #include "yl_kernels.h"
 
 /* What one op needs on the device besides its buffers. */
@@ -42,9 +42,7 @@ typedef struct cuda_state {
     float *arena;                   /* every network buffer, planned */
     float **buffers;
     cuda_op *ops;
-    float *params;                  /* the model's parameter block, uploaded */
-    void *packed;                   /* our convolutions' packed weights, one block */
-    float *zero_bias;               /* for library convolutions without a bias */
+    const yl_cuda_weights *weights; /* shared with the model's other sessions on the device */
     void *net_workspace;            /* the network ops' scratch: fixed, the graph holds it */
     size_t net_workspace_bytes;
     void *workspace;                /* the other stages' scratch; grows with the image */
@@ -79,33 +77,11 @@ typedef struct cuda_state {
     cudaEvent_t *events;            /* stage boundaries: num_ops + 6 */
 } cuda_state;
 
-/* The convolutions that are ours rather than the library's: the protonet and the heads. */
-static int is_own_conv(const yl_op *op)
-{
-    return strncmp(op->name, "proto_net.", 10) == 0 ||
-           strncmp(op->name, "prediction_layers.", 18) == 0;
-}
-
-/* Ops whose weights are packed for our kernels: our convolutions and every DCN. */
-static int has_packed_weights(const yl_op *op)
-{
-    return (op->kind == YL_OP_CONV && is_own_conv(op)) || op->kind == YL_OP_DCN;
-}
-
-/* The DCN layers run in FP32 in every session. In FP16 (half-rounded columns and weights)
- * they alone took the emulated YOLACT++ parity run past the FP16 gate: worst |score diff|
- * 0.0104, mask_score up to 3.05% relative, one gated detection unmatched on astronaut; with
- * them in FP32 and the rest in FP16 it passes (test_parity.c). Their errors feed the whole
- * rest of the network; the kernel itself takes FP16 too (test_plus_kernels.c). */
-static yolact_precision op_precision(const cuda_state *st, const yl_op *op)
-{
-    return op->kind == YL_OP_DCN ? YOLACT_PRECISION_FP32 : st->precision;
-}
-
 static void release(cuda_state *st)
 {
     if (!st)
         return;
+    cudaSetDevice(st->options.device_index); /* the session's, for the frees below */
     if (st->ops)
         for (int i = 0; i < st->model->num_ops; i++)
             yl_dnn_conv_free(st->ops[i].dnn_plan);
@@ -115,9 +91,9 @@ static void release(cuda_state *st)
                 cudaEventDestroy(st->events[i]);
     if (st->network_graph)
         cudaGraphExecDestroy(st->network_graph);
-    void *device[] = {st->arena, st->params, st->packed, st->zero_bias, st->net_workspace,
-                      st->workspace, st->loc,
-                      st->conf, st->coeff, st->proto, st->priors, st->results, st->counts,
+    yl_cuda_weights_release(st->weights);
+    void *device[] = {st->arena, st->net_workspace, st->workspace, st->loc, st->conf,
+                      st->coeff, st->proto, st->priors, st->results, st->counts,
                       st->det_coeffs, st->det_boxes, st->proto_masks, st->image,
                       st->mask_bits};
     for (size_t i = 0; i < sizeof device / sizeof device[0]; i++)
@@ -174,62 +150,6 @@ static yolact_status arena_alloc(void *ctx, size_t bytes, void **arena)
     return yl_cuda_alloc(arena, bytes, "the activations");
 }
 
-/* Upload the model's parameter block once; each op's weights become pointers into it. */
-static yolact_status upload_parameters(cuda_state *st)
-{
-    const yolact_model *m = st->model;
-    size_t floats = 0;
-    int max_out = 1;
-    for (int i = 0; i < m->num_ops; i++) {
-        const yl_op *op = &m->ops[i];
-        if (op->kind != YL_OP_CONV && op->kind != YL_OP_DCN)
-            continue;
-        const yl_conv_desc *d = &op->conv;
-        size_t end = (size_t)(op->weight - m->params) +
-                     (size_t)d->out_channels * d->in_channels * d->kernel_h * d->kernel_w;
-        floats = end > floats ? end : floats;
-        if (op->bias) {
-            end = (size_t)(op->bias - m->params) + (size_t)d->out_channels;
-            floats = end > floats ? end : floats;
-        }
-        max_out = d->out_channels > max_out ? d->out_channels : max_out;
-    }
-    YL_TRY(yl_cuda_alloc(&st->params, floats * sizeof(float), "the weights"));
-    YL_TRY(yl_cuda_alloc(&st->zero_bias, (size_t)max_out * sizeof(float), "a zero bias"));
-    YL_CU_CHECK(cudaMemcpy(st->params, m->params, floats * sizeof(float),
-                           cudaMemcpyHostToDevice));
-    YL_CU_CHECK(cudaMemset(st->zero_bias, 0, (size_t)max_out * sizeof(float)));
-    for (int i = 0; i < m->num_ops; i++) {
-        const yl_op *op = &m->ops[i];
-        if (op->kind != YL_OP_CONV && op->kind != YL_OP_DCN)
-            continue;
-        st->ops[i].weight = st->params + (op->weight - m->params);
-        st->ops[i].bias = op->bias ? st->params + (op->bias - m->params) : st->zero_bias;
-    }
-    return YOLACT_OK;
-}
-
-/* Our convolutions' and the DCNs' weights, packed for their kernels at the precision each
- * runs in. */
-static yolact_status pack_own_convolutions(cuda_state *st)
-{
-    const yolact_model *m = st->model;
-    yl_cuda_pack_item *items = calloc((size_t)m->num_ops + 1, sizeof *items);
-    if (!items)
-        return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory packing the weights");
-    int n = 0;
-    for (int i = 0; i < m->num_ops; i++) {
-        const yl_op *op = &m->ops[i];
-        st->ops[i].precision = op_precision(st, op);
-        if (has_packed_weights(op))
-            items[n++] = (yl_cuda_pack_item){&op->conv, op->weight, op->kind == YL_OP_DCN,
-                                             st->ops[i].precision, &st->ops[i].packed};
-    }
-    yolact_status s = yl_cuda_pack_weights(items, n, &st->packed, "the head and DCN weights");
-    free(items);
-    return s;
-}
-
 /* A library plan for every other convolution; every op's scratch need. */
 static yolact_status plan_ops(cuda_state *st)
 {
@@ -237,7 +157,7 @@ static yolact_status plan_ops(cuda_state *st)
     for (int i = 0; i < m->num_ops; i++) {
         const yl_op *op = &m->ops[i];
         const yl_buffer_desc *in = &m->buffers[op->in];
-        if (op->kind == YL_OP_CONV && !is_own_conv(op)) {
+        if (op->kind == YL_OP_CONV && !yl_cuda_is_own_conv(op)) {
             size_t ws = 0;
             YL_TRY(yl_dnn_conv_plan(st->dnn, &op->conv, st->batch, in->height, in->width, op->act,
                                     op->residual >= 0, st->precision, &st->ops[i].dnn_plan,
@@ -309,8 +229,11 @@ static yolact_status create(cuda_state *st)
     for (int i = 0; i < m->num_ops + 6; i++)
         YL_CU_CHECK(cudaEventCreate(&st->events[i]));
     YL_TRY(yl_plan_arena(m, st->batch, arena_alloc, NULL, &st->arena, &st->buffers));
-    YL_TRY(upload_parameters(st));
-    YL_TRY(pack_own_convolutions(st));
+    YL_TRY(yl_cuda_weights_acquire(m, st->options.device_index, st->precision, &st->weights));
+    for (int i = 0; i < m->num_ops; i++)
+        st->ops[i] = (cuda_op){st->weights->weight[i], st->weights->bias[i],
+                               st->weights->packed[i],
+                               yl_cuda_op_precision(&m->ops[i], st->precision), NULL};
     YL_TRY(plan_ops(st));
     YL_TRY(allocate_outputs(st));
     if (m->maskiou.num_layers > 0)
