@@ -13,15 +13,24 @@ typedef struct expected_net {
     const char *preset;
     yolact_backbone_kind backbone;
     int stages, depth[5], channels[5], input_size;
+    int dcn[5], anchors, maskiou_layers; /* YOLACT++: DCN blocks per stage, 9, 6 */
 } expected_net;
 
+#define RESNET_CHANNELS {256, 512, 1024, 2048}
 static const expected_net nets[] = {
-    {"yolact_base", YOLACT_BACKBONE_RESNET, 4, {3, 4, 23, 3}, {256, 512, 1024, 2048}, 550},
-    {"yolact_im400", YOLACT_BACKBONE_RESNET, 4, {3, 4, 23, 3}, {256, 512, 1024, 2048}, 400},
-    {"yolact_im700", YOLACT_BACKBONE_RESNET, 4, {3, 4, 23, 3}, {256, 512, 1024, 2048}, 700},
-    {"yolact_resnet50", YOLACT_BACKBONE_RESNET, 4, {3, 4, 6, 3}, {256, 512, 1024, 2048}, 550},
+    {"yolact_base", YOLACT_BACKBONE_RESNET, 4, {3, 4, 23, 3}, RESNET_CHANNELS, 550, {0}, 3, 0},
+    {"yolact_im400", YOLACT_BACKBONE_RESNET, 4, {3, 4, 23, 3}, RESNET_CHANNELS, 400, {0}, 3, 0},
+    {"yolact_im700", YOLACT_BACKBONE_RESNET, 4, {3, 4, 23, 3}, RESNET_CHANNELS, 700, {0}, 3, 0},
+    {"yolact_resnet50", YOLACT_BACKBONE_RESNET, 4, {3, 4, 6, 3}, RESNET_CHANNELS, 550, {0}, 3,
+     0},
     {"yolact_darknet53", YOLACT_BACKBONE_DARKNET, 5, {1, 2, 8, 8, 4},
-     {64, 128, 256, 512, 1024}, 550},
+     {64, 128, 256, 512, 1024}, 550, {0}, 3, 0},
+    /* The official resnet101_dcn_inter3 (DCN in the last 4, 23, 3 blocks of stages 2-4, every
+     * third, and the first) and resnet50_dcnv2 (every block of stages 2-4). */
+    {"yolact_plus_base", YOLACT_BACKBONE_RESNET, 4, {3, 4, 23, 3}, RESNET_CHANNELS, 550,
+     {0, 2, 8, 1}, 9, 6},
+    {"yolact_plus_resnet50", YOLACT_BACKBONE_RESNET, 4, {3, 4, 6, 3}, RESNET_CHANNELS, 550,
+     {0, 4, 6, 3}, 9, 6},
 };
 
 /* Parameters inference uses, counted independently of the builder: every floating tensor
@@ -56,14 +65,17 @@ START_TEST(random_network_loads_as_its_preset)
         ck_assert_msg(in->stage_channels[s] == e->channels[s],
                       "%s stage %d: %d channels, expected %d", e->preset, s,
                       in->stage_channels[s], e->channels[s]);
+        ck_assert_msg(in->stage_dcn[s] == e->dcn[s], "%s stage %d: %d DCN blocks, expected %d",
+                      e->preset, s, in->stage_dcn[s], e->dcn[s]);
     }
+    ck_assert_int_eq(in->maskiou_layers, e->maskiou_layers);
     ck_assert_int_eq(in->fpn_channels, 256);
     ck_assert_int_eq(in->fpn_downsample_levels, 2);
     ck_assert_int_eq(in->num_levels, 5);
     ck_assert_int_eq(in->protonet_channels, 256);
     ck_assert_int_eq(in->protonet_layers, 5);
     ck_assert_int_eq(in->num_prototypes, 32);
-    ck_assert_int_eq(in->anchors_per_cell, 3);
+    ck_assert_int_eq(in->anchors_per_cell, e->anchors);
     ck_assert_int_eq(in->num_classes, 81);
     ck_assert_int_eq(in->input_size, e->input_size);
     ck_assert_int_eq(in->num_parameters, count_parameters(&table));
@@ -125,7 +137,7 @@ END_TEST
 START_TEST(unknown_preset_is_refused)
 {
     yl_tensor_table t;
-    ck_assert_status(yl_random_weights("yolact_plus_base", 0, &t), YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_status(yl_random_weights("yolact_plus_huge", 0, &t), YOLACT_ERR_INVALID_ARGUMENT);
     ck_assert_uint_eq(t.count, 0);
     ck_assert_ptr_null(t.tensors);
 }

@@ -13,7 +13,6 @@
 #define FPN_CHANNELS 256
 #define PROTO_CHANNELS 256
 #define NUM_PROTOTYPES 32
-#define NUM_ANCHORS 3
 #define NUM_CLASSES 81
 #define NUM_DOWNSAMPLE 2
 
@@ -126,9 +125,20 @@ static void batchnorm(generator *g, const char *module, int channels)
     add(g, YL_DTYPE_I64, 0, shape, "%s.num_batches_tracked", module);
 }
 
-/* torchvision-style Bottleneck ResNet as the official backbone.py names it; *out gets the
- * output channels of each stage. */
-static void resnet(generator *g, const int *depth, int *out)
+/* Which blocks of a stage have a DCNv2 3x3 conv, as the official ResNetBackbone picks them:
+ * the stage's last dcn_layers blocks, every dcn_interval-th of them (the first block when
+ * dcn_layers covers the whole stage). */
+static int block_has_dcn(int block, int blocks, int dcn_layers, int dcn_interval)
+{
+    if (block == 0)
+        return dcn_layers >= blocks;
+    return block + dcn_layers >= blocks && block % dcn_interval == 0;
+}
+
+/* torchvision-style Bottleneck ResNet as the official backbone.py names it, with YOLACT++'s
+ * DCNv2 blocks where dcn_layers says (NULL: none); *out gets each stage's output channels. */
+static void resnet(generator *g, const int *depth, const int *dcn_layers, int dcn_interval,
+                   int *out)
 {
     conv(g, "backbone.conv1", 64, 3, 7, 0);
     batchnorm(g, "backbone.bn1", 64);
@@ -142,7 +152,14 @@ static void resnet(generator *g, const int *depth, int *out)
                 snprintf(a, sizeof a, "backbone.layers.%d.%d.conv%d", s, k, i + 1);
                 snprintf(b, sizeof b, "backbone.layers.%d.%d.bn%d", s, k, i + 1);
                 int o = i == 2 ? 4 * planes : planes, in = i == 0 ? inplanes : planes;
-                conv(g, a, o, in, kernel[i], 0);
+                int dcn = i == 1 && dcn_layers &&
+                          block_has_dcn(k, depth[s], dcn_layers[s], dcn_interval);
+                conv(g, a, o, in, kernel[i], dcn); /* a DCN has a bias of its own */
+                if (dcn) { /* its offsets and modulation: 3 x 9 channels from a 3x3 conv */
+                    char om[128];
+                    snprintf(om, sizeof om, "%s.conv_offset_mask", a);
+                    conv(g, om, 27, in, 3, 1);
+                }
                 batchnorm(g, b, o);
             }
             if (k == 0) {
@@ -181,9 +198,9 @@ static void darknet(generator *g, const int *depth, int *out)
     }
 }
 
-/* FPN over the last three backbone stages, protonet, the shared prediction head and the
- * (training-only) semantic segmentation conv. */
-static void neck_and_heads(generator *g, const int *selected_channels)
+/* FPN over the last three backbone stages, protonet, the shared prediction head with
+ * `anchors` anchors per cell and the (training-only) semantic segmentation conv. */
+static void neck_and_heads(generator *g, const int *selected_channels, int anchors)
 {
     char a[96];
     for (int i = 0; i < 3; i++) { /* lat_layers.0 reads the deepest stage */
@@ -206,21 +223,42 @@ static void neck_and_heads(generator *g, const int *selected_channels)
     }
     conv(g, "proto_net.10", NUM_PROTOTYPES, PROTO_CHANNELS, 1, 1);
     conv(g, "prediction_layers.0.upfeature.0", FPN_CHANNELS, FPN_CHANNELS, 3, 1);
-    conv(g, "prediction_layers.0.bbox_layer", 4 * NUM_ANCHORS, FPN_CHANNELS, 3, 1);
-    conv(g, "prediction_layers.0.conf_layer", NUM_CLASSES * NUM_ANCHORS, FPN_CHANNELS, 3, 1);
-    conv(g, "prediction_layers.0.mask_layer", NUM_PROTOTYPES * NUM_ANCHORS, FPN_CHANNELS, 3, 1);
+    conv(g, "prediction_layers.0.bbox_layer", 4 * anchors, FPN_CHANNELS, 3, 1);
+    conv(g, "prediction_layers.0.conf_layer", NUM_CLASSES * anchors, FPN_CHANNELS, 3, 1);
+    conv(g, "prediction_layers.0.mask_layer", NUM_PROTOTYPES * anchors, FPN_CHANNELS, 3, 1);
     conv(g, "semantic_seg_conv", NUM_CLASSES - 1, FPN_CHANNELS, 1, 1);
+}
+
+/* YOLACT++'s mask-IoU net (maskiou_net of yolact_plus_base): 3x3 stride-2 convs of widths 8
+ * to 128 from the one-channel mask, then a 1x1 to the 80 classes, ReLUs between (the odd
+ * indices of the official Sequential). */
+static void maskiou_net(generator *g)
+{
+    static const int widths[5] = {8, 16, 32, 64, 128};
+    char a[64];
+    for (int i = 0; i < 5; i++) {
+        snprintf(a, sizeof a, "maskiou_net.maskiou_net.%d", 2 * i);
+        conv(g, a, widths[i], i ? widths[i - 1] : 1, 3, 1);
+    }
+    conv(g, "maskiou_net.maskiou_net.10", NUM_CLASSES - 1, widths[4], 1, 1);
 }
 
 yolact_status yl_random_weights(const char *preset, uint64_t seed, yl_tensor_table *table)
 {
+    /* YOLACT++ (plus): the official resnet101_dcn_inter3 and resnet50_dcnv2 backbones, 9
+     * anchors a cell, the mask-IoU net. */
     static const struct {
         const char *name;
         int darknet;
         int depth[5];
-    } nets[] = {{"yolact_base", 0, {3, 4, 23, 3}},   {"yolact_im400", 0, {3, 4, 23, 3}},
-                {"yolact_im700", 0, {3, 4, 23, 3}},  {"yolact_resnet50", 0, {3, 4, 6, 3}},
-                {"yolact_darknet53", 1, {1, 2, 8, 8, 4}}};
+        int plus, dcn_layers[4], dcn_interval;
+    } nets[] = {{"yolact_base", 0, {3, 4, 23, 3}, 0, {0}, 1},
+                {"yolact_im400", 0, {3, 4, 23, 3}, 0, {0}, 1},
+                {"yolact_im700", 0, {3, 4, 23, 3}, 0, {0}, 1},
+                {"yolact_resnet50", 0, {3, 4, 6, 3}, 0, {0}, 1},
+                {"yolact_darknet53", 1, {1, 2, 8, 8, 4}, 0, {0}, 1},
+                {"yolact_plus_base", 0, {3, 4, 23, 3}, 1, {0, 4, 23, 3}, 3},
+                {"yolact_plus_resnet50", 0, {3, 4, 6, 3}, 1, {0, 4, 6, 3}, 1}};
     if (!table)
         return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "yl_random_weights: table is NULL");
     table->tensors = NULL;
@@ -233,9 +271,12 @@ yolact_status yl_random_weights(const char *preset, uint64_t seed, yl_tensor_tab
         if (nets[i].darknet)
             darknet(&g, nets[i].depth, stage_out);
         else
-            resnet(&g, nets[i].depth, stage_out);
+            resnet(&g, nets[i].depth, nets[i].plus ? nets[i].dcn_layers : NULL,
+                   nets[i].dcn_interval, stage_out);
         /* The FPN reads the last three stages (selected layers 1-3 of ResNet, 2-4 of DarkNet). */
-        neck_and_heads(&g, stage_out + (nets[i].darknet ? 2 : 1));
+        neck_and_heads(&g, stage_out + (nets[i].darknet ? 2 : 1), nets[i].plus ? 9 : 3);
+        if (nets[i].plus)
+            maskiou_net(&g);
         if (g.status != YOLACT_OK)
             yl_tensor_table_free(table);
         return g.status;
