@@ -45,6 +45,8 @@ typedef struct yl_backend_vtable {
     yolact_status (*network_outputs)(void *state, yl_network_outputs *out);
     /* Add each stage's time of every later frame to *profile (borrowed); NULL: time nothing. */
     void (*set_profile)(void *state, yl_profile *profile);
+    /* The device memory the session holds through its own allocations; NULL: none (CPU). */
+    void (*device_memory)(void *state, yl_device_memory *out);
 } yl_backend_vtable;
 
 extern const yl_backend_vtable yl_cpu_backend;

@@ -56,6 +56,7 @@ typedef struct cuda_state {
     size_t slot_bytes;
     int mask_w, mask_h;             /* the mask buffers fit an image of this size */
     uint8_t *mask_bits;             /* max_detections bit masks at image resolution */
+    size_t mask_bits_bytes;
     yl_raw_detection *host_detections; /* page-locked, so the downloads run asynchronously */
     uint8_t *host_masks;
     int last_image;                 /* the last image's place in its pass */
@@ -64,6 +65,7 @@ typedef struct cuda_state {
 
     yl_profile *profile;            /* borrowed; NULL: time nothing */
     cudaEvent_t *events;            /* stage boundaries: num_ops + 6 */
+    yl_device_memory memory;        /* what device_alloc holds now, and the most it held */
 } cuda_state;
 
 /* The convolutions that are ours rather than the library's: the protonet and the heads. */
@@ -111,16 +113,30 @@ static void cuda_destroy(void *state)
     release(state);
 }
 
-static yolact_status device_alloc(void *ptr, size_t bytes, const char *what)
+/* Every device allocation of a session goes through here and is counted in st->memory;
+ * device_free takes back the same count (release() frees without counting). */
+static yolact_status device_alloc(cuda_state *st, void *ptr, size_t bytes, const char *what)
 {
     void **p = ptr;
-    if (cudaMalloc(p, bytes ? bytes : 1) != cudaSuccess) {
+    bytes = bytes ? bytes : 1;
+    if (cudaMalloc(p, bytes) != cudaSuccess) {
         cudaGetLastError(); /* an allocation failure is reported, not left sticky */
         *p = NULL;
         return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of GPU memory: %zu bytes for %s", bytes,
                        what);
     }
+    st->memory.current_bytes += bytes;
+    if (st->memory.current_bytes > st->memory.peak_bytes)
+        st->memory.peak_bytes = st->memory.current_bytes;
     return YOLACT_OK;
+}
+
+static void device_free(cuda_state *st, void *p, size_t bytes)
+{
+    if (!p)
+        return;
+    cudaFree(p);
+    st->memory.current_bytes -= bytes ? bytes : 1;
 }
 
 static yl_detect_params detect_params(const cuda_state *st)
@@ -148,10 +164,9 @@ static yolact_status host_alloc(void *ptr, size_t bytes, const char *what)
     return YOLACT_OK;
 }
 
-static yolact_status arena_alloc(void *ctx, size_t bytes, void **arena)
+static yolact_status arena_alloc(void *st, size_t bytes, void **arena)
 {
-    (void)ctx;
-    return device_alloc(arena, bytes, "the activations");
+    return device_alloc(st, arena, bytes, "the activations");
 }
 
 /* Upload the model's parameter block once; each op's weights become pointers into it. */
@@ -174,8 +189,8 @@ static yolact_status upload_parameters(cuda_state *st)
         }
         max_out = d->out_channels > max_out ? d->out_channels : max_out;
     }
-    YL_TRY(device_alloc(&st->params, floats * sizeof(float), "the weights"));
-    YL_TRY(device_alloc(&st->zero_bias, (size_t)max_out * sizeof(float), "a zero bias"));
+    YL_TRY(device_alloc(st, &st->params, floats * sizeof(float), "the weights"));
+    YL_TRY(device_alloc(st, &st->zero_bias, (size_t)max_out * sizeof(float), "a zero bias"));
     YL_CU_CHECK(cudaMemcpy(st->params, m->params, floats * sizeof(float),
                            cudaMemcpyHostToDevice));
     YL_CU_CHECK(cudaMemset(st->zero_bias, 0, (size_t)max_out * sizeof(float)));
@@ -201,7 +216,7 @@ static yolact_status pack_own_convolutions(cuda_state *st)
     unsigned char *host = malloc(total ? total : 1);
     if (!host)
         return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory packing the head weights");
-    yolact_status s = device_alloc(&st->packed, total, "the head weights");
+    yolact_status s = device_alloc(st, &st->packed, total, "the head weights");
     size_t at = 0;
     for (int i = 0; s == YOLACT_OK && i < m->num_ops; i++) {
         const yl_op *op = &m->ops[i];
@@ -263,16 +278,16 @@ static yolact_status allocate_outputs(cuda_state *st)
     const yolact_model *m = st->model;
     size_t P = (size_t)m->num_priors, K = (size_t)m->num_prototypes, B = (size_t)st->batch;
     size_t D = (size_t)st->options.max_detections, plane = (size_t)m->proto_h * m->proto_w;
-    YL_TRY(device_alloc(&st->loc, B * P * 4 * sizeof(float), "the box offsets"));
-    YL_TRY(device_alloc(&st->conf, B * P * (size_t)m->num_classes * sizeof(float),
+    YL_TRY(device_alloc(st, &st->loc, B * P * 4 * sizeof(float), "the box offsets"));
+    YL_TRY(device_alloc(st, &st->conf, B * P * (size_t)m->num_classes * sizeof(float),
                         "the scores"));
-    YL_TRY(device_alloc(&st->coeff, B * P * K * sizeof(float), "the mask coefficients"));
-    YL_TRY(device_alloc(&st->proto, B * plane * K * sizeof(float), "the prototypes"));
-    YL_TRY(device_alloc(&st->priors, P * 4 * sizeof(float), "the priors"));
-    YL_TRY(device_alloc(&st->detections, D * sizeof *st->detections, "the detections"));
-    YL_TRY(device_alloc(&st->det_coeffs, D * K * sizeof(float), "the kept coefficients"));
-    YL_TRY(device_alloc(&st->det_boxes, D * 4 * sizeof(float), "the kept boxes"));
-    YL_TRY(device_alloc(&st->proto_masks, D * plane * sizeof(float), "the masks"));
+    YL_TRY(device_alloc(st, &st->coeff, B * P * K * sizeof(float), "the mask coefficients"));
+    YL_TRY(device_alloc(st, &st->proto, B * plane * K * sizeof(float), "the prototypes"));
+    YL_TRY(device_alloc(st, &st->priors, P * 4 * sizeof(float), "the priors"));
+    YL_TRY(device_alloc(st, &st->detections, D * sizeof *st->detections, "the detections"));
+    YL_TRY(device_alloc(st, &st->det_coeffs, D * K * sizeof(float), "the kept coefficients"));
+    YL_TRY(device_alloc(st, &st->det_boxes, D * 4 * sizeof(float), "the kept boxes"));
+    YL_TRY(device_alloc(st, &st->proto_masks, D * plane * sizeof(float), "the masks"));
     YL_CU_CHECK(cudaMemcpy(st->priors, m->priors, P * 4 * sizeof(float),
                            cudaMemcpyHostToDevice));
     return host_alloc(&st->host_detections, D * sizeof *st->host_detections, "the detections");
@@ -289,13 +304,14 @@ static yolact_status create(cuda_state *st)
         return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory creating a CUDA session");
     for (int i = 0; i < m->num_ops + 6; i++)
         YL_CU_CHECK(cudaEventCreate(&st->events[i]));
-    YL_TRY(yl_plan_arena(m, st->batch, arena_alloc, NULL, &st->arena, &st->buffers));
+    YL_TRY(yl_plan_arena(m, st->batch, arena_alloc, st, &st->arena, &st->buffers));
     YL_TRY(upload_parameters(st));
     YL_TRY(pack_own_convolutions(st));
     YL_TRY(plan_ops(st));
     YL_TRY(allocate_outputs(st));
-    YL_TRY(device_alloc(&st->net_workspace, st->net_workspace_bytes, "the network's scratch"));
-    YL_TRY(device_alloc(&st->workspace, st->workspace_bytes, "the scratch"));
+    YL_TRY(device_alloc(st, &st->net_workspace, st->net_workspace_bytes,
+                        "the network's scratch"));
+    YL_TRY(device_alloc(st, &st->workspace, st->workspace_bytes, "the scratch"));
     YL_CU_CHECK(cudaStreamSynchronize(st->stream));
     return YOLACT_OK;
 }
@@ -351,27 +367,28 @@ static yolact_status ensure_image_buffers(cuda_state *st, const yolact_image *im
         h = images[b].height > h ? images[b].height : h;
     }
     if (slot > st->slot_bytes) {
-        cudaFree(st->image);
+        device_free(st, st->image, st->slot_bytes * st->batch);
         st->image = NULL;
         st->slot_bytes = 0;
-        YL_TRY(device_alloc(&st->image, slot * st->batch, "the images"));
+        YL_TRY(device_alloc(st, &st->image, slot * st->batch, "the images"));
         st->slot_bytes = slot;
     }
     if (w == st->mask_w && h == st->mask_h)
         return YOLACT_OK;
     size_t stride = ((size_t)w + 7) / 8, D = (size_t)st->options.max_detections;
-    cudaFree(st->mask_bits);
+    device_free(st, st->mask_bits, st->mask_bits_bytes);
     cudaFreeHost(st->host_masks);
     st->mask_bits = st->host_masks = NULL;
     st->mask_w = st->mask_h = 0;
-    YL_TRY(device_alloc(&st->mask_bits, D * h * stride, "the bit masks"));
+    st->mask_bits_bytes = D * h * stride;
+    YL_TRY(device_alloc(st, &st->mask_bits, st->mask_bits_bytes, "the bit masks"));
     YL_TRY(host_alloc(&st->host_masks, D * h * stride, "the masks"));
     size_t ws = yl_mask_resize_cuda_workspace_bytes(h, w);
     ws = ws > st->workspace_bytes ? ws : st->workspace_bytes;
     if (ws > st->workspace_bytes || !st->workspace) { /* (NULL after a failed growth) */
-        cudaFree(st->workspace);
+        device_free(st, st->workspace, st->workspace_bytes);
         st->workspace = NULL;
-        YL_TRY(device_alloc(&st->workspace, ws, "the scratch"));
+        YL_TRY(device_alloc(st, &st->workspace, ws, "the scratch"));
         st->workspace_bytes = ws;
     }
     st->mask_w = w;
@@ -623,8 +640,14 @@ static void cuda_set_profile(void *state, yl_profile *profile)
     ((cuda_state *)state)->profile = profile;
 }
 
+static void cuda_device_memory(void *state, yl_device_memory *out)
+{
+    *out = ((cuda_state *)state)->memory;
+}
+
 static const yl_backend_vtable cuda_vtable = {"cuda", cuda_create, cuda_destroy, cuda_run,
-                                              cuda_network_outputs, cuda_set_profile};
+                                              cuda_network_outputs, cuda_set_profile,
+                                              cuda_device_memory};
 
 #ifdef YL_CUDA_EMULATION
 /* The emulation has one device, and only an explicit request gets it (tests). */
