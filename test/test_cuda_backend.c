@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cuda/runtime.h"
 #include "profile.h"
 #include "yl_test.h"
 
@@ -315,6 +316,38 @@ START_TEST(what_it_cannot_do_is_refused_at_creation)
 }
 END_TEST
 
+/* The machine facts yolact-bench records: the emulation says that it is one; a GPU gives
+ * its name and the versions of the runtime, the driver and the cuDNN that was opened. */
+START_TEST(describe_names_the_device_and_its_libraries)
+{
+    yl_cuda_facts f;
+    ck_assert_status(yl_cuda_describe(1000, &f), YOLACT_ERR_BACKEND_UNAVAILABLE);
+    ck_assert_msg(strstr(yolact_last_error(), "1000"), "%s", yolact_last_error());
+    ck_assert_status(yl_cuda_describe(0, &f), YOLACT_OK);
+    printf("cuda device 0: %s, sm_%d%d, %zu MiB, runtime %d, driver %d, cuDNN %d (%s)\n",
+           f.gpu_name, f.cc_major, f.cc_minor, f.memory_bytes >> 20, f.runtime_version,
+           f.driver_version, f.dnn_version, f.dnn_library);
+#ifdef YL_CUDA_EMULATION
+    ck_assert_int_eq(f.emulated, 1);
+    ck_assert_msg(strstr(f.gpu_name, "emulation"), "%s", f.gpu_name);
+    ck_assert_int_eq(f.runtime_version, 0);
+    ck_assert_int_eq(f.dnn_version, 0);
+    ck_assert_msg(strncmp(f.dnn_library, "none", 4) == 0, "%s", f.dnn_library);
+#else
+    ck_assert_int_eq(f.emulated, 0);
+    ck_assert_int_gt(strlen(f.gpu_name), 0);
+    ck_assert_int_ge(f.cc_major * 10 + f.cc_minor, YL_CUDA_MIN_CC_MAJOR * 10 +
+                                                       YL_CUDA_MIN_CC_MINOR);
+    ck_assert_uint_gt(f.memory_bytes, 0);
+    ck_assert_int_ge(f.runtime_version, 12000);
+    ck_assert_int_gt(f.driver_version, 0);
+    /* A GPU session runs here, so cuDNN 9 was opened. */
+    ck_assert_int_ge(f.dnn_version, 90000);
+    ck_assert_msg(strstr(f.dnn_library, "libcudnn"), "%s", f.dnn_library);
+#endif
+}
+END_TEST
+
 /* The live bytes of the emulated device; 0 in the GPU runner, where the checks that need
  * them are left out. */
 static size_t emulated_live_bytes(void)
@@ -454,6 +487,7 @@ Suite *cuda_backend_suite(void)
     tcase_add_checked_fixture(sessions, load_model, free_model);
     tcase_add_test(sessions, what_it_cannot_do_is_refused_at_creation);
     tcase_add_test(sessions, device_memory_is_counted_at_creation);
+    tcase_add_test(sessions, describe_names_the_device_and_its_libraries);
     suite_add_tcase(s, sessions);
     /* Whole frames of the network: tagged "cuda", which the ASan and valgrind runs leave out
      * (the emulated heads under them take tens of minutes; their kernels run there through
