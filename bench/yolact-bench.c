@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cuda/runtime.h"
 #include "model/model.h"
 #include "model/random_weights.h"
 #include "profile.h"
@@ -65,7 +66,8 @@ typedef struct run {
     double *ms[NUM_COLUMNS];     /* iters samples a column, milliseconds per call */
     double median[NUM_COLUMNS], p90[NUM_COLUMNS];
     int detections;              /* of the first image, last call */
-    long peak_rss_kb;
+    long peak_rss_kb;            /* the process's, so far */
+    yl_device_memory device;     /* the session's own device memory after the timed calls */
 } run;
 
 static const char *backend_name(yolact_backend b)
@@ -76,6 +78,11 @@ static const char *backend_name(yolact_backend b)
 static const char *precision_name(yolact_precision p)
 {
     return p == YOLACT_PRECISION_FP16 ? "fp16" : "fp32";
+}
+
+static double mib(size_t bytes)
+{
+    return bytes / (1024.0 * 1024.0);
 }
 
 static const char *column_name(int c)
@@ -358,6 +365,7 @@ static int measure(const yolact_model *model, const options *o, const yolact_ima
         r->p90[c] = quantile(r->ms[c], o->iters, 0.9, scratch);
     }
     r->peak_rss_kb = peak_rss_kb();
+    yl_session_device_memory(session, &r->device);
 done:
     free(images);
     free(results);
@@ -374,9 +382,13 @@ static void print_run(const run *r, const options *o)
         printf(": skipped (%s)\n", r->skipped);
         return;
     }
-    printf(": %d timed call%s after %d warm-up, %d detection%s, peak RSS %.0f MiB\n", o->iters,
+    printf(": %d timed call%s after %d warm-up, %d detection%s, peak RSS %.0f MiB", o->iters,
            o->iters == 1 ? "" : "s", o->warmup, r->detections, r->detections == 1 ? "" : "s",
            r->peak_rss_kb / 1024.0);
+    if (r->backend == YOLACT_BACKEND_CUDA)
+        printf(", device memory %.1f MiB (peak %.1f MiB)", mib(r->device.current_bytes),
+               mib(r->device.peak_bytes));
+    printf("\n");
     printf("  %-11s %10s %10s %7s\n", "stage", "median ms", "p90 ms", "share");
     for (int c = 0; c < NUM_COLUMNS; c++) {
         /* Stages a backend does not have (no copies on the CPU) are left out. */
@@ -391,19 +403,25 @@ static void print_run(const run *r, const options *o)
            r->batch * 1e3 / r->median[COL_TOTAL]);
 }
 
+/* Peak RSS is the process's up to that run; device memory the run's session's own peak. */
 static void print_summary(const run *runs, int n)
 {
-    printf("\n%-7s %-9s %7s %5s %12s %12s %10s\n", "backend", "precision", "threads", "batch",
-           "median ms", "p90 ms", "images/s");
+    printf("\n%-7s %-9s %7s %5s %12s %12s %10s %9s %10s\n", "backend", "precision", "threads",
+           "batch", "median ms", "p90 ms", "images/s", "RSS MiB", "device MiB");
     for (int i = 0; i < n; i++) {
         const run *r = &runs[i];
         printf("%-7s %-9s %7d %5d ", backend_name(r->backend), precision_name(r->precision),
                r->threads, r->batch);
-        if (r->skipped[0])
+        if (r->skipped[0]) {
             printf("%12s\n", "skipped");
+            continue;
+        }
+        printf("%12.2f %12.2f %10.2f %9.0f ", r->median[COL_TOTAL], r->p90[COL_TOTAL],
+               r->batch * 1e3 / r->median[COL_TOTAL], r->peak_rss_kb / 1024.0);
+        if (r->backend == YOLACT_BACKEND_CUDA)
+            printf("%10.1f\n", mib(r->device.peak_bytes));
         else
-            printf("%12.2f %12.2f %10.2f\n", r->median[COL_TOTAL], r->p90[COL_TOTAL],
-                   r->batch * 1e3 / r->median[COL_TOTAL]);
+            printf("%10s\n", "-");
     }
 }
 
@@ -463,12 +481,119 @@ static void json_string(FILE *f, const char *s)
     fputc('"', f);
 }
 
+/* The GPU as recorded: the library's own facts (yl_cuda_describe: the device, the runtime
+ * linked into libyolact, the cuDNN it opened) when a CUDA backend is benched and usable, and
+ * the driver's release, which only the driver knows (nvidia-smi, or /proc). */
+typedef struct gpu_record {
+    int described;
+    yl_cuda_facts facts;
+    char name[512], driver[64]; /* nvidia-smi's, "" when unknown */
+} gpu_record;
+
+/* "13.0" for 13000, "" for 0 (unknown). */
+static const char *cuda_version(int v, char *buf, size_t size)
+{
+    snprintf(buf, size, "%d.%d", v / 1000, v % 1000 / 10);
+    return v > 0 ? buf : "";
+}
+
+/* The first word of line that starts with a digit and has a dot ("580.95.05"), or "". */
+static void release_word(const char *line, char *out, size_t size)
+{
+    out[0] = '\0';
+    for (const char *p = line; *p; p++)
+        if (isdigit((unsigned char)*p) && (p == line || isspace((unsigned char)p[-1]))) {
+            size_t n = strcspn(p, " \t\n");
+            if (memchr(p, '.', n)) {
+                snprintf(out, size, "%.*s", (int)n, p);
+                return;
+            }
+        }
+}
+
+static void describe_gpu(const options *o, gpu_record *g)
+{
+    char line[512];
+    memset(g, 0, sizeof *g);
+    command_line("nvidia-smi --query-gpu=name,driver_version --format=csv,noheader "
+                 "2>/dev/null", line, sizeof line);
+    char *comma = strrchr(line, ',');
+    if (comma) {
+        *comma = '\0';
+        snprintf(g->name, sizeof g->name, "%s", line);
+        release_word(comma + 1, g->driver, sizeof g->driver);
+    }
+    FILE *f = g->driver[0] ? NULL : fopen("/proc/driver/nvidia/version", "r");
+    if (f) {
+        if (fgets(line, sizeof line, f))
+            release_word(line, g->driver, sizeof g->driver);
+        fclose(f);
+    }
+    int cuda = 0;
+    for (int b = 0; b < o->num_backends; b++)
+        cuda |= o->backends[b] == YOLACT_BACKEND_CUDA;
+    if (!cuda)
+        return;
+    char rt[16], drv[16];
+    if (yl_cuda_describe(0, &g->facts) != YOLACT_OK) {
+        printf("GPU: none usable (%s)\n", yolact_last_error());
+        return;
+    }
+    g->described = 1;
+    const yl_cuda_facts *x = &g->facts;
+    if (x->emulated)
+        printf("GPU: %s; cuDNN: %s\n", x->gpu_name, x->dnn_library);
+    else
+        printf("GPU: %s, sm_%d%d, %.0f MiB; driver %s (CUDA %s), CUDA runtime %s, cuDNN %d "
+               "(%s)\n", x->gpu_name, x->cc_major, x->cc_minor, mib(x->memory_bytes),
+               g->driver[0] ? g->driver : "?", cuda_version(x->driver_version, drv, sizeof drv),
+               cuda_version(x->runtime_version, rt, sizeof rt), x->dnn_version, x->dnn_library);
+}
+
+/* The machine object's GPU fields. */
+static void json_gpu(FILE *f, const gpu_record *g)
+{
+    char v[32];
+    const yl_cuda_facts *x = &g->facts;
+    fputs(", \"gpu\": ", f);
+    if (!g->described && !g->name[0]) {
+        fputs("null, \"cuda\": null, \"cudnn\": null", f);
+        return;
+    }
+    fputs("{\"name\": ", f);
+    json_string(f, g->described ? x->gpu_name : g->name);
+    fputs(", \"driver\": ", f);
+    json_string(f, g->driver[0] ? g->driver : NULL);
+    if (!g->described) {
+        fputs("}, \"cuda\": null, \"cudnn\": null", f);
+        return;
+    }
+    if (x->emulated) {
+        fputs(", \"emulated\": true}", f);
+    } else {
+        fprintf(f, ", \"driver_cuda\": ");
+        json_string(f, x->driver_version ? cuda_version(x->driver_version, v, sizeof v) : NULL);
+        fprintf(f, ", \"compute_capability\": \"%d.%d\", \"memory_mib\": %.0f, "
+                "\"emulated\": false}", x->cc_major, x->cc_minor, mib(x->memory_bytes));
+    }
+    /* The runtime libyolact links (statically) and the cuDNN it opened (dlopen). */
+    fputs(",\n    \"cuda\": ", f);
+    json_string(f, x->runtime_version ? cuda_version(x->runtime_version, v, sizeof v) : NULL);
+    fputs(", \"cudnn\": ", f);
+    snprintf(v, sizeof v, "%d.%d.%d", x->dnn_version / 10000, x->dnn_version % 10000 / 100,
+             x->dnn_version % 100);
+    json_string(f, x->dnn_version ? v : NULL);
+    fputs(", \"cudnn_library\": ", f);
+    json_string(f, x->dnn_library);
+}
+
 typedef struct context {
     const options *o;
     const yolact_model_info *info;
     const yolact_image *image;
     double load_ms;
     long rss_after_load_kb;
+    gpu_record gpu;
 } context;
 
 static void json_run(FILE *f, const run *r, int iters)
@@ -483,6 +608,12 @@ static void json_run(FILE *f, const run *r, int iters)
     }
     fprintf(f, ", \"detections\": %d, \"peak_rss_mib\": %.1f, \"images_per_s\": %.4f",
             r->detections, r->peak_rss_kb / 1024.0, r->batch * 1e3 / r->median[COL_TOTAL]);
+    if (r->backend == YOLACT_BACKEND_CUDA)
+        fprintf(f, ",\n     \"device_memory\": {\"current_bytes\": %zu, \"peak_bytes\": %zu, "
+                "\"current_mib\": %.1f, \"peak_mib\": %.1f}", r->device.current_bytes,
+                r->device.peak_bytes, mib(r->device.current_bytes), mib(r->device.peak_bytes));
+    else
+        fputs(", \"device_memory\": null", f);
     if (r->batch == 1)
         fprintf(f, ", \"fps\": %.4f", 1e3 / r->median[COL_TOTAL]);
     fputs(",\n     \"latency_ms\": {", f);
@@ -498,7 +629,7 @@ static void json_run(FILE *f, const run *r, int iters)
 
 static int write_json(const char *path, const context *cx, const run *runs, int n)
 {
-    char tmp[4096], cpu[256], commit[128], gpu[512], date[64];
+    char tmp[4096], cpu[256], commit[128], date[64];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "w");
     if (!f) {
@@ -510,8 +641,6 @@ static int write_json(const char *path, const context *cx, const run *runs, int 
     strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     cpu_model(cpu, sizeof cpu);
     command_line("git describe --always --dirty --abbrev=12 2>/dev/null", commit, sizeof commit);
-    command_line("nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null",
-                 gpu, sizeof gpu);
     fputs("{\n  \"tool\": \"yolact-bench\",\n  \"libyolact\": ", f);
     json_string(f, yolact_version_string());
     fputs(",\n  \"date\": ", f);
@@ -520,11 +649,10 @@ static int write_json(const char *path, const context *cx, const run *runs, int 
     json_string(f, commit[0] ? commit : NULL);
     fputs(",\n  \"machine\": {\"cpu\": ", f);
     json_string(f, cpu);
-    fprintf(f, ", \"cores\": %ld, \"memory_mib\": %lld, \"gpu\": ", sysconf(_SC_NPROCESSORS_ONLN),
+    fprintf(f, ", \"cores\": %ld, \"memory_mib\": %lld", sysconf(_SC_NPROCESSORS_ONLN),
             (long long)sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE) >> 20);
-    /* nvidia-smi gives "name, driver"; CUDA and cuDNN versions come with the CUDA backend. */
-    json_string(f, gpu[0] ? gpu : NULL);
-    fputs(", \"cuda\": null, \"cudnn\": null},\n  \"model\": {\"preset\": ", f);
+    json_gpu(f, &cx->gpu);
+    fputs("},\n  \"model\": {\"preset\": ", f);
     json_string(f, cx->info->preset);
     fputs(", \"weights\": ", f);
     json_string(f, o->model_path);
@@ -577,8 +705,8 @@ int main(int argc, char **argv)
     }
     if (s != YOLACT_OK)
         return fail(o.model_path ? o.model_path : "building the random network", s);
-    context cx = {&o, yolact_model_get_info(model), NULL, 1e3 * (yl_profile_now() - t0),
-                  peak_rss_kb()};
+    context cx = {.o = &o, .info = yolact_model_get_info(model),
+                  .load_ms = 1e3 * (yl_profile_now() - t0), .rss_after_load_kb = peak_rss_kb()};
 
     yolact_image image;
     uint8_t *pixels = NULL;
@@ -598,6 +726,7 @@ int main(int argc, char **argv)
            cx.info->preset, o.model_path ? o.model_path : "random weights",
            cx.info->input_size, cx.info->input_size, cx.info->num_parameters / 1e6,
            o.image_path ? o.image_path : "synthetic", image.width, image.height);
+    describe_gpu(&o, &cx.gpu);
 
     int n = o.num_backends * o.num_precisions * o.num_threads * o.num_batches, status = 0, k = 0;
     run *runs = calloc((size_t)n, sizeof *runs);
