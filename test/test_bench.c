@@ -212,6 +212,7 @@ START_TEST(bench_json_carries_the_device_memory)
     ck_assert_msg(strstr(doc, "\"backend\": \"cuda\"") && !strstr(doc, "\"skipped\""),
                   "the CUDA run did not run:\n%s", doc);
     ck_assert_msg(strstr(doc, "\"gpu\": {\"name\": \"CUDA emulation"), "%s", doc);
+    ck_assert_msg(strstr(doc, "\"unprofiled_ms\": {\"median\""), "%s", doc);
     long long current = json_integer(doc, "current_bytes"), peak = json_integer(doc, "peak_bytes");
 
     yolact_model *model = yl_test_parity_model();
