@@ -2,10 +2,12 @@
  * (lib/profile.c): every preset's random network loads and describes itself as the preset
  * says, the values are seeded and scaled as documented, and ops map to their stages; and
  * yolact-bench's CUDA columns, run on the emulated backend (build/yolact-bench-emu, or
- * YL_TEST_BENCH): the session's device memory and the machine facts reach its JSON. */
+ * YL_TEST_BENCH): the session's device memory and the machine facts reach its JSON; and
+ * bench/compare --device cuda says why it skips a side it cannot run. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "model/model.h"
 #include "model/random_weights.h"
@@ -236,6 +238,31 @@ START_TEST(bench_json_carries_the_device_memory)
 }
 END_TEST
 
+/* bench/compare --device cuda where a side cannot run (no official checkout here, and on the
+ * machines the tests run on no GPU or no CUDA PyTorch): it says why, times what can run, and
+ * exits 0. */
+START_TEST(compare_on_cuda_says_why_a_side_is_skipped)
+{
+    if (access("/usr/bin/python3", X_OK) != 0) {
+        printf("SKIP compare: no /usr/bin/python3\n");
+        return;
+    }
+    char cmd[1024], *out;
+    snprintf(cmd, sizeof cmd, "bench/compare --device cuda --bench build/yolact-bench "
+             "--yolact-dir build/no-official-checkout --model %s --config yolact_resnet50 "
+             "--warmup 0 --iters 1", YL_TEST_PARITY_CHECKPOINT);
+    int rc = yl_test_run(cmd, &out);
+    ck_assert_msg(rc == 0, "%s exited %d:\n%s", cmd, rc, out);
+    ck_assert_msg(strstr(out, "the official side is skipped: no official checkout at "
+                              "build/no-official-checkout"), "%s", out);
+    /* Without a GPU both sides are skipped in one line; with one, libyolact's table. */
+    ck_assert_msg(strstr(out, "bench/compare --device cuda: skipped: libyolact cannot run on a "
+                              "GPU here (") || strstr(out, "GPU fp32: libyolact (median"),
+                  "%s", out);
+    free(out);
+}
+END_TEST
+
 Suite *bench_suite(void)
 {
     Suite *s = suite_create("bench");
@@ -254,12 +281,13 @@ Suite *bench_suite(void)
     tcase_add_test(tc, ops_map_to_their_stages);
     tcase_add_test(tc, profile_times_every_cpu_stage);
     suite_add_tcase(s, tc);
-    /* A whole emulated CUDA frame in a child process: tagged "cuda", as the CUDA backend's
-     * frames are (the sanitizer runs leave them out). */
+    /* A whole emulated CUDA frame in a child process, and the GPU comparison: tagged "cuda", as
+     * the CUDA backend's frames are (the sanitizer runs leave them out). */
     TCase *cuda = tcase_create("cuda");
     tcase_set_tags(cuda, "cuda");
     tcase_set_timeout(cuda, 300);
     tcase_add_test(cuda, bench_json_carries_the_device_memory);
+    tcase_add_test(cuda, compare_on_cuda_says_why_a_side_is_skipped);
     suite_add_tcase(s, cuda);
     return s;
 }
