@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cuda/runtime.h"
 #include "model/model.h"
 #include "model/random_weights.h"
 #include "profile.h"
@@ -64,8 +65,14 @@ typedef struct run {
     char skipped[256];           /* why it did not run, or "" */
     double *ms[NUM_COLUMNS];     /* iters samples a column, milliseconds per call */
     double median[NUM_COLUMNS], p90[NUM_COLUMNS];
+    /* CUDA: end-to-end times of calls without the profile, which run the network as one
+     * CUDA graph (profiled calls run it op by op); NULL on the CPU, where timing the stages
+     * costs nothing. FPS and images/s come from these when present. */
+    double *unprofiled_ms;
+    double unprofiled_median, unprofiled_p90;
     int detections;              /* of the first image, last call */
-    long peak_rss_kb;
+    long peak_rss_kb;            /* the process's, so far */
+    yl_device_memory device;     /* the session's own device memory after the timed calls */
 } run;
 
 static const char *backend_name(yolact_backend b)
@@ -76,6 +83,11 @@ static const char *backend_name(yolact_backend b)
 static const char *precision_name(yolact_precision p)
 {
     return p == YOLACT_PRECISION_FP16 ? "fp16" : "fp32";
+}
+
+static double mib(size_t bytes)
+{
+    return bytes / (1024.0 * 1024.0);
 }
 
 static const char *column_name(int c)
@@ -292,7 +304,42 @@ static void progress(int tty, const run *r, const char *phase, int i, int n, dou
     fflush(stderr);
 }
 
-/* Time one combination: warm-up calls, then iters timed calls with the stage profile on. */
+/* warmup untimed calls, then iters timed ones: end-to-end times to total[], and with a profile
+ * each call's stage times to r->ms. Returns 0 when a call failed. */
+static int timed_calls(yolact_session *session, const options *o, int warmup,
+                       const yolact_image *images, const yolact_result **results, run *r,
+                       yl_profile *profile, double *total, int tty)
+{
+    const char *phase = profile ? "iteration" : "unprofiled";
+    for (int it = -warmup; it < o->iters; it++) {
+        if (it < 0)
+            progress(tty, r, "warm-up", it + warmup + 1, warmup, 0);
+        if (profile)
+            memset(profile, 0, sizeof *profile);
+        double t0 = yl_profile_now();
+        yolact_status s = yolact_session_detect_batch(session, images, r->batch, results);
+        double t1 = yl_profile_now();
+        if (s != YOLACT_OK)
+            return !fail("detect", s);
+        if (it < 0)
+            continue;
+        total[it] = 1e3 * (t1 - t0);
+        r->detections = results[0]->count;
+        progress(tty, r, phase, it + 1, o->iters, total[it]);
+        if (!profile)
+            continue;
+        double staged = 0;
+        for (int c = 0; c < YL_STAGE_COUNT; c++) {
+            r->ms[c][it] = 1e3 * profile->seconds[c];
+            staged += profile->seconds[c];
+        }
+        r->ms[COL_OTHER][it] = total[it] - 1e3 * staged;
+    }
+    return 1;
+}
+
+/* Time one combination: warm-up calls, then iters timed calls with the stage profile on;
+ * on CUDA then as many without it (after a warm-up call that captures the graph). */
 static int measure(const yolact_model *model, const options *o, const yolact_image *image,
                    run *r, int tty)
 {
@@ -328,28 +375,15 @@ static int measure(const yolact_model *model, const options *o, const yolact_ima
 
     yl_profile profile;
     yl_session_set_profile(session, &profile);
-    for (int it = -o->warmup; it < o->iters && ok; it++) {
-        if (it < 0)
-            progress(tty, r, "warm-up", it + o->warmup + 1, o->warmup, 0);
-        memset(&profile, 0, sizeof profile);
-        double t0 = yl_profile_now();
-        s = yolact_session_detect_batch(session, images, r->batch, results);
-        double t1 = yl_profile_now();
-        if (s != YOLACT_OK) {
-            ok = !fail("detect", s);
-            break;
+    ok = timed_calls(session, o, o->warmup, images, results, r, &profile, r->ms[COL_TOTAL], tty);
+    if (ok && r->backend == YOLACT_BACKEND_CUDA) {
+        yl_session_set_profile(session, NULL);
+        if (!(r->unprofiled_ms = calloc((size_t)o->iters, sizeof(double)))) {
+            fprintf(stderr, "yolact-bench: out of memory\n");
+            goto done;
         }
-        if (it < 0)
-            continue;
-        double staged = 0;
-        for (int c = 0; c < YL_STAGE_COUNT; c++) {
-            r->ms[c][it] = 1e3 * profile.seconds[c];
-            staged += profile.seconds[c];
-        }
-        r->ms[COL_TOTAL][it] = 1e3 * (t1 - t0);
-        r->ms[COL_OTHER][it] = 1e3 * (t1 - t0 - staged);
-        r->detections = results[0]->count;
-        progress(tty, r, "iteration", it + 1, o->iters, r->ms[COL_TOTAL][it]);
+        ok = timed_calls(session, o, o->warmup > 0 ? o->warmup : 1, images, results, r, NULL,
+                         r->unprofiled_ms, tty);
     }
     if (tty)
         fputs("\r\033[K", stderr);
@@ -357,13 +391,24 @@ static int measure(const yolact_model *model, const options *o, const yolact_ima
         r->median[c] = quantile(r->ms[c], o->iters, 0.5, scratch);
         r->p90[c] = quantile(r->ms[c], o->iters, 0.9, scratch);
     }
+    if (ok && r->unprofiled_ms) {
+        r->unprofiled_median = quantile(r->unprofiled_ms, o->iters, 0.5, scratch);
+        r->unprofiled_p90 = quantile(r->unprofiled_ms, o->iters, 0.9, scratch);
+    }
     r->peak_rss_kb = peak_rss_kb();
+    yl_session_device_memory(session, &r->device);
 done:
     free(images);
     free(results);
     free(scratch);
     yolact_session_free(session);
     return ok ? 0 : 1;
+}
+
+/* The end-to-end median an application sees: without the profile where measured. */
+static double end_to_end_ms(const run *r)
+{
+    return r->unprofiled_ms ? r->unprofiled_median : r->median[COL_TOTAL];
 }
 
 static void print_run(const run *r, const options *o)
@@ -374,9 +419,13 @@ static void print_run(const run *r, const options *o)
         printf(": skipped (%s)\n", r->skipped);
         return;
     }
-    printf(": %d timed call%s after %d warm-up, %d detection%s, peak RSS %.0f MiB\n", o->iters,
+    printf(": %d timed call%s after %d warm-up, %d detection%s, peak RSS %.0f MiB", o->iters,
            o->iters == 1 ? "" : "s", o->warmup, r->detections, r->detections == 1 ? "" : "s",
            r->peak_rss_kb / 1024.0);
+    if (r->backend == YOLACT_BACKEND_CUDA)
+        printf(", device memory %.1f MiB (peak %.1f MiB)", mib(r->device.current_bytes),
+               mib(r->device.peak_bytes));
+    printf("\n");
     printf("  %-11s %10s %10s %7s\n", "stage", "median ms", "p90 ms", "share");
     for (int c = 0; c < NUM_COLUMNS; c++) {
         /* Stages a backend does not have (no copies on the CPU) are left out. */
@@ -387,23 +436,33 @@ static void print_run(const run *r, const options *o)
             printf(" %6.1f%%", 100 * r->median[c] / r->median[COL_TOTAL]);
         printf("\n");
     }
-    printf("  %s %.2f\n", r->batch == 1 ? "FPS" : "images/s",
-           r->batch * 1e3 / r->median[COL_TOTAL]);
+    if (r->unprofiled_ms)
+        printf("  %-11s %10.2f %10.2f  (end to end without the profile: one CUDA graph)\n",
+               "unprofiled", r->unprofiled_median, r->unprofiled_p90);
+    printf("  %s %.2f\n", r->batch == 1 ? "FPS" : "images/s", r->batch * 1e3 / end_to_end_ms(r));
 }
 
+/* Peak RSS is the process's up to that run; device memory the run's session's own peak;
+ * CUDA times are the unprofiled calls'. */
 static void print_summary(const run *runs, int n)
 {
-    printf("\n%-7s %-9s %7s %5s %12s %12s %10s\n", "backend", "precision", "threads", "batch",
-           "median ms", "p90 ms", "images/s");
+    printf("\n%-7s %-9s %7s %5s %12s %12s %10s %9s %10s\n", "backend", "precision", "threads",
+           "batch", "median ms", "p90 ms", "images/s", "RSS MiB", "device MiB");
     for (int i = 0; i < n; i++) {
         const run *r = &runs[i];
         printf("%-7s %-9s %7d %5d ", backend_name(r->backend), precision_name(r->precision),
                r->threads, r->batch);
-        if (r->skipped[0])
+        if (r->skipped[0]) {
             printf("%12s\n", "skipped");
+            continue;
+        }
+        printf("%12.2f %12.2f %10.2f %9.0f ", end_to_end_ms(r),
+               r->unprofiled_ms ? r->unprofiled_p90 : r->p90[COL_TOTAL],
+               r->batch * 1e3 / end_to_end_ms(r), r->peak_rss_kb / 1024.0);
+        if (r->backend == YOLACT_BACKEND_CUDA)
+            printf("%10.1f\n", mib(r->device.peak_bytes));
         else
-            printf("%12.2f %12.2f %10.2f\n", r->median[COL_TOTAL], r->p90[COL_TOTAL],
-                   r->batch * 1e3 / r->median[COL_TOTAL]);
+            printf("%10s\n", "-");
     }
 }
 
@@ -463,13 +522,130 @@ static void json_string(FILE *f, const char *s)
     fputc('"', f);
 }
 
+/* The GPU as recorded: the library's own facts (yl_cuda_describe: the device, the runtime
+ * linked into libyolact, the cuDNN it opened) when a CUDA backend is benched and usable, and
+ * the driver's release, which only the driver knows (nvidia-smi, or /proc). */
+typedef struct gpu_record {
+    int described;
+    yl_cuda_facts facts;
+    char name[512], driver[64]; /* nvidia-smi's, "" when unknown */
+} gpu_record;
+
+/* "13.0" for 13000, "" for 0 (unknown). */
+static const char *cuda_version(int v, char *buf, size_t size)
+{
+    snprintf(buf, size, "%d.%d", v / 1000, v % 1000 / 10);
+    return v > 0 ? buf : "";
+}
+
+/* The first word of line that starts with a digit and has a dot ("580.95.05"), or "". */
+static void release_word(const char *line, char *out, size_t size)
+{
+    out[0] = '\0';
+    for (const char *p = line; *p; p++)
+        if (isdigit((unsigned char)*p) && (p == line || isspace((unsigned char)p[-1]))) {
+            size_t n = strcspn(p, " \t\n");
+            if (memchr(p, '.', n)) {
+                snprintf(out, size, "%.*s", (int)n, p);
+                return;
+            }
+        }
+}
+
+static void describe_gpu(const options *o, gpu_record *g)
+{
+    char line[512];
+    memset(g, 0, sizeof *g);
+    command_line("nvidia-smi --query-gpu=name,driver_version --format=csv,noheader "
+                 "2>/dev/null", line, sizeof line);
+    char *comma = strrchr(line, ',');
+    if (comma) {
+        *comma = '\0';
+        snprintf(g->name, sizeof g->name, "%s", line);
+        release_word(comma + 1, g->driver, sizeof g->driver);
+    }
+    FILE *f = g->driver[0] ? NULL : fopen("/proc/driver/nvidia/version", "r");
+    if (f) {
+        if (fgets(line, sizeof line, f))
+            release_word(line, g->driver, sizeof g->driver);
+        fclose(f);
+    }
+    int cuda = 0;
+    for (int b = 0; b < o->num_backends; b++)
+        cuda |= o->backends[b] == YOLACT_BACKEND_CUDA;
+    if (!cuda)
+        return;
+    char rt[16], drv[16];
+    if (yl_cuda_describe(0, &g->facts) != YOLACT_OK) {
+        printf("GPU: none usable (%s)\n", yolact_last_error());
+        return;
+    }
+    g->described = 1;
+    const yl_cuda_facts *x = &g->facts;
+    if (x->emulated)
+        printf("GPU: %s; cuDNN: %s\n", x->gpu_name, x->dnn_library);
+    else
+        printf("GPU: %s, sm_%d%d, %.0f MiB; driver %s (CUDA %s), CUDA runtime %s, cuDNN %d "
+               "(%s)\n", x->gpu_name, x->cc_major, x->cc_minor, mib(x->memory_bytes),
+               g->driver[0] ? g->driver : "?", cuda_version(x->driver_version, drv, sizeof drv),
+               cuda_version(x->runtime_version, rt, sizeof rt), x->dnn_version, x->dnn_library);
+}
+
+/* The machine object's GPU fields. */
+static void json_gpu(FILE *f, const gpu_record *g)
+{
+    char v[32];
+    const yl_cuda_facts *x = &g->facts;
+    fputs(", \"gpu\": ", f);
+    if (!g->described && !g->name[0]) {
+        fputs("null, \"cuda\": null, \"cudnn\": null", f);
+        return;
+    }
+    fputs("{\"name\": ", f);
+    json_string(f, g->described ? x->gpu_name : g->name);
+    fputs(", \"driver\": ", f);
+    json_string(f, g->driver[0] ? g->driver : NULL);
+    if (!g->described) {
+        fputs("}, \"cuda\": null, \"cudnn\": null", f);
+        return;
+    }
+    if (x->emulated) {
+        fputs(", \"emulated\": true}", f);
+    } else {
+        fprintf(f, ", \"driver_cuda\": ");
+        json_string(f, x->driver_version ? cuda_version(x->driver_version, v, sizeof v) : NULL);
+        fprintf(f, ", \"compute_capability\": \"%d.%d\", \"memory_mib\": %.0f, "
+                "\"emulated\": false}", x->cc_major, x->cc_minor, mib(x->memory_bytes));
+    }
+    /* The runtime libyolact links (statically) and the cuDNN it opened (dlopen). */
+    fputs(",\n    \"cuda\": ", f);
+    json_string(f, x->runtime_version ? cuda_version(x->runtime_version, v, sizeof v) : NULL);
+    fputs(", \"cudnn\": ", f);
+    snprintf(v, sizeof v, "%d.%d.%d", x->dnn_version / 10000, x->dnn_version % 10000 / 100,
+             x->dnn_version % 100);
+    json_string(f, x->dnn_version ? v : NULL);
+    fputs(", \"cudnn_library\": ", f);
+    json_string(f, x->dnn_library);
+}
+
 typedef struct context {
     const options *o;
     const yolact_model_info *info;
     const yolact_image *image;
     double load_ms;
     long rss_after_load_kb;
+    gpu_record gpu;
 } context;
+
+/* prefix (the key, quoted), then {"median": .., "p90": .., "samples": [..]}. */
+static void json_series(FILE *f, const char *prefix, double median, double p90,
+                        const double *samples, int n)
+{
+    fprintf(f, "%s: {\"median\": %.4f, \"p90\": %.4f, \"samples\": [", prefix, median, p90);
+    for (int i = 0; i < n; i++)
+        fprintf(f, "%s%.4f", i ? ", " : "", samples[i]);
+    fputs("]}", f);
+}
 
 static void json_run(FILE *f, const run *r, int iters)
 {
@@ -482,23 +658,30 @@ static void json_run(FILE *f, const run *r, int iters)
         return;
     }
     fprintf(f, ", \"detections\": %d, \"peak_rss_mib\": %.1f, \"images_per_s\": %.4f",
-            r->detections, r->peak_rss_kb / 1024.0, r->batch * 1e3 / r->median[COL_TOTAL]);
+            r->detections, r->peak_rss_kb / 1024.0, r->batch * 1e3 / end_to_end_ms(r));
+    if (r->backend == YOLACT_BACKEND_CUDA)
+        fprintf(f, ",\n     \"device_memory\": {\"current_bytes\": %zu, \"peak_bytes\": %zu, "
+                "\"current_mib\": %.1f, \"peak_mib\": %.1f}", r->device.current_bytes,
+                r->device.peak_bytes, mib(r->device.current_bytes), mib(r->device.peak_bytes));
+    else
+        fputs(", \"device_memory\": null", f);
     if (r->batch == 1)
-        fprintf(f, ", \"fps\": %.4f", 1e3 / r->median[COL_TOTAL]);
+        fprintf(f, ", \"fps\": %.4f", 1e3 / end_to_end_ms(r));
+    if (r->unprofiled_ms)
+        json_series(f, ",\n     \"unprofiled_ms\"", r->unprofiled_median, r->unprofiled_p90,
+                    r->unprofiled_ms, iters);
     fputs(",\n     \"latency_ms\": {", f);
     for (int c = 0; c < NUM_COLUMNS; c++) {
-        fprintf(f, "%s\n       \"%s\": {\"median\": %.4f, \"p90\": %.4f, \"samples\": [",
-                c ? "," : "", column_name(c), r->median[c], r->p90[c]);
-        for (int i = 0; i < iters; i++)
-            fprintf(f, "%s%.4f", i ? ", " : "", r->ms[c][i]);
-        fputs("]}", f);
+        char name[64];
+        snprintf(name, sizeof name, "%s\n       \"%s\"", c ? "," : "", column_name(c));
+        json_series(f, name, r->median[c], r->p90[c], r->ms[c], iters);
     }
     fputs("}}", f);
 }
 
 static int write_json(const char *path, const context *cx, const run *runs, int n)
 {
-    char tmp[4096], cpu[256], commit[128], gpu[512], date[64];
+    char tmp[4096], cpu[256], commit[128], date[64];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "w");
     if (!f) {
@@ -510,8 +693,6 @@ static int write_json(const char *path, const context *cx, const run *runs, int 
     strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     cpu_model(cpu, sizeof cpu);
     command_line("git describe --always --dirty --abbrev=12 2>/dev/null", commit, sizeof commit);
-    command_line("nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null",
-                 gpu, sizeof gpu);
     fputs("{\n  \"tool\": \"yolact-bench\",\n  \"libyolact\": ", f);
     json_string(f, yolact_version_string());
     fputs(",\n  \"date\": ", f);
@@ -520,11 +701,10 @@ static int write_json(const char *path, const context *cx, const run *runs, int 
     json_string(f, commit[0] ? commit : NULL);
     fputs(",\n  \"machine\": {\"cpu\": ", f);
     json_string(f, cpu);
-    fprintf(f, ", \"cores\": %ld, \"memory_mib\": %lld, \"gpu\": ", sysconf(_SC_NPROCESSORS_ONLN),
+    fprintf(f, ", \"cores\": %ld, \"memory_mib\": %lld", sysconf(_SC_NPROCESSORS_ONLN),
             (long long)sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE) >> 20);
-    /* nvidia-smi gives "name, driver"; CUDA and cuDNN versions come with the CUDA backend. */
-    json_string(f, gpu[0] ? gpu : NULL);
-    fputs(", \"cuda\": null, \"cudnn\": null},\n  \"model\": {\"preset\": ", f);
+    json_gpu(f, &cx->gpu);
+    fputs("},\n  \"model\": {\"preset\": ", f);
     json_string(f, cx->info->preset);
     fputs(", \"weights\": ", f);
     json_string(f, o->model_path);
@@ -577,8 +757,8 @@ int main(int argc, char **argv)
     }
     if (s != YOLACT_OK)
         return fail(o.model_path ? o.model_path : "building the random network", s);
-    context cx = {&o, yolact_model_get_info(model), NULL, 1e3 * (yl_profile_now() - t0),
-                  peak_rss_kb()};
+    context cx = {.o = &o, .info = yolact_model_get_info(model),
+                  .load_ms = 1e3 * (yl_profile_now() - t0), .rss_after_load_kb = peak_rss_kb()};
 
     yolact_image image;
     uint8_t *pixels = NULL;
@@ -598,6 +778,7 @@ int main(int argc, char **argv)
            cx.info->preset, o.model_path ? o.model_path : "random weights",
            cx.info->input_size, cx.info->input_size, cx.info->num_parameters / 1e6,
            o.image_path ? o.image_path : "synthetic", image.width, image.height);
+    describe_gpu(&o, &cx.gpu);
 
     int n = o.num_backends * o.num_precisions * o.num_threads * o.num_batches, status = 0, k = 0;
     run *runs = calloc((size_t)n, sizeof *runs);
@@ -628,9 +809,11 @@ int main(int argc, char **argv)
         if (o.json_path)
             status = write_json(o.json_path, &cx, runs, n);
     }
-    for (int i = 0; runs && i < n; i++)
+    for (int i = 0; runs && i < n; i++) {
         for (int c = 0; c < NUM_COLUMNS; c++)
             free(runs[i].ms[c]);
+        free(runs[i].unprofiled_ms);
+    }
     free(runs);
     if (o.image_path)
         yolact_image_free_pixels(&image);

@@ -45,9 +45,13 @@ typedef struct yl_backend_vtable {
     yolact_status (*network_outputs)(void *state, yl_network_outputs *out);
     /* Add each stage's time of every later frame to *profile (borrowed); NULL: time nothing. */
     void (*set_profile)(void *state, yl_profile *profile);
+    /* The device memory the session holds through its own allocations; NULL: none (CPU). */
+    void (*device_memory)(void *state, yl_device_memory *out);
 } yl_backend_vtable;
 
 extern const yl_backend_vtable yl_cpu_backend;
+
+struct yl_cuda_facts;
 
 /* The CUDA backend as this build has it: lib/cuda/backend.c on a GPU, the same code on the
  * emulated runtime in the test runner, or nothing (lib/cuda/none.c: vtable NULL). */
@@ -56,6 +60,8 @@ typedef struct yl_cuda_backend_entry {
     int emulated;                    /* runs on the host, for tests: AUTO never picks it */
     /* YOLACT_OK when device_index is a GPU it runs on, else why not. */
     yolact_status (*device_check)(int device_index);
+    /* yl_cuda_describe (cuda/runtime.h) for this build. */
+    yolact_status (*describe)(int device_index, struct yl_cuda_facts *facts);
 } yl_cuda_backend_entry;
 
 extern const yl_cuda_backend_entry yl_cuda_backend;

@@ -1,6 +1,7 @@
-/* Per-stage timing of a session's frames, for yolact-bench and debugging; internal, not part
- * of the public API. A caller hands a session a yl_profile; the backend then adds the wall
- * time of each stage of every frame it runs to it. Without one the backend times nothing. */
+/* Per-stage timing of a session's frames and the device memory it holds, for yolact-bench
+ * and debugging; internal, not part of the public API. A caller hands a session a
+ * yl_profile; the backend then adds the wall time of each stage of every frame it runs to
+ * it. Without one the backend times nothing. */
 #ifndef YL_PROFILE_H
 #define YL_PROFILE_H
 
@@ -38,5 +39,17 @@ double yl_profile_now(void);
 /* Start adding the stage times of this session's frames to *profile (borrowed until the
  * session is freed or another profile is set); NULL stops timing. */
 yolact_status yl_session_set_profile(yolact_session *session, yl_profile *profile);
+
+/* The device memory a session holds through its own allocations (cudaMalloc): activations,
+ * weights, the head weights packed, workspaces (cuDNN's included) and the image-sized
+ * buffers, which grow with the largest image so far. Not counted: the CUDA context and
+ * module images, cuDNN's handle, CUDA graphs, the allocator's rounding. Bytes as requested. */
+typedef struct yl_device_memory {
+    size_t current_bytes;   /* held now */
+    size_t peak_bytes;      /* the most held at once since the session was created */
+} yl_device_memory;
+
+/* The session's yl_device_memory; zeros for a backend that holds none (the CPU). */
+yolact_status yl_session_device_memory(const yolact_session *session, yl_device_memory *out);
 
 #endif

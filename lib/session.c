@@ -324,3 +324,14 @@ yolact_status yl_session_set_profile(yolact_session *s, yl_profile *profile)
     s->backend->set_profile(s->state, profile);
     return YOLACT_OK;
 }
+
+yolact_status yl_session_device_memory(const yolact_session *s, yl_device_memory *out)
+{
+    if (!s || !out)
+        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "yl_session_device_memory: %s is NULL",
+                       s ? "out" : "session");
+    *out = (yl_device_memory){0, 0};
+    if (s->backend->device_memory)
+        s->backend->device_memory(s->state, out);
+    return YOLACT_OK;
+}

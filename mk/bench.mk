@@ -22,8 +22,19 @@ bench: $(BENCH)
 	    --config yolact_base --image test/data/parity/coffee.png --warmup 1 --iters 2
 
 # On a GPU: yolact_base (random weights) on the CUDA backend in both precisions, batches of
-# 1..32, written to GPU_BENCH_JSON.
-GPU_BENCH_JSON ?= bench/results/gpu-yolact_base.json
+# 1..32, written to $(GPU_RESULTS)/gpu-yolact_base.json; then, when the official checkout is
+# at YOLACT_DIR, both networks side by side with PyTorch on the GPU (bench/README.md).
+GPU_RESULTS ?= bench/results
 gpu-bench: $(BENCH)
 	$(BENCH) -c yolact_base --image test/data/parity/coffee.png --backend cuda \
-	    --precision fp32,fp16 --batch 1,8,32 --warmup 5 --iters 50 --json $(GPU_BENCH_JSON)
+	    --precision fp32,fp16 --batch 1,8,32 --warmup 5 --iters 50 \
+	    --json $(GPU_RESULTS)/gpu-yolact_base.json
+	if [ -f $(YOLACT_DIR)/yolact.py ]; then \
+	    bench/compare --device cuda --bench $(BENCH) --yolact-dir $(YOLACT_DIR) \
+	        --model test/data/parity/yolact_tiny_seed1_fp16_zip.pth --config yolact_resnet50 \
+	        --official-config yolact_tiny --image test/data/parity/coffee.png --warmup 5 \
+	        --iters 50 --json $(GPU_RESULTS)/gpu-parity.json && \
+	    bench/compare --device cuda --bench $(BENCH) --yolact-dir $(YOLACT_DIR) \
+	        --config yolact_base --image test/data/parity/coffee.png --warmup 5 --iters 50 \
+	        --json $(GPU_RESULTS)/gpu-compare-yolact_base.json; \
+	else echo "gpu-bench: no official checkout at $(YOLACT_DIR): the comparison is skipped"; fi

@@ -49,6 +49,14 @@ $(BUILD)/obj/emu/lib/cuda/%.o: lib/cuda/%.c
 	$(CC) $(ALL_CFLAGS) -DYL_CUDA_EMULATION -Ikernels -Itest/emu -MMD -MP -c $< -o $@
 TEST_EXTRA_OBJS += $(EMU_BACKEND_OBJS)
 
+# yolact-bench on the emulated backend, for the bench suite: its CUDA columns (stage times,
+# the session's device memory, the machine facts in the JSON) without a GPU.
+BENCH_EMU := $(BUILD)/yolact-bench-emu
+$(BENCH_EMU): $(BUILD)/obj/bench/yolact-bench.o $(CORE_OBJS) $(EMU_BACKEND_OBJS) \
+              $(patsubst %.cu,$(BUILD)/obj/emu/%.o,$(KERNEL_SRCS)) $(BUILD)/obj/emu/test/emu/yl_emu.o
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(DEP_LIBS) -lstdc++ $(LDLIBS_BASE)
+$(BUILD)/yolact-tests: | $(BENCH_EMU)
+
 test-kernels: $(BUILD)/yolact-tests
 	CK_RUN_SUITE=kernels $(BUILD)/yolact-tests
 

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # A lent GPU's work in one command, from the repository root on the device machine, with
 # .gpu-deps carried (`make gpu-deps` here): build for the GPU, `make gpu-check` (the GPU
-# suites, parity in FP32 and FP16, compute-sanitizer), `make gpu-bench`, and the comparison
-# with the official code when a checkout is carried in .official (bench/README.md). Each
-# stage has a time limit so the whole fits one call; logs and results go to $OUT (at most 8
-# files come back) and a summary is printed last.
+# suites, parity in FP32 and FP16, compute-sanitizer) and `make gpu-bench` (with the
+# comparison against the official code when its checkout is carried in .official:
+# bench/README.md). Each stage has a time limit so the whole fits one call; logs and results
+# go to $OUT (at most 8 files come back: these are 7) and a summary is printed last.
 #   GPU_SESSION_STAGES: the stages to run (default "build check bench")
 #   GPU_SESSION_USE_DEBS=1: build with the carried packages even where the image has the
 #                           libraries (to try that path on a machine that has them)
@@ -63,8 +63,9 @@ stage() {
     return $rc
 }
 
-stage build 240 make "${make_args[@]}" all build/yolact-gpu-tests build/yolact-bench || exit 1
-stage check 240 make "${make_args[@]}" gpu-check
-stage bench 120 make "${make_args[@]}" gpu-bench GPU_BENCH_JSON="$out/gpu-yolact_base.json"
+# The limits add up to under the device call's 10 minutes.
+stage build 200 make "${make_args[@]}" all build/yolact-gpu-tests build/yolact-bench || exit 1
+stage check 200 make "${make_args[@]}" gpu-check
+stage bench 180 make "${make_args[@]}" gpu-bench GPU_RESULTS="$out" YOLACT_DIR="$PWD/.official"
 echo "== summary"
 cat "$summary"

@@ -1,8 +1,13 @@
 /* The benchmark's random networks (lib/model/random_weights.c) and the stage profile
  * (lib/profile.c): every preset's random network loads and describes itself as the preset
- * says, the values are seeded and scaled as documented, and ops map to their stages. */
+ * says, the values are seeded and scaled as documented, and ops map to their stages; and
+ * yolact-bench's CUDA columns, run on the emulated backend (build/yolact-bench-emu, or
+ * YL_TEST_BENCH): the session's device memory and the machine facts reach its JSON; and
+ * bench/compare --device cuda says why it skips a side it cannot run. */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "model/model.h"
 #include "model/random_weights.h"
@@ -186,6 +191,90 @@ START_TEST(profile_times_every_cpu_stage)
 }
 END_TEST
 
+/* The integer after "key": in a JSON text, or -1. */
+static long long json_integer(const char *doc, const char *key)
+{
+    char quoted[128];
+    snprintf(quoted, sizeof quoted, "\"%s\":", key);
+    const char *at = strstr(doc, quoted);
+    long long v;
+    return at && sscanf(at + strlen(quoted), " %lld", &v) == 1 ? v : -1;
+}
+
+/* yolact-bench on the CUDA backend writes the session's device memory, the very number an
+ * identical session here holds after a frame of the same size, and the GPU it ran on. */
+START_TEST(bench_json_carries_the_device_memory)
+{
+    const char *bench = getenv("YL_TEST_BENCH");
+    bench = bench && bench[0] ? bench : "build/yolact-bench-emu";
+    const char *json = "build/test-bench-cuda.json";
+    char cmd[1024], *out;
+    remove(json);
+    snprintf(cmd, sizeof cmd, "%s -m %s -c yolact_resnet50 --size 64x48 --backend cuda "
+             "--threads 1 --warmup 0 --iters 1 --json %s", bench, YL_TEST_PARITY_CHECKPOINT,
+             json);
+    int rc = yl_test_run(cmd, &out);
+    ck_assert_msg(rc == 0, "%s exited %d:\n%s", cmd, rc, out);
+    ck_assert_msg(strstr(out, "device memory"), "no device memory in the table:\n%s", out);
+    free(out);
+    size_t size;
+    char *doc = (char *)yl_test_read_file(json, &size);
+    ck_assert_ptr_nonnull(doc);
+    doc = realloc(doc, size + 1);
+    ck_assert_ptr_nonnull(doc);
+    doc[size] = '\0';
+    ck_assert_msg(strstr(doc, "\"backend\": \"cuda\"") && !strstr(doc, "\"skipped\""),
+                  "the CUDA run did not run:\n%s", doc);
+    ck_assert_msg(strstr(doc, "\"gpu\": {\"name\": \"CUDA emulation"), "%s", doc);
+    ck_assert_msg(strstr(doc, "\"unprofiled_ms\": {\"median\""), "%s", doc);
+    long long current = json_integer(doc, "current_bytes"), peak = json_integer(doc, "peak_bytes");
+
+    yolact_model *model = yl_test_parity_model();
+    yolact_session_options so;
+    yolact_session_options_init(&so);
+    so.backend = YOLACT_BACKEND_CUDA;
+    yolact_session *session;
+    ck_assert_status(yolact_session_create(model, &so, &session), YOLACT_OK);
+    static uint8_t pixels[48 * 64 * 3];
+    yolact_image image = {pixels, 64, 48, 64 * 3, YOLACT_PIXEL_RGB8, YOLACT_MEMORY_HOST};
+    const yolact_result *result;
+    ck_assert_status(yolact_session_detect(session, &image, &result), YOLACT_OK);
+    yl_device_memory m;
+    ck_assert_status(yl_session_device_memory(session, &m), YOLACT_OK);
+    ck_assert_msg(current == (long long)m.current_bytes && peak == (long long)m.peak_bytes,
+                  "the bench says %lld bytes (peak %lld), a session holds %zu (peak %zu)",
+                  current, peak, m.current_bytes, m.peak_bytes);
+    yolact_session_free(session);
+    yolact_model_free(model);
+    free(doc);
+}
+END_TEST
+
+/* bench/compare --device cuda where a side cannot run (no official checkout here, and on the
+ * machines the tests run on no GPU or no CUDA PyTorch): it says why, times what can run, and
+ * exits 0. */
+START_TEST(compare_on_cuda_says_why_a_side_is_skipped)
+{
+    if (access("/usr/bin/python3", X_OK) != 0) {
+        printf("SKIP compare: no /usr/bin/python3\n");
+        return;
+    }
+    char cmd[1024], *out;
+    snprintf(cmd, sizeof cmd, "bench/compare --device cuda --bench build/yolact-bench "
+             "--yolact-dir build/no-official-checkout --model %s --config yolact_resnet50 "
+             "--warmup 0 --iters 1", YL_TEST_PARITY_CHECKPOINT);
+    int rc = yl_test_run(cmd, &out);
+    ck_assert_msg(rc == 0, "%s exited %d:\n%s", cmd, rc, out);
+    ck_assert_msg(strstr(out, "the official side is skipped: no official checkout at "
+                              "build/no-official-checkout"), "%s", out);
+    /* Without a GPU both sides are skipped in one line; with one, libyolact's table. */
+    ck_assert_msg(strstr(out, "bench/compare --device cuda: skipped: libyolact cannot run on a "
+                              "GPU here (") || strstr(out, "GPU fp32: libyolact (median"),
+                  "%s", out);
+    free(out);
+}
+END_TEST
+
 Suite *bench_suite(void)
 {
     Suite *s = suite_create("bench");
@@ -204,5 +293,13 @@ Suite *bench_suite(void)
     tcase_add_test(tc, ops_map_to_their_stages);
     tcase_add_test(tc, profile_times_every_cpu_stage);
     suite_add_tcase(s, tc);
+    /* A whole emulated CUDA frame in a child process, and the GPU comparison: tagged "cuda", as
+     * the CUDA backend's frames are (the sanitizer runs leave them out). */
+    TCase *cuda = tcase_create("cuda");
+    tcase_set_tags(cuda, "cuda");
+    tcase_set_timeout(cuda, 300);
+    tcase_add_test(cuda, bench_json_carries_the_device_memory);
+    tcase_add_test(cuda, compare_on_cuda_says_why_a_side_is_skipped);
+    suite_add_tcase(s, cuda);
     return s;
 }

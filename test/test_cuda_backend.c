@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cuda/runtime.h"
 #include "profile.h"
 #include "yl_test.h"
 
@@ -440,6 +441,134 @@ START_TEST(what_it_cannot_do_is_refused_at_creation)
 }
 END_TEST
 
+/* The machine facts yolact-bench records: the emulation says that it is one; a GPU gives
+ * its name and the versions of the runtime, the driver and the cuDNN that was opened. */
+START_TEST(describe_names_the_device_and_its_libraries)
+{
+    yl_cuda_facts f;
+    ck_assert_status(yl_cuda_describe(1000, &f), YOLACT_ERR_BACKEND_UNAVAILABLE);
+    ck_assert_msg(strstr(yolact_last_error(), "1000"), "%s", yolact_last_error());
+    ck_assert_status(yl_cuda_describe(0, &f), YOLACT_OK);
+    printf("cuda device 0: %s, sm_%d%d, %zu MiB, runtime %d, driver %d, cuDNN %d (%s)\n",
+           f.gpu_name, f.cc_major, f.cc_minor, f.memory_bytes >> 20, f.runtime_version,
+           f.driver_version, f.dnn_version, f.dnn_library);
+#ifdef YL_CUDA_EMULATION
+    ck_assert_int_eq(f.emulated, 1);
+    ck_assert_msg(strstr(f.gpu_name, "emulation"), "%s", f.gpu_name);
+    ck_assert_int_eq(f.runtime_version, 0);
+    ck_assert_int_eq(f.dnn_version, 0);
+    ck_assert_msg(strncmp(f.dnn_library, "none", 4) == 0, "%s", f.dnn_library);
+#else
+    ck_assert_int_eq(f.emulated, 0);
+    ck_assert_int_gt(strlen(f.gpu_name), 0);
+    ck_assert_int_ge(f.cc_major * 10 + f.cc_minor, YL_CUDA_MIN_CC_MAJOR * 10 +
+                                                       YL_CUDA_MIN_CC_MINOR);
+    ck_assert_uint_gt(f.memory_bytes, 0);
+    ck_assert_int_ge(f.runtime_version, 12000);
+    ck_assert_int_gt(f.driver_version, 0);
+    /* A GPU session runs here, so cuDNN 9 was opened. */
+    ck_assert_int_ge(f.dnn_version, 90000);
+    ck_assert_msg(strstr(f.dnn_library, "libcudnn"), "%s", f.dnn_library);
+#endif
+}
+END_TEST
+
+/* The live bytes of the emulated device; 0 in the GPU runner, where the checks that need
+ * them are left out. */
+static size_t emulated_live_bytes(void)
+{
+#ifdef YL_CUDA_EMULATION
+    yl_emu_counters c;
+    yl_emu_counters_get(&c);
+    return c.live_bytes;
+#else
+    return 0;
+#endif
+}
+
+static yl_device_memory device_memory(const yolact_session *s)
+{
+    yl_device_memory m;
+    ck_assert_status(yl_session_device_memory(s, &m), YOLACT_OK);
+    return m;
+}
+
+/* What a session says it holds on the device is what it allocated: in the emulation,
+ * exactly the bytes that became live when it was created. A CPU session holds none. */
+START_TEST(device_memory_is_counted_at_creation)
+{
+    size_t before = emulated_live_bytes();
+    yolact_session *s = cuda_session(0, 1);
+    if (!s)
+        return;
+    yl_device_memory m = device_memory(s);
+    printf("cuda session: %zu bytes on the device after creation\n", m.current_bytes);
+    ck_assert_uint_gt(m.current_bytes, 0);
+    ck_assert_uint_eq(m.peak_bytes, m.current_bytes);
+#ifdef YL_CUDA_EMULATION
+    ck_assert_uint_eq(m.current_bytes, emulated_live_bytes() - before);
+#else
+    (void)before;
+#endif
+    yolact_session_free(s);
+#ifdef YL_CUDA_EMULATION
+    ck_assert_uint_eq(emulated_live_bytes(), before);
+#endif
+    yolact_session *cpu;
+    ck_assert_status(yolact_session_create(model, NULL, &cpu), YOLACT_OK);
+    m = device_memory(cpu);
+    ck_assert_uint_eq(m.current_bytes, 0);
+    ck_assert_uint_eq(m.peak_bytes, 0);
+    yolact_session_free(cpu);
+    ck_assert_status(yl_session_device_memory(NULL, &m), YOLACT_ERR_INVALID_ARGUMENT);
+}
+END_TEST
+
+/* The image-sized buffers grow with the largest image so far, and the count with them (by
+ * what the emulation saw become live); a smaller image changes nothing. A session of batch
+ * 2 fed single images: its upload slots grow two at a time. */
+START_TEST(device_memory_grows_with_the_image)
+{
+    yolact_session *s = cuda_session(0.1f, 2);
+    if (!s)
+        return;
+    yolact_image image, big;
+    ck_assert_status(yolact_image_load(IMAGE, &image), YOLACT_OK);
+    big = image;
+    big.width = image.width * 2;
+    big.height = image.height + 7;
+    big.stride = (size_t)big.width * 3;
+    uint8_t *black = calloc((size_t)big.height, big.stride);
+    ck_assert_ptr_nonnull(black);
+    big.data = black;
+
+    const yolact_image *frames[] = {&image, &big, &image};
+    yl_device_memory last = device_memory(s);
+    for (int i = 0; i < 3; i++) {
+        size_t live = emulated_live_bytes();
+        const yolact_result *r;
+        ck_assert_status(yolact_session_detect(s, frames[i], &r), YOLACT_OK);
+        yl_device_memory m = device_memory(s);
+        printf("cuda session: %zu bytes on the device (peak %zu) after a %dx%d image\n",
+               m.current_bytes, m.peak_bytes, frames[i]->width, frames[i]->height);
+        if (i < 2)
+            ck_assert_uint_gt(m.current_bytes, last.current_bytes);
+        else
+            ck_assert_uint_eq(m.current_bytes, last.current_bytes);
+        ck_assert_uint_ge(m.peak_bytes, m.current_bytes);
+#ifdef YL_CUDA_EMULATION
+        ck_assert_uint_eq(m.current_bytes - last.current_bytes, emulated_live_bytes() - live);
+#else
+        (void)live;
+#endif
+        last = m;
+    }
+    free(black);
+    yolact_image_free_pixels(&image);
+    yolact_session_free(s);
+}
+END_TEST
+
 /* With a profile, every stage of the frame gets time, and the result is the graph's. */
 START_TEST(profile_times_every_stage)
 {
@@ -485,6 +614,8 @@ Suite *cuda_backend_suite(void)
 #ifdef YL_CUDA_EMULATION
     tcase_add_test(sessions, sessions_share_the_weights);
 #endif
+    tcase_add_test(sessions, device_memory_is_counted_at_creation);
+    tcase_add_test(sessions, describe_names_the_device_and_its_libraries);
     suite_add_tcase(s, sessions);
     /* Whole frames of the network: tagged "cuda", which the ASan and valgrind runs leave out
      * (the emulated heads under them take tens of minutes; their kernels run there through
@@ -502,6 +633,7 @@ Suite *cuda_backend_suite(void)
     tcase_add_test(frames, plus_batches_give_the_single_frame_result);
     tcase_add_test(frames, device_memory_images_are_read_in_place);
     tcase_add_test(frames, profile_times_every_stage);
+    tcase_add_test(frames, device_memory_grows_with_the_image);
     suite_add_tcase(s, frames);
     return s;
 }

@@ -37,16 +37,21 @@ def stacked_stages(ax, labels, latencies):
 def plot_compare(doc, png):
     labels, latencies = [], []
     for r in doc['runs']:
-        labels.append('libyolact\n%d thr' % r['threads'])
-        latencies.append(r['libyolact']['latency_ms'])
+        # CPU runs go by thread count, GPU runs (bench/compare --device cuda) by precision.
+        what = r['precision'] if 'precision' in r else '%d thr' % r['threads']
+        if 'skipped' not in r['libyolact']:
+            labels.append('libyolact\n%s' % what)
+            latencies.append(r['libyolact']['latency_ms'])
         if r['official']:
-            labels.append('official\n%d thr' % r['threads'])
+            labels.append('official\n%s' % what)
             latencies.append(r['official'])
+    gpu = doc['machine'].get('gpu') if doc.get('device') == 'cuda' else None
     fig, ax = plt.subplots(figsize=(7, 4.5))
     stacked_stages(ax, labels, latencies)
-    ax.set_title('%s, %dx%d image, CPU (%s)\n%s, commit %s' % (
+    ax.set_title('%s, %dx%d image, %s\n%s, commit %s' % (
         doc['model']['preset'], doc['image']['width'], doc['image']['height'],
-        doc['machine']['cpu'], doc['date'][:10], doc['commit']), fontsize='small')
+        'GPU (%s)' % gpu['name'] if gpu else 'CPU (%s)' % doc['machine']['cpu'],
+        doc['date'][:10], doc['commit']), fontsize='small')
     fig.tight_layout()
     fig.savefig(png, dpi=100)
 

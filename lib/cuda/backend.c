@@ -12,6 +12,7 @@
  *
  * The same file builds against test/emu's runtime (-DYL_CUDA_EMULATION), where it runs on the
  * host with the emulated kernels, so CI runs the whole CUDA path without a GPU. */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "backend.h"
@@ -75,6 +76,7 @@ typedef struct cuda_state {
 
     yl_profile *profile;            /* borrowed; NULL: time nothing */
     cudaEvent_t *events;            /* stage boundaries: num_ops + 6 */
+    yl_device_memory memory;        /* what device_alloc holds now, and the most it held */
 } cuda_state;
 
 static void release(cuda_state *st)
@@ -119,6 +121,26 @@ static void cuda_destroy(void *state)
     release(state);
 }
 
+/* Every device allocation of the session's own goes through here and is counted in
+ * st->memory; device_free takes back the same count (release() frees without counting). */
+static yolact_status device_alloc(cuda_state *st, void *ptr, size_t bytes, const char *what)
+{
+    bytes = bytes ? bytes : 1;
+    YL_TRY(yl_cuda_alloc(ptr, bytes, what));
+    st->memory.current_bytes += bytes;
+    if (st->memory.current_bytes > st->memory.peak_bytes)
+        st->memory.peak_bytes = st->memory.current_bytes;
+    return YOLACT_OK;
+}
+
+static void device_free(cuda_state *st, void *p, size_t bytes)
+{
+    if (!p)
+        return;
+    cudaFree(p);
+    st->memory.current_bytes -= bytes ? bytes : 1;
+}
+
 static yl_detect_params detect_params(const cuda_state *st)
 {
     return (yl_detect_params){st->model->num_classes, st->options.conf_threshold,
@@ -144,10 +166,9 @@ static yolact_status host_alloc(void *ptr, size_t bytes, const char *what)
     return YOLACT_OK;
 }
 
-static yolact_status arena_alloc(void *ctx, size_t bytes, void **arena)
+static yolact_status arena_alloc(void *st, size_t bytes, void **arena)
 {
-    (void)ctx;
-    return yl_cuda_alloc(arena, bytes, "the activations");
+    return device_alloc(st, arena, bytes, "the activations");
 }
 
 /* A library plan for every other convolution; every op's scratch need. */
@@ -197,18 +218,18 @@ static yolact_status allocate_outputs(cuda_state *st)
     const yolact_model *m = st->model;
     size_t P = (size_t)m->num_priors, K = (size_t)m->num_prototypes, B = (size_t)st->batch;
     size_t D = (size_t)st->options.max_detections, plane = (size_t)m->proto_h * m->proto_w;
-    YL_TRY(yl_cuda_alloc(&st->loc, B * P * 4 * sizeof(float), "the box offsets"));
-    YL_TRY(yl_cuda_alloc(&st->conf, B * P * (size_t)m->num_classes * sizeof(float),
-                         "the scores"));
-    YL_TRY(yl_cuda_alloc(&st->coeff, B * P * K * sizeof(float), "the mask coefficients"));
-    YL_TRY(yl_cuda_alloc(&st->proto, B * plane * K * sizeof(float), "the prototypes"));
-    YL_TRY(yl_cuda_alloc(&st->priors, P * 4 * sizeof(float), "the priors"));
+    YL_TRY(device_alloc(st, &st->loc, B * P * 4 * sizeof(float), "the box offsets"));
+    YL_TRY(device_alloc(st, &st->conf, B * P * (size_t)m->num_classes * sizeof(float),
+                        "the scores"));
+    YL_TRY(device_alloc(st, &st->coeff, B * P * K * sizeof(float), "the mask coefficients"));
+    YL_TRY(device_alloc(st, &st->proto, B * plane * K * sizeof(float), "the prototypes"));
+    YL_TRY(device_alloc(st, &st->priors, P * 4 * sizeof(float), "the priors"));
     st->results_bytes = D * (sizeof(yl_raw_detection) + sizeof(float));
-    YL_TRY(yl_cuda_alloc(&st->results, B * st->results_bytes, "the detections"));
-    YL_TRY(yl_cuda_alloc(&st->counts, B * sizeof *st->counts, "the detection counts"));
-    YL_TRY(yl_cuda_alloc(&st->det_coeffs, D * K * sizeof(float), "the kept coefficients"));
-    YL_TRY(yl_cuda_alloc(&st->det_boxes, D * 4 * sizeof(float), "the kept boxes"));
-    YL_TRY(yl_cuda_alloc(&st->proto_masks, D * plane * sizeof(float), "the masks"));
+    YL_TRY(device_alloc(st, &st->results, B * st->results_bytes, "the detections"));
+    YL_TRY(device_alloc(st, &st->counts, B * sizeof *st->counts, "the detection counts"));
+    YL_TRY(device_alloc(st, &st->det_coeffs, D * K * sizeof(float), "the kept coefficients"));
+    YL_TRY(device_alloc(st, &st->det_boxes, D * 4 * sizeof(float), "the kept boxes"));
+    YL_TRY(device_alloc(st, &st->proto_masks, D * plane * sizeof(float), "the masks"));
     YL_CU_CHECK(cudaMemcpy(st->priors, m->priors, P * 4 * sizeof(float),
                            cudaMemcpyHostToDevice));
     if (!(st->mask_offsets = malloc(B * sizeof *st->mask_offsets)))
@@ -228,7 +249,7 @@ static yolact_status create(cuda_state *st)
         return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory creating a CUDA session");
     for (int i = 0; i < m->num_ops + 6; i++)
         YL_CU_CHECK(cudaEventCreate(&st->events[i]));
-    YL_TRY(yl_plan_arena(m, st->batch, arena_alloc, NULL, &st->arena, &st->buffers));
+    YL_TRY(yl_plan_arena(m, st->batch, arena_alloc, st, &st->arena, &st->buffers));
     YL_TRY(yl_cuda_weights_acquire(m, st->options.device_index, st->precision, &st->weights));
     for (int i = 0; i < m->num_ops; i++)
         st->ops[i] = (cuda_op){st->weights->weight[i], st->weights->bias[i],
@@ -239,8 +260,13 @@ static yolact_status create(cuda_state *st)
     if (m->maskiou.num_layers > 0)
         YL_TRY(yl_cuda_maskiou_create(&m->maskiou, st->options.max_detections, st->precision,
                                       &st->maskiou));
-    YL_TRY(yl_cuda_alloc(&st->net_workspace, st->net_workspace_bytes, "the network's scratch"));
-    YL_TRY(yl_cuda_alloc(&st->workspace, st->workspace_bytes, "the scratch"));
+    YL_TRY(device_alloc(st, &st->net_workspace, st->net_workspace_bytes,
+                        "the network's scratch"));
+    YL_TRY(device_alloc(st, &st->workspace, st->workspace_bytes, "the scratch"));
+    /* What the session holds besides its own: the weights (shared with the model's other
+     * sessions on the device) and the mask-IoU net's. */
+    st->memory.current_bytes += st->weights->bytes + yl_cuda_maskiou_device_bytes(st->maskiou);
+    st->memory.peak_bytes += st->weights->bytes + yl_cuda_maskiou_device_bytes(st->maskiou);
     YL_CU_CHECK(cudaStreamSynchronize(st->stream));
     return YOLACT_OK;
 }
@@ -288,10 +314,10 @@ static yolact_status ensure_image_buffers(cuda_state *st, const yolact_image *im
         h = images[b].height > h ? images[b].height : h;
     }
     if (slot > st->slot_bytes) {
-        cudaFree(st->image);
+        device_free(st, st->image, st->slot_bytes * st->batch);
         st->image = NULL;
         st->slot_bytes = 0;
-        YL_TRY(yl_cuda_alloc(&st->image, slot * st->batch, "the images"));
+        YL_TRY(device_alloc(st, &st->image, slot * st->batch, "the images"));
         st->slot_bytes = slot;
     }
     if (w == st->mask_w && h == st->mask_h)
@@ -300,9 +326,9 @@ static yolact_status ensure_image_buffers(cuda_state *st, const yolact_image *im
     size_t ws = yl_mask_resize_cuda_workspace_bytes(h, w);
     ws = ws > st->workspace_bytes ? ws : st->workspace_bytes;
     if (ws > st->workspace_bytes || !st->workspace) { /* (NULL after a failed growth) */
-        cudaFree(st->workspace);
+        device_free(st, st->workspace, st->workspace_bytes);
         st->workspace = NULL;
-        YL_TRY(yl_cuda_alloc(&st->workspace, ws, "the scratch"));
+        YL_TRY(device_alloc(st, &st->workspace, ws, "the scratch"));
         st->workspace_bytes = ws;
     }
     st->mask_w = w;
@@ -320,11 +346,11 @@ static yolact_status ensure_mask_capacity(cuda_state *st, size_t bytes, size_t o
     size_t grown = 2 * st->mask_capacity;
     grown = grown > one_image_max ? grown : one_image_max;
     grown = grown > bytes ? grown : bytes;
-    cudaFree(st->mask_bits);
+    device_free(st, st->mask_bits, st->mask_capacity);
     cudaFreeHost(st->host_masks);
     st->mask_bits = st->host_masks = NULL;
     st->mask_capacity = 0;
-    YL_TRY(yl_cuda_alloc(&st->mask_bits, grown, "the bit masks"));
+    YL_TRY(device_alloc(st, &st->mask_bits, grown, "the bit masks"));
     YL_TRY(host_alloc(&st->host_masks, grown, "the masks"));
     st->mask_capacity = grown;
     return YOLACT_OK;
@@ -620,8 +646,14 @@ static void cuda_set_profile(void *state, yl_profile *profile)
     ((cuda_state *)state)->profile = profile;
 }
 
+static void cuda_device_memory(void *state, yl_device_memory *out)
+{
+    *out = ((cuda_state *)state)->memory;
+}
+
 static const yl_backend_vtable cuda_vtable = {"cuda", cuda_create, cuda_destroy, cuda_run,
-                                              cuda_network_outputs, cuda_set_profile};
+                                              cuda_network_outputs, cuda_set_profile,
+                                              cuda_device_memory};
 
 #ifdef YL_CUDA_EMULATION
 /* The emulation has one device, and only an explicit request gets it (tests). */
@@ -632,7 +664,16 @@ static yolact_status emulated_device_check(int device_index)
                        "emulation has 1", device_index);
     return YOLACT_OK;
 }
-const yl_cuda_backend_entry yl_cuda_backend = {&cuda_vtable, 1, emulated_device_check};
+static yolact_status emulated_describe(int device_index, yl_cuda_facts *f)
+{
+    YL_TRY(emulated_device_check(device_index));
+    f->emulated = 1;
+    snprintf(f->gpu_name, sizeof f->gpu_name, "CUDA emulation (test/emu, host memory)");
+    yl_dnn_describe(&f->dnn_version, f->dnn_library, sizeof f->dnn_library);
+    return YOLACT_OK;
+}
+const yl_cuda_backend_entry yl_cuda_backend = {&cuda_vtable, 1, emulated_device_check,
+                                               emulated_describe};
 #else
 /* The runtime linked into libyolact, seen through the check's table. */
 static int linked_device_count(int *count) { return (int)cudaGetDeviceCount(count); }
@@ -653,5 +694,20 @@ static yolact_status device_check(int device_index)
 {
     return yl_cuda_device_check_with(&linked_runtime, device_index, NULL);
 }
-const yl_cuda_backend_entry yl_cuda_backend = {&cuda_vtable, 0, device_check};
+static yolact_status describe(int device_index, yl_cuda_facts *f)
+{
+    yl_cuda_device_info info;
+    YL_TRY(yl_cuda_device_check_with(&linked_runtime, device_index, &info));
+    struct cudaDeviceProp prop;
+    YL_CU_CHECK(cudaGetDeviceProperties(&prop, device_index));
+    snprintf(f->gpu_name, sizeof f->gpu_name, "%s", prop.name);
+    f->cc_major = info.cc_major;
+    f->cc_minor = info.cc_minor;
+    f->memory_bytes = prop.totalGlobalMem;
+    f->runtime_version = info.runtime_version;
+    f->driver_version = info.driver_version;
+    yl_dnn_describe(&f->dnn_version, f->dnn_library, sizeof f->dnn_library);
+    return YOLACT_OK;
+}
+const yl_cuda_backend_entry yl_cuda_backend = {&cuda_vtable, 0, device_check, describe};
 #endif

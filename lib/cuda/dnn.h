@@ -33,4 +33,8 @@ yolact_status yl_dnn_conv_run(yl_dnn *dnn, yl_dnn_conv *plan, const float *in,
                               const float *weight, const float *bias, const float *residual,
                               float *out, void *workspace);
 
+/* The library this process uses for them: its version (cudnnGetVersion(); 0 when there is
+ * none) and the file it was opened from, or why none was, in library[size]. */
+void yl_dnn_describe(int *version, char *library, size_t size);
+
 #endif

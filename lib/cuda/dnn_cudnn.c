@@ -3,6 +3,7 @@
  * FP32 precision sets CUDNN_FMA_MATH so Ampere and Hopper do not silently use TF32.
  * cuDNN is opened with dlopen at the first session, so libyolact loads (and runs on the CPU)
  * where cuDNN is not installed; its absence is a status. */
+#define _GNU_SOURCE /* dladdr */
 #include <cudnn.h>
 #include <dlfcn.h>
 #include <pthread.h>
@@ -25,7 +26,7 @@
     X(cudnnSetConvolution2dDescriptor) X(cudnnSetConvolutionMathType)                        \
     X(cudnnGetConvolution2dForwardOutputDim) X(cudnnSetActivationDescriptor)                 \
     X(cudnnGetConvolutionForwardAlgorithm_v7) X(cudnnGetConvolutionForwardWorkspaceSize)     \
-    X(cudnnConvolutionBiasActivationForward)
+    X(cudnnConvolutionBiasActivationForward) X(cudnnGetVersion)
 
 static struct {
 #define DECLARE(name) __typeof__(&name) name;
@@ -53,6 +54,26 @@ static void open_cudnn(void)
     }
     CUDNN_FUNCTIONS(RESOLVE)
 #undef RESOLVE
+}
+
+void yl_dnn_describe(int *version, char *library, size_t size)
+{
+    *version = 0;
+    if (pthread_once(&dnn_once, open_cudnn) != 0 || *dnn_missing) {
+        snprintf(library, size, "not opened: %s",
+                 *dnn_missing ? dnn_missing : "pthread_once failed");
+        return;
+    }
+    *version = (int)dnn_api.cudnnGetVersion();
+    /* The file the loader found for libcudnn.so.9, its symbolic links resolved. */
+    Dl_info where = {0};
+    void *symbol;
+    memcpy(&symbol, &dnn_api.cudnnGetVersion, sizeof symbol);
+    const char *name = dladdr(symbol, &where) && where.dli_fname ? where.dli_fname
+                                                                 : "libcudnn.so.9";
+    char *path = realpath(name, NULL);
+    snprintf(library, size, "%s", path ? path : name);
+    free(path);
 }
 
 #define YL_DNN_CHECK(expr)                                                                 \

@@ -1,6 +1,7 @@
 /* yl_dnn for the emulated build: the emulation's device memory is host memory, so the CPU
  * backend's exact convolution (on all cores) stands in for cuDNN. It runs as a host function
  * in stream order, so a stream capture records it as it records cuDNN's kernels. */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "cuda/cuda_api.h"
@@ -27,6 +28,12 @@ yolact_status yl_dnn_create(struct CUstream_st *stream, yl_dnn **dnn)
         return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory creating the dnn handle");
     (*dnn)->stream = stream;
     return YOLACT_OK;
+}
+
+void yl_dnn_describe(int *version, char *library, size_t size)
+{
+    *version = 0;
+    snprintf(library, size, "none: the emulated build runs the CPU convolution instead");
 }
 
 void yl_dnn_destroy(yl_dnn *dnn)

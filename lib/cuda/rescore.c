@@ -23,7 +23,13 @@ struct yl_cuda_maskiou {
     float *act[2];                  /* a chunk's activations */
     float *last;                    /* (max_masks, classes, h[L], w[L]): the net's outputs */
     size_t last_floats;             /* one mask's */
+    size_t device_bytes;            /* all of the above on the device */
 };
+
+size_t yl_cuda_maskiou_device_bytes(const yl_cuda_maskiou *m)
+{
+    return m ? m->device_bytes : 0;
+}
 
 void yl_cuda_maskiou_destroy(yl_cuda_maskiou *m)
 {
@@ -56,13 +62,16 @@ static yolact_status setup(yl_cuda_maskiou *m)
         items[l] = (yl_cuda_pack_item){d, net->layers[l].weight, 0, m->precision,
                                        &m->packed[l]};
     }
-    YL_TRY(yl_cuda_pack_weights(items, L, &m->weights, "the mask-IoU net's weights"));
+    YL_TRY(yl_cuda_pack_weights(items, L, &m->weights, &m->device_bytes,
+                                "the mask-IoU net's weights"));
     YL_TRY(yl_cuda_alloc(&m->biases, bias_floats * sizeof(float), "the mask-IoU net's biases"));
     for (int i = 0; i < 2; i++)
         YL_TRY(yl_cuda_alloc(&m->act[i], (size_t)m->chunk * act * sizeof(float),
                              "the mask-IoU net's activations"));
     YL_TRY(yl_cuda_alloc(&m->last, (size_t)m->max_masks * m->last_floats * sizeof(float),
                          "the mask-IoU net's outputs"));
+    m->device_bytes += (bias_floats + 2 * (size_t)m->chunk * act +
+                        (size_t)m->max_masks * m->last_floats) * sizeof(float);
     float *at = m->biases;
     for (int l = 0; l < L; l++) {
         const yl_maskiou_layer *layer = &net->layers[l];

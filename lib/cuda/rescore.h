@@ -22,6 +22,9 @@ yolact_status yl_cuda_maskiou_create(const yl_maskiou_net *net, int max_masks,
                                      yolact_precision precision, yl_cuda_maskiou **out);
 void yl_cuda_maskiou_destroy(yl_cuda_maskiou *m); /* NULL is fine */
 
+/* The device memory the net holds (0 for NULL). */
+size_t yl_cuda_maskiou_device_bytes(const yl_cuda_maskiou *m);
+
 /* masks (n, in_h, in_w), detections (n) and mask_scores (n) in device memory, n <=
  * max_masks: enqueues the net and the re-scoring on stream (no allocation, no sync). */
 yolact_status yl_cuda_maskiou_run(yl_cuda_maskiou *m, const float *masks, int n,

@@ -2,7 +2,9 @@
 #include "cuda/runtime.h"
 
 #include <stdio.h>
+#include <string.h>
 
+#include "backend.h"
 #include "status.h"
 
 /* The runtime's pinned enum values used here (driver_types.h). */
@@ -48,4 +50,13 @@ yolact_status yl_cuda_device_check_with(const yl_cuda_runtime *rt, int index,
     if (info)
         *info = found;
     return YOLACT_OK;
+}
+
+yolact_status yl_cuda_describe(int index, yl_cuda_facts *facts)
+{
+    memset(facts, 0, sizeof *facts);
+    if (!yl_cuda_backend.describe)
+        return yl_fail(YOLACT_ERR_BACKEND_UNAVAILABLE, "this libyolact was built without the "
+                       "CUDA backend");
+    return yl_cuda_backend.describe(index, facts);
 }

@@ -26,11 +26,12 @@ static size_t packed_bytes(const yl_cuda_pack_item *item)
 }
 
 yolact_status yl_cuda_pack_weights(const yl_cuda_pack_item *items, int n, void **block,
-                                   const char *what)
+                                   size_t *bytes, const char *what)
 {
     size_t total = 0;
     for (int i = 0; i < n; i++)
         total += packed_bytes(&items[i]);
+    *bytes = total ? total : 1;
     unsigned char *host = malloc(total ? total : 1);
     if (!host)
         return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory packing %s", what);

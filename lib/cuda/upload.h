@@ -23,9 +23,9 @@ typedef struct yl_cuda_pack_item {
     const void **packed;        /* receives the packed weights' device address */
 } yl_cuda_pack_item;
 
-/* Pack every item into one device block (*block, the caller cudaFrees it, also on failure
- * when not NULL), each 256-byte aligned, with one synchronous upload. */
+/* Pack every item into one device block (*block of *bytes, the caller cudaFrees it, also on
+ * failure when not NULL), each 256-byte aligned, with one synchronous upload. */
 yolact_status yl_cuda_pack_weights(const yl_cuda_pack_item *items, int n, void **block,
-                                   const char *what);
+                                   size_t *bytes, const char *what);
 
 #endif

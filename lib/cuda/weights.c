@@ -81,6 +81,7 @@ static yolact_status upload_parameters(entry *e)
     }
     YL_TRY(yl_cuda_alloc(&e->params, floats * sizeof(float), "the weights"));
     YL_TRY(yl_cuda_alloc(&e->zero_bias, (size_t)max_out * sizeof(float), "a zero bias"));
+    e->weights.bytes += (floats + (size_t)max_out) * sizeof(float);
     YL_CU_CHECK(cudaMemcpy(e->params, m->params, floats * sizeof(float),
                            cudaMemcpyHostToDevice));
     YL_CU_CHECK(cudaMemset(e->zero_bias, 0, (size_t)max_out * sizeof(float)));
@@ -110,7 +111,10 @@ static yolact_status pack_weights(entry *e)
                                              yl_cuda_op_precision(op, e->precision),
                                              &e->weights.packed[i]};
     }
-    yolact_status s = yl_cuda_pack_weights(items, n, &e->packed, "the head and DCN weights");
+    size_t bytes = 0;
+    yolact_status s = yl_cuda_pack_weights(items, n, &e->packed, &bytes,
+                                           "the head and DCN weights");
+    e->weights.bytes += bytes;
     free(items);
     return s;
 }

@@ -19,6 +19,7 @@ yolact_precision yl_cuda_op_precision(const yl_op *op, yolact_precision precisio
 typedef struct yl_cuda_weights {
     const float **weight, **bias;
     const void **packed;
+    size_t bytes;                   /* the device memory they take */
 } yl_cuda_weights;
 
 /* The weights of m for sessions of `precision` on the current device (`device`, the index

@@ -841,6 +841,7 @@ cudaError_t cudaMalloc(void **ptr, size_t size)
     }
     count(&yl_emu_counters::allocations);
     count(&yl_emu_counters::live_allocations);
+    count(&yl_emu_counters::live_bytes, size);
     *ptr = p;
     return cudaSuccess;
 }
@@ -851,17 +852,23 @@ cudaError_t cudaFree(void *ptr)
         return refuse_during_capture("cudaFree");
     if (!ptr)
         return cudaSuccess;
+    size_t size;
     {
         std::lock_guard<std::mutex> lock(allocations_mutex);
         auto it = allocations.find((uintptr_t)ptr);
         if (it == allocations.end())
             return fail(cudaErrorInvalidDevicePointer,
                         "cudaFree(%p): not a pointer returned by cudaMalloc", ptr);
+        size = it->second;
         allocations.erase(it);
     }
     free(ptr);
     count(&yl_emu_counters::frees);
     count(&yl_emu_counters::live_allocations, -1L);
+    {
+        std::lock_guard<std::mutex> lock(counters_mutex);
+        counters.live_bytes -= size;
+    }
     return cudaSuccess;
 }
 
@@ -1199,8 +1206,10 @@ void yl_emu_counters_reset(void)
 {
     std::lock_guard<std::mutex> lock(counters_mutex);
     long live = counters.live_allocations;
+    size_t live_bytes = counters.live_bytes;
     counters = yl_emu_counters();
     counters.live_allocations = live;
+    counters.live_bytes = live_bytes;
 }
 
 } // extern "C"

@@ -103,6 +103,7 @@ typedef struct yl_emu_counters {
     long allocations, frees;        /* cudaMalloc / cudaFree that succeeded */
     long pinned_allocations, pinned_frees; /* cudaMallocHost / cudaFreeHost */
     long live_allocations;          /* not reset: allocations alive now */
+    size_t live_bytes;              /* not reset: their bytes, as cudaMalloc was asked */
     long h2d_copies, d2h_copies, d2d_copies;
     size_t h2d_bytes, d2h_bytes;
     long memsets;
