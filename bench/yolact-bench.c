@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cpu/gemm.h"
 #include "cuda/runtime.h"
 #include "model/model.h"
 #include "model/random_weights.h"
@@ -704,6 +705,9 @@ static int write_json(const char *path, const context *cx, const run *runs, int 
     json_string(f, cpu);
     fprintf(f, ", \"cores\": %ld, \"memory_mib\": %lld", sysconf(_SC_NPROCESSORS_ONLN),
             (long long)sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE) >> 20);
+    /* The CPU convolutions' speed depends on it (OPENBLAS_CORETYPE can force it). */
+    fputs(", \"gemm_kernels\": ", f);
+    json_string(f, yl_gemm_kernels());
     json_gpu(f, &cx->gpu);
     fputs("},\n  \"model\": {\"preset\": ", f);
     json_string(f, cx->info->preset);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cpu/gemm.h"
 #include "model/model.h"
 #include "model/random_weights.h"
 #include "profile.h"
@@ -226,6 +227,10 @@ START_TEST(bench_json_carries_the_device_memory)
     ck_assert_msg(strstr(doc, "\"backend\": \"cuda\"") && !strstr(doc, "\"skipped\""),
                   "the CUDA run did not run:\n%s", doc);
     ck_assert_msg(strstr(doc, "\"gpu\": {\"name\": \"CUDA emulation"), "%s", doc);
+    /* The CPU products' kernels, OpenBLAS's choice or "portable". */
+    char kernels[64];
+    snprintf(kernels, sizeof kernels, "\"gemm_kernels\": \"%s\"", yl_gemm_kernels());
+    ck_assert_msg(strstr(doc, kernels), "no %s in:\n%s", kernels, doc);
     ck_assert_msg(strstr(doc, "\"unprofiled_ms\": {\"median\""), "%s", doc);
     long long current = json_integer(doc, "current_bytes"), peak = json_integer(doc, "peak_bytes");
 

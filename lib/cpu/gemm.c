@@ -111,6 +111,15 @@ int yl_gemm_have_openblas(void)
 #endif
 }
 
+const char *yl_gemm_kernels(void)
+{
+#ifdef YL_HAVE_OPENBLAS
+    return openblas_get_corename();
+#else
+    return "portable";
+#endif
+}
+
 void yl_gemm_single_threaded_blas(void)
 {
 #ifdef YL_HAVE_OPENBLAS

@@ -20,6 +20,10 @@ typedef enum yl_gemm_kind {
 /* 1 when OpenBLAS is built in. */
 int yl_gemm_have_openblas(void);
 
+/* Which kernels the products run on: OpenBLAS's choice for this processor ("Cooperlake",
+ * "Haswell", ...: it follows OPENBLAS_CORETYPE when set), or "portable". Static storage. */
+const char *yl_gemm_kernels(void);
+
 /* Make OpenBLAS single-threaded (idempotent). The CPU backend parallelises over tiles with
  * OpenMP and calls sgemm from every thread, so OpenBLAS's own pthread pool must stay idle.
  * openblas_set_num_threads is process-global: this also affects any other user of
