@@ -153,19 +153,6 @@ static void need_bytes(size_t *have, size_t bytes)
     *have = bytes > *have ? bytes : *have;
 }
 
-/* Page-locked host memory, for the downloads. */
-static yolact_status host_alloc(void *ptr, size_t bytes, const char *what)
-{
-    void **p = ptr;
-    if (cudaMallocHost(p, bytes ? bytes : 1) != cudaSuccess) {
-        cudaGetLastError();
-        *p = NULL;
-        return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of page-locked host memory: %zu bytes for "
-                       "%s", bytes, what);
-    }
-    return YOLACT_OK;
-}
-
 static yolact_status arena_alloc(void *st, size_t bytes, void **arena)
 {
     return device_alloc(st, arena, bytes, "the activations");
@@ -234,8 +221,9 @@ static yolact_status allocate_outputs(cuda_state *st)
                            cudaMemcpyHostToDevice));
     if (!(st->mask_offsets = malloc(B * sizeof *st->mask_offsets)))
         return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory for the mask offsets");
-    YL_TRY(host_alloc(&st->host_counts, B * sizeof *st->host_counts, "the detection counts"));
-    return host_alloc(&st->host_results, B * st->results_bytes, "the detections");
+    YL_TRY(yl_cuda_alloc_host(&st->host_counts, B * sizeof *st->host_counts,
+                              "the detection counts"));
+    return yl_cuda_alloc_host(&st->host_results, B * st->results_bytes, "the detections");
 }
 
 static yolact_status create(cuda_state *st)
@@ -263,10 +251,11 @@ static yolact_status create(cuda_state *st)
     YL_TRY(device_alloc(st, &st->net_workspace, st->net_workspace_bytes,
                         "the network's scratch"));
     YL_TRY(device_alloc(st, &st->workspace, st->workspace_bytes, "the scratch"));
-    /* What the session holds besides its own: the weights (shared with the model's other
-     * sessions on the device) and the mask-IoU net's. */
-    st->memory.current_bytes += st->weights->bytes + yl_cuda_maskiou_device_bytes(st->maskiou);
-    st->memory.peak_bytes += st->weights->bytes + yl_cuda_maskiou_device_bytes(st->maskiou);
+    /* What the session holds besides its own, from here on: the weights (shared with the
+     * model's other sessions on the device) and the mask-IoU net's. */
+    size_t held = st->weights->bytes + yl_cuda_maskiou_device_bytes(st->maskiou);
+    st->memory.current_bytes += held;
+    st->memory.peak_bytes += held;
     YL_CU_CHECK(cudaStreamSynchronize(st->stream));
     return YOLACT_OK;
 }
@@ -351,7 +340,7 @@ static yolact_status ensure_mask_capacity(cuda_state *st, size_t bytes, size_t o
     st->mask_bits = st->host_masks = NULL;
     st->mask_capacity = 0;
     YL_TRY(device_alloc(st, &st->mask_bits, grown, "the bit masks"));
-    YL_TRY(host_alloc(&st->host_masks, grown, "the masks"));
+    YL_TRY(yl_cuda_alloc_host(&st->host_masks, grown, "the masks"));
     st->mask_capacity = grown;
     return YOLACT_OK;
 }
@@ -510,10 +499,15 @@ static yolact_status load_pass(cuda_state *st, const yolact_image *images, int n
 }
 
 /* Image b's detections in a results block (device or host): max_detections of them, then
- * room for as many mask scores. */
+ * room for as many mask scores (mask_scores_of). */
 static yl_raw_detection *detections_of(const cuda_state *st, void *results, int b)
 {
     return (yl_raw_detection *)((unsigned char *)results + b * st->results_bytes);
+}
+
+static float *mask_scores_of(const cuda_state *st, yl_raw_detection *detections)
+{
+    return (float *)(detections + st->options.max_detections);
 }
 
 static size_t mask_stride_of(const yolact_image *image)
@@ -558,7 +552,7 @@ static yolact_status finish_pass(cuda_state *st, const yolact_image *images, int
                                       st->det_boxes, count, st->proto_masks, st->stream));
         if (st->maskiou) /* YOLACT++: the mask scores go right after the detections */
             YL_TRY(yl_cuda_maskiou_run(st->maskiou, st->proto_masks, count, detections,
-                                       (float *)(detections + D), st->stream));
+                                       mask_scores_of(st, detections), st->stream));
         YL_TRY(yl_mask_resize_threshold_cuda(st->proto_masks, count, m->proto_h, m->proto_w,
                                              st->mask_bits + st->mask_offsets[b],
                                              images[b].height, images[b].width,
@@ -582,7 +576,7 @@ static yolact_status finish_pass(cuda_state *st, const yolact_image *images, int
 /* Image b of the pass just finished, as the session takes it. */
 static yl_frame_output image_output(const cuda_state *st, int b, const yolact_image *image)
 {
-    const yl_raw_detection *dets = detections_of(st, st->host_results, b);
+    yl_raw_detection *dets = detections_of(st, st->host_results, b);
     int count = st->host_counts[b];
     /* The official postprocess's score_threshold, strictly above; the list is by descending
      * score, so the kept ones are a prefix. */
@@ -592,10 +586,9 @@ static yl_frame_output image_output(const cuda_state *st, int b, const yolact_im
             kept++;
         count = kept;
     }
-    const float *mask_scores =
-        st->maskiou ? (const float *)(dets + st->options.max_detections) : NULL;
     return (yl_frame_output){count, dets, st->host_masks + st->mask_offsets[b],
-                             mask_stride_of(image), mask_scores};
+                             mask_stride_of(image),
+                             st->maskiou ? mask_scores_of(st, dets) : NULL};
 }
 
 static yolact_status cuda_run(void *state, const yolact_image *images, int count,

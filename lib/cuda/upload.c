@@ -18,6 +18,18 @@ yolact_status yl_cuda_alloc(void *ptr, size_t bytes, const char *what)
     return YOLACT_OK;
 }
 
+yolact_status yl_cuda_alloc_host(void *ptr, size_t bytes, const char *what)
+{
+    void **p = ptr;
+    if (cudaMallocHost(p, bytes ? bytes : 1) != cudaSuccess) {
+        cudaGetLastError();
+        *p = NULL;
+        return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of page-locked host memory: %zu bytes for "
+                       "%s", bytes, what);
+    }
+    return YOLACT_OK;
+}
+
 static size_t packed_bytes(const yl_cuda_pack_item *item)
 {
     size_t bytes = item->dcn ? yl_dcn2d_cuda_packed_bytes(item->desc, item->precision)

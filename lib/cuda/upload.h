@@ -13,6 +13,10 @@
  * error is cleared (not left sticky) and the status is YOLACT_ERR_OUT_OF_MEMORY. */
 yolact_status yl_cuda_alloc(void *ptr, size_t bytes, const char *what);
 
+/* The same in page-locked host memory (cudaMallocHost), for downloads that run
+ * asynchronously; the caller frees it with cudaFreeHost. */
+yolact_status yl_cuda_alloc_host(void *ptr, size_t bytes, const char *what);
+
 /* One convolution's weights to pack: for yl_conv2d_cuda, or for yl_dcn2d_cuda when dcn, at
  * the precision it will run at (FP32 or FP16). */
 typedef struct yl_cuda_pack_item {
