@@ -4,7 +4,9 @@
 //   per class:  the top_k candidates by (score desc, candidate asc), then yl_fast_nms_cuda;
 //   final:      the kept of all classes, best max_detections by (score desc, class asc,
 //               rank asc).
-//   loc (P, 4), conf (P, C), priors (P, 4) float; out (max_detections) yl_raw_detection
+//   loc (B, P, 4), conf (B, P, C), priors (P, 4) float; out (B, out_stride) yl_raw_detection
+// A batch of B images runs in the same launches: blockIdx.y is the image, and each kernel
+// first moves its pointers to that image's rows (inputs, outputs and workspace alike).
 // The top-k steps select on 64-bit keys (score's order-preserving bits, then the tie order
 // inverted) with a block-wide radix select, and sort the selected keys with a bitonic sort:
 // keys are unique, so the result is the CPU's exactly, whatever order atomics take.
@@ -167,6 +169,15 @@ static __device__ int block_top_keys(const KeyOf &key_of, int n, int cap, uint64
     return k;
 }
 
+// ---- the image of a block ------------------------------------------------------------------
+// Every array, inputs, outputs and workspace, holds the batch's images one after another:
+// p moved to image blockIdx.y's `count` elements.
+template <class T>
+static __device__ __forceinline__ T *image_rows(T *p, size_t count)
+{
+    return p + blockIdx.y * count;
+}
+
 // ---- candidates ------------------------------------------------------------------------------
 // flags (P) uint8, block_counts (ceil(P / CAND_THREADS))
 static __global__ void __launch_bounds__(CAND_THREADS)
@@ -174,6 +185,9 @@ candidate_flags_kernel(const float *__restrict__ conf, int num_priors, int num_c
                        float threshold, uint8_t *__restrict__ flags, int *__restrict__ block_counts)
 {
     __shared__ scan_smem sm;
+    conf = image_rows(conf, (size_t)num_priors * num_classes);
+    flags = image_rows(flags, num_priors);
+    block_counts = image_rows(block_counts, gridDim.x);
     const int p = blockIdx.x * CAND_THREADS + threadIdx.x;
     int flag = 0;
     if (p < num_priors) {
@@ -200,6 +214,9 @@ candidate_offsets_kernel(const int *__restrict__ block_counts, int num_blocks,
                          int *__restrict__ block_offsets, int *__restrict__ num_candidates)
 {
     __shared__ scan_smem sm;
+    block_counts = image_rows(block_counts, num_blocks);
+    block_offsets = image_rows(block_offsets, num_blocks);
+    num_candidates = image_rows(num_candidates, 1);
     int carry = 0;
     for (int base = 0; base < num_blocks; base += CAND_THREADS) {
         const int b = base + threadIdx.x;
@@ -222,6 +239,11 @@ candidate_scatter_kernel(const float *__restrict__ loc, const float *__restrict_
                          float *__restrict__ cand_box)
 {
     __shared__ scan_smem sm;
+    loc = image_rows(loc, 4 * (size_t)num_priors);
+    flags = image_rows(flags, num_priors);
+    block_offsets = image_rows(block_offsets, gridDim.x);
+    cand = image_rows(cand, num_priors);
+    cand_box = image_rows(cand_box, 4 * (size_t)num_priors);
     const int p = blockIdx.x * CAND_THREADS + threadIdx.x;
     const int flag = p < num_priors ? flags[p] : 0;
     int total;
@@ -258,13 +280,23 @@ struct class_key {
 // A block per foreground class. top_cand, top_score (C - 1, top_k); nms_boxes (C - 1, top_k, 4);
 // counts (C - 1): min(num_candidates, top_k) rows of each class written, best first.
 static __global__ void __launch_bounds__(TOPK_THREADS)
-class_top_k_kernel(const float *__restrict__ conf, int num_classes, const int *__restrict__ cand,
-                   const float *__restrict__ cand_box, const int *__restrict__ num_candidates,
-                   int top_k, int *__restrict__ top_cand, float *__restrict__ top_score,
-                   float *__restrict__ nms_boxes, int *__restrict__ counts)
+class_top_k_kernel(const float *__restrict__ conf, int num_priors, int num_classes,
+                   const int *__restrict__ cand, const float *__restrict__ cand_box,
+                   const int *__restrict__ num_candidates, int top_k, int *__restrict__ top_cand,
+                   float *__restrict__ top_score, float *__restrict__ nms_boxes,
+                   int *__restrict__ counts)
 {
     YL_DYNAMIC_SMEM(uint64_t, keys, next_pow2(top_k));
     __shared__ topk_smem sm;
+    conf = image_rows(conf, (size_t)num_priors * num_classes);
+    const size_t rows = (size_t)gridDim.x * top_k;    // (C - 1) top_k an image
+    cand = image_rows(cand, num_priors);
+    cand_box = image_rows(cand_box, 4 * (size_t)num_priors);
+    num_candidates = image_rows(num_candidates, 1);
+    top_cand = image_rows(top_cand, rows);
+    top_score = image_rows(top_score, rows);
+    nms_boxes = image_rows(nms_boxes, 4 * rows);
+    counts = image_rows(counts, gridDim.x);
     const int c = blockIdx.x;
     const class_key key_of = {conf, cand, num_classes, c};
     const int k = block_top_keys(key_of, *num_candidates, top_k, keys, &sm);
@@ -290,15 +322,25 @@ struct kept_key {
     }
 };
 
-// One block. keys: next_pow2(max_detections) of global scratch; out (max_detections), *count.
+// One block an image. keys: next_pow2(max_detections) of global scratch; out (max_detections),
+// *count.
 static __global__ void __launch_bounds__(TOPK_THREADS)
 final_top_kernel(const uint8_t *__restrict__ kept, const float *__restrict__ top_score,
                  const int *__restrict__ top_cand, const int *__restrict__ cand,
                  const float *__restrict__ cand_box, int num_fg, int top_k, int max_detections,
-                 uint64_t *__restrict__ keys, yl_raw_detection *__restrict__ out,
-                 int *__restrict__ count)
+                 int num_priors, uint64_t *__restrict__ keys, yl_raw_detection *__restrict__ out,
+                 int out_stride, int *__restrict__ count)
 {
     __shared__ topk_smem sm;
+    const size_t rows = (size_t)num_fg * top_k;
+    kept = image_rows(kept, rows);
+    top_score = image_rows(top_score, rows);
+    top_cand = image_rows(top_cand, rows);
+    cand = image_rows(cand, num_priors);
+    cand_box = image_rows(cand_box, 4 * (size_t)num_priors);
+    keys = image_rows(keys, next_pow2(rows < (size_t)max_detections ? (int)rows : max_detections));
+    out = image_rows(out, (size_t)out_stride);
+    count = image_rows(count, 1);
     const kept_key key_of = {kept, top_score};
     const int k = block_top_keys(key_of, num_fg * top_k, max_detections, keys, &sm);
     for (int r = threadIdx.x; r < k; r += TOPK_THREADS) {
@@ -343,79 +385,89 @@ static int host_next_pow2(int n)
     return p;
 }
 
-static size_t detect_layout(int num_priors, const yl_detect_params *p, void *base,
+// Each array holds `batch` images one after another (the kernels' image_rows).
+static size_t detect_layout(int num_priors, const yl_detect_params *p, int batch, void *base,
                             detect_ws *ws)
 {
     const size_t np = (size_t)num_priors, fg = (size_t)p->num_classes - 1, k = (size_t)p->top_k;
-    const size_t blocks = (np + CAND_THREADS - 1) / CAND_THREADS;
+    const size_t blocks = (np + CAND_THREADS - 1) / CAND_THREADS, B = (size_t)batch;
     const long long kept_rows = (long long)fg * p->top_k;
     const int final_cap = kept_rows < p->max_detections ? (int)kept_rows : p->max_detections;
     unsigned char *b = (unsigned char *)base;
     size_t off = 0;
-    ws->flags = (uint8_t *)carve(b, &off, np, 1);
-    ws->block_counts = (int *)carve(b, &off, blocks, sizeof(int));
-    ws->block_offsets = (int *)carve(b, &off, blocks, sizeof(int));
-    ws->num_candidates = (int *)carve(b, &off, 1, sizeof(int));
-    ws->cand = (int *)carve(b, &off, np, sizeof(int));
-    ws->cand_box = (float *)carve(b, &off, np * 4, sizeof(float));
-    ws->top_cand = (int *)carve(b, &off, fg * k, sizeof(int));
-    ws->counts = (int *)carve(b, &off, fg, sizeof(int));
-    ws->top_score = (float *)carve(b, &off, fg * k, sizeof(float));
-    ws->nms_boxes = (float *)carve(b, &off, fg * k * 4, sizeof(float));
-    ws->kept = (uint8_t *)carve(b, &off, fg * k, 1);
-    ws->final_keys = (uint64_t *)carve(b, &off, (size_t)host_next_pow2(final_cap),
+    ws->flags = (uint8_t *)carve(b, &off, B * np, 1);
+    ws->block_counts = (int *)carve(b, &off, B * blocks, sizeof(int));
+    ws->block_offsets = (int *)carve(b, &off, B * blocks, sizeof(int));
+    ws->num_candidates = (int *)carve(b, &off, B, sizeof(int));
+    ws->cand = (int *)carve(b, &off, B * np, sizeof(int));
+    ws->cand_box = (float *)carve(b, &off, B * np * 4, sizeof(float));
+    ws->top_cand = (int *)carve(b, &off, B * fg * k, sizeof(int));
+    ws->counts = (int *)carve(b, &off, B * fg, sizeof(int));
+    ws->top_score = (float *)carve(b, &off, B * fg * k, sizeof(float));
+    ws->nms_boxes = (float *)carve(b, &off, B * fg * k * 4, sizeof(float));
+    ws->kept = (uint8_t *)carve(b, &off, B * fg * k, 1);
+    ws->final_keys = (uint64_t *)carve(b, &off, B * (size_t)host_next_pow2(final_cap),
                                        sizeof(uint64_t));
     return off + 255;    // room to align the caller's block
 }
 
-// (C - 1) * top_k rows must index with an int, also times 4 (box coordinates).
-static bool params_valid(int num_priors, const yl_detect_params *p)
+// (C - 1) * top_k rows must index with an int, also times 4 (box coordinates), and so must
+// the batch's classes (Fast NMS runs them as batch x (C - 1) classes); the batch is grid.y.
+static bool params_valid(int num_priors, const yl_detect_params *p, int batch)
 {
     return p && num_priors > 0 && p->num_classes >= 2 && p->top_k >= 1 &&
-           p->top_k <= YL_FAST_NMS_MAX_TOP_K && p->max_detections >= 1 &&
-           (long long)(p->num_classes - 1) * p->top_k <= INT_MAX / 4;
+           p->top_k <= YL_FAST_NMS_MAX_TOP_K && p->max_detections >= 1 && batch >= 1 &&
+           batch <= 65535 && (long long)(p->num_classes - 1) * p->top_k <= INT_MAX / 4 &&
+           (long long)batch * (p->num_classes - 1) <= INT_MAX;
 }
 
-extern "C" size_t yl_detect_cuda_workspace_bytes(int num_priors, const yl_detect_params *params)
+extern "C" size_t yl_detect_cuda_workspace_bytes(int num_priors, const yl_detect_params *params,
+                                                 int batch)
 {
     detect_ws ws;
-    return params_valid(num_priors, params) ? detect_layout(num_priors, params, NULL, &ws) : 0;
+    return params_valid(num_priors, params, batch)
+               ? detect_layout(num_priors, params, batch, NULL, &ws)
+               : 0;
 }
 
 extern "C" yolact_status yl_detect_cuda(const float *loc, const float *conf,
                                         const float *priors, int num_priors,
-                                        const yl_detect_params *params, yl_raw_detection *out,
-                                        int *count, void *workspace, cudaStream_t stream)
+                                        const yl_detect_params *params, int batch,
+                                        yl_raw_detection *out, int out_stride, int *count,
+                                        void *workspace, cudaStream_t stream)
 {
-    if (!params_valid(num_priors, params) || !loc || !conf || !priors || !out || !count ||
-        !workspace)
+    if (!params_valid(num_priors, params, batch) || !loc || !conf || !priors || !out ||
+        !count || !workspace || out_stride < params->max_detections)
         return yl_fail(YOLACT_ERR_INVALID_ARGUMENT,
                        "yl_detect_cuda: %d priors, %d classes, top_k %d (1..%d), "
-                       "max_detections %d, or a NULL pointer", num_priors,
-                       params ? params->num_classes : 0, params ? params->top_k : 0,
-                       YL_FAST_NMS_MAX_TOP_K, params ? params->max_detections : 0);
+                       "max_detections %d, batch %d (1..65535), out_stride %d, or a NULL "
+                       "pointer", num_priors, params ? params->num_classes : 0,
+                       params ? params->top_k : 0, YL_FAST_NMS_MAX_TOP_K,
+                       params ? params->max_detections : 0, batch, out_stride);
     detect_ws ws;
-    detect_layout(num_priors, params,
+    detect_layout(num_priors, params, batch,
                   (void *)(((uintptr_t)workspace + 255) & ~(uintptr_t)255), &ws);
     const int nc = params->num_classes, fg = nc - 1, top_k = params->top_k;
     const int blocks = (num_priors + CAND_THREADS - 1) / CAND_THREADS;
 
-    YL_CUDA_CHECK(YL_LAUNCH(candidate_flags_kernel, blocks, CAND_THREADS, 0, stream, conf,
-                            num_priors, nc, params->conf_threshold, ws.flags,
+    YL_CUDA_CHECK(YL_LAUNCH(candidate_flags_kernel, dim3(blocks, batch), CAND_THREADS, 0,
+                            stream, conf, num_priors, nc, params->conf_threshold, ws.flags,
                             ws.block_counts));
-    YL_CUDA_CHECK(YL_LAUNCH(candidate_offsets_kernel, 1, CAND_THREADS, 0, stream,
+    YL_CUDA_CHECK(YL_LAUNCH(candidate_offsets_kernel, dim3(1, batch), CAND_THREADS, 0, stream,
                             ws.block_counts, blocks, ws.block_offsets, ws.num_candidates));
-    YL_CUDA_CHECK(YL_LAUNCH(candidate_scatter_kernel, blocks, CAND_THREADS, 0, stream, loc,
-                            priors, num_priors, ws.flags, ws.block_offsets, ws.cand,
-                            ws.cand_box));
-    YL_CUDA_CHECK(YL_LAUNCH(class_top_k_kernel, fg, TOPK_THREADS,
-                            sizeof(uint64_t) * host_next_pow2(top_k), stream, conf, nc, ws.cand,
-                            ws.cand_box, ws.num_candidates, top_k, ws.top_cand, ws.top_score,
-                            ws.nms_boxes, ws.counts));
-    YL_TRY(yl_fast_nms_cuda(ws.nms_boxes, ws.counts, fg, top_k, params->nms_threshold, ws.kept,
-                            stream));
-    YL_CUDA_CHECK(YL_LAUNCH(final_top_kernel, 1, TOPK_THREADS, 0, stream, ws.kept,
+    YL_CUDA_CHECK(YL_LAUNCH(candidate_scatter_kernel, dim3(blocks, batch), CAND_THREADS, 0,
+                            stream, loc, priors, num_priors, ws.flags, ws.block_offsets,
+                            ws.cand, ws.cand_box));
+    YL_CUDA_CHECK(YL_LAUNCH(class_top_k_kernel, dim3(fg, batch), TOPK_THREADS,
+                            sizeof(uint64_t) * host_next_pow2(top_k), stream, conf, num_priors,
+                            nc, ws.cand, ws.cand_box, ws.num_candidates, top_k, ws.top_cand,
+                            ws.top_score, ws.nms_boxes, ws.counts));
+    // The images' classes are one after another in every array: one launch for all.
+    YL_TRY(yl_fast_nms_cuda(ws.nms_boxes, ws.counts, batch * fg, top_k, params->nms_threshold,
+                            ws.kept, stream));
+    YL_CUDA_CHECK(YL_LAUNCH(final_top_kernel, dim3(1, batch), TOPK_THREADS, 0, stream, ws.kept,
                             ws.top_score, ws.top_cand, ws.cand, ws.cand_box, fg, top_k,
-                            params->max_detections, ws.final_keys, out, count));
+                            params->max_detections, num_priors, ws.final_keys, out, out_stride,
+                            count));
     return YOLACT_OK;
 }

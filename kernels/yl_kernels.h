@@ -59,17 +59,20 @@ yolact_status yl_fast_nms_cuda(const float *boxes, const int *counts, int num_cl
                                int top_k, float threshold, uint8_t *kept,
                                struct CUstream_st *stream);
 
-/* yl_detect_cpu on the device: loc (num_priors, 4), conf (num_priors, num_classes), priors
- * (num_priors, 4), out (params->max_detections) and count (one int: how many detections out
- * holds) are device memory; nothing is read back or waited for. workspace: yl_detect_cuda_workspace_bytes (0 for invalid params)
- * bytes of device memory. top_k <= YL_FAST_NMS_MAX_TOP_K. The same list as the CPU's, bit
- * for bit, where expf is the C library's (the emulation); on a GPU the decoded boxes use
- * CUDA's expf (<= 2 ulp), so a box and, at an IoU right at the threshold, a kept flag may
- * differ. */
-size_t yl_detect_cuda_workspace_bytes(int num_priors, const yl_detect_params *params);
+/* yl_detect_cpu on the device for a batch of images at once, in the same launches: loc
+ * (batch, num_priors, 4), conf (batch, num_priors, num_classes), priors (num_priors, 4) (the
+ * same for every image), out (batch, out_stride) with image b's list in the first
+ * params->max_detections of row b (out_stride >= max_detections; the rest of a row is left
+ * alone) and count (batch) ints: how many detections each row holds; all device memory,
+ * nothing read back or waited for. workspace: yl_detect_cuda_workspace_bytes (0 for invalid
+ * params or a batch outside 1..65535) bytes of device memory. top_k <= YL_FAST_NMS_MAX_TOP_K.
+ * Each image's list is the CPU's, bit for bit, where expf is the C library's (the
+ * emulation); on a GPU the decoded boxes use CUDA's expf (<= 2 ulp), so a box and, at an IoU
+ * right at the threshold, a kept flag may differ. */
+size_t yl_detect_cuda_workspace_bytes(int num_priors, const yl_detect_params *params, int batch);
 yolact_status yl_detect_cuda(const float *loc, const float *conf, const float *priors,
-                             int num_priors, const yl_detect_params *params,
-                             yl_raw_detection *out, int *count, void *workspace,
+                             int num_priors, const yl_detect_params *params, int batch,
+                             yl_raw_detection *out, int out_stride, int *count, void *workspace,
                              struct CUstream_st *stream);
 
 /* ---- the network's dense ops ---------------------------------------------------------------

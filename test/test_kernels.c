@@ -381,31 +381,36 @@ START_TEST(test_fast_nms)
 END_TEST
 
 /* ---- Detect ------------------------------------------------------------------------------
- * yl_detect_cuda must return yl_detect_cpu's list exactly: the same (class, prior) in the same
- * order, scores and boxes bit for bit (the emulation's expf is the CPU's; see yl_kernels.h
- * for a GPU). In the emulation the call must also allocate, copy and wait for nothing: the
- * count stays on the device until the caller reads it. */
+ * yl_detect_cuda must return yl_detect_cpu's list exactly, for each image of a batch: the
+ * same (class, prior) in the same order, scores and boxes bit for bit (the emulation's expf is
+ * the CPU's; see yl_kernels.h for a GPU). In the emulation the call must also allocate, copy
+ * and wait for nothing: the counts stay on the device until the caller reads them. loc and
+ * conf hold `batch` images; each image's list goes into a row of the output wider than
+ * max_detections, whose tail must be left alone. */
 static void check_detect(const float *loc, const float *conf, const float *priors, int np,
-                         const yl_detect_params *p, const char *what, int *n_out)
+                         const yl_detect_params *p, int batch, const char *what, int *n_out)
 {
     const size_t nc = (size_t)p->num_classes, maxd = (size_t)p->max_detections;
+    const int stride = (int)maxd + 3;
+    const size_t out_bytes = (size_t)batch * stride * sizeof(yl_raw_detection);
     void *ws = xmalloc(yl_detect_workspace_bytes(np, p));
-    yl_raw_detection *want = xmalloc(maxd * sizeof *want), *got = xmalloc(maxd * sizeof *got);
-    const int n_want = yl_detect_cpu(loc, conf, priors, np, p, want, ws);
+    yl_raw_detection *want = xmalloc(maxd * sizeof *want), *got = xmalloc(out_bytes);
+    yl_raw_detection *untouched = xmalloc(out_bytes);
+    memset(untouched, 0x5a, out_bytes);
 
-    float *d_loc = to_dev(loc, (size_t)np * 16), *d_priors = to_dev(priors, (size_t)np * 16);
-    float *d_conf = to_dev(conf, (size_t)np * nc * sizeof(float));
-    yl_raw_detection *d_out = dev_alloc(maxd * sizeof *d_out);
-    const size_t ws_bytes = yl_detect_cuda_workspace_bytes(np, p);
+    float *d_loc = to_dev(loc, (size_t)batch * np * 16), *d_priors = to_dev(priors, (size_t)np * 16);
+    float *d_conf = to_dev(conf, (size_t)batch * np * nc * sizeof(float));
+    yl_raw_detection *d_out = to_dev(untouched, out_bytes);
+    const size_t ws_bytes = yl_detect_cuda_workspace_bytes(np, p, batch);
     ck_assert_msg(ws_bytes > 0, "%s: no workspace size", what);
     void *d_ws = dev_alloc(ws_bytes);
-    int n_got = -1, *d_count = dev_alloc(sizeof(int));
+    int *n_got = xmalloc((size_t)batch * sizeof *n_got), *d_count = dev_alloc(batch * sizeof(int));
 #ifdef YL_CUDA_EMULATION
     yl_emu_counters c;
     yl_emu_counters_reset();
 #endif
-    ck_assert_status(yl_detect_cuda(d_loc, d_conf, d_priors, np, p, d_out, d_count, d_ws,
-                                    NULL), YOLACT_OK);
+    ck_assert_status(yl_detect_cuda(d_loc, d_conf, d_priors, np, p, batch, d_out, stride, d_count,
+                                    d_ws, NULL), YOLACT_OK);
 #ifdef YL_CUDA_EMULATION
     yl_emu_counters_get(&c);
     ck_assert_msg(c.allocations == 0 && c.frees == 0 && c.h2d_copies == 0 &&
@@ -416,22 +421,32 @@ static void check_detect(const float *loc, const float *conf, const float *prior
                   c.allocations, c.frees, c.h2d_copies, c.d2h_copies, c.d2d_copies, c.memsets,
                   c.synchronizations);
 #endif
-    from_dev(&n_got, d_count, sizeof n_got);
-    ck_assert_msg(n_got == n_want, "%s: %d detections, the CPU %d", what, n_got, n_want);
-    from_dev(got, d_out, (size_t)n_got * sizeof *got);
-    for (int i = 0; i < n_got; i++) {
-        const yl_raw_detection *g = &got[i], *w = &want[i];
-        if (g->prior != w->prior || g->class_index != w->class_index ||
-            memcmp(&g->score, &w->score, sizeof g->score) != 0 ||
-            memcmp(g->box, w->box, sizeof g->box) != 0)
-            ck_abort_msg("%s: detection %d of %d is (class %d, prior %d, score %.9g, box %.9g "
-                         "%.9g %.9g %.9g), the CPU's (class %d, prior %d, score %.9g, box %.9g "
-                         "%.9g %.9g %.9g)", what, i, n_got, g->class_index, g->prior, g->score,
-                         g->box[0], g->box[1], g->box[2], g->box[3], w->class_index, w->prior,
-                         w->score, w->box[0], w->box[1], w->box[2], w->box[3]);
+    from_dev(n_got, d_count, (size_t)batch * sizeof *n_got);
+    from_dev(got, d_out, out_bytes);
+    for (int b = 0; b < batch; b++) {
+        const int n_want = yl_detect_cpu(loc + (size_t)b * np * 4, conf + (size_t)b * np * nc,
+                                         priors, np, p, want, ws);
+        ck_assert_msg(n_got[b] == n_want, "%s, image %d of %d: %d detections, the CPU %d", what,
+                      b, batch, n_got[b], n_want);
+        const yl_raw_detection *row = got + (size_t)b * stride;
+        for (int i = 0; i < n_want; i++) {
+            const yl_raw_detection *g = &row[i], *w = &want[i];
+            if (g->prior != w->prior || g->class_index != w->class_index ||
+                memcmp(&g->score, &w->score, sizeof g->score) != 0 ||
+                memcmp(g->box, w->box, sizeof g->box) != 0)
+                ck_abort_msg("%s, image %d: detection %d of %d is (class %d, prior %d, score "
+                             "%.9g, box %.9g %.9g %.9g %.9g), the CPU's (class %d, prior %d, "
+                             "score %.9g, box %.9g %.9g %.9g %.9g)", what, b, i, n_want,
+                             g->class_index, g->prior, g->score, g->box[0], g->box[1], g->box[2],
+                             g->box[3], w->class_index, w->prior, w->score, w->box[0], w->box[1],
+                             w->box[2], w->box[3]);
+        }
+        ck_assert_msg(memcmp(row + maxd, untouched, (stride - maxd) * sizeof *row) == 0,
+                      "%s, image %d: yl_detect_cuda wrote past max_detections in its row", what,
+                      b);
+        if (n_out)
+            n_out[b] = n_want;
     }
-    if (n_out)
-        *n_out = n_got;
     cudaFree(d_loc);
     cudaFree(d_priors);
     cudaFree(d_conf);
@@ -441,6 +456,8 @@ static void check_detect(const float *loc, const float *conf, const float *prior
     free(ws);
     free(want);
     free(got);
+    free(untouched);
+    free(n_got);
 }
 
 typedef struct detect_case {
@@ -506,7 +523,7 @@ START_TEST(test_detect)
         detect_inputs(&rng, dc, loc, conf, priors);
         yl_detect_params p = {dc->nc, 0.05f, dc->top_k, 0.5f, dc->max_det};
         int n;
-        check_detect(loc, conf, priors, dc->np, &p, dc->what, &n);
+        check_detect(loc, conf, priors, dc->np, &p, 1, dc->what, &n);
         if (dc->forced == 0 || dc->fg_prob == 0.0f)
             ck_assert_msg(n <= (dc->forced > 0 ? dc->forced * (dc->nc - 1) : 0),
                           "%s: %d detections", dc->what, n);
@@ -521,15 +538,57 @@ START_TEST(test_detect)
 
     /* Arguments the kernels cannot take. */
     yl_detect_params p = {81, 0.05f, YL_FAST_NMS_MAX_TOP_K + 1, 0.5f, 100};
-    ck_assert_uint_eq(yl_detect_cuda_workspace_bytes(100, &p), 0);
+    ck_assert_uint_eq(yl_detect_cuda_workspace_bytes(100, &p, 1), 0);
     int n = -1;
-    ck_assert_status(yl_detect_cuda((float *)8, (float *)8, (float *)8, 100, &p,
-                                    (yl_raw_detection *)8, &n, (void *)8, NULL),
+    ck_assert_status(yl_detect_cuda((float *)8, (float *)8, (float *)8, 100, &p, 1,
+                                    (yl_raw_detection *)8, 100, &n, (void *)8, NULL),
                      YOLACT_ERR_INVALID_ARGUMENT);
     p.top_k = 200;
-    ck_assert_status(yl_detect_cuda((float *)8, (float *)8, (float *)8, 0, &p,
-                                    (yl_raw_detection *)8, &n, (void *)8, NULL),
+    ck_assert_status(yl_detect_cuda((float *)8, (float *)8, (float *)8, 0, &p, 1,
+                                    (yl_raw_detection *)8, 100, &n, (void *)8, NULL),
                      YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_uint_eq(yl_detect_cuda_workspace_bytes(100, &p, 0), 0);
+    ck_assert_uint_eq(yl_detect_cuda_workspace_bytes(100, &p, 65536), 0);
+    ck_assert_status(yl_detect_cuda((float *)8, (float *)8, (float *)8, 100, &p, 0,
+                                    (yl_raw_detection *)8, 100, &n, (void *)8, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_status(yl_detect_cuda((float *)8, (float *)8, (float *)8, 100, &p, 1,
+                                    (yl_raw_detection *)8, 99, &n, (void *)8, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+}
+END_TEST
+
+/* A batch in one call: images with many candidates, none, exactly top_k and more than
+ * max_detections side by side, each equal to its own CPU list. */
+START_TEST(test_detect_batch)
+{
+    static const detect_case images[] = {
+        {"many candidates", 600, 21, 64, 40, 0.5f, -1, 0, 1},
+        {"no candidates", 600, 21, 64, 40, 0.0f, -1, 0, 0},
+        {"exactly top_k candidates", 600, 21, 64, 40, 0.0f, 64, 1, 0},
+        {"few candidates", 600, 21, 64, 40, 0.02f, -1, 0, 0},
+    };
+    enum { BATCH = sizeof images / sizeof images[0], NP = 600, NC = 21 };
+    uint64_t rng = 0x2545f4914f6cdd1dull;
+    float *loc = xmalloc((size_t)BATCH * NP * 16), *priors = xmalloc((size_t)NP * 16);
+    float *conf = xmalloc((size_t)BATCH * NP * NC * sizeof(float));
+    float *image_priors = xmalloc((size_t)NP * 16);
+    for (int b = 0; b < BATCH; b++) {
+        /* Every image draws its own priors; the batch shares the first image's. */
+        detect_inputs(&rng, &images[b], loc + (size_t)b * NP * 4, conf + (size_t)b * NP * NC,
+                      b == 0 ? priors : image_priors);
+    }
+    yl_detect_params p = {NC, 0.05f, 64, 0.5f, 40};
+    int n[BATCH];
+    check_detect(loc, conf, priors, NP, &p, BATCH, "a batch of 4", n);
+    ck_assert_int_eq(n[0], 40);
+    ck_assert_int_eq(n[1], 0);
+    ck_assert_msg(n[2] > 0 && n[3] > 0, "images 2 and 3 found %d and %d, expected some", n[2],
+                  n[3]);
+    free(loc);
+    free(priors);
+    free(conf);
+    free(image_priors);
 }
 END_TEST
 
@@ -541,10 +600,10 @@ START_TEST(test_detect_parity_outputs)
     yl_parity_raw_load(&r);
     yl_detect_params p = {r.num_classes, 0.05f, 200, 0.5f, 100};
     int n;
-    check_detect(r.full_loc, r.full_conf, r.priors.data, r.num_priors, &p, "coffee", &n);
+    check_detect(r.full_loc, r.full_conf, r.priors.data, r.num_priors, &p, 1, "coffee", &n);
     ck_assert_int_eq(n, 100);
     p.max_detections = (r.num_classes - 1) * p.top_k;
-    check_detect(r.full_loc, r.full_conf, r.priors.data, r.num_priors, &p,
+    check_detect(r.full_loc, r.full_conf, r.priors.data, r.num_priors, &p, 1,
                  "coffee, all kept", &n);
     ck_assert_int_gt(n, 100);
     yl_parity_raw_free(&r);
@@ -730,6 +789,7 @@ Suite *kernels_suite(void)
     tcase_add_test(tc, test_mask_resize_threshold);
     tcase_add_test(tc, test_fast_nms);
     tcase_add_test(tc, test_detect);
+    tcase_add_test(tc, test_detect_batch);
     tcase_add_test(tc, test_detect_parity_outputs);
 #ifdef YL_CUDA_EMULATION
     tcase_add_test(tc, test_emu_warp_collectives);

@@ -2,9 +2,10 @@
  * one upload of each 8-bit image (none when the caller's image is already in device memory),
  * preprocess, then the network on the whole batch: backbone and FPN convolutions through
  * cuDNN (lib/cuda/dnn.h), the protonet and prediction-head convolutions, YOLACT++'s
- * deformable convolutions and every other op as our kernels (kernels/). Then Detect on each
- * image, one read-back of their counts, mask assembly, YOLACT++'s mask re-scoring
- * (lib/cuda/rescore.h), resize and threshold for each, and one download of all the
+ * deformable convolutions and every other op as our kernels (kernels/). Then Detect on all
+ * the pass's images in one set of launches, one read-back of their counts, mask assembly,
+ * YOLACT++'s mask re-scoring (lib/cuda/rescore.h), resize and threshold for each image, and
+ * one download of all the
  * detections (with their mask scores) and one of all their masks, into page-locked memory:
  * 2 synchronisations a pass. The op list, the same every pass, runs as one CUDA graph,
  * captured at the first pass. Every device buffer is allocated when the session is created,
@@ -52,10 +53,11 @@ typedef struct cuda_state {
 
     float *loc, *conf, *coeff, *proto; /* the network's outputs, batch images each */
     float *priors;
-    /* Per image of a pass, Detect's list and, for YOLACT++, the mask scores after it (room for
-     * max_detections of each: results_bytes), so one download brings both. */
-    void *results;
-    size_t results_bytes;
+    /* Per image of a pass, a row of result_stride detections: Detect's list and, for
+     * YOLACT++, the mask scores after it (room for max_detections of each), so one download
+     * brings both. */
+    yl_raw_detection *results;
+    int result_stride;
     int *counts;                    /* Detect's count for each image of a pass */
     float *det_coeffs, *det_boxes, *proto_masks;
     yl_cuda_maskiou *maskiou;       /* YOLACT++'s mask re-scoring, or NULL */
@@ -66,7 +68,7 @@ typedef struct cuda_state {
     uint8_t *mask_bits;             /* a pass's bit masks at image resolution, one after another */
     size_t mask_capacity;           /* bytes of mask_bits and host_masks */
     /* Page-locked, so the downloads run asynchronously. */
-    void *host_results;             /* results, as on the device */
+    yl_raw_detection *host_results; /* results, as on the device */
     int *host_counts;
     uint8_t *host_masks;
     size_t *mask_offsets;           /* where image b's masks start in mask_bits */
@@ -182,7 +184,8 @@ static yolact_status plan_ops(cuda_state *st)
     }
     yl_detect_params dp = detect_params(st);
     need_bytes(&st->workspace_bytes, yl_preprocess_cuda_workspace_bytes(m->preset.input_size));
-    need_bytes(&st->workspace_bytes, yl_detect_cuda_workspace_bytes(m->num_priors, &dp));
+    need_bytes(&st->workspace_bytes, yl_detect_cuda_workspace_bytes(m->num_priors, &dp,
+                                                                    st->batch));
     return YOLACT_OK;
 }
 
@@ -211,8 +214,10 @@ static yolact_status allocate_outputs(cuda_state *st)
     YL_TRY(device_alloc(st, &st->coeff, B * P * K * sizeof(float), "the mask coefficients"));
     YL_TRY(device_alloc(st, &st->proto, B * plane * K * sizeof(float), "the prototypes"));
     YL_TRY(device_alloc(st, &st->priors, P * 4 * sizeof(float), "the priors"));
-    st->results_bytes = D * (sizeof(yl_raw_detection) + sizeof(float));
-    YL_TRY(device_alloc(st, &st->results, B * st->results_bytes, "the detections"));
+    st->result_stride = (int)(D + (D * sizeof(float) + sizeof(yl_raw_detection) - 1) /
+                                      sizeof(yl_raw_detection));
+    const size_t results_bytes = B * st->result_stride * sizeof(yl_raw_detection);
+    YL_TRY(device_alloc(st, &st->results, results_bytes, "the detections"));
     YL_TRY(device_alloc(st, &st->counts, B * sizeof *st->counts, "the detection counts"));
     YL_TRY(device_alloc(st, &st->det_coeffs, D * K * sizeof(float), "the kept coefficients"));
     YL_TRY(device_alloc(st, &st->det_boxes, D * 4 * sizeof(float), "the kept boxes"));
@@ -223,7 +228,7 @@ static yolact_status allocate_outputs(cuda_state *st)
         return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory for the mask offsets");
     YL_TRY(yl_cuda_alloc_host(&st->host_counts, B * sizeof *st->host_counts,
                               "the detection counts"));
-    return yl_cuda_alloc_host(&st->host_results, B * st->results_bytes, "the detections");
+    return yl_cuda_alloc_host(&st->host_results, results_bytes, "the detections");
 }
 
 static yolact_status create(cuda_state *st)
@@ -500,9 +505,9 @@ static yolact_status load_pass(cuda_state *st, const yolact_image *images, int n
 
 /* Image b's detections in a results block (device or host): max_detections of them, then
  * room for as many mask scores (mask_scores_of). */
-static yl_raw_detection *detections_of(const cuda_state *st, void *results, int b)
+static yl_raw_detection *detections_of(const cuda_state *st, yl_raw_detection *results, int b)
 {
-    return (yl_raw_detection *)((unsigned char *)results + b * st->results_bytes);
+    return results + (size_t)b * st->result_stride;
 }
 
 static float *mask_scores_of(const cuda_state *st, yl_raw_detection *detections)
@@ -515,20 +520,17 @@ static size_t mask_stride_of(const yolact_image *image)
     return ((size_t)image->width + 7) / 8;
 }
 
-/* After the network: Detect on each image, one read-back of the counts, the masks of each,
- * one download of all detections and one of all masks; returns once they are on the host. */
+/* After the network: Detect on the pass's images (one set of launches for all), one
+ * read-back of the counts, the masks of each, one download of all detections and one of all
+ * masks; returns once they are on the host. */
 static yolact_status finish_pass(cuda_state *st, const yolact_image *images, int n)
 {
     const yolact_model *m = st->model;
     const int n_ops = m->num_ops, K = m->num_prototypes;
     const size_t D = (size_t)st->options.max_detections;
     yl_detect_params dp = detect_params(st);
-    for (int b = 0; b < n; b++) {
-        image_outputs o = outputs_of(st, b);
-        YL_TRY(yl_detect_cuda(o.loc, o.conf, st->priors, m->num_priors, &dp,
-                              detections_of(st, st->results, b), st->counts + b, st->workspace,
-                              st->stream));
-    }
+    YL_TRY(yl_detect_cuda(st->loc, st->conf, st->priors, m->num_priors, &dp, n, st->results,
+                          st->result_stride, st->counts, st->workspace, st->stream));
     YL_TRY(mark(st, n_ops + 3));
     YL_CU_CHECK(cudaMemcpyAsync(st->host_counts, st->counts, (size_t)n * sizeof *st->counts,
                                 cudaMemcpyDeviceToHost, st->stream));
@@ -560,7 +562,8 @@ static yolact_status finish_pass(cuda_state *st, const yolact_image *images, int
                                              st->stream));
     }
     YL_TRY(mark(st, n_ops + 4));
-    YL_CU_CHECK(cudaMemcpyAsync(st->host_results, st->results, n * st->results_bytes,
+    YL_CU_CHECK(cudaMemcpyAsync(st->host_results, st->results,
+                                (size_t)n * st->result_stride * sizeof(yl_raw_detection),
                                 cudaMemcpyDeviceToHost, st->stream));
     YL_CU_CHECK(cudaMemcpyAsync(st->host_masks, st->mask_bits, total, cudaMemcpyDeviceToHost,
                                 st->stream));
