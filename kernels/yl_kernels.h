@@ -93,20 +93,26 @@ yolact_status yl_resize_bilinear_cuda(const float *in, int channels, int in_h, i
 yolact_status yl_add_cuda(const float *a, const float *b, size_t n, float *out,
                           struct CUstream_st *stream);
 
-/* yl_head_output_cpu (cpu/head_ops.h) without the thread count; loc, conf, coeff at the
- * level's first prior. The same operations in the same order: bit-identical in the
+/* yl_head_output_cpu (cpu/head_ops.h) without the thread count, for each of batch images
+ * (1..65535) in one launch: maps (batch, anchors * (4 + classes + prototypes), height,
+ * width); image b's rows at loc + b * image_priors * 4, conf + b * image_priors * classes,
+ * coeff + b * image_priors * prototypes, where image_priors (>= anchors * height * width) is
+ * the network's prior count and loc, conf, coeff point at the level's first prior of image
+ * 0. The same operations in the same order: bit-identical in the
  * emulation (the C library's expf, tanhf); on a GPU CUDA's expf and tanhf are within 2 ulp
  * of the correctly rounded value, so conf is within ~(2 + classes / 2) ulp relative of the
  * CPU's (the sum's terms each off by 2 ulp, then one division) and coeff within 2 ulp plus
  * the C library's own error (1 ulp). */
 yolact_status yl_head_output_cuda(const float *maps, int anchors, int classes, int prototypes,
-                                  int height, int width, float *loc, float *conf, float *coeff,
+                                  int height, int width, int batch, size_t image_priors,
+                                  float *loc, float *conf, float *coeff,
                                   struct CUstream_st *stream);
 
-/* yl_proto_output_cpu: (channels, height, width) -> (height, width, channels). Bit-identical
- * (a copy). */
+/* yl_proto_output_cpu: (channels, height, width) -> (height, width, channels), for each of
+ * batch images (1..65535; in and out hold them one after another) in one launch.
+ * Bit-identical (a copy). */
 yolact_status yl_proto_output_cuda(const float *in, int channels, int height, int width,
-                                   float *out, struct CUstream_st *stream);
+                                   int batch, float *out, struct CUstream_st *stream);
 
 /* ---- convolution (protonet, prediction heads) -----------------------------------------------
  * yl_conv2d_cpu's contract as an implicit GEMM (no im2col buffer, no workspace): any kernel

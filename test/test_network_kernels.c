@@ -150,35 +150,48 @@ START_TEST(test_add)
 END_TEST
 
 /* ---- head permutes ---------------------------------------------------------------------- */
+/* Each case runs as a batch of two images whose output rows sit in arrays of more priors
+ * than the level's (a gap of 3 priors after each image's level, as the other levels are):
+ * each image must equal the CPU's, and the gaps must be left alone. */
 START_TEST(test_head_output)
 {
     static const struct { int a, c, k, h, w; } cases[] = {
         {1, 1, 1, 1, 1}, {3, 5, 4, 7, 9}, {9, 81, 32, 5, 5}, {3, 2, 0, 3, 3}, {3, 81, 32, 35, 35},
         {3, 81, 32, 1, 2}};
+    enum { BATCH = 2, GAP = 3 };
     uint64_t rng = 0xfeedfacecafebeefull;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int A = cases[i].a, C = cases[i].c, K = cases[i].k, H = cases[i].h, W = cases[i].w;
         size_t priors = (size_t)A * H * W, n_maps = priors * (4 + C + K);
-        float *maps = rand_floats(&rng, n_maps, -12.0f, 12.0f);
+        size_t image_priors = priors + GAP;
+        float *maps = rand_floats(&rng, BATCH * n_maps, -12.0f, 12.0f);
         maps[n_maps / 2] = 80.0f;     /* expf of the difference to the max underflows */
-        size_t sizes[3] = {priors * 4, priors * C, priors * K};
+        const int per_prior[3] = {4, C, K};
         float *want[3], *got[3], *dev[3];
         for (int j = 0; j < 3; j++) {
-            want[j] = xmalloc(sizes[j] * 4);
-            got[j] = xmalloc(sizes[j] * 4);
-            dev[j] = dev_alloc(sizes[j] * 4);
+            size_t n = BATCH * image_priors * per_prior[j];
+            want[j] = xmalloc(n * 4 + 4);
+            got[j] = xmalloc(n * 4 + 4);
+            for (size_t e = 0; e < n; e++)
+                want[j][e] = -7.5f;   /* the gaps keep this */
+            dev[j] = to_dev(want[j], n * 4 + 4);
         }
-        yl_head_output_cpu(maps, A, C, K, H, W, want[0], want[1], want[2], 1);
-        float *d_maps = to_dev(maps, n_maps * 4);
-        ck_assert_status(yl_head_output_cuda(d_maps, A, C, K, H, W, dev[0], dev[1], dev[2], NULL),
+        for (int b = 0; b < BATCH; b++)
+            yl_head_output_cpu(maps + b * n_maps, A, C, K, H, W,
+                               want[0] + b * image_priors * 4, want[1] + b * image_priors * C,
+                               want[2] + b * image_priors * K, 1);
+        float *d_maps = to_dev(maps, BATCH * n_maps * 4);
+        ck_assert_status(yl_head_output_cuda(d_maps, A, C, K, H, W, BATCH, image_priors, dev[0],
+                                             dev[1], dev[2], NULL),
                          YOLACT_OK);
         static const char *const names[3] = {"loc", "conf", "coeff"};
         for (int j = 0; j < 3; j++) {
-            from_dev(got[j], dev[j], sizes[j] * 4);
+            size_t n = BATCH * image_priors * per_prior[j];
+            from_dev(got[j], dev[j], n * 4);
             char what[96];
-            snprintf(what, sizeof what, "head output A %d C %d K %d %dx%d: %s", A, C, K, H, W,
-                     names[j]);
-            assert_floats_equal(got[j], want[j], sizes[j], what);
+            snprintf(what, sizeof what, "head output A %d C %d K %d %dx%d, batch of %d: %s", A,
+                     C, K, H, W, BATCH, names[j]);
+            assert_floats_equal(got[j], want[j], n, what);
             cudaFree(dev[j]);
             free(want[j]);
             free(got[j]);
@@ -186,34 +199,45 @@ START_TEST(test_head_output)
         cudaFree(d_maps);
         free(maps);
     }
-    ck_assert_status(yl_head_output_cuda(NULL, 3, 81, 32, 2, 2, NULL, NULL, NULL, NULL),
+    ck_assert_status(yl_head_output_cuda(NULL, 3, 81, 32, 2, 2, 1, 12, NULL, NULL, NULL, NULL),
                      YOLACT_ERR_INVALID_ARGUMENT);
+    float *x = dev_alloc(4 * 12 * (4 + 81 + 32));
+    ck_assert_status(yl_head_output_cuda(x, 3, 81, 32, 2, 2, 1, 11, x, x, x, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);     /* fewer priors than the level's */
+    ck_assert_status(yl_head_output_cuda(x, 3, 81, 32, 2, 2, 0, 12, x, x, x, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+    cudaFree(x);
 }
 END_TEST
 
+/* Batches of two: both images transposed, each in its own (K, H, W) slot. */
 START_TEST(test_proto_output)
 {
     static const struct { int k, h, w; } cases[] = {
         {32, 138, 138}, {1, 1, 1}, {33, 5, 7}, {31, 33, 3}, {64, 1, 65}, {0, 3, 3}};
+    enum { BATCH = 2 };
     uint64_t rng = 0xabcdef0123456789ull;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int K = cases[i].k, H = cases[i].h, W = cases[i].w;
         size_t n = (size_t)K * H * W;
-        float *in = rand_floats(&rng, n, 0.0f, 3.0f);
-        float *want = xmalloc(n * 4), *got = xmalloc(n * 4);
-        yl_proto_output_cpu(in, K, H, W, want);
-        float *d_in = to_dev(in, n * 4), *d_out = dev_alloc(n * 4);
-        ck_assert_status(yl_proto_output_cuda(d_in, K, H, W, d_out, NULL), YOLACT_OK);
-        from_dev(got, d_out, n * 4);
+        float *in = rand_floats(&rng, BATCH * n, 0.0f, 3.0f);
+        float *want = xmalloc(BATCH * n * 4 + 4), *got = xmalloc(BATCH * n * 4 + 4);
+        for (int b = 0; b < BATCH; b++)
+            yl_proto_output_cpu(in + b * n, K, H, W, want + b * n);
+        float *d_in = to_dev(in, BATCH * n * 4 + 4), *d_out = dev_alloc(BATCH * n * 4 + 4);
+        ck_assert_status(yl_proto_output_cuda(d_in, K, H, W, BATCH, d_out, NULL), YOLACT_OK);
+        from_dev(got, d_out, BATCH * n * 4);
         char what[64];
-        snprintf(what, sizeof what, "proto output %dx%dx%d", K, H, W);
-        assert_floats_equal(got, want, n, what);
+        snprintf(what, sizeof what, "proto output %dx%dx%d, batch of %d", K, H, W, BATCH);
+        assert_floats_equal(got, want, BATCH * n, what);
         cudaFree(d_in);
         cudaFree(d_out);
         free(in);
         free(want);
         free(got);
     }
+    ck_assert_status(yl_proto_output_cuda(NULL, 32, 3, 3, 0, NULL, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);
 }
 END_TEST
 

@@ -395,20 +395,14 @@ static yolact_status run_op(cuda_state *st, int i)
     case YL_OP_HEAD_OUTPUT: {
         const yl_level *lv = &m->levels[op->level];
         size_t p = (size_t)lv->first_prior;
-        for (int b = 0; b < B; b++) {
-            image_outputs o = outputs_of(st, b);
-            YL_TRY(yl_head_output_cuda(src + b * buffer_floats(in), m->anchors_per_cell,
-                                       m->num_classes, m->num_prototypes, lv->height, lv->width,
-                                       o.loc + p * 4, o.conf + p * m->num_classes,
-                                       o.coeff + p * m->num_prototypes, st->stream));
-        }
-        return YOLACT_OK;
+        return yl_head_output_cuda(src, m->anchors_per_cell, m->num_classes, m->num_prototypes,
+                                   lv->height, lv->width, B, (size_t)m->num_priors,
+                                   st->loc + p * 4, st->conf + p * m->num_classes,
+                                   st->coeff + p * m->num_prototypes, st->stream);
     }
     case YL_OP_PROTO_OUTPUT:
-        for (int b = 0; b < B; b++)
-            YL_TRY(yl_proto_output_cuda(src + b * buffer_floats(in), in->channels, in->height,
-                                        in->width, outputs_of(st, b).proto, st->stream));
-        return YOLACT_OK;
+        return yl_proto_output_cuda(src, in->channels, in->height, in->width, B, st->proto,
+                                    st->stream);
     }
     return yl_fail(YOLACT_ERR_INTERNAL, "op %d has an unknown kind %d", i, (int)op->kind);
 }
