@@ -505,6 +505,37 @@ START_TEST(batchnorm_folding_matches_unfolded)
 }
 END_TEST
 
+/* The CPU's prepared weights are made by the first CPU session, not at load (a CUDA-only
+ * process never holds them), once per model: a second session shares them, and a session
+ * made on a model without them gives the same detections as one made after. */
+START_TEST(cpu_weights_are_prepared_by_the_first_cpu_session)
+{
+    yolact_model *m = yl_test_parity_model();
+    ck_assert_ptr_null(m->prepared_params);
+    int with_prepared = 0;
+    for (int i = 0; i < m->num_ops; i++)
+        with_prepared += m->ops[i].prepared != NULL;
+    ck_assert_int_eq(with_prepared, 0);
+
+    yolact_session_options so;
+    yolact_session_options_init(&so);
+    so.backend = YOLACT_BACKEND_CPU;
+    yolact_session *first, *second;
+    ck_assert_status(yolact_session_create(m, &so, &first), YOLACT_OK);
+    const float *prepared = m->prepared_params;
+    ck_assert_ptr_nonnull(prepared);
+    for (int i = 0; i < m->num_ops; i++)
+        with_prepared += m->ops[i].prepared != NULL;
+    ck_assert_int_gt(with_prepared, 0);
+    ck_assert_status(yolact_session_create(m, &so, &second), YOLACT_OK);
+    ck_assert_ptr_eq(m->prepared_params, prepared);
+    yolact_session_free(first);
+    yolact_session_free(second);
+    ck_assert_ptr_eq(m->prepared_params, prepared); /* the model's, not a session's */
+    yolact_model_free(m);
+}
+END_TEST
+
 Suite *model_suite(void)
 {
     Suite *s = suite_create("model");
@@ -519,6 +550,7 @@ Suite *model_suite(void)
     tcase_add_test(tc, refusals_name_the_tensor);
     tcase_add_test(tc, preset_from_file_name);
     tcase_add_test(tc, batchnorm_folding_matches_unfolded);
+    tcase_add_test(tc, cpu_weights_are_prepared_by_the_first_cpu_session);
     suite_add_tcase(s, tc);
     return s;
 }

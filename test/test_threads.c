@@ -131,13 +131,15 @@ static void *work(void *arg)
 }
 
 /* threads sessions of a backend on one model, each running every image `rounds` times, each
- * frame compared with a single session's. */
+ * frame compared with a single session's. The single session runs on a model of its own, so
+ * the threads' sessions are the first on theirs and race to create what a model makes on
+ * first use (the CPU's prepared weights). */
 static void run_shared_model(yolact_backend backend, int threads, int rounds)
 {
-    model = yl_test_parity_model();
     for (int i = 0; i < NUM_IMAGES; i++)
         ck_assert_status(yolact_image_load(image_paths[i], &images[i]), YOLACT_OK);
 
+    model = yl_test_parity_model();
     yolact_session *single;
     yolact_status st = make_session(backend, &single);
     if (st == YOLACT_ERR_BACKEND_UNAVAILABLE) { /* the GPU runner without a GPU */
@@ -153,7 +155,9 @@ static void run_shared_model(yolact_backend backend, int threads, int rounds)
         }
         yolact_session_free(single);
     }
+    yolact_model_free(model);
 
+    model = yl_test_parity_model();
     worker workers[MAX_THREADS] = {0};
     for (int t = 0; t < threads; t++) {
         workers[t].backend = backend;

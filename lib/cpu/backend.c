@@ -85,6 +85,7 @@ static yl_detect_params detect_params(const cpu_state *st)
 static yolact_status cpu_create(const yolact_model *m, const yolact_session_options *options,
                                 void **state)
 {
+    YL_TRY(yl_model_prepare_cpu(m));
     cpu_state *st = calloc(1, sizeof *st);
     if (!st)
         return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory creating a session");

@@ -715,6 +715,31 @@ static yolact_status prepare_weights(yolact_model *m)
     return YOLACT_OK;
 }
 
+/* The model's one part built after loading: the CPU's prepared weights, by the first CPU
+ * session (CUDA-only users never hold them, 4x a 3x3 convolution's weights). Under the
+ * model's lock, so sessions created on several threads prepare once; a CPU session reads
+ * op->prepared only after its own creation returned from here. */
+yolact_status yl_model_prepare_cpu(const yolact_model *model)
+{
+    yolact_model *m = (yolact_model *)model;
+    if (pthread_mutex_lock(&m->prepare_lock) != 0)
+        return yl_fail(YOLACT_ERR_INTERNAL, "the model's lock failed");
+    yolact_status s = YOLACT_OK;
+    if (!m->cpu_prepared) {
+        s = prepare_weights(m);
+        if (s == YOLACT_OK) {
+            m->cpu_prepared = 1;
+        } else { /* nothing half-made stays: the next session tries again */
+            for (int i = 0; i < m->num_ops; i++)
+                m->ops[i].prepared = NULL;
+            free(m->prepared_params);
+            m->prepared_params = NULL;
+        }
+    }
+    pthread_mutex_unlock(&m->prepare_lock);
+    return s;
+}
+
 static yolact_status build(builder *b, const yl_preset *preset)
 {
     yolact_model *m = b->m;
@@ -760,8 +785,6 @@ static yolact_status build(builder *b, const yl_preset *preset)
         m->maskiou.layers[l].bias = m->params + b->maskiou[l].bias;
     }
 
-    YL_TRY(prepare_weights(m));
-
     yolact_model_info *info = &m->info;
     info->num_levels = m->num_levels;
     info->num_prototypes = m->num_prototypes;
@@ -784,6 +807,7 @@ yolact_status yl_model_build(const yl_tensor_table *table, const yl_preset *pres
         return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory");
     }
     yolact_model *m = b.m;
+    pthread_mutex_init(&m->prepare_lock, NULL);
     m->preset = *preset;
     m->preset_name = strdup(preset->name);
     m->info.preset = m->preset_name;
@@ -825,6 +849,7 @@ void yolact_model_free(yolact_model *m)
     free(m->buffers);
     free(m->params);
     free(m->prepared_params);
+    pthread_mutex_destroy(&m->prepare_lock);
     free(m->priors);
     for (int i = 0; m->class_names && i < m->num_classes - 1; i++)
         free(m->class_names[i]);

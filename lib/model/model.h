@@ -4,6 +4,8 @@
 #ifndef YL_MODEL_H
 #define YL_MODEL_H
 
+#include <pthread.h>
+
 #include "cpu/dense_ops.h"
 #include "cpu/maskiou.h"
 #include "cpu/post_ops.h"
@@ -85,7 +87,10 @@ struct yolact_model {
     int num_ops;
     yl_op *ops;
     float *params;              /* every folded weight and bias, one block */
-    float *prepared_params;     /* every op's prepared weights, one block */
+    float *prepared_params;     /* every op's prepared weights, one block, or NULL before the
+                                   first CPU session (yl_model_prepare_cpu) */
+    int cpu_prepared;           /* yl_model_prepare_cpu has run; both under prepare_lock */
+    pthread_mutex_t prepare_lock;
 
     int num_levels;
     yl_level levels[YL_MAX_LEVELS];
@@ -107,6 +112,11 @@ struct yolact_model {
  * On failure returns a status whose message names the tensor at fault. */
 yolact_status yl_model_build(const yl_tensor_table *table, const yl_preset *preset,
                              yolact_preset_source preset_source, yolact_model **model);
+
+/* The CPU's prepared (Winograd) weights of every convolution that has them, made once for
+ * the model by the first call (the CPU backend's session creation); later calls return at
+ * once. Thread-safe. On failure nothing is left prepared and a later call tries again. */
+yolact_status yl_model_prepare_cpu(const yolact_model *model);
 
 /* Every network buffer of m for a batch of images in one arena that alloc allocates (host or
  * device memory; on failure it returns a status with a message): *buffers (m->num_buffers
