@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_json.h"
+#include "conv_shapes.h"
 #include "cpu/gemm.h"
 #include "cuda/runtime.h"
 #include "model/model.h"
@@ -39,6 +41,9 @@ static const char usage[] =
     "      --conf-threshold T  candidate threshold of Detect (default 0.05)\n"
     "      --top-k K           detections kept per image (default 100)\n"
     "      --json FILE         also write every number as JSON\n"
+    "      --conv-shapes       also time each protonet/head convolution shape with our CUDA\n"
+    "                          kernel and with cuDNN (each --precision and --batch, --iters\n"
+    "                          calls a side; skipped without a GPU)\n"
     "  -h, --help\n";
 
 #define MAX_LIST 16
@@ -57,6 +62,7 @@ typedef struct options {
     int warmup, iters;
     float score_threshold, conf_threshold;
     int top_k;
+    int conv_shapes;
 } options;
 
 /* One (backend, precision, threads, batch) combination and what was measured. */
@@ -146,7 +152,7 @@ static int parse_list(const char *text, const char *option, const char *const *n
 static void parse_args(int argc, char **argv, options *o)
 {
     enum { O_SEED = 256, O_IMAGE, O_SIZE, O_BACKEND, O_PRECISION, O_THREADS, O_BATCH, O_WARMUP,
-           O_ITERS, O_SCORE, O_CONF, O_TOPK, O_JSON };
+           O_ITERS, O_SCORE, O_CONF, O_TOPK, O_JSON, O_CONV_SHAPES };
     static const struct option longs[] = {
         {"model", required_argument, 0, 'm'}, {"config", required_argument, 0, 'c'},
         {"seed", required_argument, 0, O_SEED}, {"image", required_argument, 0, O_IMAGE},
@@ -157,6 +163,7 @@ static void parse_args(int argc, char **argv, options *o)
         {"score-threshold", required_argument, 0, O_SCORE},
         {"conf-threshold", required_argument, 0, O_CONF},
         {"top-k", required_argument, 0, O_TOPK}, {"json", required_argument, 0, O_JSON},
+        {"conv-shapes", no_argument, 0, O_CONV_SHAPES},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     static const char *const backends[] = {"cpu", "cuda", NULL};
     static const char *const precisions[] = {"fp32", "fp16", NULL};
@@ -204,6 +211,7 @@ static void parse_args(int argc, char **argv, options *o)
             break;
         case O_TOPK: o->top_k = (int)parse_double(optarg, "--top-k", 1, 10000); break;
         case O_JSON: o->json_path = optarg; break;
+        case O_CONV_SHAPES: o->conv_shapes = 1; break;
         case 'h': fputs(usage, stdout); exit(0);
         default: fputs(usage, stderr); exit(2);
         }
@@ -505,25 +513,6 @@ static void cpu_model(char *out, size_t size)
     fclose(f);
 }
 
-static void json_string(FILE *f, const char *s)
-{
-    if (!s) {
-        fputs("null", f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
-}
-
 /* The GPU as recorded: the library's own facts (yl_cuda_describe: the device, the runtime
  * linked into libyolact, the cuDNN it opened) when a CUDA backend is benched and usable, and
  * the driver's release, which only the driver knows (nvidia-smi, or /proc). */
@@ -604,9 +593,9 @@ static void json_gpu(FILE *f, const gpu_record *g)
         return;
     }
     fputs("{\"name\": ", f);
-    json_string(f, g->described ? x->gpu_name : g->name);
+    bench_json_string(f, g->described ? x->gpu_name : g->name);
     fputs(", \"driver\": ", f);
-    json_string(f, g->driver[0] ? g->driver : NULL);
+    bench_json_string(f, g->driver[0] ? g->driver : NULL);
     if (!g->described) {
         fputs("}, \"cuda\": null, \"cudnn\": null", f);
         return;
@@ -615,19 +604,19 @@ static void json_gpu(FILE *f, const gpu_record *g)
         fputs(", \"emulated\": true}", f);
     } else {
         fprintf(f, ", \"driver_cuda\": ");
-        json_string(f, x->driver_version ? cuda_version(x->driver_version, v, sizeof v) : NULL);
+        bench_json_string(f, x->driver_version ? cuda_version(x->driver_version, v, sizeof v) : NULL);
         fprintf(f, ", \"compute_capability\": \"%d.%d\", \"memory_mib\": %.0f, "
                 "\"emulated\": false}", x->cc_major, x->cc_minor, mib(x->memory_bytes));
     }
     /* The runtime libyolact links (statically) and the cuDNN it opened (dlopen). */
     fputs(",\n    \"cuda\": ", f);
-    json_string(f, x->runtime_version ? cuda_version(x->runtime_version, v, sizeof v) : NULL);
+    bench_json_string(f, x->runtime_version ? cuda_version(x->runtime_version, v, sizeof v) : NULL);
     fputs(", \"cudnn\": ", f);
     snprintf(v, sizeof v, "%d.%d.%d", x->dnn_version / 10000, x->dnn_version % 10000 / 100,
              x->dnn_version % 100);
-    json_string(f, x->dnn_version ? v : NULL);
+    bench_json_string(f, x->dnn_version ? v : NULL);
     fputs(", \"cudnn_library\": ", f);
-    json_string(f, x->dnn_library);
+    bench_json_string(f, x->dnn_library);
 }
 
 typedef struct context {
@@ -637,6 +626,8 @@ typedef struct context {
     double load_ms;
     long rss_after_load_kb;
     gpu_record gpu;
+    conv_shapes_run *conv_runs;  /* --conv-shapes: num_conv_runs of them */
+    int num_conv_runs;
 } context;
 
 /* prefix (the key, quoted), then {"median": .., "p90": .., "samples": [..]}. */
@@ -655,7 +646,7 @@ static void json_run(FILE *f, const run *r, int iters)
             backend_name(r->backend), precision_name(r->precision), r->threads, r->batch);
     if (r->skipped[0]) {
         fputs(", \"skipped\": ", f);
-        json_string(f, r->skipped);
+        bench_json_string(f, r->skipped);
         fputs("}", f);
         return;
     }
@@ -696,23 +687,23 @@ static int write_json(const char *path, const context *cx, const run *runs, int 
     cpu_model(cpu, sizeof cpu);
     command_line("git describe --always --dirty --abbrev=12 2>/dev/null", commit, sizeof commit);
     fputs("{\n  \"tool\": \"yolact-bench\",\n  \"libyolact\": ", f);
-    json_string(f, yolact_version_string());
+    bench_json_string(f, yolact_version_string());
     fputs(",\n  \"date\": ", f);
-    json_string(f, date);
+    bench_json_string(f, date);
     fputs(",\n  \"commit\": ", f);
-    json_string(f, commit[0] ? commit : NULL);
+    bench_json_string(f, commit[0] ? commit : NULL);
     fputs(",\n  \"machine\": {\"cpu\": ", f);
-    json_string(f, cpu);
+    bench_json_string(f, cpu);
     fprintf(f, ", \"cores\": %ld, \"memory_mib\": %lld", sysconf(_SC_NPROCESSORS_ONLN),
             (long long)sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE) >> 20);
     /* The CPU convolutions' speed depends on it (OPENBLAS_CORETYPE can force it). */
     fputs(", \"gemm_kernels\": ", f);
-    json_string(f, yl_gemm_kernels());
+    bench_json_string(f, yl_gemm_kernels());
     json_gpu(f, &cx->gpu);
     fputs("},\n  \"model\": {\"preset\": ", f);
-    json_string(f, cx->info->preset);
+    bench_json_string(f, cx->info->preset);
     fputs(", \"weights\": ", f);
-    json_string(f, o->model_path);
+    bench_json_string(f, o->model_path);
     if (o->model_path)
         fputs(", \"random_seed\": null", f);
     else
@@ -721,7 +712,7 @@ static int write_json(const char *path, const context *cx, const run *runs, int 
             "\"rss_after_load_mib\": %.1f},\n  \"image\": {\"file\": ",
             cx->info->input_size, (long long)cx->info->num_parameters, cx->load_ms,
             cx->rss_after_load_kb / 1024.0);
-    json_string(f, o->image_path);
+    bench_json_string(f, o->image_path);
     fprintf(f, ", \"width\": %d, \"height\": %d},\n", cx->image->width, cx->image->height);
     fprintf(f, "  \"options\": {\"score_threshold\": %g, \"conf_threshold\": %g, \"top_k\": %d, "
             "\"warmup\": %d, \"iterations\": %d},\n  \"runs\": [\n",
@@ -730,7 +721,10 @@ static int write_json(const char *path, const context *cx, const run *runs, int 
         json_run(f, &runs[i], o->iters);
         fputs(i + 1 < n ? ",\n" : "\n", f);
     }
-    fprintf(f, "  ],\n  \"peak_rss_mib\": %.1f\n}\n", peak_rss_kb() / 1024.0);
+    fputs("  ]", f);
+    if (cx->num_conv_runs)
+        conv_shapes_json(f, cx->conv_runs, cx->num_conv_runs);
+    fprintf(f, ",\n  \"peak_rss_mib\": %.1f\n}\n", peak_rss_kb() / 1024.0);
     if (fclose(f) != 0 || rename(tmp, path) != 0) {
         fprintf(stderr, "yolact-bench: cannot write '%s': %s\n", path, strerror(errno));
         remove(tmp);
@@ -807,6 +801,17 @@ int main(int argc, char **argv)
                         print_run(r, &o);
                     fflush(stdout);
                 }
+    conv_shapes_run conv_runs[MAX_LIST * MAX_LIST] = {0};
+    for (int p = 0; !status && o.conv_shapes && p < o.num_precisions; p++)
+        for (int z = 0; !status && z < o.num_batches; z++) {
+            conv_shapes_run *r = &conv_runs[cx.num_conv_runs++];
+            r->precision = (yolact_precision)o.precisions[p];
+            r->batch = o.batches[z];
+            status = conv_shapes_measure(model, o.iters, r);
+            if (!status)
+                conv_shapes_print(r);
+        }
+    cx.conv_runs = conv_runs;
     if (!status) {
         print_summary(runs, n);
         printf("peak RSS %.0f MiB (after loading the model %.0f MiB, load %.0f ms)\n",
@@ -820,6 +825,8 @@ int main(int argc, char **argv)
         free(runs[i].unprofiled_ms);
     }
     free(runs);
+    for (int i = 0; i < cx.num_conv_runs; i++)
+        conv_shapes_free(&conv_runs[i]);
     if (o.image_path)
         yolact_image_free_pixels(&image);
     free(pixels);

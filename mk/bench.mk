@@ -10,7 +10,8 @@ BENCH_THREADS ?= 1,2
 .PHONY: bench gpu-bench
 all: $(BENCH)
 
-$(BENCH): $(BUILD)/obj/bench/yolact-bench.o $(STATIC)
+BENCH_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard bench/*.c))
+$(BENCH): $(BENCH_OBJS) $(STATIC)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(DEP_LIBS) $(LDLIBS_BASE)
 
 # The parity network on its image, then a short run of the full yolact_base (random weights).
@@ -22,12 +23,13 @@ bench: $(BENCH)
 	    --config yolact_base --image test/data/parity/coffee.png --warmup 1 --iters 2
 
 # On a GPU: yolact_base (random weights) on the CUDA backend in both precisions, batches of
-# 1..32, written to $(GPU_RESULTS)/gpu-yolact_base.json; then, when the official checkout is
+# 1..32, and its protonet/head convolutions against cuDNN on the same shapes (--conv-shapes),
+# written to $(GPU_RESULTS)/gpu-yolact_base.json; then, when the official checkout is
 # at YOLACT_DIR, both networks side by side with PyTorch on the GPU (bench/README.md).
 GPU_RESULTS ?= bench/results
 gpu-bench: $(BENCH)
 	$(BENCH) -c yolact_base --image test/data/parity/coffee.png --backend cuda \
-	    --precision fp32,fp16 --batch 1,8,32 --warmup 5 --iters 50 \
+	    --precision fp32,fp16 --batch 1,8,32 --warmup 5 --iters 50 --conv-shapes \
 	    --json $(GPU_RESULTS)/gpu-yolact_base.json
 	if [ -f $(YOLACT_DIR)/yolact.py ]; then \
 	    bench/compare --device cuda --bench $(BENCH) --yolact-dir $(YOLACT_DIR) \

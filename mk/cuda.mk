@@ -52,7 +52,7 @@ TEST_EXTRA_OBJS += $(EMU_BACKEND_OBJS)
 # yolact-bench on the emulated backend, for the bench suite: its CUDA columns (stage times,
 # the session's device memory, the machine facts in the JSON) without a GPU.
 BENCH_EMU := $(BUILD)/yolact-bench-emu
-$(BENCH_EMU): $(BUILD)/obj/bench/yolact-bench.o $(CORE_OBJS) $(EMU_BACKEND_OBJS) \
+$(BENCH_EMU): $(BENCH_OBJS) $(CORE_OBJS) $(EMU_BACKEND_OBJS) \
               $(patsubst %.cu,$(BUILD)/obj/emu/%.o,$(KERNEL_SRCS)) $(BUILD)/obj/emu/test/emu/yl_emu.o
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(DEP_LIBS) -lstdc++ $(LDLIBS_BASE)
 $(BUILD)/yolact-tests: | $(BENCH_EMU)

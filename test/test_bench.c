@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cpu/gemm.h"
+#include "cuda/weights.h"
 #include "model/model.h"
 #include "model/random_weights.h"
 #include "profile.h"
@@ -202,21 +203,18 @@ static long long json_integer(const char *doc, const char *key)
     return at && sscanf(at + strlen(quoted), " %lld", &v) == 1 ? v : -1;
 }
 
-/* yolact-bench on the CUDA backend writes the session's device memory, the very number an
- * identical session here holds after a frame of the same size, and the GPU it ran on. */
-START_TEST(bench_json_carries_the_device_memory)
+/* Runs the bench (YL_TEST_BENCH, or the emulated one) with args and --json json; asserts it
+ * succeeded and that its output contains expect; returns the JSON text (the caller frees). */
+static char *run_bench_json(const char *args, const char *json, const char *expect)
 {
     const char *bench = getenv("YL_TEST_BENCH");
     bench = bench && bench[0] ? bench : "build/yolact-bench-emu";
-    const char *json = "build/test-bench-cuda.json";
     char cmd[1024], *out;
     remove(json);
-    snprintf(cmd, sizeof cmd, "%s -m %s -c yolact_resnet50 --size 64x48 --backend cuda "
-             "--threads 1 --warmup 0 --iters 1 --json %s", bench, YL_TEST_PARITY_CHECKPOINT,
-             json);
+    snprintf(cmd, sizeof cmd, "%s %s --json %s", bench, args, json);
     int rc = yl_test_run(cmd, &out);
     ck_assert_msg(rc == 0, "%s exited %d:\n%s", cmd, rc, out);
-    ck_assert_msg(strstr(out, "device memory"), "no device memory in the table:\n%s", out);
+    ck_assert_msg(strstr(out, expect), "no '%s' in the output of %s:\n%s", expect, cmd, out);
     free(out);
     size_t size;
     char *doc = (char *)yl_test_read_file(json, &size);
@@ -224,6 +222,17 @@ START_TEST(bench_json_carries_the_device_memory)
     doc = realloc(doc, size + 1);
     ck_assert_ptr_nonnull(doc);
     doc[size] = '\0';
+    return doc;
+}
+
+/* yolact-bench on the CUDA backend writes the session's device memory, the very number an
+ * identical session here holds after a frame of the same size, and the GPU it ran on. */
+START_TEST(bench_json_carries_the_device_memory)
+{
+    char args[512];
+    snprintf(args, sizeof args, "-m %s -c yolact_resnet50 --size 64x48 --backend cuda "
+             "--threads 1 --warmup 0 --iters 1", YL_TEST_PARITY_CHECKPOINT);
+    char *doc = run_bench_json(args, "build/test-bench-cuda.json", "device memory");
     ck_assert_msg(strstr(doc, "\"backend\": \"cuda\"") && !strstr(doc, "\"skipped\""),
                   "the CUDA run did not run:\n%s", doc);
     ck_assert_msg(strstr(doc, "\"gpu\": {\"name\": \"CUDA emulation"), "%s", doc);
@@ -251,6 +260,56 @@ START_TEST(bench_json_carries_the_device_memory)
                   current, peak, m.current_bytes, m.peak_bytes);
     yolact_session_free(session);
     yolact_model_free(model);
+    free(doc);
+}
+END_TEST
+
+/* yolact-bench --conv-shapes times every shape of the network's own convolutions, ours and
+ * cuDNN's, for each precision: the shapes' op counts add up to the model's own convolutions,
+ * and every time is positive (on the emulation, where they mean nothing, but every step of
+ * the timing runs). */
+START_TEST(bench_times_our_convolutions_against_cudnn)
+{
+    char args[512];
+    snprintf(args, sizeof args, "-m %s -c yolact_resnet50 --size 64x48 --backend cuda "
+             "--precision fp32,fp16 --threads 1 --warmup 0 --iters 1 --conv-shapes",
+             YL_TEST_PARITY_CHECKPOINT);
+    char *doc = run_bench_json(args, "build/test-bench-conv-shapes.json",
+                               "convolutions of our kernels against cuDNN, fp16, batch 1");
+
+    yolact_model *model = yl_test_parity_model();
+    int own = 0;
+    for (int i = 0; i < model->num_ops; i++)
+        own += yl_cuda_is_own_conv(&model->ops[i]);
+    yolact_model_free(model);
+    ck_assert_int_gt(own, 0);
+    const char *run = strstr(doc, "\"conv_shapes\": [");
+    ck_assert_msg(run, "no conv_shapes in:\n%s", doc);
+    for (int p = 0; p < 2; p++) {
+        const char *precision = p ? "fp16" : "fp32";
+        char key[64];
+        snprintf(key, sizeof key, "{\"precision\": \"%s\", \"batch\": 1, \"shapes\"", precision);
+        const char *at = strstr(run, key);
+        ck_assert_msg(at, "no %s shapes in:\n%s", precision, run);
+        const char *end = strstr(at, "]}");
+        ck_assert_ptr_nonnull(end);
+        int ops = 0, shapes = 0;
+        for (const char *q = strstr(at, "\"ops\": "); q && q < end; q = strstr(q + 1, "\"ops\": ")) {
+            int n = 0;
+            double own_ms = 0, cudnn_ms = 0;
+            ck_assert_int_eq(sscanf(q, "\"ops\": %d", &n), 1);
+            const char *t = strstr(q, "\"own_ms\": ");
+            ck_assert_int_eq(sscanf(t, "\"own_ms\": %lf, \"cudnn_ms\": %lf", &own_ms, &cudnn_ms), 2);
+            ck_assert_msg(own_ms > 0 && cudnn_ms > 0, "%s shape %d: %g and %g ms", precision,
+                          shapes, own_ms, cudnn_ms);
+            ops += n;
+            shapes++;
+        }
+        ck_assert_msg(ops == own, "%s: the shapes cover %d convolutions, the model has %d",
+                      precision, ops, own);
+        ck_assert_int_lt(shapes, own);     /* the head's levels share shapes with nothing, the
+                                              protonet's 3x3 layers share one */
+    }
     free(doc);
 }
 END_TEST
@@ -304,6 +363,7 @@ Suite *bench_suite(void)
     tcase_set_tags(cuda, "cuda");
     tcase_set_timeout(cuda, 300);
     tcase_add_test(cuda, bench_json_carries_the_device_memory);
+    tcase_add_test(cuda, bench_times_our_convolutions_against_cudnn);
     tcase_add_test(cuda, compare_on_cuda_says_why_a_side_is_skipped);
     suite_add_tcase(s, cuda);
     return s;

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 
 #include "backend.h"
+#include "cuda/conv_timing.h"
 #include "cuda/cuda_api.h"
 #include "cuda/dnn.h"
 #include "cuda/rescore.h"
@@ -663,7 +664,7 @@ static yolact_status emulated_describe(int device_index, yl_cuda_facts *f)
     return YOLACT_OK;
 }
 const yl_cuda_backend_entry yl_cuda_backend = {&cuda_vtable, 1, emulated_device_check,
-                                               emulated_describe};
+                                               emulated_describe, yl_cuda_backend_time_convs};
 #else
 /* The runtime linked into libyolact, seen through the check's table. */
 static int linked_device_count(int *count) { return (int)cudaGetDeviceCount(count); }
@@ -699,5 +700,6 @@ static yolact_status describe(int device_index, yl_cuda_facts *f)
     yl_dnn_describe(&f->dnn_version, f->dnn_library, sizeof f->dnn_library);
     return YOLACT_OK;
 }
-const yl_cuda_backend_entry yl_cuda_backend = {&cuda_vtable, 0, device_check, describe};
+const yl_cuda_backend_entry yl_cuda_backend = {&cuda_vtable, 0, device_check, describe,
+                                               yl_cuda_backend_time_convs};
 #endif

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "cuda/conv_timing.h"
 #include "status.h"
 
 /* The runtime's pinned enum values used here (driver_types.h). */
@@ -59,4 +60,15 @@ yolact_status yl_cuda_describe(int index, yl_cuda_facts *facts)
         return yl_fail(YOLACT_ERR_BACKEND_UNAVAILABLE, "this libyolact was built without the "
                        "CUDA backend");
     return yl_cuda_backend.describe(index, facts);
+}
+
+yolact_status yl_cuda_time_convs(const yolact_model *m, int device_index,
+                                 yolact_precision precision, int batch, int iters,
+                                 yl_conv_timing *out, int *count)
+{
+    *count = 0;
+    if (!yl_cuda_backend.time_convs)
+        return yl_fail(YOLACT_ERR_BACKEND_UNAVAILABLE, "this libyolact was built without the "
+                       "CUDA backend");
+    return yl_cuda_backend.time_convs(m, device_index, precision, batch, iters, out, count);
 }

@@ -1,0 +1,188 @@
+/* yl_cuda_time_convs (conv_timing.h) for a build with the CUDA backend: real, or on the
+ * emulated runtime in the test runner, where the times mean nothing but every step runs. */
+#include "cuda/conv_timing.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "cuda/cuda_api.h"
+#include "cuda/dnn.h"
+#include "cuda/upload.h"
+#include "cuda/weights.h"
+#include "model/model.h"
+#include "yl_kernels.h"
+
+/* What one shape's timing holds on the device; zeroed, then freed by release_shape. */
+typedef struct shape_run {
+    float *in, *out, *weight, *bias;
+    void *packed, *workspace;   /* packed: the block holding packed_weight */
+    const void *packed_weight;
+    yl_dnn_conv *plan;
+} shape_run;
+
+static void release_shape(shape_run *r)
+{
+    void *device[] = {r->in, r->out, r->weight, r->bias, r->packed, r->workspace};
+    for (size_t i = 0; i < sizeof device / sizeof device[0]; i++)
+        if (device[i])
+            cudaFree(device[i]);
+    yl_dnn_conv_free(r->plan);
+}
+
+static int compare_doubles(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median milliseconds of iters calls of one side (own: our kernel; else cuDNN's plan). */
+static yolact_status time_side(const yl_op *op, const yl_buffer_desc *in, int batch,
+                               yolact_precision precision, shape_run *r, int own, yl_dnn *dnn,
+                               cudaStream_t stream, cudaEvent_t ev[2], int iters,
+                               double *samples, double *median_ms)
+{
+    for (int i = -1; i < iters; i++) { /* i == -1: the untimed call */
+        YL_CU_CHECK(cudaEventRecord(ev[0], stream));
+        if (own)
+            YL_TRY(yl_conv2d_cuda(&op->conv, r->in, batch, in->height, in->width, r->packed_weight,
+                                  precision, r->bias, NULL, op->act, r->out, stream));
+        else
+            YL_TRY(yl_dnn_conv_run(dnn, r->plan, r->in, r->weight, r->bias, NULL, r->out,
+                                   r->workspace));
+        YL_CU_CHECK(cudaEventRecord(ev[1], stream));
+        YL_CU_CHECK(cudaEventSynchronize(ev[1]));
+        float ms = 0;
+        YL_CU_CHECK(cudaEventElapsedTime(&ms, ev[0], ev[1]));
+        if (i >= 0)
+            samples[i] = ms;
+    }
+    qsort(samples, (size_t)iters, sizeof *samples, compare_doubles);
+    *median_ms = iters % 2 ? samples[iters / 2]
+                           : 0.5 * (samples[iters / 2 - 1] + samples[iters / 2]);
+    return YOLACT_OK;
+}
+
+/* Both sides on one shape, on operands of their own: the input a fixed pattern in [-1, 1),
+ * the op's weights and bias. */
+static yolact_status time_shape(const yolact_model *m, const yl_op *op, int batch,
+                                yolact_precision precision, yl_dnn *dnn, cudaStream_t stream,
+                                cudaEvent_t ev[2], int iters, double *samples,
+                                yl_conv_timing *t, shape_run *r)
+{
+    const yl_buffer_desc *in = &m->buffers[op->in];
+    const yl_conv_desc *d = &op->conv;
+    size_t in_n = (size_t)batch * d->in_channels * in->height * in->width;
+    size_t out_n = (size_t)batch * d->out_channels * t->out_h * t->out_w;
+    size_t w_n = (size_t)d->out_channels * d->in_channels * d->kernel_h * d->kernel_w;
+    float *pattern = malloc(in_n * sizeof *pattern);
+    if (!pattern)
+        return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory for a timing input");
+    for (size_t i = 0; i < in_n; i++)
+        pattern[i] = (float)(i * 2654435761u % 1024) / 512.0f - 1.0f;
+    yolact_status s = yl_cuda_alloc(&r->in, in_n * sizeof(float), "a timing input");
+    if (s == YOLACT_OK && cudaMemcpy(r->in, pattern, in_n * sizeof(float),
+                                     cudaMemcpyHostToDevice) != cudaSuccess)
+        s = yl_fail(YOLACT_ERR_DEVICE, "uploading a timing input failed");
+    free(pattern);
+    YL_TRY(s);
+    YL_TRY(yl_cuda_alloc(&r->out, out_n * sizeof(float), "a timing output"));
+    YL_TRY(yl_cuda_alloc(&r->weight, w_n * sizeof(float), "the cuDNN weights"));
+    YL_TRY(yl_cuda_alloc(&r->bias, (size_t)d->out_channels * sizeof(float), "the bias"));
+    YL_CU_CHECK(cudaMemcpy(r->weight, op->weight, w_n * sizeof(float), cudaMemcpyHostToDevice));
+    YL_CU_CHECK(cudaMemcpy(r->bias, op->bias, (size_t)d->out_channels * sizeof(float),
+                           cudaMemcpyHostToDevice));
+    yl_cuda_pack_item item = {d, op->weight, 0, precision, &r->packed_weight};
+    size_t packed_bytes = 0;
+    YL_TRY(yl_cuda_pack_weights(&item, 1, &r->packed, &packed_bytes, "the packed weights"));
+    size_t ws = 0;
+    YL_TRY(yl_dnn_conv_plan(dnn, d, batch, in->height, in->width, op->act, 0, precision,
+                            &r->plan, &ws));
+    YL_TRY(yl_cuda_alloc(&r->workspace, ws, "cuDNN's workspace"));
+    YL_TRY(time_side(op, in, batch, precision, r, 1, dnn, stream, ev, iters, samples,
+                     &t->own_ms));
+    return time_side(op, in, batch, precision, r, 0, dnn, stream, ev, iters, samples,
+                     &t->dnn_ms);
+}
+
+static int same_shape(const yl_conv_timing *t, const yl_op *op, const yl_buffer_desc *in)
+{
+    return memcmp(&t->desc, &op->conv, sizeof t->desc) == 0 && t->act == op->act &&
+           t->in_h == in->height && t->in_w == in->width;
+}
+
+static yolact_status time_all(const yolact_model *m, yolact_precision precision, int batch,
+                              int iters, yl_dnn *dnn, cudaStream_t stream, cudaEvent_t ev[2],
+                              double *samples, yl_conv_timing *out, int *count)
+{
+    for (int i = 0; i < m->num_ops; i++) {
+        const yl_op *op = &m->ops[i];
+        if (!yl_cuda_is_own_conv(op))
+            continue;
+        const yl_buffer_desc *in = &m->buffers[op->in];
+        int k = 0;
+        while (k < *count && !same_shape(&out[k], op, in))
+            k++;
+        if (k < *count) {
+            out[k].ops++;
+            continue;
+        }
+        yl_conv_timing *t = &out[(*count)++];
+        memset(t, 0, sizeof *t);
+        snprintf(t->op, sizeof t->op, "%s", op->name);
+        t->desc = op->conv;
+        t->act = op->act;
+        t->in_h = in->height;
+        t->in_w = in->width;
+        t->out_h = yl_conv_out_size(in->height, op->conv.kernel_h, op->conv.stride,
+                                    op->conv.pad, op->conv.dilation);
+        t->out_w = yl_conv_out_size(in->width, op->conv.kernel_w, op->conv.stride,
+                                    op->conv.pad, op->conv.dilation);
+        t->ops = 1;
+        t->flop = 2.0 * op->conv.out_channels * t->out_h * t->out_w * op->conv.in_channels *
+                  op->conv.kernel_h * op->conv.kernel_w * batch;
+        shape_run r = {0};
+        yolact_status s = time_shape(m, op, batch, precision, dnn, stream, ev, iters, samples,
+                                     t, &r);
+        release_shape(&r);
+        YL_TRY(s);
+    }
+    return YOLACT_OK;
+}
+
+yolact_status yl_cuda_backend_time_convs(const yolact_model *m, int device_index,
+                                         yolact_precision precision, int batch, int iters,
+                                         yl_conv_timing *out, int *count)
+{
+    *count = 0;
+    if ((precision != YOLACT_PRECISION_FP32 && precision != YOLACT_PRECISION_FP16) ||
+        batch < 1 || batch > YOLACT_MAX_BATCH_SIZE || iters < 1)
+        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "conv timing: precision %d (FP32 or FP16), "
+                       "batch %d (1..%d), %d calls (at least 1)", (int)precision, batch,
+                       YOLACT_MAX_BATCH_SIZE, iters);
+    YL_TRY(yl_cuda_backend.device_check(device_index));
+    YL_CU_CHECK(cudaSetDevice(device_index));
+    cudaStream_t stream = NULL;
+    cudaEvent_t ev[2] = {NULL, NULL};
+    yl_dnn *dnn = NULL;
+    double *samples = malloc((size_t)iters * sizeof *samples);
+    yolact_status s = samples ? YOLACT_OK
+                              : yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory for timings");
+    if (s == YOLACT_OK && (cudaStreamCreate(&stream) != cudaSuccess ||
+                           cudaEventCreate(&ev[0]) != cudaSuccess ||
+                           cudaEventCreate(&ev[1]) != cudaSuccess))
+        s = yl_fail(YOLACT_ERR_DEVICE, "creating a stream and events for the timing failed");
+    if (s == YOLACT_OK)
+        s = yl_dnn_create(stream, &dnn);
+    if (s == YOLACT_OK)
+        s = time_all(m, precision, batch, iters, dnn, stream, ev, samples, out, count);
+    yl_dnn_destroy(dnn);
+    for (int i = 0; i < 2; i++)
+        if (ev[i])
+            cudaEventDestroy(ev[i]);
+    if (stream)
+        cudaStreamDestroy(stream);
+    free(samples);
+    return s;
+}
