@@ -203,10 +203,12 @@ typedef struct yolact_session_options {
     int want_rle;                 /* non-zero: also give each mask as COCO compressed RLE */
     int batch_size;               /* images the CUDA backend runs through the network at once,
                                      1..YOLACT_MAX_BATCH_SIZE, default 1: a detect_batch call
-                                     runs in passes of this many, and a shorter pass (the last
-                                     one, or a single image) costs the GPU a full one. Device
-                                     memory for the activations grows with it. The CPU backend
-                                     runs one image at a time whatever it is. */
+                                     runs in passes of this many. The network is planned for
+                                     the powers of two below it and for it, and a shorter pass
+                                     (the last one, or a single image) runs the smallest that
+                                     holds it: a pass of n images costs the network of at most
+                                     2n. Device memory for the activations grows with it. The
+                                     CPU backend runs one image at a time whatever it is. */
 } yolact_session_options;
 
 #define YOLACT_MAX_BATCH_SIZE 256

@@ -286,6 +286,18 @@ START_TEST(batches_and_strides_give_the_single_frame_result)
     ck_assert_int_eq(c.h2d_copies, 3);
     ck_assert_int_eq(c.d2h_copies, 6);
     ck_assert_int_eq(c.synchronizations, 4);
+    /* A pass of one image runs the network planned for one: about half the kernel work of a
+     * pass of two (blocks the emulation ran), not all of it. */
+    yl_emu_counters_reset();
+    ck_assert_status(yolact_session_detect_batch(paired, images, 2, batched), YOLACT_OK);
+    yl_emu_counters_get(&c);
+    long two = c.blocks;
+    yl_emu_counters_reset();
+    ck_assert_status(yolact_session_detect_batch(paired, images, 1, batched), YOLACT_OK);
+    yl_emu_counters_get(&c);
+    ck_assert_msg(c.blocks * 10 < two * 6, "a pass of 1 image ran %ld blocks, of 2 images %ld",
+                  c.blocks, two);
+    ck_assert_int_eq(c.allocations + c.pinned_allocations, 0);
 #endif
     free(rows);
     yolact_image_free_pixels(&images[0]);

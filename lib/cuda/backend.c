@@ -7,8 +7,8 @@
  * YOLACT++'s mask re-scoring (lib/cuda/rescore.h), resize and threshold for each image, and
  * one download of all the
  * detections (with their mask scores) and one of all their masks, into page-locked memory:
- * 2 synchronisations a pass. The op list, the same every pass, runs as one CUDA graph,
- * captured at the first pass. Every device buffer is allocated when the session is created,
+ * 2 synchronisations a pass. The op list runs as one CUDA graph, captured at the first pass
+ * of each planned pass size (MAX_PASS_SIZES). Every device buffer is allocated when the session is created,
  * except the image-sized ones, which grow when an image larger than any before arrives.
  *
  * The same file builds against test/emu's runtime (-DYL_CUDA_EMULATION), where it runs on the
@@ -26,12 +26,18 @@
 #include "cuda/weights.h"
 #include "yl_kernels.h"
 
+/* The pass sizes a session plans its network for: the powers of two below batch_size, and
+ * batch_size (<= YOLACT_MAX_BATCH_SIZE = 256: at most 1, 2, .., 128 and 256), so a pass
+ * of n images costs the network of at most 2n, not of batch_size. */
+#define MAX_PASS_SIZES 9
+
 /* What one op needs on the device besides its buffers. */
 typedef struct cuda_op {
     const float *weight, *bias; /* device copies of the folded parameters */
     const void *packed;         /* our convolution's (or DCN's) packed weights, or NULL */
     yolact_precision precision; /* what our kernel computes it in */
-    yl_dnn_conv *dnn_plan;      /* a library convolution's plan, or NULL */
+    yl_dnn_conv *dnn_plan[MAX_PASS_SIZES]; /* a library convolution's plan for each pass
+                                               size, or NULL */
 } cuda_op;
 
 typedef struct cuda_state {
@@ -50,7 +56,10 @@ typedef struct cuda_state {
     size_t net_workspace_bytes;
     void *workspace;                /* the other stages' scratch; grows with the image */
     size_t workspace_bytes;
-    cudaGraphExec_t network_graph;  /* the op list, captured at the first unprofiled frame */
+    /* The pass sizes the network is planned for (pass_size_index) and, for each, the op
+     * list captured at the first unprofiled pass of that size. */
+    int pass_sizes[MAX_PASS_SIZES], num_pass_sizes;
+    cudaGraphExec_t network_graphs[MAX_PASS_SIZES];
 
     float *loc, *conf, *coeff, *proto; /* the network's outputs, batch images each */
     float *priors;
@@ -89,13 +98,15 @@ static void release(cuda_state *st)
     cudaSetDevice(st->options.device_index); /* the session's, for the frees below */
     if (st->ops)
         for (int i = 0; i < st->model->num_ops; i++)
-            yl_dnn_conv_free(st->ops[i].dnn_plan);
+            for (int k = 0; k < st->num_pass_sizes; k++)
+                yl_dnn_conv_free(st->ops[i].dnn_plan[k]);
     if (st->events)
         for (int i = 0; i < st->model->num_ops + 6; i++)
             if (st->events[i])
                 cudaEventDestroy(st->events[i]);
-    if (st->network_graph)
-        cudaGraphExecDestroy(st->network_graph);
+    for (int k = 0; k < st->num_pass_sizes; k++)
+        if (st->network_graphs[k])
+            cudaGraphExecDestroy(st->network_graphs[k]);
     yl_cuda_weights_release(st->weights);
     void *device[] = {st->arena, st->net_workspace, st->workspace, st->loc, st->conf,
                       st->coeff, st->proto, st->priors, st->results, st->counts,
@@ -169,11 +180,13 @@ static yolact_status plan_ops(cuda_state *st)
         const yl_op *op = &m->ops[i];
         const yl_buffer_desc *in = &m->buffers[op->in];
         if (op->kind == YL_OP_CONV && !yl_cuda_is_own_conv(op)) {
-            size_t ws = 0;
-            YL_TRY(yl_dnn_conv_plan(st->dnn, &op->conv, st->batch, in->height, in->width, op->act,
-                                    op->residual >= 0, st->precision, &st->ops[i].dnn_plan,
-                                    &ws));
-            need_bytes(&st->net_workspace_bytes, ws);
+            for (int k = 0; k < st->num_pass_sizes; k++) {
+                size_t ws = 0;
+                YL_TRY(yl_dnn_conv_plan(st->dnn, &op->conv, st->pass_sizes[k], in->height,
+                                        in->width, op->act, op->residual >= 0, st->precision,
+                                        &st->ops[i].dnn_plan[k], &ws));
+                need_bytes(&st->net_workspace_bytes, ws);
+            }
         } else if (op->kind == YL_OP_DCN) {
             need_bytes(&st->net_workspace_bytes,
                        yl_dcn2d_cuda_workspace_bytes(&op->conv, in->height, in->width));
@@ -248,7 +261,7 @@ static yolact_status create(cuda_state *st)
     for (int i = 0; i < m->num_ops; i++)
         st->ops[i] = (cuda_op){st->weights->weight[i], st->weights->bias[i],
                                st->weights->packed[i],
-                               yl_cuda_op_precision(&m->ops[i], st->precision), NULL};
+                               yl_cuda_op_precision(&m->ops[i], st->precision), {NULL}};
     YL_TRY(plan_ops(st));
     YL_TRY(allocate_outputs(st));
     if (m->maskiou.num_layers > 0)
@@ -281,6 +294,9 @@ static yolact_status cuda_create(const yolact_model *m, const yolact_session_opt
     st->precision = options->precision == YOLACT_PRECISION_DEFAULT ? YOLACT_PRECISION_FP32
                                                                     : options->precision;
     st->batch = options->batch_size;
+    for (int size = 1; size < st->batch; size *= 2)
+        st->pass_sizes[st->num_pass_sizes++] = size;
+    st->pass_sizes[st->num_pass_sizes++] = st->batch;
     yolact_status s = create(st);
     if (s != YOLACT_OK) {
         release(st);
@@ -356,9 +372,9 @@ static size_t buffer_floats(const yl_buffer_desc *b)
     return (size_t)b->channels * b->height * b->width;
 }
 
-/* One op on the whole batch: buffers hold st->batch (C, H, W) tensors one after another, so
- * the element-wise and per-channel ops see batch x C channels. */
-static yolact_status run_op(cuda_state *st, int i)
+/* One op on the first pass_sizes[size] images: buffers hold st->batch (C, H, W) tensors one
+ * after another, so the element-wise and per-channel ops see images x C channels. */
+static yolact_status run_op(cuda_state *st, int i, int size)
 {
     const yolact_model *m = st->model;
     const yl_op *op = &m->ops[i];
@@ -367,12 +383,12 @@ static yolact_status run_op(cuda_state *st, int i)
     const yl_buffer_desc *out = op->out >= 0 ? &m->buffers[op->out] : NULL;
     float *src = st->buffers[op->in], *dst = op->out >= 0 ? st->buffers[op->out] : NULL;
     const float *residual = op->residual >= 0 ? st->buffers[op->residual] : NULL;
-    const int B = st->batch;
+    const int B = st->pass_sizes[size];
     switch (op->kind) {
     case YL_OP_CONV:
-        if (c->dnn_plan)
-            return yl_dnn_conv_run(st->dnn, c->dnn_plan, src, c->weight, c->bias, residual, dst,
-                                   st->net_workspace);
+        if (c->dnn_plan[size])
+            return yl_dnn_conv_run(st->dnn, c->dnn_plan[size], src, c->weight, c->bias,
+                                   residual, dst, st->net_workspace);
         return yl_conv2d_cuda(&op->conv, src, B, in->height, in->width, c->packed,
                               c->precision, c->bias, residual, op->act, dst, st->stream);
     case YL_OP_DCN: {
@@ -416,18 +432,27 @@ static yolact_status mark(cuda_state *st, int k)
     return YOLACT_OK;
 }
 
-/* The op list is the fixed-shape part of a frame: captured once as a CUDA graph and
- * launched as one. Profiled frames run it op by op, an event after each. */
-static yolact_status capture_network(cuda_state *st)
+/* Where a pass of n images runs: the smallest planned pass size that holds them. */
+static int pass_size_index(const cuda_state *st, int n)
+{
+    int k = 0;
+    while (st->pass_sizes[k] < n)
+        k++;
+    return k;
+}
+
+/* The op list is the fixed-shape part of a frame: captured once per pass size as a CUDA
+ * graph and launched as one. Profiled frames run it op by op, an event after each. */
+static yolact_status capture_network(cuda_state *st, int size)
 {
     YL_CU_CHECK(cudaStreamBeginCapture(st->stream, cudaStreamCaptureModeThreadLocal));
     yolact_status s = YOLACT_OK;
     for (int i = 0; s == YOLACT_OK && i < st->model->num_ops; i++)
-        s = run_op(st, i);
+        s = run_op(st, i, size);
     cudaGraph_t graph = NULL;
     cudaError_t e = cudaStreamEndCapture(st->stream, &graph);
     if (s == YOLACT_OK && e == cudaSuccess)
-        e = cudaGraphInstantiate(&st->network_graph, graph, 0);
+        e = cudaGraphInstantiate(&st->network_graphs[size], graph, 0);
     if (graph)
         cudaGraphDestroy(graph);
     if (s != YOLACT_OK)
@@ -436,18 +461,20 @@ static yolact_status capture_network(cuda_state *st)
     return YOLACT_OK;
 }
 
-static yolact_status run_network(cuda_state *st)
+/* The network on the pass's n images (n or a few more: the images past n are stale). */
+static yolact_status run_network(cuda_state *st, int n)
 {
+    const int size = pass_size_index(st, n);
     if (st->profile) {
         for (int i = 0; i < st->model->num_ops; i++) {
-            YL_TRY(run_op(st, i));
+            YL_TRY(run_op(st, i, size));
             YL_TRY(mark(st, 3 + i));
         }
         return YOLACT_OK;
     }
-    if (!st->network_graph)
-        YL_TRY(capture_network(st));
-    YL_CU_CHECK(cudaGraphLaunch(st->network_graph, st->stream));
+    if (!st->network_graphs[size])
+        YL_TRY(capture_network(st, size));
+    YL_CU_CHECK(cudaGraphLaunch(st->network_graphs[size], st->stream));
     return YOLACT_OK;
 }
 
@@ -598,7 +625,7 @@ static yolact_status cuda_run(void *state, const yolact_image *images, int count
         int n = count - first < st->batch ? count - first : st->batch;
         YL_TRY(ensure_image_buffers(st, images + first, n));
         YL_TRY(load_pass(st, images + first, n));
-        YL_TRY(run_network(st));
+        YL_TRY(run_network(st, n));
         YL_TRY(finish_pass(st, images + first, n));
         st->last_image = n - 1;
         for (int b = 0; b < n; b++) {

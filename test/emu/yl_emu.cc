@@ -674,6 +674,7 @@ cudaError_t yl_emu_launch(const char *kernel, dim3 grid, dim3 block, size_t smem
         for (unsigned y = 0; ok && y < grid.y; y++)
             for (unsigned x = 0; ok && x < grid.x; x++) {
                 yl_emu_idx.block_idx = uint3{x, y, z};
+                count(&yl_emu_counters::blocks);
                 ok = run_block();
             }
     run = nullptr;

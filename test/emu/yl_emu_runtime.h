@@ -109,6 +109,7 @@ typedef struct yl_emu_counters {
     long memsets;
     long synchronizations;          /* stream, device and event synchronisations */
     long launches;                  /* kernel launches, failed ones included */
+    long blocks;                    /* thread blocks run: the work launches did */
     long graph_launches;            /* cudaGraphLaunch calls */
     long fiber_blocks;              /* blocks that needed fibers (__syncthreads, warp ops) */
 } yl_emu_counters;
