@@ -75,6 +75,13 @@ yolact_status yl_detect_cuda(const float *loc, const float *conf, const float *p
                              yl_raw_detection *out, int out_stride, int *count, void *workspace,
                              struct CUstream_st *stream);
 
+/* yl_keep_scores_above_cpu on yl_detect_cuda's output, for a batch: counts[b] (device
+ * memory, Detect's count of row b of detections, rows stride detections apart) becomes how
+ * many of row b's first, from the first, score strictly above threshold. Bit-identical. */
+yolact_status yl_keep_scores_above_cuda(const yl_raw_detection *detections, int stride,
+                                        int *counts, int batch, float threshold,
+                                        struct CUstream_st *stream);
+
 /* ---- the network's dense ops ---------------------------------------------------------------
  * yl_maxpool2d_cpu, bit-identical (the same max, NaN winning, in the CPU's order). */
 yolact_status yl_maxpool2d_cuda(const float *in, int channels, int in_h, int in_w, int kernel,

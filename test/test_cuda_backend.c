@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cpu/post_ops.h"
 #include "cuda/runtime.h"
 #include "profile.h"
 #include "yl_test.h"
@@ -63,7 +64,9 @@ static yolact_session *cuda_session(float score_threshold, int batch_size)
 /* A frame after the first of its size: it allocates nothing, runs the network as one graph
  * launch, and crosses to the host only for Detect's count and the final download: 1 upload,
  * 3 downloads (count, detections, masks), 2 synchronisations. YOLACT++ brings its mask
- * scores down with the detections, packed after them: the same counts. */
+ * scores down with the detections, packed after them: the same counts. The masks come down
+ * only for the detections the score threshold keeps: the bytes downloaded are the count,
+ * the detections block and exactly the kept masks. */
 static void assert_frame_counts(yolact_session *s, const yolact_image *image, const char *what)
 {
     const yolact_result *r;
@@ -81,6 +84,15 @@ static void assert_frame_counts(yolact_session *s, const yolact_image *image, co
     ck_assert_int_eq(c.d2h_copies, 3);
     ck_assert_int_eq(c.synchronizations, 2);
     ck_assert_int_eq(c.graph_launches, 1);
+    yolact_session_options so;
+    yolact_session_options_init(&so);
+    const size_t detections_block = c.d2h_bytes - sizeof(int) -
+                                     (size_t)r->count * ((image->width + 7) / 8) * image->height;
+    const size_t row = so.max_detections * (sizeof(yl_raw_detection) + sizeof(float));
+    ck_assert_msg(detections_block >= row && detections_block < row + sizeof(yl_raw_detection),
+                  "%s frame: %zu bytes downloaded for %d detections of %dx%d; the masks and "
+                  "count leave %zu for the detections' row, not %zu", what, c.d2h_bytes,
+                  r->count, image->width, image->height, detections_block, row);
 }
 
 /* The counts above; a larger image grows the image-sized buffers once. */

@@ -558,6 +558,43 @@ START_TEST(test_detect)
 }
 END_TEST
 
+/* The score threshold on a batch of lists, each cut where the CPU cuts it: all kept, none,
+ * a score equal to the threshold (dropped: strictly above), an empty list, and list tails
+ * past the count (never read). */
+START_TEST(test_keep_scores_above)
+{
+    enum { BATCH = 5, STRIDE = 6 };
+    const float scores[BATCH][STRIDE] = {{0.9f, 0.8f, 0.7f, 0.6f, 0.5f, 0.4f},
+                                         {0.2f, 0.1f, 0.05f, 0.0f, 0.0f, 0.0f},
+                                         {0.9f, 0.3f, 0.25f, 0.2f, 0.9f, 0.9f},
+                                         {0.9f, 0.9f, 0.9f, 0.9f, 0.9f, 0.9f},
+                                         {0.8f, 0.6f, 0.3f, 0.1f, 0.0f, 0.0f}};
+    int counts[BATCH] = {6, 3, 4, 0, 4};
+    yl_raw_detection dets[BATCH * STRIDE];
+    memset(dets, 0, sizeof dets);
+    for (int b = 0; b < BATCH; b++)
+        for (int i = 0; i < STRIDE; i++)
+            dets[b * STRIDE + i].score = scores[b][i];
+    const float threshold = 0.3f;
+    yl_raw_detection *d_dets = to_dev(dets, sizeof dets);
+    int *d_counts = to_dev(counts, sizeof counts), got[BATCH];
+    ck_assert_status(yl_keep_scores_above_cuda(d_dets, STRIDE, d_counts, BATCH, threshold, NULL),
+                     YOLACT_OK);
+    from_dev(got, d_counts, sizeof got);
+    const int expected[BATCH] = {6, 0, 1, 0, 2};
+    for (int b = 0; b < BATCH; b++) {
+        int want = yl_keep_scores_above_cpu(dets + b * STRIDE, counts[b], threshold);
+        ck_assert_msg(got[b] == want && want == expected[b], "list %d: kept %d, the CPU %d, "
+                      "expected %d", b, got[b], want, expected[b]);
+    }
+    ck_assert_status(yl_keep_scores_above_cuda(NULL, STRIDE, NULL, 0, threshold, NULL), YOLACT_OK);
+    ck_assert_status(yl_keep_scores_above_cuda(NULL, STRIDE, NULL, 1, threshold, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+    cudaFree(d_dets);
+    cudaFree(d_counts);
+}
+END_TEST
+
 /* A batch in one call: images with many candidates, none, exactly top_k and more than
  * max_detections side by side, each equal to its own CPU list. */
 START_TEST(test_detect_batch)
@@ -790,6 +827,7 @@ Suite *kernels_suite(void)
     tcase_add_test(tc, test_fast_nms);
     tcase_add_test(tc, test_detect);
     tcase_add_test(tc, test_detect_batch);
+    tcase_add_test(tc, test_keep_scores_above);
     tcase_add_test(tc, test_detect_parity_outputs);
 #ifdef YL_CUDA_EMULATION
     tcase_add_test(tc, test_emu_warp_collectives);

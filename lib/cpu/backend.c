@@ -254,14 +254,8 @@ static yolact_status run_image(cpu_state *st, const yolact_image *image, yl_fram
     yl_detect_params dp = detect_params(st);
     int n = yl_detect_cpu(st->loc, st->conf, m->priors, m->num_priors, &dp, st->detections,
                           st->detect_workspace);
-    /* The official postprocess's score_threshold: keep scores strictly above it. */
-    if (st->options.score_threshold > 0) {
-        int kept = 0;
-        for (int i = 0; i < n; i++)
-            if (st->detections[i].score > st->options.score_threshold)
-                st->detections[kept++] = st->detections[i];
-        n = kept;
-    }
+    if (st->options.score_threshold > 0)
+        n = yl_keep_scores_above_cpu(st->detections, n, st->options.score_threshold);
     lap(st, &mark, YL_STAGE_DETECT);
 
     int K = m->num_prototypes;

@@ -292,3 +292,11 @@ int yl_detect_cpu(const float *loc, const float *conf, const float *priors, int 
     }
     return count;
 }
+
+int yl_keep_scores_above_cpu(const yl_raw_detection *detections, int n, float threshold)
+{
+    int kept = 0;
+    while (kept < n && detections[kept].score > threshold)
+        kept++;
+    return kept;
+}

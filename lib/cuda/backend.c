@@ -553,6 +553,10 @@ static yolact_status finish_pass(cuda_state *st, const yolact_image *images, int
     yl_detect_params dp = detect_params(st);
     YL_TRY(yl_detect_cuda(st->loc, st->conf, st->priors, m->num_priors, &dp, n, st->results,
                           st->result_stride, st->counts, st->workspace, st->stream));
+    /* The official score_threshold before the masks: none made for a dropped detection. */
+    if (st->options.score_threshold > 0)
+        YL_TRY(yl_keep_scores_above_cuda(st->results, st->result_stride, st->counts, n,
+                                         st->options.score_threshold, st->stream));
     YL_TRY(mark(st, n_ops + 3));
     YL_CU_CHECK(cudaMemcpyAsync(st->host_counts, st->counts, (size_t)n * sizeof *st->counts,
                                 cudaMemcpyDeviceToHost, st->stream));
@@ -602,16 +606,7 @@ static yolact_status finish_pass(cuda_state *st, const yolact_image *images, int
 static yl_frame_output image_output(const cuda_state *st, int b, const yolact_image *image)
 {
     yl_raw_detection *dets = detections_of(st, st->host_results, b);
-    int count = st->host_counts[b];
-    /* The official postprocess's score_threshold, strictly above; the list is by descending
-     * score, so the kept ones are a prefix. */
-    if (st->options.score_threshold > 0) {
-        int kept = 0;
-        while (kept < count && dets[kept].score > st->options.score_threshold)
-            kept++;
-        count = kept;
-    }
-    return (yl_frame_output){count, dets, st->host_masks + st->mask_offsets[b],
+    return (yl_frame_output){st->host_counts[b], dets, st->host_masks + st->mask_offsets[b],
                              mask_stride_of(image),
                              st->maskiou ? mask_scores_of(st, dets) : NULL};
 }
