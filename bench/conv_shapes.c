@@ -41,8 +41,8 @@ static double throughput_ratio(double own_ms, double dnn_ms)
 
 void conv_shapes_print(const conv_shapes_run *r)
 {
-    printf("\nconvolutions of our kernels against cuDNN, %s, batch %d:", precision_name(r->precision),
-           r->batch);
+    printf("\nconvolutions of our kernels against cuDNN, %s, batch %d:",
+           precision_name(r->precision), r->batch);
     if (r->skipped[0]) {
         printf(" skipped: %s\n", r->skipped);
         return;

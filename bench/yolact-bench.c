@@ -604,7 +604,8 @@ static void json_gpu(FILE *f, const gpu_record *g)
         fputs(", \"emulated\": true}", f);
     } else {
         fprintf(f, ", \"driver_cuda\": ");
-        bench_json_string(f, x->driver_version ? cuda_version(x->driver_version, v, sizeof v) : NULL);
+        bench_json_string(f, x->driver_version ? cuda_version(x->driver_version, v, sizeof v)
+                                               : NULL);
         fprintf(f, ", \"compute_capability\": \"%d.%d\", \"memory_mib\": %.0f, "
                 "\"emulated\": false}", x->cc_major, x->cc_minor, mib(x->memory_bytes));
     }

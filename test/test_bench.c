@@ -294,12 +294,14 @@ START_TEST(bench_times_our_convolutions_against_cudnn)
         const char *end = strstr(at, "]}");
         ck_assert_ptr_nonnull(end);
         int ops = 0, shapes = 0;
-        for (const char *q = strstr(at, "\"ops\": "); q && q < end; q = strstr(q + 1, "\"ops\": ")) {
+        for (const char *q = strstr(at, "\"ops\": "); q && q < end;
+             q = strstr(q + 1, "\"ops\": ")) {
             int n = 0;
             double own_ms = 0, cudnn_ms = 0;
             ck_assert_int_eq(sscanf(q, "\"ops\": %d", &n), 1);
             const char *t = strstr(q, "\"own_ms\": ");
-            ck_assert_int_eq(sscanf(t, "\"own_ms\": %lf, \"cudnn_ms\": %lf", &own_ms, &cudnn_ms), 2);
+            ck_assert_int_eq(sscanf(t, "\"own_ms\": %lf, \"cudnn_ms\": %lf", &own_ms,
+                                    &cudnn_ms), 2);
             ck_assert_msg(own_ms > 0 && cudnn_ms > 0, "%s shape %d: %g and %g ms", precision,
                           shapes, own_ms, cudnn_ms);
             ops += n;

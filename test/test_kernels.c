@@ -398,7 +398,8 @@ static void check_detect(const float *loc, const float *conf, const float *prior
     yl_raw_detection *untouched = xmalloc(out_bytes);
     memset(untouched, 0x5a, out_bytes);
 
-    float *d_loc = to_dev(loc, (size_t)batch * np * 16), *d_priors = to_dev(priors, (size_t)np * 16);
+    float *d_loc = to_dev(loc, (size_t)batch * np * 16);
+    float *d_priors = to_dev(priors, (size_t)np * 16);
     float *d_conf = to_dev(conf, (size_t)batch * np * nc * sizeof(float));
     yl_raw_detection *d_out = to_dev(untouched, out_bytes);
     const size_t ws_bytes = yl_detect_cuda_workspace_bytes(np, p, batch);

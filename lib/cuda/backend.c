@@ -1,15 +1,15 @@
 /* The CUDA backend: the model's op list on the GPU, batch_size images at a time. Per pass:
  * one upload of each 8-bit image (none when the caller's image is already in device memory),
- * preprocess, then the network on the whole batch: backbone and FPN convolutions through
+ * preprocess, then the network on the pass's images: backbone and FPN convolutions through
  * cuDNN (lib/cuda/dnn.h), the protonet and prediction-head convolutions, YOLACT++'s
  * deformable convolutions and every other op as our kernels (kernels/). Then Detect on all
- * the pass's images in one set of launches, one read-back of their counts, mask assembly,
- * YOLACT++'s mask re-scoring (lib/cuda/rescore.h), resize and threshold for each image, and
- * one download of all the
- * detections (with their mask scores) and one of all their masks, into page-locked memory:
- * 2 synchronisations a pass. The op list runs as one CUDA graph, captured at the first pass
- * of each planned pass size (MAX_PASS_SIZES). Every device buffer is allocated when the session is created,
- * except the image-sized ones, which grow when an image larger than any before arrives.
+ * the pass's images in one set of launches, the score threshold, one read-back of their
+ * counts, mask assembly, YOLACT++'s mask re-scoring (lib/cuda/rescore.h), resize and
+ * threshold for each image, and one download of all the detections (with their mask scores)
+ * and one of all their masks, into page-locked memory: 2 synchronisations a pass. The op
+ * list runs as one CUDA graph, captured at the first pass of each planned pass size
+ * (MAX_PASS_SIZES). Every device buffer is allocated when the session is created, except
+ * the image-sized ones, which grow when an image larger than any before arrives.
  *
  * The same file builds against test/emu's runtime (-DYL_CUDA_EMULATION), where it runs on the
  * host with the emulated kernels, so CI runs the whole CUDA path without a GPU. */
