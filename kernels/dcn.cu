@@ -11,6 +11,7 @@
 // Where tap t of pixel p samples, and how strongly, depends on (t, p) only: a thread works
 // out the four neighbours, their bilinear weights and the sigmoid once and applies them to
 // COL_CHANNELS channels; consecutive threads take consecutive pixels (coalesced stores).
+// A batch of images is the grid's z: image z's in, offset_mask, col and out follow z - 1's.
 #include "yl_device.h"
 #include "yl_kernels.h"
 
@@ -33,6 +34,9 @@ dcn_columns_kernel(dcn_geom g, const float *__restrict__ in,
     const long long tp = (long long)blockIdx.x * COL_THREADS + threadIdx.x;
     if (tp >= (long long)g.taps * g.n)
         return;
+    in += (size_t)blockIdx.z * g.channels * g.in_h * g.in_w;
+    offset_mask += (size_t)blockIdx.z * 3 * g.taps * g.n;
+    col += (size_t)blockIdx.z * g.channels * g.taps * g.n;
     const int t = (int)(tp / g.n), p = (int)(tp - (long long)t * g.n);
     const int ky = t / g.kw, kx = t - ky * g.kw, oy = p / g.out_w, ox = p - oy * g.out_w;
     const float y = (float)(oy * g.stride - g.pad + ky * g.dil) +
@@ -103,12 +107,14 @@ static bool out_sides(const yl_conv_desc *d, int in_h, int in_w, int *oh, int *o
     return true;
 }
 
-extern "C" size_t yl_dcn2d_cuda_workspace_bytes(const yl_conv_desc *d, int in_h, int in_w)
+extern "C" size_t yl_dcn2d_cuda_workspace_bytes(const yl_conv_desc *d, int in_h, int in_w,
+                                                int batch)
 {
     int oh, ow;
-    if (!dcn_desc_ok(d) || !out_sides(d, in_h, in_w, &oh, &ow))
+    if (!dcn_desc_ok(d) || !out_sides(d, in_h, in_w, &oh, &ow) || batch < 1 || batch > 65535)
         return 0;
-    return (size_t)d->in_channels * d->kernel_h * d->kernel_w * oh * ow * sizeof(float);
+    return (size_t)batch * d->in_channels * d->kernel_h * d->kernel_w * oh * ow *
+           sizeof(float);
 }
 
 extern "C" size_t yl_dcn2d_cuda_packed_bytes(const yl_conv_desc *d, yolact_precision precision)
@@ -128,23 +134,24 @@ extern "C" void yl_dcn2d_cuda_pack(const yl_conv_desc *d, const float *weight_oi
     yl_conv2d_cuda_pack(&g, weight_oihw, precision, packed_host);
 }
 
-extern "C" yolact_status yl_dcn2d_cuda(const yl_conv_desc *d, const float *in, int in_h,
-                                       int in_w, const float *offset_mask,
+extern "C" yolact_status yl_dcn2d_cuda(const yl_conv_desc *d, const float *in, int batch,
+                                       int in_h, int in_w, const float *offset_mask,
                                        const void *packed_weight, yolact_precision precision,
                                        const float *bias, yl_activation act, float *out,
                                        void *workspace, cudaStream_t stream)
 {
     int oh = 0, ow = 0;
-    if (!dcn_desc_ok(d) || !out_sides(d, in_h, in_w, &oh, &ow) || !in || !offset_mask ||
+    if (!dcn_desc_ok(d) || !out_sides(d, in_h, in_w, &oh, &ow) || batch < 1 ||
+        batch > 65535 || !in || !offset_mask ||
         !out || !workspace || (const float *)out == in || (const float *)out == offset_mask ||
         (const void *)out == workspace ||
         (d->in_channels + COL_CHANNELS - 1) / COL_CHANNELS > 65535)
         return yl_fail(YOLACT_ERR_INVALID_ARGUMENT,
                        "yl_dcn2d_cuda: dcn %dx%dx%dx%d stride %d pad %d dilation %d, input "
-                       "%dx%d, pointers in %p offsets %p out %p workspace %p",
-                       d ? d->out_channels : 0, d ? d->in_channels : 0, d ? d->kernel_h : 0,
-                       d ? d->kernel_w : 0, d ? d->stride : 0, d ? d->pad : 0,
-                       d ? d->dilation : 0, in_h, in_w, (const void *)in,
+                       "%dx%d, batch %d (1..65535), pointers in %p offsets %p out %p "
+                       "workspace %p", d ? d->out_channels : 0, d ? d->in_channels : 0,
+                       d ? d->kernel_h : 0, d ? d->kernel_w : 0, d ? d->stride : 0,
+                       d ? d->pad : 0, d ? d->dilation : 0, in_h, in_w, batch, (const void *)in,
                        (const void *)offset_mask, (void *)out, workspace);
     const int n = oh * ow;
     if (n == 0)
@@ -165,10 +172,11 @@ extern "C" yolact_status yl_dcn2d_cuda(const yl_conv_desc *d, const float *in, i
         return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "yl_dcn2d_cuda: %d taps x %d pixels is "
                        "too many", g.taps, n);
     float *col = static_cast<float *>(workspace);
-    dim3 grid((unsigned)blocks, (unsigned)((g.channels + COL_CHANNELS - 1) / COL_CHANNELS));
+    dim3 grid((unsigned)blocks, (unsigned)((g.channels + COL_CHANNELS - 1) / COL_CHANNELS),
+              (unsigned)batch);
     YL_CUDA_CHECK(YL_LAUNCH(dcn_columns_kernel, grid, COL_THREADS, 0, stream, g, in,
                             offset_mask, col));
     const yl_conv_desc gd = gemm_desc(d);
-    return yl_conv2d_cuda(&gd, col, 1, oh, ow, packed_weight, precision, bias, NULL, act, out,
-                          stream);
+    return yl_conv2d_cuda(&gd, col, batch, oh, ow, packed_weight, precision, bias, NULL, act,
+                          out, stream);
 }

@@ -146,13 +146,15 @@ yolact_status yl_conv2d_cuda(const yl_conv_desc *d, const float *in, int batch, 
                              float *out, struct CUstream_st *stream);
 
 /* ---- YOLACT++ -------------------------------------------------------------------------------
- * yl_dcn2d_cpu (cpu/dcn.h), DCNv2: in (C, in_h, in_w), offset_mask (3T, out_h, out_w) as the
- * CPU reads it (T = kernel_h * kernel_w taps; dy, dx of tap t at channels 2t, 2t + 1, the
- * modulation logit at 2T + t), out (out_channels, out_h, out_w), sizes as for a convolution;
- * bias NULL or (out_channels); act as yl_conv2d_cuda's. out must not alias in, offset_mask or
- * the workspace. precision: FP32 or FP16, as yl_conv2d_cuda.
- *   yl_dcn2d_cuda_workspace_bytes: device scratch the call needs, the sampled column matrix
- *                                  (C T, out_h out_w) floats (0 for an invalid shape)
+ * yl_dcn2d_cpu (cpu/dcn.h), DCNv2, for each of batch images (1..65535) in the same launches:
+ * in (batch, C, in_h, in_w), offset_mask (batch, 3T, out_h, out_w), each image's as the CPU
+ * reads it (T = kernel_h * kernel_w taps; dy, dx of tap t at channels 2t, 2t + 1, the
+ * modulation logit at 2T + t), out (batch, out_channels, out_h, out_w), sizes as for a
+ * convolution; bias NULL or (out_channels); act as yl_conv2d_cuda's. out must not alias in,
+ * offset_mask or the workspace. precision: FP32 or FP16, as yl_conv2d_cuda.
+ *   yl_dcn2d_cuda_workspace_bytes: device scratch a call on batch images needs, their
+ *                                  sampled column matrices, (C T, out_h out_w) floats each
+ *                                  (0 for an invalid shape or batch)
  *   yl_dcn2d_cuda_packed_bytes,    the OIHW weights packed once, on the host, as
  *   yl_dcn2d_cuda_pack:            yl_conv2d_cuda_pack packs a 1x1 convolution's
  *                                  (out_channels, C T, 1, 1) weights (the same memory); the
@@ -164,12 +166,12 @@ yolact_status yl_conv2d_cuda(const yl_conv_desc *d, const float *in, int batch, 
  * emulation); on a GPU expf is within 2 ulp, so each column value within ~3 ulp. The product
  * is yl_conv2d_cuda's, against the exact sum, with sum|terms| = sum |w col| + |bias|: FP32
  * within ~K eps sum|terms| (K = C T; typically sqrt(K) eps), FP16 within ~1e-3 sum|terms|. */
-size_t yl_dcn2d_cuda_workspace_bytes(const yl_conv_desc *d, int in_h, int in_w);
+size_t yl_dcn2d_cuda_workspace_bytes(const yl_conv_desc *d, int in_h, int in_w, int batch);
 size_t yl_dcn2d_cuda_packed_bytes(const yl_conv_desc *d, yolact_precision precision);
 void yl_dcn2d_cuda_pack(const yl_conv_desc *d, const float *weight_oihw,
                         yolact_precision precision, void *packed_host);
-yolact_status yl_dcn2d_cuda(const yl_conv_desc *d, const float *in, int in_h, int in_w,
-                            const float *offset_mask, const void *packed_weight,
+yolact_status yl_dcn2d_cuda(const yl_conv_desc *d, const float *in, int batch, int in_h,
+                            int in_w, const float *offset_mask, const void *packed_weight,
                             yolact_precision precision, const float *bias, yl_activation act,
                             float *out, void *workspace, struct CUstream_st *stream);
 

@@ -224,7 +224,7 @@ START_TEST(test_proto_output)
         float *want = xmalloc(BATCH * n * 4 + 4), *got = xmalloc(BATCH * n * 4 + 4);
         for (int b = 0; b < BATCH; b++)
             yl_proto_output_cpu(in + b * n, K, H, W, want + b * n);
-        float *d_in = to_dev(in, BATCH * n * 4 + 4), *d_out = dev_alloc(BATCH * n * 4 + 4);
+        float *d_in = to_dev(in, BATCH * n * 4), *d_out = dev_alloc(BATCH * n * 4 + 4);
         ck_assert_status(yl_proto_output_cuda(d_in, K, H, W, BATCH, d_out, NULL), YOLACT_OK);
         from_dev(got, d_out, BATCH * n * 4);
         char what[64];

@@ -57,26 +57,35 @@ static double atol_of(yolact_precision p)
 }
 
 /* ---- DCNv2 ------------------------------------------------------------------------------ */
-/* The kernel on the problem's inputs, out (O, oh, ow) on the host. */
-static void dcn_cuda(const dcn_problem *pr, yolact_precision prec, yl_activation act,
-                     float *out)
+/* The kernel with the problem's weights on a batch of inputs and offsets of its shape (ins[b],
+ * offsets[b]), out (batch, O, oh, ow) on the host. */
+static void dcn_cuda_batch(const dcn_problem *pr, const float *const *ins,
+                           const float *const *offsets, int batch, yolact_precision prec,
+                           yl_activation act, float *out)
 {
     const yl_conv_desc *d = &pr->d;
     const size_t taps = (size_t)d->kernel_h * d->kernel_w, n = (size_t)pr->oh * pr->ow;
-    const size_t n_in = (size_t)d->in_channels * pr->h * pr->w;
+    const size_t n_in = (size_t)d->in_channels * pr->h * pr->w, n_om = 3 * taps * n;
+    const size_t n_out = (size_t)d->out_channels * n;
     size_t packed_bytes = yl_dcn2d_cuda_packed_bytes(d, prec);
-    size_t ws_bytes = yl_dcn2d_cuda_workspace_bytes(d, pr->h, pr->w);
+    size_t ws_bytes = yl_dcn2d_cuda_workspace_bytes(d, pr->h, pr->w, batch);
     ck_assert_uint_gt(packed_bytes, 0);
-    ck_assert_uint_eq(ws_bytes, (size_t)d->in_channels * taps * n * sizeof(float));
+    ck_assert_uint_eq(ws_bytes, batch * (size_t)d->in_channels * taps * n * sizeof(float));
     void *packed = xmalloc(packed_bytes);
     yl_dcn2d_cuda_pack(d, pr->weight, prec, packed);
     void *d_w = to_dev(packed, packed_bytes), *d_ws = dev_alloc(ws_bytes);
-    float *d_in = to_dev(pr->in, n_in * 4), *d_om = to_dev(pr->offset_mask, 3 * taps * n * 4);
+    float *d_in = dev_alloc(batch * n_in * 4), *d_om = dev_alloc(batch * n_om * 4);
+    for (int b = 0; b < batch; b++) {
+        ck_assert_int_eq(cudaMemcpy(d_in + b * n_in, ins[b], n_in * 4, cudaMemcpyHostToDevice),
+                         cudaSuccess);
+        ck_assert_int_eq(cudaMemcpy(d_om + b * n_om, offsets[b], n_om * 4,
+                                    cudaMemcpyHostToDevice), cudaSuccess);
+    }
     float *d_bias = to_dev(pr->bias, (size_t)d->out_channels * 4);
-    float *d_out = dev_alloc((size_t)d->out_channels * n * 4);
-    ck_assert_status(yl_dcn2d_cuda(d, d_in, pr->h, pr->w, d_om, d_w, prec, d_bias, act, d_out,
-                                   d_ws, NULL), YOLACT_OK);
-    from_dev(out, d_out, (size_t)d->out_channels * n * 4);
+    float *d_out = dev_alloc(batch * n_out * 4);
+    ck_assert_status(yl_dcn2d_cuda(d, d_in, batch, pr->h, pr->w, d_om, d_w, prec, d_bias, act,
+                                   d_out, d_ws, NULL), YOLACT_OK);
+    from_dev(out, d_out, batch * n_out * 4);
     cudaFree(d_w);
     cudaFree(d_ws);
     cudaFree(d_in);
@@ -84,6 +93,14 @@ static void dcn_cuda(const dcn_problem *pr, yolact_precision prec, yl_activation
     cudaFree(d_bias);
     cudaFree(d_out);
     free(packed);
+}
+
+/* The kernel on the problem's own inputs. */
+static void dcn_cuda(const dcn_problem *pr, yolact_precision prec, yl_activation act,
+                     float *out)
+{
+    const float *in = pr->in, *om = pr->offset_mask;
+    dcn_cuda_batch(pr, &in, &om, 1, prec, act, out);
 }
 
 /* Largest |got - want| / sum|terms| over the outputs; fails past the precision's tolerance. */
@@ -126,7 +143,21 @@ static void check_dcn(int c, yolact_precision prec)
     float *got = xmalloc(count * 4), *cpu = xmalloc(count * 4);
     float *ws = xmalloc((yl_dcn2d_workspace_floats(d, pr.h, pr.w) + 1) * 4);
     yl_dcn2d_cpu(d, pr.in, pr.h, pr.w, pr.offset_mask, pr.weight, pr.bias, act, cpu, ws, 0);
-    dcn_cuda(&pr, prec, act, got);
+    /* As image 1 of a batch, after another problem's inputs and offsets: image 1 must be the
+     * CPU's, image 0 what a call on its inputs alone gives. */
+    dcn_problem other;
+    dcn_problem_make(&other, k, 0x0def0000u + (uint64_t)c);
+    const float *ins[2] = {other.in, pr.in}, *oms[2] = {other.offset_mask, pr.offset_mask};
+    float *pair = xmalloc(2 * count * 4);
+    dcn_cuda_batch(&pr, ins, oms, 2, prec, act, pair);
+    dcn_cuda_batch(&pr, ins, oms, 1, prec, act, got);
+    char first[96];
+    snprintf(first, sizeof first, "dcn %s case %d, image 0 of a batch of 2", precision_name(prec),
+             c);
+    assert_floats_equal(pair, got, count, first);
+    memcpy(got, pair + count, count * 4);
+    free(pair);
+    dcn_problem_free(&other);
     double worst = dcn_compare(&pr, got, cpu, prec, act, "random offsets");
     printf("dcn %s case %d (%d->%d, %dx%d, stride %d, offsets to %.1f px): worst |diff| / "
            "sum|terms| %.3g (tolerance %.3g)\n", precision_name(prec), c, d->in_channels,
@@ -173,19 +204,23 @@ START_TEST(test_dcn_arguments)
     float x[2];
     float aligned[8] __attribute__((aligned(16))) = {0};
     ck_assert_uint_eq(yl_dcn2d_cuda_packed_bytes(&d, YOLACT_PRECISION_DEFAULT), 0);
-    ck_assert_uint_eq(yl_dcn2d_cuda_workspace_bytes(&d, 0, 4), 0);
-    ck_assert_status(yl_dcn2d_cuda(&d, x, 4, 4, x, aligned, YOLACT_PRECISION_FP32, NULL,
+    ck_assert_uint_eq(yl_dcn2d_cuda_workspace_bytes(&d, 0, 4, 1), 0);
+    ck_assert_uint_eq(yl_dcn2d_cuda_workspace_bytes(&d, 4, 4, 0), 0);
+    ck_assert_status(yl_dcn2d_cuda(&d, x, 1, 4, 4, x, aligned, YOLACT_PRECISION_FP32, NULL,
                                    YL_ACT_NONE, x, aligned, NULL), YOLACT_ERR_INVALID_ARGUMENT);
-    ck_assert_status(yl_dcn2d_cuda(&d, x, 4, 4, x, aligned, YOLACT_PRECISION_FP32, NULL,
+    ck_assert_status(yl_dcn2d_cuda(&d, x, 1, 4, 4, x, aligned, YOLACT_PRECISION_FP32, NULL,
                                    YL_ACT_NONE, x + 1, NULL, NULL), YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_status(yl_dcn2d_cuda(&d, x, 0, 4, 4, x, aligned, YOLACT_PRECISION_FP32, NULL,
+                                   YL_ACT_NONE, x + 1, aligned, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);
     d.stride = 0;
-    ck_assert_status(yl_dcn2d_cuda(&d, x, 4, 4, x, aligned, YOLACT_PRECISION_FP32, NULL,
+    ck_assert_status(yl_dcn2d_cuda(&d, x, 1, 4, 4, x, aligned, YOLACT_PRECISION_FP32, NULL,
                                    YL_ACT_NONE, x + 1, aligned, NULL),
                      YOLACT_ERR_INVALID_ARGUMENT);
     /* A kernel larger than the unpadded input: an empty output, nothing to do. */
     yl_conv_desc e = {2, 2, 5, 5, 1, 0, 1};
-    ck_assert_uint_eq(yl_dcn2d_cuda_workspace_bytes(&e, 3, 3), 0);
-    ck_assert_status(yl_dcn2d_cuda(&e, x, 3, 3, x, aligned, YOLACT_PRECISION_FP16, NULL,
+    ck_assert_uint_eq(yl_dcn2d_cuda_workspace_bytes(&e, 3, 3, 1), 0);
+    ck_assert_status(yl_dcn2d_cuda(&e, x, 1, 3, 3, x, aligned, YOLACT_PRECISION_FP16, NULL,
                                    YL_ACT_NONE, x + 1, aligned, NULL), YOLACT_OK);
 }
 END_TEST

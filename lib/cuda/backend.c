@@ -172,6 +172,19 @@ static yolact_status arena_alloc(void *st, size_t bytes, void **arena)
     return device_alloc(st, arena, bytes, "the activations");
 }
 
+/* YOLACT++'s deformable convolutions sample a column matrix an image into the network's
+ * scratch (22 MB an image for yolact_plus_base's widest): a pass runs each on as many images
+ * at once as fit in DCN_SCRATCH_BYTES (at least one), so a batch's DCN layers take a few
+ * launches without a batch-sized scratch. */
+#define DCN_SCRATCH_BYTES ((size_t)128 << 20)
+
+static int dcn_images_at_once(const cuda_state *st, const yl_op *op, const yl_buffer_desc *in)
+{
+    size_t one = yl_dcn2d_cuda_workspace_bytes(&op->conv, in->height, in->width, 1);
+    size_t fit = one && one < DCN_SCRATCH_BYTES ? DCN_SCRATCH_BYTES / one : 1;
+    return fit < (size_t)st->batch ? (int)fit : st->batch;
+}
+
 /* A library plan for every other convolution; every op's scratch need. */
 static yolact_status plan_ops(cuda_state *st)
 {
@@ -189,7 +202,8 @@ static yolact_status plan_ops(cuda_state *st)
             }
         } else if (op->kind == YL_OP_DCN) {
             need_bytes(&st->net_workspace_bytes,
-                       yl_dcn2d_cuda_workspace_bytes(&op->conv, in->height, in->width));
+                       yl_dcn2d_cuda_workspace_bytes(&op->conv, in->height, in->width,
+                                                     dcn_images_at_once(st, op, in)));
         } else if (op->kind == YL_OP_RESIZE) {
             const yl_buffer_desc *out = &m->buffers[op->out];
             need_bytes(&st->net_workspace_bytes,
@@ -393,8 +407,10 @@ static yolact_status run_op(cuda_state *st, int i, int size)
                               c->precision, c->bias, residual, op->act, dst, st->stream);
     case YL_OP_DCN: {
         const yl_buffer_desc *offsets = &m->buffers[op->offsets];
-        for (int b = 0; b < B; b++)
-            YL_TRY(yl_dcn2d_cuda(&op->conv, src + b * buffer_floats(in), in->height, in->width,
+        const int at_once = dcn_images_at_once(st, op, in);
+        for (int b = 0; b < B; b += at_once)
+            YL_TRY(yl_dcn2d_cuda(&op->conv, src + b * buffer_floats(in),
+                                 B - b < at_once ? B - b : at_once, in->height, in->width,
                                  st->buffers[op->offsets] + b * buffer_floats(offsets),
                                  c->packed, c->precision, c->bias, op->act,
                                  dst + b * buffer_floats(out), st->net_workspace, st->stream));
