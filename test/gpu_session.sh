@@ -67,5 +67,18 @@ stage() {
 stage build 200 make "${make_args[@]}" all build/yolact-gpu-tests build/yolact-bench || exit 1
 stage check 200 make "${make_args[@]}" gpu-check
 stage bench 180 make "${make_args[@]}" gpu-bench GPU_RESULTS="$out" YOLACT_DIR="$PWD/.official"
+# The headline numbers, so the call's output carries them even if no file comes back: each
+# run's summary row, and our head convolutions against cuDNN (--conv-shapes).
+if [ -f "$out/bench.log" ]; then
+    note "bench headlines:"
+    awk '/^cuda +fp/ { print }
+         /^convolutions of our kernels/ { sub(/^convolutions of our kernels against cuDNN, /, "")
+                                          at = $0 }
+         /network total/ { n = split($0, f, / +/)
+                           print "head convolutions " at " ours " f[n - 2] " ms, cuDNN " \
+                                 f[n - 1] " ms, ours/cuDNN throughput " f[n] }' \
+        "$out/bench.log" |
+        sed 's/^/    /' | tee -a "$summary"
+fi
 echo "== summary"
 cat "$summary"
