@@ -91,8 +91,11 @@ static yolact_status time_shape(const yolact_model *m, const yl_op *op, int batc
     YL_TRY(yl_cuda_alloc(&r->weight, w_n * sizeof(float), "the cuDNN weights"));
     YL_TRY(yl_cuda_alloc(&r->bias, (size_t)d->out_channels * sizeof(float), "the bias"));
     YL_CU_CHECK(cudaMemcpy(r->weight, op->weight, w_n * sizeof(float), cudaMemcpyHostToDevice));
-    YL_CU_CHECK(cudaMemcpy(r->bias, op->bias, (size_t)d->out_channels * sizeof(float),
-                           cudaMemcpyHostToDevice));
+    if (op->bias) /* cuDNN's fused call wants one: zeros stand in for none */
+        YL_CU_CHECK(cudaMemcpy(r->bias, op->bias, (size_t)d->out_channels * sizeof(float),
+                               cudaMemcpyHostToDevice));
+    else
+        YL_CU_CHECK(cudaMemset(r->bias, 0, (size_t)d->out_channels * sizeof(float)));
     yl_cuda_pack_item item = {d, op->weight, 0, precision, &r->packed_weight};
     size_t packed_bytes = 0;
     YL_TRY(yl_cuda_pack_weights(&item, 1, &r->packed, &packed_bytes, "the packed weights"));
