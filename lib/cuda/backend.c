@@ -7,8 +7,8 @@
  * counts, mask assembly, YOLACT++'s mask re-scoring (lib/cuda/rescore.h), resize and
  * threshold for each image, and one download of all the detections (with their mask scores)
  * and one of all their masks, into page-locked memory: 2 synchronisations a pass. The op
- * list runs as one CUDA graph, captured at the first pass of each planned pass size
- * (MAX_PASS_SIZES). Every device buffer is allocated when the session is created, except
+ * list with Detect and the score threshold runs as one CUDA graph, captured at the first
+ * pass of each planned pass size (MAX_PASS_SIZES). Every device buffer is allocated when the session is created, except
  * the image-sized ones, which grow when an image larger than any before arrives.
  *
  * The same file builds against test/emu's runtime (-DYL_CUDA_EMULATION), where it runs on the
@@ -212,8 +212,9 @@ static yolact_status plan_ops(cuda_state *st)
     }
     yl_detect_params dp = detect_params(st);
     need_bytes(&st->workspace_bytes, yl_preprocess_cuda_workspace_bytes(m->preset.input_size));
-    need_bytes(&st->workspace_bytes, yl_detect_cuda_workspace_bytes(m->num_priors, &dp,
-                                                                    st->batch));
+    /* Detect runs after the network ops, in their graph, on their (then free) scratch. */
+    need_bytes(&st->net_workspace_bytes, yl_detect_cuda_workspace_bytes(m->num_priors, &dp,
+                                                                        st->batch));
     return YOLACT_OK;
 }
 
@@ -448,6 +449,21 @@ static yolact_status mark(cuda_state *st, int k)
     return YOLACT_OK;
 }
 
+/* Detect on the first `images` of a pass (one set of launches), then the official
+ * score_threshold, before the masks, so none is made for a dropped detection. */
+static yolact_status detect_pass(cuda_state *st, int images)
+{
+    const yolact_model *m = st->model;
+    yl_detect_params dp = detect_params(st);
+    YL_TRY(yl_detect_cuda(st->loc, st->conf, st->priors, m->num_priors, &dp, images,
+                          st->results, st->result_stride, st->counts, st->net_workspace,
+                          st->stream));
+    if (st->options.score_threshold > 0)
+        YL_TRY(yl_keep_scores_above_cuda(st->results, st->result_stride, st->counts, images,
+                                         st->options.score_threshold, st->stream));
+    return YOLACT_OK;
+}
+
 /* Where a pass of n images runs: the smallest planned pass size that holds them. */
 static int pass_size_index(const cuda_state *st, int n)
 {
@@ -457,14 +473,17 @@ static int pass_size_index(const cuda_state *st, int n)
     return k;
 }
 
-/* The op list is the fixed-shape part of a frame: captured once per pass size as a CUDA
- * graph and launched as one. Profiled frames run it op by op, an event after each. */
+/* The op list and Detect are the fixed-shape part of a frame: captured once per pass size
+ * as a CUDA graph and launched as one. Profiled frames run the ops one by one, an event after
+ * each. */
 static yolact_status capture_network(cuda_state *st, int size)
 {
     YL_CU_CHECK(cudaStreamBeginCapture(st->stream, cudaStreamCaptureModeThreadLocal));
     yolact_status s = YOLACT_OK;
     for (int i = 0; s == YOLACT_OK && i < st->model->num_ops; i++)
         s = run_op(st, i, size);
+    if (s == YOLACT_OK) /* on every image of the size: the counts of those past n go unread */
+        s = detect_pass(st, st->pass_sizes[size]);
     cudaGraph_t graph = NULL;
     cudaError_t e = cudaStreamEndCapture(st->stream, &graph);
     if (s == YOLACT_OK && e == cudaSuccess)
@@ -477,7 +496,8 @@ static yolact_status capture_network(cuda_state *st, int size)
     return YOLACT_OK;
 }
 
-/* The network on the pass's n images (n or a few more: the images past n are stale). */
+/* The network and Detect on the pass's n images (n or a few more: the images past n are
+ * stale). */
 static yolact_status run_network(cuda_state *st, int n)
 {
     const int size = pass_size_index(st, n);
@@ -486,7 +506,7 @@ static yolact_status run_network(cuda_state *st, int n)
             YL_TRY(run_op(st, i, size));
             YL_TRY(mark(st, 3 + i));
         }
-        return YOLACT_OK;
+        return detect_pass(st, n);
     }
     if (!st->network_graphs[size])
         YL_TRY(capture_network(st, size));
@@ -558,21 +578,13 @@ static size_t mask_stride_of(const yolact_image *image)
     return ((size_t)image->width + 7) / 8;
 }
 
-/* After the network: Detect on the pass's images (one set of launches for all), one
- * read-back of the counts, the masks of each, one download of all detections and one of all
- * masks; returns once they are on the host. */
+/* After the network and Detect: one read-back of the counts, the masks of each image, one
+ * download of all detections and one of all masks; returns once they are on the host. */
 static yolact_status finish_pass(cuda_state *st, const yolact_image *images, int n)
 {
     const yolact_model *m = st->model;
     const int n_ops = m->num_ops, K = m->num_prototypes;
     const size_t D = (size_t)st->options.max_detections;
-    yl_detect_params dp = detect_params(st);
-    YL_TRY(yl_detect_cuda(st->loc, st->conf, st->priors, m->num_priors, &dp, n, st->results,
-                          st->result_stride, st->counts, st->workspace, st->stream));
-    /* The official score_threshold before the masks: none made for a dropped detection. */
-    if (st->options.score_threshold > 0)
-        YL_TRY(yl_keep_scores_above_cuda(st->results, st->result_stride, st->counts, n,
-                                         st->options.score_threshold, st->stream));
     YL_TRY(mark(st, n_ops + 3));
     YL_CU_CHECK(cudaMemcpyAsync(st->host_counts, st->counts, (size_t)n * sizeof *st->counts,
                                 cudaMemcpyDeviceToHost, st->stream));

@@ -58,6 +58,9 @@ cudaError_t fail(cudaError_t e, const char *fmt, ...)
 yl_emu_counters counters;
 std::mutex counters_mutex;
 
+/* Set while cudaGraphLaunch replays a graph on this thread: its kernels count as graph_kernels. */
+static thread_local bool replaying_graph = false;
+
 template <class T> void count(T yl_emu_counters::*field, T n = 1)
 {
     std::lock_guard<std::mutex> lock(counters_mutex);
@@ -645,7 +648,7 @@ cudaError_t yl_emu_launch(const char *kernel, dim3 grid, dim3 block, size_t smem
     /* One launch at a time in the process: __shared__ variables have one instance. */
     static std::mutex launch_mutex;
     std::lock_guard<std::mutex> lock(launch_mutex);
-    count(&yl_emu_counters::launches);
+    count(replaying_graph ? &yl_emu_counters::graph_kernels : &yl_emu_counters::launches);
     last_error = cudaSuccess;
     error_detail[0] = '\0';
     cudaError_t e = check_config(kernel, grid, block, smem);
@@ -1060,12 +1063,13 @@ cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream)
         return fail(cudaErrorStreamCaptureUnsupported, "cudaGraphLaunch into a captured "
                     "stream is not emulated");
     count(&yl_emu_counters::graph_launches);
-    for (auto &op : exec->ops) {
-        cudaError_t e = op();
-        if (e != cudaSuccess)
-            return e;
-    }
-    return cudaSuccess;
+    replaying_graph = true;
+    cudaError_t e = cudaSuccess;
+    for (auto &op : exec->ops)
+        if ((e = op()) != cudaSuccess)
+            break;
+    replaying_graph = false;
+    return e;
 }
 
 cudaError_t cudaGraphDestroy(cudaGraph_t graph)

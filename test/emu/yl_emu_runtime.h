@@ -108,7 +108,8 @@ typedef struct yl_emu_counters {
     size_t h2d_bytes, d2h_bytes;
     long memsets;
     long synchronizations;          /* stream, device and event synchronisations */
-    long launches;                  /* kernel launches, failed ones included */
+    long launches;                  /* kernel launches made directly, failed ones included */
+    long graph_kernels;             /* kernels run by graph launches */
     long blocks;                    /* thread blocks run: the work launches did */
     long graph_launches;            /* cudaGraphLaunch calls */
     long fiber_blocks;              /* blocks that needed fibers (__syncthreads, warp ops) */
