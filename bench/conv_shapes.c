@@ -3,13 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bench_json.h"
+#include "bench_util.h"
 #include "model/model.h"
-
-static const char *precision_name(yolact_precision p)
-{
-    return p == YOLACT_PRECISION_FP16 ? "fp16" : "fp32";
-}
 
 int conv_shapes_measure(const yolact_model *m, int iters, conv_shapes_run *r)
 {
@@ -42,7 +37,7 @@ static double throughput_ratio(double own_ms, double dnn_ms)
 void conv_shapes_print(const conv_shapes_run *r)
 {
     printf("\nconvolutions of our kernels against cuDNN, %s, batch %d:",
-           precision_name(r->precision), r->batch);
+           bench_precision_name(r->precision), r->batch);
     if (r->skipped[0]) {
         printf(" skipped: %s\n", r->skipped);
         return;
@@ -72,7 +67,7 @@ void conv_shapes_json(FILE *f, const conv_shapes_run *runs, int n)
     for (int k = 0; k < n; k++) {
         const conv_shapes_run *r = &runs[k];
         fprintf(f, "%s\n    {\"precision\": \"%s\", \"batch\": %d", k ? "," : "",
-                precision_name(r->precision), r->batch);
+                bench_precision_name(r->precision), r->batch);
         if (r->skipped[0]) {
             fputs(", \"skipped\": ", f);
             bench_json_string(f, r->skipped);

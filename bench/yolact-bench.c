@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bench_json.h"
+#include "bench_util.h"
 #include "conv_shapes.h"
 #include "cpu/gemm.h"
 #include "cuda/runtime.h"
@@ -86,11 +86,6 @@ typedef struct run {
 static const char *backend_name(yolact_backend b)
 {
     return b == YOLACT_BACKEND_CUDA ? "cuda" : b == YOLACT_BACKEND_CPU ? "cpu" : "auto";
-}
-
-static const char *precision_name(yolact_precision p)
-{
-    return p == YOLACT_PRECISION_FP16 ? "fp16" : "fp32";
 }
 
 static double mib(size_t bytes)
@@ -268,22 +263,6 @@ static uint8_t *synthetic_image(int w, int h, yolact_image *im)
     return p;
 }
 
-static int compare_doubles(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* The q-quantile of n samples, linearly interpolated between order statistics. */
-static double quantile(const double *samples, int n, double q, double *scratch)
-{
-    memcpy(scratch, samples, (size_t)n * sizeof *scratch);
-    qsort(scratch, (size_t)n, sizeof *scratch, compare_doubles);
-    double at = q * (n - 1);
-    int lo = (int)floor(at), hi = lo + 1 < n ? lo + 1 : lo;
-    return scratch[lo] + (at - lo) * (scratch[hi] - scratch[lo]);
-}
-
 /* Peak resident memory in KiB. Linux's VmHWM belongs to this program's image; getrusage's
  * ru_maxrss survives execve, so under a large parent (bench/compare's Python with PyTorch
  * loaded) it reports the parent's peak: the fallback only. */
@@ -308,7 +287,7 @@ static void progress(int tty, const run *r, const char *phase, int i, int n, dou
     if (!tty)
         return;
     fprintf(stderr, "\r\033[K%s %s threads %d batch %d: %s %d/%d", backend_name(r->backend),
-            precision_name(r->precision), r->threads, r->batch, phase, i, n);
+            bench_precision_name(r->precision), r->threads, r->batch, phase, i, n);
     if (last_ms > 0)
         fprintf(stderr, " (last %.1f ms)", last_ms);
     fflush(stderr);
@@ -398,12 +377,12 @@ static int measure(const yolact_model *model, const options *o, const yolact_ima
     if (tty)
         fputs("\r\033[K", stderr);
     for (int c = 0; ok && c < NUM_COLUMNS; c++) {
-        r->median[c] = quantile(r->ms[c], o->iters, 0.5, scratch);
-        r->p90[c] = quantile(r->ms[c], o->iters, 0.9, scratch);
+        r->median[c] = yl_quantile(r->ms[c], o->iters, 0.5, scratch);
+        r->p90[c] = yl_quantile(r->ms[c], o->iters, 0.9, scratch);
     }
     if (ok && r->unprofiled_ms) {
-        r->unprofiled_median = quantile(r->unprofiled_ms, o->iters, 0.5, scratch);
-        r->unprofiled_p90 = quantile(r->unprofiled_ms, o->iters, 0.9, scratch);
+        r->unprofiled_median = yl_quantile(r->unprofiled_ms, o->iters, 0.5, scratch);
+        r->unprofiled_p90 = yl_quantile(r->unprofiled_ms, o->iters, 0.9, scratch);
     }
     r->peak_rss_kb = peak_rss_kb();
     yl_session_device_memory(session, &r->device);
@@ -424,7 +403,7 @@ static double end_to_end_ms(const run *r)
 static void print_run(const run *r, const options *o)
 {
     printf("\n%s %s, %d thread%s, batch %d", backend_name(r->backend),
-           precision_name(r->precision), r->threads, r->threads == 1 ? "" : "s", r->batch);
+           bench_precision_name(r->precision), r->threads, r->threads == 1 ? "" : "s", r->batch);
     if (r->skipped[0]) {
         printf(": skipped (%s)\n", r->skipped);
         return;
@@ -460,7 +439,7 @@ static void print_summary(const run *runs, int n)
            "batch", "median ms", "p90 ms", "images/s", "RSS MiB", "device MiB");
     for (int i = 0; i < n; i++) {
         const run *r = &runs[i];
-        printf("%-7s %-9s %7d %5d ", backend_name(r->backend), precision_name(r->precision),
+        printf("%-7s %-9s %7d %5d ", backend_name(r->backend), bench_precision_name(r->precision),
                r->threads, r->batch);
         if (r->skipped[0]) {
             printf("%12s\n", "skipped");
@@ -644,7 +623,7 @@ static void json_series(FILE *f, const char *prefix, double median, double p90,
 static void json_run(FILE *f, const run *r, int iters)
 {
     fprintf(f, "    {\"backend\": \"%s\", \"precision\": \"%s\", \"threads\": %d, \"batch\": %d",
-            backend_name(r->backend), precision_name(r->precision), r->threads, r->batch);
+            backend_name(r->backend), bench_precision_name(r->precision), r->threads, r->batch);
     if (r->skipped[0]) {
         fputs(", \"skipped\": ", f);
         bench_json_string(f, r->skipped);

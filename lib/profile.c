@@ -1,4 +1,6 @@
 /* Stage names and the op-to-stage rule of the per-stage profile (profile.h). */
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -31,4 +33,20 @@ double yl_profile_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int compare_doubles(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double yl_quantile(const double *samples, int n, double q, double *scratch)
+{
+    if (scratch != samples)
+        memcpy(scratch, samples, (size_t)n * sizeof *scratch);
+    qsort(scratch, (size_t)n, sizeof *scratch, compare_doubles);
+    double at = q * (n - 1);
+    int lo = (int)floor(at), hi = lo + 1 < n ? lo + 1 : lo;
+    return scratch[lo] + (at - lo) * (scratch[hi] - scratch[lo]);
 }

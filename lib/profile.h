@@ -36,6 +36,10 @@ yl_stage yl_stage_of_op(const char *op_name);
 /* A monotonic clock in seconds. */
 double yl_profile_now(void);
 
+/* The q-quantile (0..1) of n >= 1 timing samples, linearly interpolated between order
+ * statistics (q = 0.5: the median); scratch has room for n (samples may be it). */
+double yl_quantile(const double *samples, int n, double q, double *scratch);
+
 /* Start adding the stage times of this session's frames to *profile (borrowed until the
  * session is freed or another profile is set); NULL stops timing. */
 yolact_status yl_session_set_profile(yolact_session *session, yl_profile *profile);

@@ -12,6 +12,7 @@
 #include "cuda/upload.h"
 #include "cuda/weights.h"
 #include "model/model.h"
+#include "profile.h"
 #include "yl_kernels.h"
 
 /* What one shape's timing holds on the device; zeroed, then freed by release_shape. */
@@ -29,12 +30,6 @@ static void release_shape(shape_run *r)
         if (device[i])
             cudaFree(device[i]);
     yl_dnn_conv_free(r->plan);
-}
-
-static int compare_doubles(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 /* Median milliseconds of iters calls of one side (own: our kernel; else cuDNN's plan). */
@@ -58,9 +53,7 @@ static yolact_status time_side(const yl_op *op, const yl_buffer_desc *in, int ba
         if (i >= 0)
             samples[i] = ms;
     }
-    qsort(samples, (size_t)iters, sizeof *samples, compare_doubles);
-    *median_ms = iters % 2 ? samples[iters / 2]
-                           : 0.5 * (samples[iters / 2 - 1] + samples[iters / 2]);
+    *median_ms = yl_quantile(samples, iters, 0.5, samples);
     return YOLACT_OK;
 }
 

@@ -1,4 +1,9 @@
-#include "bench_json.h"
+#include "bench_util.h"
+
+const char *bench_precision_name(yolact_precision p)
+{
+    return p == YOLACT_PRECISION_FP16 ? "fp16" : "fp32";
+}
 
 void bench_json_string(FILE *f, const char *s)
 {
