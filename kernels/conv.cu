@@ -12,36 +12,14 @@
 // A block computes a TILE_M x TILE_N tile of out (channels x pixels), TILE_K of k at a time.
 //   FP32: 256 threads, each a 4 x 4 register tile of float multiply-adds (SIMT, no FMA).
 //   FP16: 4 warps, each a 32 x 32 sub-tile as 2 x 4 tensor-core m16n8k16 MMAs per k16 step,
-//         W and X converted to half when staged, accumulated in float.
-#include "yl_kernels.h"
-
+//         W and X converted to half when staged, accumulated in float. Shapes with channels
+//         in groups of 8 and more than one tap (the 3x3 layers) take conv_nhwc.cu's kernel
+//         instead, on an (H, W, C) half copy of the input in the caller's workspace.
 #include <string.h>
 
-#include "yl_device.h"
+#include "conv.cuh"
 
-#define TILE_M 64
-#define TILE_N 64
-#define TILE_K 32
 #define F32_THREADS 256
-#define F16_THREADS 128
-/* FP16 shared rows: TILE_K halves = 16 words, padded to 20 so that the 8 rows x 4 words a
- * fragment load touches fall in 32 distinct banks, and rows stay 16-byte aligned. */
-#define F16_ROW_WORDS (TILE_K / 2 + 4)
-
-/* Packed weights: tile (mt, kt) of W (TILE_M channels x TILE_K of k), zero past M and K, tiles
- * in the order mt * k_tiles + kt so a block streams its row of tiles; inside a tile
- *   FP32: [TILE_K][TILE_M] floats (k-major: a thread's 4 channels are one float4)
- *   FP16: [TILE_M][TILE_K] halves (k-minor: a fragment register is two adjacent halves).
- * A tile is 8 KiB (FP32) or 4 KiB (FP16), copied to shared memory 16 bytes at a time. */
-#define TILE_ELEMS (TILE_M * TILE_K)
-
-struct conv_geom {
-    int in_c, in_h, in_w;
-    int kh, kw, stride, pad, dil;
-    int out_h, out_w;
-    int m, n, k;        /* GEMM sides: out channels, out pixels, in_c * kh * kw */
-    int k_tiles;
-};
 
 static int out_side(int in, int kernel, int stride, int pad, int dil)
 {
@@ -63,22 +41,6 @@ static int k_tiles(const yl_conv_desc *d)
 }
 
 static int m_tiles(const yl_conv_desc *d) { return (d->out_channels + TILE_M - 1) / TILE_M; }
-
-/* The first input row/column a pixel's window reads; far outside for pixels past the end,
- * so every tap of theirs reads as padding. */
-#define NO_PIXEL (-(1 << 29))
-
-static __device__ __forceinline__ void pixel_origin(const conv_geom &g, int p, int *iy0,
-                                                    int *ix0)
-{
-    if (p < g.n) {
-        int oy = p / g.out_w, ox = p - oy * g.out_w;
-        *iy0 = oy * g.stride - g.pad;
-        *ix0 = ox * g.stride - g.pad;
-    } else {
-        *iy0 = *ix0 = NO_PIXEL;
-    }
-}
 
 /* k = (ci, ky, kx) as a running position: a thread stages k, k + step, k + 2 step, ... so
  * it decomposes k once and then only adds, without a division per element (on a GPU the
@@ -123,24 +85,6 @@ static __device__ __forceinline__ float im2col_at(const float *__restrict__ in,
     return in[((size_t)t.ci * g.in_h + iy) * g.in_w + ix];
 }
 
-/* The CPU's epilogue (conv.c): (sum + bias) + residual, then the activation. */
-static __device__ __forceinline__ void store_out(const conv_geom &g, int m, int p, float sum,
-                                                 const float *bias, const float *residual,
-                                                 yl_activation act, float *out)
-{
-    if (m >= g.m || p >= g.n)
-        return;
-    size_t at = (size_t)m * g.n + p;
-    float v = sum + (bias ? bias[m] : 0.0f);
-    if (residual)
-        v += residual[at];
-    if (act == YL_ACT_RELU)
-        v = v < 0.0f ? 0.0f : v;
-    else if (act == YL_ACT_LEAKY_RELU_0_1)
-        v = v > 0.0f ? v : v * 0.1f;
-    out[at] = v;
-}
-
 /* ---- pipeline ------------------------------------------------------------------------------
  * Both kernels double-buffer their shared tiles: while a block multiplies tile kt, each
  * thread has already issued the copies of the next weight tile (cp.async into the other
@@ -156,18 +100,6 @@ static __device__ __forceinline__ void store_out(const conv_geom &g, int m, int 
 /* The FP16 kernel's: pairs of k of pixel column t % 64, pair rows t / 64 + 2 i. */
 #define F16_PAIR_STEP (F16_THREADS / TILE_N)
 #define F16_X_PER_THREAD (2 * (TILE_K / 2) / F16_PAIR_STEP)
-
-/* Copy one packed weight tile of `words` 32-bit words, rows of src_row_words, into shared
- * rows of dst_row_words words, 16 bytes a copy. */
-static __device__ __forceinline__ void stage_weights(uint32_t *dst, int dst_row_words,
-                                                     const uint32_t *src, int src_row_words,
-                                                     int words, int t, int threads)
-{
-    const int chunks_per_row = src_row_words / 4;
-    for (int i = t; i < words / 4; i += threads)
-        yl_cp_async_16(dst + (i / chunks_per_row) * dst_row_words + 4 * (i % chunks_per_row),
-                       src + 4 * i);
-}
 
 /* The next n values of this thread's progression of taps into x: from x[i] to x[i + 1] the
  * tap advances by even_step for even i, odd_step for odd i. */
@@ -193,9 +125,7 @@ conv_f32_kernel(conv_geom g, const float *__restrict__ in, const float *__restri
 {
     __shared__ __align__(16) float s_w[2][TILE_K][TILE_M];
     __shared__ float s_x[2][TILE_K][TILE_N];
-    in += (size_t)blockIdx.z * g.in_c * g.in_h * g.in_w;      /* this block's image */
-    out += (size_t)blockIdx.z * g.m * g.n;
-    residual = residual ? residual + (size_t)blockIdx.z * g.m * g.n : NULL;
+    to_block_image(g, in, out, residual);
     const int t = threadIdx.x, m0 = blockIdx.y * TILE_M, n0 = blockIdx.x * TILE_N;
     const int ln = t % TILE_N, lk = t / TILE_N;
     int iy0, ix0;
@@ -257,21 +187,17 @@ conv_f32_kernel(conv_geom g, const float *__restrict__ in, const float *__restri
             store_out(g, m0 + 4 * tm + i, n0 + tn + 16 * j, acc[i][j], bias, residual, act, out);
 }
 
-/* ---- FP16: tensor cores -------------------------------------------------------------------
+/* ---- FP16: tensor cores, any shape ------------------------------------------------------
  * Staging: the weight tile (already half, [m][k]) by 16-byte copies into rows of
  * F16_ROW_WORDS words; X gathered as pairs of k of one pixel, converted, stored as one word
- * of row p (so s_x is X transposed: [p][k], the "col" layout B fragments want).
- * Compute: warp w owns channels 32 (w / 2) .. + 31 and pixels 32 (w % 2) .. + 31; per k16
- * step it loads 2 A and 4 B fragments (yl_device.h's layout) and issues 2 x 4 MMAs. */
+ * of row p (so s_x is X transposed: [p][k]). Compute and epilogue: conv.cuh's warp tiling. */
 static __global__ void __launch_bounds__(F16_THREADS)
 conv_f16_kernel(conv_geom g, const float *__restrict__ in, const uint32_t *__restrict__ weight,
                 const float *bias, const float *residual, yl_activation act, float *out)
 {
     __shared__ __align__(16) uint32_t s_w[2][TILE_M][F16_ROW_WORDS];
     __shared__ uint32_t s_x[2][TILE_N][F16_ROW_WORDS];
-    in += (size_t)blockIdx.z * g.in_c * g.in_h * g.in_w;      /* this block's image */
-    out += (size_t)blockIdx.z * g.m * g.n;
-    residual = residual ? residual + (size_t)blockIdx.z * g.m * g.n : NULL;
+    to_block_image(g, in, out, residual);
     const int t = threadIdx.x, m0 = blockIdx.y * TILE_M, n0 = blockIdx.x * TILE_N;
     const int ln = t % TILE_N, lpair = t / TILE_N;
     int iy0, ix0;
@@ -280,16 +206,9 @@ conv_f16_kernel(conv_geom g, const float *__restrict__ in, const uint32_t *__res
      * pair and 4 - 1 from one pair to the next. */
     conv_tap tap = tap_of(g, 2 * lpair);
     const conv_tap one = tap_of(g, 1), next_pair = tap_of(g, 2 * F16_PAIR_STEP - 1);
-    const int warp = t / 32, lane = t % 32, gr = lane / 4, tq = lane % 4;
-    const int wm = 32 * (warp / 2), wn = 32 * (warp % 2);
-    float acc[2 * 4][4], x[F16_X_PER_THREAD];    /* MMA (i, j) at i * 4 + j */
-    YL_UNROLL
-    for (int i = 0; i < 2; i++)
-        YL_UNROLL
-        for (int j = 0; j < 4; j++)
-            YL_UNROLL
-            for (int e = 0; e < 4; e++)
-                acc[i * 4 + j][e] = 0.0f;
+    const f16_warp w = f16_warp_of(t);
+    float acc[2 * 4][4], x[F16_X_PER_THREAD];
+    f16_zero(acc);
     /* A tile is TILE_ELEMS halves = TILE_ELEMS / 2 words. */
     const uint32_t *tiles = weight + (size_t)blockIdx.y * g.k_tiles * (TILE_ELEMS / 2);
     stage_weights(&s_w[0][0][0], F16_ROW_WORDS, tiles, TILE_K / 2, TILE_ELEMS / 2, t,
@@ -309,25 +228,7 @@ conv_f16_kernel(conv_geom g, const float *__restrict__ in, const uint32_t *__res
                           TILE_ELEMS / 2, t, F16_THREADS);
             gather(in, g, &tap, one, next_pair, iy0, ix0, x, F16_X_PER_THREAD);
         }
-        for (int ks = 0; ks < TILE_K / 16; ks++) {
-            const int c0 = 8 * ks + tq, c1 = c0 + 4;     /* words of k 2tq and 2tq + 8 */
-            uint32_t a[2][4], b[4][2];
-            YL_UNROLL
-            for (int i = 0; i < 2; i++) {
-                const int r = wm + 16 * i + gr;
-                a[i][0] = s_w[cur][r][c0];
-                a[i][1] = s_w[cur][r + 8][c0];
-                a[i][2] = s_w[cur][r][c1];
-                a[i][3] = s_w[cur][r + 8][c1];
-            }
-            YL_UNROLL
-            for (int j = 0; j < 4; j++) {
-                const int c = wn + 8 * j + gr;
-                b[j][0] = s_x[cur][c][c0];
-                b[j][1] = s_x[cur][c][c1];
-            }
-            yl_mma_grid_m16n8k16_f16f32(acc, a, 2, b, 4);
-        }
+        f16_tile_mma(s_w[cur], s_x[cur], w, acc);
         if (more) {
             YL_UNROLL
             for (int i = 0; i < F16_X_PER_THREAD / 2; i++)
@@ -337,15 +238,7 @@ conv_f16_kernel(conv_geom g, const float *__restrict__ in, const uint32_t *__res
         yl_cp_async_wait_all();
         __syncthreads();
     }
-    YL_UNROLL
-    for (int i = 0; i < 2; i++)
-        YL_UNROLL
-        for (int j = 0; j < 4; j++)
-            YL_UNROLL
-            for (int e = 0; e < 4; e++)
-                store_out(g, m0 + wm + 16 * i + gr + 8 * (e / 2),
-                          n0 + wn + 8 * j + 2 * tq + e % 2, acc[i * 4 + j][e], bias, residual,
-                          act, out);
+    f16_store(g, w, m0, n0, acc, bias, residual, act, out);
 }
 
 /* ---- host side ----------------------------------------------------------------------------- */
@@ -362,6 +255,24 @@ extern "C" size_t yl_conv2d_cuda_packed_bytes(const yl_conv_desc *d, yolact_prec
     return (size_t)m_tiles(d) * k_tiles(d) * TILE_ELEMS * elem;
 }
 
+/* Where the kernel's k is in an OIHW filter's (ci, ky, kx) order: itself, or from the
+ * (ky, kx, ci) order of the (H, W, C) path. */
+static int oihw_k(const yl_conv_desc *d, bool nhwc, int k)
+{
+    if (!nhwc)
+        return k;
+    const int taps = d->kernel_h * d->kernel_w, tap = k / d->in_channels;
+    return (k - tap * d->in_channels) * taps + tap;
+}
+
+extern "C" size_t yl_conv2d_cuda_workspace_bytes(const yl_conv_desc *d, int batch, int in_h,
+                                                 int in_w, yolact_precision precision)
+{
+    if (!desc_ok(d) || !yl_conv_reads_nhwc(d, precision) || batch < 1 || in_h < 1 || in_w < 1)
+        return 0;
+    return (size_t)batch * in_h * in_w * d->in_channels * sizeof(uint16_t);
+}
+
 extern "C" void yl_conv2d_cuda_pack(const yl_conv_desc *d, const float *weight_oihw,
                                     yolact_precision precision, void *packed_host)
 {
@@ -369,14 +280,15 @@ extern "C" void yl_conv2d_cuda_pack(const yl_conv_desc *d, const float *weight_o
         return;
     const int M = d->out_channels, K = d->in_channels * d->kernel_h * d->kernel_w;
     const int mt_count = m_tiles(d), kt_count = k_tiles(d);
-    const bool half = precision == YOLACT_PRECISION_FP16;
+    const bool half = precision == YOLACT_PRECISION_FP16, nhwc = yl_conv_reads_nhwc(d, precision);
     for (int mt = 0; mt < mt_count; mt++) {
         for (int kt = 0; kt < kt_count; kt++) {
             size_t tile = ((size_t)mt * kt_count + kt) * TILE_ELEMS;
             for (int mm = 0; mm < TILE_M; mm++) {
                 for (int kk = 0; kk < TILE_K; kk++) {
                     int m = mt * TILE_M + mm, k = kt * TILE_K + kk;
-                    float w = m < M && k < K ? weight_oihw[(size_t)m * K + k] : 0.0f;
+                    float w = m < M && k < K ? weight_oihw[(size_t)m * K + oihw_k(d, nhwc, k)]
+                                             : 0.0f;
                     if (half) {
                         yl_half h = yl_float2half(w);
                         memcpy(static_cast<uint16_t *>(packed_host) + tile + mm * TILE_K + kk,
@@ -391,10 +303,14 @@ extern "C" void yl_conv2d_cuda_pack(const yl_conv_desc *d, const float *weight_o
 }
 
 static cudaError_t conv_launch(const conv_geom &g, int batch, const float *in,
-                               const void *packed, yolact_precision precision,
+                               const void *packed, yolact_precision precision, bool nhwc,
                                const float *bias, const float *residual, yl_activation act,
-                               float *out, cudaStream_t stream)
+                               float *out, void *workspace, cudaStream_t stream)
 {
+    if (nhwc)
+        return yl_conv_nhwc_f16_launch(g, batch, in, workspace,
+                                       static_cast<const uint32_t *>(packed), bias, residual,
+                                       act, out, stream);
     dim3 grid((g.n + TILE_N - 1) / TILE_N, (g.m + TILE_M - 1) / TILE_M, batch);
     if (precision == YOLACT_PRECISION_FP16)
         return YL_LAUNCH(conv_f16_kernel, grid, F16_THREADS, 0, stream, g, in,
@@ -407,20 +323,25 @@ extern "C" yolact_status yl_conv2d_cuda(const yl_conv_desc *d, const float *in, 
                                         int in_h, int in_w, const void *packed_weight,
                                         yolact_precision precision, const float *bias,
                                         const float *residual, yl_activation act, float *out,
-                                        cudaStream_t stream)
+                                        void *workspace, cudaStream_t stream)
 {
-    /* The packed tiles are copied 16 bytes at a time (cp.async needs the alignment). */
+    /* The packed tiles and the (H, W, C) copy are read 16 bytes at a time (cp.async needs
+     * the alignment). */
+    const bool nhwc = desc_ok(d) && yl_conv_reads_nhwc(d, precision);
     if (!desc_ok(d) || !precision_ok(precision) || batch < 1 || batch > 65535 || in_h <= 0 ||
         in_w <= 0 || !in ||
         !packed_weight || ((uintptr_t)packed_weight & 15) || !out || (const float *)out == in ||
+        (nhwc && (!workspace || ((uintptr_t)workspace & 15))) ||
         (act != YL_ACT_NONE && act != YL_ACT_RELU && act != YL_ACT_LEAKY_RELU_0_1))
         return yl_fail(YOLACT_ERR_INVALID_ARGUMENT,
                        "yl_conv2d_cuda: conv %dx%dx%dx%d stride %d pad %d dilation %d, input "
-                       "%d x %dx%d, precision %d, activation %d, pointers in %p weight %p out %p",
+                       "%d x %dx%d, precision %d, activation %d, pointers in %p weight %p out "
+                       "%p workspace %p%s",
                        d ? d->out_channels : 0, d ? d->in_channels : 0, d ? d->kernel_h : 0,
                        d ? d->kernel_w : 0, d ? d->stride : 0, d ? d->pad : 0,
                        d ? d->dilation : 0, batch, in_h, in_w, (int)precision, (int)act,
-                       (const void *)in, packed_weight, (void *)out);
+                       (const void *)in, packed_weight, (void *)out, workspace,
+                       nhwc ? " (this shape needs a 16-byte aligned workspace)" : "");
     conv_geom g;
     g.in_c = d->in_channels;
     g.in_h = in_h;
@@ -439,13 +360,14 @@ extern "C" yolact_status yl_conv2d_cuda(const yl_conv_desc *d, const float *in, 
     if (in_h > (1 << 24) || in_w > (1 << 24) || d->pad > (1 << 24) ||
         (long long)d->dilation * d->kernel_h > (1 << 24) ||
         (long long)d->dilation * d->kernel_w > (1 << 24) ||
-        (long long)g.out_h * g.out_w > (1LL << 30))
+        (long long)g.out_h * g.out_w > (1LL << 30) || (long long)in_h * in_w > (1LL << 30) ||
+        (nhwc && d->in_channels / 32 >= 65535))     /* the copy's grid of channel tiles */
         return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "yl_conv2d_cuda: input %dx%d too large",
                        in_h, in_w);
     g.n = g.out_h * g.out_w;
     if (g.n == 0)
         return YOLACT_OK;
-    YL_CUDA_CHECK(conv_launch(g, batch, in, packed_weight, precision, bias, residual, act, out,
-                              stream));
+    YL_CUDA_CHECK(conv_launch(g, batch, in, packed_weight, precision, nhwc, bias, residual, act,
+                              out, workspace, stream));
     return YOLACT_OK;
 }

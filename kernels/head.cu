@@ -8,6 +8,7 @@
 
 #include <math.h>
 
+#include "transpose.cuh"
 #include "yl_device.h"
 
 #define HEAD_THREADS 128
@@ -70,40 +71,13 @@ extern "C" yolact_status yl_head_output_cuda(const float *maps, int anchors, int
     return YOLACT_OK;
 }
 
-/* Block (32, 8): tile of 32 channels x 32 pixels; reads rows of pixels, writes rows of
- * channels, both 32 consecutive floats a warp. One float of padding: no bank conflicts. */
-#define PROTO_TILE 32
-#define PROTO_ROWS 8
-
-static __global__ void __launch_bounds__(PROTO_TILE * PROTO_ROWS)
-proto_output_kernel(const float *__restrict__ in, int channels, int plane,
-                    float *__restrict__ out)
-{
-    __shared__ float tile[PROTO_TILE][PROTO_TILE + 1];
-    const int p0 = blockIdx.x * PROTO_TILE, c0 = blockIdx.y * PROTO_TILE;
-    const int tx = threadIdx.x, ty = threadIdx.y;
-    in += (size_t)blockIdx.z * channels * plane;
-    out += (size_t)blockIdx.z * channels * plane;
-    for (int r = ty; r < PROTO_TILE; r += PROTO_ROWS) {
-        int c = c0 + r, p = p0 + tx;
-        if (c < channels && p < plane)
-            tile[r][tx] = in[(size_t)c * plane + p];
-    }
-    __syncthreads();
-    for (int r = ty; r < PROTO_TILE; r += PROTO_ROWS) {
-        int p = p0 + r, c = c0 + tx;
-        if (c < channels && p < plane)
-            out[(size_t)p * channels + c] = tile[tx][r];
-    }
-}
-
 extern "C" yolact_status yl_proto_output_cuda(const float *in, int channels, int height,
                                               int width, int batch, float *out,
                                               cudaStream_t stream)
 {
     if (channels < 0 || height < 0 || width < 0 || batch < 1 || batch > 65535 ||
-        (long long)height * width > 0x7fffffffLL - PROTO_TILE ||
-        (channels + PROTO_TILE - 1) / PROTO_TILE > 65535 ||
+        (long long)height * width > 0x7fffffffLL - TRANSPOSE_TILE ||
+        (channels + TRANSPOSE_TILE - 1) / TRANSPOSE_TILE > 65535 ||
         ((long long)channels * height * width != 0 && (!in || !out)))
         return yl_fail(YOLACT_ERR_INVALID_ARGUMENT,
                        "yl_proto_output_cuda: %d channels %dx%d, batch %d (1..65535), in %p "
@@ -111,10 +85,6 @@ extern "C" yolact_status yl_proto_output_cuda(const float *in, int channels, int
     const int plane = height * width;
     if (plane == 0 || channels == 0)
         return YOLACT_OK;
-    dim3 block(PROTO_TILE, PROTO_ROWS),
-        grid((plane + PROTO_TILE - 1) / PROTO_TILE, (channels + PROTO_TILE - 1) / PROTO_TILE,
-             batch);
-    YL_CUDA_CHECK(YL_LAUNCH(proto_output_kernel, grid, block, 0, stream, in, channels, plane,
-                            out));
+    YL_CUDA_CHECK(chw_to_hwc(in, channels, plane, batch, out, stream));
     return YOLACT_OK;
 }

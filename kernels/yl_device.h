@@ -129,27 +129,57 @@ typedef yl_emu_half yl_half;
 #define yl_popc(x) __builtin_popcount(x)
 #endif
 
-/* ---- asynchronous copies global -> shared (sm_80+; a plain copy before) --------------------
- * yl_cp_async_16 copies 16 bytes (both addresses 16-byte aligned); the copies become visible
- * to the issuing thread after yl_cp_async_wait_all(), to the block after a __syncthreads()
- * that follows it. */
+/* ---- asynchronous copies global -> shared (sm_80+; plain copies before) -------------------
+ * yl_cp_async_16 copies 16 bytes; yl_cp_async_16_zfill copies them when `valid`, else
+ * writes 16 zero bytes without reading gmem (gmem must still be a mapped address, e.g. the
+ * tensor's start). Both addresses 16-byte aligned. yl_cp_async_commit closes the thread's
+ * group of copies issued since the last; yl_cp_async_wait_group(n) (n a constant) waits
+ * until at most the newest n committed groups are still in flight; yl_cp_async_wait_all
+ * commits and waits for everything. A copy is visible to the issuing thread after a wait
+ * that covers it, to the block after a __syncthreads() that follows the wait. Every copy a
+ * thread issues must be waited for before it exits (the emulation enforces it). */
 #if defined(__CUDACC__) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
 static __device__ __forceinline__ void yl_cp_async_16(void *smem, const void *gmem)
 {
     unsigned s = (unsigned)__cvta_generic_to_shared(smem);
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(gmem));
 }
-static __device__ __forceinline__ void yl_cp_async_wait_all(void)
+static __device__ __forceinline__ void yl_cp_async_16_zfill(void *smem, const void *gmem,
+                                                            bool valid)
 {
-    asm volatile("cp.async.commit_group;\ncp.async.wait_all;\n" ::);
+    unsigned s = (unsigned)__cvta_generic_to_shared(smem);
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem),
+                 "r"(valid ? 16 : 0));
 }
-#else
+static __device__ __forceinline__ void yl_cp_async_commit(void)
+{
+    asm volatile("cp.async.commit_group;\n" ::);
+}
+#define yl_cp_async_wait_group(n) asm volatile("cp.async.wait_group %0;\n" ::"n"(n))
+#elif defined(__CUDACC__)
 static __device__ __forceinline__ void yl_cp_async_16(void *smem, const void *gmem)
 {
     *static_cast<uint4 *>(smem) = *static_cast<const uint4 *>(gmem);
 }
-static __device__ __forceinline__ void yl_cp_async_wait_all(void) {}
+static __device__ __forceinline__ void yl_cp_async_16_zfill(void *smem, const void *gmem,
+                                                            bool valid)
+{
+    *static_cast<uint4 *>(smem) = valid ? *static_cast<const uint4 *>(gmem) : make_uint4(0, 0, 0, 0);
+}
+static __device__ __forceinline__ void yl_cp_async_commit(void) {}
+#define yl_cp_async_wait_group(n) ((void)(n))
+#else
+#define yl_cp_async_16(smem, gmem) yl_emu_cp_async((smem), (gmem), 16, __FILE__, __LINE__)
+#define yl_cp_async_16_zfill(smem, gmem, valid) \
+    yl_emu_cp_async((smem), (gmem), (valid) ? 16 : 0, __FILE__, __LINE__)
+#define yl_cp_async_commit() yl_emu_cp_async_commit()
+#define yl_cp_async_wait_group(n) yl_emu_cp_async_wait(n)
 #endif
+static __device__ __forceinline__ void yl_cp_async_wait_all(void)
+{
+    yl_cp_async_commit();
+    yl_cp_async_wait_group(0);
+}
 
 /* ---- tensor cores ---------------------------------------------------------------------------
  * yl_mma_m16n8k16_f16f32: D = A * B + C for one warp, A 16x16 and B 16x8 half, C and D 16x8

@@ -122,7 +122,7 @@ yolact_status yl_proto_output_cuda(const float *in, int channels, int height, in
                                    int batch, float *out, struct CUstream_st *stream);
 
 /* ---- convolution (protonet, prediction heads) -----------------------------------------------
- * yl_conv2d_cpu's contract as an implicit GEMM (no im2col buffer, no workspace): any kernel
+ * yl_conv2d_cpu's contract as an implicit GEMM (no im2col buffer): any kernel
  * size, stride, padding, dilation; out = act(conv(in) + bias + residual) for each of batch
  * images (1..65535); in, residual and out (batch, C, H, W) float, one image after another;
  * bias NULL or (out_channels); residual NULL or the output's shape and may alias out; out must not alias in. precision: YOLACT_PRECISION_FP32 (SIMT float) or
@@ -133,6 +133,11 @@ yolact_status yl_proto_output_cuda(const float *in, int channels, int height, in
  *   yl_conv2d_cuda_pack:         fills packed_host from the OIHW float weights (the caller
  *                                uploads them to a 16-byte aligned address, e.g. from
  *                                cudaMalloc; yl_conv2d_cuda rejects another)
+ * FP16 shapes with in_channels a multiple of 8 and a window of more than one tap (the
+ * protonet's and the heads' 3x3 layers) run on an (H, W, C) half copy of the input:
+ *   yl_conv2d_cuda_workspace_bytes: the device scratch a call on batch images needs for it,
+ *                                   0 where a shape needs none (workspace may then be NULL);
+ *                                   16-byte aligned, not overlapping in, residual or out.
  * Accuracy against the exact sum, sum|terms| = sum_k |w x| + |bias| + |residual|:
  *   FP32: float sums in k order: within ~K eps sum|terms| (typically sqrt(K) eps);
  *   FP16: each w and x rounded to half (relative 2^-11 each, so each product within ~2^-10),
@@ -140,10 +145,12 @@ yolact_status yl_proto_output_cuda(const float *in, int channels, int height, in
 size_t yl_conv2d_cuda_packed_bytes(const yl_conv_desc *d, yolact_precision precision);
 void yl_conv2d_cuda_pack(const yl_conv_desc *d, const float *weight_oihw,
                          yolact_precision precision, void *packed_host);
+size_t yl_conv2d_cuda_workspace_bytes(const yl_conv_desc *d, int batch, int in_h, int in_w,
+                                      yolact_precision precision);
 yolact_status yl_conv2d_cuda(const yl_conv_desc *d, const float *in, int batch, int in_h,
                              int in_w, const void *packed_weight, yolact_precision precision,
                              const float *bias, const float *residual, yl_activation act,
-                             float *out, struct CUstream_st *stream);
+                             float *out, void *workspace, struct CUstream_st *stream);
 
 /* ---- YOLACT++ -------------------------------------------------------------------------------
  * yl_dcn2d_cpu (cpu/dcn.h), DCNv2, for each of batch images (1..65535) in the same launches:

@@ -714,6 +714,38 @@ START_TEST(test_emu_misuse)
 }
 END_TEST
 
+/* cp.async lands only when a wait covers its group: before, the destination still holds
+ * the block's poison (NaN); a zero-filled copy reads nothing; a thread that exits with
+ * copies in flight fails the launch. */
+START_TEST(test_emu_cp_async)
+{
+    float in[256], out[128];
+    for (int i = 0; i < 256; i++)
+        in[i] = (float)(i + 1);
+    float *d_in = to_dev(in, sizeof in), *d_out = dev_alloc(sizeof out);
+    for (int variant = 0; variant < 2; variant++) {
+        ck_assert_cuda(yl_emu_selftest_cp_async(d_in, d_out, variant));
+        from_dev(out, d_out, sizeof out);
+        for (int t = 0; t < 32; t++) {
+            const float *o = out + 4 * t;
+            float group0 = variant == 1 && t % 2 ? 0.0f : in[4 * t];
+            ck_assert_msg(isnan(o[0]) && o[1] == group0 && isnan(o[2]) && o[3] == in[128 + 4 * t],
+                          "variant %d thread %d: before any wait %g (want NaN), group 0 %g "
+                          "(want %g), group 1 after wait_group(1) %g (want NaN), after "
+                          "wait_group(0) %g (want %g)", variant, t, o[0], o[1], group0, o[2],
+                          o[3], in[128 + 4 * t]);
+        }
+    }
+    ck_assert_int_eq(yl_emu_selftest_cp_async(d_in, d_out, 2), cudaErrorLaunchFailure);
+    ck_assert_msg(strstr(yl_emu_error_detail(), "thread 0 of block (0,0,0) of cp_async_kernel "
+                         "exited with 2 cp.async copies no cp.async.wait_group covered"),
+                  "%s", yl_emu_error_detail());
+    ck_assert_int_eq(cudaGetLastError(), cudaErrorLaunchFailure);
+    cudaFree(d_in);
+    cudaFree(d_out);
+}
+END_TEST
+
 /* Blocks run as plain calls until a thread reaches a sync point, then as fibers; the
  * counters say which. A reduction that forgets its __syncthreads runs as plain calls, where
  * thread 0 finishes before thread 128 has written its value: the missing barrier shows as a
@@ -833,6 +865,7 @@ Suite *kernels_suite(void)
 #ifdef YL_CUDA_EMULATION
     tcase_add_test(tc, test_emu_warp_collectives);
     tcase_add_test(tc, test_emu_misuse);
+    tcase_add_test(tc, test_emu_cp_async);
     tcase_add_test(tc, test_emu_modes_and_counters);
     tcase_add_test(tc, test_emu_stream_capture);
 #endif

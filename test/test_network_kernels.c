@@ -253,6 +253,13 @@ static const char *precision_name(yolact_precision p)
     return p == YOLACT_PRECISION_FP16 ? "FP16" : "FP32";
 }
 
+/* The device scratch yl_conv2d_cuda needs for the shape, or NULL where it needs none. */
+static void *conv_workspace(const yl_conv_desc *d, int batch, int h, int w, yolact_precision prec)
+{
+    size_t bytes = yl_conv2d_cuda_workspace_bytes(d, batch, h, w, prec);
+    return bytes ? dev_alloc(bytes) : NULL;
+}
+
 /* Runs one case in one precision against yl_conv2d_cpu; returns the kernel's seconds. */
 static double check_conv(uint64_t *rng, const conv_case *cc, yolact_precision prec)
 {
@@ -277,9 +284,10 @@ static double check_conv(uint64_t *rng, const conv_case *cc, yolact_precision pr
     void *d_w = to_dev(packed, packed_bytes);
     float *d_out = cc->residual == 2 ? to_dev(res, n_out * 4) : dev_alloc(n_out * 4);
     float *d_res = cc->residual == 1 ? to_dev(res, n_out * 4) : cc->residual == 2 ? d_out : NULL;
+    void *d_ws = conv_workspace(&d, 1, cc->h, cc->w, prec);
     double t0 = seconds_now();
     ck_assert_status(yl_conv2d_cuda(&d, d_in, 1, cc->h, cc->w, d_w, prec, d_bias, d_res, cc->act,
-                                    d_out, NULL), YOLACT_OK);
+                                    d_out, d_ws, NULL), YOLACT_OK);
     double elapsed = seconds_now() - t0;
     from_dev(got, d_out, n_out * 4);
 
@@ -315,6 +323,7 @@ static double check_conv(uint64_t *rng, const conv_case *cc, yolact_precision pr
         }
     }
     (void)worst;
+    cudaFree(d_ws);
     cudaFree(d_in);
     cudaFree(d_bias);
     cudaFree(d_w);
@@ -346,6 +355,11 @@ static const conv_case conv_cases[] = {
     {6, 10, 1, 7, 1, 0, 1, 5, 11, YL_ACT_RELU, 1, 0},                 /* 1x7: wide tap steps */
     {9, 4, 2, 2, 2, 0, 1, 8, 8, YL_ACT_NONE, 0, 0},                   /* 2x2 stride 2 */
     {5, 7, 3, 1, 1, 3, 3, 10, 6, YL_ACT_LEAKY_RELU_0_1, 0, 1},        /* 3x1 dilation 3 */
+    /* FP16 takes the (H, W, C) path from here (and for 64->64, 16->351, 32->32 above): */
+    {8, 70, 3, 3, 1, 1, 1, 9, 13, YL_ACT_LEAKY_RELU_0_1, 1, 1},       /* a tap a group, K 72 */
+    {24, 40, 5, 3, 2, 2, 2, 12, 10, YL_ACT_RELU, 1, 2},               /* 5x3, groups across taps */
+    {256, 64, 3, 3, 1, 1, 1, 6, 7, YL_ACT_NONE, 1, 0},                /* 72 k tiles in flight */
+    {40, 8, 3, 3, 1, 0, 1, 3, 3, YL_ACT_RELU, 0, 0},                  /* one pixel, no padding */
 };
 
 START_TEST(test_conv_fp32)
@@ -383,17 +397,19 @@ static void check_conv_batch(uint64_t *rng, const conv_case *cc, int batch, yola
     float *d_in = to_dev(in, n_in * batch * 4), *d_bias = to_dev(bias, cc->cout * 4);
     void *d_w = to_dev(packed, yl_conv2d_cuda_packed_bytes(&d, prec));
     float *d_res = to_dev(res, n_out * batch * 4), *d_out = dev_alloc(n_out * batch * 4);
+    void *d_ws = conv_workspace(&d, batch, cc->h, cc->w, prec);
     for (int aliased = 0; aliased < 2; aliased++) {
         if (aliased) /* the residual is the output buffer itself */
             ck_assert_int_eq(cudaMemcpy(d_out, res, n_out * batch * 4, cudaMemcpyHostToDevice),
                              cudaSuccess);
         ck_assert_status(yl_conv2d_cuda(&d, d_in, batch, cc->h, cc->w, d_w, prec, d_bias,
-                                        aliased ? d_out : d_res, cc->act, d_out, NULL),
+                                        aliased ? d_out : d_res, cc->act, d_out, d_ws, NULL),
                          YOLACT_OK);
         from_dev(got, d_out, n_out * batch * 4);
         for (int b = 0; b < batch; b++) {
             ck_assert_status(yl_conv2d_cuda(&d, d_in + n_in * b, 1, cc->h, cc->w, d_w, prec,
-                                            d_bias, d_res + n_out * b, cc->act, d_out, NULL),
+                                            d_bias, d_res + n_out * b, cc->act, d_out, d_ws,
+                                            NULL),
                              YOLACT_OK);
             from_dev(alone, d_out, n_out * 4);
             char what[96];
@@ -408,6 +424,7 @@ static void check_conv_batch(uint64_t *rng, const conv_case *cc, int batch, yola
     cudaFree(d_w);
     cudaFree(d_res);
     cudaFree(d_out);
+    cudaFree(d_ws);
     free(in);
     free(w);
     free(bias);
@@ -424,6 +441,7 @@ START_TEST(test_conv_batch)
         yolact_precision prec = p ? YOLACT_PRECISION_FP16 : YOLACT_PRECISION_FP32;
         check_conv_batch(&rng, &conv_cases[2], 3, prec);  /* tile edges in M and K */
         check_conv_batch(&rng, &conv_cases[5], 2, prec);  /* 5x3, stride and dilation 2 */
+        check_conv_batch(&rng, &conv_cases[14], 3, prec); /* FP16: the (H, W, C) path */
     }
 }
 END_TEST
@@ -458,22 +476,37 @@ START_TEST(test_conv_arguments)
     ck_assert_uint_eq(yl_conv2d_cuda_packed_bytes(&d, YOLACT_PRECISION_DEFAULT), 0);
     ck_assert_uint_eq(yl_conv2d_cuda_packed_bytes(NULL, YOLACT_PRECISION_FP32), 0);
     ck_assert_status(yl_conv2d_cuda(&d, &x, 1, 4, 4, aligned, YOLACT_PRECISION_DEFAULT, NULL, NULL,
-                                    YL_ACT_NONE, &x + 1, NULL), YOLACT_ERR_INVALID_ARGUMENT);
+                                    YL_ACT_NONE, &x + 1, NULL, NULL), YOLACT_ERR_INVALID_ARGUMENT);
     ck_assert_status(yl_conv2d_cuda(&d, &x, 1, 4, 4, aligned, YOLACT_PRECISION_FP32, NULL, NULL,
-                                    YL_ACT_NONE, &x, NULL), YOLACT_ERR_INVALID_ARGUMENT);
+                                    YL_ACT_NONE, &x, NULL, NULL), YOLACT_ERR_INVALID_ARGUMENT);
     /* Packed weights not 16-byte aligned. */
     ck_assert_status(yl_conv2d_cuda(&d, &x, 1, 4, 4, aligned + 1, YOLACT_PRECISION_FP32, NULL,
-                                    NULL, YL_ACT_NONE, &x + 1, NULL),
+                                    NULL, YL_ACT_NONE, &x + 1, NULL, NULL),
                      YOLACT_ERR_INVALID_ARGUMENT);
     ck_assert_status(yl_conv2d_cuda(&d, &x, 0, 4, 4, aligned, YOLACT_PRECISION_FP32, NULL, NULL,
-                                    YL_ACT_NONE, &x + 1, NULL), YOLACT_ERR_INVALID_ARGUMENT);
+                                    YL_ACT_NONE, &x + 1, NULL, NULL), YOLACT_ERR_INVALID_ARGUMENT);
     d.stride = 0;
     ck_assert_status(yl_conv2d_cuda(&d, &x, 1, 4, 4, aligned, YOLACT_PRECISION_FP32, NULL, NULL,
-                                    YL_ACT_NONE, &x + 1, NULL), YOLACT_ERR_INVALID_ARGUMENT);
+                                    YL_ACT_NONE, &x + 1, NULL, NULL), YOLACT_ERR_INVALID_ARGUMENT);
+    /* The (H, W, C) path's workspace: FP16, channels in groups of 8, more than one tap. */
+    yl_conv_desc h = {8, 4, 3, 3, 1, 1, 1}, one = {8, 4, 1, 1, 1, 0, 1}, odd = {12, 4, 3, 3, 1, 1, 1};
+    ck_assert_uint_eq(yl_conv2d_cuda_workspace_bytes(&h, 2, 5, 7, YOLACT_PRECISION_FP16),
+                      2 * 5 * 7 * 8 * 2);
+    ck_assert_uint_eq(yl_conv2d_cuda_workspace_bytes(&h, 2, 5, 7, YOLACT_PRECISION_FP32), 0);
+    ck_assert_uint_eq(yl_conv2d_cuda_workspace_bytes(&one, 2, 5, 7, YOLACT_PRECISION_FP16), 0);
+    ck_assert_uint_eq(yl_conv2d_cuda_workspace_bytes(&odd, 2, 5, 7, YOLACT_PRECISION_FP16), 0);
+    ck_assert_uint_eq(yl_conv2d_cuda_workspace_bytes(&h, 0, 5, 7, YOLACT_PRECISION_FP16), 0);
+    ck_assert_status(yl_conv2d_cuda(&h, &x, 1, 4, 4, aligned, YOLACT_PRECISION_FP16, NULL, NULL,
+                                    YL_ACT_NONE, &x + 1, NULL, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_status(yl_conv2d_cuda(&h, &x, 1, 4, 4, aligned, YOLACT_PRECISION_FP16, NULL, NULL,
+                                    YL_ACT_NONE, &x + 1, aligned + 1, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(yolact_last_error(), "needs a 16-byte aligned workspace"));
     /* A kernel larger than the unpadded input: an empty output, nothing to do. */
     yl_conv_desc e = {2, 2, 5, 5, 1, 0, 1};
     ck_assert_status(yl_conv2d_cuda(&e, &x, 1, 3, 3, aligned, YOLACT_PRECISION_FP16, NULL, NULL,
-                                    YL_ACT_NONE, &x + 1, NULL), YOLACT_OK);
+                                    YL_ACT_NONE, &x + 1, NULL, NULL), YOLACT_OK);
 }
 END_TEST
 

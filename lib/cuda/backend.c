@@ -200,6 +200,10 @@ static yolact_status plan_ops(cuda_state *st)
                                         &st->ops[i].dnn_plan[k], &ws));
                 need_bytes(&st->net_workspace_bytes, ws);
             }
+        } else if (op->kind == YL_OP_CONV) {
+            need_bytes(&st->net_workspace_bytes,
+                       yl_conv2d_cuda_workspace_bytes(&op->conv, st->batch, in->height,
+                                                      in->width, st->ops[i].precision));
         } else if (op->kind == YL_OP_DCN) {
             need_bytes(&st->net_workspace_bytes,
                        yl_dcn2d_cuda_workspace_bytes(&op->conv, in->height, in->width,
@@ -405,7 +409,8 @@ static yolact_status run_op(cuda_state *st, int i, int size)
             return yl_dnn_conv_run(st->dnn, c->dnn_plan[size], src, c->weight, c->bias,
                                    residual, dst, st->net_workspace);
         return yl_conv2d_cuda(&op->conv, src, B, in->height, in->width, c->packed,
-                              c->precision, c->bias, residual, op->act, dst, st->stream);
+                              c->precision, c->bias, residual, op->act, dst, st->net_workspace,
+                              st->stream);
     case YL_OP_DCN: {
         const yl_buffer_desc *offsets = &m->buffers[op->offsets];
         const int at_once = dcn_images_at_once(st, op, in);

@@ -18,7 +18,8 @@
 /* What one shape's timing holds on the device; zeroed, then freed by release_shape. */
 typedef struct shape_run {
     float *in, *out, *weight, *bias;
-    void *packed, *workspace;   /* packed: the block holding packed_weight */
+    void *packed, *workspace;   /* packed: the block holding packed_weight; workspace:
+                                   cuDNN's and ours, the larger */
     const void *packed_weight;
     yl_dnn_conv *plan;
 } shape_run;
@@ -42,7 +43,8 @@ static yolact_status time_side(const yl_op *op, const yl_buffer_desc *in, int ba
         YL_CU_CHECK(cudaEventRecord(ev[0], stream));
         if (own)
             YL_TRY(yl_conv2d_cuda(&op->conv, r->in, batch, in->height, in->width, r->packed_weight,
-                                  precision, r->bias, NULL, op->act, r->out, stream));
+                                  precision, r->bias, NULL, op->act, r->out, r->workspace,
+                                  stream));
         else
             YL_TRY(yl_dnn_conv_run(dnn, r->plan, r->in, r->weight, r->bias, NULL, r->out,
                                    r->workspace));
@@ -95,7 +97,8 @@ static yolact_status time_shape(const yolact_model *m, const yl_op *op, int batc
     size_t ws = 0;
     YL_TRY(yl_dnn_conv_plan(dnn, d, batch, in->height, in->width, op->act, 0, precision,
                             &r->plan, &ws));
-    YL_TRY(yl_cuda_alloc(&r->workspace, ws, "cuDNN's workspace"));
+    size_t own_ws = yl_conv2d_cuda_workspace_bytes(d, batch, in->height, in->width, precision);
+    YL_TRY(yl_cuda_alloc(&r->workspace, ws > own_ws ? ws : own_ws, "the convolutions' scratch"));
     YL_TRY(time_side(op, in, batch, precision, r, 1, dnn, stream, ev, iters, samples,
                      &t->own_ms));
     return time_side(op, in, batch, precision, r, 0, dnn, stream, ev, iters, samples,

@@ -22,6 +22,7 @@ struct yl_cuda_maskiou {
     int chunk;                      /* masks a layer's convolution takes at once */
     float *act[2];                  /* a chunk's activations */
     float *last;                    /* (max_masks, classes, h[L], w[L]): the net's outputs */
+    void *scratch;                  /* the convolutions' workspace for a chunk, or NULL */
     size_t last_floats;             /* one mask's */
     size_t device_bytes;            /* all of the above on the device */
 };
@@ -35,7 +36,7 @@ void yl_cuda_maskiou_destroy(yl_cuda_maskiou *m)
 {
     if (!m)
         return;
-    void *device[] = {m->weights, m->biases, m->act[0], m->act[1], m->last};
+    void *device[] = {m->weights, m->biases, m->act[0], m->act[1], m->last, m->scratch};
     for (size_t i = 0; i < sizeof device / sizeof device[0]; i++)
         if (device[i])
             cudaFree(device[i]);
@@ -46,7 +47,7 @@ static yolact_status setup(yl_cuda_maskiou *m)
 {
     const yl_maskiou_net *net = &m->net;
     const int L = net->num_layers;
-    size_t act = 1, bias_floats = 0;
+    size_t act = 1, bias_floats = 0, scratch = 0;
     yl_cuda_pack_item items[YL_MAX_MASKIOU_LAYERS];
     m->h[0] = net->in_h;
     m->w[0] = net->in_w;
@@ -59,6 +60,8 @@ static yolact_status setup(yl_cuda_maskiou *m)
             act = floats;
         m->last_floats = floats;
         bias_floats += (size_t)d->out_channels;
+        size_t ws = yl_conv2d_cuda_workspace_bytes(d, m->chunk, m->h[l], m->w[l], m->precision);
+        scratch = ws > scratch ? ws : scratch;
         items[l] = (yl_cuda_pack_item){d, net->layers[l].weight, 0, m->precision,
                                        &m->packed[l]};
     }
@@ -70,8 +73,10 @@ static yolact_status setup(yl_cuda_maskiou *m)
                              "the mask-IoU net's activations"));
     YL_TRY(yl_cuda_alloc(&m->last, (size_t)m->max_masks * m->last_floats * sizeof(float),
                          "the mask-IoU net's outputs"));
+    if (scratch)
+        YL_TRY(yl_cuda_alloc(&m->scratch, scratch, "the mask-IoU net's scratch"));
     m->device_bytes += (bias_floats + 2 * (size_t)m->chunk * act +
-                        (size_t)m->max_masks * m->last_floats) * sizeof(float);
+                        (size_t)m->max_masks * m->last_floats) * sizeof(float) + scratch;
     float *at = m->biases;
     for (int l = 0; l < L; l++) {
         const yl_maskiou_layer *layer = &net->layers[l];
@@ -129,7 +134,7 @@ yolact_status yl_cuda_maskiou_run(yl_cuda_maskiou *m, const float *masks, int n,
             float *dst = l == L - 1 ? m->last + m->last_floats * first : m->act[l % 2];
             YL_TRY(yl_conv2d_cuda(&net->layers[l].conv, src, count, m->h[l], m->w[l],
                                   m->packed[l], m->precision, m->bias[l], NULL, YL_ACT_RELU,
-                                  dst, stream));
+                                  dst, m->scratch, stream));
             src = dst;
         }
     }

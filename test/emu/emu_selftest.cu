@@ -209,3 +209,28 @@ extern "C" cudaError_t yl_emu_selftest_mma_grid(const float *a, const float *b, 
         return cudaErrorInvalidValue;
     return YL_LAUNCH(mma_grid_kernel, 1, 32, 0, nullptr, a, b, c, d, mi, ni, disagree);
 }
+
+static __global__ void cp_async_kernel(const float *in, float *out, int variant)
+{
+    __shared__ __align__(16) float s[2][32][4];
+    const int t = threadIdx.x;
+    yl_cp_async_16_zfill(s[0][t], in + 4 * t, variant != 1 || t % 2 == 0);
+    yl_cp_async_commit();
+    yl_cp_async_16(s[1][t], in + 128 + 4 * t);
+    yl_cp_async_commit();
+    if (variant == 2)
+        return;
+    const float early = s[1][t][0];
+    yl_cp_async_wait_group(1);
+    const float mid0 = s[0][t][0], mid1 = s[1][t][0];
+    yl_cp_async_wait_group(0);
+    out[4 * t] = early;
+    out[4 * t + 1] = mid0;
+    out[4 * t + 2] = mid1;
+    out[4 * t + 3] = s[1][t][0];
+}
+
+extern "C" cudaError_t yl_emu_selftest_cp_async(const float *in, float *out, int variant)
+{
+    return YL_LAUNCH(cp_async_kernel, 1, 32, 0, nullptr, in, out, variant);
+}

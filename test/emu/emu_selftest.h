@@ -40,6 +40,13 @@ cudaError_t yl_emu_selftest_mma(const float *a, const float *b, const float *c, 
 cudaError_t yl_emu_selftest_mma_grid(const float *a, const float *b, const float *c, float *d,
                                      int mi, int ni, int disagree);
 
+/* cp.async in one block of 32 threads: thread t copies in[4t..4t+3] (group 0) and
+ * in[128+4t..] (group 1) into shared memory, then writes out[4t + 0] = group 1's first value
+ * read before any wait, + 1 = group 0's after wait_group(1), + 2 = group 1's then, + 3 = group
+ * 1's after wait_group(0). variant: 0 plain copies, 1 group 0 zero-filled in odd threads,
+ * 2 the threads exit without waiting, which must fail the launch. Device pointers. */
+cudaError_t yl_emu_selftest_cp_async(const float *in, float *out, int variant);
+
 #ifdef __cplusplus
 }
 #endif

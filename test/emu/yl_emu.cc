@@ -150,6 +150,20 @@ thread_local void *main_fake_stack;
 
 enum thread_state : unsigned char { T_NEW, T_RUNNABLE, T_BARRIER, T_WARP, T_DONE };
 
+/* One thread's cp.async copies not yet waited for: the source is read at issue, the
+ * destination written when a wait covers the copy's group (groups are numbered by the
+ * commits before them). */
+struct pending_copy {
+    unsigned char *dst;
+    unsigned char data[16];
+    unsigned group;
+};
+const unsigned max_pending_copies = 64;
+struct copy_queue {
+    pending_copy copy[max_pending_copies];
+    unsigned count, committed;
+};
+
 struct warp_request {
     yl_emu_warp_op op;
     unsigned mask;
@@ -179,6 +193,7 @@ struct launch {
     warp_request warp[max_threads];
     const char *barrier_file[max_threads];
     int barrier_line[max_threads];
+    std::vector<copy_queue> copies; /* per thread, sized at the launch's first cp.async */
 };
 thread_local launch *run;
 
@@ -561,6 +576,8 @@ bool run_block()
         memset(run->smem, 0xff, run->smem_bytes);
         memcpy(run->smem + run->smem_bytes, &smem_canary, sizeof smem_canary);
     }
+    for (copy_queue &q : run->copies)
+        q.count = q.committed = 0;
     size_t next_fiber = 0;
     run->state[0] = T_NEW;
     if (!resume(0, &next_fiber))
@@ -608,6 +625,13 @@ bool run_block()
     }
     if (run->failed)
         return false;
+    for (unsigned t = 0; t < run->copies.size(); t++)
+        if (run->copies[t].count)
+            return fail(cudaErrorLaunchFailure,
+                        "thread %u of %s of %s exited with %u cp.async copies no "
+                        "cp.async.wait_group covered",
+                        t, block_name(), run->kernel, run->copies[t].count),
+                   false;
     if (run->smem_bytes && memcmp(run->smem + run->smem_bytes, &smem_canary,
                                   sizeof smem_canary) != 0)
         return fail(cudaErrorIllegalAddress,
@@ -730,6 +754,63 @@ void yl_emu_mma_grid_m16n8k16_f16f32(float (*d)[4], const uint32_t (*a)[4], int 
     }
     mma_operands o{d[0], a[0], b[0], d[0], mi, ni};
     yl_emu_warp(YL_EMU_MMA_M16N8K16, 0xffffffffu, (uint64_t)(uintptr_t)&o, 0, 32, file, line);
+}
+
+void yl_emu_cp_async(void *dst, const void *src, int src_bytes, const char *file, int line)
+{
+    if (src_bytes != 0 && src_bytes != 16) {
+        fail(cudaErrorLaunchFailure, "cp.async at %s:%d in thread %u of %s of %s copies %d "
+             "source bytes (0 or 16 here)", base_name(file), line, run->cur, block_name(),
+             run->kernel, src_bytes);
+        abort_block();
+    }
+    if (((uintptr_t)dst | (src_bytes ? (uintptr_t)src : 0)) & 15) {
+        fail(cudaErrorMisalignedAddress, "cp.async at %s:%d in thread %u of %s of %s: "
+             "%p <- %p is not 16-byte aligned", base_name(file), line, run->cur, block_name(),
+             run->kernel, dst, src);
+        abort_block();
+    }
+    if (run->copies.size() < run->nthreads)
+        run->copies.resize(run->nthreads);  /* zeroed: no copies pending */
+    copy_queue &q = run->copies[run->cur];
+    if (q.count == max_pending_copies) {
+        fail(cudaErrorLaunchFailure, "cp.async at %s:%d in thread %u of %s of %s: more than "
+             "%u copies in flight (the emulation's limit)", base_name(file), line, run->cur,
+             block_name(), run->kernel, max_pending_copies);
+        abort_block();
+    }
+    pending_copy &c = q.copy[q.count++];
+    c.dst = (unsigned char *)dst;
+    c.group = q.committed;
+    if (src_bytes)
+        memcpy(c.data, src, sizeof c.data);
+    else
+        memset(c.data, 0, sizeof c.data);
+}
+
+void yl_emu_cp_async_commit(void)
+{
+    if (run->copies.size() < run->nthreads)
+        run->copies.resize(run->nthreads);
+    run->copies[run->cur].committed++;
+}
+
+void yl_emu_cp_async_wait(int pending_groups)
+{
+    if (run->copies.size() <= run->cur)
+        return;     /* this launch issued no copy */
+    copy_queue &q = run->copies[run->cur];
+    /* Groups before committed - pending_groups complete; copies never committed stay. */
+    long done_below = (long)q.committed - pending_groups;
+    unsigned kept = 0;
+    for (unsigned i = 0; i < q.count; i++) {
+        pending_copy &c = q.copy[i];
+        if ((long)c.group < done_below)
+            memcpy(c.dst, c.data, sizeof c.data);
+        else
+            q.copy[kept++] = c;
+    }
+    q.count = kept;
 }
 
 void *yl_emu_dynamic_smem(size_t bytes, const char *file, int line)
@@ -1164,6 +1245,7 @@ const char *cudaGetErrorName(cudaError_t error)
     case cudaErrorInvalidMemcpyDirection: return "cudaErrorInvalidMemcpyDirection";
     case cudaErrorInvalidResourceHandle: return "cudaErrorInvalidResourceHandle";
     case cudaErrorIllegalAddress: return "cudaErrorIllegalAddress";
+    case cudaErrorMisalignedAddress: return "cudaErrorMisalignedAddress";
     case cudaErrorLaunchFailure: return "cudaErrorLaunchFailure";
     case cudaErrorStreamCaptureUnsupported: return "cudaErrorStreamCaptureUnsupported";
     case cudaErrorStreamCaptureInvalidated: return "cudaErrorStreamCaptureInvalidated";
@@ -1184,6 +1266,7 @@ const char *cudaGetErrorString(cudaError_t error)
     case cudaErrorInvalidMemcpyDirection: return "invalid copy direction for memcpy";
     case cudaErrorInvalidResourceHandle: return "invalid resource handle";
     case cudaErrorIllegalAddress: return "an illegal memory access was encountered";
+    case cudaErrorMisalignedAddress: return "misaligned address";
     case cudaErrorLaunchFailure: return "unspecified launch failure";
     case cudaErrorStreamCaptureUnsupported: return "operation not permitted when stream is "
                                                    "capturing";

@@ -137,6 +137,16 @@ void yl_emu_mma_grid_m16n8k16_f16f32(float (*d)[4], const uint32_t (*a)[4], int 
                                      const uint32_t (*b)[2], int ni, const char *file,
                                      int line);
 
+/* cp.async (yl_device.h's yl_cp_async_*): 16 bytes into shared memory, from src when
+ * src_bytes is 16, zeros when it is 0 (src not read); both addresses 16-byte aligned. The
+ * source is read at the issue, the destination written only when a wait covers the copy's
+ * group: a thread reading it earlier sees what was there before, as it may on a GPU.
+ * commit closes the thread's group of copies; wait(n) completes every committed group but
+ * the newest n. A thread that exits with copies no wait covered fails the launch. */
+void yl_emu_cp_async(void *dst, const void *src, int src_bytes, const char *file, int line);
+void yl_emu_cp_async_commit(void);
+void yl_emu_cp_async_wait(int pending_groups);
+
 /* Dynamic shared memory of the block: fails the launch when the kernel wants more bytes than
  * the launch gave. Poisoned (0xff bytes: NaN floats, -1 integers) at every block start. */
 void *yl_emu_dynamic_smem(size_t bytes, const char *file, int line);
