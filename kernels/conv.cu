@@ -196,7 +196,7 @@ conv_f16_kernel(conv_geom g, const float *__restrict__ in, const uint32_t *__res
                 const float *bias, const float *residual, yl_activation act, float *out)
 {
     __shared__ __align__(16) uint32_t s_w[2][TILE_M][F16_ROW_WORDS];
-    __shared__ uint32_t s_x[2][TILE_N][F16_ROW_WORDS];
+    __shared__ __align__(16) uint32_t s_x[2][TILE_N][F16_ROW_WORDS];
     to_block_image(g, in, out, residual);
     const int t = threadIdx.x, m0 = blockIdx.y * TILE_M, n0 = blockIdx.x * TILE_N;
     const int ln = t % TILE_N, lpair = t / TILE_N;

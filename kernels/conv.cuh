@@ -102,38 +102,50 @@ static __device__ __forceinline__ void store_out(const conv_geom &g, int m, int 
  * 4 warps; warp w owns channels 32 (w / 2) .. + 31 and pixels 32 (w % 2) .. + 31 of the
  * block's tile, as 2 x 4 m16n8k16 MMAs (acc[i * 4 + j]: MMA (i, j)). The shared tiles are
  * s_w[TILE_M][F16_ROW_WORDS] (W, [m][k]) and s_x[TILE_N][F16_ROW_WORDS] (X transposed,
- * [p][k], the "col" layout B fragments want), each word two halves of adjacent k. */
+ * [p][k], the "col" layout B fragments want), each word two halves of adjacent k, both
+ * 16-byte aligned (ldmatrix reads 16-byte rows). */
 struct f16_warp {
-    int wm, wn, gr, tq;     /* the warp's first channel and pixel; lane / 4, lane % 4 */
+    int wm, wn;             /* the warp's first channel and pixel in the tile */
+    int lane, gr, tq;       /* lane, lane / 4, lane % 4 */
 };
 
 static __device__ __forceinline__ f16_warp f16_warp_of(int t)
 {
     const int warp = t / 32, lane = t % 32;
-    return f16_warp{32 * (warp / 2), 32 * (warp % 2), lane / 4, lane % 4};
+    return f16_warp{32 * (warp / 2), 32 * (warp % 2), lane, lane / 4, lane % 4};
 }
 
-/* acc += the tile's W x X: per k16 step 2 A and 4 B fragments (yl_device.h's layout). */
+/* acc += the tile's W x X: per k16 step 2 A and 4 B fragments (yl_device.h's layout) by
+ * four ldmatrix.x4, then the 2 x 4 MMAs. In an x4 load lane l addresses row l % 8 of
+ * matrix q = l / 8. A (16 x 16 of W): matrix q is rows + 8 (q & 1), k + 8 (q >> 1), giving
+ * a[0..3]. B (two 8-pixel tiles of X^T, 8 x 16 each): matrix q is tile q >> 1, k + 8 (q & 1),
+ * giving b[j][0], b[j][1], b[j + 1][0], b[j + 1][1]. A row's 8 halves are 4 words from
+ * word 8 ks (+ 4 for k + 8). */
 static __device__ __forceinline__ void f16_tile_mma(const uint32_t (*s_w)[F16_ROW_WORDS],
                                                     const uint32_t (*s_x)[F16_ROW_WORDS],
                                                     const f16_warp &w, float (*acc)[4])
 {
+    const int q = w.lane / 8, r = w.lane % 8;
     for (int ks = 0; ks < TILE_K / 16; ks++) {
-        const int c0 = 8 * ks + w.tq, c1 = c0 + 4;     /* words of k 2tq and 2tq + 8 */
+        const void *rows[4];
+        uint32_t frag[4][4];
+        YL_UNROLL
+        for (int i = 0; i < 2; i++)
+            rows[i] = &s_w[w.wm + 16 * i + 8 * (q & 1) + r][8 * ks + 4 * (q >> 1)];
+        YL_UNROLL
+        for (int p = 0; p < 2; p++)
+            rows[2 + p] = &s_x[w.wn + 8 * (2 * p + (q >> 1)) + r][8 * ks + 4 * (q & 1)];
+        yl_ldmatrix_x4_grid(frag, rows, 4);
         uint32_t a[2][4], b[4][2];
         YL_UNROLL
-        for (int i = 0; i < 2; i++) {
-            const int r = w.wm + 16 * i + w.gr;
-            a[i][0] = s_w[r][c0];
-            a[i][1] = s_w[r + 8][c0];
-            a[i][2] = s_w[r][c1];
-            a[i][3] = s_w[r + 8][c1];
-        }
+        for (int i = 0; i < 2; i++)
+            YL_UNROLL
+            for (int e = 0; e < 4; e++)
+                a[i][e] = frag[i][e];
         YL_UNROLL
         for (int j = 0; j < 4; j++) {
-            const int c = w.wn + 8 * j + w.gr;
-            b[j][0] = s_x[c][c0];
-            b[j][1] = s_x[c][c1];
+            b[j][0] = frag[2 + j / 2][2 * (j % 2)];
+            b[j][1] = frag[2 + j / 2][2 * (j % 2) + 1];
         }
         yl_mma_grid_m16n8k16_f16f32(acc, a, 2, b, 4);
     }

@@ -254,6 +254,37 @@ static __device__ __forceinline__ void yl_mma_grid_m16n8k16_f16f32(float (*d)[4]
     yl_emu_mma_grid_m16n8k16_f16f32((d), (a), (mi), (b), (ni), __FILE__, __LINE__)
 #endif
 
+/* yl_ldmatrix_x4: ldmatrix.sync.aligned.m8n8.x4.shared.b16, a warp collective (all 32
+ * lanes): four 8x8 matrices of halves from shared memory, each matrix row 16 contiguous,
+ * 16-byte aligned bytes. Lane l gives the address of row l % 8 of matrix l / 8 and
+ * receives r[i] = halves 2 (l % 4), 2 (l % 4) + 1 of row l / 4 of matrix i: the MMA's A
+ * and B fragment layout above, so no shuffles are needed. yl_ldmatrix_x4_grid: count
+ * (1..8) of them, rows[c] this lane's address for load c, into r[c]; on the GPU the loop,
+ * in the emulation one collective. */
+#if defined(__CUDACC__)
+static __device__ __forceinline__ void yl_ldmatrix_x4(uint32_t r[4], const void *row)
+{
+#if defined(__CUDA_ARCH__)
+    unsigned s = (unsigned)__cvta_generic_to_shared(row);
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(s));
+#else
+    (void)r, (void)row;     /* the host pass of nvcc: never called */
+#endif
+}
+static __device__ __forceinline__ void yl_ldmatrix_x4_grid(uint32_t (*r)[4],
+                                                           const void *const *rows, int count)
+{
+    YL_UNROLL
+    for (int c = 0; c < count; c++)
+        yl_ldmatrix_x4(r[c], rows[c]);
+}
+#else
+#define yl_ldmatrix_x4_grid(r, rows, count) \
+    yl_emu_ldmatrix_x4_grid((r), (rows), (count), __FILE__, __LINE__)
+#endif
+
 /* Two floats as the halves of one 32-bit MMA register (lo in the low 16 bits). */
 static __device__ __forceinline__ uint32_t yl_pack_half2(float lo, float hi)
 {

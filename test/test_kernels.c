@@ -746,6 +746,29 @@ START_TEST(test_emu_cp_async)
 }
 END_TEST
 
+/* ldmatrix.x4: lane l holds, of matrix i, halves 2 (l % 4) and + 1 of row l / 4 (the low
+ * half first), whatever order the rows sit in; a misaligned row fails the launch. */
+START_TEST(test_emu_ldmatrix)
+{
+    uint32_t out[128];
+    uint32_t *d_out = dev_alloc(sizeof out);
+    ck_assert_cuda(yl_emu_selftest_ldmatrix(d_out, 0));
+    from_dev(out, d_out, sizeof out);
+    for (unsigned l = 0; l < 32; l++)
+        for (unsigned i = 0; i < 4; i++) {
+            uint32_t lo = 64 * i + 8 * (l / 4) + 2 * (l % 4), want = lo | (lo + 1) << 16;
+            ck_assert_msg(out[4 * l + i] == want, "lane %u register %u: 0x%08x, want 0x%08x",
+                          l, i, out[4 * l + i], want);
+        }
+    ck_assert_int_eq(yl_emu_selftest_ldmatrix(d_out, 1), cudaErrorLaunchFailure);
+    ck_assert_msg(strstr(yl_emu_error_detail(), "ldmatrix.x4 at emu_selftest.cu") &&
+                  strstr(yl_emu_error_detail(), "a row address is not 16-byte aligned"), "%s",
+                  yl_emu_error_detail());
+    ck_assert_int_eq(cudaGetLastError(), cudaErrorLaunchFailure);
+    cudaFree(d_out);
+}
+END_TEST
+
 /* Blocks run as plain calls until a thread reaches a sync point, then as fibers; the
  * counters say which. A reduction that forgets its __syncthreads runs as plain calls, where
  * thread 0 finishes before thread 128 has written its value: the missing barrier shows as a
@@ -866,6 +889,7 @@ Suite *kernels_suite(void)
     tcase_add_test(tc, test_emu_warp_collectives);
     tcase_add_test(tc, test_emu_misuse);
     tcase_add_test(tc, test_emu_cp_async);
+    tcase_add_test(tc, test_emu_ldmatrix);
     tcase_add_test(tc, test_emu_modes_and_counters);
     tcase_add_test(tc, test_emu_stream_capture);
 #endif

@@ -230,6 +230,27 @@ static __global__ void cp_async_kernel(const float *in, float *out, int variant)
     out[4 * t + 3] = s[1][t][0];
 }
 
+static __global__ void ldmatrix_kernel(uint32_t *out, int misaligned)
+{
+    __shared__ __align__(16) uint16_t s[4][8][8];
+    const int l = threadIdx.x;
+    for (int i = l; i < 4 * 64; i += 32)
+        s[i / 64][7 - i / 8 % 8][i % 8] = (uint16_t)i;     /* row r of matrix m at 7 - r */
+    __syncthreads();
+    const void *rows[1] = {&s[l / 8][7 - l % 8][0]};
+    if (misaligned && l == 9)
+        rows[0] = &s[l / 8][7 - l % 8][2];
+    uint32_t r[1][4];
+    yl_ldmatrix_x4_grid(r, rows, 1);
+    for (int i = 0; i < 4; i++)
+        out[4 * l + i] = r[0][i];
+}
+
+extern "C" cudaError_t yl_emu_selftest_ldmatrix(uint32_t *out, int misaligned)
+{
+    return YL_LAUNCH(ldmatrix_kernel, 1, 32, 0, nullptr, out, misaligned);
+}
+
 extern "C" cudaError_t yl_emu_selftest_cp_async(const float *in, float *out, int variant)
 {
     return YL_LAUNCH(cp_async_kernel, 1, 32, 0, nullptr, in, out, variant);

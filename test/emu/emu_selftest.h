@@ -47,6 +47,12 @@ cudaError_t yl_emu_selftest_mma_grid(const float *a, const float *b, const float
  * 2 the threads exit without waiting, which must fail the launch. Device pointers. */
 cudaError_t yl_emu_selftest_cp_async(const float *in, float *out, int variant);
 
+/* ldmatrix.x4 in one warp: shared memory holds 4 matrices of 8 x 8 16-bit values, value
+ * 64 m + 8 row + col, the rows of each stored in reverse order (so only the lanes' row
+ * addresses find them); out[4 l + i] = lane l's register i. misaligned: lane 9 gives an
+ * address 4 bytes off, which must fail the launch. Device pointer. */
+cudaError_t yl_emu_selftest_ldmatrix(uint32_t *out, int misaligned);
+
 #ifdef __cplusplus
 }
 #endif

@@ -339,7 +339,7 @@ const char *op_name(yl_emu_warp_op op)
     static const char *const names[] = {"__shfl_sync", "__shfl_up_sync", "__shfl_down_sync",
                                         "__shfl_xor_sync", "__ballot_sync", "__any_sync",
                                         "__all_sync", "__syncwarp",
-                                        "mma.sync.m16n8k16"};
+                                        "mma.sync.m16n8k16", "ldmatrix.x4"};
     return names[op];
 }
 
@@ -412,6 +412,43 @@ bool mma_m16n8k16(unsigned first)
     return true;
 }
 
+/* What one lane hands to an ldmatrix collective: count row addresses, count x 4 results. */
+struct ldmatrix_operands {
+    const void *const *rows;
+    uint32_t (*r)[4];
+    int count;
+};
+
+enum { max_ldmatrix_loads = 8 };
+
+/* The 32 lanes of the warp starting at thread `first` are at ldmatrix: lane l's r[c][i] is
+ * word l % 4 of the row lane 8 i + l / 4 addressed in load c. Returns an error message, or
+ * NULL. */
+const char *ldmatrix_x4(unsigned first)
+{
+    const ldmatrix_operands *ops[32];
+    for (unsigned lane = 0; lane < 32; lane++)
+        ops[lane] = (const ldmatrix_operands *)(uintptr_t)run->warp[first + lane].value;
+    const int count = ops[0]->count;
+    for (unsigned lane = 0; lane < 32; lane++) {
+        if (ops[lane]->count != count)
+            return "lanes ask for different numbers of loads";
+        for (int c = 0; c < count; c++)
+            if ((uintptr_t)ops[lane]->rows[c] & 15)
+                return "a row address is not 16-byte aligned";
+    }
+    uint32_t got[32][max_ldmatrix_loads][4];
+    for (unsigned lane = 0; lane < 32; lane++)
+        for (int c = 0; c < count; c++)
+            for (unsigned i = 0; i < 4; i++)
+                memcpy(&got[lane][c][i],
+                       (const unsigned char *)ops[8 * i + lane / 4]->rows[c] + 4 * (lane % 4),
+                       sizeof got[lane][c][i]);
+    for (unsigned lane = 0; lane < 32; lane++)
+        memcpy(ops[lane]->r, got[lane], sizeof got[lane][0] * count);
+    return nullptr;
+}
+
 /* Completes warp w's collective if every lane it names is there or has exited.
  * Returns 1 when lanes were released, 0 when there is nothing to do, -1 on an error. */
 int resolve_warp(unsigned w)
@@ -459,16 +496,22 @@ int resolve_warp(unsigned w)
             return -1;
         }
     }
-    if (r0.op == YL_EMU_MMA_M16N8K16) {
+    if (r0.op == YL_EMU_MMA_M16N8K16 || r0.op == YL_EMU_LDMATRIX_X4) {
         if (end - first != 32 || waiting != 0xffffffffu) {
             fail(cudaErrorLaunchFailure,
-                 "mma.sync at %s:%d in warp %u of %s of %s: only lanes 0x%08x arrived; all "
-                 "32 lanes of a full warp must execute it (%s)",
+                 "%s at %s:%d in warp %u of %s of %s: only lanes 0x%08x arrived; all "
+                 "32 lanes of a full warp must execute it (%s)", op_name(r0.op),
                  base_name(r0.file), r0.line, w, block_name(), run->kernel, waiting,
                  end - first != 32 ? "partial warp" : "the others have exited");
             return -1;
         }
-        if (!mma_m16n8k16(first)) {
+        const char *wrong = r0.op == YL_EMU_LDMATRIX_X4 ? ldmatrix_x4(first) : nullptr;
+        if (wrong) {
+            fail(cudaErrorLaunchFailure, "ldmatrix.x4 at %s:%d in warp %u of %s of %s: %s",
+                 base_name(r0.file), r0.line, w, block_name(), run->kernel, wrong);
+            return -1;
+        }
+        if (r0.op == YL_EMU_MMA_M16N8K16 && !mma_m16n8k16(first)) {
             fail(cudaErrorLaunchFailure,
                  "mma.sync at %s:%d in warp %u of %s of %s: lanes ask for different numbers "
                  "of MMAs", base_name(r0.file), r0.line, w, block_name(), run->kernel);
@@ -493,7 +536,8 @@ int resolve_warp(unsigned w)
         case YL_EMU_ANY: r.result = (votes & r.mask) != 0; break;
         case YL_EMU_ALL: r.result = (votes & r.mask & waiting) == (r.mask & waiting); break;
         case YL_EMU_SYNCWARP:
-        case YL_EMU_MMA_M16N8K16: r.result = 0; break;   /* MMA: resolved above */
+        case YL_EMU_MMA_M16N8K16:
+        case YL_EMU_LDMATRIX_X4: r.result = 0; break;   /* MMA, ldmatrix: resolved above */
         case YL_EMU_SHFL_IDX: src = base + (r.arg & (width - 1)); break;
         case YL_EMU_SHFL_UP: src = (int)lane - r.arg >= base ? (int)lane - r.arg : (int)lane; break;
         case YL_EMU_SHFL_DOWN:
@@ -811,6 +855,19 @@ void yl_emu_cp_async_wait(int pending_groups)
             q.copy[kept++] = c;
     }
     q.count = kept;
+}
+
+void yl_emu_ldmatrix_x4_grid(uint32_t (*r)[4], const void *const *rows, int count,
+                             const char *file, int line)
+{
+    if (count < 1 || count > max_ldmatrix_loads) {
+        fail(cudaErrorLaunchFailure, "ldmatrix grid at %s:%d in thread %u of %s of %s: %d "
+             "loads (1..%d)", base_name(file), line, run->cur, block_name(), run->kernel,
+             count, (int)max_ldmatrix_loads);
+        abort_block();
+    }
+    ldmatrix_operands o{rows, r, count};
+    yl_emu_warp(YL_EMU_LDMATRIX_X4, 0xffffffffu, (uint64_t)(uintptr_t)&o, 0, 32, file, line);
 }
 
 void *yl_emu_dynamic_smem(size_t bytes, const char *file, int line)

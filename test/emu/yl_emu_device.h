@@ -106,7 +106,8 @@ void yl_emu_syncthreads(const char *file, int line);
 
 enum yl_emu_warp_op {
     YL_EMU_SHFL_IDX, YL_EMU_SHFL_UP, YL_EMU_SHFL_DOWN, YL_EMU_SHFL_XOR,
-    YL_EMU_BALLOT, YL_EMU_ANY, YL_EMU_ALL, YL_EMU_SYNCWARP, YL_EMU_MMA_M16N8K16
+    YL_EMU_BALLOT, YL_EMU_ANY, YL_EMU_ALL, YL_EMU_SYNCWARP, YL_EMU_MMA_M16N8K16,
+    YL_EMU_LDMATRIX_X4
 };
 
 /* One lane's part of a warp collective: waits until every lane named in mask that has not
@@ -146,6 +147,13 @@ void yl_emu_mma_grid_m16n8k16_f16f32(float (*d)[4], const uint32_t (*a)[4], int 
 void yl_emu_cp_async(void *dst, const void *src, int src_bytes, const char *file, int line);
 void yl_emu_cp_async_commit(void);
 void yl_emu_cp_async_wait(int pending_groups);
+
+/* count (1..8) ldmatrix.x4 loads in one warp collective (yl_device.h's
+ * yl_ldmatrix_x4_grid): all 32 lanes of a full warp must reach it with the same count;
+ * each lane's r[c] is assembled from every lane's rows[c] per the PTX layout, and a row
+ * address that is not 16-byte aligned fails the launch. */
+void yl_emu_ldmatrix_x4_grid(uint32_t (*r)[4], const void *const *rows, int count,
+                             const char *file, int line);
 
 /* Dynamic shared memory of the block: fails the launch when the kernel wants more bytes than
  * the launch gave. Poisoned (0xff bytes: NaN floats, -1 integers) at every block start. */
