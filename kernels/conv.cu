@@ -117,14 +117,15 @@ static __device__ __forceinline__ void gather(const float *__restrict__ in, cons
 
 /* ---- FP32: SIMT ---------------------------------------------------------------------------
  * Compute: thread (tm, tn) = (t / 16, t % 16) owns channels 4 tm .. 4 tm + 3 and pixels
- * tn + 16 j, so a warp's stores are runs of 16 consecutive pixels. Each output is summed over
- * k in increasing order. */
+ * 4 tn .. 4 tn + 3: per k one 16-byte shared load of its weights, one of its pixels (a
+ * quarter warp reads 128 consecutive bytes: no bank conflict) and 16 fused multiply-adds.
+ * Each output is summed over k in increasing order, one rounding a step (yl_fmaf). */
 static __global__ void __launch_bounds__(F32_THREADS)
 conv_f32_kernel(conv_geom g, const float *__restrict__ in, const float *__restrict__ weight,
                 const float *bias, const float *residual, yl_activation act, float *out)
 {
     __shared__ __align__(16) float s_w[2][TILE_K][TILE_M];
-    __shared__ float s_x[2][TILE_K][TILE_N];
+    __shared__ __align__(16) float s_x[2][TILE_K][TILE_N];
     to_block_image(g, in, out, residual);
     const int t = threadIdx.x, m0 = blockIdx.y * TILE_M, n0 = blockIdx.x * TILE_N;
     const int ln = t % TILE_N, lk = t / TILE_N;
@@ -159,18 +160,14 @@ conv_f32_kernel(conv_geom g, const float *__restrict__ in, const float *__restri
             gather(in, g, &tap, step, step, iy0, ix0, x, F32_X_PER_THREAD);
         }
         for (int kk = 0; kk < TILE_K; kk++) {
-            float a[4], b[4];
-            YL_UNROLL
-            for (int i = 0; i < 4; i++)
-                a[i] = s_w[cur][kk][4 * tm + i];
-            YL_UNROLL
-            for (int j = 0; j < 4; j++)
-                b[j] = s_x[cur][kk][tn + 16 * j];
+            const float4 av = *reinterpret_cast<const float4 *>(&s_w[cur][kk][4 * tm]);
+            const float4 bv = *reinterpret_cast<const float4 *>(&s_x[cur][kk][4 * tn]);
+            const float a[4] = {av.x, av.y, av.z, av.w}, b[4] = {bv.x, bv.y, bv.z, bv.w};
             YL_UNROLL
             for (int i = 0; i < 4; i++)
                 YL_UNROLL
                 for (int j = 0; j < 4; j++)
-                    acc[i][j] += a[i] * b[j];
+                    acc[i][j] = yl_fmaf(a[i], b[j], acc[i][j]);
         }
         if (more) {
             YL_UNROLL
@@ -184,7 +181,7 @@ conv_f32_kernel(conv_geom g, const float *__restrict__ in, const float *__restri
     for (int i = 0; i < 4; i++)
         YL_UNROLL
         for (int j = 0; j < 4; j++)
-            store_out(g, m0 + 4 * tm + i, n0 + tn + 16 * j, acc[i][j], bias, residual, act, out);
+            store_out(g, m0 + 4 * tm + i, n0 + 4 * tn + j, acc[i][j], bias, residual, act, out);
 }
 
 /* ---- FP16: tensor cores, any shape ------------------------------------------------------

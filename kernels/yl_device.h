@@ -110,7 +110,9 @@
  * yl_expf_fast: __expf on the GPU (2 + 1.16 * |x| ulp, flushes denormals); expf emulated, so
  * a test of a kernel using it needs a tolerance for the GPU's error, not only the emulation's.
  * yl_half_bits: a half's 16 bits (unsigned short). yl_fdividef: __fdividef (2 ulp, 0 for
- * |b| > 2^126). yl_popc: population count. */
+ * |b| > 2^126). yl_popc: population count. yl_fmaf: a * b + c rounded once (the fused
+ * multiply-add, explicit: the build forbids contraction elsewhere, --fmad=false), the same
+ * bits on the GPU and in the emulation (C's fmaf). */
 #if defined(__CUDACC__)
 typedef __half yl_half;
 #define yl_float2half(f) __float2half_rn(f)
@@ -119,6 +121,7 @@ typedef __half yl_half;
 #define yl_expf_fast(x) __expf(x)
 #define yl_fdividef(a, b) __fdividef((a), (b))
 #define yl_popc(x) __popc(x)
+#define yl_fmaf(a, b, c) __fmaf_rn((a), (b), (c))
 #else
 typedef yl_emu_half yl_half;
 #define yl_float2half(f) yl_emu_float2half_rn(f)
@@ -127,6 +130,7 @@ typedef yl_emu_half yl_half;
 #define yl_expf_fast(x) expf(x)
 #define yl_fdividef(a, b) ((a) / (b))
 #define yl_popc(x) __builtin_popcount(x)
+#define yl_fmaf(a, b, c) fmaf((a), (b), (c))
 #endif
 
 /* ---- asynchronous copies global -> shared (sm_80+; plain copies before) -------------------
