@@ -1,5 +1,5 @@
-// Bilinear axis tables on the device, entry for entry yl_bilinear_axis (lib/cpu/dense_ops.c):
-// a few hundred doubles per frame, so the tables for a frame's image size never cross PCIe.
+// Bilinear axis tables on the device, entry for entry yl_bilinear_axis (lib/cpu/dense_ops.c,
+// bilinear.cuh's yl_axis_entry_at): the tables for a frame's mask sizes never cross PCIe.
 //   table: i0 (out) int, i1 (out) int, w0 (out) float, w1 (out) float
 #include "bilinear.cuh"
 #include "yl_kernels.h"
@@ -10,22 +10,11 @@ static __global__ void bilinear_axis_kernel(int in, int out, int *i0, int *i1, f
     int dst = blockIdx.x * blockDim.x + threadIdx.x;
     if (dst >= out)
         return;
-    if (in == out) {    /* PyTorch copies: one source, weights 1 and 0 */
-        i0[dst] = i1[dst] = dst;
-        w0[dst] = 1.0f;
-        w1[dst] = 0.0f;
-        return;
-    }
-    /* float scale, then double: scale * (dst + 0.5) is exact in double, as on the CPU. */
-    float scale = (float)in / (float)out;
-    double src = (double)scale * (dst + 0.5) - 0.5;
-    if (src < 0.0)
-        src = 0.0;
-    int lo = (int)src;
-    i0[dst] = lo;
-    i1[dst] = lo + (lo < in - 1);
-    w1[dst] = (float)(src - lo);
-    w0[dst] = 1.0f - w1[dst];
+    const yl_axis_entry e = yl_axis_entry_at(in, out, dst);
+    i0[dst] = e.i0;
+    i1[dst] = e.i1;
+    w0[dst] = e.w0;
+    w1[dst] = e.w1;
 }
 
 static cudaError_t bilinear_axis_launch(int in, int out, void *table, cudaStream_t stream)

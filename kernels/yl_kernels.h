@@ -25,12 +25,10 @@ size_t yl_bilinear_table_bytes(int out);
 yolact_status yl_bilinear_axis_cuda(int in, int out, void *table, struct CUstream_st *stream);
 
 /* yl_preprocess_cpu: image->data is device memory (rows of image->stride bytes); out is
- * (3, size, size). workspace: yl_preprocess_cuda_workspace_bytes(size) bytes of device
- * memory (the axis tables). Bit-identical to the CPU (no FMA contraction in either). */
-size_t yl_preprocess_cuda_workspace_bytes(int size);
+ * (3, size, size). One launch. Bit-identical to the CPU (no FMA contraction in either). */
 yolact_status yl_preprocess_cuda(const yolact_image *image, int size, yl_input_norm norm,
                                  const float mean_bgr[3], const float std_bgr[3], float *out,
-                                 void *workspace, struct CUstream_st *stream);
+                                 struct CUstream_st *stream);
 
 /* yl_masks_assemble_cpu: proto (proto_h, proto_w, k), coeffs (n, k), boxes (n, 4),
  * out (n, proto_h, proto_w). The dot products are summed in another order than the CPU's

@@ -215,7 +215,6 @@ static yolact_status plan_ops(cuda_state *st)
         }
     }
     yl_detect_params dp = detect_params(st);
-    need_bytes(&st->workspace_bytes, yl_preprocess_cuda_workspace_bytes(m->preset.input_size));
     /* Detect runs after the network ops, in their graph, on their (then free) scratch. */
     need_bytes(&st->net_workspace_bytes, yl_detect_cuda_workspace_bytes(m->num_priors, &dp,
                                                                         st->batch));
@@ -561,8 +560,7 @@ static yolact_status load_pass(cuda_state *st, const yolact_image *images, int n
     static const float std_bgr[3] = {57.38f, 57.12f, 58.40f};
     for (int b = 0; b < n; b++)
         YL_TRY(yl_preprocess_cuda(&on_device[b], size, m->preset.input_norm, mean_bgr, std_bgr,
-                                  st->buffers[0] + (size_t)b * 3 * size * size, st->workspace,
-                                  st->stream));
+                                  st->buffers[0] + (size_t)b * 3 * size * size, st->stream));
     return mark(st, 2);
 }
 
