@@ -168,7 +168,8 @@ static __device__ __forceinline__ void yl_cp_async_16(void *smem, const void *gm
 static __device__ __forceinline__ void yl_cp_async_16_zfill(void *smem, const void *gmem,
                                                             bool valid)
 {
-    *static_cast<uint4 *>(smem) = valid ? *static_cast<const uint4 *>(gmem) : make_uint4(0, 0, 0, 0);
+    *static_cast<uint4 *>(smem) = valid ? *static_cast<const uint4 *>(gmem)
+                                        : make_uint4(0, 0, 0, 0);
 }
 static __device__ __forceinline__ void yl_cp_async_commit(void) {}
 #define yl_cp_async_wait_group(n) ((void)(n))

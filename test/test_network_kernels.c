@@ -489,7 +489,8 @@ START_TEST(test_conv_arguments)
     ck_assert_status(yl_conv2d_cuda(&d, &x, 1, 4, 4, aligned, YOLACT_PRECISION_FP32, NULL, NULL,
                                     YL_ACT_NONE, &x + 1, NULL, NULL), YOLACT_ERR_INVALID_ARGUMENT);
     /* The (H, W, C) path's workspace: FP16, channels in groups of 8, more than one tap. */
-    yl_conv_desc h = {8, 4, 3, 3, 1, 1, 1}, one = {8, 4, 1, 1, 1, 0, 1}, odd = {12, 4, 3, 3, 1, 1, 1};
+    yl_conv_desc h = {8, 4, 3, 3, 1, 1, 1}, one = {8, 4, 1, 1, 1, 0, 1};
+    yl_conv_desc odd = {12, 4, 3, 3, 1, 1, 1};
     ck_assert_uint_eq(yl_conv2d_cuda_workspace_bytes(&h, 2, 5, 7, YOLACT_PRECISION_FP16),
                       2 * 5 * 7 * 8 * 2);
     ck_assert_uint_eq(yl_conv2d_cuda_workspace_bytes(&h, 2, 5, 7, YOLACT_PRECISION_FP32), 0);

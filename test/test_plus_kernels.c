@@ -144,7 +144,8 @@ static void assert_same_products(const dcn_problem *pr, const float *got, const 
                         d->kernel_h * d->kernel_w, n_w = (size_t)d->out_channels * K;
     const size_t count = (size_t)d->out_channels * pr->oh * pr->ow;
     float *in = xmalloc(n_in * 4), *w = xmalloc(n_w * 4), *bias = xmalloc(d->out_channels * 4);
-    float *mag = xmalloc(count * 4), *ws = xmalloc(yl_conv2d_workspace_floats(d, pr->h, pr->w) * 4 + 4);
+    float *mag = xmalloc(count * 4);
+    float *ws = xmalloc(yl_conv2d_workspace_floats(d, pr->h, pr->w) * 4 + 4);
     for (size_t i = 0; i < n_in; i++)
         in[i] = fabsf(pr->in[i]);
     for (size_t i = 0; i < n_w; i++)
