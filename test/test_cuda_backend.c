@@ -634,6 +634,52 @@ START_TEST(profile_times_every_stage)
 }
 END_TEST
 
+#ifdef YL_CUDA_EMULATION
+/* The scores of a session of `precision` on IMAGE, sessions made with the environment as it
+ * is; *count of them into scores (room for 100). */
+static void scores_at(yolact_precision precision, float *scores, int *count)
+{
+    yolact_session_options so;
+    yolact_session_options_init(&so);
+    so.backend = YOLACT_BACKEND_CUDA;
+    so.precision = precision;
+    yolact_session *s = NULL;
+    ck_assert_status(yolact_session_create(model, &so, &s), YOLACT_OK);
+    yolact_image image;
+    ck_assert_status(yolact_image_load(IMAGE, &image), YOLACT_OK);
+    const yolact_result *r;
+    ck_assert_status(yolact_session_detect(s, &image, &r), YOLACT_OK);
+    *count = r->count;
+    for (int i = 0; i < r->count && i < 100; i++)
+        scores[i] = r->detections[i].score;
+    yolact_image_free_pixels(&image);
+    yolact_session_free(s);
+}
+
+/* YL_EMU_CUDNN_FP16 (lib/cuda/dnn_emulated.c), the measurement of cuDNN's FP16 rounding:
+ * with it an FP16 session's scores move (its convolutions' inputs and weights are rounded to
+ * half), an FP32 session's do not. */
+START_TEST(emulated_cudnn_rounds_fp16_when_asked)
+{
+    float exact[2][100], rounded[2][100];
+    int n_exact[2], n_rounded[2];
+    unsetenv("YL_EMU_CUDNN_FP16");
+    scores_at(YOLACT_PRECISION_FP32, exact[0], &n_exact[0]);
+    scores_at(YOLACT_PRECISION_FP16, exact[1], &n_exact[1]);
+    setenv("YL_EMU_CUDNN_FP16", "1", 1);
+    scores_at(YOLACT_PRECISION_FP32, rounded[0], &n_rounded[0]);
+    scores_at(YOLACT_PRECISION_FP16, rounded[1], &n_rounded[1]);
+    unsetenv("YL_EMU_CUDNN_FP16");
+    ck_assert_int_eq(n_exact[0], n_rounded[0]);
+    ck_assert_mem_eq(exact[0], rounded[0], sizeof(float) * (size_t)n_exact[0]);
+    int moved = n_exact[1] != n_rounded[1];
+    for (int i = 0; !moved && i < n_exact[1]; i++)
+        moved = exact[1][i] != rounded[1][i];
+    ck_assert_msg(moved, "FP16 scores with the cuDNN rounding model equal those without");
+}
+END_TEST
+#endif
+
 Suite *cuda_backend_suite(void)
 {
     Suite *s = suite_create("cuda_backend");
@@ -658,6 +704,7 @@ Suite *cuda_backend_suite(void)
     tcase_add_test(frames, a_frame_allocates_nothing_and_syncs_twice);
     tcase_add_test(frames, a_plus_frame_allocates_nothing_and_syncs_twice);
     tcase_add_test(frames, out_of_gpu_memory_is_a_status_and_the_session_recovers);
+    tcase_add_test(frames, emulated_cudnn_rounds_fp16_when_asked);
 #endif
     tcase_add_test(frames, batches_and_strides_give_the_single_frame_result);
     tcase_add_test(frames, plus_batches_give_the_single_frame_result);

@@ -1,6 +1,11 @@
 /* yl_dnn for the emulated build: the emulation's device memory is host memory, so the CPU
  * backend's exact convolution (on all cores) stands in for cuDNN. It runs as a host function
- * in stream order, so a stream capture records it as it records cuDNN's kernels. */
+ * in stream order, so a stream capture records it as it records cuDNN's kernels.
+ * It computes FP32 whatever the precision, so FP16 sessions here test our FP16 kernels with
+ * an exact backbone. With YL_EMU_CUDNN_FP16 set in the environment when a session is made,
+ * an FP16 session's convolutions round their input and weights to half first, as cuDNN's
+ * CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION does on tensor cores (the result stays float): a
+ * measurement of what FP16 costs the parity sets (test/emu/README.md), not a test mode. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -16,6 +21,7 @@ struct yl_dnn_conv {
     int batch, in_h, in_w;
     yl_activation act;
     int has_residual;
+    int rounds_to_half;     /* input and weights rounded to half first (YL_EMU_CUDNN_FP16) */
     /* the operands of the last run, read by the host function when the stream gets to it */
     const float *in, *weight, *bias, *residual;
     float *out;
@@ -41,19 +47,35 @@ void yl_dnn_destroy(yl_dnn *dnn)
     free(dnn);
 }
 
+static size_t weight_count(const yl_conv_desc *d)
+{
+    return (size_t)d->out_channels * d->in_channels * d->kernel_h * d->kernel_w;
+}
+
+static void round_to_half(const float *in, size_t n, float *out)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = yl_emu_round_to_half(in[i]);
+}
+
 yolact_status yl_dnn_conv_plan(yl_dnn *dnn, const yl_conv_desc *d, int batch, int in_h, int in_w,
                                yl_activation act, int has_residual, yolact_precision precision,
                                yl_dnn_conv **plan, size_t *workspace_bytes)
 {
     (void)dnn;
-    (void)precision; /* the CPU computes FP32 whatever the precision */
     yl_dnn_conv *p = malloc(sizeof *p);
     if (!p)
         return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory planning a convolution");
     *p = (yl_dnn_conv){.desc = *d, .batch = batch, .in_h = in_h, .in_w = in_w, .act = act,
-                       .has_residual = has_residual};
+                       .has_residual = has_residual,
+                       .rounds_to_half = precision == YOLACT_PRECISION_FP16 &&
+                                         getenv("YL_EMU_CUDNN_FP16") != NULL};
     *plan = p;
-    *workspace_bytes = yl_conv2d_workspace_floats(d, in_h, in_w) * sizeof(float);
+    /* the CPU convolution's scratch; rounding: then one image's input and the weights */
+    size_t floats = yl_conv2d_workspace_floats(d, in_h, in_w);
+    if (p->rounds_to_half)
+        floats += (size_t)d->in_channels * in_h * in_w + weight_count(d);
+    *workspace_bytes = floats * sizeof(float);
     return YOLACT_OK;
 }
 
@@ -71,10 +93,19 @@ static void run_conv(void *plan)
     size_t out_size = (size_t)d->out_channels *
                       yl_conv_out_size(p->in_h, d->kernel_h, d->stride, d->pad, d->dilation) *
                       yl_conv_out_size(p->in_w, d->kernel_w, d->stride, d->pad, d->dilation);
-    for (int b = 0; b < p->batch; b++)
-        yl_conv2d_cpu(d, p->in + in_size * b, p->in_h, p->in_w, p->weight, p->bias,
+    float *scratch = p->workspace;
+    float *in = scratch + yl_conv2d_workspace_floats(d, p->in_h, p->in_w);
+    float *weight = in + in_size;
+    if (p->rounds_to_half)
+        round_to_half(p->weight, weight_count(d), weight);
+    for (int b = 0; b < p->batch; b++) {
+        if (p->rounds_to_half)
+            round_to_half(p->in + in_size * b, in_size, in);
+        yl_conv2d_cpu(d, p->rounds_to_half ? in : p->in + in_size * b, p->in_h, p->in_w,
+                      p->rounds_to_half ? weight : p->weight, p->bias,
                       p->residual ? p->residual + out_size * b : NULL, p->act,
-                      p->out + out_size * b, p->workspace, 0);
+                      p->out + out_size * b, scratch, 0);
+    }
 }
 
 yolact_status yl_dnn_conv_run(yl_dnn *dnn, yl_dnn_conv *p, const float *in,

@@ -1347,6 +1347,11 @@ void yl_emu_fail_allocation(long after)
     allocations_before_failure.store(after < 0 ? -1 : after);
 }
 
+float yl_emu_round_to_half(float f)
+{
+    return yl_emu_half2float(yl_emu_float2half_rn(f));
+}
+
 void yl_emu_counters_reset(void)
 {
     std::lock_guard<std::mutex> lock(counters_mutex);

@@ -124,6 +124,10 @@ void yl_emu_counters_reset(void);
  * -1 cancels. */
 void yl_emu_fail_allocation(long after);
 
+/* The device's half rounding for host code: f to the nearest half (ties to even), as a
+ * float (the emulated cuDNN's FP16 model, lib/cuda/dnn_emulated.c). */
+float yl_emu_round_to_half(float f);
+
 #ifdef __cplusplus
 }
 #endif
