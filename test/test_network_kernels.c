@@ -253,13 +253,6 @@ static const char *precision_name(yolact_precision p)
     return p == YOLACT_PRECISION_FP16 ? "FP16" : "FP32";
 }
 
-/* The device scratch yl_conv2d_cuda needs for the shape, or NULL where it needs none. */
-static void *conv_workspace(const yl_conv_desc *d, int batch, int h, int w, yolact_precision prec)
-{
-    size_t bytes = yl_conv2d_cuda_workspace_bytes(d, batch, h, w, prec);
-    return bytes ? dev_alloc(bytes) : NULL;
-}
-
 /* Runs one case in one precision against yl_conv2d_cpu; returns the kernel's seconds. */
 static double check_conv(uint64_t *rng, const conv_case *cc, yolact_precision prec)
 {

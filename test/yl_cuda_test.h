@@ -7,6 +7,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "yl_kernels.h"
 #include "yl_test.h"
 
 #ifdef YL_CUDA_EMULATION
@@ -47,6 +48,14 @@ static inline void from_dev(void *host, const void *dev, size_t n)
 {
     if (n)
         ck_assert_cuda(cudaMemcpy(host, dev, n, cudaMemcpyDeviceToHost));
+}
+
+/* The device scratch yl_conv2d_cuda needs for the shape, or NULL where it needs none. */
+static inline void *conv_workspace(const yl_conv_desc *d, int batch, int h, int w,
+                                   yolact_precision prec)
+{
+    size_t bytes = yl_conv2d_cuda_workspace_bytes(d, batch, h, w, prec);
+    return bytes ? dev_alloc(bytes) : NULL;
 }
 
 /* Compare n floats bit for bit (NaN equal to NaN), reporting the first difference and how

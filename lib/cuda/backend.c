@@ -8,8 +8,9 @@
  * threshold for each image, and one download of all the detections (with their mask scores)
  * and one of all their masks, into page-locked memory: 2 synchronisations a pass. The op
  * list with Detect and the score threshold runs as one CUDA graph, captured at the first
- * pass of each planned pass size (MAX_PASS_SIZES). Every device buffer is allocated when the session is created, except
- * the image-sized ones, which grow when an image larger than any before arrives.
+ * pass of each planned pass size (MAX_PASS_SIZES). Every device buffer is allocated when the
+ * session is created, except the image-sized ones, which grow when an image larger than any
+ * before arrives.
  *
  * The same file builds against test/emu's runtime (-DYL_CUDA_EMULATION), where it runs on the
  * host with the emulated kernels, so CI runs the whole CUDA path without a GPU. */
@@ -54,7 +55,8 @@ typedef struct cuda_state {
     const yl_cuda_weights *weights; /* shared with the model's other sessions on the device */
     void *net_workspace;            /* the network ops' scratch: fixed, the graph holds it */
     size_t net_workspace_bytes;
-    void *workspace;                /* the other stages' scratch; grows with the image */
+    void *workspace;                /* the mask resize's axis tables: allocated at the first
+                                       frame, grown with the image */
     size_t workspace_bytes;
     /* The pass sizes the network is planned for (pass_size_index) and, for each, the op
      * list captured at the first unprofiled pass of that size. */
@@ -287,7 +289,6 @@ static yolact_status create(cuda_state *st)
                                       &st->maskiou));
     YL_TRY(device_alloc(st, &st->net_workspace, st->net_workspace_bytes,
                         "the network's scratch"));
-    YL_TRY(device_alloc(st, &st->workspace, st->workspace_bytes, "the scratch"));
     /* What the session holds besides its own, from here on: the weights (shared with the
      * model's other sessions on the device) and the mask-IoU net's. */
     size_t held = st->weights->bytes + yl_cuda_maskiou_device_bytes(st->maskiou);

@@ -800,6 +800,14 @@ void yl_emu_mma_grid_m16n8k16_f16f32(float (*d)[4], const uint32_t (*a)[4], int 
     yl_emu_warp(YL_EMU_MMA_M16N8K16, 0xffffffffu, (uint64_t)(uintptr_t)&o, 0, 32, file, line);
 }
 
+/* The running thread's pending copies; the launch's queues are made at its first cp.async. */
+static copy_queue &thread_copies()
+{
+    if (run->copies.size() < run->nthreads)
+        run->copies.resize(run->nthreads);  /* zeroed: no copies pending */
+    return run->copies[run->cur];
+}
+
 void yl_emu_cp_async(void *dst, const void *src, int src_bytes, const char *file, int line)
 {
     if (src_bytes != 0 && src_bytes != 16) {
@@ -814,9 +822,7 @@ void yl_emu_cp_async(void *dst, const void *src, int src_bytes, const char *file
              run->kernel, dst, src);
         abort_block();
     }
-    if (run->copies.size() < run->nthreads)
-        run->copies.resize(run->nthreads);  /* zeroed: no copies pending */
-    copy_queue &q = run->copies[run->cur];
+    copy_queue &q = thread_copies();
     if (q.count == max_pending_copies) {
         fail(cudaErrorLaunchFailure, "cp.async at %s:%d in thread %u of %s of %s: more than "
              "%u copies in flight (the emulation's limit)", base_name(file), line, run->cur,
@@ -834,16 +840,12 @@ void yl_emu_cp_async(void *dst, const void *src, int src_bytes, const char *file
 
 void yl_emu_cp_async_commit(void)
 {
-    if (run->copies.size() < run->nthreads)
-        run->copies.resize(run->nthreads);
-    run->copies[run->cur].committed++;
+    thread_copies().committed++;
 }
 
 void yl_emu_cp_async_wait(int pending_groups)
 {
-    if (run->copies.size() <= run->cur)
-        return;     /* this launch issued no copy */
-    copy_queue &q = run->copies[run->cur];
+    copy_queue &q = thread_copies();
     /* Groups before committed - pending_groups complete; copies never committed stay. */
     long done_below = (long)q.committed - pending_groups;
     unsigned kept = 0;
