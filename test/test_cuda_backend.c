@@ -656,26 +656,39 @@ static void scores_at(yolact_precision precision, float *scores, int *count)
     yolact_session_free(s);
 }
 
+static int scores_differ(const float *a, int n_a, const float *b, int n_b)
+{
+    int differ = n_a != n_b;
+    for (int i = 0; !differ && i < n_a && i < 100; i++)
+        differ = a[i] != b[i];
+    return differ;
+}
+
 /* YL_EMU_CUDNN_FP16 (lib/cuda/dnn_emulated.c), the measurement of cuDNN's FP16 rounding:
  * with it an FP16 session's scores move (its convolutions' inputs and weights are rounded to
- * half), an FP32 session's do not. */
+ * half), an FP32 session's do not; set to "input" (only the network's input image rounded)
+ * they move, and differently from every convolution rounded. */
 START_TEST(emulated_cudnn_rounds_fp16_when_asked)
 {
-    float exact[2][100], rounded[2][100];
-    int n_exact[2], n_rounded[2];
+    float exact[2][100], rounded[2][100], image_rounded[100];
+    int n_exact[2], n_rounded[2], n_image_rounded;
     unsetenv("YL_EMU_CUDNN_FP16");
     scores_at(YOLACT_PRECISION_FP32, exact[0], &n_exact[0]);
     scores_at(YOLACT_PRECISION_FP16, exact[1], &n_exact[1]);
     setenv("YL_EMU_CUDNN_FP16", "1", 1);
     scores_at(YOLACT_PRECISION_FP32, rounded[0], &n_rounded[0]);
     scores_at(YOLACT_PRECISION_FP16, rounded[1], &n_rounded[1]);
+    setenv("YL_EMU_CUDNN_FP16", "input", 1);
+    scores_at(YOLACT_PRECISION_FP16, image_rounded, &n_image_rounded);
     unsetenv("YL_EMU_CUDNN_FP16");
     ck_assert_int_eq(n_exact[0], n_rounded[0]);
     ck_assert_mem_eq(exact[0], rounded[0], sizeof(float) * (size_t)n_exact[0]);
-    int moved = n_exact[1] != n_rounded[1];
-    for (int i = 0; !moved && i < n_exact[1]; i++)
-        moved = exact[1][i] != rounded[1][i];
-    ck_assert_msg(moved, "FP16 scores with the cuDNN rounding model equal those without");
+    ck_assert_msg(scores_differ(exact[1], n_exact[1], rounded[1], n_rounded[1]),
+                  "FP16 scores with the cuDNN rounding model equal those without");
+    ck_assert_msg(scores_differ(exact[1], n_exact[1], image_rounded, n_image_rounded),
+                  "FP16 scores with the input image rounded equal those without");
+    ck_assert_msg(scores_differ(rounded[1], n_rounded[1], image_rounded, n_image_rounded),
+                  "rounding the input image alone gives the scores of rounding every layer");
 }
 END_TEST
 #endif

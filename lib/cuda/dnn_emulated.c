@@ -4,10 +4,13 @@
  * It computes FP32 whatever the precision, so FP16 sessions here test our FP16 kernels with
  * an exact backbone. With YL_EMU_CUDNN_FP16 set in the environment when a session is made,
  * an FP16 session's convolutions round their input and weights to half first, as cuDNN's
- * CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION does on tensor cores (the result stays float): a
- * measurement of what FP16 costs the parity sets (test/emu/README.md), not a test mode. */
+ * CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION does on tensor cores (the result stays float); set to
+ * "input", only the network's input image is rounded (the input of the convolutions that
+ * read 3 channels), the least any half backbone changes. Measurements of what FP16 costs the
+ * parity sets (test/emu/README.md), not test modes. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cuda/cuda_api.h"
 #include "cuda/dnn.h"
@@ -21,7 +24,8 @@ struct yl_dnn_conv {
     int batch, in_h, in_w;
     yl_activation act;
     int has_residual;
-    int rounds_to_half;     /* input and weights rounded to half first (YL_EMU_CUDNN_FP16) */
+    /* rounded to half first (YL_EMU_CUDNN_FP16) */
+    int rounds_input, rounds_weights;
     /* the operands of the last run, read by the host function when the stream gets to it */
     const float *in, *weight, *bias, *residual;
     float *out;
@@ -66,14 +70,17 @@ yolact_status yl_dnn_conv_plan(yl_dnn *dnn, const yl_conv_desc *d, int batch, in
     yl_dnn_conv *p = malloc(sizeof *p);
     if (!p)
         return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory planning a convolution");
+    const char *rounding = precision == YOLACT_PRECISION_FP16 ? getenv("YL_EMU_CUDNN_FP16")
+                                                                : NULL;
+    int image_only = rounding && strcmp(rounding, "input") == 0;
     *p = (yl_dnn_conv){.desc = *d, .batch = batch, .in_h = in_h, .in_w = in_w, .act = act,
                        .has_residual = has_residual,
-                       .rounds_to_half = precision == YOLACT_PRECISION_FP16 &&
-                                         getenv("YL_EMU_CUDNN_FP16") != NULL};
+                       .rounds_input = rounding && (!image_only || d->in_channels == 3),
+                       .rounds_weights = rounding && !image_only};
     *plan = p;
     /* the CPU convolution's scratch; rounding: then one image's input and the weights */
     size_t floats = yl_conv2d_workspace_floats(d, in_h, in_w);
-    if (p->rounds_to_half)
+    if (p->rounds_input || p->rounds_weights)
         floats += (size_t)d->in_channels * in_h * in_w + weight_count(d);
     *workspace_bytes = floats * sizeof(float);
     return YOLACT_OK;
@@ -94,15 +101,20 @@ static void run_conv(void *plan)
                       yl_conv_out_size(p->in_h, d->kernel_h, d->stride, d->pad, d->dilation) *
                       yl_conv_out_size(p->in_w, d->kernel_w, d->stride, d->pad, d->dilation);
     float *scratch = p->workspace;
-    float *in = scratch + yl_conv2d_workspace_floats(d, p->in_h, p->in_w);
-    float *weight = in + in_size;
-    if (p->rounds_to_half)
-        round_to_half(p->weight, weight_count(d), weight);
+    float *rounded_in = scratch + yl_conv2d_workspace_floats(d, p->in_h, p->in_w);
+    float *rounded_weight = rounded_in + in_size;
+    const float *weight = p->weight;
+    if (p->rounds_weights) {
+        round_to_half(p->weight, weight_count(d), rounded_weight);
+        weight = rounded_weight;
+    }
     for (int b = 0; b < p->batch; b++) {
-        if (p->rounds_to_half)
-            round_to_half(p->in + in_size * b, in_size, in);
-        yl_conv2d_cpu(d, p->rounds_to_half ? in : p->in + in_size * b, p->in_h, p->in_w,
-                      p->rounds_to_half ? weight : p->weight, p->bias,
+        const float *in = p->in + in_size * b;
+        if (p->rounds_input) {
+            round_to_half(in, in_size, rounded_in);
+            in = rounded_in;
+        }
+        yl_conv2d_cpu(d, in, p->in_h, p->in_w, weight, p->bias,
                       p->residual ? p->residual + out_size * b : NULL, p->act,
                       p->out + out_size * b, scratch, 0);
     }
