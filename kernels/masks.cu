@@ -180,25 +180,37 @@ extern "C" size_t yl_mask_resize_cuda_workspace_bytes(int out_h, int out_w)
     return yl_bilinear_table_bytes(out_h) + yl_bilinear_table_bytes(out_w);
 }
 
+extern "C" yolact_status yl_mask_resize_tables_cuda(int in_h, int in_w, int out_h, int out_w,
+                                                    void *tables, cudaStream_t stream)
+{
+    if (in_h < 0 || in_w < 0 || out_h < 0 || out_w < 0 || out_h > YOLACT_MAX_IMAGE_SIDE ||
+        out_w > YOLACT_MAX_IMAGE_SIDE || (in_h && in_w && out_h && out_w && !tables))
+        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT,
+                       "yl_mask_resize_tables_cuda: %dx%d -> %dx%d, tables %p", in_h, in_w,
+                       out_h, out_w, tables);
+    if (in_h == 0 || in_w == 0 || out_h == 0 || out_w == 0) /* nothing is sampled */
+        return YOLACT_OK;
+    char *y_table = static_cast<char *>(tables);
+    YL_TRY(yl_bilinear_axis_cuda(in_h, out_h, y_table, stream));
+    return yl_bilinear_axis_cuda(in_w, out_w, y_table + yl_bilinear_table_bytes(out_h), stream);
+}
+
 extern "C" yolact_status yl_mask_resize_threshold_cuda(const float *in, int n, int in_h,
                                                        int in_w, uint8_t *out, int out_h,
                                                        int out_w, size_t out_stride,
-                                                       void *workspace, cudaStream_t stream)
+                                                       const void *tables, cudaStream_t stream)
 {
-    if (n < 0 || n > 65535 || out_h < 0 || out_w < 0 || out_h > YOLACT_MAX_IMAGE_SIDE ||
-        out_w > YOLACT_MAX_IMAGE_SIDE || out_stride < ((size_t)out_w + 7) / 8 ||
-        (n && out_h && out_w && (!out || !workspace || (in_h > 0 && in_w > 0 && !in))))
+    if (n < 0 || n > 65535 || in_h < 0 || in_w < 0 || out_h < 0 || out_w < 0 ||
+        out_h > YOLACT_MAX_IMAGE_SIDE || out_w > YOLACT_MAX_IMAGE_SIDE ||
+        out_stride < ((size_t)out_w + 7) / 8 ||
+        (n && out_h && out_w && (!out || (in_h > 0 && in_w > 0 && (!in || !tables)))))
         return yl_fail(YOLACT_ERR_INVALID_ARGUMENT,
                        "yl_mask_resize_threshold_cuda: %d masks %dx%d -> %dx%d, stride %zu",
                        n, in_h, in_w, out_h, out_w, out_stride);
     if (n == 0 || out_h == 0 || out_w == 0)
         return YOLACT_OK;
-    char *y_table = static_cast<char *>(workspace), *x_table = y_table +
-                                                               yl_bilinear_table_bytes(out_h);
-    if (in_h > 0 && in_w > 0) {
-        YL_TRY(yl_bilinear_axis_cuda(in_h, out_h, y_table, stream));
-        YL_TRY(yl_bilinear_axis_cuda(in_w, out_w, x_table, stream));
-    }
+    const char *y_table = static_cast<const char *>(tables);
+    const char *x_table = y_table ? y_table + yl_bilinear_table_bytes(out_h) : NULL;
     YL_CUDA_CHECK(mask_resize_threshold_launch(in, n, in_h, in_w, out, out_h, out_w, out_stride,
                                                y_table, x_table, stream));
     return YOLACT_OK;

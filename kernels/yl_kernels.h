@@ -39,12 +39,16 @@ yolact_status yl_masks_assemble_cuda(const float *proto, int proto_h, int proto_
 
 /* yl_mask_resize_threshold_cpu for n masks at once: in (n, in_h, in_w), out n bitmasks of
  * out_h rows of out_stride bytes, one after another; bytes past (out_w + 7) / 8 in a row
- * are left alone. workspace: yl_mask_resize_cuda_workspace_bytes(out_h, out_w) bytes of
- * device memory. Bit-identical to the CPU. */
+ * are left alone. Bit-identical to the CPU. It samples through the two axis tables that
+ * yl_mask_resize_tables_cuda built for the same sizes into `tables`
+ * (yl_mask_resize_cuda_workspace_bytes(out_h, out_w) bytes of device memory), so a stream
+ * of frames of one size builds them once. */
 size_t yl_mask_resize_cuda_workspace_bytes(int out_h, int out_w);
+yolact_status yl_mask_resize_tables_cuda(int in_h, int in_w, int out_h, int out_w,
+                                         void *tables, struct CUstream_st *stream);
 yolact_status yl_mask_resize_threshold_cuda(const float *in, int n, int in_h, int in_w,
                                             uint8_t *out, int out_h, int out_w,
-                                            size_t out_stride, void *workspace,
+                                            size_t out_stride, const void *tables,
                                             struct CUstream_st *stream);
 
 /* The Fast NMS step of yl_detect_cpu for every class at once. boxes: (num_classes, top_k, 4)

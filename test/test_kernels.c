@@ -198,6 +198,7 @@ static void check_resize_case(uint64_t *rng, int n, int in_h, int in_w, int out_
     uint8_t *d_out = dev_alloc(out_bytes);
     ck_assert_cuda(cudaMemset(d_out, 0xab, out_bytes ? out_bytes : 1));
     void *d_ws = dev_alloc(yl_mask_resize_cuda_workspace_bytes(out_h, out_w));
+    ck_assert_status(yl_mask_resize_tables_cuda(in_h, in_w, out_h, out_w, d_ws, NULL), YOLACT_OK);
     ck_assert_status(yl_mask_resize_threshold_cuda(d_in, n, in_h, in_w, d_out, out_h, out_w,
                                                    stride, d_ws, NULL), YOLACT_OK);
     from_dev(got, d_out, out_bytes);
@@ -230,6 +231,11 @@ START_TEST(test_mask_resize_threshold)
     ck_assert_status(yl_mask_resize_threshold_cuda(NULL, 0, 1, 1, NULL, 5, 5, 1, NULL, NULL),
                      YOLACT_OK);
     ck_assert_status(yl_mask_resize_threshold_cuda(NULL, 1, 1, 1, NULL, 5, 9, 1, NULL, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_status(yl_mask_resize_tables_cuda(0, 0, 5, 5, NULL, NULL), YOLACT_OK);
+    ck_assert_status(yl_mask_resize_tables_cuda(1, 1, 5, 5, NULL, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_status(yl_mask_resize_tables_cuda(1, 1, YOLACT_MAX_IMAGE_SIDE + 1, 5, NULL, NULL),
                      YOLACT_ERR_INVALID_ARGUMENT);
 }
 END_TEST

@@ -58,6 +58,7 @@ typedef struct cuda_state {
     void *workspace;                /* the mask resize's axis tables: allocated at the first
                                        frame, grown with the image */
     size_t workspace_bytes;
+    int tables_h, tables_w;         /* the image size the tables were built for (0: none) */
     /* The pass sizes the network is planned for (pass_size_index) and, for each, the op
      * list captured at the first unprofiled pass of that size. */
     int pass_sizes[MAX_PASS_SIZES], num_pass_sizes;
@@ -358,6 +359,7 @@ static yolact_status ensure_image_buffers(cuda_state *st, const yolact_image *im
     if (ws > st->workspace_bytes || !st->workspace) { /* (NULL after a failed growth) */
         device_free(st, st->workspace, st->workspace_bytes);
         st->workspace = NULL;
+        st->tables_h = st->tables_w = 0;
         YL_TRY(device_alloc(st, &st->workspace, ws, "the scratch"));
         st->workspace_bytes = ws;
     }
@@ -582,6 +584,19 @@ static size_t mask_stride_of(const yolact_image *image)
     return ((size_t)image->width + 7) / 8;
 }
 
+/* The mask resize's axis tables for the image's size, built unless the last image had it. */
+static yolact_status resize_tables_for(cuda_state *st, const yolact_image *image)
+{
+    if (image->height == st->tables_h && image->width == st->tables_w)
+        return YOLACT_OK;
+    st->tables_h = st->tables_w = 0;
+    YL_TRY(yl_mask_resize_tables_cuda(st->model->proto_h, st->model->proto_w, image->height,
+                                      image->width, st->workspace, st->stream));
+    st->tables_h = image->height;
+    st->tables_w = image->width;
+    return YOLACT_OK;
+}
+
 /* After the network and Detect: one read-back of the counts, the masks of each image, one
  * download of all detections and one of all masks; returns once they are on the host. */
 static yolact_status finish_pass(cuda_state *st, const yolact_image *images, int n)
@@ -613,6 +628,7 @@ static yolact_status finish_pass(cuda_state *st, const yolact_image *images, int
         if (st->maskiou) /* YOLACT++: the mask scores go right after the detections */
             YL_TRY(yl_cuda_maskiou_run(st->maskiou, st->proto_masks, count, detections,
                                        mask_scores_of(st, detections), st->stream));
+        YL_TRY(resize_tables_for(st, &images[b]));
         YL_TRY(yl_mask_resize_threshold_cuda(st->proto_masks, count, m->proto_h, m->proto_w,
                                              st->mask_bits + st->mask_offsets[b],
                                              images[b].height, images[b].width,
