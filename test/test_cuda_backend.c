@@ -4,9 +4,11 @@
  * stage profile. In the normal runner it runs on the emulated runtime; in the GPU runner
  * (`make gpu-check`) on the GPU, where the counts are not available and are skipped. */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "backend.h"
 #include "cpu/post_ops.h"
 #include "cuda/runtime.h"
 #include "profile.h"
@@ -86,6 +88,7 @@ static void assert_frame_counts(yolact_session *s, const yolact_image *image, co
     ck_assert_int_eq(c.synchronizations, 2);
     ck_assert_int_eq(c.graph_launches, 1);
     ck_assert_int_eq(c.launches, direct_launches);
+    ck_assert_int_eq(c.legacy_stream_uses, 0);
     yolact_session_options so;
     yolact_session_options_init(&so);
     const size_t detections_block = c.d2h_bytes - sizeof(int) -
@@ -698,6 +701,88 @@ START_TEST(emulated_cudnn_rounds_fp16_when_asked)
 END_TEST
 #endif
 
+/* Another thread captures a graph on a blocking stream (one made without
+ * cudaStreamNonBlocking, as cudaStreamCreate makes them) from before a session is made until
+ * after it is freed. CUDA refuses any use of the legacy default stream meanwhile, and
+ * invalidates that capture: the library must not use it (lib/cuda/upload.h). Nor may its
+ * own streams be blocking ones, or another thread's use of the legacy stream would break
+ * the session's capture of its graph: counted in the emulation. */
+typedef struct outside_capture {
+    pthread_barrier_t started, finished;
+    cudaError_t begin, end;
+} outside_capture;
+
+static void *capture_until_finished(void *arg)
+{
+    outside_capture *c = arg;
+    cudaStream_t stream = NULL;
+    cudaGraph_t graph = NULL;
+    c->begin = cudaStreamCreate(&stream);
+    if (c->begin == cudaSuccess)
+        c->begin = cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal);
+    pthread_barrier_wait(&c->started);
+    pthread_barrier_wait(&c->finished);
+    c->end = c->begin == cudaSuccess ? cudaStreamEndCapture(stream, &graph) : c->begin;
+    if (graph)
+        cudaGraphDestroy(graph);
+    if (stream)
+        cudaStreamDestroy(stream);
+    return NULL;
+}
+
+START_TEST(another_threads_capture_survives_a_session)
+{
+    yolact_session *probe = cuda_session(0.1f, 1);
+    if (!probe)
+        return;
+    yolact_session_free(probe);
+    yolact_model *plus = yl_test_load_model(YL_TEST_PARITY_PLUS_CHECKPOINT,
+                                            "yolact_plus_resnet50");
+    yolact_image image;
+    ck_assert_status(yolact_image_load(IMAGE, &image), YOLACT_OK);
+    outside_capture c;
+    ck_assert_int_eq(pthread_barrier_init(&c.started, NULL, 2), 0);
+    ck_assert_int_eq(pthread_barrier_init(&c.finished, NULL, 2), 0);
+    pthread_t thread;
+    ck_assert_int_eq(pthread_create(&thread, NULL, capture_until_finished, &c), 0);
+    pthread_barrier_wait(&c.started);
+#ifdef YL_CUDA_EMULATION
+    yl_emu_counters_reset();
+#endif
+    /* A session made (its uploads), two frames (the first captures the session's own graph),
+     * the network outputs read back, the session freed; YOLACT++'s made and freed. */
+    yolact_session *s = cuda_session(0.1f, 1), *s_plus = cuda_session_of(plus, 0.1f, 1);
+    const yolact_result *r;
+    yl_network_outputs outputs;
+    yolact_status frames[2], read_back;
+    for (int i = 0; i < 2; i++)
+        frames[i] = yolact_session_detect(s, &image, &r);
+    read_back = yl_session_network_outputs(s, &outputs);
+    yolact_session_free(s);
+    yolact_session_free(s_plus);
+#ifdef YL_CUDA_EMULATION
+    yl_emu_counters counters;
+    yl_emu_counters_get(&counters);
+#endif
+    pthread_barrier_wait(&c.finished);
+    ck_assert_int_eq(pthread_join(thread, NULL), 0);
+    pthread_barrier_destroy(&c.started);
+    pthread_barrier_destroy(&c.finished);
+    for (int i = 0; i < 2; i++)
+        ck_assert_status(frames[i], YOLACT_OK);
+    ck_assert_status(read_back, YOLACT_OK);
+    ck_assert_msg(c.begin == cudaSuccess && c.end == cudaSuccess,
+                  "the other thread's capture: begin %s, end %s", cudaGetErrorName(c.begin),
+                  cudaGetErrorName(c.end));
+#ifdef YL_CUDA_EMULATION
+    ck_assert_int_eq(counters.legacy_stream_uses, 0);
+    ck_assert_int_eq(counters.blocking_streams, 0);
+#endif
+    yolact_image_free_pixels(&image);
+    yolact_model_free(plus);
+}
+END_TEST
+
 Suite *cuda_backend_suite(void)
 {
     Suite *s = suite_create("cuda_backend");
@@ -729,6 +814,7 @@ Suite *cuda_backend_suite(void)
     tcase_add_test(frames, device_memory_images_are_read_in_place);
     tcase_add_test(frames, profile_times_every_stage);
     tcase_add_test(frames, device_memory_grows_with_the_image);
+    tcase_add_test(frames, another_threads_capture_survives_a_session);
     suite_add_tcase(s, frames);
     return s;
 }

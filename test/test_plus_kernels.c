@@ -323,7 +323,7 @@ static void check_maskiou(int size, yolact_precision prec)
         det[i] = (yl_raw_detection){i, pr.classes[i], pr.scores[i], {0}};
 
     yl_cuda_maskiou *m;
-    ck_assert_status(yl_cuda_maskiou_create(&pr.net, MASKS, prec, &m), YOLACT_OK);
+    ck_assert_status(yl_cuda_maskiou_create(&pr.net, MASKS, prec, NULL, &m), YOLACT_OK);
     const size_t plane = (size_t)size * size;
     float *d_masks = to_dev(pr.masks, MASKS * plane * 4), *d_out = dev_alloc(MASKS * 4);
     yl_raw_detection *d_det = to_dev(det, sizeof det);

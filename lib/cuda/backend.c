@@ -257,8 +257,8 @@ static yolact_status allocate_outputs(cuda_state *st)
     YL_TRY(device_alloc(st, &st->det_coeffs, D * K * sizeof(float), "the kept coefficients"));
     YL_TRY(device_alloc(st, &st->det_boxes, D * 4 * sizeof(float), "the kept boxes"));
     YL_TRY(device_alloc(st, &st->proto_masks, D * plane * sizeof(float), "the masks"));
-    YL_CU_CHECK(cudaMemcpy(st->priors, m->priors, P * 4 * sizeof(float),
-                           cudaMemcpyHostToDevice));
+    YL_TRY(yl_cuda_upload(st->priors, m->priors, P * 4 * sizeof(float), st->stream,
+                          "the priors"));
     if (!(st->mask_offsets = malloc(B * sizeof *st->mask_offsets)))
         return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory for the mask offsets");
     YL_TRY(yl_cuda_alloc_host(&st->host_counts, B * sizeof *st->host_counts,
@@ -270,7 +270,8 @@ static yolact_status create(cuda_state *st)
 {
     const yolact_model *m = st->model;
     YL_CU_CHECK(cudaSetDevice(st->options.device_index));
-    YL_CU_CHECK(cudaStreamCreate(&st->stream));
+    /* Non-blocking, as every stream of the library (lib/cuda/upload.h says why). */
+    YL_CU_CHECK(cudaStreamCreateWithFlags(&st->stream, cudaStreamNonBlocking));
     YL_TRY(yl_dnn_create(st->stream, &st->dnn));
     if (!(st->ops = calloc((size_t)m->num_ops, sizeof *st->ops)) ||
         !(st->events = calloc((size_t)m->num_ops + 6, sizeof *st->events)))
@@ -278,7 +279,8 @@ static yolact_status create(cuda_state *st)
     for (int i = 0; i < m->num_ops + 6; i++)
         YL_CU_CHECK(cudaEventCreate(&st->events[i]));
     YL_TRY(yl_plan_arena(m, st->batch, arena_alloc, st, &st->arena, &st->buffers));
-    YL_TRY(yl_cuda_weights_acquire(m, st->options.device_index, st->precision, &st->weights));
+    YL_TRY(yl_cuda_weights_acquire(m, st->options.device_index, st->precision, st->stream,
+                                   &st->weights));
     for (int i = 0; i < m->num_ops; i++)
         st->ops[i] = (cuda_op){st->weights->weight[i], st->weights->bias[i],
                                st->weights->packed[i],
@@ -287,7 +289,7 @@ static yolact_status create(cuda_state *st)
     YL_TRY(allocate_outputs(st));
     if (m->maskiou.num_layers > 0)
         YL_TRY(yl_cuda_maskiou_create(&m->maskiou, st->options.max_detections, st->precision,
-                                      &st->maskiou));
+                                      st->stream, &st->maskiou));
     YL_TRY(device_alloc(st, &st->net_workspace, st->net_workspace_bytes,
                         "the network's scratch"));
     /* What the session holds besides its own, from here on: the weights (shared with the
@@ -694,10 +696,11 @@ static yolact_status cuda_network_outputs(void *state, yl_network_outputs *out)
     float *host = st->host_outputs, *at[4];
     for (int i = 0; i < 4; i++) {
         at[i] = host;
-        YL_CU_CHECK(cudaMemcpy(host, device[i], sizes[i] * sizeof(float),
-                               cudaMemcpyDeviceToHost));
+        YL_CU_CHECK(cudaMemcpyAsync(host, device[i], sizes[i] * sizeof(float),
+                                    cudaMemcpyDeviceToHost, st->stream));
         host += sizes[i];
     }
+    YL_CU_CHECK(cudaStreamSynchronize(st->stream));
     *out = (yl_network_outputs){at[0], at[1], at[2], at[3]};
     return YOLACT_OK;
 }

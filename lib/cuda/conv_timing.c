@@ -77,23 +77,24 @@ static yolact_status time_shape(const yolact_model *m, const yl_op *op, int batc
     for (size_t i = 0; i < in_n; i++)
         pattern[i] = (float)(i * 2654435761u % 1024) / 512.0f - 1.0f;
     yolact_status s = yl_cuda_alloc(&r->in, in_n * sizeof(float), "a timing input");
-    if (s == YOLACT_OK && cudaMemcpy(r->in, pattern, in_n * sizeof(float),
-                                     cudaMemcpyHostToDevice) != cudaSuccess)
-        s = yl_fail(YOLACT_ERR_DEVICE, "uploading a timing input failed");
+    if (s == YOLACT_OK)
+        s = yl_cuda_upload(r->in, pattern, in_n * sizeof(float), stream, "a timing input");
     free(pattern);
     YL_TRY(s);
     YL_TRY(yl_cuda_alloc(&r->out, out_n * sizeof(float), "a timing output"));
     YL_TRY(yl_cuda_alloc(&r->weight, w_n * sizeof(float), "the cuDNN weights"));
     YL_TRY(yl_cuda_alloc(&r->bias, (size_t)d->out_channels * sizeof(float), "the bias"));
-    YL_CU_CHECK(cudaMemcpy(r->weight, op->weight, w_n * sizeof(float), cudaMemcpyHostToDevice));
+    YL_TRY(yl_cuda_upload(r->weight, op->weight, w_n * sizeof(float), stream,
+                          "the cuDNN weights"));
     if (op->bias) /* cuDNN's fused call wants one: zeros stand in for none */
-        YL_CU_CHECK(cudaMemcpy(r->bias, op->bias, (size_t)d->out_channels * sizeof(float),
-                               cudaMemcpyHostToDevice));
+        YL_TRY(yl_cuda_upload(r->bias, op->bias, (size_t)d->out_channels * sizeof(float), stream,
+                              "the bias"));
     else
-        YL_CU_CHECK(cudaMemset(r->bias, 0, (size_t)d->out_channels * sizeof(float)));
+        YL_CU_CHECK(cudaMemsetAsync(r->bias, 0, (size_t)d->out_channels * sizeof(float), stream));
     yl_cuda_pack_item item = {d, op->weight, 0, precision, &r->packed_weight};
     size_t packed_bytes = 0;
-    YL_TRY(yl_cuda_pack_weights(&item, 1, &r->packed, &packed_bytes, "the packed weights"));
+    YL_TRY(yl_cuda_pack_weights(&item, 1, &r->packed, &packed_bytes, stream,
+                                "the packed weights"));
     size_t ws = 0;
     YL_TRY(yl_dnn_conv_plan(dnn, d, batch, in->height, in->width, op->act, 0, precision,
                             &r->plan, &ws));
@@ -168,9 +169,9 @@ yolact_status yl_cuda_backend_time_convs(const yolact_model *m, int device_index
     double *samples = malloc((size_t)iters * sizeof *samples);
     yolact_status s = samples ? YOLACT_OK
                               : yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory for timings");
-    if (s == YOLACT_OK && (cudaStreamCreate(&stream) != cudaSuccess ||
-                           cudaEventCreate(&ev[0]) != cudaSuccess ||
-                           cudaEventCreate(&ev[1]) != cudaSuccess))
+    if (s == YOLACT_OK &&
+        (cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking) != cudaSuccess ||
+         cudaEventCreate(&ev[0]) != cudaSuccess || cudaEventCreate(&ev[1]) != cudaSuccess))
         s = yl_fail(YOLACT_ERR_DEVICE, "creating a stream and events for the timing failed");
     if (s == YOLACT_OK)
         s = yl_dnn_create(stream, &dnn);

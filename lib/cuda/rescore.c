@@ -43,7 +43,7 @@ void yl_cuda_maskiou_destroy(yl_cuda_maskiou *m)
     free(m);
 }
 
-static yolact_status setup(yl_cuda_maskiou *m)
+static yolact_status setup(yl_cuda_maskiou *m, cudaStream_t stream)
 {
     const yl_maskiou_net *net = &m->net;
     const int L = net->num_layers;
@@ -65,7 +65,7 @@ static yolact_status setup(yl_cuda_maskiou *m)
         items[l] = (yl_cuda_pack_item){d, net->layers[l].weight, 0, m->precision,
                                        &m->packed[l]};
     }
-    YL_TRY(yl_cuda_pack_weights(items, L, &m->weights, &m->device_bytes,
+    YL_TRY(yl_cuda_pack_weights(items, L, &m->weights, &m->device_bytes, stream,
                                 "the mask-IoU net's weights"));
     YL_TRY(yl_cuda_alloc(&m->biases, bias_floats * sizeof(float), "the mask-IoU net's biases"));
     for (int i = 0; i < 2; i++)
@@ -82,7 +82,7 @@ static yolact_status setup(yl_cuda_maskiou *m)
         const yl_maskiou_layer *layer = &net->layers[l];
         size_t bytes = (size_t)layer->conv.out_channels * sizeof(float);
         if (layer->bias)
-            YL_CU_CHECK(cudaMemcpy(at, layer->bias, bytes, cudaMemcpyHostToDevice));
+            YL_TRY(yl_cuda_upload(at, layer->bias, bytes, stream, "the mask-IoU net's biases"));
         m->bias[l] = layer->bias ? at : NULL;
         at += layer->conv.out_channels;
     }
@@ -90,7 +90,8 @@ static yolact_status setup(yl_cuda_maskiou *m)
 }
 
 yolact_status yl_cuda_maskiou_create(const yl_maskiou_net *net, int max_masks,
-                                     yolact_precision precision, yl_cuda_maskiou **out)
+                                     yolact_precision precision, cudaStream_t stream,
+                                     yl_cuda_maskiou **out)
 {
     *out = NULL;
     if (!net || net->num_layers < 1 || net->num_layers > YL_MAX_MASKIOU_LAYERS ||
@@ -108,7 +109,7 @@ yolact_status yl_cuda_maskiou_create(const yl_maskiou_net *net, int max_masks,
     /* Chunks of 64 masks bound the activations (~20 MB at the 138 x 138 prototypes of 550
      * inputs) whatever max_detections is. */
     m->chunk = max_masks < 64 ? (max_masks > 0 ? max_masks : 1) : 64;
-    yolact_status s = setup(m);
+    yolact_status s = setup(m, stream);
     if (s != YOLACT_OK) {
         yl_cuda_maskiou_destroy(m);
         return s;

@@ -16,10 +16,11 @@ struct CUstream_st;
 
 typedef struct yl_cuda_maskiou yl_cuda_maskiou;
 
-/* The net (its weights are read here, not kept) for runs of up to max_masks masks;
- * precision FP32 or FP16. */
+/* The net (its weights are read here, not kept, and uploaded on stream) for runs of up to
+ * max_masks masks; precision FP32 or FP16. */
 yolact_status yl_cuda_maskiou_create(const yl_maskiou_net *net, int max_masks,
-                                     yolact_precision precision, yl_cuda_maskiou **out);
+                                     yolact_precision precision, struct CUstream_st *stream,
+                                     yl_cuda_maskiou **out);
 void yl_cuda_maskiou_destroy(yl_cuda_maskiou *m); /* NULL is fine */
 
 /* The device memory the net holds (0 for NULL). */

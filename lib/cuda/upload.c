@@ -30,6 +30,16 @@ yolact_status yl_cuda_alloc_host(void *ptr, size_t bytes, const char *what)
     return YOLACT_OK;
 }
 
+yolact_status yl_cuda_upload(void *device, const void *host, size_t bytes,
+                             cudaStream_t stream, const char *what)
+{
+    if (cudaMemcpyAsync(device, host, bytes, cudaMemcpyHostToDevice, stream) != cudaSuccess ||
+        cudaStreamSynchronize(stream) != cudaSuccess)
+        return yl_fail(YOLACT_ERR_DEVICE, "uploading %s: %s", what,
+                       cudaGetErrorString(cudaGetLastError()));
+    return YOLACT_OK;
+}
+
 static size_t packed_bytes(const yl_cuda_pack_item *item)
 {
     size_t bytes = item->dcn ? yl_dcn2d_cuda_packed_bytes(item->desc, item->precision)
@@ -38,7 +48,7 @@ static size_t packed_bytes(const yl_cuda_pack_item *item)
 }
 
 yolact_status yl_cuda_pack_weights(const yl_cuda_pack_item *items, int n, void **block,
-                                   size_t *bytes, const char *what)
+                                   size_t *bytes, cudaStream_t stream, const char *what)
 {
     size_t total = 0;
     for (int i = 0; i < n; i++)
@@ -57,9 +67,8 @@ yolact_status yl_cuda_pack_weights(const yl_cuda_pack_item *items, int n, void *
         *item->packed = (unsigned char *)*block + at;
         at += packed_bytes(item);
     }
-    if (s == YOLACT_OK && cudaMemcpy(*block, host, total, cudaMemcpyHostToDevice) != cudaSuccess)
-        s = yl_fail(YOLACT_ERR_DEVICE, "uploading %s: %s", what,
-                    cudaGetErrorString(cudaGetLastError()));
+    if (s == YOLACT_OK)
+        s = yl_cuda_upload(*block, host, total, stream, what);
     free(host);
     return s;
 }

@@ -60,7 +60,7 @@ static void free_entry(entry *e)
 }
 
 /* The model's parameter block, once; each op's weight and bias become pointers into it. */
-static yolact_status upload_parameters(entry *e)
+static yolact_status upload_parameters(entry *e, cudaStream_t stream)
 {
     const yolact_model *m = e->model;
     size_t floats = 0;
@@ -82,9 +82,9 @@ static yolact_status upload_parameters(entry *e)
     YL_TRY(yl_cuda_alloc(&e->params, floats * sizeof(float), "the weights"));
     YL_TRY(yl_cuda_alloc(&e->zero_bias, (size_t)max_out * sizeof(float), "a zero bias"));
     e->weights.bytes += (floats + (size_t)max_out) * sizeof(float);
-    YL_CU_CHECK(cudaMemcpy(e->params, m->params, floats * sizeof(float),
-                           cudaMemcpyHostToDevice));
-    YL_CU_CHECK(cudaMemset(e->zero_bias, 0, (size_t)max_out * sizeof(float)));
+    YL_CU_CHECK(cudaMemsetAsync(e->zero_bias, 0, (size_t)max_out * sizeof(float), stream));
+    YL_TRY(yl_cuda_upload(e->params, m->params, floats * sizeof(float), stream,
+                          "the weights"));
     for (int i = 0; i < m->num_ops; i++) {
         const yl_op *op = &m->ops[i];
         if (!has_weights(op))
@@ -97,7 +97,7 @@ static yolact_status upload_parameters(entry *e)
 
 /* Our convolutions' and the DCNs' weights, packed for their kernels at the precision each
  * runs in. */
-static yolact_status pack_weights(entry *e)
+static yolact_status pack_weights(entry *e, cudaStream_t stream)
 {
     const yolact_model *m = e->model;
     yl_cuda_pack_item *items = calloc((size_t)m->num_ops + 1, sizeof *items);
@@ -112,7 +112,7 @@ static yolact_status pack_weights(entry *e)
                                              &e->weights.packed[i]};
     }
     size_t bytes = 0;
-    yolact_status s = yl_cuda_pack_weights(items, n, &e->packed, &bytes,
+    yolact_status s = yl_cuda_pack_weights(items, n, &e->packed, &bytes, stream,
                                            "the head and DCN weights");
     e->weights.bytes += bytes;
     free(items);
@@ -120,7 +120,7 @@ static yolact_status pack_weights(entry *e)
 }
 
 static yolact_status create_entry(const yolact_model *m, int device, yolact_precision precision,
-                                  entry **out)
+                                  cudaStream_t stream, entry **out)
 {
     entry *e = calloc(1, sizeof *e);
     size_t ops = (size_t)m->num_ops;
@@ -133,9 +133,9 @@ static yolact_status create_entry(const yolact_model *m, int device, yolact_prec
     e->model = m;
     e->device = device;
     e->precision = precision;
-    yolact_status s = upload_parameters(e);
+    yolact_status s = upload_parameters(e, stream);
     if (s == YOLACT_OK)
-        s = pack_weights(e);
+        s = pack_weights(e, stream);
     if (s != YOLACT_OK) {
         free_entry(e);
         return s;
@@ -145,7 +145,8 @@ static yolact_status create_entry(const yolact_model *m, int device, yolact_prec
 }
 
 yolact_status yl_cuda_weights_acquire(const yolact_model *m, int device,
-                                      yolact_precision precision, const yl_cuda_weights **out)
+                                      yolact_precision precision, cudaStream_t stream,
+                                      const yl_cuda_weights **out)
 {
     *out = NULL;
     pthread_mutex_lock(&registry_mutex);
@@ -153,7 +154,7 @@ yolact_status yl_cuda_weights_acquire(const yolact_model *m, int device,
     while (e && !(e->model == m && e->device == device && e->precision == precision))
         e = e->next;
     yolact_status s = YOLACT_OK;
-    if (!e && (s = create_entry(m, device, precision, &e)) == YOLACT_OK) {
+    if (!e && (s = create_entry(m, device, precision, stream, &e)) == YOLACT_OK) {
         e->next = registry;
         registry = e;
     }

@@ -16,6 +16,8 @@ yolact_precision yl_cuda_op_precision(const yl_op *op, yolact_precision precisio
 /* Per op of the model (NULL where an op has none): device pointers to the folded weight and
  * bias of every CONV and DCN (a zero bias where the model has none), and the weights packed
  * for our kernels (our convolutions and the DCNs). */
+struct CUstream_st;
+
 typedef struct yl_cuda_weights {
     const float **weight, **bias;
     const void **packed;
@@ -23,10 +25,11 @@ typedef struct yl_cuda_weights {
 } yl_cuda_weights;
 
 /* The weights of m for sessions of `precision` on the current device (`device`, the index
- * the caller made current): shared when another session holds them, else uploaded now.
- * Thread-safe. */
+ * the caller made current): shared when another session holds them, else uploaded now on
+ * the caller's (non-blocking) stream, finished when it returns. Thread-safe. */
 yolact_status yl_cuda_weights_acquire(const yolact_model *m, int device,
-                                      yolact_precision precision, const yl_cuda_weights **out);
+                                      yolact_precision precision, struct CUstream_st *stream,
+                                      const yl_cuda_weights **out);
 
 /* Give back what acquire gave (NULL is fine); the last holder frees the device memory (with
  * `device` current). Thread-safe. */

@@ -61,6 +61,8 @@ std::mutex counters_mutex;
 /* Set while cudaGraphLaunch replays a graph on this thread: its kernels count as graph_kernels. */
 static thread_local bool replaying_graph = false;
 
+cudaError_t use_legacy_stream(const char *call); /* with the stream capture, below */
+
 template <class T> void count(T yl_emu_counters::*field, T n = 1)
 {
     std::lock_guard<std::mutex> lock(counters_mutex);
@@ -709,7 +711,11 @@ cudaError_t check_config(const char *kernel, dim3 grid, dim3 block, size_t smem)
 cudaError_t yl_emu_launch(const char *kernel, dim3 grid, dim3 block, size_t smem,
                           cudaStream_t stream, yl_emu_body body, void *closure)
 {
-    (void)stream;   /* every stream is synchronous */
+    if (!stream && !run) {  /* every stream is synchronous; the legacy one has a rule */
+        cudaError_t e = use_legacy_stream(kernel);
+        if (e != cudaSuccess)
+            return e;
+    }
     if (run)
         return fail(cudaErrorLaunchFailure, "%s launched from inside %s (no dynamic "
                     "parallelism)", kernel, run->kernel);
@@ -927,6 +933,7 @@ float yl_emu_half2float(yl_emu_half h)
 struct CUstream_st {
     std::vector<std::function<cudaError_t()>> *capture; /* non-NULL while captured */
     bool capture_invalidated;
+    bool non_blocking;      /* cudaStreamNonBlocking: no implicit sync with the legacy stream */
 };
 struct CUgraph_st {
     std::vector<std::function<cudaError_t()>> ops;
@@ -949,6 +956,41 @@ cudaError_t refuse_during_capture(const char *call)
     capturing_stream->capture_invalidated = true;
     return fail(cudaErrorStreamCaptureUnsupported, "%s while a stream is being captured (it "
                 "would not be part of the graph, and would synchronise)", call);
+}
+
+/* The blocking streams being captured, by any thread. The legacy default stream
+ * synchronises implicitly with every blocking stream, so CUDA refuses any use of it while
+ * one is captured, and that capture is invalidated: a library that used it would break the
+ * captures of its caller's (or its own other sessions') threads. */
+std::mutex captures_mutex;
+std::vector<cudaStream_t> blocking_captures;
+
+void end_blocking_capture(cudaStream_t stream)
+{
+    std::lock_guard<std::mutex> lock(captures_mutex);
+    for (size_t i = 0; i < blocking_captures.size(); i++)
+        if (blocking_captures[i] == stream) {
+            blocking_captures.erase(blocking_captures.begin() + (long)i);
+            break;
+        }
+}
+
+/* Work on, or a synchronisation of, the legacy default stream (replays excepted: a graph's
+ * operations carry no stream here): counted, and refused while a blocking stream of any
+ * thread is captured. */
+cudaError_t use_legacy_stream(const char *call)
+{
+    if (replaying_graph)
+        return cudaSuccess;
+    count(&yl_emu_counters::legacy_stream_uses);
+    std::lock_guard<std::mutex> lock(captures_mutex);
+    if (blocking_captures.empty())
+        return cudaSuccess;
+    for (cudaStream_t s : blocking_captures)
+        s->capture_invalidated = true;
+    return fail(cudaErrorStreamCaptureImplicit, "%s uses the legacy default stream while a "
+                "blocking stream is being captured (a stream not created with "
+                "cudaStreamNonBlocking)", call);
 }
 } // namespace
 
@@ -1052,10 +1094,9 @@ cudaError_t cudaFreeHost(void *ptr)
     return cudaSuccess;
 }
 
-cudaError_t cudaMemcpy(void *dst, const void *src, size_t n, cudaMemcpyKind kind)
+namespace {
+cudaError_t copy_bytes(void *dst, const void *src, size_t n, cudaMemcpyKind kind)
 {
-    if (capturing_stream)
-        return refuse_during_capture("cudaMemcpy");
     if (n == 0)
         return cudaSuccess;
     if (!dst || !src)
@@ -1085,18 +1126,8 @@ cudaError_t cudaMemcpy(void *dst, const void *src, size_t n, cudaMemcpyKind kind
     return cudaSuccess;
 }
 
-cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t n, cudaMemcpyKind kind,
-                            cudaStream_t stream)
+cudaError_t set_bytes(void *ptr, int value, size_t n)
 {
-    if (yl_emu_capturing(stream))
-        return yl_emu_capture(stream, [=] { return cudaMemcpy(dst, src, n, kind); });
-    return cudaMemcpy(dst, src, n, kind);
-}
-
-cudaError_t cudaMemset(void *ptr, int value, size_t n)
-{
-    if (capturing_stream)
-        return refuse_during_capture("cudaMemset");
     if (n && !is_device(ptr, n))
         return fail(cudaErrorInvalidValue, "cudaMemset of %zu bytes at %p: not device memory",
                     n, ptr);
@@ -1104,12 +1135,39 @@ cudaError_t cudaMemset(void *ptr, int value, size_t n)
     count(&yl_emu_counters::memsets);
     return cudaSuccess;
 }
+} // namespace
+
+cudaError_t cudaMemcpy(void *dst, const void *src, size_t n, cudaMemcpyKind kind)
+{
+    if (capturing_stream)
+        return refuse_during_capture("cudaMemcpy");
+    cudaError_t e = use_legacy_stream("cudaMemcpy");
+    return e != cudaSuccess ? e : copy_bytes(dst, src, n, kind);
+}
+
+cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t n, cudaMemcpyKind kind,
+                            cudaStream_t stream)
+{
+    if (yl_emu_capturing(stream))
+        return yl_emu_capture(stream, [=] { return copy_bytes(dst, src, n, kind); });
+    cudaError_t e = stream ? cudaSuccess : use_legacy_stream("cudaMemcpyAsync");
+    return e != cudaSuccess ? e : copy_bytes(dst, src, n, kind);
+}
+
+cudaError_t cudaMemset(void *ptr, int value, size_t n)
+{
+    if (capturing_stream)
+        return refuse_during_capture("cudaMemset");
+    cudaError_t e = use_legacy_stream("cudaMemset");
+    return e != cudaSuccess ? e : set_bytes(ptr, value, n);
+}
 
 cudaError_t cudaMemsetAsync(void *ptr, int value, size_t n, cudaStream_t stream)
 {
     if (yl_emu_capturing(stream))
-        return yl_emu_capture(stream, [=] { return cudaMemset(ptr, value, n); });
-    return cudaMemset(ptr, value, n);
+        return yl_emu_capture(stream, [=] { return set_bytes(ptr, value, n); });
+    cudaError_t e = stream ? cudaSuccess : use_legacy_stream("cudaMemsetAsync");
+    return e != cudaSuccess ? e : set_bytes(ptr, value, n);
 }
 
 cudaError_t cudaSetDevice(int device)
@@ -1119,12 +1177,23 @@ cudaError_t cudaSetDevice(int device)
                               "device, 0", device);
 }
 
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t *stream, unsigned int flags)
+{
+    if (!stream || (flags & ~(unsigned)cudaStreamNonBlocking))
+        return fail(cudaErrorInvalidValue, "cudaStreamCreateWithFlags: NULL or flags %#x",
+                    flags);
+    *stream = new (std::nothrow) CUstream_st();
+    if (!*stream)
+        return fail(cudaErrorMemoryAllocation, "cudaStreamCreateWithFlags");
+    (*stream)->non_blocking = flags & cudaStreamNonBlocking;
+    if (!(*stream)->non_blocking)
+        count(&yl_emu_counters::blocking_streams);
+    return cudaSuccess;
+}
+
 cudaError_t cudaStreamCreate(cudaStream_t *stream)
 {
-    if (!stream)
-        return fail(cudaErrorInvalidValue, "cudaStreamCreate: NULL");
-    *stream = new (std::nothrow) CUstream_st();
-    return *stream ? cudaSuccess : fail(cudaErrorMemoryAllocation, "cudaStreamCreate");
+    return cudaStreamCreateWithFlags(stream, cudaStreamDefault);
 }
 
 cudaError_t cudaStreamDestroy(cudaStream_t stream)
@@ -1132,6 +1201,7 @@ cudaError_t cudaStreamDestroy(cudaStream_t stream)
     if (stream && stream->capture) {
         if (capturing_stream == stream)
             capturing_stream = nullptr;
+        end_blocking_capture(stream);
         delete stream->capture;
     }
     delete stream;
@@ -1147,6 +1217,9 @@ cudaError_t cudaLaunchHostFunc(cudaStream_t stream, cudaHostFn_t fn, void *user_
             fn(user_data);
             return cudaSuccess;
         });
+    cudaError_t e = stream ? cudaSuccess : use_legacy_stream("cudaLaunchHostFunc");
+    if (e != cudaSuccess)
+        return e;
     fn(user_data);
     return cudaSuccess;
 }
@@ -1165,6 +1238,10 @@ cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode mo
         return fail(cudaErrorMemoryAllocation, "cudaStreamBeginCapture");
     stream->capture_invalidated = false;
     capturing_stream = stream;
+    if (!stream->non_blocking) {
+        std::lock_guard<std::mutex> lock(captures_mutex);
+        blocking_captures.push_back(stream);
+    }
     return cudaSuccess;
 }
 
@@ -1175,6 +1252,7 @@ cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t *graph)
     auto *ops = stream->capture;
     stream->capture = nullptr;
     capturing_stream = nullptr;
+    end_blocking_capture(stream);
     *graph = nullptr;
     if (stream->capture_invalidated) {
         delete ops;
@@ -1228,7 +1306,9 @@ cudaError_t cudaStreamSynchronize(cudaStream_t stream)
 {
     if (capturing_stream)
         return refuse_during_capture("cudaStreamSynchronize");
-    (void)stream;
+    cudaError_t e = stream ? cudaSuccess : use_legacy_stream("cudaStreamSynchronize");
+    if (e != cudaSuccess)
+        return e;
     count(&yl_emu_counters::synchronizations);
     return cudaSuccess;
 }
@@ -1237,6 +1317,9 @@ cudaError_t cudaDeviceSynchronize(void)
 {
     if (capturing_stream)
         return refuse_during_capture("cudaDeviceSynchronize");
+    cudaError_t e = use_legacy_stream("cudaDeviceSynchronize"); /* it waits for every stream */
+    if (e != cudaSuccess)
+        return e;
     count(&yl_emu_counters::synchronizations);
     return cudaSuccess;
 }
@@ -1261,6 +1344,9 @@ cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream)
         return fail(cudaErrorInvalidResourceHandle, "cudaEventRecord: NULL event");
     if (yl_emu_capturing(stream))
         return yl_emu_capture(stream, [=] { return cudaEventRecord(event, nullptr); });
+    cudaError_t e = stream ? cudaSuccess : use_legacy_stream("cudaEventRecord");
+    if (e != cudaSuccess)
+        return e;
     event->at = std::chrono::steady_clock::now();
     event->recorded = true;
     return cudaSuccess;
@@ -1308,6 +1394,7 @@ const char *cudaGetErrorName(cudaError_t error)
     case cudaErrorLaunchFailure: return "cudaErrorLaunchFailure";
     case cudaErrorStreamCaptureUnsupported: return "cudaErrorStreamCaptureUnsupported";
     case cudaErrorStreamCaptureInvalidated: return "cudaErrorStreamCaptureInvalidated";
+    case cudaErrorStreamCaptureImplicit: return "cudaErrorStreamCaptureImplicit";
     case cudaErrorIllegalState: return "cudaErrorIllegalState";
     }
     return "cudaErrorUnknown";
@@ -1331,6 +1418,8 @@ const char *cudaGetErrorString(cudaError_t error)
                                                    "capturing";
     case cudaErrorStreamCaptureInvalidated: return "operation failed due to a previous error "
                                                    "during capture";
+    case cudaErrorStreamCaptureImplicit: return "operation would make the legacy stream "
+                                                "depend on a capturing blocking stream";
     case cudaErrorIllegalState: return "the operation is not permitted in the current state";
     }
     return "unknown error";

@@ -27,7 +27,8 @@ typedef enum cudaError {
     cudaErrorMisalignedAddress = 716,
     cudaErrorLaunchFailure = 719,
     cudaErrorStreamCaptureUnsupported = 900,
-    cudaErrorStreamCaptureInvalidated = 901
+    cudaErrorStreamCaptureInvalidated = 901,
+    cudaErrorStreamCaptureImplicit = 906
 } cudaError_t;
 
 typedef enum cudaMemcpyKind {
@@ -64,6 +65,9 @@ cudaError_t cudaMemset(void *ptr, int value, size_t count);
 cudaError_t cudaMemsetAsync(void *ptr, int value, size_t count, cudaStream_t stream);
 cudaError_t cudaSetDevice(int device);
 cudaError_t cudaStreamCreate(cudaStream_t *stream);
+#define cudaStreamDefault 0x00
+#define cudaStreamNonBlocking 0x01
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t *stream, unsigned int flags);
 cudaError_t cudaStreamDestroy(cudaStream_t stream);
 cudaError_t cudaStreamSynchronize(cudaStream_t stream);
 cudaError_t cudaDeviceSynchronize(void);
@@ -114,6 +118,9 @@ typedef struct yl_emu_counters {
     long blocks;                    /* thread blocks run: the work launches did */
     long graph_launches;            /* cudaGraphLaunch calls */
     long fiber_blocks;              /* blocks that needed fibers (__syncthreads, warp ops) */
+    long legacy_stream_uses;        /* work on or synchronisation of the legacy default
+                                       stream (cudaMemcpy and cudaMemset included) */
+    long blocking_streams;          /* streams made without cudaStreamNonBlocking */
 } yl_emu_counters;
 
 void yl_emu_counters_get(yl_emu_counters *out);
