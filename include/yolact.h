@@ -83,7 +83,10 @@ typedef enum yolact_pixel_format {
 typedef enum yolact_memory {
     YOLACT_MEMORY_HOST = 0,     /* host memory, pageable or pinned (the default) */
     YOLACT_MEMORY_DEVICE = 1    /* CUDA device memory on the session's GPU: frames already on
-                                   the GPU are read in place (CUDA backend only) */
+                                   the GPU are read in place (CUDA backend only). The work
+                                   that wrote a frame must have finished (synchronise its
+                                   stream) before the call: the session's stream is
+                                   non-blocking and waits for no other stream */
 } yolact_memory;
 
 typedef struct yolact_image {
