@@ -109,9 +109,10 @@ yolact_status yl_add_cuda(const float *a, const float *b, size_t n, float *out,
  * the network's prior count and loc, conf, coeff point at the level's first prior of image
  * 0. The same operations in the same order: bit-identical in the
  * emulation (the C library's expf, tanhf); on a GPU CUDA's expf and tanhf are within 2 ulp
- * of the correctly rounded value, so conf is within ~(2 + classes / 2) ulp relative of the
- * CPU's (the sum's terms each off by 2 ulp, then one division) and coeff within 2 ulp plus
- * the C library's own error (1 ulp). */
+ * of the correctly rounded value, so conf is within ~(6 + classes / 2) ulp relative of the
+ * CPU's (an expf and the reciprocal of a sum of classes of them, each off by 2 ulp, and the
+ * roundings of the sum, the division and the product) and coeff within 2 ulp plus the C
+ * library's own error (1 ulp); test_head_output holds them to those bounds. */
 yolact_status yl_head_output_cuda(const float *maps, int anchors, int classes, int prototypes,
                                   int height, int width, int batch, size_t image_priors,
                                   float *loc, float *conf, float *coeff,

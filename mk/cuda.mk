@@ -20,6 +20,11 @@ CXX ?= g++
 EMU_FMA := $(shell grep -qw fma /proc/cpuinfo 2>/dev/null && echo -mfma)
 EMU_CXXFLAGS := -std=gnu++17 -Wall -Wextra -fPIC -fvisibility=hidden -ffp-contract=off \
                 $(EMU_FMA) -DYL_CUDA_EMULATION -Iinclude -Ilib -Ikernels -Itest/emu $(CFLAGS)
+# EMU_MATH=gpu: the kernels' expf and tanhf as far from the C library's as a GPU's may be
+# (test/emu/gpu_math.h) and the suites' comparisons a GPU's; `make test-gpu-math` runs it.
+ifeq ($(EMU_MATH),gpu)
+EMU_CXXFLAGS += -DYL_EMU_GPU_MATH -include test/emu/gpu_math.h
+endif
 # Kernels that exist only to test the emulation itself (misuse it must report).
 EMU_TEST_SRCS := $(sort $(wildcard test/emu/*.cu))
 EMU_OBJS := $(patsubst %.cu,$(BUILD)/obj/emu/%.o,$(KERNEL_SRCS) $(EMU_TEST_SRCS)) \
@@ -42,7 +47,8 @@ TEST_EXTRA_LIBS += -lstdc++
 GPU_SUITE_SRCS := $(filter $(addprefix test/test_,kernels.c network_kernels.c plus_kernels.c \
                     cuda_backend.c parity.c threads.c),$(TEST_SRCS))
 $(patsubst %.c,$(BUILD)/obj/%.o,$(GPU_SUITE_SRCS)): ALL_CFLAGS += -DYL_CUDA_EMULATION -Ikernels \
-                                                                  -Itest/emu
+                                                                  -Itest/emu \
+                                                                  $(if $(filter gpu,$(EMU_MATH)),-DYL_EMU_GPU_MATH)
 
 # The backend's host code against the emulated runtime, cuDNN replaced by the CPU's
 # convolution (lib/cuda/dnn_emulated.c).
@@ -63,6 +69,16 @@ $(BUILD)/yolact-tests: | $(BENCH_EMU)
 
 test-kernels: $(BUILD)/yolact-tests
 	CK_RUN_SUITE=kernels $(BUILD)/yolact-tests
+
+# The kernel suites and the CUDA parity runs with a GPU's expf and tanhf (EMU_MATH=gpu above),
+# in a build directory of their own.
+GPU_MATH_BUILD ?= build-gpu-math
+.PHONY: test-gpu-math
+test-gpu-math:
+	$(MAKE) CUDA=0 BUILD=$(GPU_MATH_BUILD) EMU_MATH=gpu $(GPU_MATH_BUILD)/yolact-tests
+	for suite in kernels network_kernels plus_kernels; do \
+	    CK_RUN_SUITE=$$suite $(GPU_MATH_BUILD)/yolact-tests || exit 1; done
+	CK_RUN_SUITE=parity CK_RUN_CASE=cuda $(GPU_MATH_BUILD)/yolact-tests
 
 # ---- nvcc compile check --------------------------------------------------------------------
 # sm_75 (Turing) .. sm_90 (Hopper) machine code, PTX of the last for newer GPUs (JIT).
