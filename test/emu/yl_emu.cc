@@ -3,6 +3,7 @@
  * point (__syncthreads, a warp collective), as fibers that meet at that point. Misuse that a
  * GPU would turn into a hang or silent garbage fails the launch with a message naming the
  * kernel, the source line and the block. */
+#include <algorithm>
 #include <csetjmp>
 #include <cstdarg>
 #include <cstdio>
@@ -61,7 +62,7 @@ std::mutex counters_mutex;
 /* Set while cudaGraphLaunch replays a graph on this thread: its kernels count as graph_kernels. */
 static thread_local bool replaying_graph = false;
 
-cudaError_t use_legacy_stream(const char *call); /* with the stream capture, below */
+cudaError_t use_stream(cudaStream_t stream, const char *call); /* with the stream capture */
 
 template <class T> void count(T yl_emu_counters::*field, T n = 1)
 {
@@ -711,8 +712,8 @@ cudaError_t check_config(const char *kernel, dim3 grid, dim3 block, size_t smem)
 cudaError_t yl_emu_launch(const char *kernel, dim3 grid, dim3 block, size_t smem,
                           cudaStream_t stream, yl_emu_body body, void *closure)
 {
-    if (!stream && !run) {  /* every stream is synchronous; the legacy one has a rule */
-        cudaError_t e = use_legacy_stream(kernel);
+    if (!run) {     /* every stream is synchronous; the legacy one has a rule */
+        cudaError_t e = use_stream(stream, kernel);
         if (e != cudaSuccess)
             return e;
     }
@@ -968,11 +969,9 @@ std::vector<cudaStream_t> blocking_captures;
 void end_blocking_capture(cudaStream_t stream)
 {
     std::lock_guard<std::mutex> lock(captures_mutex);
-    for (size_t i = 0; i < blocking_captures.size(); i++)
-        if (blocking_captures[i] == stream) {
-            blocking_captures.erase(blocking_captures.begin() + (long)i);
-            break;
-        }
+    blocking_captures.erase(std::remove(blocking_captures.begin(), blocking_captures.end(),
+                                        stream),
+                            blocking_captures.end());
 }
 
 /* Work on, or a synchronisation of, the legacy default stream (replays excepted: a graph's
@@ -991,6 +990,12 @@ cudaError_t use_legacy_stream(const char *call)
     return fail(cudaErrorStreamCaptureImplicit, "%s uses the legacy default stream while a "
                 "blocking stream is being captured (a stream not created with "
                 "cudaStreamNonBlocking)", call);
+}
+
+/* An operation on `stream`: use_legacy_stream's rule when it is the legacy one (NULL). */
+cudaError_t use_stream(cudaStream_t stream, const char *call)
+{
+    return stream ? cudaSuccess : use_legacy_stream(call);
 }
 } // namespace
 
@@ -1150,7 +1155,7 @@ cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t n, cudaMemcpyKind
 {
     if (yl_emu_capturing(stream))
         return yl_emu_capture(stream, [=] { return copy_bytes(dst, src, n, kind); });
-    cudaError_t e = stream ? cudaSuccess : use_legacy_stream("cudaMemcpyAsync");
+    cudaError_t e = use_stream(stream, "cudaMemcpyAsync");
     return e != cudaSuccess ? e : copy_bytes(dst, src, n, kind);
 }
 
@@ -1166,7 +1171,7 @@ cudaError_t cudaMemsetAsync(void *ptr, int value, size_t n, cudaStream_t stream)
 {
     if (yl_emu_capturing(stream))
         return yl_emu_capture(stream, [=] { return set_bytes(ptr, value, n); });
-    cudaError_t e = stream ? cudaSuccess : use_legacy_stream("cudaMemsetAsync");
+    cudaError_t e = use_stream(stream, "cudaMemsetAsync");
     return e != cudaSuccess ? e : set_bytes(ptr, value, n);
 }
 
@@ -1217,7 +1222,7 @@ cudaError_t cudaLaunchHostFunc(cudaStream_t stream, cudaHostFn_t fn, void *user_
             fn(user_data);
             return cudaSuccess;
         });
-    cudaError_t e = stream ? cudaSuccess : use_legacy_stream("cudaLaunchHostFunc");
+    cudaError_t e = use_stream(stream, "cudaLaunchHostFunc");
     if (e != cudaSuccess)
         return e;
     fn(user_data);
@@ -1306,7 +1311,7 @@ cudaError_t cudaStreamSynchronize(cudaStream_t stream)
 {
     if (capturing_stream)
         return refuse_during_capture("cudaStreamSynchronize");
-    cudaError_t e = stream ? cudaSuccess : use_legacy_stream("cudaStreamSynchronize");
+    cudaError_t e = use_stream(stream, "cudaStreamSynchronize");
     if (e != cudaSuccess)
         return e;
     count(&yl_emu_counters::synchronizations);
@@ -1344,7 +1349,7 @@ cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream)
         return fail(cudaErrorInvalidResourceHandle, "cudaEventRecord: NULL event");
     if (yl_emu_capturing(stream))
         return yl_emu_capture(stream, [=] { return cudaEventRecord(event, nullptr); });
-    cudaError_t e = stream ? cudaSuccess : use_legacy_stream("cudaEventRecord");
+    cudaError_t e = use_stream(stream, "cudaEventRecord");
     if (e != cudaSuccess)
         return e;
     event->at = std::chrono::steady_clock::now();
