@@ -48,7 +48,8 @@ library=$(find "$cuda_home/lib64" "$cudnn_home" /usr /opt -name 'libcudnn.so.9' 
 [ -n "$library" ] && export LD_LIBRARY_PATH=$(dirname "$library")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 note "cuDNN headers: $cudnn_home; library: ${library:-not found}"
 
-make_args=(-j"$(nproc)" BUILD="${BUILD:-build}" CUDA_ARCH="${CUDA_ARCH:-90}"
+build=${BUILD:-build}
+make_args=(-j"$(nproc)" BUILD="$build" CUDA_ARCH="${CUDA_ARCH:-90}"
            CUDNN_HOME="$cudnn_home" PKG_CONFIG="$pkg_config")
 # stage NAME SECONDS COMMAND...: run with a limit, the log to $OUT/NAME.log, the outcome noted.
 stage() {
@@ -64,7 +65,7 @@ stage() {
 }
 
 # The limits add up to under the device call's 10 minutes.
-stage build 200 make "${make_args[@]}" all build/yolact-gpu-tests build/yolact-bench || exit 1
+stage build 200 make "${make_args[@]}" all "$build/yolact-gpu-tests" "$build/yolact-bench" || exit 1
 stage check 200 make "${make_args[@]}" gpu-check
 stage bench 180 make "${make_args[@]}" gpu-bench GPU_RESULTS="$out" YOLACT_DIR="$PWD/.official"
 # The headline numbers, so the call's output carries them even if no file comes back: each

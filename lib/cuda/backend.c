@@ -6,7 +6,7 @@
  * the pass's images in one set of launches, the score threshold, one read-back of their
  * counts, mask assembly, YOLACT++'s mask re-scoring (lib/cuda/rescore.h), resize and
  * threshold for each image, and one download of all the detections (with their mask scores)
- * and one of all their masks, into page-locked memory: 2 synchronisations a pass. The op
+ * and masks, into page-locked memory: 2 synchronisations a pass. The op
  * list with Detect and the score threshold runs as one CUDA graph, captured at the first
  * pass of each planned pass size (MAX_PASS_SIZES). Every device buffer is allocated when the
  * session is created, except the image-sized ones, which grow when an image larger than any
@@ -78,13 +78,15 @@ typedef struct cuda_state {
     uint8_t *image;                 /* the uploaded images, batch slots of slot_bytes */
     size_t slot_bytes;
     int mask_w, mask_h;             /* the mask scratch fits an image of this size */
-    uint8_t *mask_bits;             /* a pass's bit masks at image resolution, one after another */
-    size_t mask_capacity;           /* bytes of mask_bits and host_masks */
+    /* What a pass brings to the host in one copy: its images' rows of results, copied there
+     * from `results` (which the network's graph writes, so it cannot move when this grows),
+     * then their bit masks at image resolution, one image's after another's. */
+    uint8_t *download;
+    size_t download_capacity;       /* bytes of download and host_download */
+    size_t *mask_offsets;           /* where image b's masks start in download */
     /* Page-locked, so the downloads run asynchronously. */
-    yl_raw_detection *host_results; /* results, as on the device */
+    uint8_t *host_download;         /* download, as on the device */
     int *host_counts;
-    uint8_t *host_masks;
-    size_t *mask_offsets;           /* where image b's masks start in mask_bits */
     int last_image;                 /* the last image's place in its pass */
 
     float *host_outputs;            /* network_outputs' copies, made on first use */
@@ -114,7 +116,7 @@ static void release(cuda_state *st)
     void *device[] = {st->arena, st->net_workspace, st->workspace, st->loc, st->conf,
                       st->coeff, st->proto, st->priors, st->results, st->counts,
                       st->det_coeffs, st->det_boxes, st->proto_masks, st->image,
-                      st->mask_bits};
+                      st->download};
     for (size_t i = 0; i < sizeof device / sizeof device[0]; i++)
         if (device[i])
             cudaFree(device[i]);
@@ -122,9 +124,8 @@ static void release(cuda_state *st)
     yl_dnn_destroy(st->dnn);
     if (st->stream)
         cudaStreamDestroy(st->stream);
-    cudaFreeHost(st->host_results);
     cudaFreeHost(st->host_counts);
-    cudaFreeHost(st->host_masks);
+    cudaFreeHost(st->host_download);
     free(st->mask_offsets);
     free(st->events);
     free(st->ops);
@@ -238,6 +239,12 @@ static image_outputs outputs_of(const cuda_state *st, int b)
                            st->coeff + b * P * K, st->proto + b * plane * K};
 }
 
+/* The bytes of one image's row of `results`. */
+static size_t result_row_bytes(const cuda_state *st)
+{
+    return (size_t)st->result_stride * sizeof(yl_raw_detection);
+}
+
 static yolact_status allocate_outputs(cuda_state *st)
 {
     const yolact_model *m = st->model;
@@ -251,8 +258,7 @@ static yolact_status allocate_outputs(cuda_state *st)
     YL_TRY(device_alloc(st, &st->priors, P * 4 * sizeof(float), "the priors"));
     st->result_stride = (int)(D + (D * sizeof(float) + sizeof(yl_raw_detection) - 1) /
                                       sizeof(yl_raw_detection));
-    const size_t results_bytes = B * st->result_stride * sizeof(yl_raw_detection);
-    YL_TRY(device_alloc(st, &st->results, results_bytes, "the detections"));
+    YL_TRY(device_alloc(st, &st->results, B * result_row_bytes(st), "the detections"));
     YL_TRY(device_alloc(st, &st->counts, B * sizeof *st->counts, "the detection counts"));
     YL_TRY(device_alloc(st, &st->det_coeffs, D * K * sizeof(float), "the kept coefficients"));
     YL_TRY(device_alloc(st, &st->det_boxes, D * 4 * sizeof(float), "the kept boxes"));
@@ -261,9 +267,8 @@ static yolact_status allocate_outputs(cuda_state *st)
                           "the priors"));
     if (!(st->mask_offsets = malloc(B * sizeof *st->mask_offsets)))
         return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory for the mask offsets");
-    YL_TRY(yl_cuda_alloc_host(&st->host_counts, B * sizeof *st->host_counts,
-                              "the detection counts"));
-    return yl_cuda_alloc_host(&st->host_results, results_bytes, "the detections");
+    return yl_cuda_alloc_host(&st->host_counts, B * sizeof *st->host_counts,
+                              "the detection counts");
 }
 
 static yolact_status create(cuda_state *st)
@@ -370,23 +375,24 @@ static yolact_status ensure_image_buffers(cuda_state *st, const yolact_image *im
     return YOLACT_OK;
 }
 
-/* Room for a pass's masks, `bytes` in all, on the device and the host: grown only past the
- * most seen, at least to one image's max_detections masks or twice the old room, so a
- * stream of frames stops allocating soon. */
-static yolact_status ensure_mask_capacity(cuda_state *st, size_t bytes, size_t one_image_max)
+/* Room for a pass's download, `bytes` in all, on the device and the host: grown only past
+ * the most seen, at least to one image's row and max_detections masks or twice the old
+ * room, so a stream of frames stops allocating soon. */
+static yolact_status ensure_download_capacity(cuda_state *st, size_t bytes,
+                                              size_t one_image_max)
 {
-    if (bytes <= st->mask_capacity && st->mask_bits)
+    if (bytes <= st->download_capacity && st->download)
         return YOLACT_OK;
-    size_t grown = 2 * st->mask_capacity;
+    size_t grown = 2 * st->download_capacity;
     grown = grown > one_image_max ? grown : one_image_max;
     grown = grown > bytes ? grown : bytes;
-    device_free(st, st->mask_bits, st->mask_capacity);
-    cudaFreeHost(st->host_masks);
-    st->mask_bits = st->host_masks = NULL;
-    st->mask_capacity = 0;
-    YL_TRY(device_alloc(st, &st->mask_bits, grown, "the bit masks"));
-    YL_TRY(yl_cuda_alloc_host(&st->host_masks, grown, "the masks"));
-    st->mask_capacity = grown;
+    device_free(st, st->download, st->download_capacity);
+    cudaFreeHost(st->host_download);
+    st->download = st->host_download = NULL;
+    st->download_capacity = 0;
+    YL_TRY(device_alloc(st, &st->download, grown, "the detections and masks"));
+    YL_TRY(yl_cuda_alloc_host(&st->host_download, grown, "the detections and masks"));
+    st->download_capacity = grown;
     return YOLACT_OK;
 }
 
@@ -599,8 +605,8 @@ static yolact_status resize_tables_for(cuda_state *st, const yolact_image *image
     return YOLACT_OK;
 }
 
-/* After the network and Detect: one read-back of the counts, the masks of each image, one
- * download of all detections and one of all masks; returns once they are on the host. */
+/* After the network and Detect: one read-back of the counts, the masks of each image, and
+ * one download of all detections and masks; returns once they are on the host. */
 static yolact_status finish_pass(cuda_state *st, const yolact_image *images, int n)
 {
     const yolact_model *m = st->model;
@@ -611,14 +617,15 @@ static yolact_status finish_pass(cuda_state *st, const yolact_image *images, int
                                 cudaMemcpyDeviceToHost, st->stream));
     YL_CU_CHECK(cudaStreamSynchronize(st->stream));
 
-    size_t total = 0, largest = 0;
+    const size_t rows = (size_t)n * result_row_bytes(st);
+    size_t total = rows, largest = 0;
     for (int b = 0; b < n; b++) {
         size_t mask_bytes = mask_stride_of(&images[b]) * (size_t)images[b].height;
         st->mask_offsets[b] = total;
         total += (size_t)st->host_counts[b] * mask_bytes;
         largest = mask_bytes > largest ? mask_bytes : largest;
     }
-    YL_TRY(ensure_mask_capacity(st, total, D * largest));
+    YL_TRY(ensure_download_capacity(st, total, result_row_bytes(st) + D * largest));
     for (int b = 0; b < n; b++) {
         image_outputs o = outputs_of(st, b);
         int count = st->host_counts[b];
@@ -632,17 +639,16 @@ static yolact_status finish_pass(cuda_state *st, const yolact_image *images, int
                                        mask_scores_of(st, detections), st->stream));
         YL_TRY(resize_tables_for(st, &images[b]));
         YL_TRY(yl_mask_resize_threshold_cuda(st->proto_masks, count, m->proto_h, m->proto_w,
-                                             st->mask_bits + st->mask_offsets[b],
+                                             st->download + st->mask_offsets[b],
                                              images[b].height, images[b].width,
                                              mask_stride_of(&images[b]), st->workspace,
                                              st->stream));
     }
     YL_TRY(mark(st, n_ops + 4));
-    YL_CU_CHECK(cudaMemcpyAsync(st->host_results, st->results,
-                                (size_t)n * st->result_stride * sizeof(yl_raw_detection),
-                                cudaMemcpyDeviceToHost, st->stream));
-    YL_CU_CHECK(cudaMemcpyAsync(st->host_masks, st->mask_bits, total, cudaMemcpyDeviceToHost,
+    YL_CU_CHECK(cudaMemcpyAsync(st->download, st->results, rows, cudaMemcpyDeviceToDevice,
                                 st->stream));
+    YL_CU_CHECK(cudaMemcpyAsync(st->host_download, st->download, total,
+                                cudaMemcpyDeviceToHost, st->stream));
     YL_TRY(mark(st, n_ops + 5));
     YL_CU_CHECK(cudaStreamSynchronize(st->stream));
     if (st->profile) {
@@ -655,8 +661,8 @@ static yolact_status finish_pass(cuda_state *st, const yolact_image *images, int
 /* Image b of the pass just finished, as the session takes it. */
 static yl_frame_output image_output(const cuda_state *st, int b, const yolact_image *image)
 {
-    yl_raw_detection *dets = detections_of(st, st->host_results, b);
-    return (yl_frame_output){st->host_counts[b], dets, st->host_masks + st->mask_offsets[b],
+    yl_raw_detection *dets = detections_of(st, (yl_raw_detection *)st->host_download, b);
+    return (yl_frame_output){st->host_counts[b], dets, st->host_download + st->mask_offsets[b],
                              mask_stride_of(image),
                              st->maskiou ? mask_scores_of(st, dets) : NULL};
 }
