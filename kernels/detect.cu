@@ -1,6 +1,8 @@
 // Detect on the device, yl_detect_cpu's steps and tie rules as kernels on one stream:
 //   candidates: priors whose best foreground score > conf_threshold, in ascending prior
-//               order (flags, a scan of per-block counts, a scatter), boxes decoded;
+//               order (flags, a scan of per-block counts, a scatter), boxes decoded, their
+//               scores copied class-major, so each class's selection reads its scores
+//               contiguously instead of one word of every candidate's (C) row;
 //   per class:  the top_k candidates by (score desc, candidate asc), then yl_fast_nms_cuda;
 //   final:      the kept of all classes, best max_detections by (score desc, class asc,
 //               rank asc).
@@ -231,15 +233,19 @@ candidate_offsets_kernel(const int *__restrict__ block_counts, int num_blocks,
         *num_candidates = carry;
 }
 
-// cand (P) candidate -> prior, cand_box (P, 4): the first num_candidates rows written.
+// cand (P) candidate -> prior, cand_box (P, 4), cand_score (C - 1, P): candidate i's
+// foreground score for class c at c * P + i; the first num_candidates of each written.
 static __global__ void __launch_bounds__(CAND_THREADS)
-candidate_scatter_kernel(const float *__restrict__ loc, const float *__restrict__ priors,
-                         int num_priors, const uint8_t *__restrict__ flags,
+candidate_scatter_kernel(const float *__restrict__ loc, const float *__restrict__ conf,
+                         const float *__restrict__ priors, int num_priors, int num_classes,
+                         const uint8_t *__restrict__ flags,
                          const int *__restrict__ block_offsets, int *__restrict__ cand,
-                         float *__restrict__ cand_box)
+                         float *__restrict__ cand_box, float *__restrict__ cand_score)
 {
     __shared__ scan_smem sm;
     loc = image_rows(loc, 4 * (size_t)num_priors);
+    conf = image_rows(conf, (size_t)num_priors * num_classes);
+    cand_score = image_rows(cand_score, (size_t)num_priors * (num_classes - 1));
     flags = image_rows(flags, num_priors);
     block_offsets = image_rows(block_offsets, gridDim.x);
     cand = image_rows(cand, num_priors);
@@ -252,6 +258,10 @@ candidate_scatter_kernel(const float *__restrict__ loc, const float *__restrict_
         return;
     const int i = block_offsets[blockIdx.x] + incl - 1;
     cand[i] = p;
+    // A warp's candidates are consecutive: each class's stores are coalesced.
+    const float *row = conf + (size_t)p * num_classes + 1;
+    for (int c = 0; c < num_classes - 1; c++)
+        cand_score[(size_t)c * num_priors + i] = row[c];
     // yl_decode_box's float operations in its order.
     const float *l = loc + 4 * (size_t)p, *pr = priors + 4 * (size_t)p;
     float *box = cand_box + 4 * (size_t)i;
@@ -266,44 +276,41 @@ candidate_scatter_kernel(const float *__restrict__ loc, const float *__restrict_
 }
 
 // ---- per-class top_k ---------------------------------------------------------------------------
-// Candidate i's key for class c (foreground index): its score, ties by candidate.
+// Candidate i's key for a class (`score` its row of cand_score): the score, ties by candidate.
 struct class_key {
-    const float *conf;
-    const int *cand;
-    int num_classes, c;
+    const float *score;
     __device__ uint64_t operator()(int i) const
     {
-        return make_key(conf[(size_t)cand[i] * num_classes + 1 + c], (uint32_t)i);
+        return make_key(score[i], (uint32_t)i);
     }
 };
 
 // A block per foreground class. top_cand, top_score (C - 1, top_k); nms_boxes (C - 1, top_k, 4);
 // counts (C - 1): min(num_candidates, top_k) rows of each class written, best first.
 static __global__ void __launch_bounds__(TOPK_THREADS)
-class_top_k_kernel(const float *__restrict__ conf, int num_priors, int num_classes,
-                   const int *__restrict__ cand, const float *__restrict__ cand_box,
-                   const int *__restrict__ num_candidates, int top_k, int *__restrict__ top_cand,
-                   float *__restrict__ top_score, float *__restrict__ nms_boxes,
-                   int *__restrict__ counts)
+class_top_k_kernel(const float *__restrict__ cand_score, int num_priors,
+                   const float *__restrict__ cand_box, const int *__restrict__ num_candidates,
+                   int top_k, int *__restrict__ top_cand, float *__restrict__ top_score,
+                   float *__restrict__ nms_boxes, int *__restrict__ counts)
 {
     YL_DYNAMIC_SMEM(uint64_t, keys, next_pow2(top_k));
     __shared__ topk_smem sm;
-    conf = image_rows(conf, (size_t)num_priors * num_classes);
     const size_t rows = (size_t)gridDim.x * top_k;    // (C - 1) top_k an image
-    cand = image_rows(cand, num_priors);
+    const int c = blockIdx.x;
+    const float *score = image_rows(cand_score, (size_t)num_priors * gridDim.x) +
+                         (size_t)c * num_priors;
     cand_box = image_rows(cand_box, 4 * (size_t)num_priors);
     num_candidates = image_rows(num_candidates, 1);
     top_cand = image_rows(top_cand, rows);
     top_score = image_rows(top_score, rows);
     nms_boxes = image_rows(nms_boxes, 4 * rows);
     counts = image_rows(counts, gridDim.x);
-    const int c = blockIdx.x;
-    const class_key key_of = {conf, cand, num_classes, c};
+    const class_key key_of = {score};
     const int k = block_top_keys(key_of, *num_candidates, top_k, keys, &sm);
     for (int r = threadIdx.x; r < k; r += TOPK_THREADS) {
         const int i = (int)key_tie_order(keys[r]), row = c * top_k + r;
         top_cand[row] = i;
-        top_score[row] = conf[(size_t)cand[i] * num_classes + 1 + c];
+        top_score[row] = score[i];
         for (int j = 0; j < 4; j++)
             nms_boxes[4 * (size_t)row + j] = cand_box[4 * (size_t)i + j];
     }
@@ -363,7 +370,7 @@ typedef struct detect_ws {
     uint8_t *flags;
     int *block_counts, *block_offsets, *num_candidates;
     int *cand;
-    float *cand_box;
+    float *cand_box, *cand_score;
     int *top_cand, *counts;
     float *top_score, *nms_boxes;
     uint8_t *kept;
@@ -401,6 +408,7 @@ static size_t detect_layout(int num_priors, const yl_detect_params *p, int batch
     ws->num_candidates = (int *)carve(b, &off, B, sizeof(int));
     ws->cand = (int *)carve(b, &off, B * np, sizeof(int));
     ws->cand_box = (float *)carve(b, &off, B * np * 4, sizeof(float));
+    ws->cand_score = (float *)carve(b, &off, B * fg * np, sizeof(float));
     ws->top_cand = (int *)carve(b, &off, B * fg * k, sizeof(int));
     ws->counts = (int *)carve(b, &off, B * fg, sizeof(int));
     ws->top_score = (float *)carve(b, &off, B * fg * k, sizeof(float));
@@ -456,11 +464,11 @@ extern "C" yolact_status yl_detect_cuda(const float *loc, const float *conf,
     YL_CUDA_CHECK(YL_LAUNCH(candidate_offsets_kernel, dim3(1, batch), CAND_THREADS, 0, stream,
                             ws.block_counts, blocks, ws.block_offsets, ws.num_candidates));
     YL_CUDA_CHECK(YL_LAUNCH(candidate_scatter_kernel, dim3(blocks, batch), CAND_THREADS, 0,
-                            stream, loc, priors, num_priors, ws.flags, ws.block_offsets,
-                            ws.cand, ws.cand_box));
+                            stream, loc, conf, priors, num_priors, nc, ws.flags,
+                            ws.block_offsets, ws.cand, ws.cand_box, ws.cand_score));
     YL_CUDA_CHECK(YL_LAUNCH(class_top_k_kernel, dim3(fg, batch), TOPK_THREADS,
-                            sizeof(uint64_t) * host_next_pow2(top_k), stream, conf, num_priors,
-                            nc, ws.cand, ws.cand_box, ws.num_candidates, top_k, ws.top_cand,
+                            sizeof(uint64_t) * host_next_pow2(top_k), stream, ws.cand_score,
+                            num_priors, ws.cand_box, ws.num_candidates, top_k, ws.top_cand,
                             ws.top_score, ws.nms_boxes, ws.counts));
     // The images' classes are one after another in every array: one launch for all.
     YL_TRY(yl_fast_nms_cuda(ws.nms_boxes, ws.counts, batch * fg, top_k, params->nms_threshold,
