@@ -144,8 +144,12 @@ $(BUILD)/yolact-gpu-tests: $(GPU_TEST_OBJS) $(STATIC)
 # Built and run by `make test` (a SKIP line without a GPU), so CI links the real backend.
 TEST_BEFORE += $(BUILD)/yolact-gpu-tests
 
+# A limit for each compute-sanitizer run, in seconds (empty: none).
+GPU_CHECK_SANITIZER_SECONDS ?=
+
 gpu-check: $(BUILD)/yolact-gpu-tests
-	CUDA_HOME=$(CUDA_HOME) test/gpu_check.sh $(BUILD)/yolact-gpu-tests
+	CUDA_HOME=$(CUDA_HOME) GPU_CHECK_SANITIZER_SECONDS=$(GPU_CHECK_SANITIZER_SECONDS) \
+	    test/gpu_check.sh $(BUILD)/yolact-gpu-tests
 else
 gpu-check:
 	@echo "gpu-check: this build has no CUDA backend (CUDA=$(CUDA); needs nvcc and cuDNN)" >&2

@@ -66,7 +66,8 @@ stage() {
 
 # The limits add up to under the device call's 10 minutes.
 stage build 200 make "${make_args[@]}" all "$build/yolact-gpu-tests" "$build/yolact-bench" || exit 1
-stage check 200 make "${make_args[@]}" gpu-check
+# Each sanitizer run (3 tools x 3 suites) at most 15 s, so all of them start within the stage.
+stage check 200 make "${make_args[@]}" gpu-check GPU_CHECK_SANITIZER_SECONDS=15
 stage bench 180 make "${make_args[@]}" gpu-bench GPU_RESULTS="$out" YOLACT_DIR="$PWD/.official"
 # The headline numbers, so the call's output carries them even if no file comes back: each
 # run's summary row, and our head convolutions against cuDNN (--conv-shapes).
