@@ -7,8 +7,8 @@
  * counts, mask assembly, YOLACT++'s mask re-scoring (lib/cuda/rescore.h), resize and
  * threshold for each image, and one download of all the detections (with their mask scores)
  * and masks, into page-locked memory: 2 synchronisations a pass. The op
- * list with Detect and the score threshold runs as one CUDA graph, captured at the first
- * pass of each planned pass size (MAX_PASS_SIZES). Every device buffer is allocated when the
+ * list with Detect and the score threshold runs as one CUDA graph, captured at the second
+ * pass of each planned pass size (MAX_PASS_SIZES); the first runs it op by op. Every device buffer is allocated when the
  * session is created, except the image-sized ones, which grow when an image larger than any
  * before arrives.
  *
@@ -37,8 +37,11 @@ typedef struct cuda_op {
     const float *weight, *bias; /* device copies of the folded parameters */
     const void *packed;         /* our convolution's (or DCN's) packed weights, or NULL */
     yolact_precision precision; /* what our kernel computes it in */
-    yl_dnn_conv *dnn_plan[MAX_PASS_SIZES]; /* a library convolution's plan for each pass
-                                               size, or NULL */
+    /* A library convolution's plans for each pass size (else NULL): its calls take at most
+     * dnn_images images (the library's tensor limit), so a pass runs dnn_plan on as many
+     * as it can, then dnn_tail on the rest (NULL when none are left). */
+    yl_dnn_conv *dnn_plan[MAX_PASS_SIZES], *dnn_tail[MAX_PASS_SIZES];
+    int dnn_images;
 } cuda_op;
 
 typedef struct cuda_state {
@@ -59,9 +62,10 @@ typedef struct cuda_state {
                                        frame, grown with the image */
     size_t workspace_bytes;
     int tables_h, tables_w;         /* the image size the tables were built for (0: none) */
-    /* The pass sizes the network is planned for (pass_size_index) and, for each, the op
-     * list captured at the first unprofiled pass of that size. */
+    /* The pass sizes the network is planned for (pass_size_index) and, for each, whether an
+     * unprofiled pass of that size has run op by op, and the op list captured at the next. */
     int pass_sizes[MAX_PASS_SIZES], num_pass_sizes;
+    int warmed_up[MAX_PASS_SIZES];
     cudaGraphExec_t network_graphs[MAX_PASS_SIZES];
 
     float *loc, *conf, *coeff, *proto; /* the network's outputs, batch images each */
@@ -96,15 +100,27 @@ typedef struct cuda_state {
     yl_device_memory memory;        /* what device_alloc holds now, and the most it held */
 } cuda_state;
 
+/* The runtime's current device is per thread and the caller's: every entry point makes the
+ * session's current for its length and gives the caller's back. */
+static yolact_status use_session_device(const cuda_state *st, int *caller)
+{
+    YL_CU_CHECK(cudaGetDevice(caller));
+    YL_CU_CHECK(cudaSetDevice(st->options.device_index));
+    return YOLACT_OK;
+}
+
 static void release(cuda_state *st)
 {
     if (!st)
         return;
-    cudaSetDevice(st->options.device_index); /* the session's, for the frees below */
+    int caller = -1; /* the session's device for the frees below */
+    use_session_device(st, &caller);
     if (st->ops)
         for (int i = 0; i < st->model->num_ops; i++)
-            for (int k = 0; k < st->num_pass_sizes; k++)
+            for (int k = 0; k < st->num_pass_sizes; k++) {
                 yl_dnn_conv_free(st->ops[i].dnn_plan[k]);
+                yl_dnn_conv_free(st->ops[i].dnn_tail[k]);
+            }
     if (st->events)
         for (int i = 0; i < st->model->num_ops + 6; i++)
             if (st->events[i])
@@ -132,6 +148,8 @@ static void release(cuda_state *st)
     free(st->buffers);
     free(st->host_outputs);
     free(st);
+    if (caller >= 0)
+        cudaSetDevice(caller);
 }
 
 static void cuda_destroy(void *state)
@@ -189,6 +207,47 @@ static int dcn_images_at_once(const cuda_state *st, const yl_op *op, const yl_bu
     return fit < (size_t)st->batch ? (int)fit : st->batch;
 }
 
+static size_t buffer_floats(const yl_buffer_desc *b)
+{
+    return (size_t)b->channels * b->height * b->width;
+}
+
+/* A library plan of a convolution for `images` at once; the scratch it needs noted. */
+static yolact_status plan_library_conv(cuda_state *st, int i, int images, yl_dnn_conv **plan)
+{
+    const yl_op *op = &st->model->ops[i];
+    const yl_buffer_desc *in = &st->model->buffers[op->in];
+    size_t ws = 0;
+    YL_TRY(yl_dnn_conv_plan(st->dnn, &op->conv, images, in->height, in->width, op->act,
+                            op->residual >= 0, st->precision, plan, &ws));
+    need_bytes(&st->net_workspace_bytes, ws);
+    return YOLACT_OK;
+}
+
+/* For each pass size, a library convolution's plans: one call for the whole pass where its
+ * tensors fit the library's limit, else calls of as many images as fit and one of the rest. */
+static yolact_status plan_library_conv_passes(cuda_state *st, int i)
+{
+    const yl_op *op = &st->model->ops[i];
+    size_t in = buffer_floats(&st->model->buffers[op->in]);
+    size_t out = buffer_floats(&st->model->buffers[op->out]);
+    size_t fit = yl_dnn_max_tensor_elements() / (in > out ? in : out);
+    if (fit == 0)
+        return yl_fail(YOLACT_ERR_LIMIT, "convolution %s: one image's tensor of %zu elements "
+                       "is past the convolution library's %zu", op->name, in > out ? in : out,
+                       yl_dnn_max_tensor_elements());
+    cuda_op *c = &st->ops[i];
+    c->dnn_images = fit < (size_t)st->batch ? (int)fit : st->batch;
+    for (int k = 0; k < st->num_pass_sizes; k++) {
+        const int images = st->pass_sizes[k], at_once = images < c->dnn_images ? images
+                                                                                : c->dnn_images;
+        YL_TRY(plan_library_conv(st, i, at_once, &c->dnn_plan[k]));
+        if (images % at_once)
+            YL_TRY(plan_library_conv(st, i, images % at_once, &c->dnn_tail[k]));
+    }
+    return YOLACT_OK;
+}
+
 /* A library plan for every other convolution; every op's scratch need. */
 static yolact_status plan_ops(cuda_state *st)
 {
@@ -197,13 +256,7 @@ static yolact_status plan_ops(cuda_state *st)
         const yl_op *op = &m->ops[i];
         const yl_buffer_desc *in = &m->buffers[op->in];
         if (op->kind == YL_OP_CONV && !yl_cuda_is_own_conv(op)) {
-            for (int k = 0; k < st->num_pass_sizes; k++) {
-                size_t ws = 0;
-                YL_TRY(yl_dnn_conv_plan(st->dnn, &op->conv, st->pass_sizes[k], in->height,
-                                        in->width, op->act, op->residual >= 0, st->precision,
-                                        &st->ops[i].dnn_plan[k], &ws));
-                need_bytes(&st->net_workspace_bytes, ws);
-            }
+            YL_TRY(plan_library_conv_passes(st, i));
         } else if (op->kind == YL_OP_CONV) {
             need_bytes(&st->net_workspace_bytes,
                        yl_conv2d_cuda_workspace_bytes(&op->conv, st->batch, in->height,
@@ -274,7 +327,6 @@ static yolact_status allocate_outputs(cuda_state *st)
 static yolact_status create(cuda_state *st)
 {
     const yolact_model *m = st->model;
-    YL_CU_CHECK(cudaSetDevice(st->options.device_index));
     /* Non-blocking, as every stream of the library (lib/cuda/upload.h says why). */
     YL_CU_CHECK(cudaStreamCreateWithFlags(&st->stream, cudaStreamNonBlocking));
     YL_TRY(yl_dnn_create(st->stream, &st->dnn));
@@ -287,9 +339,10 @@ static yolact_status create(cuda_state *st)
     YL_TRY(yl_cuda_weights_acquire(m, st->options.device_index, st->precision, st->stream,
                                    &st->weights));
     for (int i = 0; i < m->num_ops; i++)
-        st->ops[i] = (cuda_op){st->weights->weight[i], st->weights->bias[i],
-                               st->weights->packed[i],
-                               yl_cuda_op_precision(&m->ops[i], st->precision), {NULL}};
+        st->ops[i] = (cuda_op){.weight = st->weights->weight[i],
+                               .bias = st->weights->bias[i],
+                               .packed = st->weights->packed[i],
+                               .precision = yl_cuda_op_precision(&m->ops[i], st->precision)};
     YL_TRY(plan_ops(st));
     YL_TRY(allocate_outputs(st));
     if (m->maskiou.num_layers > 0)
@@ -324,7 +377,12 @@ static yolact_status cuda_create(const yolact_model *m, const yolact_session_opt
     for (int size = 1; size < st->batch; size *= 2)
         st->pass_sizes[st->num_pass_sizes++] = size;
     st->pass_sizes[st->num_pass_sizes++] = st->batch;
-    yolact_status s = create(st);
+    int caller;
+    yolact_status s = use_session_device(st, &caller);
+    if (s == YOLACT_OK) {
+        s = create(st);
+        cudaSetDevice(caller);
+    }
     if (s != YOLACT_OK) {
         release(st);
         return s;
@@ -396,11 +454,6 @@ static yolact_status ensure_download_capacity(cuda_state *st, size_t bytes,
     return YOLACT_OK;
 }
 
-static size_t buffer_floats(const yl_buffer_desc *b)
-{
-    return (size_t)b->channels * b->height * b->width;
-}
-
 /* One op on the first pass_sizes[size] images: buffers hold st->batch (C, H, W) tensors one
  * after another, so the element-wise and per-channel ops see images x C channels. */
 static yolact_status run_op(cuda_state *st, int i, int size)
@@ -415,9 +468,17 @@ static yolact_status run_op(cuda_state *st, int i, int size)
     const int B = st->pass_sizes[size];
     switch (op->kind) {
     case YL_OP_CONV:
-        if (c->dnn_plan[size])
-            return yl_dnn_conv_run(st->dnn, c->dnn_plan[size], src, c->weight, c->bias,
-                                   residual, dst, st->net_workspace);
+        if (c->dnn_plan[size]) {
+            const int at_once = B < c->dnn_images ? B : c->dnn_images;
+            const size_t in_step = buffer_floats(in), out_step = buffer_floats(out);
+            for (int b = 0; b < B; b += at_once)
+                YL_TRY(yl_dnn_conv_run(st->dnn, B - b < at_once ? c->dnn_tail[size]
+                                                               : c->dnn_plan[size],
+                                       src + b * in_step, c->weight, c->bias,
+                                       residual ? residual + b * out_step : NULL,
+                                       dst + b * out_step, st->net_workspace));
+            return YOLACT_OK;
+        }
         return yl_conv2d_cuda(&op->conv, src, B, in->height, in->width, c->packed,
                               c->precision, c->bias, residual, op->act, dst, st->net_workspace,
                               st->stream);
@@ -489,8 +550,10 @@ static int pass_size_index(const cuda_state *st, int n)
 }
 
 /* The op list and Detect are the fixed-shape part of a frame: captured once per pass size
- * as a CUDA graph and launched as one. Profiled frames run the ops one by one, an event after
- * each. */
+ * as a CUDA graph and launched as one. Not at the first pass of a size, which runs them one
+ * by one: cuDNN may build its plans, and the runtime load kernels, at their first call, work
+ * that need not be legal inside a capture (the warm-up frameworks run before capturing).
+ * Profiled frames run the ops one by one too, an event after each. */
 static yolact_status capture_network(cuda_state *st, int size)
 {
     YL_CU_CHECK(cudaStreamBeginCapture(st->stream, cudaStreamCaptureModeThreadLocal));
@@ -516,12 +579,14 @@ static yolact_status capture_network(cuda_state *st, int size)
 static yolact_status run_network(cuda_state *st, int n)
 {
     const int size = pass_size_index(st, n);
-    if (st->profile) {
+    if (st->profile || !st->warmed_up[size]) {
         for (int i = 0; i < st->model->num_ops; i++) {
             YL_TRY(run_op(st, i, size));
             YL_TRY(mark(st, 3 + i));
         }
-        return detect_pass(st, n);
+        YL_TRY(detect_pass(st, n));
+        st->warmed_up[size] = 1;
+        return YOLACT_OK;
     }
     if (!st->network_graphs[size])
         YL_TRY(capture_network(st, size));
@@ -667,11 +732,9 @@ static yl_frame_output image_output(const cuda_state *st, int b, const yolact_im
                              st->maskiou ? mask_scores_of(st, dets) : NULL};
 }
 
-static yolact_status cuda_run(void *state, const yolact_image *images, int count,
-                              yl_frame_sink sink, void *ctx)
+static yolact_status run_passes(cuda_state *st, const yolact_image *images, int count,
+                                yl_frame_sink sink, void *ctx)
 {
-    cuda_state *st = state;
-    YL_CU_CHECK(cudaSetDevice(st->options.device_index)); /* current per thread */
     for (int first = 0; first < count; first += st->batch) {
         int n = count - first < st->batch ? count - first : st->batch;
         YL_TRY(ensure_image_buffers(st, images + first, n));
@@ -685,6 +748,17 @@ static yolact_status cuda_run(void *state, const yolact_image *images, int count
         }
     }
     return YOLACT_OK;
+}
+
+static yolact_status cuda_run(void *state, const yolact_image *images, int count,
+                              yl_frame_sink sink, void *ctx)
+{
+    cuda_state *st = state;
+    int caller;
+    YL_TRY(use_session_device(st, &caller));
+    yolact_status s = run_passes(st, images, count, sink, ctx);
+    cudaSetDevice(caller);
+    return s;
 }
 
 static yolact_status cuda_network_outputs(void *state, yl_network_outputs *out)

@@ -25,6 +25,10 @@ yolact_status yl_dnn_conv_plan(yl_dnn *dnn, const yl_conv_desc *d, int batch, in
                                yl_dnn_conv **plan, size_t *workspace_bytes);
 void yl_dnn_conv_free(yl_dnn_conv *plan); /* NULL is fine */
 
+/* The most elements a plan's input or output tensor may hold (cuDNN: 2^31 - 1, its
+ * descriptors index with int): a batch past it runs as several calls, each of fewer images. */
+size_t yl_dnn_max_tensor_elements(void);
+
 /* Enqueue the planned convolution on the dnn's stream (capturable into a CUDA graph); every
  * pointer is device memory, weight OIHW, residual NULL unless planned with one, out aliasing
  * neither in nor residual. A plan serves one op of one session: it may keep the operands

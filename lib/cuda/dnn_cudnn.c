@@ -6,6 +6,7 @@
 #define _GNU_SOURCE /* dladdr */
 #include <cudnn.h>
 #include <dlfcn.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,8 +149,15 @@ void yl_dnn_conv_free(yl_dnn_conv *p)
     free(p);
 }
 
-/* The best-ranked algorithm that works for the shape; the fused call's identity activation
- * exists only with IMPLICIT_PRECOMP_GEMM. */
+size_t yl_dnn_max_tensor_elements(void)
+{
+    return INT_MAX;
+}
+
+/* The best-ranked algorithm that works for the shape, deterministic if one is (the same
+ * image then gives the same bits, run after run and session after session, which users
+ * comparing runs and the GPU tests rely on); the fused call's identity activation exists only
+ * with IMPLICIT_PRECOMP_GEMM. */
 static yolact_status choose_algorithm(yl_dnn *dnn, yl_dnn_conv *p, int identity)
 {
     if (identity) {
@@ -161,11 +169,13 @@ static yolact_status choose_algorithm(yl_dnn *dnn, yl_dnn_conv *p, int identity)
     YL_DNN_CHECK(dnn_api.cudnnGetConvolutionForwardAlgorithm_v7(
         dnn->handle, p->in, p->weight, p->conv, p->out, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &found,
         perf));
-    for (int i = 0; i < found; i++)
-        if (perf[i].status == CUDNN_STATUS_SUCCESS) {
-            p->algo = perf[i].algo;
-            return YOLACT_OK;
-        }
+    for (int any = 0; any < 2; any++)
+        for (int i = 0; i < found; i++)
+            if (perf[i].status == CUDNN_STATUS_SUCCESS &&
+                (any || perf[i].determinism == CUDNN_DETERMINISTIC)) {
+                p->algo = perf[i].algo;
+                return YOLACT_OK;
+            }
     return yl_fail(YOLACT_ERR_DEVICE, "cuDNN offers no convolution algorithm for this shape");
 }
 

@@ -7,7 +7,10 @@
  * CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION does on tensor cores (the result stays float); set to
  * "input", only the network's input image is rounded (the input of the convolutions that
  * read 3 channels), the least any half backbone changes. Measurements of what FP16 costs the
- * parity sets (test/emu/README.md), not test modes. */
+ * parity sets (test/emu/README.md), not test modes. Its tensors' limit is cuDNN's, or the
+ * number of elements YL_EMU_CUDNN_MAX_ELEMENTS says, which lets a test make a small batch
+ * exceed it; a plan past it is refused, as cuDNN refuses one. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,10 +25,12 @@ struct yl_dnn {
 struct yl_dnn_conv {
     yl_conv_desc desc;
     int batch, in_h, in_w;
+    size_t in_size, out_size;   /* one image's input and output elements */
     yl_activation act;
     int has_residual;
     /* rounded to half first (YL_EMU_CUDNN_FP16) */
     int rounds_input, rounds_weights;
+    int has_run;    /* outside a stream capture (see yl_dnn_conv_run) */
     /* the operands of the last run, read by the host function when the stream gets to it */
     const float *in, *weight, *bias, *residual;
     float *out;
@@ -51,6 +56,12 @@ void yl_dnn_destroy(yl_dnn *dnn)
     free(dnn);
 }
 
+size_t yl_dnn_max_tensor_elements(void)
+{
+    const char *limit = getenv("YL_EMU_CUDNN_MAX_ELEMENTS");
+    return limit && atol(limit) > 0 ? (size_t)atol(limit) : INT_MAX;
+}
+
 static size_t weight_count(const yl_conv_desc *d)
 {
     return (size_t)d->out_channels * d->in_channels * d->kernel_h * d->kernel_w;
@@ -67,13 +78,23 @@ yolact_status yl_dnn_conv_plan(yl_dnn *dnn, const yl_conv_desc *d, int batch, in
                                yl_dnn_conv **plan, size_t *workspace_bytes)
 {
     (void)dnn;
+    const size_t in_size = (size_t)d->in_channels * in_h * in_w;
+    const size_t out_size = (size_t)d->out_channels *
+                            yl_conv_out_size(in_h, d->kernel_h, d->stride, d->pad, d->dilation) *
+                            yl_conv_out_size(in_w, d->kernel_w, d->stride, d->pad, d->dilation);
+    const size_t largest = in_size > out_size ? in_size : out_size;
+    if (largest * batch > yl_dnn_max_tensor_elements())
+        return yl_fail(YOLACT_ERR_DEVICE, "a convolution of %d images of %zu elements: past the "
+                       "library's %zu elements a tensor", batch, largest,
+                       yl_dnn_max_tensor_elements());
     yl_dnn_conv *p = malloc(sizeof *p);
     if (!p)
         return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory planning a convolution");
     const char *rounding = precision == YOLACT_PRECISION_FP16 ? getenv("YL_EMU_CUDNN_FP16")
                                                                 : NULL;
     int image_only = rounding && strcmp(rounding, "input") == 0;
-    *p = (yl_dnn_conv){.desc = *d, .batch = batch, .in_h = in_h, .in_w = in_w, .act = act,
+    *p = (yl_dnn_conv){.desc = *d, .batch = batch, .in_h = in_h, .in_w = in_w,
+                       .in_size = in_size, .out_size = out_size, .act = act,
                        .has_residual = has_residual,
                        .rounds_input = rounding && (!image_only || d->in_channels == 3),
                        .rounds_weights = rounding && !image_only};
@@ -81,7 +102,7 @@ yolact_status yl_dnn_conv_plan(yl_dnn *dnn, const yl_conv_desc *d, int batch, in
     /* the CPU convolution's scratch; rounding: then one image's input and the weights */
     size_t floats = yl_conv2d_workspace_floats(d, in_h, in_w);
     if (p->rounds_input || p->rounds_weights)
-        floats += (size_t)d->in_channels * in_h * in_w + weight_count(d);
+        floats += in_size + weight_count(d);
     *workspace_bytes = floats * sizeof(float);
     return YOLACT_OK;
 }
@@ -96,10 +117,7 @@ static void run_conv(void *plan)
 {
     const yl_dnn_conv *p = plan;
     const yl_conv_desc *d = &p->desc;
-    size_t in_size = (size_t)d->in_channels * p->in_h * p->in_w;
-    size_t out_size = (size_t)d->out_channels *
-                      yl_conv_out_size(p->in_h, d->kernel_h, d->stride, d->pad, d->dilation) *
-                      yl_conv_out_size(p->in_w, d->kernel_w, d->stride, d->pad, d->dilation);
+    const size_t in_size = p->in_size, out_size = p->out_size;
     float *scratch = p->workspace;
     float *rounded_in = scratch + yl_conv2d_workspace_floats(d, p->in_h, p->in_w);
     float *rounded_weight = rounded_in + in_size;
@@ -127,6 +145,15 @@ yolact_status yl_dnn_conv_run(yl_dnn *dnn, yl_dnn_conv *p, const float *in,
     if (!residual != !p->has_residual)
         return yl_fail(YOLACT_ERR_INTERNAL, "a convolution planned %s a residual ran %s one",
                        p->has_residual ? "with" : "without", residual ? "with" : "without");
+    /* cuDNN may build a plan's engine (compile, load, allocate) at its first call, which a
+     * stream capture need not allow: the stand-in refuses a first run inside one, so the
+     * tests prove the backend runs every plan once before capturing it. */
+    cudaStreamCaptureStatus capture;
+    YL_CU_CHECK(cudaStreamIsCapturing(dnn->stream, &capture));
+    if (capture != cudaStreamCaptureStatusNone && !p->has_run)
+        return yl_fail(YOLACT_ERR_INTERNAL, "a convolution plan's first run is inside a stream "
+                       "capture");
+    p->has_run |= capture == cudaStreamCaptureStatusNone;
     p->in = in;
     p->weight = weight;
     p->bias = bias;

@@ -1182,6 +1182,14 @@ cudaError_t cudaSetDevice(int device)
                               "device, 0", device);
 }
 
+cudaError_t cudaGetDevice(int *device)
+{
+    if (!device)
+        return fail(cudaErrorInvalidValue, "cudaGetDevice: a NULL device");
+    *device = 0;
+    return cudaSuccess;
+}
+
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t *stream, unsigned int flags)
 {
     if (!stream || (flags & ~(unsigned)cudaStreamNonBlocking))
@@ -1247,6 +1255,16 @@ cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode mo
         std::lock_guard<std::mutex> lock(captures_mutex);
         blocking_captures.push_back(stream);
     }
+    return cudaSuccess;
+}
+
+cudaError_t cudaStreamIsCapturing(cudaStream_t stream, cudaStreamCaptureStatus *status)
+{
+    if (!status)
+        return fail(cudaErrorInvalidValue, "cudaStreamIsCapturing: a NULL status");
+    *status = !yl_emu_capturing(stream)       ? cudaStreamCaptureStatusNone
+              : stream->capture_invalidated ? cudaStreamCaptureStatusInvalidated
+                                            : cudaStreamCaptureStatusActive;
     return cudaSuccess;
 }
 
