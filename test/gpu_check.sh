@@ -17,7 +17,10 @@ runner_status=$?
 if grep -q '^SKIP GPU suites' <<<"$out"; then
     exit "$runner_status"
 fi
-[ "$runner_status" -ne 0 ] && status=$runner_status && echo "gpu-check: the GPU suites failed ($runner_status)"
+if [ "$runner_status" -ne 0 ]; then
+    status=$runner_status
+    echo "gpu-check: the GPU suites failed ($runner_status)"
+fi
 if [ ! -x "$sanitizer" ]; then
     echo "SKIP compute-sanitizer: not found at $sanitizer"
     exit "$status"

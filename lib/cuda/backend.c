@@ -6,11 +6,11 @@
  * the pass's images in one set of launches, the score threshold, one read-back of their
  * counts, mask assembly, YOLACT++'s mask re-scoring (lib/cuda/rescore.h), resize and
  * threshold for each image, and one download of all the detections (with their mask scores)
- * and masks, into page-locked memory: 2 synchronisations a pass. The op
- * list with Detect and the score threshold runs as one CUDA graph, captured at the second
- * pass of each planned pass size (MAX_PASS_SIZES); the first runs it op by op. Every device buffer is allocated when the
- * session is created, except the image-sized ones, which grow when an image larger than any
- * before arrives.
+ * and masks, into page-locked memory: 2 synchronisations a pass. The op list with Detect and
+ * the score threshold runs as one CUDA graph, captured at the second pass of each planned
+ * pass size (MAX_PASS_SIZES); the first runs it op by op. Every device buffer is allocated
+ * when the session is created, except the image-sized ones, which grow when an image larger
+ * than any before arrives.
  *
  * The same file builds against test/emu's runtime (-DYL_CUDA_EMULATION), where it runs on the
  * host with the emulated kernels, so CI runs the whole CUDA path without a GPU. */
@@ -113,8 +113,10 @@ static void release(cuda_state *st)
 {
     if (!st)
         return;
-    int caller = -1; /* the session's device for the frees below */
-    use_session_device(st, &caller);
+    int caller; /* the session's device for the frees below, quietly: a failure may be why */
+    if (cudaGetDevice(&caller) != cudaSuccess)
+        caller = -1;
+    cudaSetDevice(st->options.device_index);
     if (st->ops)
         for (int i = 0; i < st->model->num_ops; i++)
             for (int k = 0; k < st->num_pass_sizes; k++) {

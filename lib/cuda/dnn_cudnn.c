@@ -154,9 +154,15 @@ size_t yl_dnn_max_tensor_elements(void)
     return INT_MAX;
 }
 
-/* The best-ranked algorithm that works for the shape, deterministic if one is (the same
- * image then gives the same bits, run after run and session after session, which users
- * comparing runs and the GPU tests rely on); the fused call's identity activation exists only
+/* The scratch an algorithm may want before a slower one that wants less is preferred: the
+ * session holds the largest any of its plans wants, and at a large batch an FFT algorithm's
+ * could make creation run out of memory. */
+#define WORKSPACE_PREFERRED_MAX ((size_t)256 << 20)
+
+/* The best-ranked algorithm that works for the shape, preferring in turn: deterministic ones
+ * (the same image then gives the same bits, run after run and session after session, which
+ * users comparing runs and the GPU tests rely on) that want at most WORKSPACE_PREFERRED_MAX,
+ * any that want at most that, any at all. The fused call's identity activation exists only
  * with IMPLICIT_PRECOMP_GEMM. */
 static yolact_status choose_algorithm(yl_dnn *dnn, yl_dnn_conv *p, int identity)
 {
@@ -169,13 +175,16 @@ static yolact_status choose_algorithm(yl_dnn *dnn, yl_dnn_conv *p, int identity)
     YL_DNN_CHECK(dnn_api.cudnnGetConvolutionForwardAlgorithm_v7(
         dnn->handle, p->in, p->weight, p->conv, p->out, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &found,
         perf));
-    for (int any = 0; any < 2; any++)
-        for (int i = 0; i < found; i++)
+    for (int preference = 0; preference < 3; preference++)
+        for (int i = 0; i < found; i++) {
+            const int small = perf[i].memory <= WORKSPACE_PREFERRED_MAX;
+            const int deterministic = perf[i].determinism == CUDNN_DETERMINISTIC;
             if (perf[i].status == CUDNN_STATUS_SUCCESS &&
-                (any || perf[i].determinism == CUDNN_DETERMINISTIC)) {
+                (preference == 2 || (small && (preference == 1 || deterministic)))) {
                 p->algo = perf[i].algo;
                 return YOLACT_OK;
             }
+        }
     return yl_fail(YOLACT_ERR_DEVICE, "cuDNN offers no convolution algorithm for this shape");
 }
 
