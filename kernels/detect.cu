@@ -21,6 +21,11 @@
 
 #define CAND_THREADS 256
 #define TOPK_THREADS 256    // one radix digit (256 bins) a thread
+// A class's selection reads each candidate's score once a radix pass: when the scores fit
+// with the sorted keys in this much dynamic shared memory, they are copied there first, so
+// the passes wait on shared memory rather than on L2 (below the 48 KiB a block gets without
+// opting in, and small enough for several blocks an SM).
+#define TOPK_SMEM_BYTES 32768
 
 // ---- block-wide helpers (blockDim.x == 256, every thread calls them) -------------------------
 typedef struct scan_smem {
@@ -286,14 +291,17 @@ struct class_key {
 };
 
 // A block per foreground class. top_cand, top_score (C - 1, top_k); nms_boxes (C - 1, top_k, 4);
-// counts (C - 1): min(num_candidates, top_k) rows of each class written, best first.
+// counts (C - 1): min(num_candidates, top_k) rows of each class written, best first. Dynamic
+// shared memory: the sorted keys, then room for `staged` scores (an even number).
 static __global__ void __launch_bounds__(TOPK_THREADS)
 class_top_k_kernel(const float *__restrict__ cand_score, int num_priors,
                    const float *__restrict__ cand_box, const int *__restrict__ num_candidates,
-                   int top_k, int *__restrict__ top_cand, float *__restrict__ top_score,
-                   float *__restrict__ nms_boxes, int *__restrict__ counts)
+                   int top_k, int staged, int *__restrict__ top_cand,
+                   float *__restrict__ top_score, float *__restrict__ nms_boxes,
+                   int *__restrict__ counts)
 {
-    YL_DYNAMIC_SMEM(uint64_t, keys, next_pow2(top_k));
+    YL_DYNAMIC_SMEM(uint64_t, keys, next_pow2(top_k) + staged / 2);
+    float *staged_score = reinterpret_cast<float *>(keys + next_pow2(top_k));
     __shared__ topk_smem sm;
     const size_t rows = (size_t)gridDim.x * top_k;    // (C - 1) top_k an image
     const int c = blockIdx.x;
@@ -305,8 +313,16 @@ class_top_k_kernel(const float *__restrict__ cand_score, int num_priors,
     top_score = image_rows(top_score, rows);
     nms_boxes = image_rows(nms_boxes, 4 * rows);
     counts = image_rows(counts, gridDim.x);
-    const class_key key_of = {score};
-    const int k = block_top_keys(key_of, *num_candidates, top_k, keys, &sm);
+    const int n = *num_candidates;
+    int k;
+    if (n <= staged) {    // the same for the whole block
+        for (int i = threadIdx.x; i < n; i += TOPK_THREADS)
+            staged_score[i] = score[i];
+        __syncthreads();
+        k = block_top_keys(class_key{staged_score}, n, top_k, keys, &sm);
+    } else {
+        k = block_top_keys(class_key{score}, n, top_k, keys, &sm);
+    }
     for (int r = threadIdx.x; r < k; r += TOPK_THREADS) {
         const int i = (int)key_tie_order(keys[r]), row = c * top_k + r;
         top_cand[row] = i;
@@ -466,10 +482,12 @@ extern "C" yolact_status yl_detect_cuda(const float *loc, const float *conf,
     YL_CUDA_CHECK(YL_LAUNCH(candidate_scatter_kernel, dim3(blocks, batch), CAND_THREADS, 0,
                             stream, loc, conf, priors, num_priors, nc, ws.flags,
                             ws.block_offsets, ws.cand, ws.cand_box, ws.cand_score));
+    const size_t key_bytes = sizeof(uint64_t) * host_next_pow2(top_k);
+    const int staged = (int)((TOPK_SMEM_BYTES - key_bytes) / sizeof(uint64_t)) * 2;
     YL_CUDA_CHECK(YL_LAUNCH(class_top_k_kernel, dim3(fg, batch), TOPK_THREADS,
-                            sizeof(uint64_t) * host_next_pow2(top_k), stream, ws.cand_score,
-                            num_priors, ws.cand_box, ws.num_candidates, top_k, ws.top_cand,
-                            ws.top_score, ws.nms_boxes, ws.counts));
+                            key_bytes + staged * sizeof(float), stream, ws.cand_score,
+                            num_priors, ws.cand_box, ws.num_candidates, top_k, staged,
+                            ws.top_cand, ws.top_score, ws.nms_boxes, ws.counts));
     // The images' classes are one after another in every array: one launch for all.
     YL_TRY(yl_fast_nms_cuda(ws.nms_boxes, ws.counts, batch * fg, top_k, params->nms_threshold,
                             ws.kept, stream));

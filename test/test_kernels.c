@@ -534,6 +534,10 @@ START_TEST(test_detect)
         {"equal scores everywhere", 700, 12, 100, 1000, 0.5f, -1, 1, 1},
         {"top_k 1, max_detections 1", 200, 4, 1, 1, 0.5f, -1, 1, 0},
         {"two classes, more blocks than a scan chunk", 70000, 2, 300, 100, 0.01f, -1, 1, 1},
+        /* selections over scores copied to shared memory (7,680 of them fit at top_k 200),
+         * and over the global copy when they do not fit */
+        {"7,680 candidates", 8000, 4, 200, 100, 0.0f, 7680, 0, 0},
+        {"7,681 candidates", 8000, 4, 200, 100, 0.0f, 7681, 1, 0},
     };
     uint64_t rng = 0xa0761d6478bd642full;
     for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
