@@ -231,12 +231,12 @@ static yolact_status plan_library_conv(cuda_state *st, int i, int images, yl_dnn
 static yolact_status plan_library_conv_passes(cuda_state *st, int i)
 {
     const yl_op *op = &st->model->ops[i];
-    size_t in = buffer_floats(&st->model->buffers[op->in]);
-    size_t out = buffer_floats(&st->model->buffers[op->out]);
-    size_t fit = yl_dnn_max_tensor_elements() / (in > out ? in : out);
+    const size_t in = buffer_floats(&st->model->buffers[op->in]);
+    const size_t out = buffer_floats(&st->model->buffers[op->out]);
+    const size_t largest = in > out ? in : out, fit = yl_dnn_max_tensor_elements() / largest;
     if (fit == 0)
         return yl_fail(YOLACT_ERR_LIMIT, "convolution %s: one image's tensor of %zu elements "
-                       "is past the convolution library's %zu", op->name, in > out ? in : out,
+                       "is past the convolution library's %zu", op->name, largest,
                        yl_dnn_max_tensor_elements());
     cuda_op *c = &st->ops[i];
     c->dnn_images = fit < (size_t)st->batch ? (int)fit : st->batch;
