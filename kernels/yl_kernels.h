@@ -30,25 +30,41 @@ yolact_status yl_preprocess_cuda(const yolact_image *image, int size, yl_input_n
                                  const float mean_bgr[3], const float std_bgr[3], float *out,
                                  struct CUstream_st *stream);
 
-/* yl_masks_assemble_cpu: proto (proto_h, proto_w, k), coeffs (n, k), boxes (n, 4),
- * out (n, proto_h, proto_w). The dot products are summed in another order than the CPU's
- * and the GPU's expf differs from the C library's by up to 2 ulp: see the test's tolerance. */
+/* The images of a pass for the two mask kernels, which take up to YL_MASK_PASS_IMAGES of
+ * them a launch (this description travels as a kernel parameter, 1 KiB). The masks of a
+ * pass are dense: image b's are masks first .. first + count - 1. */
+#define YL_MASK_PASS_IMAGES 32
+typedef struct yl_mask_image {
+    int count;                  /* its detections: the first `count` of its list */
+    int first;                  /* its first mask among the pass's */
+    int height, width;          /* the image's size: its masks' after the resize */
+    size_t out_offset;          /* where its bit masks start in the resize's output, bytes */
+} yl_mask_image;
+
+typedef struct yl_mask_pass {
+    int num_images;
+    yl_mask_image image[YL_MASK_PASS_IMAGES];
+} yl_mask_pass;
+
+/* The CPU backend's gather after Detect, then yl_masks_assemble_cpu, for every image b of a
+ * pass in one launch: its prototypes (proto_h, proto_w, k) at proto + b * proto_h * proto_w
+ * * k, its detections at detections + b * detection_stride, each with its box and the
+ * coefficients of its prior, row `prior` of the (priors, k) block at coeff + b *
+ * coeff_image_floats. out: the pass's masks (proto_h, proto_w), dense. The dot products are
+ * summed in another order than the CPU's and the GPU's expf differs from the C library's by
+ * up to 2 ulp: see the test's tolerance. */
 yolact_status yl_masks_assemble_cuda(const float *proto, int proto_h, int proto_w, int k,
-                                     const float *coeffs, const float *boxes, int n,
+                                     const float *coeff, size_t coeff_image_floats,
+                                     const yl_raw_detection *detections,
+                                     size_t detection_stride, const yl_mask_pass *pass,
                                      float *out, struct CUstream_st *stream);
 
-/* yl_mask_resize_threshold_cpu for n masks at once: in (n, in_h, in_w), out n bitmasks of
- * out_h rows of out_stride bytes, one after another; bytes past (out_w + 7) / 8 in a row
- * are left alone. Bit-identical to the CPU. It samples through the two axis tables that
- * yl_mask_resize_tables_cuda built for the same sizes into `tables`
- * (yl_mask_resize_cuda_workspace_bytes(out_h, out_w) bytes of device memory), so a stream
- * of frames of one size builds them once. */
-size_t yl_mask_resize_cuda_workspace_bytes(int out_h, int out_w);
-yolact_status yl_mask_resize_tables_cuda(int in_h, int in_w, int out_h, int out_w,
-                                         void *tables, struct CUstream_st *stream);
-yolact_status yl_mask_resize_threshold_cuda(const float *in, int n, int in_h, int in_w,
-                                            uint8_t *out, int out_h, int out_w,
-                                            size_t out_stride, const void *tables,
+/* yl_mask_resize_threshold_cpu for every mask of a pass in one launch: in, the pass's dense
+ * masks (in_h, in_w); image b's mask i goes to out + out_offset + i * height * row bytes,
+ * rows of (width + 7) / 8 bytes. Bit-identical to the CPU: each block computes the bilinear
+ * axis entries of its rows and columns (bilinear.cuh) once for its masks. */
+yolact_status yl_mask_resize_threshold_cuda(const float *in, int in_h, int in_w,
+                                            const yl_mask_pass *pass, uint8_t *out,
                                             struct CUstream_st *stream);
 
 /* The Fast NMS step of yl_detect_cpu for every class at once. boxes: (num_classes, top_k, 4)
@@ -128,7 +144,8 @@ yolact_status yl_proto_output_cuda(const float *in, int channels, int height, in
  * yl_conv2d_cpu's contract as an implicit GEMM (no im2col buffer): any kernel
  * size, stride, padding, dilation; out = act(conv(in) + bias + residual) for each of batch
  * images (1..65535); in, residual and out (batch, C, H, W) float, one image after another;
- * bias NULL or (out_channels); residual NULL or the output's shape and may alias out; out must not alias in. precision: YOLACT_PRECISION_FP32 (SIMT float) or
+ * bias NULL or (out_channels); residual NULL or the output's shape and may alias out; out
+ * must not alias in. precision: YOLACT_PRECISION_FP32 (SIMT float) or
  * YOLACT_PRECISION_FP16 (inputs and weights rounded to half, tensor-core MMA with float
  * accumulation); DEFAULT is not accepted here: the backend resolves it.
  * Weights are packed once, on the host, into the kernel's tiled layout:
@@ -195,12 +212,6 @@ yolact_status yl_mask_rescore_cuda(const float *maps, int n, int channels, int h
 
 /* x = x > 0 ? x : 0.1 * x, in place, n floats (yl_conv2d_cpu's YL_ACT_LEAKY_RELU_0_1). */
 yolact_status yl_leaky_relu_cuda(float *x, size_t n, struct CUstream_st *stream);
-
-/* The CPU backend's gather after Detect: coeffs[i] = coeff[detections[i].prior] (k floats),
- * boxes[i] = detections[i].box, for the n detections (device memory; n itself on the host). */
-yolact_status yl_gather_detections_cuda(const float *coeff, int k,
-                                        const yl_raw_detection *detections, int n,
-                                        float *coeffs, float *boxes, struct CUstream_st *stream);
 
 #ifdef __cplusplus
 }

@@ -57,6 +57,14 @@ static yolact_session *cuda_session_of(const yolact_model *m, float score_thresh
     return s;
 }
 
+/* Two parity images of different sizes: the coffee image, then the astronaut. */
+static void load_two_sizes(yolact_image images[2])
+{
+    ck_assert_status(yolact_image_load(IMAGE, &images[0]), YOLACT_OK);
+    ck_assert_status(yolact_image_load(YL_TEST_DATA "/parity/astronaut.png", &images[1]),
+                     YOLACT_OK);
+}
+
 static yolact_session *cuda_session(float score_threshold, int batch_size)
 {
     return cuda_session_of(model, score_threshold, batch_size);
@@ -111,13 +119,13 @@ START_TEST(a_frame_allocates_nothing_and_syncs_twice)
     const yolact_result *r;
     ck_assert_status(yolact_session_detect(s, &image, &r), YOLACT_OK);
     ck_assert_int_gt(r->count, 0);
-    /* Outside the graph: preprocess (one launch) and the masks (gather, assembly, resize
-     * and threshold; the resize's axis tables were built for this size by the first frame);
-     * Detect and the score threshold run in it. */
-    assert_frame_counts(s, &image, "cuda", 4);
+    /* Outside the graph: preprocess and the masks (the assembly, which gathers the
+     * coefficients, then the resize and threshold), a launch each; Detect and the score
+     * threshold run in it. */
+    assert_frame_counts(s, &image, "cuda", 3);
     yl_emu_counters c;
 
-    /* Twice as wide: the upload and the masks grow, once. */
+    /* Twice as wide: the upload and the download grow, once. */
     big = image;
     big.width = image.width * 2;
     big.stride = (size_t)big.width * 3;
@@ -155,8 +163,8 @@ START_TEST(a_plus_frame_allocates_nothing_and_syncs_twice)
     ck_assert_status(yolact_session_detect(s, &image, &r), YOLACT_OK);
     ck_assert_int_gt(r->count, 0);
     /* YOLACT++ adds the mask-IoU net's 6 layers (one chunk: up to 64 masks) and the
-     * re-scoring to those 4. */
-    assert_frame_counts(s, &image, "cuda YOLACT++", 11);
+     * re-scoring to those 3. */
+    assert_frame_counts(s, &image, "cuda YOLACT++", 10);
     ck_assert_status(yolact_session_detect(s, &image, &r), YOLACT_OK);
     int rescored = 0;
     for (int i = 0; i < r->count; i++) {
@@ -289,6 +297,55 @@ START_TEST(out_of_gpu_memory_is_a_status_and_the_session_recovers)
     yolact_image_free_pixels(&image);
 }
 END_TEST
+
+/* A session starts with room for max_detections masks at prototype resolution; a pass of
+ * two full lists needs twice that: the room grows at that pass (out of memory there is a
+ * status too, after which the pass succeeds), and the next allocates nothing. */
+START_TEST(masks_outgrowing_their_room_grow_once)
+{
+    yolact_session_options so;
+    yolact_session_options_init(&so);
+    so.backend = YOLACT_BACKEND_CUDA;
+    so.score_threshold = 0.1f;
+    so.max_detections = 4;
+    yolact_session *single, *paired;
+    ck_assert_status(yolact_session_create(model, &so, &single), YOLACT_OK);
+    so.batch_size = 2;
+    ck_assert_status(yolact_session_create(model, &so, &paired), YOLACT_OK);
+    yolact_image images[2];
+    load_two_sizes(images);
+    const yolact_result *alone[2], *together[2];
+    ck_assert_status(yolact_session_detect_batch(single, images, 2, alone), YOLACT_OK);
+    ck_assert_int_eq(alone[0]->count, so.max_detections);
+    ck_assert_int_eq(alone[1]->count, so.max_detections);
+    int masks_failed = 0;
+    for (long k = 0;; k++) {
+        ck_assert_msg(k < 100, "the pass never succeeded");
+        yl_emu_fail_allocation(k);
+        yolact_status st = yolact_session_detect_batch(paired, images, 2, together);
+        yl_emu_fail_allocation(-1);
+        if (st == YOLACT_OK)
+            break;
+        ck_assert_msg(st == YOLACT_ERR_OUT_OF_MEMORY, "pass allocation %ld failing: status "
+                      "%d (%s)", k, (int)st, yolact_last_error());
+        masks_failed += strstr(yolact_last_error(), "for the masks") != NULL;
+    }
+    ck_assert_int_eq(masks_failed, 1);
+    for (int i = 0; i < 2; i++)
+        assert_same_result(alone[i], together[i], "an image of a pass whose masks grew");
+    yl_emu_counters c;
+    yl_emu_counters_reset();
+    ck_assert_status(yolact_session_detect_batch(paired, images, 2, together), YOLACT_OK);
+    yl_emu_counters_get(&c);
+    ck_assert_int_eq(c.allocations + c.pinned_allocations, 0);
+    for (int i = 0; i < 2; i++)
+        assert_same_result(alone[i], together[i], "an image of the next pass");
+    yolact_session_free(single);
+    yolact_session_free(paired);
+    yolact_image_free_pixels(&images[0]);
+    yolact_image_free_pixels(&images[1]);
+}
+END_TEST
 #endif
 
 /* The same detections from one image and from batches: a padded copy (a row stride wider
@@ -337,8 +394,9 @@ START_TEST(batches_and_strides_give_the_single_frame_result)
             assert_same_result(alone[i], batched[i], "a pass in parts");
     }
     yolact_session_free(parted);
-    /* A warm batch: per image 1 upload; per pass one graph launch, 2 downloads (the counts;
-     * the detections and masks), 2 synchronisations. */
+    /* A warm batch: per image 1 upload and a preprocess launch; per pass one graph launch,
+     * the masks of all its images in 2 launches, 2 downloads (the counts; the detections and
+     * masks), 2 synchronisations. */
     yl_emu_counters c;
     yl_emu_counters_reset();
     ck_assert_status(yolact_session_detect_batch(paired, images, 3, batched), YOLACT_OK);
@@ -348,10 +406,14 @@ START_TEST(batches_and_strides_give_the_single_frame_result)
     ck_assert_int_eq(c.h2d_copies, 3);
     ck_assert_int_eq(c.d2h_copies, 4);
     ck_assert_int_eq(c.synchronizations, 4);
-    /* The coffee images came after the astronaut this time: the masks were resized through
-     * tables rebuilt for their size. */
+    ck_assert_int_eq(c.launches, 3 + 2 * 2);
     for (int i = 0; i < 3; i++)
         assert_same_result(alone[i], batched[i], names[i]);
+    /* One pass of two sizes: each image's masks at its own size, in the same launches. */
+    const yolact_image mixed[2] = {images[2], images[0]};
+    ck_assert_status(yolact_session_detect_batch(paired, mixed, 2, batched), YOLACT_OK);
+    assert_same_result(alone[2], batched[0], "the astronaut beside the coffee image");
+    assert_same_result(alone[0], batched[1], "the coffee image beside the astronaut");
     /* A pass of one image runs the network planned for one: about half the kernel work of a
      * pass of two (blocks the emulation ran), not all of it. */
     yl_emu_counters_reset();
@@ -386,9 +448,7 @@ START_TEST(plus_batches_give_the_single_frame_result)
     }
     yolact_session *paired = cuda_session_of(plus, 0.1f, 2);
     yolact_image images[2];
-    ck_assert_status(yolact_image_load(IMAGE, &images[0]), YOLACT_OK);
-    ck_assert_status(yolact_image_load(YL_TEST_DATA "/parity/astronaut.png", &images[1]),
-                     YOLACT_OK);
+    load_two_sizes(images);
     const yolact_result *alone[2], *batched[2];
     ck_assert_status(yolact_session_detect_batch(single, images, 2, alone), YOLACT_OK);
     ck_assert_status(yolact_session_detect_batch(paired, images, 2, batched), YOLACT_OK);
@@ -848,6 +908,7 @@ Suite *cuda_backend_suite(void)
     tcase_add_test(frames, a_frame_allocates_nothing_and_syncs_twice);
     tcase_add_test(frames, a_plus_frame_allocates_nothing_and_syncs_twice);
     tcase_add_test(frames, out_of_gpu_memory_is_a_status_and_the_session_recovers);
+    tcase_add_test(frames, masks_outgrowing_their_room_grow_once);
     tcase_add_test(frames, emulated_cudnn_rounds_fp16_when_asked);
 #endif
     tcase_add_test(frames, batches_and_strides_give_the_single_frame_result);

@@ -93,58 +93,98 @@ START_TEST(test_preprocess)
 END_TEST
 
 /* ---- mask assembly ----------------------------------------------------------------------
+ * A pass of images, each with its own prototypes, (P, k) coefficient block and detection
+ * list (rows detection_stride apart, priors drawn at random, so the gather is checked too);
+ * the reference is the CPU backend's: gather the rows, then yl_masks_assemble_cpu, per image.
  * Tolerance, FP32: each side's dot product is within k * eps * sum|p_i c_i| of the exact one
  * (any summation order), the sigmoid's slope is at most 1/4, and expf / the division add a
  * few ulp of a value <= 1:  |gpu - cpu| <= 0.25 * 2 * k * eps * sum|p_i c_i| + 8 * eps.
- * Outside the crop both must be exactly 0. */
-static void check_masks_case(uint64_t *rng, int h, int w, int k, int n, const float *boxes_in)
+ * Outside the crop both must be exactly 0, and nothing past the pass's masks is written. */
+#define MASKS_PRIORS 37
+#define MASKS_STRIDE_PAD 3
+
+static void check_masks_case(uint64_t *rng, int h, int w, int k, int num_images,
+                             const int *counts, const float *boxes_in)
 {
-    size_t plane = (size_t)h * w;
-    float *proto = xmalloc(plane * k * sizeof(float) + 1), *coeffs = xmalloc((size_t)n * k * 4 + 1);
-    float *boxes = xmalloc((size_t)n * 16 + 1);
-    for (size_t i = 0; i < plane * k; i++)
+    const size_t plane = (size_t)h * w, coeff_floats = (size_t)MASKS_PRIORS * k;
+    yl_mask_pass pass = {.num_images = num_images};
+    int total = 0, most = 0;
+    for (int b = 0; b < num_images; b++) {
+        pass.image[b] = (yl_mask_image){.count = counts[b], .first = total};
+        total += counts[b];
+        most = counts[b] > most ? counts[b] : most;
+    }
+    const size_t stride = (size_t)most + MASKS_STRIDE_PAD;
+    float *proto = xmalloc(num_images * plane * k * 4 + 1);
+    float *coeff = xmalloc(num_images * coeff_floats * 4 + 1);
+    yl_raw_detection *dets = xmalloc(num_images * stride * sizeof *dets);
+    for (size_t i = 0; i < num_images * plane * k; i++)
         proto[i] = yl_test_rand(rng, 0.0f, 2.0f);     /* ReLU output */
-    for (size_t i = 0; i < (size_t)n * k; i++)
-        coeffs[i] = yl_test_rand(rng, -1.0f, 1.0f);   /* tanh output */
-    for (int m = 0; m < n; m++) {
-        if (boxes_in) {
-            memcpy(boxes + 4 * m, boxes_in + 4 * m, 16);
-            continue;
+    for (size_t i = 0; i < num_images * coeff_floats; i++)
+        coeff[i] = yl_test_rand(rng, -1.0f, 1.0f);    /* tanh output */
+    memset(dets, 0xff, num_images * stride * sizeof *dets); /* rows past a count: garbage */
+    for (int b = 0, at = 0; b < num_images; b++)
+        for (int m = 0; m < counts[b]; m++, at++) {
+            yl_raw_detection *d = &dets[b * stride + m];
+            d->prior = (int)(yl_test_rand(rng, 0.0f, 1.0f) * (MASKS_PRIORS - 1));
+            for (int j = 0; j < 4; j++)
+                d->box[j] = boxes_in ? boxes_in[4 * at + j] : yl_test_rand(rng, -0.2f, 1.2f);
         }
-        for (int j = 0; j < 4; j++)
-            boxes[4 * m + j] = yl_test_rand(rng, -0.2f, 1.2f);
-    }
-    float *want = xmalloc((size_t)n * plane * 4 + 1), *got = xmalloc((size_t)n * plane * 4 + 1);
-    yl_masks_assemble_cpu(proto, h, w, k, coeffs, boxes, n, want);
-    float *d_proto = to_dev(proto, plane * k * 4), *d_coeffs = to_dev(coeffs, (size_t)n * k * 4);
-    float *d_boxes = to_dev(boxes, (size_t)n * 16), *d_out = dev_alloc((size_t)n * plane * 4);
-    ck_assert_status(yl_masks_assemble_cuda(d_proto, h, w, k, d_coeffs, d_boxes, n, d_out, NULL),
-                     YOLACT_OK);
-    from_dev(got, d_out, (size_t)n * plane * 4);
-    double worst = 0.0;
-    for (int m = 0; m < n; m++) {
-        for (size_t p = 0; p < plane; p++) {
-            float g = got[m * plane + p], r = want[m * plane + p];
-            double mag = 0.0;
-            for (int i = 0; i < k; i++)
-                mag += fabs((double)proto[p * k + i] * coeffs[(size_t)m * k + i]);
-            double tol = 0.5 * k * FLT_EPSILON * mag + 8 * FLT_EPSILON, d = fabs((double)g - r);
-            worst = d > worst ? d : worst;
-            if ((r == 0.0f) != (g == 0.0f) || !(d <= tol))
-                ck_abort_msg("masks %dx%dx%d, %d masks: mask %d (box %g %g %g %g) pixel (%zu, %zu) "
-                             "is %.9g, the CPU's %.9g (tolerance %.3g)", h, w, k, n, m,
-                             boxes[4 * m], boxes[4 * m + 1], boxes[4 * m + 2], boxes[4 * m + 3],
-                             p / w, p % w, g, r, tol);
+    /* The reference, and the coefficients each pixel's tolerance is made of. */
+    float *want = xmalloc((size_t)total * plane * 4 + 1);
+    float *gathered = xmalloc((size_t)total * k * 4 + 1), *boxes = xmalloc((size_t)total * 16 + 1);
+    for (int b = 0; b < num_images; b++) {
+        const int first = pass.image[b].first;
+        for (int m = 0; m < counts[b]; m++) {
+            const yl_raw_detection *d = &dets[b * stride + m];
+            memcpy(gathered + (size_t)(first + m) * k,
+                   coeff + b * coeff_floats + (size_t)d->prior * k, (size_t)k * 4);
+            memcpy(boxes + 4 * (first + m), d->box, 16);
         }
+        yl_masks_assemble_cpu(proto + b * plane * k, h, w, k, gathered + (size_t)first * k,
+                              boxes + 4 * first, counts[b], want + first * plane);
     }
+    const size_t out_bytes = ((size_t)total + 1) * plane * 4;    /* one mask of sentinel */
+    float *got = xmalloc(out_bytes + 1);
+    float *d_proto = to_dev(proto, num_images * plane * k * 4);
+    float *d_coeff = to_dev(coeff, num_images * coeff_floats * 4);
+    yl_raw_detection *d_dets = to_dev(dets, num_images * stride * sizeof *dets);
+    float *d_out = dev_alloc(out_bytes);
+    ck_assert_cuda(cudaMemset(d_out, 0xab, out_bytes ? out_bytes : 1));
+    ck_assert_status(yl_masks_assemble_cuda(d_proto, h, w, k, d_coeff, coeff_floats, d_dets,
+                                            stride, &pass, d_out, NULL), YOLACT_OK);
+    from_dev(got, d_out, out_bytes);
+    for (int b = 0; b < num_images; b++)
+        for (int m = 0; m < counts[b]; m++) {
+            const size_t at = (size_t)pass.image[b].first + m;
+            const float *c = gathered + at * k, *box = boxes + 4 * at;
+            for (size_t p = 0; p < plane; p++) {
+                float g = got[at * plane + p], r = want[at * plane + p];
+                double mag = 0.0;
+                for (int i = 0; i < k; i++)
+                    mag += fabs((double)proto[(b * plane + p) * k + i] * c[i]);
+                double tol = 0.5 * k * FLT_EPSILON * mag + 8 * FLT_EPSILON;
+                if ((r == 0.0f) != (g == 0.0f) || !(fabs((double)g - r) <= tol))
+                    ck_abort_msg("masks %dx%dx%d: image %d of %d, mask %d (box %g %g %g %g) "
+                                 "pixel (%zu, %zu) is %.9g, the CPU's %.9g (tolerance %.3g)",
+                                 h, w, k, b, num_images, m, box[0], box[1], box[2], box[3],
+                                 p / w, p % w, g, r, tol);
+            }
+        }
+    const uint8_t *tail = (const uint8_t *)(got + (size_t)total * plane);
+    for (size_t i = 0; i < plane * 4; i++)
+        ck_assert_msg(tail[i] == 0xab, "masks %dx%dx%d: byte %zu past the pass's %d masks "
+                      "was written", h, w, k, i, total);
     cudaFree(d_proto);
-    cudaFree(d_coeffs);
-    cudaFree(d_boxes);
+    cudaFree(d_coeff);
+    cudaFree(d_dets);
     cudaFree(d_out);
     free(proto);
-    free(coeffs);
-    free(boxes);
+    free(coeff);
+    free(dets);
     free(want);
+    free(gathered);
+    free(boxes);
     free(got);
 }
 
@@ -156,30 +196,65 @@ START_TEST(test_masks_assemble)
         0.50f, 0.50f, 0.501f, 0.501f, -0.3f, 0.2f, 0.4f, 1.5f, -5.0f, -5.0f, 5.0f, 5.0f,
         0.9f, 0.8f, 0.1f, 0.2f, 0.3f, 0.3f, 0.3f, 0.3f, NAN, 0.1f, 0.5f, 0.5f,
         0.0f, 0.0f, 1.0f, 1.0f, 1.2f, 1.2f, 1.5f, 1.5f};
-    check_masks_case(&rng, 1, 1, 1, 1, NULL);
-    check_masks_case(&rng, 7, 5, 3, 2, NULL);
-    check_masks_case(&rng, 19, 23, 33, 9, NULL);    /* k past one chunk, masks past a tile */
-    check_masks_case(&rng, 138, 138, 32, 100, NULL); /* YOLACT-550's shape, 100 detections */
-    check_masks_case(&rng, 30, 41, 32, 8, edge_boxes);
-    check_masks_case(&rng, 11, 13, 0, 3, NULL);     /* k = 0: sigmoid(0) inside the crop */
-    ck_assert_status(yl_masks_assemble_cuda(NULL, 5, 5, 32, NULL, NULL, 0, NULL, NULL),
+    check_masks_case(&rng, 1, 1, 1, 1, (int[]){1}, NULL);
+    check_masks_case(&rng, 7, 5, 3, 3, (int[]){2, 0, 1}, NULL);  /* an image without masks */
+    check_masks_case(&rng, 19, 23, 33, 2, (int[]){9, 17}, NULL); /* k past a chunk, masks
+                                                                    past a tile */
+    check_masks_case(&rng, 138, 138, 32, 1, (int[]){100}, NULL); /* YOLACT-550, 100 masks */
+    check_masks_case(&rng, 30, 41, 32, 1, (int[]){8}, edge_boxes);
+    check_masks_case(&rng, 11, 13, 0, 2, (int[]){3, 1}, NULL); /* k = 0: sigmoid(0) inside */
+    int many[YL_MASK_PASS_IMAGES];
+    for (int b = 0; b < YL_MASK_PASS_IMAGES; b++)
+        many[b] = (b * 7) % 11;
+    check_masks_case(&rng, 6, 9, 4, YL_MASK_PASS_IMAGES, many, NULL); /* a full pass */
+    check_masks_case(&rng, 6, 9, 4, 2, (int[]){0, 0}, NULL);
+
+    yl_mask_pass pass = {.num_images = 2, .image = {{.count = 0}, {.count = 0}}};
+    ck_assert_status(yl_masks_assemble_cuda(NULL, 5, 5, 32, NULL, 0, NULL, 0, &pass, NULL, NULL),
                      YOLACT_OK);
-    ck_assert_status(yl_masks_assemble_cuda(NULL, 5, 5, 32, NULL, NULL, 1, NULL, NULL),
+    pass.image[1].count = 1;
+    ck_assert_status(yl_masks_assemble_cuda(NULL, 5, 5, 32, NULL, 0, NULL, 0, &pass, NULL, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+    pass.image[1].count = -1;
+    ck_assert_status(yl_masks_assemble_cuda(NULL, 5, 5, 32, NULL, 0, NULL, 0, &pass, NULL, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+    pass.image[1].count = 0;
+    pass.num_images = YL_MASK_PASS_IMAGES + 1;
+    ck_assert_status(yl_masks_assemble_cuda(NULL, 5, 5, 32, NULL, 0, NULL, 0, &pass, NULL, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_status(yl_masks_assemble_cuda(NULL, 5, 5, 32, NULL, 0, NULL, 0, NULL, NULL, NULL),
                      YOLACT_ERR_INVALID_ARGUMENT);
 }
 END_TEST
 
-/* ---- mask resize + threshold ------------------------------------------------------------ */
-static void check_resize_case(uint64_t *rng, int n, int in_h, int in_w, int out_h, int out_w,
-                              int pad, int blobs)
+/* ---- mask resize + threshold ------------------------------------------------------------
+ * A pass of images of their own sizes and counts, from (in_h, in_w) masks; each image's bit
+ * masks at its out_offset, a few sentinel bytes apart, which must survive. */
+#define RESIZE_GAP 5
+
+typedef struct resize_image {
+    int count, height, width;
+} resize_image;
+
+static void check_resize_case(uint64_t *rng, int in_h, int in_w, int num_images,
+                              const resize_image *images, int blobs)
 {
-    size_t in_n = (size_t)n * (in_h > 0 && in_w > 0 ? (size_t)in_h * in_w : 0);
-    size_t stride = ((size_t)out_w + 7) / 8 + pad, out_bytes = (size_t)n * out_h * stride;
-    float *in = xmalloc(in_n * sizeof(float));
+    yl_mask_pass pass = {.num_images = num_images};
+    size_t out_bytes = RESIZE_GAP;
+    int total = 0;
+    for (int b = 0; b < num_images; b++) {
+        const resize_image *im = &images[b];
+        pass.image[b] = (yl_mask_image){im->count, total, im->height, im->width, out_bytes};
+        total += im->count;
+        out_bytes += (size_t)im->count * im->height * ((im->width + 7) / 8) + RESIZE_GAP;
+    }
+    const size_t plane = in_h > 0 && in_w > 0 ? (size_t)in_h * in_w : 0;
+    const size_t in_n = (size_t)total * plane;
+    float *in = xmalloc(in_n * sizeof(float) + 1);
     for (size_t i = 0; i < in_n; i++)
         in[i] = yl_test_rand(rng, 0.0f, 1.0f);
     if (blobs) {    /* mostly background with a bright rectangle, as real masks look */
-        for (int m = 0; m < n; m++) {
+        for (int m = 0; m < total; m++) {
             for (int y = 0; y < in_h; y++)
                 for (int x = 0; x < in_w; x++) {
                     float *v = &in[((size_t)m * in_h + y) * in_w + x];
@@ -189,53 +264,73 @@ static void check_resize_case(uint64_t *rng, int n, int in_h, int in_w, int out_
         }
     }
     uint8_t *want = xmalloc(out_bytes), *got = xmalloc(out_bytes);
-    memset(want, 0xab, out_bytes);     /* padding bytes must survive on both sides */
-    void *ws = xmalloc(yl_mask_resize_workspace_bytes(in_w, out_h, out_w) + 1);
-    for (int m = 0; m < n; m++)
-        yl_mask_resize_threshold_cpu(in + (in_n ? (size_t)m * in_h * in_w : 0), in_h, in_w,
-                                     want + (size_t)m * out_h * stride, out_h, out_w, stride, ws);
+    memset(want, 0xab, out_bytes);
+    for (int b = 0; b < num_images; b++) {
+        const yl_mask_image *im = &pass.image[b];
+        const size_t stride = ((size_t)im->width + 7) / 8;
+        void *ws = xmalloc(yl_mask_resize_workspace_bytes(in_w, im->height, im->width) + 1);
+        for (int m = 0; m < im->count; m++)
+            yl_mask_resize_threshold_cpu(in + (size_t)(im->first + m) * plane, in_h, in_w,
+                                         want + im->out_offset + m * im->height * stride,
+                                         im->height, im->width, stride, ws);
+        free(ws);
+    }
     float *d_in = to_dev(in, in_n * sizeof(float));
     uint8_t *d_out = dev_alloc(out_bytes);
-    ck_assert_cuda(cudaMemset(d_out, 0xab, out_bytes ? out_bytes : 1));
-    void *d_ws = dev_alloc(yl_mask_resize_cuda_workspace_bytes(out_h, out_w));
-    ck_assert_status(yl_mask_resize_tables_cuda(in_h, in_w, out_h, out_w, d_ws, NULL), YOLACT_OK);
-    ck_assert_status(yl_mask_resize_threshold_cuda(d_in, n, in_h, in_w, d_out, out_h, out_w,
-                                                   stride, d_ws, NULL), YOLACT_OK);
+    ck_assert_cuda(cudaMemset(d_out, 0xab, out_bytes));
+    ck_assert_status(yl_mask_resize_threshold_cuda(d_in, in_h, in_w, &pass, d_out, NULL),
+                     YOLACT_OK);
     from_dev(got, d_out, out_bytes);
     for (size_t i = 0; i < out_bytes; i++) {
-        size_t m = i / ((size_t)out_h * stride), r = i % ((size_t)out_h * stride);
-        if (got[i] != want[i])
-            ck_abort_msg("resize %d masks %dx%d -> %dx%d (stride %zu): mask %zu row %zu byte "
-                         "%zu is 0x%02x, the CPU's 0x%02x", n, in_h, in_w, out_h, out_w, stride,
-                         m, r / stride, r % stride, got[i], want[i]);
+        if (got[i] == want[i])
+            continue;
+        int b = num_images - 1;
+        while (b > 0 && pass.image[b].out_offset > i)
+            b--;
+        const yl_mask_image *im = &pass.image[b];
+        const size_t stride = ((size_t)im->width + 7) / 8, at = i - im->out_offset;
+        ck_abort_msg("resize from %dx%d: image %d of %d (%d masks, %dx%d), mask %zu row %zu "
+                     "byte %zu (download byte %zu) is 0x%02x, the CPU's 0x%02x", in_h, in_w, b,
+                     num_images, im->count, im->height, im->width, at / (im->height * stride),
+                     at / stride % im->height, at % stride, i, got[i], want[i]);
     }
     cudaFree(d_in);
     cudaFree(d_out);
-    cudaFree(d_ws);
     free(in);
     free(want);
     free(got);
-    free(ws);
 }
 
 START_TEST(test_mask_resize_threshold)
 {
     uint64_t rng = 0xd1b54a32d192ed03ull;
-    check_resize_case(&rng, 1, 1, 1, 1, 1, 0, 0);
-    check_resize_case(&rng, 2, 1, 1, 9, 33, 1, 0);
-    check_resize_case(&rng, 3, 138, 138, 480, 640, 0, 1);   /* a real frame */
-    check_resize_case(&rng, 2, 138, 138, 37, 45, 3, 0);     /* downsampling, odd widths */
-    check_resize_case(&rng, 4, 20, 30, 20, 30, 2, 1);       /* same size: a copy */
-    check_resize_case(&rng, 1, 50, 7, 100, 31, 0, 0);       /* narrower than a warp */
-    check_resize_case(&rng, 2, 0, 0, 5, 70, 1, 0);          /* empty source: all zeros */
-    ck_assert_status(yl_mask_resize_threshold_cuda(NULL, 0, 1, 1, NULL, 5, 5, 1, NULL, NULL),
-                     YOLACT_OK);
-    ck_assert_status(yl_mask_resize_threshold_cuda(NULL, 1, 1, 1, NULL, 5, 9, 1, NULL, NULL),
+    check_resize_case(&rng, 1, 1, 1, (resize_image[]){{1, 1, 1}}, 0);
+    check_resize_case(&rng, 1, 1, 1, (resize_image[]){{2, 9, 33}}, 0);
+    /* real frames of their own sizes in one pass, one without detections; downsampling,
+     * odd widths, masks past a block's group */
+    check_resize_case(&rng, 138, 138, 4,
+                      (resize_image[]){{3, 480, 640}, {0, 100, 100}, {2, 37, 45}, {19, 9, 300}},
+                      1);
+    check_resize_case(&rng, 20, 30, 1, (resize_image[]){{4, 20, 30}}, 1); /* a copy */
+    check_resize_case(&rng, 50, 7, 1, (resize_image[]){{1, 100, 31}}, 0); /* < a warp wide */
+    check_resize_case(&rng, 0, 0, 1, (resize_image[]){{2, 5, 70}}, 0);    /* all zeros */
+    resize_image many[YL_MASK_PASS_IMAGES];
+    for (int b = 0; b < YL_MASK_PASS_IMAGES; b++)
+        many[b] = (resize_image){(b * 7) % 11, 3 + b % 5, 1 + (b * 13) % 40};
+    check_resize_case(&rng, 12, 10, YL_MASK_PASS_IMAGES, many, 1);       /* a full pass */
+
+    yl_mask_pass pass = {.num_images = 1, .image = {{.count = 0, .height = 5, .width = 5}}};
+    ck_assert_status(yl_mask_resize_threshold_cuda(NULL, 1, 1, &pass, NULL, NULL), YOLACT_OK);
+    pass.image[0].count = 1;
+    ck_assert_status(yl_mask_resize_threshold_cuda(NULL, 1, 1, &pass, NULL, NULL),
                      YOLACT_ERR_INVALID_ARGUMENT);
-    ck_assert_status(yl_mask_resize_tables_cuda(0, 0, 5, 5, NULL, NULL), YOLACT_OK);
-    ck_assert_status(yl_mask_resize_tables_cuda(1, 1, 5, 5, NULL, NULL),
+    pass.image[0].width = YOLACT_MAX_IMAGE_SIDE + 1;
+    ck_assert_status(yl_mask_resize_threshold_cuda((float *)1, 1, 1, &pass, (uint8_t *)1, NULL),
                      YOLACT_ERR_INVALID_ARGUMENT);
-    ck_assert_status(yl_mask_resize_tables_cuda(1, 1, YOLACT_MAX_IMAGE_SIDE + 1, 5, NULL, NULL),
+    /* grid.z would pass 65535: two images of 8 x 40000 masks */
+    pass = (yl_mask_pass){.num_images = 2,
+                          .image = {{320000, 0, 5, 5, 0}, {320000, 320000, 5, 5, 0}}};
+    ck_assert_status(yl_mask_resize_threshold_cuda((float *)1, 1, 1, &pass, (uint8_t *)1, NULL),
                      YOLACT_ERR_INVALID_ARGUMENT);
 }
 END_TEST

@@ -4,13 +4,15 @@
  * cuDNN (lib/cuda/dnn.h), the protonet and prediction-head convolutions, YOLACT++'s
  * deformable convolutions and every other op as our kernels (kernels/). Then Detect on all
  * the pass's images in one set of launches, the score threshold, one read-back of their
- * counts, mask assembly, YOLACT++'s mask re-scoring (lib/cuda/rescore.h), resize and
- * threshold for each image, and one download of all the detections (with their mask scores)
- * and masks, into page-locked memory: 2 synchronisations a pass. The op list with Detect and
- * the score threshold runs as one CUDA graph, captured at the second pass of each planned
- * pass size (MAX_PASS_SIZES); the first runs it op by op. Every device buffer is allocated
- * when the session is created, except the image-sized ones, which grow when an image larger
- * than any before arrives.
+ * counts, then the masks of up to YL_MASK_PASS_IMAGES images at once: one assembly launch,
+ * YOLACT++'s mask re-scoring for each image (lib/cuda/rescore.h), one resize and threshold
+ * launch; and one download of all the detections (with their mask scores) and masks, into
+ * page-locked memory: 2 synchronisations a pass. The op list with Detect and the score
+ * threshold runs as one CUDA graph, captured at the second pass of each planned pass size
+ * (MAX_PASS_SIZES); the first runs it op by op. Every device buffer is allocated when the
+ * session is created, except the uploads and the download, which grow when an image larger
+ * than any before arrives, and the masks at prototype resolution, which grow when a pass
+ * has more detections than any before (a session starts with room for max_detections).
  *
  * The same file builds against test/emu's runtime (-DYL_CUDA_EMULATION), where it runs on the
  * host with the emulated kernels, so CI runs the whole CUDA path without a GPU. */
@@ -58,10 +60,6 @@ typedef struct cuda_state {
     const yl_cuda_weights *weights; /* shared with the model's other sessions on the device */
     void *net_workspace;            /* the network ops' scratch: fixed, the graph holds it */
     size_t net_workspace_bytes;
-    void *workspace;                /* the mask resize's axis tables: allocated at the first
-                                       frame, grown with the image */
-    size_t workspace_bytes;
-    int tables_h, tables_w;         /* the image size the tables were built for (0: none) */
     /* The pass sizes the network is planned for (pass_size_index) and, for each, whether an
      * unprofiled pass of that size has run op by op, and the op list captured at the next. */
     int pass_sizes[MAX_PASS_SIZES], num_pass_sizes;
@@ -76,12 +74,12 @@ typedef struct cuda_state {
     yl_raw_detection *results;
     int result_stride;
     int *counts;                    /* Detect's count for each image of a pass */
-    float *det_coeffs, *det_boxes, *proto_masks;
+    float *proto_masks;             /* a pass's masks at prototype resolution, dense */
+    size_t mask_capacity;           /* masks proto_masks holds */
     yl_cuda_maskiou *maskiou;       /* YOLACT++'s mask re-scoring, or NULL */
 
     uint8_t *image;                 /* the uploaded images, batch slots of slot_bytes */
     size_t slot_bytes;
-    int mask_w, mask_h;             /* the mask scratch fits an image of this size */
     /* What a pass brings to the host in one copy: its images' rows of results, copied there
      * from `results` (which the network's graph writes, so it cannot move when this grows),
      * then their bit masks at image resolution, one image's after another's. */
@@ -131,9 +129,8 @@ static void release(cuda_state *st)
         if (st->network_graphs[k])
             cudaGraphExecDestroy(st->network_graphs[k]);
     yl_cuda_weights_release(st->weights);
-    void *device[] = {st->arena, st->net_workspace, st->workspace, st->loc, st->conf,
-                      st->coeff, st->proto, st->priors, st->results, st->counts,
-                      st->det_coeffs, st->det_boxes, st->proto_masks, st->image,
+    void *device[] = {st->arena, st->net_workspace, st->loc, st->conf, st->coeff, st->proto,
+                      st->priors, st->results, st->counts, st->proto_masks, st->image,
                       st->download};
     for (size_t i = 0; i < sizeof device / sizeof device[0]; i++)
         if (device[i])
@@ -315,9 +312,8 @@ static yolact_status allocate_outputs(cuda_state *st)
                                       sizeof(yl_raw_detection));
     YL_TRY(device_alloc(st, &st->results, B * result_row_bytes(st), "the detections"));
     YL_TRY(device_alloc(st, &st->counts, B * sizeof *st->counts, "the detection counts"));
-    YL_TRY(device_alloc(st, &st->det_coeffs, D * K * sizeof(float), "the kept coefficients"));
-    YL_TRY(device_alloc(st, &st->det_boxes, D * 4 * sizeof(float), "the kept boxes"));
     YL_TRY(device_alloc(st, &st->proto_masks, D * plane * sizeof(float), "the masks"));
+    st->mask_capacity = D;
     YL_TRY(yl_cuda_upload(st->priors, m->priors, P * 4 * sizeof(float), st->stream,
                           "the priors"));
     if (!(st->mask_offsets = malloc(B * sizeof *st->mask_offsets)))
@@ -399,39 +395,37 @@ static size_t image_block_bytes(const yolact_image *image)
     return (size_t)image->stride * (image->height - 1) + (size_t)image->width * 3;
 }
 
-/* Grow the image-sized buffers (the uploads and the mask scratch) to the largest of a pass's
- * images; sizes seen before allocate nothing. */
+/* Grow the upload slots to the largest of a pass's host images; sizes seen before allocate
+ * nothing. */
 static yolact_status ensure_image_buffers(cuda_state *st, const yolact_image *images, int n)
 {
     size_t slot = st->slot_bytes;
-    int w = st->mask_w, h = st->mask_h;
-    for (int b = 0; b < n; b++) {
+    for (int b = 0; b < n; b++)
         if (images[b].memory == YOLACT_MEMORY_HOST && image_block_bytes(&images[b]) > slot)
             slot = image_block_bytes(&images[b]);
-        w = images[b].width > w ? images[b].width : w;
-        h = images[b].height > h ? images[b].height : h;
-    }
-    if (slot > st->slot_bytes) {
-        device_free(st, st->image, st->slot_bytes * st->batch);
-        st->image = NULL;
-        st->slot_bytes = 0;
-        YL_TRY(device_alloc(st, &st->image, slot * st->batch, "the images"));
-        st->slot_bytes = slot;
-    }
-    if (w == st->mask_w && h == st->mask_h)
+    if (slot <= st->slot_bytes)
         return YOLACT_OK;
-    st->mask_w = st->mask_h = 0;
-    size_t ws = yl_mask_resize_cuda_workspace_bytes(h, w);
-    ws = ws > st->workspace_bytes ? ws : st->workspace_bytes;
-    if (ws > st->workspace_bytes || !st->workspace) { /* (NULL after a failed growth) */
-        device_free(st, st->workspace, st->workspace_bytes);
-        st->workspace = NULL;
-        st->tables_h = st->tables_w = 0;
-        YL_TRY(device_alloc(st, &st->workspace, ws, "the scratch"));
-        st->workspace_bytes = ws;
-    }
-    st->mask_w = w;
-    st->mask_h = h;
+    device_free(st, st->image, st->slot_bytes * st->batch);
+    st->image = NULL;
+    st->slot_bytes = 0;
+    YL_TRY(device_alloc(st, &st->image, slot * st->batch, "the images"));
+    st->slot_bytes = slot;
+    return YOLACT_OK;
+}
+
+/* Room for `masks` masks at prototype resolution: grown only past the most seen, at least to
+ * twice the old room (a session starts with max_detections). */
+static yolact_status ensure_mask_capacity(cuda_state *st, size_t masks)
+{
+    if (masks <= st->mask_capacity) /* (0 after a failed growth) */
+        return YOLACT_OK;
+    const size_t plane = (size_t)st->model->proto_h * st->model->proto_w;
+    size_t grown = 2 * st->mask_capacity > masks ? 2 * st->mask_capacity : masks;
+    device_free(st, st->proto_masks, st->mask_capacity * plane * sizeof(float));
+    st->proto_masks = NULL;
+    st->mask_capacity = 0;
+    YL_TRY(device_alloc(st, &st->proto_masks, grown * plane * sizeof(float), "the masks"));
+    st->mask_capacity = grown;
     return YOLACT_OK;
 }
 
@@ -659,25 +653,43 @@ static size_t mask_stride_of(const yolact_image *image)
     return ((size_t)image->width + 7) / 8;
 }
 
-/* The mask resize's axis tables for the image's size, built unless the last image had it. */
-static yolact_status resize_tables_for(cuda_state *st, const yolact_image *image)
+/* The masks of images [first, first + n) of a pass, n <= YL_MASK_PASS_IMAGES (their counts
+ * on the host, their places in download set): two launches, and YOLACT++'s re-scoring. */
+static yolact_status make_masks(cuda_state *st, const yolact_image *images, int first, int n)
 {
-    if (image->height == st->tables_h && image->width == st->tables_w)
-        return YOLACT_OK;
-    st->tables_h = st->tables_w = 0;
-    YL_TRY(yl_mask_resize_tables_cuda(st->model->proto_h, st->model->proto_w, image->height,
-                                      image->width, st->workspace, st->stream));
-    st->tables_h = image->height;
-    st->tables_w = image->width;
-    return YOLACT_OK;
+    const yolact_model *m = st->model;
+    const size_t plane = (size_t)m->proto_h * m->proto_w;
+    yl_mask_pass pass = {.num_images = n};
+    int total = 0;
+    for (int i = 0; i < n; i++) {
+        int b = first + i;
+        pass.image[i] = (yl_mask_image){st->host_counts[b], total, images[b].height,
+                                        images[b].width, st->mask_offsets[b]};
+        total += st->host_counts[b];
+    }
+    YL_TRY(ensure_mask_capacity(st, (size_t)total));
+    YL_TRY(yl_masks_assemble_cuda(outputs_of(st, first).proto, m->proto_h, m->proto_w,
+                                  m->num_prototypes, outputs_of(st, first).coeff,
+                                  (size_t)m->num_priors * m->num_prototypes,
+                                  detections_of(st, st->results, first), st->result_stride,
+                                  &pass, st->proto_masks, st->stream));
+    for (int i = 0; st->maskiou && i < n; i++) { /* YOLACT++: scores after the detections */
+        yl_raw_detection *detections = detections_of(st, st->results, first + i);
+        YL_TRY(yl_cuda_maskiou_run(st->maskiou, st->proto_masks + pass.image[i].first * plane,
+                                   pass.image[i].count, detections,
+                                   mask_scores_of(st, detections), st->stream));
+    }
+    return yl_mask_resize_threshold_cuda(st->proto_masks, m->proto_h, m->proto_w, &pass,
+                                         st->download, st->stream);
 }
 
-/* After the network and Detect: one read-back of the counts, the masks of each image, and
- * one download of all detections and masks; returns once they are on the host. */
+/* After the network and Detect: one read-back of the counts, the masks of the pass's images
+ * (a few launches for up to YL_MASK_PASS_IMAGES images), and one download of all detections
+ * and masks; returns once they are on the host. */
 static yolact_status finish_pass(cuda_state *st, const yolact_image *images, int n)
 {
     const yolact_model *m = st->model;
-    const int n_ops = m->num_ops, K = m->num_prototypes;
+    const int n_ops = m->num_ops;
     const size_t D = (size_t)st->options.max_detections;
     YL_TRY(mark(st, n_ops + 3));
     YL_CU_CHECK(cudaMemcpyAsync(st->host_counts, st->counts, (size_t)n * sizeof *st->counts,
@@ -693,24 +705,9 @@ static yolact_status finish_pass(cuda_state *st, const yolact_image *images, int
         largest = mask_bytes > largest ? mask_bytes : largest;
     }
     YL_TRY(ensure_download_capacity(st, total, result_row_bytes(st) + D * largest));
-    for (int b = 0; b < n; b++) {
-        image_outputs o = outputs_of(st, b);
-        int count = st->host_counts[b];
-        yl_raw_detection *detections = detections_of(st, st->results, b);
-        YL_TRY(yl_gather_detections_cuda(o.coeff, K, detections, count, st->det_coeffs,
-                                         st->det_boxes, st->stream));
-        YL_TRY(yl_masks_assemble_cuda(o.proto, m->proto_h, m->proto_w, K, st->det_coeffs,
-                                      st->det_boxes, count, st->proto_masks, st->stream));
-        if (st->maskiou) /* YOLACT++: the mask scores go right after the detections */
-            YL_TRY(yl_cuda_maskiou_run(st->maskiou, st->proto_masks, count, detections,
-                                       mask_scores_of(st, detections), st->stream));
-        YL_TRY(resize_tables_for(st, &images[b]));
-        YL_TRY(yl_mask_resize_threshold_cuda(st->proto_masks, count, m->proto_h, m->proto_w,
-                                             st->download + st->mask_offsets[b],
-                                             images[b].height, images[b].width,
-                                             mask_stride_of(&images[b]), st->workspace,
-                                             st->stream));
-    }
+    for (int first = 0; first < n; first += YL_MASK_PASS_IMAGES)
+        YL_TRY(make_masks(st, images, first,
+                          n - first < YL_MASK_PASS_IMAGES ? n - first : YL_MASK_PASS_IMAGES));
     YL_TRY(mark(st, n_ops + 4));
     YL_CU_CHECK(cudaMemcpyAsync(st->download, st->results, rows, cudaMemcpyDeviceToDevice,
                                 st->stream));
