@@ -26,6 +26,10 @@
 // the passes wait on shared memory rather than on L2 (below the 48 KiB a block gets without
 // opting in, and small enough for several blocks an SM).
 #define TOPK_SMEM_BYTES 32768
+// The final selection reads each of the (C - 1) x top_k rows of an image (16,000 for COCO at
+// top_k 200) once a radix pass. It first copies the kept rows' keys to shared memory in one
+// pass, and when they fit, selects from there.
+#define FINAL_STAGED_KEYS 4096
 
 // ---- block-wide helpers (blockDim.x == 256, every thread calls them) -------------------------
 typedef struct scan_smem {
@@ -175,6 +179,43 @@ static __device__ int block_top_keys(const KeyOf &key_of, int n, int cap, uint64
     }
     return k;
 }
+
+// Copy the present keys (key_of(i) != 0) of [0, n) to staged, in no particular order (the
+// keys are unique and the selection sorts them), and return how many there are; only the
+// first `cap` are copied. fill: a shared counter.
+template <class KeyOf>
+static __device__ int stage_present_keys(const KeyOf &key_of, int n, uint64_t *staged, int cap,
+                                         int *fill)
+{
+    const int lane = threadIdx.x & 31;
+    if (threadIdx.x == 0)
+        *fill = 0;
+    __syncthreads();
+    for (int base = 0; base < n; base += TOPK_THREADS) {    // whole warps reach the ballot
+        const int i = base + threadIdx.x;
+        const uint64_t key = i < n ? key_of(i) : 0;
+        // One atomic a warp: lane 0 reserves the warp's slots, each lane takes its own.
+        const unsigned present = yl_ballot_sync(YL_FULL_MASK, key != 0);
+        int first = 0;
+        if (lane == 0 && present)
+            first = yl_atomic_add(fill, yl_popc(present));
+        first = yl_shfl_sync(YL_FULL_MASK, first, 0);
+        const int at = first + yl_popc(present & ((1u << lane) - 1));
+        if (key && at < cap)
+            staged[at] = key;
+    }
+    __syncthreads();
+    return *fill;
+}
+
+// A staged key list as block_top_keys reads items.
+struct staged_key {
+    const uint64_t *keys;
+    __device__ uint64_t operator()(int i) const
+    {
+        return keys[i];
+    }
+};
 
 // ---- the image of a block ------------------------------------------------------------------
 // Every array, inputs, outputs and workspace, holds the batch's images one after another:
@@ -355,6 +396,8 @@ final_top_kernel(const uint8_t *__restrict__ kept, const float *__restrict__ top
                  int out_stride, int *__restrict__ count)
 {
     __shared__ topk_smem sm;
+    __shared__ uint64_t staged[FINAL_STAGED_KEYS];
+    __shared__ int num_staged;
     const size_t rows = (size_t)num_fg * top_k;
     kept = image_rows(kept, rows);
     top_score = image_rows(top_score, rows);
@@ -365,7 +408,11 @@ final_top_kernel(const uint8_t *__restrict__ kept, const float *__restrict__ top
     out = image_rows(out, (size_t)out_stride);
     count = image_rows(count, 1);
     const kept_key key_of = {kept, top_score};
-    const int k = block_top_keys(key_of, num_fg * top_k, max_detections, keys, &sm);
+    const int present = stage_present_keys(key_of, num_fg * top_k, staged, FINAL_STAGED_KEYS,
+                                           &num_staged);
+    const int k = present <= FINAL_STAGED_KEYS    // the same for the whole block
+                      ? block_top_keys(staged_key{staged}, present, max_detections, keys, &sm)
+                      : block_top_keys(key_of, num_fg * top_k, max_detections, keys, &sm);
     for (int r = threadIdx.x; r < k; r += TOPK_THREADS) {
         const int j = (int)key_tie_order(keys[r]), i = top_cand[j];
         yl_raw_detection d;

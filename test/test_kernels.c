@@ -581,19 +581,27 @@ typedef struct detect_case {
     float fg_prob;
     int forced;          /* >= 0: exactly the first `forced` priors are candidates */
     int ties, odd;       /* quantised scores; NaN rows, -0 scores, zero-area boxes */
+    int spread;          /* small priors all over the image: Fast NMS keeps nearly all */
 } detect_case;
 
-/* Priors around a few centres so IoUs straddle the threshold; foreground rows score up to
- * 0.5, background rows below the 0.05 threshold. */
+/* Priors around a few centres so IoUs straddle the threshold (unless spread); foreground rows
+ * score up to 0.5, background rows below the 0.05 threshold. */
 static void detect_inputs(uint64_t *rng, const detect_case *dc, float *loc, float *conf,
                           float *priors)
 {
     for (int p = 0; p < dc->np; p++) {
         float *pr = priors + 4 * p;
-        pr[0] = 0.2f + 0.15f * (float)(p % 5) + yl_test_rand(rng, -0.02f, 0.02f);
-        pr[1] = 0.5f + yl_test_rand(rng, -0.05f, 0.05f);
-        pr[2] = yl_test_rand(rng, 0.05f, 0.3f);
-        pr[3] = yl_test_rand(rng, 0.05f, 0.3f);
+        if (dc->spread) {
+            pr[0] = yl_test_rand(rng, 0.0f, 1.0f);
+            pr[1] = yl_test_rand(rng, 0.0f, 1.0f);
+            pr[2] = yl_test_rand(rng, 0.005f, 0.02f);
+            pr[3] = yl_test_rand(rng, 0.005f, 0.02f);
+        } else {
+            pr[0] = 0.2f + 0.15f * (float)(p % 5) + yl_test_rand(rng, -0.02f, 0.02f);
+            pr[1] = 0.5f + yl_test_rand(rng, -0.05f, 0.05f);
+            pr[2] = yl_test_rand(rng, 0.05f, 0.3f);
+            pr[3] = yl_test_rand(rng, 0.05f, 0.3f);
+        }
         for (int j = 0; j < 4; j++)
             loc[4 * p + j] = yl_test_rand(rng, -1.0f, 1.0f);
         int fg = dc->forced >= 0 ? p < dc->forced : yl_test_rand(rng, 0, 1) < dc->fg_prob;
@@ -620,19 +628,23 @@ static void detect_inputs(uint64_t *rng, const detect_case *dc, float *loc, floa
 START_TEST(test_detect)
 {
     static const detect_case cases[] = {
-        {"no candidates", 300, 5, 10, 100, 0.0f, -1, 0, 0},
-        {"one candidate", 300, 5, 10, 100, 0.0f, 1, 0, 0},
-        {"every COCO class, fewer than top_k", 400, 81, 200, 100, 0.3f, -1, 0, 0},
-        {"exactly top_k candidates", 500, 7, 64, 1000, 0.0f, 64, 0, 0},
-        {"top_k + 1 candidates", 500, 7, 64, 1000, 0.0f, 65, 1, 0},
-        {"more than top_k, cut by max_detections", 900, 7, 50, 30, 0.6f, -1, 0, 1},
-        {"equal scores everywhere", 700, 12, 100, 1000, 0.5f, -1, 1, 1},
-        {"top_k 1, max_detections 1", 200, 4, 1, 1, 0.5f, -1, 1, 0},
-        {"two classes, more blocks than a scan chunk", 70000, 2, 300, 100, 0.01f, -1, 1, 1},
+        {"no candidates", 300, 5, 10, 100, 0.0f, -1, 0, 0, 0},
+        {"one candidate", 300, 5, 10, 100, 0.0f, 1, 0, 0, 0},
+        {"every COCO class, fewer than top_k", 400, 81, 200, 100, 0.3f, -1, 0, 0, 0},
+        {"exactly top_k candidates", 500, 7, 64, 1000, 0.0f, 64, 0, 0, 0},
+        {"top_k + 1 candidates", 500, 7, 64, 1000, 0.0f, 65, 1, 0, 0},
+        {"more than top_k, cut by max_detections", 900, 7, 50, 30, 0.6f, -1, 0, 1, 0},
+        {"equal scores everywhere", 700, 12, 100, 1000, 0.5f, -1, 1, 1, 0},
+        {"top_k 1, max_detections 1", 200, 4, 1, 1, 0.5f, -1, 1, 0, 0},
+        {"two classes, more blocks than a scan chunk", 70000, 2, 300, 100, 0.01f, -1, 1, 1, 0},
         /* selections over scores copied to shared memory (7,680 of them fit at top_k 200),
          * and over the global copy when they do not fit */
-        {"7,680 candidates", 8000, 4, 200, 100, 0.0f, 7680, 0, 0},
-        {"7,681 candidates", 8000, 4, 200, 100, 0.0f, 7681, 1, 0},
+        {"7,680 candidates", 8000, 4, 200, 100, 0.0f, 7680, 0, 0, 0},
+        {"7,681 candidates", 8000, 4, 200, 100, 0.0f, 7681, 1, 0, 0},
+        /* the final selection over the kept rows in shared memory (4,096 keys fit; the cases
+         * above), and over the rows themselves when more are kept: about 40 x 200 here */
+        {"more kept rows than the final selection stages", 3000, 41, 200, 100, 1.0f, -1, 0, 0,
+         1},
     };
     uint64_t rng = 0xa0761d6478bd642full;
     for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
@@ -719,10 +731,10 @@ END_TEST
 START_TEST(test_detect_batch)
 {
     static const detect_case images[] = {
-        {"many candidates", 600, 21, 64, 40, 0.5f, -1, 0, 1},
-        {"no candidates", 600, 21, 64, 40, 0.0f, -1, 0, 0},
-        {"exactly top_k candidates", 600, 21, 64, 40, 0.0f, 64, 1, 0},
-        {"few candidates", 600, 21, 64, 40, 0.02f, -1, 0, 0},
+        {"many candidates", 600, 21, 64, 40, 0.5f, -1, 0, 1, 0},
+        {"no candidates", 600, 21, 64, 40, 0.0f, -1, 0, 0, 0},
+        {"exactly top_k candidates", 600, 21, 64, 40, 0.0f, 64, 1, 0, 0},
+        {"few candidates", 600, 21, 64, 40, 0.02f, -1, 0, 0, 0},
     };
     enum { BATCH = sizeof images / sizeof images[0], NP = 600, NC = 21 };
     uint64_t rng = 0x2545f4914f6cdd1dull;
