@@ -654,7 +654,8 @@ static size_t mask_stride_of(const yolact_image *image)
 }
 
 /* The masks of images [first, first + n) of a pass, n <= YL_MASK_PASS_IMAGES (their counts
- * on the host, their places in download set): two launches, and YOLACT++'s re-scoring. */
+ * on the host, their places in download set, room for their masks made): two launches, and
+ * YOLACT++'s re-scoring. */
 static yolact_status make_masks(cuda_state *st, const yolact_image *images, int first, int n)
 {
     const yolact_model *m = st->model;
@@ -667,9 +668,8 @@ static yolact_status make_masks(cuda_state *st, const yolact_image *images, int 
                                         images[b].width, st->mask_offsets[b]};
         total += st->host_counts[b];
     }
-    YL_TRY(ensure_mask_capacity(st, (size_t)total));
-    YL_TRY(yl_masks_assemble_cuda(outputs_of(st, first).proto, m->proto_h, m->proto_w,
-                                  m->num_prototypes, outputs_of(st, first).coeff,
+    const image_outputs o = outputs_of(st, first); /* the first image's; the rest follow */
+    YL_TRY(yl_masks_assemble_cuda(o.proto, m->proto_h, m->proto_w, m->num_prototypes, o.coeff,
                                   (size_t)m->num_priors * m->num_prototypes,
                                   detections_of(st, st->results, first), st->result_stride,
                                   &pass, st->proto_masks, st->stream));
@@ -697,14 +697,21 @@ static yolact_status finish_pass(cuda_state *st, const yolact_image *images, int
     YL_CU_CHECK(cudaStreamSynchronize(st->stream));
 
     const size_t rows = (size_t)n * result_row_bytes(st);
-    size_t total = rows, largest = 0;
+    size_t total = rows, largest = 0, group_masks = 0, most_masks = 0;
     for (int b = 0; b < n; b++) {
         size_t mask_bytes = mask_stride_of(&images[b]) * (size_t)images[b].height;
         st->mask_offsets[b] = total;
         total += (size_t)st->host_counts[b] * mask_bytes;
         largest = mask_bytes > largest ? mask_bytes : largest;
+        group_masks += (size_t)st->host_counts[b];
+        if ((b + 1) % YL_MASK_PASS_IMAGES == 0 || b == n - 1) { /* make_masks' groups */
+            most_masks = group_masks > most_masks ? group_masks : most_masks;
+            group_masks = 0;
+        }
     }
     YL_TRY(ensure_download_capacity(st, total, result_row_bytes(st) + D * largest));
+    /* Grown before any group is enqueued: no buffer is freed under a running kernel. */
+    YL_TRY(ensure_mask_capacity(st, most_masks));
     for (int first = 0; first < n; first += YL_MASK_PASS_IMAGES)
         YL_TRY(make_masks(st, images, first,
                           n - first < YL_MASK_PASS_IMAGES ? n - first : YL_MASK_PASS_IMAGES));
