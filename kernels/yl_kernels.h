@@ -202,12 +202,17 @@ yolact_status yl_dcn2d_cuda(const yl_conv_desc *d, const float *in, int batch, i
                             yolact_precision precision, const float *bias, yl_activation act,
                             float *out, void *workspace, struct CUstream_st *stream);
 
-/* YOLACT++'s mask re-scoring after the mask-IoU net, for n detections (all device memory):
- * mask_scores[i] = detections[i].score x the max over maps[i]'s (h, w) map of channel
- * detections[i].class_index (NaN for a class outside [0, channels)); maps (n, channels, h, w).
- * The max of yl_maskiou_cpu (the same scan order) and the CPU backend's product: bit-identical. */
-yolact_status yl_mask_rescore_cuda(const float *maps, int n, int channels, int h, int w,
-                                   const yl_raw_detection *detections, float *mask_scores,
+/* YOLACT++'s mask re-scoring after the mask-IoU net, for masks [first, first + n) of a pass
+ * (yl_mask_pass; all pointers device memory). Mask g of image b (its first <= g < its first +
+ * count) is detection j = g - first of the list at detections + b * detection_stride: its
+ * mask score, mask_scores[b * score_stride + j], is the detection's score x the max over
+ * the (h, w) map of channel class_index in maps[g - first] (NaN for a class outside [0,
+ * channels)); maps (n, channels, h, w). The max of yl_maskiou_cpu (the same scan order) and
+ * the CPU backend's product: bit-identical. */
+yolact_status yl_mask_rescore_cuda(const float *maps, int first, int n, int channels, int h,
+                                   int w, const yl_mask_pass *pass,
+                                   const yl_raw_detection *detections, size_t detection_stride,
+                                   float *mask_scores, size_t score_stride,
                                    struct CUstream_st *stream);
 
 /* x = x > 0 ? x : 0.1 * x, in place, n floats (yl_conv2d_cpu's YL_ACT_LEAKY_RELU_0_1). */

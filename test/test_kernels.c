@@ -107,13 +107,8 @@ static void check_masks_case(uint64_t *rng, int h, int w, int k, int num_images,
                              const int *counts, const float *boxes_in)
 {
     const size_t plane = (size_t)h * w, coeff_floats = (size_t)MASKS_PRIORS * k;
-    yl_mask_pass pass = {.num_images = num_images};
-    int total = 0, most = 0;
-    for (int b = 0; b < num_images; b++) {
-        pass.image[b] = (yl_mask_image){.count = counts[b], .first = total};
-        total += counts[b];
-        most = counts[b] > most ? counts[b] : most;
-    }
+    int total, most;
+    yl_mask_pass pass = mask_pass_of(num_images, counts, &total, &most);
     const size_t stride = (size_t)most + MASKS_STRIDE_PAD;
     float *proto = xmalloc(num_images * plane * k * 4 + 1);
     float *coeff = xmalloc(num_images * coeff_floats * 4 + 1);

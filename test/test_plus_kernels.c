@@ -264,104 +264,173 @@ START_TEST(test_dcn_arguments)
 }
 END_TEST
 
-/* ---- mask re-scoring -------------------------------------------------------------------- */
+/* ---- mask re-scoring --------------------------------------------------------------------
+ * A pass of images, each with its detection list and its mask scores at their own strides;
+ * the masks run in one call, or two split at mask `split` (inside an image). Scores past an
+ * image's count must stay as they were. */
+#define RESCORE_MAX 130
+#define RESCORE_UNTOUCHED -7.0f
+
+static void check_rescore(uint64_t *rng, int num_images, const int *counts, int ch, int h,
+                          int w, int split)
+{
+    const int plane = h * w;
+    int total, most;
+    yl_mask_pass pass = mask_pass_of(num_images, counts, &total, &most);
+    const size_t det_stride = (size_t)most + 2, score_stride = (size_t)most + 3;
+    const size_t count = (size_t)total * ch * plane;
+    float *maps = xmalloc(count * 4 + 1);
+    float *want = xmalloc(num_images * score_stride * 4);
+    float *got = xmalloc(num_images * score_stride * 4);
+    yl_raw_detection *det = xmalloc(num_images * det_stride * sizeof *det);
+    for (size_t i = 0; i < count; i++) /* ReLU outputs with ties and a few NaNs */
+        maps[i] = i % 11 == 3 ? 0.0f : floorf(yl_test_rand(rng, 0.0f, 8.0f)) / 4;
+    for (size_t i = 5; i < count; i += 97)
+        maps[i] = NAN;
+    for (size_t i = 0; i < num_images * score_stride; i++)
+        want[i] = RESCORE_UNTOUCHED;
+    for (int b = 0; b < num_images; b++)
+        for (int j = 0; j < counts[b]; j++) {
+            const int g = pass.image[b].first + j;
+            yl_raw_detection *d = &det[b * det_stride + j];
+            *d = (yl_raw_detection){g, (7 * g + 2) % ch, yl_test_rand(rng, 0, 1), {0}};
+            if (g == 4)
+                d->class_index = ch; /* outside the net's classes: NaN */
+            const float *map = maps + ((size_t)g * ch + d->class_index) * plane;
+            float best = map[0];
+            for (int k = 1; k < plane; k++)
+                best = map[k] > best ? map[k] : best;
+            want[b * score_stride + j] = d->class_index < ch ? d->score * best : NAN;
+        }
+    for (size_t i = 0; i < num_images * score_stride; i++)
+        got[i] = RESCORE_UNTOUCHED;
+    float *d_maps = to_dev(maps, count * 4), *d_out = to_dev(got, num_images * score_stride * 4);
+    yl_raw_detection *d_det = to_dev(det, num_images * det_stride * sizeof *det);
+    const int parts[][2] = {{0, split ? split : total}, {split, split ? total - split : 0}};
+    for (int r = 0; r < 2; r++) {
+        const float *m = d_maps + (size_t)parts[r][0] * ch * plane;
+        ck_assert_status(yl_mask_rescore_cuda(m, parts[r][0], parts[r][1], ch, h, w, &pass,
+                                              d_det, det_stride, d_out, score_stride, NULL),
+                         YOLACT_OK);
+    }
+    from_dev(got, d_out, num_images * score_stride * 4);
+    char what[96];
+    snprintf(what, sizeof what, "mask rescore: %d images, %d masks x %d x %dx%d, split at %d",
+             num_images, total, ch, h, w, split);
+    assert_floats_equal(got, want, num_images * score_stride, what);
+    cudaFree(d_maps);
+    cudaFree(d_out);
+    cudaFree(d_det);
+    free(maps);
+    free(want);
+    free(got);
+    free(det);
+}
+
 START_TEST(test_mask_rescore)
 {
-    static const struct { int n, channels, h, w; } cases[] = {
-        {1, 1, 1, 1}, {7, 80, 3, 3}, {100, 80, 3, 3}, {130, 5, 4, 7}, {3, 2, 17, 1}};
     uint64_t rng = 0x0fa5c0de5eedull;
-    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        const int n = cases[c].n, ch = cases[c].channels, plane = cases[c].h * cases[c].w;
-        const size_t count = (size_t)n * ch * plane;
-        float *maps = xmalloc(count * 4), want[130], got[130];
-        yl_raw_detection det[130];
-        for (size_t i = 0; i < count; i++) /* ReLU outputs with ties and a few NaNs */
-            maps[i] = i % 11 == 3 ? 0.0f : floorf(yl_test_rand(&rng, 0.0f, 8.0f)) / 4;
-        for (size_t i = 5; i < count; i += 97)
-            maps[i] = NAN;
-        for (int i = 0; i < n; i++) {
-            det[i] = (yl_raw_detection){i, (7 * i + 2) % ch, yl_test_rand(&rng, 0, 1), {0}};
-            if (i == 4)
-                det[i].class_index = ch; /* outside the net's classes: NaN */
-            const float *map = maps + ((size_t)i * ch + det[i].class_index) * plane;
-            float best = map[0];
-            for (int j = 1; j < plane; j++)
-                best = map[j] > best ? map[j] : best;
-            want[i] = det[i].class_index < ch ? det[i].score * best : NAN;
-        }
-        float *d_maps = to_dev(maps, count * 4), *d_out = dev_alloc((size_t)n * 4);
-        yl_raw_detection *d_det = to_dev(det, (size_t)n * sizeof *det);
-        ck_assert_status(yl_mask_rescore_cuda(d_maps, n, ch, cases[c].h, cases[c].w, d_det,
-                                              d_out, NULL), YOLACT_OK);
-        from_dev(got, d_out, (size_t)n * 4);
-        char what[64];
-        snprintf(what, sizeof what, "mask rescore %d x %d x %dx%d", n, ch, cases[c].h,
-                 cases[c].w);
-        assert_floats_equal(got, want, (size_t)n, what);
-        cudaFree(d_maps);
-        cudaFree(d_out);
-        cudaFree(d_det);
-        free(maps);
-    }
-    ck_assert_status(yl_mask_rescore_cuda(NULL, 0, 80, 3, 3, NULL, NULL, NULL), YOLACT_OK);
-    ck_assert_status(yl_mask_rescore_cuda(NULL, 1, 80, 3, 3, NULL, NULL, NULL),
+    check_rescore(&rng, 1, (int[]){1}, 1, 1, 1, 0);
+    check_rescore(&rng, 1, (int[]){7}, 80, 3, 3, 0);
+    check_rescore(&rng, 1, (int[]){100}, 80, 3, 3, 0);
+    check_rescore(&rng, 1, (int[]){RESCORE_MAX}, 5, 4, 7, 64);
+    check_rescore(&rng, 1, (int[]){3}, 2, 17, 1, 0);
+    /* images without masks first, between and last; a run starting inside an image */
+    check_rescore(&rng, 6, (int[]){0, 3, 0, 0, 5, 0}, 80, 3, 3, 5);
+
+    yl_mask_pass pass = {.num_images = 1, .image = {{.count = 1}}};
+    ck_assert_status(yl_mask_rescore_cuda(NULL, 0, 0, 80, 3, 3, &pass, NULL, 0, NULL, 0, NULL),
+                     YOLACT_OK);
+    ck_assert_status(yl_mask_rescore_cuda(NULL, 0, 1, 80, 3, 3, &pass, NULL, 0, NULL, 0, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+    float *p = (float *)8;
+    yl_raw_detection *d = (yl_raw_detection *)8;
+    ck_assert_status(yl_mask_rescore_cuda(p, 1, 1, 80, 3, 3, &pass, d, 0, p, 0, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT); /* past the pass's masks */
+    pass.image[0].first = 1;                        /* not dense */
+    ck_assert_status(yl_mask_rescore_cuda(p, 0, 1, 80, 3, 3, &pass, d, 0, p, 0, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_status(yl_mask_rescore_cuda(p, 0, 1, 80, 3, 3, NULL, d, 0, p, 0, NULL),
                      YOLACT_ERR_INVALID_ARGUMENT);
 }
 END_TEST
 
-/* The backend's mask-IoU net against yl_maskiou_cpu and the exact net. */
-static void check_maskiou(int size, yolact_precision prec)
+/* The backend's mask-IoU net against yl_maskiou_cpu and the exact net, on a pass of images
+ * (counts) whose detections and mask scores sit at strides of their own. */
+#define MASKIOU_MAX_MASKS 70
+
+static void check_maskiou(int size, yolact_precision prec, int num_images, const int *counts)
 {
-    enum { MASKS = 7 };
+    int n, most;
+    yl_mask_pass pass = mask_pass_of(num_images, counts, &n, &most);
+    const size_t det_stride = (size_t)most + 1, score_stride = (size_t)most + 2;
     maskiou_problem pr;
-    maskiou_problem_make(&pr, size, MASKS, 0xa11ce + (uint64_t)size);
-    float iou[MASKS], got[MASKS];
+    maskiou_problem_make(&pr, size, n, 0xa11ce + (uint64_t)size);
+    float iou[MASKIOU_MAX_MASKS], *got = xmalloc(num_images * score_stride * 4);
     float *ws = xmalloc((yl_maskiou_workspace_floats(&pr.net, 0) + 1) * 4);
-    yl_maskiou_cpu(&pr.net, pr.masks, MASKS, pr.classes, iou, ws, 0);
-    yl_raw_detection det[MASKS];
-    for (int i = 0; i < MASKS; i++)
-        det[i] = (yl_raw_detection){i, pr.classes[i], pr.scores[i], {0}};
+    yl_maskiou_cpu(&pr.net, pr.masks, n, pr.classes, iou, ws, 0);
+    yl_raw_detection *det = xmalloc(num_images * det_stride * sizeof *det);
+    for (int b = 0; b < num_images; b++)
+        for (int j = 0; j < counts[b]; j++) {
+            const int g = pass.image[b].first + j;
+            det[b * det_stride + j] = (yl_raw_detection){g, pr.classes[g], pr.scores[g], {0}};
+        }
 
     yl_cuda_maskiou *m;
-    ck_assert_status(yl_cuda_maskiou_create(&pr.net, MASKS, prec, NULL, &m), YOLACT_OK);
+    ck_assert_status(yl_cuda_maskiou_create(&pr.net, n, prec, NULL, &m), YOLACT_OK);
     const size_t plane = (size_t)size * size;
-    float *d_masks = to_dev(pr.masks, MASKS * plane * 4), *d_out = dev_alloc(MASKS * 4);
-    yl_raw_detection *d_det = to_dev(det, sizeof det);
-    ck_assert_status(yl_cuda_maskiou_run(m, d_masks, MASKS, d_det, d_out, NULL), YOLACT_OK);
-    from_dev(got, d_out, sizeof got);
+    float *d_masks = to_dev(pr.masks, n * plane * 4);
+    float *d_out = dev_alloc(num_images * score_stride * 4);
+    yl_raw_detection *d_det = to_dev(det, num_images * det_stride * sizeof *det);
+    ck_assert_status(yl_cuda_maskiou_run(m, d_masks, &pass, d_det, det_stride, d_out,
+                                         score_stride, NULL), YOLACT_OK);
+    from_dev(got, d_out, num_images * score_stride * 4);
     double worst_bound = 0, worst_rel = 0;
     const double rel = prec == YOLACT_PRECISION_FP16 ? 1e-2 : 1e-5;
-    for (int i = 0; i < MASKS; i++) {
-        double mag, exact = maskiou_problem_reference(&pr, i, &mag);
-        double bound = pr.scores[i] * pr.net.num_layers * rtol_of(prec) * mag + 1e-7;
-        double cpu = (double)pr.scores[i] * iou[i], floor = 1e-2 * rel * pr.scores[i];
-        double err_exact = fabs(got[i] - pr.scores[i] * exact), err_cpu = fabs(got[i] - cpu);
-        worst_bound = fmax(worst_bound, err_exact / bound);
-        worst_rel = fmax(worst_rel, err_cpu / fmax(cpu, 1e-2 * pr.scores[i]));
-        ck_assert_msg(err_exact <= bound && err_cpu <= rel * cpu + floor, "mask-IoU net %s, "
-                      "%dx%d mask %d (class %d): mask score %.9g, the CPU's %.9g (|diff| %.3g, "
-                      "tolerance %.3g), exact %.9g (|diff| %.3g, bound %.3g)",
-                      precision_name(prec), size, size, i, pr.classes[i], got[i], cpu, err_cpu,
-                      rel * cpu + floor, pr.scores[i] * exact, err_exact, bound);
-    }
-    printf("mask-IoU net %s %dx%d: worst |diff| / the CPU's %.3g (tolerance %.3g), worst "
-           "|diff| / the bound %.3g\n", precision_name(prec), size, size, worst_rel, rel,
-           worst_bound);
+    for (int b = 0; b < num_images; b++)
+        for (int j = 0; j < counts[b]; j++) {
+            const int i = pass.image[b].first + j;
+            const float score = got[b * score_stride + j];
+            double mag, exact = maskiou_problem_reference(&pr, i, &mag);
+            double bound = pr.scores[i] * pr.net.num_layers * rtol_of(prec) * mag + 1e-7;
+            double cpu = (double)pr.scores[i] * iou[i], floor = 1e-2 * rel * pr.scores[i];
+            double err_exact = fabs(score - pr.scores[i] * exact), err_cpu = fabs(score - cpu);
+            worst_bound = fmax(worst_bound, err_exact / bound);
+            worst_rel = fmax(worst_rel, err_cpu / fmax(cpu, 1e-2 * pr.scores[i]));
+            ck_assert_msg(err_exact <= bound && err_cpu <= rel * cpu + floor, "mask-IoU net "
+                          "%s, %dx%d image %d mask %d (class %d): mask score %.9g, the CPU's "
+                          "%.9g (|diff| %.3g, tolerance %.3g), exact %.9g (|diff| %.3g, bound "
+                          "%.3g)", precision_name(prec), size, size, b, j, pr.classes[i], score,
+                          cpu, err_cpu, rel * cpu + floor, pr.scores[i] * exact, err_exact,
+                          bound);
+        }
+    printf("mask-IoU net %s %dx%d, %d masks: worst |diff| / the CPU's %.3g (tolerance %.3g), "
+           "worst |diff| / the bound %.3g\n", precision_name(prec), size, size, n, worst_rel,
+           rel, worst_bound);
     /* More masks than it was made for: refused. */
-    ck_assert_status(yl_cuda_maskiou_run(m, d_masks, MASKS + 1, d_det, d_out, NULL),
-                     YOLACT_ERR_INVALID_ARGUMENT);
+    pass.image[num_images - 1].count++;
+    ck_assert_status(yl_cuda_maskiou_run(m, d_masks, &pass, d_det, det_stride, d_out,
+                                         score_stride, NULL), YOLACT_ERR_INVALID_ARGUMENT);
     yl_cuda_maskiou_destroy(m);
     cudaFree(d_masks);
     cudaFree(d_out);
     cudaFree(d_det);
     free(ws);
+    free(got);
+    free(det);
     maskiou_problem_free(&pr);
 }
 
 START_TEST(test_maskiou_net)
 {
-    for (int p = 0; p < 2; p++)
-        check_maskiou(maskiou_sizes[_i], p ? YOLACT_PRECISION_FP16 : YOLACT_PRECISION_FP32);
+    const int size = maskiou_sizes[_i];
+    for (int p = 0; p < 2; p++) {
+        yolact_precision prec = p ? YOLACT_PRECISION_FP16 : YOLACT_PRECISION_FP32;
+        if (_i == 0) /* 2 chunks of the net (64 masks each), the second inside image 2 */
+            check_maskiou(size, prec, 3, (int[]){30, 0, MASKIOU_MAX_MASKS - 30});
+        else
+            check_maskiou(size, prec, 2, (int[]){4, 3});
+    }
 }
 END_TEST
 

@@ -1,6 +1,7 @@
-/* Helpers of the kernel suites (test_kernels.c, test_network_kernels.c): device buffers that
- * fail the test when the runtime fails, and float comparisons: bit for bit, or within a few
- * ulps where a kernel calls expf or tanhf. The runtime API is the emulation's (test/emu) when
+/* Helpers of the kernel suites (test_kernels.c, test_network_kernels.c,
+ * test_plus_kernels.c): device buffers that fail the test when the runtime fails, float
+ * comparisons (bit for bit, or within a few ulps where a kernel calls expf or tanhf), and the
+ * mask kernels' pass descriptions. The runtime API is the emulation's (test/emu) when
  * built with YL_CUDA_EMULATION, else CUDA's. */
 #ifndef YL_CUDA_TEST_H
 #define YL_CUDA_TEST_H
@@ -98,6 +99,21 @@ static inline void assert_floats_within_ulps(const float *got, const float *want
         ck_abort_msg("%s: %zu of %zu elements differ by more than %d ulps; the first, element "
                      "%zu, is %.9g, the CPU's %.9g", what, bad, n, ulps, first, got[first],
                      want[first]);
+}
+
+/* A pass of num_images images with these mask counts, dense in image order (sizes and
+ * output offsets 0); *total: its masks, *most: the most of one image. */
+static inline yl_mask_pass mask_pass_of(int num_images, const int *counts, int *total,
+                                        int *most)
+{
+    yl_mask_pass pass = {.num_images = num_images};
+    *total = *most = 0;
+    for (int b = 0; b < num_images; b++) {
+        pass.image[b] = (yl_mask_image){.count = counts[b], .first = *total};
+        *total += counts[b];
+        *most = counts[b] > *most ? counts[b] : *most;
+    }
+    return pass;
 }
 
 static inline void assert_floats_equal(const float *got, const float *want, size_t n,

@@ -343,9 +343,11 @@ static yolact_status create(cuda_state *st)
                                .precision = yl_cuda_op_precision(&m->ops[i], st->precision)};
     YL_TRY(plan_ops(st));
     YL_TRY(allocate_outputs(st));
-    if (m->maskiou.num_layers > 0)
-        YL_TRY(yl_cuda_maskiou_create(&m->maskiou, st->options.max_detections, st->precision,
-                                      st->stream, &st->maskiou));
+    if (m->maskiou.num_layers > 0) { /* a run takes make_masks' group: its images' masks */
+        int images = st->batch < YL_MASK_PASS_IMAGES ? st->batch : YL_MASK_PASS_IMAGES;
+        YL_TRY(yl_cuda_maskiou_create(&m->maskiou, images * st->options.max_detections,
+                                      st->precision, st->stream, &st->maskiou));
+    }
     YL_TRY(device_alloc(st, &st->net_workspace, st->net_workspace_bytes,
                         "the network's scratch"));
     /* What the session holds besides its own, from here on: the weights (shared with the
@@ -655,11 +657,10 @@ static size_t mask_stride_of(const yolact_image *image)
 
 /* The masks of images [first, first + n) of a pass, n <= YL_MASK_PASS_IMAGES (their counts
  * on the host, their places in download set, room for their masks made): two launches, and
- * YOLACT++'s re-scoring. */
+ * YOLACT++'s re-scoring, the mask scores going after each image's detections. */
 static yolact_status make_masks(cuda_state *st, const yolact_image *images, int first, int n)
 {
     const yolact_model *m = st->model;
-    const size_t plane = (size_t)m->proto_h * m->proto_w;
     yl_mask_pass pass = {.num_images = n};
     int total = 0;
     for (int i = 0; i < n; i++) {
@@ -673,11 +674,11 @@ static yolact_status make_masks(cuda_state *st, const yolact_image *images, int 
                                   (size_t)m->num_priors * m->num_prototypes,
                                   detections_of(st, st->results, first), st->result_stride,
                                   &pass, st->proto_masks, st->stream));
-    for (int i = 0; st->maskiou && i < n; i++) { /* YOLACT++: scores after the detections */
-        yl_raw_detection *detections = detections_of(st, st->results, first + i);
-        YL_TRY(yl_cuda_maskiou_run(st->maskiou, st->proto_masks + pass.image[i].first * plane,
-                                   pass.image[i].count, detections,
-                                   mask_scores_of(st, detections), st->stream));
+    if (st->maskiou) {
+        yl_raw_detection *detections = detections_of(st, st->results, first);
+        YL_TRY(yl_cuda_maskiou_run(st->maskiou, st->proto_masks, &pass, detections,
+                                   st->result_stride, mask_scores_of(st, detections),
+                                   result_row_bytes(st) / sizeof(float), st->stream));
     }
     return yl_mask_resize_threshold_cuda(st->proto_masks, m->proto_h, m->proto_w, &pass,
                                          st->download, st->stream);

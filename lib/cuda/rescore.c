@@ -1,6 +1,6 @@
 /* The mask-IoU net on the device: the masks go through the layers a chunk at a time, each
- * layer one batched convolution ping-ponging between two buffers, every mask's last map kept
- * for the one re-scoring launch. */
+ * layer one batched convolution ping-ponging between two buffers, then one re-scoring launch
+ * for the chunk's masks from their last maps. */
 #include "cuda/rescore.h"
 
 #include <stdlib.h>
@@ -21,7 +21,7 @@ struct yl_cuda_maskiou {
     float *biases;                  /* every layer's bias, one device block */
     int chunk;                      /* masks a layer's convolution takes at once */
     float *act[2];                  /* a chunk's activations */
-    float *last;                    /* (max_masks, classes, h[L], w[L]): the net's outputs */
+    float *last;                    /* (chunk, classes, h[L], w[L]): the net's outputs */
     void *scratch;                  /* the convolutions' workspace for a chunk, or NULL */
     size_t last_floats;             /* one mask's */
     size_t device_bytes;            /* all of the above on the device */
@@ -71,12 +71,12 @@ static yolact_status setup(yl_cuda_maskiou *m, cudaStream_t stream)
     for (int i = 0; i < 2; i++)
         YL_TRY(yl_cuda_alloc(&m->act[i], (size_t)m->chunk * act * sizeof(float),
                              "the mask-IoU net's activations"));
-    YL_TRY(yl_cuda_alloc(&m->last, (size_t)m->max_masks * m->last_floats * sizeof(float),
+    YL_TRY(yl_cuda_alloc(&m->last, (size_t)m->chunk * m->last_floats * sizeof(float),
                          "the mask-IoU net's outputs"));
     if (scratch)
         YL_TRY(yl_cuda_alloc(&m->scratch, scratch, "the mask-IoU net's scratch"));
-    m->device_bytes += (bias_floats + 2 * (size_t)m->chunk * act +
-                        (size_t)m->max_masks * m->last_floats) * sizeof(float) + scratch;
+    m->device_bytes += (bias_floats + (2 * act + m->last_floats) * (size_t)m->chunk) *
+                       sizeof(float) + scratch;
     float *at = m->biases;
     for (int l = 0; l < L; l++) {
         const yl_maskiou_layer *layer = &net->layers[l];
@@ -118,27 +118,33 @@ yolact_status yl_cuda_maskiou_create(const yl_maskiou_net *net, int max_masks,
     return YOLACT_OK;
 }
 
-yolact_status yl_cuda_maskiou_run(yl_cuda_maskiou *m, const float *masks, int n,
-                                  const yl_raw_detection *detections, float *mask_scores,
-                                  struct CUstream_st *stream)
+yolact_status yl_cuda_maskiou_run(yl_cuda_maskiou *m, const float *masks,
+                                  const yl_mask_pass *pass, const yl_raw_detection *detections,
+                                  size_t detection_stride, float *mask_scores,
+                                  size_t score_stride, struct CUstream_st *stream)
 {
-    if (!m || n < 0 || n > m->max_masks || (n && (!masks || !detections || !mask_scores)))
-        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "yl_cuda_maskiou_run: %d masks (at most "
-                       "%d) or a NULL pointer", n, m ? m->max_masks : 0);
+    long long n = 0;
+    for (int b = 0; m && pass && b < pass->num_images && b < YL_MASK_PASS_IMAGES; b++)
+        n += pass->image[b].count > 0 ? pass->image[b].count : 0;
+    if (!m || !pass || n > m->max_masks || (n && !masks))
+        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "yl_cuda_maskiou_run: %lld masks (at most "
+                       "%d), or a NULL pointer", n, m ? m->max_masks : 0);
     const yl_maskiou_net *net = &m->net;
     const int L = net->num_layers;
     const size_t plane = (size_t)m->h[0] * m->w[0];
     for (int first = 0; first < n; first += m->chunk) {
-        int count = n - first < m->chunk ? n - first : m->chunk;
+        int count = n - first < m->chunk ? (int)n - first : m->chunk;
         const float *src = masks + plane * first;
         for (int l = 0; l < L; l++) {
-            float *dst = l == L - 1 ? m->last + m->last_floats * first : m->act[l % 2];
+            float *dst = l == L - 1 ? m->last : m->act[l % 2];
             YL_TRY(yl_conv2d_cuda(&net->layers[l].conv, src, count, m->h[l], m->w[l],
                                   m->packed[l], m->precision, m->bias[l], NULL, YL_ACT_RELU,
                                   dst, m->scratch, stream));
             src = dst;
         }
+        YL_TRY(yl_mask_rescore_cuda(m->last, first, count, net->layers[L - 1].conv.out_channels,
+                                    m->h[L], m->w[L], pass, detections, detection_stride,
+                                    mask_scores, score_stride, stream));
     }
-    return yl_mask_rescore_cuda(m->last, n, net->layers[L - 1].conv.out_channels, m->h[L],
-                                m->w[L], detections, mask_scores, stream);
+    return YOLACT_OK;
 }

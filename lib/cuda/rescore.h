@@ -4,12 +4,14 @@
  * yl_mask_rescore_cuda: mask_score = box score x the predicted IoU of the detection's class,
  * as the CPU backend computes it (no threshold on the masks first: the official postprocess
  * feeds the net the sigmoid masks). Weights are packed and uploaded and buffers allocated at
- * creation; a run only enqueues. */
+ * creation; a run only enqueues. A run takes a pass's masks, of up to YL_MASK_PASS_IMAGES
+ * images (yl_kernels.h), in chunks of up to 64 whatever image they belong to. */
 #ifndef YL_CUDA_RESCORE_H
 #define YL_CUDA_RESCORE_H
 
 #include "cpu/maskiou.h"
 #include "cpu/post_ops.h"
+#include "yl_kernels.h"
 #include "yolact.h"
 
 struct CUstream_st;
@@ -26,10 +28,12 @@ void yl_cuda_maskiou_destroy(yl_cuda_maskiou *m); /* NULL is fine */
 /* The device memory the net holds (0 for NULL). */
 size_t yl_cuda_maskiou_device_bytes(const yl_cuda_maskiou *m);
 
-/* masks (n, in_h, in_w), detections (n) and mask_scores (n) in device memory, n <=
- * max_masks: enqueues the net and the re-scoring on stream (no allocation, no sync). */
-yolact_status yl_cuda_maskiou_run(yl_cuda_maskiou *m, const float *masks, int n,
-                                  const yl_raw_detection *detections, float *mask_scores,
-                                  struct CUstream_st *stream);
+/* masks: the pass's (its masks in all, at most max_masks; (in_h, in_w) each), device memory
+ * as are detections and mask_scores, laid out as yl_mask_rescore_cuda takes them: enqueues
+ * the net and the re-scoring on stream (no allocation, no sync). */
+yolact_status yl_cuda_maskiou_run(yl_cuda_maskiou *m, const float *masks,
+                                  const yl_mask_pass *pass, const yl_raw_detection *detections,
+                                  size_t detection_stride, float *mask_scores,
+                                  size_t score_stride, struct CUstream_st *stream);
 
 #endif
