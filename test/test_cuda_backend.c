@@ -12,6 +12,7 @@
 #include "cpu/post_ops.h"
 #include "cuda/runtime.h"
 #include "profile.h"
+#include "yl_kernels.h"
 #include "yl_test.h"
 
 #ifdef YL_CUDA_EMULATION
@@ -435,8 +436,39 @@ START_TEST(batches_and_strides_give_the_single_frame_result)
 }
 END_TEST
 
-/* YOLACT++ (its DCN layers on the whole batch, the mask-IoU net image by image): a pass of
- * two images gives each its single-image detections and mask scores. */
+/* A pass of more images than the mask kernels take at once (YL_MASK_PASS_IMAGES): its masks
+ * in two groups, each image's the ones it gets alone. */
+START_TEST(a_pass_past_one_mask_group_gives_the_single_frame_results)
+{
+    enum { IMAGES = YL_MASK_PASS_IMAGES + 1 };
+    yolact_session *single = cuda_session(0.1f, 1);
+    if (!single)
+        return;
+    yolact_session *pass = cuda_session(0.1f, IMAGES);
+    yolact_image two[2], images[IMAGES];
+    load_two_sizes(two);
+    int which[IMAGES]; /* alternating, the second group's image not the first group's first */
+    for (int i = 0; i < IMAGES; i++) {
+        which[i] = i == IMAGES - 1 ? !which[0] : i % 2;
+        images[i] = two[which[i]];
+    }
+    const yolact_result *alone[2], *batched[IMAGES];
+    ck_assert_status(yolact_session_detect_batch(single, two, 2, alone), YOLACT_OK);
+    ck_assert_status(yolact_session_detect_batch(pass, images, IMAGES, batched), YOLACT_OK);
+    for (int i = 0; i < IMAGES; i++) {
+        char what[48];
+        snprintf(what, sizeof what, "image %d of a pass of %d", i, IMAGES);
+        assert_same_result(alone[which[i]], batched[i], what);
+    }
+    yolact_session_free(single);
+    yolact_session_free(pass);
+    yolact_image_free_pixels(&two[0]);
+    yolact_image_free_pixels(&two[1]);
+}
+END_TEST
+
+/* YOLACT++ (its DCN layers on the whole batch, the mask-IoU net on the pass's masks
+ * together): a pass of two images gives each its single-image detections and mask scores. */
 START_TEST(plus_batches_give_the_single_frame_result)
 {
     yolact_model *plus = yl_test_load_model(YL_TEST_PARITY_PLUS_CHECKPOINT,
@@ -912,6 +944,7 @@ Suite *cuda_backend_suite(void)
     tcase_add_test(frames, emulated_cudnn_rounds_fp16_when_asked);
 #endif
     tcase_add_test(frames, batches_and_strides_give_the_single_frame_result);
+    tcase_add_test(frames, a_pass_past_one_mask_group_gives_the_single_frame_results);
     tcase_add_test(frames, plus_batches_give_the_single_frame_result);
     tcase_add_test(frames, device_memory_images_are_read_in_place);
     tcase_add_test(frames, profile_times_every_stage);
