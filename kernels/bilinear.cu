@@ -1,5 +1,6 @@
 // Bilinear axis tables on the device, entry for entry yl_bilinear_axis (lib/cpu/dense_ops.c,
-// bilinear.cuh's yl_axis_entry_at): the tables for a frame's mask sizes never cross PCIe.
+// bilinear.cuh's yl_axis_entry_at), for the network's resize op (resize.cu): built on the
+// device, they never cross PCIe.
 //   table: i0 (out) int, i1 (out) int, w0 (out) float, w1 (out) float
 #include "bilinear.cuh"
 #include "yl_kernels.h"
