@@ -118,22 +118,27 @@ masks_assemble_kernel(const float *__restrict__ proto, int proto_h, int proto_w,
     }
 }
 
-/* The pass's checks shared by both kernels; *most gets its largest count. Counts and firsts
- * are ints, a pass's masks at most INT_MAX. */
-static bool pass_is_valid(const yl_mask_pass *pass, int *most)
+extern "C" long long yl_mask_pass_masks(const yl_mask_pass *pass, int *most)
 {
-    *most = 0;
+    int largest = 0;
+    long long masks = 0;
+    if (most)
+        *most = 0;
     if (!pass || pass->num_images < 0 || pass->num_images > YL_MASK_PASS_IMAGES)
-        return false;
+        return -1;
     for (int b = 0; b < pass->num_images; b++) {
         const yl_mask_image *im = &pass->image[b];
-        if (im->count < 0 || im->first < 0 || im->count > INT_MAX - im->first ||
-            im->height < 0 || im->width < 0 || im->height > YOLACT_MAX_IMAGE_SIDE ||
-            im->width > YOLACT_MAX_IMAGE_SIDE)
-            return false;
-        *most = im->count > *most ? im->count : *most;
+        if (im->count < 0 || im->first != masks || im->height < 0 || im->width < 0 ||
+            im->height > YOLACT_MAX_IMAGE_SIDE || im->width > YOLACT_MAX_IMAGE_SIDE)
+            return -1;
+        masks += im->count;
+        if (masks > INT_MAX)
+            return -1;
+        largest = im->count > largest ? im->count : largest;
     }
-    return true;
+    if (most)
+        *most = largest;
+    return masks;
 }
 
 extern "C" yolact_status yl_masks_assemble_cuda(const float *proto, int proto_h, int proto_w,
@@ -146,7 +151,7 @@ extern "C" yolact_status yl_masks_assemble_cuda(const float *proto, int proto_h,
 {
     /* Pixel indices are ints and an image's mask groups are grid.y (<= 65535 blocks). */
     int most;
-    bool valid = pass_is_valid(pass, &most);
+    const bool valid = yl_mask_pass_masks(pass, &most) >= 0;
     if (!valid || proto_h < 0 || proto_w < 0 || k < 0 ||
         (long long)proto_h * proto_w > (1LL << 30) || most > 65535LL * ASM_MASKS ||
         (most && proto_h && proto_w && (!proto || !coeff || !detections || !out)))
@@ -233,7 +238,7 @@ extern "C" yolact_status yl_mask_resize_threshold_cuda(const float *in, int in_h
                                                        cudaStream_t stream)
 {
     int most, height = 0, width = 0;
-    bool valid = pass_is_valid(pass, &most);
+    const bool valid = yl_mask_pass_masks(pass, &most) >= 0;
     for (int b = 0; valid && b < pass->num_images; b++)
         if (pass->image[b].count) {
             height = pass->image[b].height > height ? pass->image[b].height : height;

@@ -48,13 +48,9 @@ extern "C" yolact_status yl_mask_rescore_cuda(const float *maps, int first, int 
                                               size_t detection_stride, float *mask_scores,
                                               size_t score_stride, cudaStream_t stream)
 {
-    long long masks = 0;    // the pass's
-    bool valid = pass && pass->num_images >= 0 && pass->num_images <= YL_MASK_PASS_IMAGES;
-    for (int b = 0; valid && b < pass->num_images; b++) {
-        const yl_mask_image *im = &pass->image[b];
-        valid = im->count >= 0 && im->first == masks;    // dense, in image order
-        masks += im->count;
-    }
+    // The image search below relies on the pass being dense, in image order.
+    const long long masks = yl_mask_pass_masks(pass, NULL);
+    const bool valid = masks >= 0;
     if (!valid || first < 0 || n < 0 || first + (long long)n > masks || channels <= 0 ||
         h <= 0 || w <= 0 || (long long)h * w > 0x7fffffffLL ||
         (n && (!maps || !detections || !mask_scores)))

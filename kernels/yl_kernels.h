@@ -46,6 +46,12 @@ typedef struct yl_mask_pass {
     yl_mask_image image[YL_MASK_PASS_IMAGES];
 } yl_mask_pass;
 
+/* The masks of a well-formed pass, the check every mask kernel makes: 0..YL_MASK_PASS_IMAGES
+ * images, counts >= 0, each image's masks starting where the previous image's end, sizes
+ * 0..YOLACT_MAX_IMAGE_SIDE, at most INT_MAX masks in all; -1 for any other pass or NULL.
+ * most (may be NULL): the largest count. */
+long long yl_mask_pass_masks(const yl_mask_pass *pass, int *most);
+
 /* The CPU backend's gather after Detect, then yl_masks_assemble_cpu, for every image b of a
  * pass in one launch: its prototypes (proto_h, proto_w, k) at proto + b * proto_h * proto_w
  * * k, its detections at detections + b * detection_stride, each with its box and the

@@ -415,14 +415,22 @@ static yolact_status ensure_image_buffers(cuda_state *st, const yolact_image *im
     return YOLACT_OK;
 }
 
-/* Room for `masks` masks at prototype resolution: grown only past the most seen, at least to
- * twice the old room (a session starts with max_detections). */
+/* A growing buffer's new size: what is needed, and at least twice the old size and `floor`,
+ * so a stream of frames stops allocating soon. */
+static size_t grown_size(size_t old, size_t needed, size_t floor)
+{
+    size_t grown = 2 * old > floor ? 2 * old : floor;
+    return grown > needed ? grown : needed;
+}
+
+/* Room for `masks` masks at prototype resolution, grown only past the most seen (a session
+ * starts with max_detections). */
 static yolact_status ensure_mask_capacity(cuda_state *st, size_t masks)
 {
     if (masks <= st->mask_capacity) /* (0 after a failed growth) */
         return YOLACT_OK;
     const size_t plane = (size_t)st->model->proto_h * st->model->proto_w;
-    size_t grown = 2 * st->mask_capacity > masks ? 2 * st->mask_capacity : masks;
+    const size_t grown = grown_size(st->mask_capacity, masks, 0);
     device_free(st, st->proto_masks, st->mask_capacity * plane * sizeof(float));
     st->proto_masks = NULL;
     st->mask_capacity = 0;
@@ -432,16 +440,13 @@ static yolact_status ensure_mask_capacity(cuda_state *st, size_t masks)
 }
 
 /* Room for a pass's download, `bytes` in all, on the device and the host: grown only past
- * the most seen, at least to one image's row and max_detections masks or twice the old
- * room, so a stream of frames stops allocating soon. */
+ * the most seen, at least to one image's row and max_detections masks. */
 static yolact_status ensure_download_capacity(cuda_state *st, size_t bytes,
                                               size_t one_image_max)
 {
     if (bytes <= st->download_capacity && st->download)
         return YOLACT_OK;
-    size_t grown = 2 * st->download_capacity;
-    grown = grown > one_image_max ? grown : one_image_max;
-    grown = grown > bytes ? grown : bytes;
+    const size_t grown = grown_size(st->download_capacity, bytes, one_image_max);
     device_free(st, st->download, st->download_capacity);
     cudaFreeHost(st->host_download);
     st->download = st->host_download = NULL;
@@ -655,32 +660,39 @@ static size_t mask_stride_of(const yolact_image *image)
     return ((size_t)image->width + 7) / 8;
 }
 
-/* The masks of images [first, first + n) of a pass, n <= YL_MASK_PASS_IMAGES (their counts
- * on the host, their places in download set, room for their masks made): two launches, and
- * YOLACT++'s re-scoring, the mask scores going after each image's detections. */
-static yolact_status make_masks(cuda_state *st, const yolact_image *images, int first, int n)
+/* The pass's images from `first` on that one launch of the mask kernels takes (at most
+ * YL_MASK_PASS_IMAGES; their counts on the host, their places in download set), and how
+ * many masks they have. */
+static yl_mask_pass mask_group(const cuda_state *st, const yolact_image *images, int first,
+                               int n, int *masks)
+{
+    yl_mask_pass pass = {.num_images = n - first < YL_MASK_PASS_IMAGES ? n - first
+                                                                       : YL_MASK_PASS_IMAGES};
+    *masks = 0;
+    for (int i = 0; i < pass.num_images; i++) {
+        int b = first + i;
+        pass.image[i] = (yl_mask_image){st->host_counts[b], *masks, images[b].height,
+                                        images[b].width, st->mask_offsets[b]};
+        *masks += st->host_counts[b];
+    }
+    return pass;
+}
+
+/* The masks of a group of images from `first` on (room for its masks made): two launches,
+ * and YOLACT++'s re-scoring, the mask scores going after each image's detections. */
+static yolact_status make_masks(cuda_state *st, int first, const yl_mask_pass *group)
 {
     const yolact_model *m = st->model;
-    yl_mask_pass pass = {.num_images = n};
-    int total = 0;
-    for (int i = 0; i < n; i++) {
-        int b = first + i;
-        pass.image[i] = (yl_mask_image){st->host_counts[b], total, images[b].height,
-                                        images[b].width, st->mask_offsets[b]};
-        total += st->host_counts[b];
-    }
     const image_outputs o = outputs_of(st, first); /* the first image's; the rest follow */
+    yl_raw_detection *detections = detections_of(st, st->results, first);
     YL_TRY(yl_masks_assemble_cuda(o.proto, m->proto_h, m->proto_w, m->num_prototypes, o.coeff,
-                                  (size_t)m->num_priors * m->num_prototypes,
-                                  detections_of(st, st->results, first), st->result_stride,
-                                  &pass, st->proto_masks, st->stream));
-    if (st->maskiou) {
-        yl_raw_detection *detections = detections_of(st, st->results, first);
-        YL_TRY(yl_cuda_maskiou_run(st->maskiou, st->proto_masks, &pass, detections,
+                                  (size_t)m->num_priors * m->num_prototypes, detections,
+                                  st->result_stride, group, st->proto_masks, st->stream));
+    if (st->maskiou)
+        YL_TRY(yl_cuda_maskiou_run(st->maskiou, st->proto_masks, group, detections,
                                    st->result_stride, mask_scores_of(st, detections),
                                    result_row_bytes(st) / sizeof(float), st->stream));
-    }
-    return yl_mask_resize_threshold_cuda(st->proto_masks, m->proto_h, m->proto_w, &pass,
+    return yl_mask_resize_threshold_cuda(st->proto_masks, m->proto_h, m->proto_w, group,
                                          st->download, st->stream);
 }
 
@@ -698,24 +710,25 @@ static yolact_status finish_pass(cuda_state *st, const yolact_image *images, int
     YL_CU_CHECK(cudaStreamSynchronize(st->stream));
 
     const size_t rows = (size_t)n * result_row_bytes(st);
-    size_t total = rows, largest = 0, group_masks = 0, most_masks = 0;
+    size_t total = rows, largest = 0;
     for (int b = 0; b < n; b++) {
         size_t mask_bytes = mask_stride_of(&images[b]) * (size_t)images[b].height;
         st->mask_offsets[b] = total;
         total += (size_t)st->host_counts[b] * mask_bytes;
         largest = mask_bytes > largest ? mask_bytes : largest;
-        group_masks += (size_t)st->host_counts[b];
-        if ((b + 1) % YL_MASK_PASS_IMAGES == 0 || b == n - 1) { /* make_masks' groups */
-            most_masks = group_masks > most_masks ? group_masks : most_masks;
-            group_masks = 0;
-        }
     }
     YL_TRY(ensure_download_capacity(st, total, result_row_bytes(st) + D * largest));
+    yl_mask_pass groups[(YOLACT_MAX_BATCH_SIZE + YL_MASK_PASS_IMAGES - 1) / YL_MASK_PASS_IMAGES];
+    int most_masks = 0;
+    for (int first = 0, g = 0; first < n; first += YL_MASK_PASS_IMAGES, g++) {
+        int masks;
+        groups[g] = mask_group(st, images, first, n, &masks);
+        most_masks = masks > most_masks ? masks : most_masks;
+    }
     /* Grown before any group is enqueued: no buffer is freed under a running kernel. */
-    YL_TRY(ensure_mask_capacity(st, most_masks));
-    for (int first = 0; first < n; first += YL_MASK_PASS_IMAGES)
-        YL_TRY(make_masks(st, images, first,
-                          n - first < YL_MASK_PASS_IMAGES ? n - first : YL_MASK_PASS_IMAGES));
+    YL_TRY(ensure_mask_capacity(st, (size_t)most_masks));
+    for (int first = 0, g = 0; first < n; first += YL_MASK_PASS_IMAGES, g++)
+        YL_TRY(make_masks(st, first, &groups[g]));
     YL_TRY(mark(st, n_ops + 4));
     YL_CU_CHECK(cudaMemcpyAsync(st->download, st->results, rows, cudaMemcpyDeviceToDevice,
                                 st->stream));

@@ -123,12 +123,10 @@ yolact_status yl_cuda_maskiou_run(yl_cuda_maskiou *m, const float *masks,
                                   size_t detection_stride, float *mask_scores,
                                   size_t score_stride, struct CUstream_st *stream)
 {
-    long long n = 0;
-    for (int b = 0; m && pass && b < pass->num_images && b < YL_MASK_PASS_IMAGES; b++)
-        n += pass->image[b].count > 0 ? pass->image[b].count : 0;
-    if (!m || !pass || n > m->max_masks || (n && !masks))
+    const long long n = yl_mask_pass_masks(pass, NULL);
+    if (!m || n < 0 || n > m->max_masks || (n && !masks))
         return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "yl_cuda_maskiou_run: %lld masks (at most "
-                       "%d), or a NULL pointer", n, m ? m->max_masks : 0);
+                       "%d; -1: an invalid pass), or a NULL pointer", n, m ? m->max_masks : 0);
     const yl_maskiou_net *net = &m->net;
     const int L = net->num_layers;
     const size_t plane = (size_t)m->h[0] * m->w[0];
