@@ -143,8 +143,9 @@ static __device__ int block_top_keys(const KeyOf &key_of, int n, int cap, uint64
             __syncthreads();
             prefix |= (uint64_t)sm->digit << shift;
             need = sm->need;
+            // No barrier needed before the next pass: it writes digit, need and done only
+            // after its own barriers, which every thread reaches after reading them here.
             const int done = sm->done;
-            __syncthreads();    // everyone has read sm before the next pass writes it
             if (done)
                 break;
         }
@@ -359,7 +360,7 @@ class_top_k_kernel(const float *__restrict__ cand_score, int num_priors,
     if (n <= staged) {    // the same for the whole block
         for (int i = threadIdx.x; i < n; i += TOPK_THREADS)
             staged_score[i] = score[i];
-        __syncthreads();
+        __syncthreads();    // block_top_keys may read any thread's staged scores
         k = block_top_keys(class_key{staged_score}, n, top_k, keys, &sm);
     } else {
         k = block_top_keys(class_key{score}, n, top_k, keys, &sm);

@@ -828,6 +828,7 @@ START_TEST(test_emu_misuse)
         {cudaErrorLaunchFailure, "threads of block (0,0,0) of divergent_barrier_kernel wait "
                                  "at different __syncthreads()"},
     };
+    yl_emu_order order = yl_emu_set_order(YL_EMU_ORDER_FORWARD); /* the blocks named above */
     for (int i = 0; i < (int)(sizeof want / sizeof want[0]); i++) {
         cudaError_t e = yl_emu_selftest_misuse(i);
         ck_assert_msg(e == want[i].error && strstr(yl_emu_error_detail(), want[i].detail),
@@ -836,6 +837,7 @@ START_TEST(test_emu_misuse)
         ck_assert_int_eq(cudaGetLastError(), e);
         ck_assert_int_eq(cudaGetLastError(), cudaSuccess);
     }
+    yl_emu_set_order(order);
 }
 END_TEST
 
@@ -896,14 +898,15 @@ END_TEST
 
 /* Blocks run as plain calls until a thread reaches a sync point, then as fibers; the
  * counters say which. A reduction that forgets its __syncthreads runs as plain calls, where
- * thread 0 finishes before thread 128 has written its value: the missing barrier shows as a
- * wrong sum instead of passing by luck of a GPU's timing. */
+ * (in the forward order) thread 0 finishes before thread 128 has written its value: the
+ * missing barrier shows as a wrong sum instead of passing by luck of a GPU's timing. */
 START_TEST(test_emu_modes_and_counters)
 {
     enum { N = 1024 };
     float in[N], out[N / 256];
     for (int i = 0; i < N; i++)
         in[i] = (float)(i % 17);
+    yl_emu_order order = yl_emu_set_order(YL_EMU_ORDER_FORWARD);
     yl_emu_counters_reset();
     float *d_in = to_dev(in, sizeof in), *d_out = dev_alloc(sizeof out);
     for (int sync = 0; sync < 2; sync++) {
@@ -940,6 +943,54 @@ START_TEST(test_emu_modes_and_counters)
     ck_assert_int_eq(cudaFree(in), cudaErrorInvalidDevicePointer);
     cudaFree(d);
     cudaGetLastError();
+    yl_emu_set_order(order);
+}
+END_TEST
+
+/* A launch runs its blocks and threads first to last, or last to first: the other order
+ * catches the thread that reads a lower thread's write with no barrier, which the forward
+ * order serves by luck (`make test-run-order` runs the kernel suites reversed). Either way a
+ * warp runs as far as it can before the next starts. */
+START_TEST(test_emu_run_order)
+{
+    enum { BLOCKS = 3, THREADS = 64, N = BLOCKS * THREADS, T = 256 };
+    unsigned order[N], *d_counter = dev_alloc(sizeof(unsigned)), *d_order = dev_alloc(sizeof order);
+    int in[T], out[T], *d_in, *d_out = dev_alloc(sizeof out);
+    for (int t = 0; t < T; t++)
+        in[t] = 1000 + t;
+    d_in = to_dev(in, sizeof in);
+    yl_emu_order before = yl_emu_set_order(YL_EMU_ORDER_FORWARD);
+    for (int reverse = 0; reverse < 2; reverse++) {
+        yl_emu_set_order(reverse ? YL_EMU_ORDER_REVERSE : YL_EMU_ORDER_FORWARD);
+        ck_assert_cuda(cudaMemset(d_counter, 0, sizeof(unsigned)));
+        ck_assert_cuda(yl_emu_selftest_run_order(d_counter, d_order, BLOCKS, THREADS));
+        from_dev(order, d_order, sizeof order);
+        for (unsigned i = 0; i < N; i++)
+            ck_assert_uint_eq(order[i], reverse ? N - 1 - i : i);
+        for (int sync = 0; sync < 2; sync++) {
+            ck_assert_cuda(yl_emu_selftest_previous_thread(d_in, d_out, sync));
+            from_dev(out, d_out, sizeof out);
+            int right = 1;
+            for (int t = 0; t < T; t++)
+                right &= out[t] == in[t > 0 ? t - 1 : 0];
+            /* Without the barrier, thread t - 1 has not run yet in the reverse order. */
+            ck_assert_msg(right == (sync || !reverse), "reverse %d, sync %d: out[1] %d", reverse,
+                          sync, out[1]);
+            /* A warp goes on past its own collectives up to a barrier before the other runs. */
+            ck_assert_cuda(yl_emu_selftest_other_warp(d_in, d_out, sync));
+            from_dev(out, d_out, 64 * sizeof(int));
+            right = 1;
+            for (int t = 0; t < 64; t++)
+                right &= out[t] == in[t ^ 32];
+            ck_assert_msg(right == sync, "reverse %d, sync %d: other warp's out[0] %d", reverse,
+                          sync, out[0]);
+        }
+    }
+    yl_emu_set_order(before);
+    cudaFree(d_counter);
+    cudaFree(d_order);
+    cudaFree(d_in);
+    cudaFree(d_out);
 }
 END_TEST
 
@@ -1016,6 +1067,7 @@ Suite *kernels_suite(void)
     tcase_add_test(tc, test_emu_cp_async);
     tcase_add_test(tc, test_emu_ldmatrix);
     tcase_add_test(tc, test_emu_modes_and_counters);
+    tcase_add_test(tc, test_emu_run_order);
     tcase_add_test(tc, test_emu_stream_capture);
 #endif
     suite_add_tcase(s, tc);

@@ -255,3 +255,48 @@ extern "C" cudaError_t yl_emu_selftest_cp_async(const float *in, float *out, int
 {
     return YL_LAUNCH(cp_async_kernel, 1, 32, 0, nullptr, in, out, variant);
 }
+
+/* Each thread takes the next slot of a counter and writes its global index there. */
+static __global__ void run_order_kernel(unsigned *counter, unsigned *order)
+{
+    unsigned slot = yl_atomic_add(counter, 1u);
+    order[slot] = blockIdx.x * blockDim.x + threadIdx.x;
+}
+
+extern "C" cudaError_t yl_emu_selftest_run_order(unsigned *counter, unsigned *order, int blocks,
+                                                 int threads)
+{
+    return YL_LAUNCH(run_order_kernel, blocks, threads, 0, nullptr, counter, order);
+}
+
+static __global__ void previous_thread_kernel(const int *in, int *out, int sync)
+{
+    __shared__ int s[256];
+    const int t = threadIdx.x;
+    s[t] = in[t];
+    if (sync)
+        __syncthreads();
+    out[t] = s[t > 0 ? t - 1 : 0];
+}
+
+extern "C" cudaError_t yl_emu_selftest_previous_thread(const int *in, int *out, int sync)
+{
+    return YL_LAUNCH(previous_thread_kernel, 1, 256, 0, nullptr, in, out, sync);
+}
+
+static __global__ void other_warp_kernel(const int *in, int *out, int sync)
+{
+    __shared__ int s[64];
+    const int t = threadIdx.x;
+    s[t] = in[t];
+    if (sync)
+        __syncthreads();
+    else
+        yl_syncwarp(YL_FULL_MASK);
+    out[t] = s[t ^ 32];
+}
+
+extern "C" cudaError_t yl_emu_selftest_other_warp(const int *in, int *out, int sync)
+{
+    return YL_LAUNCH(other_warp_kernel, 1, 64, 0, nullptr, in, out, sync);
+}

@@ -25,6 +25,18 @@ cudaError_t yl_emu_selftest_misuse(int which);
 /* A block-wide sum through shared memory with (sync = 1) or without (0) __syncthreads
  * between the steps, n threads in blocks of 256; out[block] = sum of in over the block. */
 cudaError_t yl_emu_selftest_block_sum(const float *in, float *out, int n, int sync);
+/* The run order (yl_emu_set_order): each of blocks x threads threads takes the next slot of
+ * *counter (zero before the call) and writes its global index there. */
+cudaError_t yl_emu_selftest_run_order(unsigned *counter, unsigned *order, int blocks,
+                                      int threads);
+/* One block of 256 threads: thread t writes in[t] to shared memory and reads what thread
+ * t - 1 wrote (thread 0 its own), with (sync = 1) or without (0) __syncthreads between:
+ * out[t] = in[t - 1]. */
+cudaError_t yl_emu_selftest_previous_thread(const int *in, int *out, int sync);
+/* One block of 64 threads (two warps): thread t writes in[t] to shared memory and reads what
+ * thread t ^ 32 of the other warp wrote, after __syncthreads (sync = 1) or only __syncwarp
+ * (0): out[t] = in[t ^ 32]. */
+cudaError_t yl_emu_selftest_other_warp(const int *in, int *out, int sync);
 
 /* mma.sync m16n8k16 (yl_mma_m16n8k16_f16f32) in one warp of 32 threads: d (16x8) = a (16x16)
  * * b (16x8, [k][n]) + c (16x8), all row-major float (a, b rounded to half). variant: 0 the

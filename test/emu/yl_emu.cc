@@ -186,6 +186,7 @@ struct launch {
     unsigned char *smem;
     size_t smem_bytes;
 
+    bool reverse;           /* threads and blocks run last first (YL_EMU_ORDER=reverse) */
     bool fiber_mode;        /* the current block switched from plain calls to fibers */
     bool failed;
     unsigned cur;           /* linear index of the running thread */
@@ -204,6 +205,13 @@ const char *base_name(const char *path)
 {
     const char *s = strrchr(path, '/');
     return s ? s + 1 : path;
+}
+
+/* The thread at position `pos` of the run order; as the order is either way round, also
+ * the position of thread `pos`. */
+unsigned thread_at(unsigned pos)
+{
+    return run->reverse ? run->nthreads - 1 - pos : pos;
 }
 
 void set_thread_index(unsigned t)
@@ -254,10 +262,11 @@ void fiber_main()
         for (;;) {
             run->body(run->closure);
             run->state[run->cur] = T_DONE;
-            if (run->fiber_mode || run->cur + 1 == run->nthreads)
+            unsigned next = thread_at(run->cur) + 1;
+            if (run->fiber_mode || next == run->nthreads)
                 break;
-            run->fiber_of[run->cur + 1] = self;
-            set_thread_index(run->cur + 1);
+            run->fiber_of[thread_at(next)] = self;
+            set_thread_index(thread_at(next));
         }
         self->parked = true;
         if (!_setjmp(self->park_context)) {
@@ -310,12 +319,12 @@ void park(thread_state wait)
 {
     unsigned t = run->cur;
     if (!run->fiber_mode) {
-        /* Threads before t ran to completion without reaching any sync point, as they would
-         * have on a GPU; the ones after t start as fibers. */
+        /* Threads before t in the run order ran to completion without reaching any sync
+         * point, as they would have on a GPU; the ones after t start as fibers. */
         run->fiber_mode = true;
         count(&yl_emu_counters::fiber_blocks);
-        for (unsigned u = t + 1; u < run->nthreads; u++)
-            run->state[u] = T_NEW;
+        for (unsigned pos = thread_at(t) + 1; pos < run->nthreads; pos++)
+            run->state[thread_at(pos)] = T_NEW;
     }
     run->state[t] = wait;
     yield_to_scheduler();
@@ -613,6 +622,20 @@ const uint64_t smem_canary = 0x5ca1ab1e0ddba11ull;
 /* The linker's bounds of the __shared__ variables' section (weak: there may be none). */
 extern "C" __attribute__((weak)) char __start_yl_emu_shared[], __stop_yl_emu_shared[];
 
+/* Run the lanes of warp w that can run, in the run order, until each is parked or done. */
+bool run_warp(unsigned w, size_t *next_fiber)
+{
+    unsigned first = w * 32, end = first + 32 < run->nthreads ? first + 32 : run->nthreads;
+    for (unsigned i = 0; i < end - first && !run->failed; i++) {
+        unsigned t = run->reverse ? end - 1 - i : first + i;
+        if (run->state[t] == T_NEW || run->state[t] == T_RUNNABLE) {
+            if (!resume(t, next_fiber))
+                return false;
+        }
+    }
+    return true;
+}
+
 bool run_block()
 {
     run->fiber_mode = false;
@@ -626,27 +649,28 @@ bool run_block()
     for (copy_queue &q : run->copies)
         q.count = q.committed = 0;
     size_t next_fiber = 0;
-    run->state[0] = T_NEW;
-    if (!resume(0, &next_fiber))
+    run->state[thread_at(0)] = T_NEW;
+    if (!resume(thread_at(0), &next_fiber))
         return false;
+    const unsigned warps = (run->nthreads + 31) / 32;
     while (run->fiber_mode && !run->failed) {
-        bool any_runnable = false;
-        for (unsigned t = 0; t < run->nthreads && !run->failed; t++) {
-            if (run->state[t] == T_NEW || run->state[t] == T_RUNNABLE) {
-                if (!resume(t, &next_fiber))
+        /* Each warp in turn as far as it can go: its collectives complete as soon as its
+         * lanes meet, so it runs ahead of the warps after it up to a __syncthreads(), the
+         * farthest a GPU may let it; a missing barrier shows as a read of what they have not
+         * written yet, or as an overwrite of what they have not read yet. */
+        for (unsigned pos = 0; pos < warps && !run->failed; pos++) {
+            unsigned w = run->reverse ? warps - 1 - pos : pos;
+            int r;
+            do {
+                if (!run_warp(w, &next_fiber))
                     return false;
-            }
+                r = run->failed ? 0 : resolve_warp(w);
+                if (r < 0)
+                    return false;
+            } while (r > 0);
         }
         if (run->failed)
             break;
-        for (unsigned w = 0; w * 32 < run->nthreads; w++) {
-            int r = resolve_warp(w);
-            if (r < 0)
-                return false;
-            any_runnable |= r > 0;
-        }
-        if (any_runnable)
-            continue;
         unsigned done = 0, warp = 0;
         for (unsigned t = 0; t < run->nthreads; t++) {
             done += run->state[t] == T_DONE;
@@ -686,6 +710,23 @@ bool run_block()
                     run->kernel, run->smem_bytes, block_name()),
                false;
     return true;
+}
+
+/* The launches' order (yl_emu_set_order). */
+std::atomic<yl_emu_order> run_order{YL_EMU_ORDER_ENVIRONMENT};
+
+bool reverse_order()
+{
+    switch (run_order.load()) {
+    case YL_EMU_ORDER_FORWARD:
+        return false;
+    case YL_EMU_ORDER_REVERSE:
+        return true;
+    default: {
+        const char *order = getenv("YL_EMU_ORDER");
+        return order && strcmp(order, "reverse") == 0;
+    }
+    }
 }
 
 cudaError_t check_config(const char *kernel, dim3 grid, dim3 block, size_t smem)
@@ -744,17 +785,19 @@ cudaError_t yl_emu_launch(const char *kernel, dim3 grid, dim3 block, size_t smem
     l->nthreads = block.x * block.y * block.z;
     l->smem = s;
     l->smem_bytes = smem;
+    l->reverse = reverse_order();
     run = l;
     yl_emu_idx.block_dim = block;
     yl_emu_idx.grid_dim = grid;
     bool ok = true;
-    for (unsigned z = 0; ok && z < grid.z; z++)
-        for (unsigned y = 0; ok && y < grid.y; y++)
-            for (unsigned x = 0; ok && x < grid.x; x++) {
-                yl_emu_idx.block_idx = uint3{x, y, z};
-                count(&yl_emu_counters::blocks);
-                ok = run_block();
-            }
+    unsigned long long blocks = (unsigned long long)grid.x * grid.y * grid.z;
+    for (unsigned long long i = 0; ok && i < blocks; i++) {
+        unsigned long long b = l->reverse ? blocks - 1 - i : i;
+        yl_emu_idx.block_idx = uint3{(unsigned)(b % grid.x), (unsigned)(b / grid.x % grid.y),
+                                     (unsigned)(b / grid.x / grid.y)};
+        count(&yl_emu_counters::blocks);
+        ok = run_block();
+    }
     run = nullptr;
     free(s);
     delete l;
@@ -1459,6 +1502,11 @@ void yl_emu_counters_get(yl_emu_counters *out)
 void yl_emu_fail_allocation(long after)
 {
     allocations_before_failure.store(after < 0 ? -1 : after);
+}
+
+yl_emu_order yl_emu_set_order(yl_emu_order order)
+{
+    return run_order.exchange(order);
 }
 
 float yl_emu_round_to_half(float f)

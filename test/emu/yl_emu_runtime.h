@@ -139,6 +139,18 @@ void yl_emu_counters_reset(void);
  * -1 cancels. */
 void yl_emu_fail_allocation(long after);
 
+/* The order a launch runs its blocks, and each block its threads, in. A GPU keeps to no
+ * order, so a kernel must give the same results in both; a thread that reads another's
+ * write with no barrier between them gets it in one order by luck and fails in the other.
+ * YL_EMU_ORDER_ENVIRONMENT (the start): reverse when the environment has
+ * YL_EMU_ORDER=reverse, else forward. Returns the order set before. */
+typedef enum yl_emu_order {
+    YL_EMU_ORDER_ENVIRONMENT,
+    YL_EMU_ORDER_FORWARD,       /* block (0,0,0) and thread 0 first */
+    YL_EMU_ORDER_REVERSE        /* the last block and thread first */
+} yl_emu_order;
+yl_emu_order yl_emu_set_order(yl_emu_order order);
+
 /* The device's half rounding for host code: f to the nearest half (ties to even), as a
  * float (the emulated cuDNN's FP16 model, lib/cuda/dnn_emulated.c). */
 float yl_emu_round_to_half(float f);
