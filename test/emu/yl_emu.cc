@@ -1069,6 +1069,9 @@ cudaError_t cudaMalloc(void **ptr, size_t size)
     void *p = injected_failure() ? nullptr : aligned_alloc(256, (size + 255) & ~(size_t)255);
     if (!p)
         return fail(cudaErrorMemoryAllocation, "cudaMalloc: %zu bytes", size);
+    /* cudaMalloc does not clear; fresh host pages would read as zeros and hide a read of
+     * what nothing wrote, so it reads as NaN floats and -1 integers instead. */
+    memset(p, 0xff, size);
     {
         std::lock_guard<std::mutex> lock(allocations_mutex);
         allocations[(uintptr_t)p] = size;
@@ -1116,6 +1119,7 @@ cudaError_t cudaMallocHost(void **ptr, size_t size)
     void *p = injected_failure() ? nullptr : malloc(size ? size : 1);
     if (!p)
         return fail(cudaErrorMemoryAllocation, "cudaMallocHost: %zu bytes", size);
+    memset(p, 0xff, size);  /* as cudaMalloc's */
     {
         std::lock_guard<std::mutex> lock(allocations_mutex);
         pinned.insert((uintptr_t)p);
