@@ -17,7 +17,6 @@ typedef struct entry {
     yolact_precision precision;
     int holders;
     float *params;                  /* the model's parameter block */
-    float *zero_bias;               /* for convolutions without a bias */
     void *packed;                   /* our kernels' packed weights, one block */
     struct entry *next;
 } entry;
@@ -51,7 +50,6 @@ static void free_entry(entry *e)
     if (!e)
         return;
     cudaFree(e->params);
-    cudaFree(e->zero_bias);
     cudaFree(e->packed);
     free(e->weights.weight);
     free(e->weights.bias);
@@ -59,30 +57,27 @@ static void free_entry(entry *e)
     free(e);
 }
 
-/* The model's parameter block, once; each op's weight and bias become pointers into it. */
+/* The model's parameter block, once; each op's weight and bias become pointers into it.
+ * Every convolution has a bias (model.h: batch norms are folded into one). */
 static yolact_status upload_parameters(entry *e, cudaStream_t stream)
 {
     const yolact_model *m = e->model;
     size_t floats = 0;
-    int max_out = 1;
     for (int i = 0; i < m->num_ops; i++) {
         const yl_op *op = &m->ops[i];
         if (!has_weights(op))
             continue;
+        if (!op->weight || !op->bias)
+            return yl_fail(YOLACT_ERR_INTERNAL, "%s has no weight or no bias", op->name);
         const yl_conv_desc *d = &op->conv;
         size_t end = (size_t)(op->weight - m->params) +
                      (size_t)d->out_channels * d->in_channels * d->kernel_h * d->kernel_w;
         floats = end > floats ? end : floats;
-        if (op->bias) {
-            end = (size_t)(op->bias - m->params) + (size_t)d->out_channels;
-            floats = end > floats ? end : floats;
-        }
-        max_out = d->out_channels > max_out ? d->out_channels : max_out;
+        end = (size_t)(op->bias - m->params) + (size_t)d->out_channels;
+        floats = end > floats ? end : floats;
     }
     YL_TRY(yl_cuda_alloc(&e->params, floats * sizeof(float), "the weights"));
-    YL_TRY(yl_cuda_alloc(&e->zero_bias, (size_t)max_out * sizeof(float), "a zero bias"));
-    e->weights.bytes += (floats + (size_t)max_out) * sizeof(float);
-    YL_CU_CHECK(cudaMemsetAsync(e->zero_bias, 0, (size_t)max_out * sizeof(float), stream));
+    e->weights.bytes += floats * sizeof(float);
     YL_TRY(yl_cuda_upload(e->params, m->params, floats * sizeof(float), stream,
                           "the weights"));
     for (int i = 0; i < m->num_ops; i++) {
@@ -90,7 +85,7 @@ static yolact_status upload_parameters(entry *e, cudaStream_t stream)
         if (!has_weights(op))
             continue;
         e->weights.weight[i] = e->params + (op->weight - m->params);
-        e->weights.bias[i] = op->bias ? e->params + (op->bias - m->params) : e->zero_bias;
+        e->weights.bias[i] = e->params + (op->bias - m->params);
     }
     return YOLACT_OK;
 }

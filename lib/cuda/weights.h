@@ -14,8 +14,8 @@ int yl_cuda_is_own_conv(const yl_op *op);
 yolact_precision yl_cuda_op_precision(const yl_op *op, yolact_precision precision);
 
 /* Per op of the model (NULL where an op has none): device pointers to the folded weight and
- * bias of every CONV and DCN (a zero bias where the model has none), and the weights packed
- * for our kernels (our convolutions and the DCNs). */
+ * bias of every CONV and DCN, and the weights packed for our kernels (our convolutions and
+ * the DCNs). */
 struct CUstream_st;
 
 typedef struct yl_cuda_weights {
