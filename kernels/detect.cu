@@ -100,6 +100,11 @@ typedef struct topk_smem {
     int digit, need, done, fill;
 } topk_smem;
 
+// The class selection's shared memory, its own and the dynamic block, within the 48 KiB; the
+// sorted keys of any allowed top_k (next_pow2(top_k) < 2 top_k of them) fit the block.
+static_assert(sizeof(topk_smem) + TOPK_SMEM_BYTES <= 48 * 1024, "class selection smem");
+static_assert(2 * sizeof(uint64_t) * YL_FAST_NMS_MAX_TOP_K <= TOPK_SMEM_BYTES, "top_k keys");
+
 // Of the items i in [0, n) with key_of(i) != 0 (unique keys), leave the k = min(present, cap)
 // largest in sorted[0, k), descending, and return k. sorted (shared or global memory) has
 // room for next_pow2(cap) keys. The k-th largest key is found a byte at a time from the top

@@ -6,6 +6,8 @@
 #include "yl_kernels.h"
 
 #define NMS_THREADS 256
+// A class's boxes and areas in the 48 KiB a launch gets without opting in.
+static_assert(5 * sizeof(float) * YL_FAST_NMS_MAX_TOP_K <= 48 * 1024, "Fast NMS smem");
 
 static __global__ void __launch_bounds__(NMS_THREADS)
 fast_nms_kernel(const float *__restrict__ boxes, const int *__restrict__ counts, int top_k,

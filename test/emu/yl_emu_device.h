@@ -23,11 +23,13 @@ struct uint3 {
     unsigned x, y, z;
 };
 
-struct uint4 {
+/* 16-byte aligned as CUDA's: a vector access at an address that is not traps on a GPU,
+ * so here UBSan reports it, and aligned vector instructions fault. */
+struct alignas(16) uint4 {
     unsigned x, y, z, w;
 };
 
-struct float4 {
+struct alignas(16) float4 {
     float x, y, z, w;
 };
 
