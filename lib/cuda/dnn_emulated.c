@@ -11,6 +11,7 @@
  * number of elements YL_EMU_CUDNN_MAX_ELEMENTS says, which lets a test make a small batch
  * exceed it; a plan past it is refused, as cuDNN refuses one. */
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,6 +139,12 @@ static void run_conv(void *plan)
     }
 }
 
+static int overlap(const float *a, size_t a_count, const float *b, size_t b_count)
+{
+    uintptr_t a0 = (uintptr_t)a, b0 = (uintptr_t)b;
+    return a0 < b0 + b_count * sizeof *b && b0 < a0 + a_count * sizeof *a;
+}
+
 yolact_status yl_dnn_conv_run(yl_dnn *dnn, yl_dnn_conv *p, const float *in,
                               const float *weight, const float *bias, const float *residual,
                               float *out, void *workspace)
@@ -154,6 +161,13 @@ yolact_status yl_dnn_conv_run(yl_dnn *dnn, yl_dnn_conv *p, const float *in,
         return yl_fail(YOLACT_ERR_INTERNAL, "a convolution plan's first run is inside a stream "
                        "capture");
     p->has_run |= capture == cudaStreamCaptureStatusNone;
+    /* cuDNN reads x while it writes y, in no set order: they must not overlap (z, the
+     * residual, may be y itself). The stand-in goes image by image and would not show it. */
+    if (overlap(in, p->in_size * p->batch, out, p->out_size * p->batch) ||
+        (residual && residual != out &&
+         overlap(residual, p->out_size * p->batch, out, p->out_size * p->batch)))
+        return yl_fail(YOLACT_ERR_INTERNAL, "a convolution's output overlaps its input or its "
+                       "residual");
     p->in = in;
     p->weight = weight;
     p->bias = bias;
