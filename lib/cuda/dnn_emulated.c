@@ -163,9 +163,9 @@ yolact_status yl_dnn_conv_run(yl_dnn *dnn, yl_dnn_conv *p, const float *in,
     p->has_run |= capture == cudaStreamCaptureStatusNone;
     /* cuDNN reads x while it writes y, in no set order: they must not overlap (z, the
      * residual, may be y itself). The stand-in goes image by image and would not show it. */
-    if (overlap(in, p->in_size * p->batch, out, p->out_size * p->batch) ||
-        (residual && residual != out &&
-         overlap(residual, p->out_size * p->batch, out, p->out_size * p->batch)))
+    const size_t in_count = p->in_size * p->batch, out_count = p->out_size * p->batch;
+    if (overlap(in, in_count, out, out_count) ||
+        (residual && residual != out && overlap(residual, out_count, out, out_count)))
         return yl_fail(YOLACT_ERR_INTERNAL, "a convolution's output overlaps its input or its "
                        "residual");
     p->in = in;
