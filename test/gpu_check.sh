@@ -28,7 +28,7 @@ fi
 for tool in synccheck memcheck racecheck; do
     for suite in kernels network_kernels plus_kernels; do
         echo "compute-sanitizer --tool $tool: suite $suite${limit:+ (limit $limit s)}"
-        CK_FORK=no CK_RUN_SUITE=$suite ${limit:+timeout "$limit"} \
+        CK_RUN_SUITE=$suite ${limit:+timeout "$limit"} \
             "$sanitizer" --tool "$tool" --error-exitcode 1 "$runner"
         rc=$?
         case $rc in

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 
 #ifdef YL_GPU_RUNNER
+#include <unistd.h>
+
 #include "backend.h"
 #endif
 
@@ -14,19 +16,46 @@
 #include "test_suites.h"
 #undef SUITE
 
+#ifdef YL_GPU_RUNNER
+/* The GPU runner asks the CUDA runtime for a device before any test, and a child forked after
+ * that may not use CUDA (the context does not survive fork: "initialization error"). So it
+ * never forks, whatever CK_FORK says, and this case fails if a test ever runs in a child. */
+static pid_t runner_pid;
+
+START_TEST(runs_in_the_runner_process)
+{
+    ck_assert_msg(getpid() == runner_pid, "the GPU runner forked (pid %d, runner %d): a child "
+                  "may not use the parent's CUDA context", (int)getpid(), (int)runner_pid);
+}
+END_TEST
+
+static Suite *gpu_runner_suite(void)
+{
+    Suite *s = suite_create("gpu_runner");
+    TCase *tc = tcase_create("no_fork");
+    tcase_add_test(tc, runs_in_the_runner_process);
+    suite_add_tcase(s, tc);
+    return s;
+}
+#endif
+
 int main(void)
 {
-#ifdef YL_GPU_RUNNER
-    /* The GPU runner (`make gpu-check`): its suites need a GPU. */
-    if (yl_cuda_backend.device_check(0) != YOLACT_OK) {
-        printf("SKIP GPU suites: %s\n", yolact_last_error());
-        return EXIT_SUCCESS;
-    }
-#endif
     SRunner *runner = srunner_create(NULL);
+#ifdef YL_GPU_RUNNER
+    runner_pid = getpid();
+    srunner_set_fork_status(runner, CK_NOFORK);
+    srunner_add_suite(runner, gpu_runner_suite());
+    /* Its suites need a GPU; without one only the runner's own check runs. */
+    if (yl_cuda_backend.device_check(0) != YOLACT_OK)
+        printf("SKIP GPU suites: %s\n", yolact_last_error());
+    else
+#endif
+    {
 #define SUITE(name) srunner_add_suite(runner, name##_suite());
 #include "test_suites.h"
 #undef SUITE
+    }
     srunner_run_all(runner, CK_NORMAL);
     int failed = srunner_ntests_failed(runner);
     srunner_free(runner);
