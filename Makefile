@@ -54,6 +54,16 @@ CUDA_HOME ?= /usr/local/cuda
 CUDNN_HOME ?= $(CUDA_HOME)
 CUDA ?= $(shell test -x $(CUDA_HOME)/bin/nvcc && test -f $(CUDNN_HOME)/include/cudnn.h && echo 1)
 HAVE_CUDA := $(filter 1,$(CUDA))
+# CUDA=1 demands the backend: a build that cannot have it stops here rather than later, or
+# never (test/gpu_session.sh relies on this on a GPU machine).
+ifeq ($(HAVE_CUDA),1)
+ifeq ($(wildcard $(CUDA_HOME)/bin/nvcc),)
+$(error CUDA=1 but no nvcc at $(CUDA_HOME)/bin/nvcc: set CUDA_HOME to the CUDA toolkit)
+endif
+ifeq ($(wildcard $(CUDNN_HOME)/include/cudnn.h),)
+$(error CUDA=1 but no cudnn.h in $(CUDNN_HOME)/include: set CUDNN_HOME to cuDNN's folder)
+endif
+endif
 
 # CORE_OBJS: everything but the CUDA backend, which mk/cuda.mk adds to LIB_OBJS (the real
 # one, or lib/cuda/none.c) and, emulated, to the test runner.

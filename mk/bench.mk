@@ -22,21 +22,29 @@ bench: $(BENCH)
 	bench/compare --bench $(BENCH) --yolact-dir $(YOLACT_DIR) --threads $(BENCH_THREADS) \
 	    --config yolact_base --image test/data/parity/coffee.png --warmup 1 --iters 2
 
-# On a GPU: yolact_base (random weights) on the CUDA backend in both precisions, batches of
-# 1..32, and its protonet/head convolutions against cuDNN on the same shapes (--conv-shapes),
-# written to $(GPU_RESULTS)/gpu-yolact_base.json; then, when the official checkout is
-# at YOLACT_DIR, both networks side by side with PyTorch on the GPU (bench/README.md).
+# On a GPU, the headline numbers: each of GPU_BENCH_PRESETS (random weights, 550) on the CUDA
+# backend in both precisions, batches of 1, 8 and 32, written to
+# $(GPU_RESULTS)/gpu-PRESET.json; the first preset also times its protonet/head convolutions
+# with our kernels against cuDNN on the same shapes (--conv-shapes; the others' are the same).
+# gpu-compare: both networks side by side with PyTorch on the GPU, when the official checkout
+# is at YOLACT_DIR (bench/README.md).
 GPU_RESULTS ?= bench/results
+GPU_BENCH_PRESETS ?= yolact_base yolact_resnet50
+.PHONY: gpu-compare
 gpu-bench: $(BENCH)
-	$(BENCH) -c yolact_base --image test/data/parity/coffee.png --backend cuda \
-	    --precision fp32,fp16 --batch 1,8,32 --warmup 5 --iters 50 --conv-shapes \
-	    --json $(GPU_RESULTS)/gpu-yolact_base.json
-	if [ -f $(YOLACT_DIR)/yolact.py ]; then \
-	    bench/compare --device cuda --bench $(BENCH) --yolact-dir $(YOLACT_DIR) \
-	        --model test/data/parity/yolact_tiny_seed1_fp16_zip.pth --config yolact_resnet50 \
-	        --official-config yolact_tiny --image test/data/parity/coffee.png --warmup 5 \
-	        --iters 50 --json $(GPU_RESULTS)/gpu-parity.json && \
-	    bench/compare --device cuda --bench $(BENCH) --yolact-dir $(YOLACT_DIR) \
-	        --config yolact_base --image test/data/parity/coffee.png --warmup 5 --iters 50 \
-	        --json $(GPU_RESULTS)/gpu-compare-yolact_base.json; \
-	else echo "gpu-bench: no official checkout at $(YOLACT_DIR): the comparison is skipped"; fi
+	$(foreach preset,$(GPU_BENCH_PRESETS),\
+	    $(BENCH) -c $(preset) --image test/data/parity/coffee.png --backend cuda \
+	        --precision fp32,fp16 --batch 1,8,32 --warmup 5 --iters 30 \
+	        $(if $(filter $(preset),$(firstword $(GPU_BENCH_PRESETS))),--conv-shapes) \
+	        --json $(GPU_RESULTS)/gpu-$(preset).json &&) true
+
+gpu-compare: $(BENCH)
+	@test -f $(YOLACT_DIR)/yolact.py || \
+	    { echo "gpu-compare: no official checkout at $(YOLACT_DIR) (bench/README.md)"; false; }
+	bench/compare --device cuda --bench $(BENCH) --yolact-dir $(YOLACT_DIR) \
+	    --model test/data/parity/yolact_tiny_seed1_fp16_zip.pth --config yolact_resnet50 \
+	    --official-config yolact_tiny --image test/data/parity/coffee.png --warmup 5 \
+	    --iters 50 --json $(GPU_RESULTS)/gpu-parity.json
+	bench/compare --device cuda --bench $(BENCH) --yolact-dir $(YOLACT_DIR) \
+	    --config yolact_base --image test/data/parity/coffee.png --warmup 5 --iters 50 \
+	    --json $(GPU_RESULTS)/gpu-compare-yolact_base.json

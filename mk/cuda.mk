@@ -129,7 +129,7 @@ endif
 # ---- the GPU runner: `make gpu-check` ----------------------------------------------------
 # The GPU suites built against the real runtime and linked with the real libyolact; on a
 # machine without a usable GPU the runner prints a SKIP line and passes. gpu-check also runs
-# the kernel suites under compute-sanitizer's memcheck and racecheck (test/gpu_check.sh).
+# the kernel suites under compute-sanitizer (test/gpu_check.sh). The runner never forks.
 .PHONY: gpu-check
 ifeq ($(HAVE_CUDA),1)
 GPU_BUILD := $(BUILD)/gpu
@@ -154,12 +154,14 @@ $(BUILD)/yolact-gpu-tests: $(GPU_TEST_OBJS) $(STATIC)
 # Built and run by `make test` (a SKIP line without a GPU), so CI links the real backend.
 TEST_BEFORE += $(BUILD)/yolact-gpu-tests
 
-# A limit for each compute-sanitizer run, in seconds (empty: none).
+# A limit for each compute-sanitizer run, in seconds (empty: none); the steps to run
+# (test/gpu_check.sh: parity, suites, sanitizers; empty: all).
 GPU_CHECK_SANITIZER_SECONDS ?=
+GPU_CHECK_STEPS ?=
 
 gpu-check: $(BUILD)/yolact-gpu-tests
 	CUDA_HOME=$(CUDA_HOME) GPU_CHECK_SANITIZER_SECONDS=$(GPU_CHECK_SANITIZER_SECONDS) \
-	    test/gpu_check.sh $(BUILD)/yolact-gpu-tests
+	    test/gpu_check.sh $(BUILD)/yolact-gpu-tests $(GPU_CHECK_STEPS)
 else
 gpu-check:
 	@echo "gpu-check: this build has no CUDA backend (CUDA=$(CUDA); needs nvcc and cuDNN)" >&2
