@@ -109,7 +109,7 @@ build=${BUILD:-build}
 make_args=(-j"$(nproc)" BUILD="$build" CUDA=1 CUDA_HOME="$cuda_home" CUDA_ARCH="${CUDA_ARCH:-90}"
            CUDNN_HOME="$cudnn_home" PKG_CONFIG="$pkg_config")
 results=/tmp/gpu-session-results # the bench's JSON files, gathered into $out/results.json
-mkdir -p "$results"
+rm -rf "$results" && mkdir -p "$results"
 
 # stage NAME SECONDS COMMAND...: run with a limit (cut to what is left of the session), the
 # log to $OUT/NAME.log, the outcome noted; returns the command's status.
@@ -153,7 +153,7 @@ stage build 150 make "${make_args[@]}" all "$build/yolact-gpu-tests" "$build/yol
 
 gpu_check=(make "${make_args[@]}" gpu-check)
 case " $stages " in *" device "*)
-    device=$("${gpu_check[@]}" --silent GPU_CHECK_STEPS=device 2>&1)
+    device=$(timeout 60 "${gpu_check[@]}" --silent GPU_CHECK_STEPS=device 2>&1)
     rc=$?
     echo "$device" | sed 's/^/    /' | tee -a "$summary"
     if grep -q '^SKIP GPU suites' <<<"$device"; then
