@@ -85,6 +85,9 @@ TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/obj/%.o) $(TEST_SUPPORT:%.c=$(BUILD)/obj/%
 CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
 CHECK_LIBS := $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
 
+# `make test` first checks that every include keeps to the layering (test/check_layers.sh).
+TEST_BEFORE := test/check_layers.sh
+
 # Further targets (sanitizers, fuzzing, bench, CUDA) live in mk/*.mk, one file a concern;
 # included here so the rules below see the variables they add.
 .DEFAULT_GOAL := all

@@ -8,9 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cpu/dense_ops.h"
-#include "cpu/head_ops.h"
-#include "cpu/post_ops.h"
+#include "ops/conv.h"
+#include "ops/detect.h"
+#include "ops/input.h"
 #include "yolact.h"
 
 #ifdef __cplusplus

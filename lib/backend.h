@@ -5,7 +5,7 @@
 #ifndef YL_BACKEND_H
 #define YL_BACKEND_H
 
-#include "cpu/post_ops.h"
+#include "ops/detect.h"
 #include "model/model.h"
 #include "profile.h"
 #include "yolact.h"

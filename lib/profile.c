@@ -14,17 +14,14 @@ const char *yl_stage_name(yl_stage stage)
     return stage >= 0 && stage < YL_STAGE_COUNT ? names[stage] : "unknown";
 }
 
-yl_stage yl_stage_of_op(const char *op_name)
+yl_stage yl_stage_of_op(const yl_op *op)
 {
-    static const struct {
-        const char *prefix;
-        yl_stage stage;
-    } rules[] = {{"fpn.", YL_STAGE_FPN},
-                 {"proto_net.", YL_STAGE_PROTONET},
-                 {"prediction_layers.", YL_STAGE_HEADS}};
-    for (size_t i = 0; op_name && i < sizeof rules / sizeof rules[0]; i++)
-        if (strncmp(op_name, rules[i].prefix, strlen(rules[i].prefix)) == 0)
-            return rules[i].stage;
+    switch (op->part) {
+    case YL_PART_FPN: return YL_STAGE_FPN;
+    case YL_PART_PROTONET: return YL_STAGE_PROTONET;
+    case YL_PART_HEADS: return YL_STAGE_HEADS;
+    case YL_PART_BACKBONE: break;
+    }
     return YL_STAGE_BACKBONE;
 }
 

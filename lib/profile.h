@@ -5,6 +5,7 @@
 #ifndef YL_PROFILE_H
 #define YL_PROFILE_H
 
+#include "model/model.h"
 #include "yolact.h"
 
 /* The stages of one frame, in the order they run. UPLOAD and DOWNLOAD stay zero on the CPU. */
@@ -29,9 +30,8 @@ typedef struct yl_profile {
 /* "preprocess", "backbone", ...; static storage. */
 const char *yl_stage_name(yl_stage stage);
 
-/* The stage an op of the model belongs to, from its checkpoint module name's prefix
- * (backbone., fpn., proto_net., prediction_layers.); BACKBONE for anything else. */
-yl_stage yl_stage_of_op(const char *op_name);
+/* The stage an op of the model is charged to: its part's. */
+yl_stage yl_stage_of_op(const yl_op *op);
 
 /* A monotonic clock in seconds. */
 double yl_profile_now(void);

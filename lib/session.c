@@ -6,6 +6,8 @@
 
 #include "backend.h"
 #include "input_limits.h"
+#include "ops/boxes.h"
+#include "rle.h"
 #include "status.h"
 
 /* One image's result and the storage behind it. */

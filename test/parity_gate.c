@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cpu/post_ops.h"
+#include "rle.h"
 
 typedef struct ours_det {
     const yolact_detection *d;

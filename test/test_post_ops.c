@@ -1,13 +1,17 @@
-/* Tests of the CPU ops after the network (lib/cpu/post_ops.h): priors and detections against
- * the official implementation's dumps, Fast NMS against a plain re-implementation, mask
- * assembly / resize against direct loops and PyTorch, COCO RLE against pycocotools' strings. */
+/* Tests of the ops after the network (lib/cpu/post_ops.h, lib/ops/, lib/rle.h): priors and
+ * detections against the official implementation's dumps, Fast NMS against a plain
+ * re-implementation, mask assembly / resize against direct loops and PyTorch, COCO RLE
+ * against pycocotools' strings. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cpu/dense_ops.h"
 #include "cpu/post_ops.h"
+#include "ops/boxes.h"
+#include "ops/priors.h"
 #include "parity_raw.h"
+#include "rle.h"
 #include "ref_json.h"
 #include "yl_test.h"
 

@@ -10,6 +10,9 @@
 #include "backend.h"
 #include "cpu/dcn.h"
 #include "cpu/head_ops.h"
+#include "cpu/maskiou.h"
+#include "cpu/post_ops.h"
+#include "cpu/prepared_weights.h"
 #include "status.h"
 
 typedef struct cpu_state {
@@ -231,7 +234,7 @@ static void run_network(cpu_state *st, double *mark)
             break;
         }
         if (st->profile)
-            lap(st, mark, yl_stage_of_op(op->name));
+            lap(st, mark, yl_stage_of_op(op));
     }
 }
 
@@ -244,10 +247,8 @@ static yolact_status run_image(cpu_state *st, const yolact_image *image, yl_fram
     omp_set_num_threads(st->threads);
     double mark = st->profile ? yl_profile_now() : 0;
 
-    static const float mean_bgr[3] = {103.94f, 116.78f, 123.68f};
-    static const float std_bgr[3] = {57.38f, 57.12f, 58.40f};
-    yl_preprocess_cpu(image, m->preset.input_size, m->preset.input_norm, mean_bgr, std_bgr,
-                      st->buffers[0], st->resize_workspace);
+    yl_preprocess_cpu(image, m->preset.input_size, m->preset.input_norm, yl_input_mean_bgr,
+                      yl_input_std_bgr, st->buffers[0], st->resize_workspace);
     lap(st, &mark, YL_STAGE_PREPROCESS);
     run_network(st, &mark);
 

@@ -12,14 +12,6 @@
 #include <stdint.h>
 #include <string.h>
 
-int yl_conv_out_size(int in, int kernel, int stride, int pad, int dilation)
-{
-    if (in <= 0 || kernel <= 0 || stride <= 0 || pad < 0 || dilation <= 0)
-        return 0;
-    int64_t span = (int64_t)in + 2 * (int64_t)pad - (int64_t)dilation * (kernel - 1) - 1;
-    return span < 0 ? 0 : (int)(span / stride + 1);
-}
-
 /* 1x1, stride 1, no padding: the input (in_channels, h * w) already is the GEMM's B. */
 static int conv_is_pointwise(const yl_conv_desc *d)
 {

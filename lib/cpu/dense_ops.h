@@ -8,22 +8,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ops/bilinear.h"
+#include "ops/conv.h"
+#include "ops/input.h"
 #include "yolact.h"
-
-typedef enum yl_activation {
-    YL_ACT_NONE = 0,
-    YL_ACT_RELU,
-    YL_ACT_LEAKY_RELU_0_1       /* DarkNet: x > 0 ? x : 0.1 * x */
-} yl_activation;
-
-typedef struct yl_conv_desc {
-    int in_channels, out_channels;
-    int kernel_h, kernel_w;
-    int stride, pad, dilation;
-} yl_conv_desc;
-
-/* Output side for an input side (PyTorch's formula). */
-int yl_conv_out_size(int in, int kernel, int stride, int pad, int dilation);
 
 /* Floats of scratch that yl_conv2d_cpu and yl_conv2d_prepared_cpu need for this shape
  * (0 when none). */
@@ -60,30 +48,18 @@ void yl_conv2d_prepared_cpu(const yl_conv_desc *d, const float *in, int in_h, in
 void yl_maxpool2d_cpu(const float *in, int channels, int in_h, int in_w, int kernel,
                       int stride, int pad, float *out, int out_h, int out_w);
 
-/* One axis of PyTorch 1.13's CPU bilinear interpolation, align_corners=False:
- *   scale = (float)in / (float)out   (float32 division)
- *   src   = max(scale * (dst + 0.5) - 0.5, 0)   evaluated in double
- *   i0 = (int)src, i1 = i0 + (i0 < in - 1), w1 = (float)(src - i0), w0 = 1 - w1
- * Every bilinear resize in the library builds its tables with this function. */
-void yl_bilinear_axis(int in, int out, int *i0, int *i1, float *w0, float *w1);
-
 /* Bilinear resize of (channels, in_h, in_w) to (channels, out_h, out_w) as
- * F.interpolate(mode='bilinear', align_corners=False) computes it on the CPU:
+ * F.interpolate(mode='bilinear', align_corners=False) computes it on the CPU (the axis
+ * tables of yl_bilinear_axis, ops/bilinear.h):
  *   out = (a * w0x + b * w1x) * w0y + (c * w0x + d * w1x) * w1y
  * workspace: yl_resize_workspace_bytes(out_h, out_w) bytes for the axis tables. */
 size_t yl_resize_workspace_bytes(int out_h, int out_w);
 void yl_resize_bilinear_cpu(const float *in, int channels, int in_h, int in_w,
                             float *out, int out_h, int out_w, void *workspace);
 
-/* How the network wants its input (the preset's backbone transform). */
-typedef enum yl_input_norm {
-    YL_INPUT_MEAN_STD = 0,   /* ResNet: (x - mean) / std with the BGR means/stds below */
-    YL_INPUT_DIV_255         /* DarkNet: x / 255 */
-} yl_input_norm;
-
 /* FastBaseTransform: bilinear resize of the 8-bit image (as float) to size x size, then
  * normalise, into planar RGB (3, size, size). Means/stds are in BGR order as the official
- * config gives them: mean_bgr = {103.94, 116.78, 123.68}, std_bgr = {57.38, 57.12, 58.40}.
+ * config gives them (yl_input_mean_bgr, yl_input_std_bgr in ops/input.h).
  * workspace: yl_resize_workspace_bytes(size, size) bytes. */
 void yl_preprocess_cpu(const yolact_image *image, int size, yl_input_norm norm,
                        const float mean_bgr[3], const float std_bgr[3], float *out,

@@ -4,6 +4,8 @@
 
 #include <omp.h>
 
+#include "cpu/dense_ops.h"
+
 /* Per-thread layout: two activation buffers and the convolution's scratch, in floats. */
 static void sizes(const yl_maskiou_net *net, size_t *act, size_t *conv_ws)
 {

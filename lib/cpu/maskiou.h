@@ -7,20 +7,7 @@
 
 #include <stddef.h>
 
-#include "cpu/dense_ops.h"
-
-#define YL_MAX_MASKIOU_LAYERS 8
-
-typedef struct yl_maskiou_layer {
-    yl_conv_desc conv;          /* no padding; ReLU after it */
-    const float *weight, *bias; /* OIHW, (out_channels) */
-} yl_maskiou_layer;
-
-typedef struct yl_maskiou_net {
-    int num_layers;             /* 0: no mask re-scoring */
-    yl_maskiou_layer layers[YL_MAX_MASKIOU_LAYERS];
-    int in_h, in_w;             /* the prototype grid; one input channel */
-} yl_maskiou_net;
+#include "ops/maskiou.h"
 
 /* Floats of scratch for yl_maskiou_cpu with num_threads threads. */
 size_t yl_maskiou_workspace_floats(const yl_maskiou_net *net, int num_threads);

@@ -1,44 +1,18 @@
 /* Mask assembly (sigmoid of the prototype combination, cropped to the box), the final
- * bilinear resize + threshold to a packed bitmask, and the official box sanitize;
- * semantics in post_ops.h. */
+ * bilinear resize + threshold to a packed bitmask; semantics in post_ops.h. */
 #include <math.h>
 #include <string.h>
 
 #include "cpu/dense_ops.h"
 #include "cpu/post_ops.h"
-
-/* torch.min/max of two floats: NaN if either is NaN. */
-static inline float min_nan(float a, float b)
-{
-    return isnan(a) || isnan(b) ? NAN : (a < b ? a : b);
-}
-
-static inline float max_nan(float a, float b)
-{
-    return isnan(a) || isnan(b) ? NAN : (a > b ? a : b);
-}
-
-/* box_utils.sanitize_coordinates with cast=False, in float32; clamp keeps NaN. */
-static void sanitize(float a, float b, int size, float padding, float *lo, float *hi)
-{
-    float s = (float)size;
-    float l = min_nan(a * s, b * s) - padding;
-    float h = max_nan(a * s, b * s) + padding;
-    *lo = l < 0.0f ? 0.0f : l;
-    *hi = h > s ? s : h;
-}
-
-void yl_sanitize_coordinates(float a, float b, int size, float *lo, float *hi)
-{
-    sanitize(a, b, size, 0.0f, lo, hi);
-}
+#include "ops/boxes.h"
 
 /* The pixels [*begin, *end) that box_utils.crop (padding 1) keeps along one axis:
  * integer c with lo <= c < hi. */
 static void crop_range(float a, float b, int size, int *begin, int *end)
 {
     float lo, hi;
-    sanitize(a, b, size, 1.0f, &lo, &hi);
+    yl_sanitize_padded(a, b, size, 1.0f, &lo, &hi);
     if (!(lo < hi)) {           /* also NaN */
         *begin = *end = 0;
         return;

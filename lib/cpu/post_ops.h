@@ -1,5 +1,5 @@
-/* The CPU ops after the network: priors, box decoding, Fast NMS, mask assembly, the final
- * mask resize + threshold, and COCO RLE. Semantics are the official implementation's
+/* The CPU ops after the network: box decoding, Fast NMS, mask assembly, the final mask
+ * resize + threshold. Semantics are the official implementation's
  * (dbolya/yolact layers/functions/detection.py, layers/box_utils.py, layers/output_utils.py).
  * These are the reference for the CUDA kernels. */
 #ifndef YL_CPU_POST_OPS_H
@@ -8,43 +8,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* One prediction level's anchors. */
-typedef struct yl_prior_level {
-    int height, width;          /* the level's grid */
-    int num_scales;             /* scales in pixels of the input */
-    const float *scales;
-    int num_aspect_ratios;
-    const float *aspect_ratios;
-} yl_prior_level;
-
-/* Priors (cx, cy, w, h), relative to the input, for every level in order; inside a level
- * row-major over (y, x); inside a cell for each scale, for each aspect ratio (the official
- * make_priors loop with one aspect-ratio list per level):
- *   ar' = sqrt(ar), w = scale * ar' / input_size, h = scale / ar' / input_size,
- *   h = w when square_anchors.
- * Returns the number of priors written (call with out == NULL to count). */
-int yl_make_priors(const yl_prior_level *levels, int num_levels, int input_size,
-                   int square_anchors, float *out);
+#include "ops/detect.h"
 
 /* Decode (variances 0.1, 0.2) one prior's regression into (x1, y1, x2, y2) relative. */
 void yl_decode_box(const float loc[4], const float prior[4], float box[4]);
-
-/* Detection settings. */
-typedef struct yl_detect_params {
-    int num_classes;            /* including background (column 0 of conf) */
-    float conf_threshold;       /* 0.05 */
-    int top_k;                  /* 200 */
-    float nms_threshold;        /* 0.5 */
-    int max_detections;         /* 100 */
-} yl_detect_params;
-
-/* A kept detection: box relative (x1, y1, x2, y2) as decoded, the prior it came from. */
-typedef struct yl_raw_detection {
-    int prior;
-    int class_index;            /* 0-based, background excluded */
-    float score;
-    float box[4];
-} yl_raw_detection;
 
 /* Scratch for yl_detect_cpu, sized once for num_priors and the params. */
 size_t yl_detect_workspace_bytes(int num_priors, const yl_detect_params *params);
@@ -84,18 +51,5 @@ void yl_masks_assemble_cpu(const float *proto, int proto_h, int proto_w, int k,
 size_t yl_mask_resize_workspace_bytes(int in_w, int out_h, int out_w);
 void yl_mask_resize_threshold_cpu(const float *in, int in_h, int in_w, uint8_t *out,
                                   int out_h, int out_w, size_t out_stride, void *workspace);
-
-/* Official box sanitize for the output (padding 0): x1 = max(min(a, b) * size, 0),
- * x2 = min(max(a, b) * size, size), in float32. */
-void yl_sanitize_coordinates(float a, float b, int size, float *lo, float *hi);
-
-/* COCO compressed RLE (pycocotools' string form) of a packed bitmask (rows of stride bytes,
- * MSB first), column-major runs starting with a 0-run. Writes at most cap bytes including
- * the terminating NUL; returns the length the full string needs (excluding the NUL). */
-size_t yl_rle_encode(const uint8_t *bits, int width, int height, size_t stride, char *out,
-                     size_t cap);
-/* Decode a COCO compressed RLE string into a packed bitmask; returns 0 on success, -1 on a
- * malformed string or runs that do not add up to width * height. */
-int yl_rle_decode(const char *rle, int width, int height, uint8_t *bits, size_t stride);
 
 #endif

@@ -609,7 +609,7 @@ static yolact_status charge_profile(cuda_state *st)
         YL_CU_CHECK(cudaEventElapsedTime(&ms, st->events[k - 1], st->events[k]));
         yl_stage stage = k == 1       ? YL_STAGE_UPLOAD
                          : k == 2     ? YL_STAGE_PREPROCESS
-                         : k < n + 3  ? yl_stage_of_op(m->ops[k - 3].name)
+                         : k < n + 3  ? yl_stage_of_op(&m->ops[k - 3])
                          : k == n + 3 ? YL_STAGE_DETECT
                          : k == n + 4 ? YL_STAGE_MASKS
                                       : YL_STAGE_DOWNLOAD;
@@ -635,11 +635,10 @@ static yolact_status load_pass(cuda_state *st, const yolact_image *images, int n
         }
     }
     YL_TRY(mark(st, 1));
-    static const float mean_bgr[3] = {103.94f, 116.78f, 123.68f};
-    static const float std_bgr[3] = {57.38f, 57.12f, 58.40f};
     for (int b = 0; b < n; b++)
-        YL_TRY(yl_preprocess_cuda(&on_device[b], size, m->preset.input_norm, mean_bgr, std_bgr,
-                                  st->buffers[0] + (size_t)b * 3 * size * size, st->stream));
+        YL_TRY(yl_preprocess_cuda(&on_device[b], size, m->preset.input_norm, yl_input_mean_bgr,
+                                  yl_input_std_bgr, st->buffers[0] + (size_t)b * 3 * size * size,
+                                  st->stream));
     return mark(st, 2);
 }
 

@@ -4,7 +4,7 @@
 #ifndef YL_CUDA_CONV_TIMING_H
 #define YL_CUDA_CONV_TIMING_H
 
-#include "cpu/dense_ops.h"
+#include "ops/conv.h"
 #include "yolact.h"
 
 typedef struct yl_conv_timing {

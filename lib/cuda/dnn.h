@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-#include "cpu/dense_ops.h"
+#include "ops/conv.h"
 #include "yolact.h"
 
 struct CUstream_st;

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu/dense_ops.h" /* the stand-in for cuDNN is the CPU backend's convolution */
 #include "cuda/cuda_api.h"
 #include "cuda/dnn.h"
 

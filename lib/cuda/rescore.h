@@ -9,8 +9,8 @@
 #ifndef YL_CUDA_RESCORE_H
 #define YL_CUDA_RESCORE_H
 
-#include "cpu/maskiou.h"
-#include "cpu/post_ops.h"
+#include "ops/detect.h"
+#include "ops/maskiou.h"
 #include "yl_kernels.h"
 #include "yolact.h"
 

@@ -26,8 +26,7 @@ static entry *registry;
 
 int yl_cuda_is_own_conv(const yl_op *op)
 {
-    return op->kind == YL_OP_CONV && (strncmp(op->name, "proto_net.", 10) == 0 ||
-                                      strncmp(op->name, "prediction_layers.", 18) == 0);
+    return op->kind == YL_OP_CONV && op->engine == YL_ENGINE_OWN;
 }
 
 /* The DCN layers run in FP32 in every session. In FP16 (half-rounded columns and weights)

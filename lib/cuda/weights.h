@@ -7,7 +7,8 @@
 #include "model/model.h"
 #include "yolact.h"
 
-/* The convolutions that are ours rather than the library's: the protonet and the heads. */
+/* The convolutions that are ours rather than the library's (op->engine, which the model
+ * builder sets: the protonet's and the heads'). */
 int yl_cuda_is_own_conv(const yl_op *op);
 
 /* The precision an op's kernel computes in, for a session of `precision` (FP32 or FP16). */

@@ -32,6 +32,7 @@ typedef struct builder {
     param_ref *refs;
     int num_refs, cap_refs;
     param_ref maskiou[YL_MAX_MASKIOU_LAYERS]; /* the mask-IoU layers' parameter offsets */
+    yl_op_part part;                          /* of the ops being added */
 } builder;
 
 /* ---- growable arrays --------------------------------------------------------------- */
@@ -66,6 +67,11 @@ static yolact_status new_op(builder *b, const yl_op *op)
     YL_TRY(grow((void **)&m->ops, &b->cap_ops, m->num_ops + 1, sizeof *m->ops));
     m->ops[m->num_ops] = *op;
     m->ops[m->num_ops].name = op->name ? strdup(op->name) : NULL;
+    m->ops[m->num_ops].part = b->part;
+    m->ops[m->num_ops].engine = op->kind == YL_OP_CONV && (b->part == YL_PART_BACKBONE ||
+                                                           b->part == YL_PART_FPN)
+                                    ? YL_ENGINE_LIBRARY
+                                    : YL_ENGINE_OWN;
     if (op->name && !m->ops[m->num_ops].name)
         return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory building the network");
     m->num_ops++;
@@ -683,63 +689,6 @@ static yolact_status make_priors(yolact_model *m)
     return YOLACT_OK;
 }
 
-/* Transform each convolution's weights once into the CPU's fast layout (ops sharing a
- * module share its prepared weights), so no session repeats the work. */
-static yolact_status prepare_weights(yolact_model *m)
-{
-    size_t total = 0;
-    for (int i = 0; i < m->num_ops; i++)
-        if (m->ops[i].kind == YL_OP_CONV)
-            total += yl_conv2d_prepared_floats(&m->ops[i].conv);
-    if (total == 0)
-        return YOLACT_OK;
-    m->prepared_params = malloc(total * sizeof *m->prepared_params);
-    if (!m->prepared_params)
-        return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory for %zu MB of prepared weights",
-                       total * sizeof(float) >> 20);
-    size_t at = 0;
-    for (int i = 0; i < m->num_ops; i++) {
-        yl_op *op = &m->ops[i];
-        size_t n = op->kind == YL_OP_CONV ? yl_conv2d_prepared_floats(&op->conv) : 0;
-        if (n == 0)
-            continue;
-        for (int j = 0; j < i && !op->prepared; j++)
-            if (m->ops[j].weight == op->weight && m->ops[j].prepared)
-                op->prepared = m->ops[j].prepared;
-        if (op->prepared)
-            continue;
-        yl_conv2d_prepare_cpu(&op->conv, op->weight, m->prepared_params + at);
-        op->prepared = m->prepared_params + at;
-        at += n;
-    }
-    return YOLACT_OK;
-}
-
-/* The model's one part built after loading: the CPU's prepared weights, by the first CPU
- * session (CUDA-only users never hold them, 4x a 3x3 convolution's weights). Under the
- * model's lock, so sessions created on several threads prepare once; a CPU session reads
- * op->prepared only after its own creation returned from here. */
-yolact_status yl_model_prepare_cpu(const yolact_model *model)
-{
-    yolact_model *m = (yolact_model *)model;
-    if (pthread_mutex_lock(&m->prepare_lock) != 0)
-        return yl_fail(YOLACT_ERR_INTERNAL, "the model's lock failed");
-    yolact_status s = YOLACT_OK;
-    if (!m->cpu_prepared) {
-        s = prepare_weights(m);
-        if (s == YOLACT_OK) {
-            m->cpu_prepared = 1;
-        } else { /* nothing half-made stays: the next session tries again */
-            for (int i = 0; i < m->num_ops; i++)
-                m->ops[i].prepared = NULL;
-            free(m->prepared_params);
-            m->prepared_params = NULL;
-        }
-    }
-    pthread_mutex_unlock(&m->prepare_lock);
-    return s;
-}
-
 static yolact_status build(builder *b, const yl_preset *preset)
 {
     yolact_model *m = b->m;
@@ -759,13 +708,18 @@ static yolact_status build(builder *b, const yl_preset *preset)
                        kind == YOLACT_BACKBONE_RESNET ? "ResNet" : "DarkNet", preset->name,
                        preset->backbone == YOLACT_BACKBONE_RESNET ? "ResNet" : "DarkNet");
     m->info.backbone = kind;
+    b->part = YL_PART_BACKBONE;
     YL_TRY(kind == YOLACT_BACKBONE_RESNET ? build_resnet(b, stage_out) : build_darknet(b, stage_out));
+    b->part = YL_PART_FPN;
     YL_TRY(build_fpn(b, stage_out, levels));
     if (m->num_levels > YL_MAX_LEVELS || m->num_levels != 5)
         return yl_fail(YOLACT_ERR_MODEL, "the FPN gives %d levels, preset %s has anchors for 5",
                        m->num_levels, preset->name);
+    b->part = YL_PART_PROTONET;
     YL_TRY(build_protonet(b, levels[0], &proto));
+    b->part = YL_PART_HEADS;
     YL_TRY(build_head(b, levels));
+    b->part = YL_PART_PROTONET;
     YL_TRY(new_op(b, &(yl_op){.kind = YL_OP_PROTO_OUTPUT, .name = "proto_net.output",
                               .in = proto, .out = -1, .residual = -1}));
     YL_TRY(build_maskiou(b));

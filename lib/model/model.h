@@ -6,9 +6,11 @@
 
 #include <pthread.h>
 
-#include "cpu/dense_ops.h"
-#include "cpu/maskiou.h"
-#include "cpu/post_ops.h"
+#include "ops/conv.h"
+#include "ops/detect.h"
+#include "ops/input.h"
+#include "ops/maskiou.h"
+#include "ops/priors.h"
 #include "weights/tensor_table.h"
 #include "yolact.h"
 
@@ -53,6 +55,24 @@ typedef enum yl_op_kind {
                              convolution's raw output) says; BN folded as for CONV */
 } yl_op_kind;
 
+/* The part of the network an op belongs to, recorded by the builder: the stage a profile
+ * charges it to. */
+typedef enum yl_op_part {
+    YL_PART_BACKBONE = 0,
+    YL_PART_FPN,
+    YL_PART_PROTONET,           /* including the (K,H,W) -> (H,W,K) permute */
+    YL_PART_HEADS               /* prediction convolutions, softmax, tanh */
+} yl_op_part;
+
+/* Who runs an op on a backend that has a vendor library (cuDNN): the library takes the
+ * backbone's and the FPN's convolutions, our kernels every other op, the protonet's and the
+ * heads' convolutions among them (many small shapes, with their epilogue fused). The CPU
+ * backend runs every op itself. */
+typedef enum yl_op_engine {
+    YL_ENGINE_OWN = 0,
+    YL_ENGINE_LIBRARY
+} yl_op_engine;
+
 /* A buffer is a (channels, height, width) float32 tensor; index 0 is the network input. */
 typedef struct yl_buffer_desc {
     int channels, height, width;
@@ -60,7 +80,9 @@ typedef struct yl_buffer_desc {
 
 typedef struct yl_op {
     yl_op_kind kind;
-    const char *name;          /* the checkpoint's module name, for messages and profiles */
+    const char *name;          /* the checkpoint's module name, for messages */
+    yl_op_part part;
+    yl_op_engine engine;
     int in, out;               /* buffer indices */
     int residual;              /* CONV: added before the activation, or -1 */
     int offsets;               /* DCN: the buffer of its offsets and modulation logits */
@@ -112,11 +134,6 @@ struct yolact_model {
  * On failure returns a status whose message names the tensor at fault. */
 yolact_status yl_model_build(const yl_tensor_table *table, const yl_preset *preset,
                              yolact_preset_source preset_source, yolact_model **model);
-
-/* The CPU's prepared (Winograd) weights of every convolution that has them, made once for
- * the model by the first call (the CPU backend's session creation); later calls return at
- * once. Thread-safe. On failure nothing is left prepared and a later call tries again. */
-yolact_status yl_model_prepare_cpu(const yolact_model *model);
 
 /* Every network buffer of m for a batch of images in one arena that alloc allocates (host or
  * device memory; on failure it returns a status with a message): *buffers (m->num_buffers

@@ -2,7 +2,7 @@
  * rleToString and the inverse of rleFrString (column-major runs, first run of zeros). */
 #include <string.h>
 
-#include "cpu/post_ops.h"
+#include "rle.h"
 
 static inline int bit_at(const uint8_t *bits, size_t stride, int x, int y)
 {
