@@ -1,12 +1,12 @@
-/* The interface between a session and the backend that runs its frames: the CPU backend
- * now, the CUDA backend later. A backend turns one image into the detections (relative
- * boxes as Detect gives them) and their masks at image resolution; the session turns that
- * into the public result. */
+/* The interface between a session and the backend that runs its frames (lib/cpu/,
+ * lib/cuda/). A backend turns one image into the detections (relative boxes as Detect
+ * gives them) and their masks at image resolution; the session turns that into the public
+ * result. */
 #ifndef YL_BACKEND_H
 #define YL_BACKEND_H
 
-#include "ops/detect.h"
 #include "model/model.h"
+#include "ops/detect.h"
 #include "profile.h"
 #include "yolact.h"
 

@@ -28,7 +28,6 @@ struct yolact_session {
     void *state;
     result_slot *slots;
     int num_slots;
-    const yolact_result **batch_results; /* for yolact_session_detect */
 };
 
 void yolact_session_options_init(yolact_session_options *o)
@@ -156,7 +155,6 @@ void yolact_session_free(yolact_session *s)
         free(s->slots[i].rle);
     }
     free(s->slots);
-    free(s->batch_results);
     free(s);
 }
 
@@ -198,10 +196,6 @@ static yolact_status ensure_slots(yolact_session *s, int count)
     if (!slots)
         return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory for %d results", count);
     s->slots = slots;
-    const yolact_result **results = realloc(s->batch_results, (size_t)count * sizeof *results);
-    if (!results)
-        return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory for %d results", count);
-    s->batch_results = results;
     for (; s->num_slots < count; s->num_slots++) {
         result_slot *slot = &s->slots[s->num_slots];
         memset(slot, 0, sizeof *slot);
