@@ -61,10 +61,13 @@ typedef struct cuda_state {
     void *net_workspace;            /* the network ops' scratch: fixed, the graph holds it */
     size_t net_workspace_bytes;
     /* The pass sizes the network is planned for (pass_size_index) and, for each, whether an
-     * unprofiled pass of that size has run op by op, and the op list captured at the next. */
+     * unprofiled pass of that size has run op by op, and the op list captured at the next,
+     * or whether that capture failed (the size then runs op by op: capture_network). */
     int pass_sizes[MAX_PASS_SIZES], num_pass_sizes;
     int warmed_up[MAX_PASS_SIZES];
     cudaGraphExec_t network_graphs[MAX_PASS_SIZES];
+    int capture_failed[MAX_PASS_SIZES];
+    char capture_failure[256];      /* why the first failed capture failed */
 
     float *loc, *conf, *coeff, *proto; /* the network's outputs, batch images each */
     float *priors;
@@ -557,24 +560,51 @@ static int pass_size_index(const cuda_state *st, int n)
  * by one: cuDNN may build its plans, and the runtime load kernels, at their first call, work
  * that need not be legal inside a capture (the warm-up frameworks run before capturing).
  * Profiled frames run the ops one by one too, an event after each. */
-static yolact_status capture_network(cuda_state *st, int size)
+static yolact_status run_ops(cuda_state *st, int size, int n)
 {
-    YL_CU_CHECK(cudaStreamBeginCapture(st->stream, cudaStreamCaptureModeThreadLocal));
+    for (int i = 0; i < st->model->num_ops; i++) {
+        YL_TRY(run_op(st, i, size));
+        YL_TRY(mark(st, 3 + i));
+    }
+    return detect_pass(st, n);
+}
+
+/* A failed capture (the runtime refused an operation it cannot capture: a library call in
+ * the thread-local mode, say) is not a failed frame: the same ops ran op by op at the size's
+ * first pass, so the size runs op by op from then on, without trying again. Whatever really
+ * is wrong fails that run instead. The capture is ended, and the runtime's last error
+ * cleared: on a GPU the next launch's check (cudaGetLastError) would report it as its own. */
+static void capture_network(cuda_state *st, int size)
+{
+    cudaError_t e = cudaStreamBeginCapture(st->stream, cudaStreamCaptureModeThreadLocal);
     yolact_status s = YOLACT_OK;
-    for (int i = 0; s == YOLACT_OK && i < st->model->num_ops; i++)
+    for (int i = 0; e == cudaSuccess && s == YOLACT_OK && i < st->model->num_ops; i++)
         s = run_op(st, i, size);
-    if (s == YOLACT_OK) /* on every image of the size: the counts of those past n go unread */
+    if (e == cudaSuccess && s == YOLACT_OK) /* every image of the size: those past n unread */
         s = detect_pass(st, st->pass_sizes[size]);
     cudaGraph_t graph = NULL;
-    cudaError_t e = cudaStreamEndCapture(st->stream, &graph);
-    if (s == YOLACT_OK && e == cudaSuccess)
+    const char *call = "cudaStreamBeginCapture";
+    if (e == cudaSuccess) {
+        call = "cudaStreamEndCapture";
+        e = cudaStreamEndCapture(st->stream, &graph);
+    }
+    if (s == YOLACT_OK && e == cudaSuccess) {
+        call = "cudaGraphInstantiate";
         e = cudaGraphInstantiate(&st->network_graphs[size], graph, 0);
+    }
     if (graph)
         cudaGraphDestroy(graph);
-    if (s != YOLACT_OK)
-        return s;
-    YL_CU_CHECK(e);
-    return YOLACT_OK;
+    if (s == YOLACT_OK && e == cudaSuccess)
+        return;
+    cudaGetLastError();
+    st->network_graphs[size] = NULL;
+    st->capture_failed[size] = 1;
+    if (!*st->capture_failure && s != YOLACT_OK)
+        snprintf(st->capture_failure, sizeof st->capture_failure, "%s", yolact_last_error());
+    else if (!*st->capture_failure)
+        snprintf(st->capture_failure, sizeof st->capture_failure, "%s failed: %s", call,
+                 cudaGetErrorName(e));
+    yl_clear_error(); /* the frame goes on */
 }
 
 /* The network and Detect on the pass's n images (n or a few more: the images past n are
@@ -582,17 +612,14 @@ static yolact_status capture_network(cuda_state *st, int size)
 static yolact_status run_network(cuda_state *st, int n)
 {
     const int size = pass_size_index(st, n);
-    if (st->profile || !st->warmed_up[size]) {
-        for (int i = 0; i < st->model->num_ops; i++) {
-            YL_TRY(run_op(st, i, size));
-            YL_TRY(mark(st, 3 + i));
-        }
-        YL_TRY(detect_pass(st, n));
+    if (!st->profile && st->warmed_up[size] && !st->network_graphs[size] &&
+        !st->capture_failed[size])
+        capture_network(st, size);
+    if (st->profile || !st->network_graphs[size]) {
+        YL_TRY(run_ops(st, size, n));
         st->warmed_up[size] = 1;
         return YOLACT_OK;
     }
-    if (!st->network_graphs[size])
-        YL_TRY(capture_network(st, size));
     YL_CU_CHECK(cudaGraphLaunch(st->network_graphs[size], st->stream));
     return YOLACT_OK;
 }
@@ -815,9 +842,19 @@ static void cuda_device_memory(void *state, yl_device_memory *out)
     *out = ((cuda_state *)state)->memory;
 }
 
+static void cuda_graphs(void *state, yl_graphs *out)
+{
+    const cuda_state *st = state;
+    for (int k = 0; k < st->num_pass_sizes; k++) {
+        out->captured += st->network_graphs[k] != NULL;
+        out->fallbacks += st->capture_failed[k];
+    }
+    snprintf(out->fallback_reason, sizeof out->fallback_reason, "%s", st->capture_failure);
+}
+
 static const yl_backend_vtable cuda_vtable = {"cuda", cuda_create, cuda_destroy, cuda_run,
                                               cuda_network_outputs, cuda_set_profile,
-                                              cuda_device_memory};
+                                              cuda_device_memory, cuda_graphs};
 
 #ifdef YL_CUDA_EMULATION
 /* The emulation has one device, and only an explicit request gets it (tests). */
