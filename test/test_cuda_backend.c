@@ -892,6 +892,47 @@ START_TEST(a_refused_capture_falls_back_to_running_op_by_op)
     yolact_image_free_pixels(&image);
 }
 END_TEST
+
+/* A session of batch 1 made while YL_EMU_CUDNN_FAIL_ALGOS is `failing` (NULL: unset): the
+ * first that many candidate algorithms of each cuDNN plan fail when run. */
+static yolact_session *session_failing_algorithms(const char *failing)
+{
+    if (failing)
+        setenv("YL_EMU_CUDNN_FAIL_ALGOS", failing, 1);
+    yolact_session *s = cuda_session(0.1f, 1);
+    unsetenv("YL_EMU_CUDNN_FAIL_ALGOS");
+    return s;
+}
+
+/* cuDNN's candidate algorithms that fail at their first call are passed over when the
+ * session is made (yl_dnn_conv_trial): with the first two of the stand-in's three failing,
+ * the third runs, for the same device memory, launches and detections; with all three
+ * failing, the library's convolutions become ours, their weights packed (more device
+ * memory; the parity suite's own_convolutions case checks their results). */
+START_TEST(failing_cudnn_algorithms_are_passed_over)
+{
+    yolact_image image;
+    ck_assert_status(yolact_image_load(IMAGE, &image), YOLACT_OK);
+    yolact_session *first = session_failing_algorithms(NULL);
+    yolact_session *third = session_failing_algorithms("2");
+    yolact_session *none = session_failing_algorithms("3");
+    yl_device_memory m_first = device_memory(first), m_third = device_memory(third);
+    yl_device_memory m_none = device_memory(none);
+    printf("device memory with cuDNN's first algorithms %zu, third %zu, none %zu bytes\n",
+           m_first.current_bytes, m_third.current_bytes, m_none.current_bytes);
+    ck_assert_uint_eq(m_third.current_bytes, m_first.current_bytes);
+    ck_assert_uint_gt(m_none.current_bytes, m_first.current_bytes);
+    yolact_session_free(none);
+    yl_emu_counters c_first, c_third;
+    const yolact_result *want = counted_frame(first, &image, &c_first);
+    const yolact_result *r = counted_frame(third, &image, &c_third);
+    assert_same_result(want, r, "cuDNN's third algorithms");
+    ck_assert_int_eq(c_third.launches, c_first.launches);
+    yolact_session_free(third);
+    yolact_session_free(first);
+    yolact_image_free_pixels(&image);
+}
+END_TEST
 #endif
 
 /* Another thread captures a graph on a blocking stream (one made without
@@ -1004,6 +1045,7 @@ Suite *cuda_backend_suite(void)
     tcase_add_test(frames, masks_outgrowing_their_room_grow_once);
     tcase_add_test(frames, emulated_cudnn_rounds_fp16_when_asked);
     tcase_add_test(frames, a_refused_capture_falls_back_to_running_op_by_op);
+    tcase_add_test(frames, failing_cudnn_algorithms_are_passed_over);
 #endif
     tcase_add_test(frames, batches_and_strides_give_the_single_frame_result);
     tcase_add_test(frames, a_pass_past_one_mask_group_gives_the_single_frame_results);
