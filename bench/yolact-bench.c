@@ -81,6 +81,7 @@ typedef struct run {
     int detections;              /* of the first image, last call */
     long peak_rss_kb;            /* the process's, so far */
     yl_device_memory device;     /* the session's own device memory after the timed calls */
+    yl_graphs graphs;            /* whether its network ran as a CUDA graph, or why not */
 } run;
 
 static const char *backend_name(yolact_backend b)
@@ -386,12 +387,24 @@ static int measure(const yolact_model *model, const options *o, const yolact_ima
     }
     r->peak_rss_kb = peak_rss_kb();
     yl_session_device_memory(session, &r->device);
+    yl_session_graphs(session, &r->graphs);
 done:
     free(images);
     free(results);
     free(scratch);
     yolact_session_free(session);
     return ok ? 0 : 1;
+}
+
+/* How the unprofiled calls ran the network: "captured" (one CUDA graph a pass), "fallback:
+ * <why>" (op by op: the runtime refused the capture), or NULL where no graph was tried. */
+static const char *graphs_text(const run *r, char *text, size_t size)
+{
+    if (r->graphs.fallbacks)
+        snprintf(text, size, "fallback: %s", r->graphs.fallback_reason);
+    else if (r->graphs.captured)
+        snprintf(text, size, "captured");
+    return r->graphs.fallbacks || r->graphs.captured ? text : NULL;
 }
 
 /* The end-to-end median an application sees: without the profile where measured. */
@@ -425,9 +438,11 @@ static void print_run(const run *r, const options *o)
             printf(" %6.1f%%", 100 * r->median[c] / r->median[COL_TOTAL]);
         printf("\n");
     }
+    char graphs[sizeof r->graphs.fallback_reason + 16];
     if (r->unprofiled_ms)
-        printf("  %-11s %10.2f %10.2f  (end to end without the profile: one CUDA graph)\n",
-               "unprofiled", r->unprofiled_median, r->unprofiled_p90);
+        printf("  %-11s %10.2f %10.2f  (end to end without the profile; CUDA graphs: %s)\n",
+               "unprofiled", r->unprofiled_median, r->unprofiled_p90,
+               graphs_text(r, graphs, sizeof graphs) ? graphs : "none");
     printf("  %s %.2f\n", r->batch == 1 ? "FPS" : "images/s", r->batch * 1e3 / end_to_end_ms(r));
 }
 
@@ -638,6 +653,9 @@ static void json_run(FILE *f, const run *r, int iters)
                 r->device.peak_bytes, mib(r->device.current_bytes), mib(r->device.peak_bytes));
     else
         fputs(", \"device_memory\": null", f);
+    char graphs[sizeof r->graphs.fallback_reason + 16];
+    fputs(", \"cuda_graphs\": ", f);
+    bench_json_string(f, graphs_text(r, graphs, sizeof graphs));
     if (r->batch == 1)
         fprintf(f, ", \"fps\": %.4f", 1e3 / end_to_end_ms(r));
     if (r->unprofiled_ms)

@@ -47,6 +47,8 @@ typedef struct yl_backend_vtable {
     void (*set_profile)(void *state, yl_profile *profile);
     /* The device memory the session holds through its own allocations; NULL: none (CPU). */
     void (*device_memory)(void *state, yl_device_memory *out);
+    /* How it runs the network as CUDA graphs; NULL: it has none (CPU). */
+    void (*graphs)(void *state, yl_graphs *out);
 } yl_backend_vtable;
 
 extern const yl_backend_vtable yl_cpu_backend;

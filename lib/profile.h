@@ -56,4 +56,17 @@ typedef struct yl_device_memory {
 /* The session's yl_device_memory; zeros for a backend that holds none (the CPU). */
 yolact_status yl_session_device_memory(const yolact_session *session, yl_device_memory *out);
 
+/* How the CUDA backend runs a session's network: captured as a CUDA graph at the second
+ * unprofiled pass of each pass size, or, where the runtime refused that capture (an
+ * operation it cannot capture, such as a library call in the thread-local mode), op by op
+ * for that size from then on. Unprofiled frames only: profiled ones always run op by op. */
+typedef struct yl_graphs {
+    int captured;           /* pass sizes whose network runs as a graph */
+    int fallbacks;          /* pass sizes whose capture failed, run op by op */
+    char fallback_reason[256]; /* why the first capture failed; "" while none has */
+} yl_graphs;
+
+/* The session's yl_graphs; zeros for a backend without graphs (the CPU). */
+yolact_status yl_session_graphs(const yolact_session *session, yl_graphs *out);
+
 #endif

@@ -331,3 +331,14 @@ yolact_status yl_session_device_memory(const yolact_session *s, yl_device_memory
         s->backend->device_memory(s->state, out);
     return YOLACT_OK;
 }
+
+yolact_status yl_session_graphs(const yolact_session *s, yl_graphs *out)
+{
+    if (!s || !out)
+        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "yl_session_graphs: %s is NULL",
+                       s ? "out" : "session");
+    *out = (yl_graphs){0};
+    if (s->backend->graphs)
+        s->backend->graphs(s->state, out);
+    return YOLACT_OK;
+}

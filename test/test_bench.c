@@ -2,7 +2,8 @@
  * (lib/profile.c): every preset's random network loads and describes itself as the preset
  * says, the values are seeded and scaled as documented, and ops map to their stages; and
  * yolact-bench's CUDA columns, run on the emulated backend (build/yolact-bench-emu, or
- * YL_TEST_BENCH): the session's device memory and the machine facts reach its JSON; and
+ * YL_TEST_BENCH): the session's device memory, the machine facts and whether the network
+ * ran as a CUDA graph reach its JSON; and
  * bench/compare --device cuda says why it skips a side it cannot run. */
 #include <math.h>
 #include <stdio.h>
@@ -285,6 +286,25 @@ START_TEST(bench_json_carries_the_device_memory)
 }
 END_TEST
 
+/* yolact-bench says how each CUDA run's unprofiled calls ran the network: as a graph, or
+ * op by op after the runtime refused the capture, and why (the emulation refusing it). */
+START_TEST(bench_json_says_whether_the_graph_was_captured)
+{
+    char args[512];
+    snprintf(args, sizeof args, "-m %s -c yolact_resnet50 --size 64x48 --backend cuda "
+             "--threads 1 --warmup 0 --iters 1", YL_TEST_PARITY_CHECKPOINT);
+    char *doc = run_bench_json(args, "build/test-bench-graphs.json", "CUDA graphs: captured");
+    ck_assert_msg(strstr(doc, "\"cuda_graphs\": \"captured\""), "%s", doc);
+    free(doc);
+    setenv("YL_EMU_REFUSE_CAPTURE", "1", 1);
+    doc = run_bench_json(args, "build/test-bench-graphs.json", "CUDA graphs: fallback: ");
+    unsetenv("YL_EMU_REFUSE_CAPTURE");
+    ck_assert_msg(strstr(doc, "\"cuda_graphs\": \"fallback: ") &&
+                  strstr(doc, "cudaErrorStreamCaptureUnsupported"), "%s", doc);
+    free(doc);
+}
+END_TEST
+
 /* yolact-bench --conv-shapes times every shape of the network's own convolutions, ours and
  * cuDNN's, for each precision: the shapes' op counts add up to the model's own convolutions,
  * and every time is positive (on the emulation, where they mean nothing, but every step of
@@ -386,6 +406,7 @@ Suite *bench_suite(void)
     tcase_set_tags(cuda, "cuda");
     tcase_set_timeout(cuda, 300);
     tcase_add_test(cuda, bench_json_carries_the_device_memory);
+    tcase_add_test(cuda, bench_json_says_whether_the_graph_was_captured);
     tcase_add_test(cuda, bench_times_our_convolutions_against_cudnn);
     tcase_add_test(cuda, compare_on_cuda_says_why_a_side_is_skipped);
     suite_add_tcase(s, cuda);

@@ -831,6 +831,108 @@ START_TEST(emulated_cudnn_rounds_fp16_when_asked)
                   "rounding the input image alone gives the scores of rounding every layer");
 }
 END_TEST
+
+/* A frame of s on image with the counters reset before it; the result, the counts. */
+static const yolact_result *counted_frame(yolact_session *s, const yolact_image *image,
+                                          yl_emu_counters *c)
+{
+    const yolact_result *r;
+    yl_emu_counters_reset();
+    ck_assert_status(yolact_session_detect(s, image, &r), YOLACT_OK);
+    yl_emu_counters_get(c);
+    return r;
+}
+
+/* A session whose capture the runtime refuses (the emulation's model of an operation that
+ * cannot be captured): its second frame tries once and runs op by op instead, as do all
+ * later frames without trying again, each with exactly the detections of a session with
+ * graphs and a graph frame's copies and syncs, its kernels launched directly; and
+ * yl_session_graphs says so, and why. */
+START_TEST(a_refused_capture_falls_back_to_running_op_by_op)
+{
+    yolact_image image;
+    ck_assert_status(yolact_image_load(IMAGE, &image), YOLACT_OK);
+    yolact_session *graphed = cuda_session(0.1f, 1);
+    yl_emu_counters graph_frame, c;
+    const yolact_result *r;
+    ck_assert_status(yolact_session_detect(graphed, &image, &r), YOLACT_OK);
+    counted_frame(graphed, &image, &c); /* the capture */
+    const yolact_result *want = counted_frame(graphed, &image, &graph_frame);
+    yl_graphs g;
+    ck_assert_status(yl_session_graphs(graphed, &g), YOLACT_OK);
+    ck_assert_int_eq(g.captured, 1);
+    ck_assert_int_eq(g.fallbacks, 0);
+    ck_assert_str_eq(g.fallback_reason, "");
+
+    int refusing = yl_emu_set_refuse_capture(1);
+    yolact_session *s = cuda_session(0.1f, 1);
+    ck_assert_status(yolact_session_detect(s, &image, &r), YOLACT_OK);
+    for (int frame = 2; frame <= 4; frame++) {
+        r = counted_frame(s, &image, &c);
+        printf("refused capture, frame %d: %ld captures, %ld launches, %ld graph launches\n",
+               frame, c.captures, c.launches, c.graph_launches);
+        assert_same_result(want, r, "a frame after a refused capture");
+        ck_assert_int_eq(c.captures, frame == 2);
+        ck_assert_int_eq(c.graph_launches, 0);
+        ck_assert_int_eq(c.launches, graph_frame.launches + graph_frame.graph_kernels);
+        ck_assert_int_eq(c.allocations, 0);
+        ck_assert_int_eq(c.h2d_copies, graph_frame.h2d_copies);
+        ck_assert_int_eq(c.d2h_copies, graph_frame.d2h_copies);
+        ck_assert_int_eq(c.synchronizations, graph_frame.synchronizations);
+    }
+    yl_emu_set_refuse_capture(refusing);
+    ck_assert_status(yl_session_graphs(s, &g), YOLACT_OK);
+    printf("graph fallback: %s\n", g.fallback_reason);
+    ck_assert_int_eq(g.captured, 0);
+    ck_assert_int_eq(g.fallbacks, 1);
+    ck_assert_msg(strstr(g.fallback_reason, "cudaErrorStreamCaptureUnsupported") != NULL,
+                  "the fallback's reason: \"%s\"", g.fallback_reason);
+    yolact_session_free(s);
+    yolact_session_free(graphed);
+    yolact_image_free_pixels(&image);
+}
+END_TEST
+
+/* A session of batch 1 made while YL_EMU_CUDNN_FAIL_ALGOS is `failing` (NULL: unset): the
+ * first that many candidate algorithms of each cuDNN plan fail when run. */
+static yolact_session *session_failing_algorithms(const char *failing)
+{
+    if (failing)
+        setenv("YL_EMU_CUDNN_FAIL_ALGOS", failing, 1);
+    yolact_session *s = cuda_session(0.1f, 1);
+    unsetenv("YL_EMU_CUDNN_FAIL_ALGOS");
+    return s;
+}
+
+/* cuDNN's candidate algorithms that fail at their first call are passed over when the
+ * session is made (yl_dnn_conv_trial): with the first two of the stand-in's three failing,
+ * the third runs, for the same device memory, launches and detections; with all three
+ * failing, the library's convolutions become ours, their weights packed (more device
+ * memory; the parity suite's own_convolutions case checks their results). */
+START_TEST(failing_cudnn_algorithms_are_passed_over)
+{
+    yolact_image image;
+    ck_assert_status(yolact_image_load(IMAGE, &image), YOLACT_OK);
+    yolact_session *first = session_failing_algorithms(NULL);
+    yolact_session *third = session_failing_algorithms("2");
+    yolact_session *none = session_failing_algorithms("3");
+    yl_device_memory m_first = device_memory(first), m_third = device_memory(third);
+    yl_device_memory m_none = device_memory(none);
+    printf("device memory with cuDNN's first algorithms %zu, third %zu, none %zu bytes\n",
+           m_first.current_bytes, m_third.current_bytes, m_none.current_bytes);
+    ck_assert_uint_eq(m_third.current_bytes, m_first.current_bytes);
+    ck_assert_uint_gt(m_none.current_bytes, m_first.current_bytes);
+    yolact_session_free(none);
+    yl_emu_counters c_first, c_third;
+    const yolact_result *want = counted_frame(first, &image, &c_first);
+    const yolact_result *r = counted_frame(third, &image, &c_third);
+    assert_same_result(want, r, "cuDNN's third algorithms");
+    ck_assert_int_eq(c_third.launches, c_first.launches);
+    yolact_session_free(third);
+    yolact_session_free(first);
+    yolact_image_free_pixels(&image);
+}
+END_TEST
 #endif
 
 /* Another thread captures a graph on a blocking stream (one made without
@@ -942,6 +1044,8 @@ Suite *cuda_backend_suite(void)
     tcase_add_test(frames, out_of_gpu_memory_is_a_status_and_the_session_recovers);
     tcase_add_test(frames, masks_outgrowing_their_room_grow_once);
     tcase_add_test(frames, emulated_cudnn_rounds_fp16_when_asked);
+    tcase_add_test(frames, a_refused_capture_falls_back_to_running_op_by_op);
+    tcase_add_test(frames, failing_cudnn_algorithms_are_passed_over);
 #endif
     tcase_add_test(frames, batches_and_strides_give_the_single_frame_result);
     tcase_add_test(frames, a_pass_past_one_mask_group_gives_the_single_frame_results);

@@ -7,6 +7,7 @@
  * magnitude. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "backend.h"
@@ -203,6 +204,19 @@ END_TEST
 START_TEST(plus_parity) { check_frame(plus, images[_i % 2], &runs[_i / 2]); }
 END_TEST
 
+#ifdef YL_CUDA_EMULATION
+/* Every candidate algorithm of the emulated cuDNN failing (YL_EMU_CUDNN_FAIL_ALGOS, its
+ * three): the backbone and FPN convolutions run as our kernel, and YOLACT in FP32 still
+ * passes (the image whose raw outputs the set holds). */
+START_TEST(own_convolutions_parity)
+{
+    setenv("YL_EMU_CUDNN_FAIL_ALGOS", "3", 1);
+    check_frame(yolact, "coffee", &runs[1]);
+    unsetenv("YL_EMU_CUDNN_FAIL_ALGOS");
+}
+END_TEST
+#endif
+
 Suite *parity_suite(void)
 {
     Suite *s = suite_create("parity");
@@ -216,6 +230,10 @@ Suite *parity_suite(void)
         int first = cuda ? 1 : 0, end = cuda ? NUM_RUNS : 1;
         tcase_add_loop_test(tc, yolact_parity, 2 * first, 2 * end);
         tcase_add_loop_test(tc, plus_parity, 2 * first, 2 * end);
+#ifdef YL_CUDA_EMULATION
+        if (cuda)
+            tcase_add_test(tc, own_convolutions_parity);
+#endif
         suite_add_tcase(s, tc);
     }
     return s;

@@ -324,4 +324,4 @@ static void cpu_set_profile(void *state, yl_profile *profile)
 }
 
 const yl_backend_vtable yl_cpu_backend = {"cpu", cpu_create, cpu_destroy, cpu_run,
-                                          cpu_network_outputs, cpu_set_profile, NULL};
+                                          cpu_network_outputs, cpu_set_profile, NULL, NULL};

@@ -60,11 +60,15 @@ typedef struct cuda_state {
     const yl_cuda_weights *weights; /* shared with the model's other sessions on the device */
     void *net_workspace;            /* the network ops' scratch: fixed, the graph holds it */
     size_t net_workspace_bytes;
+    void *own_packed;               /* packed weights of the convolutions cuDNN cannot run */
     /* The pass sizes the network is planned for (pass_size_index) and, for each, whether an
-     * unprofiled pass of that size has run op by op, and the op list captured at the next. */
+     * unprofiled pass of that size has run op by op, and the op list captured at the next,
+     * or whether that capture failed (the size then runs op by op: capture_network). */
     int pass_sizes[MAX_PASS_SIZES], num_pass_sizes;
     int warmed_up[MAX_PASS_SIZES];
     cudaGraphExec_t network_graphs[MAX_PASS_SIZES];
+    int capture_failed[MAX_PASS_SIZES];
+    char capture_failure[256];      /* why the first failed capture failed */
 
     float *loc, *conf, *coeff, *proto; /* the network's outputs, batch images each */
     float *priors;
@@ -131,7 +135,7 @@ static void release(cuda_state *st)
     yl_cuda_weights_release(st->weights);
     void *device[] = {st->arena, st->net_workspace, st->loc, st->conf, st->coeff, st->proto,
                       st->priors, st->results, st->counts, st->proto_masks, st->image,
-                      st->download};
+                      st->download, st->own_packed};
     for (size_t i = 0; i < sizeof device / sizeof device[0]; i++)
         if (device[i])
             cudaFree(device[i]);
@@ -156,15 +160,20 @@ static void cuda_destroy(void *state)
     release(state);
 }
 
+static void count_held(cuda_state *st, size_t bytes)
+{
+    st->memory.current_bytes += bytes;
+    if (st->memory.current_bytes > st->memory.peak_bytes)
+        st->memory.peak_bytes = st->memory.current_bytes;
+}
+
 /* Every device allocation of the session's own goes through here and is counted in
  * st->memory; device_free takes back the same count (release() frees without counting). */
 static yolact_status device_alloc(cuda_state *st, void *ptr, size_t bytes, const char *what)
 {
     bytes = bytes ? bytes : 1;
     YL_TRY(yl_cuda_alloc(ptr, bytes, what));
-    st->memory.current_bytes += bytes;
-    if (st->memory.current_bytes > st->memory.peak_bytes)
-        st->memory.peak_bytes = st->memory.current_bytes;
+    count_held(st, bytes);
     return YOLACT_OK;
 }
 
@@ -188,9 +197,14 @@ static void need_bytes(size_t *have, size_t bytes)
     *have = bytes > *have ? bytes : *have;
 }
 
-static yolact_status arena_alloc(void *st, size_t bytes, void **arena)
+/* The activations, zeroed: a cuDNN call may read its output before writing it (dnn.h), so
+ * every activation holds numbers from the start, and an earlier op's output after. */
+static yolact_status arena_alloc(void *state, size_t bytes, void **arena)
 {
-    return device_alloc(st, arena, bytes, "the activations");
+    cuda_state *st = state;
+    YL_TRY(device_alloc(st, arena, bytes, "the activations"));
+    YL_CU_CHECK(cudaMemsetAsync(*arena, 0, bytes, st->stream));
+    return YOLACT_OK;
 }
 
 /* YOLACT++'s deformable convolutions sample a column matrix an image into the network's
@@ -247,6 +261,15 @@ static yolact_status plan_library_conv_passes(cuda_state *st, int i)
     return YOLACT_OK;
 }
 
+/* The scratch op i needs as our convolution, on a whole pass. */
+static size_t own_conv_workspace_bytes(const cuda_state *st, int i)
+{
+    const yl_op *op = &st->model->ops[i];
+    const yl_buffer_desc *in = &st->model->buffers[op->in];
+    return yl_conv2d_cuda_workspace_bytes(&op->conv, st->batch, in->height, in->width,
+                                          st->ops[i].precision);
+}
+
 /* A library plan for every other convolution; every op's scratch need. */
 static yolact_status plan_ops(cuda_state *st)
 {
@@ -257,9 +280,7 @@ static yolact_status plan_ops(cuda_state *st)
         if (op->kind == YL_OP_CONV && !yl_cuda_is_own_conv(op)) {
             YL_TRY(plan_library_conv_passes(st, i));
         } else if (op->kind == YL_OP_CONV) {
-            need_bytes(&st->net_workspace_bytes,
-                       yl_conv2d_cuda_workspace_bytes(&op->conv, st->batch, in->height,
-                                                      in->width, st->ops[i].precision));
+            need_bytes(&st->net_workspace_bytes, own_conv_workspace_bytes(st, i));
         } else if (op->kind == YL_OP_DCN) {
             need_bytes(&st->net_workspace_bytes,
                        yl_dcn2d_cuda_workspace_bytes(&op->conv, in->height, in->width,
@@ -275,6 +296,65 @@ static yolact_status plan_ops(cuda_state *st)
     need_bytes(&st->net_workspace_bytes, yl_detect_cuda_workspace_bytes(m->num_priors, &dp,
                                                                         st->batch));
     return YOLACT_OK;
+}
+
+/* A library plan's trial run on op i's buffers (each plan's images from the first on). */
+static yolact_status trial_library_conv(cuda_state *st, int i, yl_dnn_conv *plan)
+{
+    const yl_op *op = &st->model->ops[i];
+    const cuda_op *c = &st->ops[i];
+    return yl_dnn_conv_trial(st->dnn, plan, st->buffers[op->in], c->weight, c->bias,
+                             op->residual >= 0 ? st->buffers[op->residual] : NULL,
+                             st->buffers[op->out], st->net_workspace);
+}
+
+/* Each library plan run once, now, outside any capture, keeping the library's first
+ * algorithm that runs (yl_dnn_conv_trial). A convolution with a plan none of whose
+ * algorithms runs becomes our convolution at every pass size: its weights packed here, the
+ * scratch grown where it needs more. */
+static yolact_status settle_library_convs(cuda_state *st)
+{
+    const yolact_model *m = st->model;
+    yl_cuda_pack_item *items = calloc((size_t)m->num_ops, sizeof *items);
+    if (!items)
+        return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory settling the convolutions");
+    int n = 0;
+    size_t own_workspace = 0;
+    yolact_status s = YOLACT_OK;
+    for (int i = 0; s == YOLACT_OK && i < m->num_ops; i++) {
+        cuda_op *c = &st->ops[i];
+        for (int k = 0; s == YOLACT_OK && c->dnn_plan[0] && k < st->num_pass_sizes; k++) {
+            s = trial_library_conv(st, i, c->dnn_plan[k]);
+            if (s == YOLACT_OK && c->dnn_tail[k])
+                s = trial_library_conv(st, i, c->dnn_tail[k]);
+        }
+        if (s != YOLACT_ERR_UNSUPPORTED)
+            continue;
+        s = YOLACT_OK;
+        for (int k = 0; k < st->num_pass_sizes; k++) {
+            yl_dnn_conv_free(c->dnn_plan[k]);
+            yl_dnn_conv_free(c->dnn_tail[k]);
+            c->dnn_plan[k] = c->dnn_tail[k] = NULL;
+        }
+        items[n++] = (yl_cuda_pack_item){&m->ops[i].conv, m->ops[i].weight, 0, c->precision,
+                                         &c->packed};
+        need_bytes(&own_workspace, own_conv_workspace_bytes(st, i));
+    }
+    size_t bytes = 0;
+    if (s == YOLACT_OK && n > 0) {
+        s = yl_cuda_pack_weights(items, n, &st->own_packed, &bytes, st->stream,
+                                 "the weights of the convolutions cuDNN cannot run");
+        count_held(st, bytes);
+    }
+    free(items);
+    YL_TRY(s);
+    yl_clear_error(); /* the trials' failures, now handled */
+    if (own_workspace <= st->net_workspace_bytes)
+        return YOLACT_OK;
+    device_free(st, st->net_workspace, st->net_workspace_bytes);
+    st->net_workspace = NULL;
+    st->net_workspace_bytes = own_workspace;
+    return device_alloc(st, &st->net_workspace, own_workspace, "the network's scratch");
 }
 
 /* Where image b of a pass finds its network outputs. */
@@ -350,6 +430,7 @@ static yolact_status create(cuda_state *st)
     }
     YL_TRY(device_alloc(st, &st->net_workspace, st->net_workspace_bytes,
                         "the network's scratch"));
+    YL_TRY(settle_library_convs(st));
     /* What the session holds besides its own, from here on: the weights (shared with the
      * model's other sessions on the device) and the mask-IoU net's. */
     size_t held = st->weights->bytes + yl_cuda_maskiou_device_bytes(st->maskiou);
@@ -557,24 +638,51 @@ static int pass_size_index(const cuda_state *st, int n)
  * by one: cuDNN may build its plans, and the runtime load kernels, at their first call, work
  * that need not be legal inside a capture (the warm-up frameworks run before capturing).
  * Profiled frames run the ops one by one too, an event after each. */
-static yolact_status capture_network(cuda_state *st, int size)
+static yolact_status run_ops(cuda_state *st, int size, int n)
 {
-    YL_CU_CHECK(cudaStreamBeginCapture(st->stream, cudaStreamCaptureModeThreadLocal));
+    for (int i = 0; i < st->model->num_ops; i++) {
+        YL_TRY(run_op(st, i, size));
+        YL_TRY(mark(st, 3 + i));
+    }
+    return detect_pass(st, n);
+}
+
+/* A failed capture (the runtime refused an operation it cannot capture: a library call in
+ * the thread-local mode, say) is not a failed frame: the same ops ran op by op at the size's
+ * first pass, so the size runs op by op from then on, without trying again. Whatever really
+ * is wrong fails that run instead. The capture is ended, and the runtime's last error
+ * cleared: on a GPU the next launch's check (cudaGetLastError) would report it as its own. */
+static void capture_network(cuda_state *st, int size)
+{
+    cudaError_t e = cudaStreamBeginCapture(st->stream, cudaStreamCaptureModeThreadLocal);
     yolact_status s = YOLACT_OK;
-    for (int i = 0; s == YOLACT_OK && i < st->model->num_ops; i++)
+    for (int i = 0; e == cudaSuccess && s == YOLACT_OK && i < st->model->num_ops; i++)
         s = run_op(st, i, size);
-    if (s == YOLACT_OK) /* on every image of the size: the counts of those past n go unread */
+    if (e == cudaSuccess && s == YOLACT_OK) /* every image of the size: those past n unread */
         s = detect_pass(st, st->pass_sizes[size]);
     cudaGraph_t graph = NULL;
-    cudaError_t e = cudaStreamEndCapture(st->stream, &graph);
-    if (s == YOLACT_OK && e == cudaSuccess)
+    const char *call = "cudaStreamBeginCapture";
+    if (e == cudaSuccess) {
+        call = "cudaStreamEndCapture";
+        e = cudaStreamEndCapture(st->stream, &graph);
+    }
+    if (s == YOLACT_OK && e == cudaSuccess) {
+        call = "cudaGraphInstantiate";
         e = cudaGraphInstantiate(&st->network_graphs[size], graph, 0);
+    }
     if (graph)
         cudaGraphDestroy(graph);
-    if (s != YOLACT_OK)
-        return s;
-    YL_CU_CHECK(e);
-    return YOLACT_OK;
+    if (s == YOLACT_OK && e == cudaSuccess)
+        return;
+    cudaGetLastError();
+    st->network_graphs[size] = NULL;
+    st->capture_failed[size] = 1;
+    if (!*st->capture_failure && s != YOLACT_OK)
+        snprintf(st->capture_failure, sizeof st->capture_failure, "%s", yolact_last_error());
+    else if (!*st->capture_failure)
+        snprintf(st->capture_failure, sizeof st->capture_failure, "%s failed: %s", call,
+                 cudaGetErrorName(e));
+    yl_clear_error(); /* the frame goes on */
 }
 
 /* The network and Detect on the pass's n images (n or a few more: the images past n are
@@ -582,17 +690,14 @@ static yolact_status capture_network(cuda_state *st, int size)
 static yolact_status run_network(cuda_state *st, int n)
 {
     const int size = pass_size_index(st, n);
-    if (st->profile || !st->warmed_up[size]) {
-        for (int i = 0; i < st->model->num_ops; i++) {
-            YL_TRY(run_op(st, i, size));
-            YL_TRY(mark(st, 3 + i));
-        }
-        YL_TRY(detect_pass(st, n));
+    if (!st->profile && st->warmed_up[size] && !st->network_graphs[size] &&
+        !st->capture_failed[size])
+        capture_network(st, size);
+    if (st->profile || !st->network_graphs[size]) {
+        YL_TRY(run_ops(st, size, n));
         st->warmed_up[size] = 1;
         return YOLACT_OK;
     }
-    if (!st->network_graphs[size])
-        YL_TRY(capture_network(st, size));
     YL_CU_CHECK(cudaGraphLaunch(st->network_graphs[size], st->stream));
     return YOLACT_OK;
 }
@@ -814,9 +919,19 @@ static void cuda_device_memory(void *state, yl_device_memory *out)
     *out = ((cuda_state *)state)->memory;
 }
 
+static void cuda_graphs(void *state, yl_graphs *out)
+{
+    const cuda_state *st = state;
+    for (int k = 0; k < st->num_pass_sizes; k++) {
+        out->captured += st->network_graphs[k] != NULL;
+        out->fallbacks += st->capture_failed[k];
+    }
+    snprintf(out->fallback_reason, sizeof out->fallback_reason, "%s", st->capture_failure);
+}
+
 static const yl_backend_vtable cuda_vtable = {"cuda", cuda_create, cuda_destroy, cuda_run,
                                               cuda_network_outputs, cuda_set_profile,
-                                              cuda_device_memory};
+                                              cuda_device_memory, cuda_graphs};
 
 #ifdef YL_CUDA_EMULATION
 /* The emulation has one device, and only an explicit request gets it (tests). */

@@ -18,8 +18,10 @@ yolact_status yl_dnn_create(struct CUstream_st *stream, yl_dnn **dnn);
 void yl_dnn_destroy(yl_dnn *dnn); /* NULL is fine */
 
 /* Plan out = act(conv(in) + bias + residual) for a batch of inputs of in_h x in_w, FP32
- * tensors (batch, C, H, W); FP32 precision forbids TF32 and reduced precision. *workspace_bytes: the device scratch
- * yl_dnn_conv_run needs. */
+ * tensors (batch, C, H, W); FP32 precision forbids TF32 and reduced precision. The library
+ * offers candidate algorithms, best first; the plan runs the first until yl_dnn_conv_trial
+ * settles which works. *workspace_bytes: the device scratch yl_dnn_conv_run needs with any
+ * of them. */
 yolact_status yl_dnn_conv_plan(yl_dnn *dnn, const yl_conv_desc *d, int batch, int in_h, int in_w,
                                yl_activation act, int has_residual, yolact_precision precision,
                                yl_dnn_conv **plan, size_t *workspace_bytes);
@@ -31,11 +33,20 @@ size_t yl_dnn_max_tensor_elements(void);
 
 /* Enqueue the planned convolution on the dnn's stream (capturable into a CUDA graph); every
  * pointer is device memory, weight OIHW, residual NULL unless planned with one, out aliasing
- * neither in nor residual. A plan serves one op of one session: it may keep the operands
- * until the stream has run it. */
+ * neither in nor residual. Without a residual, out must hold numbers, not uninitialised
+ * memory: the library may read it scaled by 0 (dnn_cudnn.c). A plan serves one op of one
+ * session: it may keep the operands until the stream has run it. */
 yolact_status yl_dnn_conv_run(yl_dnn *dnn, yl_dnn_conv *plan, const float *in,
                               const float *weight, const float *bias, const float *residual,
                               float *out, void *workspace);
+
+/* Run the plan on yl_dnn_conv_run's operands, outside any stream capture, with each of its
+ * candidate algorithms in turn until one runs, and keep that one (an algorithm the
+ * heuristics offer may still refuse the shape, or fail, at its first call); waits for the
+ * stream. YOLACT_ERR_UNSUPPORTED when none runs: the caller convolves another way. */
+yolact_status yl_dnn_conv_trial(yl_dnn *dnn, yl_dnn_conv *plan, const float *in,
+                                const float *weight, const float *bias, const float *residual,
+                                float *out, void *workspace);
 
 /* The library this process uses for them: its version (cudnnGetVersion(); 0 when there is
  * none) and the file it was opened from, or why none was, in library[size]. */

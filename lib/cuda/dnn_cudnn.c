@@ -1,6 +1,7 @@
-/* yl_dnn on cuDNN (legacy convolution API): descriptors, the fastest algorithm cuDNN's
- * heuristics offer for the shape, and the fused conv + bias + residual + ReLU call.
- * FP32 precision sets CUDNN_FMA_MATH so Ampere and Hopper do not silently use TF32.
+/* yl_dnn on cuDNN (legacy convolution API): descriptors, the algorithms cuDNN's heuristics
+ * offer for the shape (the first that runs at the session's trial kept), and the fused
+ * conv + bias + residual + ReLU call. FP32 precision sets CUDNN_FMA_MATH, and takes only
+ * algorithms offered for FMA or default math, so Ampere and Hopper do not silently use TF32.
  * cuDNN is opened with dlopen at the first session, so libyolact loads (and runs on the CPU)
  * where cuDNN is not installed; its absence is a status. */
 #define _GNU_SOURCE /* dladdr */
@@ -95,8 +96,13 @@ struct yl_dnn_conv {
     cudnnFilterDescriptor_t weight;
     cudnnConvolutionDescriptor_t conv;
     cudnnActivationDescriptor_t act_desc;
-    cudnnConvolutionFwdAlgo_t algo;
-    size_t workspace_bytes;
+    /* The candidates, best first, and the one run (use_candidate). */
+    struct {
+        cudnnConvolutionFwdAlgo_t algo;
+        cudnnMathType_t math;
+    } candidates[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+    int num_candidates, chosen;
+    size_t workspace_bytes;     /* the most any candidate wants */
     yl_activation act;
     int has_residual;
     size_t out_count;
@@ -159,15 +165,46 @@ size_t yl_dnn_max_tensor_elements(void)
  * could make creation run out of memory. */
 #define WORKSPACE_PREFERRED_MAX ((size_t)256 << 20)
 
-/* The best-ranked algorithm that works for the shape, preferring in turn: deterministic ones
- * (the same image then gives the same bits, run after run and session after session, which
- * users comparing runs and the GPU tests rely on) that want at most WORKSPACE_PREFERRED_MAX,
- * any that want at most that, any at all. The fused call's identity activation exists only
- * with IMPLICIT_PRECOMP_GEMM. */
-static yolact_status choose_algorithm(yl_dnn *dnn, yl_dnn_conv *p, int identity)
+/* The math a candidate runs with: FP32 only FMA kernels (the default math lets Ampere and
+ * newer round to TF32), so it takes only candidates offered for FMA or default math; FP16 the
+ * math cuDNN offered the algorithm with. */
+static int math_allowed(cudnnMathType_t math, yolact_precision precision)
+{
+    return precision != YOLACT_PRECISION_FP32 || math == CUDNN_DEFAULT_MATH ||
+           math == CUDNN_FMA_MATH;
+}
+
+static cudnnMathType_t math_for(cudnnMathType_t offered, yolact_precision precision)
+{
+    return precision == YOLACT_PRECISION_FP32 ? CUDNN_FMA_MATH : offered;
+}
+
+static void add_candidate(yl_dnn_conv *p, cudnnConvolutionFwdAlgo_t algo, cudnnMathType_t math)
+{
+    p->candidates[p->num_candidates].algo = algo;
+    p->candidates[p->num_candidates].math = math;
+    p->num_candidates++;
+}
+
+/* Run candidate k from now on: its math type on the descriptor. */
+static yolact_status use_candidate(yl_dnn_conv *p, int k)
+{
+    YL_DNN_CHECK(dnn_api.cudnnSetConvolutionMathType(p->conv, p->candidates[k].math));
+    p->chosen = k;
+    return YOLACT_OK;
+}
+
+/* The algorithms that work for the shape (cuDNN's ranking), in turn: deterministic ones (the
+ * same image then gives the same bits, run after run and session after session, which users
+ * comparing runs and the GPU tests rely on) that want at most WORKSPACE_PREFERRED_MAX, any
+ * that want at most that, and only where there is none of those, any at all. The fused
+ * call's identity activation exists only with IMPLICIT_PRECOMP_GEMM. None at all is not an
+ * error here: the trial then says so. */
+static yolact_status list_candidates(yl_dnn *dnn, yl_dnn_conv *p, int identity,
+                                     yolact_precision precision, cudnnMathType_t math)
 {
     if (identity) {
-        p->algo = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM;
+        add_candidate(p, CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM, math);
         return YOLACT_OK;
     }
     cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
@@ -175,17 +212,17 @@ static yolact_status choose_algorithm(yl_dnn *dnn, yl_dnn_conv *p, int identity)
     YL_DNN_CHECK(dnn_api.cudnnGetConvolutionForwardAlgorithm_v7(
         dnn->handle, p->in, p->weight, p->conv, p->out, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &found,
         perf));
-    for (int preference = 0; preference < 3; preference++)
+    for (int preference = 0; preference < 3 && !(preference == 2 && p->num_candidates);
+         preference++)
         for (int i = 0; i < found; i++) {
             const int small = perf[i].memory <= WORKSPACE_PREFERRED_MAX;
             const int deterministic = perf[i].determinism == CUDNN_DETERMINISTIC;
-            if (perf[i].status == CUDNN_STATUS_SUCCESS &&
-                (preference == 2 || (small && (preference == 1 || deterministic)))) {
-                p->algo = perf[i].algo;
-                return YOLACT_OK;
-            }
+            const int rank = small && deterministic ? 0 : small ? 1 : 2;
+            if (perf[i].status == CUDNN_STATUS_SUCCESS && rank == preference &&
+                math_allowed(perf[i].mathType, precision))
+                add_candidate(p, perf[i].algo, math_for(perf[i].mathType, precision));
         }
-    return yl_fail(YOLACT_ERR_DEVICE, "cuDNN offers no convolution algorithm for this shape");
+    return YOLACT_OK;
 }
 
 static yolact_status plan(yl_dnn *dnn, yl_dnn_conv *p, const yl_conv_desc *d, int batch,
@@ -205,6 +242,7 @@ static yolact_status plan(yl_dnn *dnn, yl_dnn_conv *p, const yl_conv_desc *d, in
     YL_DNN_CHECK(dnn_api.cudnnSetConvolution2dDescriptor(
         p->conv, d->pad, d->pad, d->stride, d->stride, d->dilation, d->dilation,
         CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+    /* what the heuristics are asked for, and the identity activation's one candidate runs */
     cudnnMathType_t math = precision == YOLACT_PRECISION_FP32
                                ? CUDNN_FMA_MATH
                                : CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION;
@@ -224,10 +262,22 @@ static yolact_status plan(yl_dnn *dnn, yl_dnn_conv *p, const yl_conv_desc *d, in
     YL_DNN_CHECK(dnn_api.cudnnSetActivationDescriptor(
         p->act_desc, relu ? CUDNN_ACTIVATION_RELU : CUDNN_ACTIVATION_IDENTITY,
         CUDNN_NOT_PROPAGATE_NAN, 0.0));
-    YL_TRY(choose_algorithm(dnn, p, !relu));
-    YL_DNN_CHECK(dnn_api.cudnnGetConvolutionForwardWorkspaceSize(
-        dnn->handle, p->in, p->weight, p->conv, p->out, p->algo, &p->workspace_bytes));
-    return YOLACT_OK;
+    YL_TRY(list_candidates(dnn, p, !relu, precision, math));
+    /* Each candidate's scratch, with its math; one cuDNN cannot size it for is dropped. */
+    int kept = 0;
+    for (int k = 0; k < p->num_candidates; k++) {
+        size_t bytes = 0;
+        YL_TRY(use_candidate(p, k));
+        if (dnn_api.cudnnGetConvolutionForwardWorkspaceSize(dnn->handle, p->in, p->weight,
+                                                            p->conv, p->out,
+                                                            p->candidates[k].algo,
+                                                            &bytes) != CUDNN_STATUS_SUCCESS)
+            continue;
+        p->candidates[kept++] = p->candidates[k];
+        p->workspace_bytes = bytes > p->workspace_bytes ? bytes : p->workspace_bytes;
+    }
+    p->num_candidates = kept;
+    return kept ? use_candidate(p, 0) : YOLACT_OK;
 }
 
 yolact_status yl_dnn_conv_plan(yl_dnn *dnn, const yl_conv_desc *d, int batch, int in_h, int in_w,
@@ -249,21 +299,69 @@ yolact_status yl_dnn_conv_plan(yl_dnn *dnn, const yl_conv_desc *d, int batch, in
     return YOLACT_OK;
 }
 
-/* cuDNN's fused call: out = act(1 * conv(in) + 1 * residual + bias); the leaky ReLU, which it
- * lacks, runs after it as our kernel. */
-yolact_status yl_dnn_conv_run(yl_dnn *dnn, yl_dnn_conv *p, const float *in,
+/* cuDNN's fused call, y = act(alpha1 * conv(x) + alpha2 * z + bias), as
+ * out = act(conv(in) + residual + bias). Without a residual z is out itself with alpha2 = 0:
+ * the documentation promises that a zero beta leaves the output unread, but says no such
+ * thing of alpha2 and z, and 0 * NaN is NaN; so out must hold numbers (dnn.h): the CUDA
+ * backend zeroes its activations once, when it makes a session, and from then on each holds
+ * an earlier output. A separate zeroed z would cost an activation-sized buffer, and the
+ * plain convolution plus bias and activation kernels a pass over the output. */
+static cudnnStatus_t convolve(yl_dnn *dnn, const yl_dnn_conv *p, const float *in,
                               const float *weight, const float *bias, const float *residual,
                               float *out, void *workspace)
+{
+    const float one = 1.0f, zero = 0.0f;
+    return dnn_api.cudnnConvolutionBiasActivationForward(
+        dnn->handle, &one, p->in, in, p->weight, weight, p->conv,
+        p->candidates[p->chosen].algo, workspace, p->workspace_bytes,
+        residual ? &one : &zero, p->out, residual ? residual : out, p->bias, bias, p->act_desc,
+        p->out, out);
+}
+
+static yolact_status check_operands(const yl_dnn_conv *p, const float *bias,
+                                    const float *residual)
 {
     if (!residual != !p->has_residual || !bias)
         return yl_fail(YOLACT_ERR_INTERNAL, "a convolution ran without its bias, or with a "
                        "residual it was not planned with");
-    const float one = 1.0f, zero = 0.0f;
-    YL_DNN_CHECK(dnn_api.cudnnConvolutionBiasActivationForward(
-        dnn->handle, &one, p->in, in, p->weight, weight, p->conv, p->algo, workspace,
-        p->workspace_bytes, residual ? &one : &zero, p->out, residual ? residual : out, p->bias,
-        bias, p->act_desc, p->out, out));
+    if (!p->num_candidates)
+        return yl_fail(YOLACT_ERR_UNSUPPORTED, "cuDNN offers no convolution algorithm for "
+                       "this shape");
+    return YOLACT_OK;
+}
+
+/* The leaky ReLU, which the fused call lacks, runs after it as our kernel. */
+yolact_status yl_dnn_conv_run(yl_dnn *dnn, yl_dnn_conv *p, const float *in,
+                              const float *weight, const float *bias, const float *residual,
+                              float *out, void *workspace)
+{
+    YL_TRY(check_operands(p, bias, residual));
+    YL_DNN_CHECK(convolve(dnn, p, in, weight, bias, residual, out, workspace));
     if (p->act == YL_ACT_LEAKY_RELU_0_1)
         YL_TRY(yl_leaky_relu_cuda(out, p->out_count, dnn->stream));
     return YOLACT_OK;
+}
+
+/* An algorithm that refuses the shape or fails to launch says so in its status; one whose
+ * kernel then fails breaks the context, which no other candidate mends. */
+yolact_status yl_dnn_conv_trial(yl_dnn *dnn, yl_dnn_conv *p, const float *in,
+                                const float *weight, const float *bias, const float *residual,
+                                float *out, void *workspace)
+{
+    YL_TRY(check_operands(p, bias, residual));
+    cudnnStatus_t last = CUDNN_STATUS_SUCCESS;
+    for (int k = 0; k < p->num_candidates; k++) {
+        YL_TRY(use_candidate(p, k));
+        last = convolve(dnn, p, in, weight, bias, residual, out, workspace);
+        if (last == CUDNN_STATUS_SUCCESS) {
+            YL_CU_CHECK(cudaStreamSynchronize(dnn->stream));
+            return YOLACT_OK;
+        }
+        if (CUDNN_STATUS_CATEGORY(last) != CUDNN_STATUS_NOT_SUPPORTED &&
+            CUDNN_STATUS_CATEGORY(last) != CUDNN_STATUS_EXECUTION_FAILED)
+            YL_DNN_CHECK(last);
+    }
+    return yl_fail(YOLACT_ERR_UNSUPPORTED, "none of the %d algorithms cuDNN offers for this "
+                   "convolution runs; the last said %s", p->num_candidates,
+                   dnn_api.cudnnGetErrorString(last));
 }

@@ -9,8 +9,12 @@
  * read 3 channels), the least any half backbone changes. Measurements of what FP16 costs the
  * parity sets (test/emu/README.md), not test modes. Its tensors' limit is cuDNN's, or the
  * number of elements YL_EMU_CUDNN_MAX_ELEMENTS says, which lets a test make a small batch
- * exceed it; a plan past it is refused, as cuDNN refuses one. */
+ * exceed it; a plan past it is refused, as cuDNN refuses one. It offers EMULATED_ALGOS
+ * candidate algorithms, all the same convolution; with YL_EMU_CUDNN_FAIL_ALGOS=N the first N
+ * of each plan made while it is set fail when run, as an algorithm cuDNN's heuristics offer
+ * may (yl_dnn_conv_trial then moves on). */
 #include <limits.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +23,9 @@
 #include "cpu/dense_ops.h" /* the stand-in for cuDNN is the CPU backend's convolution */
 #include "cuda/cuda_api.h"
 #include "cuda/dnn.h"
+
+/* The candidate algorithms the stand-in offers a plan, as cuDNN's heuristics offer several. */
+#define EMULATED_ALGOS 3
 
 struct yl_dnn {
     cudaStream_t stream;
@@ -33,6 +40,7 @@ struct yl_dnn_conv {
     /* rounded to half first (YL_EMU_CUDNN_FP16) */
     int rounds_input, rounds_weights;
     int has_run;    /* outside a stream capture (see yl_dnn_conv_run) */
+    int algo, failing_algos; /* the candidate run; those below failing_algos fail */
     /* the operands of the last run, read by the host function when the stream gets to it */
     const float *in, *weight, *bias, *residual;
     float *out;
@@ -95,11 +103,13 @@ yolact_status yl_dnn_conv_plan(yl_dnn *dnn, const yl_conv_desc *d, int batch, in
     const char *rounding = precision == YOLACT_PRECISION_FP16 ? getenv("YL_EMU_CUDNN_FP16")
                                                                 : NULL;
     int image_only = rounding && strcmp(rounding, "input") == 0;
+    const char *failing = getenv("YL_EMU_CUDNN_FAIL_ALGOS");
     *p = (yl_dnn_conv){.desc = *d, .batch = batch, .in_h = in_h, .in_w = in_w,
                        .in_size = in_size, .out_size = out_size, .act = act,
                        .has_residual = has_residual,
                        .rounds_input = rounding && (!image_only || d->in_channels == 3),
-                       .rounds_weights = rounding && !image_only};
+                       .rounds_weights = rounding && !image_only,
+                       .failing_algos = failing ? atoi(failing) : 0};
     *plan = p;
     /* the CPU convolution's scratch; rounding: then one image's input and the weights */
     size_t floats = yl_conv2d_workspace_floats(d, in_h, in_w);
@@ -161,6 +171,11 @@ yolact_status yl_dnn_conv_run(yl_dnn *dnn, yl_dnn_conv *p, const float *in,
     if (capture != cudaStreamCaptureStatusNone && !p->has_run)
         return yl_fail(YOLACT_ERR_INTERNAL, "a convolution plan's first run is inside a stream "
                        "capture");
+    if (p->algo < p->failing_algos)
+        return yl_fail(YOLACT_ERR_DEVICE, "cudnnConvolutionBiasActivationForward failed: %s "
+                       "(candidate algorithm %d of the stand-in, YL_EMU_CUDNN_FAIL_ALGOS)",
+                       p->algo % 2 ? "CUDNN_STATUS_EXECUTION_FAILED"
+                                   : "CUDNN_STATUS_NOT_SUPPORTED", p->algo);
     p->has_run |= capture == cudaStreamCaptureStatusNone;
     /* cuDNN reads x while it writes y, in no set order: they must not overlap (z, the
      * residual, may be y itself). The stand-in goes image by image and would not show it. */
@@ -169,6 +184,13 @@ yolact_status yl_dnn_conv_run(yl_dnn *dnn, yl_dnn_conv *p, const float *in,
         (residual && residual != out && overlap(residual, out_count, out, out_count)))
         return yl_fail(YOLACT_ERR_INTERNAL, "a convolution's output overlaps its input or its "
                        "residual");
+    /* Without a residual cuDNN gets y as z, scaled by 0, and may read it: a NaN there (what
+     * the emulation's cudaMalloc leaves) would be one in the result. Streams are synchronous
+     * here, so out holds now what it will when the call runs. */
+    for (size_t i = 0; !residual && capture == cudaStreamCaptureStatusNone && i < out_count; i++)
+        if (isnan(out[i]))
+            return yl_fail(YOLACT_ERR_INTERNAL, "a convolution's output holds a NaN (element "
+                           "%zu) before it runs: cuDNN may read it as z", i);
     p->in = in;
     p->weight = weight;
     p->bias = bias;
@@ -177,4 +199,21 @@ yolact_status yl_dnn_conv_run(yl_dnn *dnn, yl_dnn_conv *p, const float *in,
     p->workspace = workspace;
     YL_CU_CHECK(cudaLaunchHostFunc(dnn->stream, run_conv, p));
     return YOLACT_OK;
+}
+
+yolact_status yl_dnn_conv_trial(yl_dnn *dnn, yl_dnn_conv *p, const float *in,
+                                const float *weight, const float *bias, const float *residual,
+                                float *out, void *workspace)
+{
+    for (p->algo = 0; p->algo < EMULATED_ALGOS; p->algo++) {
+        yolact_status s = yl_dnn_conv_run(dnn, p, in, weight, bias, residual, out, workspace);
+        if (s == YOLACT_OK) {
+            YL_CU_CHECK(cudaStreamSynchronize(dnn->stream));
+            return YOLACT_OK;
+        }
+        if (p->algo >= p->failing_algos) /* not the algorithm's failure: the call's */
+            return s;
+    }
+    return yl_fail(YOLACT_ERR_UNSUPPORTED, "none of the stand-in's %d algorithms for a "
+                   "convolution runs (YL_EMU_CUDNN_FAIL_ALGOS)", EMULATED_ALGOS);
 }

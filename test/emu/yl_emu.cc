@@ -44,6 +44,9 @@ namespace {
 /* ---- errors and counters ----------------------------------------------------------------- */
 thread_local cudaError_t last_error = cudaSuccess;
 thread_local char error_detail[1024];
+/* Whether last_error is a launch's own: on a GPU the launch's YL_LAUNCH read it (and cleared
+ * it) with cudaGetLastError; an error another call left there is reported by the next. */
+thread_local bool last_error_from_launch = false;
 
 cudaError_t fail(cudaError_t e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 cudaError_t fail(cudaError_t e, const char *fmt, ...)
@@ -53,6 +56,7 @@ cudaError_t fail(cudaError_t e, const char *fmt, ...)
     vsnprintf(error_detail, sizeof error_detail, fmt, ap);
     va_end(ap);
     last_error = e;
+    last_error_from_launch = false;
     return e;
 }
 
@@ -750,8 +754,9 @@ cudaError_t check_config(const char *kernel, dim3 grid, dim3 block, size_t smem)
 } // namespace
 
 /* ---- the device side ------------------------------------------------------------------ */
-cudaError_t yl_emu_launch(const char *kernel, dim3 grid, dim3 block, size_t smem,
-                          cudaStream_t stream, yl_emu_body body, void *closure)
+namespace {
+cudaError_t run_launch(const char *kernel, dim3 grid, dim3 block, size_t smem,
+                       cudaStream_t stream, yl_emu_body body, void *closure)
 {
     if (!run) {     /* every stream is synchronous; the legacy one has a rule */
         cudaError_t e = use_stream(stream, kernel);
@@ -802,6 +807,22 @@ cudaError_t yl_emu_launch(const char *kernel, dim3 grid, dim3 block, size_t smem
     free(s);
     delete l;
     return ok ? cudaSuccess : last_error;
+}
+} // namespace
+
+cudaError_t yl_emu_launch(const char *kernel, dim3 grid, dim3 block, size_t smem,
+                          cudaStream_t stream, yl_emu_body body, void *closure)
+{
+    /* A GPU's YL_LAUNCH returns cudaGetLastError(): an error an earlier call left (a failed
+     * capture's, say) fails the launch after it, unless the caller cleared it. */
+    if (!replaying_graph && last_error != cudaSuccess && !last_error_from_launch) {
+        cudaError_t e = last_error;
+        last_error = cudaSuccess;
+        return e;
+    }
+    cudaError_t e = run_launch(kernel, grid, block, smem, stream, body, closure);
+    last_error_from_launch = e != cudaSuccess;
+    return e;
 }
 
 void yl_emu_syncthreads(const char *file, int line)
@@ -1047,8 +1068,28 @@ bool yl_emu_capturing(cudaStream_t stream)
     return stream && stream->capture;
 }
 
+namespace {
+/* yl_emu_set_refuse_capture: -1 from the environment (YL_EMU_REFUSE_CAPTURE=1), 0 no, 1 yes. */
+std::atomic<int> capture_refusal{-1};
+
+bool refusing_captures()
+{
+    int refuse = capture_refusal.load();
+    if (refuse >= 0)
+        return refuse;
+    const char *env = getenv("YL_EMU_REFUSE_CAPTURE");
+    return env && strcmp(env, "1") == 0;
+}
+} // namespace
+
 cudaError_t yl_emu_capture(cudaStream_t stream, std::function<cudaError_t()> op)
 {
+    if (refusing_captures()) {
+        stream->capture_invalidated = true;
+        return fail(cudaErrorStreamCaptureUnsupported, "an operation on a stream being captured "
+                    "is refused (YL_EMU_REFUSE_CAPTURE), as a GPU refuses one that cannot be "
+                    "captured in this capture mode");
+    }
     stream->capture->push_back(std::move(op));
     return cudaSuccess;
 }
@@ -1298,6 +1339,7 @@ cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode mo
         return fail(cudaErrorMemoryAllocation, "cudaStreamBeginCapture");
     stream->capture_invalidated = false;
     capturing_stream = stream;
+    count(&yl_emu_counters::captures);
     if (!stream->non_blocking) {
         std::lock_guard<std::mutex> lock(captures_mutex);
         blocking_captures.push_back(stream);
@@ -1511,6 +1553,11 @@ void yl_emu_fail_allocation(long after)
 yl_emu_order yl_emu_set_order(yl_emu_order order)
 {
     return run_order.exchange(order);
+}
+
+int yl_emu_set_refuse_capture(int refuse)
+{
+    return capture_refusal.exchange(refuse < 0 ? -1 : refuse != 0);
 }
 
 float yl_emu_round_to_half(float f)

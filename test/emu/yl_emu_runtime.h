@@ -125,6 +125,7 @@ typedef struct yl_emu_counters {
     long graph_kernels;             /* kernels run by graph launches */
     long blocks;                    /* thread blocks run: the work launches did */
     long graph_launches;            /* cudaGraphLaunch calls */
+    long captures;                  /* stream captures begun */
     long fiber_blocks;              /* blocks that needed fibers (__syncthreads, warp ops) */
     long legacy_stream_uses;        /* work on or synchronisation of the legacy default
                                        stream (cudaMemcpy and cudaMemset included) */
@@ -150,6 +151,13 @@ typedef enum yl_emu_order {
     YL_EMU_ORDER_REVERSE        /* the last block and thread first */
 } yl_emu_order;
 yl_emu_order yl_emu_set_order(yl_emu_order order);
+
+/* Whether every operation enqueued on a stream being captured is refused with
+ * cudaErrorStreamCaptureUnsupported, the capture invalidated (cudaStreamEndCapture then
+ * fails with cudaErrorStreamCaptureInvalidated), as a GPU refuses an operation that cannot
+ * be captured (a library call, in the thread-local mode). 1 refuses, 0 does not, -1 (the
+ * start) asks the environment: YL_EMU_REFUSE_CAPTURE=1 refuses. Returns the setting before. */
+int yl_emu_set_refuse_capture(int refuse);
 
 /* The device's half rounding for host code: f to the nearest half (ties to even), as a
  * float (the emulated cuDNN's FP16 model, lib/cuda/dnn_emulated.c). */
