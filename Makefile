@@ -152,7 +152,8 @@ install: all
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/include/yolact.h $(DESTDIR)$(PREFIX)/lib/libyolact.* \
-	      $(DESTDIR)$(PREFIX)/lib/pkgconfig/yolact.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/yolact-static.pc
+	      $(DESTDIR)$(PREFIX)/lib/pkgconfig/yolact.pc \
+	      $(DESTDIR)$(PREFIX)/lib/pkgconfig/yolact-static.pc
 
 clean:
 	rm -rf $(BUILD)
