@@ -68,6 +68,8 @@ SHARED := $(BUILD)/libyolact.so.$(VERSION)
 STATIC := $(BUILD)/libyolact.a
 
 EXAMPLES := $(patsubst examples/%.c,$(BUILD)/%,$(wildcard examples/*.c))
+# Shared by the command-line programs (examples/ and bench/): their one-line errors.
+CLI_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard examples/common/*.c))
 
 TEST_SRCS := $(sort $(wildcard test/test_*.c))
 TEST_SUPPORT := $(sort $(filter-out $(TEST_SRCS),$(wildcard test/*.c)))
@@ -100,7 +102,7 @@ $(STATIC): $(LIB_OBJS)
 	ar rcs $@ $^
 
 # Examples link the static library so they run from the build tree without LD_LIBRARY_PATH.
-$(BUILD)/%: $(BUILD)/obj/examples/%.o $(STATIC)
+$(BUILD)/%: $(BUILD)/obj/examples/%.o $(CLI_OBJS) $(STATIC)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(DEP_LIBS) $(LDLIBS_BASE)
 
 # Check suites: every test/test_NAME.c defines `Suite *NAME_suite(void)`; the list of them

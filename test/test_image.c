@@ -376,6 +376,10 @@ START_TEST(test_save_invalid)
 
     snprintf(path, sizeof path, "%s/missing/out.png", temp_dir);
     ck_assert_status(yolact_image_save_png(path, &image), YOLACT_ERR_IO);
+    /* The file asked for, once; never the temporary file's name. */
+    char want[192];
+    snprintf(want, sizeof want, "%s: cannot create it: No such file or directory", path);
+    ck_assert_str_eq(yolact_last_error(), want);
     free(data);
     remove_temp_dir(0);
 }
