@@ -78,6 +78,8 @@ SHARED := $(BUILD)/libyolact.so.$(VERSION)
 STATIC := $(BUILD)/libyolact.a
 
 EXAMPLES := $(patsubst examples/%.c,$(BUILD)/%,$(wildcard examples/*.c))
+# Shared by the command-line programs (examples/ and bench/): their one-line errors.
+CLI_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard examples/common/*.c))
 
 TEST_SRCS := $(sort $(wildcard test/test_*.c))
 TEST_SUPPORT := $(sort $(filter-out $(TEST_SRCS),$(wildcard test/*.c)))
@@ -113,7 +115,7 @@ $(STATIC): $(LIB_OBJS)
 	ar rcs $@ $^
 
 # Examples link the static library so they run from the build tree without LD_LIBRARY_PATH.
-$(BUILD)/%: $(BUILD)/obj/examples/%.o $(STATIC)
+$(BUILD)/%: $(BUILD)/obj/examples/%.o $(CLI_OBJS) $(STATIC)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(DEP_LIBS) $(LDLIBS_BASE)
 
 # Check suites: every test/test_NAME.c defines `Suite *NAME_suite(void)`; the list of them
@@ -140,6 +142,19 @@ $(BUILD)/yolact-tests: $(TEST_OBJS) $(TEST_EXTRA_OBJS) $(CORE_OBJS)
 test: all $(BUILD)/yolact-tests $(TEST_BEFORE)
 	$(foreach runner,$(TEST_BEFORE),$(runner) &&) $(BUILD)/yolact-tests
 
+# Two pkg-config files. yolact.pc links the shared library and puts the prefix's lib
+# directory on the program's run path (but /usr's, which the loader searches anyway), so the
+# program runs without LD_LIBRARY_PATH or ldconfig. yolact-static.pc links the archive:
+# `pkg-config --static yolact` cannot, since -lyolact picks the .so beside the .a.
+ifneq ($(PREFIX),/usr)
+PC_RPATH := -Wl,-rpath,$${libdir}
+endif
+# $(call install_pc,name,linkage,.private or empty (for Requires),Libs,Libs.private)
+install_pc = sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' -e 's|@NAME@|$(1)|' \
+	    -e 's|@LINKAGE@|$(2)|' -e 's|@PRIVATE@|$(3)|' -e 's|@REQUIRES@|$(DEP_PKGS)|' \
+	    -e 's|@LIBS@|$(strip $(4))|' -e 's|@LIBS_PRIVATE@|$(5)|' \
+	    yolact.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/$(1).pc
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 644 include/yolact.h $(DESTDIR)$(PREFIX)/include/
@@ -147,13 +162,13 @@ install: all
 	ln -sf libyolact.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/libyolact.so
 	install -m 644 $(STATIC) $(DESTDIR)$(PREFIX)/lib/
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
-	    -e 's|@REQUIRES@|$(DEP_PKGS)|' -e 's|@LIBS_PRIVATE@|$(LDLIBS_BASE)|' \
-	    yolact.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/yolact.pc
+	$(call install_pc,yolact,shared library,.private,-L$${libdir} $(PC_RPATH) -lyolact,$(LDLIBS_BASE))
+	$(call install_pc,yolact-static,static library,,$${libdir}/libyolact.a $(LDLIBS_BASE),)
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/include/yolact.h $(DESTDIR)$(PREFIX)/lib/libyolact.* \
-	      $(DESTDIR)$(PREFIX)/lib/pkgconfig/yolact.pc
+	      $(DESTDIR)$(PREFIX)/lib/pkgconfig/yolact.pc \
+	      $(DESTDIR)$(PREFIX)/lib/pkgconfig/yolact-static.pc
 
 clean:
 	rm -rf $(BUILD)

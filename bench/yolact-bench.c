@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../examples/common/cli_error.h"
 #include "bench_util.h"
 #include "conv_shapes.h"
 #include "cpu/gemm.h"
@@ -213,7 +214,7 @@ static void parse_args(int argc, char **argv, options *o)
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "yolact-bench: unexpected argument '%s'\n%s", argv[optind], usage);
+        fprintf(stderr, "yolact-bench: unexpected argument '%s'; see --help\n", argv[optind]);
         exit(2);
     }
     if (!o->model_path && !o->preset)
@@ -222,22 +223,15 @@ static void parse_args(int argc, char **argv, options *o)
 
 static int fail(const char *what, yolact_status s)
 {
-    fprintf(stderr, "yolact-bench: %s: %s%s%s\n", what, yolact_status_string(s),
-            yolact_last_error()[0] ? ": " : "", yolact_last_error());
-    return 1;
+    return cli_error("yolact-bench", what, s);
 }
 
 /* The preset's full network with random weights. */
-static yolact_status random_model(const char *preset_name, unsigned long long seed,
+static yolact_status random_model(const yl_preset *preset, unsigned long long seed,
                                   yolact_model **model)
 {
-    const yl_preset *preset = yl_preset_find(preset_name);
-    if (!preset) {
-        fprintf(stderr, "yolact-bench: unknown preset '%s'\n", preset_name);
-        return YOLACT_ERR_INVALID_ARGUMENT;
-    }
     yl_tensor_table table;
-    yolact_status s = yl_random_weights(preset_name, seed, &table);
+    yolact_status s = yl_random_weights(preset->name, seed, &table);
     if (s == YOLACT_OK)
         s = yl_model_build(&table, preset, YOLACT_PRESET_GIVEN, model);
     yl_tensor_table_free(&table);
@@ -283,14 +277,22 @@ static long peak_rss_kb(void)
     return kb;
 }
 
+/* Where the run is, on stderr: rewritten in place on a terminal; elsewhere (a log, a pipe) a
+ * line at each phase's first call and then at most every 10 s. */
 static void progress(int tty, const run *r, const char *phase, int i, int n, double last_ms)
 {
-    if (!tty)
-        return;
-    fprintf(stderr, "\r\033[K%s %s threads %d batch %d: %s %d/%d", backend_name(r->backend),
-            bench_precision_name(r->precision), r->threads, r->batch, phase, i, n);
+    static double last_line;
+    if (!tty) {
+        if (i > 1 && yl_profile_now() - last_line < 10)
+            return;
+        last_line = yl_profile_now();
+    }
+    fprintf(stderr, "%s%s %s threads %d batch %d: %s %d/%d", tty ? "\r\033[K" : "",
+            backend_name(r->backend), bench_precision_name(r->precision), r->threads,
+            r->batch, phase, i, n);
     if (last_ms > 0)
         fprintf(stderr, " (last %.1f ms)", last_ms);
+    fputs(tty ? "" : "\n", stderr);
     fflush(stderr);
 }
 
@@ -676,7 +678,8 @@ static int write_json(const char *path, const context *cx, const run *runs, int 
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "w");
     if (!f) {
-        fprintf(stderr, "yolact-bench: cannot write '%s': %s\n", tmp, strerror(errno));
+        fprintf(stderr, "yolact-bench: %s: cannot create it: %s; check the path and its "
+                "permissions\n", path, strerror(errno));
         return 1;
     }
     const options *o = cx->o;
@@ -724,7 +727,8 @@ static int write_json(const char *path, const context *cx, const run *runs, int 
         conv_shapes_json(f, cx->conv_runs, cx->num_conv_runs);
     fprintf(f, ",\n  \"peak_rss_mib\": %.1f\n}\n", peak_rss_kb() / 1024.0);
     if (fclose(f) != 0 || rename(tmp, path) != 0) {
-        fprintf(stderr, "yolact-bench: cannot write '%s': %s\n", path, strerror(errno));
+        fprintf(stderr, "yolact-bench: %s: writing failed: %s; check the free space\n", path,
+                strerror(errno));
         remove(tmp);
         return 1;
     }
@@ -735,7 +739,12 @@ int main(int argc, char **argv)
 {
     options o;
     parse_args(argc, argv, &o);
+    /* Before minutes of timing, not after them. */
+    if (o.json_path && cli_check_output("yolact-bench", o.json_path))
+        return 2;
     int tty = isatty(STDERR_FILENO);
+    /* Each result as soon as it is measured, also into a pipe or a file. */
+    setvbuf(stdout, NULL, _IOLBF, 0);
 
     double t0 = yl_profile_now();
     yolact_model *model = NULL;
@@ -746,9 +755,14 @@ int main(int argc, char **argv)
         mo.preset = o.preset;
         s = yolact_model_load(o.model_path, &mo, &model);
     } else {
-        if (tty)
-            fprintf(stderr, "building %s with random weights...", o.preset);
-        s = random_model(o.preset, o.seed, &model);
+        const yl_preset *preset = yl_preset_find(o.preset);
+        if (!preset) {
+            fprintf(stderr, "yolact-bench: unknown preset '%s'; see --help\n", o.preset);
+            return 2;
+        }
+        fprintf(stderr, tty ? "building %s with random weights..." :
+                              "yolact-bench: building %s with random weights\n", o.preset);
+        s = random_model(preset, o.seed, &model);
         if (tty)
             fputs("\r\033[K", stderr);
     }
@@ -797,7 +811,6 @@ int main(int argc, char **argv)
                         r->threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
                     if (!status)
                         print_run(r, &o);
-                    fflush(stdout);
                 }
     conv_shapes_run conv_runs[MAX_LIST * MAX_LIST] = {0};
     for (int p = 0; !status && o.conv_shapes && p < o.num_precisions; p++)

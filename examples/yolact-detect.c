@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/cli_error.h"
 #include "yolact.h"
 
 static const char usage[] =
@@ -44,9 +45,7 @@ typedef struct cli {
 
 static int fail(const char *what, yolact_status s)
 {
-    fprintf(stderr, "yolact-detect: %s: %s%s%s\n", what, yolact_status_string(s),
-            yolact_last_error()[0] ? ": " : "", yolact_last_error());
-    return 1;
+    return cli_error("yolact-detect", what, s);
 }
 
 static int parse_number(const char *text, const char *option, double lo, double hi, double *out)
@@ -131,11 +130,11 @@ static int parse_args(int argc, char **argv, cli *c)
         }
     }
     if (!c->model_path) {
-        fprintf(stderr, "yolact-detect: -m WEIGHTS is required\n%s", usage);
+        fprintf(stderr, "yolact-detect: -m WEIGHTS is required; see --help\n");
         return -1;
     }
     if (!c->describe && optind >= argc) {
-        fprintf(stderr, "yolact-detect: no image given\n%s", usage);
+        fprintf(stderr, "yolact-detect: no image given; name one or more after the options\n");
         return -1;
     }
     return 0;
@@ -335,7 +334,8 @@ typedef struct atomic_file {
 
 static void atomic_fail(const atomic_file *o, const char *doing)
 {
-    fprintf(stderr, "yolact-detect: %s '%s': %s\n", doing, o->path, strerror(errno));
+    fprintf(stderr, "yolact-detect: %s: %s: %s; check the free space and permissions\n",
+            o->path, doing, strerror(errno));
 }
 
 static int atomic_open(atomic_file *o, const char *path)
@@ -343,19 +343,14 @@ static int atomic_open(atomic_file *o, const char *path)
     o->path = path;
     o->tmp[0] = '\0';
     char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else
-        slash[slash == dir] = '\0';   /* "/x" -> "/" */
+    cli_parent_dir(path, dir, sizeof dir);
     int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
     if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
         snprintf(o->tmp, sizeof o->tmp, "%s.XXXXXX", path);
         fd = mkstemp(o->tmp);
     }
     if (fd < 0 || !(o->f = fdopen(fd, "w"))) {
-        atomic_fail(o, "cannot write");
+        atomic_fail(o, "cannot create it");
         if (fd >= 0)
             close(fd);
         if (o->tmp[0])
@@ -390,12 +385,12 @@ static int atomic_commit(atomic_file *o)
     int fd = fileno(o->f);
     const char *failed = NULL;
     if (fflush(o->f) != 0 || ferror(o->f) || fsync(fd) != 0)
-        failed = "writing";
+        failed = "writing failed";
     else if (o->tmp[0] ? rename(o->tmp, o->path) != 0 : link_unnamed(o, fd) != 0)
-        failed = "cannot create";
+        failed = "cannot name it";
     int error = errno;
     if (fclose(o->f) != 0 && !failed) {
-        failed = "writing";
+        failed = "writing failed";
         error = errno;
     }
     if (!failed)
@@ -415,20 +410,50 @@ static void atomic_discard(atomic_file *o)
         unlink(o->tmp);
 }
 
+/* On a terminal, what was written: "coffee.png: 16 detections -> coffee.json,
+ * coffee-overlay.png". Piped, stdout carries only the table (or nothing with -o). */
+static void print_summary(const cli *c, const char *image, int num_images, long detections,
+                          const char *overlay)
+{
+    if (!c->json_path && !c->overlay_path)
+        return;
+    if (num_images == 1)
+        printf("%s: ", image);
+    else
+        printf("%d images: ", num_images);
+    printf("%ld detection%s ->", detections, detections == 1 ? "" : "s");
+    if (c->json_path)
+        printf(" %s%s", c->json_path, c->overlay_path ? "," : "");
+    if (c->overlay_path && num_images == 1)
+        printf(" %s", overlay);
+    else if (c->overlay_path)
+        printf(" overlays in %s/", c->overlay_path);
+    printf("\n");
+}
+
 int main(int argc, char **argv)
 {
     cli c = {0};
     if (parse_args(argc, argv, &c))
         return 2;
     int num_images = argc - optind, many = num_images > 1;
+    /* Where the outputs go is checked before the model loads, not found out at the end. */
+    char overlay_first[4096] = "";
+    if (c.describe)
+        c.json_path = c.overlay_path = NULL; /* nothing is written */
     if (c.overlay_path && many) {
         struct stat st;
         if (stat(c.overlay_path, &st) || !S_ISDIR(st.st_mode)) {
-            fprintf(stderr, "yolact-detect: with several images --overlay must name an existing "
-                            "directory, '%s' is not one\n", c.overlay_path);
+            fprintf(stderr, "yolact-detect: %s: with several images --overlay must name an "
+                            "existing folder; create it first\n", c.overlay_path);
             return 2;
         }
     }
+    if (c.overlay_path)
+        overlay_target(c.overlay_path, argv[optind], many, overlay_first, sizeof overlay_first);
+    if ((c.json_path && cli_check_output("yolact-detect", c.json_path)) ||
+        (c.overlay_path && cli_check_output("yolact-detect", overlay_first)))
+        return 2;
 
     yolact_model_options mo;
     yolact_model_options_init(&mo);
@@ -448,12 +473,13 @@ int main(int argc, char **argv)
     yolact_session *session;
     if ((s = yolact_session_create(model, &c.options, &session)) != YOLACT_OK) {
         yolact_model_free(model);
-        return fail("creating a session", s);
+        return fail(NULL, s);
     }
 
     atomic_file json_out;
     FILE *json = NULL;
     int status = 0, first = 1;
+    long detections = 0;
     if (c.json_path) {
         if (atomic_open(&json_out, c.json_path) != 0)
             status = 1;
@@ -473,6 +499,7 @@ int main(int argc, char **argv)
             status = fail(argv[i], s);
         } else {
             int rescored = yolact_model_get_info(model)->maskiou_layers > 0;
+            detections += result->count;
             if (json)
                 first &= write_json_detections(json, argv[i], result, rescored, first) == 0;
             else
@@ -496,6 +523,8 @@ int main(int argc, char **argv)
         else if (atomic_commit(&json_out) != 0)
             status = 1;
     }
+    if (status == 0 && isatty(STDOUT_FILENO))
+        print_summary(&c, argv[optind], num_images, detections, overlay_first);
     yolact_session_free(session);
     yolact_model_free(model);
     return status;

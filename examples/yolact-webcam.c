@@ -12,7 +12,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "common/cli_error.h"
 #include "webcam/slot.h"
 #include "webcam/source.h"
 #include "webcam/window.h"
@@ -152,11 +154,11 @@ static int parse_args(int argc, char **argv, options *o)
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "yolact-webcam: unexpected argument '%s'\n%s", argv[optind], usage);
+        fprintf(stderr, "yolact-webcam: unexpected argument '%s'; see --help\n", argv[optind]);
         return -1;
     }
     if (!o->model_path) {
-        fprintf(stderr, "yolact-webcam: -m WEIGHTS is required\n%s", usage);
+        fprintf(stderr, "yolact-webcam: -m WEIGHTS is required; see --help\n");
         return -1;
     }
     if (o->headless && !o->out_dir) {
@@ -194,12 +196,6 @@ static yolact_status make_session(demo *d, int milli)
     return yolact_session_create(d->model, &d->session_options, &d->session);
 }
 
-static void set_error(char *err, size_t size, const char *what, yolact_status s)
-{
-    snprintf(err, size, "%s: %s%s%s", what, yolact_status_string(s),
-             yolact_last_error()[0] ? ": " : "", yolact_last_error());
-}
-
 static void *inference_thread(void *arg)
 {
     demo *d = arg;
@@ -211,13 +207,13 @@ static void *inference_thread(void *arg)
         yolact_status s;
         int milli = atomic_load(&d->threshold_milli);
         if (milli != d->session_milli && (s = make_session(d, milli)) != YOLACT_OK) {
-            set_error(d->inference_error, sizeof d->inference_error, "cannot remake the "
-                      "session for the new threshold", s);
+            cli_error_text(d->inference_error, sizeof d->inference_error,
+                           "cannot remake the session for the new threshold", s);
             break;
         }
         double t0 = wc_now();
         if ((s = yolact_session_detect(d->session, &image, &result)) != YOLACT_OK) {
-            set_error(d->inference_error, sizeof d->inference_error, "detection failed", s);
+            cli_error_text(d->inference_error, sizeof d->inference_error, "detection failed", s);
             break;
         }
         in->inference = wc_now() - t0;
@@ -240,8 +236,7 @@ static int save_png(const char *path, const uint8_t *rgb, int width, int height,
     yolact_image image = {rgb, width, height, stride, YOLACT_PIXEL_RGB8, YOLACT_MEMORY_HOST};
     yolact_status s = yolact_image_save_png(path, &image);
     if (s != YOLACT_OK) {
-        fprintf(stderr, "yolact-webcam: %s: %s: %s\n", path, yolact_status_string(s),
-                yolact_last_error());
+        cli_error("yolact-webcam", path, s);
         return -1;
     }
     return 0;
@@ -417,9 +412,13 @@ int main(int argc, char **argv)
     char err[1024];
     /* Cheap checks first: the display and the camera, before the model loads. */
     wc_window *window = NULL;
+    int made_out_dir = 0; /* removed again if the run fails before writing into it */
     if (o.headless) {
-        if (mkdir(o.out_dir, 0777) != 0 && errno != EEXIST) {
-            fprintf(stderr, "yolact-webcam: cannot make %s: %s\n", o.out_dir, strerror(errno));
+        if (mkdir(o.out_dir, 0777) == 0)
+            made_out_dir = 1;
+        else if (errno != EEXIST) {
+            fprintf(stderr, "yolact-webcam: %s: cannot create the folder: %s; check the path "
+                    "and its permissions\n", o.out_dir, strerror(errno));
             return 1;
         }
     } else if (wc_window_open("yolact-webcam", o.width, o.height, &window, err, sizeof err)) {
@@ -431,6 +430,8 @@ int main(int argc, char **argv)
     if (opened) {
         fprintf(stderr, "yolact-webcam: %s\n", err);
         wc_window_close(window);
+        if (made_out_dir)
+            rmdir(o.out_dir);
         return 1;
     }
     fprintf(stderr, "yolact-webcam: reading %s\n", d.source->description);
@@ -447,7 +448,7 @@ int main(int argc, char **argv)
     }
     int status;
     if (s != YOLACT_OK) {
-        set_error(err, sizeof err, o.model_path, s);
+        cli_error_text(err, sizeof err, o.model_path, s);
         fprintf(stderr, "yolact-webcam: %s\n", err);
         status = 1;
     } else {
@@ -460,5 +461,7 @@ int main(int argc, char **argv)
     yolact_model_free(model);
     d.source->close(d.source);
     wc_window_close(window);
+    if (status != 0 && made_out_dir)
+        rmdir(o.out_dir); /* fails, as it should, once a frame is in it */
     return status;
 }

@@ -271,7 +271,10 @@ YOLACT_API yolact_status yolact_session_detect_batch(yolact_session *session, co
 
 /* Draw a result onto the RGB8 image it came from, in place, as the official eval.py display
  * does: translucent masks, boxes and "class: score" labels. rgb holds result->height rows
- * of stride bytes. Draws the first max_shown detections, all when max_shown <= 0. */
+ * of stride bytes. Draws the first max_shown detections, all when max_shown <= 0. Labels
+ * do not overlap: each goes above its box (as in eval.py), else inside its top edge, else
+ * on its bottom edge, wherever it lies in the image clear of better detections' labels; a
+ * label with no such place is left out (its mask and box are drawn). */
 YOLACT_API void yolact_image_draw_detections(uint8_t *rgb, size_t stride,
                                              const yolact_result *result, int max_shown);
 

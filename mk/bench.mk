@@ -10,7 +10,7 @@ BENCH_THREADS ?= 1,2
 .PHONY: bench gpu-bench
 all: $(BENCH)
 
-BENCH_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard bench/*.c))
+BENCH_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard bench/*.c)) $(CLI_OBJS)
 $(BENCH): $(BENCH_OBJS) $(STATIC)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(DEP_LIBS) $(LDLIBS_BASE)
 

@@ -14,7 +14,8 @@ all: webcam-config
 webcam-config:
 	@echo "yolact-webcam: SDL2 $(if $(HAVE_SDL2),yes (window),no (--headless only; install libsdl2-dev))"
 
-$(BUILD)/yolact-webcam: $(BUILD)/obj/examples/yolact-webcam.o $(WEBCAM_OBJS) $(STATIC)
+$(BUILD)/yolact-webcam: $(BUILD)/obj/examples/yolact-webcam.o $(WEBCAM_OBJS) $(CLI_OBJS) \
+                         $(STATIC)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(DEP_LIBS) $(WEBCAM_LIBS) $(LDLIBS_BASE)
 
 # The webcam suite links the frame conversions and the slot, and runs the demo under the shim;

@@ -227,10 +227,15 @@ static long long json_integer(const char *doc, const char *key)
 
 /* Runs the bench (YL_TEST_BENCH, or the emulated one) with args and --json json; asserts it
  * succeeded and that its output contains expect; returns the JSON text (the caller frees). */
-static char *run_bench_json(const char *args, const char *json, const char *expect)
+static const char *bench_binary(void)
 {
     const char *bench = getenv("YL_TEST_BENCH");
-    bench = bench && bench[0] ? bench : "build/yolact-bench-emu";
+    return bench && bench[0] ? bench : "build/yolact-bench-emu";
+}
+
+static char *run_bench_json(const char *args, const char *json, const char *expect)
+{
+    const char *bench = bench_binary();
     char cmd[1024], *out;
     remove(json);
     snprintf(cmd, sizeof cmd, "%s %s --json %s", bench, args, json);
@@ -246,6 +251,24 @@ static char *run_bench_json(const char *args, const char *json, const char *expe
     doc[size] = '\0';
     return doc;
 }
+
+/* Into a pipe, the bench still shows where it is (progress lines on stderr) and each result
+ * as it is measured, not all at the end: the first run's result comes before the second
+ * run's progress. */
+START_TEST(piped_output_shows_progress)
+{
+    char cmd[1024], *out;
+    snprintf(cmd, sizeof cmd, "%s -m %s -c yolact_resnet50 --size 64x48 --backend cpu "
+             "--threads 1,2 --warmup 0 --iters 1 2>&1 | cat", bench_binary(),
+             YL_TEST_PARITY_CHECKPOINT);
+    ck_assert_int_eq(yl_test_run(cmd, &out), 0);
+    const char *first_result = strstr(out, "cpu fp32, 1 thread, batch 1:");
+    const char *second_progress = strstr(out, "cpu fp32 threads 2 batch 1: iteration 1/1");
+    ck_assert_msg(strstr(out, "cpu fp32 threads 1 batch 1: iteration 1/1") && first_result &&
+                  second_progress && first_result < second_progress, "%s", out);
+    free(out);
+}
+END_TEST
 
 /* yolact-bench on the CUDA backend writes the session's device memory, the very number an
  * identical session here holds after a frame of the same size, and the GPU it ran on. */
@@ -399,6 +422,7 @@ Suite *bench_suite(void)
     tcase_add_test(tc, unknown_preset_is_refused);
     tcase_add_test(tc, ops_map_to_their_stages);
     tcase_add_test(tc, profile_times_every_cpu_stage);
+    tcase_add_test(tc, piped_output_shows_progress);
     suite_add_tcase(s, tc);
     /* A whole emulated CUDA frame in a child process, and the GPU comparison: tagged "cuda", as
      * the CUDA backend's frames are (the sanitizer runs leave them out). */

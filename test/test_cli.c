@@ -134,6 +134,25 @@ START_TEST(table_output)
 }
 END_TEST
 
+static int occurrences(const char *text, const char *what)
+{
+    int n = 0;
+    for (const char *p = text; (p = strstr(p, what)); p += strlen(what))
+        n++;
+    return n;
+}
+
+/* An error: one line that starts with the program's name and holds every expected piece
+ * (the file, what is wrong, what to do), each once. */
+static void assert_error_line(const char *out, const char *const *pieces)
+{
+    ck_assert_msg(occurrences(out, "\n") == 1 && strncmp(out, "yolact-detect: ", 15) == 0,
+                  "not one line from yolact-detect:\n%s", out);
+    for (; *pieces; pieces++)
+        ck_assert_msg(occurrences(out, *pieces) == 1, "'%s' not there once in: %s", *pieces,
+                      out);
+}
+
 START_TEST(failures_leave_no_file)
 {
     char *out, cmd[1024];
@@ -143,25 +162,69 @@ START_TEST(failures_leave_no_file)
     snprintf(cmd, sizeof cmd, "-m %s -c yolact_resnet50 -o %s " YL_TEST_DATA
              "/parity/coffee.png /nonexistent.png", WEIGHTS, json);
     ck_assert_int_ne(run(cmd, &out), 0);
-    ck_assert_msg(strstr(out, "/nonexistent.png"), "message does not name the file: %s", out);
+    assert_error_line(out, (const char *const[]){"/nonexistent.png", "No such file",
+                                                  "check the path", NULL});
     ck_assert_int_eq(exists(json), 0);
     free(out);
 
     ck_assert_int_ne(run("-m /nonexistent.pth x.png", &out), 0);
-    ck_assert_ptr_nonnull(strstr(out, "/nonexistent.pth"));
+    assert_error_line(out, (const char *const[]){"/nonexistent.pth: cannot open: No such file",
+                                                  "check the path", NULL});
     free(out);
     ck_assert_int_ne(run("-m " WEIGHTS " -c no_such_preset --describe", &out), 0);
     ck_assert_ptr_nonnull(strstr(out, "unknown preset 'no_such_preset'"));
     free(out);
     /* Without a usable GPU (or a CUDA build), --backend cuda is an error that says so. */
     if (run("-m " WEIGHTS " --backend cuda " YL_TEST_DATA "/parity/coffee.png", &out) != 0)
-        ck_assert_msg(strstr(out, "backend not available"), "%s", out);
+        assert_error_line(out, (const char *const[]){"use --backend cpu", NULL});
     free(out);
     ck_assert_int_ne(run("-m " WEIGHTS " --threads 0 x.png", &out), 0);
     free(out);
     ck_assert_int_ne(run(YL_TEST_DATA "/parity/coffee.png", &out), 0);
-    ck_assert_ptr_nonnull(strstr(out, "-m WEIGHTS is required"));
+    assert_error_line(out, (const char *const[]){"-m WEIGHTS is required", "see --help", NULL});
     free(out);
+}
+END_TEST
+
+/* Outputs that cannot be written are refused before any work: one line, no table. */
+START_TEST(unwritable_outputs_refused_first)
+{
+    char *out;
+    ck_assert_int_eq(run("-m " WEIGHTS " --overlay build/no-such-dir/ov.png " YL_TEST_DATA
+                         "/parity/coffee.png", &out), 2);
+    assert_error_line(out, (const char *const[]){"build/no-such-dir/ov.png: cannot write it",
+                                                  "no folder build/no-such-dir",
+                                                  "create the folder first", NULL});
+    free(out);
+    ck_assert_int_eq(run("-m " WEIGHTS " -o build " YL_TEST_DATA "/parity/coffee.png", &out), 2);
+    assert_error_line(out, (const char *const[]){"build: cannot write it: it is a folder", NULL});
+    free(out);
+    ck_assert_int_eq(run("-m " WEIGHTS " --overlay build/no-such-dir " YL_TEST_DATA
+                         "/parity/coffee.png " YL_TEST_DATA "/parity/coffee.png", &out), 2);
+    assert_error_line(out, (const char *const[]){"build/no-such-dir: with several images",
+                                                  "create it first", NULL});
+    free(out);
+}
+END_TEST
+
+/* -o on a terminal says what it wrote in one line; piped, stdout stays empty. */
+START_TEST(summary_on_a_terminal_only)
+{
+    const char *json = "build/test-cli-summary.json", *png = "build/test-cli-summary.png";
+    char *out, args[1024], cmd[1400];
+    snprintf(args, sizeof args, "-m %s -c yolact_resnet50 --score-threshold 0.1 -o %s "
+             "--overlay %s " YL_TEST_DATA "/parity/coffee.png", WEIGHTS, json, png);
+    ck_assert_int_eq(run(args, &out), 0);
+    ck_assert_msg(out[0] == '\0', "output when piped: %s", out);
+    free(out);
+    /* script(1) gives the program a terminal. */
+    snprintf(cmd, sizeof cmd, "script -qec '%s %s' /dev/null", cli(), args);
+    ck_assert_int_eq(yl_test_run(cmd, &out), 0);
+    ck_assert_msg(strstr(out, "coffee.png: 16 detections -> build/test-cli-summary.json, "
+                              "build/test-cli-summary.png\r\n"), "%s", out);
+    free(out);
+    unlink(json);
+    unlink(png);
 }
 END_TEST
 
@@ -303,6 +366,8 @@ Suite *cli_suite(void)
     tcase_add_loop_test(tc, json_output, 0, 2);
     tcase_add_loop_test(tc, table_output, 0, 2);
     tcase_add_test(tc, failures_leave_no_file);
+    tcase_add_test(tc, unwritable_outputs_refused_first);
+    tcase_add_test(tc, summary_on_a_terminal_only);
     tcase_add_test(tc, full_disk_leaves_no_file);
     tcase_add_test(tc, kill_mid_write_leaves_no_file);
     suite_add_tcase(s, tc);

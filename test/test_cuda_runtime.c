@@ -14,6 +14,7 @@
 /* ---- the device check against a scripted runtime ------------------------------------------ */
 static struct {
     int count_error, count, cc_major, cc_minor;
+    int no_driver; /* cudaDriverGetVersion gives 0, as with no driver installed */
 } script;
 
 static int fake_get_device_count(int *count)
@@ -35,6 +36,12 @@ static int fake_version(int *v)
     return 0;
 }
 
+static int fake_driver_version(int *v)
+{
+    *v = script.no_driver ? 0 : 13000;
+    return 0;
+}
+
 static const char *fake_error_name(int e)
 {
     return e == 35 ? "cudaErrorInsufficientDriver" : "cudaErrorUnknown";
@@ -47,7 +54,7 @@ static const char *fake_error_string(int e)
 
 static const yl_cuda_runtime fake_rt = {
     "libfake.so", fake_get_device_count, fake_device_get_attribute, fake_version,
-    fake_version, fake_error_name, fake_error_string};
+    fake_driver_version, fake_error_name, fake_error_string};
 
 START_TEST(test_device_check_logic)
 {
@@ -58,8 +65,15 @@ START_TEST(test_device_check_logic)
                      YOLACT_ERR_BACKEND_UNAVAILABLE);
     ck_assert_detail("no usable GPU: cudaGetDeviceCount (libfake.so) says "
                      "cudaErrorInsufficientDriver (CUDA driver version is insufficient");
+    /* The same error with no driver at all: said as such, not as a driver to upgrade. */
+    script.no_driver = 1;
+    ck_assert_status(yl_cuda_device_check_with(&fake_rt, 0, &info),
+                     YOLACT_ERR_BACKEND_UNAVAILABLE);
+    ck_assert_str_eq(yolact_last_error(), "no usable GPU: no NVIDIA driver found (libfake.so "
+                                          "reports driver version 0: it could load no "
+                                          "libcuda.so.1)");
 
-    script = (typeof(script)){0, 1, 8, 9};
+    script = (typeof(script)){0, 1, 8, 9, 0};
     ck_assert_status(yl_cuda_device_check_with(&fake_rt, 3, &info),
                      YOLACT_ERR_BACKEND_UNAVAILABLE);
     ck_assert_str_eq(yolact_last_error(), "no usable GPU: device index 3 but 1 GPU");

@@ -376,6 +376,10 @@ START_TEST(test_save_invalid)
 
     snprintf(path, sizeof path, "%s/missing/out.png", temp_dir);
     ck_assert_status(yolact_image_save_png(path, &image), YOLACT_ERR_IO);
+    /* The file asked for, once; never the temporary file's name. */
+    char want[192];
+    snprintf(want, sizeof want, "%s: cannot create it: No such file or directory", path);
+    ck_assert_str_eq(yolact_last_error(), want);
     free(data);
     remove_temp_dir(0);
 }
@@ -512,6 +516,12 @@ START_TEST(test_overlay)
                 assert_color(t, x, y, c0, "det 0 label background");
         }
     ck_assert_msg(white > 150, "only %d text pixels in det 0's label", white);
+    /* Det 1's label would cover det 0's above its box: it goes just inside its top edge. */
+    white = 0;
+    for (int y = 46; y <= 64; y++)
+        for (int x = 40; x <= 40 + label_w; x++)
+            white += !memcmp(px(t, x, y), white_rgb, 3);
+    ck_assert_msg(white > 150, "only %d text pixels in det 1's label", white);
 
     /* Everything else is untouched: outside the masks, boxes and label rectangles. */
     const int boxes[2][4] = {{20, 40, 60, 80}, {40, 45, 150, 99}};
@@ -524,7 +534,8 @@ START_TEST(test_overlay)
                 touched |= yolact_mask_at(&t->dets[j], x, y);
                 touched |= (x == b[0] || x == b[2]) && y >= b[1] && y <= b[3];
                 touched |= (y == b[1] || y == b[3]) && x >= b[0] && x <= b[2];
-                touched |= x >= b[0] && x <= b[0] + w && y >= b[1] - 18 && y <= b[1];
+                const int label_top = j ? b[1] + 1 : b[1] - 18;
+                touched |= x >= b[0] && x <= b[0] + w && y >= label_top && y <= label_top + 18;
             }
             if (!touched) {
                 const uint8_t *p = px(t, x, y);
@@ -565,6 +576,51 @@ START_TEST(test_overlay_selection_and_colors)
     t->dets[0].x1 = NAN, t->dets[0].y2 = 1e30f, t->dets[0].mask = NULL;
     t->dets[1].x1 = -1e9f, t->dets[1].x2 = 3e9f;
     yl_draw_overlay(&t->canvas[0][0][0], OW * 3, &t->result, 2);
+    free(t);
+}
+END_TEST
+
+/* The colour of the label background at (x, y): the palette index of the detection whose
+ * label covers it, -1 for none (gray, or white text). */
+static int label_at(overlay_case *t, int x, int y)
+{
+    for (int j = 0; j < 19; j++)
+        if (!memcmp(px(t, x, y), colors_rgb[j], 3))
+            return j;
+    return -1;
+}
+
+/* Labels never overlap: above the box (eval.py), else inside its top edge, else on its bottom
+ * edge, wholly inside the image; a label with no free place is left out, the lowest scores
+ * first. */
+START_TEST(test_overlay_labels_do_not_overlap)
+{
+    overlay_case *t = new_case(5);
+    /* Four detections on one box (30,40)-(100,60), best first; no masks, so only boxes and
+     * labels are drawn. Detection j is coloured 5j % 19: 0, 5, 10, 15. */
+    for (int j = 0; j < 4; j++)
+        t->dets[j].x1 = 30, t->dets[j].y1 = 40, t->dets[j].x2 = 100, t->dets[j].y2 = 60;
+    /* Detection 4: a box at the top-right corner, its label cannot go above nor stay at x1. */
+    t->dets[4].x1 = 120, t->dets[4].y1 = 2, t->dets[4].x2 = 159, t->dets[4].y2 = 30;
+    yl_draw_overlay(&t->canvas[0][0][0], OW * 3, &t->result, 0);
+    /* Column 137 (inside every label of the shared box, right of its text): rows 22..40 are
+     * detection 0's label, 41..59 detection 1's, 60..78 detection 2's; detection 3's colour
+     * is nowhere but on its box lines, which the better boxes on top of them hide. */
+    const int want[3] = {0, 5, 10};
+    for (int k = 0; k < 3; k++)
+        for (int y = 22 + 19 * k; y <= 40 + 19 * k; y++)
+            ck_assert_msg(label_at(t, 137, y) == want[k], "(137,%d): label colour %d, want %d",
+                          y, label_at(t, 137, y), want[k]);
+    for (int y = 0; y < OH; y++)
+        for (int x = 0; x < OW; x++)
+            ck_assert_msg(label_at(t, x, y) != 15, "detection 3's label drawn at (%d,%d)", x, y);
+    /* Detection 4 (colour 20 % 19 = 1): inside its box, moved left to end at the image's
+     * last column: "dog: 0.50" is 108 pixels, so from x 51 to 159, rows 3..21. */
+    for (int y = 3; y <= 21; y++) {
+        ck_assert_int_eq(label_at(t, 158, y), 1); /* right of the text */
+        ck_assert(label_at(t, 51, y) == 1 || px(t, 51, y)[1] == 255);
+        ck_assert_int_eq(label_at(t, 50, y), -1);
+    }
     free(t);
 }
 END_TEST
@@ -652,6 +708,7 @@ Suite *image_suite(void)
     tc = tcase_create("overlay");
     tcase_add_test(tc, test_overlay);
     tcase_add_test(tc, test_overlay_selection_and_colors);
+    tcase_add_test(tc, test_overlay_labels_do_not_overlap);
     tcase_add_test(tc, test_overlay_font);
     tcase_add_test(tc, test_caption);
     suite_add_tcase(s, tc);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "frames.h"
@@ -317,6 +318,27 @@ START_TEST(test_bad_inputs)
 }
 END_TEST
 
+/* A run that fails before its first frame takes back the output folder it made (a folder
+ * that was there before stays). */
+START_TEST(test_failed_run_leaves_no_folder)
+{
+    const char *dir = "build/test-webcam-unmade";
+    ck_assert_int_eq(system("rm -rf build/test-webcam-unmade"), 0);
+    assert_fails(DEMO " -m build/no-such.pth --input " FRAMES "pan.y4m --headless --out "
+                 "build/test-webcam-unmade", "build/no-such.pth: cannot open");
+    struct stat st;
+    ck_assert_msg(stat(dir, &st) != 0, "%s was left behind", dir);
+    assert_fails(DEMO " " MODEL_ARGS " --input build/no-such-dir --headless --out "
+                 "build/test-webcam-unmade", "no .png/.jpg images");
+    ck_assert_msg(stat(dir, &st) != 0, "%s was left behind", dir);
+    ck_assert_int_eq(mkdir(dir, 0777), 0);
+    assert_fails(DEMO " -m build/no-such.pth --input " FRAMES "pan.y4m --headless --out "
+                 "build/test-webcam-unmade", "build/no-such.pth: cannot open");
+    ck_assert_msg(stat(dir, &st) == 0, "%s, there before, was removed", dir);
+    rmdir(dir);
+}
+END_TEST
+
 /* The window under Xvfb (SDL's X11 driver): the window's pixels, read back, are the
  * overlay plus the HUD. The screenshot is kept as build/webcam.png (doc/webcam.png). */
 START_TEST(test_window_screenshot)
@@ -431,6 +453,7 @@ Suite *webcam_suite(void)
     tcase_add_test(tc, test_headless_y4m);
     tcase_add_test(tc, test_no_display);
     tcase_add_test(tc, test_bad_inputs);
+    tcase_add_test(tc, test_failed_run_leaves_no_folder);
     tcase_add_test(tc, test_window_screenshot);
     tcase_add_test(tc, test_v4l2_mjpeg_stream);
     tcase_add_test(tc, test_v4l2_yuyv_stream);

@@ -25,6 +25,12 @@ yolact_status yl_cuda_device_check_with(const yl_cuda_runtime *rt, int index,
     yl_cuda_device_info found = {.index = index};
     char why[256];
     int e = rt->get_device_count(&found.device_count);
+    /* With no driver at all the count fails as a too-old driver does
+     * (cudaErrorInsufficientDriver); the driver version, 0 then, tells them apart. */
+    if (e != CUDA_SUCCESS && rt->driver_get_version(&found.driver_version) == CUDA_SUCCESS &&
+        found.driver_version == 0)
+        return yl_fail(YOLACT_ERR_BACKEND_UNAVAILABLE, "no usable GPU: no NVIDIA driver found "
+                       "(%s reports driver version 0: it could load no libcuda.so.1)", rt->name);
     if (e != CUDA_SUCCESS)
         return yl_fail(YOLACT_ERR_BACKEND_UNAVAILABLE, "no usable GPU: cudaGetDeviceCount "
                        "(%s) says %s", rt->name, error_text(rt, e, why, sizeof why));

@@ -34,8 +34,8 @@ typedef struct yl_cuda_device_info {
 } yl_cuda_device_info;
 
 /* YOLACT_OK when device `index` exists and is one the kernels run on (compute capability
- * >= 7.5), else YOLACT_ERR_BACKEND_UNAVAILABLE saying why ("no usable GPU: cudaGetDeviceCount
- * says ...", "device index 3 but 1 GPU", ...). info may be NULL. Does not make the device
+ * >= 7.5), else YOLACT_ERR_BACKEND_UNAVAILABLE saying why ("no usable GPU: no NVIDIA driver
+ * found", "cudaGetDeviceCount says ...", "device index 3 but 1 GPU", ...). info may be NULL. Does not make the device
  * current: the backend does that on its own thread. */
 yolact_status yl_cuda_device_check_with(const yl_cuda_runtime *rt, int index,
                                         yl_cuda_device_info *info);

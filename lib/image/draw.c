@@ -1,9 +1,11 @@
 /* Detection overlays as the official eval.py's prep_display draws them on an image:
  * translucent masks, 1-pixel boxes and "class: score" labels on a filled box-coloured
- * rectangle, with a built-in bitmap font in place of OpenCV's Hershey font. */
+ * rectangle, with a built-in bitmap font in place of OpenCV's Hershey font. Unlike eval.py,
+ * labels never overlap: one that has no free place is left out. */
 #include "image/draw.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "status.h"
@@ -221,6 +223,47 @@ static void blend_masks(const canvas *c, const yolact_detection *dets, int n)
     }
 }
 
+/* A label's rectangle, corners included; eval.py's is TEXT_HEIGHT + 5 rows tall, from the
+ * box's top edge up, with the text's baseline 3 rows above its bottom. */
+typedef struct label_rect {
+    int x0, y0, x1, y1;
+    int shown;
+} label_rect;
+enum { LABEL_H = TEXT_HEIGHT + 5, LABEL_BASELINE = LABEL_H - 4 };
+
+/* eval.py shows the re-scored confidence (rescore_bbox), i.e. mask_score. */
+static void label_text(const yolact_detection *d, char *out, size_t size)
+{
+    if (d->class_name)
+        snprintf(out, size, "%s: %.2f", d->class_name, d->mask_score);
+    else
+        snprintf(out, size, "%d: %.2f", d->class_index, d->mask_score);
+}
+
+/* Where detection j's label goes, given the places of the better detections' labels
+ * (placed[0..j-1]): above its box as eval.py draws it, else just inside the box's top edge,
+ * else on its bottom edge, the first of these that lies wholly in the image and overlaps no
+ * label placed before; shifted left where it would cross the image's right edge. With no
+ * such place the label is left out, so the lowest-scoring labels give way, as detectron2's
+ * and supervision's drawing do. */
+static label_rect place_label(const canvas *c, const label_rect *placed, int j, int x1, int y1,
+                              int y2, int width)
+{
+    int x = x1 + width >= c->width ? c->width - 1 - width : x1;
+    x = x < 0 ? 0 : x;
+    const int tops[3] = {y1 - LABEL_H + 1, y1 + 1, y2};
+    for (int t = 0; t < 3; t++) {
+        label_rect r = {x, tops[t], x + width, tops[t] + LABEL_H - 1, 1};
+        int free = r.y0 >= 0 && r.y1 < c->height;
+        for (int k = 0; k < j && free; k++)
+            free = !placed[k].shown || r.x0 > placed[k].x1 || placed[k].x0 > r.x1 ||
+                   r.y0 > placed[k].y1 || placed[k].y0 > r.y1;
+        if (free)
+            return r;
+    }
+    return (label_rect){0, 0, 0, 0, 0};
+}
+
 void yl_draw_overlay(uint8_t *rgb, size_t stride, const yolact_result *result, int max_shown)
 {
     if (!rgb || !result || result->count <= 0 || !result->detections || result->width <= 0 ||
@@ -230,6 +273,17 @@ void yl_draw_overlay(uint8_t *rgb, size_t stride, const yolact_result *result, i
     const int n = max_shown > 0 && max_shown < result->count ? max_shown : result->count;
     blend_masks(&c, result->detections, n);
 
+    /* Labels are placed best score first; without memory for their places none is drawn
+     * (the masks and boxes still are: drawing has no status to report a failure with). */
+    label_rect *labels = calloc((size_t)n, sizeof *labels);
+    char text[128];
+    for (int j = 0; labels && j < n; j++) {
+        const yolact_detection *d = &result->detections[j];
+        label_text(d, text, sizeof text);
+        labels[j] = place_label(&c, labels, j, box_coord(d->x1, c.width),
+                                box_coord(d->y1, c.height), box_coord(d->y2, c.height),
+                                (int)strlen(text) * TEXT_ADVANCE);
+    }
     static const uint8_t white[3] = {255, 255, 255};
     for (int j = n - 1; j >= 0; j--) { /* the best detection's box and label end on top */
         const yolact_detection *d = &result->detections[j];
@@ -240,17 +294,14 @@ void yl_draw_overlay(uint8_t *rgb, size_t stride, const yolact_result *result, i
         fill_rect(&c, x1, y2, x2, y2, color);
         fill_rect(&c, x1, y1, x1, y2, color);
         fill_rect(&c, x2, y1, x2, y2, color);
-
-        /* eval.py shows the re-scored confidence (rescore_bbox), i.e. mask_score. */
-        char label[128];
-        if (d->class_name)
-            snprintf(label, sizeof label, "%s: %.2f", d->class_name, d->mask_score);
-        else
-            snprintf(label, sizeof label, "%d: %.2f", d->class_index, d->mask_score);
-        const int text_w = (int)strlen(label) * TEXT_ADVANCE;
-        fill_rect(&c, x1, y1, x1 + text_w, y1 - TEXT_HEIGHT - 4, color);
-        draw_text(&c, x1, y1 - 3, label, white);
+        if (!labels || !labels[j].shown)
+            continue;
+        const label_rect *r = &labels[j];
+        label_text(d, text, sizeof text);
+        fill_rect(&c, r->x0, r->y0, r->x1, r->y1, color);
+        draw_text(&c, r->x0, r->y0 + LABEL_BASELINE, text, white);
     }
+    free(labels);
 }
 
 void yolact_image_draw_detections(uint8_t *rgb, size_t stride, const yolact_result *result,

@@ -560,7 +560,7 @@ yolact_status yolact_image_save_png(const char *path, const yolact_image *image)
         return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "%s: no memory", path);
     int fd = create_temp(path, temp, name_size);
     if (fd < 0) {
-        yolact_status status = yl_fail(YOLACT_ERR_IO, "%s: cannot create %s: %s", path, temp,
+        yolact_status status = yl_fail(YOLACT_ERR_IO, "%s: cannot create it: %s", path,
                                        strerror(errno));
         free(temp);
         return status;
@@ -568,7 +568,7 @@ yolact_status yolact_image_save_png(const char *path, const yolact_image *image)
     FILE *file = fdopen(fd, "wb");
     yolact_status status = YOLACT_OK;
     if (!file) {
-        status = yl_fail(YOLACT_ERR_IO, "%s: fdopen: %s", temp, strerror(errno));
+        status = yl_fail(YOLACT_ERR_IO, "%s: fdopen: %s", path, strerror(errno));
         close(fd);
     } else {
         status = png_encode(file, path, image);
@@ -580,8 +580,8 @@ yolact_status yolact_image_save_png(const char *path, const yolact_image *image)
             status = yl_fail(YOLACT_ERR_IO, "%s: closing failed: %s", path, strerror(errno));
     }
     if (status == YOLACT_OK && rename(temp, path) != 0)
-        status = yl_fail(YOLACT_ERR_IO, "%s: cannot rename %s into place: %s", path, temp,
-                         strerror(errno));
+        status = yl_fail(YOLACT_ERR_IO, "%s: cannot move the finished file into place: %s",
+                         path, strerror(errno));
     if (status != YOLACT_OK)
         unlink(temp);
     free(temp);
