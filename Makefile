@@ -124,8 +124,15 @@ $(BUILD)/yolact-tests: $(TEST_OBJS) $(TEST_EXTRA_OBJS) $(CORE_OBJS)
 
 # TEST_BEFORE: runners from mk/*.mk run first, so Check's summary line of the main runner
 # is the last line of the output.
+# `make test` leaves out the tests tagged "full": the emulated CUDA frames at the networks'
+# full input, which repeat what the same tests prove at a smaller one; `make test-full` runs
+# them.
+.PHONY: test-full
 test: all $(BUILD)/yolact-tests $(TEST_BEFORE)
-	$(foreach runner,$(TEST_BEFORE),$(runner) &&) $(BUILD)/yolact-tests
+	$(foreach runner,$(TEST_BEFORE),$(runner) &&) CK_EXCLUDE_TAGS=full $(BUILD)/yolact-tests
+
+test-full: $(BUILD)/yolact-tests
+	CK_INCLUDE_TAGS=full $(BUILD)/yolact-tests
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig

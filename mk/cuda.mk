@@ -78,17 +78,19 @@ test-gpu-math:
 	$(MAKE) CUDA=0 BUILD=$(GPU_MATH_BUILD) EMU_MATH=gpu $(GPU_MATH_BUILD)/yolact-tests
 	for suite in kernels network_kernels plus_kernels; do \
 	    CK_RUN_SUITE=$$suite $(GPU_MATH_BUILD)/yolact-tests || exit 1; done
-	CK_RUN_SUITE=parity CK_RUN_CASE=cuda $(GPU_MATH_BUILD)/yolact-tests
+	CK_RUN_SUITE=parity CK_INCLUDE_TAGS=cuda $(GPU_MATH_BUILD)/yolact-tests
 
 # The emulated kernels again with every launch's blocks, and each block's threads, run last
 # first (YL_EMU_ORDER=reverse, test/emu/README.md): a thread that reads a lower thread's write
-# with no barrier between passes in the forward order by luck and fails here. ~3.5 min.
+# with no barrier between passes in the forward order by luck and fails here. The emulated
+# frames at both sizes (tag "full": the networks' own).
 .PHONY: test-run-order
 test-run-order: $(BUILD)/yolact-tests
 	for suite in kernels network_kernels plus_kernels cuda_backend; do \
 	    YL_EMU_ORDER=reverse CK_RUN_SUITE=$$suite $(BUILD)/yolact-tests || exit 1; done
-	YL_EMU_ORDER=reverse CK_RUN_SUITE=threads CK_RUN_CASE=cuda_threads $(BUILD)/yolact-tests
-	YL_EMU_ORDER=reverse CK_RUN_SUITE=parity CK_RUN_CASE=cuda $(BUILD)/yolact-tests
+	for suite in threads parity; do \
+	    YL_EMU_ORDER=reverse CK_RUN_SUITE=$$suite CK_INCLUDE_TAGS=cuda $(BUILD)/yolact-tests \
+	    || exit 1; done
 
 # ---- nvcc compile check --------------------------------------------------------------------
 # sm_75 (Turing) .. sm_90 (Hopper) machine code, PTX of the last for newer GPUs (JIT).
