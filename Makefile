@@ -123,7 +123,7 @@ $(BUILD)/yolact-tests: $(TEST_OBJS) $(TEST_EXTRA_OBJS) $(CORE_OBJS)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(CHECK_LIBS) $(DEP_LIBS) $(TEST_EXTRA_LIBS) $(LDLIBS_BASE)
 
 # TEST_BEFORE: runners from mk/*.mk run first, so Check's summary line of the main runner
-# is the last line of the output.
+# is the last line of the output. The runner prints a line per test as it ends (test/main.c).
 # `make test` leaves out the tests tagged "full": the emulated CUDA frames at the networks'
 # full input, which repeat what the same tests prove at a smaller one; `make test-full` runs
 # them.
