@@ -2,7 +2,11 @@
 # suites, `make install PREFIX=...` installs header, libraries and yolact.pc.
 # Optional parts are detected and reported; the build works without them.
 
+# Parallel by default; a make run from another one's recipe (MAKELEVEL > 0: $(MAKE), the
+# install suite's `make install`) shares that one's job slots instead.
+ifeq ($(MAKELEVEL),0)
 MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
+endif
 
 VERSION_MAJOR := 0
 VERSION := 0.1.0
@@ -126,10 +130,10 @@ $(BUILD)/yolact-tests: $(TEST_OBJS) $(TEST_EXTRA_OBJS) $(CORE_OBJS)
 # is the last line of the output. The runner prints a line per test as it ends (test/main.c).
 # `make test` leaves out the tests tagged "full": the emulated CUDA frames at the networks'
 # full input, which repeat what the same tests prove at a smaller one; `make test-full` runs
-# them.
+# them. The `+`: the install suite runs `make install`, which needs this make's job slots.
 .PHONY: test-full
 test: all $(BUILD)/yolact-tests $(TEST_BEFORE)
-	$(foreach runner,$(TEST_BEFORE),$(runner) &&) CK_EXCLUDE_TAGS=full $(BUILD)/yolact-tests
+	+$(foreach runner,$(TEST_BEFORE),$(runner) &&) CK_EXCLUDE_TAGS=full $(BUILD)/yolact-tests
 
 test-full: $(BUILD)/yolact-tests
 	CK_INCLUDE_TAGS=full $(BUILD)/yolact-tests
