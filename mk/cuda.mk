@@ -93,8 +93,21 @@ test-run-order: $(BUILD)/yolact-tests
 	    || exit 1; done
 
 # ---- nvcc compile check --------------------------------------------------------------------
-# sm_75 (Turing) .. sm_90 (Hopper) machine code, PTX of the last for newer GPUs (JIT).
-CUDA_ARCH ?= 75 80 86 89 90
+# Machine code for this machine's GPUs when nvidia-smi lists any of compute capability 7.5 or
+# newer (one architecture, not five), else for sm_75 (Turing) .. sm_90 (Hopper); PTX of the
+# last for newer GPUs (JIT). CUDA_ARCH="80 90" chooses.
+ifeq ($(origin CUDA_ARCH),undefined)
+CUDA_ARCH_LOCAL := $(if $(HAVE_CUDA),$(shell nvidia-smi --query-gpu=compute_cap \
+                       --format=csv,noheader 2>/dev/null | tr -d . | \
+                       awk '/^[0-9]+$$/ && $$1 >= 75' | sort -u))
+CUDA_ARCH := $(or $(CUDA_ARCH_LOCAL),75 80 86 89 90)
+CUDA_ARCH_SOURCE := $(if $(CUDA_ARCH_LOCAL),this machine's GPU,no GPU seen: the default list)
+else
+CUDA_ARCH_SOURCE := as CUDA_ARCH says
+endif
+# For the Makefile's config line.
+CUDA_ARCH_SAYS = kernels for sm_$(subst $() $(),/sm_,$(strip $(CUDA_ARCH))) + PTX, \
+                 $(CUDA_ARCH_SOURCE); CUDA_ARCH=\"80 90\" chooses, CUDA=0 leaves the backend out
 NVCC ?= $(CUDA_HOME)/bin/nvcc
 NVCC_GENCODE := $(foreach a,$(CUDA_ARCH),-gencode arch=compute_$(a),code=sm_$(a)) \
                 -gencode arch=compute_$(lastword $(CUDA_ARCH)),code=compute_$(lastword $(CUDA_ARCH))
