@@ -2,7 +2,11 @@
 # suites, `make install PREFIX=...` installs header, libraries and yolact.pc.
 # Optional parts are detected and reported; the build works without them.
 
+# Parallel by default; a make run from another one's recipe (MAKELEVEL > 0: $(MAKE), the
+# install suite's `make install`) shares that one's job slots instead.
+ifeq ($(MAKELEVEL),0)
 MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
+endif
 
 VERSION_MAJOR := 0
 VERSION := 0.1.0
@@ -99,7 +103,7 @@ TEST_BEFORE := test/check_layers.sh
 all: config $(SHARED) $(STATIC) $(EXAMPLES)
 
 config:
-	@echo "libyolact $(VERSION): libpng yes, zlib yes, JPEG $(if $(HAVE_JPEG),yes,no (install libjpeg62-turbo-dev)), OpenBLAS $(if $(HAVE_OPENBLAS),yes,no (portable GEMM)), CUDA backend $(if $(HAVE_CUDA),yes ($(CUDA_HOME), cuDNN),no (needs nvcc in CUDA_HOME=$(CUDA_HOME) and cudnn.h in CUDNN_HOME=$(CUDNN_HOME)))"
+	@echo "libyolact $(VERSION): libpng yes, zlib yes, JPEG $(if $(HAVE_JPEG),yes,no (install libjpeg62-turbo-dev)), OpenBLAS $(if $(HAVE_OPENBLAS),yes,no (portable GEMM)), CUDA backend $(if $(HAVE_CUDA),yes ($(CUDA_HOME), cuDNN; $(CUDA_ARCH_SAYS)),no (needs nvcc in CUDA_HOME=$(CUDA_HOME) and cudnn.h in CUDNN_HOME=$(CUDNN_HOME)))"
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -138,9 +142,16 @@ $(BUILD)/yolact-tests: $(TEST_OBJS) $(TEST_EXTRA_OBJS) $(CORE_OBJS)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(CHECK_LIBS) $(DEP_LIBS) $(TEST_EXTRA_LIBS) $(LDLIBS_BASE)
 
 # TEST_BEFORE: runners from mk/*.mk run first, so Check's summary line of the main runner
-# is the last line of the output.
+# is the last line of the output. The runner prints a line per test as it ends (test/main.c).
+# `make test` leaves out the tests tagged "full": the emulated CUDA frames at the networks'
+# full input, which repeat what the same tests prove at a smaller one; `make test-full` runs
+# them. The `+`: the install suite runs `make install`, which needs this make's job slots.
+.PHONY: test-full
 test: all $(BUILD)/yolact-tests $(TEST_BEFORE)
-	$(foreach runner,$(TEST_BEFORE),$(runner) &&) $(BUILD)/yolact-tests
+	+$(foreach runner,$(TEST_BEFORE),$(runner) &&) CK_EXCLUDE_TAGS=full $(BUILD)/yolact-tests
+
+test-full: $(BUILD)/yolact-tests
+	CK_INCLUDE_TAGS=full $(BUILD)/yolact-tests
 
 # Two pkg-config files. yolact.pc links the shared library and puts the prefix's lib
 # directory on the program's run path (but /usr's, which the loader searches anyway), so the

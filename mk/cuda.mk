@@ -78,21 +78,36 @@ test-gpu-math:
 	$(MAKE) CUDA=0 BUILD=$(GPU_MATH_BUILD) EMU_MATH=gpu $(GPU_MATH_BUILD)/yolact-tests
 	for suite in kernels network_kernels plus_kernels; do \
 	    CK_RUN_SUITE=$$suite $(GPU_MATH_BUILD)/yolact-tests || exit 1; done
-	CK_RUN_SUITE=parity CK_RUN_CASE=cuda $(GPU_MATH_BUILD)/yolact-tests
+	CK_RUN_SUITE=parity CK_INCLUDE_TAGS=cuda $(GPU_MATH_BUILD)/yolact-tests
 
 # The emulated kernels again with every launch's blocks, and each block's threads, run last
 # first (YL_EMU_ORDER=reverse, test/emu/README.md): a thread that reads a lower thread's write
-# with no barrier between passes in the forward order by luck and fails here. ~3.5 min.
+# with no barrier between passes in the forward order by luck and fails here. The emulated
+# frames at both sizes (tag "full": the networks' own).
 .PHONY: test-run-order
 test-run-order: $(BUILD)/yolact-tests
 	for suite in kernels network_kernels plus_kernels cuda_backend; do \
 	    YL_EMU_ORDER=reverse CK_RUN_SUITE=$$suite $(BUILD)/yolact-tests || exit 1; done
-	YL_EMU_ORDER=reverse CK_RUN_SUITE=threads CK_RUN_CASE=cuda_threads $(BUILD)/yolact-tests
-	YL_EMU_ORDER=reverse CK_RUN_SUITE=parity CK_RUN_CASE=cuda $(BUILD)/yolact-tests
+	for suite in threads parity; do \
+	    YL_EMU_ORDER=reverse CK_RUN_SUITE=$$suite CK_INCLUDE_TAGS=cuda $(BUILD)/yolact-tests \
+	    || exit 1; done
 
 # ---- nvcc compile check --------------------------------------------------------------------
-# sm_75 (Turing) .. sm_90 (Hopper) machine code, PTX of the last for newer GPUs (JIT).
-CUDA_ARCH ?= 75 80 86 89 90
+# Machine code for this machine's GPUs when nvidia-smi lists any of compute capability 7.5 or
+# newer (one architecture, not five), else for sm_75 (Turing) .. sm_90 (Hopper); PTX of the
+# last for newer GPUs (JIT). CUDA_ARCH="80 90" chooses.
+ifeq ($(origin CUDA_ARCH),undefined)
+CUDA_ARCH_LOCAL := $(if $(HAVE_CUDA),$(shell nvidia-smi --query-gpu=compute_cap \
+                       --format=csv,noheader 2>/dev/null | tr -d . | \
+                       awk '/^[0-9]+$$/ && $$1 >= 75' | sort -u))
+CUDA_ARCH := $(or $(CUDA_ARCH_LOCAL),75 80 86 89 90)
+CUDA_ARCH_SOURCE := $(if $(CUDA_ARCH_LOCAL),this machine's GPU,no GPU seen: the default list)
+else
+CUDA_ARCH_SOURCE := as CUDA_ARCH says
+endif
+# For the Makefile's config line.
+CUDA_ARCH_SAYS = kernels for sm_$(subst $() $(),/sm_,$(strip $(CUDA_ARCH))) + PTX, \
+                 $(CUDA_ARCH_SOURCE); CUDA_ARCH=\"80 90\" chooses, CUDA=0 leaves the backend out
 NVCC ?= $(CUDA_HOME)/bin/nvcc
 NVCC_GENCODE := $(foreach a,$(CUDA_ARCH),-gencode arch=compute_$(a),code=sm_$(a)) \
                 -gencode arch=compute_$(lastword $(CUDA_ARCH)),code=compute_$(lastword $(CUDA_ARCH))

@@ -54,12 +54,13 @@ ASAN_ENV := ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:abort_on_error=0:strict_
             UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
             YL_TEST_CLI=$(ASAN_BUILD)/yolact-detect
 
-# The CUDA backend's whole-network tests (tag "cuda") stay out, as under valgrind below.
+# The CUDA backend's whole-network tests (tag "cuda") stay out, as under valgrind below. The
+# `+` here and below: the install suite runs `make install`, which needs this make's job slots.
 test-asan:
 	$(MAKE) CUDA=0 BUILD=$(ASAN_BUILD) \
 	    CFLAGS="$(SAN_COMMON) -fsanitize=address,undefined -fno-sanitize-recover=all" \
 	    $(ASAN_BUILD)/yolact-tests $(ASAN_BUILD)/yolact-detect
-	CK_EXCLUDE_TAGS=cuda $(ASAN_ENV) $(ASAN_BUILD)/yolact-tests
+	+CK_EXCLUDE_TAGS=cuda $(ASAN_ENV) $(ASAN_BUILD)/yolact-tests
 
 # ---- ThreadSanitizer: the threads suite --------------------------------------------------
 # Built with clang: gcc's target_clones resolvers (lib/cpu/gemm.h) run before the TSan
@@ -91,6 +92,6 @@ VALGRIND_EXCLUDE_TAGS ?= cuda
 # same products: one frame of the bundled network took over 2 minutes with the first and
 # 16 s with the second (valgrind --tool=none, yolact-detect --threads 1).
 test-valgrind: $(BUILD)/yolact-tests $(BUILD)/yolact-detect
-	CK_FORK=no CK_EXCLUDE_TAGS="$(VALGRIND_EXCLUDE_TAGS)" OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE \
+	+CK_FORK=no CK_EXCLUDE_TAGS="$(VALGRIND_EXCLUDE_TAGS)" OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE \
 	    OPENBLAS_NUM_THREADS=1 OPENBLAS_CORETYPE=Prescott \
 	    valgrind $(VALGRIND_FLAGS) $(BUILD)/yolact-tests

@@ -2,9 +2,12 @@
  * test/test_NAME.c) runs here, so `make test` ends with Check's summary line. Built a second
  * time with YL_GPU_RUNNER for the GPU suites on the real CUDA runtime (mk/cuda.mk).
  * Run it from the repository root (test data paths are relative to it). */
+#define _GNU_SOURCE /* fopencookie */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #ifdef YL_GPU_RUNNER
 #include <unistd.h>
@@ -39,6 +42,47 @@ static Suite *gpu_runner_suite(void)
 }
 #endif
 
+/* stdout as it was, and the runner's start: each line printed gets the time since then. */
+static FILE *plain_stdout;
+static struct timespec started;
+static int at_line_start = 1;
+
+static ssize_t write_stamped(void *cookie, const char *buf, size_t size)
+{
+    (void)cookie;
+    for (size_t done = 0; done < size;) {
+        if (at_line_start) {
+            struct timespec now;
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            long s = (long)(now.tv_sec - started.tv_sec);
+            fprintf(plain_stdout, "[%2ld:%02ld] ", s / 60, s % 60);
+        }
+        const char *newline = memchr(buf + done, '\n', size - done);
+        size_t n = newline ? (size_t)(newline - buf) + 1 - done : size - done;
+        if (fwrite(buf + done, 1, n, plain_stdout) != n)
+            return -1;
+        at_line_start = newline != NULL;
+        done += n;
+    }
+    return fflush(plain_stdout) == 0 ? (ssize_t)size : -1;
+}
+
+/* A line per test as it ends (Check's log on stdout, unless CK_LOG_FILE_NAME names another
+ * file), each line of the run stamped with minutes:seconds since the start: a long run shows
+ * its progress and where its time goes. Forked tests inherit the stamping stream. */
+static void log_progress(SRunner *runner)
+{
+    clock_gettime(CLOCK_MONOTONIC, &started);
+    FILE *stamped = fopencookie(NULL, "w", (cookie_io_functions_t){.write = write_stamped});
+    if (stamped) {
+        setvbuf(stamped, NULL, _IOLBF, 0);
+        plain_stdout = stdout;
+        stdout = stamped;
+    }
+    if (!getenv("CK_LOG_FILE_NAME"))
+        srunner_set_log(runner, "-");
+}
+
 int main(void)
 {
     SRunner *runner = srunner_create(NULL);
@@ -56,6 +100,7 @@ int main(void)
 #include "test_suites.h"
 #undef SUITE
     }
+    log_progress(runner);
     srunner_run_all(runner, CK_NORMAL);
     int failed = srunner_ntests_failed(runner);
     srunner_free(runner);

@@ -23,18 +23,34 @@
 
 #define IMAGE YL_TEST_DATA "/parity/coffee.png"
 
-/* The model every test uses, loaded by the checked fixture. */
-static yolact_model *model;
+/* The parity networks, YOLACT and YOLACT++, loaded by the checked fixtures: at their full
+ * input, or at a smaller one for the frame tests of `make test`, whose properties (counts,
+ * batches, memory, statuses) do not depend on the input's size; the full-size frames are
+ * tagged "full" (`make test-full`). */
+static yolact_model *model, *plus;
 
-static void load_model(void)
+static void load_models_at(int size, int plus_size)
 {
-    model = yl_test_parity_model();
+    model = yl_test_load_model_at(YL_TEST_PARITY_CHECKPOINT, "yolact_resnet50", size);
+    plus = yl_test_load_model_at(YL_TEST_PARITY_PLUS_CHECKPOINT, "yolact_plus_resnet50",
+                                 plus_size);
 }
 
-static void free_model(void)
+static void load_models(void)
+{
+    load_models_at(0, 0);
+}
+
+static void load_small_models(void)
+{
+    load_models_at(YL_TEST_SMALL_INPUT, YL_TEST_SMALL_PLUS_INPUT);
+}
+
+static void free_models(void)
 {
     yolact_model_free(model);
-    model = NULL;
+    yolact_model_free(plus);
+    model = plus = NULL;
 }
 
 /* A CUDA session of m keeping scores above score_threshold that runs batch_size images a
@@ -155,8 +171,6 @@ END_TEST
  * counts, and mask scores that are the net's, not the box scores. */
 START_TEST(a_plus_frame_allocates_nothing_and_syncs_twice)
 {
-    yolact_model *plus = yl_test_load_model(YL_TEST_PARITY_PLUS_CHECKPOINT,
-                                            "yolact_plus_resnet50");
     yolact_session *s = cuda_session_of(plus, 0.1f, 1);
     yolact_image image;
     ck_assert_status(yolact_image_load(IMAGE, &image), YOLACT_OK);
@@ -176,7 +190,6 @@ START_TEST(a_plus_frame_allocates_nothing_and_syncs_twice)
     ck_assert_msg(rescored > 0, "no mask score differs from its box score");
     yolact_image_free_pixels(&image);
     yolact_session_free(s);
-    yolact_model_free(plus);
     yl_emu_counters c;
     yl_emu_counters_get(&c);
     ck_assert_int_eq(c.live_allocations, 0);
@@ -471,13 +484,9 @@ END_TEST
  * together): a pass of two images gives each its single-image detections and mask scores. */
 START_TEST(plus_batches_give_the_single_frame_result)
 {
-    yolact_model *plus = yl_test_load_model(YL_TEST_PARITY_PLUS_CHECKPOINT,
-                                            "yolact_plus_resnet50");
     yolact_session *single = cuda_session_of(plus, 0.1f, 1);
-    if (!single) {
-        yolact_model_free(plus);
+    if (!single)
         return;
-    }
     yolact_session *paired = cuda_session_of(plus, 0.1f, 2);
     yolact_image images[2];
     load_two_sizes(images);
@@ -493,7 +502,6 @@ START_TEST(plus_batches_give_the_single_frame_result)
         yolact_image_free_pixels(&images[i]);
     yolact_session_free(single);
     yolact_session_free(paired);
-    yolact_model_free(plus);
 }
 END_TEST
 
@@ -970,8 +978,6 @@ START_TEST(another_threads_capture_survives_a_session)
     if (!probe)
         return;
     yolact_session_free(probe);
-    yolact_model *plus = yl_test_load_model(YL_TEST_PARITY_PLUS_CHECKPOINT,
-                                            "yolact_plus_resnet50");
     yolact_image image;
     ck_assert_status(yolact_image_load(IMAGE, &image), YOLACT_OK);
     outside_capture c;
@@ -1014,16 +1020,18 @@ START_TEST(another_threads_capture_survives_a_session)
     ck_assert_int_eq(counters.blocking_streams, 0);
 #endif
     yolact_image_free_pixels(&image);
-    yolact_model_free(plus);
 }
 END_TEST
 
 Suite *cuda_backend_suite(void)
 {
     Suite *s = suite_create("cuda_backend");
-    /* Sessions made and freed without a frame: cheap enough for the sanitizer runs. */
+    /* Sessions made and freed without a frame, of the smaller networks: cheap enough for the
+     * sanitizer runs, though a session's creation runs each library convolution once
+     * (yl_dnn_conv_trial). */
     TCase *sessions = tcase_create("sessions");
-    tcase_add_checked_fixture(sessions, load_model, free_model);
+    tcase_add_checked_fixture(sessions, load_small_models, free_models);
+    tcase_set_timeout(sessions, 120);
     tcase_add_test(sessions, what_it_cannot_do_is_refused_at_creation);
 #ifdef YL_CUDA_EMULATION
     tcase_add_test(sessions, sessions_share_the_weights);
@@ -1031,29 +1039,35 @@ Suite *cuda_backend_suite(void)
     tcase_add_test(sessions, device_memory_is_counted_at_creation);
     tcase_add_test(sessions, describe_names_the_device_and_its_libraries);
     suite_add_tcase(s, sessions);
-    /* Whole frames of the network: tagged "cuda", which the ASan and valgrind runs leave out
+    /* Whole frames of the networks: tagged "cuda", which the ASan and valgrind runs leave out
      * (the emulated heads under them take tens of minutes; their kernels run there through
-     * the kernel suites). */
-    TCase *frames = tcase_create("frames");
-    tcase_set_tags(frames, "cuda");
-    tcase_add_checked_fixture(frames, load_model, free_model);
-    tcase_set_timeout(frames, 600);
+     * the kernel suites); at the smaller input, then at the full one (tagged "full" too). */
+    const TTest *const frame_tests[] = {
 #ifdef YL_CUDA_EMULATION
-    tcase_add_test(frames, a_frame_allocates_nothing_and_syncs_twice);
-    tcase_add_test(frames, a_plus_frame_allocates_nothing_and_syncs_twice);
-    tcase_add_test(frames, out_of_gpu_memory_is_a_status_and_the_session_recovers);
-    tcase_add_test(frames, masks_outgrowing_their_room_grow_once);
-    tcase_add_test(frames, emulated_cudnn_rounds_fp16_when_asked);
-    tcase_add_test(frames, a_refused_capture_falls_back_to_running_op_by_op);
-    tcase_add_test(frames, failing_cudnn_algorithms_are_passed_over);
+        a_frame_allocates_nothing_and_syncs_twice,
+        a_plus_frame_allocates_nothing_and_syncs_twice,
+        out_of_gpu_memory_is_a_status_and_the_session_recovers,
+        masks_outgrowing_their_room_grow_once,
+        emulated_cudnn_rounds_fp16_when_asked,
+        a_refused_capture_falls_back_to_running_op_by_op,
+        failing_cudnn_algorithms_are_passed_over,
 #endif
-    tcase_add_test(frames, batches_and_strides_give_the_single_frame_result);
-    tcase_add_test(frames, a_pass_past_one_mask_group_gives_the_single_frame_results);
-    tcase_add_test(frames, plus_batches_give_the_single_frame_result);
-    tcase_add_test(frames, device_memory_images_are_read_in_place);
-    tcase_add_test(frames, profile_times_every_stage);
-    tcase_add_test(frames, device_memory_grows_with_the_image);
-    tcase_add_test(frames, another_threads_capture_survives_a_session);
-    suite_add_tcase(s, frames);
+        batches_and_strides_give_the_single_frame_result,
+        a_pass_past_one_mask_group_gives_the_single_frame_results,
+        plus_batches_give_the_single_frame_result,
+        device_memory_images_are_read_in_place,
+        profile_times_every_stage,
+        device_memory_grows_with_the_image,
+        another_threads_capture_survives_a_session,
+    };
+    for (int full = 0; full < 2; full++) {
+        TCase *frames = tcase_create(full ? "frames_full" : "frames");
+        tcase_set_tags(frames, full ? "cuda full" : "cuda");
+        tcase_add_checked_fixture(frames, full ? load_models : load_small_models, free_models);
+        tcase_set_timeout(frames, 600);
+        for (size_t i = 0; i < sizeof frame_tests / sizeof frame_tests[0]; i++)
+            tcase_add_test(frames, frame_tests[i]);
+        suite_add_tcase(s, frames);
+    }
     return s;
 }

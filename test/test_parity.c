@@ -55,7 +55,8 @@ static const parity_run runs[] = {
      1e-2},
 };
 #define NUM_RUNS (int)(sizeof runs / sizeof runs[0])
-static const char *const images[] = {"astronaut", "coffee"};
+/* The first image holds the raw outputs of both sets. */
+static const char *const images[] = {"coffee", "astronaut"};
 
 /* A session for the run, or NULL (with a SKIP line) where its backend cannot run here. */
 static yolact_session *run_session(const yolact_model *m, const parity_run *run)
@@ -197,11 +198,11 @@ static void check_frame(const parity_set *set, const char *image, const parity_r
     free_frame(&f);
 }
 
-/* _i = 2 * run + image. */
-START_TEST(yolact_parity) { check_frame(yolact, images[_i % 2], &runs[_i / 2]); }
+/* _i = NUM_RUNS * image + run. */
+START_TEST(yolact_parity) { check_frame(yolact, images[_i / NUM_RUNS], &runs[_i % NUM_RUNS]); }
 END_TEST
 
-START_TEST(plus_parity) { check_frame(plus, images[_i % 2], &runs[_i / 2]); }
+START_TEST(plus_parity) { check_frame(plus, images[_i / NUM_RUNS], &runs[_i % NUM_RUNS]); }
 END_TEST
 
 #ifdef YL_CUDA_EMULATION
@@ -220,18 +221,30 @@ END_TEST
 Suite *parity_suite(void)
 {
     Suite *s = suite_create("parity");
-    /* runs[0] is the CPU; the CUDA runs are tagged "cuda" (emulated in the normal runner,
-     * where valgrind leaves them out: CK_EXCLUDE_TAGS=cuda). */
-    for (int cuda = 0; cuda < 2; cuda++) {
-        TCase *tc = tcase_create(cuda ? "cuda" : "cpu");
-        if (cuda)
-            tcase_set_tags(tc, "cuda");
+    /* runs[0] is the CPU, on both images. The CUDA runs are tagged "cuda" (emulated in the
+     * normal runner, where valgrind leaves them out: CK_EXCLUDE_TAGS=cuda): on the first image,
+     * which checks the gate and the raw outputs of both sets, then on the second, tagged
+     * "full" too (`make test-full`): the emulated frames take seconds each. */
+    static const struct {
+        const char *name, *tags;
+        int first_run, end_run, first_image, end_image;
+    } cases[] = {
+        {"cpu", "", 0, 1, 0, 2},
+        {"cuda", "cuda", 1, NUM_RUNS, 0, 1},
+        {"cuda_full", "cuda full", 1, NUM_RUNS, 1, 2},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        TCase *tc = tcase_create(cases[c].name);
+        tcase_set_tags(tc, cases[c].tags);
         tcase_set_timeout(tc, 600);
-        int first = cuda ? 1 : 0, end = cuda ? NUM_RUNS : 1;
-        tcase_add_loop_test(tc, yolact_parity, 2 * first, 2 * end);
-        tcase_add_loop_test(tc, plus_parity, 2 * first, 2 * end);
+        for (int image = cases[c].first_image; image < cases[c].end_image; image++) {
+            int first = NUM_RUNS * image + cases[c].first_run;
+            int end = NUM_RUNS * image + cases[c].end_run;
+            tcase_add_loop_test(tc, yolact_parity, first, end);
+            tcase_add_loop_test(tc, plus_parity, first, end);
+        }
 #ifdef YL_CUDA_EMULATION
-        if (cuda)
+        if (strcmp(cases[c].name, "cuda") == 0)
             tcase_add_test(tc, own_convolutions_parity);
 #endif
         suite_add_tcase(s, tc);

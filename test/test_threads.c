@@ -134,12 +134,12 @@ static void *work(void *arg)
  * frame compared with a single session's. The single session runs on a model of its own, so
  * the threads' sessions are the first on theirs and race to create what a model makes on
  * first use (the CPU's prepared weights). */
-static void run_shared_model(yolact_backend backend, int threads, int rounds)
+static void run_shared_model(yolact_backend backend, int threads, int rounds, int size)
 {
     for (int i = 0; i < NUM_IMAGES; i++)
         ck_assert_status(yolact_image_load(image_paths[i], &images[i]), YOLACT_OK);
 
-    model = yl_test_parity_model();
+    model = yl_test_load_model_at(YL_TEST_PARITY_CHECKPOINT, "yolact_resnet50", size);
     yolact_session *single;
     yolact_status st = make_session(backend, &single);
     if (st == YOLACT_ERR_BACKEND_UNAVAILABLE) { /* the GPU runner without a GPU */
@@ -157,7 +157,7 @@ static void run_shared_model(yolact_backend backend, int threads, int rounds)
     }
     yolact_model_free(model);
 
-    model = yl_test_parity_model();
+    model = yl_test_load_model_at(YL_TEST_PARITY_CHECKPOINT, "yolact_resnet50", size);
     worker workers[MAX_THREADS] = {0};
     for (int t = 0; t < threads; t++) {
         workers[t].backend = backend;
@@ -181,13 +181,14 @@ static void run_shared_model(yolact_backend backend, int threads, int rounds)
 
 START_TEST(shared_model_four_threads)
 {
-    run_shared_model(YOLACT_BACKEND_CPU, 4, 2);
+    run_shared_model(YOLACT_BACKEND_CPU, 4, 2, 0);
 }
 END_TEST
 
+/* _i: the network at the smaller input of `make test`, or at its own (tag "full"). */
 START_TEST(shared_model_two_cuda_threads)
 {
-    run_shared_model(YOLACT_BACKEND_CUDA, 2, 1);
+    run_shared_model(YOLACT_BACKEND_CUDA, 2, 1, _i ? 0 : YL_TEST_SMALL_INPUT);
 }
 END_TEST
 
@@ -202,10 +203,12 @@ Suite *threads_suite(void)
     tcase_add_test(tc, shared_model_four_threads);
     suite_add_tcase(s, tc);
     /* Tagged "cuda" too: the sanitizer and valgrind runs leave the emulated network out. */
-    TCase *cuda = tcase_create("cuda_threads");
-    tcase_set_tags(cuda, "slow cuda");
-    tcase_set_timeout(cuda, 600);
-    tcase_add_test(cuda, shared_model_two_cuda_threads);
-    suite_add_tcase(s, cuda);
+    for (int full = 0; full < 2; full++) {
+        TCase *cuda = tcase_create(full ? "cuda_threads_full" : "cuda_threads");
+        tcase_set_tags(cuda, full ? "slow cuda full" : "slow cuda");
+        tcase_set_timeout(cuda, 600);
+        tcase_add_loop_test(cuda, shared_model_two_cuda_threads, full, full + 1);
+        suite_add_tcase(s, cuda);
+    }
     return s;
 }

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <sys/wait.h>
 
+#include "model/model.h"
+
 uint8_t *yl_test_read_file(const char *path, size_t *size)
 {
     FILE *f = fopen(path, "rb");
@@ -30,6 +32,25 @@ yolact_model *yl_test_load_model(const char *path, const char *preset)
     mo.preset = preset;
     yolact_model *m = NULL;
     ck_assert_status(yolact_model_load(path, &mo, &m), YOLACT_OK);
+    return m;
+}
+
+yolact_model *yl_test_load_model_at(const char *path, const char *preset, int size)
+{
+    const yl_preset *full = yl_preset_find(preset);
+    ck_assert_ptr_nonnull(full);
+    yl_preset p = *full;
+    size = size ? size : p.input_size;
+    for (int l = 0; l < YL_MAX_LEVELS; l++)
+        for (int j = 0; j < YL_MAX_SCALES; j++)
+            p.scales[l][j] = p.scales[l][j] * (float)size / (float)p.input_size;
+    p.input_size = size;
+    yl_tensor_table table = {0};
+    ck_assert_status(yl_weights_read(path, &table), YOLACT_OK);
+    yolact_model *m = NULL;
+    yolact_status s = yl_model_build(&table, &p, YOLACT_PRESET_GIVEN, &m);
+    yl_tensor_table_free(&table);
+    ck_assert_status(s, YOLACT_OK);
     return m;
 }
 

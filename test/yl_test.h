@@ -42,6 +42,18 @@ yolact_model *yl_test_parity_model(void);
 /* A checkpoint loaded with a preset (a Check failure when it does not load). */
 yolact_model *yl_test_load_model(const char *path, const char *preset);
 
+/* A checkpoint loaded with a preset whose input is size x size (0: the preset's own) and
+ * whose anchors are scaled with it, as the official im400/im700 configs scale yolact_base's:
+ * the same network on other maps (a Check failure when it does not load). */
+yolact_model *yl_test_load_model_at(const char *path, const char *preset, int size);
+
+/* The input sizes of the emulated CUDA frames in `make test` (their runs at the networks'
+ * own 550 are tagged "full"): YOLACT at 128, (128/550)^2 of the pixels, P7 1x1; YOLACT++ at
+ * 256, the smallest multiple of 32 whose 64x64 prototypes leave its mask-IoU net's last
+ * layer an output. */
+#define YL_TEST_SMALL_INPUT 128
+#define YL_TEST_SMALL_PLUS_INPUT 256
+
 /* Read a whole file into a malloc'ed buffer; NULL if it cannot be read. */
 uint8_t *yl_test_read_file(const char *path, size_t *size);
 
