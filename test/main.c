@@ -102,7 +102,11 @@ int main(void)
     }
     log_progress(runner);
     srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
+    int failed = srunner_ntests_failed(runner), run = srunner_ntests_run(runner);
     srunner_free(runner);
+    /* The last line unstamped, in the plain form every test-output reader knows. */
+    fflush(stdout);
+    fprintf(plain_stdout ? plain_stdout : stdout, "%d passed, %d failed\n", run - failed,
+            failed);
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
