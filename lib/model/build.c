@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/cache.h"
 #include "status.h"
 
 #define BN_EPS 1e-5
@@ -761,13 +762,14 @@ yolact_status yl_model_build(const yl_tensor_table *table, const yl_preset *pres
         return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory");
     }
     yolact_model *m = b.m;
-    pthread_mutex_init(&m->prepare_lock, NULL);
+    m->cache = yl_model_cache_create();
     m->preset = *preset;
     m->preset_name = strdup(preset->name);
     m->info.preset = m->preset_name;
     m->info.preset_source = preset_source;
-    yolact_status s = m->preset_name ? build(&b, preset)
-                                     : yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory");
+    yolact_status s = m->cache && m->preset_name
+                          ? build(&b, preset)
+                          : yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory");
     free(b.used);
     free(b.params);
     free(b.refs);
@@ -801,9 +803,8 @@ void yolact_model_free(yolact_model *m)
         free((char *)m->ops[i].name);
     free(m->ops);
     free(m->buffers);
+    yl_model_cache_free(m->cache); /* before the parameters its entries were made from */
     free(m->params);
-    free(m->prepared_params);
-    pthread_mutex_destroy(&m->prepare_lock);
     free(m->priors);
     for (int i = 0; m->class_names && i < m->num_classes - 1; i++)
         free(m->class_names[i]);
