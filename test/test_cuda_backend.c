@@ -1024,6 +1024,9 @@ Suite *cuda_backend_suite(void)
     /* Sessions made and freed without a frame: cheap enough for the sanitizer runs. */
     TCase *sessions = tcase_create("sessions");
     tcase_add_checked_fixture(sessions, load_model, free_model);
+    /* Past Check's default 4 s: emulated, each creation (its cuDNN algorithm trial included)
+     * takes ~1.3 s on a loaded 2-core machine, and sessions_share_the_weights makes four. */
+    tcase_set_timeout(sessions, 60);
     tcase_add_test(sessions, what_it_cannot_do_is_refused_at_creation);
 #ifdef YL_CUDA_EMULATION
     tcase_add_test(sessions, sessions_share_the_weights);
