@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "cpu/dense_ops.h"
+#include "cpu/prepared_weights.h"
+#include "model/cache.h"
 #include "model/model.h"
 #include "yl_test.h"
 
@@ -505,33 +507,50 @@ START_TEST(batchnorm_folding_matches_unfolded)
 }
 END_TEST
 
+static yolact_status make_nothing(const yolact_model *m, const yl_cache_key *key, void *ctx,
+                                  void **data)
+{
+    (void)m, (void)key, (void)ctx, (void)data;
+    return YOLACT_ERR_INTERNAL;
+}
+
+/* The CPU's prepared weights that m holds, or NULL: looked up in its cache with a maker
+ * that makes nothing. */
+static const yl_cpu_prepared *cpu_prepared(const yolact_model *m)
+{
+    static const yl_cache_kind peek = {make_nothing, NULL, 0};
+    const yl_cache_key key = {YOLACT_BACKEND_CPU, 0, YOLACT_PRECISION_FP32};
+    void *data;
+    if (yl_model_cache_acquire(m, &key, &peek, NULL, &data) != YOLACT_OK)
+        return NULL;
+    yl_model_cache_release(m, data);
+    return data;
+}
+
 /* The CPU's prepared weights are made by the first CPU session, not at load (a CUDA-only
  * process never holds them), once per model: a second session shares them, and a session
  * made on a model without them gives the same detections as one made after. */
 START_TEST(cpu_weights_are_prepared_by_the_first_cpu_session)
 {
     yolact_model *m = yl_test_parity_model();
-    ck_assert_ptr_null(m->prepared_params);
-    int with_prepared = 0;
-    for (int i = 0; i < m->num_ops; i++)
-        with_prepared += m->ops[i].prepared != NULL;
-    ck_assert_int_eq(with_prepared, 0);
+    ck_assert_ptr_null(cpu_prepared(m));
 
     yolact_session_options so;
     yolact_session_options_init(&so);
     so.backend = YOLACT_BACKEND_CPU;
     yolact_session *first, *second;
     ck_assert_status(yolact_session_create(m, &so, &first), YOLACT_OK);
-    const float *prepared = m->prepared_params;
+    const yl_cpu_prepared *prepared = cpu_prepared(m);
     ck_assert_ptr_nonnull(prepared);
+    int with_prepared = 0;
     for (int i = 0; i < m->num_ops; i++)
-        with_prepared += m->ops[i].prepared != NULL;
+        with_prepared += prepared->op[i] != NULL;
     ck_assert_int_gt(with_prepared, 0);
     ck_assert_status(yolact_session_create(m, &so, &second), YOLACT_OK);
-    ck_assert_ptr_eq(m->prepared_params, prepared);
+    ck_assert_ptr_eq(cpu_prepared(m), prepared);
     yolact_session_free(first);
     yolact_session_free(second);
-    ck_assert_ptr_eq(m->prepared_params, prepared); /* the model's, not a session's */
+    ck_assert_ptr_eq(cpu_prepared(m), prepared); /* the model's, not a session's */
     yolact_model_free(m);
 }
 END_TEST

@@ -22,6 +22,7 @@ typedef struct cpu_state {
 
     float *arena;               /* every network buffer, planned */
     float **buffers;            /* model buffer index -> its place in the arena */
+    const yl_cpu_prepared *prepared; /* the model's, shared with its other CPU sessions */
     float *conv_workspace;
     void *resize_workspace;
 
@@ -56,6 +57,7 @@ static void cpu_destroy(void *state)
     cpu_state *st = state;
     if (!st)
         return;
+    yl_cpu_prepared_release(st->model, st->prepared);
     free(st->arena);
     free(st->buffers);
     free(st->conv_workspace);
@@ -88,14 +90,15 @@ static yl_detect_params detect_params(const cpu_state *st)
 static yolact_status cpu_create(const yolact_model *m, const yolact_session_options *options,
                                 void **state)
 {
-    YL_TRY(yl_model_prepare_cpu(m));
     cpu_state *st = calloc(1, sizeof *st);
     if (!st)
         return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory creating a session");
     st->model = m;
     st->options = *options;
     st->threads = options->num_threads > 0 ? options->num_threads : omp_get_num_procs();
-    yolact_status s = yl_plan_arena(m, 1, host_alloc, NULL, &st->arena, &st->buffers);
+    yolact_status s = yl_cpu_prepared_acquire(m, &st->prepared);
+    if (s == YOLACT_OK)
+        s = yl_plan_arena(m, 1, host_alloc, NULL, &st->arena, &st->buffers);
     if (s != YOLACT_OK) {
         cpu_destroy(st);
         return s;
@@ -196,7 +199,7 @@ static void run_network(cpu_state *st, double *mark)
         switch (op->kind) {
         case YL_OP_CONV:
             yl_conv2d_prepared_cpu(&op->conv, src, in->height, in->width, op->weight,
-                                   op->prepared, op->bias,
+                                   st->prepared->op[i], op->bias,
                                    op->residual >= 0 ? st->buffers[op->residual] : NULL,
                                    op->act, dst, st->conv_workspace, st->threads);
             break;

@@ -1,65 +1,71 @@
-/* The CPU's prepared (Winograd) weights, made once per model by its first CPU session and
- * kept in the model, which frees them (prepared_weights.h). */
-#include <pthread.h>
+/* The CPU's prepared (Winograd) weights: an entry of the model's cache, made by its first
+ * CPU session and freed with the model (prepared_weights.h). */
 #include <stdlib.h>
 
 #include "cpu/dense_ops.h"
 #include "cpu/prepared_weights.h"
+#include "model/cache.h"
 #include "status.h"
+
+static void destroy(void *data)
+{
+    yl_cpu_prepared *p = data;
+    if (!p)
+        return;
+    free(p->op);
+    free(p->block);
+    free(p);
+}
 
 /* Transform each convolution's weights once into the CPU's fast layout (ops sharing a
  * module share its prepared weights), so no session repeats the work. */
-static yolact_status prepare_weights(yolact_model *m)
+static yolact_status make(const yolact_model *m, const yl_cache_key *key, void *ctx,
+                          void **data)
 {
+    (void)key, (void)ctx;
     size_t total = 0;
     for (int i = 0; i < m->num_ops; i++)
         if (m->ops[i].kind == YL_OP_CONV)
             total += yl_conv2d_prepared_floats(&m->ops[i].conv);
-    if (total == 0)
-        return YOLACT_OK;
-    m->prepared_params = malloc(total * sizeof *m->prepared_params);
-    if (!m->prepared_params)
+    yl_cpu_prepared *p = calloc(1, sizeof *p);
+    if (!p || !(p->op = calloc((size_t)m->num_ops + 1, sizeof *p->op)) ||
+        (total && !(p->block = malloc(total * sizeof *p->block)))) {
+        destroy(p);
         return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory for %zu MB of prepared weights",
                        total * sizeof(float) >> 20);
+    }
     size_t at = 0;
     for (int i = 0; i < m->num_ops; i++) {
-        yl_op *op = &m->ops[i];
+        const yl_op *op = &m->ops[i];
         size_t n = op->kind == YL_OP_CONV ? yl_conv2d_prepared_floats(&op->conv) : 0;
         if (n == 0)
             continue;
-        for (int j = 0; j < i && !op->prepared; j++)
-            if (m->ops[j].weight == op->weight && m->ops[j].prepared)
-                op->prepared = m->ops[j].prepared;
-        if (op->prepared)
+        for (int j = 0; j < i && !p->op[i]; j++)
+            if (m->ops[j].weight == op->weight)
+                p->op[i] = p->op[j];
+        if (p->op[i])
             continue;
-        yl_conv2d_prepare_cpu(&op->conv, op->weight, m->prepared_params + at);
-        op->prepared = m->prepared_params + at;
+        yl_conv2d_prepare_cpu(&op->conv, op->weight, p->block + at);
+        p->op[i] = p->block + at;
         at += n;
     }
+    *data = p;
     return YOLACT_OK;
 }
 
-/* The model's one part built after loading: the CPU's prepared weights, by the first CPU
- * session (CUDA-only users never hold them, 4x a 3x3 convolution's weights). Under the
- * model's lock, so sessions created on several threads prepare once; a CPU session reads
- * op->prepared only after its own creation returned from here. */
-yolact_status yl_model_prepare_cpu(const yolact_model *model)
+static const yl_cache_kind kind = {make, destroy, 1};
+
+yolact_status yl_cpu_prepared_acquire(const yolact_model *m, const yl_cpu_prepared **prepared)
 {
-    yolact_model *m = (yolact_model *)model;
-    if (pthread_mutex_lock(&m->prepare_lock) != 0)
-        return yl_fail(YOLACT_ERR_INTERNAL, "the model's lock failed");
-    yolact_status s = YOLACT_OK;
-    if (!m->cpu_prepared) {
-        s = prepare_weights(m);
-        if (s == YOLACT_OK) {
-            m->cpu_prepared = 1;
-        } else { /* nothing half-made stays: the next session tries again */
-            for (int i = 0; i < m->num_ops; i++)
-                m->ops[i].prepared = NULL;
-            free(m->prepared_params);
-            m->prepared_params = NULL;
-        }
-    }
-    pthread_mutex_unlock(&m->prepare_lock);
+    /* The CPU computes in FP32 only (session.c refuses FP16 there). */
+    const yl_cache_key key = {YOLACT_BACKEND_CPU, 0, YOLACT_PRECISION_FP32};
+    void *data;
+    yolact_status s = yl_model_cache_acquire(m, &key, &kind, NULL, &data);
+    *prepared = data;
     return s;
+}
+
+void yl_cpu_prepared_release(const yolact_model *m, const yl_cpu_prepared *prepared)
+{
+    yl_model_cache_release(m, prepared);
 }

@@ -132,7 +132,7 @@ static void release(cuda_state *st)
     for (int k = 0; k < st->num_pass_sizes; k++)
         if (st->network_graphs[k])
             cudaGraphExecDestroy(st->network_graphs[k]);
-    yl_cuda_weights_release(st->weights);
+    yl_cuda_weights_release(st->model, st->weights);
     void *device[] = {st->arena, st->net_workspace, st->loc, st->conf, st->coeff, st->proto,
                       st->priors, st->results, st->counts, st->proto_masks, st->image,
                       st->download, st->own_packed};

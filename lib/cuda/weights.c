@@ -1,28 +1,20 @@
-/* Shared device weights: a process-wide list of (model, device, precision) entries, each
- * counted by the sessions holding it, under one mutex. Uploading happens under the mutex
- * too: sessions are made rarely, and a second session must not upload the same weights. */
+/* Shared device weights: an entry of the model's cache per (device, precision), uploaded
+ * under the model's lock by its first session, so a second one never uploads them again. */
 #include "cuda/weights.h"
 
-#include <pthread.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "cuda/cuda_api.h"
 #include "cuda/upload.h"
+#include "model/cache.h"
 
 typedef struct entry {
     yl_cuda_weights weights;        /* first: what holders see */
     const yolact_model *model;
-    int device;
     yolact_precision precision;
-    int holders;
     float *params;                  /* the model's parameter block */
     void *packed;                   /* our kernels' packed weights, one block */
-    struct entry *next;
 } entry;
-
-static pthread_mutex_t registry_mutex = PTHREAD_MUTEX_INITIALIZER;
-static entry *registry;
 
 int yl_cuda_is_own_conv(const yl_op *op)
 {
@@ -44,8 +36,9 @@ static int has_weights(const yl_op *op)
     return op->kind == YL_OP_CONV || op->kind == YL_OP_DCN;
 }
 
-static void free_entry(entry *e)
+static void free_entry(void *data)
 {
+    entry *e = data;
     if (!e)
         return;
     cudaFree(e->params);
@@ -113,8 +106,9 @@ static yolact_status pack_weights(entry *e, cudaStream_t stream)
     return s;
 }
 
-static yolact_status create_entry(const yolact_model *m, int device, yolact_precision precision,
-                                  cudaStream_t stream, entry **out)
+/* The cache's maker: key's weights, on the caller's device and stream (ctx). */
+static yolact_status create_entry(const yolact_model *m, const yl_cache_key *key, void *ctx,
+                                  void **out)
 {
     entry *e = calloc(1, sizeof *e);
     size_t ops = (size_t)m->num_ops;
@@ -125,11 +119,10 @@ static yolact_status create_entry(const yolact_model *m, int device, yolact_prec
         return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory for the device weights");
     }
     e->model = m;
-    e->device = device;
-    e->precision = precision;
-    yolact_status s = upload_parameters(e, stream);
+    e->precision = key->precision;
+    yolact_status s = upload_parameters(e, ctx);
     if (s == YOLACT_OK)
-        s = pack_weights(e, stream);
+        s = pack_weights(e, ctx);
     if (s != YOLACT_OK) {
         free_entry(e);
         return s;
@@ -138,42 +131,20 @@ static yolact_status create_entry(const yolact_model *m, int device, yolact_prec
     return YOLACT_OK;
 }
 
+static const yl_cache_kind kind = {create_entry, free_entry, 0};
+
 yolact_status yl_cuda_weights_acquire(const yolact_model *m, int device,
                                       yolact_precision precision, cudaStream_t stream,
                                       const yl_cuda_weights **out)
 {
-    *out = NULL;
-    pthread_mutex_lock(&registry_mutex);
-    entry *e = registry;
-    while (e && !(e->model == m && e->device == device && e->precision == precision))
-        e = e->next;
-    yolact_status s = YOLACT_OK;
-    if (!e && (s = create_entry(m, device, precision, stream, &e)) == YOLACT_OK) {
-        e->next = registry;
-        registry = e;
-    }
-    if (s == YOLACT_OK) {
-        e->holders++;
-        *out = &e->weights;
-    }
-    pthread_mutex_unlock(&registry_mutex);
+    const yl_cache_key key = {YOLACT_BACKEND_CUDA, device, precision};
+    void *data;
+    yolact_status s = yl_model_cache_acquire(m, &key, &kind, stream, &data);
+    *out = data; /* the entry's first member */
     return s;
 }
 
-void yl_cuda_weights_release(const yl_cuda_weights *weights)
+void yl_cuda_weights_release(const yolact_model *m, const yl_cuda_weights *weights)
 {
-    if (!weights)
-        return;
-    pthread_mutex_lock(&registry_mutex);
-    for (entry **at = &registry; *at; at = &(*at)->next) {
-        entry *e = *at;
-        if (&e->weights != weights)
-            continue;
-        if (--e->holders == 0) {
-            *at = e->next;
-            free_entry(e);
-        }
-        break;
-    }
-    pthread_mutex_unlock(&registry_mutex);
+    yl_model_cache_release(m, weights);
 }

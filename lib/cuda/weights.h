@@ -1,6 +1,7 @@
 /* A model's weights on one GPU, shared: every CUDA session of the same model, device and
- * precision uses one copy, uploaded (and packed for our kernels) by the first and freed by
- * the last. Sessions on one model from several threads thus cost the weights' memory once. */
+ * precision uses one copy, an entry of the model's cache (model/cache.h) uploaded (and
+ * packed for our kernels) by the first and freed by the last. Sessions on one model from
+ * several threads thus cost the weights' memory once. */
 #ifndef YL_CUDA_WEIGHTS_H
 #define YL_CUDA_WEIGHTS_H
 
@@ -32,8 +33,8 @@ yolact_status yl_cuda_weights_acquire(const yolact_model *m, int device,
                                       yolact_precision precision, struct CUstream_st *stream,
                                       const yl_cuda_weights **out);
 
-/* Give back what acquire gave (NULL is fine); the last holder frees the device memory (with
- * `device` current). Thread-safe. */
-void yl_cuda_weights_release(const yl_cuda_weights *weights);
+/* Give back what acquire gave of m (NULL is fine); the last holder frees the device memory
+ * (with `device` current). Thread-safe. */
+void yl_cuda_weights_release(const yolact_model *m, const yl_cuda_weights *weights);
 
 #endif

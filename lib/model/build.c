@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "builder.h"
+#include "model/cache.h"
 
 static yolact_status make_priors(yolact_model *m)
 {
@@ -98,13 +99,14 @@ yolact_status yl_model_build(const yl_tensor_table *table, const yl_preset *pres
         return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory");
     }
     yolact_model *m = b.m;
-    pthread_mutex_init(&m->prepare_lock, NULL);
+    m->cache = yl_model_cache_create();
     m->preset = *preset;
     m->preset_name = strdup(preset->name);
     m->info.preset = m->preset_name;
     m->info.preset_source = preset_source;
-    yolact_status s = m->preset_name ? build(&b, preset)
-                                     : yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory");
+    yolact_status s = m->cache && m->preset_name
+                          ? build(&b, preset)
+                          : yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory");
     free(b.used);
     free(b.params);
     free(b.refs);

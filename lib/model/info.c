@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "builder.h"
+#include "model/cache.h"
 
 /* Keys that inference never reads: BatchNorm counters, the training-only semantic
  * segmentation head, and what the official load_weights drops (legacy 'backbone.layerN'
@@ -79,9 +80,8 @@ void yolact_model_free(yolact_model *m)
         free((char *)m->ops[i].name);
     free(m->ops);
     free(m->buffers);
+    yl_model_cache_free(m->cache); /* before the parameters its entries were made from */
     free(m->params);
-    free(m->prepared_params);
-    pthread_mutex_destroy(&m->prepare_lock);
     free(m->priors);
     for (int i = 0; m->class_names && i < m->num_classes - 1; i++)
         free(m->class_names[i]);

@@ -4,8 +4,6 @@
 #ifndef YL_MODEL_H
 #define YL_MODEL_H
 
-#include <pthread.h>
-
 #include "ops/conv.h"
 #include "ops/detect.h"
 #include "ops/input.h"
@@ -88,8 +86,6 @@ typedef struct yl_op {
     int offsets;               /* DCN: the buffer of its offsets and modulation logits */
     yl_conv_desc conv;
     const float *weight, *bias; /* CONV, DCN: folded, owned by the model's parameter block */
-    const float *prepared;      /* CONV: the weights in the CPU's fast layout (Winograd), or
-                                   NULL where the shape has none; owned by the model */
     yl_activation act;
     int pool_kernel, pool_stride, pool_pad;
     int level;                 /* HEAD_OUTPUT: the level; in/out/residual = loc/conf/coeff maps */
@@ -109,10 +105,9 @@ struct yolact_model {
     int num_ops;
     yl_op *ops;
     float *params;              /* every folded weight and bias, one block */
-    float *prepared_params;     /* every op's prepared weights, one block, or NULL before the
-                                   first CPU session (yl_model_prepare_cpu) */
-    int cpu_prepared;           /* yl_model_prepare_cpu has run; both under prepare_lock */
-    pthread_mutex_t prepare_lock;
+    /* What backends make of the model for their sessions (cache.h): the one part that
+     * changes after load, behind its own lock. */
+    struct yl_model_cache *cache;
 
     int num_levels;
     yl_level levels[YL_MAX_LEVELS];
