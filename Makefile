@@ -99,8 +99,10 @@ TEST_BEFORE := test/check_layers.sh
 .DEFAULT_GOAL := all
 -include $(sort $(wildcard mk/*.mk))
 
-.PHONY: all test install uninstall clean config
+.PHONY: all shared test install uninstall clean config
 all: config $(SHARED) $(STATIC) $(EXAMPLES)
+# The shared library alone, as the Python package's build bundles it (python/setup.py).
+shared: config $(SHARED)
 
 config:
 	@echo "libyolact $(VERSION): libpng yes, zlib yes, JPEG $(if $(HAVE_JPEG),yes,no (install libjpeg62-turbo-dev)), OpenBLAS $(if $(HAVE_OPENBLAS),yes,no (portable GEMM)), CUDA backend $(if $(HAVE_CUDA),yes ($(CUDA_HOME), cuDNN; $(CUDA_ARCH_SAYS)),no (needs nvcc in CUDA_HOME=$(CUDA_HOME) and cudnn.h in CUDNN_HOME=$(CUDNN_HOME)))"
