@@ -99,6 +99,14 @@ TEST_BEFORE := test/check_layers.sh
 .DEFAULT_GOAL := all
 -include $(sort $(wildcard mk/*.mk))
 
+# What this build found and was asked for, in a file rewritten only when that changes: the C
+# objects depend on it, so installing an optional part (libsdl2-dev, say) or changing CFLAGS
+# rebuilds them instead of leaving objects built without it.
+CONFIG_STAMP := $(BUILD)/config.flags
+CONFIG_SAYS := $(ALL_CFLAGS) $(CC) cuda=$(HAVE_CUDA) sdl2=$(HAVE_SDL2)
+$(shell mkdir -p $(BUILD) && { test "$$(cat $(CONFIG_STAMP) 2>/dev/null)" = '$(CONFIG_SAYS)' \
+    || echo '$(CONFIG_SAYS)' > $(CONFIG_STAMP); })
+
 .PHONY: all shared test install uninstall clean config
 all: config $(SHARED) $(STATIC) $(EXAMPLES)
 # The shared library alone, as the Python package's build bundles it (python/setup.py).
@@ -107,7 +115,7 @@ shared: config $(SHARED)
 config:
 	@echo "libyolact $(VERSION): libpng yes, zlib yes, JPEG $(if $(HAVE_JPEG),yes,no (install libjpeg62-turbo-dev)), OpenBLAS $(if $(HAVE_OPENBLAS),yes,no (portable GEMM)), CUDA backend $(if $(HAVE_CUDA),yes ($(CUDA_HOME), cuDNN; $(CUDA_ARCH_SAYS)),no (needs nvcc in CUDA_HOME=$(CUDA_HOME) and cudnn.h in CUDNN_HOME=$(CUDNN_HOME)))"
 
-$(BUILD)/obj/%.o: %.c
+$(BUILD)/obj/%.o: %.c $(CONFIG_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
@@ -135,7 +143,7 @@ $(BUILD)/test_suites.h: $(TEST_SRCS) Makefile $(wildcard mk/*.mk)
 	   > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/obj/test/main.o: $(BUILD)/test_suites.h
-$(BUILD)/obj/test/%.o: test/%.c
+$(BUILD)/obj/test/%.o: test/%.c $(CONFIG_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -I$(BUILD) -Itest -MMD -MP -c $< -o $@
 
