@@ -7,7 +7,11 @@ On a machine other jobs load, a rate alone cannot tell a lock from a busy CPU, s
 phase also says where its workers' time went (the kernel's /proc/thread-self/schedstat):
 on a CPU, waiting in the run queue for one (other work had it), or blocked (sleeping: a
 lock, the GIL, I/O). Serialised workers show as blocked time; a busy machine as run-queue
-time, with the load average and CPU count printed beside it.
+time, with the load average and CPU count printed beside it. Where the kernel groups
+processes by session (sched_autogroup), the CPUs are shared fairly between the busy
+sessions, not threads: the benchmark's threads get its session's share together, which the
+"CPUs in all" column shows (the same figure for 1 and 2 threads means that share was the
+limit).
 
     python3 python/benchmarks/threads.py [WEIGHTS PRESET IMAGE] [--threads N] [--seconds S]
 """
@@ -104,6 +108,7 @@ def report(name: str, out: List[tuple]) -> float:
     queued = sum(o[3] for o in out) / sum(o[1] for o in out)
     print(f"{name:12s} {rate:6.2f} images/s; each worker on a CPU {cpu:4.0%}, waiting for "
           f"one {queued:4.0%}, blocked {max(0.0, 1 - cpu - queued):4.0%}; "
+          f"{sum(o[2] for o in out) / wall:.2f} CPUs in all, "
           f"{sum(o[2] for o in out) / images:.3f} CPU s an image", flush=True)
     return rate
 
@@ -117,7 +122,13 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20.0)
     a = ap.parse_args()
     load = "/".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"{os.cpu_count()} CPUs, load average {load} (1/5/15 min) before", flush=True)
+    try:
+        with open("/proc/sys/kernel/sched_autogroup_enabled") as f:
+            autogroup = "on" if f.read().strip() == "1" else "off"
+    except OSError:
+        autogroup = "unknown"
+    print(f"{os.cpu_count()} CPUs, load average {load} (1/5/15 min) before, sched_autogroup "
+          f"{autogroup}", flush=True)
     one = report("1 thread", threads_phase(a, 1))
     many = report(f"{a.threads} threads", threads_phase(a, a.threads))
     procs = report(f"{a.threads} processes", processes_phase(a, a.threads))
