@@ -67,6 +67,21 @@ $(BENCH_EMU): $(BENCH_OBJS) $(CORE_OBJS) $(EMU_BACKEND_OBJS) \
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(DEP_LIBS) -lstdc++ $(LDLIBS_BASE)
 $(BUILD)/yolact-tests: | $(BENCH_EMU)
 
+# libyolact against the emulated runtime, as a shared library: the Python package loads it
+# (YOLACT_LIBRARY=build/libyolact-emu.so) to run its GPU-array paths without a GPU. Its
+# runtime is compiled again with the runtime API exported (cudaMalloc, cudaMemcpy, the
+# counters), so a caller makes "device" memory the library reads as such.
+SHARED_EMU := $(BUILD)/libyolact-emu.so
+.PHONY: shared-emu
+shared-emu: $(SHARED_EMU)
+$(BUILD)/obj/emu-exported/test/emu/yl_emu.o: test/emu/yl_emu.cc
+	@mkdir -p $(dir $@)
+	$(CXX) $(EMU_CXXFLAGS) -fvisibility=default -MMD -MP -c $< -o $@
+$(SHARED_EMU): $(CORE_OBJS) $(EMU_BACKEND_OBJS) \
+               $(patsubst %.cu,$(BUILD)/obj/emu/%.o,$(KERNEL_SRCS)) \
+               $(BUILD)/obj/emu-exported/test/emu/yl_emu.o
+	$(CC) -shared -o $@ $^ $(DEP_LIBS) -lstdc++ $(LDLIBS_BASE)
+
 test-kernels: $(BUILD)/yolact-tests
 	CK_RUN_SUITE=kernels $(BUILD)/yolact-tests
 

@@ -30,6 +30,23 @@ class Interface:
         self._array = array
 
 
+class DLPackOnly:
+    """Not a numpy array: only DLPack's __dlpack__ and __dlpack_device__ (numpy's, so a real
+    producer's capsule and deleter); `legacy`: as a producer older than DLPack 1.0, which
+    takes no max_version and gives the unversioned capsule."""
+
+    def __init__(self, array: np.ndarray, legacy: bool = False) -> None:
+        self._array, self._legacy = array, legacy
+
+    def __dlpack__(self, stream=None, **kwargs):
+        if self._legacy and kwargs:
+            raise TypeError(f"__dlpack__() got unexpected keyword arguments {list(kwargs)}")
+        return self._array.__dlpack__(stream=stream, **kwargs)
+
+    def __dlpack_device__(self):
+        return self._array.__dlpack_device__()
+
+
 @pytest.fixture(scope="module")
 def session(model):
     with model.session(backend="cpu") as s:
@@ -49,7 +66,8 @@ def padded(array: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.parametrize("kind", ["str", "Path", "bytes", "bytearray", "bgr", "rgb",
-                                  "padded rows", "__array_interface__"])
+                                  "padded rows", "__array_interface__", "__dlpack__",
+                                  "__dlpack__ legacy", "__dlpack__ padded rows"])
 def test_input_kinds(kind, session, singles, bgr):
     image, channels = {
         "str": (str(COFFEE), "bgr"),
@@ -60,6 +78,9 @@ def test_input_kinds(kind, session, singles, bgr):
         "rgb": (np.ascontiguousarray(bgr[..., ::-1]), "rgb"),
         "padded rows": (padded(bgr), "bgr"),
         "__array_interface__": (Interface(bgr), "bgr"),
+        "__dlpack__": (DLPackOnly(bgr), "bgr"),
+        "__dlpack__ legacy": (DLPackOnly(bgr, legacy=True), "bgr"),
+        "__dlpack__ padded rows": (DLPackOnly(padded(bgr)), "bgr"),
     }[kind]
     same(session.detect(image, channels=channels), singles["coffee"])
 
@@ -95,6 +116,8 @@ def test_results_outlive_the_next_call_and_the_session(model, singles):
     (np.zeros((8, 8, 3), np.uint8)[::-1], ValueError, "ascontiguousarray"),
     (np.zeros((3, 8, 8), np.uint8).transpose(1, 2, 0), ValueError, "ascontiguousarray"),
     (np.zeros((8, 8, 6), np.uint8)[..., ::2], ValueError, "ascontiguousarray"),
+    (DLPackOnly(np.zeros((8, 8, 3), np.float32)), TypeError, "takes uint8 pixels"),
+    (DLPackOnly(np.zeros((8, 16, 3), np.uint8)[:, ::2]), ValueError, "ascontiguousarray"),
     (42, TypeError, "cannot read an image from int"),
 ])
 def test_bad_arrays_refused(session, image, error, text):

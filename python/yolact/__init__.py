@@ -20,7 +20,7 @@ from typing import Any, Iterator, List, Optional, Sequence, Union
 
 import numpy as np
 
-from . import _lib
+from . import _dlpack, _lib
 from ._lib import lib
 
 __all__ = ["Error", "Status", "Model", "Session", "Result", "ImageLike", "load_image",
@@ -31,7 +31,8 @@ __version__: str = lib.yolact_version_string().decode()
 
 ImageLike = Union[str, "os.PathLike[str]", bytes, Any]
 """A path, encoded PNG/JPEG bytes, an H x W x 3 uint8 array (anything with
-`__array_interface__`), or a GPU array (`__cuda_array_interface__`)."""
+`__array_interface__` or DLPack's `__dlpack__`), or a GPU array (`__cuda_array_interface__`
+or `__dlpack__` on a CUDA device)."""
 
 
 class Status(enum.IntEnum):
@@ -170,14 +171,16 @@ def _cuda_image(cai: dict, channels: str) -> _lib.Image:
 
 
 class _Images:
-    """The yolact_images for a call: arrays read in place (kept alive here), files and
-    bytes decoded by yolact_image_load and freed on exit."""
+    """The yolact_images for a call: arrays read in place (kept alive here, DLPack tensors
+    handed back to their producers on exit), files and bytes decoded by yolact_image_load and
+    freed on exit."""
 
     def __init__(self, images: Sequence[ImageLike], channels: str) -> None:
         _choice("channels", channels, _CHANNELS)  # for files too: a typo is never ignored
         self.array = (_lib.Image * len(images))()
         self._keep: List[Any] = []
         self._loaded: List[int] = []
+        self._borrowed: List[_dlpack.Borrowed] = []
         try:
             for i, image in enumerate(images):
                 self.array[i] = self._one(i, image, channels)
@@ -204,6 +207,11 @@ class _Images:
             array = np.asarray(image)
             self._keep.append(array)
             return _array_image(array, channels)
+        if hasattr(image, "__dlpack__") and hasattr(image, "__dlpack_device__"):
+            borrowed = _dlpack.Borrowed(image)
+            self._borrowed.append(borrowed)
+            data, shape, strides, memory = borrowed.layout
+            return _pixel_image(data, shape, strides, channels, memory)
         raise TypeError(f"cannot read an image from {type(image).__name__}: give a path, "
                         "PNG/JPEG bytes, an H x W x 3 uint8 array or a GPU array")
 
@@ -217,6 +225,9 @@ class _Images:
         for i in self._loaded:
             lib.yolact_image_free_pixels(ctypes.byref(self.array[i]))
         self._loaded = []
+        for borrowed in self._borrowed:
+            borrowed.release()
+        self._borrowed = []
 
     def __enter__(self) -> "_Images":
         return self
@@ -405,10 +416,11 @@ class Session:
         """Detect every object in one image: a path, PNG/JPEG bytes (decoded by the
         library as OpenCV's imread does), an H x W x 3 uint8 array (numpy or anything with
         `__array_interface__`, read in place; `channels` "bgr" as OpenCV gives it, or
-        "rgb"), or a GPU array (`__cuda_array_interface__`: PyTorch CUDA tensor, CuPy
-        array) on the session's GPU, read in place by a CUDA session; synchronise the
-        stream that wrote it first. Raises TypeError / ValueError for an image it cannot
-        read in place, Error for a failing call."""
+        "rgb"), a DLPack tensor (`__dlpack__`: on the CPU read as a host array), or a GPU
+        array (`__cuda_array_interface__` or `__dlpack__`: PyTorch CUDA tensor, CuPy array)
+        on the session's GPU, read in place by a CUDA session; synchronise the stream that
+        wrote it first. Raises TypeError / ValueError for an image it cannot read in place,
+        Error for a failing call."""
         return self.detect_batch([image], channels)[0]
 
     def detect_batch(self, images: Sequence[ImageLike], channels: str = "bgr") -> List[Result]:

@@ -1,13 +1,18 @@
-"""ctypes declarations of include/yolact.h, and the bundled libyolact they bind.
+"""ctypes declarations of include/yolact.h, and the libyolact they bind: the bundled one, or
+the one YOLACT_LIBRARY names (a build's libyolact.so, or build/libyolact-emu.so to run the
+CUDA paths on the CPU emulation: `make shared-emu`).
 
 ctypes releases the GIL around every call into a CDLL, so detections on several threads run
 in parallel."""
 
 import ctypes
 from ctypes import POINTER, c_char_p, c_float, c_int, c_int64, c_size_t, c_uint8, c_void_p
+import os
 from pathlib import Path
 
-lib = ctypes.CDLL(str(Path(__file__).resolve().parent / "libyolact.so"))
+LIBRARY = os.environ.get("YOLACT_LIBRARY") or str(Path(__file__).resolve().parent /
+                                                  "libyolact.so")
+lib = ctypes.CDLL(LIBRARY)
 
 # Enum values, pinned by the header.
 PIXEL_RGB8, PIXEL_BGR8 = 0, 1
