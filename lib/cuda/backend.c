@@ -21,7 +21,7 @@
 
 #include "backend.h"
 #include "cuda/conv_timing.h"
-#include "cuda/cuda_api.h"
+#include "yl_cuda_api.h"
 #include "cuda/dnn.h"
 #include "cuda/rescore.h"
 #include "cuda/runtime.h"
@@ -106,8 +106,8 @@ typedef struct cuda_state {
  * session's current for its length and gives the caller's back. */
 static yolact_status use_session_device(const cuda_state *st, int *caller)
 {
-    YL_CU_CHECK(cudaGetDevice(caller));
-    YL_CU_CHECK(cudaSetDevice(st->options.device_index));
+    YL_CHECK(cuda, cudaGetDevice(caller));
+    YL_CHECK(cuda, cudaSetDevice(st->options.device_index));
     return YOLACT_OK;
 }
 
@@ -203,7 +203,7 @@ static yolact_status arena_alloc(void *state, size_t bytes, void **arena)
 {
     cuda_state *st = state;
     YL_TRY(device_alloc(st, arena, bytes, "the activations"));
-    YL_CU_CHECK(cudaMemsetAsync(*arena, 0, bytes, st->stream));
+    YL_CHECK(cuda, cudaMemsetAsync(*arena, 0, bytes, st->stream));
     return YOLACT_OK;
 }
 
@@ -406,13 +406,13 @@ static yolact_status create(cuda_state *st)
 {
     const yolact_model *m = st->model;
     /* Non-blocking, as every stream of the library (lib/cuda/upload.h says why). */
-    YL_CU_CHECK(cudaStreamCreateWithFlags(&st->stream, cudaStreamNonBlocking));
+    YL_CHECK(cuda, cudaStreamCreateWithFlags(&st->stream, cudaStreamNonBlocking));
     YL_TRY(yl_dnn_create(st->stream, &st->dnn));
     if (!(st->ops = calloc((size_t)m->num_ops, sizeof *st->ops)) ||
         !(st->events = calloc((size_t)m->num_ops + 6, sizeof *st->events)))
         return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory creating a CUDA session");
     for (int i = 0; i < m->num_ops + 6; i++)
-        YL_CU_CHECK(cudaEventCreate(&st->events[i]));
+        YL_CHECK(cuda, cudaEventCreate(&st->events[i]));
     YL_TRY(yl_plan_arena(m, st->batch, arena_alloc, st, &st->arena, &st->buffers));
     YL_TRY(yl_cuda_weights_acquire(m, st->options.device_index, st->precision, st->stream,
                                    &st->weights));
@@ -436,7 +436,7 @@ static yolact_status create(cuda_state *st)
     size_t held = st->weights->bytes + yl_cuda_maskiou_device_bytes(st->maskiou);
     st->memory.current_bytes += held;
     st->memory.peak_bytes += held;
-    YL_CU_CHECK(cudaStreamSynchronize(st->stream));
+    YL_CHECK(cuda, cudaStreamSynchronize(st->stream));
     return YOLACT_OK;
 }
 
@@ -605,7 +605,7 @@ static yolact_status run_op(cuda_state *st, int i, int size)
 static yolact_status mark(cuda_state *st, int k)
 {
     if (st->profile)
-        YL_CU_CHECK(cudaEventRecord(st->events[k], st->stream));
+        YL_CHECK(cuda, cudaEventRecord(st->events[k], st->stream));
     return YOLACT_OK;
 }
 
@@ -698,7 +698,7 @@ static yolact_status run_network(cuda_state *st, int n)
         st->warmed_up[size] = 1;
         return YOLACT_OK;
     }
-    YL_CU_CHECK(cudaGraphLaunch(st->network_graphs[size], st->stream));
+    YL_CHECK(cuda, cudaGraphLaunch(st->network_graphs[size], st->stream));
     return YOLACT_OK;
 }
 
@@ -711,7 +711,7 @@ static yolact_status charge_profile(cuda_state *st)
     int n = m->num_ops;
     for (int k = 1; k < n + 6; k++) {
         float ms = 0;
-        YL_CU_CHECK(cudaEventElapsedTime(&ms, st->events[k - 1], st->events[k]));
+        YL_CHECK(cuda, cudaEventElapsedTime(&ms, st->events[k - 1], st->events[k]));
         yl_stage stage = k == 1       ? YL_STAGE_UPLOAD
                          : k == 2     ? YL_STAGE_PREPROCESS
                          : k < n + 3  ? yl_stage_of_op(&m->ops[k - 3])
@@ -734,9 +734,9 @@ static yolact_status load_pass(cuda_state *st, const yolact_image *images, int n
         on_device[b] = images[b];
         if (images[b].memory == YOLACT_MEMORY_HOST) {
             on_device[b].data = st->image + b * st->slot_bytes;
-            YL_CU_CHECK(cudaMemcpyAsync(st->image + b * st->slot_bytes, images[b].data,
-                                        image_block_bytes(&images[b]), cudaMemcpyHostToDevice,
-                                        st->stream));
+            YL_CHECK(cuda, cudaMemcpyAsync(st->image + b * st->slot_bytes, images[b].data,
+                                          image_block_bytes(&images[b]), cudaMemcpyHostToDevice,
+                                          st->stream));
         }
     }
     YL_TRY(mark(st, 1));
@@ -809,9 +809,9 @@ static yolact_status finish_pass(cuda_state *st, const yolact_image *images, int
     const int n_ops = m->num_ops;
     const size_t D = (size_t)st->options.max_detections;
     YL_TRY(mark(st, n_ops + 3));
-    YL_CU_CHECK(cudaMemcpyAsync(st->host_counts, st->counts, (size_t)n * sizeof *st->counts,
-                                cudaMemcpyDeviceToHost, st->stream));
-    YL_CU_CHECK(cudaStreamSynchronize(st->stream));
+    YL_CHECK(cuda, cudaMemcpyAsync(st->host_counts, st->counts, (size_t)n * sizeof *st->counts,
+                                  cudaMemcpyDeviceToHost, st->stream));
+    YL_CHECK(cuda, cudaStreamSynchronize(st->stream));
 
     const size_t rows = (size_t)n * result_row_bytes(st);
     size_t total = rows, largest = 0;
@@ -834,12 +834,12 @@ static yolact_status finish_pass(cuda_state *st, const yolact_image *images, int
     for (int first = 0, g = 0; first < n; first += YL_MASK_PASS_IMAGES, g++)
         YL_TRY(make_masks(st, first, &groups[g]));
     YL_TRY(mark(st, n_ops + 4));
-    YL_CU_CHECK(cudaMemcpyAsync(st->download, st->results, rows, cudaMemcpyDeviceToDevice,
-                                st->stream));
-    YL_CU_CHECK(cudaMemcpyAsync(st->host_download, st->download, total,
-                                cudaMemcpyDeviceToHost, st->stream));
+    YL_CHECK(cuda, cudaMemcpyAsync(st->download, st->results, rows, cudaMemcpyDeviceToDevice,
+                                  st->stream));
+    YL_CHECK(cuda, cudaMemcpyAsync(st->host_download, st->download, total,
+                                  cudaMemcpyDeviceToHost, st->stream));
     YL_TRY(mark(st, n_ops + 5));
-    YL_CU_CHECK(cudaStreamSynchronize(st->stream));
+    YL_CHECK(cuda, cudaStreamSynchronize(st->stream));
     if (st->profile) {
         YL_TRY(charge_profile(st));
         st->profile->frames += n;
@@ -900,11 +900,11 @@ static yolact_status cuda_network_outputs(void *state, yl_network_outputs *out)
     float *host = st->host_outputs, *at[4];
     for (int i = 0; i < 4; i++) {
         at[i] = host;
-        YL_CU_CHECK(cudaMemcpyAsync(host, device[i], sizes[i] * sizeof(float),
-                                    cudaMemcpyDeviceToHost, st->stream));
+        YL_CHECK(cuda, cudaMemcpyAsync(host, device[i], sizes[i] * sizeof(float),
+                                      cudaMemcpyDeviceToHost, st->stream));
         host += sizes[i];
     }
-    YL_CU_CHECK(cudaStreamSynchronize(st->stream));
+    YL_CHECK(cuda, cudaStreamSynchronize(st->stream));
     *out = (yl_network_outputs){at[0], at[1], at[2], at[3]};
     return YOLACT_OK;
 }
@@ -977,7 +977,7 @@ static yolact_status describe(int device_index, yl_cuda_facts *f)
     yl_cuda_device_info info;
     YL_TRY(yl_cuda_device_check_with(&linked_runtime, device_index, &info));
     struct cudaDeviceProp prop;
-    YL_CU_CHECK(cudaGetDeviceProperties(&prop, device_index));
+    YL_CHECK(cuda, cudaGetDeviceProperties(&prop, device_index));
     snprintf(f->gpu_name, sizeof f->gpu_name, "%s", prop.name);
     f->cc_major = info.cc_major;
     f->cc_minor = info.cc_minor;
