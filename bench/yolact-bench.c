@@ -17,10 +17,10 @@
 #include "bench_util.h"
 #include "conv_shapes.h"
 #include "cpu/gemm.h"
-#include "cuda/runtime.h"
 #include "model/model.h"
-#include "model/random_weights.h"
 #include "profile.h"
+#include "support/cuda_facts.h"
+#include "support/random_weights.h"
 #include "yolact.h"
 
 static const char usage[] =

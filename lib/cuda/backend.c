@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "cuda/conv_timing.h"
 #include "cuda/runtime.h"
 #include "cuda/session.h"
 
@@ -199,16 +198,7 @@ static yolact_status emulated_device_check(int device_index)
                        "emulation has 1", device_index);
     return YOLACT_OK;
 }
-static yolact_status emulated_describe(int device_index, yl_cuda_facts *f)
-{
-    YL_TRY(emulated_device_check(device_index));
-    f->emulated = 1;
-    snprintf(f->gpu_name, sizeof f->gpu_name, "CUDA emulation (test/emu, host memory)");
-    yl_dnn_describe(&f->dnn_version, f->dnn_library, sizeof f->dnn_library);
-    return YOLACT_OK;
-}
-const yl_cuda_backend_entry yl_cuda_backend = {&cuda_vtable, 1, emulated_device_check,
-                                               emulated_describe, yl_cuda_backend_time_convs};
+const yl_cuda_backend_entry yl_cuda_backend = {&cuda_vtable, 1, emulated_device_check};
 #else
 /* The runtime linked into libyolact, seen through the check's table. */
 static int linked_device_count(int *count) { return (int)cudaGetDeviceCount(count); }
@@ -229,21 +219,5 @@ static yolact_status device_check(int device_index)
 {
     return yl_cuda_device_check_with(&linked_runtime, device_index, NULL);
 }
-static yolact_status describe(int device_index, yl_cuda_facts *f)
-{
-    yl_cuda_device_info info;
-    YL_TRY(yl_cuda_device_check_with(&linked_runtime, device_index, &info));
-    struct cudaDeviceProp prop;
-    YL_CHECK(cuda, cudaGetDeviceProperties(&prop, device_index));
-    snprintf(f->gpu_name, sizeof f->gpu_name, "%s", prop.name);
-    f->cc_major = info.cc_major;
-    f->cc_minor = info.cc_minor;
-    f->memory_bytes = prop.totalGlobalMem;
-    f->runtime_version = info.runtime_version;
-    f->driver_version = info.driver_version;
-    yl_dnn_describe(&f->dnn_version, f->dnn_library, sizeof f->dnn_library);
-    return YOLACT_OK;
-}
-const yl_cuda_backend_entry yl_cuda_backend = {&cuda_vtable, 0, device_check, describe,
-                                               yl_cuda_backend_time_convs};
+const yl_cuda_backend_entry yl_cuda_backend = {&cuda_vtable, 0, device_check};
 #endif

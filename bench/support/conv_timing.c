@@ -1,6 +1,6 @@
 /* yl_cuda_time_convs (conv_timing.h) for a build with the CUDA backend: real, or on the
  * emulated runtime in the test runner, where the times mean nothing but every step runs. */
-#include "cuda/conv_timing.h"
+#include "conv_timing.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -156,9 +156,9 @@ static yolact_status time_all(const yolact_model *m, yolact_precision precision,
     return YOLACT_OK;
 }
 
-yolact_status yl_cuda_backend_time_convs(const yolact_model *m, int device_index,
-                                         yolact_precision precision, int batch, int iters,
-                                         yl_conv_timing *out, int *count)
+yolact_status yl_cuda_time_convs(const yolact_model *m, int device_index,
+                                 yolact_precision precision, int batch, int iters,
+                                 yl_conv_timing *out, int *count)
 {
     *count = 0;
     if ((precision != YOLACT_PRECISION_FP32 && precision != YOLACT_PRECISION_FP16) ||
