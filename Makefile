@@ -82,7 +82,8 @@ SHARED := $(BUILD)/libyolact.so.$(VERSION)
 STATIC := $(BUILD)/libyolact.a
 
 EXAMPLES := $(patsubst examples/%.c,$(BUILD)/%,$(wildcard examples/*.c))
-# Shared by the command-line programs (examples/ and bench/): their one-line errors.
+# Shared by the command-line programs (examples/ and bench/): their shared options and their
+# one-line errors.
 CLI_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard examples/common/*.c))
 
 TEST_SRCS := $(sort $(wildcard test/test_*.c))
