@@ -71,7 +71,7 @@ endif
 
 # CORE_OBJS: everything but the CUDA backend, which mk/cuda.mk adds to LIB_OBJS (the real
 # one, or lib/cuda/none.c) and, emulated, to the test runner.
-CUDA_BACKEND_HOST := backend conv_timing rescore upload weights
+CUDA_BACKEND_HOST := backend masks plan rescore run upload weights
 CUDA_BACKEND_SRCS := $(CUDA_BACKEND_HOST:%=lib/cuda/%.c) lib/cuda/none.c \
                      $(wildcard lib/cuda/dnn_*.c)
 LIB_SRCS := $(sort $(filter-out $(CUDA_BACKEND_SRCS),$(wildcard lib/*.c lib/*/*.c)))
@@ -82,7 +82,8 @@ SHARED := $(BUILD)/libyolact.so.$(VERSION)
 STATIC := $(BUILD)/libyolact.a
 
 EXAMPLES := $(patsubst examples/%.c,$(BUILD)/%,$(wildcard examples/*.c))
-# Shared by the command-line programs (examples/ and bench/): their one-line errors.
+# Shared by the command-line programs (examples/ and bench/): their shared options and their
+# one-line errors.
 CLI_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard examples/common/*.c))
 
 TEST_SRCS := $(sort $(wildcard test/test_*.c))

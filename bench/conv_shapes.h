@@ -6,7 +6,7 @@
 
 #include <stdio.h>
 
-#include "cuda/conv_timing.h"
+#include "support/conv_timing.h"
 #include "yolact.h"
 
 typedef struct conv_shapes_run {

@@ -14,13 +14,14 @@
 #include <unistd.h>
 
 #include "../examples/common/cli_error.h"
+#include "../examples/common/cli_options.h"
 #include "bench_util.h"
 #include "conv_shapes.h"
 #include "cpu/gemm.h"
-#include "cuda/runtime.h"
 #include "model/model.h"
-#include "model/random_weights.h"
 #include "profile.h"
+#include "support/cuda_facts.h"
+#include "support/random_weights.h"
 #include "yolact.h"
 
 static const char usage[] =
@@ -47,22 +48,19 @@ static const char usage[] =
     "                          calls a side; skipped without a GPU)\n"
     "  -h, --help\n";
 
-#define MAX_LIST 16
 #define NUM_COLUMNS (YL_STAGE_COUNT + 2) /* the stages, "other", "total" */
 #define COL_OTHER YL_STAGE_COUNT
 #define COL_TOTAL (YL_STAGE_COUNT + 1)
 
 typedef struct options {
-    const char *model_path, *preset, *image_path, *json_path;
+    cli_options shared;         /* model, preset, backends, precisions, threads, score
+                                   threshold, top-k */
+    const char *image_path, *json_path;
     unsigned long long seed;
     int width, height;
-    int backends[MAX_LIST], num_backends;
-    int precisions[MAX_LIST], num_precisions;
-    int threads[MAX_LIST], num_threads;
-    int batches[MAX_LIST], num_batches;
+    int batches[CLI_MAX_LIST], num_batches;
     int warmup, iters;
-    float score_threshold, conf_threshold;
-    int top_k;
+    float conf_threshold;
     int conv_shapes;
 } options;
 
@@ -100,80 +98,41 @@ static const char *column_name(int c)
     return c == COL_OTHER ? "other" : c == COL_TOTAL ? "total" : yl_stage_name((yl_stage)c);
 }
 
+/* A number of one of the bench's own options; a bad one ends the program (exit 2). */
 static double parse_double(const char *text, const char *option, double lo, double hi)
 {
-    char *end;
-    errno = 0;
-    double v = strtod(text, &end);
-    if (errno || end == text || *end || !(v >= lo && v <= hi)) {
-        fprintf(stderr, "yolact-bench: %s wants a number in [%g, %g], got '%s'\n", option, lo,
-                hi, text);
+    double v;
+    if (cli_number("yolact-bench", option, text, lo, hi, &v))
         exit(2);
-    }
     return v;
-}
-
-/* A comma-separated list: words looked up in names (values their index + first), or
- * integers in [lo, hi] when names is NULL. */
-static int parse_list(const char *text, const char *option, const char *const *names, int first,
-                      int lo, int hi, int *out)
-{
-    int n = 0;
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", text);
-    for (char *save, *w = strtok_r(buf, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
-        if (n == MAX_LIST) {
-            fprintf(stderr, "yolact-bench: %s takes at most %d values\n", option, MAX_LIST);
-            exit(2);
-        }
-        if (!names) {
-            out[n++] = (int)parse_double(w, option, lo, hi);
-            continue;
-        }
-        int k = 0;
-        while (names[k] && strcmp(names[k], w) != 0)
-            k++;
-        if (!names[k]) {
-            fprintf(stderr, "yolact-bench: %s does not know '%s'\n", option, w);
-            exit(2);
-        }
-        out[n++] = first + k;
-    }
-    if (n == 0) {
-        fprintf(stderr, "yolact-bench: %s wants at least one value\n", option);
-        exit(2);
-    }
-    return n;
 }
 
 static void parse_args(int argc, char **argv, options *o)
 {
-    enum { O_SEED = 256, O_IMAGE, O_SIZE, O_BACKEND, O_PRECISION, O_THREADS, O_BATCH, O_WARMUP,
-           O_ITERS, O_SCORE, O_CONF, O_TOPK, O_JSON, O_CONV_SHAPES };
+    enum { O_SEED = 256, O_IMAGE, O_SIZE, O_BATCH, O_WARMUP, O_ITERS, O_CONF, O_JSON,
+           O_CONV_SHAPES };
     static const struct option longs[] = {
-        {"model", required_argument, 0, 'm'}, {"config", required_argument, 0, 'c'},
+        CLI_OPTIONS_MODEL, CLI_OPTIONS_SESSION, CLI_OPTION_SCORE_THRESHOLD, CLI_OPTION_TOP_K,
         {"seed", required_argument, 0, O_SEED}, {"image", required_argument, 0, O_IMAGE},
-        {"size", required_argument, 0, O_SIZE}, {"backend", required_argument, 0, O_BACKEND},
-        {"precision", required_argument, 0, O_PRECISION},
-        {"threads", required_argument, 0, O_THREADS}, {"batch", required_argument, 0, O_BATCH},
+        {"size", required_argument, 0, O_SIZE}, {"batch", required_argument, 0, O_BATCH},
         {"warmup", required_argument, 0, O_WARMUP}, {"iters", required_argument, 0, O_ITERS},
-        {"score-threshold", required_argument, 0, O_SCORE},
         {"conf-threshold", required_argument, 0, O_CONF},
-        {"top-k", required_argument, 0, O_TOPK}, {"json", required_argument, 0, O_JSON},
+        {"json", required_argument, 0, O_JSON},
         {"conv-shapes", no_argument, 0, O_CONV_SHAPES},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    static const char *const backends[] = {"cpu", "cuda", NULL};
-    static const char *const precisions[] = {"fp32", "fp16", NULL};
-    *o = (options){.preset = NULL, .width = 640, .height = 480, .num_backends = 1,
-                   .backends = {YOLACT_BACKEND_CPU}, .num_precisions = 1,
-                   .precisions = {YOLACT_PRECISION_FP32}, .num_threads = 1, .threads = {0},
-                   .num_batches = 1, .batches = {1}, .warmup = 1, .iters = 10,
-                   .conf_threshold = 0.05f, .top_k = 100};
+    *o = (options){.width = 640, .height = 480, .num_batches = 1,
+                   .batches = {1}, .warmup = 1, .iters = 10, .conf_threshold = 0.05f};
+    cli_options_init(&o->shared, "yolact-bench", 1);
+    o->shared.backends[0] = YOLACT_BACKEND_CPU;
+    o->shared.precisions[0] = YOLACT_PRECISION_FP32;
     int opt;
     while ((opt = getopt_long(argc, argv, "m:c:h", longs, NULL)) != -1) {
+        int taken = cli_options_parse(&o->shared, opt, optarg);
+        if (taken < 0)
+            exit(2);
+        if (taken)
+            continue;
         switch (opt) {
-        case 'm': o->model_path = optarg; break;
-        case 'c': o->preset = optarg; break;
         case O_SEED: o->seed = (unsigned long long)parse_double(optarg, "--seed", 0, 1e15); break;
         case O_IMAGE: o->image_path = optarg; break;
         case O_SIZE:
@@ -184,29 +143,16 @@ static void parse_args(int argc, char **argv, options *o)
                 exit(2);
             }
             break;
-        case O_BACKEND:
-            o->num_backends = parse_list(optarg, "--backend", backends, YOLACT_BACKEND_CPU, 0, 0,
-                                         o->backends);
-            break;
-        case O_PRECISION:
-            o->num_precisions = parse_list(optarg, "--precision", precisions,
-                                           YOLACT_PRECISION_FP32, 0, 0, o->precisions);
-            break;
-        case O_THREADS:
-            o->num_threads = parse_list(optarg, "--threads", NULL, 0, 1, 1024, o->threads);
-            break;
         case O_BATCH:
-            o->num_batches = parse_list(optarg, "--batch", NULL, 0, 1, 256, o->batches);
+            if (cli_number_list("yolact-bench", "--batch", optarg, 1, 256, o->batches,
+                                &o->num_batches))
+                exit(2);
             break;
         case O_WARMUP: o->warmup = (int)parse_double(optarg, "--warmup", 0, 100000); break;
         case O_ITERS: o->iters = (int)parse_double(optarg, "--iters", 1, 100000); break;
-        case O_SCORE:
-            o->score_threshold = (float)parse_double(optarg, "--score-threshold", 0, 1);
-            break;
         case O_CONF:
             o->conf_threshold = (float)parse_double(optarg, "--conf-threshold", 0, 0.999999);
             break;
-        case O_TOPK: o->top_k = (int)parse_double(optarg, "--top-k", 1, 10000); break;
         case O_JSON: o->json_path = optarg; break;
         case O_CONV_SHAPES: o->conv_shapes = 1; break;
         case 'h': fputs(usage, stdout); exit(0);
@@ -217,8 +163,8 @@ static void parse_args(int argc, char **argv, options *o)
         fprintf(stderr, "yolact-bench: unexpected argument '%s'; see --help\n", argv[optind]);
         exit(2);
     }
-    if (!o->model_path && !o->preset)
-        o->preset = "yolact_base";
+    if (!o->shared.model_path && !o->shared.preset)
+        o->shared.preset = "yolact_base";
 }
 
 static int fail(const char *what, yolact_status s)
@@ -340,9 +286,9 @@ static int measure(const yolact_model *model, const options *o, const yolact_ima
     so.backend = r->backend;
     so.precision = r->precision;
     so.num_threads = r->threads;
-    so.score_threshold = o->score_threshold;
+    so.score_threshold = o->shared.score_threshold;
     so.conf_threshold = o->conf_threshold;
-    so.max_detections = o->top_k;
+    so.max_detections = o->shared.top_k;
     so.batch_size = r->batch; /* the CUDA backend runs the whole batch in one pass */
     yolact_session *session;
     yolact_status s = yolact_session_create(model, &so, &session);
@@ -558,8 +504,8 @@ static void describe_gpu(const options *o, gpu_record *g)
         fclose(f);
     }
     int cuda = 0;
-    for (int b = 0; b < o->num_backends; b++)
-        cuda |= o->backends[b] == YOLACT_BACKEND_CUDA;
+    for (int b = 0; b < o->shared.num_backends; b++)
+        cuda |= o->shared.backends[b] == YOLACT_BACKEND_CUDA;
     if (!cuda)
         return;
     char rt[16], drv[16];
@@ -704,8 +650,8 @@ static int write_json(const char *path, const context *cx, const run *runs, int 
     fputs("},\n  \"model\": {\"preset\": ", f);
     bench_json_string(f, cx->info->preset);
     fputs(", \"weights\": ", f);
-    bench_json_string(f, o->model_path);
-    if (o->model_path)
+    bench_json_string(f, o->shared.model_path);
+    if (o->shared.model_path)
         fputs(", \"random_seed\": null", f);
     else
         fprintf(f, ", \"random_seed\": %llu", o->seed);
@@ -717,7 +663,7 @@ static int write_json(const char *path, const context *cx, const run *runs, int 
     fprintf(f, ", \"width\": %d, \"height\": %d},\n", cx->image->width, cx->image->height);
     fprintf(f, "  \"options\": {\"score_threshold\": %g, \"conf_threshold\": %g, \"top_k\": %d, "
             "\"warmup\": %d, \"iterations\": %d},\n  \"runs\": [\n",
-            o->score_threshold, o->conf_threshold, o->top_k, o->warmup, o->iters);
+            o->shared.score_threshold, o->conf_threshold, o->shared.top_k, o->warmup, o->iters);
     for (int i = 0; i < n; i++) {
         json_run(f, &runs[i], o->iters);
         fputs(i + 1 < n ? ",\n" : "\n", f);
@@ -749,25 +695,25 @@ int main(int argc, char **argv)
     double t0 = yl_profile_now();
     yolact_model *model = NULL;
     yolact_status s;
-    if (o.model_path) {
+    if (o.shared.model_path) {
         yolact_model_options mo;
         yolact_model_options_init(&mo);
-        mo.preset = o.preset;
-        s = yolact_model_load(o.model_path, &mo, &model);
+        mo.preset = o.shared.preset;
+        s = yolact_model_load(o.shared.model_path, &mo, &model);
     } else {
-        const yl_preset *preset = yl_preset_find(o.preset);
+        const yl_preset *preset = yl_preset_find(o.shared.preset);
         if (!preset) {
-            fprintf(stderr, "yolact-bench: unknown preset '%s'; see --help\n", o.preset);
+            fprintf(stderr, "yolact-bench: unknown preset '%s'; see --help\n", o.shared.preset);
             return 2;
         }
         fprintf(stderr, tty ? "building %s with random weights..." :
-                              "yolact-bench: building %s with random weights\n", o.preset);
+                              "yolact-bench: building %s with random weights\n", o.shared.preset);
         s = random_model(preset, o.seed, &model);
         if (tty)
             fputs("\r\033[K", stderr);
     }
     if (s != YOLACT_OK)
-        return fail(o.model_path ? o.model_path : "building the random network", s);
+        return fail(o.shared.model_path ? o.shared.model_path : "building the random network", s);
     context cx = {.o = &o, .info = yolact_model_get_info(model),
                   .load_ms = 1e3 * (yl_profile_now() - t0), .rss_after_load_kb = peak_rss_kb()};
 
@@ -786,25 +732,26 @@ int main(int argc, char **argv)
     cx.image = &image;
 
     printf("yolact-bench: %s (%s), input %dx%d, %.1f M parameters; image %s %dx%d\n",
-           cx.info->preset, o.model_path ? o.model_path : "random weights",
+           cx.info->preset, o.shared.model_path ? o.shared.model_path : "random weights",
            cx.info->input_size, cx.info->input_size, cx.info->num_parameters / 1e6,
            o.image_path ? o.image_path : "synthetic", image.width, image.height);
     describe_gpu(&o, &cx.gpu);
 
-    int n = o.num_backends * o.num_precisions * o.num_threads * o.num_batches, status = 0, k = 0;
+    int n = o.shared.num_backends * o.shared.num_precisions * o.shared.num_threads * o.num_batches;
+    int status = 0, k = 0;
     run *runs = calloc((size_t)n, sizeof *runs);
     if (!runs) {
         fprintf(stderr, "yolact-bench: out of memory\n");
         status = 1;
     }
-    for (int b = 0; !status && b < o.num_backends; b++)
-        for (int p = 0; !status && p < o.num_precisions; p++)
-            for (int t = 0; !status && t < o.num_threads; t++)
+    for (int b = 0; !status && b < o.shared.num_backends; b++)
+        for (int p = 0; !status && p < o.shared.num_precisions; p++)
+            for (int t = 0; !status && t < o.shared.num_threads; t++)
                 for (int z = 0; !status && z < o.num_batches; z++) {
                     run *r = &runs[k++];
-                    r->backend = (yolact_backend)o.backends[b];
-                    r->precision = (yolact_precision)o.precisions[p];
-                    r->threads = o.threads[t];
+                    r->backend = (yolact_backend)o.shared.backends[b];
+                    r->precision = (yolact_precision)o.shared.precisions[p];
+                    r->threads = o.shared.threads[t];
                     r->batch = o.batches[z];
                     status = measure(model, &o, &image, r, tty);
                     if (r->threads == 0) /* report what "all cores" meant */
@@ -812,11 +759,11 @@ int main(int argc, char **argv)
                     if (!status)
                         print_run(r, &o);
                 }
-    conv_shapes_run conv_runs[MAX_LIST * MAX_LIST] = {0};
-    for (int p = 0; !status && o.conv_shapes && p < o.num_precisions; p++)
+    conv_shapes_run conv_runs[CLI_MAX_LIST * CLI_MAX_LIST] = {0};
+    for (int p = 0; !status && o.conv_shapes && p < o.shared.num_precisions; p++)
         for (int z = 0; !status && z < o.num_batches; z++) {
             conv_shapes_run *r = &conv_runs[cx.num_conv_runs++];
-            r->precision = (yolact_precision)o.precisions[p];
+            r->precision = (yolact_precision)o.shared.precisions[p];
             r->batch = o.batches[z];
             status = conv_shapes_measure(model, o.iters, r);
             if (!status)

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/cli_error.h"
+#include "common/cli_options.h"
 #include "yolact.h"
 
 static const char usage[] =
@@ -48,87 +49,48 @@ static int fail(const char *what, yolact_status s)
     return cli_error("yolact-detect", what, s);
 }
 
-static int parse_number(const char *text, const char *option, double lo, double hi, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(text, &end);
-    if (errno || end == text || *end || v < lo || v > hi) {
-        fprintf(stderr, "yolact-detect: %s wants a number in [%g, %g], got '%s'\n", option, lo,
-                hi, text);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
 static int parse_args(int argc, char **argv, cli *c)
 {
-    enum { O_NAMES = 256, O_DESCRIBE, O_BACKEND, O_PRECISION, O_THREADS, O_SCORE, O_TOPK,
-           O_NMS_TOPK, O_OVERLAY, O_REPEAT };
+    enum { O_NAMES = 256, O_DESCRIBE, O_NMS_TOPK, O_OVERLAY, O_REPEAT };
     static const struct option longs[] = {
-        {"model", required_argument, 0, 'm'}, {"config", required_argument, 0, 'c'},
+        CLI_OPTIONS_MODEL, CLI_OPTIONS_SESSION, CLI_OPTION_SCORE_THRESHOLD, CLI_OPTION_TOP_K,
         {"names", required_argument, 0, O_NAMES}, {"describe", no_argument, 0, O_DESCRIBE},
-        {"backend", required_argument, 0, O_BACKEND},
-        {"precision", required_argument, 0, O_PRECISION},
-        {"threads", required_argument, 0, O_THREADS},
-        {"score-threshold", required_argument, 0, O_SCORE},
-        {"top-k", required_argument, 0, O_TOPK}, {"nms-top-k", required_argument, 0, O_NMS_TOPK},
+        {"nms-top-k", required_argument, 0, O_NMS_TOPK},
         {"output", required_argument, 0, 'o'}, {"overlay", required_argument, 0, O_OVERLAY},
         {"repeat", required_argument, 0, O_REPEAT},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     yolact_session_options_init(&c->options);
+    cli_options shared;
+    cli_options_init(&shared, "yolact-detect", 0);
     int opt;
     double v;
     while ((opt = getopt_long(argc, argv, "m:c:o:h", longs, NULL)) != -1) {
+        int taken = cli_options_parse(&shared, opt, optarg);
+        if (taken < 0)
+            return -1;
+        if (taken)
+            continue;
         switch (opt) {
-        case 'm': c->model_path = optarg; break;
-        case 'c': c->preset = optarg; break;
         case 'o': c->json_path = optarg; break;
         case O_NAMES: c->names = optarg; break;
         case O_DESCRIBE: c->describe = 1; break;
         case O_OVERLAY: c->overlay_path = optarg; break;
-        case O_BACKEND:
-            if (!strcmp(optarg, "cpu")) c->options.backend = YOLACT_BACKEND_CPU;
-            else if (!strcmp(optarg, "cuda")) c->options.backend = YOLACT_BACKEND_CUDA;
-            else if (!strcmp(optarg, "auto")) c->options.backend = YOLACT_BACKEND_AUTO;
-            else {
-                fprintf(stderr, "yolact-detect: --backend wants cpu, cuda or auto\n");
-                return -1;
-            }
-            break;
-        case O_PRECISION:
-            if (!strcmp(optarg, "fp32")) c->options.precision = YOLACT_PRECISION_FP32;
-            else if (!strcmp(optarg, "fp16")) c->options.precision = YOLACT_PRECISION_FP16;
-            else {
-                fprintf(stderr, "yolact-detect: --precision wants fp32 or fp16\n");
-                return -1;
-            }
-            break;
-        case O_THREADS:
-            if (parse_number(optarg, "--threads", 1, 1024, &v)) return -1;
-            c->options.num_threads = (int)v;
-            break;
-        case O_SCORE:
-            if (parse_number(optarg, "--score-threshold", 0, 1, &v)) return -1;
-            c->options.score_threshold = (float)v;
-            break;
-        case O_TOPK:
-            if (parse_number(optarg, "--top-k", 1, 10000, &v)) return -1;
-            c->options.max_detections = (int)v;
-            break;
         case O_NMS_TOPK:
-            if (parse_number(optarg, "--nms-top-k", 1, 10000, &v)) return -1;
+            if (cli_number("yolact-detect", "--nms-top-k", optarg, 1, 10000, &v)) return -1;
             c->options.top_k = (int)v;
             break;
         case O_REPEAT:
-            if (parse_number(optarg, "--repeat", 1, 100000, &v)) return -1;
+            if (cli_number("yolact-detect", "--repeat", optarg, 1, 100000, &v)) return -1;
             c->repeat = (int)v;
             break;
         case 'h': fputs(usage, stdout); exit(0);
         default: fputs(usage, stderr); return -1;
         }
     }
+    c->model_path = shared.model_path;
+    c->preset = shared.preset;
+    cli_options_session(&shared, &c->options);
+    c->options.score_threshold = shared.score_threshold;
     if (!c->model_path) {
         fprintf(stderr, "yolact-detect: -m WEIGHTS is required; see --help\n");
         return -1;

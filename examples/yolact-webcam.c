@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/cli_error.h"
+#include "common/cli_options.h"
 #include "webcam/slot.h"
 #include "webcam/source.h"
 #include "webcam/window.h"
@@ -69,45 +70,36 @@ static void on_signal(int sig)
     interrupted = 1;
 }
 
-static int parse_number(const char *text, const char *option, double lo, double hi, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(text, &end);
-    if (errno || end == text || *end || v < lo || v > hi) {
-        fprintf(stderr, "yolact-webcam: %s wants a number in [%g, %g], got '%s'\n", option,
-                lo, hi, text);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
 static int parse_args(int argc, char **argv, options *o)
 {
-    enum { O_INPUT = 256, O_BACKEND, O_PRECISION, O_THREADS, O_HEADLESS, O_FRAMES, O_SHOT };
+    enum { O_INPUT = 256, O_HEADLESS, O_FRAMES, O_SHOT };
     static const struct option longs[] = {
-        {"model", required_argument, 0, 'm'}, {"config", required_argument, 0, 'c'},
+        CLI_OPTIONS_MODEL, CLI_OPTIONS_SESSION,
         {"device", required_argument, 0, 'd'}, {"resolution", required_argument, 0, 'r'},
-        {"input", required_argument, 0, O_INPUT}, {"backend", required_argument, 0, O_BACKEND},
-        {"precision", required_argument, 0, O_PRECISION},
-        {"threads", required_argument, 0, O_THREADS},
+        {"input", required_argument, 0, O_INPUT},
         {"score-threshold", required_argument, 0, 't'},
         {"headless", no_argument, 0, O_HEADLESS}, {"out", required_argument, 0, 'o'},
         {"frames", required_argument, 0, O_FRAMES},
         {"screenshot", required_argument, 0, O_SHOT},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     yolact_session_options_init(&o->session);
+    cli_options shared;
+    cli_options_init(&shared, "yolact-webcam", 0);
+    shared.score_threshold = 0.3f;
     o->device = "/dev/video0";
     o->width = 640;
     o->height = 480;
-    o->threshold = 0.3f;
     int opt;
     double v;
     while ((opt = getopt_long(argc, argv, "m:c:d:r:t:o:h", longs, NULL)) != -1) {
+        /* -t is the shared --score-threshold; the window's keys move it from there. */
+        int taken = cli_options_parse(&shared, opt == 't' ? CLI_OPT_SCORE_THRESHOLD : opt,
+                                      optarg);
+        if (taken < 0)
+            return -1;
+        if (taken)
+            continue;
         switch (opt) {
-        case 'm': o->model_path = optarg; break;
-        case 'c': o->preset = optarg; break;
         case 'd': o->device = optarg; break;
         case 'o': o->out_dir = optarg; break;
         case O_INPUT: o->input = optarg; break;
@@ -119,33 +111,8 @@ static int parse_args(int argc, char **argv, options *o)
                 return -1;
             }
             break;
-        case O_BACKEND:
-            if (!strcmp(optarg, "cpu")) o->session.backend = YOLACT_BACKEND_CPU;
-            else if (!strcmp(optarg, "cuda")) o->session.backend = YOLACT_BACKEND_CUDA;
-            else if (!strcmp(optarg, "auto")) o->session.backend = YOLACT_BACKEND_AUTO;
-            else {
-                fprintf(stderr, "yolact-webcam: --backend wants cpu, cuda or auto\n");
-                return -1;
-            }
-            break;
-        case O_PRECISION:
-            if (!strcmp(optarg, "fp32")) o->session.precision = YOLACT_PRECISION_FP32;
-            else if (!strcmp(optarg, "fp16")) o->session.precision = YOLACT_PRECISION_FP16;
-            else {
-                fprintf(stderr, "yolact-webcam: --precision wants fp32 or fp16\n");
-                return -1;
-            }
-            break;
-        case O_THREADS:
-            if (parse_number(optarg, "--threads", 1, 1024, &v)) return -1;
-            o->session.num_threads = (int)v;
-            break;
-        case 't':
-            if (parse_number(optarg, "--score-threshold", 0, 1, &v)) return -1;
-            o->threshold = (float)v;
-            break;
         case O_FRAMES:
-            if (parse_number(optarg, "--frames", 1, 1e9, &v)) return -1;
+            if (cli_number("yolact-webcam", "--frames", optarg, 1, 1e9, &v)) return -1;
             o->frames = (long)v;
             break;
         case O_SHOT: o->screenshot_path = optarg; break;
@@ -153,6 +120,10 @@ static int parse_args(int argc, char **argv, options *o)
         default: fputs(usage, stderr); return -1;
         }
     }
+    o->model_path = shared.model_path;
+    o->preset = shared.preset;
+    cli_options_session(&shared, &o->session);
+    o->threshold = shared.score_threshold;
     if (optind < argc) {
         fprintf(stderr, "yolact-webcam: unexpected argument '%s'; see --help\n", argv[optind]);
         return -1;

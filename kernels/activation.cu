@@ -19,7 +19,7 @@ extern "C" yolact_status yl_leaky_relu_cuda(float *x, size_t n, cudaStream_t str
         return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "yl_leaky_relu_cuda: NULL tensor");
     size_t blocks = (n + ACT_THREADS - 1) / ACT_THREADS;
     if (blocks)
-        YL_CUDA_CHECK(YL_LAUNCH(leaky_relu_kernel, blocks < 4096 ? (unsigned)blocks : 4096u,
+        YL_CHECK(cuda, YL_LAUNCH(leaky_relu_kernel, blocks < 4096 ? (unsigned)blocks : 4096u,
                                 ACT_THREADS, 0, stream, x, n));
     return YOLACT_OK;
 }

@@ -38,6 +38,6 @@ extern "C" yolact_status yl_bilinear_axis_cuda(int in, int out, void *table,
     if (in <= 0 || out <= 0 || !table)
         return yl_fail(YOLACT_ERR_INVALID_ARGUMENT,
                        "yl_bilinear_axis_cuda: in %d, out %d, table %p", in, out, table);
-    YL_CUDA_CHECK(bilinear_axis_launch(in, out, table, stream));
+    YL_CHECK(cuda, bilinear_axis_launch(in, out, table, stream));
     return YOLACT_OK;
 }

@@ -364,7 +364,7 @@ extern "C" yolact_status yl_conv2d_cuda(const yl_conv_desc *d, const float *in, 
     g.n = g.out_h * g.out_w;
     if (g.n == 0)
         return YOLACT_OK;
-    YL_CUDA_CHECK(conv_launch(g, batch, in, packed_weight, precision, nhwc, bias, residual, act,
+    YL_CHECK(cuda, conv_launch(g, batch, in, packed_weight, precision, nhwc, bias, residual, act,
                               out, workspace, stream));
     return YOLACT_OK;
 }

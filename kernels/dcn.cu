@@ -174,7 +174,7 @@ extern "C" yolact_status yl_dcn2d_cuda(const yl_conv_desc *d, const float *in, i
     float *col = static_cast<float *>(workspace);
     dim3 grid((unsigned)blocks, (unsigned)((g.channels + COL_CHANNELS - 1) / COL_CHANNELS),
               (unsigned)batch);
-    YL_CUDA_CHECK(YL_LAUNCH(dcn_columns_kernel, grid, COL_THREADS, 0, stream, g, in,
+    YL_CHECK(cuda, YL_LAUNCH(dcn_columns_kernel, grid, COL_THREADS, 0, stream, g, in,
                             offset_mask, col));
     const yl_conv_desc gd = gemm_desc(d);   /* a 1x1: no workspace (yl_conv_reads_nhwc) */
     return yl_conv2d_cuda(&gd, col, batch, oh, ow, packed_weight, precision, bias, NULL, act,

@@ -527,24 +527,24 @@ extern "C" yolact_status yl_detect_cuda(const float *loc, const float *conf,
     const int nc = params->num_classes, fg = nc - 1, top_k = params->top_k;
     const int blocks = (num_priors + CAND_THREADS - 1) / CAND_THREADS;
 
-    YL_CUDA_CHECK(YL_LAUNCH(candidate_flags_kernel, dim3(blocks, batch), CAND_THREADS, 0,
+    YL_CHECK(cuda, YL_LAUNCH(candidate_flags_kernel, dim3(blocks, batch), CAND_THREADS, 0,
                             stream, conf, num_priors, nc, params->conf_threshold, ws.flags,
                             ws.block_counts));
-    YL_CUDA_CHECK(YL_LAUNCH(candidate_offsets_kernel, dim3(1, batch), CAND_THREADS, 0, stream,
+    YL_CHECK(cuda, YL_LAUNCH(candidate_offsets_kernel, dim3(1, batch), CAND_THREADS, 0, stream,
                             ws.block_counts, blocks, ws.block_offsets, ws.num_candidates));
-    YL_CUDA_CHECK(YL_LAUNCH(candidate_scatter_kernel, dim3(blocks, batch), CAND_THREADS, 0,
+    YL_CHECK(cuda, YL_LAUNCH(candidate_scatter_kernel, dim3(blocks, batch), CAND_THREADS, 0,
                             stream, loc, conf, priors, num_priors, nc, ws.flags,
                             ws.block_offsets, ws.cand, ws.cand_box, ws.cand_score));
     const size_t key_bytes = sizeof(uint64_t) * host_next_pow2(top_k);
     const int staged = (int)((TOPK_SMEM_BYTES - key_bytes) / sizeof(uint64_t)) * 2;
-    YL_CUDA_CHECK(YL_LAUNCH(class_top_k_kernel, dim3(fg, batch), TOPK_THREADS,
+    YL_CHECK(cuda, YL_LAUNCH(class_top_k_kernel, dim3(fg, batch), TOPK_THREADS,
                             key_bytes + staged * sizeof(float), stream, ws.cand_score,
                             num_priors, ws.cand_box, ws.num_candidates, top_k, staged,
                             ws.top_cand, ws.top_score, ws.nms_boxes, ws.counts));
     // The images' classes are one after another in every array: one launch for all.
     YL_TRY(yl_fast_nms_cuda(ws.nms_boxes, ws.counts, batch * fg, top_k, params->nms_threshold,
                             ws.kept, stream));
-    YL_CUDA_CHECK(YL_LAUNCH(final_top_kernel, dim3(1, batch), TOPK_THREADS, 0, stream, ws.kept,
+    YL_CHECK(cuda, YL_LAUNCH(final_top_kernel, dim3(1, batch), TOPK_THREADS, 0, stream, ws.kept,
                             ws.top_score, ws.top_cand, ws.cand, ws.cand_box, fg, top_k,
                             params->max_detections, num_priors, ws.final_keys, out, out_stride,
                             count));

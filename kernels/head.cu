@@ -88,7 +88,7 @@ extern "C" yolact_status yl_head_output_cuda(const float *maps, int anchors, int
     if (priors == 0)
         return YOLACT_OK;
     dim3 grid((unsigned)((priors + HEAD_THREADS - 1) / HEAD_THREADS), batch);
-    YL_CUDA_CHECK(YL_LAUNCH(head_output_kernel, grid, HEAD_THREADS, 0, stream, maps, anchors,
+    YL_CHECK(cuda, YL_LAUNCH(head_output_kernel, grid, HEAD_THREADS, 0, stream, maps, anchors,
                             classes, prototypes, plane, image_priors, loc, conf, coeff));
     return YOLACT_OK;
 }
@@ -107,6 +107,6 @@ extern "C" yolact_status yl_proto_output_cuda(const float *in, int channels, int
     const int plane = height * width;
     if (plane == 0 || channels == 0)
         return YOLACT_OK;
-    YL_CUDA_CHECK(chw_to_hwc(in, channels, plane, batch, out, stream));
+    YL_CHECK(cuda, chw_to_hwc(in, channels, plane, batch, out, stream));
     return YOLACT_OK;
 }

@@ -165,7 +165,7 @@ extern "C" yolact_status yl_masks_assemble_cuda(const float *proto, int proto_h,
     const int plane = proto_h * proto_w;
     dim3 grid((plane + ASM_PIXELS - 1) / ASM_PIXELS, (most + ASM_MASKS - 1) / ASM_MASKS,
               pass->num_images);
-    YL_CUDA_CHECK(YL_LAUNCH(masks_assemble_kernel, grid, ASM_PIXELS, 0, stream, proto, proto_h,
+    YL_CHECK(cuda, YL_LAUNCH(masks_assemble_kernel, grid, ASM_PIXELS, 0, stream, proto, proto_h,
                             proto_w, k, coeff, coeff_image_floats, detections,
                             detection_stride, *pass, out));
     return YOLACT_OK;
@@ -258,7 +258,7 @@ extern "C" yolact_status yl_mask_resize_threshold_cuda(const float *in, int in_h
     dim3 block(32, RESIZE_ROWS);
     dim3 grid(((width + 7) / 8 + 31) / 32, (height + RESIZE_ROWS - 1) / RESIZE_ROWS,
               groups * pass->num_images);
-    YL_CUDA_CHECK(YL_LAUNCH(mask_resize_threshold_kernel, grid, block, 0, stream, in, in_h,
+    YL_CHECK(cuda, YL_LAUNCH(mask_resize_threshold_kernel, grid, block, 0, stream, in, in_h,
                             in_w, *pass, groups, out));
     return YOLACT_OK;
 }

@@ -63,6 +63,6 @@ extern "C" yolact_status yl_fast_nms_cuda(const float *boxes, const int *counts,
                        (const void *)counts, (void *)kept);
     if (num_classes == 0)
         return YOLACT_OK;
-    YL_CUDA_CHECK(fast_nms_launch(boxes, counts, num_classes, top_k, threshold, kept, stream));
+    YL_CHECK(cuda, fast_nms_launch(boxes, counts, num_classes, top_k, threshold, kept, stream));
     return YOLACT_OK;
 }

@@ -67,7 +67,7 @@ extern "C" yolact_status yl_maxpool2d_cuda(const float *in, int channels, int in
                        stride, pad, (const void *)in, (void *)out);
     if (total == 0)
         return YOLACT_OK;
-    YL_CUDA_CHECK(maxpool_launch(in, in_h, in_w, kernel, stride, pad, out, out_h, out_w, total,
+    YL_CHECK(cuda, maxpool_launch(in, in_h, in_w, kernel, stride, pad, out, out_h, out_w, total,
                                  stream));
     return YOLACT_OK;
 }

@@ -56,7 +56,7 @@ extern "C" yolact_status yl_preprocess_cuda(const yolact_image *image, int size,
         p.std[q] = std_bgr[2 - q];
     }
     dim3 block(32, 8), grid((size + 31) / 32, (size + 7) / 8);
-    YL_CUDA_CHECK(YL_LAUNCH(preprocess_kernel, grid, block, 0, stream, image->data,
+    YL_CHECK(cuda, YL_LAUNCH(preprocess_kernel, grid, block, 0, stream, image->data,
                             image->width, image->height, image->stride, size, p, out));
     return YOLACT_OK;
 }

@@ -60,7 +60,7 @@ extern "C" yolact_status yl_mask_rescore_cuda(const float *maps, int first, int 
                        first, first, n, valid ? "a" : "an invalid", masks, channels, h, w,
                        (const void *)maps, (const void *)detections, (void *)mask_scores);
     if (n)
-        YL_CUDA_CHECK(YL_LAUNCH(mask_rescore_kernel, (n + RESCORE_THREADS - 1) / RESCORE_THREADS,
+        YL_CHECK(cuda, YL_LAUNCH(mask_rescore_kernel, (n + RESCORE_THREADS - 1) / RESCORE_THREADS,
                                 RESCORE_THREADS, 0, stream, maps, first, n, channels, h * w,
                                 *pass, detections, detection_stride, mask_scores,
                                 score_stride));

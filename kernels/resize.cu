@@ -60,7 +60,7 @@ extern "C" yolact_status yl_resize_bilinear_cuda(const float *in, int channels, 
                                                                yl_bilinear_table_bytes(out_h);
     YL_TRY(yl_bilinear_axis_cuda(in_h, out_h, y_table, stream));
     YL_TRY(yl_bilinear_axis_cuda(in_w, out_w, x_table, stream));
-    YL_CUDA_CHECK(resize_launch(in, in_h, in_w, out, out_h, out_w, total, y_table, x_table,
+    YL_CHECK(cuda, resize_launch(in, in_h, in_w, out, out_h, out_w, total, y_table, x_table,
                                 stream));
     return YOLACT_OK;
 }
@@ -82,6 +82,6 @@ extern "C" yolact_status yl_add_cuda(const float *a, const float *b, size_t n, f
                        n, (const void *)a, (const void *)b, (void *)out);
     if (n == 0)
         return YOLACT_OK;
-    YL_CUDA_CHECK(YL_LAUNCH(add_kernel, elem_blocks(n), ELEM_THREADS, 0, stream, a, b, n, out));
+    YL_CHECK(cuda, YL_LAUNCH(add_kernel, elem_blocks(n), ELEM_THREADS, 0, stream, a, b, n, out));
     return YOLACT_OK;
 }

@@ -31,7 +31,7 @@ extern "C" yolact_status yl_keep_scores_above_cuda(const yl_raw_detection *detec
                        "yl_keep_scores_above_cuda: batch %d, stride %d, detections %p, "
                        "counts %p", batch, stride, (const void *)detections, (void *)counts);
     if (batch)
-        YL_CUDA_CHECK(YL_LAUNCH(keep_scores_above_kernel, (batch + FILTER_THREADS - 1) /
+        YL_CHECK(cuda, YL_LAUNCH(keep_scores_above_kernel, (batch + FILTER_THREADS - 1) /
                                 FILTER_THREADS, FILTER_THREADS, 0, stream, detections, stride,
                                 counts, batch, threshold));
     return YOLACT_OK;

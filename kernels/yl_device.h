@@ -1,7 +1,8 @@
-/* The one header of device primitives every kernel uses: the launch macro, the CUDA status
- * check, and the intrinsics kernels may call (warp collectives, atomics, half conversion,
- * fast math, cp.async). With nvcc they are CUDA's; compiled by the host C++ compiler with
- * YL_CUDA_EMULATION they are test/emu's, so every kernel also runs in CI without a GPU.
+/* The one header of device primitives every kernel uses: the launch macro (its status checked
+ * by YL_CHECK(cuda, ...)) and the intrinsics kernels may call (warp collectives, atomics,
+ * half conversion, fast math, cp.async). With nvcc they are CUDA's; compiled by the host C++
+ * compiler with YL_CUDA_EMULATION they are test/emu's, so every kernel also runs in CI
+ * without a GPU.
  * A primitive not listed here is not available to kernels: add it here, with both sides. */
 #ifndef YL_DEVICE_H
 #define YL_DEVICE_H
@@ -13,17 +14,17 @@
 #if defined(__CUDACC__)
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
-#define YL_ERROR_DETAIL() ""
 #elif defined(YL_CUDA_EMULATION)
 #include "yl_emu_device.h"
-#define YL_ERROR_DETAIL() yl_emu_error_detail()
 #else
 #error "kernels build with nvcc, or with the host compiler and -DYL_CUDA_EMULATION"
 #endif
 
+#include "yl_cuda_api.h"
+
 /* ---- launch and status ------------------------------------------------------------------
  * YL_LAUNCH(kernel, grid, block, smem, stream, args...) launches and evaluates to the launch's
- * cudaError_t, so a launcher writes YL_CUDA_CHECK(YL_LAUNCH(...)). Never use <<< >>>. */
+ * cudaError_t, so a launcher writes YL_CHECK(cuda, YL_LAUNCH(...)). Never use <<< >>>. */
 #if defined(__CUDACC__)
 #define YL_LAUNCH(kernel, grid, block, smem, stream, ...) \
     ((kernel)<<<(grid), (block), (smem), (stream)>>>(__VA_ARGS__), cudaGetLastError())
@@ -31,18 +32,6 @@
 #define YL_LAUNCH(kernel, grid, block, smem, stream, ...) \
     yl_emu_launch_kernel(#kernel, dim3(grid), dim3(block), (smem), (stream), kernel, __VA_ARGS__)
 #endif
-
-/* Evaluate a cudaError_t expression; on failure return YOLACT_ERR_DEVICE from the caller with
- * the statement, the function and file:line in the detail message. */
-#define YL_CUDA_CHECK(expr)                                                                  \
-    do {                                                                                     \
-        cudaError_t yl_cuda_e_ = (expr);                                                     \
-        if (yl_cuda_e_ != cudaSuccess)                                                       \
-            return yl_fail(YOLACT_ERR_DEVICE, "%s failed: %s (%s) in %s at %s:%d%s%s", #expr, \
-                           cudaGetErrorName(yl_cuda_e_), cudaGetErrorString(yl_cuda_e_),     \
-                           __func__, __FILE__, __LINE__, *YL_ERROR_DETAIL() ? ": " : "",     \
-                           YL_ERROR_DETAIL());                                               \
-    } while (0)
 
 /* Dynamic shared memory, `count` elements of `type` (the emulation checks the launch gave
  * that many bytes). Aligned for 16-byte vector and cp.async accesses. */

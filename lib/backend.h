@@ -53,9 +53,6 @@ typedef struct yl_backend_vtable {
 
 extern const yl_backend_vtable yl_cpu_backend;
 
-struct yl_cuda_facts;
-struct yl_conv_timing;
-
 /* The CUDA backend as this build has it: lib/cuda/backend.c on a GPU, the same code on the
  * emulated runtime in the test runner, or nothing (lib/cuda/none.c: vtable NULL). */
 typedef struct yl_cuda_backend_entry {
@@ -63,12 +60,6 @@ typedef struct yl_cuda_backend_entry {
     int emulated;                    /* runs on the host, for tests: AUTO never picks it */
     /* YOLACT_OK when device_index is a GPU it runs on, else why not. */
     yolact_status (*device_check)(int device_index);
-    /* yl_cuda_describe (cuda/runtime.h) for this build. */
-    yolact_status (*describe)(int device_index, struct yl_cuda_facts *facts);
-    /* yl_cuda_time_convs (cuda/conv_timing.h) for this build. */
-    yolact_status (*time_convs)(const yolact_model *m, int device_index,
-                                yolact_precision precision, int batch, int iters,
-                                struct yl_conv_timing *out, int *count);
 } yl_cuda_backend_entry;
 
 extern const yl_cuda_backend_entry yl_cuda_backend;

@@ -30,6 +30,19 @@ yolact_status yl_fail_context(yolact_status status, const char *fmt, ...) YL_PRI
             return yl_try_status_;                    \
     } while (0)
 
+/* Evaluate a status expression of a GPU library, `api` naming which: YL_CHECK(cuda, call)
+ * for a cudaError_t, YL_CHECK(cudnn, call) for a cudnnStatus_t. On failure return from the
+ * caller what yl_<api>_failure (declared beside that library's API: yl_cuda_api.h,
+ * dnn_cudnn.c) makes of it: YOLACT_ERR_DEVICE with the statement, the library's error, the
+ * function and file:line in the detail message. */
+#define YL_CHECK(api, expr)                                                                \
+    do {                                                                                   \
+        yolact_status yl_check_status_ =                                                   \
+            yl_##api##_failure((expr), #expr, __func__, __FILE__, __LINE__);               \
+        if (yl_check_status_ != YOLACT_OK)                                                 \
+            return yl_check_status_;                                                       \
+    } while (0)
+
 #ifdef __cplusplus
 }
 #endif

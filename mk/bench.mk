@@ -10,8 +10,31 @@ BENCH_THREADS ?= 1,2
 .PHONY: bench gpu-bench
 all: $(BENCH)
 
+# bench/support: what the bench and the tests need that libyolact does not ship (random-weight
+# networks, the CUDA backend's facts and its convolutions timed against cuDNN), as
+# libyolact_bench.a in this build's flavour of the backend: real, or none (no_cuda.c). The
+# test runner and yolact-bench-emu (mk/cuda.mk) link the emulated flavour's objects.
+BENCH_LIB := $(BUILD)/libyolact_bench.a
+BENCH_SUPPORT_CUDA := bench/support/conv_timing.c bench/support/cuda_facts.c
+BENCH_SUPPORT_PLAIN := $(filter-out $(BENCH_SUPPORT_CUDA) bench/support/no_cuda.c,\
+                                    $(wildcard bench/support/*.c))
+BENCH_SUPPORT_OBJS := $(BENCH_SUPPORT_PLAIN:%.c=$(BUILD)/obj/%.o) \
+                      $(if $(HAVE_CUDA),$(BENCH_SUPPORT_CUDA:%.c=$(BUILD)/obj/%.o),\
+                           $(BUILD)/obj/bench/support/no_cuda.o)
+BENCH_SUPPORT_EMU_OBJS := $(BENCH_SUPPORT_PLAIN:%.c=$(BUILD)/obj/%.o) \
+                          $(BENCH_SUPPORT_CUDA:%.c=$(BUILD)/obj/emu/%.o)
+$(BENCH_SUPPORT_CUDA:%.c=$(BUILD)/obj/%.o): ALL_CFLAGS += -I$(CUDNN_HOME)/include \
+                                                          -I$(CUDA_HOME)/include -Ikernels
+$(BUILD)/obj/emu/bench/support/%.o: bench/support/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -DYL_CUDA_EMULATION -Ikernels -Itest/emu -MMD -MP -c $< -o $@
+$(BENCH_LIB): $(BENCH_SUPPORT_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+TEST_EXTRA_OBJS += $(BENCH_SUPPORT_EMU_OBJS)
+
 BENCH_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard bench/*.c)) $(CLI_OBJS)
-$(BENCH): $(BENCH_OBJS) $(STATIC)
+$(BENCH): $(BENCH_OBJS) $(BENCH_LIB) $(STATIC)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(DEP_LIBS) $(LDLIBS_BASE)
 
 # The parity network on its image, then a short run of the full yolact_base (random weights).

@@ -62,7 +62,7 @@ TEST_EXTRA_OBJS += $(EMU_BACKEND_OBJS)
 # yolact-bench on the emulated backend, for the bench suite: its CUDA columns (stage times,
 # the session's device memory, the machine facts in the JSON) without a GPU.
 BENCH_EMU := $(BUILD)/yolact-bench-emu
-$(BENCH_EMU): $(BENCH_OBJS) $(CORE_OBJS) $(EMU_BACKEND_OBJS) \
+$(BENCH_EMU): $(BENCH_OBJS) $(BENCH_SUPPORT_EMU_OBJS) $(CORE_OBJS) $(EMU_BACKEND_OBJS) \
               $(patsubst %.cu,$(BUILD)/obj/emu/%.o,$(KERNEL_SRCS)) $(BUILD)/obj/emu/test/emu/yl_emu.o
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(DEP_LIBS) -lstdc++ $(LDLIBS_BASE)
 $(BUILD)/yolact-tests: | $(BENCH_EMU)
@@ -178,7 +178,7 @@ $(GPU_BUILD)/obj/test/%.o: test/%.c
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -DYL_GPU_RUNNER -I$(GPU_BUILD) -I$(CUDA_HOME)/include \
 	    -Ikernels -Itest -MMD -MP -c $< -o $@
 
-$(BUILD)/yolact-gpu-tests: $(GPU_TEST_OBJS) $(STATIC)
+$(BUILD)/yolact-gpu-tests: $(GPU_TEST_OBJS) $(BENCH_LIB) $(STATIC)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(CHECK_LIBS) $(DEP_LIBS) $(LDLIBS_BASE)
 
 # Built and run by `make test` (a SKIP line without a GPU), so CI links the real backend.

@@ -12,7 +12,7 @@
 #            kernels' launchers; the emulated cuDNN is the CPU's convolution by design)
 #         6  lib/session.c: the API's implementation, which reaches the backends through
 #            backend.h only
-#         7  examples/ (the public API only), bench/ (tools, may use any layer)
+#         7  examples/ (the public API only), bench/ (tools and bench/support/, may use any layer)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 

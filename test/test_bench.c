@@ -1,4 +1,4 @@
-/* The benchmark's random networks (lib/model/random_weights.c) and the stage profile
+/* The benchmark's random networks (bench/support/random_weights.c) and the stage profile
  * (lib/profile.c): every preset's random network loads and describes itself as the preset
  * says, the values are seeded and scaled as documented, and ops map to their stages; and
  * yolact-bench's CUDA columns, run on the emulated backend (build/yolact-bench-emu, or
@@ -10,10 +10,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../bench/support/random_weights.h"
+
 #include "cpu/gemm.h"
 #include "cuda/weights.h"
 #include "model/model.h"
-#include "model/random_weights.h"
 #include "profile.h"
 #include "yl_test.h"
 

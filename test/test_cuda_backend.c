@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../bench/support/cuda_facts.h"
 #include "backend.h"
 #include "cpu/post_ops.h"
 #include "cuda/runtime.h"

@@ -46,7 +46,7 @@ typedef struct parity_run {
  * mask_score 1e-2 relative (YOLACT++, as compare.py).
  * FP16: score 1e-2, mask IoU 0.95 or <= 2 px (the CUDA issue), mask_score 1e-2 relative;
  * box and raw limits, which it does not set, at 2 px and 1e-2. (YOLACT++'s DCN layers run in
- * FP32 in an FP16 session: lib/cuda/backend.c says why.) */
+ * FP32 in an FP16 session: lib/cuda/weights.c's yl_cuda_op_precision says why.) */
 static const parity_run runs[] = {
     {"CPU", YOLACT_BACKEND_CPU, YOLACT_PRECISION_FP32, {0.1, 2e-3, 1.0, 0.97, 2, 1e-2}, 1e-3},
     {"CUDA FP32", YOLACT_BACKEND_CUDA, YOLACT_PRECISION_FP32, {0.1, 2e-3, 1.0, 0.97, 2, 1e-2},

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cuda/cuda_api.h"
+#include "yl_cuda_api.h"
 #include "cuda/dnn.h"
 #include "yl_kernels.h"
 
@@ -78,13 +78,16 @@ void yl_dnn_describe(int *version, char *library, size_t size)
     free(path);
 }
 
-#define YL_DNN_CHECK(expr)                                                                 \
-    do {                                                                                   \
-        cudnnStatus_t yl_dnn_s_ = (expr);                                                  \
-        if (yl_dnn_s_ != CUDNN_STATUS_SUCCESS)                                             \
-            return yl_fail(YOLACT_ERR_DEVICE, "%s failed: %s at %s:%d", #expr,            \
-                           dnn_api.cudnnGetErrorString(yl_dnn_s_), __FILE__, __LINE__);       \
-    } while (0)
+/* YL_CHECK(cudnn, expr) (status.h): YOLACT_OK when status is CUDNN_STATUS_SUCCESS, else
+ * YOLACT_ERR_DEVICE naming the statement, cuDNN's error, the function and file:line. */
+static yolact_status yl_cudnn_failure(cudnnStatus_t status, const char *statement,
+                                      const char *function, const char *file, int line)
+{
+    if (status == CUDNN_STATUS_SUCCESS)
+        return YOLACT_OK;
+    return yl_fail(YOLACT_ERR_DEVICE, "%s failed: %s in %s at %s:%d", statement,
+                   dnn_api.cudnnGetErrorString(status), function, file, line);
+}
 
 struct yl_dnn {
     cudnnHandle_t handle;
@@ -189,7 +192,7 @@ static void add_candidate(yl_dnn_conv *p, cudnnConvolutionFwdAlgo_t algo, cudnnM
 /* Run candidate k from now on: its math type on the descriptor. */
 static yolact_status use_candidate(yl_dnn_conv *p, int k)
 {
-    YL_DNN_CHECK(dnn_api.cudnnSetConvolutionMathType(p->conv, p->candidates[k].math));
+    YL_CHECK(cudnn, dnn_api.cudnnSetConvolutionMathType(p->conv, p->candidates[k].math));
     p->chosen = k;
     return YOLACT_OK;
 }
@@ -209,7 +212,7 @@ static yolact_status list_candidates(yl_dnn *dnn, yl_dnn_conv *p, int identity,
     }
     cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
     int found = 0;
-    YL_DNN_CHECK(dnn_api.cudnnGetConvolutionForwardAlgorithm_v7(
+    YL_CHECK(cudnn, dnn_api.cudnnGetConvolutionForwardAlgorithm_v7(
         dnn->handle, p->in, p->weight, p->conv, p->out, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &found,
         perf));
     for (int preference = 0; preference < 3 && !(preference == 2 && p->num_candidates);
@@ -228,38 +231,38 @@ static yolact_status list_candidates(yl_dnn *dnn, yl_dnn_conv *p, int identity,
 static yolact_status plan(yl_dnn *dnn, yl_dnn_conv *p, const yl_conv_desc *d, int batch,
                           int in_h, int in_w, yolact_precision precision)
 {
-    YL_DNN_CHECK(dnn_api.cudnnCreateTensorDescriptor(&p->in));
-    YL_DNN_CHECK(dnn_api.cudnnCreateTensorDescriptor(&p->out));
-    YL_DNN_CHECK(dnn_api.cudnnCreateTensorDescriptor(&p->bias));
-    YL_DNN_CHECK(dnn_api.cudnnCreateFilterDescriptor(&p->weight));
-    YL_DNN_CHECK(dnn_api.cudnnCreateConvolutionDescriptor(&p->conv));
-    YL_DNN_CHECK(dnn_api.cudnnCreateActivationDescriptor(&p->act_desc));
-    YL_DNN_CHECK(dnn_api.cudnnSetTensor4dDescriptor(p->in, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT,
-                                                    batch, d->in_channels, in_h, in_w));
-    YL_DNN_CHECK(dnn_api.cudnnSetFilter4dDescriptor(p->weight, CUDNN_DATA_FLOAT,
-                                                    CUDNN_TENSOR_NCHW, d->out_channels,
-                                                    d->in_channels, d->kernel_h, d->kernel_w));
-    YL_DNN_CHECK(dnn_api.cudnnSetConvolution2dDescriptor(
+    YL_CHECK(cudnn, dnn_api.cudnnCreateTensorDescriptor(&p->in));
+    YL_CHECK(cudnn, dnn_api.cudnnCreateTensorDescriptor(&p->out));
+    YL_CHECK(cudnn, dnn_api.cudnnCreateTensorDescriptor(&p->bias));
+    YL_CHECK(cudnn, dnn_api.cudnnCreateFilterDescriptor(&p->weight));
+    YL_CHECK(cudnn, dnn_api.cudnnCreateConvolutionDescriptor(&p->conv));
+    YL_CHECK(cudnn, dnn_api.cudnnCreateActivationDescriptor(&p->act_desc));
+    YL_CHECK(cudnn, dnn_api.cudnnSetTensor4dDescriptor(p->in, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT,
+                                                       batch, d->in_channels, in_h, in_w));
+    YL_CHECK(cudnn, dnn_api.cudnnSetFilter4dDescriptor(p->weight, CUDNN_DATA_FLOAT,
+                                                       CUDNN_TENSOR_NCHW, d->out_channels,
+                                                       d->in_channels, d->kernel_h, d->kernel_w));
+    YL_CHECK(cudnn, dnn_api.cudnnSetConvolution2dDescriptor(
         p->conv, d->pad, d->pad, d->stride, d->stride, d->dilation, d->dilation,
         CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
     /* what the heuristics are asked for, and the identity activation's one candidate runs */
     cudnnMathType_t math = precision == YOLACT_PRECISION_FP32
                                ? CUDNN_FMA_MATH
                                : CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION;
-    YL_DNN_CHECK(dnn_api.cudnnSetConvolutionMathType(p->conv, math));
+    YL_CHECK(cudnn, dnn_api.cudnnSetConvolutionMathType(p->conv, math));
     int n, c, h, w;
-    YL_DNN_CHECK(dnn_api.cudnnGetConvolution2dForwardOutputDim(p->conv, p->in, p->weight, &n,
-                                                               &c, &h, &w));
+    YL_CHECK(cudnn, dnn_api.cudnnGetConvolution2dForwardOutputDim(p->conv, p->in, p->weight, &n,
+                                                                  &c, &h, &w));
     if (h != yl_conv_out_size(in_h, d->kernel_h, d->stride, d->pad, d->dilation) ||
         w != yl_conv_out_size(in_w, d->kernel_w, d->stride, d->pad, d->dilation))
         return yl_fail(YOLACT_ERR_INTERNAL, "cuDNN's output size %dx%d is not the model's", h, w);
-    YL_DNN_CHECK(dnn_api.cudnnSetTensor4dDescriptor(p->out, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT,
-                                                    n, c, h, w));
-    YL_DNN_CHECK(dnn_api.cudnnSetTensor4dDescriptor(p->bias, CUDNN_TENSOR_NCHW,
-                                                    CUDNN_DATA_FLOAT, 1, c, 1, 1));
+    YL_CHECK(cudnn, dnn_api.cudnnSetTensor4dDescriptor(p->out, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT,
+                                                       n, c, h, w));
+    YL_CHECK(cudnn, dnn_api.cudnnSetTensor4dDescriptor(p->bias, CUDNN_TENSOR_NCHW,
+                                                       CUDNN_DATA_FLOAT, 1, c, 1, 1));
     p->out_count = (size_t)n * c * h * w;
     int relu = p->act == YL_ACT_RELU;
-    YL_DNN_CHECK(dnn_api.cudnnSetActivationDescriptor(
+    YL_CHECK(cudnn, dnn_api.cudnnSetActivationDescriptor(
         p->act_desc, relu ? CUDNN_ACTIVATION_RELU : CUDNN_ACTIVATION_IDENTITY,
         CUDNN_NOT_PROPAGATE_NAN, 0.0));
     YL_TRY(list_candidates(dnn, p, !relu, precision, math));
@@ -336,7 +339,7 @@ yolact_status yl_dnn_conv_run(yl_dnn *dnn, yl_dnn_conv *p, const float *in,
                               float *out, void *workspace)
 {
     YL_TRY(check_operands(p, bias, residual));
-    YL_DNN_CHECK(convolve(dnn, p, in, weight, bias, residual, out, workspace));
+    YL_CHECK(cudnn, convolve(dnn, p, in, weight, bias, residual, out, workspace));
     if (p->act == YL_ACT_LEAKY_RELU_0_1)
         YL_TRY(yl_leaky_relu_cuda(out, p->out_count, dnn->stream));
     return YOLACT_OK;
@@ -354,12 +357,12 @@ yolact_status yl_dnn_conv_trial(yl_dnn *dnn, yl_dnn_conv *p, const float *in,
         YL_TRY(use_candidate(p, k));
         last = convolve(dnn, p, in, weight, bias, residual, out, workspace);
         if (last == CUDNN_STATUS_SUCCESS) {
-            YL_CU_CHECK(cudaStreamSynchronize(dnn->stream));
+            YL_CHECK(cuda, cudaStreamSynchronize(dnn->stream));
             return YOLACT_OK;
         }
         if (CUDNN_STATUS_CATEGORY(last) != CUDNN_STATUS_NOT_SUPPORTED &&
             CUDNN_STATUS_CATEGORY(last) != CUDNN_STATUS_EXECUTION_FAILED)
-            YL_DNN_CHECK(last);
+            YL_CHECK(cudnn, last);
     }
     return yl_fail(YOLACT_ERR_UNSUPPORTED, "none of the %d algorithms cuDNN offers for this "
                    "convolution runs; the last said %s", p->num_candidates,

@@ -21,7 +21,7 @@
 #include <string.h>
 
 #include "cpu/dense_ops.h" /* the stand-in for cuDNN is the CPU backend's convolution */
-#include "cuda/cuda_api.h"
+#include "yl_cuda_api.h"
 #include "cuda/dnn.h"
 
 /* The candidate algorithms the stand-in offers a plan, as cuDNN's heuristics offer several. */
@@ -167,7 +167,7 @@ yolact_status yl_dnn_conv_run(yl_dnn *dnn, yl_dnn_conv *p, const float *in,
      * stream capture need not allow: the stand-in refuses a first run inside one, so the
      * tests prove the backend runs every plan once before capturing it. */
     cudaStreamCaptureStatus capture;
-    YL_CU_CHECK(cudaStreamIsCapturing(dnn->stream, &capture));
+    YL_CHECK(cuda, cudaStreamIsCapturing(dnn->stream, &capture));
     if (capture != cudaStreamCaptureStatusNone && !p->has_run)
         return yl_fail(YOLACT_ERR_INTERNAL, "a convolution plan's first run is inside a stream "
                        "capture");
@@ -197,7 +197,7 @@ yolact_status yl_dnn_conv_run(yl_dnn *dnn, yl_dnn_conv *p, const float *in,
     p->residual = residual;
     p->out = out;
     p->workspace = workspace;
-    YL_CU_CHECK(cudaLaunchHostFunc(dnn->stream, run_conv, p));
+    YL_CHECK(cuda, cudaLaunchHostFunc(dnn->stream, run_conv, p));
     return YOLACT_OK;
 }
 
@@ -208,7 +208,7 @@ yolact_status yl_dnn_conv_trial(yl_dnn *dnn, yl_dnn_conv *p, const float *in,
     for (p->algo = 0; p->algo < EMULATED_ALGOS; p->algo++) {
         yolact_status s = yl_dnn_conv_run(dnn, p, in, weight, bias, residual, out, workspace);
         if (s == YOLACT_OK) {
-            YL_CU_CHECK(cudaStreamSynchronize(dnn->stream));
+            YL_CHECK(cuda, cudaStreamSynchronize(dnn->stream));
             return YOLACT_OK;
         }
         if (p->algo >= p->failing_algos) /* not the algorithm's failure: the call's */

@@ -1,4 +1,4 @@
 /* A build without the CUDA backend (no CUDA toolkit or cuDNN, or CUDA=0). */
 #include "backend.h"
 
-const yl_cuda_backend_entry yl_cuda_backend = {NULL, 0, NULL, NULL, NULL};
+const yl_cuda_backend_entry yl_cuda_backend = {NULL, 0, NULL};

@@ -2,10 +2,7 @@
 #include "cuda/runtime.h"
 
 #include <stdio.h>
-#include <string.h>
 
-#include "backend.h"
-#include "cuda/conv_timing.h"
 #include "status.h"
 
 /* The runtime's pinned enum values used here (driver_types.h). */
@@ -57,24 +54,4 @@ yolact_status yl_cuda_device_check_with(const yl_cuda_runtime *rt, int index,
     if (info)
         *info = found;
     return YOLACT_OK;
-}
-
-yolact_status yl_cuda_describe(int index, yl_cuda_facts *facts)
-{
-    memset(facts, 0, sizeof *facts);
-    if (!yl_cuda_backend.describe)
-        return yl_fail(YOLACT_ERR_BACKEND_UNAVAILABLE, "this libyolact was built without the "
-                       "CUDA backend");
-    return yl_cuda_backend.describe(index, facts);
-}
-
-yolact_status yl_cuda_time_convs(const yolact_model *m, int device_index,
-                                 yolact_precision precision, int batch, int iters,
-                                 yl_conv_timing *out, int *count)
-{
-    *count = 0;
-    if (!yl_cuda_backend.time_convs)
-        return yl_fail(YOLACT_ERR_BACKEND_UNAVAILABLE, "this libyolact was built without the "
-                       "CUDA backend");
-    return yl_cuda_backend.time_convs(m, device_index, precision, batch, iters, out, count);
 }

@@ -35,28 +35,9 @@ typedef struct yl_cuda_device_info {
 
 /* YOLACT_OK when device `index` exists and is one the kernels run on (compute capability
  * >= 7.5), else YOLACT_ERR_BACKEND_UNAVAILABLE saying why ("no usable GPU: no NVIDIA driver
- * found", "cudaGetDeviceCount says ...", "device index 3 but 1 GPU", ...). info may be NULL. Does not make the device
- * current: the backend does that on its own thread. */
+ * found", "cudaGetDeviceCount says ...", "device index 3 but 1 GPU", ...). info may be
+ * NULL. Does not make the device current: the backend does that on its own thread. */
 yolact_status yl_cuda_device_check_with(const yl_cuda_runtime *rt, int index,
                                         yl_cuda_device_info *info);
-
-/* What the CUDA backend of this build runs on, as it loads it: for yolact-bench's record of
- * the machine. */
-typedef struct yl_cuda_facts {
-    int emulated;               /* test/emu's runtime on the host, not a GPU */
-    char gpu_name[256];         /* cudaDeviceProp.name */
-    int cc_major, cc_minor;
-    size_t memory_bytes;        /* the device's global memory */
-    int runtime_version;        /* the runtime linked into libyolact: 13000 for 13.0 */
-    int driver_version;         /* the newest CUDA the driver supports */
-    int dnn_version;            /* cudnnGetVersion() of the cuDNN opened: 91000 for 9.10.0;
-                                   0 when none could be */
-    char dnn_library[512];      /* the file it was opened from, or why none was */
-} yl_cuda_facts;
-
-/* The facts of device `index`, or the backend's status when it cannot use it (no CUDA
- * backend in this build, no usable GPU). Opens cuDNN if no session has yet; a cuDNN that
- * cannot be opened is a fact (dnn_version 0), not an error. */
-yolact_status yl_cuda_describe(int index, yl_cuda_facts *facts);
 
 #endif

@@ -3,7 +3,7 @@
 
 #include <stdlib.h>
 
-#include "cuda/cuda_api.h"
+#include "yl_cuda_api.h"
 #include "yl_kernels.h"
 
 yolact_status yl_cuda_alloc(void *ptr, size_t bytes, const char *what)

@@ -4,7 +4,7 @@
 
 #include <stdlib.h>
 
-#include "cuda/cuda_api.h"
+#include "yl_cuda_api.h"
 #include "cuda/upload.h"
 #include "model/cache.h"
 

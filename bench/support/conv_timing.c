@@ -1,13 +1,13 @@
 /* yl_cuda_time_convs (conv_timing.h) for a build with the CUDA backend: real, or on the
  * emulated runtime in the test runner, where the times mean nothing but every step runs. */
-#include "cuda/conv_timing.h"
+#include "conv_timing.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backend.h"
-#include "cuda/cuda_api.h"
+#include "yl_cuda_api.h"
 #include "cuda/dnn.h"
 #include "cuda/upload.h"
 #include "cuda/weights.h"
@@ -40,7 +40,7 @@ static yolact_status time_side(const yl_op *op, const yl_buffer_desc *in, int ba
                                double *samples, double *median_ms)
 {
     for (int i = -1; i < iters; i++) { /* i == -1: the untimed call */
-        YL_CU_CHECK(cudaEventRecord(ev[0], stream));
+        YL_CHECK(cuda, cudaEventRecord(ev[0], stream));
         if (own)
             YL_TRY(yl_conv2d_cuda(&op->conv, r->in, batch, in->height, in->width, r->packed_weight,
                                   precision, r->bias, NULL, op->act, r->out, r->workspace,
@@ -48,10 +48,10 @@ static yolact_status time_side(const yl_op *op, const yl_buffer_desc *in, int ba
         else
             YL_TRY(yl_dnn_conv_run(dnn, r->plan, r->in, r->weight, r->bias, NULL, r->out,
                                    r->workspace));
-        YL_CU_CHECK(cudaEventRecord(ev[1], stream));
-        YL_CU_CHECK(cudaEventSynchronize(ev[1]));
+        YL_CHECK(cuda, cudaEventRecord(ev[1], stream));
+        YL_CHECK(cuda, cudaEventSynchronize(ev[1]));
         float ms = 0;
-        YL_CU_CHECK(cudaEventElapsedTime(&ms, ev[0], ev[1]));
+        YL_CHECK(cuda, cudaEventElapsedTime(&ms, ev[0], ev[1]));
         if (i >= 0)
             samples[i] = ms;
     }
@@ -83,7 +83,7 @@ static yolact_status time_shape(const yolact_model *m, const yl_op *op, int batc
     YL_TRY(s);
     YL_TRY(yl_cuda_alloc(&r->out, out_n * sizeof(float), "a timing output"));
     /* numbers: cuDNN may read its output (dnn.h) */
-    YL_CU_CHECK(cudaMemsetAsync(r->out, 0, out_n * sizeof(float), stream));
+    YL_CHECK(cuda, cudaMemsetAsync(r->out, 0, out_n * sizeof(float), stream));
     YL_TRY(yl_cuda_alloc(&r->weight, w_n * sizeof(float), "the cuDNN weights"));
     YL_TRY(yl_cuda_alloc(&r->bias, (size_t)d->out_channels * sizeof(float), "the bias"));
     YL_TRY(yl_cuda_upload(r->weight, op->weight, w_n * sizeof(float), stream,
@@ -92,7 +92,8 @@ static yolact_status time_shape(const yolact_model *m, const yl_op *op, int batc
         YL_TRY(yl_cuda_upload(r->bias, op->bias, (size_t)d->out_channels * sizeof(float), stream,
                               "the bias"));
     else
-        YL_CU_CHECK(cudaMemsetAsync(r->bias, 0, (size_t)d->out_channels * sizeof(float), stream));
+        YL_CHECK(cuda,
+                 cudaMemsetAsync(r->bias, 0, (size_t)d->out_channels * sizeof(float), stream));
     yl_cuda_pack_item item = {d, op->weight, 0, precision, &r->packed_weight};
     size_t packed_bytes = 0;
     YL_TRY(yl_cuda_pack_weights(&item, 1, &r->packed, &packed_bytes, stream,
@@ -155,9 +156,9 @@ static yolact_status time_all(const yolact_model *m, yolact_precision precision,
     return YOLACT_OK;
 }
 
-yolact_status yl_cuda_backend_time_convs(const yolact_model *m, int device_index,
-                                         yolact_precision precision, int batch, int iters,
-                                         yl_conv_timing *out, int *count)
+yolact_status yl_cuda_time_convs(const yolact_model *m, int device_index,
+                                 yolact_precision precision, int batch, int iters,
+                                 yl_conv_timing *out, int *count)
 {
     *count = 0;
     if ((precision != YOLACT_PRECISION_FP32 && precision != YOLACT_PRECISION_FP16) ||
@@ -166,7 +167,7 @@ yolact_status yl_cuda_backend_time_convs(const yolact_model *m, int device_index
                        "batch %d (1..%d), %d calls (at least 1)", (int)precision, batch,
                        YOLACT_MAX_BATCH_SIZE, iters);
     YL_TRY(yl_cuda_backend.device_check(device_index));
-    YL_CU_CHECK(cudaSetDevice(device_index));
+    YL_CHECK(cuda, cudaSetDevice(device_index));
     cudaStream_t stream = NULL;
     cudaEvent_t ev[2] = {NULL, NULL};
     yl_dnn *dnn = NULL;

@@ -1,9 +1,10 @@
 /* The convolutions our kernels run (protonet, prediction head: yl_cuda_is_own_conv) timed
- * against cuDNN on the same shapes and operands, for yolact-conv-bench: the issue's "custom
- * head kernels at >= 60% of the tensor-core throughput cuDNN reaches" is read off it. */
-#ifndef YL_CUDA_CONV_TIMING_H
-#define YL_CUDA_CONV_TIMING_H
+ * against cuDNN on the same shapes and operands, for yolact-bench --conv-shapes: the issue's
+ * "custom head kernels at >= 60% of the tensor-core throughput cuDNN reaches" is read off it. */
+#ifndef YL_BENCH_CONV_TIMING_H
+#define YL_BENCH_CONV_TIMING_H
 
+#include "model/model.h"
 #include "ops/conv.h"
 #include "yolact.h"
 
@@ -25,10 +26,5 @@ typedef struct yl_conv_timing {
 yolact_status yl_cuda_time_convs(const yolact_model *m, int device_index,
                                  yolact_precision precision, int batch, int iters,
                                  yl_conv_timing *out, int *count);
-
-/* The CUDA backend's implementation, reached through yl_cuda_backend.time_convs. */
-yolact_status yl_cuda_backend_time_convs(const yolact_model *m, int device_index,
-                                         yolact_precision precision, int batch, int iters,
-                                         yl_conv_timing *out, int *count);
 
 #endif
