@@ -261,10 +261,14 @@ int yl_detect_cpu(const float *loc, const float *conf, const float *priors, int 
     return count;
 }
 
-int yl_keep_scores_above_cpu(const yl_raw_detection *detections, int n, float threshold)
+void yl_keep_scores_above_cpu(const yl_raw_detection *detections, int stride, int *counts,
+                              int batch, float threshold)
 {
-    int kept = 0;
-    while (kept < n && detections[kept].score > threshold)
-        kept++;
-    return kept;
+    for (int b = 0; b < batch; b++) {
+        const yl_raw_detection *list = detections + (size_t)b * stride;
+        int kept = 0;
+        while (kept < counts[b] && list[kept].score > threshold)
+            kept++;
+        counts[b] = kept;
+    }
 }
