@@ -253,8 +253,9 @@ static yolact_status run_image(cpu_state *st, const yolact_image *image, yl_fram
     run_network(st, &mark);
 
     yl_detect_params dp = detect_params(st);
-    int n = yl_detect_cpu(st->loc, st->conf, m->priors, m->num_priors, &dp, st->detections,
-                          st->detect_workspace);
+    int n;
+    yl_detect_cpu(st->loc, st->conf, m->priors, m->num_priors, &dp, 1, st->detections,
+                  dp.max_detections, &n, st->detect_workspace);
     if (st->options.score_threshold > 0)
         yl_keep_scores_above_cpu(st->detections, dp.max_detections, &n, 1,
                                  st->options.score_threshold);

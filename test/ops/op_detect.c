@@ -82,8 +82,9 @@ static void fast_nms_run(const op_case *c, op_run *r)
     if (num_priors > 0) {
         yl_detect_params dp = {num_classes, 0.0f, top_k, 0.5f, fg * top_k};
         yl_raw_detection *det = op_host(r, slots * sizeof *det);
-        int nwant = yl_detect_cpu(loc, conf, priors, num_priors, &dp, det,
-                                  op_host(r, yl_detect_workspace_bytes(num_priors, &dp)));
+        int nwant;
+        yl_detect_cpu(loc, conf, priors, num_priors, &dp, 1, det, fg * top_k, &nwant,
+                      op_host(r, yl_detect_workspace_bytes(num_priors, &dp)));
         for (int i = 0; i < nwant; i++) {
             int q = 0, cl = det[i].class_index;
             while (q < k && order[cl * top_k + q] != det[i].prior)
@@ -194,10 +195,9 @@ static void detect_run(const op_case *c, op_run *r)
     memset(untouched, 0x5a, out_bytes);
     memset(want, 0, out_bytes);
     void *ws = op_host(r, yl_detect_workspace_bytes(np, p));
-    int32_t *n_want = op_host(r, batch * 4);
+    int *n_want = op_host(r, batch * sizeof *n_want);
+    yl_detect_cpu(loc, conf, priors, np, p, batch, want, (int)stride, n_want, ws);
     for (int b = 0; b < batch; b++) {
-        n_want[b] = yl_detect_cpu(loc + (size_t)b * np * 4, conf + (size_t)b * np * nc, priors,
-                                  np, p, want + b * stride, ws);
         const int *item = c->list + b * DETECT_ITEM + (c->data ? 0 : 5);
         ck_assert_msg(n_want[b] >= item[0] && n_want[b] <= item[1], "detect %s, image %d: the "
                       "CPU finds %d, the row expects %d..%d", c->name, b, n_want[b], item[0],
@@ -227,7 +227,7 @@ static void detect_run(const op_case *c, op_run *r)
                   k.allocations, k.frees, k.h2d_copies, k.d2h_copies, k.d2d_copies, k.memsets,
                   k.synchronizations);
 #endif
-    const int32_t *n_got = op_from_dev(r, d_count, batch * 4);
+    const int *n_got = op_from_dev(r, d_count, batch * sizeof *n_got);
     const yl_raw_detection *got = op_from_dev(r, d_out, out_bytes);
     /* The lists as arrays: ids (class, prior), scores, boxes over each row's first
      * max(count) entries (zero past a list's count on both sides), and the tails' bytes. */
@@ -240,7 +240,7 @@ static void detect_run(const op_case *c, op_run *r)
     memset(tails_want, 0x5a, batch * tail);
     for (int s = 0; s < 2; s++) {
         const yl_raw_detection *list = s ? want : got;
-        const int32_t *n = s ? n_want : n_got;
+        const int *n = s ? n_want : n_got;
         for (int b = 0; b < batch; b++)
             for (size_t i = 0; i < maxd; i++) {
                 const size_t at = (size_t)b * maxd + i;
