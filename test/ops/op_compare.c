@@ -16,7 +16,8 @@ int op_libc_math(void)
 #endif
 }
 
-void op_check_describe(const op_check *c, char *out, size_t size)
+/* The check as words, e.g. "within 3 ulps". */
+static void check_describe(const op_check *c, char *out, size_t size)
 {
     switch (c->kind) {
     case OP_EXACT:
@@ -157,7 +158,7 @@ int op_compare(const op_tensor *t, const op_check *check, char *report, size_t s
     char how[96];
     op_check describe = *check;
     describe.kind = kind;
-    op_check_describe(&describe, how, sizeof how);
+    check_describe(&describe, how, sizeof how);
     int at = snprintf(report, size, "%s: %zu of %zu elements fail (%s)", t->name, bad,
                       t->count, how);
     if (kind == OP_NMSE && at >= 0 && (size_t)at < size)

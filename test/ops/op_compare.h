@@ -39,9 +39,6 @@ typedef struct op_tensor {
 #define OP_REPORT_FIRST 5
 int op_compare(const op_tensor *t, const op_check *check, char *report, size_t report_size);
 
-/* The check as words, e.g. "within 3 ulps". */
-void op_check_describe(const op_check *check, char *out, size_t size);
-
 /* Whether this build's kernels call the C library's expf and tanhf (the emulation without
  * EMU_MATH=gpu): op_compare then treats exact_with_libc_math checks as OP_EXACT. */
 int op_libc_math(void);

@@ -46,8 +46,9 @@ static float *npz_floats(const char *path, const char *key, size_t count)
  * deform_conv2d in float64): geometry (stride, pad, dilation; int32), input (C, H, W),
  * weight (O, C, 3, 3), bias (O), offset (18, oh, ow) (dy, dx of tap t at 2t, 2t + 1),
  * mask_logit (9, oh, ow) (the op applies the sigmoid), output (O, oh, ow). Outputs: the
- * kernel and the CPU op against the file's output (check[0], relative to the direct loop's
- * sum|terms|, plus_ref.c). */
+ * kernel and the CPU op against the file's output, and the file's output against
+ * plus_ref.c's direct loop (the two references agree on the op's definition: offset layout,
+ * modulation, borders), each by check[0], relative to the direct loop's sum|terms|. */
 static void dcn2d_npz_run(const op_case *c, op_run *r)
 {
     yl_npy geometry, input, weight;
@@ -83,6 +84,7 @@ static void dcn2d_npz_run(const op_case *c, op_run *r)
     pr.mag = xmalloc(count * sizeof(double));
     dcn_problem_reference(&pr);
     const double *mag = op_host_copy(r, pr.mag, count * sizeof *mag);
+    const double *exact = op_host_copy(r, pr.ref, count * sizeof *exact);
     float *cpu = op_host(r, count * 4);
     yl_dcn2d_cpu(d, pr.in, pr.h, pr.w, pr.offset_mask, pr.weight, pr.bias, YL_ACT_NONE, cpu,
                  op_host(r, (yl_dcn2d_workspace_floats(d, pr.h, pr.w) + 1) * 4), 0);
@@ -90,6 +92,7 @@ static void dcn2d_npz_run(const op_case *c, op_run *r)
                                   pr.bias, c->precision, YL_ACT_NONE);
     op_output(r, "kernel against the file", OP_F32, count, got, want, mag, NULL);
     op_output(r, "CPU op against the file", OP_F32, count, cpu, want, mag, NULL);
+    op_output_f64(r, "the file against the direct loop", count, want, exact, mag, NULL);
     dcn_problem_free(&pr);
 }
 
