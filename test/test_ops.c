@@ -1,6 +1,7 @@
 /* Check suite `ops`: every row of the op-test table (test/ops/op_cases.c) through its CPU
- * reference and its CUDA kernel (the emulation here, the GPU in the GPU runner), and the
- * comparer's own test: a planted error of each kind must fail, and be reported where it is. */
+ * reference and its CUDA kernel (the emulation here, the GPU in the GPU runner), the largest
+ * shapes in a tcase tagged "slow", and the comparer's own test: a planted error of each kind
+ * must fail, and be reported where it is. */
 #include <math.h>
 #include <string.h>
 
@@ -9,6 +10,12 @@
 START_TEST(test_op_case)
 {
     op_run_case(&op_cases[_i]);
+}
+END_TEST
+
+START_TEST(test_op_large_case)
+{
+    op_run_case(&op_large_cases[_i]);
 }
 END_TEST
 
@@ -119,6 +126,12 @@ Suite *ops_suite(void)
     tc = tcase_create("table");
     tcase_set_timeout(tc, 300);
     tcase_add_loop_test(tc, test_op_case, 0, op_num_cases);
+    suite_add_tcase(s, tc);
+    /* The largest shapes, out of valgrind's CI run (mk/hardening.mk), which leaves "slow" out. */
+    tc = tcase_create("table_large");
+    tcase_set_tags(tc, "slow");
+    tcase_set_timeout(tc, 300);
+    tcase_add_loop_test(tc, test_op_large_case, 0, op_num_large_cases);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -40,8 +40,8 @@ struct op_case {
     const char *data;
 };
 
-extern const op_case op_cases[];
-extern const int op_num_cases;
+extern const op_case op_cases[], op_large_cases[];
+extern const int op_num_cases, op_num_large_cases;
 
 /* A row through its family and the comparer; a failure is a Check failure naming the row. */
 void op_run_case(const op_case *c);
