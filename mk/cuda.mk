@@ -1,7 +1,8 @@
 # CUDA kernels (kernels/*.cu) and the CUDA backend (lib/cuda/: backend.c, rescore.c, upload.c;
 # CUDA_BACKEND_HOST in the Makefile). Two builds of both:
 #  - emulated, always: the host C++ compiler against test/emu, linked into the Check runner
-#    (suite `kernels`), so CI without a GPU runs every kernel; `make test-kernels` runs it;
+#    (suite `ops`, the op-test table, and the kernel suites), so CI without a GPU runs every
+#    kernel; `make test-kernels` runs them;
 #  - real, when the toolkit and cuDNN are found (the Makefile's CUDA): kernels by nvcc for
 #    CUDA_ARCH (machine code) plus PTX of the newest, the backend against cuDNN, both in
 #    libyolact; `make cuda-compile-check` builds just the kernels.
@@ -43,12 +44,19 @@ $(BUILD)/obj/emu/%.o: %.cc
 TEST_EXTRA_OBJS += $(EMU_OBJS)
 TEST_EXTRA_LIBS += -lstdc++
 # Suites that run kernels or the CUDA backend; they see the emulated runtime API here and the
-# real one in the GPU runner below.
-GPU_SUITE_SRCS := $(filter $(addprefix test/test_,kernels.c network_kernels.c plus_kernels.c \
-                    cuda_backend.c parity.c threads.c),$(TEST_SRCS))
-$(patsubst %.c,$(BUILD)/obj/%.o,$(GPU_SUITE_SRCS)): ALL_CFLAGS += -DYL_CUDA_EMULATION -Ikernels \
-                                                                  -Itest/emu \
-                                                                  $(if $(filter gpu,$(EMU_MATH)),-DYL_EMU_GPU_MATH)
+# real one in the GPU runner below. The op-test harness's table and families (test/ops/,
+# test_ops.c) are built into both runners too; the emulation's own tests (test_emu.c) only
+# here.
+GPU_SUITE_SRCS := $(filter $(addprefix test/test_,kernels.c plus_kernels.c \
+                    ops.c cuda_backend.c parity.c threads.c),$(TEST_SRCS))
+OPS_SRCS := $(sort $(wildcard test/ops/*.c))
+TEST_EXTRA_OBJS += $(OPS_SRCS:%.c=$(BUILD)/obj/%.o)
+$(patsubst %.c,$(BUILD)/obj/%.o,$(GPU_SUITE_SRCS) $(OPS_SRCS) test/test_emu.c): \
+    ALL_CFLAGS += -DYL_CUDA_EMULATION -Ikernels -Itest/emu \
+                  $(if $(filter gpu,$(EMU_MATH)),-DYL_EMU_GPU_MATH)
+# The suites that compare kernels with their CPU references, and the emulation's own tests;
+# the targets below and test/gpu_check.sh run them.
+KERNEL_SUITES := ops kernels plus_kernels
 
 # The backend's host code against the emulated runtime, cuDNN replaced by the CPU's
 # convolution (lib/cuda/dnn_emulated.c).
@@ -83,7 +91,8 @@ $(SHARED_EMU): $(CORE_OBJS) $(EMU_BACKEND_OBJS) \
 	$(CC) -shared -o $@ $^ $(DEP_LIBS) -lstdc++ $(LDLIBS_BASE)
 
 test-kernels: $(BUILD)/yolact-tests
-	CK_RUN_SUITE=kernels $(BUILD)/yolact-tests
+	for suite in emu $(KERNEL_SUITES); do \
+	    CK_RUN_SUITE=$$suite $(BUILD)/yolact-tests || exit 1; done
 
 # The kernel suites and the CUDA parity runs with a GPU's expf and tanhf (EMU_MATH=gpu above),
 # in a build directory of their own.
@@ -91,7 +100,7 @@ GPU_MATH_BUILD ?= build-gpu-math
 .PHONY: test-gpu-math
 test-gpu-math:
 	$(MAKE) CUDA=0 BUILD=$(GPU_MATH_BUILD) EMU_MATH=gpu $(GPU_MATH_BUILD)/yolact-tests
-	for suite in kernels network_kernels plus_kernels; do \
+	for suite in $(KERNEL_SUITES); do \
 	    CK_RUN_SUITE=$$suite $(GPU_MATH_BUILD)/yolact-tests || exit 1; done
 	CK_RUN_SUITE=parity CK_INCLUDE_TAGS=cuda $(GPU_MATH_BUILD)/yolact-tests
 
@@ -101,7 +110,7 @@ test-gpu-math:
 # frames at both sizes (tag "full": the networks' own).
 .PHONY: test-run-order
 test-run-order: $(BUILD)/yolact-tests
-	for suite in kernels network_kernels plus_kernels cuda_backend; do \
+	for suite in emu $(KERNEL_SUITES) cuda_backend; do \
 	    YL_EMU_ORDER=reverse CK_RUN_SUITE=$$suite $(BUILD)/yolact-tests || exit 1; done
 	for suite in threads parity; do \
 	    YL_EMU_ORDER=reverse CK_RUN_SUITE=$$suite CK_INCLUDE_TAGS=cuda $(BUILD)/yolact-tests \
@@ -164,6 +173,7 @@ endif
 ifeq ($(HAVE_CUDA),1)
 GPU_BUILD := $(BUILD)/gpu
 GPU_TEST_OBJS := $(GPU_SUITE_SRCS:%.c=$(GPU_BUILD)/obj/%.o) $(GPU_BUILD)/obj/test/main.o \
+                 $(OPS_SRCS:%.c=$(GPU_BUILD)/obj/%.o) \
                  $(TEST_SUPPORT:%.c=$(BUILD)/obj/%.o)
 GPU_TEST_OBJS := $(filter-out $(BUILD)/obj/test/main.o,$(GPU_TEST_OBJS))
 

@@ -83,8 +83,8 @@ VALGRIND_FLAGS ?= --leak-check=full --errors-for-leak-kinds=definite,indirect \
 # session setup run here all the same, through the kernel suites and cuda_backend's
 # untagged tests. VALGRIND_EXCLUDE_TAGS="cuda slow" (what .ci/run uses, for its time limit)
 # also leaves out the tests tagged "slow": the full-size random networks, the convolution
-# sweeps and the threads suite, each tens of minutes under valgrind; ASan runs them all, TSan
-# the threads suite.
+# sweeps and the threads suite, each tens of minutes under valgrind, and the op-test table's
+# largest shapes (test/ops/op_cases.c); ASan runs them all, TSan the threads suite.
 VALGRIND_EXCLUDE_TAGS ?= cuda
 # Sessions ask OpenMP for every core whatever OMP_NUM_THREADS says; valgrind runs threads one
 # at a time, so spinning waits would burn its time: passive waits. OpenBLAS's AVX2 (Haswell)

@@ -7,7 +7,8 @@
 #     device      nothing beyond what every call does first: the runner's own check, and
 #                 whether there is a usable GPU at all
 #     parity      the CUDA parity runs, FP32 and FP16, YOLACT and YOLACT++
-#     suites      the kernel suites, the CUDA backend's and the CUDA threads case
+#     suites      the kernel suites (ops: the op-test table), the CUDA backend's and the
+#                 CUDA threads case
 #     sanitizers  the kernel suites under compute-sanitizer synccheck (barriers and warp
 #                 collectives), memcheck and racecheck, cheapest first
 #   GPU_CHECK_SANITIZER_SECONDS: a time limit for each sanitizer run (default none), so that
@@ -19,7 +20,7 @@ steps=${*:-parity suites sanitizers}
 sanitizer=${CUDA_HOME:-/usr/local/cuda}/bin/compute-sanitizer
 [ -x "$sanitizer" ] || sanitizer=$(command -v compute-sanitizer || echo "$sanitizer")
 limit=${GPU_CHECK_SANITIZER_SECONDS:-}
-kernel_suites="kernels network_kernels plus_kernels"
+kernel_suites="ops kernels plus_kernels"
 status=0
 
 # run WHAT SUITE CASE [PREFIX...]: one suite of the runner (one case of it, unless CASE is

@@ -1,6 +1,6 @@
 /* YOLACT++'s test problems (DCNv2, the mask-IoU net) and their direct loops in double
- * precision, shared by the CPU ops' tests (test_plus_ops.c) and the CUDA ones'
- * (test_plus_kernels.c). */
+ * precision, shared by the CPU ops' tests (test_plus_ops.c) and the CUDA ones' (the
+ * op-test harness's DCN family, test/ops/op_dcn.c; test_plus_kernels.c). */
 #ifndef YL_TEST_PLUS_REF_H
 #define YL_TEST_PLUS_REF_H
 

@@ -265,7 +265,8 @@ static int run_detect(const float *loc, const float *conf, const float *priors, 
 {
     size_t bytes = yl_detect_workspace_bytes(np, p);
     void *ws = xmalloc(bytes);
-    int n = yl_detect_cpu(loc, conf, priors, np, p, out, ws);
+    int n;
+    yl_detect_cpu(loc, conf, priors, np, p, 1, out, p->max_detections, &n, ws);
     free(ws);
     return n;
 }
@@ -395,7 +396,9 @@ START_TEST(test_detect_exactly_top_k_and_ties)
     /* Invalid settings detect nothing. */
     p.top_k = 0;
     ck_assert_uint_eq(yl_detect_workspace_bytes(NP, &p), 0);
-    ck_assert_int_eq(yl_detect_cpu(loc, conf, pri, NP, &p, out, NULL), 0);
+    n = -1;
+    yl_detect_cpu(loc, conf, pri, NP, &p, 1, out, p.max_detections, &n, NULL);
+    ck_assert_int_eq(n, 0);
 }
 END_TEST
 

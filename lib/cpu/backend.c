@@ -216,24 +216,21 @@ static void run_network(cpu_state *st, double *mark)
                                    out->width, st->resize_workspace);
             break;
         case YL_OP_ADD: {
-            const float *r = st->buffers[op->residual];
-            size_t n = (size_t)out->channels * out->height * out->width;
-#pragma omp parallel for num_threads(st->threads) schedule(static)
-            for (size_t j = 0; j < n; j++)
-                dst[j] = src[j] + r[j];
+            yl_add_cpu(src, st->buffers[op->residual],
+                       (size_t)out->channels * out->height * out->width, dst);
             break;
         }
         case YL_OP_HEAD_OUTPUT: {
             const yl_level *lv = &m->levels[op->level];
             size_t p = (size_t)lv->first_prior;
             yl_head_output_cpu(src, m->anchors_per_cell, m->num_classes, m->num_prototypes,
-                               lv->height, lv->width, st->loc + p * 4,
+                               lv->height, lv->width, 1, (size_t)m->num_priors, st->loc + p * 4,
                                st->conf + p * m->num_classes, st->coeff + p * m->num_prototypes,
                                st->threads);
             break;
         }
         case YL_OP_PROTO_OUTPUT:
-            yl_proto_output_cpu(src, in->channels, in->height, in->width, st->proto);
+            yl_proto_output_cpu(src, in->channels, in->height, in->width, 1, st->proto);
             break;
         }
         if (st->profile)
@@ -256,10 +253,12 @@ static yolact_status run_image(cpu_state *st, const yolact_image *image, yl_fram
     run_network(st, &mark);
 
     yl_detect_params dp = detect_params(st);
-    int n = yl_detect_cpu(st->loc, st->conf, m->priors, m->num_priors, &dp, st->detections,
-                          st->detect_workspace);
+    int n;
+    yl_detect_cpu(st->loc, st->conf, m->priors, m->num_priors, &dp, 1, st->detections,
+                  dp.max_detections, &n, st->detect_workspace);
     if (st->options.score_threshold > 0)
-        n = yl_keep_scores_above_cpu(st->detections, n, st->options.score_threshold);
+        yl_keep_scores_above_cpu(st->detections, dp.max_detections, &n, 1,
+                                 st->options.score_threshold);
     lap(st, &mark, YL_STAGE_DETECT);
 
     int K = m->num_prototypes;

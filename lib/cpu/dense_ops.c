@@ -1,7 +1,9 @@
-/* Max pooling, PyTorch's CPU bilinear resize and the FastBaseTransform preprocess (the
- * convolution is in conv.c). Loops without a thread-count argument run under OpenMP's
- * default team size, which the caller sets with omp_set_num_threads on its thread. */
+/* Max pooling, PyTorch's CPU bilinear resize, the FastBaseTransform preprocess, the
+ * element-wise add and leaky ReLU (the convolution is in conv.c). Loops without a
+ * thread-count argument run under OpenMP's default team size, which the caller sets with
+ * omp_set_num_threads on its thread. */
 #include "cpu/dense_ops.h"
+#include "cpu/conv.h"
 
 #include <math.h>
 #include <string.h>
@@ -149,4 +151,17 @@ void yl_preprocess_cpu(const yolact_image *image, int size, yl_input_norm norm,
             }
         }
     }
+}
+
+void yl_add_cpu(const float *a, const float *b, size_t n, float *out)
+{
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++)
+        out[i] = a[i] + b[i];
+}
+
+void yl_leaky_relu_cpu(float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = yl_activate(x[i], YL_ACT_LEAKY_RELU_0_1);
 }

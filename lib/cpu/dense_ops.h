@@ -48,6 +48,13 @@ void yl_conv2d_prepared_cpu(const yl_conv_desc *d, const float *in, int in_h, in
 void yl_maxpool2d_cpu(const float *in, int channels, int in_h, int in_w, int kernel,
                       int stride, int pad, float *out, int out_h, int out_w);
 
+/* out[i] = a[i] + b[i] for n floats (the network's YL_OP_ADD); out may alias a or b. */
+void yl_add_cpu(const float *a, const float *b, size_t n, float *out);
+
+/* x = x > 0 ? x : 0.1 * x, in place, n floats: YL_ACT_LEAKY_RELU_0_1 as an op of its own
+ * (the epilogue of yl_conv2d_cpu computes the same). */
+void yl_leaky_relu_cpu(float *x, size_t n);
+
 /* Bilinear resize of (channels, in_h, in_w) to (channels, out_h, out_w) as
  * F.interpolate(mode='bilinear', align_corners=False) computes it on the CPU (the axis
  * tables of yl_bilinear_axis, ops/bilinear.h):

@@ -183,11 +183,11 @@ static void fast_nms_class(detect_ws *ws, int k, float threshold)
     }
 }
 
-int yl_detect_cpu(const float *loc, const float *conf, const float *priors, int num_priors,
-                  const yl_detect_params *params, yl_raw_detection *out, void *workspace)
+/* One image's list into out; returns its length. */
+static int detect_image(const float *loc, const float *conf, const float *priors,
+                        int num_priors, const yl_detect_params *params, yl_raw_detection *out,
+                        void *workspace)
 {
-    if (!params_valid(num_priors, params))
-        return 0;
     detect_ws ws;
     detect_layout(num_priors, params,
                   (void *)(((uintptr_t)workspace + 63) & ~(uintptr_t)63), &ws);
@@ -261,10 +261,27 @@ int yl_detect_cpu(const float *loc, const float *conf, const float *priors, int 
     return count;
 }
 
-int yl_keep_scores_above_cpu(const yl_raw_detection *detections, int n, float threshold)
+void yl_detect_cpu(const float *loc, const float *conf, const float *priors, int num_priors,
+                   const yl_detect_params *params, int batch, yl_raw_detection *out,
+                   int out_stride, int *count, void *workspace)
 {
-    int kept = 0;
-    while (kept < n && detections[kept].score > threshold)
-        kept++;
-    return kept;
+    const int valid = params_valid(num_priors, params);
+    const size_t nc = valid ? (size_t)params->num_classes : 0;
+    for (int b = 0; b < batch; b++)
+        count[b] = valid ? detect_image(loc + (size_t)b * num_priors * 4,
+                                        conf + (size_t)b * num_priors * nc, priors, num_priors,
+                                        params, out + (size_t)b * out_stride, workspace)
+                         : 0;
+}
+
+void yl_keep_scores_above_cpu(const yl_raw_detection *detections, int stride, int *counts,
+                              int batch, float threshold)
+{
+    for (int b = 0; b < batch; b++) {
+        const yl_raw_detection *list = detections + (size_t)b * stride;
+        int kept = 0;
+        while (kept < counts[b] && list[kept].score > threshold)
+            kept++;
+        counts[b] = kept;
+    }
 }

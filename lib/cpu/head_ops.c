@@ -5,9 +5,10 @@
 #include <omp.h>
 #include <stddef.h>
 
-void yl_head_output_cpu(const float *maps, int anchors, int classes, int prototypes,
-                        int height, int width, float *loc, float *conf, float *coeff,
-                        int num_threads)
+/* One image. */
+static void head_output_image(const float *maps, int anchors, int classes, int prototypes,
+                              int height, int width, float *loc, float *conf, float *coeff,
+                              int num_threads)
 {
     const int A = anchors, C = classes, K = prototypes;
     const size_t plane = (size_t)height * width;
@@ -38,10 +39,23 @@ void yl_head_output_cpu(const float *maps, int anchors, int classes, int prototy
     }
 }
 
-void yl_proto_output_cpu(const float *in, int channels, int height, int width, float *out)
+void yl_head_output_cpu(const float *maps, int anchors, int classes, int prototypes,
+                        int height, int width, int batch, size_t image_priors, float *loc,
+                        float *conf, float *coeff, int num_threads)
 {
-    const size_t plane = (size_t)height * width;
-    for (size_t p = 0; p < plane; p++)
-        for (int k = 0; k < channels; k++)
-            out[p * channels + k] = in[(size_t)k * plane + p];
+    const size_t maps_floats = (size_t)anchors * (4 + classes + prototypes) * height * width;
+    for (int b = 0; b < batch; b++)
+        head_output_image(maps + b * maps_floats, anchors, classes, prototypes, height, width,
+                          loc + b * image_priors * 4, conf + b * image_priors * classes,
+                          coeff + b * image_priors * prototypes, num_threads);
+}
+
+void yl_proto_output_cpu(const float *in, int channels, int height, int width, int batch,
+                         float *out)
+{
+    const size_t plane = (size_t)height * width, image = plane * channels;
+    for (int b = 0; b < batch; b++)
+        for (size_t p = 0; p < plane; p++)
+            for (int k = 0; k < channels; k++)
+                out[b * image + p * channels + k] = in[b * image + (size_t)k * plane + p];
 }

@@ -23,15 +23,21 @@ size_t yl_detect_workspace_bytes(int num_priors, const yl_detect_params *params)
  *   (j > i), column max; kept iff max <= nms_threshold (suppressed boxes still suppress);
  *   then all kept of all classes sorted by descending score (ties: lower class, then
  *   rank), the first max_detections.
- * conf: (num_priors, num_classes) softmaxed; loc: (num_priors, 4); priors: (num_priors, 4).
- * Writes up to max_detections to out, returns how many. */
-int yl_detect_cpu(const float *loc, const float *conf, const float *priors, int num_priors,
-                  const yl_detect_params *params, yl_raw_detection *out, void *workspace);
+ * For each of batch images: loc (batch, num_priors, 4), conf (batch, num_priors,
+ * num_classes) softmaxed, priors (num_priors, 4) the same for every image; image b's list,
+ * up to max_detections, in row b of out (rows out_stride >= max_detections entries apart),
+ * its length in count[b] (0 for invalid params). workspace: yl_detect_workspace_bytes,
+ * reused image after image. */
+void yl_detect_cpu(const float *loc, const float *conf, const float *priors, int num_priors,
+                   const yl_detect_params *params, int batch, yl_raw_detection *out,
+                   int out_stride, int *count, void *workspace);
 
-/* The official postprocess's score_threshold on yl_detect_cpu's list (by descending score):
- * how many of its n detections, from the first, score strictly above threshold — the ones
- * it keeps. Runs before the masks, so none is made for a detection that is dropped. */
-int yl_keep_scores_above_cpu(const yl_raw_detection *detections, int n, float threshold);
+/* The official postprocess's score_threshold on yl_detect_cpu's lists (by descending score),
+ * for each of batch lists, rows stride apart: counts[b] (list b's length) becomes how many of
+ * its detections, from the first, score strictly above threshold — the ones it keeps. Runs
+ * before the masks, so none is made for a detection that is dropped. */
+void yl_keep_scores_above_cpu(const yl_raw_detection *detections, int stride, int *counts,
+                              int batch, float threshold);
 
 /* IoU (jaccard) of two (x1, y1, x2, y2) boxes as box_utils.jaccard computes it. */
 float yl_box_iou(const float a[4], const float b[4]);

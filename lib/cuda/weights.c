@@ -25,7 +25,7 @@ int yl_cuda_is_own_conv(const yl_op *op)
  * they alone took the emulated YOLACT++ parity run past the FP16 gate: worst |score diff|
  * 0.0104, mask_score up to 3.05% relative, one gated detection unmatched on astronaut; with
  * them in FP32 and the rest in FP16 it passes (test_parity.c). Their errors feed the whole
- * rest of the network; the kernel itself takes FP16 too (test_plus_kernels.c). */
+ * rest of the network; the kernel itself takes FP16 too (the op-test table's dcn rows). */
 yolact_precision yl_cuda_op_precision(const yl_op *op, yolact_precision precision)
 {
     return op->kind == YL_OP_DCN ? YOLACT_PRECISION_FP32 : precision;

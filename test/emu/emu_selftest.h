@@ -1,5 +1,5 @@
 /* Kernels that test the CUDA emulation itself: warp collectives against their definitions,
- * and misuse that it must report (test_kernels.c asserts the errors and their messages). */
+ * and misuse that it must report (test_emu.c asserts the errors and their messages). */
 #ifndef YL_EMU_SELFTEST_H
 #define YL_EMU_SELFTEST_H
 

@@ -1,0 +1,260 @@
+/* The op-test table: one row per case, run by test_ops.c through op_run_case. Each row
+ * names its op family (test/ops/op_<family>.c says what its dims are), its shape, precision
+ * and comparison. Shapes: the edge cases (one element, sizes that are not multiples of a
+ * kernel's block or tile, empty inputs where the op takes them) and real ones (YOLACT-550's
+ * 81 classes, 100 masks, 138x138 prototypes, a full pass of images); the largest real
+ * shapes are op_large_cases, at the end. Comparisons:
+ *   exact where the kernel does the CPU's float operations in the CPU's order (tables,
+ *   preprocess, pooling, resize, add, permutes, mask bits, NMS flags, Detect's lists);
+ *   ulps where a GPU's expf and tanhf (within 2 ulps) enter (head: conf 6 + C / 2 ulps of
+ *   each factor, twice that of the result; coeff 2 ulps and 1 of the C library's), bit for
+ *   bit where they are the C library's (the emulation);
+ *   relative to sum|terms| for sums in another order: the convolution and DCNv2 FP32 1e-5
+ *   (float sums of K products, each side within ~K eps of the exact sum at worst and
+ *   ~sqrt(K) eps typically; K <= 2304 here), FP16 2^-9 + 1e-5 (w and x rounded to half,
+ *   2^-11 relative each, so each product within ~2^-10, float accumulation: twice that,
+ *   so a wrong index or fragment layout, of the order of a term, always fails; the absolute
+ *   part covers inputs below half's normal range); the mask assembly's dot products
+ *   (k eps sum|p c| each side, the sigmoid's slope 1/4: 0.5 k eps, and 8 eps for expf and
+ *   the division); Detect's boxes on a GPU (8 ulps of the larger corner of the axis). */
+#include <limits.h>
+
+#include "ops/op_harness.h"
+#include "parity_raw.h"
+
+/* A row: name, family, precision, comparison, then the dims. */
+#define ROW(name_, family_, precision_, check_, ...) \
+    {.name = name_, .family = &family_, .precision = precision_, .check = check_, \
+     .dims = {__VA_ARGS__}}
+/* A row with a list. */
+#define LIST_ROW(name_, family_, check_, dims_, ...) \
+    {.name = name_, .family = &family_, .precision = FP32, .check = check_, .dims = dims_, \
+     .list = (const int[]){__VA_ARGS__}, .list_len = COUNT(__VA_ARGS__)}
+#define COUNT(...) (int)(sizeof (const int[]){__VA_ARGS__} / sizeof(int))
+#define DIMS(...) {__VA_ARGS__}
+#define FP32 YOLACT_PRECISION_FP32
+#define FP16 YOLACT_PRECISION_FP16
+#define EXACT {{.kind = OP_EXACT}}
+#define ANY INT_MAX
+
+#define AXIS(in, out) ROW("bilinear axis " #in " -> " #out, op_bilinear_axis, FP32, EXACT, in, out)
+#define PREPROCESS(w, h, pad, size) \
+    ROW("preprocess " #w "x" #h " pad " #pad " -> " #size, op_preprocess, FP32, EXACT, w, h, \
+        pad, size)
+#define MAXPOOL(c, h, w, k, s, p) \
+    ROW("maxpool " #c "x" #h "x" #w " kernel " #k " stride " #s " pad " #p, op_maxpool2d, \
+        FP32, EXACT, c, h, w, k, s, p)
+#define RESIZE(c, ih, iw, oh, ow) \
+    ROW("resize " #c "x" #ih "x" #iw " -> " #oh "x" #ow, op_resize_bilinear, FP32, EXACT, c, \
+        ih, iw, oh, ow)
+#define ADD(n) ROW("add " #n, op_add, FP32, EXACT, n)
+#define LEAKY(n) ROW("leaky relu " #n, op_leaky_relu, FP32, EXACT, n)
+#define HEAD_CHECK(c) {{.kind = OP_ULPS, .tol = 12 + (c), .exact_with_libc_math = 1}, \
+                       {.kind = OP_ULPS, .tol = 3, .exact_with_libc_math = 1}}
+#define HEAD(a, c, k, h, w) \
+    ROW("head output A " #a " C " #c " K " #k " " #h "x" #w ", batch 2", op_head_output, FP32, \
+        HEAD_CHECK(c), a, c, k, h, w, 2)
+#define PROTO(k, h, w) \
+    ROW("proto output " #k "x" #h "x" #w ", batch 2", op_proto_output, FP32, EXACT, k, h, w, 2)
+#define SUM_FP32 {{.kind = OP_SUM, .tol = 1e-5}}
+#define SUM_FP16 {{.kind = OP_SUM, .tol = 1.0 / 512, .atol = 1e-5}}
+/* One convolution in both precisions: in, out, kh, kw, stride, pad, dilation, h, w,
+ * activation, bias, residual (0, 1 its own buffer, 2 the output's), batch. */
+#define CONV(what, ...) \
+    ROW("conv " what " FP32", op_conv2d, FP32, SUM_FP32, __VA_ARGS__), \
+    ROW("conv " what " FP16", op_conv2d, FP16, SUM_FP16, __VA_ARGS__)
+#define RELU YL_ACT_RELU
+#define LEAKY01 YL_ACT_LEAKY_RELU_0_1
+#define NONE YL_ACT_NONE
+/* plus_ref.c's DCNv2 case i, ReLU on the odd ones, both precisions. */
+#define DCN(i, what) \
+    ROW("dcn case " #i ": " what " FP32", op_dcn2d, FP32, SUM_FP32, i, (i) % 2 ? RELU : NONE), \
+    ROW("dcn case " #i ": " what " FP16", op_dcn2d, FP16, SUM_FP16, i, (i) % 2 ? RELU : NONE)
+/* torchvision's deform_conv2d on a test/data/dcn/ case (no activation), both precisions. */
+#define DCN_FILE(name_) \
+    {.name = "dcn torchvision " name_ " FP32", .family = &op_dcn2d, .precision = FP32, \
+     .check = SUM_FP32, .data = YL_TEST_DATA "/dcn/" name_ ".npz"}, \
+    {.name = "dcn torchvision " name_ " FP16", .family = &op_dcn2d, .precision = FP16, \
+     .check = SUM_FP16, .data = YL_TEST_DATA "/dcn/" name_ ".npz"}
+/* proto_h, proto_w, k, edge boxes; the list: each image's mask count. */
+#define MASKS_CHECK(k) {{.kind = OP_SUM, .tol = 0.5 * (k) * FLT_EPSILON, .atol = 8 * FLT_EPSILON}}
+#define MASKS(what, h, w, k, edge, ...) \
+    LIST_ROW("masks " what, op_masks_assemble, MASKS_CHECK(k), \
+             DIMS(h, w, k, COUNT(__VA_ARGS__), edge), __VA_ARGS__)
+/* in_h, in_w, blobs; the list: each image's (count, height, width). */
+#define MASK_RESIZE(what, in_h, in_w, blobs, ...) \
+    LIST_ROW("mask resize " what, op_mask_resize_threshold, EXACT, \
+             DIMS(in_h, in_w, COUNT(__VA_ARGS__) / 3, blobs), __VA_ARGS__)
+#define NMS(what, np, nc, top_k, clusters, odd) \
+    ROW("fast nms " what, op_fast_nms, FP32, EXACT, np, nc, top_k, clusters, odd)
+#define DETECT_CHECK {{.kind = OP_EXACT}, \
+                      {.kind = OP_SUM, .tol = 8 * FLT_EPSILON, .exact_with_libc_math = 1}}
+/* priors, classes, top_k, max_detections; the list per image: fg_percent, forced, ties,
+ * odd, spread, fewest, most detections the CPU may find. */
+#define DETECT(what, np, nc, top_k, max_det, ...) \
+    LIST_ROW("detect " what, op_detect, DETECT_CHECK, \
+             DIMS(np, nc, top_k, max_det, COUNT(__VA_ARGS__) / 7), __VA_ARGS__)
+/* The parity image's network outputs (test/parity_raw.h); the list: fewest, most. */
+#define DETECT_PARITY(what, max_det, fewest, most) \
+    {.name = "detect coffee.png's network outputs" what, .family = &op_detect, \
+     .precision = FP32, .check = DETECT_CHECK, .dims = {0, 0, 200, max_det, 1}, \
+     .list = (const int[]){fewest, most}, .list_len = 2, .data = YL_PARITY_RAW_NPZ}
+/* batch (0: the family's fixed lists), stride, threshold in thousandths. */
+#define KEEP(what, batch, stride, threshold) \
+    ROW("keep scores above: " what, op_keep_scores_above, FP32, EXACT, batch, stride, \
+        threshold)
+/* channels, h, w, split; the list: each image's mask count. */
+#define RESCORE(what, ch, h, w, split, ...) \
+    LIST_ROW("mask rescore " what, op_mask_rescore, EXACT, DIMS(ch, h, w, split), __VA_ARGS__)
+
+const op_case op_cases[] = {
+    AXIS(1, 1), AXIS(1, 7), AXIS(7, 1), AXIS(5, 5), AXIS(3, 550), AXIS(550, 3), AXIS(480, 550),
+    AXIS(640, 550), AXIS(138, 1080), AXIS(1920, 137),
+
+    PREPROCESS(1, 1, 0, 1), PREPROCESS(1, 1, 5, 9), PREPROCESS(3, 7, 1, 33),
+    PREPROCESS(37, 11, 3, 37), PREPROCESS(640, 480, 0, 550), PREPROCESS(550, 550, 4, 550),
+    PREPROCESS(1000, 17, 2, 64), PREPROCESS(31, 1200, 0, 100),
+
+    MAXPOOL(1, 1, 1, 1, 1, 0), MAXPOOL(3, 7, 9, 3, 2, 1), MAXPOOL(5, 13, 11, 2, 2, 0),
+    MAXPOOL(2, 5, 5, 5, 1, 2), MAXPOOL(3, 8, 3, 3, 1, 1), MAXPOOL(64, 69, 69, 3, 2, 1),
+    MAXPOOL(4, 33, 65, 3, 2, 1), MAXPOOL(1, 2, 2, 3, 3, 1), MAXPOOL(0, 4, 4, 3, 2, 1),
+
+    RESIZE(1, 1, 1, 1, 1), RESIZE(3, 5, 7, 10, 14), RESIZE(2, 69, 69, 138, 138),
+    RESIZE(4, 35, 35, 69, 69), RESIZE(1, 9, 4, 3, 17), RESIZE(2, 18, 18, 35, 35),
+    RESIZE(3, 6, 6, 6, 6), RESIZE(1, 1, 5, 7, 1), RESIZE(0, 4, 4, 8, 8),
+
+    ADD(0), ADD(1), ADD(255), ADD(256), ADD(257), ADD(100003),
+
+    LEAKY(0), LEAKY(1), LEAKY(255), LEAKY(256), LEAKY(257), LEAKY(100003),
+
+    HEAD(1, 1, 1, 1, 1), HEAD(3, 5, 4, 7, 9), HEAD(9, 81, 32, 5, 5), HEAD(3, 2, 0, 3, 3),
+    HEAD(3, 81, 32, 35, 35), HEAD(3, 81, 32, 1, 2),
+
+    PROTO(32, 138, 138), PROTO(1, 1, 1), PROTO(33, 5, 7), PROTO(31, 33, 3), PROTO(64, 1, 65),
+    PROTO(0, 3, 3),
+
+    CONV("3->5 3x3", 3, 5, 3, 3, 1, 1, 1, 7, 9, RELU, 1, 0, 1),
+    CONV("1->1 1x1 on 1x1", 1, 1, 1, 1, 1, 0, 1, 1, 1, NONE, 0, 0, 1),
+    CONV("63->65 3x3: tile edges in M, K", 63, 65, 3, 3, 1, 1, 1, 13, 11, LEAKY01, 1, 1, 1),
+    CONV("65->63 1x1, residual aliasing out", 65, 63, 1, 1, 1, 0, 1, 8, 8, NONE, 0, 2, 1),
+    CONV("64->64 3x3 stride 2", 64, 64, 3, 3, 2, 1, 1, 17, 17, RELU, 1, 0, 1),
+    CONV("7->9 5x3 dilation 2", 7, 9, 5, 3, 2, 2, 2, 15, 12, LEAKY01, 1, 1, 1),
+    CONV("16->351 3x3: a head", 16, 351, 3, 3, 1, 1, 1, 5, 5, NONE, 1, 0, 1),
+    CONV("8->8 1x1: 65 pixel tiles", 8, 8, 1, 1, 1, 0, 1, 64, 65, RELU, 1, 2, 1),
+    CONV("32->32 3x3: one column", 32, 32, 3, 3, 1, 1, 1, 63, 1, RELU, 0, 1, 1),
+    CONV("5->3 1x1 stride 2 padded", 5, 3, 1, 1, 2, 1, 1, 9, 10, NONE, 1, 1, 1),
+    CONV("6->10 1x7: wide tap steps", 6, 10, 1, 7, 1, 0, 1, 5, 11, RELU, 1, 0, 1),
+    CONV("9->4 2x2 stride 2", 9, 4, 2, 2, 2, 0, 1, 8, 8, NONE, 0, 0, 1),
+    CONV("5->7 3x1 dilation 3", 5, 7, 3, 1, 1, 3, 3, 10, 6, LEAKY01, 0, 1, 1),
+    /* FP16 takes the (H, W, C) path from here (and for 64->64, 16->351, 32->32 above): */
+    CONV("8->70 3x3: a tap a group, K 72", 8, 70, 3, 3, 1, 1, 1, 9, 13, LEAKY01, 1, 1, 1),
+    CONV("24->40 5x3: groups across taps", 24, 40, 5, 3, 2, 2, 2, 12, 10, RELU, 1, 2, 1),
+    CONV("256->64 3x3: 72 k tiles in flight", 256, 64, 3, 3, 1, 1, 1, 6, 7, NONE, 1, 0, 1),
+    CONV("40->8 3x3: one pixel, no padding", 40, 8, 3, 3, 1, 0, 1, 3, 3, RELU, 0, 0, 1),
+    CONV("4->4 5x5 on 3x3: an empty output", 4, 4, 5, 5, 1, 0, 1, 3, 3, NONE, 1, 0, 1),
+    /* Batches: each image against the CPU and against the kernel on it alone. */
+    CONV("63->65 3x3 batch 3", 63, 65, 3, 3, 1, 1, 1, 13, 11, LEAKY01, 1, 1, 3),
+    CONV("63->65 3x3 batch 3, residual aliasing out", 63, 65, 3, 3, 1, 1, 1, 13, 11, LEAKY01,
+         1, 2, 3),
+    CONV("7->9 5x3 dilation 2 batch 2", 7, 9, 5, 3, 2, 2, 2, 15, 12, LEAKY01, 1, 1, 2),
+    CONV("7->9 5x3 dilation 2 batch 2, residual aliasing out", 7, 9, 5, 3, 2, 2, 2, 15, 12,
+         LEAKY01, 1, 2, 2),
+    CONV("8->70 3x3 batch 3", 8, 70, 3, 3, 1, 1, 1, 9, 13, LEAKY01, 1, 1, 3),
+    CONV("8->70 3x3 batch 3, residual aliasing out", 8, 70, 3, 3, 1, 1, 1, 9, 13, LEAKY01, 1,
+         2, 3),
+    CONV("64->64 3x3 on 69x69: the parity net's protonet", 64, 64, 3, 3, 1, 1, 1, 69, 69,
+         RELU, 1, 0, 1),
+
+    DCN(0, "stride 1, offsets to 3 px"), DCN(1, "stride 2, far outside"),
+    DCN(2, "dilation 2, padding 2"), DCN(3, "integer offsets"), DCN(4, "several GEMM tiles"),
+    DCN(5, "two output-channel tiles"), DCN(6, "5x5"),
+
+    MASKS("1x1x1", 1, 1, 1, 0, 1),
+    MASKS("7x5x3, an image without masks", 7, 5, 3, 0, 2, 0, 1),
+    MASKS("19x23x33: k past a chunk, masks past a tile", 19, 23, 33, 0, 9, 17),
+    MASKS("138x138x32: YOLACT-550, 100 masks", 138, 138, 32, 0, 100),
+    MASKS("30x41x32: edge boxes", 30, 41, 32, 1, 8),
+    MASKS("11x13x0: sigmoid(0) inside", 11, 13, 0, 0, 3, 1),
+    MASKS("6x9x4: a full pass", 6, 9, 4, 0, 0, 7, 3, 10, 6, 2, 9, 5, 1, 8, 4, 0, 7, 3, 10, 6, 2,
+          9, 5, 1, 8, 4, 0, 7, 3, 10, 6, 2, 9, 5, 1, 8),
+    MASKS("6x9x4: two images without masks", 6, 9, 4, 0, 0, 0),
+
+    MASK_RESIZE("1x1 -> 1x1", 1, 1, 0, 1, 1, 1),
+    MASK_RESIZE("1x1 -> 9x33", 1, 1, 0, 2, 9, 33),
+    MASK_RESIZE("138x138: real frames in one pass, one without masks", 138, 138, 1,
+                3, 480, 640, 0, 100, 100, 2, 37, 45, 19, 9, 300),
+    MASK_RESIZE("20x30: a copy", 20, 30, 1, 4, 20, 30),
+    MASK_RESIZE("50x7 -> 100x31: less than a warp wide", 50, 7, 0, 1, 100, 31),
+    MASK_RESIZE("0x0: all zeros", 0, 0, 0, 2, 5, 70),
+    MASK_RESIZE("12x10: a full pass", 12, 10, 1,
+                0, 3, 1, 7, 4, 14, 3, 5, 27, 10, 6, 40, 6, 7, 13, 2, 3, 26, 9, 4, 39, 5, 5, 12,
+                1, 6, 25, 8, 7, 38, 4, 3, 11, 0, 4, 24, 7, 5, 37, 3, 6, 10, 10, 7, 23, 6, 3, 36,
+                2, 4, 9, 9, 5, 22, 5, 6, 35, 1, 7, 8, 8, 3, 21, 4, 4, 34, 0, 5, 7, 7, 6, 20,
+                3, 7, 33, 10, 3, 6, 6, 4, 19, 2, 5, 32, 9, 6, 5, 5, 7, 18, 1, 3, 31, 8, 4, 4),
+
+    NMS("one detection", 1, 2, 200, 1, 0),
+    NMS("100 candidates, fewer than top_k", 100, 2, 200, 4, 1),
+    NMS("top_k truncates", 500, 3, 200, 9, 1),
+    NMS("every COCO class", 300, 81, 200, 12, 1),
+    NMS("more boxes than threads", 700, 2, 600, 30, 0),
+    NMS("no detections", 0, 4, 4, 1, 0),
+
+    DETECT("no candidates", 300, 5, 10, 100, 0, -1, 0, 0, 0, 0, 0),
+    DETECT("one candidate", 300, 5, 10, 100, 0, 1, 0, 0, 0, 0, 4),
+    DETECT("every COCO class, fewer than top_k", 400, 81, 200, 100, 30, -1, 0, 0, 0, 1, ANY),
+    DETECT("exactly top_k candidates", 500, 7, 64, 1000, 0, 64, 0, 0, 0, 0, 64 * 6),
+    DETECT("top_k + 1 candidates", 500, 7, 64, 1000, 0, 65, 1, 0, 0, 0, 65 * 6),
+    DETECT("more than top_k, cut by max_detections", 900, 7, 50, 30, 60, -1, 0, 1, 0, 30, 30),
+    DETECT("equal scores everywhere", 700, 12, 100, 1000, 50, -1, 1, 1, 0, 1, ANY),
+    DETECT("top_k 1, max_detections 1", 200, 4, 1, 1, 50, -1, 1, 0, 0, 1, ANY),
+    DETECT("two classes, more blocks than a scan chunk", 70000, 2, 300, 100, 1, -1, 1, 1, 0, 1,
+           ANY),
+    /* selections over scores copied to shared memory (7,680 of them fit at top_k 200), and
+     * over the global copy when they do not fit */
+    DETECT("7,680 candidates", 8000, 4, 200, 100, 0, 7680, 0, 0, 0, 0, 7680 * 3),
+    DETECT("7,681 candidates", 8000, 4, 200, 100, 0, 7681, 1, 0, 0, 0, 7681 * 3),
+    /* the final selection over the kept rows in shared memory (4,096 keys fit; the rows
+     * above), and over the rows themselves when more are kept: about 40 x 200 here */
+    DETECT("more kept rows than the final selection stages", 3000, 41, 200, 100, 100, -1, 0, 0,
+           1, 1, ANY),
+    DETECT("a batch of 4: many, none, exactly top_k, few", 600, 21, 64, 40,
+           50, -1, 0, 1, 0, 40, 40, 0, -1, 0, 0, 0, 0, 0, 0, 64, 1, 0, 0, 1, ANY,
+           2, -1, 0, 0, 0, 1, ANY),
+    /* The official network outputs of the parity image (test/parity_raw.h), with the
+     * official settings and with every kept detection (max_detections 0 here). */
+    DETECT_PARITY("", 100, 100, 100),
+    DETECT_PARITY(", all kept", 0, 101, ANY),
+
+    LIST_ROW("keep scores above: the CPU's own cases", op_keep_scores_above, EXACT,
+             DIMS(0, 0, 300), 6, 0, 1, 0, 2),
+    KEEP("9 lists of 100", 9, 100, 300),
+    KEEP("1 list of 1", 1, 1, 500),
+
+    RESCORE("1 mask 1x1x1", 1, 1, 1, 0, 1),
+    RESCORE("7 masks 80x3x3", 80, 3, 3, 0, 7),
+    RESCORE("100 masks 80x3x3", 80, 3, 3, 0, 100),
+    RESCORE("130 masks 5x4x7, split at 64", 5, 4, 7, 64, 130),
+    RESCORE("3 masks 2x17x1", 2, 17, 1, 0, 3),
+    RESCORE("images without masks first, between and last, split inside an image", 80, 3, 3, 5,
+            0, 3, 0, 0, 5, 0),
+};
+const int op_num_cases = (int)(sizeof op_cases / sizeof op_cases[0]);
+
+/* The networks' largest shapes at 550 beyond those above, and DCNv2 at the real networks'
+ * channel counts against torchvision (test/data/dcn/): up to 5 s a row in the emulation (the
+ * 256-channel protonet in FP16, 2 shared cores), so tagged "slow" (test_ops.c) for
+ * valgrind's CI run to leave out; make test runs them. */
+const op_case op_large_cases[] = {
+    MAXPOOL(64, 275, 275, 3, 2, 1),     /* ResNet's stem pool */
+    RESIZE(256, 35, 35, 69, 69),        /* the FPN's largest upsample */
+    LEAKY(9680000),                     /* DarkNet-53's first layer: 32x550x550 */
+    HEAD(3, 81, 32, 69, 69),            /* the largest head level */
+    CONV("256->256 3x3 on 69x69: YOLACT-550's protonet", 256, 256, 3, 3, 1, 1, 1, 69, 69,
+         RELU, 1, 0, 1),
+    MASK_RESIZE("138x138 -> 1080x1920: YOLACT-550 on a full-HD frame", 138, 138, 1,
+                5, 1080, 1920),
+    DCN_FILE("c128_69_s1"), DCN_FILE("c256_35_s1"), DCN_FILE("c512_18_s1"),
+    DCN_FILE("c512_35_s2"), DCN_FILE("c64_69_s2"), DCN_FILE("c96_23x17_d2"),
+    DCN_FILE("c64_13x11_far"),
+};
+const int op_num_large_cases = (int)(sizeof op_large_cases / sizeof op_large_cases[0]);
