@@ -550,6 +550,28 @@ START_TEST(device_memory_images_are_read_in_place)
 }
 END_TEST
 
+/* An image marked YOLACT_MEMORY_DEVICE whose pixels are host memory is refused with a status
+ * before any pass of the batch runs, not met as a fault in a kernel; the session goes on. */
+START_TEST(device_images_not_on_the_gpu_are_refused)
+{
+    yolact_session *s = cuda_session(0.1f, 2);
+    if (!s)
+        return;
+    yolact_image images[2];
+    ck_assert_status(yolact_image_load(IMAGE, &images[0]), YOLACT_OK);
+    images[1] = images[0];
+    images[1].memory = YOLACT_MEMORY_DEVICE;
+    const yolact_result *r[2];
+    ck_assert_status(yolact_session_detect_batch(s, images, 2, r), YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_msg(strstr(yolact_last_error(), "image 1 is marked YOLACT_MEMORY_DEVICE but"),
+                  "%s", yolact_last_error());
+    ck_assert_status(yolact_session_detect_batch(s, images, 1, r), YOLACT_OK);
+    ck_assert_int_gt(r[0]->count, 0);
+    yolact_image_free_pixels(&images[0]);
+    yolact_session_free(s);
+}
+END_TEST
+
 #ifdef YL_CUDA_EMULATION
 /* Bytes uploaded while making a session of the model at a precision (*s receives it). */
 static size_t session_upload_bytes(yolact_precision precision, yolact_session **s)
@@ -1057,6 +1079,7 @@ Suite *cuda_backend_suite(void)
         a_pass_past_one_mask_group_gives_the_single_frame_results,
         plus_batches_give_the_single_frame_result,
         device_memory_images_are_read_in_place,
+        device_images_not_on_the_gpu_are_refused,
         profile_times_every_stage,
         device_memory_grows_with_the_image,
         another_threads_capture_survives_a_session,

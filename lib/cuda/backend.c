@@ -112,6 +112,41 @@ static yolact_status cuda_create(const yolact_model *m, const yolact_session_opt
     return YOLACT_OK;
 }
 
+/* Whether a byte a device image claims is device memory on the session's GPU. The session
+ * reads such images in place, so a host pointer or another GPU's memory marked
+ * YOLACT_MEMORY_DEVICE must be refused here, not met as a fault in a kernel. */
+static yolact_status check_device_byte(const cuda_state *st, int index, const uint8_t *p)
+{
+    struct cudaPointerAttributes a;
+    YL_CHECK(cuda, cudaPointerGetAttributes(&a, p));
+    if ((a.type == cudaMemoryTypeDevice || a.type == cudaMemoryTypeManaged) &&
+        a.device == st->options.device_index)
+        return YOLACT_OK;
+    static const char *const kinds[] = {"unregistered host memory", "page-locked host memory",
+                                        "device memory", "managed memory"};
+    const char *kind = a.type >= 0 && a.type <= 3 ? kinds[a.type] : "memory of unknown kind";
+    if (a.type == cudaMemoryTypeDevice || a.type == cudaMemoryTypeManaged)
+        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "image %d: byte %p is %s on GPU %d, not on "
+                       "the session's GPU %d", index, (const void *)p, kind, a.device,
+                       st->options.device_index);
+    return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "image %d is marked YOLACT_MEMORY_DEVICE but "
+                   "byte %p is %s, not device memory on GPU %d", index, (const void *)p, kind,
+                   st->options.device_index);
+}
+
+/* Every device image's first and last byte, before any pass runs (no partial output). */
+static yolact_status check_device_images(const cuda_state *st, const yolact_image *images,
+                                         int count)
+{
+    for (int i = 0; i < count; i++) {
+        if (images[i].memory != YOLACT_MEMORY_DEVICE)
+            continue;
+        YL_TRY(check_device_byte(st, i, images[i].data));
+        YL_TRY(check_device_byte(st, i, images[i].data + image_block_bytes(&images[i]) - 1));
+    }
+    return YOLACT_OK;
+}
+
 static yolact_status run_passes(cuda_state *st, const yolact_image *images, int count,
                                 yl_frame_sink sink, void *ctx)
 {
@@ -136,7 +171,9 @@ static yolact_status cuda_run(void *state, const yolact_image *images, int count
     cuda_state *st = state;
     int caller;
     YL_TRY(use_session_device(st, &caller));
-    yolact_status s = run_passes(st, images, count, sink, ctx);
+    yolact_status s = check_device_images(st, images, count);
+    if (s == YOLACT_OK)
+        s = run_passes(st, images, count, sink, ctx);
     cudaSetDevice(caller);
     return s;
 }

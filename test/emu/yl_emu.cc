@@ -1263,6 +1263,25 @@ cudaError_t cudaMemsetAsync(void *ptr, int value, size_t n, cudaStream_t stream)
     return e != cudaSuccess ? e : set_bytes(ptr, value, n);
 }
 
+cudaError_t cudaPointerGetAttributes(cudaPointerAttributes *attributes, const void *ptr)
+{
+    if (!attributes)
+        return fail(cudaErrorInvalidValue, "cudaPointerGetAttributes: attributes is NULL");
+    bool pinned_host;
+    {
+        std::lock_guard<std::mutex> lock(allocations_mutex);
+        pinned_host = pinned.count((uintptr_t)ptr) != 0;
+    }
+    const bool device = is_device(ptr, 1);
+    attributes->type = device        ? cudaMemoryTypeDevice
+                       : pinned_host ? cudaMemoryTypeHost
+                                     : cudaMemoryTypeUnregistered;
+    attributes->device = device || pinned_host ? 0 : -2;
+    attributes->devicePointer = device ? (void *)ptr : nullptr;
+    attributes->hostPointer = device ? nullptr : (void *)ptr;
+    return cudaSuccess;
+}
+
 cudaError_t cudaSetDevice(int device)
 {
     return device == 0 ? cudaSuccess

@@ -59,6 +59,23 @@ typedef enum cudaStreamCaptureStatus {
     cudaStreamCaptureStatusInvalidated = 2
 } cudaStreamCaptureStatus;
 
+/* What a pointer is, as the real runtime (CUDA 11 and later) reports it: unregistered host
+ * memory is cudaSuccess with type cudaMemoryTypeUnregistered. */
+typedef enum cudaMemoryType {
+    cudaMemoryTypeUnregistered = 0,
+    cudaMemoryTypeHost = 1,
+    cudaMemoryTypeDevice = 2,
+    cudaMemoryTypeManaged = 3
+} cudaMemoryType;
+
+typedef struct cudaPointerAttributes {
+    enum cudaMemoryType type;
+    int device;
+    void *devicePointer;
+    void *hostPointer;
+} cudaPointerAttributes;
+
+cudaError_t cudaPointerGetAttributes(struct cudaPointerAttributes *attributes, const void *ptr);
 cudaError_t cudaMalloc(void **ptr, size_t size);
 cudaError_t cudaFree(void *ptr);
 /* Page-locked host memory: host memory to the emulation (copies check direction by it). */
