@@ -45,6 +45,7 @@ TEST_EXTRA_LIBS += -lstdc++
 # Suites that run kernels or the CUDA backend; they see the emulated runtime API here and the
 # real one in the GPU runner below.
 GPU_SUITE_SRCS := $(filter $(addprefix test/test_,kernels.c network_kernels.c plus_kernels.c \
+                    dcn_reference.c \
                     cuda_backend.c parity.c threads.c),$(TEST_SRCS))
 $(patsubst %.c,$(BUILD)/obj/%.o,$(GPU_SUITE_SRCS)): ALL_CFLAGS += -DYL_CUDA_EMULATION -Ikernels \
                                                                   -Itest/emu \
@@ -76,7 +77,7 @@ GPU_MATH_BUILD ?= build-gpu-math
 .PHONY: test-gpu-math
 test-gpu-math:
 	$(MAKE) CUDA=0 BUILD=$(GPU_MATH_BUILD) EMU_MATH=gpu $(GPU_MATH_BUILD)/yolact-tests
-	for suite in kernels network_kernels plus_kernels; do \
+	for suite in kernels network_kernels plus_kernels dcn_reference; do \
 	    CK_RUN_SUITE=$$suite $(GPU_MATH_BUILD)/yolact-tests || exit 1; done
 	CK_RUN_SUITE=parity CK_INCLUDE_TAGS=cuda $(GPU_MATH_BUILD)/yolact-tests
 

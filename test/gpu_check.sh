@@ -19,7 +19,7 @@ steps=${*:-parity suites sanitizers}
 sanitizer=${CUDA_HOME:-/usr/local/cuda}/bin/compute-sanitizer
 [ -x "$sanitizer" ] || sanitizer=$(command -v compute-sanitizer || echo "$sanitizer")
 limit=${GPU_CHECK_SANITIZER_SECONDS:-}
-kernel_suites="kernels network_kernels plus_kernels"
+kernel_suites="kernels network_kernels plus_kernels dcn_reference"
 status=0
 
 # run WHAT SUITE CASE [PREFIX...]: one suite of the runner (one case of it, unless CASE is

@@ -1,8 +1,8 @@
 /* Helpers of the kernel suites (test_kernels.c, test_network_kernels.c,
- * test_plus_kernels.c): device buffers that fail the test when the runtime fails, float
- * comparisons (bit for bit, or within a few ulps where a kernel calls expf or tanhf), and the
- * mask kernels' pass descriptions. The runtime API is the emulation's (test/emu) when
- * built with YL_CUDA_EMULATION, else CUDA's. */
+ * test_plus_kernels.c, test_dcn_reference.c): device buffers that fail the test when the
+ * runtime fails, float comparisons (bit for bit, or within a few ulps where a kernel calls
+ * expf or tanhf), the mask kernels' pass descriptions and the DCN kernel on a problem. The
+ * runtime API is the emulation's (test/emu) when built with YL_CUDA_EMULATION, else CUDA's. */
 #ifndef YL_CUDA_TEST_H
 #define YL_CUDA_TEST_H
 
@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "plus_ref.h"
 #include "yl_kernels.h"
 #include "yl_test.h"
 
@@ -120,6 +121,44 @@ static inline void assert_floats_equal(const float *got, const float *want, size
                                        const char *what)
 {
     assert_floats_within_ulps(got, want, n, 0, what);
+}
+
+/* The kernel with the problem's weights on a batch of inputs and offsets of its shape (ins[b],
+ * offsets[b]), out (batch, O, oh, ow) on the host. */
+static inline void dcn_cuda_batch(const dcn_problem *pr, const float *const *ins,
+                                  const float *const *offsets, int batch,
+                                  yolact_precision prec, yl_activation act, float *out)
+{
+    const yl_conv_desc *d = &pr->d;
+    const size_t taps = (size_t)d->kernel_h * d->kernel_w, n = (size_t)pr->oh * pr->ow;
+    const size_t n_in = (size_t)d->in_channels * pr->h * pr->w, n_om = 3 * taps * n;
+    const size_t n_out = (size_t)d->out_channels * n;
+    size_t packed_bytes = yl_dcn2d_cuda_packed_bytes(d, prec);
+    size_t ws_bytes = yl_dcn2d_cuda_workspace_bytes(d, pr->h, pr->w, batch);
+    ck_assert_uint_gt(packed_bytes, 0);
+    ck_assert_uint_eq(ws_bytes, batch * (size_t)d->in_channels * taps * n * sizeof(float));
+    void *packed = xmalloc(packed_bytes);
+    yl_dcn2d_cuda_pack(d, pr->weight, prec, packed);
+    void *d_w = to_dev(packed, packed_bytes), *d_ws = dev_alloc(ws_bytes);
+    float *d_in = dev_alloc(batch * n_in * 4), *d_om = dev_alloc(batch * n_om * 4);
+    for (int b = 0; b < batch; b++) {
+        ck_assert_int_eq(cudaMemcpy(d_in + b * n_in, ins[b], n_in * 4, cudaMemcpyHostToDevice),
+                         cudaSuccess);
+        ck_assert_int_eq(cudaMemcpy(d_om + b * n_om, offsets[b], n_om * 4,
+                                    cudaMemcpyHostToDevice), cudaSuccess);
+    }
+    float *d_bias = to_dev(pr->bias, (size_t)d->out_channels * 4);
+    float *d_out = dev_alloc(batch * n_out * 4);
+    ck_assert_status(yl_dcn2d_cuda(d, d_in, batch, pr->h, pr->w, d_om, d_w, prec, d_bias, act,
+                                   d_out, d_ws, NULL), YOLACT_OK);
+    from_dev(out, d_out, batch * n_out * 4);
+    cudaFree(d_w);
+    cudaFree(d_ws);
+    cudaFree(d_in);
+    cudaFree(d_om);
+    cudaFree(d_bias);
+    cudaFree(d_out);
+    free(packed);
 }
 
 #endif
