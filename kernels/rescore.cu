@@ -1,7 +1,6 @@
 // YOLACT++'s mask re-scoring after the mask-IoU net: a detection's predicted mask IoU is the
 // global max of its class's map, its mask score the box score times that (the CPU's
-// yl_maskiou_cpu max and the backend's product), for a run of a pass's masks, whatever
-// images they belong to.
+// yl_mask_rescore_cpu), for a run of a pass's masks, whatever images they belong to.
 //   maps:        (n, channels, h, w) float, the net's last (ReLU'd) output of each mask
 //   detections:  each image's list, class_index selects the map, score the factor
 //   mask_scores: each image's, one a detection

@@ -11,6 +11,7 @@
 #include "ops/conv.h"
 #include "ops/detect.h"
 #include "ops/input.h"
+#include "ops/mask_pass.h"
 #include "yolact.h"
 
 #ifdef __cplusplus
@@ -29,22 +30,6 @@ yolact_status yl_bilinear_axis_cuda(int in, int out, void *table, struct CUstrea
 yolact_status yl_preprocess_cuda(const yolact_image *image, int size, yl_input_norm norm,
                                  const float mean_bgr[3], const float std_bgr[3], float *out,
                                  struct CUstream_st *stream);
-
-/* The images of a pass for the two mask kernels, which take up to YL_MASK_PASS_IMAGES of
- * them a launch (this description travels as a kernel parameter, 1 KiB). The masks of a
- * pass are dense: image b's are masks first .. first + count - 1. */
-#define YL_MASK_PASS_IMAGES 32
-typedef struct yl_mask_image {
-    int count;                  /* its detections: the first `count` of its list */
-    int first;                  /* its first mask among the pass's */
-    int height, width;          /* the image's size: its masks' after the resize */
-    size_t out_offset;          /* where its bit masks start in the resize's output, bytes */
-} yl_mask_image;
-
-typedef struct yl_mask_pass {
-    int num_images;
-    yl_mask_image image[YL_MASK_PASS_IMAGES];
-} yl_mask_pass;
 
 /* The masks of a well-formed pass, the check every mask kernel makes: 0..YL_MASK_PASS_IMAGES
  * images, counts >= 0, each image's masks starting where the previous image's end, sizes
@@ -213,8 +198,8 @@ yolact_status yl_dcn2d_cuda(const yl_conv_desc *d, const float *in, int batch, i
  * count) is detection j = g - first of the list at detections + b * detection_stride: its
  * mask score, mask_scores[b * score_stride + j], is the detection's score x the max over
  * the (h, w) map of channel class_index in maps[g - first] (NaN for a class outside [0,
- * channels)); maps (n, channels, h, w). The max of yl_maskiou_cpu (the same scan order) and
- * the CPU backend's product: bit-identical. */
+ * channels)); maps (n, channels, h, w). yl_mask_rescore_cpu's (cpu/maskiou.h): bit-identical
+ * (the same scan order). */
 yolact_status yl_mask_rescore_cuda(const float *maps, int first, int n, int channels, int h,
                                    int w, const yl_mask_pass *pass,
                                    const yl_raw_detection *detections, size_t detection_stride,

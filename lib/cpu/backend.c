@@ -31,8 +31,8 @@ typedef struct cpu_state {
     yl_raw_detection *detections;
     float *det_coeffs, *det_boxes;     /* the kept detections' coefficients and boxes */
     float *proto_masks;                /* (max_detections, proto_h, proto_w) */
-    int *det_classes;                  /* YOLACT++ mask re-scoring: the kept classes, */
-    float *mask_iou, *mask_scores;     /* predicted mask IoUs and re-scored confidences */
+    float *maskiou_maps;               /* YOLACT++ mask re-scoring: the net's last maps, */
+    float *mask_scores;                /* and the re-scored confidences */
     float *maskiou_workspace;
 
     int mask_w, mask_h;                /* image size the mask buffers are sized for */
@@ -71,8 +71,7 @@ static void cpu_destroy(void *state)
     free(st->det_coeffs);
     free(st->det_boxes);
     free(st->proto_masks);
-    free(st->det_classes);
-    free(st->mask_iou);
+    free(st->maskiou_maps);
     free(st->mask_scores);
     free(st->maskiou_workspace);
     free(st->mask_bits);
@@ -133,14 +132,16 @@ static yolact_status cpu_create(const yolact_model *m, const yolact_session_opti
     st->det_coeffs = malloc(D * K * sizeof(float));
     st->det_boxes = malloc(D * 4 * sizeof(float));
     st->proto_masks = malloc(D * (size_t)m->proto_h * m->proto_w * sizeof(float));
-    st->det_classes = malloc(D * sizeof(int));
-    st->mask_iou = malloc(D * sizeof(float));
+    int iou_c = 0, iou_h = 0, iou_w = 0;
+    if (m->maskiou.num_layers > 0)
+        yl_maskiou_out_dims(&m->maskiou, &iou_c, &iou_h, &iou_w);
+    st->maskiou_maps = malloc((D * iou_c * iou_h * iou_w + 1) * sizeof(float));
     st->mask_scores = malloc(D * sizeof(float));
     st->maskiou_workspace =
         malloc((yl_maskiou_workspace_floats(&m->maskiou, st->threads) + 1) * sizeof(float));
     if (!st->conv_workspace || !st->resize_workspace || !st->loc || !st->conf || !st->coeff ||
         !st->proto || !st->detect_workspace || !st->detections || !st->det_coeffs ||
-        !st->det_boxes || !st->proto_masks || !st->det_classes || !st->mask_iou ||
+        !st->det_boxes || !st->proto_masks || !st->maskiou_maps ||
         !st->mask_scores || !st->maskiou_workspace) {
         cpu_destroy(st);
         return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory creating a CPU session");
@@ -272,12 +273,13 @@ static yolact_status run_image(cpu_state *st, const yolact_image *image, yl_fram
     /* YOLACT++ (rescore_mask): the mask-IoU net on the cropped sigmoid masks at prototype
      * resolution; mask_score = box score x the predicted IoU of the detection's class. */
     if (m->maskiou.num_layers > 0) {
-        for (int i = 0; i < n; i++)
-            st->det_classes[i] = st->detections[i].class_index;
-        yl_maskiou_cpu(&m->maskiou, st->proto_masks, n, st->det_classes, st->mask_iou,
-                       st->maskiou_workspace, st->threads);
-        for (int i = 0; i < n; i++)
-            st->mask_scores[i] = st->detections[i].score * st->mask_iou[i];
+        int c, h, w;
+        yl_maskiou_out_dims(&m->maskiou, &c, &h, &w);
+        yl_maskiou_maps_cpu(&m->maskiou, st->proto_masks, n, st->maskiou_maps,
+                            st->maskiou_workspace, st->threads);
+        const yl_mask_pass pass = {1, {{n, 0, image->height, image->width, 0}}};
+        yl_mask_rescore_cpu(st->maskiou_maps, 0, n, c, h, w, &pass, st->detections, 0,
+                            st->mask_scores, 0);
     }
     size_t stride = ((size_t)image->width + 7) / 8;
     size_t mask_bytes = stride * (size_t)image->height;

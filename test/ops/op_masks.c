@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "cpu/maskiou.h"
 #include "cpu/post_ops.h"
 #include "ops/op_harness.h"
 
@@ -142,9 +143,8 @@ const op_family op_mask_resize_threshold = {"mask_resize_threshold", mask_resize
  * dims: channels, h, w, split (0: one call; else two, split at that mask, inside an image);
  * list: each image's mask count. Each image's detection list and mask scores sit at strides
  * of their own; maps are ReLU outputs with ties and a few NaNs; mask 4's class is outside
- * the net's (NaN). The reference, a plain loop: the max in yl_maskiou_cpu's scan order
- * times the score, as the CPU backend computes it. Scores past an image's count must stay as
- * they were. */
+ * the net's (NaN). The reference: yl_mask_rescore_cpu on the whole pass, as the CPU
+ * backend computes it. Scores past an image's count must stay as they were. */
 #define RESCORE_UNTOUCHED -7.0f
 
 static void mask_rescore_run(const op_case *c, op_run *r)
@@ -172,12 +172,8 @@ static void mask_rescore_run(const op_case *c, op_run *r)
             *d = (yl_raw_detection){g, (7 * g + 2) % ch, yl_test_rand(rng, 0, 1), {0}};
             if (g == 4)
                 d->class_index = ch;
-            const float *map = maps + ((size_t)g * ch + d->class_index) * plane;
-            float best = map[0];
-            for (int q = 1; q < plane; q++)
-                best = map[q] > best ? map[q] : best;
-            want[b * score_stride + j] = d->class_index < ch ? d->score * best : NAN;
         }
+    yl_mask_rescore_cpu(maps, 0, total, ch, h, w, &pass, det, det_stride, want, score_stride);
     const float *d_maps = op_to_dev(r, maps, count * 4);
     float *d_out = op_to_dev(r, untouched, n_scores * 4);
     const yl_raw_detection *d_det = op_to_dev(r, det, num_images * det_stride * sizeof *det);
