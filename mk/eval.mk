@@ -1,0 +1,31 @@
+# yolact-eval (examples/yolact-eval.c + examples/eval/*.c): COCO AP as pycocotools computes
+# it. Its JSON reading needs jansson (libjansson-dev), found by pkg-config; without it the
+# rest builds and yolact-eval is left out. `make test-eval` compares it with pycocotools.
+
+HAVE_JANSSON := $(call have,jansson)
+EVAL_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(sort $(wildcard examples/eval/*.c)))
+
+.PHONY: eval-config test-eval
+all: eval-config
+eval-config:
+	@echo "yolact-eval: jansson $(if $(HAVE_JANSSON),yes,no (not built; install libjansson-dev))"
+
+ifeq ($(HAVE_JANSSON),1)
+JANSSON_CFLAGS := $(shell $(PKG_CONFIG) --cflags jansson)
+JANSSON_LIBS := $(shell $(PKG_CONFIG) --libs jansson)
+$(EVAL_OBJS) $(BUILD)/obj/examples/yolact-eval.o: ALL_CFLAGS += $(JANSSON_CFLAGS)
+
+$(BUILD)/yolact-eval: $(BUILD)/obj/examples/yolact-eval.o $(EVAL_OBJS) $(CLI_OBJS) $(STATIC)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(DEP_LIBS) $(JANSSON_LIBS) $(LDLIBS_BASE)
+else
+EXAMPLES := $(filter-out $(BUILD)/yolact-eval,$(EXAMPLES))
+endif
+
+# The comparison with pycocotools (test/eval/compare_pycocotools.py) in a virtual
+# environment of its own, pycocotools pinned.
+EVAL_VENV ?= /tmp/yolact-eval-venv
+PYCOCOTOOLS_VERSION := 2.0.11
+test-eval: $(BUILD)/yolact-eval
+	test -x $(EVAL_VENV)/bin/python || python3 -m venv $(EVAL_VENV)
+	$(EVAL_VENV)/bin/pip install -q pycocotools==$(PYCOCOTOOLS_VERSION)
+	$(EVAL_VENV)/bin/python test/eval/compare_pycocotools.py --yolact-eval $(BUILD)/yolact-eval
