@@ -22,10 +22,13 @@ EXAMPLES := $(filter-out $(BUILD)/yolact-eval,$(EXAMPLES))
 endif
 
 # The comparison with pycocotools (test/eval/compare_pycocotools.py) in a virtual
-# environment of its own, pycocotools pinned.
+# environment of its own, pycocotools pinned: generated data, then the detection mode on the
+# parity images with hand-made annotations (test/data/eval/).
 EVAL_VENV ?= /tmp/yolact-eval-venv
 PYCOCOTOOLS_VERSION := 2.0.11
 test-eval: $(BUILD)/yolact-eval
 	test -x $(EVAL_VENV)/bin/python || python3 -m venv $(EVAL_VENV)
 	$(EVAL_VENV)/bin/pip install -q pycocotools==$(PYCOCOTOOLS_VERSION)
-	$(EVAL_VENV)/bin/python test/eval/compare_pycocotools.py --yolact-eval $(BUILD)/yolact-eval
+	$(EVAL_VENV)/bin/python test/eval/compare_pycocotools.py --yolact-eval $(BUILD)/yolact-eval \
+	    --model test/data/parity/yolact_tiny_seed1_fp16_zip.pth --config yolact_resnet50 \
+	    --images test/data/parity --annotations test/data/eval/parity_annotations.json

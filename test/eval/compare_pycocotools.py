@@ -173,9 +173,8 @@ def pycocotools_eval(ann_path, res_path, iou_type):
     return e.stats.tolist(), class_ap, out.getvalue().splitlines()
 
 
-def run_yolact_eval(binary, ann_path, res_path, json_out):
-    r = subprocess.run([binary, "--annotations", ann_path, "--results", res_path,
-                        "--iou-type", "both", "--json-out", json_out],
+def run_yolact_eval(command, json_out):
+    r = subprocess.run(command + ["--iou-type", "both", "--json-out", json_out],
                        capture_output=True, text=True)
     if r.returncode != 0:
         sys.exit(f"yolact-eval failed ({r.returncode}): {r.stderr}")
@@ -183,8 +182,10 @@ def run_yolact_eval(binary, ann_path, res_path, json_out):
         return json.load(f), r.stdout.splitlines()
 
 
-def compare(name, binary, ann_path, res_path, tmp):
-    ours, lines = run_yolact_eval(binary, ann_path, res_path, os.path.join(tmp, "out.json"))
+def compare(name, command, ann_path, res_path, tmp):
+    """Run yolact-eval (command, which evaluates res_path or writes it), then pycocotools on
+    res_path; returns the disagreements."""
+    ours, lines = run_yolact_eval(command, os.path.join(tmp, "out.json"))
     worst, failures = 0.0, []
     for iou_type in ("bbox", "segm"):
         with contextlib.redirect_stdout(io.StringIO()):
@@ -202,20 +203,33 @@ def compare(name, binary, ann_path, res_path, tmp):
             failures.append(f"{name} {iou_type}: printed summary differs:\n"
                             + "\n".join(lines[start + 1:start + 13]) + "\n--- pycocotools:\n"
                             + "\n".join(printed[-12:]))
-    print(f"{name}: 24 summary numbers and {2 * len(CATEGORY_IDS)} per-class APs, "
+    print(f"{name}: 24 summary numbers and {2 * len(ours['bbox']['per_class'])} per-class APs, "
           f"max |yolact-eval - pycocotools| = {worst:.3g}")
     return failures
+
+
+def end_to_end(args, tmp):
+    """The detection mode on real images: the results file it writes, evaluated by
+    pycocotools, must give the numbers it printed."""
+    res_path = os.path.join(tmp, "detections.json")
+    command = [args.yolact_eval, "-m", args.model, "-c", args.config, "--backend", "cpu",
+               "--images", args.image_dir, "--annotations", args.annotations, "-o", res_path]
+    return compare("end to end", command, args.annotations, res_path, tmp)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--yolact-eval", required=True)
-    ap.add_argument("--images", type=int, default=300)
+    ap.add_argument("--num-images", type=int, default=300)
     ap.add_argument("--seed", type=int, default=26)
     ap.add_argument("--keep", help="write the generated files to this folder")
+    ap.add_argument("--model", help="also run the detection mode with this checkpoint ...")
+    ap.add_argument("--config", help="... its preset ...")
+    ap.add_argument("--images", dest="image_dir", help="... over these images ...")
+    ap.add_argument("--annotations", help="... listed here, and check what it wrote")
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)
-    gt = make_ground_truth(rng, args.images)
+    gt = make_ground_truth(rng, args.num_images)
     dets = make_detections(rng, gt)
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.keep or tmp
@@ -235,7 +249,10 @@ def main():
             res_path = os.path.join(folder, name.replace(" ", "_") + ".json")
             with open(res_path, "w") as f:
                 json.dump(variant, f)
-            failures += compare(name, args.yolact_eval, ann_path, res_path, tmp)
+            command = [args.yolact_eval, "--annotations", ann_path, "--results", res_path]
+            failures += compare(name, command, ann_path, res_path, tmp)
+        if args.model:
+            failures += end_to_end(args, tmp)
     if failures:
         print("\n".join(failures[:20]))
         sys.exit(1)
