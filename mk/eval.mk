@@ -17,6 +17,20 @@ $(EVAL_OBJS) $(BUILD)/obj/examples/yolact-eval.o: ALL_CFLAGS += $(JANSSON_CFLAGS
 
 $(BUILD)/yolact-eval: $(BUILD)/obj/examples/yolact-eval.o $(EVAL_OBJS) $(CLI_OBJS) $(STATIC)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(DEP_LIBS) $(JANSSON_LIBS) $(LDLIBS_BASE)
+
+# The eval suite (test/eval/eval_suite.c) and the fuzz target of annotation files
+# (test/fuzz/fuzz_annotations.c, in mk/hardening.mk's list): the reading and evaluation
+# objects, not the program's detection pass.
+EVAL_CORE_OBJS := $(filter $(BUILD)/obj/examples/eval/coco_%.o,$(EVAL_OBJS))
+EVAL_TEST_OBJS := $(BUILD)/obj/test/eval/eval_suite.o $(BUILD)/obj/test/eval/eval_fuzz_entry.o
+TEST_EXTRA_SUITES += eval
+TEST_EXTRA_OBJS += $(EVAL_TEST_OBJS) $(EVAL_CORE_OBJS)
+TEST_EXTRA_LIBS += $(JANSSON_LIBS)
+$(EVAL_TEST_OBJS) $(BUILD)/obj/test/fuzz/fuzz_annotations.o: \
+    ALL_CFLAGS += $(JANSSON_CFLAGS) -Iexamples/eval
+EVAL_FUZZ_TARGETS := annotations
+$(BUILD)/fuzz/fuzz_annotations: $(BUILD)/obj/test/eval/eval_fuzz_entry.o $(EVAL_CORE_OBJS)
+$(BUILD)/fuzz/fuzz_annotations: DEP_LIBS += $(JANSSON_LIBS)
 else
 EXAMPLES := $(filter-out $(BUILD)/yolact-eval,$(EXAMPLES))
 endif

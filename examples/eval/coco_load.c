@@ -144,6 +144,9 @@ static int load_categories(const place *p, const json_t *root, coco_dataset *d)
     if (!list)
         return -1;
     size_t n = json_array_size(list), i;
+    if (n > COCO_MAX_CATEGORIES)
+        return fail(p, "\"categories\": %zu of them; at most %d are evaluated", n,
+                    COCO_MAX_CATEGORIES);
     if (!(d->categories = calloc(n ? n : 1, sizeof *d->categories)))
         return fail(p, "out of memory");
     json_t *cat;
@@ -232,25 +235,41 @@ static int load_annotation_list(const place *p, const json_t *root, coco_dataset
     return status;
 }
 
-int coco_load_annotations(const char *path, int want, coco_dataset *out, char *err,
-                          size_t err_size)
+/* The data set from a parsed file (NULL: jansson's error in je). */
+static int annotations_from_json(json_t *root, const json_error_t *je, const place *p, int want,
+                                 coco_dataset *out)
 {
-    place p = {path, err, err_size};
     memset(out, 0, sizeof *out);
-    json_error_t je;
-    json_t *root = json_load_file(path, 0, &je);
     if (!root)
-        return parse_failed(&p, &je);
+        return parse_failed(p, je);
     int status = -1;
     if (!json_is_object(root))
-        fail(&p, "the top level must be an object with images, annotations and categories");
-    else if (!load_images(&p, root, out) && !load_categories(&p, root, out) &&
-             !load_annotation_list(&p, root, out, want))
+        fail(p, "the top level must be an object with images, annotations and categories");
+    else if (!load_images(p, root, out) && !load_categories(p, root, out) &&
+             !load_annotation_list(p, root, out, want))
         status = 0;
     json_decref(root);
     if (status)
         coco_dataset_free(out);
     return status;
+}
+
+int coco_load_annotations(const char *path, int want, coco_dataset *out, char *err,
+                          size_t err_size)
+{
+    place p = {path, err, err_size};
+    json_error_t je;
+    json_t *root = json_load_file(path, 0, &je);
+    return annotations_from_json(root, &je, &p, want, out);
+}
+
+int coco_parse_annotations(const char *data, size_t size, const char *name, int want,
+                           coco_dataset *out, char *err, size_t err_size)
+{
+    place p = {name, err, err_size};
+    json_error_t je;
+    json_t *root = json_loadb(data, size, 0, &je);
+    return annotations_from_json(root, &je, &p, want, out);
 }
 
 /* One detection into o; 1 when its category is not listed (dropped). from_box: the first
@@ -289,7 +308,13 @@ static int load_detection(const place *p, const json_t *r, size_t i, const coco_
             return read_mask(p, seg, im, "", i, o);
         if ((uint64_t)im->width * im->height == 0)
             return fail(p, "[%zu]: its image has no width and height for its box's mask", i);
-        if (coco_rle_from_box(&o->mask, o->box, im->height, im->width))
+        double far = fmax(fmax(fabs(o->box[0]), fabs(o->box[1])),
+                          fmax(fabs(o->box[0] + o->box[2]), fabs(o->box[1] + o->box[3])));
+        int made = far > COCO_MAX_COORD ? -2
+                   : coco_rle_from_box(&o->mask, o->box, im->height, im->width);
+        if (made == -2)
+            return fail(p, "[%zu].bbox: too large to rasterise as its mask", i);
+        if (made)
             return fail(p, "out of memory");
         coco_rle_box(&o->mask, o->mask_box);
         return 0;

@@ -160,6 +160,10 @@ int coco_rle_from_polygon(coco_rle *r, const double *xy, size_t k, uint32_t h, u
         int dx = abs(x[j] - x[j + 1]), dy = abs(y[j] - y[j + 1]);
         n += (size_t)(dx > dy ? dx : dy) + 1;
     }
+    if (n > COCO_MAX_BOUNDARY) {
+        status = -2;
+        goto done;
+    }
     u = malloc(n * sizeof *u);
     v = malloc(n * sizeof *v);
     if (!u || !v)
@@ -253,7 +257,7 @@ static uint32_t run_advance(run_cursor *r, uint32_t c)
 }
 
 /* One step of rleMerge: the union of a (a_m runs) and b into out, which has room for
- * h * w + 1 runs; returns the runs written. Zero-length runs in the inputs survive as
+ * a_m + b->m + 1 runs; returns the runs written. Zero-length runs in the inputs survive as
  * maskApi.c lets them. */
 static uint32_t union_two(const uint32_t *a, uint32_t a_m, const coco_rle *b, uint32_t *out)
 {
@@ -277,10 +281,14 @@ static uint32_t union_two(const uint32_t *a, uint32_t a_m, const coco_rle *b, ui
 
 int coco_rle_union(const coco_rle *masks, size_t n, coco_rle *out)
 {
-    uint32_t h = masks[0].h, w = masks[0].w, m = masks[0].m;
-    uint32_t *cnts = malloc(((size_t)(n == 1 ? m : (size_t)h * w) + 1) * sizeof *cnts);
-    uint32_t *next = n == 1 ? NULL : malloc(((size_t)h * w + 1) * sizeof *next);
-    if (!cnts || (n > 1 && !next)) {
+    /* The union has at most as many runs as its parts together (maskApi.c allocates
+     * h * w + 1, which a hostile size would make huge). */
+    size_t cap = 1;
+    for (size_t i = 0; i < n; i++)
+        cap += masks[i].m;
+    uint32_t m = masks[0].m;
+    uint32_t *cnts = malloc(cap * sizeof *cnts), *next = malloc(cap * sizeof *next);
+    if (!cnts || !next) {
         free(cnts);
         free(next);
         return -1;
@@ -291,8 +299,8 @@ int coco_rle_union(const coco_rle *masks, size_t n, coco_rle *out)
         uint32_t *t = cnts; cnts = next; next = t;
     }
     free(next);
-    out->h = h;
-    out->w = w;
+    out->h = masks[0].h;
+    out->w = masks[0].w;
     out->m = m;
     out->cnts = cnts;
     return 0;

@@ -33,12 +33,17 @@ int coco_rle_from_string(coco_rle *r, const char *s, uint32_t h, uint32_t w, cha
 int coco_rle_from_counts(coco_rle *r, const uint32_t *counts, uint32_t m, uint32_t h, uint32_t w,
                          char *err, size_t err_size);
 
+/* The most points a polygon's boundary may have at 5x (its perimeter in 5x pixels, about):
+ * 64 M points take 1 GB while it is rasterised. */
+#define COCO_MAX_BOUNDARY ((size_t)1 << 26)
+
 /* rleFrPoly: the polygon xy[0..2k) (x, y pairs), k >= 1, rasterised at 5x and sampled back.
- * 0, or -1 when out of memory. Coordinates must lie within +-COCO_MAX_COORD (the caller
- * checks). */
+ * 0; -1 when out of memory; -2 when its boundary is longer than COCO_MAX_BOUNDARY.
+ * Coordinates must lie within +-COCO_MAX_COORD (the caller checks). */
 int coco_rle_from_polygon(coco_rle *r, const double *xy, size_t k, uint32_t h, uint32_t w);
 
-/* rleFrBbox: the box (x, y, width, height) as the polygon of its corners. */
+/* rleFrBbox: the box (x, y, width, height) as the polygon of its corners; returns as
+ * coco_rle_from_polygon. */
 int coco_rle_from_box(coco_rle *r, const double box[4], uint32_t h, uint32_t w);
 
 /* rleMerge (union) of n >= 1 masks of one size, each with at least one run, into out. 0, or

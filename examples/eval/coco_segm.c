@@ -65,7 +65,13 @@ static int polygons_to_rle(const json_t *list, uint32_t h, uint32_t w, coco_rle 
             snprintf(err, err_size, "polygon %zu: %s", i, why);
             goto done;
         }
-        if (coco_rle_from_polygon(&parts[i], xy, len / 2, h, w))
+        int made = coco_rle_from_polygon(&parts[i], xy, len / 2, h, w);
+        if (made == -2) {
+            snprintf(err, err_size, "polygon %zu: its boundary is over %zu points long at 5x",
+                     i, COCO_MAX_BOUNDARY);
+            goto done;
+        }
+        if (made)
             goto oom;
         done = i + 1;
     }
