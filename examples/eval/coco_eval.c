@@ -99,8 +99,8 @@ static int work_reserve(category_work *w, size_t nd, size_t ng, size_t n_all)
         w->first = first;
         w->image_cap = cap;
     }
-    if (w->dets + nd > w->det_cap) {
-        size_t cap = (w->dets + nd) * 2;
+    if (w->dets + nd > w->det_cap || !w->scores) {
+        size_t cap = (w->dets + nd) * 2 + 16;
         double *scores = realloc(w->scores, cap * sizeof *scores);
         if (!scores)
             return -1;
@@ -113,9 +113,9 @@ static int work_reserve(category_work *w, size_t nd, size_t ng, size_t n_all)
         }
         w->det_cap = cap;
     }
-    if (nd * ng > w->ious_cap) {
+    if (nd * ng > w->ious_cap || !w->ious) {
         free(w->ious);
-        w->ious_cap = nd * ng;
+        w->ious_cap = nd * ng + 1;
         if (!(w->ious = malloc(w->ious_cap * sizeof *w->ious)))
             return -1;
     }

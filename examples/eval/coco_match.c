@@ -9,8 +9,9 @@
 
 int coco_match_scratch_reserve(coco_match_scratch *s, size_t g)
 {
-    if (g <= s->capacity)
+    if (g <= s->capacity && s->order)
         return 0;
+    g = g ? g : 1;      /* never NULL, even for an image without ground truth */
     coco_match_scratch_free(s);
     s->order = malloc(g * sizeof *s->order);
     s->ignore = malloc(g);
