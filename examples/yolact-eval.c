@@ -229,7 +229,7 @@ int main(int argc, char **argv)
     for (int type = 0; type < 2; type++) {
         if (!(c.want & (type == COCO_IOU_BBOX ? COCO_WANT_BOXES : COCO_WANT_MASKS)))
             continue;
-        if (coco_evaluate(&gt, &dt, (coco_iou_type)type, &evals[n])) {
+        if (coco_evaluate(&gt, &dt, (coco_iou_type)type, 0, &evals[n])) {
             status = cli_error("yolact-eval", "evaluation", YOLACT_ERR_OUT_OF_MEMORY);
             goto done;
         }

@@ -5,7 +5,7 @@
 HAVE_JANSSON := $(call have,jansson)
 EVAL_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(sort $(wildcard examples/eval/*.c)))
 
-.PHONY: eval-config test-eval
+.PHONY: eval-config test-eval bench-eval
 all: eval-config
 eval-config:
 	@echo "yolact-eval: jansson $(if $(HAVE_JANSSON),yes,no (not built; install libjansson-dev))"
@@ -33,6 +33,8 @@ $(BUILD)/fuzz/fuzz_annotations: $(BUILD)/obj/test/eval/eval_fuzz_entry.o $(EVAL_
 $(BUILD)/fuzz/fuzz_annotations: DEP_LIBS += $(JANSSON_LIBS)
 else
 EXAMPLES := $(filter-out $(BUILD)/yolact-eval,$(EXAMPLES))
+$(BUILD)/yolact-eval:
+	@echo "yolact-eval needs jansson's headers: install libjansson-dev"; exit 1
 endif
 
 # The comparison with pycocotools (test/eval/compare_pycocotools.py) in a virtual
@@ -40,9 +42,19 @@ endif
 # parity images with hand-made annotations (test/data/eval/).
 EVAL_VENV ?= /tmp/yolact-eval-venv
 PYCOCOTOOLS_VERSION := 2.0.11
-test-eval: $(BUILD)/yolact-eval
+EVAL_VENV_READY := $(EVAL_VENV)/.pycocotools-$(PYCOCOTOOLS_VERSION)
+$(EVAL_VENV_READY):
 	test -x $(EVAL_VENV)/bin/python || python3 -m venv $(EVAL_VENV)
 	$(EVAL_VENV)/bin/pip install -q pycocotools==$(PYCOCOTOOLS_VERSION)
+	touch $@
+
+test-eval: $(BUILD)/yolact-eval $(EVAL_VENV_READY)
 	$(EVAL_VENV)/bin/python test/eval/compare_pycocotools.py --yolact-eval $(BUILD)/yolact-eval \
 	    --model test/data/parity/yolact_tiny_seed1_fp16_zip.pth --config yolact_resnet50 \
 	    --images test/data/parity --annotations test/data/eval/parity_annotations.json
+
+# yolact-eval against pycocotools on 5,000 generated images x 100 detections, median of 3
+# runs each (bench/eval/bench_eval.py; bench/README.md).
+bench-eval: $(BUILD)/yolact-eval $(EVAL_VENV_READY)
+	$(EVAL_VENV)/bin/python bench/eval/bench_eval.py --yolact-eval $(BUILD)/yolact-eval \
+	    --json bench/results/eval-coco-like.json

@@ -201,7 +201,7 @@ static int evaluate_category(const grouped *gt, const grouped *dt, size_t k, coc
 }
 
 int coco_evaluate(const coco_dataset *gt, const coco_objects *dt, coco_iou_type type,
-                  coco_eval *out)
+                  int threads, coco_eval *out)
 {
     size_t K = gt->num_categories;
     memset(out, 0, sizeof *out);
@@ -220,7 +220,7 @@ int coco_evaluate(const coco_dataset *gt, const coco_objects *dt, coco_iou_type 
             out->precision[i] = -1;
         for (size_t i = 0; i < nr; i++)
             out->recall[i] = -1;
-#pragma omp parallel for schedule(dynamic) reduction(|| : failed)
+#pragma omp parallel for schedule(dynamic) reduction(|| : failed) if (threads != 1)
         for (size_t k = 0; k < K; k++)
             failed = evaluate_category(&g, &d, k, out) || failed;
     }

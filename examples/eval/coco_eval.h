@@ -18,9 +18,11 @@ typedef struct coco_eval {
 } coco_eval;
 
 /* Evaluate dt against gt (masks must have been loaded for COCO_IOU_SEGM). Categories are
- * evaluated in parallel (OpenMP). 0, or -1 when out of memory. */
+ * evaluated in parallel on OpenMP's threads, or one after another when threads is 1 (no
+ * OpenMP team: safe in a process forked from one that used OpenMP, where a team would wait
+ * forever, as in the Check suites). 0, or -1 when out of memory. */
 int coco_evaluate(const coco_dataset *gt, const coco_objects *dt, coco_iou_type type,
-                  coco_eval *out);
+                  int threads, coco_eval *out);
 
 /* The precision element (t, r, k, a, m) and the recall element (t, k, a, m). */
 size_t coco_precision_at(const coco_eval *e, int t, int r, size_t k, int a, int m);

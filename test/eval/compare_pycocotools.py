@@ -4,8 +4,8 @@ printed summary lines and each category's AP must agree within 1e-12.
 
 The ground truth covers what COCO files hold and what pycocotools reads in its own ways:
 polygons with many vertices and degenerate ones (repeated, collinear, single points, odd
-lengths, outside the image), uncompressed crowd runs, compressed runs, every area range, empty images, an annotation with id 0,
-categories without detections or without ground truth. The detections: exact duplicates,
+lengths, outside the image), uncompressed crowd runs, compressed runs, every area range,
+empty images, an annotation with id 0, categories without detections or without ground truth. The detections: exact duplicates,
 tied scores, boxes partly outside the image, more than 100 in an image; written three ways
 (box and mask as yolact-detect writes them, mask only, box only), since pycocotools' loadRes
 takes the area and the mask differently for each.
@@ -48,6 +48,13 @@ def degenerate_polygon(rng, cx, cy):
     return [cx, cy, cx + 7.3, cy + 0.4, cx + 3.1, cy + 9.9, cx]   # odd length: 3 points
 
 
+def uncompressed_runs(mask):
+    """A mask's runs as a COCO crowd's counts list: column-major, from a run of 0s."""
+    flat = mask.flatten(order="F").astype(np.int8)
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], flat, [1 - flat[-1]]])))
+    return np.diff(np.concatenate([[0], edges])).tolist()
+
+
 def gt_segmentation(rng, w, h):
     """A segmentation of one object, its form chosen at random, and whether it is a crowd."""
     cx, cy = rng.uniform(-0.1 * w, 1.1 * w), rng.uniform(-0.1 * h, 1.1 * h)
@@ -70,14 +77,7 @@ def gt_segmentation(rng, w, h):
     m &= (rng.random((h, w)) < 0.9).astype(np.uint8)
     rle = mask_utils.encode(np.asfortranarray(m))
     if form == "crowd":
-        runs, value, count = [], 0, 0
-        for pixel in m.flatten(order="F"):
-            if pixel != value:
-                runs.append(count)
-                value, count = pixel, 0
-            count += 1
-        runs.append(count)
-        return {"size": [h, w], "counts": runs}, 1
+        return {"size": [h, w], "counts": uncompressed_runs(m)}, 1
     return {"size": [h, w], "counts": counts_text(rle)}, 0
 
 

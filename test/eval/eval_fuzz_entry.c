@@ -45,7 +45,7 @@ int eval_fuzz_annotations(const uint8_t *data, size_t size)
                           sizeof err) == 0) {
         for (int type = 0; type < 2; type++) {
             coco_eval e;
-            if (coco_evaluate(&gt, &dt, (coco_iou_type)type, &e))
+            if (coco_evaluate(&gt, &dt, (coco_iou_type)type, 1, &e))
                 continue;
             for (int i = 0; i < 12; i++)
                 if (!(e.stats[i] == -1 || (e.stats[i] >= 0 && e.stats[i] <= 1)))

@@ -2,7 +2,9 @@
  * hostile annotation and results files are refused naming the file and the place, within
  * bounded memory; the masks the library encodes (lib/rle.c) read back as the same pixels;
  * hand-checkable evaluations give their known numbers. The comparison with pycocotools
- * itself is `make test-eval` (test/eval/compare_pycocotools.py). */
+ * itself is `make test-eval` (test/eval/compare_pycocotools.py). Evaluations run on one
+ * thread: a test is a child forked from a runner whose other suites used OpenMP, where an
+ * OpenMP team would wait forever. */
 #include <dirent.h>
 #include <math.h>
 #include <stdio.h>
@@ -203,7 +205,7 @@ START_TEST(exact_detection_scores_one)
     static const double want[12] = {1, 1, 1, -1, 1, -1, 1, 1, 1, -1, 1, -1};
     for (int type = 0; type < 2; type++) {
         coco_eval e;
-        ck_assert_int_eq(coco_evaluate(&gt, &dt, (coco_iou_type)type, &e), 0);
+        ck_assert_int_eq(coco_evaluate(&gt, &dt, (coco_iou_type)type, 1, &e), 0);
         for (int i = 0; i < 12; i++)
             ck_assert_msg(fabs(e.stats[i] - want[i]) <= 1e-15, "type %d stat %d: %.17g", type,
                           i, e.stats[i]);
