@@ -1,5 +1,7 @@
 #include "bench_util.h"
 
+#include "../examples/common/coco_results.h"
+
 const char *bench_precision_name(yolact_precision p)
 {
     return p == YOLACT_PRECISION_FP16 ? "fp16" : "fp32";
@@ -11,15 +13,5 @@ void bench_json_string(FILE *f, const char *s)
         fputs("null", f);
         return;
     }
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
+    cli_json_string(f, s);
 }

@@ -1,10 +1,7 @@
 /* yolact-detect: run YOLACT on images from the command line; print a table, write COCO
  * results JSON (as the official eval.py --output_coco_json does) and overlay pictures, or
  * describe a checkpoint. Output files appear complete or not at all. */
-#define _GNU_SOURCE   /* O_TMPFILE */
 #include <ctype.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,8 +10,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/atomic_file.h"
 #include "common/cli_error.h"
 #include "common/cli_options.h"
+#include "common/coco_results.h"
 #include "yolact.h"
 
 static const char usage[] =
@@ -146,24 +145,9 @@ static void describe(const yolact_model *model)
         printf("  %s\n", in->unused_keys[i]);
 }
 
-/* JSON string with the escapes JSON requires. */
-static void json_string(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            fprintf(f, "\\%c", ch);
-        else if (ch < 0x20)
-            fprintf(f, "\\u%04x", ch);
-        else
-            fputc(ch, f);
-    }
-    fputc('"', f);
-}
-
-/* eval.py's image id: the file name without extension, a number when it is all digits. */
-static void json_image_id(FILE *f, const char *path)
+/* eval.py's image id as JSON text into buf: the file name without extension, a number when
+ * it is all digits, else a string. */
+static void json_image_id(char *buf, size_t size, const char *path)
 {
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
@@ -176,40 +160,14 @@ static void json_image_id(FILE *f, const char *path)
     for (const char *p = stem; *p; p++)
         digits &= isdigit((unsigned char)*p) != 0;
     if (digits && strlen(stem) < 19) {
-        fprintf(f, "%lld", strtoll(stem, NULL, 10));
+        snprintf(buf, size, "%lld", strtoll(stem, NULL, 10));
         return;
     }
-    json_string(f, stem);
-}
-
-/* One image's detections as COCO results; detections whose truncated box has no area are
- * left out, as eval.py does. With mask re-scoring (YOLACT++) each also carries mask_score,
- * the score eval.py gives its mask result (score stays the box result's). Returns the
- * number written. */
-static int write_json_detections(FILE *f, const char *path, const yolact_result *r,
-                                 int rescored, int first)
-{
-    int written = 0;
-    for (int i = 0; i < r->count; i++) {
-        const yolact_detection *d = &r->detections[i];
-        long x1 = (long)d->x1, y1 = (long)d->y1, x2 = (long)d->x2, y2 = (long)d->y2;
-        if ((x2 - x1) * (y2 - y1) <= 0)
-            continue;
-        fputs(first && !written ? "\n  {" : ",\n  {", f);
-        fputs("\"image_id\": ", f);
-        json_image_id(f, path);
-        fprintf(f, ", \"category_id\": %d, \"category_name\": ", d->category_id);
-        json_string(f, d->class_name);
-        fprintf(f, ", \"bbox\": [%ld, %ld, %ld, %ld], \"score\": %.9g", x1, y1, x2 - x1,
-                y2 - y1, d->score);
-        if (rescored)
-            fprintf(f, ", \"mask_score\": %.9g", d->mask_score);
-        fprintf(f, ", \"segmentation\": {\"size\": [%d, %d], \"counts\": ", r->height, r->width);
-        json_string(f, d->rle);
-        fputs("}}", f);
-        written++;
+    FILE *f = fmemopen(buf, size, "w");
+    if (f) {
+        cli_json_string(f, stem);
+        fclose(f);
     }
-    return written;
 }
 
 /* The detections as a table; with mask re-scoring (YOLACT++) a column of mask scores. */
@@ -283,95 +241,6 @@ static void overlay_target(const char *overlay, const char *image_path, int many
     snprintf(out, cap, "%s/%s.png", overlay, stem);
 }
 
-/* An output file that appears complete or not at all. It is written as an unnamed file in
- * its destination's directory (O_TMPFILE) and linked to its name only once complete, so a
- * failure, a full disk or a kill leaves nothing behind. Where the file system has no
- * O_TMPFILE, a named temporary file beside the destination is renamed at the end (a kill
- * then leaves that temporary file). */
-typedef struct atomic_file {
-    FILE *f;
-    const char *path;
-    char tmp[4096];   /* the named temporary file, "" while unnamed */
-} atomic_file;
-
-static void atomic_fail(const atomic_file *o, const char *doing)
-{
-    fprintf(stderr, "yolact-detect: %s: %s: %s; check the free space and permissions\n",
-            o->path, doing, strerror(errno));
-}
-
-static int atomic_open(atomic_file *o, const char *path)
-{
-    o->path = path;
-    o->tmp[0] = '\0';
-    char dir[4096];
-    cli_parent_dir(path, dir, sizeof dir);
-    int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
-    if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
-        snprintf(o->tmp, sizeof o->tmp, "%s.XXXXXX", path);
-        fd = mkstemp(o->tmp);
-    }
-    if (fd < 0 || !(o->f = fdopen(fd, "w"))) {
-        atomic_fail(o, "cannot create it");
-        if (fd >= 0)
-            close(fd);
-        if (o->tmp[0])
-            unlink(o->tmp);
-        return -1;
-    }
-    return 0;
-}
-
-/* Name the unnamed file. linkat cannot replace an existing name: then link beside it and
- * rename over it. */
-static int link_unnamed(atomic_file *o, int fd)
-{
-    char proc[64];
-    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-    if (linkat(AT_FDCWD, proc, AT_FDCWD, o->path, AT_SYMLINK_FOLLOW) == 0)
-        return 0;
-    if (errno != EEXIST)
-        return -1;
-    snprintf(o->tmp, sizeof o->tmp, "%s.%ld.tmp", o->path, (long)getpid());
-    unlink(o->tmp);
-    if (linkat(AT_FDCWD, proc, AT_FDCWD, o->tmp, AT_SYMLINK_FOLLOW) != 0) {
-        o->tmp[0] = '\0';
-        return -1;
-    }
-    return rename(o->tmp, o->path);
-}
-
-/* Flush, sync and give the file its name; on any failure nothing is left. */
-static int atomic_commit(atomic_file *o)
-{
-    int fd = fileno(o->f);
-    const char *failed = NULL;
-    if (fflush(o->f) != 0 || ferror(o->f) || fsync(fd) != 0)
-        failed = "writing failed";
-    else if (o->tmp[0] ? rename(o->tmp, o->path) != 0 : link_unnamed(o, fd) != 0)
-        failed = "cannot name it";
-    int error = errno;
-    if (fclose(o->f) != 0 && !failed) {
-        failed = "writing failed";
-        error = errno;
-    }
-    if (!failed)
-        return 0;
-    errno = error;
-    atomic_fail(o, failed);
-    if (o->tmp[0])
-        unlink(o->tmp);
-    return -1;
-}
-
-/* Drop the file: an unnamed one vanishes with its descriptor. */
-static void atomic_discard(atomic_file *o)
-{
-    fclose(o->f);
-    if (o->tmp[0])
-        unlink(o->tmp);
-}
-
 /* On a terminal, what was written: "coffee.png: 16 detections -> coffee.json,
  * coffee-overlay.png". Piped, stdout carries only the table (or nothing with -o). */
 static void print_summary(const cli *c, const char *image, int num_images, long detections,
@@ -443,7 +312,7 @@ int main(int argc, char **argv)
     int status = 0, first = 1;
     long detections = 0;
     if (c.json_path) {
-        if (atomic_open(&json_out, c.json_path) != 0)
+        if (atomic_open(&json_out, "yolact-detect", c.json_path) != 0)
             status = 1;
         else
             fputc('[', json = json_out.f);
@@ -462,8 +331,11 @@ int main(int argc, char **argv)
         } else {
             int rescored = yolact_model_get_info(model)->maskiou_layers > 0;
             detections += result->count;
-            if (json)
-                first &= write_json_detections(json, argv[i], result, rescored, first) == 0;
+            if (json) {
+                char id[1100];
+                json_image_id(id, sizeof id, argv[i]);
+                first &= cli_write_coco_detections(json, id, result, rescored, first) == 0;
+            }
             else
                 print_table(argv[i], result, rescored);
             if (c.overlay_path) {

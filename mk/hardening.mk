@@ -15,7 +15,7 @@ TSAN_BUILD ?= build-tsan
 FUZZ_BUILD ?= build-fuzz
 
 # ---- fuzzing ----------------------------------------------------------------------------
-FUZZ_TARGETS := pth safetensors image model
+FUZZ_TARGETS := pth safetensors image model $(EVAL_FUZZ_TARGETS)
 FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
 FUZZ_CFLAGS := $(SAN_COMMON) -fsanitize=fuzzer-no-link,address,undefined \
