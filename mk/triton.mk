@@ -10,7 +10,7 @@ TRITON_OBJS := $(TRITON_SRCS:%.c=$(BUILD)/obj/%.o)
 TRITON_BACKEND := $(BUILD)/libtriton_yolact.so
 TRITON_BACKEND_DIR := $(BUILD)/triton/backends
 
-.PHONY: triton triton-serve
+.PHONY: triton triton-serve triton-test triton-bench triton-gpu-deps
 triton: config $(TRITON_BACKEND)
 
 # -z defs is left out on purpose: TRITONSERVER_* and TRITONBACKEND_* come from the server.
@@ -38,3 +38,22 @@ triton-serve: triton $(TRITON_VENV)/.installed
 	    --http-address=127.0.0.1 --http-port=$(PORT) \
 	    --grpc-address=127.0.0.1 --grpc-port=$$(($(PORT) + 1)) \
 	    --metrics-address=127.0.0.1 --metrics-port=$$(($(PORT) + 2))
+
+# The backend against a real server (test/triton/test_triton.py; .ci/run's Triton stage).
+triton-test: all triton $(TRITON_VENV)/.installed
+	$(TRITON_VENV)/bin/python test/triton/test_triton.py --build $(BUILD)
+
+# The load test (bench/triton_load.py): 1, 2, 4, 8 clients x 30 s, results and plot in
+# bench/results/triton-load.*; matplotlib only for the plot, added to the venv here.
+triton-bench: triton $(TRITON_VENV)/.installed
+	$(TRITON_VENV)/bin/pip install --quiet matplotlib==3.9.2
+	$(TRITON_VENV)/bin/python bench/triton_load.py --build $(BUILD)
+
+# For test/gpu_session.sh's Triton stage: the lent GPU machine reaches no registry, so the
+# server (tritonserver and the libraries the wheel bundles, less the Python backend's
+# libpython) is carried in .gpu-deps as one xz archive, after make gpu-deps's packages.
+triton-gpu-deps: gpu-deps $(TRITON_VENV)/.installed
+	cd $(TRITON_VENV)/lib/python3*/site-packages && \
+	    tar cf - --exclude='libpython3*' pytriton/tritonserver/bin nvidia_pytriton.libs | \
+	    xz -T2 -6 > $(abspath $(GPU_DEPS_DIR))/triton-server.tar.xz
+	@du -sh $(GPU_DEPS_DIR) $(GPU_DEPS_DIR)/triton-server.tar.xz
