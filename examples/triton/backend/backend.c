@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "log.h"
 #include "model_config.h"
 #include "request_image.h"
 #include "response.h"
@@ -31,14 +32,6 @@ static uint64_t now_ns(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
-static void log_info(const char *message)
-{
-    TRITONSERVER_Error *error =
-        TRITONSERVER_LogMessage(TRITONSERVER_LOG_INFO, __FILE__, __LINE__, message);
-    if (error)
-        TRITONSERVER_ErrorDelete(error);
 }
 
 /* A libyolact failure as a server error: its status and the library's detail. */
@@ -75,7 +68,7 @@ TRITONSERVER_Error *TRITONBACKEND_Initialize(TRITONBACKEND_Backend *backend)
              "yolact backend: libyolact %s, backend API %d.%d (server %u.%u)",
              yolact_version_string(), TRITON_BACKEND_API_MAJOR, TRITON_BACKEND_API_MINOR,
              major, minor);
-    log_info(message);
+    yt_log(TRITONSERVER_LOG_INFO, message);
     return NULL;
 }
 
@@ -146,7 +139,7 @@ TRITONSERVER_Error *TRITONBACKEND_ModelInitialize(TRITONBACKEND_Model *model)
     char message[4200];
     snprintf(message, sizeof message, "yolact backend: loaded %s (%s)", path,
              yolact_model_get_info(state->model)->preset);
-    log_info(message);
+    yt_log(TRITONSERVER_LOG_INFO, message);
     return NULL;
 }
 
@@ -213,7 +206,7 @@ TRITONSERVER_Error *TRITONBACKEND_ModelInstanceInitialize(TRITONBACKEND_ModelIns
     char message[256];
     snprintf(message, sizeof message, "yolact backend: instance %s on %s%.0d", name,
              gpu ? "GPU " : "the CPU", gpu ? device : 0);
-    log_info(message);
+    yt_log(TRITONSERVER_LOG_INFO, message);
     return NULL;
 }
 
@@ -237,11 +230,11 @@ static void finish_request(TRITONBACKEND_ModelInstance *instance,
     TRITONSERVER_Error *error = TRITONBACKEND_ModelInstanceReportStatistics(
         instance, request, success, times[0], times[1], times[2], times[3]);
     if (error) {
-        log_info(TRITONSERVER_ErrorMessage(error));
+        yt_log(TRITONSERVER_LOG_ERROR, TRITONSERVER_ErrorMessage(error));
         TRITONSERVER_ErrorDelete(error);
     }
     if ((error = TRITONBACKEND_RequestRelease(request, TRITONSERVER_REQUEST_RELEASE_ALL))) {
-        log_info(TRITONSERVER_ErrorMessage(error));
+        yt_log(TRITONSERVER_LOG_ERROR, TRITONSERVER_ErrorMessage(error));
         TRITONSERVER_ErrorDelete(error);
     }
 }
@@ -297,7 +290,7 @@ TRITONSERVER_Error *TRITONBACKEND_ModelInstanceExecute(TRITONBACKEND_ModelInstan
         TRITONSERVER_Error *reported = TRITONBACKEND_ModelInstanceReportBatchStatistics(
             instance, (uint64_t)count, times[0], times[1], times[2], times[3]);
         if (reported) {
-            log_info(TRITONSERVER_ErrorMessage(reported));
+            yt_log(TRITONSERVER_LOG_ERROR, TRITONSERVER_ErrorMessage(reported));
             TRITONSERVER_ErrorDelete(reported);
         }
     }

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "log.h"
+
 typedef struct output_writer {
     TRITONBACKEND_Response *response;
     const yolact_result *result;
@@ -138,8 +140,7 @@ int yt_response_send(TRITONBACKEND_Request *request, const yolact_result *result
     TRITONSERVER_Error *failed = TRITONBACKEND_ResponseNew(&response, request);
     if (failed) {
         /* No response can be made: the request is released without one. */
-        TRITONSERVER_LogMessage(TRITONSERVER_LOG_ERROR, __FILE__, __LINE__,
-                                TRITONSERVER_ErrorMessage(failed));
+        yt_log(TRITONSERVER_LOG_ERROR, TRITONSERVER_ErrorMessage(failed));
         TRITONSERVER_ErrorDelete(failed);
         return 0;
     }
@@ -155,8 +156,7 @@ int yt_response_send(TRITONBACKEND_Request *request, const yolact_result *result
     TRITONSERVER_Error *sent = TRITONBACKEND_ResponseSend(
         response, TRITONSERVER_RESPONSE_COMPLETE_FINAL, error ? error : failed);
     if (sent) {
-        TRITONSERVER_LogMessage(TRITONSERVER_LOG_ERROR, __FILE__, __LINE__,
-                                TRITONSERVER_ErrorMessage(sent));
+        yt_log(TRITONSERVER_LOG_ERROR, TRITONSERVER_ErrorMessage(sent));
         TRITONSERVER_ErrorDelete(sent);
     }
     int carried = !error && !failed && !sent;
