@@ -11,6 +11,8 @@
 #   suites      the kernel suites, the CUDA backend's and the CUDA threads case
 #   bench       make gpu-bench: yolact_base and yolact_resnet50 at 550, FP32 and FP16,
 #               batches 1, 8, 32; our head convolutions against cuDNN
+#   triton      the Triton backend on a KIND_GPU instance (test/triton/gpu_run.sh), when the
+#               server was carried (make triton-gpu-deps) and the machine has python3
 #   sanitizers  the kernel suites under compute-sanitizer, each run at most 10 s
 #   compare     make gpu-compare: side by side with the official code, when .official is here
 # Every stage's outcome and time go to $OUT/summary.txt, printed last; the bench's JSON files
@@ -27,7 +29,7 @@
 set -uo pipefail
 out=${OUT:-/tmp/gpu-session}
 mkdir -p "$out"
-stages=${GPU_SESSION_STAGES:-build device parity suites bench sanitizers compare}
+stages=${GPU_SESSION_STAGES:-build device parity suites bench triton sanitizers compare}
 deadline=$((SECONDS + ${GPU_SESSION_SECONDS:-530}))
 summary="$out/summary.txt"
 : >"$summary"
@@ -182,6 +184,12 @@ if [ -f "$out/bench.log" ]; then
                                  f[n - 1] " ms, ours/cuDNN throughput " f[n] }' \
         "$out/bench.log" |
         sed 's/^/    /' | tee -a "$summary"
+fi
+if [ -f .gpu-deps/triton-server.tar.xz ] && command -v python3 >/dev/null; then
+    stage triton 150 test/triton/gpu_run.sh "$build" "${make_args[@]}" || status=1
+else
+    note "triton: not run, no server carried in .gpu-deps/triton-server.tar.xz (make" \
+        "triton-gpu-deps) or no python3"
 fi
 stage sanitizers 100 "${gpu_check[@]}" GPU_CHECK_STEPS=sanitizers \
     GPU_CHECK_SANITIZER_SECONDS=10 || status=1
