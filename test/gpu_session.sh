@@ -11,10 +11,10 @@
 #   suites      the kernel suites, the CUDA backend's and the CUDA threads case
 #   bench       make gpu-bench: yolact_base and yolact_resnet50 at 550, FP32 and FP16,
 #               batches 1, 8, 32; our head convolutions against cuDNN
-#   triton      the Triton backend on a KIND_GPU instance (test/triton/gpu_run.sh), when the
-#               server was carried (make triton-gpu-deps) and the machine has python3
 #   sanitizers  the kernel suites under compute-sanitizer, each run at most 10 s
 #   compare     make gpu-compare: side by side with the official code, when .official is here
+#   triton      the Triton backend on a KIND_GPU instance (test/triton/gpu_run.sh), when the
+#               server was carried (make triton-gpu-deps) and the machine has python3
 # Every stage's outcome and time go to $OUT/summary.txt, printed last; the bench's JSON files
 # are gathered into $OUT/results.json (at most 8 files come back from a call: these are 8).
 # Exit status: 0 every stage ran and passed; 1 a stage failed (the build or the set-up: none
@@ -29,7 +29,7 @@
 set -uo pipefail
 out=${OUT:-/tmp/gpu-session}
 mkdir -p "$out"
-stages=${GPU_SESSION_STAGES:-build device parity suites bench triton sanitizers compare}
+stages=${GPU_SESSION_STAGES:-build device parity suites bench sanitizers compare triton}
 deadline=$((SECONDS + ${GPU_SESSION_SECONDS:-530}))
 summary="$out/summary.txt"
 : >"$summary"
@@ -185,12 +185,6 @@ if [ -f "$out/bench.log" ]; then
         "$out/bench.log" |
         sed 's/^/    /' | tee -a "$summary"
 fi
-if [ -f .gpu-deps/triton-server.tar.xz ] && command -v python3 >/dev/null; then
-    stage triton 150 test/triton/gpu_run.sh "$build" "${make_args[@]}" || status=1
-else
-    note "triton: not run, no server carried in .gpu-deps/triton-server.tar.xz (make" \
-        "triton-gpu-deps) or no python3"
-fi
 stage sanitizers 100 "${gpu_check[@]}" GPU_CHECK_STEPS=sanitizers \
     GPU_CHECK_SANITIZER_SECONDS=10 || status=1
 if [ -f .official/yolact/yolact.py ]; then
@@ -199,6 +193,18 @@ if [ -f .official/yolact/yolact.py ]; then
     gather_results
 else
     note "compare: not run, no official checkout in .official/yolact (bench/README.md)"
+fi
+# Last: the Triton backend is the newest and least proven part, so it takes what time is left.
+if [ -f .gpu-deps/triton-server.tar.xz ] && command -v python3 >/dev/null; then
+    stage triton 150 test/triton/gpu_run.sh "$build" "${make_args[@]}" || status=1
+    # Its log goes into the summary: a call brings back at most 8 files, and those are 8.
+    if [ -f "$out/triton.log" ]; then
+        { echo "triton.log:"; sed 's/^/    /' "$out/triton.log"; } >>"$summary"
+        rm -f "$out/triton.log"
+    fi
+else
+    note "triton: not run, no server carried in .gpu-deps/triton-server.tar.xz (make" \
+        "triton-gpu-deps) or no python3"
 fi
 echo "== summary"
 cat "$summary"
