@@ -66,10 +66,10 @@ void yl_resize_bilinear_cpu(const float *in, int channels, int in_h, int in_w,
 
 /* FastBaseTransform: bilinear resize of the 8-bit image (as float) to size x size, then
  * normalise, into planar RGB (3, size, size). Means/stds are in BGR order as the official
- * config gives them (yl_input_mean_bgr, yl_input_std_bgr in ops/input.h).
- * workspace: yl_resize_workspace_bytes(size, size) bytes. */
+ * config gives them (yl_input_mean_bgr, yl_input_std_bgr in ops/input.h). The reference of
+ * yl_preprocess_cuda (its arguments less the stream); no workspace (the axis entries of a
+ * tile of columns live on the stack). */
 void yl_preprocess_cpu(const yolact_image *image, int size, yl_input_norm norm,
-                       const float mean_bgr[3], const float std_bgr[3], float *out,
-                       void *workspace);
+                       const float mean_bgr[3], const float std_bgr[3], float *out);
 
 #endif
