@@ -168,7 +168,7 @@ static void lap(cpu_state *st, double *mark, yl_stage stage)
     *mark = now;
 }
 
-static void run_network(cpu_state *st, double *mark)
+static yolact_status run_network(cpu_state *st, double *mark)
 {
     const yolact_model *m = st->model;
     for (int i = 0; i < m->num_ops; i++) {
@@ -184,8 +184,9 @@ static void run_network(cpu_state *st, double *mark)
                                    op->act, dst, st->conv_workspace, st->threads);
             break;
         case YL_OP_DCN:
-            yl_dcn2d_cpu(&op->conv, src, in->height, in->width, st->buffers[op->offsets],
-                         op->weight, op->bias, op->act, dst, st->conv_workspace, st->threads);
+            YL_TRY(yl_dcn2d_cpu(&op->conv, src, 1, in->height, in->width,
+                                st->buffers[op->offsets], op->weight, YOLACT_PRECISION_FP32,
+                                op->bias, op->act, dst, st->conv_workspace, st->threads));
             break;
         case YL_OP_MAXPOOL:
             yl_maxpool2d_cpu(src, in->channels, in->height, in->width, op->pool_kernel,
@@ -216,6 +217,7 @@ static void run_network(cpu_state *st, double *mark)
         if (st->profile)
             lap(st, mark, yl_stage_of_op(op));
     }
+    return YOLACT_OK;
 }
 
 static yolact_status run_image(cpu_state *st, const yolact_image *image, yl_frame_output *out)
@@ -230,7 +232,7 @@ static yolact_status run_image(cpu_state *st, const yolact_image *image, yl_fram
     yl_preprocess_cpu(image, m->preset.input_size, m->preset.input_norm, yl_input_mean_bgr,
                       yl_input_std_bgr, st->buffers[0]);
     lap(st, &mark, YL_STAGE_PREPROCESS);
-    run_network(st, &mark);
+    YL_TRY(run_network(st, &mark));
 
     yl_detect_params dp = detect_params(st);
     int n;
