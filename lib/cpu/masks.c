@@ -75,10 +75,11 @@ void yl_masks_assemble_cpu(const float *proto, int proto_h, int proto_w, int k,
                        out + (size_t)pass->image[b].first * plane);
 }
 
-/* Output columns a sweep over the rows covers: the axis entries and interpolated rows of a
- * tile live on the stack (24 KiB), so the op needs no workspace; images up to this wide
- * take one sweep. A multiple of 8, so tiles start on a byte of the bit mask. */
-enum { RESIZE_TILE = 1024 };
+/* Output columns a sweep over the rows covers, and rows whose axis entries it computes at
+ * a time: these entries and a tile's two interpolated rows live on the stack (28 KiB), so
+ * the op needs no workspace; images up to RESIZE_TILE wide take one sweep. A multiple of 8,
+ * so tiles start on a byte of the bit mask. */
+enum { RESIZE_TILE = 1024, RESIZE_ROWS = 256 };
 
 /* One source row interpolated horizontally over a tile's columns, with the columns [lo, hi)
  * of the tile outside of which it is <= 0 (lo == hi: nowhere positive). */
@@ -125,6 +126,36 @@ static const hrow *hrow_get(hrow cache[2], const column_tile *t, const float *in
 }
 
 /* One mask (in_h, in_w) to (out_h, out_w) bits, rows of (out_w + 7) / 8 bytes at out. */
+/* One output row's tile of bits at o: source rows s0, s1 with weights w0, w1. */
+static void threshold_row(hrow cache[2], const column_tile *t, const float *in, int in_w,
+                          int s0, int s1, float w0, float w1, uint8_t *o)
+{
+    const hrow *h0 = hrow_get(cache, t, in, in_w, s0, s1);
+    const hrow *h1 = hrow_get(cache, t, in, in_w, s1, s0);
+    /* Outside both rows' positive extents the (non-negative) weights give <= 0. */
+    int lo = h0->lo < h1->lo ? h0->lo : h1->lo, hi = h0->hi > h1->hi ? h0->hi : h1->hi;
+    if (h0->lo == h0->hi) {
+        lo = h1->lo;
+        hi = h1->hi;
+    } else if (h1->lo == h1->hi) {
+        lo = h0->lo;
+        hi = h0->hi;
+    }
+    memset(o, 0, (t->n + 7) / 8);
+    const float *a = h0->v, *b = h1->v;
+    for (int bx = lo / 8; bx < (hi + 7) / 8; bx++) {
+        const int x0 = bx * 8, count = t->n - x0 < 8 ? t->n - x0 : 8;
+        unsigned bits = 0;
+        for (int i = 0; i < count; i++) {
+            /* (a*w0x + b*w1x)*w0y + (c*w0x + d*w1x)*w1y, float32, as PyTorch. */
+            float v = a[x0 + i] * w0 + b[x0 + i] * w1;
+            bits |= (unsigned)(v > 0.5f) << (7 - i);
+        }
+        o[bx] = (uint8_t)bits;
+    }
+}
+
+/* One mask (in_h, in_w) to (out_h, out_w) bits, rows of (out_w + 7) / 8 bytes at out. */
 static void resize_mask(const float *in, int in_h, int in_w, uint8_t *out, int out_h,
                         int out_w)
 {
@@ -137,39 +168,18 @@ static void resize_mask(const float *in, int in_h, int in_w, uint8_t *out, int o
     }
     column_tile t;
     hrow cache[2];
+    int yi0[RESIZE_ROWS], yi1[RESIZE_ROWS];
+    float yw0[RESIZE_ROWS], yw1[RESIZE_ROWS];
     for (t.x0 = 0; t.x0 < out_w; t.x0 += RESIZE_TILE) {
         t.n = out_w - t.x0 < RESIZE_TILE ? out_w - t.x0 : RESIZE_TILE;
         yl_bilinear_axis_range(in_w, out_w, t.x0, t.n, t.i0, t.i1, t.w0, t.w1);
         cache[0].src = cache[1].src = -1;
-        const int tile_bytes = (t.n + 7) / 8;
-        for (int y = 0; y < out_h; y++) {
-            uint8_t *o = out + (size_t)y * row_bytes + t.x0 / 8;
-            int s0, s1;
-            float w0, w1;
-            yl_bilinear_axis_range(in_h, out_h, y, 1, &s0, &s1, &w0, &w1);
-            const hrow *h0 = hrow_get(cache, &t, in, in_w, s0, s1);
-            const hrow *h1 = hrow_get(cache, &t, in, in_w, s1, s0);
-            /* Outside both rows' positive extents the (non-negative) weights give <= 0. */
-            int lo = h0->lo < h1->lo ? h0->lo : h1->lo, hi = h0->hi > h1->hi ? h0->hi : h1->hi;
-            if (h0->lo == h0->hi) {
-                lo = h1->lo;
-                hi = h1->hi;
-            } else if (h1->lo == h1->hi) {
-                lo = h0->lo;
-                hi = h0->hi;
-            }
-            memset(o, 0, tile_bytes);
-            const float *a = h0->v, *b = h1->v;
-            for (int bx = lo / 8; bx < (hi + 7) / 8; bx++) {
-                const int x0 = bx * 8, count = t.n - x0 < 8 ? t.n - x0 : 8;
-                unsigned bits = 0;
-                for (int i = 0; i < count; i++) {
-                    /* (a*w0x + b*w1x)*w0y + (c*w0x + d*w1x)*w1y, float32, as PyTorch. */
-                    float v = a[x0 + i] * w0 + b[x0 + i] * w1;
-                    bits |= (unsigned)(v > 0.5f) << (7 - i);
-                }
-                o[bx] = (uint8_t)bits;
-            }
+        for (int y0 = 0; y0 < out_h; y0 += RESIZE_ROWS) {
+            const int rows = out_h - y0 < RESIZE_ROWS ? out_h - y0 : RESIZE_ROWS;
+            yl_bilinear_axis_range(in_h, out_h, y0, rows, yi0, yi1, yw0, yw1);
+            for (int j = 0; j < rows; j++)
+                threshold_row(cache, &t, in, in_w, yi0[j], yi1[j], yw0[j], yw1[j],
+                              out + (size_t)(y0 + j) * row_bytes + t.x0 / 8);
         }
     }
 }
