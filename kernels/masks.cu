@@ -1,6 +1,6 @@
 // Masks for a pass's images: assembly at prototype resolution (the detections' coefficient
-// rows gathered by prior, then sigmoid(proto . coeff) with the box crop, as the CPU backend's
-// gather and yl_masks_assemble_cpu) and the final bilinear resize + threshold to packed bits
+// rows gathered by prior, then sigmoid(proto . coeff) with the box crop, as
+// yl_masks_assemble_cpu) and the final bilinear resize + threshold to packed bits
 // (as yl_mask_resize_threshold_cpu). One launch each for up to YL_MASK_PASS_IMAGES images:
 // blockIdx.z picks the image (and, in the resize, a group of its masks), and blocks past an
 // image's detections or size return at once.

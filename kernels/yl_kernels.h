@@ -25,7 +25,7 @@ struct CUstream_st;
 size_t yl_bilinear_table_bytes(int out);
 yolact_status yl_bilinear_axis_cuda(int in, int out, void *table, struct CUstream_st *stream);
 
-/* yl_preprocess_cpu: image->data is device memory (rows of image->stride bytes); out is
+/* yl_preprocess_cpu (cpu/dense_ops.h): image->data is device memory (rows of image->stride bytes); out is
  * (3, size, size). One launch. Bit-identical to the CPU (no FMA contraction in either). */
 yolact_status yl_preprocess_cuda(const yolact_image *image, int size, yl_input_norm norm,
                                  const float mean_bgr[3], const float std_bgr[3], float *out,
@@ -37,11 +37,11 @@ yolact_status yl_preprocess_cuda(const yolact_image *image, int size, yl_input_n
  * most (may be NULL): the largest count. */
 long long yl_mask_pass_masks(const yl_mask_pass *pass, int *most);
 
-/* The CPU backend's gather after Detect, then yl_masks_assemble_cpu, for every image b of a
- * pass in one launch: its prototypes (proto_h, proto_w, k) at proto + b * proto_h * proto_w
- * * k, its detections at detections + b * detection_stride, each with its box and the
- * coefficients of its prior, row `prior` of the (priors, k) block at coeff + b *
- * coeff_image_floats. out: the pass's masks (proto_h, proto_w), dense. The dot products are
+/* yl_masks_assemble_cpu (cpu/post_ops.h), for every image b of a pass in one launch: its
+ * prototypes (proto_h, proto_w, k) at proto + b * proto_h * proto_w * k, its detections at
+ * detections + b * detection_stride, each with its box and the coefficients of its prior,
+ * row `prior` of the (priors, k) block at coeff + b * coeff_image_floats. out: the pass's
+ * masks (proto_h, proto_w), dense. The dot products are
  * summed in another order than the CPU's and the GPU's expf differs from the C library's by
  * up to 2 ulp: see the test's tolerance. */
 yolact_status yl_masks_assemble_cuda(const float *proto, int proto_h, int proto_w, int k,
@@ -50,9 +50,9 @@ yolact_status yl_masks_assemble_cuda(const float *proto, int proto_h, int proto_
                                      size_t detection_stride, const yl_mask_pass *pass,
                                      float *out, struct CUstream_st *stream);
 
-/* yl_mask_resize_threshold_cpu for every mask of a pass in one launch: in, the pass's dense
- * masks (in_h, in_w); image b's mask i goes to out + out_offset + i * height * row bytes,
- * rows of (width + 7) / 8 bytes. Bit-identical to the CPU: each block computes the bilinear
+/* yl_mask_resize_threshold_cpu (cpu/post_ops.h) for every mask of a pass in one launch: in,
+ * the pass's dense masks (in_h, in_w); image b's mask i goes to out + out_offset + i *
+ * height * row bytes, rows of (width + 7) / 8 bytes. Bit-identical to the CPU: each block computes the bilinear
  * axis entries of its rows and columns (bilinear.cuh) once for its masks. */
 yolact_status yl_mask_resize_threshold_cuda(const float *in, int in_h, int in_w,
                                             const yl_mask_pass *pass, uint8_t *out,

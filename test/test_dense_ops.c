@@ -312,7 +312,8 @@ START_TEST(winograd_matches_direct_loops)
     float *exact = malloc(nout * sizeof *exact);
     ck_assert_ptr_nonnull(exact);
     yl_conv2d_prepared_cpu(&d, in, c->h, c->w, wt, NULL, bias, NULL, YL_ACT_NONE, out, ws, 2);
-    yl_conv2d_cpu(&d, in, c->h, c->w, wt, bias, NULL, YL_ACT_NONE, exact, ws, 2);
+    ck_assert_int_eq(yl_conv2d_cpu(&d, in, 1, c->h, c->w, wt, YOLACT_PRECISION_FP32, bias, NULL,
+                                   YL_ACT_NONE, exact, ws, 2), YOLACT_OK);
     ck_assert_msg(memcmp(out, exact, nout * sizeof *out) == 0,
                   "case %d: prepared == NULL is not the exact path", _i);
     free(exact);
@@ -351,7 +352,8 @@ START_TEST(conv_public_entry_uses_all_cores_when_zero)
     float *wt = rand_floats((size_t)c->oc * c->ic * c->kh * c->kw, &rng);
     float *ws = nan_floats(yl_conv2d_workspace_floats(&d, c->h, c->w));
     float *a = nan_floats(nout), *b = nan_floats(nout);
-    yl_conv2d_cpu(&d, in, c->h, c->w, wt, NULL, NULL, YL_ACT_NONE, a, ws, 0);
+    ck_assert_int_eq(yl_conv2d_cpu(&d, in, 1, c->h, c->w, wt, YOLACT_PRECISION_FP32, NULL, NULL,
+                                   YL_ACT_NONE, a, ws, 0), YOLACT_OK);
     yl_conv2d_cpu_gemm(YL_GEMM_PORTABLE, &d, in, c->h, c->w, wt, NULL, NULL, YL_ACT_NONE, b, ws,
                        1);
     for (size_t j = 0; j < nout; j++)
@@ -491,8 +493,7 @@ static void run_preprocess_case(FILE *f, int w, int h, int size, int norm, int c
     size_t stride = 3 * (size_t)w + 5;
     uint8_t *pixels = malloc(stride * h);
     float *out = malloc(3 * (size_t)size * size * sizeof *out);
-    void *ws = malloc(yl_resize_workspace_bytes(size, size));
-    ck_assert(pixels && out && ws);
+    ck_assert(pixels && out);
     long start = ftell(f);
     for (int fmt = YOLACT_PIXEL_RGB8; fmt <= YOLACT_PIXEL_BGR8; fmt++) {
         memset(pixels, 0xA5, stride * h);
@@ -506,7 +507,7 @@ static void run_preprocess_case(FILE *f, int w, int h, int size, int norm, int c
         for (size_t i = 0; i < 3 * (size_t)size * size; i++)
             out[i] = NAN;
         yl_preprocess_cpu(&img, size, norm ? YL_INPUT_DIV_255 : YL_INPUT_MEAN_STD, mean_bgr,
-                          std_bgr, out, ws);
+                          std_bgr, out);
         char what[96];
         snprintf(what, sizeof what, "preprocess %s %dx%d -> %d norm %d",
                  fmt == YOLACT_PIXEL_RGB8 ? "RGB" : "BGR", w, h, size, norm);
@@ -515,7 +516,6 @@ static void run_preprocess_case(FILE *f, int w, int h, int size, int norm, int c
     }
     free(pixels);
     free(out);
-    free(ws);
 }
 
 START_TEST(resize_and_preprocess_match_pytorch)

@@ -491,8 +491,10 @@ START_TEST(batchnorm_folding_matches_unfolded)
         yl_conv_desc d = {C, O, K, K, 1, 1, 1};
         float raw[O * H * W], folded[O * H * W];
         float *ws = malloc((yl_conv2d_workspace_floats(&d, H, W) + 1) * sizeof(float));
-        yl_conv2d_cpu(&d, x, H, W, w, cb, NULL, YL_ACT_NONE, raw, ws, 1);
-        yl_conv2d_cpu(&d, x, H, W, wf, bf, NULL, YL_ACT_NONE, folded, ws, 1);
+        ck_assert_int_eq(yl_conv2d_cpu(&d, x, 1, H, W, w, YOLACT_PRECISION_FP32, cb, NULL,
+                                       YL_ACT_NONE, raw, ws, 1), YOLACT_OK);
+        ck_assert_int_eq(yl_conv2d_cpu(&d, x, 1, H, W, wf, YOLACT_PRECISION_FP32, bf, NULL,
+                                       YL_ACT_NONE, folded, ws, 1), YOLACT_OK);
         free(ws);
         for (int o = 0; o < O; o++)
             for (int p = 0; p < H * W; p++) {

@@ -25,8 +25,9 @@ static void run_case(const dcn_case *k, int threads)
     float *ws = malloc(sizeof(float) * (yl_dcn2d_workspace_floats(d, k->h, k->w) + 1));
     ck_assert(out && ws);
 
-    yl_dcn2d_cpu(d, pr.in, k->h, k->w, pr.offset_mask, pr.weight, pr.bias, YL_ACT_NONE, out,
-                 ws, threads);
+    ck_assert_int_eq(yl_dcn2d_cpu(d, pr.in, 1, k->h, k->w, pr.offset_mask, pr.weight,
+                                  YOLACT_PRECISION_FP32, pr.bias, YL_ACT_NONE, out, ws, threads),
+                     YOLACT_OK);
     double worst = 0;
     int bad = 0, worst_at = 0;
     for (int i = 0; i < k->o * n; i++) {
@@ -50,10 +51,11 @@ static void run_case(const dcn_case *k, int threads)
         pr.offset_mask[i] = 40;
     float *plain = malloc(sizeof(float) * k->o * n);
     float *cws = malloc(sizeof(float) * (yl_conv2d_workspace_floats(d, k->h, k->w) + 1));
-    yl_dcn2d_cpu(d, pr.in, k->h, k->w, pr.offset_mask, pr.weight, pr.bias, YL_ACT_RELU, out,
-                 ws, threads);
-    yl_conv2d_cpu(d, pr.in, k->h, k->w, pr.weight, pr.bias, NULL, YL_ACT_RELU, plain, cws,
-                  threads);
+    ck_assert_int_eq(yl_dcn2d_cpu(d, pr.in, 1, k->h, k->w, pr.offset_mask, pr.weight,
+                                  YOLACT_PRECISION_FP32, pr.bias, YL_ACT_RELU, out, ws, threads),
+                     YOLACT_OK);
+    ck_assert_int_eq(yl_conv2d_cpu(d, pr.in, 1, k->h, k->w, pr.weight, YOLACT_PRECISION_FP32,
+                                   pr.bias, NULL, YL_ACT_RELU, plain, cws, threads), YOLACT_OK);
     for (int i = 0; i < k->o * n; i++)
         ck_assert_msg(fabsf(out[i] - plain[i]) <= 1e-5f * (1 + fabsf(plain[i])),
                       "zero offsets: output %d is %.8g, the plain convolution %.8g", i, out[i],

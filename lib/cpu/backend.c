@@ -1,11 +1,10 @@
 /* The CPU backend: runs the model's op list with the CPU ops, then Detect and the masks.
  * Every buffer is planned and allocated when the session is created (buffers whose
- * lifetimes do not overlap share memory); only the mask buffers grow, when an image
+ * lifetimes do not overlap share memory); only the bit masks' buffer grows, when an image
  * larger than any before arrives. */
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "backend.h"
 #include "cpu/dcn.h"
@@ -29,7 +28,6 @@ typedef struct cpu_state {
     float *loc, *conf, *coeff, *proto; /* Detect's inputs: (P,4) (P,C) (P,K) (H,W,K) */
     void *detect_workspace;
     yl_raw_detection *detections;
-    float *det_coeffs, *det_boxes;     /* the kept detections' coefficients and boxes */
     float *proto_masks;                /* (max_detections, proto_h, proto_w) */
     float *maskiou_maps;               /* YOLACT++ mask re-scoring: the net's last maps, */
     float *mask_scores;                /* and the re-scored confidences */
@@ -37,8 +35,6 @@ typedef struct cpu_state {
 
     int mask_w, mask_h;                /* image size the mask buffers are sized for */
     uint8_t *mask_bits;
-    size_t mask_workspace_bytes;       /* per thread */
-    uint8_t *mask_workspace;
 
     yl_profile *profile;               /* borrowed; NULL: no timing */
 } cpu_state;
@@ -68,14 +64,11 @@ static void cpu_destroy(void *state)
     free(st->proto);
     free(st->detect_workspace);
     free(st->detections);
-    free(st->det_coeffs);
-    free(st->det_boxes);
     free(st->proto_masks);
     free(st->maskiou_maps);
     free(st->mask_scores);
     free(st->maskiou_workspace);
     free(st->mask_bits);
-    free(st->mask_workspace);
     free(st);
 }
 
@@ -102,8 +95,7 @@ static yolact_status cpu_create(const yolact_model *m, const yolact_session_opti
         cpu_destroy(st);
         return s;
     }
-    size_t conv_ws = 0, resize_ws = yl_resize_workspace_bytes(m->preset.input_size,
-                                                              m->preset.input_size);
+    size_t conv_ws = 0, resize_ws = 0;
     for (int i = 0; i < m->num_ops; i++) {
         const yl_op *op = &m->ops[i];
         const yl_buffer_desc *in = &m->buffers[op->in];
@@ -129,8 +121,6 @@ static yolact_status cpu_create(const yolact_model *m, const yolact_session_opti
     st->proto = malloc((size_t)m->proto_h * m->proto_w * K * sizeof(float));
     st->detect_workspace = malloc(yl_detect_workspace_bytes(m->num_priors, &dp));
     st->detections = malloc(D * sizeof *st->detections);
-    st->det_coeffs = malloc(D * K * sizeof(float));
-    st->det_boxes = malloc(D * 4 * sizeof(float));
     st->proto_masks = malloc(D * (size_t)m->proto_h * m->proto_w * sizeof(float));
     int iou_c = 0, iou_h = 0, iou_w = 0;
     if (m->maskiou.num_layers > 0)
@@ -140,9 +130,8 @@ static yolact_status cpu_create(const yolact_model *m, const yolact_session_opti
     st->maskiou_workspace =
         malloc((yl_maskiou_workspace_floats(&m->maskiou, st->threads) + 1) * sizeof(float));
     if (!st->conv_workspace || !st->resize_workspace || !st->loc || !st->conf || !st->coeff ||
-        !st->proto || !st->detect_workspace || !st->detections || !st->det_coeffs ||
-        !st->det_boxes || !st->proto_masks || !st->maskiou_maps ||
-        !st->mask_scores || !st->maskiou_workspace) {
+        !st->proto || !st->detect_workspace || !st->detections || !st->proto_masks ||
+        !st->maskiou_maps || !st->mask_scores || !st->maskiou_workspace) {
         cpu_destroy(st);
         return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory creating a CPU session");
     }
@@ -150,30 +139,20 @@ static yolact_status cpu_create(const yolact_model *m, const yolact_session_opti
     return YOLACT_OK;
 }
 
-/* Grow the mask buffers to an image size (nothing happens for sizes seen before). */
+/* Grow the bit masks' buffer to an image size (nothing happens for sizes seen before). */
 static yolact_status ensure_mask_buffers(cpu_state *st, int width, int height)
 {
-    const yolact_model *m = st->model;
     if (width <= st->mask_w && height <= st->mask_h)
         return YOLACT_OK;
     int w = width > st->mask_w ? width : st->mask_w;
     int h = height > st->mask_h ? height : st->mask_h;
     size_t stride = ((size_t)w + 7) / 8;
-    size_t per_thread = yl_mask_resize_workspace_bytes(m->proto_w, h, w);
-    per_thread = (per_thread + 63) & ~(size_t)63;
     uint8_t *bits = malloc((size_t)st->options.max_detections * h * stride);
-    uint8_t *ws = malloc(per_thread * (size_t)st->threads + 1);
-    if (!bits || !ws) {
-        free(bits);
-        free(ws);
+    if (!bits)
         return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory for the masks of a %dx%d image",
                        width, height);
-    }
     free(st->mask_bits);
-    free(st->mask_workspace);
     st->mask_bits = bits;
-    st->mask_workspace = ws;
-    st->mask_workspace_bytes = per_thread;
     st->mask_w = w;
     st->mask_h = h;
     return YOLACT_OK;
@@ -189,7 +168,7 @@ static void lap(cpu_state *st, double *mark, yl_stage stage)
     *mark = now;
 }
 
-static void run_network(cpu_state *st, double *mark)
+static yolact_status run_network(cpu_state *st, double *mark)
 {
     const yolact_model *m = st->model;
     for (int i = 0; i < m->num_ops; i++) {
@@ -205,8 +184,9 @@ static void run_network(cpu_state *st, double *mark)
                                    op->act, dst, st->conv_workspace, st->threads);
             break;
         case YL_OP_DCN:
-            yl_dcn2d_cpu(&op->conv, src, in->height, in->width, st->buffers[op->offsets],
-                         op->weight, op->bias, op->act, dst, st->conv_workspace, st->threads);
+            YL_TRY(yl_dcn2d_cpu(&op->conv, src, 1, in->height, in->width,
+                                st->buffers[op->offsets], op->weight, YOLACT_PRECISION_FP32,
+                                op->bias, op->act, dst, st->conv_workspace, st->threads));
             break;
         case YL_OP_MAXPOOL:
             yl_maxpool2d_cpu(src, in->channels, in->height, in->width, op->pool_kernel,
@@ -237,6 +217,7 @@ static void run_network(cpu_state *st, double *mark)
         if (st->profile)
             lap(st, mark, yl_stage_of_op(op));
     }
+    return YOLACT_OK;
 }
 
 static yolact_status run_image(cpu_state *st, const yolact_image *image, yl_frame_output *out)
@@ -249,9 +230,9 @@ static yolact_status run_image(cpu_state *st, const yolact_image *image, yl_fram
     double mark = st->profile ? yl_profile_now() : 0;
 
     yl_preprocess_cpu(image, m->preset.input_size, m->preset.input_norm, yl_input_mean_bgr,
-                      yl_input_std_bgr, st->buffers[0], st->resize_workspace);
+                      yl_input_std_bgr, st->buffers[0]);
     lap(st, &mark, YL_STAGE_PREPROCESS);
-    run_network(st, &mark);
+    YL_TRY(run_network(st, &mark));
 
     yl_detect_params dp = detect_params(st);
     int n;
@@ -262,14 +243,10 @@ static yolact_status run_image(cpu_state *st, const yolact_image *image, yl_fram
                                  st->options.score_threshold);
     lap(st, &mark, YL_STAGE_DETECT);
 
-    int K = m->num_prototypes;
-    for (int i = 0; i < n; i++) {
-        memcpy(st->det_coeffs + (size_t)i * K, st->coeff + (size_t)st->detections[i].prior * K,
-               (size_t)K * sizeof(float));
-        memcpy(st->det_boxes + (size_t)i * 4, st->detections[i].box, 4 * sizeof(float));
-    }
-    yl_masks_assemble_cpu(st->proto, m->proto_h, m->proto_w, K, st->det_coeffs, st->det_boxes,
-                          n, st->proto_masks);
+    /* This one image as a pass: its masks, and its bit masks at the start of mask_bits. */
+    const yl_mask_pass pass = {1, {{n, 0, image->height, image->width, 0}}};
+    yl_masks_assemble_cpu(st->proto, m->proto_h, m->proto_w, m->num_prototypes, st->coeff, 0,
+                          st->detections, 0, &pass, st->proto_masks);
     /* YOLACT++ (rescore_mask): the mask-IoU net on the cropped sigmoid masks at prototype
      * resolution; mask_score = box score x the predicted IoU of the detection's class. */
     if (m->maskiou.num_layers > 0) {
@@ -277,20 +254,11 @@ static yolact_status run_image(cpu_state *st, const yolact_image *image, yl_fram
         yl_maskiou_out_dims(&m->maskiou, &c, &h, &w);
         yl_maskiou_maps_cpu(&m->maskiou, st->proto_masks, n, st->maskiou_maps,
                             st->maskiou_workspace, st->threads);
-        const yl_mask_pass pass = {1, {{n, 0, image->height, image->width, 0}}};
         yl_mask_rescore_cpu(st->maskiou_maps, 0, n, c, h, w, &pass, st->detections, 0,
                             st->mask_scores, 0);
     }
-    size_t stride = ((size_t)image->width + 7) / 8;
-    size_t mask_bytes = stride * (size_t)image->height;
-    size_t plane = (size_t)m->proto_h * m->proto_w;
-#pragma omp parallel for num_threads(st->threads) schedule(dynamic)
-    for (int i = 0; i < n; i++)
-        yl_mask_resize_threshold_cpu(st->proto_masks + i * plane, m->proto_h, m->proto_w,
-                                     st->mask_bits + i * mask_bytes, image->height,
-                                     image->width, stride,
-                                     st->mask_workspace +
-                                         (size_t)omp_get_thread_num() * st->mask_workspace_bytes);
+    yl_mask_resize_threshold_cpu(st->proto_masks, m->proto_h, m->proto_w, &pass,
+                                 st->mask_bits);
     lap(st, &mark, YL_STAGE_MASKS);
     if (st->profile)
         st->profile->frames++;
@@ -298,7 +266,7 @@ static yolact_status run_image(cpu_state *st, const yolact_image *image, yl_fram
     out->count = n;
     out->detections = st->detections;
     out->masks = st->mask_bits;
-    out->mask_stride = stride;
+    out->mask_stride = ((size_t)image->width + 7) / 8;
     out->mask_scores = m->maskiou.num_layers > 0 ? st->mask_scores : NULL;
     return YOLACT_OK;
 }

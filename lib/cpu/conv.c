@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "status.h"
+
 /* 1x1, stride 1, no padding: the input (in_channels, h * w) already is the GEMM's B. */
 static int conv_is_pointwise(const yl_conv_desc *d)
 {
@@ -249,10 +251,30 @@ void yl_conv2d_prepared_cpu(const yl_conv_desc *d, const float *in, int in_h, in
                                 residual, act, out, workspace, num_threads);
 }
 
-void yl_conv2d_cpu(const yl_conv_desc *d, const float *in, int in_h, int in_w,
-                   const float *weight, const float *bias, const float *residual,
-                   yl_activation act, float *out, float *workspace, int num_threads)
+yolact_status yl_cpu_reference_call(const char *op, int batch, yolact_precision precision)
 {
-    yl_conv2d_cpu_gemm(YL_GEMM_AUTO, d, in, in_h, in_w, weight, bias, residual, act, out,
-                       workspace, num_threads);
+    if (precision != YOLACT_PRECISION_FP32)
+        return yl_fail(YOLACT_ERR_UNSUPPORTED, "%s on the CPU computes in FP32 only, not in "
+                       "precision %d", op, (int)precision);
+    if (batch < 1)
+        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "%s on the CPU: a batch of %d images", op,
+                       batch);
+    return YOLACT_OK;
+}
+
+yolact_status yl_conv2d_cpu(const yl_conv_desc *d, const float *in, int batch, int in_h,
+                            int in_w, const float *weight, yolact_precision precision,
+                            const float *bias, const float *residual, yl_activation act,
+                            float *out, float *workspace, int num_threads)
+{
+    YL_TRY(yl_cpu_reference_call("the convolution", batch, precision));
+    const int oh = yl_conv_out_size(in_h, d->kernel_h, d->stride, d->pad, d->dilation);
+    const int ow = yl_conv_out_size(in_w, d->kernel_w, d->stride, d->pad, d->dilation);
+    const size_t in_size = (size_t)d->in_channels * in_h * in_w;
+    const size_t out_size = oh > 0 && ow > 0 ? (size_t)d->out_channels * oh * ow : 0;
+    for (int b = 0; b < batch; b++)
+        yl_conv2d_cpu_gemm(YL_GEMM_AUTO, d, in + b * in_size, in_h, in_w, weight, bias,
+                           residual ? residual + b * out_size : NULL, act, out + b * out_size,
+                           workspace, num_threads);
+    return YOLACT_OK;
 }

@@ -7,7 +7,7 @@
 #include "cpu/dense_ops.h"
 #include "cpu/gemm.h"
 
-/* yl_conv2d_cpu is this with YL_GEMM_AUTO. */
+/* yl_conv2d_cpu on one image with an explicit GEMM choice (YL_GEMM_AUTO: its own). */
 void yl_conv2d_cpu_gemm(yl_gemm_kind kind, const yl_conv_desc *d, const float *in, int in_h,
                         int in_w, const float *weight, const float *bias, const float *residual,
                         yl_activation act, float *out, float *workspace, int num_threads);
@@ -24,6 +24,11 @@ void yl_conv2d_prepared_cpu_gemm(yl_gemm_kind kind, const yl_conv_desc *d, const
 void yl_conv_gemm_columns(yl_gemm_kind kind, int m, int n, int k, const float *weight,
                           const float *col, const float *bias, const float *residual,
                           yl_activation act, float *out, int num_threads);
+
+/* The check a CPU reference of a batched kernel makes of the arguments it has no use for
+ * or cannot serve: YOLACT_ERR_UNSUPPORTED (with a message naming op) for a precision other
+ * than FP32, YOLACT_ERR_INVALID_ARGUMENT for a batch below 1; YOLACT_OK otherwise. */
+yolact_status yl_cpu_reference_call(const char *op, int batch, yolact_precision precision);
 
 static inline float yl_activate(float v, yl_activation act)
 {

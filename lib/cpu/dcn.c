@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "cpu/conv.h"
+#include "status.h"
 
 /* One tap of one output pixel: its four neighbours (index 0 with weight 0 where the
  * neighbour is outside), their bilinear weights, and the modulation. */
@@ -56,9 +57,10 @@ static void plan_sample(int h, int w, float y, float x, float mask, tap_sample *
         }
 }
 
-void yl_dcn2d_cpu(const yl_conv_desc *d, const float *in, int in_h, int in_w,
-                  const float *offset_mask, const float *weight, const float *bias,
-                  yl_activation act, float *out, float *workspace, int num_threads)
+/* One image. */
+static void dcn_image(const yl_conv_desc *d, const float *in, int in_h, int in_w,
+                      const float *offset_mask, const float *weight, const float *bias,
+                      yl_activation act, float *out, float *workspace, int num_threads)
 {
     int oh, ow;
     out_size(d, in_h, in_w, &oh, &ow);
@@ -101,4 +103,21 @@ void yl_dcn2d_cpu(const yl_conv_desc *d, const float *in, int in_h, int in_w,
     }
     yl_conv_gemm_columns(YL_GEMM_AUTO, d->out_channels, n, channels * taps, weight, col, bias,
                          NULL, act, out, threads);
+}
+
+yolact_status yl_dcn2d_cpu(const yl_conv_desc *d, const float *in, int batch, int in_h,
+                           int in_w, const float *offset_mask, const float *weight,
+                           yolact_precision precision, const float *bias, yl_activation act,
+                           float *out, float *workspace, int num_threads)
+{
+    YL_TRY(yl_cpu_reference_call("the deformable convolution", batch, precision));
+    int oh, ow;
+    out_size(d, in_h, in_w, &oh, &ow);
+    const size_t n = oh > 0 && ow > 0 ? (size_t)oh * ow : 0;
+    const size_t in_size = (size_t)d->in_channels * in_h * in_w;
+    const size_t offset_size = 3 * (size_t)d->kernel_h * d->kernel_w * n;
+    for (int b = 0; b < batch; b++)
+        dcn_image(d, in + b * in_size, in_h, in_w, offset_mask + b * offset_size, weight, bias,
+                  act, out + b * (size_t)d->out_channels * n, workspace, num_threads);
+    return YOLACT_OK;
 }

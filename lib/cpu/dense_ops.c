@@ -117,14 +117,13 @@ void yl_resize_bilinear_cpu(const float *in, int channels, int in_h, int in_w,
     }
 }
 
+/* Output columns of the preprocess a sweep over the rows covers: their axis entries live on
+ * the stack (4 KiB), so the op needs no workspace. */
+enum { PREPROCESS_TILE = 256 };
+
 void yl_preprocess_cpu(const yolact_image *image, int size, yl_input_norm norm,
-                       const float mean_bgr[3], const float std_bgr[3], float *out,
-                       void *workspace)
+                       const float mean_bgr[3], const float std_bgr[3], float *out)
 {
-    axis_table ty = axis_table_at(workspace, 0, size);
-    axis_table tx = axis_table_at(workspace, (size_t)size, size);
-    yl_bilinear_axis(image->height, size, ty.i0, ty.i1, ty.w0, ty.w1);
-    yl_bilinear_axis(image->width, size, tx.i0, tx.i1, tx.w0, tx.w1);
     /* Output plane p is R, G, B; src[p] is that colour's byte offset within a pixel, and
      * mean/std are taken from the BGR triplets at index 2 - p. */
     int rgb = image->format == YOLACT_PIXEL_RGB8;
@@ -135,19 +134,28 @@ void yl_preprocess_cpu(const yolact_image *image, int size, yl_input_norm norm,
         std[p] = norm == YL_INPUT_MEAN_STD ? std_bgr[2 - p] : 255.0f;
     }
     size_t plane = (size_t)size * size;
+    int xi0[PREPROCESS_TILE], xi1[PREPROCESS_TILE];
+    float xw0[PREPROCESS_TILE], xw1[PREPROCESS_TILE];
+    for (int x0 = 0; x0 < size; x0 += PREPROCESS_TILE) {
+        const int n = size - x0 < PREPROCESS_TILE ? size - x0 : PREPROCESS_TILE;
+        yl_bilinear_axis_range(image->width, size, x0, n, xi0, xi1, xw0, xw1);
 #pragma omp parallel for schedule(static) if (plane > 16384)
-    for (int y = 0; y < size; y++) {
-        const uint8_t *r0 = image->data + (size_t)ty.i0[y] * image->stride;
-        const uint8_t *r1 = image->data + (size_t)ty.i1[y] * image->stride;
-        float w0y = ty.w0[y], w1y = ty.w1[y];
-        for (int x = 0; x < size; x++) {
-            const uint8_t *a = r0 + 3 * (size_t)tx.i0[x], *b = r0 + 3 * (size_t)tx.i1[x];
-            const uint8_t *c = r1 + 3 * (size_t)tx.i0[x], *d = r1 + 3 * (size_t)tx.i1[x];
-            for (int p = 0; p < 3; p++) {
-                int s = src[p];
-                float v = bilinear(a[s], b[s], c[s], d[s], tx.w0[x], tx.w1[x], w0y, w1y);
-                /* DarkNet's x / 255 is (x - 0) / 255: the same float32 result. */
-                out[p * plane + (size_t)y * size + x] = (v - mean[p]) / std[p];
+        for (int y = 0; y < size; y++) {
+            int yi0, yi1;
+            float w0y, w1y;
+            yl_bilinear_axis_range(image->height, size, y, 1, &yi0, &yi1, &w0y, &w1y);
+            const uint8_t *r0 = image->data + (size_t)yi0 * image->stride;
+            const uint8_t *r1 = image->data + (size_t)yi1 * image->stride;
+            float *o = out + (size_t)y * size + x0;
+            for (int x = 0; x < n; x++) {
+                const uint8_t *a = r0 + 3 * (size_t)xi0[x], *b = r0 + 3 * (size_t)xi1[x];
+                const uint8_t *c = r1 + 3 * (size_t)xi0[x], *d = r1 + 3 * (size_t)xi1[x];
+                for (int p = 0; p < 3; p++) {
+                    int s = src[p];
+                    float v = bilinear(a[s], b[s], c[s], d[s], xw0[x], xw1[x], w0y, w1y);
+                    /* DarkNet's x / 255 is (x - 0) / 255: the same float32 result. */
+                    o[p * plane + x] = (v - mean[p]) / std[p];
+                }
             }
         }
     }

@@ -17,17 +17,22 @@
  * (0 when none). */
 size_t yl_conv2d_workspace_floats(const yl_conv_desc *d, int in_h, int in_w);
 
-/* out = act(conv(in, weight) + bias + residual)
- *   in:       (in_channels, in_h, in_w)
- *   weight:   (out_channels, in_channels, kernel_h, kernel_w)  OIHW, as PyTorch stores it
- *   bias:     (out_channels) or NULL
- *   residual: (out_channels, out_h, out_w) or NULL; may alias out
- *   out:      (out_channels, out_h, out_w); must not alias in
- *   workspace: yl_conv2d_workspace_floats() floats
- * num_threads: 0 = all cores. */
-void yl_conv2d_cpu(const yl_conv_desc *d, const float *in, int in_h, int in_w,
-                   const float *weight, const float *bias, const float *residual,
-                   yl_activation act, float *out, float *workspace, int num_threads);
+/* out = act(conv(in, weight) + bias + residual) for each of batch (>= 1) images, one after
+ * another in in, residual and out:
+ *   in:        (batch, in_channels, in_h, in_w)
+ *   weight:    (out_channels, in_channels, kernel_h, kernel_w) OIHW, as PyTorch stores it
+ *              (the CPU's packed form is PyTorch's: nothing to pack)
+ *   precision: YOLACT_PRECISION_FP32; any other is refused (YOLACT_ERR_UNSUPPORTED)
+ *   bias:      (out_channels) or NULL
+ *   residual:  (batch, out_channels, out_h, out_w) or NULL; may alias out
+ *   out:       (batch, out_channels, out_h, out_w); must not alias in
+ *   workspace: yl_conv2d_workspace_floats() floats, reused image after image
+ * num_threads: 0 = all cores. The reference of yl_conv2d_cuda: its arguments in its order,
+ * the thread count for the stream; nothing is written when it refuses. */
+yolact_status yl_conv2d_cpu(const yl_conv_desc *d, const float *in, int batch, int in_h,
+                            int in_w, const float *weight, yolact_precision precision,
+                            const float *bias, const float *residual, yl_activation act,
+                            float *out, float *workspace, int num_threads);
 
 /* Prepared weights: a layout of a convolution's (immutable) weights transformed once, at
  * model load, for a faster algorithm. Today: Winograd F(4x4, 3x3) for 3x3 convolutions with
@@ -35,8 +40,10 @@ void yl_conv2d_cpu(const yl_conv_desc *d, const float *in, int in_h, int in_w,
  * ~1e-5 of sum |terms| (within the parity gate; see winograd.c). The caller owns the buffer.
  *   yl_conv2d_prepared_floats: its size in floats; 0 = this shape has no prepared form
  *   yl_conv2d_prepare_cpu:     fills it from the OIHW weight (no-op when the size is 0)
- *   yl_conv2d_prepared_cpu:    yl_conv2d_cpu's contract, plus prepared (NULL = the exact
- *                              im2col path, as yl_conv2d_cpu); weight is still required. */
+ *   yl_conv2d_prepared_cpu:    yl_conv2d_cpu's contract on one image in FP32 (the CPU
+ *                              backend's form, nothing to refuse), plus prepared (NULL =
+ *                              the exact im2col path, as yl_conv2d_cpu); weight is still
+ *                              required. */
 size_t yl_conv2d_prepared_floats(const yl_conv_desc *d);
 void yl_conv2d_prepare_cpu(const yl_conv_desc *d, const float *weight, float *prepared);
 void yl_conv2d_prepared_cpu(const yl_conv_desc *d, const float *in, int in_h, int in_w,
@@ -66,10 +73,10 @@ void yl_resize_bilinear_cpu(const float *in, int channels, int in_h, int in_w,
 
 /* FastBaseTransform: bilinear resize of the 8-bit image (as float) to size x size, then
  * normalise, into planar RGB (3, size, size). Means/stds are in BGR order as the official
- * config gives them (yl_input_mean_bgr, yl_input_std_bgr in ops/input.h).
- * workspace: yl_resize_workspace_bytes(size, size) bytes. */
+ * config gives them (yl_input_mean_bgr, yl_input_std_bgr in ops/input.h). The reference of
+ * yl_preprocess_cuda (its arguments less the stream); no workspace (the axis entries of a
+ * tile of columns live on the stack). */
 void yl_preprocess_cpu(const yolact_image *image, int size, yl_input_norm norm,
-                       const float mean_bgr[3], const float std_bgr[3], float *out,
-                       void *workspace);
+                       const float mean_bgr[3], const float std_bgr[3], float *out);
 
 #endif

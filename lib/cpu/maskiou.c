@@ -45,7 +45,8 @@ static const float *run_one(const yl_maskiou_net *net, const float *mask, float 
         const yl_maskiou_layer *L = &net->layers[l];
         if (last && l == net->num_layers - 1)
             dst = last;
-        yl_conv2d_cpu(&L->conv, src, h, w, L->weight, L->bias, NULL, YL_ACT_RELU, dst, ws, 1);
+        yl_conv2d_prepared_cpu(&L->conv, src, h, w, L->weight, NULL, L->bias, NULL, YL_ACT_RELU,
+                               dst, ws, 1);
         h = yl_conv_out_size(h, L->conv.kernel_h, L->conv.stride, L->conv.pad, L->conv.dilation);
         w = yl_conv_out_size(w, L->conv.kernel_w, L->conv.stride, L->conv.pad, L->conv.dilation);
         src = dst;

@@ -1,5 +1,6 @@
 /* Mask assembly (sigmoid of the prototype combination, cropped to the box), the final
- * bilinear resize + threshold to a packed bitmask; semantics in post_ops.h. */
+ * bilinear resize + threshold to a packed bitmask, each for a pass of images; semantics in
+ * post_ops.h. */
 #include <math.h>
 #include <string.h>
 
@@ -38,14 +39,16 @@ static inline float dot(const float *a, const float *b, int k)
     return t;
 }
 
-void yl_masks_assemble_cpu(const float *proto, int proto_h, int proto_w, int k,
-                           const float *coeffs, const float *boxes, int n, float *out)
+/* One image's masks: mask m is detection m's, from the coefficient row of its prior. */
+static void assemble_image(const float *proto, int proto_h, int proto_w, int k,
+                           const float *coeff, const yl_raw_detection *detections, int n,
+                           float *out)
 {
     const size_t plane = (size_t)proto_h * proto_w;
     /* Parallel over masks: each writes only its own plane; box sizes vary, hence dynamic. */
 #pragma omp parallel for schedule(dynamic)
     for (int m = 0; m < n; m++) {
-        const float *coeff = coeffs + (size_t)m * k, *box = boxes + 4 * (size_t)m;
+        const float *c = coeff + (size_t)detections[m].prior * k, *box = detections[m].box;
         float *o = out + (size_t)m * plane;
         int c0, c1, r0, r1;
         crop_range(box[0], box[2], proto_w, &c0, &c1);
@@ -54,62 +57,52 @@ void yl_masks_assemble_cpu(const float *proto, int proto_h, int proto_w, int k,
         for (int r = r0; r < r1; r++) {
             const float *p = proto + ((size_t)r * proto_w + c0) * k;
             float *orow = o + (size_t)r * proto_w;
-            for (int c = c0; c < c1; c++, p += k)
-                orow[c] = 1.0f / (1.0f + expf(-dot(p, coeff, k)));
+            for (int x = c0; x < c1; x++, p += k)
+                orow[x] = 1.0f / (1.0f + expf(-dot(p, c, k)));
         }
     }
 }
 
-/* Workspace of the resize: the axis tables, then two horizontally interpolated rows. */
-typedef struct resize_ws {
-    int *xi0, *xi1, *yi0, *yi1;
-    float *xw0, *xw1, *yw0, *yw1;
-    float *rows[2];
-} resize_ws;
-
-static size_t resize_layout(int out_h, int out_w, void *base, resize_ws *ws)
+void yl_masks_assemble_cpu(const float *proto, int proto_h, int proto_w, int k,
+                           const float *coeff, size_t coeff_image_floats,
+                           const yl_raw_detection *detections, size_t detection_stride,
+                           const yl_mask_pass *pass, float *out)
 {
-    size_t w = (size_t)out_w, h = (size_t)out_h;
-    unsigned char *b = base;
-    /* Every block is a multiple of 4 bytes holding 4-byte elements: no padding needed. */
-    size_t off = 0;
-#define YL_TAKE(field, count)                                          \
-    do {                                                               \
-        ws->field = b ? (void *)(b + off) : NULL;                      \
-        off += (count) * 4;                                            \
-    } while (0)
-    YL_TAKE(xi0, w); YL_TAKE(xi1, w); YL_TAKE(xw0, w); YL_TAKE(xw1, w);
-    YL_TAKE(yi0, h); YL_TAKE(yi1, h); YL_TAKE(yw0, h); YL_TAKE(yw1, h);
-    YL_TAKE(rows[0], w); YL_TAKE(rows[1], w);
-#undef YL_TAKE
-    return off;
+    const size_t plane = (size_t)proto_h * proto_w;
+    for (int b = 0; b < pass->num_images; b++)
+        assemble_image(proto + b * plane * k, proto_h, proto_w, k, coeff + b * coeff_image_floats,
+                       detections + b * detection_stride, pass->image[b].count,
+                       out + (size_t)pass->image[b].first * plane);
 }
 
-size_t yl_mask_resize_workspace_bytes(int in_w, int out_h, int out_w)
-{
-    resize_ws ws;
-    (void)in_w;     /* the rows are interpolated to the output width */
-    if (out_h <= 0 || out_w <= 0)
-        return 0;
-    return resize_layout(out_h, out_w, NULL, &ws);
-}
+/* Output columns a sweep over the rows covers, and rows whose axis entries it computes at
+ * a time: these entries and a tile's two interpolated rows live on the stack (28 KiB), so
+ * the op needs no workspace; images up to RESIZE_TILE wide take one sweep. A multiple of 8,
+ * so tiles start on a byte of the bit mask. */
+enum { RESIZE_TILE = 1024, RESIZE_ROWS = 256 };
 
-/* One source row interpolated horizontally, with the output columns [lo, hi) outside of
- * which it is <= 0 (lo == hi: nowhere positive). */
+/* One source row interpolated horizontally over a tile's columns, with the columns [lo, hi)
+ * of the tile outside of which it is <= 0 (lo == hi: nowhere positive). */
 typedef struct hrow {
     int src;
     int lo, hi;
-    float *v;
+    float v[RESIZE_TILE];
 } hrow;
 
-static void hrow_compute(hrow *h, const resize_ws *ws, const float *in, int in_w, int out_w,
-                         int src)
+/* The axis entries of a tile's columns. */
+typedef struct column_tile {
+    int x0, n;
+    int i0[RESIZE_TILE], i1[RESIZE_TILE];
+    float w0[RESIZE_TILE], w1[RESIZE_TILE];
+} column_tile;
+
+static void hrow_compute(hrow *h, const column_tile *t, const float *in, int in_w, int src)
 {
     const float *s = in + (size_t)src * in_w;
     float *v = h->v;
-    for (int x = 0; x < out_w; x++)
-        v[x] = s[ws->xi0[x]] * ws->xw0[x] + s[ws->xi1[x]] * ws->xw1[x];
-    int lo = 0, hi = out_w;
+    for (int x = 0; x < t->n; x++)
+        v[x] = s[t->i0[x]] * t->w0[x] + s[t->i1[x]] * t->w1[x];
+    int lo = 0, hi = t->n;
     while (lo < hi && !(v[lo] > 0.0f))
         lo++;
     while (hi > lo && !(v[hi - 1] > 0.0f))
@@ -120,64 +113,88 @@ static void hrow_compute(hrow *h, const resize_ws *ws, const float *in, int in_w
 }
 
 /* The cached row for source row src, evicting the slot that does not hold `keep`. */
-static const hrow *hrow_get(hrow cache[2], const resize_ws *ws, const float *in, int in_w,
-                            int out_w, int src, int keep)
+static const hrow *hrow_get(hrow cache[2], const column_tile *t, const float *in, int in_w,
+                            int src, int keep)
 {
     if (cache[0].src == src)
         return &cache[0];
     if (cache[1].src == src)
         return &cache[1];
     hrow *h = cache[0].src == keep ? &cache[1] : &cache[0];
-    hrow_compute(h, ws, in, in_w, out_w, src);
+    hrow_compute(h, t, in, in_w, src);
     return h;
 }
 
-/* Single-threaded: the caller runs one mask per thread. */
-void yl_mask_resize_threshold_cpu(const float *in, int in_h, int in_w, uint8_t *out,
-                                  int out_h, int out_w, size_t out_stride, void *workspace)
+/* One mask (in_h, in_w) to (out_h, out_w) bits, rows of (out_w + 7) / 8 bytes at out. */
+/* One output row's tile of bits at o: source rows s0, s1 with weights w0, w1. */
+static void threshold_row(hrow cache[2], const column_tile *t, const float *in, int in_w,
+                          int s0, int s1, float w0, float w1, uint8_t *o)
 {
+    const hrow *h0 = hrow_get(cache, t, in, in_w, s0, s1);
+    const hrow *h1 = hrow_get(cache, t, in, in_w, s1, s0);
+    /* Outside both rows' positive extents the (non-negative) weights give <= 0. */
+    int lo = h0->lo < h1->lo ? h0->lo : h1->lo, hi = h0->hi > h1->hi ? h0->hi : h1->hi;
+    if (h0->lo == h0->hi) {
+        lo = h1->lo;
+        hi = h1->hi;
+    } else if (h1->lo == h1->hi) {
+        lo = h0->lo;
+        hi = h0->hi;
+    }
+    memset(o, 0, (t->n + 7) / 8);
+    const float *a = h0->v, *b = h1->v;
+    for (int bx = lo / 8; bx < (hi + 7) / 8; bx++) {
+        const int x0 = bx * 8, count = t->n - x0 < 8 ? t->n - x0 : 8;
+        unsigned bits = 0;
+        for (int i = 0; i < count; i++) {
+            /* (a*w0x + b*w1x)*w0y + (c*w0x + d*w1x)*w1y, float32, as PyTorch. */
+            float v = a[x0 + i] * w0 + b[x0 + i] * w1;
+            bits |= (unsigned)(v > 0.5f) << (7 - i);
+        }
+        o[bx] = (uint8_t)bits;
+    }
+}
+
+/* One mask (in_h, in_w) to (out_h, out_w) bits, rows of (out_w + 7) / 8 bytes at out. */
+static void resize_mask(const float *in, int in_h, int in_w, uint8_t *out, int out_h,
+                        int out_w)
+{
+    const size_t row_bytes = ((size_t)out_w + 7) / 8;
     if (out_h <= 0 || out_w <= 0)
         return;
-    const size_t row_bytes = ((size_t)out_w + 7) / 8;
     if (in_h <= 0 || in_w <= 0) {
-        for (int y = 0; y < out_h; y++)
-            memset(out + (size_t)y * out_stride, 0, row_bytes);
+        memset(out, 0, row_bytes * out_h);
         return;
     }
-    resize_ws ws;
-    resize_layout(out_h, out_w, workspace, &ws);
-    yl_bilinear_axis(in_w, out_w, ws.xi0, ws.xi1, ws.xw0, ws.xw1);
-    yl_bilinear_axis(in_h, out_h, ws.yi0, ws.yi1, ws.yw0, ws.yw1);
-    hrow cache[2] = {{-1, 0, 0, ws.rows[0]}, {-1, 0, 0, ws.rows[1]}};
+    column_tile t;
+    hrow cache[2];
+    int yi0[RESIZE_ROWS], yi1[RESIZE_ROWS];
+    float yw0[RESIZE_ROWS], yw1[RESIZE_ROWS];
+    for (t.x0 = 0; t.x0 < out_w; t.x0 += RESIZE_TILE) {
+        t.n = out_w - t.x0 < RESIZE_TILE ? out_w - t.x0 : RESIZE_TILE;
+        yl_bilinear_axis_range(in_w, out_w, t.x0, t.n, t.i0, t.i1, t.w0, t.w1);
+        cache[0].src = cache[1].src = -1;
+        for (int y0 = 0; y0 < out_h; y0 += RESIZE_ROWS) {
+            const int rows = out_h - y0 < RESIZE_ROWS ? out_h - y0 : RESIZE_ROWS;
+            yl_bilinear_axis_range(in_h, out_h, y0, rows, yi0, yi1, yw0, yw1);
+            for (int j = 0; j < rows; j++)
+                threshold_row(cache, &t, in, in_w, yi0[j], yi1[j], yw0[j], yw1[j],
+                              out + (size_t)(y0 + j) * row_bytes + t.x0 / 8);
+        }
+    }
+}
 
-    for (int y = 0; y < out_h; y++) {
-        uint8_t *o = out + (size_t)y * out_stride;
-        const int s0 = ws.yi0[y], s1 = ws.yi1[y];
-        const hrow *h0 = hrow_get(cache, &ws, in, in_w, out_w, s0, s1);
-        const hrow *h1 = hrow_get(cache, &ws, in, in_w, out_w, s1, s0);
-        /* Outside both rows' positive extents the (non-negative) weights give <= 0. */
-        int lo = h0->lo < h1->lo ? h0->lo : h1->lo, hi = h0->hi > h1->hi ? h0->hi : h1->hi;
-        if (h0->lo == h0->hi) {
-            lo = h1->lo;
-            hi = h1->hi;
-        } else if (h1->lo == h1->hi) {
-            lo = h0->lo;
-            hi = h0->hi;
-        }
-        memset(o, 0, row_bytes);
-        if (lo >= hi)
-            continue;
-        const float w0 = ws.yw0[y], w1 = ws.yw1[y];
-        const float *a = h0->v, *b = h1->v;
-        for (int bx = lo / 8; bx < (hi + 7) / 8; bx++) {
-            const int x0 = bx * 8, count = out_w - x0 < 8 ? out_w - x0 : 8;
-            unsigned bits = 0;
-            for (int i = 0; i < count; i++) {
-                /* (a*w0x + b*w1x)*w0y + (c*w0x + d*w1x)*w1y, float32, as PyTorch. */
-                float v = a[x0 + i] * w0 + b[x0 + i] * w1;
-                bits |= (unsigned)(v > 0.5f) << (7 - i);
-            }
-            o[bx] = (uint8_t)bits;
-        }
+void yl_mask_resize_threshold_cpu(const float *in, int in_h, int in_w, const yl_mask_pass *pass,
+                                  uint8_t *out)
+{
+    const size_t plane = in_h > 0 && in_w > 0 ? (size_t)in_h * in_w : 0;
+    for (int b = 0; b < pass->num_images; b++) {
+        const yl_mask_image *im = &pass->image[b];
+        const size_t mask_bytes = (size_t)im->height * (((size_t)im->width + 7) / 8);
+        /* Parallel over masks: each writes only its own bits. */
+#pragma omp parallel for schedule(dynamic)
+        for (int m = 0; m < im->count; m++)
+            resize_mask(in + (im->first + (size_t)m) * plane, in_h, in_w,
+                        out + im->out_offset + m * mask_bytes, im->height, im->width);
     }
 }

@@ -1,7 +1,7 @@
 /* The CPU ops after the network: box decoding, Fast NMS, mask assembly, the final mask
  * resize + threshold. Semantics are the official implementation's
  * (dbolya/yolact layers/functions/detection.py, layers/box_utils.py, layers/output_utils.py).
- * These are the reference for the CUDA kernels. */
+ * These are the reference for the CUDA kernels, with their arguments less the stream. */
 #ifndef YL_CPU_POST_OPS_H
 #define YL_CPU_POST_OPS_H
 
@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "ops/detect.h"
+#include "ops/mask_pass.h"
 
 /* Decode (variances 0.1, 0.2) one prior's regression into (x1, y1, x2, y2) relative. */
 void yl_decode_box(const float loc[4], const float prior[4], float box[4]);
@@ -42,20 +43,28 @@ void yl_keep_scores_above_cpu(const yl_raw_detection *detections, int stride, in
 /* IoU (jaccard) of two (x1, y1, x2, y2) boxes as box_utils.jaccard computes it. */
 float yl_box_iou(const float a[4], const float b[4]);
 
-/* Linear mask assembly at prototype resolution, fused with sigmoid and the box crop:
- *   proto: (proto_h, proto_w, k), coeffs: (n, k), boxes: (n, 4) relative x1y1x2y2
- *   out:   (n, proto_h, proto_w) = sigmoid(proto . coeff) where the pixel is inside the
- *          box crop (official crop with padding 1, in float32:
- *          x1 = max(min(bx1*w, bx2*w) - 1, 0), x2 = min(max(bx1*w, bx2*w) + 1, w);
- *          keep column c iff x1 <= c < x2, rows likewise), else 0. */
+/* Linear mask assembly at prototype resolution, fused with sigmoid and the box crop, for
+ * every image b of a pass (yl_mask_pass): its prototypes (proto_h, proto_w, k) at proto + b
+ * * proto_h * proto_w * k, its detections at detections + b * detection_stride, the first
+ * pass->image[b].count of them, each with its box (relative x1y1x2y2) and the coefficients of
+ * its prior, row `prior` of the (priors, k) block at coeff + b * coeff_image_floats. out: the
+ * pass's masks (proto_h, proto_w), dense (image b's from its `first`):
+ *   sigmoid(proto . coeff) where the pixel is inside the box crop (official crop with
+ *   padding 1, in float32: x1 = max(min(bx1*w, bx2*w) - 1, 0), x2 = min(max(bx1*w, bx2*w) + 1,
+ *   w); keep column c iff x1 <= c < x2, rows likewise), else 0.
+ * The reference of yl_masks_assemble_cuda (its arguments less the stream). */
 void yl_masks_assemble_cpu(const float *proto, int proto_h, int proto_w, int k,
-                           const float *coeffs, const float *boxes, int n, float *out);
+                           const float *coeff, size_t coeff_image_floats,
+                           const yl_raw_detection *detections, size_t detection_stride,
+                           const yl_mask_pass *pass, float *out);
 
-/* Bilinear resize of one (in_h, in_w) mask to (out_h, out_w) (yl_bilinear_axis tables),
- * thresholded > 0.5 and packed one bit a pixel, most significant bit first, rows of
- * out_stride bytes. workspace: yl_mask_resize_workspace_bytes(in_w, out_h, out_w) bytes. */
-size_t yl_mask_resize_workspace_bytes(int in_w, int out_h, int out_w);
-void yl_mask_resize_threshold_cpu(const float *in, int in_h, int in_w, uint8_t *out,
-                                  int out_h, int out_w, size_t out_stride, void *workspace);
+/* Bilinear resize of every mask of a pass (yl_bilinear_axis entries), thresholded > 0.5 and
+ * packed one bit a pixel, most significant bit first: in, the pass's dense masks (in_h,
+ * in_w); image b's mask i, resized to the image's (height, width), goes to out +
+ * out_offset + i * height * row, rows of row = (width + 7) / 8 bytes. Masks from an empty
+ * input (in_h or in_w <= 0) are all 0. No workspace: a sweep's tables live on the stack.
+ * The reference of yl_mask_resize_threshold_cuda (its arguments less the stream). */
+void yl_mask_resize_threshold_cpu(const float *in, int in_h, int in_w, const yl_mask_pass *pass,
+                                  uint8_t *out);
 
 #endif

@@ -144,9 +144,9 @@ static void run_conv(void *plan)
             round_to_half(in, in_size, rounded_in);
             in = rounded_in;
         }
-        yl_conv2d_cpu(d, in, p->in_h, p->in_w, weight, p->bias,
-                      p->residual ? p->residual + out_size * b : NULL, p->act,
-                      p->out + out_size * b, scratch, 0);
+        yl_conv2d_prepared_cpu(d, in, p->in_h, p->in_w, weight, NULL, p->bias,
+                               p->residual ? p->residual + out_size * b : NULL, p->act,
+                               p->out + out_size * b, scratch, 0);
     }
 }
 

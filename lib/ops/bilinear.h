@@ -10,4 +10,9 @@
  * (in == out copies: i0 = i1 = dst, w0 = 1, w1 = 0). */
 void yl_bilinear_axis(int in, int out, int *i0, int *i1, float *w0, float *w1);
 
+/* Entries first .. first + count - 1 of the same table, at i0[0 .. count - 1] and so on: a
+ * tile of it, for an op that keeps no table of the whole axis. */
+void yl_bilinear_axis_range(int in, int out, int first, int count, int *i0, int *i1,
+                            float *w0, float *w1);
+
 #endif

@@ -186,6 +186,7 @@ const op_case op_cases[] = {
     MASK_RESIZE("20x30: a copy", 20, 30, 1, 4, 20, 30),
     MASK_RESIZE("50x7 -> 100x31: less than a warp wide", 50, 7, 0, 1, 100, 31),
     MASK_RESIZE("0x0: all zeros", 0, 0, 0, 2, 5, 70),
+    MASK_RESIZE("9x40 -> 6x2100: wider than the CPU's sweep", 9, 40, 1, 2, 6, 2100),
     MASK_RESIZE("12x10: a full pass", 12, 10, 1,
                 0, 3, 1, 7, 4, 14, 3, 5, 27, 10, 6, 40, 6, 7, 13, 2, 3, 26, 9, 4, 39, 5, 5, 12,
                 1, 6, 25, 8, 7, 38, 4, 3, 11, 0, 4, 24, 7, 5, 37, 3, 6, 10, 10, 7, 23, 6, 3, 36,

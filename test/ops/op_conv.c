@@ -1,5 +1,5 @@
 /* The op family of the implicit-GEMM convolution (kernels/conv.cu, conv_nhwc.cu) against
- * yl_conv2d_cpu, image by image, in the row's precision; batches also against the kernel
+ * yl_conv2d_cpu on the same batch, in the row's precision; batches also against the kernel
  * on each image alone. */
 #include "cpu/dense_ops.h"
 #include "ops/op_harness.h"
@@ -8,11 +8,13 @@
  * |in| by |weight| plus |bias| and |residual| computes it in float, scaled down by the most
  * that float sums of K + 2 non-negative terms can overstate it (a lower bound: never a
  * looser tolerance than the exact sum gives). */
-double *op_conv_sum_terms(op_run *r, const yl_conv_desc *d, const float *in, int h, int w,
-                          const float *weight, const float *bias, const float *residual,
-                          size_t count)
+double *op_conv_sum_terms(op_run *r, const yl_conv_desc *d, const float *in, int batch, int h,
+                          int w, const float *weight, const float *bias, const float *residual)
 {
-    const size_t n_in = (size_t)d->in_channels * h * w;
+    const size_t n_in = (size_t)batch * d->in_channels * h * w;
+    const size_t count = (size_t)batch * d->out_channels *
+                         yl_conv_out_size(h, d->kernel_h, d->stride, d->pad, d->dilation) *
+                         yl_conv_out_size(w, d->kernel_w, d->stride, d->pad, d->dilation);
     const size_t K = (size_t)d->in_channels * d->kernel_h * d->kernel_w;
     const size_t n_w = (size_t)d->out_channels * K;
     float *a_in = op_host(r, n_in * 4), *a_w = op_host(r, n_w * 4), *a_res = NULL;
@@ -31,8 +33,10 @@ double *op_conv_sum_terms(op_run *r, const yl_conv_desc *d, const float *in, int
         for (size_t i = 0; i < count; i++)
             a_res[i] = fabsf(residual[i]);
     }
-    yl_conv2d_cpu(d, a_in, h, w, a_w, a_bias, a_res, YL_ACT_NONE, sum,
-                  op_host(r, yl_conv2d_workspace_floats(d, h, w) * 4), 0);
+    ck_assert_status(yl_conv2d_cpu(d, a_in, batch, h, w, a_w, YOLACT_PRECISION_FP32, a_bias,
+                                   a_res, YL_ACT_NONE, sum,
+                                   op_host(r, yl_conv2d_workspace_floats(d, h, w) * 4), 0),
+                     YOLACT_OK);
     double *mag = op_host(r, count * sizeof *mag);
     const double scale = 1.0 - (double)(K + 3) * FLT_EPSILON;
     for (size_t i = 0; i < count; i++)
@@ -42,7 +46,8 @@ double *op_conv_sum_terms(op_run *r, const yl_conv_desc *d, const float *in, int
 
 /* dims: in_channels, out_channels, kernel_h, kernel_w, stride, pad, dilation, height, width,
  * activation (yl_activation), bias (0/1), residual (0 none, 1 a buffer of its own, 2 the
- * output buffer itself), batch. Outputs: the batch against the CPU (check[0]); for batches,
+ * output buffer itself), batch. Outputs: the batch against the CPU (check[0]), which refuses
+ * any precision but FP32 and so computes the FP16 rows' reference in FP32; for batches,
  * each image against the kernel's call on it alone (exact). */
 static void conv2d_run(const op_case *c, op_run *r)
 {
@@ -60,15 +65,13 @@ static void conv2d_run(const op_case *c, op_run *r)
     float *bias = bias_on ? op_rand_floats(r, d.out_channels, -1.0f, 1.0f) : NULL;
     float *res = residual ? op_rand_floats(r, batch * n_out, -2.0f, 2.0f) : NULL;
     float *want = op_host(r, batch * n_out * 4);
-    double *mag = op_host(r, batch * n_out * sizeof *mag);
     float *ws = op_host(r, yl_conv2d_workspace_floats(&d, h, w) * 4);
-    for (int b = 0; b < batch; b++) {
-        const float *res_b = res ? res + b * n_out : NULL;
-        yl_conv2d_cpu(&d, in + b * n_in, h, w, weight, bias, res_b, act, want + b * n_out, ws,
-                      0);
-        memcpy(mag + b * n_out, op_conv_sum_terms(r, &d, in + b * n_in, h, w, weight, bias,
-                                                   res_b, n_out), n_out * sizeof *mag);
-    }
+    if (prec != YOLACT_PRECISION_FP32)
+        ck_assert_status(yl_conv2d_cpu(&d, in, batch, h, w, weight, prec, bias, res, act, want,
+                                       ws, 0), YOLACT_ERR_UNSUPPORTED);
+    ck_assert_status(yl_conv2d_cpu(&d, in, batch, h, w, weight, YOLACT_PRECISION_FP32, bias, res,
+                                   act, want, ws, 0), YOLACT_OK);
+    const double *mag = op_conv_sum_terms(r, &d, in, batch, h, w, weight, bias, res);
 
     const size_t packed_bytes = yl_conv2d_cuda_packed_bytes(&d, prec);
     ck_assert_uint_gt(packed_bytes, 0);

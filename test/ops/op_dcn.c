@@ -7,6 +7,25 @@
 #include "parity_raw.h"
 #include "plus_ref.h"
 
+/* The CPU reference on batch images (in, offset_mask one image after another), with the
+ * kernel's arguments: it refuses any precision but FP32, so another row's reference is
+ * computed in FP32. */
+static float *dcn_cpu(op_run *r, const yl_conv_desc *d, int h, int w, const float *in,
+                      const float *om, int batch, const float *weight, const float *bias,
+                      yolact_precision prec, yl_activation act)
+{
+    const int oh = yl_conv_out_size(h, d->kernel_h, d->stride, d->pad, d->dilation);
+    const int ow = yl_conv_out_size(w, d->kernel_w, d->stride, d->pad, d->dilation);
+    float *out = op_host(r, (size_t)batch * d->out_channels * oh * ow * 4);
+    float *ws = op_host(r, (yl_dcn2d_workspace_floats(d, h, w) + 1) * 4);
+    if (prec != YOLACT_PRECISION_FP32)
+        ck_assert_status(yl_dcn2d_cpu(d, in, batch, h, w, om, weight, prec, bias, act, out, ws,
+                                      0), YOLACT_ERR_UNSUPPORTED);
+    ck_assert_status(yl_dcn2d_cpu(d, in, batch, h, w, om, weight, YOLACT_PRECISION_FP32, bias,
+                                  act, out, ws, 0), YOLACT_OK);
+    return out;
+}
+
 /* The kernel on batch images (in, offset_mask one image after another), out on the host. */
 static float *dcn_kernel(op_run *r, const yl_conv_desc *d, int h, int w, const float *in,
                          const float *om, int batch, const float *weight, const float *bias,
@@ -85,9 +104,8 @@ static void dcn2d_npz_run(const op_case *c, op_run *r)
     dcn_problem_reference(&pr);
     const double *mag = op_host_copy(r, pr.mag, count * sizeof *mag);
     const double *exact = op_host_copy(r, pr.ref, count * sizeof *exact);
-    float *cpu = op_host(r, count * 4);
-    yl_dcn2d_cpu(d, pr.in, pr.h, pr.w, pr.offset_mask, pr.weight, pr.bias, YL_ACT_NONE, cpu,
-                 op_host(r, (yl_dcn2d_workspace_floats(d, pr.h, pr.w) + 1) * 4), 0);
+    const float *cpu = dcn_cpu(r, d, pr.h, pr.w, pr.in, pr.offset_mask, 1, pr.weight, pr.bias,
+                               c->precision, YL_ACT_NONE);
     const float *got = dcn_kernel(r, d, pr.h, pr.w, pr.in, pr.offset_mask, 1, pr.weight,
                                   pr.bias, c->precision, YL_ACT_NONE);
     op_output(r, "kernel against the file", OP_F32, count, got, want, mag, NULL);
@@ -97,7 +115,7 @@ static void dcn2d_npz_run(const op_case *c, op_run *r)
 }
 
 /* dims: a case of plus_ref.c's dcn_cases, the activation. Outputs: image 1 of a batch of
- * two against the CPU op and against the exact loop (check[0], relative to the loop's
+ * two against the CPU op's on the same batch and against the exact loop (check[0], relative to the loop's
  * sum|terms|); image 0 against the kernel on it alone (exact); with zero offsets and
  * saturated modulation, against yl_conv2d_cuda (exact where the convolution sums k in the
  * same order; an FP16 convolution on its (H, W, C) path sums the same exact half products
@@ -118,9 +136,6 @@ static void dcn2d_run(const op_case *c, op_run *r)
     const size_t taps = (size_t)d->kernel_h * d->kernel_w, n = (size_t)pr.oh * pr.ow;
     const size_t n_in = (size_t)d->in_channels * pr.h * pr.w, n_om = 3 * taps * n;
     const size_t count = (size_t)d->out_channels * n;
-    float *cpu = op_host(r, count * 4);
-    yl_dcn2d_cpu(d, pr.in, pr.h, pr.w, pr.offset_mask, pr.weight, pr.bias, act, cpu,
-                 op_host(r, (yl_dcn2d_workspace_floats(d, pr.h, pr.w) + 1) * 4), 0);
     double *exact = op_host_copy(r, pr.ref, count * sizeof *exact);
     const double *mag = op_host_copy(r, pr.mag, count * sizeof *mag);
     for (size_t i = 0; i < count; i++)
@@ -132,8 +147,10 @@ static void dcn2d_run(const op_case *c, op_run *r)
     memcpy(om, other.offset_mask, n_om * 4);
     memcpy(om + n_om, pr.offset_mask, n_om * 4);
     const float *pair = dcn_kernel(r, d, pr.h, pr.w, in, om, 2, pr.weight, pr.bias, prec, act);
+    const float *cpu = dcn_cpu(r, d, pr.h, pr.w, in, om, 2, pr.weight, pr.bias, prec, act);
     const float *alone = dcn_kernel(r, d, pr.h, pr.w, in, om, 1, pr.weight, pr.bias, prec, act);
-    op_output(r, "image 1 of 2 against the CPU", OP_F32, count, pair + count, cpu, mag, NULL);
+    op_output(r, "image 1 of 2 against the CPU", OP_F32, count, pair + count, cpu + count, mag,
+              NULL);
     op_output_f64(r, "image 1 of 2 against the exact loop", count, pair + count, exact, mag,
                   NULL);
     op_output(r, "image 0 of 2 against it alone", OP_F32, count, pair, alone, NULL, &op_exact);
@@ -159,7 +176,7 @@ static void dcn2d_run(const op_case *c, op_run *r)
     if (ws_bytes) {
         const size_t K = (size_t)d->in_channels * taps;
         *same = (op_check){OP_SUM, 2.0 * K * 0x1p-24, 0, 0};
-        conv_mag = op_conv_sum_terms(r, d, pr.in, pr.h, pr.w, pr.weight, pr.bias, NULL, count);
+        conv_mag = op_conv_sum_terms(r, d, pr.in, 1, pr.h, pr.w, pr.weight, pr.bias, NULL);
     }
     op_output(r, "zero offsets against yl_conv2d_cuda", OP_F32, count, got, conv, conv_mag,
               same);

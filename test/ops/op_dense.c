@@ -34,7 +34,6 @@ static void preprocess_run(const op_case *c, op_run *r)
     uint8_t *pixels = op_host(r, img_bytes);
     for (size_t i = 0; i < img_bytes; i++)
         pixels[i] = (uint8_t)yl_test_rand(op_rng(r), 0.0f, 256.0f);
-    void *ws = op_host(r, yl_resize_workspace_bytes(size, size));
     void *d_pixels = op_to_dev(r, pixels, img_bytes);
     float *d_out = op_dev(r, out_n * sizeof(float));
     for (int variant = 0; variant < 3; variant++) {
@@ -46,7 +45,7 @@ static void preprocess_run(const op_case *c, op_run *r)
         dev.memory = YOLACT_MEMORY_DEVICE;
         const yl_input_norm norm = variant == 2 ? YL_INPUT_DIV_255 : YL_INPUT_MEAN_STD;
         float *want = op_host(r, out_n * sizeof(float));
-        yl_preprocess_cpu(&host, size, norm, mean, std, want, ws);
+        yl_preprocess_cpu(&host, size, norm, mean, std, want);
         ck_assert_status(yl_preprocess_cuda(&dev, size, norm, mean, std, d_out, NULL),
                          YOLACT_OK);
         op_output(r, names[variant], OP_F32, out_n, op_from_dev(r, d_out, out_n * 4), want,

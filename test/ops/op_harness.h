@@ -66,10 +66,9 @@ void op_output_f64(op_run *r, const char *name, size_t count, const float *got,
                    const double *want, const double *mag, const op_check *check);
 
 /* Each output's sum|terms| of a convolution (op_conv.c), for the families that build on it:
- * count outputs of in (h, w) by weight, bias and residual (either may be NULL). */
-double *op_conv_sum_terms(op_run *r, const yl_conv_desc *d, const float *in, int h, int w,
-                          const float *weight, const float *bias, const float *residual,
-                          size_t count);
+ * the outputs of batch images in (h, w) by weight, bias and residual (either may be NULL). */
+double *op_conv_sum_terms(op_run *r, const yl_conv_desc *d, const float *in, int batch, int h,
+                          int w, const float *weight, const float *bias, const float *residual);
 
 /* The families (one file each, op_<name>.c). */
 extern const op_family op_bilinear_axis, op_preprocess, op_masks_assemble,

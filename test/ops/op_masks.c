@@ -1,6 +1,6 @@
 /* The op families of the mask kernels (kernels/masks.cu, rescore.cu): the mask assembly
  * with the gather after Detect, the resize + threshold to bit masks, and YOLACT++'s mask
- * re-scoring, each on a pass of images against the CPU's per-image ops. */
+ * re-scoring, each on a pass of images against the CPU's, with the same arguments. */
 #include <math.h>
 #include <string.h>
 
@@ -11,8 +11,7 @@
 /* ---- mask assembly ----------------------------------------------------------------------
  * dims: proto_h, proto_w, k, images, edge boxes (0/1); list: each image's mask count. Each
  * image has its own prototypes, (P, k) coefficient block and detection list (rows
- * detection_stride apart, priors drawn at random, so the gather is checked too); the
- * reference is the CPU backend's: gather the rows, then yl_masks_assemble_cpu, per image.
+ * detection_stride apart, priors drawn at random, so the gather is checked too).
  * Outputs: the masks (check[0], relative to sum_i |p_i c_i|), which are 0 exactly where the
  * CPU's are (outside the crop), and a mask's worth of bytes past the pass's, never written. */
 #define MASKS_PRIORS 37
@@ -44,32 +43,23 @@ static void masks_assemble_run(const op_case *c, op_run *r)
             for (int j = 0; j < 4; j++)
                 d->box[j] = c->dims[4] ? edge_boxes[4 * at + j] : yl_test_rand(rng, -0.2f, 1.2f);
         }
-    /* The reference, and the sums each pixel's tolerance is made of. */
-    float *want = op_host(r, ((size_t)total + 1) * plane * 4);
-    float *gathered = op_host(r, (size_t)total * k * 4), *boxes = op_host(r, (size_t)total * 16);
+    /* The sums each pixel's tolerance is made of. */
     double *mag = op_host(r, (size_t)total * plane * sizeof *mag);
-    for (int b = 0; b < num_images; b++) {
-        const int first = pass.image[b].first;
+    for (int b = 0; b < num_images; b++)
         for (int m = 0; m < counts[b]; m++) {
-            const yl_raw_detection *d = &dets[b * stride + m];
-            memcpy(gathered + (size_t)(first + m) * k,
-                   coeff + b * coeff_floats + (size_t)d->prior * k, (size_t)k * 4);
-            memcpy(boxes + 4 * (first + m), d->box, 16);
+            const float *row = coeff + b * coeff_floats + (size_t)dets[b * stride + m].prior * k;
             for (size_t p = 0; p < plane; p++) {
                 double s = 0.0;
                 for (int i = 0; i < k; i++)
-                    s += fabs((double)proto[(b * plane + p) * k + i] *
-                              gathered[(size_t)(first + m) * k + i]);
-                mag[(first + m) * plane + p] = s;
+                    s += fabs((double)proto[(b * plane + p) * k + i] * row[i]);
+                mag[(pass.image[b].first + m) * plane + p] = s;
             }
         }
-        yl_masks_assemble_cpu(proto + b * plane * k, h, w, k, gathered + (size_t)first * k,
-                              boxes + 4 * first, counts[b], want + first * plane);
-    }
     const size_t n = (size_t)total * plane, out_bytes = (n + plane) * 4;
+    float *want = op_host(r, out_bytes), *d_out = op_dev(r, out_bytes);
     memset(want + n, 0xab, plane * 4);
-    float *d_out = op_dev(r, out_bytes);
     ck_assert_cuda(cudaMemset(d_out, 0xab, out_bytes));
+    yl_masks_assemble_cpu(proto, h, w, k, coeff, coeff_floats, dets, stride, &pass, want);
     ck_assert_status(yl_masks_assemble_cuda(op_to_dev(r, proto, num_images * plane * k * 4), h,
                                             w, k, op_to_dev(r, coeff, num_images * coeff_floats *
                                                                        4),
@@ -121,15 +111,7 @@ static void mask_resize_threshold_run(const op_case *c, op_run *r)
             }
     uint8_t *want = op_host(r, out_bytes);
     memset(want, 0xab, out_bytes);
-    for (int b = 0; b < num_images; b++) {
-        const yl_mask_image *im = &pass.image[b];
-        const size_t stride = ((size_t)im->width + 7) / 8;
-        void *ws = op_host(r, yl_mask_resize_workspace_bytes(in_w, im->height, im->width));
-        for (int m = 0; m < im->count; m++)
-            yl_mask_resize_threshold_cpu(in + (size_t)(im->first + m) * plane, in_h, in_w,
-                                         want + im->out_offset + m * im->height * stride,
-                                         im->height, im->width, stride, ws);
-    }
+    yl_mask_resize_threshold_cpu(in, in_h, in_w, &pass, want);
     uint8_t *d_out = op_dev(r, out_bytes);
     ck_assert_cuda(cudaMemset(d_out, 0xab, out_bytes));
     ck_assert_status(yl_mask_resize_threshold_cuda(op_to_dev(r, in, in_n * 4), in_h, in_w, &pass,
@@ -143,8 +125,8 @@ const op_family op_mask_resize_threshold = {"mask_resize_threshold", mask_resize
  * dims: channels, h, w, split (0: one call; else two, split at that mask, inside an image);
  * list: each image's mask count. Each image's detection list and mask scores sit at strides
  * of their own; maps are ReLU outputs with ties and a few NaNs; mask 4's class is outside
- * the net's (NaN). The reference: yl_mask_rescore_cpu on the whole pass, as the CPU
- * backend computes it. Scores past an image's count must stay as they were. */
+ * the net's (NaN). The reference runs on the whole pass at once. Scores past an image's
+ * count must stay as they were. */
 #define RESCORE_UNTOUCHED -7.0f
 
 static void mask_rescore_run(const op_case *c, op_run *r)
