@@ -204,8 +204,10 @@ TRITONSERVER_Error *TRITONBACKEND_ModelInstanceInitialize(TRITONBACKEND_ModelIns
     if (named)
         TRITONSERVER_ErrorDelete(named);
     char message[256];
-    snprintf(message, sizeof message, "yolact backend: instance %s on %s%.0d", name,
-             gpu ? "GPU " : "the CPU", gpu ? device : 0);
+    if (gpu)
+        snprintf(message, sizeof message, "yolact backend: instance %s on GPU %d", name, device);
+    else
+        snprintf(message, sizeof message, "yolact backend: instance %s on the CPU", name);
     yt_log(TRITONSERVER_LOG_INFO, message);
     return NULL;
 }
