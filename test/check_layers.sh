@@ -4,7 +4,8 @@
 # into each other, and the examples use the public API only. Run by `make test`; prints each
 # breach as FILE:LINE and exits 1 if there is any.
 #   layer 0  include/ (the public API); test/emu/ (the CUDA runtime's stand-in)
-#         1  lib/ops/, lib/status, lib/input_limits, lib/version: what every layer shares
+#         1  lib/ops/, lib/status, lib/input_limits, lib/version: what every layer shares;
+#            lib/train/: training's host-side math (losses, prior matching, the optimizer)
 #         2  lib/weights/, lib/image/, lib/rle: file formats
 #         3  lib/model/: the network described once
 #         4  lib/backend.h, lib/profile: the interface the backends implement
@@ -21,6 +22,7 @@ layer() {
     case $1 in
     include/*|test/emu/*) echo "0 api" ;;
     lib/ops/*|lib/status.*|lib/input_limits.*|lib/version.*) echo "1 base" ;;
+    lib/train/*) echo "1 train" ;;
     lib/weights/*|lib/image/*|lib/rle.*) echo "2 formats" ;;
     lib/model/*) echo "3 model" ;;
     lib/backend.h|lib/profile.*) echo "4 interface" ;;
