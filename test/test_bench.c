@@ -4,7 +4,8 @@
  * yolact-bench's CUDA columns, run on the emulated backend (build/yolact-bench-emu, or
  * YL_TEST_BENCH): the session's device memory, the machine facts and whether the network
  * ran as a CUDA graph reach its JSON; and
- * bench/compare --device cuda says why it skips a side it cannot run. */
+ * bench/compare says why it skips a side it cannot run: on a GPU (--device cuda), and ONNX
+ * Runtime's column on the CPU. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -234,6 +235,18 @@ static const char *bench_binary(void)
     return bench && bench[0] ? bench : "build/yolact-bench-emu";
 }
 
+/* A file's text, NUL-terminated (the caller frees). */
+static char *read_text(const char *path)
+{
+    size_t size;
+    char *doc = (char *)yl_test_read_file(path, &size);
+    ck_assert_ptr_nonnull(doc);
+    doc = realloc(doc, size + 1);
+    ck_assert_ptr_nonnull(doc);
+    doc[size] = '\0';
+    return doc;
+}
+
 static char *run_bench_json(const char *args, const char *json, const char *expect)
 {
     const char *bench = bench_binary();
@@ -244,13 +257,7 @@ static char *run_bench_json(const char *args, const char *json, const char *expe
     ck_assert_msg(rc == 0, "%s exited %d:\n%s", cmd, rc, out);
     ck_assert_msg(strstr(out, expect), "no '%s' in the output of %s:\n%s", expect, cmd, out);
     free(out);
-    size_t size;
-    char *doc = (char *)yl_test_read_file(json, &size);
-    ck_assert_ptr_nonnull(doc);
-    doc = realloc(doc, size + 1);
-    ck_assert_ptr_nonnull(doc);
-    doc[size] = '\0';
-    return doc;
+    return read_text(json);
 }
 
 /* Into a pipe, the bench still shows where it is (progress lines on stderr) and each result
@@ -406,6 +413,37 @@ START_TEST(compare_on_cuda_says_why_a_side_is_skipped)
 }
 END_TEST
 
+/* bench/compare on the CPU with an --ort-python that is not there: it says why ONNX Runtime
+ * is skipped (in its output and the JSON), and still times libyolact, network only included. */
+START_TEST(compare_on_cpu_says_why_onnx_runtime_is_skipped)
+{
+    if (access("/usr/bin/python3", X_OK) != 0) {
+        printf("SKIP compare: no /usr/bin/python3\n");
+        return;
+    }
+    const char *json = "build/test-compare-ort-skipped.json";
+    char cmd[1024], *out;
+    remove(json);
+    snprintf(cmd, sizeof cmd, "bench/compare --bench build/yolact-bench "
+             "--yolact-dir build/no-official-checkout --model %s --config yolact_resnet50 "
+             "--threads 1 --warmup 0 --iters 1 --ort-python build/no-such-python --json %s",
+             YL_TEST_PARITY_CHECKPOINT, json);
+    int rc = yl_test_run(cmd, &out);
+    ck_assert_msg(rc == 0, "%s exited %d:\n%s", cmd, rc, out);
+    ck_assert_msg(strstr(out, "ONNX Runtime is skipped: no python at build/no-such-python "
+                              "(--ort-python)."), "%s", out);
+    ck_assert_msg(strstr(out, "network only, median ms: libyolact "), "%s", out);
+    ck_assert_msg(!strstr(out, "onnxruntime "), "%s", out);
+    free(out);
+    char *doc = read_text(json);
+    ck_assert_msg(strstr(doc, "\"onnxruntime_skipped\": \"no python at build/no-such-python "
+                              "(--ort-python)\""), "%s", doc);
+    ck_assert_msg(strstr(doc, "\"network_only\": {"), "%s", doc);
+    free(doc);
+    remove(json);
+}
+END_TEST
+
 Suite *bench_suite(void)
 {
     Suite *s = suite_create("bench");
@@ -435,5 +473,12 @@ Suite *bench_suite(void)
     tcase_add_test(cuda, bench_times_our_convolutions_against_cudnn);
     tcase_add_test(cuda, compare_on_cuda_says_why_a_side_is_skipped);
     suite_add_tcase(s, cuda);
+    /* The CPU comparison runs the parity network in python's child processes: "slow", which
+     * the valgrind run leaves out. */
+    TCase *compare = tcase_create("compare");
+    tcase_set_tags(compare, "slow");
+    tcase_set_timeout(compare, 300);
+    tcase_add_test(compare, compare_on_cpu_says_why_onnx_runtime_is_skipped);
+    suite_add_tcase(s, compare);
     return s;
 }
