@@ -1,5 +1,6 @@
 /* The benchmark's random networks (bench/support/random_weights.c) and the stage profile
- * (lib/profile.c): every preset's random network loads and describes itself as the preset
+ * (lib/profile.c) and the work per stage the bench divides by (bench/support/stage_flops.c):
+ * every preset's random network loads and describes itself as the preset
  * says, the values are seeded and scaled as documented, and ops map to their stages; and
  * yolact-bench's CUDA columns, run on the emulated backend (build/yolact-bench-emu, or
  * YL_TEST_BENCH): the session's device memory, the machine facts and whether the network
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "../bench/support/random_weights.h"
+#include "../bench/support/stage_flops.h"
 
 #include "cpu/gemm.h"
 #include "cuda/weights.h"
@@ -213,6 +215,32 @@ START_TEST(profile_times_every_cpu_stage)
     ck_assert_status(yolact_session_detect(session, &image, &result), YOLACT_OK);
     ck_assert_int_eq(profile.frames, 1);
     yolact_session_free(session);
+    yolact_model_free(model);
+}
+END_TEST
+
+/* The work per stage yolact-bench divides by the stage times: the parity network's protonet
+ * (test/data/parity/README.md: three 64->64 3x3 convolutions on P3, 69x69; the upsample to
+ * 138x138, one more, then 64->32 1x1) by hand, convolutions in every network stage and none
+ * elsewhere; and the peak is the product it says. */
+START_TEST(stage_flops_count_the_convolutions)
+{
+    yolact_model *model = yl_test_parity_model();
+    stage_flops w;
+    stage_flops_count(model, &w);
+    double proto = 2.0 * (3 * 64 * 64 * 9 * 69 * 69 + 64 * 64 * 9 * 138 * 138 +
+                          64 * 32 * 138 * 138) * 1e-9;
+    ck_assert_double_eq_tol(w.gflop[YL_STAGE_PROTONET], proto, 1e-9);
+    for (int s = 0; s < YL_STAGE_COUNT; s++) {
+        int network = s == YL_STAGE_BACKBONE || s == YL_STAGE_FPN || s == YL_STAGE_PROTONET ||
+                      s == YL_STAGE_HEADS;
+        ck_assert_msg(network ? w.gflop[s] > 0 : w.gflop[s] == 0, "stage %s: %g GFLOP",
+                      yl_stage_name((yl_stage)s), w.gflop[s]);
+    }
+    const cpu_peak *p = &w.peak;
+    ck_assert_double_eq_tol(p->core_gflops, p->ghz * p->fma_units * p->lanes * 2, 1e-9);
+    ck_assert_double_eq_tol(p->avx2_core_gflops, p->ghz * p->fma_units * 16, 1e-9);
+    ck_assert(p->lanes == 4 || p->lanes == 8 || p->lanes == 16);
     yolact_model_free(model);
 }
 END_TEST
@@ -461,6 +489,7 @@ Suite *bench_suite(void)
     tcase_add_test(tc, unknown_preset_is_refused);
     tcase_add_test(tc, ops_map_to_their_stages);
     tcase_add_test(tc, profile_times_every_cpu_stage);
+    tcase_add_test(tc, stage_flops_count_the_convolutions);
     tcase_add_test(tc, piped_output_shows_progress);
     suite_add_tcase(s, tc);
     /* A whole emulated CUDA frame in a child process, and the GPU comparison: tagged "cuda", as
