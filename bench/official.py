@@ -14,6 +14,9 @@ full-size network without downloading one.
 
 No official file is edited; these shims are applied at run time:
   - pycocotools (imported by data/coco.py, unused for inference) is a stub module;
+  - YOLACT++'s DCNv2 is a CUDA extension: its module `dcn_v2` is replaced by one whose DCN
+    has the official class's parameters and runs torchvision.ops.deform_conv2d with
+    mask=sigmoid(...) (the op the official CUDA kernel computes), when torchvision imports;
   - on a CPU-only PyTorch, torch.cuda.current_device (called at import of yolact.py) returns
     0 and Tensor.cuda returns the tensor itself (FastBaseTransform moves its constants with
     it);
@@ -28,6 +31,10 @@ resize, threshold); on a GPU also the image's upload (eval.py's `.cuda().float()
 download of the results (classes, scores, boxes, masks as bytes: yolact-bench's result is
 on the host too). Median of --runs after one warm-up, torch.set_num_threads(--threads).
 Prints one line: 'official_<device>_ms median=... runs=[...]'.
+
+The network alone (time_network, bench/compare's "network only" row): the raw head outputs
+(network_outputs: loc, conf after the eval graph's softmax, mask coefficients, prototypes;
+the module bench/official_onnx.py exports) on the preprocessed image, Detect left out.
 
 Per stage, hooks on the backbone, the FPN, the protonet, the prediction heads and Detect;
 preprocess is FastBaseTransform and masks the postprocess. On a GPU each stage boundary calls
@@ -55,6 +62,40 @@ def apply_shims(torch, cpu=True):
     stub.mask = types.ModuleType('pycocotools.mask')
     sys.modules['pycocotools'] = stub
     sys.modules['pycocotools.mask'] = stub.mask
+
+
+def install_dcn_shim(torch):
+    """A module `dcn_v2` whose DCN has the official class's parameters and runs torchvision;
+    returns the class, or None when torchvision does not import (YOLACT++ cannot run then)."""
+    try:
+        from torchvision.ops import deform_conv2d
+    except ImportError:
+        return None
+    if 'dcn_v2' in sys.modules:
+        return sys.modules['dcn_v2'].DCN
+
+    class DCN(torch.nn.Module):
+        def __init__(self, in_channels, out_channels, kernel_size, stride, padding,
+                     dilation=1, deformable_groups=1):
+            super().__init__()
+            assert deformable_groups == 1
+            k = kernel_size if isinstance(kernel_size, tuple) else (kernel_size, kernel_size)
+            self.stride, self.padding, self.dilation = stride, padding, dilation
+            self.weight = torch.nn.Parameter(torch.empty(out_channels, in_channels, *k))
+            self.bias = torch.nn.Parameter(torch.zeros(out_channels))
+            self.conv_offset_mask = torch.nn.Conv2d(in_channels, 3 * k[0] * k[1], k,
+                                                    stride=stride, padding=padding, bias=True)
+
+        def forward(self, x):
+            o1, o2, mask = torch.chunk(self.conv_offset_mask(x), 3, dim=1)
+            return deform_conv2d(x, torch.cat((o1, o2), dim=1), self.weight, self.bias,
+                                 stride=self.stride, padding=self.padding,
+                                 dilation=self.dilation, mask=torch.sigmoid(mask))
+
+    module = types.ModuleType('dcn_v2')
+    module.DCN = DCN
+    sys.modules['dcn_v2'] = module
+    return DCN
 
 
 def cuda_unavailable():
@@ -92,6 +133,7 @@ def setup(yolact_dir, threads, device='cpu'):
     """Import torch with the shims, put the checkout on the path; returns torch."""
     import torch
     apply_shims(torch, cpu=device == 'cpu')
+    install_dcn_shim(torch)
     if yolact_dir not in sys.path:
         sys.path.insert(0, yolact_dir)
     torch.set_num_threads(threads)
@@ -184,6 +226,51 @@ def load_official(weights, config_name, device='cpu'):
     net.fpn = TimedFPN(net.fpn)
     net.detect = clock.wrap('detect', net.detect)
     return net, clock
+
+
+def network_outputs(net):
+    """A module running net from the preprocessed batch to the raw head outputs (loc, conf,
+    mask, proto) as the eval graph has them before Detect: the part an ONNX export holds."""
+    import torch
+
+    class Outputs(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = net
+
+        def forward(self, batch):
+            detect = self.net.detect
+            self.net.detect = lambda preds, _net: preds
+            try:
+                preds = self.net(batch)
+            finally:
+                self.net.detect = detect
+            return preds['loc'], preds['conf'], preds['mask'], preds['proto']
+
+    return Outputs().eval()
+
+
+def preprocess(image):
+    """The image file as the network's input batch (FastBaseTransform), on the CPU."""
+    import cv2
+    import torch
+    from utils.augmentations import FastBaseTransform
+    with torch.no_grad():
+        return FastBaseTransform()(torch.from_numpy(cv2.imread(image)).float().unsqueeze(0))
+
+
+def time_network(net, image, runs, warmup=1):
+    """ms per call of the network alone (network_outputs) on the preprocessed image, CPU."""
+    import torch
+    outputs, batch = network_outputs(net), preprocess(image)
+    samples = []
+    with torch.no_grad():
+        for i in range(warmup + runs):
+            t0 = time.perf_counter()
+            outputs(batch)
+            if i >= warmup:
+                samples.append(1e3 * (time.perf_counter() - t0))
+    return samples
 
 
 def _frame(net, clock, pixels, device, half):

@@ -21,6 +21,7 @@
 #include "model/model.h"
 #include "profile.h"
 #include "support/cuda_facts.h"
+#include "support/stage_flops.h"
 #include "support/random_weights.h"
 #include "yolact.h"
 
@@ -361,7 +362,7 @@ static double end_to_end_ms(const run *r)
     return r->unprofiled_ms ? r->unprofiled_median : r->median[COL_TOTAL];
 }
 
-static void print_run(const run *r, const options *o)
+static void print_run(const run *r, const options *o, const stage_flops *flops)
 {
     printf("\n%s %s, %d thread%s, batch %d", backend_name(r->backend),
            bench_precision_name(r->precision), r->threads, r->threads == 1 ? "" : "s", r->batch);
@@ -392,6 +393,8 @@ static void print_run(const run *r, const options *o)
                "unprofiled", r->unprofiled_median, r->unprofiled_p90,
                graphs_text(r, graphs, sizeof graphs) ? graphs : "none");
     printf("  %s %.2f\n", r->batch == 1 ? "FPS" : "images/s", r->batch * 1e3 / end_to_end_ms(r));
+    if (r->backend == YOLACT_BACKEND_CPU)
+        stage_flops_print(flops, r->median, r->threads, r->batch);
 }
 
 /* Peak RSS is the process's up to that run; device memory the run's session's own peak;
@@ -571,6 +574,7 @@ typedef struct context {
     gpu_record gpu;
     conv_shapes_run *conv_runs;  /* --conv-shapes: num_conv_runs of them */
     int num_conv_runs;
+    stage_flops flops;
 } context;
 
 /* prefix (the key, quoted), then {"median": .., "p90": .., "samples": [..]}. */
@@ -583,7 +587,7 @@ static void json_series(FILE *f, const char *prefix, double median, double p90,
     fputs("]}", f);
 }
 
-static void json_run(FILE *f, const run *r, int iters)
+static void json_run(FILE *f, const run *r, int iters, const stage_flops *flops)
 {
     fprintf(f, "    {\"backend\": \"%s\", \"precision\": \"%s\", \"threads\": %d, \"batch\": %d",
             backend_name(r->backend), bench_precision_name(r->precision), r->threads, r->batch);
@@ -615,7 +619,10 @@ static void json_run(FILE *f, const run *r, int iters)
         snprintf(name, sizeof name, "%s\n       \"%s\"", c ? "," : "", column_name(c));
         json_series(f, name, r->median[c], r->p90[c], r->ms[c], iters);
     }
-    fputs("}}", f);
+    fputs("}", f);
+    if (r->backend == YOLACT_BACKEND_CPU)
+        stage_flops_json(f, flops, r->median, r->threads, r->batch);
+    fputs("}", f);
 }
 
 static int write_json(const char *path, const context *cx, const run *runs, int n)
@@ -665,7 +672,7 @@ static int write_json(const char *path, const context *cx, const run *runs, int 
             "\"warmup\": %d, \"iterations\": %d},\n  \"runs\": [\n",
             o->shared.score_threshold, o->conf_threshold, o->shared.top_k, o->warmup, o->iters);
     for (int i = 0; i < n; i++) {
-        json_run(f, &runs[i], o->iters);
+        json_run(f, &runs[i], o->iters, &cx->flops);
         fputs(i + 1 < n ? ",\n" : "\n", f);
     }
     fputs("  ]", f);
@@ -730,6 +737,7 @@ int main(int argc, char **argv)
         return 1;
     }
     cx.image = &image;
+    stage_flops_count(model, &cx.flops);
 
     printf("yolact-bench: %s (%s), input %dx%d, %.1f M parameters; image %s %dx%d\n",
            cx.info->preset, o.shared.model_path ? o.shared.model_path : "random weights",
@@ -757,7 +765,7 @@ int main(int argc, char **argv)
                     if (r->threads == 0) /* report what "all cores" meant */
                         r->threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
                     if (!status)
-                        print_run(r, &o);
+                        print_run(r, &o, &cx.flops);
                 }
     conv_shapes_run conv_runs[CLI_MAX_LIST * CLI_MAX_LIST] = {0};
     for (int p = 0; !status && o.conv_shapes && p < o.shared.num_precisions; p++)

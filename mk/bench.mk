@@ -71,3 +71,35 @@ gpu-compare: $(BENCH)
 	bench/compare --device cuda --bench $(BENCH) --yolact-dir $(YOLACT_DIR) \
 	    --config yolact_base --image test/data/parity/coffee.png --warmup 5 --iters 50 \
 	    --json $(GPU_RESULTS)/gpu-compare-yolact_base.json
+
+# libyolact, ONNX Runtime and the official code side by side on the CPU (bench/README.md,
+# issue 27): the parity network, then each of ORT_PRESETS with the official code's random
+# checkpoint, ORT_ROUNDS interleaved rounds on both images, written to
+# bench/results/cpu-ort-NAME.json. ONNX Runtime in a venv of its own (pinned; matplotlib for
+# bench/results/plot.py's cpu-ort.png); the export needs Debian's python3-torch and the
+# official checkout, without either it says so and skips.
+ORT_VENV ?= /tmp/yolact-ort-venv
+ORT_PACKAGES := onnxruntime==1.32.0 onnx==1.23.2 matplotlib
+ORT_VENV_READY := $(ORT_VENV)/.ort-1.32.0
+ORT_PRESETS ?= yolact_resnet50
+ORT_ROUNDS ?= 3
+ORT_COMPARE = bench/compare --bench $(BENCH) --yolact-dir $(YOLACT_DIR) --threads \
+    $(BENCH_THREADS) --ort-python $(ORT_VENV)/bin/python --rounds $(ORT_ROUNDS) --warmup 1 \
+    --iters 2 --image test/data/parity/coffee.png --image test/data/parity/astronaut.png
+.PHONY: bench-compare-ort
+bench-compare-ort: $(BENCH)
+	@if ! /usr/bin/python3 -c 'import torch, torchvision, cv2' 2>/dev/null; then \
+	    echo "bench-compare-ort: skipped: /usr/bin/python3 cannot import torch, torchvision" \
+	         "and cv2 (apt-get install python3-torch python3-torchvision python3-opencv)"; \
+	elif ! test -f $(YOLACT_DIR)/yolact.py; then \
+	    echo "bench-compare-ort: skipped: no official checkout at $(YOLACT_DIR)" \
+	         "(git clone https://github.com/dbolya/yolact $(YOLACT_DIR))"; \
+	else \
+	    { test -f $(ORT_VENV_READY) || { /usr/bin/python3 -m venv $(ORT_VENV) && \
+	      $(ORT_VENV)/bin/pip install -q $(ORT_PACKAGES) && touch $(ORT_VENV_READY); }; } && \
+	    $(ORT_COMPARE) --model test/data/parity/yolact_tiny_seed1_fp16_zip.pth \
+	        --config yolact_resnet50 --official-config yolact_tiny \
+	        --json bench/results/cpu-ort-parity.json && \
+	    $(foreach p,$(ORT_PRESETS),$(ORT_COMPARE) --config $(p) \
+	        --json bench/results/cpu-ort-$(p).json &&) true; \
+	fi

@@ -1,16 +1,19 @@
 /* The benchmark's random networks (bench/support/random_weights.c) and the stage profile
- * (lib/profile.c): every preset's random network loads and describes itself as the preset
+ * (lib/profile.c) and the work per stage the bench divides by (bench/support/stage_flops.c):
+ * every preset's random network loads and describes itself as the preset
  * says, the values are seeded and scaled as documented, and ops map to their stages; and
  * yolact-bench's CUDA columns, run on the emulated backend (build/yolact-bench-emu, or
  * YL_TEST_BENCH): the session's device memory, the machine facts and whether the network
  * ran as a CUDA graph reach its JSON; and
- * bench/compare --device cuda says why it skips a side it cannot run. */
+ * bench/compare says why it skips a side it cannot run: on a GPU (--device cuda), and ONNX
+ * Runtime's column on the CPU. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "../bench/support/random_weights.h"
+#include "../bench/support/stage_flops.h"
 
 #include "cpu/gemm.h"
 #include "cuda/weights.h"
@@ -216,6 +219,32 @@ START_TEST(profile_times_every_cpu_stage)
 }
 END_TEST
 
+/* The work per stage yolact-bench divides by the stage times: the parity network's protonet
+ * (test/data/parity/README.md: three 64->64 3x3 convolutions on P3, 69x69; the upsample to
+ * 138x138, one more, then 64->32 1x1) by hand, convolutions in every network stage and none
+ * elsewhere; and the peak is the product it says. */
+START_TEST(stage_flops_count_the_convolutions)
+{
+    yolact_model *model = yl_test_parity_model();
+    stage_flops w;
+    stage_flops_count(model, &w);
+    double proto = 2.0 * (3 * 64 * 64 * 9 * 69 * 69 + 64 * 64 * 9 * 138 * 138 +
+                          64 * 32 * 138 * 138) * 1e-9;
+    ck_assert_double_eq_tol(w.gflop[YL_STAGE_PROTONET], proto, 1e-9);
+    for (int s = 0; s < YL_STAGE_COUNT; s++) {
+        int network = s == YL_STAGE_BACKBONE || s == YL_STAGE_FPN || s == YL_STAGE_PROTONET ||
+                      s == YL_STAGE_HEADS;
+        ck_assert_msg(network ? w.gflop[s] > 0 : w.gflop[s] == 0, "stage %s: %g GFLOP",
+                      yl_stage_name((yl_stage)s), w.gflop[s]);
+    }
+    const cpu_peak *p = &w.peak;
+    ck_assert_double_eq_tol(p->core_gflops, p->ghz * p->fma_units * p->lanes * 2, 1e-9);
+    ck_assert_double_eq_tol(p->avx2_core_gflops, p->ghz * p->fma_units * 16, 1e-9);
+    ck_assert(p->lanes == 4 || p->lanes == 8 || p->lanes == 16);
+    yolact_model_free(model);
+}
+END_TEST
+
 /* The integer after "key": in a JSON text, or -1. */
 static long long json_integer(const char *doc, const char *key)
 {
@@ -234,6 +263,18 @@ static const char *bench_binary(void)
     return bench && bench[0] ? bench : "build/yolact-bench-emu";
 }
 
+/* A file's text, NUL-terminated (the caller frees). */
+static char *read_text(const char *path)
+{
+    size_t size;
+    char *doc = (char *)yl_test_read_file(path, &size);
+    ck_assert_ptr_nonnull(doc);
+    doc = realloc(doc, size + 1);
+    ck_assert_ptr_nonnull(doc);
+    doc[size] = '\0';
+    return doc;
+}
+
 static char *run_bench_json(const char *args, const char *json, const char *expect)
 {
     const char *bench = bench_binary();
@@ -244,13 +285,7 @@ static char *run_bench_json(const char *args, const char *json, const char *expe
     ck_assert_msg(rc == 0, "%s exited %d:\n%s", cmd, rc, out);
     ck_assert_msg(strstr(out, expect), "no '%s' in the output of %s:\n%s", expect, cmd, out);
     free(out);
-    size_t size;
-    char *doc = (char *)yl_test_read_file(json, &size);
-    ck_assert_ptr_nonnull(doc);
-    doc = realloc(doc, size + 1);
-    ck_assert_ptr_nonnull(doc);
-    doc[size] = '\0';
-    return doc;
+    return read_text(json);
 }
 
 /* Into a pipe, the bench still shows where it is (progress lines on stderr) and each result
@@ -406,6 +441,37 @@ START_TEST(compare_on_cuda_says_why_a_side_is_skipped)
 }
 END_TEST
 
+/* bench/compare on the CPU with an --ort-python that is not there: it says why ONNX Runtime
+ * is skipped (in its output and the JSON), and still times libyolact, network only included. */
+START_TEST(compare_on_cpu_says_why_onnx_runtime_is_skipped)
+{
+    if (access("/usr/bin/python3", X_OK) != 0) {
+        printf("SKIP compare: no /usr/bin/python3\n");
+        return;
+    }
+    const char *json = "build/test-compare-ort-skipped.json";
+    char cmd[1024], *out;
+    remove(json);
+    snprintf(cmd, sizeof cmd, "bench/compare --bench build/yolact-bench "
+             "--yolact-dir build/no-official-checkout --model %s --config yolact_resnet50 "
+             "--threads 1 --warmup 0 --iters 1 --ort-python build/no-such-python --json %s",
+             YL_TEST_PARITY_CHECKPOINT, json);
+    int rc = yl_test_run(cmd, &out);
+    ck_assert_msg(rc == 0, "%s exited %d:\n%s", cmd, rc, out);
+    ck_assert_msg(strstr(out, "ONNX Runtime is skipped: no python at build/no-such-python "
+                              "(--ort-python)."), "%s", out);
+    ck_assert_msg(strstr(out, "network only, median ms: libyolact "), "%s", out);
+    ck_assert_msg(!strstr(out, "onnxruntime "), "%s", out);
+    free(out);
+    char *doc = read_text(json);
+    ck_assert_msg(strstr(doc, "\"onnxruntime_skipped\": \"no python at build/no-such-python "
+                              "(--ort-python)\""), "%s", doc);
+    ck_assert_msg(strstr(doc, "\"network_only\": {"), "%s", doc);
+    free(doc);
+    remove(json);
+}
+END_TEST
+
 Suite *bench_suite(void)
 {
     Suite *s = suite_create("bench");
@@ -423,6 +489,7 @@ Suite *bench_suite(void)
     tcase_add_test(tc, unknown_preset_is_refused);
     tcase_add_test(tc, ops_map_to_their_stages);
     tcase_add_test(tc, profile_times_every_cpu_stage);
+    tcase_add_test(tc, stage_flops_count_the_convolutions);
     tcase_add_test(tc, piped_output_shows_progress);
     suite_add_tcase(s, tc);
     /* A whole emulated CUDA frame in a child process, and the GPU comparison: tagged "cuda", as
@@ -435,5 +502,12 @@ Suite *bench_suite(void)
     tcase_add_test(cuda, bench_times_our_convolutions_against_cudnn);
     tcase_add_test(cuda, compare_on_cuda_says_why_a_side_is_skipped);
     suite_add_tcase(s, cuda);
+    /* The CPU comparison runs the parity network in python's child processes: "slow", which
+     * the valgrind run leaves out. */
+    TCase *compare = tcase_create("compare");
+    tcase_set_tags(compare, "slow");
+    tcase_set_timeout(compare, 300);
+    tcase_add_test(compare, compare_on_cpu_says_why_onnx_runtime_is_skipped);
+    suite_add_tcase(s, compare);
     return s;
 }

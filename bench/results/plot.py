@@ -1,16 +1,19 @@
 #!/usr/bin/python3
 """Turn the measured runs in bench/results/*.json into PNG plots next to them:
   <compare file>.png  stacked bars of latency per stage, libyolact and the official code,
-                      per thread count (files written by bench/compare --json);
+                      per thread count (and image) (files written by bench/compare --json);
+  cpu-ort.png         network-only and whole-frame medians of libyolact, ONNX Runtime and
+                      the official code, per network and thread count (cpu-ort-*.json);
   <bench file>.png    images/s against batch size per thread count (yolact-bench --json
                       runs with more than one batch size);
   scaling-*.png       latency and peak memory against input size, image size and the
                       number of detections (bench/scaling).
-Needs Debian's python3-matplotlib.   Usage: bench/results/plot.py [FILE.json...]
+Needs matplotlib (Debian's python3-matplotlib, or make bench-compare-ort's venv).   Usage: bench/results/plot.py [FILE.json...]
 """
 import glob
 import json
 import os
+import statistics
 import sys
 
 import matplotlib
@@ -36,9 +39,12 @@ def stacked_stages(ax, labels, latencies):
 
 def plot_compare(doc, png):
     labels, latencies = [], []
+    images = {r.get('image') for r in doc['runs']}
     for r in doc['runs']:
         # CPU runs go by thread count, GPU runs (bench/compare --device cuda) by precision.
         what = r['precision'] if 'precision' in r else '%d thr' % r['threads']
+        if len(images) > 1:
+            what += ' ' + os.path.splitext(os.path.basename(r['image']))[0]
         if 'skipped' not in r['libyolact']:
             labels.append('libyolact\n%s' % what)
             latencies.append(r['libyolact']['latency_ms'])
@@ -107,8 +113,54 @@ def plot_scaling(doc, prefix):
         fig.savefig('%s-%s.png' % (prefix, key.replace('_', '-')), dpi=100)
 
 
+ORT_SIDES = (('libyolact', 'libyolact', 'C0'), ('onnxruntime', 'ONNX Runtime', 'C1'),
+             ('official', 'official PyTorch', 'C2'))
+
+
+def plot_ort(paths, png):
+    """Grouped bars per (network, threads): network only for the three sides, whole frame
+    for libyolact and the official code; medians over every image and round."""
+    groups, net, frame = [], {s[0]: [] for s in ORT_SIDES}, {'libyolact': [], 'official': []}
+    for path in paths:
+        doc = json.load(open(path))
+        name = os.path.splitext(os.path.basename(path))[0][len('cpu-ort-'):]
+        for t in sorted({r['threads'] for r in doc['runs']}):
+            runs = [r for r in doc['runs'] if r['threads'] == t]
+            groups.append('%s\n%d thr' % (name, t))
+            for side, _, _ in ORT_SIDES:
+                net[side].append(median([x for r in runs if side in r['network_only']
+                                         for x in r['network_only'][side]['samples']]))
+            frame['libyolact'].append(median([x for r in runs for x in
+                                              r['libyolact']['latency_ms']['total']['samples']]))
+            frame['official'].append(median([x for r in runs if r['official']
+                                             for x in r['official']['total']['samples']]))
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(max(7, 1.3 * len(groups)), 8))
+    for ax, data, title in ((ax1, net, 'network only'), (ax2, frame, 'whole frame')):
+        sides = [s for s in ORT_SIDES if s[0] in data]
+        width = 0.8 / len(sides)
+        for k, (side, label, color) in enumerate(sides):
+            ax.bar([i + (k - (len(sides) - 1) / 2) * width for i in range(len(groups))],
+                   [v or 0 for v in data[side]], width, label=label, color=color)
+        ax.set_xticks(range(len(groups)))
+        ax.set_xticklabels(groups, fontsize='small')
+        ax.set_ylabel('median ms per image')
+        ax.set_title('%s (CPU: %s, %s)' % (title, doc['machine']['cpu'], doc['date'][:10]),
+                     fontsize='small')
+        ax.legend(fontsize='small')
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+
+
+def median(values):
+    return statistics.median(values) if values else None
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
+    ort = sorted(glob.glob(os.path.join(here, 'cpu-ort-*.json')))
+    if ort and not sys.argv[1:]:
+        plot_ort(ort, os.path.join(here, 'cpu-ort.png'))
+        print('plotted', os.path.join(here, 'cpu-ort.png'))
     for path in sys.argv[1:] or sorted(glob.glob(os.path.join(here, '*.json'))):
         doc = json.load(open(path))
         base = os.path.splitext(path)[0]

@@ -1,0 +1,38 @@
+/* Each stage's floating-point work, counted from the model's convolution shapes, and the
+ * CPU's FP32 peak, so yolact-bench prints each stage's achieved GFLOP/s beside it (issue 27:
+ * how near the dense work is to what the CPU allows). */
+#ifndef YL_STAGE_FLOPS_H
+#define YL_STAGE_FLOPS_H
+
+#include <stdio.h>
+
+#include "model/model.h"
+#include "profile.h"
+
+/* The FP32 peak of one core: GHz x FMA units x FP32 lanes x 2 (an FMA is two operations). */
+typedef struct cpu_peak {
+    double ghz;                 /* /proc/cpuinfo's "cpu MHz" of the first core; 0: unknown */
+    const char *isa;            /* the widest FMA vectors it has: "avx512", "avx2", "none" */
+    int lanes, fma_units;
+    double core_gflops;         /* with isa's vectors */
+    double avx2_core_gflops;    /* with 256-bit vectors: what OpenBLAS's Haswell kernels reach */
+} cpu_peak;
+
+typedef struct stage_flops {
+    double gflop[YL_STAGE_COUNT];  /* per image: 2 x MACs of the convolutions (DCN included,
+                                      its sampling not); other ops are not counted */
+    cpu_peak peak;
+} stage_flops;
+
+void stage_flops_count(const yolact_model *m, stage_flops *w);
+
+/* The lines under a CPU run's stage table: per stage with convolutions, its GFLOP and
+ * achieved GFLOP/s against the peak of `threads` cores, for a batch of `batch` images. */
+void stage_flops_print(const stage_flops *w, const double median_ms[YL_STAGE_COUNT], int threads,
+                      int batch);
+
+/* ",\n     \"fp32_throughput\": {...}" of a CPU run. */
+void stage_flops_json(FILE *f, const stage_flops *w, const double median_ms[YL_STAGE_COUNT],
+                     int threads, int batch);
+
+#endif
