@@ -9,6 +9,7 @@
 #include "ops/input.h"
 #include "ops/maskiou.h"
 #include "ops/priors.h"
+#include "train/loss_config.h"
 #include "weights/tensor_table.h"
 #include "yolact.h"
 
@@ -29,6 +30,7 @@ typedef struct yl_preset {
     float aspect_ratios[YL_MAX_ASPECT_RATIOS];
     int square_anchors;
     yl_input_norm input_norm;
+    yl_loss_config loss;            /* the configuration's MultiBoxLoss settings */
 } yl_preset;
 
 const yl_preset *yl_preset_find(const char *name);

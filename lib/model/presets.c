@@ -30,6 +30,9 @@ const int yl_coco_category_ids[80] = {
     78, 79, 80, 81, 82, 84, 85, 86, 87, 88, 89, 90
 };
 
+/* Every official YOLACT configuration trains with yolact_base's loss; im700 sees more masks. */
+#define BASE_LOSS .loss = YL_LOSS_CONFIG_YOLACT(100)
+
 #define COCO_ASPECT_RATIOS .num_aspect_ratios = 3, .aspect_ratios = {1.0f, 0.5f, 2.0f}
 
 /* 2^(1/3) and 2^(2/3): YOLACT++'s three scales per level. */
@@ -44,34 +47,34 @@ static const yl_preset presets[] = {
     {.name = "yolact_base", .input_size = 550, .backbone = YOLACT_BACKBONE_RESNET,
      .first_selected_layer = 1, .num_downsample = 2, .num_scales = 1,
      .scales = {{24}, {48}, {96}, {192}, {384}}, COCO_ASPECT_RATIOS, .square_anchors = 1,
-     .input_norm = YL_INPUT_MEAN_STD},
+     .input_norm = YL_INPUT_MEAN_STD, BASE_LOSS},
     {.name = "yolact_im400", .input_size = 400, .backbone = YOLACT_BACKBONE_RESNET,
      .first_selected_layer = 1, .num_downsample = 2, .num_scales = 1,
      .scales = {{17}, {34}, {69}, {139}, {279}}, COCO_ASPECT_RATIOS, .square_anchors = 1,
-     .input_norm = YL_INPUT_MEAN_STD},
+     .input_norm = YL_INPUT_MEAN_STD, BASE_LOSS},
     {.name = "yolact_im700", .input_size = 700, .backbone = YOLACT_BACKBONE_RESNET,
      .first_selected_layer = 1, .num_downsample = 2, .num_scales = 1,
      .scales = {{30}, {61}, {122}, {244}, {488}}, COCO_ASPECT_RATIOS, .square_anchors = 1,
-     .input_norm = YL_INPUT_MEAN_STD},
+     .input_norm = YL_INPUT_MEAN_STD, .loss = YL_LOSS_CONFIG_YOLACT(300)},
     {.name = "yolact_resnet50", .input_size = 550, .backbone = YOLACT_BACKBONE_RESNET,
      .first_selected_layer = 1, .num_downsample = 2, .num_scales = 1,
      .scales = {{24}, {48}, {96}, {192}, {384}}, COCO_ASPECT_RATIOS, .square_anchors = 1,
-     .input_norm = YL_INPUT_MEAN_STD},
+     .input_norm = YL_INPUT_MEAN_STD, BASE_LOSS},
     {.name = "yolact_darknet53", .input_size = 550, .backbone = YOLACT_BACKBONE_DARKNET,
      .first_selected_layer = 2, .num_downsample = 2, .num_scales = 1,
      .scales = {{24}, {48}, {96}, {192}, {384}}, COCO_ASPECT_RATIOS, .square_anchors = 1,
-     .input_norm = YL_INPUT_DIV_255},
+     .input_norm = YL_INPUT_DIV_255, BASE_LOSS},
     /* YOLACT++: 3 scales per level, s * 2^(j/3), and anchors that are not square. The DCN
      * layers (every 3rd block of stages 2-4 for plus_base, every block for plus_resnet50)
      * and the mask-IoU net are read off the weights. */
     {.name = "yolact_plus_base", .input_size = 550, .backbone = YOLACT_BACKBONE_RESNET,
      .first_selected_layer = 1, .num_downsample = 2, .num_scales = 3,
      .scales = PLUS_SCALES, COCO_ASPECT_RATIOS, .square_anchors = 0,
-     .input_norm = YL_INPUT_MEAN_STD},
+     .input_norm = YL_INPUT_MEAN_STD, BASE_LOSS},
     {.name = "yolact_plus_resnet50", .input_size = 550, .backbone = YOLACT_BACKBONE_RESNET,
      .first_selected_layer = 1, .num_downsample = 2, .num_scales = 3,
      .scales = PLUS_SCALES, COCO_ASPECT_RATIOS, .square_anchors = 0,
-     .input_norm = YL_INPUT_MEAN_STD},
+     .input_norm = YL_INPUT_MEAN_STD, BASE_LOSS},
 };
 #define NUM_PRESETS (sizeof presets / sizeof presets[0])
 
