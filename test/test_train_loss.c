@@ -2,13 +2,19 @@
  * term's value and gradient, on hand-made cases whose answers are known and by finite
  * differences. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu/dense_ops.h"
+#include "cpu/training_forward.h"
+#include "npz.h"
 #include "train/box_loss.h"
 #include "train/class_loss.h"
 #include "train/ground_truth.h"
 #include "train/match.h"
+#include "train/multibox_loss.h"
+#include "weights/tensor_table.h"
 #include "yl_test.h"
 
 static const yl_loss_config base_config = YL_LOSS_CONFIG_YOLACT(100);
@@ -91,7 +97,7 @@ START_TEST(match_thresholds_forced_best_prior_and_crowds)
     yl_gt gt;
     ck_assert_status(prepare(o, 3, &gt), YOLACT_OK);
     int conf[7], idx[7];
-    yl_match(&base_config, match_priors, 7, &gt, conf, idx);
+    ck_assert_status(yl_match(&base_config, match_priors, 7, &gt, conf, idx), YOLACT_OK);
     const int want_conf[7] = {5, 5, 0, -1, 10, -1, 0};
     for (int p = 0; p < 7; p++)
         ck_assert_msg(conf[p] == want_conf[p], "prior %d: conf %d, want %d", p, conf[p],
@@ -101,12 +107,12 @@ START_TEST(match_thresholds_forced_best_prior_and_crowds)
     /* The crowd unused (threshold 1): prior 5 is background. */
     yl_loss_config no_crowds = base_config;
     no_crowds.crowd_iou_threshold = 1;
-    yl_match(&no_crowds, match_priors, 7, &gt, conf, idx);
+    ck_assert_status(yl_match(&no_crowds, match_priors, 7, &gt, conf, idx), YOLACT_OK);
     ck_assert_int_eq(conf[5], 0);
     yl_gt_free(&gt);
     /* No objects: every prior background. */
     ck_assert_status(prepare(NULL, 0, &gt), YOLACT_OK);
-    yl_match(&base_config, match_priors, 7, &gt, conf, idx);
+    ck_assert_status(yl_match(&base_config, match_priors, 7, &gt, conf, idx), YOLACT_OK);
     for (int p = 0; p < 7; p++)
         ck_assert_int_eq(conf[p], 0);
     yl_gt_free(&gt);
@@ -150,9 +156,13 @@ static double class_loss_batch(const float *logits, const int *conf, float scale
     for (int i = 0; i < CB * CP * CC; i++)
         shift = fmaxf(shift, logits[i]);
     double sum = 0;
-    for (int b = 0; b < CB; b++)
-        sum += yl_class_loss(logits + b * CP * CC, conf + b * CP, CP, CC, 3, shift, scale,
-                             grad ? grad + b * CP * CC : NULL);
+    for (int b = 0; b < CB; b++) {
+        double one = 0;
+        ck_assert_status(yl_class_loss(logits + b * CP * CC, conf + b * CP, CP, CC, 3, shift,
+                                       scale, grad ? grad + b * CP * CC : NULL, &one),
+                         YOLACT_OK);
+        sum += one;
+    }
     return sum;
 }
 
@@ -230,6 +240,477 @@ START_TEST(class_loss_mines_hard_negatives)
 }
 END_TEST
 
+/* ---- The official training step's loss on the parity batch (test/data/train/). ---- */
+
+#define TRAIN_DATA YL_TEST_DATA "/train"
+enum { BATCH = 2 };
+static const char *const image_names[BATCH] = {"astronaut", "coffee"};
+
+/* The number after the keys of path, each searched for after the previous one, in text. */
+static double json_number(const char *text, const char *const *path, int depth)
+{
+    const char *at = text;
+    for (int i = 0; i < depth; i++) {
+        char key[160];
+        snprintf(key, sizeof key, "\"%s\"", path[i]);
+        at = strstr(at, key);
+        ck_assert_msg(at != NULL, "no key %s", key);
+        at += strlen(key);
+    }
+    at = strchr(at, ':');
+    ck_assert_ptr_nonnull(at);
+    return strtod(at + 1, NULL);
+}
+
+static char *read_text(const char *path)
+{
+    size_t n;
+    char *text = (char *)yl_test_read_file(path, &n);
+    ck_assert_msg(text != NULL, "cannot read %s", path);
+    text = realloc(text, n + 1);
+    text[n] = '\0';
+    return text;
+}
+
+/* The parity batch: network outputs, ground truth and the semantic map, kept per image. */
+typedef struct train_case {
+    yolact_model *model;
+    yl_training_forward *fw[BATCH];
+    float *segm[BATCH];         /* (80, P3 h, P3 w) */
+    yl_npy masks[BATCH];
+    yl_gt gt[BATCH];
+    yl_loss_dims dims;
+    yl_loss_outputs out[BATCH];
+    const float *seg_w, *seg_b; /* semantic_seg_conv, from the checkpoint */
+    yl_tensor_table table;
+} train_case;
+
+/* gt.json's objects of one image (boxes, labels, crowd flags; masks from gt_masks.npz). */
+static void read_gt(train_case *c, const char *json, int b)
+{
+    char key[64];
+    snprintf(key, sizeof key, "\"%s\"", image_names[b]);
+    const char *at = strstr(json, key);
+    ck_assert_ptr_nonnull(at);
+    yl_npy *m = &c->masks[b];
+    const char *err = yl_npz_read(TRAIN_DATA "/gt_masks.npz", image_names[b], m);
+    ck_assert_msg(err == NULL, "%s", err);
+    int n = (int)m->shape[0], h = (int)m->shape[1], w = (int)m->shape[2];
+    yl_gt_object obj[8];
+    ck_assert_int_le(n, 8);
+    for (int i = 0; i < n; i++) {
+        at = strstr(at, "\"label\":");
+        obj[i].label = (int)strtol(at + 8, NULL, 10);
+        at = strstr(at, "\"box\": [") + 8;
+        for (int d = 0; d < 4; d++) {
+            char *end;
+            obj[i].box[d] = (float)strtod(at, &end);
+            at = end + 1;
+        }
+        at = strstr(at, "\"crowd\":") + 8;
+        obj[i].crowd = strncmp(at, " true", 5) == 0;
+        obj[i].mask = (const uint8_t *)m->data + (size_t)i * h * w;
+    }
+    ck_assert_status(yl_gt_prepare(obj, n, h, w, 81, &c->gt[b]), YOLACT_OK);
+}
+
+/* semantic_seg_conv (1x1, with bias) on P3. */
+static void semantic_map(const train_case *c, int b)
+{
+    const yl_buffer_desc *d = &c->model->buffers[c->fw[b]->p3];
+    const size_t hw = (size_t)d->height * d->width;
+    const float *p3 = c->fw[b]->buffers[c->fw[b]->p3];
+    for (int o = 0; o < 80; o++)
+        for (size_t i = 0; i < hw; i++) {
+            float s = c->seg_b[o];
+            for (int k = 0; k < d->channels; k++)
+                s += c->seg_w[o * d->channels + k] * p3[k * hw + i];
+            c->segm[b][o * hw + i] = s;
+        }
+}
+
+static void train_case_open(train_case *c)
+{
+    memset(c, 0, sizeof *c);
+    c->model = yl_test_parity_model();
+    const yolact_model *m = c->model;
+    ck_assert_status(yl_weights_read(YL_TEST_PARITY_CHECKPOINT, &c->table), YOLACT_OK);
+    const yl_tensor *w = yl_tensor_table_find(&c->table, "semantic_seg_conv.weight");
+    const yl_tensor *bias = yl_tensor_table_find(&c->table, "semantic_seg_conv.bias");
+    ck_assert(w && bias);
+    c->seg_w = w->data;
+    c->seg_b = bias->data;
+    char *json = read_text(TRAIN_DATA "/gt.json");
+    for (int b = 0; b < BATCH; b++) {
+        char path[256];
+        snprintf(path, sizeof path, YL_TEST_DATA "/parity/%s.png", image_names[b]);
+        yolact_image image;
+        ck_assert_status(yolact_image_load(path, &image), YOLACT_OK);
+        ck_assert_status(yl_cpu_training_forward_create(m, 0, &c->fw[b]), YOLACT_OK);
+        yl_preprocess_cpu(&image, m->preset.input_size, m->preset.input_norm, yl_input_mean_bgr,
+                          yl_input_std_bgr, c->fw[b]->buffers[0]);
+        yolact_image_free_pixels(&image);
+        ck_assert_status(yl_cpu_training_forward(c->fw[b]), YOLACT_OK);
+        const yl_buffer_desc *p3 = &m->buffers[c->fw[b]->p3];
+        c->segm[b] = malloc((size_t)80 * p3->height * p3->width * sizeof(float));
+        semantic_map(c, b);
+        read_gt(c, json, b);
+        const yl_training_forward *f = c->fw[b];
+        c->out[b] = (yl_loss_outputs){f->loc, f->conf, f->coeff, f->proto, c->segm[b]};
+        c->dims = (yl_loss_dims){m->priors, m->num_priors, m->num_classes, m->num_prototypes,
+                                 m->proto_h, m->proto_w, p3->height, p3->width};
+    }
+    free(json);
+}
+
+static void train_case_close(train_case *c)
+{
+    for (int b = 0; b < BATCH; b++) {
+        yl_cpu_training_forward_destroy(c->fw[b]);
+        free(c->segm[b]);
+        yl_gt_free(&c->gt[b]);
+        yl_npy_free(&c->masks[b]);
+    }
+    yl_tensor_table_free(&c->table);
+    yolact_model_free(c->model);
+}
+
+/* The batch, made once in the runner before its tests fork (an unchecked fixture): each
+ * test reads it (finite differences put back what they change). */
+static train_case parity;
+
+static void parity_open(void)
+{
+    train_case_open(&parity);
+}
+
+static void parity_close(void)
+{
+    train_case_close(&parity);
+}
+
+/* The reference's settings: yolact_base's loss with every positive's mask. */
+static yl_loss_config parity_config(const train_case *c)
+{
+    yl_loss_config cfg = c->model->preset.loss;
+    cfg.mask_sampling = YL_MASK_SAMPLE_ALL;
+    return cfg;
+}
+
+/* Gradient buffers for the batch, malloc'ed in one block per image. */
+typedef struct grad_set {
+    yl_loss_grads g[BATCH];
+    float *block[BATCH];
+} grad_set;
+
+static void grads_alloc(const train_case *c, grad_set *s)
+{
+    const yl_loss_dims *d = &c->dims;
+    size_t P = (size_t)d->num_priors, K = (size_t)d->num_prototypes;
+    size_t n_loc = P * 4, n_conf = P * d->num_classes, n_coeff = P * K,
+           n_proto = (size_t)d->proto_h * d->proto_w * K,
+           n_segm = (size_t)(d->num_classes - 1) * d->segm_h * d->segm_w;
+    for (int b = 0; b < BATCH; b++) {
+        float *x = s->block[b] = malloc((n_loc + n_conf + n_coeff + n_proto + n_segm) * 4);
+        s->g[b] = (yl_loss_grads){x, x + n_loc, x + n_loc + n_conf, x + n_loc + n_conf + n_coeff,
+                                  x + n_loc + n_conf + n_coeff + n_proto};
+    }
+}
+
+static void grads_free(grad_set *s)
+{
+    for (int b = 0; b < BATCH; b++)
+        free(s->block[b]);
+}
+
+/* Relative L2 error of got against the reference array key of grads.npz. */
+static double rel_l2(const double *got, size_t n, const char *key)
+{
+    yl_npy ref;
+    const char *err = yl_npz_read(TRAIN_DATA "/grads.npz", key, &ref);
+    ck_assert_msg(err == NULL, "%s: %s", key, err);
+    ck_assert_uint_eq(ref.count, n);
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        double r = ((const float *)ref.data)[i];
+        num += (got[i] - r) * (got[i] - r);
+        den += r * r;
+    }
+    yl_npy_free(&ref);
+    return sqrt(num / den);
+}
+
+/* A full gradient against the reference within max(1e-3, 5 x spread). */
+static void check_full_grad(const char *spread, const char *name, const double *got, size_t n)
+{
+    char key[160];
+    snprintf(key, sizeof key, "%s/full", name);
+    const char *path[] = {"grads", name, "full"};
+    double tol = fmax(1e-3, 5 * json_number(spread, path, 3));
+    double e = rel_l2(got, n, key);
+    printf("train_loss: %s relative L2 %.3g (tolerance %.3g)\n", name, e, tol);
+    ck_assert_msg(e <= tol, "%s: relative L2 error %g > %g", name, e, tol);
+}
+
+START_TEST(parity_losses_and_head_gradients)
+{
+    train_case *const c = &parity;
+    yl_loss_config cfg = parity_config(c);
+    grad_set gs;
+    grads_alloc(c, &gs);
+    yl_losses l;
+    ck_assert_status(yl_multibox_loss(&cfg, &c->dims, BATCH, c->out, c->gt, &l, gs.g), YOLACT_OK);
+
+    char *ref = read_text(TRAIN_DATA "/losses.json");
+    char *spread = read_text(TRAIN_DATA "/spread.json");
+    const char *names[5] = {"B", "C", "M", "S", "total"};
+    const double got[5] = {l.B, l.C, l.M, l.S, l.total};
+    for (int i = 0; i < 5; i++) {
+        const char *rp[] = {"losses", names[i]}, *sp[] = {"losses_before_each_step", names[i]};
+        double want = json_number(ref, rp, 2);
+        double tol = fmax(1e-3, 5 * json_number(spread, sp, 2));
+        double e = fabs(got[i] - want) / fabs(want);
+        printf("train_loss: %s %.8g official %.8g relative %.3g (tolerance %.3g)\n", names[i],
+               got[i], want, e, tol);
+        ck_assert_msg(e <= tol, "%s = %.8g, official %.8g: relative %g > %g", names[i], got[i],
+                      want, e, tol);
+    }
+
+    /* The head's bias gradients: the sum over every image, level and cell of d total / d its
+     * output map (the coefficients' through tanh). Layout: channel a * 4 + d, a * 81 + c,
+     * a * 32 + k of anchor a (prior = cell * 3 + a). */
+    const yolact_model *m = c->model;
+    const int A = m->anchors_per_cell, C = m->num_classes, K = m->num_prototypes;
+    double *bb = calloc((size_t)A * 4, sizeof *bb), *cb = calloc((size_t)A * C, sizeof *cb),
+           *mb = calloc((size_t)A * K, sizeof *mb), *pb = calloc(K, sizeof *pb),
+           *pw = NULL, *sb = calloc(80, sizeof *sb), *sw = NULL;
+    const yl_buffer_desc *p3 = &m->buffers[c->fw[0]->p3];
+    const size_t p3_hw = (size_t)p3->height * p3->width, proto_hw = (size_t)m->proto_h * m->proto_w;
+    sw = calloc((size_t)80 * p3->channels, sizeof *sw);
+    /* The protonet's last convolution: the op whose output the proto permute reads. */
+    int last = -1;
+    for (int i = 0; i < m->num_ops; i++)
+        if (m->ops[i].kind == YL_OP_PROTO_OUTPUT)
+            for (int j = 0; j < i; j++)
+                if (m->ops[j].out == m->ops[i].in)
+                    last = j;
+    ck_assert_int_ge(last, 0);
+    const int proto_in_c = m->buffers[m->ops[last].in].channels;
+    pw = calloc((size_t)K * proto_in_c, sizeof *pw);
+    for (int b = 0; b < BATCH; b++) {
+        const yl_loss_grads *g = &gs.g[b];
+        for (int p = 0; p < m->num_priors; p++) {
+            int a = p % A;
+            for (int d = 0; d < 4; d++)
+                bb[a * 4 + d] += g->loc[(size_t)p * 4 + d];
+            for (int k = 0; k < C; k++)
+                cb[a * C + k] += g->conf[(size_t)p * C + k];
+            for (int k = 0; k < K; k++) {
+                double t = c->fw[b]->coeff[(size_t)p * K + k];
+                mb[a * K + k] += g->coeff[(size_t)p * K + k] * (1 - t * t);
+            }
+        }
+        /* The protonet's last layer: ReLU's gradient, then bias and 1x1 weights. */
+        const float *proto_in = c->fw[b]->buffers[m->ops[last].in];
+        for (size_t i = 0; i < proto_hw; i++)
+            for (int k = 0; k < K; k++) {
+                if (!(c->fw[b]->proto[i * K + k] > 0))
+                    continue;
+                double gk = g->proto[i * K + k];
+                pb[k] += gk;
+                for (int j = 0; j < proto_in_c; j++)
+                    pw[k * proto_in_c + j] += gk * proto_in[j * proto_hw + i];
+            }
+        const float *p3v = c->fw[b]->buffers[c->fw[b]->p3];
+        for (int o = 0; o < 80; o++)
+            for (size_t i = 0; i < p3_hw; i++) {
+                double go = g->segm[o * p3_hw + i];
+                sb[o] += go;
+                for (int j = 0; j < p3->channels; j++)
+                    sw[o * p3->channels + j] += go * p3v[j * p3_hw + i];
+            }
+    }
+    char proto_bias[64], proto_weight[64];
+    const char *proto_name = m->ops[last].name;
+    snprintf(proto_bias, sizeof proto_bias, "%s.bias", proto_name);
+    snprintf(proto_weight, sizeof proto_weight, "%s.weight", proto_name);
+    check_full_grad(spread, "prediction_layers.0.bbox_layer.bias", bb, (size_t)A * 4);
+    check_full_grad(spread, "prediction_layers.0.conf_layer.bias", cb, (size_t)A * C);
+    check_full_grad(spread, "prediction_layers.0.mask_layer.bias", mb, (size_t)A * K);
+    check_full_grad(spread, proto_bias, pb, K);
+    check_full_grad(spread, proto_weight, pw, (size_t)K * proto_in_c);
+    check_full_grad(spread, "semantic_seg_conv.bias", sb, 80);
+    check_full_grad(spread, "semantic_seg_conv.weight", sw, (size_t)80 * p3->channels);
+    free(bb), free(cb), free(mb), free(pb), free(pw), free(sb), free(sw);
+    free(ref);
+    free(spread);
+    grads_free(&gs);
+}
+END_TEST
+
+/* The total of the parity batch under cfg (no gradients). */
+static double total_loss(const train_case *c, const yl_loss_config *cfg)
+{
+    yl_losses l;
+    ck_assert_status(yl_multibox_loss(cfg, &c->dims, BATCH, c->out, c->gt, &l, NULL), YOLACT_OK);
+    return l.total;
+}
+
+/* d total / d x[i] by central differences, the step as float32 makes it. */
+static double central_difference(const train_case *c, const yl_loss_config *cfg, float *x,
+                                 float h)
+{
+    float keep = *x;
+    *x = keep + h;
+    float up_step = *x - keep;
+    double up = total_loss(c, cfg);
+    *x = keep - h;
+    float down_step = keep - *x;
+    double down = total_loss(c, cfg);
+    *x = keep;
+    return (up - down) / ((double)up_step + down_step);
+}
+
+/* The entries of g (count floats) with the largest and the smallest nonzero |g|. */
+static void pick_entries(const float *g, size_t count, size_t at[2])
+{
+    at[0] = at[1] = 0;
+    float most = 0, least = INFINITY;
+    for (size_t i = 0; i < count; i++) {
+        float a = fabsf(g[i]);
+        if (a > most)
+            most = a, at[0] = i;
+        if (a > 0 && a < least)
+            least = a, at[1] = i;
+    }
+}
+
+/* Finite differences of the total against the gradient each term gives its outputs: boxes,
+ * class logits, coefficients, prototypes and the semantic map, on the parity batch. The
+ * mask term in its stable form here (the official one has flat, saturated pixels whose
+ * neighbours a step can flip; its gradient is checked against the official above). */
+START_TEST(parity_gradients_match_finite_differences)
+{
+    train_case *const c = &parity;
+    yl_loss_config cfg = parity_config(c);
+    const yl_mask_loss_kind kinds[2] = {YL_MASK_LOSS_BCE_STABLE, YL_MASK_LOSS_DICE};
+    grad_set gs;
+    grads_alloc(c, &gs);
+    const yl_loss_dims *d = &c->dims;
+    const size_t P = (size_t)d->num_priors, K = (size_t)d->num_prototypes;
+    double worst = 0;
+    for (int kind = 0; kind < 2; kind++) {
+        cfg.mask_loss = kinds[kind];
+        yl_losses l;
+        ck_assert_status(yl_multibox_loss(&cfg, d, BATCH, c->out, c->gt, &l, gs.g), YOLACT_OK);
+        printf("train_loss: mask loss %s: M %.6g, total %.6g\n",
+               kind == 0 ? "BCE stable" : "Dice", l.M, l.total);
+        for (int b = 0; b < BATCH; b++) {
+            yl_training_forward *f = c->fw[b];
+            struct {
+                float *x, *g;
+                size_t count;
+                float h;
+            } t[5] = {{f->loc, gs.g[b].loc, P * 4, 1e-3f},
+                      {f->conf, gs.g[b].conf, P * d->num_classes, 1e-3f},
+                      {f->coeff, gs.g[b].coeff, P * K, 1e-3f},
+                      {f->proto, gs.g[b].proto, (size_t)d->proto_h * d->proto_w * K, 1e-3f},
+                      {c->segm[b], gs.g[b].segm,
+                       (size_t)(d->num_classes - 1) * d->segm_h * d->segm_w, 1e-3f}};
+            for (int j = kind == 0 ? 0 : 2; j < (kind == 0 ? 5 : 4); j++) {
+                size_t at[2];
+                pick_entries(t[j].g, t[j].count, at);
+                for (int e = 0; e < 2; e++) {
+                    double g = t[j].g[at[e]];
+                    double fd = central_difference(c, &cfg, t[j].x + at[e], t[j].h);
+                    double err = fabs(g - fd) / fmax(fabs(g), 1e-6);
+                    worst = fmax(worst, err);
+                    ck_assert_msg(g != 0 && err < 2e-3,
+                                  "image %d output %d entry %zu: gradient %.8g, differences "
+                                  "%.8g", b, j, at[e], g, fd);
+                }
+            }
+        }
+    }
+    printf("train_loss: gradients against finite differences: worst relative %.3g\n", worst);
+    grads_free(&gs);
+}
+END_TEST
+
+/* masks_to_train: a seeded random subset, scaled up to the positives' count. */
+START_TEST(masks_to_train_samples_by_seed)
+{
+    train_case *const c = &parity;
+    yl_loss_config cfg = parity_config(c);
+    yl_losses all, a, again, other;
+    ck_assert_status(yl_multibox_loss(&cfg, &c->dims, BATCH, c->out, c->gt, &all, NULL), YOLACT_OK);
+    cfg.mask_sampling = YL_MASK_SAMPLE_RANDOM;
+    cfg.masks_to_train = 5;
+    cfg.seed = 1;
+    ck_assert_status(yl_multibox_loss(&cfg, &c->dims, BATCH, c->out, c->gt, &a, NULL), YOLACT_OK);
+    ck_assert_status(yl_multibox_loss(&cfg, &c->dims, BATCH, c->out, c->gt, &again, NULL),
+                     YOLACT_OK);
+    cfg.seed = 2;
+    ck_assert_status(yl_multibox_loss(&cfg, &c->dims, BATCH, c->out, c->gt, &other, NULL),
+                     YOLACT_OK);
+    printf("train_loss: M with every positive %.6g, 5 a image (seeds 1, 2) %.6g %.6g\n",
+           all.M, a.M, other.M);
+    ck_assert_int_gt(all.num_positives, 2 * 5);
+    ck_assert(a.M == again.M && a.M != other.M && a.M != all.M);
+    ck_assert(a.M > 0.5 * all.M && a.M < 2 * all.M);
+    ck_assert(a.B == all.B && a.C == all.C && a.S == all.S);
+}
+END_TEST
+
+/* Hostile but valid ground truth: no objects at all, an image without objects, an empty
+ * mask, a box reaching outside the image: finite losses and gradients, never a crash. */
+START_TEST(unusual_ground_truth_gives_finite_losses)
+{
+    train_case *const c = &parity;
+    yl_loss_config cfg = parity_config(c);
+    grad_set gs;
+    grads_alloc(c, &gs);
+    const size_t hw = (size_t)550 * 550;
+    uint8_t *empty = calloc(hw, 1);
+    yl_gt none[BATCH], odd[BATCH];
+    for (int b = 0; b < BATCH; b++)
+        ck_assert_status(yl_gt_prepare(NULL, 0, 550, 550, 81, &none[b]), YOLACT_OK);
+    yl_gt_object o[2] = {{{0.2f, 0.2f, 0.6f, 0.7f}, 5, 0, empty},
+                         {{-0.5f, 0.5f, 0.4f, 1.5f}, 79, 0, c->masks[0].data}};
+    ck_assert_status(yl_gt_prepare(o, 2, 550, 550, 81, &odd[0]), YOLACT_OK);
+    ck_assert_status(yl_gt_prepare(NULL, 0, 550, 550, 81, &odd[1]), YOLACT_OK);
+    const yl_gt *cases[2] = {none, odd};
+    for (int k = 0; k < 2; k++) {
+        yl_losses l;
+        ck_assert_status(yl_multibox_loss(&cfg, &c->dims, BATCH, c->out, cases[k], &l, gs.g),
+                         YOLACT_OK);
+        ck_assert_msg(isfinite(l.total) && l.S > 0, "case %d: total %g", k, l.total);
+        if (k == 0)
+            ck_assert(l.B == 0 && l.C == 0 && l.M == 0 && l.num_positives == 0);
+        else
+            ck_assert(l.num_positives > 0 && l.B > 0 && l.C > 0 && l.M > 0);
+        const yl_loss_dims *d = &c->dims;
+        for (int b = 0; b < BATCH; b++) {
+            const float *g = gs.block[b];
+            size_t n = (size_t)d->num_priors * (4 + d->num_classes + d->num_prototypes) +
+                       (size_t)d->proto_h * d->proto_w * d->num_prototypes +
+                       (size_t)(d->num_classes - 1) * d->segm_h * d->segm_w;
+            size_t bad = 0;
+            while (bad < n && isfinite(g[bad]))
+                bad++;
+            ck_assert_msg(bad == n, "case %d image %d: gradient %zu is %g", k, b, bad,
+                          bad < n ? g[bad] : 0.0f);
+        }
+    }
+    for (int b = 0; b < BATCH; b++) {
+        yl_gt_free(&none[b]);
+        yl_gt_free(&odd[b]);
+    }
+    free(empty);
+    grads_free(&gs);
+}
+END_TEST
+
 Suite *train_loss_suite(void)
 {
     Suite *s = suite_create("train_loss");
@@ -240,5 +721,13 @@ Suite *train_loss_suite(void)
     tcase_add_test(tc, box_encode_and_smooth_l1);
     tcase_add_test(tc, class_loss_mines_hard_negatives);
     suite_add_tcase(s, tc);
+    TCase *parity = tcase_create("parity");
+    tcase_set_timeout(parity, 300);
+    tcase_add_unchecked_fixture(parity, parity_open, parity_close);
+    tcase_add_test(parity, parity_losses_and_head_gradients);
+    tcase_add_test(parity, parity_gradients_match_finite_differences);
+    tcase_add_test(parity, masks_to_train_samples_by_seed);
+    tcase_add_test(parity, unusual_ground_truth_gives_finite_losses);
+    suite_add_tcase(s, parity);
     return s;
 }

@@ -7,11 +7,11 @@
 #include <stdlib.h>
 
 #include "backend.h"
-#include "cpu/dcn.h"
-#include "cpu/head_ops.h"
+#include "cpu/dense_ops.h"
 #include "cpu/maskiou.h"
 #include "cpu/post_ops.h"
 #include "cpu/prepared_weights.h"
+#include "cpu/run_op.h"
 #include "status.h"
 
 typedef struct cpu_state {
@@ -95,21 +95,8 @@ static yolact_status cpu_create(const yolact_model *m, const yolact_session_opti
         cpu_destroy(st);
         return s;
     }
-    size_t conv_ws = 0, resize_ws = 0;
-    for (int i = 0; i < m->num_ops; i++) {
-        const yl_op *op = &m->ops[i];
-        const yl_buffer_desc *in = &m->buffers[op->in];
-        if (op->kind == YL_OP_CONV || op->kind == YL_OP_DCN) {
-            size_t w = op->kind == YL_OP_CONV
-                           ? yl_conv2d_workspace_floats(&op->conv, in->height, in->width)
-                           : yl_dcn2d_workspace_floats(&op->conv, in->height, in->width);
-            conv_ws = w > conv_ws ? w : conv_ws;
-        } else if (op->kind == YL_OP_RESIZE) {
-            const yl_buffer_desc *out = &m->buffers[op->out];
-            size_t w = yl_resize_workspace_bytes(out->height, out->width);
-            resize_ws = w > resize_ws ? w : resize_ws;
-        }
-    }
+    size_t conv_ws, resize_ws;
+    yl_cpu_op_scratch_sizes(m, &conv_ws, &resize_ws);
     size_t P = (size_t)m->num_priors, K = (size_t)m->num_prototypes;
     size_t D = (size_t)options->max_detections;
     yl_detect_params dp = detect_params(st);
@@ -171,51 +158,12 @@ static void lap(cpu_state *st, double *mark, yl_stage stage)
 static yolact_status run_network(cpu_state *st, double *mark)
 {
     const yolact_model *m = st->model;
+    const yl_cpu_op_scratch scratch = {st->conv_workspace, st->resize_workspace};
+    const yl_cpu_head_outputs heads = {st->loc, st->conf, st->coeff, st->proto, 0};
     for (int i = 0; i < m->num_ops; i++) {
-        const yl_op *op = &m->ops[i];
-        const yl_buffer_desc *in = &m->buffers[op->in];
-        const yl_buffer_desc *out = op->out >= 0 ? &m->buffers[op->out] : NULL;
-        float *src = st->buffers[op->in], *dst = op->out >= 0 ? st->buffers[op->out] : NULL;
-        switch (op->kind) {
-        case YL_OP_CONV:
-            yl_conv2d_prepared_cpu(&op->conv, src, in->height, in->width, op->weight,
-                                   st->prepared->op[i], op->bias,
-                                   op->residual >= 0 ? st->buffers[op->residual] : NULL,
-                                   op->act, dst, st->conv_workspace, st->threads);
-            break;
-        case YL_OP_DCN:
-            YL_TRY(yl_dcn2d_cpu(&op->conv, src, 1, in->height, in->width,
-                                st->buffers[op->offsets], op->weight, YOLACT_PRECISION_FP32,
-                                op->bias, op->act, dst, st->conv_workspace, st->threads));
-            break;
-        case YL_OP_MAXPOOL:
-            yl_maxpool2d_cpu(src, in->channels, in->height, in->width, op->pool_kernel,
-                             op->pool_stride, op->pool_pad, dst, out->height, out->width);
-            break;
-        case YL_OP_RESIZE:
-            yl_resize_bilinear_cpu(src, in->channels, in->height, in->width, dst, out->height,
-                                   out->width, st->resize_workspace);
-            break;
-        case YL_OP_ADD: {
-            yl_add_cpu(src, st->buffers[op->residual],
-                       (size_t)out->channels * out->height * out->width, dst);
-            break;
-        }
-        case YL_OP_HEAD_OUTPUT: {
-            const yl_level *lv = &m->levels[op->level];
-            size_t p = (size_t)lv->first_prior;
-            yl_head_output_cpu(src, m->anchors_per_cell, m->num_classes, m->num_prototypes,
-                               lv->height, lv->width, 1, (size_t)m->num_priors, st->loc + p * 4,
-                               st->conf + p * m->num_classes, st->coeff + p * m->num_prototypes,
-                               st->threads);
-            break;
-        }
-        case YL_OP_PROTO_OUTPUT:
-            yl_proto_output_cpu(src, in->channels, in->height, in->width, 1, st->proto);
-            break;
-        }
+        YL_TRY(yl_cpu_run_op(m, i, st->buffers, st->prepared, &scratch, &heads, st->threads));
         if (st->profile)
-            lap(st, mark, yl_stage_of_op(op));
+            lap(st, mark, yl_stage_of_op(&m->ops[i]));
     }
     return YOLACT_OK;
 }

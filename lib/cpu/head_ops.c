@@ -5,10 +5,10 @@
 #include <omp.h>
 #include <stddef.h>
 
-/* One image. */
+/* One image; softmax 0 leaves conf the logits. */
 static void head_output_image(const float *maps, int anchors, int classes, int prototypes,
                               int height, int width, float *loc, float *conf, float *coeff,
-                              int num_threads)
+                              int softmax, int num_threads)
 {
     const int A = anchors, C = classes, K = prototypes;
     const size_t plane = (size_t)height * width;
@@ -28,10 +28,10 @@ static void head_output_image(const float *maps, int anchors, int classes, int p
                 row[c] = conf_maps[((size_t)a * C + c) * plane + cell];
                 max = row[c] > max ? row[c] : max;
             }
-            for (int c = 0; c < C; c++)
+            for (int c = 0; c < C && softmax; c++)
                 sum += row[c] = expf(row[c] - max);
             float inv = 1.0f / sum;
-            for (int c = 0; c < C; c++)
+            for (int c = 0; c < C && softmax; c++)
                 row[c] *= inv;
             for (int k = 0; k < K; k++)
                 coeff[p * K + k] = tanhf(coeff_maps[((size_t)a * K + k) * plane + cell]);
@@ -47,7 +47,15 @@ void yl_head_output_cpu(const float *maps, int anchors, int classes, int prototy
     for (int b = 0; b < batch; b++)
         head_output_image(maps + b * maps_floats, anchors, classes, prototypes, height, width,
                           loc + b * image_priors * 4, conf + b * image_priors * classes,
-                          coeff + b * image_priors * prototypes, num_threads);
+                          coeff + b * image_priors * prototypes, 1, num_threads);
+}
+
+void yl_head_output_logits_cpu(const float *maps, int anchors, int classes, int prototypes,
+                               int height, int width, float *loc, float *conf, float *coeff,
+                               int num_threads)
+{
+    head_output_image(maps, anchors, classes, prototypes, height, width, loc, conf, coeff, 0,
+                      num_threads);
 }
 
 void yl_proto_output_cpu(const float *in, int channels, int height, int width, int batch,

@@ -22,6 +22,11 @@ void yl_head_output_cpu(const float *maps, int anchors, int classes, int prototy
                         int height, int width, int batch, size_t image_priors, float *loc,
                         float *conf, float *coeff, int num_threads);
 
+/* The same permute for training, one image: conf keeps the class logits (no softmax). */
+void yl_head_output_logits_cpu(const float *maps, int anchors, int classes, int prototypes,
+                               int height, int width, float *loc, float *conf, float *coeff,
+                               int num_threads);
+
 /* The protonet's output permute: in (channels, height, width) -> out (height, width,
  * channels), for each of batch images (in and out hold them one after another). */
 void yl_proto_output_cpu(const float *in, int channels, int height, int width, int batch,

@@ -4,6 +4,8 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "status.h"
+
 typedef struct ranked {
     float loss;
     int prior;
@@ -34,24 +36,25 @@ static double row_cross_entropy(const float *x, int classes, int t, float scale,
     return lse - x[t];
 }
 
-double yl_class_loss(const float *logits, const int *conf, int num_priors, int classes,
-                     int negpos_ratio, float shift, float scale, float *grad)
+yolact_status yl_class_loss(const float *logits, const int *conf, int num_priors, int classes,
+                            int negpos_ratio, float shift, float scale, float *grad,
+                            double *loss)
 {
     const size_t P = (size_t)num_priors, C = (size_t)classes;
     ranked *order = malloc((P + 1) * sizeof *order);
     if (!order)
-        return NAN;
+        return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory ranking %d priors", num_priors);
     int num_pos = 0;
     for (size_t p = 0; p < P; p++) {
-        float loss = 0;
+        float rank = 0;
         if (conf[p] == 0) {
             float s = 0;
             for (size_t c = 0; c < C; c++)
                 s += expf(logits[p * C + c] - shift);
-            loss = logf(s) + shift - logits[p * C];
+            rank = logf(s) + shift - logits[p * C];
         }
         num_pos += conf[p] > 0;
-        order[p] = (ranked){loss, (int)p};
+        order[p] = (ranked){rank, (int)p};
     }
     qsort(order, P, sizeof *order, by_loss);
     long num_neg = (long)negpos_ratio * num_pos;
@@ -68,5 +71,6 @@ double yl_class_loss(const float *logits, const int *conf, int num_priors, int c
             total += row_cross_entropy(logits + p * C, classes, conf[p], scale,
                                        grad ? grad + p * C : NULL);
     free(order);
-    return total;
+    *loss = total;
+    return YOLACT_OK;
 }

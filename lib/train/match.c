@@ -4,6 +4,8 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "status.h"
+
 /* The prior's point form, as point_form: (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2). */
 static void point_form(const float prior[4], float out[4])
 {
@@ -25,19 +27,25 @@ static float area(const float a[4])
     return (a[2] - a[0]) * (a[3] - a[1]);
 }
 
-void yl_match(const yl_loss_config *cfg, const float *priors, int num_priors, const yl_gt *gt,
-              int *conf, int *idx)
+yolact_status yl_match(const yl_loss_config *cfg, const float *priors, int num_priors,
+                       const yl_gt *gt, int *conf, int *idx)
 {
     const int n = gt->num_objects, P = num_priors;
-    float *overlaps = n > 0 ? malloc((size_t)n * P * sizeof *overlaps) : NULL;
-    float *best = malloc((size_t)P * sizeof *best);
+    float *overlaps = malloc(((size_t)n * P + 1) * sizeof *overlaps);
+    float *best = malloc(((size_t)P + 1) * sizeof *best);
+    if (!overlaps || !best) {
+        free(overlaps);
+        free(best);
+        return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory matching %d objects to %d priors",
+                       n, P);
+    }
     /* overlaps (n, P): IoU = inter / (area_a + area_b - inter), as jaccard. */
     for (int p = 0; p < P; p++) {
         float pf[4];
         point_form(priors + (size_t)p * 4, pf);
         best[p] = -INFINITY;
         idx[p] = 0;
-        for (int j = 0; j < n && overlaps; j++) {
+        for (int j = 0; j < n; j++) {
             const float *t = gt->boxes + (size_t)j * 4;
             float inter = intersection(t, pf);
             float iou = inter / (area(t) + area(pf) - inter);
@@ -49,7 +57,7 @@ void yl_match(const yl_loss_config *cfg, const float *priors, int num_priors, co
         }
     }
     /* Every object keeps its best prior: n rounds, each taking the highest overlap left. */
-    for (int round = 0; round < n && overlaps; round++) {
+    for (int round = 0; round < n; round++) {
         int bj = 0;
         size_t bi = 0;
         float bv = -INFINITY;
@@ -89,6 +97,7 @@ void yl_match(const yl_loss_config *cfg, const float *priors, int num_priors, co
     }
     free(overlaps);
     free(best);
+    return YOLACT_OK;
 }
 
 void yl_box_encode(const float box[4], const float prior[4], float out[4])
