@@ -74,12 +74,13 @@ micro_tile(int kc, const float *ap, const float *b, int ldb, int load_c, float *
 static void pack_b_strip(int trans_b, int kc, int cols, const float *b, int ldb, int jr,
                          float *strip)
 {
+    if (trans_b) /* B's columns are rows of b: read each along its length */
+        for (int j = 0; j < cols; j++)
+            for (int p = 0; p < kc; p++)
+                strip[p * NR + j] = b[(size_t)(jr + j) * ldb + p];
     for (int p = 0; p < kc; p++) {
         float *s = strip + p * NR;
-        if (trans_b)
-            for (int j = 0; j < cols; j++)
-                s[j] = b[(size_t)(jr + j) * ldb + p];
-        else
+        if (!trans_b)
             memcpy(s, b + (size_t)p * ldb + jr, sizeof(float) * (size_t)cols);
         memset(s + cols, 0, sizeof(float) * (size_t)(NR - cols));
     }

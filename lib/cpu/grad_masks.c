@@ -22,22 +22,24 @@ void yl_masks_backward_cpu(const float *proto, int proto_h, int proto_w, int k,
     yl_gemm_single_threaded_blas();
 #pragma omp parallel num_threads(threads)
     {
-        /* d logits = d masks · sigmoid' inside the crop (outside it the crop's zero factor);
-         * one mask a task, its crop's rows and columns computed once. */
+        /* d logits = d masks · sigmoid' inside the crop (outside it the crop's zero factor),
+         * a row of pixels a task: its n·W entries stay in cache while each mask's crop
+         * (two yl_crop_range calls) is applied. */
 #pragma omp for schedule(static)
-        for (int j = 0; j < n; j++) {
-            const float *box = boxes + (size_t)j * 4;
-            int c0, c1, r0, r1;
-            yl_crop_range(box[0], box[2], proto_w, &c0, &c1);
-            yl_crop_range(box[1], box[3], proto_h, &r0, &r1);
-            for (int r = 0; r < proto_h; r++)
+        for (int r = 0; r < proto_h; r++)
+            for (int j = 0; j < n; j++) {
+                const float *box = boxes + (size_t)j * 4;
+                int c0, c1, r0, r1;
+                yl_crop_range(box[1], box[3], proto_h, &r0, &r1);
+                yl_crop_range(box[0], box[2], proto_w, &c0, &c1);
+                if (r < r0 || r >= r1)
+                    c0 = c1 = 0;
                 for (int x = 0; x < proto_w; x++) {
                     size_t i = ((size_t)r * proto_w + x) * n + j;
-                    int inside = r >= r0 && r < r1 && x >= c0 && x < c1;
-                    grad_logits[i] = inside ? grad_masks[i] * (1.0f - masks[i]) * masks[i]
-                                            : 0.0f;
+                    grad_logits[i] = x >= c0 && x < c1
+                                         ? grad_masks[i] * (1.0f - masks[i]) * masks[i] : 0.0f;
                 }
-        }
+            }
         /* d P (pixels, k) += d logits (pixels, n) · C (n, k) */
 #pragma omp for schedule(dynamic, 1)
         for (int t = 0; t < pixel_tiles; t++) {
