@@ -71,3 +71,10 @@ gpu-compare: $(BENCH)
 	bench/compare --device cuda --bench $(BENCH) --yolact-dir $(YOLACT_DIR) \
 	    --config yolact_base --image test/data/parity/coffee.png --warmup 5 --iters 50 \
 	    --json $(GPU_RESULTS)/gpu-compare-yolact_base.json
+
+# yolact-grad-bench: the CPU convolution's backward pass against its forward on one layer shape
+# (bench/grad/yolact-grad-bench.c; its options at the top).
+GRAD_BENCH := $(BUILD)/yolact-grad-bench
+all: $(GRAD_BENCH)
+$(GRAD_BENCH): $(BUILD)/obj/bench/grad/yolact-grad-bench.o $(STATIC)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(DEP_LIBS) $(LDLIBS_BASE)
