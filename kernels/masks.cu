@@ -32,8 +32,9 @@ static __device__ __forceinline__ float max_nan(float a, float b)
     return a != a ? a : b != b ? b : a > b ? a : b;
 }
 
-/* The pixels [begin, end) along one axis that box_utils.crop (padding 1) keeps, as the CPU's
- * crop_range: integer c with lo <= c < hi after sanitize_coordinates in float32. */
+/* The pixels [begin, end) along one axis that box_utils.crop (padding 1) keeps, as the
+ * CPU's yl_crop_range (ops/boxes.h): integer c with lo <= c < hi after sanitize_coordinates
+ * in float32. */
 static __device__ void crop_range(float a, float b, int size, int *begin, int *end)
 {
     float s = (float)size;

@@ -103,3 +103,10 @@ bench-compare-ort: $(BENCH)
 	    $(foreach p,$(ORT_PRESETS),$(ORT_COMPARE) --config $(p) \
 	        --json bench/results/cpu-ort-$(p).json &&) true; \
 	fi
+
+# yolact-grad-bench: the CPU convolution's backward pass against its forward on one layer shape
+# (bench/grad/yolact-grad-bench.c; its options at the top).
+GRAD_BENCH := $(BUILD)/yolact-grad-bench
+all: $(GRAD_BENCH)
+$(GRAD_BENCH): $(BUILD)/obj/bench/grad/yolact-grad-bench.o $(STATIC)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(DEP_LIBS) $(LDLIBS_BASE)

@@ -42,23 +42,31 @@ static int gemm_kinds(yl_gemm_kind kinds[2])
 #define RTOL 1e-5
 #define ATOL 1e-6
 
+/* Loop index: 0 yl_gemm, 1 yl_gemm_at (A stored transposed), 2 yl_gemm_bt (B transposed). */
 START_TEST(gemm_matches_double)
 {
     static const int shapes[][3] = {{1, 1, 1}, {6, 16, 5}, {7, 17, 193}, {13, 50, 400},
                                     {50, 3, 7},  {0, 5, 3}, {5, 0, 3},   {4, 9, 0}};
+    typedef void gemm_fn(yl_gemm_kind, int, int, int, const float *, int, const float *, int,
+                         int, float *, int);
+    gemm_fn *const fns[] = {yl_gemm, yl_gemm_at, yl_gemm_bt};
+    const int trans_a = _i == 1, trans_b = _i == 2;
     yl_gemm_kind kinds[2];
     int nkinds = gemm_kinds(kinds);
     uint64_t rng = 0x1234567;
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         int m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
-        int lda = k + 3, ldb = n + 5, ldc = n + 2;
-        float *a = rand_floats((size_t)m * lda, &rng), *b = rand_floats((size_t)k * ldb, &rng);
+        /* stored shapes: A (m, k) or (k, m), B (k, n) or (n, k), each row padded */
+        int a_rows = trans_a ? k : m, b_rows = trans_b ? n : k;
+        int lda = (trans_a ? m : k) + 3, ldb = (trans_b ? k : n) + 5, ldc = n + 2;
+        float *a = rand_floats((size_t)a_rows * lda, &rng);
+        float *b = rand_floats((size_t)b_rows * ldb, &rng);
         float *c0 = rand_floats((size_t)m * ldc, &rng), *c = malloc(((size_t)m * ldc + 1) * 4);
         ck_assert_ptr_nonnull(c);
         for (int ki = 0; ki < nkinds; ki++)
             for (int acc = 0; acc < 2; acc++) {
                 memcpy(c, c0, (size_t)m * ldc * sizeof *c);
-                yl_gemm(kinds[ki], m, n, k, a, lda, b, ldb, acc, c, ldc);
+                fns[_i](kinds[ki], m, n, k, a, lda, b, ldb, acc, c, ldc);
                 for (int i = 0; i < m; i++)
                     for (int j = 0; j < ldc; j++) {
                         float got = c[(size_t)i * ldc + j], init = c0[(size_t)i * ldc + j];
@@ -69,13 +77,15 @@ START_TEST(gemm_matches_double)
                         }
                         double ref = acc ? init : 0.0, mag = fabs(ref);
                         for (int p = 0; p < k; p++) {
-                            double t = (double)a[(size_t)i * lda + p] * b[(size_t)p * ldb + j];
-                            ref += t;
-                            mag += fabs(t);
+                            double ea = trans_a ? a[(size_t)p * lda + i] : a[(size_t)i * lda + p];
+                            double eb = trans_b ? b[(size_t)j * ldb + p] : b[(size_t)p * ldb + j];
+                            ref += ea * eb;
+                            mag += fabs(ea * eb);
                         }
                         ck_assert_msg(fabs(got - ref) <= RTOL * mag + ATOL,
-                                      "gemm kind %d m=%d n=%d k=%d acc=%d at (%d,%d): got %.9g, "
-                                      "expected %.9g", kinds[ki], m, n, k, acc, i, j, got, ref);
+                                      "gemm %d kind %d m=%d n=%d k=%d acc=%d at (%d,%d): got "
+                                      "%.9g, expected %.9g", _i, kinds[ki], m, n, k, acc, i, j,
+                                      got, ref);
                     }
             }
         free(a);
@@ -559,7 +569,7 @@ Suite *dense_ops_suite(void)
     TCase *sweeps = tcase_create("conv_sweeps");
     tcase_set_tags(sweeps, "slow");
     tcase_set_timeout(sweeps, 600);
-    tcase_add_test(sweeps, gemm_matches_double);
+    tcase_add_loop_test(sweeps, gemm_matches_double, 0, 3);
     tcase_add_loop_test(sweeps, conv_matches_direct_loops, 0,
                         (int)(sizeof conv_cases / sizeof conv_cases[0]));
     tcase_add_loop_test(sweeps, winograd_matches_direct_loops, 0,

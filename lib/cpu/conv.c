@@ -14,15 +14,14 @@
 
 #include "status.h"
 
-/* 1x1, stride 1, no padding: the input (in_channels, h * w) already is the GEMM's B. */
-static int conv_is_pointwise(const yl_conv_desc *d)
+int yl_conv_is_pointwise(const yl_conv_desc *d)
 {
     return d->kernel_h == 1 && d->kernel_w == 1 && d->stride == 1 && d->pad == 0;
 }
 
 size_t yl_conv2d_workspace_floats(const yl_conv_desc *d, int in_h, int in_w)
 {
-    if (conv_is_pointwise(d))
+    if (yl_conv_is_pointwise(d))
         return 0;
     int oh = yl_conv_out_size(in_h, d->kernel_h, d->stride, d->pad, d->dilation);
     int ow = yl_conv_out_size(in_w, d->kernel_w, d->stride, d->pad, d->dilation);
@@ -44,10 +43,8 @@ void yl_conv2d_prepare_cpu(const yl_conv_desc *d, const float *weight, float *pr
         yl_winograd_transform_weights(d, weight, prepared);
 }
 
-/* Columns [n0, n0 + nc) of the im2col matrix (rows (c, kh, kw), one column per output
- * pixel) for channels [c0, c1), stored with row length nc at col + row * nc. */
-static void im2col(const yl_conv_desc *d, const float *in, int in_h, int in_w, int ow, int c0,
-                   int c1, int n0, int nc, float *col)
+void yl_im2col(const yl_conv_desc *d, const float *in, int in_h, int in_w, int ow, int c0,
+               int c1, int n0, int nc, float *col)
 {
     int s = d->stride;
     for (int c = c0; c < c1; c++) {
@@ -177,7 +174,7 @@ void yl_conv2d_cpu_gemm(yl_gemm_kind kind, const yl_conv_desc *d, const float *i
     if (m <= 0 || n <= 0)
         return;
     int threads = num_threads > 0 ? num_threads : omp_get_num_procs();
-    int pointwise = conv_is_pointwise(d);
+    int pointwise = yl_conv_is_pointwise(d);
     tiling tl = plan_tiling(kind, m, n, threads, residual, out);
 
     /* Column tiles that span every output channel make their own slice of im2col right
@@ -189,7 +186,7 @@ void yl_conv2d_cpu_gemm(yl_gemm_kind kind, const yl_conv_desc *d, const float *i
         if (shared_col) {
 #pragma omp for schedule(static)
             for (int c = 0; c < d->in_channels; c++)
-                im2col(d, in, in_h, in_w, ow, c, c + 1, 0, n, workspace);
+                yl_im2col(d, in, in_h, in_w, ow, c, c + 1, 0, n, workspace);
         }
 #pragma omp for schedule(dynamic, 1)
         for (int t = 0; t < tl.m_tiles * tl.n_tiles; t++) {
@@ -200,9 +197,10 @@ void yl_conv2d_cpu_gemm(yl_gemm_kind kind, const yl_conv_desc *d, const float *i
             if (shared_col) {
                 b = workspace + n0;
             } else if (!pointwise) {
-                b = workspace + (size_t)k * n0;
+                float *col = workspace + (size_t)k * n0;
+                yl_im2col(d, in, in_h, in_w, ow, 0, d->in_channels, n0, nc, col);
+                b = col;
                 ldb = nc;
-                im2col(d, in, in_h, in_w, ow, 0, d->in_channels, n0, nc, workspace + (size_t)k * n0);
             }
             gemm_tile(kind, n, k, weight, b, ldb, tl.accumulate, bias, tl.residual, act, out, m0,
                       mc, n0, nc);

@@ -25,6 +25,15 @@ void yl_conv_gemm_columns(yl_gemm_kind kind, int m, int n, int k, const float *w
                           const float *col, const float *bias, const float *residual,
                           yl_activation act, float *out, int num_threads);
 
+/* 1x1, stride 1, no padding: the input (in_channels, h * w) already is the im2col matrix. */
+int yl_conv_is_pointwise(const yl_conv_desc *d);
+
+/* Columns [n0, n0 + nc) of the im2col matrix (rows (c, kh, kw), one column per output
+ * pixel, ow of them a row) for channels [c0, c1), stored with row length nc at
+ * col + row * nc: the forward's GEMM operand and the weight gradient's (grad_conv.c). */
+void yl_im2col(const yl_conv_desc *d, const float *in, int in_h, int in_w, int ow, int c0,
+               int c1, int n0, int nc, float *col);
+
 /* The check a CPU reference of a batched kernel makes of the arguments it has no use for
  * or cannot serve: YOLACT_ERR_UNSUPPORTED (with a message naming op) for a precision other
  * than FP32, YOLACT_ERR_INVALID_ARGUMENT for a batch below 1; YOLACT_OK otherwise. */

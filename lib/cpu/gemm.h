@@ -36,4 +36,12 @@ void yl_gemm_single_threaded_blas(void);
 void yl_gemm(yl_gemm_kind kind, int m, int n, int k, const float *a, int lda, const float *b,
              int ldb, int accumulate, float *c, int ldc);
 
+/* The same with A stored transposed, C (+)= Aᵀ B (a: (k, m), row stride lda), and with B
+ * stored transposed, C (+)= A Bᵀ (b: (n, k), row stride ldb): the convolution's backward
+ * pass (input gradient Wᵀ·dY, weight gradient dY·colᵀ; cpu/grad_ops.h). */
+void yl_gemm_at(yl_gemm_kind kind, int m, int n, int k, const float *a, int lda,
+                const float *b, int ldb, int accumulate, float *c, int ldc);
+void yl_gemm_bt(yl_gemm_kind kind, int m, int n, int k, const float *a, int lda,
+                const float *b, int ldb, int accumulate, float *c, int ldc);
+
 #endif

@@ -8,23 +8,6 @@
 #include "cpu/post_ops.h"
 #include "ops/boxes.h"
 
-/* The pixels [*begin, *end) that box_utils.crop (padding 1) keeps along one axis:
- * integer c with lo <= c < hi. */
-static void crop_range(float a, float b, int size, int *begin, int *end)
-{
-    float lo, hi;
-    yl_sanitize_padded(a, b, size, 1.0f, &lo, &hi);
-    if (!(lo < hi)) {           /* also NaN */
-        *begin = *end = 0;
-        return;
-    }
-    /* lo >= 0 and hi <= size here, so the ceilings fit an int. */
-    *begin = lo > (float)size ? size : (int)ceilf(lo);
-    *end = hi <= 0.0f ? 0 : (int)ceilf(hi);
-    if (*end < *begin)
-        *end = *begin;
-}
-
 /* Dot product with eight partial sums so the adds do not form one serial chain. */
 static inline float dot(const float *a, const float *b, int k)
 {
@@ -51,8 +34,8 @@ static void assemble_image(const float *proto, int proto_h, int proto_w, int k,
         const float *c = coeff + (size_t)detections[m].prior * k, *box = detections[m].box;
         float *o = out + (size_t)m * plane;
         int c0, c1, r0, r1;
-        crop_range(box[0], box[2], proto_w, &c0, &c1);
-        crop_range(box[1], box[3], proto_h, &r0, &r1);
+        yl_crop_range(box[0], box[2], proto_w, &c0, &c1);
+        yl_crop_range(box[1], box[3], proto_h, &r0, &r1);
         memset(o, 0, plane * sizeof *o);
         for (int r = r0; r < r1; r++) {
             const float *p = proto + ((size_t)r * proto_w + c0) * k;

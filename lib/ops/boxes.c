@@ -27,3 +27,18 @@ void yl_sanitize_coordinates(float a, float b, int size, float *lo, float *hi)
 {
     yl_sanitize_padded(a, b, size, 0.0f, lo, hi);
 }
+
+void yl_crop_range(float a, float b, int size, int *begin, int *end)
+{
+    float lo, hi;
+    yl_sanitize_padded(a, b, size, 1.0f, &lo, &hi);
+    if (!(lo < hi)) {           /* also NaN */
+        *begin = *end = 0;
+        return;
+    }
+    /* lo >= 0 and hi <= size here, so the ceilings fit an int. */
+    *begin = lo > (float)size ? size : (int)ceilf(lo);
+    *end = hi <= 0.0f ? 0 : (int)ceilf(hi);
+    if (*end < *begin)
+        *end = *begin;
+}

@@ -19,6 +19,7 @@
  *   the division); Detect's boxes on a GPU (8 ulps of the larger corner of the axis). */
 #include <limits.h>
 
+#include "ops/op_grad.h"
 #include "ops/op_harness.h"
 #include "parity_raw.h"
 
@@ -107,6 +108,45 @@
 #define RESCORE(what, ch, h, w, split, ...) \
     LIST_ROW("mask rescore " what, op_mask_rescore, EXACT, DIMS(ch, h, w, split), __VA_ARGS__)
 
+/* The backward passes (op_grad.h) against central differences of float64 forwards. The
+ * finite differences' own error: the convolution, resize, pool, add and permutes are linear
+ * in each entry (piecewise, away from ties), so a step of 1e-4 leaves only rounding,
+ * ~1e-16 sum|L's terms| / 1e-4 < 1e-9 here; the smooth ops (tanh, sigmoid, softmax, the
+ * masks, BatchNorm) take 1e-5, truncation h^2 f'''/6 ~ 1e-10 of their unit-scale
+ * derivatives. Hence an absolute part of 1e-7, far below a gradient entry (~0.1-10).
+ * The float32 backward's own error, relative to each entry's sum|terms| (the same backward
+ * over absolute values): the GEMM-based gradients as the forward convolution, 1e-5. */
+#define GRAD_SUM {{.kind = OP_SUM, .tol = 1e-5, .atol = 1e-7}}
+/* in, out, kh, kw, stride, pad, dilation, h, w, bias, batch, accumulate, sampling step */
+#define GRAD_CONV(what, ...) ROW("grad conv " what, op_grad_conv2d, FP32, GRAD_SUM, __VA_ARGS__)
+
+/* The other backward passes: each family states its comparison (op_grad_*.c). */
+#define GRAD_ROW(name_, family_, ...) ROW(name_, family_, FP32, GRAD_SUM, __VA_ARGS__)
+#define GRAD_ACT(act, n) GRAD_ROW("grad activation " #act " " #n, op_grad_activation, act, n)
+#define GRAD_POOL(c, h, w, k, s, p) \
+    GRAD_ROW("grad maxpool " #c "x" #h "x" #w " kernel " #k " stride " #s " pad " #p, \
+             op_grad_maxpool2d, c, h, w, k, s, p)
+#define GRAD_RESIZE(c, ih, iw, oh, ow) \
+    GRAD_ROW("grad resize " #c "x" #ih "x" #iw " -> " #oh "x" #ow, op_grad_resize_bilinear, c, \
+             ih, iw, oh, ow)
+#define GRAD_ADD(n) GRAD_ROW("grad add " #n, op_grad_add, n)
+#define GRAD_POINTWISE(what, kind, n) GRAD_ROW("grad " what " " #n, op_grad_pointwise, kind, n)
+#define GRAD_SOFTMAX(rows, cols) \
+    GRAD_ROW("grad softmax " #rows "x" #cols, op_grad_softmax, rows, cols)
+#define GRAD_HEAD(a, c, k, h, w, batch) \
+    GRAD_ROW("grad head output A " #a " C " #c " K " #k " " #h "x" #w " batch " #batch, \
+             op_grad_head_output, a, c, k, h, w, batch)
+#define GRAD_PROTO(k, h, w, batch) \
+    GRAD_ROW("grad proto output " #k "x" #h "x" #w " batch " #batch, op_grad_proto_output, k, \
+             h, w, batch)
+#define GRAD_MASKS(what, h, w, k, n, edge) \
+    GRAD_ROW("grad masks " what, op_grad_masks, h, w, k, n, edge)
+#define GRAD_BN_FROZEN(outer, c, inner) \
+    GRAD_ROW("grad batchnorm frozen " #outer "x" #c "x" #inner, op_grad_batchnorm_frozen, \
+             outer, c, inner)
+#define GRAD_BN_TRAIN(batch, c, hw) \
+    GRAD_ROW("grad batchnorm train " #batch "x" #c "x" #hw, op_grad_batchnorm_train, batch, c, hw)
+
 const op_case op_cases[] = {
     AXIS(1, 1), AXIS(1, 7), AXIS(7, 1), AXIS(5, 5), AXIS(3, 550), AXIS(550, 3), AXIS(480, 550),
     AXIS(640, 550), AXIS(138, 1080), AXIS(1920, 137),
@@ -164,6 +204,33 @@ const op_case op_cases[] = {
          2, 3),
     CONV("64->64 3x3 on 69x69: the parity net's protonet", 64, 64, 3, 3, 1, 1, 1, 69, 69,
          RELU, 1, 0, 1),
+
+    GRAD_CONV("3->5 3x3", 3, 5, 3, 3, 1, 1, 1, 7, 9, 1, 1, 0, 1),
+    GRAD_CONV("4->6 3x3 stride 2, odd sides, batch 2, accumulated", 4, 6, 3, 3, 2, 1, 1, 9, 7, 1,
+              2, 1, 1),
+    GRAD_CONV("5->3 3x3 dilation 2, no bias", 5, 3, 3, 3, 1, 2, 2, 8, 11, 0, 1, 0, 1),
+    GRAD_CONV("6->4 1x1, batch 2", 6, 4, 1, 1, 1, 0, 1, 5, 7, 1, 2, 0, 1),
+    GRAD_CONV("6->4 1x1 accumulated", 6, 4, 1, 1, 1, 0, 1, 5, 7, 1, 1, 1, 1),
+    GRAD_CONV("3->2 1x1 stride 2 padded", 3, 2, 1, 1, 2, 1, 1, 7, 6, 1, 1, 1, 1),
+    GRAD_CONV("7->5 5x3 stride 2 dilation 2", 7, 5, 5, 3, 2, 2, 2, 11, 10, 1, 1, 0, 1),
+    GRAD_CONV("4->4 5x5 on 3x3: an empty output", 4, 4, 5, 5, 1, 0, 1, 3, 3, 1, 1, 0, 1),
+    /* two GEMM tiles along k (288) and the pixels (289), sampled */
+    GRAD_CONV("32->3 3x3 on 17x17: tile edges, sampled", 32, 3, 3, 3, 1, 1, 1, 17, 17, 1, 1, 0,
+              37),
+
+    GRAD_ACT(RELU, 1000), GRAD_ACT(LEAKY01, 257), GRAD_ACT(NONE, 33),
+    GRAD_POOL(3, 7, 9, 3, 2, 1), GRAD_POOL(2, 8, 8, 2, 2, 0), GRAD_POOL(2, 5, 6, 3, 1, 1),
+    GRAD_RESIZE(2, 5, 5, 10, 10), GRAD_RESIZE(3, 4, 7, 9, 13), GRAD_RESIZE(1, 3, 3, 3, 3),
+    GRAD_RESIZE(2, 9, 4, 5, 11),
+    GRAD_ADD(1), GRAD_ADD(257),
+    GRAD_POINTWISE("tanh", 0, 300), GRAD_POINTWISE("sigmoid", 1, 300),
+    GRAD_SOFTMAX(7, 81), GRAD_SOFTMAX(5, 2), GRAD_SOFTMAX(1, 1),
+    GRAD_HEAD(3, 5, 4, 3, 4, 2), GRAD_HEAD(1, 2, 1, 1, 1, 1),
+    GRAD_PROTO(5, 3, 7, 2), GRAD_PROTO(32, 13, 11, 1),
+    GRAD_MASKS("7x9, k 4, 3 masks", 7, 9, 4, 3, 0),
+    GRAD_MASKS("11x6, k 8, 6 masks, boxes past the edges", 11, 6, 8, 6, 1),
+    GRAD_BN_FROZEN(2, 3, 10), GRAD_BN_FROZEN(1, 5, 27),
+    GRAD_BN_TRAIN(2, 3, 12), GRAD_BN_TRAIN(1, 4, 7), GRAD_BN_TRAIN(3, 2, 5),
 
     DCN(0, "stride 1, offsets to 3 px"), DCN(1, "stride 2, far outside"),
     DCN(2, "dilation 2, padding 2"), DCN(3, "integer offsets"), DCN(4, "several GEMM tiles"),
