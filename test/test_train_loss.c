@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cpu/dense_ops.h"
+#include "cpu/training_backward.h"
 #include "cpu/training_forward.h"
 #include "npz.h"
 #include "train/box_loss.h"
@@ -375,8 +376,9 @@ static void train_case_close(train_case *c)
     yolact_model_free(c->model);
 }
 
-/* The batch, made once in the runner before its tests fork (an unchecked fixture): each
- * test reads it (finite differences put back what they change). */
+/* The batch, made by a checked fixture in each test's own process: a forward in the
+ * runner would leave OpenMP's thread pool to forked children, where it no longer exists and
+ * the next parallel region hangs (finite differences put back what they change). */
 static train_case parity;
 
 static void parity_open(void)
@@ -544,6 +546,102 @@ START_TEST(parity_losses_and_head_gradients)
     free(bb), free(cb), free(mb), free(pb), free(pw), free(sb), free(sw);
     free(ref);
     free(spread);
+    grads_free(&gs);
+}
+END_TEST
+
+/* One parameter's gradient against grads.npz: its L2 norm, the 32 sampled entries (in units
+ * of its max |g|) and, where the reference has it, the whole tensor, each as a ratio of
+ * error to tolerance (max(base, 5 x spread)) put into worst[3] when larger. */
+static void check_param_grad(const char *spread, const char *name, const float *got,
+                             size_t n, double worst[3], const char *worst_name[3])
+{
+    char key[200];
+    yl_npy stats, idx, at, full;
+    snprintf(key, sizeof key, "%s/stats", name);
+    const char *err = yl_npz_read(TRAIN_DATA "/grads.npz", key, &stats);
+    ck_assert_msg(err == NULL, "%s: %s", key, err);
+    snprintf(key, sizeof key, "%s/idx", name);
+    ck_assert(yl_npz_read(TRAIN_DATA "/grads.npz", key, &idx) == NULL);
+    snprintf(key, sizeof key, "%s/at", name);
+    ck_assert(yl_npz_read(TRAIN_DATA "/grads.npz", key, &at) == NULL);
+    const double *st = stats.data;
+    double norm = 0;
+    for (size_t i = 0; i < n; i++)
+        norm += (double)got[i] * got[i];
+    norm = sqrt(norm);
+    const char *np[] = {"grads", name, "norm"}, *sp[] = {"grads", name, "sampled"};
+    double ratio[3] = {fabs(norm - st[0]) / st[0] / fmax(3e-3, 5 * json_number(spread, np, 3)),
+                       0, 0};
+    const double sampled_tol = fmax(5e-3, 5 * json_number(spread, sp, 3)) * st[2];
+    for (size_t j = 0; j < idx.count; j++) {
+        int64_t i = ((const int64_t *)idx.data)[j];
+        ck_assert(i >= 0 && (size_t)i < n);
+        double r = fabs(got[i] - ((const double *)at.data)[j]) / sampled_tol;
+        ratio[1] = fmax(ratio[1], r);
+    }
+    snprintf(key, sizeof key, "%s/full", name);
+    if (yl_npz_read(TRAIN_DATA "/grads.npz", key, &full) == NULL) {
+        yl_npy_free(&full);
+        double *g = malloc(n * sizeof *g);
+        for (size_t i = 0; i < n; i++)
+            g[i] = got[i];
+        const char *fp[] = {"grads", name, "full"};
+        ratio[2] = rel_l2(g, n, key) / fmax(1e-3, 5 * json_number(spread, fp, 3));
+        free(g);
+    }
+    for (int k = 0; k < 3; k++) {
+        if (ratio[k] > worst[k]) {
+            worst[k] = ratio[k];
+            worst_name[k] = name;
+        }
+    }
+    ck_assert_msg(ratio[0] <= 1 && ratio[1] <= 1 && ratio[2] <= 1,
+                  "%s: norm %.8g official %.8g; error / tolerance: norm %.3g, sampled %.3g, "
+                  "full %.3g", name, norm, st[0], ratio[0], ratio[1], ratio[2]);
+    yl_npy_free(&stats);
+    yl_npy_free(&idx);
+    yl_npy_free(&at);
+}
+
+/* The network's backward pass: every trainable parameter's gradient for the batch (the sum
+ * over its images) against the official step's, the 53 tensors of grads.npz. */
+START_TEST(parity_network_gradients)
+{
+    train_case *const c = &parity;
+    const yolact_model *m = c->model;
+    yl_loss_config cfg = parity_config(c);
+    grad_set gs;
+    grads_alloc(c, &gs);
+    yl_losses l;
+    ck_assert_status(yl_multibox_loss(&cfg, &c->dims, BATCH, c->out, c->gt, &l, gs.g), YOLACT_OK);
+    yl_training_backward *bw;
+    ck_assert_status(yl_cpu_training_backward_create(m, c->seg_w, 0, &bw), YOLACT_OK);
+    for (int b = 0; b < BATCH; b++)
+        ck_assert_status(yl_cpu_training_backward(bw, c->fw[b], &gs.g[b]), YOLACT_OK);
+
+    char *spread = read_text(TRAIN_DATA "/spread.json");
+    double worst[3] = {0, 0, 0};
+    const char *worst_name[3] = {"", "", ""};
+    for (int i = 0; i < bw->num_trainables; i++) {
+        const yl_trainable *t = &bw->trainables[i];
+        float *g = malloc(t->rows * t->per_row * sizeof *g);
+        yl_cpu_training_backward_grad(bw, t, g);
+        check_param_grad(spread, t->name, g, t->rows * t->per_row, worst, worst_name);
+        free(g);
+    }
+    const int S = m->num_classes - 1, P3C = m->buffers[c->fw[0]->p3].channels;
+    check_param_grad(spread, "semantic_seg_conv.weight", bw->segm_weight_grad, (size_t)S * P3C,
+                     worst, worst_name);
+    check_param_grad(spread, "semantic_seg_conv.bias", bw->segm_bias_grad, (size_t)S, worst,
+                     worst_name);
+    ck_assert_int_eq(bw->num_trainables + 2, 53);
+    const char *kinds[3] = {"norm", "sampled", "full"};
+    for (int k = 0; k < 3; k++)
+        printf("train_loss: network gradients, worst %s error / tolerance %.3g (%s)\n",
+               kinds[k], worst[k], worst_name[k]);
+    free(spread);
+    yl_cpu_training_backward_destroy(bw);
     grads_free(&gs);
 }
 END_TEST
@@ -723,11 +821,19 @@ Suite *train_loss_suite(void)
     suite_add_tcase(s, tc);
     TCase *parity = tcase_create("parity");
     tcase_set_timeout(parity, 300);
-    tcase_add_unchecked_fixture(parity, parity_open, parity_close);
+    tcase_add_checked_fixture(parity, parity_open, parity_close);
     tcase_add_test(parity, parity_losses_and_head_gradients);
     tcase_add_test(parity, parity_gradients_match_finite_differences);
     tcase_add_test(parity, masks_to_train_samples_by_seed);
     tcase_add_test(parity, unusual_ground_truth_gives_finite_losses);
     suite_add_tcase(s, parity);
+    /* The whole network's backward on the batch: seconds here, minutes under valgrind, whose
+     * CI run (mk/hardening.mk) leaves "slow" out. */
+    TCase *network = tcase_create("network");
+    tcase_set_tags(network, "slow");
+    tcase_set_timeout(network, 300);
+    tcase_add_checked_fixture(network, parity_open, parity_close);
+    tcase_add_test(network, parity_network_gradients);
+    suite_add_tcase(s, network);
     return s;
 }
