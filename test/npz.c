@@ -154,7 +154,7 @@ static const char *npy_header(const char *h, size_t len, yl_npy *a)
     if (!d || !f || !s)
         return "npy: header lacks descr, fortran_order or shape";
     static const struct { const char *name; size_t size; } types[] = {
-        {"<f4", 4}, {"<i4", 4}, {"<i8", 8}, {"|u1", 1}, {"|b1", 1}};
+        {"<f4", 4}, {"<f8", 8}, {"<i4", 4}, {"<i8", 8}, {"|u1", 1}, {"|b1", 1}};
     d = strchr(d + 8, '\'');
     a->item_size = 0;
     for (size_t i = 0; d && i < sizeof types / sizeof types[0]; i++) {

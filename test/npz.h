@@ -11,7 +11,7 @@
 #define YL_NPY_MAX_DIMS 8
 
 typedef struct yl_npy {
-    char dtype[8];              /* as in the header: "<f4", "<i4", "<i8", "|u1", "|b1" */
+    char dtype[8];              /* as in the header: "<f4", "<f8", "<i4", "<i8", "|u1", "|b1" */
     size_t item_size;
     int ndim;
     size_t shape[YL_NPY_MAX_DIMS];

@@ -487,7 +487,7 @@ START_TEST(batchnorm_folding_matches_unfolded)
     for (int with_bias = 0; with_bias < 2; with_bias++) {
         const float *cb = with_bias ? conv_bias : NULL;
         memcpy(wf, w, sizeof wf);
-        yl_fold_batchnorm(wf, bf, O, C * K * K, cb, gamma, beta, mean, var, 1e-5);
+        yl_fold_batchnorm(wf, bf, O, C * K * K, cb, gamma, beta, mean, var, 1e-5, NULL);
         yl_conv_desc d = {C, O, K, K, 1, 1, 1};
         float raw[O * H * W], folded[O * H * W];
         float *ws = malloc((yl_conv2d_workspace_floats(&d, H, W) + 1) * sizeof(float));

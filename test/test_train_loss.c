@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cpu/dense_ops.h"
+#include "cpu/training_backward.h"
 #include "cpu/training_forward.h"
 #include "npz.h"
 #include "train/box_loss.h"
@@ -14,6 +15,7 @@
 #include "train/ground_truth.h"
 #include "train/match.h"
 #include "train/multibox_loss.h"
+#include "train/sgd.h"
 #include "weights/tensor_table.h"
 #include "yl_test.h"
 
@@ -329,18 +331,10 @@ static void semantic_map(const train_case *c, int b)
         }
 }
 
-static void train_case_open(train_case *c)
+/* The network's outputs on both images under c->model and c->seg_w, c->seg_b. */
+static void train_case_forward(train_case *c)
 {
-    memset(c, 0, sizeof *c);
-    c->model = yl_test_parity_model();
     const yolact_model *m = c->model;
-    ck_assert_status(yl_weights_read(YL_TEST_PARITY_CHECKPOINT, &c->table), YOLACT_OK);
-    const yl_tensor *w = yl_tensor_table_find(&c->table, "semantic_seg_conv.weight");
-    const yl_tensor *bias = yl_tensor_table_find(&c->table, "semantic_seg_conv.bias");
-    ck_assert(w && bias);
-    c->seg_w = w->data;
-    c->seg_b = bias->data;
-    char *json = read_text(TRAIN_DATA "/gt.json");
     for (int b = 0; b < BATCH; b++) {
         char path[256];
         snprintf(path, sizeof path, YL_TEST_DATA "/parity/%s.png", image_names[b]);
@@ -354,20 +348,44 @@ static void train_case_open(train_case *c)
         const yl_buffer_desc *p3 = &m->buffers[c->fw[b]->p3];
         c->segm[b] = malloc((size_t)80 * p3->height * p3->width * sizeof(float));
         semantic_map(c, b);
-        read_gt(c, json, b);
         const yl_training_forward *f = c->fw[b];
         c->out[b] = (yl_loss_outputs){f->loc, f->conf, f->coeff, f->proto, c->segm[b]};
         c->dims = (yl_loss_dims){m->priors, m->num_priors, m->num_classes, m->num_prototypes,
                                  m->proto_h, m->proto_w, p3->height, p3->width};
     }
-    free(json);
 }
 
-static void train_case_close(train_case *c)
+static void train_case_forward_free(train_case *c)
 {
     for (int b = 0; b < BATCH; b++) {
         yl_cpu_training_forward_destroy(c->fw[b]);
         free(c->segm[b]);
+        c->fw[b] = NULL;
+        c->segm[b] = NULL;
+    }
+}
+
+static void train_case_open(train_case *c)
+{
+    memset(c, 0, sizeof *c);
+    c->model = yl_test_parity_model();
+    ck_assert_status(yl_weights_read(YL_TEST_PARITY_CHECKPOINT, &c->table), YOLACT_OK);
+    const yl_tensor *w = yl_tensor_table_find(&c->table, "semantic_seg_conv.weight");
+    const yl_tensor *bias = yl_tensor_table_find(&c->table, "semantic_seg_conv.bias");
+    ck_assert(w && bias);
+    c->seg_w = w->data;
+    c->seg_b = bias->data;
+    char *json = read_text(TRAIN_DATA "/gt.json");
+    for (int b = 0; b < BATCH; b++)
+        read_gt(c, json, b);
+    free(json);
+    train_case_forward(c);
+}
+
+static void train_case_close(train_case *c)
+{
+    train_case_forward_free(c);
+    for (int b = 0; b < BATCH; b++) {
         yl_gt_free(&c->gt[b]);
         yl_npy_free(&c->masks[b]);
     }
@@ -375,8 +393,9 @@ static void train_case_close(train_case *c)
     yolact_model_free(c->model);
 }
 
-/* The batch, made once in the runner before its tests fork (an unchecked fixture): each
- * test reads it (finite differences put back what they change). */
+/* The batch, made by a checked fixture in each test's own process: a forward in the
+ * runner would leave OpenMP's thread pool to forked children, where it no longer exists and
+ * the next parallel region hangs (finite differences put back what they change). */
 static train_case parity;
 
 static void parity_open(void)
@@ -545,6 +564,195 @@ START_TEST(parity_losses_and_head_gradients)
     free(ref);
     free(spread);
     grads_free(&gs);
+}
+END_TEST
+
+/* The batch's loss (its total to *total unless NULL) and the network's backward pass over
+ * both images: the parameter gradients of the step. */
+static yl_training_backward *batch_backward(const train_case *c, double *total)
+{
+    yl_loss_config cfg = parity_config(c);
+    grad_set gs;
+    grads_alloc(c, &gs);
+    yl_losses l;
+    ck_assert_status(yl_multibox_loss(&cfg, &c->dims, BATCH, c->out, c->gt, &l, gs.g), YOLACT_OK);
+    if (total)
+        *total = l.total;
+    yl_training_backward *bw;
+    ck_assert_status(yl_cpu_training_backward_create(c->model, c->seg_w, 0, &bw), YOLACT_OK);
+    for (int b = 0; b < BATCH; b++)
+        ck_assert_status(yl_cpu_training_backward(bw, c->fw[b], &gs.g[b]), YOLACT_OK);
+    grads_free(&gs);
+    return bw;
+}
+
+/* One parameter's gradient against grads.npz: its L2 norm, the 32 sampled entries (in units
+ * of its max |g|) and, where the reference has it, the whole tensor, each as a ratio of
+ * error to tolerance (max(base, 5 x spread)) put into worst[3] when larger. */
+static void check_param_grad(const char *spread, const char *name, const float *got,
+                             size_t n, double worst[3], const char *worst_name[3])
+{
+    char key[200];
+    yl_npy stats, idx, at, full;
+    snprintf(key, sizeof key, "%s/stats", name);
+    const char *err = yl_npz_read(TRAIN_DATA "/grads.npz", key, &stats);
+    ck_assert_msg(err == NULL, "%s: %s", key, err);
+    snprintf(key, sizeof key, "%s/idx", name);
+    ck_assert(yl_npz_read(TRAIN_DATA "/grads.npz", key, &idx) == NULL);
+    snprintf(key, sizeof key, "%s/at", name);
+    ck_assert(yl_npz_read(TRAIN_DATA "/grads.npz", key, &at) == NULL);
+    const double *st = stats.data;
+    double norm = 0;
+    for (size_t i = 0; i < n; i++)
+        norm += (double)got[i] * got[i];
+    norm = sqrt(norm);
+    const char *np[] = {"grads", name, "norm"}, *sp[] = {"grads", name, "sampled"};
+    double ratio[3] = {fabs(norm - st[0]) / st[0] / fmax(3e-3, 5 * json_number(spread, np, 3)),
+                       0, 0};
+    const double sampled_tol = fmax(5e-3, 5 * json_number(spread, sp, 3)) * st[2];
+    for (size_t j = 0; j < idx.count; j++) {
+        int64_t i = ((const int64_t *)idx.data)[j];
+        ck_assert(i >= 0 && (size_t)i < n);
+        double r = fabs(got[i] - ((const double *)at.data)[j]) / sampled_tol;
+        ratio[1] = fmax(ratio[1], r);
+    }
+    snprintf(key, sizeof key, "%s/full", name);
+    if (yl_npz_read(TRAIN_DATA "/grads.npz", key, &full) == NULL) {
+        yl_npy_free(&full);
+        double *g = malloc(n * sizeof *g);
+        for (size_t i = 0; i < n; i++)
+            g[i] = got[i];
+        const char *fp[] = {"grads", name, "full"};
+        ratio[2] = rel_l2(g, n, key) / fmax(1e-3, 5 * json_number(spread, fp, 3));
+        free(g);
+    }
+    for (int k = 0; k < 3; k++) {
+        if (ratio[k] > worst[k]) {
+            worst[k] = ratio[k];
+            worst_name[k] = name;
+        }
+    }
+    ck_assert_msg(ratio[0] <= 1 && ratio[1] <= 1 && ratio[2] <= 1,
+                  "%s: norm %.8g official %.8g; error / tolerance: norm %.3g, sampled %.3g, "
+                  "full %.3g", name, norm, st[0], ratio[0], ratio[1], ratio[2]);
+    yl_npy_free(&stats);
+    yl_npy_free(&idx);
+    yl_npy_free(&at);
+}
+
+/* The network's backward pass: every trainable parameter's gradient for the batch (the sum
+ * over its images) against the official step's, the 53 tensors of grads.npz. */
+START_TEST(parity_network_gradients)
+{
+    train_case *const c = &parity;
+    const yolact_model *m = c->model;
+    yl_training_backward *bw = batch_backward(c, NULL);
+
+    char *spread = read_text(TRAIN_DATA "/spread.json");
+    double worst[3] = {0, 0, 0};
+    const char *worst_name[3] = {"", "", ""};
+    for (int i = 0; i < bw->num_trainables; i++) {
+        const yl_trainable *t = &bw->trainables[i];
+        float *g = malloc(t->rows * t->per_row * sizeof *g);
+        yl_cpu_training_backward_grad(bw, t, g);
+        check_param_grad(spread, t->name, g, t->rows * t->per_row, worst, worst_name);
+        free(g);
+    }
+    const int S = m->num_classes - 1, P3C = m->buffers[c->fw[0]->p3].channels;
+    check_param_grad(spread, "semantic_seg_conv.weight", bw->segm_weight_grad, (size_t)S * P3C,
+                     worst, worst_name);
+    check_param_grad(spread, "semantic_seg_conv.bias", bw->segm_bias_grad, (size_t)S, worst,
+                     worst_name);
+    ck_assert_int_eq(bw->num_trainables + 2, 53);
+    const char *kinds[3] = {"norm", "sampled", "full"};
+    for (int k = 0; k < 3; k++)
+        printf("train_loss: network gradients, worst %s error / tolerance %.3g (%s)\n",
+               kinds[k], worst[k], worst_name[k]);
+    free(spread);
+    yl_cpu_training_backward_destroy(bw);
+}
+END_TEST
+
+/* losses_before_each_step[step]'s "total" in text (sgd.json, spread.json). */
+static double step_total(const char *text, int step)
+{
+    const char *at = strstr(text, "\"losses_before_each_step\"");
+    ck_assert_ptr_nonnull(at);
+    for (int i = 0; i < step; i++) {
+        at = strstr(at, "\"total\"");
+        ck_assert_ptr_nonnull(at);
+        at += 7;
+    }
+    const char *path[] = {"total"};
+    return json_number(at, path, 1);
+}
+
+/* One SGD step on the checkpoint's (unfolded) tensors from the batch's gradients, each
+ * tensor's momentum buffer in bufs[i] (numbered as bw's trainables, then semantic_seg_conv's
+ * weight and bias), then the network rebuilt from them (BatchNorm folded again) and run on
+ * the batch. */
+static void sgd_step(train_case *c, yl_training_backward *bw, float **bufs, int first)
+{
+    const yl_sgd_options opt = {.lr = 1e-4, .momentum = 0.9, .weight_decay = 5e-4};
+    for (int i = 0; i < bw->num_trainables + 2; i++) {
+        const yl_trainable *t = i < bw->num_trainables ? &bw->trainables[i] : NULL;
+        const char *name = t ? t->name : i == bw->num_trainables ? "semantic_seg_conv.weight"
+                                                               : "semantic_seg_conv.bias";
+        yl_tensor *p = (yl_tensor *)yl_tensor_table_find(&c->table, name);
+        ck_assert_msg(p != NULL, "no tensor %s", name);
+        float *g = malloc((size_t)p->numel * sizeof *g);
+        if (first)
+            bufs[i] = malloc((size_t)p->numel * sizeof *bufs[i]);
+        if (t) {
+            ck_assert_uint_eq(t->rows * t->per_row, (size_t)p->numel);
+            yl_cpu_training_backward_grad(bw, t, g);
+        } else {
+            memcpy(g, i == bw->num_trainables ? bw->segm_weight_grad : bw->segm_bias_grad,
+                   (size_t)p->numel * sizeof *g);
+        }
+        int fresh = first;
+        ck_assert_status(yl_sgd_step(&opt, (size_t)p->numel, p->data, g, bufs[i], &fresh),
+                         YOLACT_OK);
+        free(g);
+    }
+    train_case_forward_free(c);
+    const yl_preset *preset = yl_preset_find(c->model->preset.name);
+    yolact_model_free(c->model);
+    ck_assert_status(yl_model_build(&c->table, preset, YOLACT_PRESET_GIVEN, &c->model), YOLACT_OK);
+    train_case_forward(c);
+}
+
+/* Two steps of torch.optim.SGD(lr 1e-4, momentum 0.9, weight decay 5e-4) on the batch: the
+ * totals before the second and the third step against sgd.json's (1e-3 and 1e-2 relative,
+ * or 5 x the official spread). */
+START_TEST(parity_sgd_steps)
+{
+    train_case *const c = &parity;
+    char *ref = read_text(TRAIN_DATA "/sgd.json"), *spread = read_text(TRAIN_DATA "/spread.json");
+    const double base_tol[2] = {1e-3, 1e-2};
+    float *bufs[64];
+    double total;
+    yl_training_backward *bw = batch_backward(c, &total);
+    ck_assert_int_le(bw->num_trainables + 2, 64);
+    const int n = bw->num_trainables + 2;
+    for (int step = 1; step <= 2; step++) {
+        sgd_step(c, bw, bufs, step == 1);
+        yl_cpu_training_backward_destroy(bw);
+        double before = total;
+        bw = batch_backward(c, &total);
+        double want = step_total(ref, step);
+        double tol = fmax(base_tol[step - 1], 5 * step_total(spread, step));
+        double e = fabs(total - want) / want;
+        printf("train_loss: SGD step %d: total %.8g -> %.8g, official %.8g, relative %.3g "
+               "(tolerance %.3g)\n", step, before, total, want, e, tol);
+        ck_assert_msg(e <= tol, "total after %d SGD steps %.8g, official %.8g: relative %g > %g",
+                      step, total, want, e, tol);
+    }
+    yl_cpu_training_backward_destroy(bw);
+    for (int i = 0; i < n; i++)
+        free(bufs[i]);
+    free(ref);
+    free(spread);
 }
 END_TEST
 
@@ -723,11 +931,20 @@ Suite *train_loss_suite(void)
     suite_add_tcase(s, tc);
     TCase *parity = tcase_create("parity");
     tcase_set_timeout(parity, 300);
-    tcase_add_unchecked_fixture(parity, parity_open, parity_close);
+    tcase_add_checked_fixture(parity, parity_open, parity_close);
     tcase_add_test(parity, parity_losses_and_head_gradients);
     tcase_add_test(parity, parity_gradients_match_finite_differences);
     tcase_add_test(parity, masks_to_train_samples_by_seed);
     tcase_add_test(parity, unusual_ground_truth_gives_finite_losses);
     suite_add_tcase(s, parity);
+    /* The whole network's backward on the batch: seconds here, minutes under valgrind, whose
+     * CI run (mk/hardening.mk) leaves "slow" out. */
+    TCase *network = tcase_create("network");
+    tcase_set_tags(network, "slow");
+    tcase_set_timeout(network, 300);
+    tcase_add_checked_fixture(network, parity_open, parity_close);
+    tcase_add_test(network, parity_network_gradients);
+    tcase_add_test(network, parity_sgd_steps);
+    suite_add_tcase(s, network);
     return s;
 }

@@ -23,6 +23,14 @@ void yl_cpu_training_forward_destroy(yl_training_forward *f)
     free(f);
 }
 
+int yl_training_p3(const yolact_model *m)
+{
+    for (int i = 0; i < m->num_ops; i++)
+        if (m->ops[i].part == YL_PART_PROTONET)
+            return m->ops[i].in;
+    return -1;
+}
+
 yolact_status yl_cpu_training_forward_create(const yolact_model *m, int threads,
                                              yl_training_forward **out)
 {
@@ -31,10 +39,7 @@ yolact_status yl_cpu_training_forward_create(const yolact_model *m, int threads,
         return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory for a training forward");
     f->model = m;
     f->threads = threads > 0 ? threads : omp_get_num_procs();
-    f->p3 = -1;
-    for (int i = 0; i < m->num_ops && f->p3 < 0; i++)
-        if (m->ops[i].part == YL_PART_PROTONET)
-            f->p3 = m->ops[i].in;
+    f->p3 = yl_training_p3(m);
     yolact_status s = yl_cpu_prepared_acquire(m, &f->prepared);
     if (s != YOLACT_OK) {
         yl_cpu_training_forward_destroy(f);

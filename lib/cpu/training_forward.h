@@ -21,6 +21,9 @@ typedef struct yl_training_forward {
     yl_cpu_op_scratch scratch;
 } yl_training_forward;
 
+/* The buffer the protonet reads (P3), or -1 for a model without one. */
+int yl_training_p3(const yolact_model *m);
+
 /* threads: 0 = every core. */
 yolact_status yl_cpu_training_forward_create(const yolact_model *m, int threads,
                                              yl_training_forward **f);

@@ -71,6 +71,8 @@ static yolact_status build(builder *b, const yl_preset *preset)
     for (int i = 0; i < b->num_refs; i++) {
         m->ops[b->refs[i].op].weight = m->params + b->refs[i].weight;
         m->ops[b->refs[i].op].bias = m->params + b->refs[i].bias;
+        if (b->refs[i].bn_scale != YL_NO_BN_SCALE)
+            m->ops[b->refs[i].op].bn_scale = m->params + b->refs[i].bn_scale;
     }
     for (int l = 0; l < m->maskiou.num_layers; l++) {
         m->maskiou.layers[l].weight = m->params + b->maskiou[l].weight;

@@ -70,10 +70,10 @@ yolact_status yl_reserve_params(builder *b, size_t count, size_t *offset)
     return YOLACT_OK;
 }
 
-yolact_status yl_add_param_ref(builder *b, size_t weight, size_t bias)
+yolact_status yl_add_param_ref(builder *b, size_t weight, size_t bias, size_t bn_scale)
 {
     YL_TRY(grow((void **)&b->refs, &b->cap_refs, b->num_refs + 1, sizeof *b->refs));
-    b->refs[b->num_refs++] = (param_ref){b->m->num_ops, weight, bias};
+    b->refs[b->num_refs++] = (param_ref){b->m->num_ops, weight, bias, bn_scale};
     return YOLACT_OK;
 }
 
@@ -130,7 +130,8 @@ yolact_status yl_require_tensor(builder *b, const char *name, int ndim, int64_t 
 
 
 static yolact_status fold_bn(builder *b, const char *bn, int out_channels, float *weight,
-                             size_t per_channel, const float *conv_bias, float *bias)
+                             size_t per_channel, const float *conv_bias, float *bias,
+                             float *scale)
 {
     static const char *const parts[] = {"weight", "bias", "running_mean", "running_var"};
     const yl_tensor *t[4];
@@ -141,7 +142,7 @@ static yolact_status fold_bn(builder *b, const char *bn, int out_channels, float
     }
     b->m->info.num_parameters += 2 * out_channels;
     yl_fold_batchnorm(weight, bias, out_channels, per_channel, conv_bias, t[0]->data, t[1]->data,
-                      t[2]->data, t[3]->data, BN_EPS);
+                      t[2]->data, t[3]->data, BN_EPS, scale);
     return YOLACT_OK;
 }
 
@@ -166,10 +167,11 @@ yolact_status yl_add_conv_or_dcn(builder *b, const conv_spec *s, int in, int off
                        "kernels occur in YOLACT", name, kh, kw);
 
     const param_ref *shared = find_ref(b, s->conv);
-    size_t woff = 0, boff = 0;
+    size_t woff = 0, boff = 0, soff = YL_NO_BN_SCALE;
     if (shared) {
         woff = shared->weight;
         boff = shared->bias;
+        soff = shared->bn_scale;
     } else {
         YL_TRY(yl_reserve_params(b, (size_t)w->numel, &woff));
         YL_TRY(yl_reserve_params(b, (size_t)o, &boff));
@@ -183,9 +185,13 @@ yolact_status yl_add_conv_or_dcn(builder *b, const conv_spec *s, int in, int off
             YL_TRY(yl_require_tensor(b, name, 1, o, &bt));
             b->m->info.num_parameters += o;
         }
-        if (s->bn)
+        if (s->bn) {
+            YL_TRY(yl_reserve_params(b, (size_t)o, &soff));
+            weight = b->params + woff;  /* the block may have moved */
+            bias = b->params + boff;
             YL_TRY(fold_bn(b, s->bn, o, weight, (size_t)(w->numel / o), bt ? bt->data : NULL,
-                           bias));
+                           bias, b->params + soff));
+        }
         else
             memcpy(bias, bt->data, (size_t)o * sizeof *bias);
     }
@@ -212,7 +218,7 @@ yolact_status yl_add_conv_or_dcn(builder *b, const conv_spec *s, int in, int off
                            r.width);
     }
     YL_TRY(yl_new_buffer(b, o, oh, ow, &op.out));
-    YL_TRY(yl_add_param_ref(b, woff, boff));
+    YL_TRY(yl_add_param_ref(b, woff, boff, soff));
     YL_TRY(yl_new_op(b, &op));
     *out = op.out;
     return YOLACT_OK;

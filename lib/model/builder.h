@@ -15,7 +15,10 @@
 typedef struct param_ref {
     int op;
     size_t weight, bias; /* offsets into the parameter block */
+    size_t bn_scale;     /* the folded BatchNorm's scale, or YL_NO_BN_SCALE */
 } param_ref;
+
+#define YL_NO_BN_SCALE ((size_t)-1)
 
 typedef struct builder {
     const yl_tensor_table *table;
@@ -45,8 +48,9 @@ yolact_status yl_new_buffer(builder *b, int channels, int height, int width, int
 yolact_status yl_new_op(builder *b, const yl_op *op);
 /* count floats of the parameter block; their offset to *offset. */
 yolact_status yl_reserve_params(builder *b, size_t count, size_t *offset);
-/* Record where the next op's parameters are, for ops of the same module to share them. */
-yolact_status yl_add_param_ref(builder *b, size_t weight, size_t bias);
+/* Record where the next op's parameters are, for ops of the same module to share them
+ * (bn_scale: YL_NO_BN_SCALE without a BatchNorm). */
+yolact_status yl_add_param_ref(builder *b, size_t weight, size_t bias, size_t bn_scale);
 
 /* Whether the tensor named by the format exists (it is not marked used). */
 int yl_tensor_exists(const builder *b, const char *fmt, ...) YL_PRINTF(2, 3);

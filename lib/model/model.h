@@ -88,6 +88,8 @@ typedef struct yl_op {
     int offsets;               /* DCN: the buffer of its offsets and modulation logits */
     yl_conv_desc conv;
     const float *weight, *bias; /* CONV, DCN: folded, owned by the model's parameter block */
+    const float *bn_scale;     /* CONV, DCN: the frozen BatchNorm's gamma / sqrt(var + eps) per
+                                  output channel folded in (training unfolds with it), or NULL */
     yl_activation act;
     int pool_kernel, pool_stride, pool_pad;
     int level;                 /* HEAD_OUTPUT: the level; in/out/residual = loc/conf/coeff maps */
@@ -143,12 +145,32 @@ yolact_status yl_plan_arena(const yolact_model *m, int batch, yl_arena_alloc all
                             float **arena, float ***buffers);
 
 /* Fold BatchNorm (gamma, beta, running mean and variance) into the convolution before it:
- * weight (out_channels x per_channel) *= gamma / sqrt(var + eps),
- * bias = beta + (conv_bias - mean) * that (conv_bias NULL: no bias of its own, as every
- * plain convolution before a BN; DCN layers have one). */
+ * weight (out_channels x per_channel) *= scale = gamma / sqrt(var + eps),
+ * bias = beta + (conv_bias - mean) * scale (conv_bias NULL: no bias of its own, as every
+ * plain convolution before a BN; DCN layers have one). scale (out_channels) is written
+ * unless NULL. */
 void yl_fold_batchnorm(float *weight, float *bias, int out_channels, size_t per_channel,
                        const float *conv_bias, const float *gamma, const float *beta, const float *mean,
-                       const float *var, double eps);
+                       const float *var, double eps, float *scale);
+
+/* A trainable parameter of the network in the official state dict's terms: where its
+ * folded values lie in the model's parameter block. The head's concatenated convolution
+ * gives three (bbox_layer, conf_layer, mask_layer), a convolution folded with a frozen
+ * BatchNorm its weight only (a DCN's bias too), scaled back by bn_scale. */
+typedef struct yl_trainable {
+    char name[160];            /* the state-dict key, e.g. "fpn.lat_layers.0.weight" */
+    int ndim;
+    int64_t shape[4];
+    size_t offset;             /* of its first float in yolact_model.params */
+    size_t rows, per_row;      /* output channels, floats per channel */
+    const float *bn_scale;     /* (rows): unfolded = folded / bn_scale; NULL: not folded */
+} yl_trainable;
+
+/* The trainable parameters of m's op list (the mask-IoU net's excepted) to *list
+ * (malloc'ed, *count entries), each once however many ops share it; *block_floats: the
+ * floats of m->params they lie in. */
+yolact_status yl_model_trainables(const yolact_model *m, yl_trainable **list, int *count,
+                                  size_t *block_floats);
 
 /* Guess the preset from the shapes when neither the options nor the file name tell. */
 const yl_preset *yl_preset_guess(const yl_tensor_table *table);

@@ -267,7 +267,7 @@ yolact_status yl_build_head(builder *b, const int *levels)
                     .conv = {d.channels, total, k, k, 1, k / 2, 1}};
         YL_TRY(yl_new_buffer(b, total, d.height, d.width, &maps));
         op.out = maps;
-        YL_TRY(yl_add_param_ref(b, woff, boff));
+        YL_TRY(yl_add_param_ref(b, woff, boff, YL_NO_BN_SCALE));
         YL_TRY(yl_new_op(b, &op));
         YL_TRY(yl_new_op(b, &(yl_op){.kind = YL_OP_HEAD_OUTPUT,
                                      .name = "prediction_layers.0.output", .in = maps, .out = -1,
