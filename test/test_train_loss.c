@@ -689,8 +689,8 @@ static double step_total(const char *text, int step)
 
 /* One SGD step on the checkpoint's (unfolded) tensors from the batch's gradients, each
  * tensor's momentum buffer in bufs[i] (numbered as bw's trainables, then semantic_seg_conv's
- * weight and bias), then the network rebuilt from them (BatchNorm folded again) and run on
- * the batch. */
+ * weight and bias), then bw destroyed (it borrows the model) and the network rebuilt from
+ * them (BatchNorm folded again) and run on the batch. */
 static void sgd_step(train_case *c, yl_training_backward *bw, float **bufs, int first)
 {
     const yl_sgd_options opt = {.lr = 1e-4, .momentum = 0.9, .weight_decay = 5e-4};
@@ -715,6 +715,7 @@ static void sgd_step(train_case *c, yl_training_backward *bw, float **bufs, int 
                          YOLACT_OK);
         free(g);
     }
+    yl_cpu_training_backward_destroy(bw);  /* it borrows the model freed below */
     train_case_forward_free(c);
     const yl_preset *preset = yl_preset_find(c->model->preset.name);
     yolact_model_free(c->model);
@@ -737,7 +738,6 @@ START_TEST(parity_sgd_steps)
     const int n = bw->num_trainables + 2;
     for (int step = 1; step <= 2; step++) {
         sgd_step(c, bw, bufs, step == 1);
-        yl_cpu_training_backward_destroy(bw);
         double before = total;
         bw = batch_backward(c, &total);
         double want = step_total(ref, step);
