@@ -929,7 +929,10 @@ Suite *train_loss_suite(void)
     tcase_add_test(tc, box_encode_and_smooth_l1);
     tcase_add_test(tc, class_loss_mines_hard_negatives);
     suite_add_tcase(s, tc);
+    /* The parity batch through the loss: 7 minutes of valgrind's CI run, which leaves "slow"
+     * out (make test and ASan run it). */
     TCase *parity = tcase_create("parity");
+    tcase_set_tags(parity, "slow");
     tcase_set_timeout(parity, 300);
     tcase_add_checked_fixture(parity, parity_open, parity_close);
     tcase_add_test(parity, parity_losses_and_head_gradients);
