@@ -929,8 +929,9 @@ Suite *train_loss_suite(void)
     tcase_add_test(tc, box_encode_and_smooth_l1);
     tcase_add_test(tc, class_loss_mines_hard_negatives);
     suite_add_tcase(s, tc);
-    /* The parity batch through the loss: 7 minutes of valgrind's CI run, which leaves "slow"
-     * out (make test and ASan run it). */
+    /* The parity batch: the loss's terms and gradients, then the whole network's backward
+     * and two SGD steps. Minutes under valgrind, whose CI run (mk/hardening.mk) leaves "slow"
+     * out; make test and ASan run it. */
     TCase *parity = tcase_create("parity");
     tcase_set_tags(parity, "slow");
     tcase_set_timeout(parity, 300);
@@ -939,15 +940,8 @@ Suite *train_loss_suite(void)
     tcase_add_test(parity, parity_gradients_match_finite_differences);
     tcase_add_test(parity, masks_to_train_samples_by_seed);
     tcase_add_test(parity, unusual_ground_truth_gives_finite_losses);
+    tcase_add_test(parity, parity_network_gradients);
+    tcase_add_test(parity, parity_sgd_steps);
     suite_add_tcase(s, parity);
-    /* The whole network's backward on the batch: seconds here, minutes under valgrind, whose
-     * CI run (mk/hardening.mk) leaves "slow" out. */
-    TCase *network = tcase_create("network");
-    tcase_set_tags(network, "slow");
-    tcase_set_timeout(network, 300);
-    tcase_add_checked_fixture(network, parity_open, parity_close);
-    tcase_add_test(network, parity_network_gradients);
-    tcase_add_test(network, parity_sgd_steps);
-    suite_add_tcase(s, network);
     return s;
 }
