@@ -54,8 +54,7 @@ yolact_status yl_cpu_run_op(const yolact_model *m, int i, float *const *buffers,
                                out->width, scratch->resize);
         break;
     case YL_OP_ADD:
-        yl_add_cpu(src, buffers[op->residual], (size_t)out->channels * out->height * out->width,
-                   dst);
+        yl_add_cpu(src, buffers[op->residual], yl_buffer_floats(out), dst);
         break;
     case YL_OP_HEAD_OUTPUT: {
         const yl_level *lv = &m->levels[op->level];

@@ -12,8 +12,7 @@
 
 static size_t buffer_floats(const yolact_model *m, int b)
 {
-    const yl_buffer_desc *d = &m->buffers[b];
-    return (size_t)d->channels * d->height * d->width;
+    return yl_buffer_floats(&m->buffers[b]);
 }
 
 void yl_cpu_training_backward_destroy(yl_training_backward *bw)

@@ -57,9 +57,8 @@ yolact_status yl_cpu_training_forward_create(const yolact_model *m, int threads,
     int ok = f->scratch.conv && f->scratch.resize && f->loc && f->conf && f->coeff && f->proto &&
              f->buffers;
     for (int b = 0; ok && b < m->num_buffers; b++) {
-        const yl_buffer_desc *d = &m->buffers[b];
-        ok = (f->buffers[b] = malloc((size_t)d->channels * d->height * d->width * sizeof(float) +
-                                     1)) != NULL;
+        ok = (f->buffers[b] = malloc(yl_buffer_floats(&m->buffers[b]) * sizeof(float) + 1)) !=
+             NULL;
     }
     if (!ok || f->p3 < 0) {
         yl_cpu_training_forward_destroy(f);

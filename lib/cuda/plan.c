@@ -78,8 +78,8 @@ static yolact_status plan_library_conv(cuda_state *st, int i, int images, yl_dnn
 static yolact_status plan_library_conv_passes(cuda_state *st, int i)
 {
     const yl_op *op = &st->model->ops[i];
-    const size_t in = buffer_floats(&st->model->buffers[op->in]);
-    const size_t out = buffer_floats(&st->model->buffers[op->out]);
+    const size_t in = yl_buffer_floats(&st->model->buffers[op->in]);
+    const size_t out = yl_buffer_floats(&st->model->buffers[op->out]);
     const size_t largest = in > out ? in : out, fit = yl_dnn_max_tensor_elements() / largest;
     if (fit == 0)
         return yl_fail(YOLACT_ERR_LIMIT, "convolution %s: one image's tensor of %zu elements "

@@ -22,7 +22,7 @@ static yolact_status run_op(cuda_state *st, int i, int size)
     case YL_OP_CONV:
         if (c->dnn_plan[size]) {
             const int at_once = B < c->dnn_images ? B : c->dnn_images;
-            const size_t in_step = buffer_floats(in), out_step = buffer_floats(out);
+            const size_t in_step = yl_buffer_floats(in), out_step = yl_buffer_floats(out);
             for (int b = 0; b < B; b += at_once)
                 YL_TRY(yl_dnn_conv_run(st->dnn, B - b < at_once ? c->dnn_tail[size]
                                                                : c->dnn_plan[size],
@@ -38,11 +38,11 @@ static yolact_status run_op(cuda_state *st, int i, int size)
         const yl_buffer_desc *offsets = &m->buffers[op->offsets];
         const int at_once = yl_cuda_dcn_images_at_once(st, op, in);
         for (int b = 0; b < B; b += at_once)
-            YL_TRY(yl_dcn2d_cuda(&op->conv, src + b * buffer_floats(in),
+            YL_TRY(yl_dcn2d_cuda(&op->conv, src + b * yl_buffer_floats(in),
                                  B - b < at_once ? B - b : at_once, in->height, in->width,
-                                 st->buffers[op->offsets] + b * buffer_floats(offsets),
+                                 st->buffers[op->offsets] + b * yl_buffer_floats(offsets),
                                  c->packed, c->precision, c->bias, op->act,
-                                 dst + b * buffer_floats(out), st->net_workspace, st->stream));
+                                 dst + b * yl_buffer_floats(out), st->net_workspace, st->stream));
         return YOLACT_OK;
     }
     case YL_OP_MAXPOOL:
@@ -53,7 +53,7 @@ static yolact_status run_op(cuda_state *st, int i, int size)
         return yl_resize_bilinear_cuda(src, B * in->channels, in->height, in->width, dst,
                                        out->height, out->width, st->net_workspace, st->stream);
     case YL_OP_ADD:
-        return yl_add_cuda(src, residual, B * buffer_floats(out), dst, st->stream);
+        return yl_add_cuda(src, residual, B * yl_buffer_floats(out), dst, st->stream);
     case YL_OP_HEAD_OUTPUT: {
         const yl_level *lv = &m->levels[op->level];
         size_t p = (size_t)lv->first_prior;

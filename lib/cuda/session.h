@@ -90,11 +90,6 @@ static inline yl_detect_params detect_params(const cuda_state *st)
                               st->options.max_detections};
 }
 
-static inline size_t buffer_floats(const yl_buffer_desc *b)
-{
-    return (size_t)b->channels * b->height * b->width;
-}
-
 /* Where image b of a pass finds its network outputs. */
 typedef struct image_outputs {
     float *loc, *conf, *coeff, *proto;

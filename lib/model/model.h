@@ -78,6 +78,12 @@ typedef struct yl_buffer_desc {
     int channels, height, width;
 } yl_buffer_desc;
 
+/* Its element count, one image. */
+static inline size_t yl_buffer_floats(const yl_buffer_desc *b)
+{
+    return (size_t)b->channels * b->height * b->width;
+}
+
 typedef struct yl_op {
     yl_op_kind kind;
     const char *name;          /* the checkpoint's module name, for messages */

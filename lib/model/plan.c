@@ -54,9 +54,8 @@ static yolact_status plan_offsets(const yolact_model *m, int batch, size_t *offs
     for (int i = 0; i < m->num_ops; i++) {
         const yl_op *op = &m->ops[i];
         if (op->out >= 0) {
-            const yl_buffer_desc *d = &m->buffers[op->out];
             slot_of[op->out] = take_slot(slot_size, slot_busy, &slots,
-                                         (size_t)batch * d->channels * d->height * d->width);
+                                         (size_t)batch * yl_buffer_floats(&m->buffers[op->out]));
         }
         if (last_use[op->in] == i)
             slot_busy[slot_of[op->in]] = 0;
