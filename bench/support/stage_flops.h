@@ -9,13 +9,14 @@
 #include "model/model.h"
 #include "profile.h"
 
-/* The FP32 peak of one core: GHz x FMA units x FP32 lanes x 2 (an FMA is two operations). */
+/* The nominal FP32 peak of one core: GHz x FMA units x FP32 lanes x 2 (an FMA is two
+ * operations), at the clock /proc/cpuinfo lists. What the bench divides by is measured
+ * (stage_flops.c), since turbo clocks run above the listed one. */
 typedef struct cpu_peak {
     double ghz;                 /* /proc/cpuinfo's "cpu MHz" of the first core; 0: unknown */
     const char *isa;            /* the widest FMA vectors it has: "avx512", "avx2", "none" */
     int lanes, fma_units;
-    double core_gflops;         /* with isa's vectors */
-    double avx2_core_gflops;    /* with 256-bit vectors: what OpenBLAS's Haswell kernels reach */
+    double core_gflops;         /* nominal, with isa's vectors */
 } cpu_peak;
 
 typedef struct stage_flops {
@@ -27,7 +28,8 @@ typedef struct stage_flops {
 void stage_flops_count(const yolact_model *m, stage_flops *w);
 
 /* The lines under a CPU run's stage table: per stage with convolutions, its GFLOP and
- * achieved GFLOP/s against the peak of `threads` cores, for a batch of `batch` images. */
+ * achieved GFLOP/s against the peak of `threads` cores (measured the first time a thread
+ * count is printed: ~0.6 s), for a batch of `batch` images. */
 void stage_flops_print(const stage_flops *w, const double median_ms[YL_STAGE_COUNT], int threads,
                       int batch);
 
