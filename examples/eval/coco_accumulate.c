@@ -17,7 +17,8 @@ static int by_score(const void *a, const void *b)
 
 void coco_sort_by_score(coco_ranked *r, size_t n)
 {
-    qsort(r, n, sizeof *r, by_score);
+    if (n > 1) /* an image without detections has no ranking buffer yet: qsort wants one */
+        qsort(r, n, sizeof *r, by_score);
 }
 
 /* Precision at the recall points and the recall reached, for threshold t of the ranking. */
