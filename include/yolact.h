@@ -259,6 +259,15 @@ static inline int yolact_mask_at(const yolact_detection *d, int x, int y)
     return (d->mask[(size_t)y * d->mask_stride + (size_t)(x >> 3)] >> (7 - (x & 7))) & 1;
 }
 
+/* COCO compressed RLE (pycocotools' string form: column-major runs, the first a run of 0s)
+ * of a one-bit-a-pixel mask laid out as a detection's (row y at mask + y * stride, most
+ * significant bit first): what yolact_detection.rle holds, for masks of one's own (ground
+ * truth, a data set). Writes at most cap bytes including the terminating NUL (out may be
+ * NULL when cap is 0) and returns the whole string's length without the NUL, so a first call
+ * with cap 0 sizes the buffer. A negative width or height, or no mask, gives "". */
+YOLACT_API size_t yolact_mask_rle(const uint8_t *mask, int width, int height, size_t stride,
+                                  char *out, size_t cap);
+
 /* Detect every object in one image. *result is owned by the session and stays valid until
  * the next detect call on it or its destruction (nothing is allocated per frame once the
  * buffers have grown to the largest image seen). */

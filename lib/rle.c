@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "rle.h"
+#include "yolact.h"
 
 static inline int bit_at(const uint8_t *bits, size_t stride, int x, int y)
 {
@@ -134,4 +135,15 @@ int yl_rle_decode(const char *rle, int width, int height, uint8_t *bits, size_t 
         runs++;
     }
     return pos == total ? 0 : -1;
+}
+
+YOLACT_API size_t yolact_mask_rle(const uint8_t *mask, int width, int height, size_t stride,
+                                  char *out, size_t cap)
+{
+    if (width < 0 || height < 0 || (!mask && width > 0 && height > 0)) {
+        if (out && cap)
+            out[0] = '\0';
+        return 0;
+    }
+    return yl_rle_encode(mask, width, height, stride, out, cap);
 }

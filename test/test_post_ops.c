@@ -696,6 +696,15 @@ START_TEST(test_rle_known_encodings)
     char small[4];
     ck_assert_uint_eq(yl_rle_encode(bits, 7, 5, 2, small, sizeof small), strlen(s));
     ck_assert_str_eq(small, ";32");
+    /* The public form: sized by a first call, the same string; nonsense gives "". */
+    size_t need = yolact_mask_rle(bits, 7, 5, 2, NULL, 0);
+    ck_assert_uint_eq(need, strlen(s));
+    char full[16];
+    ck_assert_uint_eq(yolact_mask_rle(bits, 7, 5, 2, full, need + 1), need);
+    ck_assert_str_eq(full, s);
+    ck_assert_uint_eq(yolact_mask_rle(NULL, 7, 5, 2, full, sizeof full), 0);
+    ck_assert_str_eq(full, "");
+    ck_assert_uint_eq(yolact_mask_rle(bits, -1, 5, 2, full, sizeof full), 0);
     free(s);
     /* Long runs and negative deltas: counts 0 5 100000 3 7 2000000 1 in a 1-row image. */
     const char *big = "05PeQ3NW[nLmSQm1J";
