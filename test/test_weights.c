@@ -36,6 +36,8 @@ static void assert_table_empty(const yl_tensor_table *t)
 {
     ck_assert_ptr_null(t->tensors);
     ck_assert_uint_eq(t->count, 0);
+    ck_assert_ptr_null(t->metadata);
+    ck_assert_uint_eq(t->metadata_count, 0);
 }
 
 /* The tensors of one fixture file, expected[first .. first+count), in file order. */
@@ -223,7 +225,8 @@ START_TEST(hostile_files_are_refused)
     const struct hostile_case *c = &hostile_cases[_i];
     char path[256];
     snprintf(path, sizeof path, WEIGHTS_DIR "%s", c->file);
-    yl_tensor_table table = {(yl_tensor *)&table, 99};   /* must be reset on failure */
+    /* must be reset on failure */
+    yl_tensor_table table = {.tensors = (yl_tensor *)&table, .count = 99};
     ck_assert_status(yl_weights_read(path, &table), c->status);
     ck_assert_msg(strstr(yolact_last_error(), c->message) != NULL,
                   "%s: message '%s' does not contain '%s'", c->file, yolact_last_error(),
@@ -267,6 +270,18 @@ START_TEST(safetensors_good_header_variants)
     ck_assert_str_eq(t.tensors[0].name, "caf\xc3\xa9.\xf0\x9f\x98\x80\n");
     ck_assert(t.tensors[0].data[0] == 3 && t.tensors[0].data[3] == 6);
     ck_assert(t.tensors[1].ndim == 0 && t.tensors[1].numel == 1 && t.tensors[1].data[0] == 1);
+    ck_assert_uint_eq(t.metadata_count, 1);
+    ck_assert_str_eq(yl_tensor_table_metadata(&t, "a"), "\"b\\");
+    ck_assert_ptr_null(yl_tensor_table_metadata(&t, "b"));
+    yl_tensor_table_free(&t);
+    /* Empty tensors where another begins (either order), as the writers lay them out. */
+    ck_assert_status(read_safetensors(
+        "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]},"
+        "\"e\":{\"dtype\":\"F32\",\"shape\":[0,2],\"data_offsets\":[4,4]},"
+        "\"f\":{\"dtype\":\"F16\",\"shape\":[0],\"data_offsets\":[4,4]},"
+        "\"z\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
+        st_data, 8, &t), YOLACT_OK);
+    ck_assert(t.count == 4 && t.tensors[0].data[0] == 2 && t.tensors[1].numel == 0);
     yl_tensor_table_free(&t);
 }
 END_TEST
@@ -311,6 +326,10 @@ static const struct st_case {
      "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 24, YOLACT_ERR_FORMAT,
      "tensor 'a' appears twice"},
     {"{\"__metadata__\":{\"k\":1}}", 24, YOLACT_ERR_FORMAT, "__metadata__ 'k' is a number, not a string"},
+    {"{\"__metadata__\":{},\"__metadata__\":{}}", 24, YOLACT_ERR_FORMAT,
+     "__metadata__ appears twice"},
+    {"{\"__metadata__\":{\"k\":\"a\\u0000b\"}}", 24, YOLACT_ERR_FORMAT,
+     "__metadata__ 'k' holds a NUL character"},
     {"{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}", 0, YOLACT_ERR_FORMAT,
      "expected ',' or '}'"},
 };

@@ -261,8 +261,7 @@ yolact_status yl_random_weights(const char *preset, uint64_t seed, yl_tensor_tab
                 {"yolact_plus_resnet50", 0, {3, 4, 6, 3}, 1, {0, 4, 6, 3}, 1}};
     if (!table)
         return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "yl_random_weights: table is NULL");
-    table->tensors = NULL;
-    table->count = 0;
+    *table = (yl_tensor_table){0};
     for (size_t i = 0; preset && i < sizeof nets / sizeof nets[0]; i++) {
         if (strcmp(preset, nets[i].name) != 0)
             continue;

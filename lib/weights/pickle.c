@@ -59,6 +59,14 @@ static const struct allowed_global {
     {"torch", "BoolStorage", NOT_CALLABLE, YL_DTYPE_BOOL},
 };
 
+const char *yl_pth_storage_type(yl_dtype dtype)
+{
+    for (size_t i = 0; i < sizeof allowed_globals / sizeof allowed_globals[0]; i++)
+        if (allowed_globals[i].call == NOT_CALLABLE && allowed_globals[i].dtype == dtype)
+            return allowed_globals[i].name;
+    return NULL;
+}
+
 typedef struct pk_value pk_value;
 
 typedef struct pk_tensor {

@@ -334,6 +334,14 @@ static const struct { const char *name; yl_dtype dtype; } safetensors_dtypes[] =
     {"BOOL", YL_DTYPE_BOOL},
 };
 
+const char *yl_safetensors_dtype_name(yl_dtype dtype)
+{
+    for (size_t d = 0; d < sizeof safetensors_dtypes / sizeof safetensors_dtypes[0]; d++)
+        if (safetensors_dtypes[d].dtype == dtype)
+            return safetensors_dtypes[d].name;
+    return NULL;
+}
+
 typedef struct st_entry {
     const json_node *name;
     yl_tensor_view view;
@@ -426,7 +434,10 @@ static yolact_status parse_entry(const json_doc *j, const json_node *name, size_
 static int compare_begin(const void *pa, const void *pb)
 {
     const st_entry *a = *(const st_entry *const *)pa, *b = *(const st_entry *const *)pb;
-    return (a->begin > b->begin) - (a->begin < b->begin);
+    /* by end on a tie: an empty tensor where the next one begins overlaps nothing */
+    if (a->begin != b->begin)
+        return (a->begin > b->begin) - (a->begin < b->begin);
+    return (a->end > b->end) - (a->end < b->end);
 }
 
 static yolact_status check_overlaps(const char *what, st_entry *entries, size_t count)
@@ -454,17 +465,33 @@ static yolact_status check_overlaps(const char *what, st_entry *entries, size_t 
     return s;
 }
 
-static yolact_status check_metadata(const json_doc *j, size_t at)
+/* The __metadata__ object at node `at` (string to string) into the table's pairs. */
+static yolact_status store_metadata(const json_doc *j, size_t at, yl_tensor_table *table)
 {
     const json_node *obj = &j->nodes[at];
     if (obj->kind != J_OBJECT)
         return yl_fail(YOLACT_ERR_FORMAT, "%s: safetensors __metadata__ is %s, not an object",
                        j->what, json_kind_names[obj->kind]);
-    for (size_t k = at + 1, m = 0; m < obj->count; m++, k = j->nodes[k + 1].next)
-        if (j->nodes[k + 1].kind != J_STRING)
+    table->metadata = calloc(2 * obj->count + 1, sizeof *table->metadata);
+    if (!table->metadata)
+        return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "%s: no memory for the metadata", j->what);
+    for (size_t k = at + 1, m = 0; m < obj->count; m++, k = j->nodes[k + 1].next) {
+        const json_node *key = &j->nodes[k], *val = &j->nodes[k + 1];
+        if (val->kind != J_STRING)
             return yl_fail(YOLACT_ERR_FORMAT, "%s: safetensors __metadata__ '%.*s' is %s, not "
-                           "a string", j->what, (int)j->nodes[k].len, j->nodes[k].text,
-                           json_kind_names[j->nodes[k + 1].kind]);
+                           "a string", j->what, (int)key->len, key->text,
+                           json_kind_names[val->kind]);
+        if (memchr(key->text, '\0', key->len) || memchr(val->text, '\0', val->len))
+            return yl_fail(YOLACT_ERR_FORMAT, "%s: safetensors __metadata__ '%.*s' holds a NUL "
+                           "character", j->what, (int)key->len, key->text);
+        char **pair = &table->metadata[2 * table->metadata_count];
+        if (!(pair[0] = strndup(key->text, key->len)) ||
+            !(pair[1] = strndup(val->text, val->len))) {
+            table->metadata_count += pair[0] != NULL;   /* freed with the table */
+            return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "%s: no memory for the metadata", j->what);
+        }
+        table->metadata_count++;
+    }
     return YOLACT_OK;
 }
 
@@ -479,11 +506,13 @@ static yolact_status read_entries(const json_doc *j, const uint8_t *data, int64_
     if (!entries)
         return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "%s: no memory for %zu entries", j->what,
                        root->count);
-    size_t count = 0;
+    size_t count = 0, metadata = 0;
     yolact_status s = YOLACT_OK;
     for (size_t k = 1, m = 0; s == YOLACT_OK && m < root->count; m++, k = j->nodes[k + 1].next) {
-        if (json_is(&j->nodes[k], "__metadata__"))
-            s = check_metadata(j, k + 1);
+        if (json_is(&j->nodes[k], "__metadata__") && metadata)
+            s = yl_fail(YOLACT_ERR_FORMAT, "%s: safetensors __metadata__ appears twice", j->what);
+        else if (json_is(&j->nodes[k], "__metadata__"))
+            metadata = k + 1;     /* stored once the table exists */
         else
             s = parse_entry(j, &j->nodes[k], k + 1, data_size, &entries[count++]);
     }
@@ -491,6 +520,8 @@ static yolact_status read_entries(const json_doc *j, const uint8_t *data, int64_
         s = check_overlaps(j->what, entries, count);
     if (s == YOLACT_OK)
         s = yl_tensor_table_reserve(table, count, j->what);
+    if (s == YOLACT_OK && metadata)
+        s = store_metadata(j, metadata, table);
     int64_t budget = yl_weights_output_budget(file_size);
     for (size_t i = 0; s == YOLACT_OK && i < count; i++) {
         entries[i].view.base = data + entries[i].begin;

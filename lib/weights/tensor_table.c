@@ -75,6 +75,34 @@ float yl_half_to_float(uint16_t h)
     return f;
 }
 
+uint16_t yl_float_to_half(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, sizeof x);
+    uint16_t sign = (uint16_t)(x >> 16 & 0x8000);
+    uint32_t a = x & 0x7fffffff;
+    if (a > 0x7f800000)
+        return sign | 0x7e00 | (uint16_t)(a >> 13 & 0x3ff);     /* NaN, quiet */
+    if (a >= 0x477ff000)
+        return sign | 0x7c00;       /* >= 65520, half-way past 65504: infinity */
+    uint32_t kept, rest, half;
+    if (a >= 0x38800000) {
+        /* normal: rebias 127 -> 15; a carry out of the mantissa correctly bumps the exponent */
+        a -= 0x38000000;
+        kept = a >> 13, rest = a & 0x1fff, half = 0x1000;
+    } else {
+        /* subnormal (or zero): the value in units of 2^-24, from the implicit-one mantissa */
+        uint32_t e = a >> 23;
+        if (e < 102)
+            return sign;             /* below 2^-25: rounds to zero */
+        uint32_t m = (a & 0x7fffff) | 0x800000, shift = 126 - e;   /* 14..24 */
+        kept = m >> shift, rest = m & ((1u << shift) - 1), half = 1u << (shift - 1);
+    }
+    if (rest > half || (rest == half && (kept & 1)))
+        kept++;
+    return sign | (uint16_t)kept;
+}
+
 /* count contiguous elements of a floating dtype starting at src -> float32. */
 static void convert_run(yl_dtype dtype, const uint8_t *src, int64_t count, float *dst)
 {
@@ -106,7 +134,7 @@ static void convert_run(yl_dtype dtype, const uint8_t *src, int64_t count, float
 
 yolact_status yl_tensor_table_reserve(yl_tensor_table *table, size_t count, const char *what)
 {
-    table->count = 0;
+    *table = (yl_tensor_table){0};
     table->tensors = calloc(count ? count : 1, sizeof *table->tensors);
     if (!table->tensors)
         return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "%s: no memory for %zu tensors", what, count);
@@ -256,8 +284,7 @@ yolact_status yl_weights_read_memory(const uint8_t *bytes, size_t size, const ch
     yl_clear_error();
     if (!table)
         return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "yl_weights_read_memory: table is NULL");
-    table->tensors = NULL;
-    table->count = 0;
+    *table = (yl_tensor_table){0};
     if (!name)
         name = "<memory>";
     if (!bytes && size)
@@ -288,8 +315,7 @@ yolact_status yl_weights_read(const char *path, yl_tensor_table *table)
     yl_clear_error();
     if (!path || !table)
         return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "yl_weights_read: path or table is NULL");
-    table->tensors = NULL;
-    table->count = 0;
+    *table = (yl_tensor_table){0};
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return yl_fail(YOLACT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
@@ -330,6 +356,16 @@ const yl_tensor *yl_tensor_table_find(const yl_tensor_table *table, const char *
     return NULL;
 }
 
+const char *yl_tensor_table_metadata(const yl_tensor_table *table, const char *key)
+{
+    if (!table || !key)
+        return NULL;
+    for (size_t i = 0; i < table->metadata_count; i++)
+        if (strcmp(table->metadata[2 * i], key) == 0)
+            return table->metadata[2 * i + 1];
+    return NULL;
+}
+
 void yl_tensor_table_free(yl_tensor_table *table)
 {
     if (!table)
@@ -338,7 +374,9 @@ void yl_tensor_table_free(yl_tensor_table *table)
         free(table->tensors[i].name);
         free(table->tensors[i].data);
     }
+    for (size_t i = 0; i < 2 * table->metadata_count; i++)
+        free(table->metadata[i]);
     free(table->tensors);
-    table->tensors = NULL;
-    table->count = 0;
+    free(table->metadata);
+    *table = (yl_tensor_table){0};
 }

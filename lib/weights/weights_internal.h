@@ -14,6 +14,13 @@ size_t yl_dtype_size(yl_dtype dtype);
 int yl_dtype_is_floating(yl_dtype dtype);
 /* IEEE binary16 -> binary32, exact (subnormals, infinities, NaN payloads kept). */
 float yl_half_to_float(uint16_t h);
+/* binary32 -> binary16, rounded to nearest even (overflow to infinity, subnormals kept; a
+ * NaN stays a quiet NaN with its payload's top bits). */
+uint16_t yl_float_to_half(float f);
+/* The names the formats give a dtype: "F32", "I64"... (safetensors.c), "FloatStorage",
+ * "LongStorage"... (pickle.c's allowed globals). */
+const char *yl_safetensors_dtype_name(yl_dtype dtype);
+const char *yl_pth_storage_type(yl_dtype dtype);
 
 /* ---- building the table ------------------------------------------------------------- */
 
@@ -101,6 +108,39 @@ yolact_status yl_pth_state_dict_to_table(const yl_pth_state_dict *sd, const char
                                          size_t file_size, yl_tensor_table *table);
 
 void yl_pth_state_dict_free(yl_pth_state_dict *sd);
+
+/* ---- writing -------------------------------------------------------------------------- */
+
+struct yl_file_writer;
+
+/* The tensor's numel elements as `out` (floating tensors: YL_DTYPE_F32 or YL_DTYPE_F16;
+ * integer tensors: their own dtype, as zeros). */
+void yl_tensor_write_data(struct yl_file_writer *w, const yl_tensor *t, yl_dtype out);
+
+/* The dtype a tensor is written in when floating ones are written as `floating`. */
+static inline yl_dtype yl_written_dtype(const yl_tensor *t, yl_dtype floating)
+{
+    return yl_dtype_is_floating(t->dtype) ? floating : t->dtype;
+}
+
+/* A table's tensors under a name prefix ("" for none): the safetensors writer takes several,
+ * as one file holds a training state's weights and momentum buffers. */
+typedef struct yl_named_table {
+    const yl_tensor_table *table;
+    const char *prefix;
+} yl_named_table;
+
+/* Every tensor of parts writable (a non-empty name, a known dtype, 0..YL_MAX_DIMS
+ * non-negative dims whose product is numel, data for a floating tensor) and every name
+ * (prefix + name) distinct across all of them: INVALID_ARGUMENT naming the first that is
+ * not. */
+yolact_status yl_named_tables_check_writable(const yl_named_table *parts, size_t count,
+                                             const char *path);
+
+/* yl_weights_write_safetensors over parts' tensors, in order (names prefix + name, unique
+ * across all). */
+yolact_status yl_safetensors_write(const yl_named_table *parts, size_t count, yl_dtype dtype,
+                                   const char *const *metadata, const char *path);
 
 /* ---- containers ------------------------------------------------------------------------ */
 

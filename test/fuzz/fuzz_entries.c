@@ -172,7 +172,7 @@ yolact_status yl_fuzz_model(const uint8_t *data, size_t size)
     size_t lines = 0;
     for (const uint8_t *q = data; q < end; q++)
         lines += *q == '\n';
-    yl_tensor_table table = {calloc(lines + 1, sizeof(yl_tensor)), 0};
+    yl_tensor_table table = {.tensors = calloc(lines + 1, sizeof(yl_tensor))};
     if (!table.tensors)
         return YOLACT_ERR_OUT_OF_MEMORY;
     yolact_status s = YOLACT_OK;
