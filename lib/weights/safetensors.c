@@ -465,6 +465,18 @@ static yolact_status check_overlaps(const char *what, st_entry *entries, size_t 
     return s;
 }
 
+/* A NUL-terminated copy of len bytes of the header (strndup would look past them for a NUL
+ * that the header need not have). */
+static char *copy_text(const char *text, size_t len)
+{
+    char *copy = malloc(len + 1);
+    if (copy) {
+        memcpy(copy, text, len);
+        copy[len] = '\0';
+    }
+    return copy;
+}
+
 /* The __metadata__ object at node `at` (string to string) into the table's pairs. */
 static yolact_status store_metadata(const json_doc *j, size_t at, yl_tensor_table *table)
 {
@@ -485,8 +497,8 @@ static yolact_status store_metadata(const json_doc *j, size_t at, yl_tensor_tabl
             return yl_fail(YOLACT_ERR_FORMAT, "%s: safetensors __metadata__ '%.*s' holds a NUL "
                            "character", j->what, (int)key->len, key->text);
         char **pair = &table->metadata[2 * table->metadata_count];
-        if (!(pair[0] = strndup(key->text, key->len)) ||
-            !(pair[1] = strndup(val->text, val->len))) {
+        if (!(pair[0] = copy_text(key->text, key->len)) ||
+            !(pair[1] = copy_text(val->text, val->len))) {
             table->metadata_count += pair[0] != NULL;   /* freed with the table */
             return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "%s: no memory for the metadata", j->what);
         }
