@@ -327,7 +327,9 @@ START_TEST(cpu_json_divides_by_the_measured_peak)
     const char *backbone = strstr(doc, "\"backbone\": {\"gflop\"");
     ck_assert_msg(backbone, "%s", doc);
     double gflops = json_number(backbone, "gflops"), of_peak = json_number(backbone, "of_peak");
-    ck_assert_double_eq_tol(of_peak, gflops / peak, 1e-4);
+    /* The JSON rounds the peak to 0.1 GFLOP/s and gflops to 0.01, so their quotient carries
+     * up to ~0.5% relative rounding; a nominal-clock peak would be tens of percent off. */
+    ck_assert_double_eq_tol(of_peak, gflops / peak, 5e-3 * of_peak + 1e-4);
     free(doc);
 }
 END_TEST
