@@ -5,23 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/seeded_random.h"
+
 const char *const shape_names[SHAPE_KINDS] = {"circle", "square",  "triangle",
                                               "star",   "hexagon", "cross"};
-
-/* splitmix64: small, seedable, and the same on every platform. */
-static uint64_t next_u64(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-/* Uniform in [lo, hi). */
-static double uniform(uint64_t *state, double lo, double hi)
-{
-    return lo + (hi - lo) * (double)(next_u64(state) >> 11) * 0x1.0p-53;
-}
 
 typedef struct rgb_color {
     double c[3];
@@ -30,7 +17,7 @@ typedef struct rgb_color {
 static rgb_color random_color(uint64_t *rng)
 {
     /* HSV with saturation and value high enough to read as a colour. */
-    double h = uniform(rng, 0, 6), s = uniform(rng, 0.45, 1), v = uniform(rng, 90, 255);
+    double h = seeded_uniform(rng, 0, 6), s = seeded_uniform(rng, 0.45, 1), v = seeded_uniform(rng, 90, 255);
     double f = h - floor(h), p = v * (1 - s), q = v * (1 - s * f), t = v * (1 - s * (1 - f));
     static const int order[6][3] = {{0, 3, 1}, {2, 0, 1}, {1, 0, 3}, {1, 2, 0}, {3, 1, 0},
                                     {0, 1, 2}};
@@ -176,14 +163,14 @@ static background make_background(uint64_t *rng, int w, int h)
     background g;
     g.a = random_color(rng);
     g.b = random_color(rng);
-    g.pattern = (int)(next_u64(rng) % 4);
-    double t = uniform(rng, 0, M_PI);
+    g.pattern = seeded_below(rng, 4);
+    double t = seeded_uniform(rng, 0, M_PI);
     g.cos_t = cos(t);
     g.sin_t = sin(t);
-    g.freq = uniform(rng, 4, 14) / (w > h ? w : h);
+    g.freq = seeded_uniform(rng, 4, 14) / (w > h ? w : h);
     for (int i = 0; i < 9; i++)
         for (int j = 0; j < 9; j++)
-            g.grid[i][j] = uniform(rng, 0, 1);
+            g.grid[i][j] = seeded_uniform(rng, 0, 1);
     return g;
 }
 
@@ -222,7 +209,7 @@ static void render(shape_scene *s, const background *g, const paint *paints, uin
     for (int y = 0; y < s->height; y++)
         for (int x = 0; x < s->width; x++) {
             size_t at = (size_t)y * s->width + x;
-            double shade = 1, noise = uniform(rng, -9, 9);
+            double shade = 1, noise = seeded_uniform(rng, -9, 9);
             rgb_color c;
             if (s->label[at]) {
                 const paint *p = &paints[s->label[at] - 1];
@@ -254,25 +241,25 @@ int shape_scene_make(const shape_scene_params *p, int index, shape_scene *s)
         return -1;
     }
     uint64_t rng = p->seed * 0x100000001B3ull ^ ((uint64_t)p->split << 40) ^ (uint64_t)index;
-    next_u64(&rng);
+    seeded_next(&rng);
     background g = make_background(&rng, w, h);
     const double side = w < h ? w : h;
     const int want = p->min_objects +
-                     (int)(next_u64(&rng) % (uint64_t)(p->max_objects - p->min_objects + 1));
+                     seeded_below(&rng, p->max_objects - p->min_objects + 1);
     const int min_pixels = (int)(side * side * 0.002) > 16 ? (int)(side * side * 0.002) : 16;
     int visible[SHAPES_MAX_OBJECTS + 1] = {0}, full[SHAPES_MAX_OBJECTS + 1] = {0};
     paint paints[SHAPES_MAX_OBJECTS];
     for (int tries = 0; s->count < want && tries < want * 20; tries++) {
-        shape_kind kind = (shape_kind)(next_u64(&rng) % SHAPE_KINDS);
-        double r = uniform(&rng, 0.06, 0.2) * side;
+        shape_kind kind = (shape_kind)seeded_below(&rng, SHAPE_KINDS);
+        double r = seeded_uniform(&rng, 0.06, 0.2) * side;
         outline o;
-        make_outline(kind, uniform(&rng, 0.3 * r, w - 0.3 * r),
-                     uniform(&rng, 0.3 * r, h - 0.3 * r), r, uniform(&rng, 0, 2 * M_PI), &o);
+        make_outline(kind, seeded_uniform(&rng, 0.3 * r, w - 0.3 * r),
+                     seeded_uniform(&rng, 0.3 * r, h - 0.3 * r), r, seeded_uniform(&rng, 0, 2 * M_PI), &o);
         rgb_color color = random_color(&rng);
         for (int k = 0; k < 20 && (color_distance(color, g.a) < 120 ||
                                    color_distance(color, g.b) < 120); k++)
             color = random_color(&rng);
-        double t = uniform(&rng, 0, 2 * M_PI);
+        double t = seeded_uniform(&rng, 0, 2 * M_PI);
         if (!place(s, &o, s->count + 1, saved, visible, full, min_pixels))
             continue;
         paints[s->count] = (paint){color, o.cx, o.cy, r, cos(t), sin(t)};
