@@ -314,6 +314,14 @@ uint64_t coco_rle_area(const coco_rle *r)
     return a;
 }
 
+void coco_rle_decode(const coco_rle *r, uint8_t *mask)
+{
+    size_t at = 0;   /* the position in column-major order */
+    for (uint32_t j = 0; j < r->m; j++)
+        for (uint32_t n = 0; n < r->cnts[j]; n++, at++)
+            mask[(at % r->h) * r->w + at / r->h] = (uint8_t)(j & 1);
+}
+
 void coco_rle_box(const coco_rle *r, double box[4])
 {
     uint32_t h = r->h, m = r->m / 2 * 2;

@@ -53,6 +53,10 @@ int coco_rle_union(const coco_rle *masks, size_t n, coco_rle *out);
 /* rleArea: pixels set. */
 uint64_t coco_rle_area(const coco_rle *r);
 
+/* rleDecode: the mask as h x w bytes, row-major (as annToMask gives it), 1 where set. The
+ * runs add up to h * w (every constructor checks). */
+void coco_rle_decode(const coco_rle *r, uint8_t *mask);
+
 /* rleToBbox: (x, y, width, height) of the set pixels, all 0 for an empty mask. Where a run of
  * 1s wraps to the next column, the box spans the whole height, as in maskApi.c. */
 void coco_rle_box(const coco_rle *r, double box[4]);

@@ -1,0 +1,137 @@
+/* The COCO training set reader (examples/train/train_dataset.h): which images are samples,
+ * each sample's objects in the official's order and classes, its pixels as float BGR, masks
+ * decoded from runs, and named errors. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "train_dataset.h"
+#include "yl_test.h"
+
+#define DIR_ "build/test-train-dataset"
+#define W 6
+#define H 4
+
+/* Image 7 holds a crowd, a circle and a square; image 3 (a 2014-style name) a square; image
+ * 9 nothing. Categories by id: square (2) is class 0, circle (5) class 1. Masks as
+ * uncompressed runs, column-major: "5, 3, 1, 3, 12" sets columns 1 and 2, rows 1 to 3. */
+static const char annotations[] =
+    "{\"images\": [{\"id\": 7, \"file_name\": \"a.png\", \"width\": 6, \"height\": 4},"
+    "  {\"id\": 3, \"file_name\": \"COCO_train2014_b.png\", \"width\": 6, \"height\": 4},"
+    "  {\"id\": 9, \"file_name\": \"none.png\", \"width\": 6, \"height\": 4}],"
+    " \"categories\": [{\"id\": 5, \"name\": \"circle\"}, {\"id\": 2, \"name\": \"square\"}],"
+    " \"annotations\": ["
+    "  {\"id\": 1, \"image_id\": 7, \"category_id\": 5, \"iscrowd\": 1, \"area\": 4,"
+    "   \"bbox\": [0, 0, 2, 2], \"segmentation\": {\"size\": [4, 6], \"counts\": [0, 2, 2, 2, 18]}},"
+    "  {\"id\": 2, \"image_id\": 7, \"category_id\": 5, \"iscrowd\": 0, \"area\": 6,"
+    "   \"bbox\": [1, 1, 2, 3], \"segmentation\": {\"size\": [4, 6], \"counts\": [5, 3, 1, 3, 12]}},"
+    "  {\"id\": 3, \"image_id\": 3, \"category_id\": 2, \"iscrowd\": 0, \"area\": 1,"
+    "   \"bbox\": [5, 3, 1, 1], \"segmentation\": {\"size\": [4, 6], \"counts\": [23, 1]}},"
+    "  {\"id\": 4, \"image_id\": 7, \"category_id\": 2, \"area\": 1,"
+    "   \"bbox\": [0.5, 0.25, 3.5, 2], \"segmentation\": {\"size\": [4, 6], \"counts\": [23, 1]}}]}";
+
+static uint8_t pixel(int x, int y, int c)
+{
+    return (uint8_t)(x * 40 + y * 7 + c * 3);
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    ck_assert_msg(f, "%s", path);
+    fputs(text, f);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+static void write_png(const char *path, int width, int height)
+{
+    uint8_t rgb[W * H * 3 * 4];
+    for (int y = 0; y < height; y++)
+        for (int x = 0; x < width; x++)
+            for (int c = 0; c < 3; c++)
+                rgb[(y * width + x) * 3 + c] = pixel(x, y, c);
+    yolact_image im = {rgb, width, height, (size_t)width * 3, YOLACT_PIXEL_RGB8, 0};
+    ck_assert_int_eq(yolact_image_save_png(path, &im), YOLACT_OK);
+}
+
+static void make_set(void)
+{
+    ck_assert(mkdir(DIR_, 0755) == 0 || errno == EEXIST);
+    write_file(DIR_ "/train.json", annotations);
+    write_png(DIR_ "/a.png", W, H);
+    write_png(DIR_ "/b.png", W, H);
+}
+
+START_TEST(samples_follow_the_official_loader)
+{
+    make_set();
+    train_dataset d;
+    char err[512] = "";
+    ck_assert_msg(train_dataset_open(DIR_ "/train.json", DIR_, &d, err, sizeof err) == 0, "%s",
+                  err);
+    /* image 9 has no annotation: not a sample; the others by id */
+    ck_assert_int_eq(d.num_samples, 2);
+    ck_assert_str_eq(d.coco.categories[0].name, "square");
+    augment_sample s;
+    ck_assert_msg(train_dataset_sample(&d, 0, &s, err, sizeof err) == 0, "%s", err);
+    ck_assert(s.count == 1 && s.num_crowds == 0 && s.labels[0] == 0);
+    ck_assert(s.masks[3 * W + 5] == 1 && s.masks[0] == 0);
+    augment_sample_free(&s);
+
+    ck_assert_msg(train_dataset_sample(&d, 1, &s, err, sizeof err) == 0, "%s", err);
+    ck_assert(s.width == W && s.height == H && s.count == 3 && s.num_crowds == 1);
+    /* the circle, then the square (file order), the crowd last */
+    ck_assert(s.labels[0] == 1 && s.labels[1] == 0 && s.labels[2] == -1);
+    const double want[4] = {0.5, 0.25, 4.0, 2.25};
+    for (int c = 0; c < 4; c++)
+        ck_assert_double_eq_tol(s.boxes[1][c], want[c], 1e-12);
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            ck_assert_int_eq(s.masks[y * W + x], (x == 1 || x == 2) && y >= 1);
+            ck_assert_int_eq(s.masks[2 * W * H + y * W + x], x < 2 && y < 2);
+            for (int c = 0; c < 3; c++)   /* BGR */
+                ck_assert_float_eq(s.image[(y * W + x) * 3 + c], pixel(x, y, 2 - c));
+        }
+    augment_sample_free(&s);
+    train_dataset_close(&d);
+}
+END_TEST
+
+START_TEST(bad_sets_are_named)
+{
+    make_set();
+    train_dataset d;
+    augment_sample s;
+    char err[512] = "";
+    ck_assert_int_eq(train_dataset_open(DIR_ "/missing.json", DIR_, &d, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "missing.json"), "%s", err);
+
+    write_file(DIR_ "/empty.json", "{\"images\": [{\"id\": 1, \"file_name\": \"a.png\", "
+               "\"width\": 6, \"height\": 4}], \"categories\": [{\"id\": 1}], \"annotations\": []}");
+    ck_assert_int_eq(train_dataset_open(DIR_ "/empty.json", DIR_, &d, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "nothing to train on"), "%s", err);
+
+    /* the images folder lacks b.png; a.png is not the size the annotations give */
+    ck_assert_int_eq(train_dataset_open(DIR_ "/train.json", "build", &d, err, sizeof err), 0);
+    ck_assert_int_eq(train_dataset_sample(&d, 0, &s, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "build/b.png"), "%s", err);
+    ck_assert(s.image == NULL && s.masks == NULL);
+    train_dataset_close(&d);
+    write_png(DIR_ "/a.png", 5, 4);
+    ck_assert_int_eq(train_dataset_open(DIR_ "/train.json", DIR_, &d, err, sizeof err), 0);
+    ck_assert_int_eq(train_dataset_sample(&d, 1, &s, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "5x4, but the annotations give image 7 as 6x4"), "%s", err);
+    train_dataset_close(&d);
+}
+END_TEST
+
+Suite *train_dataset_suite(void)
+{
+    Suite *s = suite_create("train_dataset");
+    TCase *tc = tcase_create("coco");
+    tcase_add_test(tc, samples_follow_the_official_loader);
+    tcase_add_test(tc, bad_sets_are_named);
+    suite_add_tcase(s, tc);
+    return s;
+}
