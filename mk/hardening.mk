@@ -74,6 +74,9 @@ test-tsan:
 	CK_RUN_SUITE=threads CK_EXCLUDE_TAGS=cuda OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
 	    TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:ignore_noninstrumented_modules=1:suppressions=$(CURDIR)/test/tsan.supp \
 	    $(TSAN_BUILD)/yolact-tests
+	$(if $(HAVE_JANSSON),CK_RUN_SUITE=train_dataset \
+	    TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:ignore_noninstrumented_modules=1:suppressions=$(CURDIR)/test/tsan.supp \
+	    $(TSAN_BUILD)/yolact-tests)
 
 # ---- valgrind: the Check suites in one process, on the ordinary build --------------------
 VALGRIND_FLAGS ?= --leak-check=full --errors-for-leak-kinds=definite,indirect \

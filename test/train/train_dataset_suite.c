@@ -1,11 +1,13 @@
 /* The COCO training set reader (examples/train/train_dataset.h): which images are samples,
  * each sample's objects in the official's order and classes, its pixels as float BGR, masks
- * decoded from runs, and named errors. */
+ * decoded from runs, and named errors; and the worker threads that serve its samples
+ * augmented (examples/train/sample_loader.h). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "sample_loader.h"
 #include "train_dataset.h"
 #include "yl_test.h"
 
@@ -126,6 +128,114 @@ START_TEST(bad_sets_are_named)
 }
 END_TEST
 
+/* n samples of a run over the test set into out (augment_sample_free each). */
+static void take_samples(const train_dataset *d, sample_loader_options o, int n,
+                         augment_sample *out)
+{
+    sample_loader *l;
+    char err[512] = "";
+    ck_assert_msg(sample_loader_start(d, &o, &l, err, sizeof err) == 0, "%s", err);
+    for (int i = 0; i < n; i++)
+        ck_assert_msg(sample_loader_next(l, &out[i], err, sizeof err) == 0, "%s", err);
+    sample_loader_stop(l);
+}
+
+static int same_sample(const augment_sample *a, const augment_sample *b)
+{
+    size_t plane = (size_t)a->width * a->height;
+    return a->width == b->width && a->height == b->height && a->count == b->count &&
+           a->num_crowds == b->num_crowds && !memcmp(a->image, b->image, plane * 3 * 4) &&
+           !memcmp(a->masks, b->masks, plane * a->count) &&
+           !memcmp(a->boxes, b->boxes, a->count * sizeof *a->boxes) &&
+           !memcmp(a->labels, b->labels, a->count * sizeof *a->labels);
+}
+
+/* The stream of augmented samples follows from the seed alone: one worker or three, made one
+ * ahead or four, the same samples in the same order; another seed, others. */
+START_TEST(loader_stream_follows_the_seed)
+{
+    make_set();
+    train_dataset d;
+    char err[512] = "";
+    ck_assert_msg(train_dataset_open(DIR_ "/train.json", DIR_, &d, err, sizeof err) == 0, "%s",
+                  err);
+    enum { N = 12 };
+    augment_sample one[N], three[N], other[N];
+    take_samples(&d, (sample_loader_options){1, 1, 24, 1, 5, 0}, N, one);
+    take_samples(&d, (sample_loader_options){3, 4, 24, 1, 5, 0}, N, three);
+    take_samples(&d, (sample_loader_options){2, 2, 24, 1, 6, 0}, N, other);
+    int differ = 0;
+    for (int i = 0; i < N; i++) {
+        ck_assert_msg(same_sample(&one[i], &three[i]), "sample %d", i);
+        ck_assert(one[i].width == 24 && one[i].count >= 1);
+        differ += !same_sample(&one[i], &other[i]);
+        augment_sample_free(&one[i]);
+        augment_sample_free(&three[i]);
+        augment_sample_free(&other[i]);
+    }
+    ck_assert_int_ge(differ, N / 2);
+    train_dataset_close(&d);
+}
+END_TEST
+
+/* Each epoch takes every sample once (told apart here by their object counts, 1 and 3), and
+ * a run resumed at sample k goes on as the run from 0 did. */
+START_TEST(loader_epochs_take_each_sample_once)
+{
+    make_set();
+    train_dataset d;
+    char err[512] = "";
+    ck_assert_msg(train_dataset_open(DIR_ "/train.json", DIR_, &d, err, sizeof err) == 0, "%s",
+                  err);
+    enum { N = 8 };
+    augment_sample run[N], resumed[N - 3];
+    take_samples(&d, (sample_loader_options){2, 3, 6, 0, 9, 0}, N, run);
+    take_samples(&d, (sample_loader_options){1, 2, 6, 0, 9, 3}, N - 3, resumed);
+    for (int epoch = 0; epoch < N / 2; epoch++)
+        ck_assert_int_eq(run[2 * epoch].count + run[2 * epoch + 1].count, 4);
+    for (int i = 0; i < N; i++) {
+        if (i >= 3) {
+            ck_assert_msg(same_sample(&run[i], &resumed[i - 3]), "sample %d", i);
+            augment_sample_free(&resumed[i - 3]);
+        }
+        augment_sample_free(&run[i]);
+    }
+    train_dataset_close(&d);
+}
+END_TEST
+
+/* A sample that cannot be made is the taker's error, with its reason, from then on; stopping
+ * with samples made ahead and not taken frees them. */
+START_TEST(loader_failure_is_named_and_stop_cleans_up)
+{
+    make_set();
+    train_dataset d;
+    char err[512] = "";
+    ck_assert_int_eq(train_dataset_open(DIR_ "/train.json", "build", &d, err, sizeof err), 0);
+    sample_loader *l;
+    sample_loader_options o = {2, 3, 16, 1, 1, 0};
+    ck_assert_int_eq(sample_loader_start(&d, &o, &l, err, sizeof err), 0);
+    augment_sample s;
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(sample_loader_next(l, &s, err, sizeof err), -1);
+        ck_assert_msg(strstr(err, "build/"), "%s", err);
+    }
+    sample_loader_stop(l);
+    train_dataset_close(&d);
+
+    ck_assert_int_eq(train_dataset_open(DIR_ "/train.json", DIR_, &d, err, sizeof err), 0);
+    o.ahead = 4;
+    ck_assert_int_eq(sample_loader_start(&d, &o, &l, err, sizeof err), 0);
+    ck_assert_int_eq(sample_loader_next(l, &s, err, sizeof err), 0);
+    augment_sample_free(&s);
+    sample_loader_stop(l);
+    o.workers = 0;
+    ck_assert_int_eq(sample_loader_start(&d, &o, &l, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "at least 1"), "%s", err);
+    train_dataset_close(&d);
+}
+END_TEST
+
 Suite *train_dataset_suite(void)
 {
     Suite *s = suite_create("train_dataset");
@@ -133,5 +243,10 @@ Suite *train_dataset_suite(void)
     tcase_add_test(tc, samples_follow_the_official_loader);
     tcase_add_test(tc, bad_sets_are_named);
     suite_add_tcase(s, tc);
+    TCase *loader = tcase_create("loader");
+    tcase_add_test(loader, loader_stream_follows_the_seed);
+    tcase_add_test(loader, loader_epochs_take_each_sample_once);
+    tcase_add_test(loader, loader_failure_is_named_and_stop_cleans_up);
+    suite_add_tcase(s, loader);
     return s;
 }
