@@ -119,9 +119,14 @@ typedef struct yolact_model_options {
      * tensor shapes. Copied. */
     const char *preset;
     /* A text file with one class name per line replacing the preset's names (for
-     * checkpoints with another class count), or NULL. Read during load. */
+     * checkpoints with another class count), or NULL. Read during load. It takes precedence
+     * over the names a checkpoint stores (YOLACT_CLASS_NAMES_METADATA). */
     const char *class_names_path;
 } yolact_model_options;
+
+/* The .safetensors __metadata__ key under which a checkpoint stores its class names, one a
+ * line, background excluded (as yolact-train writes them); yolact_model_load applies them. */
+#define YOLACT_CLASS_NAMES_METADATA "class_names"
 
 YOLACT_API void yolact_model_options_init(yolact_model_options *options);
 

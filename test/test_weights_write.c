@@ -228,6 +228,55 @@ START_TEST(parity_checkpoint_round_trips)
 }
 END_TEST
 
+/* A .safetensors file's class names (YOLACT_CLASS_NAMES_METADATA, one a line) name the
+ * model's classes; a names file in the options wins over them; a list of the wrong length is
+ * refused, naming the file's metadata. */
+START_TEST(stored_class_names_are_applied)
+{
+    make_temp_dir();
+    yl_tensor_table table;
+    ck_assert_status(yl_weights_read(YL_TEST_PARITY_CHECKPOINT, &table), YOLACT_OK);
+    char names[80 * 12] = "", *at = names;
+    for (int i = 0; i < 80; i++)
+        at += sprintf(at, "shape%d%s", i, i < 79 ? "\r\n" : "\n");
+    const char *meta[] = {YOLACT_CLASS_NAMES_METADATA, names, NULL};
+    ck_assert_status(yl_weights_write_safetensors(&table, YL_DTYPE_F16, meta,
+                                                  temp_path("named.safetensors")), YOLACT_OK);
+    yolact_model_options opt;
+    yolact_model_options_init(&opt);
+    opt.preset = "yolact_resnet50";
+    yolact_model *m;
+    ck_assert_status(yolact_model_load(temp_path("named.safetensors"), &opt, &m), YOLACT_OK);
+    const yolact_model_info *info = yolact_model_get_info(m);
+    ck_assert_str_eq(info->class_names[0], "shape0");
+    ck_assert_str_eq(info->class_names[79], "shape79");
+    yolact_model_free(m);
+
+    FILE *f = fopen(temp_path("names.txt"), "w");
+    for (int i = 0; i < 80; i++)
+        fprintf(f, "given%d\n", i);
+    fclose(f);
+    char names_path[512];   /* temp_path's buffer is reused by the next call */
+    snprintf(names_path, sizeof names_path, "%s", temp_path("names.txt"));
+    opt.class_names_path = names_path;
+    ck_assert_status(yolact_model_load(temp_path("named.safetensors"), &opt, &m), YOLACT_OK);
+    ck_assert_str_eq(yolact_model_get_info(m)->class_names[5], "given5");
+    yolact_model_free(m);
+
+    const char *short_meta[] = {YOLACT_CLASS_NAMES_METADATA, "a\nb\nc", NULL};
+    ck_assert_status(yl_weights_write_safetensors(&table, YL_DTYPE_F16, short_meta,
+                                                  temp_path("short.safetensors")), YOLACT_OK);
+    opt.class_names_path = NULL;
+    ck_assert_status(yolact_model_load(temp_path("short.safetensors"), &opt, &m),
+                     YOLACT_ERR_MODEL);
+    ck_assert_ptr_null(m);
+    ck_assert_msg(strstr(yolact_last_error(), "short.safetensors's metadata \"class_names\" "
+                         "has 3 class names"), "%s", yolact_last_error());
+    yl_tensor_table_free(&table);
+    remove_temp_dir();
+}
+END_TEST
+
 static uint32_t u32_at(const uint8_t *p) { return yl_load_u32le(p); }
 
 /* The zip as torch.save writes it: every local header (flags 0x0808, zero sizes, an "FB"
@@ -407,6 +456,7 @@ Suite *weights_write_suite(void)
     tcase_add_test(tc, safetensors_header_layout);
     tcase_add_test(tc, float16_rounding);
     tcase_add_test(tc, parity_checkpoint_round_trips);
+    tcase_add_test(tc, stored_class_names_are_applied);
     tcase_add_test(tc, pth_layout);
     tcase_add_test(tc, failed_writes_leave_nothing);
     tcase_add_test(tc, bad_tables_are_refused);
