@@ -124,9 +124,11 @@ typedef struct yolact_model_options {
     const char *class_names_path;
 } yolact_model_options;
 
-/* The .safetensors __metadata__ key under which a checkpoint stores its class names, one a
- * line, background excluded (as yolact-train writes them); yolact_model_load applies them. */
+/* The .safetensors __metadata__ keys under which a checkpoint stores its class names and
+ * their COCO category ids, one a line, class by class, background excluded (as yolact-train
+ * writes them); yolact_model_load applies them (without ids, categories are numbered 1..N). */
 #define YOLACT_CLASS_NAMES_METADATA "class_names"
+#define YOLACT_CATEGORY_IDS_METADATA "category_ids"
 
 YOLACT_API void yolact_model_options_init(yolact_model_options *options);
 

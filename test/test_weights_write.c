@@ -228,9 +228,9 @@ START_TEST(parity_checkpoint_round_trips)
 }
 END_TEST
 
-/* A .safetensors file's class names (YOLACT_CLASS_NAMES_METADATA, one a line) name the
- * model's classes; a names file in the options wins over them; a list of the wrong length is
- * refused, naming the file's metadata. */
+/* A .safetensors file's class names and category ids (one a line in its metadata) name the
+ * model's classes and number its detections' categories; a names file in the options wins
+ * over the names; a list of the wrong length is refused, naming the file's metadata. */
 START_TEST(stored_class_names_are_applied)
 {
     make_temp_dir();
@@ -239,7 +239,11 @@ START_TEST(stored_class_names_are_applied)
     char names[80 * 12] = "", *at = names;
     for (int i = 0; i < 80; i++)
         at += sprintf(at, "shape%d%s", i, i < 79 ? "\r\n" : "\n");
-    const char *meta[] = {YOLACT_CLASS_NAMES_METADATA, names, NULL};
+    char ids[80 * 8] = "";
+    for (int i = 0, n = 0; i < 80; i++)
+        n += sprintf(ids + n, "%d\n", 1000 + i);
+    const char *meta[] = {YOLACT_CLASS_NAMES_METADATA, names, YOLACT_CATEGORY_IDS_METADATA, ids,
+                          NULL};
     ck_assert_status(yl_weights_write_safetensors(&table, YL_DTYPE_F16, meta,
                                                   temp_path("named.safetensors")), YOLACT_OK);
     yolact_model_options opt;
@@ -250,6 +254,18 @@ START_TEST(stored_class_names_are_applied)
     const yolact_model_info *info = yolact_model_get_info(m);
     ck_assert_str_eq(info->class_names[0], "shape0");
     ck_assert_str_eq(info->class_names[79], "shape79");
+    /* detections carry the stored category ids */
+    yolact_image im;
+    ck_assert_status(yolact_image_load(YL_TEST_DATA "/parity/coffee.png", &im), YOLACT_OK);
+    yolact_session *session;
+    const yolact_result *r;
+    ck_assert_status(yolact_session_create(m, NULL, &session), YOLACT_OK);
+    ck_assert_status(yolact_session_detect(session, &im, &r), YOLACT_OK);
+    ck_assert_int_gt(r->count, 0);
+    for (int i = 0; i < r->count; i++)
+        ck_assert_int_eq(r->detections[i].category_id, 1000 + r->detections[i].class_index);
+    yolact_session_free(session);
+    yolact_image_free_pixels(&im);
     yolact_model_free(m);
 
     FILE *f = fopen(temp_path("names.txt"), "w");
@@ -272,6 +288,13 @@ START_TEST(stored_class_names_are_applied)
     ck_assert_ptr_null(m);
     ck_assert_msg(strstr(yolact_last_error(), "short.safetensors's metadata \"class_names\" "
                          "has 3 class names"), "%s", yolact_last_error());
+    const char *bad_ids[] = {YOLACT_CATEGORY_IDS_METADATA, "1\n2\nx", NULL};
+    ck_assert_status(yl_weights_write_safetensors(&table, YL_DTYPE_F16, bad_ids,
+                                                  temp_path("ids.safetensors")), YOLACT_OK);
+    ck_assert_status(yolact_model_load(temp_path("ids.safetensors"), &opt, &m),
+                     YOLACT_ERR_MODEL);
+    ck_assert_msg(strstr(yolact_last_error(), "has 3 category ids, the checkpoint has 80"),
+                  "%s", yolact_last_error());
     yl_tensor_table_free(&table);
     remove_temp_dir();
 }

@@ -1,6 +1,7 @@
 /* yolact_model_load: read a checkpoint, pick its preset (given, from the file name as the
  * official eval.py does, or guessed from the shapes), build the model, and apply the class
  * names the file stores or a class names file gives. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,41 +28,81 @@ static yolact_status unknown_preset(const char *name)
     return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "unknown preset '%s' (known: %s)", name, known);
 }
 
-/* One class name a line of text (trailing CR stripped, empty lines refused, a final newline
- * allowed); exactly as many as the checkpoint has foreground classes. source names the text
- * in messages. The model's names change only when all are good. */
-static yolact_status apply_class_names(yolact_model *m, const char *text, const char *source)
+/* One item a line of text (trailing CR stripped, empty lines refused, a final newline
+ * allowed) into lines[0..expected), each malloc'ed: exactly as many as the checkpoint has
+ * foreground classes. what names the items and source the text in messages. On failure the
+ * lines read so far stay in lines for the caller to free. */
+static yolact_status split_class_lines(const char *text, int expected, const char *what,
+                                       const char *source, char **lines)
 {
-    int expected = m->num_classes - 1, n = 0;
-    yolact_status s = YOLACT_OK;
-    char **names = calloc((size_t)expected, sizeof *names);
-    if (!names)
-        s = yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory");
-    for (const char *at = text; s == YOLACT_OK && *at;) {
+    int n = 0;
+    for (const char *at = text; *at;) {
         size_t len = strcspn(at, "\n"), kept = len;
         if (kept && at[kept - 1] == '\r')
             kept--;
         if (kept == 0)
-            s = yl_fail(YOLACT_ERR_FORMAT, "%s: line %d is empty", source, n + 1);
-        else if (n >= expected)
-            s = yl_fail(YOLACT_ERR_MODEL, "%s has more than the %d class names the checkpoint "
-                        "has classes for", source, expected);
-        else if (!(names[n++] = strndup(at, kept)))
-            s = yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory");
+            return yl_fail(YOLACT_ERR_FORMAT, "%s: line %d is empty", source, n + 1);
+        if (n >= expected)
+            return yl_fail(YOLACT_ERR_MODEL, "%s has more than the %d %s the checkpoint has "
+                           "classes for", source, expected, what);
+        if (!(lines[n++] = strndup(at, kept)))
+            return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory");
         at += len + (at[len] == '\n');
     }
-    if (s == YOLACT_OK && n != expected)
-        s = yl_fail(YOLACT_ERR_MODEL, "%s has %d class names, the checkpoint has %d classes",
-                    source, n, expected);
-    for (int i = 0; names && i < expected; i++) {
-        char **keep = s == YOLACT_OK ? &m->class_names[i] : &names[i];
-        free(*keep);
-        if (s == YOLACT_OK) {
-            *keep = names[i];
+    if (n != expected)
+        return yl_fail(YOLACT_ERR_MODEL, "%s has %d %s, the checkpoint has %d classes", source,
+                       n, what, expected);
+    return YOLACT_OK;
+}
+
+static void free_lines(char **lines, int n)
+{
+    for (int i = 0; lines && i < n; i++)
+        free(lines[i]);
+    free(lines);
+}
+
+/* The class names, one a line; categories then numbered 1..N. The model's names change only
+ * when all are good. */
+static yolact_status apply_class_names(yolact_model *m, const char *text, const char *source)
+{
+    int expected = m->num_classes - 1;
+    char **names = calloc((size_t)expected, sizeof *names);
+    if (!names)
+        return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory");
+    yolact_status s = split_class_lines(text, expected, "class names", source, names);
+    if (s == YOLACT_OK)
+        for (int i = 0; i < expected; i++) {
+            char *old = m->class_names[i];
+            m->class_names[i] = names[i], names[i] = old;
             m->category_ids[i] = i + 1;
         }
+    free_lines(names, expected);
+    return s;
+}
+
+/* The categories' ids, one positive integer a line, class by class: a data set's own ids
+ * (yolact-eval's results then name its categories). */
+static yolact_status apply_category_ids(yolact_model *m, const char *text, const char *source)
+{
+    int expected = m->num_classes - 1;
+    char **lines = calloc((size_t)expected, sizeof *lines);
+    int *ids = calloc((size_t)expected, sizeof *ids);
+    yolact_status s = lines && ids
+                          ? split_class_lines(text, expected, "category ids", source, lines)
+                          : yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory");
+    for (int i = 0; s == YOLACT_OK && i < expected; i++) {
+        char *end;
+        long v = strtol(lines[i], &end, 10);
+        if (*end || end == lines[i] || v < 1 || v > INT_MAX)
+            s = yl_fail(YOLACT_ERR_FORMAT, "%s: line %d, '%s', is not a category id (a "
+                        "positive integer)", source, i + 1, lines[i]);
+        ids[i] = (int)v;
     }
-    free(names);
+    if (s == YOLACT_OK)
+        memcpy(m->category_ids, ids, (size_t)expected * sizeof *ids);
+    free_lines(lines, expected);
+    free(ids);
     return s;
 }
 
@@ -87,6 +128,23 @@ static yolact_status apply_class_names_file(yolact_model *m, const char *path)
         s = apply_class_names(m, text, path);
     }
     free(text);
+    return s;
+}
+
+/* The file's own class names and category ids, where its metadata has them. */
+static yolact_status apply_stored_classes(yolact_model *m, const yl_tensor_table *table,
+                                          const char *path)
+{
+    static const char *const keys[2] = {YOLACT_CLASS_NAMES_METADATA,
+                                        YOLACT_CATEGORY_IDS_METADATA};
+    yolact_status s = YOLACT_OK;
+    for (int k = 0; k < 2 && s == YOLACT_OK; k++) {
+        const char *text = yl_tensor_table_metadata(table, keys[k]);
+        char source[512];
+        snprintf(source, sizeof source, "%s's metadata \"%s\"", path, keys[k]);
+        if (text)
+            s = k == 0 ? apply_class_names(m, text, source) : apply_category_ids(m, text, source);
+    }
     return s;
 }
 
@@ -128,14 +186,9 @@ yolact_status yolact_model_load(const char *path, const yolact_model_options *op
         yl_tensor_table_free(&table);
         return yl_fail_context(s, "%s (preset %s): ", path, preset->name);
     }
-    /* A model trained here keeps its class names in the file (yolact-train writes them);
-     * a names file given in the options replaces them. */
-    const char *stored_names = yl_tensor_table_metadata(&table, YOLACT_CLASS_NAMES_METADATA);
-    char source_name[512];
-    snprintf(source_name, sizeof source_name, "%s's metadata \"%s\"", path,
-             YOLACT_CLASS_NAMES_METADATA);
-    if (stored_names)
-        s = apply_class_names(*model, stored_names, source_name);
+    /* A model trained here keeps its class names and category ids in the file (yolact-train
+     * writes them); a names file given in the options replaces them. */
+    s = apply_stored_classes(*model, &table, path);
     yl_tensor_table_free(&table);
     if (s == YOLACT_OK && options->class_names_path)
         s = apply_class_names_file(*model, options->class_names_path);
