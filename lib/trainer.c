@@ -201,7 +201,7 @@ static yolact_status prepare_batch(const yolact_trainer *t, const yolact_image *
                                         t->model->num_classes, &gt[b]);
         free(objects);
         if (s != YOLACT_OK)
-            return yl_fail_context(s, "ground truth of image %d: ", b);
+            return yl_fail_context(s, "image %d: ", b);
     }
     return YOLACT_OK;
 }
