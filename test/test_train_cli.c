@@ -1,6 +1,7 @@
 /* yolact-train --parity-step on the parity-train copy (test/data/train/): its losses.json,
  * grads.safetensors and sgd.json against the reference within the README's tolerances, and
- * bad arguments and cases refused with a message and a nonzero exit. */
+ * bad arguments and cases refused with a message and a nonzero exit; and the train-step
+ * example. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,6 +167,28 @@ START_TEST(hostile_case_is_refused)
 }
 END_TEST
 
+/* examples/train-step.c: one step, the losses printed, a checkpoint that loads again; a
+ * label out of range refused. */
+START_TEST(train_step_example_runs)
+{
+    char cmd[1024], *log;
+    snprintf(cmd, sizeof cmd, "build/train-step " YL_TEST_PARITY_CHECKPOINT " " YL_TEST_DATA
+             "/parity/coffee.png 100 120 300 360 40 %s/after.pth", out_dir);
+    int rc = yl_test_run(cmd, &log);
+    ck_assert_msg(rc == 0 && strstr(log, "iteration 1 (lr 0.0001): B "), "exit %d: %s", rc,
+                  log);
+    free(log);
+    snprintf(cmd, sizeof cmd, "%s/after.pth", out_dir);
+    yolact_model *m = yl_test_load_model(cmd, "yolact_resnet50");
+    yolact_model_free(m);
+    snprintf(cmd, sizeof cmd, "build/train-step " YL_TEST_PARITY_CHECKPOINT " " YL_TEST_DATA
+             "/parity/coffee.png 100 120 300 360 80");
+    rc = yl_test_run(cmd, &log);
+    ck_assert_msg(rc == 1 && strstr(log, "label 80 is outside 0..79"), "exit %d: %s", rc, log);
+    free(log);
+}
+END_TEST
+
 Suite *train_cli_suite(void)
 {
     Suite *s = suite_create("train_cli");
@@ -181,6 +204,7 @@ Suite *train_cli_suite(void)
     tcase_add_checked_fixture(parity, out_open, out_close);
     tcase_add_test(parity, parity_step_matches_the_reference);
     tcase_add_test(parity, hostile_case_is_refused);
+    tcase_add_test(parity, train_step_example_runs);
     suite_add_tcase(s, parity);
     return s;
 }
