@@ -13,7 +13,6 @@
 #include "weights/tensor_table.h"
 #include "yl_test.h"
 
-#define TRAIN_CLI "build/yolact-train"
 #define CASE_ARGS                                                                   \
     "--parity-step --weights " YL_TEST_PARITY_CHECKPOINT " -c yolact_resnet50 "     \
     "--images " YL_TEST_DATA "/parity --gt " YL_TRAIN_REF_DATA "/gt.json"
@@ -33,12 +32,24 @@ static void out_close(void)
     ck_assert_int_eq(system(cmd), 0);
 }
 
-/* yolact-train with args; its output to *out (malloc'ed); the exit code. */
-static int run_train(const char *args, char **out)
+/* The build folder of the programs run: build/, or YL_TEST_BUILD (the ASan build's). */
+static const char *build_dir(void)
+{
+    const char *dir = getenv("YL_TEST_BUILD");
+    return dir && dir[0] ? dir : "build";
+}
+
+/* program (in the build folder) with args; its output to *out (malloc'ed); the exit code. */
+static int run_program(const char *program, const char *args, char **out)
 {
     char cmd[2048];
-    snprintf(cmd, sizeof cmd, "%s %s", TRAIN_CLI, args);
+    snprintf(cmd, sizeof cmd, "%s/%s %s", build_dir(), program, args);
     return yl_test_run(cmd, out);
+}
+
+static int run_train(const char *args, char **out)
+{
+    return run_program("yolact-train", args, out);
 }
 
 static char *out_text(const char *name)
@@ -172,18 +183,17 @@ END_TEST
 START_TEST(train_step_example_runs)
 {
     char cmd[1024], *log;
-    snprintf(cmd, sizeof cmd, "build/train-step " YL_TEST_PARITY_CHECKPOINT " " YL_TEST_DATA
+    snprintf(cmd, sizeof cmd, YL_TEST_PARITY_CHECKPOINT " " YL_TEST_DATA
              "/parity/coffee.png 100 120 300 360 40 %s/after.pth", out_dir);
-    int rc = yl_test_run(cmd, &log);
+    int rc = run_program("train-step", cmd, &log);
     ck_assert_msg(rc == 0 && strstr(log, "iteration 1 (lr 0.0001): B "), "exit %d: %s", rc,
                   log);
     free(log);
     snprintf(cmd, sizeof cmd, "%s/after.pth", out_dir);
     yolact_model *m = yl_test_load_model(cmd, "yolact_resnet50");
     yolact_model_free(m);
-    snprintf(cmd, sizeof cmd, "build/train-step " YL_TEST_PARITY_CHECKPOINT " " YL_TEST_DATA
-             "/parity/coffee.png 100 120 300 360 80");
-    rc = yl_test_run(cmd, &log);
+    rc = run_program("train-step", YL_TEST_PARITY_CHECKPOINT " " YL_TEST_DATA
+                     "/parity/coffee.png 100 120 300 360 80", &log);
     ck_assert_msg(rc == 1 && strstr(log, "label 80 is outside 0..79"), "exit %d: %s", rc, log);
     free(log);
 }
