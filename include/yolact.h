@@ -303,6 +303,123 @@ YOLACT_API void yolact_image_draw_text(uint8_t *rgb, size_t stride, int width, i
 /* The height of the box yolact_image_draw_text draws, in pixels. */
 YOLACT_API int yolact_image_text_height(void);
 
+/* ---------------------------------------------------------------------------------------
+ * Training (CPU): the official train.py's step on a batch: the training forward,
+ * MultiBoxLoss (box smooth-L1 B, class cross-entropy with 3:1 hard negative mining C, the
+ * linear-combination mask loss M, semantic segmentation S), the backward pass with frozen
+ * BatchNorm (cfg.freeze_bn, as train.py sets it for batches under 6 per GPU: its weights get
+ * no gradient), and torch.optim.SGD with momentum and weight decay under train.py's
+ * learning rate (linear warm-up, then a factor gamma past each of lr_steps). A trainer owns
+ * its weights (float32, under the official state-dict keys), their gradients, the momentum
+ * buffers and every activation the backward pass reads. It is not thread-safe: one thread
+ * at a time. */
+typedef struct yolact_trainer yolact_trainer;
+
+#define YOLACT_MAX_LR_STEPS 8
+
+typedef struct yolact_trainer_options {
+    size_t struct_size;       /* set by yolact_trainer_options_init */
+    /* Preset name, or NULL: from the file name, else guessed, as yolact_model_load. Copied. */
+    const char *preset;
+    int num_threads;          /* CPU threads; 0 (default) = all cores */
+    /* SGD, as train.py (yolact_base's values by default): */
+    double lr;                /* default 1e-3 */
+    double momentum;          /* default 0.9 */
+    double weight_decay;      /* default 5e-4 */
+    double lr_warmup_init;    /* default 1e-4 */
+    int lr_warmup_until;      /* iterations of linear warm-up; default 500; 0: none */
+    double gamma;             /* factor at each of lr_steps; default 0.1 */
+    int num_lr_steps;         /* 0..YOLACT_MAX_LR_STEPS; default 4 */
+    int lr_steps[YOLACT_MAX_LR_STEPS]; /* ascending iterations; default 280000, 600000,
+                                          700000, 750000 */
+    /* Non-zero: the mask loss uses every positive prior (deterministic; the parity set's
+     * setting). 0 (default): as train.py, a random masks_to_train of them per image. */
+    int all_masks;
+    uint64_t seed;            /* the random masks' stream; each iteration draws its own */
+} yolact_trainer_options;
+
+YOLACT_API void yolact_trainer_options_init(yolact_trainer_options *options);
+
+/* Load a checkpoint (.pth or .safetensors, as yolact_model_load) that has every tensor the
+ * network needs and semantic_seg_conv's weight and bias (a checkpoint saved by train.py
+ * has them; one exported for inference only does not: YOLACT_ERR_MODEL). options may be
+ * NULL (defaults); out-of-range options are YOLACT_ERR_INVALID_ARGUMENT. The file is read
+ * during the call only. Networks with deformable convolutions (YOLACT++) are
+ * YOLACT_ERR_UNSUPPORTED. */
+YOLACT_API yolact_status yolact_trainer_create(const char *checkpoint_path,
+                                               const yolact_trainer_options *options,
+                                               yolact_trainer **trainer);
+YOLACT_API void yolact_trainer_destroy(yolact_trainer *trainer); /* NULL is fine */
+
+/* One object of an image's ground truth. */
+typedef struct yolact_gt_object {
+    /* Box relative to the image, (x1, y1, x2, y2) in [0, 1], x2/y2 one past the last pixel
+     * (COCO's x / w, (x + bw) / w). Corners in either order; parts outside the image are
+     * clipped; a box with no area inside it is refused. */
+    float x1, y1, x2, y2;
+    int label;                /* the class index, 0..num_classes - 2 (as a detection's
+                                 class_index); unused for a crowd */
+    int crowd;                /* non-zero: a crowd region (iscrowd), only its box is used */
+    /* mask_height rows of mask_width bytes, nonzero = object; borrowed during the call;
+     * may be NULL for a crowd. An empty mask is allowed. */
+    const uint8_t *mask;
+} yolact_gt_object;
+
+/* An image's ground truth: count objects (0 is allowed: all background), their masks all
+ * mask_width x mask_height. train.py resizes the masks to the network's input (S x S) with
+ * the image: give them at S x S for the official values (other sizes are interpolated once,
+ * straight to the loss's resolutions). */
+typedef struct yolact_ground_truth {
+    int count;
+    const yolact_gt_object *objects;
+    int mask_width, mask_height;
+} yolact_ground_truth;
+
+/* A batch's loss as train.py prints it: B, C, M divided by the batch's positive priors, S by
+ * the batch size; total = B + C + M + S. */
+typedef struct yolact_losses {
+    double B, C, M, S, total;
+    int num_positives;        /* the batch's positive priors */
+    int step_taken;           /* 0: the total was not finite and, as train.py does, the
+                                 weights were left as they were (yolact_trainer_step) */
+} yolact_losses;
+
+/* One training iteration on images[0 .. batch) with gt[i] for images[i]: the loss, the
+ * gradients (summed over the images, as the official batch's), then one SGD step at the
+ * iteration's learning rate. losses may be NULL. Hostile input (batch <= 0, NULL arrays, an
+ * image with no pixels, an object whose box is not finite or has no area in the image, a
+ * label out of range, a missing mask, mask sizes < 1) is YOLACT_ERR_INVALID_ARGUMENT naming
+ * the image and object, and changes nothing. Images are host memory, any size. */
+YOLACT_API yolact_status yolact_trainer_step(yolact_trainer *trainer, const yolact_image *images,
+                                             const yolact_ground_truth *gt, int batch,
+                                             yolact_losses *losses);
+/* The loss of a batch under the current weights, without gradients or a step. */
+YOLACT_API yolact_status yolact_trainer_evaluate(yolact_trainer *trainer,
+                                                 const yolact_image *images,
+                                                 const yolact_ground_truth *gt, int batch,
+                                                 yolact_losses *losses);
+
+/* Iterations taken (steps, skipped ones included), and the rate the last one used. */
+YOLACT_API int64_t yolact_trainer_iteration(const yolact_trainer *trainer);
+YOLACT_API double yolact_trainer_lr(const yolact_trainer *trainer);
+
+/* The weights as a checkpoint: .pth (torch.save's zip, read by torch.load and the official
+ * Yolact.load_weights) when path ends in ".pth", else .safetensors (float32). Written all or
+ * nothing: a failure leaves any earlier file at path as it was. */
+YOLACT_API yolact_status yolact_trainer_save_weights(const yolact_trainer *trainer,
+                                                     const char *path);
+/* The last step's gradient of every trainable parameter, float32 .safetensors under its
+ * state-dict key (YOLACT_ERR_INVALID_ARGUMENT before any step). */
+YOLACT_API yolact_status yolact_trainer_save_gradients(const yolact_trainer *trainer,
+                                                       const char *path);
+/* The whole training state (weights, momentum buffers, iteration, optimizer settings) in
+ * one .safetensors file that is also a checkpoint; loading it into a trainer made from the
+ * same network resumes bit for bit: N steps, save, load, M steps == N + M steps. The
+ * learning-rate schedule stays the trainer's options'. */
+YOLACT_API yolact_status yolact_trainer_save_state(const yolact_trainer *trainer,
+                                                   const char *path);
+YOLACT_API yolact_status yolact_trainer_load_state(yolact_trainer *trainer, const char *path);
+
 #ifdef __cplusplus
 }
 #endif

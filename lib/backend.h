@@ -8,6 +8,7 @@
 #include "model/model.h"
 #include "ops/detect.h"
 #include "profile.h"
+#include "train/multibox_loss.h"
 #include "yolact.h"
 
 /* One image's output, in buffers the backend owns and reuses from frame to frame. */
@@ -63,6 +64,31 @@ typedef struct yl_cuda_backend_entry {
 } yl_cuda_backend_entry;
 
 extern const yl_cuda_backend_entry yl_cuda_backend;
+
+/* Training's gradient pass, on the CPU only (lib/cpu/train_pass.c): each image of a batch
+ * through the training forward and semantic_seg_conv, the batch's MultiBoxLoss, then the
+ * backward pass, whose parameter gradients are the sum over the images. Keeps every image's
+ * activations until the next run. Borrows the model and segm_weight until destroy. */
+typedef struct yl_train_pass yl_train_pass;
+
+/* segm_weight, segm_bias: semantic_seg_conv's tensors, (classes - 1, P3 channels, 1, 1) and
+ * (classes - 1); YOLACT_ERR_MODEL when missing (NULL) or of another size.
+ * threads: 0 = every core. */
+yolact_status yl_train_pass_create(const yolact_model *m, const yl_tensor *segm_weight,
+                                   const yl_tensor *segm_bias, int threads,
+                                   yl_train_pass **pass);
+/* The loss of images[0 .. count) against gt (checked by the caller) to *losses; with
+ * backward, the parameter gradients too (else they keep the last run's). */
+yolact_status yl_train_pass_run(yl_train_pass *p, const yl_loss_config *cfg,
+                                const yolact_image *images, const yl_gt *gt, int count,
+                                int backward, yl_losses *losses);
+/* The network's trainable parameters (the two of semantic_seg_conv excepted), as
+ * yl_model_trainables lists them. */
+const yl_trainable *yl_train_pass_trainables(const yl_train_pass *p, int *count);
+/* The last backward's gradient of the network's trainable i, or for i == count and
+ * count + 1 of semantic_seg_conv's weight and bias, to out (unfolded). */
+void yl_train_pass_grad(const yl_train_pass *p, int i, float *out);
+void yl_train_pass_destroy(yl_train_pass *p);
 
 /* The network outputs of a session's last frame (tests and debugging). */
 yolact_status yl_session_network_outputs(yolact_session *session, yl_network_outputs *out);

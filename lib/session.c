@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "backend.h"
-#include "input_limits.h"
+#include "image_check.h"
 #include "ops/boxes.h"
 #include "rle.h"
 #include "status.h"
@@ -163,31 +163,6 @@ yolact_backend yolact_session_backend(const yolact_session *s)
     return s ? s->backend_kind : YOLACT_BACKEND_AUTO;
 }
 
-static yolact_status check_image(const yolact_image *im, int index, yolact_backend backend)
-{
-    if (!im->data)
-        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "image %d has no pixels", index);
-    if (im->width < 1 || im->height < 1 || im->width > yl_limit_image_side() ||
-        im->height > yl_limit_image_side() ||
-        (int64_t)im->width * im->height > yl_limit_image_pixels())
-        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "image %d is %dx%d, outside 1..%d a side "
-                       "and %lld pixels", index, im->width, im->height, yl_limit_image_side(),
-                       (long long)yl_limit_image_pixels());
-    if (im->stride < (size_t)im->width * 3)
-        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "image %d stride %zu is smaller than a row "
-                       "(%d bytes)", index, im->stride, im->width * 3);
-    if (im->format != YOLACT_PIXEL_RGB8 && im->format != YOLACT_PIXEL_BGR8)
-        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "image %d has unknown pixel format %d",
-                       index, (int)im->format);
-    if (im->memory != YOLACT_MEMORY_HOST && im->memory != YOLACT_MEMORY_DEVICE)
-        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "image %d has unknown memory kind %d",
-                       index, (int)im->memory);
-    if (im->memory == YOLACT_MEMORY_DEVICE && backend != YOLACT_BACKEND_CUDA)
-        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "image %d is in device memory, which only "
-                       "a CUDA session reads", index);
-    return YOLACT_OK;
-}
-
 static yolact_status ensure_slots(yolact_session *s, int count)
 {
     if (count <= s->num_slots)
@@ -296,7 +271,7 @@ yolact_status yolact_session_detect_batch(yolact_session *s, const yolact_image 
         return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "batch of %d images is outside 1..4096",
                        count);
     for (int i = 0; i < count; i++)
-        YL_TRY(check_image(&images[i], i, s->backend_kind));
+        YL_TRY(yl_image_check(&images[i], i, s->backend_kind));
     YL_TRY(ensure_slots(s, count));
     batch_sink sink = {s, images, results};
     return s->backend->run(s->state, images, count, take_frame, &sink);

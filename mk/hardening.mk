@@ -52,14 +52,15 @@ fuzz:
 ASAN_ENV := ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:abort_on_error=0:strict_string_checks=1 \
             LSAN_OPTIONS=suppressions=$(CURDIR)/test/lsan.supp:print_suppressions=0 \
             UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-            YL_TEST_CLI=$(ASAN_BUILD)/yolact-detect
+            YL_TEST_CLI=$(ASAN_BUILD)/yolact-detect YL_TEST_BUILD=$(ASAN_BUILD)
 
 # The CUDA backend's whole-network tests (tag "cuda") stay out, as under valgrind below. The
 # `+` here and below: the install suite runs `make install`, which needs this make's job slots.
 test-asan:
 	$(MAKE) CUDA=0 BUILD=$(ASAN_BUILD) \
 	    CFLAGS="$(SAN_COMMON) -fsanitize=address,undefined -fno-sanitize-recover=all" \
-	    $(ASAN_BUILD)/yolact-tests $(ASAN_BUILD)/yolact-detect
+	    $(ASAN_BUILD)/yolact-tests $(ASAN_BUILD)/yolact-detect $(ASAN_BUILD)/yolact-train \
+	    $(ASAN_BUILD)/train-step
 	+CK_EXCLUDE_TAGS=cuda $(ASAN_ENV) $(ASAN_BUILD)/yolact-tests
 
 # ---- ThreadSanitizer: the threads suite --------------------------------------------------

@@ -10,6 +10,7 @@
 #include "cpu/training_backward.h"
 #include "cpu/training_forward.h"
 #include "npz.h"
+#include "train_ref.h"
 #include "train/box_loss.h"
 #include "train/class_loss.h"
 #include "train/ground_truth.h"
@@ -244,35 +245,7 @@ END_TEST
 
 /* ---- The official training step's loss on the parity batch (test/data/train/). ---- */
 
-#define TRAIN_DATA YL_TEST_DATA "/train"
-enum { BATCH = 2 };
-static const char *const image_names[BATCH] = {"astronaut", "coffee"};
-
-/* The number after the keys of path, each searched for after the previous one, in text. */
-static double json_number(const char *text, const char *const *path, int depth)
-{
-    const char *at = text;
-    for (int i = 0; i < depth; i++) {
-        char key[160];
-        snprintf(key, sizeof key, "\"%s\"", path[i]);
-        at = strstr(at, key);
-        ck_assert_msg(at != NULL, "no key %s", key);
-        at += strlen(key);
-    }
-    at = strchr(at, ':');
-    ck_assert_ptr_nonnull(at);
-    return strtod(at + 1, NULL);
-}
-
-static char *read_text(const char *path)
-{
-    size_t n;
-    char *text = (char *)yl_test_read_file(path, &n);
-    ck_assert_msg(text != NULL, "cannot read %s", path);
-    text = realloc(text, n + 1);
-    text[n] = '\0';
-    return text;
-}
+enum { BATCH = YL_TRAIN_REF_BATCH };
 
 /* The parity batch: network outputs, ground truth and the semantic map, kept per image. */
 typedef struct train_case {
@@ -287,33 +260,17 @@ typedef struct train_case {
     yl_tensor_table table;
 } train_case;
 
-/* gt.json's objects of one image (boxes, labels, crowd flags; masks from gt_masks.npz). */
+/* gt.json's objects of one image, checked into c->gt[b]. */
 static void read_gt(train_case *c, const char *json, int b)
 {
-    char key[64];
-    snprintf(key, sizeof key, "\"%s\"", image_names[b]);
-    const char *at = strstr(json, key);
-    ck_assert_ptr_nonnull(at);
-    yl_npy *m = &c->masks[b];
-    const char *err = yl_npz_read(TRAIN_DATA "/gt_masks.npz", image_names[b], m);
-    ck_assert_msg(err == NULL, "%s", err);
-    int n = (int)m->shape[0], h = (int)m->shape[1], w = (int)m->shape[2];
+    yolact_gt_object pub[8];
+    int n = yl_train_ref_objects(json, yl_train_ref_images[b], &c->masks[b], pub, 8);
     yl_gt_object obj[8];
-    ck_assert_int_le(n, 8);
-    for (int i = 0; i < n; i++) {
-        at = strstr(at, "\"label\":");
-        obj[i].label = (int)strtol(at + 8, NULL, 10);
-        at = strstr(at, "\"box\": [") + 8;
-        for (int d = 0; d < 4; d++) {
-            char *end;
-            obj[i].box[d] = (float)strtod(at, &end);
-            at = end + 1;
-        }
-        at = strstr(at, "\"crowd\":") + 8;
-        obj[i].crowd = strncmp(at, " true", 5) == 0;
-        obj[i].mask = (const uint8_t *)m->data + (size_t)i * h * w;
-    }
-    ck_assert_status(yl_gt_prepare(obj, n, h, w, 81, &c->gt[b]), YOLACT_OK);
+    for (int i = 0; i < n; i++)
+        obj[i] = (yl_gt_object){{pub[i].x1, pub[i].y1, pub[i].x2, pub[i].y2}, pub[i].label,
+                                pub[i].crowd, pub[i].mask};
+    ck_assert_status(yl_gt_prepare(obj, n, (int)c->masks[b].shape[1],
+                                   (int)c->masks[b].shape[2], 81, &c->gt[b]), YOLACT_OK);
 }
 
 /* semantic_seg_conv (1x1, with bias) on P3. */
@@ -337,7 +294,7 @@ static void train_case_forward(train_case *c)
     const yolact_model *m = c->model;
     for (int b = 0; b < BATCH; b++) {
         char path[256];
-        snprintf(path, sizeof path, YL_TEST_DATA "/parity/%s.png", image_names[b]);
+        snprintf(path, sizeof path, YL_TEST_DATA "/parity/%s.png", yl_train_ref_images[b]);
         yolact_image image;
         ck_assert_status(yolact_image_load(path, &image), YOLACT_OK);
         ck_assert_status(yl_cpu_training_forward_create(m, 0, &c->fw[b]), YOLACT_OK);
@@ -375,7 +332,7 @@ static void train_case_open(train_case *c)
     ck_assert(w && bias);
     c->seg_w = w->data;
     c->seg_b = bias->data;
-    char *json = read_text(TRAIN_DATA "/gt.json");
+    char *json = yl_read_text(YL_TRAIN_REF_DATA "/gt.json");
     for (int b = 0; b < BATCH; b++)
         read_gt(c, json, b);
     free(json);
@@ -442,31 +399,14 @@ static void grads_free(grad_set *s)
         free(s->block[b]);
 }
 
-/* Relative L2 error of got against the reference array key of grads.npz. */
-static double rel_l2(const double *got, size_t n, const char *key)
-{
-    yl_npy ref;
-    const char *err = yl_npz_read(TRAIN_DATA "/grads.npz", key, &ref);
-    ck_assert_msg(err == NULL, "%s: %s", key, err);
-    ck_assert_uint_eq(ref.count, n);
-    double num = 0, den = 0;
-    for (size_t i = 0; i < n; i++) {
-        double r = ((const float *)ref.data)[i];
-        num += (got[i] - r) * (got[i] - r);
-        den += r * r;
-    }
-    yl_npy_free(&ref);
-    return sqrt(num / den);
-}
-
 /* A full gradient against the reference within max(1e-3, 5 x spread). */
 static void check_full_grad(const char *spread, const char *name, const double *got, size_t n)
 {
     char key[160];
     snprintf(key, sizeof key, "%s/full", name);
     const char *path[] = {"grads", name, "full"};
-    double tol = fmax(1e-3, 5 * json_number(spread, path, 3));
-    double e = rel_l2(got, n, key);
+    double tol = fmax(1e-3, 5 * yl_json_number(spread, path, 3));
+    double e = yl_train_ref_rel_l2(got, n, key);
     printf("train_loss: %s relative L2 %.3g (tolerance %.3g)\n", name, e, tol);
     ck_assert_msg(e <= tol, "%s: relative L2 error %g > %g", name, e, tol);
 }
@@ -480,20 +420,9 @@ START_TEST(parity_losses_and_head_gradients)
     yl_losses l;
     ck_assert_status(yl_multibox_loss(&cfg, &c->dims, BATCH, c->out, c->gt, &l, gs.g), YOLACT_OK);
 
-    char *ref = read_text(TRAIN_DATA "/losses.json");
-    char *spread = read_text(TRAIN_DATA "/spread.json");
-    const char *names[5] = {"B", "C", "M", "S", "total"};
     const double got[5] = {l.B, l.C, l.M, l.S, l.total};
-    for (int i = 0; i < 5; i++) {
-        const char *rp[] = {"losses", names[i]}, *sp[] = {"losses_before_each_step", names[i]};
-        double want = json_number(ref, rp, 2);
-        double tol = fmax(1e-3, 5 * json_number(spread, sp, 2));
-        double e = fabs(got[i] - want) / fabs(want);
-        printf("train_loss: %s %.8g official %.8g relative %.3g (tolerance %.3g)\n", names[i],
-               got[i], want, e, tol);
-        ck_assert_msg(e <= tol, "%s = %.8g, official %.8g: relative %g > %g", names[i], got[i],
-                      want, e, tol);
-    }
+    yl_train_ref_check_losses("train_loss", got);
+    char *spread = yl_read_text(YL_TRAIN_REF_DATA "/spread.json");
 
     /* The head's bias gradients: the sum over every image, level and cell of d total / d its
      * output map (the coefficients' through tanh). Layout: channel a * 4 + d, a * 81 + c,
@@ -561,7 +490,6 @@ START_TEST(parity_losses_and_head_gradients)
     check_full_grad(spread, "semantic_seg_conv.bias", sb, 80);
     check_full_grad(spread, "semantic_seg_conv.weight", sw, (size_t)80 * p3->channels);
     free(bb), free(cb), free(mb), free(pb), free(pw), free(sb), free(sw);
-    free(ref);
     free(spread);
     grads_free(&gs);
 }
@@ -586,60 +514,6 @@ static yl_training_backward *batch_backward(const train_case *c, double *total)
     return bw;
 }
 
-/* One parameter's gradient against grads.npz: its L2 norm, the 32 sampled entries (in units
- * of its max |g|) and, where the reference has it, the whole tensor, each as a ratio of
- * error to tolerance (max(base, 5 x spread)) put into worst[3] when larger. */
-static void check_param_grad(const char *spread, const char *name, const float *got,
-                             size_t n, double worst[3], const char *worst_name[3])
-{
-    char key[200];
-    yl_npy stats, idx, at, full;
-    snprintf(key, sizeof key, "%s/stats", name);
-    const char *err = yl_npz_read(TRAIN_DATA "/grads.npz", key, &stats);
-    ck_assert_msg(err == NULL, "%s: %s", key, err);
-    snprintf(key, sizeof key, "%s/idx", name);
-    ck_assert(yl_npz_read(TRAIN_DATA "/grads.npz", key, &idx) == NULL);
-    snprintf(key, sizeof key, "%s/at", name);
-    ck_assert(yl_npz_read(TRAIN_DATA "/grads.npz", key, &at) == NULL);
-    const double *st = stats.data;
-    double norm = 0;
-    for (size_t i = 0; i < n; i++)
-        norm += (double)got[i] * got[i];
-    norm = sqrt(norm);
-    const char *np[] = {"grads", name, "norm"}, *sp[] = {"grads", name, "sampled"};
-    double ratio[3] = {fabs(norm - st[0]) / st[0] / fmax(3e-3, 5 * json_number(spread, np, 3)),
-                       0, 0};
-    const double sampled_tol = fmax(5e-3, 5 * json_number(spread, sp, 3)) * st[2];
-    for (size_t j = 0; j < idx.count; j++) {
-        int64_t i = ((const int64_t *)idx.data)[j];
-        ck_assert(i >= 0 && (size_t)i < n);
-        double r = fabs(got[i] - ((const double *)at.data)[j]) / sampled_tol;
-        ratio[1] = fmax(ratio[1], r);
-    }
-    snprintf(key, sizeof key, "%s/full", name);
-    if (yl_npz_read(TRAIN_DATA "/grads.npz", key, &full) == NULL) {
-        yl_npy_free(&full);
-        double *g = malloc(n * sizeof *g);
-        for (size_t i = 0; i < n; i++)
-            g[i] = got[i];
-        const char *fp[] = {"grads", name, "full"};
-        ratio[2] = rel_l2(g, n, key) / fmax(1e-3, 5 * json_number(spread, fp, 3));
-        free(g);
-    }
-    for (int k = 0; k < 3; k++) {
-        if (ratio[k] > worst[k]) {
-            worst[k] = ratio[k];
-            worst_name[k] = name;
-        }
-    }
-    ck_assert_msg(ratio[0] <= 1 && ratio[1] <= 1 && ratio[2] <= 1,
-                  "%s: norm %.8g official %.8g; error / tolerance: norm %.3g, sampled %.3g, "
-                  "full %.3g", name, norm, st[0], ratio[0], ratio[1], ratio[2]);
-    yl_npy_free(&stats);
-    yl_npy_free(&idx);
-    yl_npy_free(&at);
-}
-
 /* The network's backward pass: every trainable parameter's gradient for the batch (the sum
  * over its images) against the official step's, the 53 tensors of grads.npz. */
 START_TEST(parity_network_gradients)
@@ -648,21 +522,21 @@ START_TEST(parity_network_gradients)
     const yolact_model *m = c->model;
     yl_training_backward *bw = batch_backward(c, NULL);
 
-    char *spread = read_text(TRAIN_DATA "/spread.json");
+    char *spread = yl_read_text(YL_TRAIN_REF_DATA "/spread.json");
     double worst[3] = {0, 0, 0};
     const char *worst_name[3] = {"", "", ""};
     for (int i = 0; i < bw->num_trainables; i++) {
         const yl_trainable *t = &bw->trainables[i];
         float *g = malloc(t->rows * t->per_row * sizeof *g);
         yl_cpu_training_backward_grad(bw, t, g);
-        check_param_grad(spread, t->name, g, t->rows * t->per_row, worst, worst_name);
+        yl_train_ref_check_grad(spread, t->name, g, t->rows * t->per_row, worst, worst_name);
         free(g);
     }
     const int S = m->num_classes - 1, P3C = m->buffers[c->fw[0]->p3].channels;
-    check_param_grad(spread, "semantic_seg_conv.weight", bw->segm_weight_grad, (size_t)S * P3C,
-                     worst, worst_name);
-    check_param_grad(spread, "semantic_seg_conv.bias", bw->segm_bias_grad, (size_t)S, worst,
-                     worst_name);
+    yl_train_ref_check_grad(spread, "semantic_seg_conv.weight", bw->segm_weight_grad,
+                            (size_t)S * P3C, worst, worst_name);
+    yl_train_ref_check_grad(spread, "semantic_seg_conv.bias", bw->segm_bias_grad, (size_t)S,
+                            worst, worst_name);
     ck_assert_int_eq(bw->num_trainables + 2, 53);
     const char *kinds[3] = {"norm", "sampled", "full"};
     for (int k = 0; k < 3; k++)
@@ -672,20 +546,6 @@ START_TEST(parity_network_gradients)
     yl_cpu_training_backward_destroy(bw);
 }
 END_TEST
-
-/* losses_before_each_step[step]'s "total" in text (sgd.json, spread.json). */
-static double step_total(const char *text, int step)
-{
-    const char *at = strstr(text, "\"losses_before_each_step\"");
-    ck_assert_ptr_nonnull(at);
-    for (int i = 0; i < step; i++) {
-        at = strstr(at, "\"total\"");
-        ck_assert_ptr_nonnull(at);
-        at += 7;
-    }
-    const char *path[] = {"total"};
-    return json_number(at, path, 1);
-}
 
 /* One SGD step on the checkpoint's (unfolded) tensors from the batch's gradients, each
  * tensor's momentum buffer in bufs[i] (numbered as bw's trainables, then semantic_seg_conv's
@@ -729,7 +589,8 @@ static void sgd_step(train_case *c, yl_training_backward *bw, float **bufs, int 
 START_TEST(parity_sgd_steps)
 {
     train_case *const c = &parity;
-    char *ref = read_text(TRAIN_DATA "/sgd.json"), *spread = read_text(TRAIN_DATA "/spread.json");
+    char *ref = yl_read_text(YL_TRAIN_REF_DATA "/sgd.json");
+    char *spread = yl_read_text(YL_TRAIN_REF_DATA "/spread.json");
     const double base_tol[2] = {1e-3, 1e-2};
     float *bufs[64];
     double total;
@@ -740,8 +601,8 @@ START_TEST(parity_sgd_steps)
         sgd_step(c, bw, bufs, step == 1);
         double before = total;
         bw = batch_backward(c, &total);
-        double want = step_total(ref, step);
-        double tol = fmax(base_tol[step - 1], 5 * step_total(spread, step));
+        double want = yl_train_ref_step_total(ref, step);
+        double tol = fmax(base_tol[step - 1], 5 * yl_train_ref_step_total(spread, step));
         double e = fabs(total - want) / want;
         printf("train_loss: SGD step %d: total %.8g -> %.8g, official %.8g, relative %.3g "
                "(tolerance %.3g)\n", step, before, total, want, e, tol);

@@ -17,8 +17,10 @@ void yolact_model_options_init(yolact_model_options *options)
     options->struct_size = sizeof *options;
 }
 
-static yolact_status unknown_preset(const char *name)
+yolact_status yl_preset_lookup(const char *name, const yl_preset **preset)
 {
+    if ((*preset = yl_preset_find(name)))
+        return YOLACT_OK;
     char known[256] = "";
     for (const char *const *p = yolact_preset_names(); *p; p++) {
         strncat(known, *p, sizeof known - strlen(known) - 1);
@@ -26,6 +28,14 @@ static yolact_status unknown_preset(const char *name)
             strncat(known, ", ", sizeof known - strlen(known) - 1);
     }
     return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "unknown preset '%s' (known: %s)", name, known);
+}
+
+const yl_preset *yl_preset_untold(const char *path, const yl_tensor_table *table,
+                                  yolact_preset_source *source)
+{
+    const yl_preset *preset = yl_preset_from_file_name(path);
+    *source = preset ? YOLACT_PRESET_FROM_FILE_NAME : YOLACT_PRESET_GUESSED;
+    return preset ? preset : yl_preset_guess(table);
 }
 
 /* One item a line of text (trailing CR stripped, empty lines refused, a final newline
@@ -166,21 +176,15 @@ yolact_status yolact_model_load(const char *path, const yolact_model_options *op
 
     const yl_preset *preset = NULL;
     yolact_preset_source source = YOLACT_PRESET_GIVEN;
-    if (options->preset) {
-        if (!(preset = yl_preset_find(options->preset)))
-            return unknown_preset(options->preset);
-    }
+    if (options->preset)
+        YL_TRY(yl_preset_lookup(options->preset, &preset));
 
     yl_tensor_table table = {0};
     yolact_status s = yl_weights_read(path, &table);
     if (s != YOLACT_OK)
         return s;
-    if (!preset && (preset = yl_preset_from_file_name(path)))
-        source = YOLACT_PRESET_FROM_FILE_NAME;
-    if (!preset) {
-        preset = yl_preset_guess(&table);
-        source = YOLACT_PRESET_GUESSED;
-    }
+    if (!preset)
+        preset = yl_preset_untold(path, &table, &source);
     s = yl_model_build(&table, preset, source, model);
     if (s != YOLACT_OK) {
         yl_tensor_table_free(&table);

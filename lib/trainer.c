@@ -1,0 +1,368 @@
+/* The public trainer (yolact_trainer_*): the official train.py's iteration over the CPU's
+ * gradient pass (backend.h). The checkpoint's float32 state dict is the weights SGD updates;
+ * after each step the network is built from it again (BatchNorm folded anew), as inference
+ * would load the checkpoint just written. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "image_check.h"
+#include "status.h"
+#include "train/lr_schedule.h"
+#include "train/sgd.h"
+#include "weights/train_state.h"
+
+/* The semantic segmentation conv's keys: trained, but not part of the inference network. */
+static const char *const segm_keys[2] = {"semantic_seg_conv.weight", "semantic_seg_conv.bias"};
+
+struct yolact_trainer {
+    yolact_trainer_options opt;   /* opt.preset not kept */
+    const yl_preset *preset;
+    yolact_preset_source preset_source;
+    yl_tensor_table weights;      /* the state dict: what SGD updates, what is saved */
+    yl_tensor_table momentum;     /* momentum buffers under their parameters' keys */
+    yl_tensor_table grads;        /* the last step's gradients, one per trainable parameter */
+    int have_grads;
+    yolact_model *model;          /* built from weights; NULL after a failed rebuild */
+    yl_train_pass *pass;
+    yl_lr_schedule schedule;
+    int64_t iteration;
+    double last_lr;
+};
+
+void yolact_trainer_options_init(yolact_trainer_options *o)
+{
+    if (!o)
+        return;
+    static const int official_steps[4] = {280000, 600000, 700000, 750000};
+    *o = (yolact_trainer_options){.struct_size = sizeof *o, .lr = 1e-3, .momentum = 0.9,
+                                  .weight_decay = 5e-4, .lr_warmup_init = 1e-4,
+                                  .lr_warmup_until = 500, .gamma = 0.1, .num_lr_steps = 4};
+    memcpy(o->lr_steps, official_steps, sizeof official_steps);
+}
+
+static yolact_status check_options(const yolact_trainer_options *o)
+{
+    if (o->struct_size != sizeof *o)
+        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT,
+                       "trainer options not set up by yolact_trainer_options_init");
+    if (!(o->lr >= 0) || !(o->momentum >= 0) || !(o->weight_decay >= 0) ||
+        !(o->lr_warmup_init >= 0) || !(o->gamma >= 0) || !isfinite(o->lr) ||
+        !isfinite(o->momentum) || !isfinite(o->weight_decay) || !isfinite(o->gamma) ||
+        !isfinite(o->lr_warmup_init))
+        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "trainer options: lr, momentum, "
+                       "weight_decay, lr_warmup_init and gamma must be finite and >= 0");
+    if (o->num_threads < 0 || o->lr_warmup_until < 0 || o->num_lr_steps < 0 ||
+        o->num_lr_steps > YOLACT_MAX_LR_STEPS)
+        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "trainer options: num_threads and "
+                       "lr_warmup_until must be >= 0, num_lr_steps 0..%d", YOLACT_MAX_LR_STEPS);
+    for (int i = 1; i < o->num_lr_steps; i++)
+        if (o->lr_steps[i] < o->lr_steps[i - 1])
+            return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "trainer options: lr_steps must "
+                           "ascend");
+    return YOLACT_OK;
+}
+
+/* The name of trainable parameter i: the network's, then semantic_seg_conv's two. */
+static const char *param_name(const yolact_trainer *t, int i)
+{
+    int n;
+    const yl_trainable *list = yl_train_pass_trainables(t->pass, &n);
+    return i < n ? list[i].name : segm_keys[i - n];
+}
+
+static int num_params(const yolact_trainer *t)
+{
+    int n;
+    yl_train_pass_trainables(t->pass, &n);
+    return n + 2;
+}
+
+/* A zeroed float32 tensor shaped as like, appended to table. */
+static yolact_status table_add(yl_tensor_table *table, const yl_tensor *like, yl_tensor **out)
+{
+    yl_tensor *grown = realloc(table->tensors, (table->count + 1) * sizeof *grown);
+    if (!grown)
+        return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory for tensor '%s'", like->name);
+    table->tensors = grown;
+    yl_tensor *t = &grown[table->count];
+    *t = *like;
+    t->dtype = YL_DTYPE_F32;
+    t->name = strdup(like->name);
+    t->data = calloc((size_t)like->numel, sizeof(float));
+    if (!t->name || !t->data) {
+        free(t->name);
+        free(t->data);
+        return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory for tensor '%s'", like->name);
+    }
+    table->count++;
+    *out = t;
+    return YOLACT_OK;
+}
+
+/* The learning-rate schedule from the options, its state at the start: the next step's
+ * iteration sets the rate as train.py does when a run starts or resumes there. */
+static void restart_schedule(yolact_trainer *t)
+{
+    yl_lr_schedule_init(&t->schedule, t->opt.lr, t->opt.gamma, t->opt.lr_warmup_init,
+                        t->opt.lr_warmup_until, t->opt.lr_steps, t->opt.num_lr_steps);
+}
+
+/* The network from the weights, and its gradient pass. */
+static yolact_status rebuild(yolact_trainer *t)
+{
+    yl_train_pass_destroy(t->pass);
+    yolact_model_free(t->model);
+    t->pass = NULL;
+    t->model = NULL;
+    YL_TRY(yl_model_build(&t->weights, t->preset, t->preset_source, &t->model));
+    for (int i = 0; i < t->model->num_ops; i++)
+        if (t->model->ops[i].kind == YL_OP_DCN)
+            return yl_fail(YOLACT_ERR_UNSUPPORTED, "training a network with deformable "
+                           "convolutions (YOLACT++) is not supported");
+    return yl_train_pass_create(t->model, yl_tensor_table_find(&t->weights, segm_keys[0]),
+                                yl_tensor_table_find(&t->weights, segm_keys[1]),
+                                t->opt.num_threads, &t->pass);
+}
+
+yolact_status yolact_trainer_create(const char *path, const yolact_trainer_options *options,
+                                    yolact_trainer **out)
+{
+    yl_clear_error();
+    if (!path || !out)
+        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "yolact_trainer_create: %s is NULL",
+                       path ? "trainer" : "checkpoint path");
+    *out = NULL;
+    yolact_trainer_options defaults;
+    yolact_trainer_options_init(&defaults);
+    YL_TRY(check_options(options ? options : &defaults));
+    yolact_trainer *t = calloc(1, sizeof *t);
+    if (!t)
+        return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory for a trainer");
+    t->opt = options ? *options : defaults;
+    t->preset_source = YOLACT_PRESET_GIVEN;
+    yolact_status s = t->opt.preset ? yl_preset_lookup(t->opt.preset, &t->preset) : YOLACT_OK;
+    t->opt.preset = NULL;
+    if (s == YOLACT_OK)
+        s = yl_weights_read(path, &t->weights);
+    if (s == YOLACT_OK && !t->preset)
+        t->preset = yl_preset_untold(path, &t->weights, &t->preset_source);
+    if (s == YOLACT_OK)
+        s = rebuild(t);
+    for (int i = 0; s == YOLACT_OK && i < num_params(t); i++) {
+        const yl_tensor *w = yl_tensor_table_find(&t->weights, param_name(t, i));
+        yl_tensor *g;
+        s = w ? table_add(&t->grads, w, &g)
+              : yl_fail(YOLACT_ERR_INTERNAL, "no weight '%s'", param_name(t, i));
+    }
+    if (s != YOLACT_OK) {
+        yolact_trainer_destroy(t);
+        return yl_fail_context(s, "%s: ", path);
+    }
+    restart_schedule(t);
+    t->last_lr = t->opt.lr;
+    *out = t;
+    return YOLACT_OK;
+}
+
+void yolact_trainer_destroy(yolact_trainer *t)
+{
+    if (!t)
+        return;
+    yl_train_pass_destroy(t->pass);
+    yolact_model_free(t->model);
+    yl_tensor_table_free(&t->weights);
+    yl_tensor_table_free(&t->momentum);
+    yl_tensor_table_free(&t->grads);
+    free(t);
+}
+
+/* Check a batch and turn its ground truth into the loss's (gt: batch entries, freed by the
+ * caller with yl_gt_free whatever the status). */
+static yolact_status prepare_batch(const yolact_trainer *t, const yolact_image *images,
+                                   const yolact_ground_truth *truth, int batch, yl_gt *gt)
+{
+    for (int b = 0; b < batch; b++) {
+        YL_TRY(yl_image_check(&images[b], b, YOLACT_BACKEND_CPU));
+        const yolact_ground_truth *g = &truth[b];
+        if (g->count < 0 || (g->count > 0 && !g->objects))
+            return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "ground truth of image %d: %d objects "
+                           "at %p", b, g->count, (const void *)g->objects);
+        yl_gt_object *objects = malloc(sizeof *objects * (size_t)(g->count ? g->count : 1));
+        if (!objects)
+            return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory for %d objects", g->count);
+        for (int i = 0; i < g->count; i++) {
+            const yolact_gt_object *o = &g->objects[i];
+            objects[i] = (yl_gt_object){{o->x1, o->y1, o->x2, o->y2}, o->label, o->crowd,
+                                        o->mask};
+        }
+        yolact_status s = yl_gt_prepare(objects, g->count, g->mask_height, g->mask_width,
+                                        t->model->num_classes, &gt[b]);
+        free(objects);
+        if (s != YOLACT_OK)
+            return yl_fail_context(s, "image %d: ", b);
+    }
+    return YOLACT_OK;
+}
+
+/* The batch's loss, with the gradients when backward. */
+static yolact_status run_batch(yolact_trainer *t, const yolact_image *images,
+                               const yolact_ground_truth *truth, int batch, int backward,
+                               yolact_losses *out)
+{
+    yl_clear_error();
+    if (!t || !images || !truth || batch <= 0)
+        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "%s", !t ? "trainer is NULL"
+                       : !images ? "images is NULL" : !truth ? "ground truth is NULL"
+                       : "batch must be at least 1");
+    if (!t->pass)
+        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "the trainer's network failed to rebuild "
+                       "after its last step: load a state or create it again");
+    yl_gt *gt = calloc((size_t)batch, sizeof *gt);
+    if (!gt)
+        return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory for a batch of %d", batch);
+    yolact_status s = prepare_batch(t, images, truth, batch, gt);
+    yl_loss_config cfg = t->preset->loss;
+    if (t->opt.all_masks)
+        cfg.mask_sampling = YL_MASK_SAMPLE_ALL;
+    cfg.seed = t->opt.seed + (uint64_t)t->iteration;
+    yl_losses l = {0};
+    if (s == YOLACT_OK)
+        s = yl_train_pass_run(t->pass, &cfg, images, gt, batch, backward, &l);
+    for (int b = 0; b < batch; b++)
+        yl_gt_free(&gt[b]);
+    free(gt);
+    if (s == YOLACT_OK && out)
+        *out = (yolact_losses){l.B, l.C, l.M, l.S, l.total, l.num_positives, 0};
+    return s;
+}
+
+yolact_status yolact_trainer_evaluate(yolact_trainer *t, const yolact_image *images,
+                                      const yolact_ground_truth *gt, int batch,
+                                      yolact_losses *losses)
+{
+    return run_batch(t, images, gt, batch, 0, losses);
+}
+
+/* One SGD step of every parameter from the gradients, momentum buffers made on their
+ * first step. */
+static yolact_status sgd_update(yolact_trainer *t, double lr)
+{
+    const yl_sgd_options opt = {.lr = lr, .momentum = t->opt.momentum,
+                                .weight_decay = t->opt.weight_decay};
+    for (size_t i = 0; i < t->grads.count; i++) {
+        const yl_tensor *g = &t->grads.tensors[i];
+        yl_tensor *p = (yl_tensor *)yl_tensor_table_find(&t->weights, g->name);
+        yl_tensor *buf = (yl_tensor *)yl_tensor_table_find(&t->momentum, g->name);
+        int first = buf == NULL;
+        if (first && opt.momentum != 0)
+            YL_TRY(table_add(&t->momentum, g, &buf));
+        YL_TRY(yl_sgd_step(&opt, (size_t)p->numel, p->data, g->data, buf ? buf->data : NULL,
+                           &first));
+    }
+    return YOLACT_OK;
+}
+
+yolact_status yolact_trainer_step(yolact_trainer *t, const yolact_image *images,
+                                  const yolact_ground_truth *gt, int batch,
+                                  yolact_losses *losses)
+{
+    yolact_losses l;
+    YL_TRY(run_batch(t, images, gt, batch, 1, &l));
+    for (int i = 0; i < num_params(t); i++)
+        yl_train_pass_grad(t->pass, i, t->grads.tensors[i].data);
+    t->have_grads = 1;
+    const double lr = yl_lr_schedule_at(&t->schedule, (int)t->iteration);
+    t->iteration++;
+    l.step_taken = isfinite(l.total);
+    if (losses)
+        *losses = l;
+    if (!l.step_taken)
+        return YOLACT_OK;
+    t->last_lr = lr;
+    YL_TRY(sgd_update(t, lr));
+    return rebuild(t);
+}
+
+int64_t yolact_trainer_iteration(const yolact_trainer *t)
+{
+    return t ? t->iteration : 0;
+}
+
+double yolact_trainer_lr(const yolact_trainer *t)
+{
+    return t ? t->last_lr : 0;
+}
+
+static int ends_with(const char *s, const char *tail)
+{
+    size_t n = strlen(s), k = strlen(tail);
+    return n >= k && strcmp(s + n - k, tail) == 0;
+}
+
+yolact_status yolact_trainer_save_weights(const yolact_trainer *t, const char *path)
+{
+    yl_clear_error();
+    if (!t || !path)
+        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "yolact_trainer_save_weights: %s is NULL",
+                       t ? "path" : "trainer");
+    return ends_with(path, ".pth") ? yl_weights_write_pth(&t->weights, path)
+                                   : yl_weights_write_safetensors(&t->weights, YL_DTYPE_F32,
+                                                                  NULL, path);
+}
+
+yolact_status yolact_trainer_save_gradients(const yolact_trainer *t, const char *path)
+{
+    yl_clear_error();
+    if (!t || !path)
+        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT,
+                       "yolact_trainer_save_gradients: %s is NULL", t ? "path" : "trainer");
+    if (!t->have_grads)
+        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "no gradients yet: take a step first");
+    return yl_weights_write_safetensors(&t->grads, YL_DTYPE_F32, NULL, path);
+}
+
+yolact_status yolact_trainer_save_state(const yolact_trainer *t, const char *path)
+{
+    yl_clear_error();
+    if (!t || !path)
+        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "yolact_trainer_save_state: %s is NULL",
+                       t ? "path" : "trainer");
+    const yl_train_state state = {
+        .iteration = t->iteration,
+        .sgd = {.lr = t->last_lr, .momentum = t->opt.momentum,
+                .weight_decay = t->opt.weight_decay},
+        .weights = t->weights,
+        .momentum = t->momentum};
+    const char *const metadata[] = {"preset", t->preset->name, NULL};
+    return yl_train_state_write(&state, metadata, path);
+}
+
+yolact_status yolact_trainer_load_state(yolact_trainer *t, const char *path)
+{
+    yl_clear_error();
+    if (!t || !path)
+        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "yolact_trainer_load_state: %s is NULL",
+                       t ? "path" : "trainer");
+    yl_train_state state;
+    YL_TRY(yl_train_state_read(path, &state));
+    for (size_t i = 0; i < t->grads.count; i++) {
+        const yl_tensor *g = &t->grads.tensors[i];
+        const yl_tensor *w = yl_tensor_table_find(&state.weights, g->name);
+        if (!w || !w->data || w->numel != g->numel) {
+            yl_train_state_free(&state);
+            return yl_fail(YOLACT_ERR_MODEL, "%s: the state's '%s' is %s, not the trainer's "
+                           "network's", path, g->name, w ? "of another shape" : "missing");
+        }
+    }
+    yl_tensor_table_free(&t->weights);
+    yl_tensor_table_free(&t->momentum);
+    t->weights = state.weights;
+    t->momentum = state.momentum;
+    t->iteration = state.iteration;
+    t->last_lr = state.sgd.lr;
+    restart_schedule(t);
+    yolact_status s = rebuild(t);
+    return s == YOLACT_OK ? s : yl_fail_context(s, "%s: ", path);
+}

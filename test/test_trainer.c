@@ -1,0 +1,314 @@
+/* The public trainer (yolact_trainer_*): one step on the parity batch against the official
+ * step's losses and gradients, two steps against its SGD, hostile ground truth refused with
+ * a status, a saved state that resumes bit for bit, and checkpoints that load again. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "train_ref.h"
+#include "weights/tensor_table.h"
+#include "yl_test.h"
+
+/* The parity batch as the API takes it. */
+typedef struct batch {
+    yolact_image images[YL_TRAIN_REF_BATCH];
+    yolact_gt_object objects[YL_TRAIN_REF_BATCH][8];
+    yolact_ground_truth gt[YL_TRAIN_REF_BATCH];
+    yl_npy masks[YL_TRAIN_REF_BATCH];
+} batch;
+
+static void batch_open(batch *b)
+{
+    char *json = yl_read_text(YL_TRAIN_REF_DATA "/gt.json");
+    for (int i = 0; i < YL_TRAIN_REF_BATCH; i++) {
+        char path[256];
+        snprintf(path, sizeof path, YL_TEST_DATA "/parity/%s.png", yl_train_ref_images[i]);
+        ck_assert_status(yolact_image_load(path, &b->images[i]), YOLACT_OK);
+        int n = yl_train_ref_objects(json, yl_train_ref_images[i], &b->masks[i], b->objects[i],
+                                     8);
+        b->gt[i] = (yolact_ground_truth){n, b->objects[i], (int)b->masks[i].shape[2],
+                                         (int)b->masks[i].shape[1]};
+    }
+    free(json);
+}
+
+static void batch_close(batch *b)
+{
+    for (int i = 0; i < YL_TRAIN_REF_BATCH; i++) {
+        yolact_image_free_pixels(&b->images[i]);
+        yl_npy_free(&b->masks[i]);
+    }
+}
+
+/* The reference's optimizer: SGD at a constant 1e-4, every positive's mask. */
+static yolact_trainer *parity_trainer(void)
+{
+    yolact_trainer_options o;
+    yolact_trainer_options_init(&o);
+    o.preset = "yolact_resnet50";
+    o.lr = 1e-4;
+    o.lr_warmup_until = 0;
+    o.num_lr_steps = 0;
+    o.all_masks = 1;
+    yolact_trainer *t;
+    ck_assert_status(yolact_trainer_create(YL_TEST_PARITY_CHECKPOINT, &o, &t), YOLACT_OK);
+    return t;
+}
+
+static char temp_dir[64];
+
+static void temp_open(void)
+{
+    snprintf(temp_dir, sizeof temp_dir, "/tmp/yl_trainer_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(temp_dir));
+}
+
+static void temp_close(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", temp_dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static const char *temp_path(const char *name)
+{
+    static char path[4][128];
+    static int next;
+    char *p = path[next++ % 4];
+    snprintf(p, sizeof path[0], "%s/%s", temp_dir, name);
+    return p;
+}
+
+/* One step: the official losses and every gradient (from the saved .safetensors); a second
+ * step: the official total after one SGD step. */
+START_TEST(step_matches_the_official_step)
+{
+    batch b;
+    batch_open(&b);
+    yolact_trainer *t = parity_trainer();
+    ck_assert_status(yolact_trainer_save_gradients(t, temp_path("none.safetensors")),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+    yolact_losses l;
+    ck_assert_status(yolact_trainer_step(t, b.images, b.gt, YL_TRAIN_REF_BATCH, &l), YOLACT_OK);
+    ck_assert_int_eq(l.step_taken, 1);
+    ck_assert(yolact_trainer_iteration(t) == 1 && yolact_trainer_lr(t) == 1e-4);
+    const double got[5] = {l.B, l.C, l.M, l.S, l.total};
+    yl_train_ref_check_losses("trainer", got);
+
+    const char *grads_path = temp_path("grads.safetensors");
+    ck_assert_status(yolact_trainer_save_gradients(t, grads_path), YOLACT_OK);
+    yl_tensor_table grads;
+    ck_assert_status(yl_weights_read(grads_path, &grads), YOLACT_OK);
+    ck_assert_uint_eq(grads.count, 53);
+    char *spread = yl_read_text(YL_TRAIN_REF_DATA "/spread.json");
+    double worst[3] = {0, 0, 0};
+    const char *worst_name[3] = {"", "", ""};
+    for (size_t i = 0; i < grads.count; i++) {
+        const yl_tensor *g = &grads.tensors[i];
+        ck_assert_int_eq(g->dtype, YL_DTYPE_F32);
+        yl_train_ref_check_grad(spread, g->name, g->data, (size_t)g->numel, worst, worst_name);
+    }
+    printf("trainer: gradients, worst error / tolerance %.3g (norm), %.3g (sampled), %.3g "
+           "(full)\n", worst[0], worst[1], worst[2]);
+    yl_tensor_table_free(&grads);
+
+    char *sgd = yl_read_text(YL_TRAIN_REF_DATA "/sgd.json");
+    ck_assert_status(yolact_trainer_step(t, b.images, b.gt, YL_TRAIN_REF_BATCH, &l), YOLACT_OK);
+    const double want = yl_train_ref_step_total(sgd, 1);
+    const double tol = fmax(1e-3, 5 * yl_train_ref_step_total(spread, 1));
+    const double e = fabs(l.total - want) / want;
+    printf("trainer: total after one SGD step %.8g, official %.8g, relative %.3g (tolerance "
+           "%.3g)\n", l.total, want, e, tol);
+    ck_assert_msg(e <= tol, "total after one step %.8g, official %.8g", l.total, want);
+    free(sgd);
+    free(spread);
+    yolact_trainer_destroy(t);
+    batch_close(&b);
+}
+END_TEST
+
+/* The weights of a .safetensors file, or of a trainer saved there. */
+static void read_weights(const char *path, yl_tensor_table *table)
+{
+    ck_assert_status(yl_weights_read(path, table), YOLACT_OK);
+}
+
+static void assert_same_floats(const yl_tensor_table *a, const yl_tensor_table *b)
+{
+    size_t compared = 0;
+    for (size_t i = 0; i < a->count; i++) {
+        const yl_tensor *x = &a->tensors[i];
+        const yl_tensor *y = yl_tensor_table_find(b, x->name);
+        ck_assert_msg(y != NULL, "no %s", x->name);
+        ck_assert(x->numel == y->numel);
+        if (!x->data)
+            continue;
+        ck_assert_msg(memcmp(x->data, y->data, (size_t)x->numel * sizeof(float)) == 0,
+                      "%s differs", x->name);
+        compared++;
+    }
+    ck_assert_uint_gt(compared, 53);
+}
+
+/* Two steps == one step, save_state, load_state into a new trainer, one step; and the
+ * weights saved as .pth and .safetensors load as models and hold the same values. */
+START_TEST(state_resumes_bit_for_bit)
+{
+    batch b;
+    batch_open(&b);
+    yolact_trainer *t = parity_trainer();
+    ck_assert_status(yolact_trainer_step(t, b.images, b.gt, 1, NULL), YOLACT_OK);
+    ck_assert_status(yolact_trainer_step(t, b.images + 1, b.gt + 1, 1, NULL), YOLACT_OK);
+    ck_assert_status(yolact_trainer_save_weights(t, temp_path("two.safetensors")), YOLACT_OK);
+    ck_assert_status(yolact_trainer_save_weights(t, temp_path("two.pth")), YOLACT_OK);
+    yolact_trainer_destroy(t);
+
+    t = parity_trainer();
+    ck_assert_status(yolact_trainer_step(t, b.images, b.gt, 1, NULL), YOLACT_OK);
+    ck_assert_status(yolact_trainer_save_state(t, temp_path("state.safetensors")), YOLACT_OK);
+    yolact_trainer_destroy(t);
+    t = parity_trainer();
+    ck_assert_status(yolact_trainer_load_state(t, temp_path("state.safetensors")), YOLACT_OK);
+    ck_assert(yolact_trainer_iteration(t) == 1);
+    ck_assert_status(yolact_trainer_step(t, b.images + 1, b.gt + 1, 1, NULL), YOLACT_OK);
+    ck_assert_status(yolact_trainer_save_weights(t, temp_path("resumed.safetensors")),
+                     YOLACT_OK);
+    yolact_trainer_destroy(t);
+
+    yl_tensor_table two, resumed, pth;
+    read_weights(temp_path("two.safetensors"), &two);
+    read_weights(temp_path("resumed.safetensors"), &resumed);
+    read_weights(temp_path("two.pth"), &pth);
+    assert_same_floats(&two, &resumed);
+    assert_same_floats(&two, &pth);
+    yl_tensor_table_free(&two);
+    yl_tensor_table_free(&resumed);
+    yl_tensor_table_free(&pth);
+    const char *saved[2] = {temp_path("two.safetensors"), temp_path("two.pth")};
+    for (int i = 0; i < 2; i++) {
+        yolact_model_options mo;
+        yolact_model_options_init(&mo);
+        mo.preset = "yolact_resnet50";
+        yolact_model *m;
+        ck_assert_status(yolact_model_load(saved[i], &mo, &m), YOLACT_OK);
+        yolact_model_free(m);
+    }
+    batch_close(&b);
+}
+END_TEST
+
+/* Hostile ground truth and arguments: YOLACT_ERR_INVALID_ARGUMENT with a message naming the
+ * problem, nothing changed; unusual but valid ground truth (no objects, an empty mask) takes
+ * a step with finite losses. */
+START_TEST(hostile_ground_truth_is_refused)
+{
+    batch b;
+    batch_open(&b);
+    yolact_trainer *t = parity_trainer();
+    yolact_losses l;
+    ck_assert_status(yolact_trainer_step(NULL, b.images, b.gt, 1, &l),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_status(yolact_trainer_step(t, NULL, b.gt, 1, &l), YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_status(yolact_trainer_step(t, b.images, NULL, 1, &l), YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_status(yolact_trainer_step(t, b.images, b.gt, 0, &l), YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_status(yolact_trainer_step(t, b.images, b.gt, -3, &l),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_str_eq(yolact_last_error(), "batch must be at least 1");
+
+    const yolact_gt_object good = b.objects[0][0];
+    const yolact_gt_object bad[] = {
+        {1.2f, 0.1f, 1.5f, 0.5f, 1, 0, good.mask},  /* outside the image */
+        {NAN, 0.1f, 0.5f, 0.5f, 1, 0, good.mask},
+        {0.1f, 0.1f, 0.5f, 0.5f, 80, 0, good.mask}, /* label out of range */
+        {0.1f, 0.1f, 0.5f, 0.5f, -1, 0, good.mask},
+        {0.1f, 0.1f, 0.5f, 0.5f, 3, 0, NULL},       /* no mask */
+    };
+    yolact_ground_truth gt[2] = {b.gt[0], b.gt[1]};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        yolact_gt_object two[2] = {good, bad[i]};
+        gt[1] = (yolact_ground_truth){2, two, b.gt[1].mask_width, b.gt[1].mask_height};
+        ck_assert_status(yolact_trainer_step(t, b.images, gt, 2, &l),
+                         YOLACT_ERR_INVALID_ARGUMENT);
+        ck_assert_msg(strstr(yolact_last_error(), "image 1: ground truth object 1"),
+                      "case %zu: %s", i, yolact_last_error());
+    }
+    gt[1] = (yolact_ground_truth){2, NULL, 550, 550};
+    ck_assert_status(yolact_trainer_step(t, b.images, gt, 2, &l), YOLACT_ERR_INVALID_ARGUMENT);
+    gt[1] = (yolact_ground_truth){-1, b.objects[1], 550, 550};
+    ck_assert_status(yolact_trainer_step(t, b.images, gt, 2, &l), YOLACT_ERR_INVALID_ARGUMENT);
+    gt[1] = (yolact_ground_truth){1, b.objects[1], 0, 550};
+    ck_assert_status(yolact_trainer_step(t, b.images, gt, 2, &l), YOLACT_ERR_INVALID_ARGUMENT);
+    yolact_image no_pixels = b.images[0];
+    no_pixels.data = NULL;
+    ck_assert_status(yolact_trainer_step(t, &no_pixels, b.gt, 1, &l),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert(yolact_trainer_iteration(t) == 0);
+
+    /* No objects in one image, an empty mask and a box reaching past the image in the
+     * other. */
+    uint8_t *empty = calloc((size_t)550 * 550, 1);
+    yolact_gt_object odd[2] = {{0.2f, 0.2f, 0.6f, 0.7f, 5, 0, empty},
+                               {-0.5f, 0.5f, 0.4f, 1.5f, 79, 0, good.mask}};
+    gt[0] = (yolact_ground_truth){0, NULL, 550, 550};
+    gt[1] = (yolact_ground_truth){2, odd, 550, 550};
+    ck_assert_status(yolact_trainer_step(t, b.images, gt, 2, &l), YOLACT_OK);
+    ck_assert_msg(isfinite(l.total) && l.step_taken && l.num_positives > 0, "total %g",
+                  l.total);
+    free(empty);
+    yolact_trainer_destroy(t);
+    batch_close(&b);
+}
+END_TEST
+
+/* Creation's own refusals, quick: no model is built. */
+START_TEST(create_refuses_bad_arguments)
+{
+    yolact_trainer *t = (yolact_trainer *)&t;
+    yolact_trainer_options o;
+    yolact_trainer_options_init(&o);
+    ck_assert_status(yolact_trainer_create(NULL, &o, &t), YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_status(yolact_trainer_create(YL_TEST_PARITY_CHECKPOINT, &o, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+    o.lr = -1;
+    ck_assert_status(yolact_trainer_create(YL_TEST_PARITY_CHECKPOINT, &o, &t),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_ptr_null(t);
+    yolact_trainer_options_init(&o);
+    o.num_lr_steps = YOLACT_MAX_LR_STEPS + 1;
+    ck_assert_status(yolact_trainer_create(YL_TEST_PARITY_CHECKPOINT, &o, &t),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+    yolact_trainer_options_init(&o);
+    o.preset = "no_such_preset";
+    ck_assert_status(yolact_trainer_create(YL_TEST_PARITY_CHECKPOINT, &o, &t),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_status(yolact_trainer_create(YL_TEST_DATA "/no/such.pth", NULL, &t),
+                     YOLACT_ERR_IO);
+    o.struct_size = 0;
+    ck_assert_status(yolact_trainer_create(YL_TEST_PARITY_CHECKPOINT, &o, &t),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+    yolact_trainer_destroy(NULL);
+    ck_assert_status(yolact_trainer_save_weights(NULL, "x.pth"), YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_status(yolact_trainer_load_state(NULL, "x"), YOLACT_ERR_INVALID_ARGUMENT);
+}
+END_TEST
+
+Suite *trainer_suite(void)
+{
+    Suite *s = suite_create("trainer");
+    TCase *quick = tcase_create("arguments");
+    tcase_add_test(quick, create_refuses_bad_arguments);
+    suite_add_tcase(s, quick);
+    /* Steps on the parity batch: seconds each, minutes under valgrind, whose CI run
+     * (mk/hardening.mk) leaves "slow" out. */
+    TCase *steps = tcase_create("steps");
+    tcase_set_tags(steps, "slow");
+    tcase_set_timeout(steps, 600);
+    tcase_add_checked_fixture(steps, temp_open, temp_close);
+    tcase_add_test(steps, step_matches_the_official_step);
+    tcase_add_test(steps, state_resumes_bit_for_bit);
+    tcase_add_test(steps, hostile_ground_truth_is_refused);
+    suite_add_tcase(s, steps);
+    return s;
+}
