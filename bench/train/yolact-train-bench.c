@@ -3,8 +3,9 @@
  * memory. The step is the library trainer's: the batch goes through the network one image
  * at a time (each image's forward kept for its backward), the loss is the batch's, and the
  * backward passes, image by image, accumulate the parameter gradients; the update is SGD
- * (momentum 0.9, weight decay 5e-4) on the unfolded weights, then the network rebuilt from
- * them (BatchNorm folded again), as the trainer does after every step.
+ * (lr 1e-4, the official warm-up's first rate, which keeps repeated steps on one batch from
+ * diverging; momentum 0.9, weight decay 5e-4) on the unfolded weights, then the network
+ * rebuilt from them (BatchNorm folded again), as the trainer does after every step.
  *   yolact-train-bench [-m W.pth] [-c PRESET] [--batch N] [--threads N] [--warmup N]
  *                      [--iters N] [--json OUT.json]
  * Without -m, a random-weight network of -c (bench/support/random_weights.h). The images
@@ -236,7 +237,7 @@ static void forward(trainer_state *t, const batch_data *d, yl_loss_outputs *out)
 /* SGD on every parameter from the accumulated gradients, then the network rebuilt. */
 static void update(trainer_state *t)
 {
-    const yl_sgd_options opt = {.lr = 1e-3, .momentum = 0.9, .weight_decay = 5e-4};
+    const yl_sgd_options opt = {.lr = 1e-4, .momentum = 0.9, .weight_decay = 5e-4};
     const int n = t->bw->num_trainables;
     for (int i = 0; i < n + 2; i++) {
         const char *name = i < n ? t->bw->trainables[i].name : segm_keys[i - n];
