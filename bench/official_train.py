@@ -11,8 +11,9 @@ the process's peak memory; bench/train_compare runs it in a process of its own p
 The step is train.py's: the network in train() with cfg.freeze_bn (train.py sets it when a
 GPU's batch is under 6; kept at every batch here, as libyolact's trainer always freezes it),
 MultiBoxLoss as train.py builds it, NetLoss's order (network, then loss), the losses summed,
-backward(), torch.optim.SGD(lr 1e-3, momentum 0.9, weight decay 5e-4).step() after
-zero_grad(). The batch is one tensor, as train.py feeds it. Images and ground truth are
+backward(), torch.optim.SGD(lr 1e-4, momentum 0.9, weight decay 5e-4).step() after
+zero_grad() (1e-4: the warm-up's first rate, which keeps repeated steps on one batch from
+diverging). The batch is one tensor, as train.py feeds it. Images and ground truth are
 generated: the same objects as yolact-train-bench's (three ellipses per image, their boxes
 and labels, masks at the input size); the images are normalised-looking random values.
 bench/official.py's run-time shims are applied (no official file is edited).
@@ -77,7 +78,7 @@ def main():
                              pos_threshold=cfg.positive_iou_threshold,
                              neg_threshold=cfg.negative_iou_threshold,
                              negpos_ratio=cfg.ohem_negpos_ratio)
-    optimizer = torch.optim.SGD(net.parameters(), lr=1e-3, momentum=0.9, weight_decay=5e-4)
+    optimizer = torch.optim.SGD(net.parameters(), lr=1e-4, momentum=0.9, weight_decay=5e-4)
     size = cfg.max_size
     images = torch.randn(args.batch, 3, size, size, generator=torch.Generator().manual_seed(1))
     targets, masks, num_crowds = ground_truth(torch, args.batch, size, cfg.num_classes)
