@@ -13,7 +13,7 @@ $(TRAIN_BENCH): $(BUILD)/obj/bench/train/yolact-train-bench.o $(BUILD)/obj/bench
 train-bench: $(TRAIN_BENCH)
 	bench/train_compare --bench $(TRAIN_BENCH) --yolact-dir $(YOLACT_DIR) \
 	    --model test/data/parity/yolact_tiny_seed1_fp16_zip.pth --config yolact_resnet50 \
-	    --official-config yolact_tiny --batch 2,8 --threads 2 \
+	    --official-config yolact_tiny --batch 2,8 --threads 2 --warmup 1 --iters 2 \
 	    --json bench/results/cpu-train-parity.json
 	bench/train_compare --bench $(TRAIN_BENCH) --yolact-dir $(YOLACT_DIR) \
 	    --config yolact_resnet50 --batch 2,8 --threads 2 --warmup 1 --iters 1 \
