@@ -189,15 +189,15 @@ static void trainer_open(trainer_state *t, const char *weights, const char *pres
         t->grads[b] = (yl_loss_grads){x, x + n[0], x + n[0] + n[1], x + n[0] + n[1] + n[2],
                                       x + n[0] + n[1] + n[2] + n[3]};
     }
-    const int params = t->bw->num_trainables + 2;
-    t->momentum = xmalloc(params * sizeof *t->momentum);
+    /* Each parameter's momentum buffer, made by the first update. */
+    t->momentum = calloc(t->bw->num_trainables + 2, sizeof *t->momentum);
+    if (!t->momentum)
+        die("momentum", YOLACT_ERR_OUT_OF_MEMORY);
     int64_t largest = 0;
     for (size_t i = 0; i < t->table.count; i++)
         if (t->table.tensors[i].numel > largest)
             largest = t->table.tensors[i].numel;
     t->grad = xmalloc((size_t)largest * sizeof *t->grad);
-    for (int i = 0; i < params; i++)
-        t->momentum[i] = NULL;
 }
 
 static void trainer_close(trainer_state *t)
