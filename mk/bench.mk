@@ -108,5 +108,5 @@ bench-compare-ort: $(BENCH)
 # (bench/grad/yolact-grad-bench.c; its options at the top).
 GRAD_BENCH := $(BUILD)/yolact-grad-bench
 all: $(GRAD_BENCH)
-$(GRAD_BENCH): $(BUILD)/obj/bench/grad/yolact-grad-bench.o $(STATIC)
+$(GRAD_BENCH): $(BUILD)/obj/bench/grad/yolact-grad-bench.o $(BENCH_LIB) $(STATIC)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(DEP_LIBS) $(LDLIBS_BASE)

@@ -8,23 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "../support/bench_cli.h"
 #include "cpu/conv.h"
 #include "cpu/grad_ops.h"
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static float *random_floats(size_t n, unsigned *seed)
 {
@@ -36,18 +23,6 @@ static float *random_floats(size_t n, unsigned *seed)
     for (size_t i = 0; i < n; i++)
         p[i] = (float)rand_r(seed) / RAND_MAX - 0.5f;
     return p;
-}
-
-static int int_arg(const char *name, const char *v, int lo)
-{
-    char *end;
-    long x = strtol(v, &end, 10);
-    if (*end || x < lo || x > 1 << 20) {
-        fprintf(stderr, "yolact-grad-bench: %s wants a whole number >= %d, not '%s'\n", name,
-                lo, v);
-        exit(2);
-    }
-    return (int)x;
 }
 
 int main(int argc, char **argv)
@@ -63,24 +38,24 @@ int main(int argc, char **argv)
         }
         i++;
         if (!strcmp(a, "--in"))
-            in_c = int_arg(a, v, 1);
+            in_c = bench_int_arg("yolact-grad-bench", a, v, 1);
         else if (!strcmp(a, "--out"))
-            out_c = int_arg(a, v, 1);
+            out_c = bench_int_arg("yolact-grad-bench", a, v, 1);
         else if (!strcmp(a, "--size")) {
             if (sscanf(v, "%dx%d", &h, &w) != 2 || h < 1 || w < 1) {
                 fprintf(stderr, "yolact-grad-bench: --size wants HxW, not '%s'\n", v);
                 return 2;
             }
         } else if (!strcmp(a, "--kernel"))
-            k = int_arg(a, v, 1);
+            k = bench_int_arg("yolact-grad-bench", a, v, 1);
         else if (!strcmp(a, "--stride"))
-            stride = int_arg(a, v, 1);
+            stride = bench_int_arg("yolact-grad-bench", a, v, 1);
         else if (!strcmp(a, "--threads"))
-            threads = int_arg(a, v, 0);
+            threads = bench_int_arg("yolact-grad-bench", a, v, 0);
         else if (!strcmp(a, "--warmup"))
-            warmup = int_arg(a, v, 0);
+            warmup = bench_int_arg("yolact-grad-bench", a, v, 0);
         else if (!strcmp(a, "--iters"))
-            iters = int_arg(a, v, 1);
+            iters = bench_int_arg("yolact-grad-bench", a, v, 1);
         else {
             fprintf(stderr, "yolact-grad-bench: unknown option %s\n", a);
             return 2;
@@ -103,25 +78,24 @@ int main(int argc, char **argv)
     if (!fwd || !bwd)
         return 1;
     for (int i = -warmup; i < iters; i++) {
-        double t0 = now();
+        double t0 = bench_now();
         yl_conv2d_cpu_gemm(YL_GEMM_AUTO, &d, in, h, w, wt, bias, NULL, YL_ACT_RELU, out, ws,
                            threads);
-        double t1 = now();
+        double t1 = bench_now();
         yl_conv2d_backward_cpu(&d, in, 1, h, w, wt, dy, din, 0, dw, db, ws, threads);
-        double t2 = now();
+        double t2 = bench_now();
         if (i >= 0) {
             fwd[i] = t1 - t0;
             bwd[i] = t2 - t1;
         }
     }
-    qsort(fwd, iters, sizeof *fwd, cmp_double);
-    qsort(bwd, iters, sizeof *bwd, cmp_double);
+    const double fwd_median = bench_median(fwd, iters), bwd_median = bench_median(bwd, iters);
     printf("conv %d->%d %dx%d stride %d on %dx%d, %d threads, GEMM %s, median of %d:\n", in_c,
            out_c, k, k, stride, h, w, threads ? threads : omp_get_num_procs(), yl_gemm_kernels(),
            iters);
-    printf("  forward  (im2col + GEMM, bias, ReLU)        %8.1f ms\n", fwd[iters / 2] * 1e3);
+    printf("  forward  (im2col + GEMM, bias, ReLU)        %8.1f ms\n", fwd_median * 1e3);
     printf("  backward (input + weight + bias gradients)  %8.1f ms  (%.2fx the forward)\n",
-           bwd[iters / 2] * 1e3, bwd[iters / 2] / fwd[iters / 2]);
+           bwd_median * 1e3, bwd_median / fwd_median);
     float *buffers[] = {in, wt, bias, dy, out, din, dw, db, ws};
     for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++)
         free(buffers[i]);
