@@ -173,6 +173,12 @@ Suite *conv_choice_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, unknown_modes_are_refused);
     tcase_add_test(tc, modes_pick_their_algorithms);
+    suite_add_tcase(s, tc);
+    /* Tagged "slow": auto mode's timing runs each layer's candidates several times, over
+     * 15 minutes under valgrind (ASan runs them). */
+    tc = tcase_create("frames");
+    tcase_set_tags(tc, "slow");
+    tcase_set_timeout(tc, 600);
     tcase_add_test(tc, auto_choice_is_timed_once_and_shared);
     tcase_add_test(tc, training_runs_the_fixed_rule);
     suite_add_tcase(s, tc);
