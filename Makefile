@@ -46,6 +46,15 @@ DEP_PKGS += openblas
 BASE_CFLAGS += -DYL_HAVE_OPENBLAS
 endif
 
+# Optional: oneDNN (Debian's libdnnl-dev, no pkg-config file), a candidate of the CPU's
+# per-layer convolution choice (lib/cpu/conv_choice.c); ONEDNN=0 builds without it.
+ONEDNN ?= $(if $(wildcard /usr/include/dnnl.h),1,0)
+ifeq ($(ONEDNN),1)
+HAVE_ONEDNN := 1
+BASE_CFLAGS += -DYL_HAVE_ONEDNN
+LDLIBS_BASE += -ldnnl
+endif
+
 DEP_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(DEP_PKGS))
 DEP_LIBS := $(shell $(PKG_CONFIG) --libs $(DEP_PKGS))
 ALL_CFLAGS := $(BASE_CFLAGS) $(DEP_CFLAGS) $(CFLAGS)
@@ -114,7 +123,7 @@ all: config $(SHARED) $(STATIC) $(EXAMPLES)
 shared: config $(SHARED)
 
 config:
-	@echo "libyolact $(VERSION): libpng yes, zlib yes, JPEG $(if $(HAVE_JPEG),yes,no (install libjpeg62-turbo-dev)), OpenBLAS $(if $(HAVE_OPENBLAS),yes,no (portable GEMM)), CUDA backend $(if $(HAVE_CUDA),yes ($(CUDA_HOME), cuDNN; $(CUDA_ARCH_SAYS)),no (needs nvcc in CUDA_HOME=$(CUDA_HOME) and cudnn.h in CUDNN_HOME=$(CUDNN_HOME)))"
+	@echo "libyolact $(VERSION): libpng yes, zlib yes, JPEG $(if $(HAVE_JPEG),yes,no (install libjpeg62-turbo-dev)), OpenBLAS $(if $(HAVE_OPENBLAS),yes,no (portable GEMM)), oneDNN $(if $(HAVE_ONEDNN),yes,no (install libdnnl-dev)), CUDA backend $(if $(HAVE_CUDA),yes ($(CUDA_HOME), cuDNN; $(CUDA_ARCH_SAYS)),no (needs nvcc in CUDA_HOME=$(CUDA_HOME) and cudnn.h in CUDNN_HOME=$(CUDNN_HOME)))"
 
 $(BUILD)/obj/%.o: %.c $(CONFIG_STAMP)
 	@mkdir -p $(dir $@)

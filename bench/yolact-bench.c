@@ -82,6 +82,7 @@ typedef struct run {
     long peak_rss_kb;            /* the process's, so far */
     yl_device_memory device;     /* the session's own device memory after the timed calls */
     yl_graphs graphs;            /* whether its network ran as a CUDA graph, or why not */
+    char conv_algorithms[512];   /* CPU: each convolution's algorithm, a letter each */
 } run;
 
 static const char *backend_name(yolact_backend b)
@@ -337,6 +338,7 @@ static int measure(const yolact_model *model, const options *o, const yolact_ima
     r->peak_rss_kb = peak_rss_kb();
     yl_session_device_memory(session, &r->device);
     yl_session_graphs(session, &r->graphs);
+    yl_session_conv_algorithms(session, r->conv_algorithms, sizeof r->conv_algorithms);
 done:
     free(images);
     free(results);
@@ -360,6 +362,19 @@ static const char *graphs_text(const run *r, char *text, size_t size)
 static double end_to_end_ms(const run *r)
 {
     return r->unprofiled_ms ? r->unprofiled_median : r->median[COL_TOTAL];
+}
+
+/* How many convolutions took each algorithm, then the letters layer by layer. */
+static void print_conv_algorithms(const char *letters)
+{
+    int count[3] = {0};
+    for (const char *c = letters; *c; c++)
+        count[*c == 'g' ? 0 : *c == 'w' ? 1 : 2]++;
+    printf("  convolutions: %d im2col+GEMM, %d Winograd, %d oneDNN (YOLACT_CPU_CONV=%s; by "
+           "layer: %s)\n", count[0], count[1], count[2],
+           getenv("YOLACT_CPU_CONV") && *getenv("YOLACT_CPU_CONV") ? getenv("YOLACT_CPU_CONV")
+                                                                   : "auto",
+           letters);
 }
 
 static void print_run(const run *r, const options *o, const stage_flops *flops)
@@ -393,8 +408,10 @@ static void print_run(const run *r, const options *o, const stage_flops *flops)
                "unprofiled", r->unprofiled_median, r->unprofiled_p90,
                graphs_text(r, graphs, sizeof graphs) ? graphs : "none");
     printf("  %s %.2f\n", r->batch == 1 ? "FPS" : "images/s", r->batch * 1e3 / end_to_end_ms(r));
-    if (r->backend == YOLACT_BACKEND_CPU)
+    if (r->backend == YOLACT_BACKEND_CPU) {
+        print_conv_algorithms(r->conv_algorithms);
         stage_flops_print(flops, r->median, r->threads, r->batch);
+    }
 }
 
 /* Peak RSS is the process's up to that run; device memory the run's session's own peak;
@@ -605,6 +622,8 @@ static void json_run(FILE *f, const run *r, int iters, const stage_flops *flops)
                 r->device.peak_bytes, mib(r->device.current_bytes), mib(r->device.peak_bytes));
     else
         fputs(", \"device_memory\": null", f);
+    fputs(", \"conv_algorithms\": ", f);
+    bench_json_string(f, r->backend == YOLACT_BACKEND_CPU ? r->conv_algorithms : NULL);
     char graphs[sizeof r->graphs.fallback_reason + 16];
     fputs(", \"cuda_graphs\": ", f);
     bench_json_string(f, graphs_text(r, graphs, sizeof graphs));

@@ -228,7 +228,10 @@ YOLACT_API void yolact_session_options_init(yolact_session_options *options);
 /* options may be NULL (defaults). Options out of range are refused here. The first CPU
  * session of a model also converts the model's 3x3 convolution weights into the CPU's fast
  * layout (host memory: about 4x those weights, held by the model and shared by its later
- * CPU sessions, on any thread), so it takes longer than the ones after it. */
+ * CPU sessions, on any thread), and the first with each thread count times each
+ * convolution's candidate algorithms, so it takes longer than the ones after it. The
+ * environment variable YOLACT_CPU_CONV (auto, fixed, gemm, winograd, onednn; README,
+ * Performance) sets how a CPU session chooses them; an unknown value is refused here. */
 YOLACT_API yolact_status yolact_session_create(const yolact_model *model,
                                     const yolact_session_options *options,
                                     yolact_session **session);

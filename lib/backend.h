@@ -50,6 +50,8 @@ typedef struct yl_backend_vtable {
     void (*device_memory)(void *state, yl_device_memory *out);
     /* How it runs the network as CUDA graphs; NULL: it has none (CPU). */
     void (*graphs)(void *state, yl_graphs *out);
+    /* Its convolutions' algorithms (yl_session_conv_algorithms); NULL: no choice (CUDA). */
+    void (*conv_algorithms)(void *state, char *out, size_t n);
 } yl_backend_vtable;
 
 extern const yl_backend_vtable yl_cpu_backend;

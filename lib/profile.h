@@ -69,4 +69,9 @@ typedef struct yl_graphs {
 /* The session's yl_graphs; zeros for a backend without graphs (the CPU). */
 yolact_status yl_session_graphs(const yolact_session *session, yl_graphs *out);
 
+/* The algorithm of each convolution of a CPU session, one letter each in op order (g: im2col
+ * + GEMM, w: Winograd, o: oneDNN; cpu/conv_choice.h), in out (n bytes, cut short and always
+ * terminated); "" for a backend without the choice (CUDA). */
+yolact_status yl_session_conv_algorithms(const yolact_session *session, char *out, size_t n);
+
 #endif

@@ -307,6 +307,17 @@ yolact_status yl_session_device_memory(const yolact_session *s, yl_device_memory
     return YOLACT_OK;
 }
 
+yolact_status yl_session_conv_algorithms(const yolact_session *s, char *out, size_t n)
+{
+    if (!s || !out || n == 0)
+        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "yl_session_conv_algorithms: %s",
+                       !s ? "session is NULL" : "no room for the text");
+    out[0] = '\0';
+    if (s->backend->conv_algorithms)
+        s->backend->conv_algorithms(s->state, out, n);
+    return YOLACT_OK;
+}
+
 yolact_status yl_session_graphs(const yolact_session *s, yl_graphs *out)
 {
     if (!s || !out)

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "cpu/onednn_conv.h"
 #include "npz.h"
 #include "parity_gate.h"
 #include "yl_test.h"
@@ -205,6 +206,23 @@ END_TEST
 START_TEST(plus_parity) { check_frame(plus, images[_i / NUM_RUNS], &runs[_i % NUM_RUNS]); }
 END_TEST
 
+/* The CPU's other convolution modes (YOLACT_CPU_CONV; the runner pins "fixed"), _i one of
+ * them: each inside the gate and the raw outputs' limit on the image whose raw outputs the
+ * set holds. */
+START_TEST(cpu_conv_modes_parity)
+{
+    static const char *const modes[] = {"auto", "gemm", "winograd", "onednn"};
+    if (strcmp(modes[_i], "onednn") == 0 && !yl_onednn_available()) {
+        printf("SKIP parity with YOLACT_CPU_CONV=onednn: the build has no oneDNN\n");
+        return;
+    }
+    setenv("YOLACT_CPU_CONV", modes[_i], 1);
+    printf("parity with YOLACT_CPU_CONV=%s\n", modes[_i]);
+    check_frame(yolact, "coffee", &runs[0]);
+    setenv("YOLACT_CPU_CONV", "fixed", 1);
+}
+END_TEST
+
 #ifdef YL_CUDA_EMULATION
 /* Every candidate algorithm of the emulated cuDNN failing (YL_EMU_CUDNN_FAIL_ALGOS, its
  * three): the backbone and FPN convolutions run as our kernel, and YOLACT in FP32 still
@@ -249,5 +267,11 @@ Suite *parity_suite(void)
 #endif
         suite_add_tcase(s, tc);
     }
+    /* Tagged "slow": auto mode's timing and oneDNN's JIT take minutes under valgrind. */
+    TCase *modes = tcase_create("cpu_conv_modes");
+    tcase_set_tags(modes, "slow");
+    tcase_set_timeout(modes, 600);
+    tcase_add_loop_test(modes, cpu_conv_modes_parity, 0, 4);
+    suite_add_tcase(s, modes);
     return s;
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "backend.h"
+#include "cpu/conv_choice.h"
 #include "cpu/dense_ops.h"
 #include "cpu/maskiou.h"
 #include "cpu/post_ops.h"
@@ -22,6 +23,7 @@ typedef struct cpu_state {
     float *arena;               /* every network buffer, planned */
     float **buffers;            /* model buffer index -> its place in the arena */
     const yl_cpu_prepared *prepared; /* the model's, shared with its other CPU sessions */
+    yl_cpu_convs *convs;        /* each convolution's algorithm, and oneDNN's primitives */
     float *conv_workspace;
     void *resize_workspace;
 
@@ -53,6 +55,7 @@ static void cpu_destroy(void *state)
     cpu_state *st = state;
     if (!st)
         return;
+    yl_cpu_convs_destroy(st->convs);
     yl_cpu_prepared_release(st->model, st->prepared);
     free(st->arena);
     free(st->buffers);
@@ -88,7 +91,10 @@ static yolact_status cpu_create(const yolact_model *m, const yolact_session_opti
     st->model = m;
     st->options = *options;
     st->threads = options->num_threads > 0 ? options->num_threads : omp_get_num_procs();
-    yolact_status s = yl_cpu_prepared_acquire(m, &st->prepared);
+    yl_conv_mode mode;
+    yolact_status s = yl_conv_mode_from_env(&mode);
+    if (s == YOLACT_OK)
+        s = yl_cpu_prepared_acquire(m, &st->prepared);
     if (s == YOLACT_OK)
         s = yl_plan_arena(m, 1, host_alloc, NULL, &st->arena, &st->buffers);
     if (s != YOLACT_OK) {
@@ -121,6 +127,12 @@ static yolact_status cpu_create(const yolact_model *m, const yolact_session_opti
         !st->maskiou_maps || !st->mask_scores || !st->maskiou_workspace) {
         cpu_destroy(st);
         return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory creating a CPU session");
+    }
+    s = yl_cpu_convs_create(m, st->prepared, mode, st->threads, st->buffers, st->conv_workspace,
+                            &st->convs);
+    if (s != YOLACT_OK) {
+        cpu_destroy(st);
+        return s;
     }
     *state = st;
     return YOLACT_OK;
@@ -161,7 +173,8 @@ static yolact_status run_network(cpu_state *st, double *mark)
     const yl_cpu_op_scratch scratch = {st->conv_workspace, st->resize_workspace};
     const yl_cpu_head_outputs heads = {st->loc, st->conf, st->coeff, st->proto, 0};
     for (int i = 0; i < m->num_ops; i++) {
-        YL_TRY(yl_cpu_run_op(m, i, st->buffers, st->prepared, &scratch, &heads, st->threads));
+        YL_TRY(yl_cpu_run_op(m, i, st->buffers, st->prepared, st->convs, &scratch, &heads,
+                             st->threads));
         if (st->profile)
             lap(st, mark, yl_stage_of_op(&m->ops[i]));
     }
@@ -243,5 +256,12 @@ static void cpu_set_profile(void *state, yl_profile *profile)
     ((cpu_state *)state)->profile = profile;
 }
 
+static void cpu_conv_algorithms(void *state, char *out, size_t n)
+{
+    const cpu_state *st = state;
+    yl_cpu_convs_describe(st->convs, st->model, out, n);
+}
+
 const yl_backend_vtable yl_cpu_backend = {"cpu", cpu_create, cpu_destroy, cpu_run,
-                                          cpu_network_outputs, cpu_set_profile, NULL, NULL};
+                                          cpu_network_outputs, cpu_set_profile, NULL, NULL,
+                                          cpu_conv_algorithms};

@@ -1,5 +1,7 @@
-/* The CPU's prepared (Winograd) weights: an entry of the model's cache, made by its first
- * CPU session and freed with the model (prepared_weights.h). */
+/* The CPU's prepared (Winograd) weights and timed algorithm choices: an entry of the
+ * model's cache, made by its first CPU session and freed with the model
+ * (prepared_weights.h). */
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "cpu/dense_ops.h"
@@ -7,11 +9,33 @@
 #include "model/cache.h"
 #include "status.h"
 
+/* One thread count's choice, in a short list (a process runs one or two counts). */
+typedef struct timed_choice {
+    int threads;
+    unsigned char *choice;
+    struct timed_choice *next;
+} timed_choice;
+
+struct yl_cpu_timed {
+    pthread_mutex_t lock;
+    timed_choice *list;
+};
+
 static void destroy(void *data)
 {
     yl_cpu_prepared *p = data;
     if (!p)
         return;
+    if (p->timed) {
+        while (p->timed->list) {
+            timed_choice *t = p->timed->list;
+            p->timed->list = t->next;
+            free(t->choice);
+            free(t);
+        }
+        pthread_mutex_destroy(&p->timed->lock);
+        free(p->timed);
+    }
     free(p->op);
     free(p->block);
     free(p);
@@ -29,10 +53,17 @@ static yolact_status make(const yolact_model *m, const yl_cache_key *key, void *
             total += yl_conv2d_prepared_floats(&m->ops[i].conv);
     yl_cpu_prepared *p = calloc(1, sizeof *p);
     if (!p || !(p->op = calloc((size_t)m->num_ops + 1, sizeof *p->op)) ||
-        (total && !(p->block = malloc(total * sizeof *p->block)))) {
+        (total && !(p->block = malloc(total * sizeof *p->block))) ||
+        !(p->timed = calloc(1, sizeof *p->timed))) {
         destroy(p);
         return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory for %zu MB of prepared weights",
                        total * sizeof(float) >> 20);
+    }
+    if (pthread_mutex_init(&p->timed->lock, NULL) != 0) {
+        free(p->timed);
+        p->timed = NULL;
+        destroy(p);
+        return yl_fail(YOLACT_ERR_INTERNAL, "the prepared weights' lock failed");
     }
     size_t at = 0;
     for (int i = 0; i < m->num_ops; i++) {
@@ -68,4 +99,44 @@ yolact_status yl_cpu_prepared_acquire(const yolact_model *m, const yl_cpu_prepar
 void yl_cpu_prepared_release(const yolact_model *m, const yl_cpu_prepared *prepared)
 {
     yl_model_cache_release(m, prepared);
+}
+
+static yolact_status choose(struct yl_cpu_timed *t, const yolact_model *m, int threads,
+                            yolact_status (*time)(void *ctx, unsigned char *choice), void *ctx,
+                            const unsigned char **choice)
+{
+    for (timed_choice *c = t->list; c; c = c->next)
+        if (c->threads == threads) {
+            *choice = c->choice;
+            return YOLACT_OK;
+        }
+    timed_choice *c = calloc(1, sizeof *c);
+    if (!c || !(c->choice = calloc((size_t)m->num_ops + 1, 1))) {
+        free(c);
+        return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory for a convolution choice");
+    }
+    yolact_status s = time(ctx, c->choice);
+    if (s != YOLACT_OK) {
+        free(c->choice);
+        free(c);
+        return s;
+    }
+    c->threads = threads;
+    c->next = t->list;
+    t->list = c;
+    *choice = c->choice;
+    return YOLACT_OK;
+}
+
+yolact_status yl_cpu_prepared_choice(const yl_cpu_prepared *p, const yolact_model *m,
+                                     int threads,
+                                     yolact_status (*time)(void *ctx, unsigned char *choice),
+                                     void *ctx, const unsigned char **choice)
+{
+    *choice = NULL;
+    if (pthread_mutex_lock(&p->timed->lock) != 0)
+        return yl_fail(YOLACT_ERR_INTERNAL, "the prepared weights' lock failed");
+    yolact_status s = choose(p->timed, m, threads, time, ctx, choice);
+    pthread_mutex_unlock(&p->timed->lock);
+    return s;
 }

@@ -27,8 +27,9 @@ void yl_cpu_op_scratch_sizes(const yolact_model *m, size_t *conv_floats, size_t 
 }
 
 yolact_status yl_cpu_run_op(const yolact_model *m, int i, float *const *buffers,
-                            const yl_cpu_prepared *prepared, const yl_cpu_op_scratch *scratch,
-                            const yl_cpu_head_outputs *heads, int threads)
+                            const yl_cpu_prepared *prepared, const yl_cpu_convs *convs,
+                            const yl_cpu_op_scratch *scratch, const yl_cpu_head_outputs *heads,
+                            int threads)
 {
     const yl_op *op = &m->ops[i];
     const yl_buffer_desc *in = &m->buffers[op->in];
@@ -36,11 +37,7 @@ yolact_status yl_cpu_run_op(const yolact_model *m, int i, float *const *buffers,
     float *src = buffers[op->in], *dst = op->out >= 0 ? buffers[op->out] : NULL;
     switch (op->kind) {
     case YL_OP_CONV:
-        yl_conv2d_prepared_cpu(&op->conv, src, in->height, in->width, op->weight,
-                               prepared->op[i], op->bias,
-                               op->residual >= 0 ? buffers[op->residual] : NULL, op->act, dst,
-                               scratch->conv, threads);
-        break;
+        return yl_cpu_conv_op(convs, m, i, buffers, prepared, scratch->conv, threads);
     case YL_OP_DCN:
         return yl_dcn2d_cpu(&op->conv, src, 1, in->height, in->width, buffers[op->offsets],
                             op->weight, YOLACT_PRECISION_FP32, op->bias, op->act, dst,

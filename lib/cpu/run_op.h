@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 
+#include "cpu/conv_choice.h"
 #include "cpu/prepared_weights.h"
 #include "model/model.h"
 
@@ -25,9 +26,12 @@ typedef struct yl_cpu_head_outputs {
 /* The scratch the largest op of m needs. */
 void yl_cpu_op_scratch_sizes(const yolact_model *m, size_t *conv_floats, size_t *resize_bytes);
 
-/* Run op i of m on one image: buffers[b] holds buffer b. Fails only as yl_dcn2d_cpu can. */
+/* Run op i of m on one image: buffers[b] holds buffer b; each convolution by its algorithm
+ * in convs (NULL: the fixed rule, as training runs). Fails only as yl_dcn2d_cpu or a oneDNN
+ * convolution can. */
 yolact_status yl_cpu_run_op(const yolact_model *m, int i, float *const *buffers,
-                            const yl_cpu_prepared *prepared, const yl_cpu_op_scratch *scratch,
-                            const yl_cpu_head_outputs *heads, int threads);
+                            const yl_cpu_prepared *prepared, const yl_cpu_convs *convs,
+                            const yl_cpu_op_scratch *scratch, const yl_cpu_head_outputs *heads,
+                            int threads);
 
 #endif

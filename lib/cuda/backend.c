@@ -224,7 +224,7 @@ static void cuda_graphs(void *state, yl_graphs *out)
 
 static const yl_backend_vtable cuda_vtable = {"cuda", cuda_create, cuda_destroy, cuda_run,
                                               cuda_network_outputs, cuda_set_profile,
-                                              cuda_device_memory, cuda_graphs};
+                                              cuda_device_memory, cuda_graphs, NULL};
 
 #ifdef YL_CUDA_EMULATION
 /* The emulation has one device, and only an explicit request gets it (tests). */

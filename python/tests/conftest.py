@@ -18,6 +18,9 @@ PRESET = "yolact_resnet50"
 IMAGES = {"coffee": DATA / "coffee.png", "astronaut": DATA / "astronaut.png"}
 # The CLI that the parity test compares with: the repository's build unless said otherwise.
 CLI = Path(os.environ.get("YOLACT_DETECT", REPO / "build" / "yolact-detect"))
+# Bit-for-bit comparisons with the CLI need both to run the same convolution algorithms: the
+# fixed rule, as the C suites pin it, not a choice each process times for itself.
+os.environ.setdefault("YOLACT_CPU_CONV", "fixed")
 
 
 @pytest.fixture(scope="session")

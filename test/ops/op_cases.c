@@ -19,6 +19,7 @@
  *   the division); Detect's boxes on a GPU (8 ulps of the larger corner of the axis). */
 #include <limits.h>
 
+#include "cpu/conv_choice.h"
 #include "ops/op_grad.h"
 #include "ops/op_harness.h"
 #include "parity_raw.h"
@@ -67,6 +68,26 @@
 #define RELU YL_ACT_RELU
 #define LEAKY01 YL_ACT_LEAKY_RELU_0_1
 #define NONE YL_ACT_NONE
+/* The CPU's convolution algorithms (op_conv_algo.c) against the reference on one image: the
+ * conv dims less the batch. GEMM is the reference's own path, but a residual that is the
+ * output itself is accumulated by the GEMM rather than added after it, and oneDNN's direct
+ * convolution sums in its own order: both the FP32 convolution's 1e-5; Winograd's transforms
+ * add ~3e-6 of sum|terms| on these shapes (2e-5, as test_dense_ops bounds it). Each macro
+ * ends its rows with a comma; oneDNN's rows exist only in a build with it. */
+#define ALGO_CHECK_gemm SUM_FP32
+#define ALGO_CHECK_onednn SUM_FP32
+#define ALGO_CHECK_winograd {{.kind = OP_SUM, .tol = 2e-5}}
+#define ALGO_ROW(name_, algo, what, ...) \
+    ROW("conv by " #name_ " " what, op_conv_algo, FP32, ALGO_CHECK_##name_, __VA_ARGS__, algo),
+#ifdef YL_HAVE_ONEDNN
+#define ONEDNN_ROW(what, ...) ALGO_ROW(onednn, YL_CONV_ONEDNN, what, __VA_ARGS__)
+#else
+#define ONEDNN_ROW(what, ...)
+#endif
+#define CONV_ALGOS(what, ...) \
+    ALGO_ROW(gemm, YL_CONV_GEMM, what, __VA_ARGS__) ONEDNN_ROW(what, __VA_ARGS__)
+#define CONV_ALGOS_3X3(what, ...) CONV_ALGOS(what, __VA_ARGS__) \
+    ALGO_ROW(winograd, YL_CONV_WINOGRAD, what, __VA_ARGS__)
 /* plus_ref.c's DCNv2 case i, ReLU on the odd ones, both precisions. */
 #define DCN(i, what) \
     ROW("dcn case " #i ": " what " FP32", op_dcn2d, FP32, SUM_FP32, i, (i) % 2 ? RELU : NONE), \
@@ -204,6 +225,21 @@ const op_case op_cases[] = {
          2, 3),
     CONV("64->64 3x3 on 69x69: the parity net's protonet", 64, 64, 3, 3, 1, 1, 1, 69, 69,
          RELU, 1, 0, 1),
+
+    CONV_ALGOS_3X3("3->5 3x3", 3, 5, 3, 3, 1, 1, 1, 7, 9, RELU, 1, 0)
+    CONV_ALGOS_3X3("63->65 3x3, residual", 63, 65, 3, 3, 1, 1, 1, 13, 11, LEAKY01, 1, 1)
+    CONV_ALGOS_3X3("32->48 3x3, residual aliasing out, ReLU", 32, 48, 3, 3, 1, 1, 1, 12, 9,
+                   RELU, 1, 2)
+    CONV_ALGOS_3X3("64->64 3x3 on 69x69: the parity net's protonet", 64, 64, 3, 3, 1, 1, 1,
+                   69, 69, RELU, 1, 0)
+    CONV_ALGOS_3X3("16->351 3x3 no bias: a head", 16, 351, 3, 3, 1, 1, 1, 5, 5, NONE, 0, 0)
+    CONV_ALGOS("65->63 1x1, residual aliasing out", 65, 63, 1, 1, 1, 0, 1, 8, 8, NONE, 0, 2)
+    CONV_ALGOS("64->256 1x1, residual and ReLU: a bottleneck's last", 64, 256, 1, 1, 1, 0, 1,
+               9, 10, RELU, 1, 1)
+    CONV_ALGOS("64->64 3x3 stride 2", 64, 64, 3, 3, 2, 1, 1, 17, 17, RELU, 1, 0)
+    CONV_ALGOS("7->9 5x3 dilation 2, residual", 7, 9, 5, 3, 2, 2, 2, 15, 12, LEAKY01, 1, 1)
+    CONV_ALGOS("5->3 1x1 stride 2 padded", 5, 3, 1, 1, 2, 1, 1, 9, 10, NONE, 1, 1)
+    CONV_ALGOS("3->64 7x7 stride 2: a stem", 3, 64, 7, 7, 2, 3, 1, 23, 19, RELU, 1, 0)
 
     GRAD_CONV("3->5 3x3", 3, 5, 3, 3, 1, 1, 1, 7, 9, 1, 1, 0, 1),
     GRAD_CONV("4->6 3x3 stride 2, odd sides, batch 2, accumulated", 4, 6, 3, 3, 2, 1, 1, 9, 7, 1,

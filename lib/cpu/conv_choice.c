@@ -1,0 +1,253 @@
+/* The CPU's per-layer convolution algorithm (conv_choice.h): the environment's mode, the
+ * timing of each layer's candidates in auto mode, and running a layer by its choice. */
+#include "cpu/conv_choice.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu/dense_ops.h"
+#include "profile.h"
+#include "status.h"
+
+enum {
+    TIMED_RUNS = 2,         /* after one warm-up; the best of them counts */
+    SCRATCH_ALIGN = 64
+};
+/* A candidate replaces the fixed rule's algorithm only when this much faster: timing noise
+ * alone should not move a layer off the path the parity runs pin. */
+static const double MIN_GAIN = 0.03;
+
+static const char *const mode_names[] = {"auto", "fixed", "gemm", "winograd", "onednn"};
+
+yolact_status yl_conv_mode_from_env(yl_conv_mode *mode)
+{
+    const char *v = getenv("YOLACT_CPU_CONV");
+    *mode = YL_CONV_MODE_AUTO;
+    if (!v || !*v)
+        return YOLACT_OK;
+    for (int i = 0; i < (int)(sizeof mode_names / sizeof *mode_names); i++) {
+        if (strcmp(v, mode_names[i]) != 0)
+            continue;
+        *mode = (yl_conv_mode)i;
+        if (*mode == YL_CONV_MODE_ONEDNN && !yl_onednn_available())
+            return yl_fail(YOLACT_ERR_UNSUPPORTED, "YOLACT_CPU_CONV=onednn, but this build has "
+                           "no oneDNN (build with ONEDNN=1)");
+        return YOLACT_OK;
+    }
+    return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "YOLACT_CPU_CONV=%s: expected auto, fixed, "
+                   "gemm, winograd or onednn", v);
+}
+
+const char *yl_conv_algo_name(yl_conv_algo algo)
+{
+    static const char *const names[] = {"gemm", "winograd", "onednn"};
+    return names[algo];
+}
+
+/* The rule before the choice: Winograd where the layer has prepared weights, else GEMM. */
+static yl_conv_algo fixed_algo(const yl_cpu_prepared *p, int i)
+{
+    return p->op[i] ? YL_CONV_WINOGRAD : YL_CONV_GEMM;
+}
+
+static yolact_status run_as(yl_conv_algo algo, const yl_onednn_conv *dnn, void *dnn_scratch,
+                            const yolact_model *m, int i, float *const *buffers,
+                            const yl_cpu_prepared *p, float *workspace, int threads)
+{
+    const yl_op *op = &m->ops[i];
+    const yl_buffer_desc *in = &m->buffers[op->in];
+    const float *residual = op->residual >= 0 ? buffers[op->residual] : NULL;
+    if (algo == YL_CONV_ONEDNN)
+        return yl_onednn_conv_run(dnn, buffers[op->in], residual, buffers[op->out],
+                                  dnn_scratch);
+    yl_conv2d_prepared_cpu(&op->conv, buffers[op->in], in->height, in->width, op->weight,
+                           algo == YL_CONV_WINOGRAD ? p->op[i] : NULL, op->bias, residual,
+                           op->act, buffers[op->out], workspace, threads);
+    return YOLACT_OK;
+}
+
+yolact_status yl_cpu_conv_op(const yl_cpu_convs *convs, const yolact_model *m, int i,
+                             float *const *buffers, const yl_cpu_prepared *prepared,
+                             float *workspace, int threads)
+{
+    if (!convs)
+        return run_as(fixed_algo(prepared, i), NULL, NULL, m, i, buffers, prepared, workspace,
+                      threads);
+    return run_as((yl_conv_algo)convs->algo[i], convs->onednn[i], convs->onednn_scratch, m, i,
+                  buffers, prepared, workspace, threads);
+}
+
+static yolact_status make_onednn(const yolact_model *m, int i, yl_onednn_conv **conv)
+{
+    const yl_op *op = &m->ops[i];
+    const yl_buffer_desc *in = &m->buffers[op->in];
+    return yl_onednn_conv_create(&op->conv, in->height, in->width, op->weight, op->bias,
+                                 op->residual >= 0, op->act, conv);
+}
+
+static size_t aligned(size_t bytes)
+{
+    return (bytes + SCRATCH_ALIGN - 1) / SCRATCH_ALIGN * SCRATCH_ALIGN;
+}
+
+/* What auto mode times with: the session being made and its buffers. */
+typedef struct timing {
+    yl_cpu_convs *convs;
+    const yolact_model *m;
+    const yl_cpu_prepared *p;
+    int threads;
+    float *const *buffers;
+    float *workspace;
+} timing;
+
+/* The best of TIMED_RUNS runs of op i by algo after a warm-up; INFINITY if it fails. */
+static double seconds(const timing *t, int i, yl_conv_algo algo, void *dnn_scratch)
+{
+    double best = INFINITY;
+    for (int r = 0; r <= TIMED_RUNS; r++) {
+        double start = yl_profile_now();
+        if (run_as(algo, t->convs->onednn[i], dnn_scratch, t->m, i, t->buffers, t->p,
+                   t->workspace, t->threads) != YOLACT_OK)
+            return INFINITY;
+        double s = yl_profile_now() - start;
+        if (r > 0 && s < best)
+            best = s;
+    }
+    return best;
+}
+
+/* Each convolution's fastest candidate, into choice. The oneDNN primitives made to time
+ * stay in the session for the layers that choose them. */
+static yolact_status time_all(void *ctx, unsigned char *choice)
+{
+    const timing *t = ctx;
+    const yolact_model *m = t->m;
+    for (int b = 0; b < m->num_buffers; b++) /* no denormals or NaNs to skew a timing */
+        memset(t->buffers[b], 0, yl_buffer_floats(&m->buffers[b]) * sizeof(float));
+    omp_set_num_threads(t->threads);
+    for (int i = 0; i < m->num_ops; i++) {
+        if (m->ops[i].kind != YL_OP_CONV)
+            continue;
+        yl_conv_algo best = fixed_algo(t->p, i);
+        double best_s = seconds(t, i, best, NULL) * (1.0 - MIN_GAIN);
+        yl_conv_algo others[] = {YL_CONV_GEMM, YL_CONV_WINOGRAD, YL_CONV_ONEDNN};
+        for (size_t k = 0; k < sizeof others / sizeof *others; k++) {
+            yl_conv_algo a = others[k];
+            void *scratch = NULL;
+            if (a == fixed_algo(t->p, i) || (a == YL_CONV_WINOGRAD && !t->p->op[i]))
+                continue;
+            if (a == YL_CONV_ONEDNN) {
+                if (make_onednn(m, i, &t->convs->onednn[i]) != YOLACT_OK)
+                    continue;
+                size_t bytes = aligned(yl_onednn_conv_scratch_bytes(t->convs->onednn[i]));
+                if (!(scratch = aligned_alloc(SCRATCH_ALIGN, bytes ? bytes : SCRATCH_ALIGN)))
+                    return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory timing a layer");
+            }
+            double s = seconds(t, i, a, scratch);
+            free(scratch);
+            if (s < best_s) {
+                best = a;
+                best_s = s;
+            }
+        }
+        choice[i] = (unsigned char)best;
+    }
+    return YOLACT_OK;
+}
+
+void yl_cpu_convs_destroy(yl_cpu_convs *c)
+{
+    if (!c)
+        return;
+    for (int i = 0; c->onednn && i < c->num_ops; i++)
+        yl_onednn_conv_destroy(c->onednn[i]);
+    free(c->onednn);
+    free(c->algo);
+    free(c->onednn_scratch);
+    free(c);
+}
+
+/* Op i's algorithm under mode (timed: auto mode's choice). */
+static yl_conv_algo wanted(yl_conv_mode mode, const unsigned char *timed,
+                           const yl_cpu_prepared *p, int i)
+{
+    switch (mode) {
+    case YL_CONV_MODE_AUTO:
+        return (yl_conv_algo)timed[i];
+    case YL_CONV_MODE_GEMM:
+        return YL_CONV_GEMM;
+    case YL_CONV_MODE_ONEDNN:
+        return YL_CONV_ONEDNN;
+    case YL_CONV_MODE_WINOGRAD:
+    case YL_CONV_MODE_FIXED:
+        break;
+    }
+    return fixed_algo(p, i);
+}
+
+/* Every op's algorithm, the oneDNN primitives the choice needs (made, or kept from the
+ * timing) and their shared scratch; a layer oneDNN cannot run takes the fixed rule. */
+static yolact_status settle(yl_cpu_convs *c, const yolact_model *m, const yl_cpu_prepared *p,
+                            yl_conv_mode mode, const unsigned char *timed)
+{
+    size_t scratch = 0;
+    for (int i = 0; i < m->num_ops; i++) {
+        if (m->ops[i].kind != YL_OP_CONV)
+            continue;
+        yl_conv_algo a = wanted(mode, timed, p, i);
+        if (a == YL_CONV_ONEDNN && !c->onednn[i] && make_onednn(m, i, &c->onednn[i]) != YOLACT_OK)
+            a = fixed_algo(p, i);
+        if (a != YL_CONV_ONEDNN) {
+            yl_onednn_conv_destroy(c->onednn[i]);
+            c->onednn[i] = NULL;
+        } else {
+            size_t b = yl_onednn_conv_scratch_bytes(c->onednn[i]);
+            scratch = b > scratch ? b : scratch;
+        }
+        c->algo[i] = (unsigned char)a;
+    }
+    yl_clear_error();
+    if (scratch && !(c->onednn_scratch = aligned_alloc(SCRATCH_ALIGN, aligned(scratch))))
+        return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory for oneDNN's scratch");
+    return YOLACT_OK;
+}
+
+yolact_status yl_cpu_convs_create(const yolact_model *m, const yl_cpu_prepared *prepared,
+                                  yl_conv_mode mode, int threads, float *const *buffers,
+                                  float *workspace, yl_cpu_convs **out)
+{
+    *out = NULL;
+    yl_cpu_convs *c = calloc(1, sizeof *c);
+    if (!c || !(c->algo = calloc((size_t)m->num_ops + 1, 1)) ||
+        !(c->onednn = calloc((size_t)m->num_ops + 1, sizeof *c->onednn))) {
+        yl_cpu_convs_destroy(c);
+        return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory for the convolutions' choice");
+    }
+    c->num_ops = m->num_ops;
+    const unsigned char *timed = NULL;
+    yolact_status s = YOLACT_OK;
+    if (mode == YL_CONV_MODE_AUTO) {
+        timing t = {c, m, prepared, threads, buffers, workspace};
+        s = yl_cpu_prepared_choice(prepared, m, threads, time_all, &t, &timed);
+    }
+    if (s == YOLACT_OK)
+        s = settle(c, m, prepared, mode, timed);
+    if (s != YOLACT_OK) {
+        yl_cpu_convs_destroy(c);
+        return s;
+    }
+    *out = c;
+    return YOLACT_OK;
+}
+
+void yl_cpu_convs_describe(const yl_cpu_convs *c, const yolact_model *m, char *out, size_t n)
+{
+    size_t at = 0;
+    for (int i = 0; n > 0 && i < m->num_ops && at + 1 < n; i++)
+        if (m->ops[i].kind == YL_OP_CONV)
+            out[at++] = "gwo"[c->algo[i]];
+    if (n > 0)
+        out[at] = '\0';
+}

@@ -1,0 +1,38 @@
+/* One convolution run by oneDNN (Debian's libdnnl 2.6), a candidate of the CPU's
+ * per-layer algorithm choice (conv_choice.h): made for one layer's shape, its weights
+ * reordered once into the layout oneDNN's kernel picked, bias, the residual add (a "sum"
+ * post-op) and the activation fused. Inputs and outputs stay PyTorch's plain CHW: the
+ * primitive reorders them into and out of its blocked layout in the caller's scratch. */
+#ifndef YL_CPU_ONEDNN_CONV_H
+#define YL_CPU_ONEDNN_CONV_H
+
+#include <stddef.h>
+
+#include "ops/conv.h"
+#include "yolact.h"
+
+typedef struct yl_onednn_conv yl_onednn_conv;
+
+/* 1 when the build has oneDNN (ONEDNN=1). */
+int yl_onednn_available(void);
+
+/* The convolution d on (in_h, in_w) images: out = act(conv(in, weight) + bias (+ residual
+ * when has_residual)). weight (OIHW) is copied; bias (NULL or out_channels floats) is
+ * borrowed until destroy. YOLACT_ERR_UNSUPPORTED where the build has no oneDNN or oneDNN
+ * has no kernel for the shape; *conv is NULL then. */
+yolact_status yl_onednn_conv_create(const yl_conv_desc *d, int in_h, int in_w,
+                                    const float *weight, const float *bias, int has_residual,
+                                    yl_activation act, yl_onednn_conv **conv);
+
+/* Bytes of scratch a run needs: the blocked input and output and oneDNN's own scratchpad. */
+size_t yl_onednn_conv_scratch_bytes(const yl_onednn_conv *conv);
+
+/* One image: in (in_channels, in_h, in_w), residual (out's shape; may alias out, NULL when
+ * made without one), out (out_channels, out_h, out_w). Threads: the calling thread's OpenMP
+ * team size (omp_set_num_threads). scratch: yl_onednn_conv_scratch_bytes, 64-byte aligned. */
+yolact_status yl_onednn_conv_run(const yl_onednn_conv *conv, const float *in,
+                                 const float *residual, float *out, void *scratch);
+
+void yl_onednn_conv_destroy(yl_onednn_conv *conv);
+
+#endif
