@@ -97,17 +97,23 @@ START_TEST(modes_pick_their_algorithms)
 END_TEST
 
 /* Auto mode times once per thread count: a second session takes the first one's choice
- * (the same letters, and the same detections bit for bit), Winograd only where it applies. */
+ * (the same letters, and the same detections bit for bit), Winograd only where it applies.
+ * Without a mode, a session runs the fixed rule. */
 START_TEST(auto_choice_is_timed_once_and_shared)
 {
     yolact_model *m = yl_test_parity_model();
     char rule[512], first[512], second[512];
     fixed_rule(m, rule);
-    yolact_session *a, *b;
+    yolact_session *a, *b, *unset;
     ck_assert_status(cpu_session(m, "auto", 1, &a), YOLACT_OK);
-    ck_assert_status(cpu_session(m, "", 1, &b), YOLACT_OK); /* unset or empty: auto */
+    ck_assert_status(cpu_session(m, "auto", 1, &b), YOLACT_OK);
+    ck_assert_status(cpu_session(m, "", 1, &unset), YOLACT_OK); /* unset or empty: fixed */
     algorithms(a, first, sizeof first);
     algorithms(b, second, sizeof second);
+    char default_letters[512];
+    algorithms(unset, default_letters, sizeof default_letters);
+    yolact_session_free(unset);
+    ck_assert_str_eq(default_letters, rule);
     printf("conv_choice: auto at 1 thread: %s (fixed rule %s)\n", first, rule);
     ck_assert_str_eq(first, second);
     for (size_t i = 0; i < strlen(rule); i++)
