@@ -44,6 +44,8 @@ static const char usage[] =
     "      --conf-threshold T  candidate threshold of Detect (default 0.05)\n"
     "      --top-k K           detections kept per image (default 100)\n"
     "      --json FILE         also write every number as JSON\n"
+    "      --per-op            CPU: also each op's median time, and for a convolution its\n"
+    "                          algorithm, GFLOP/s and share of the peak\n"
     "      --conv-shapes       also time each protonet/head convolution shape with our CUDA\n"
     "                          kernel and with cuDNN (each --precision and --batch, --iters\n"
     "                          calls a side; skipped without a GPU)\n"
@@ -63,6 +65,7 @@ typedef struct options {
     int warmup, iters;
     float conf_threshold;
     int conv_shapes;
+    int per_op;
 } options;
 
 /* One (backend, precision, threads, batch) combination and what was measured. */
@@ -83,6 +86,9 @@ typedef struct run {
     yl_device_memory device;     /* the session's own device memory after the timed calls */
     yl_graphs graphs;            /* whether its network ran as a CUDA graph, or why not */
     char conv_algorithms[512];   /* CPU: each convolution's algorithm, a letter each */
+    int num_ops;                 /* --per-op on the CPU: the network's ops, else 0 */
+    double *op_ms;               /* iters x num_ops samples, ms per call, op by op */
+    double *op_median;           /* num_ops medians */
 } run;
 
 static const char *backend_name(yolact_backend b)
@@ -112,7 +118,7 @@ static double parse_double(const char *text, const char *option, double lo, doub
 static void parse_args(int argc, char **argv, options *o)
 {
     enum { O_SEED = 256, O_IMAGE, O_SIZE, O_BATCH, O_WARMUP, O_ITERS, O_CONF, O_JSON,
-           O_CONV_SHAPES };
+           O_CONV_SHAPES, O_PER_OP };
     static const struct option longs[] = {
         CLI_OPTIONS_MODEL, CLI_OPTIONS_SESSION, CLI_OPTION_SCORE_THRESHOLD, CLI_OPTION_TOP_K,
         {"seed", required_argument, 0, O_SEED}, {"image", required_argument, 0, O_IMAGE},
@@ -121,6 +127,7 @@ static void parse_args(int argc, char **argv, options *o)
         {"conf-threshold", required_argument, 0, O_CONF},
         {"json", required_argument, 0, O_JSON},
         {"conv-shapes", no_argument, 0, O_CONV_SHAPES},
+        {"per-op", no_argument, 0, O_PER_OP},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     *o = (options){.width = 640, .height = 480, .num_batches = 1,
                    .batches = {1}, .warmup = 1, .iters = 10, .conf_threshold = 0.05f};
@@ -157,6 +164,7 @@ static void parse_args(int argc, char **argv, options *o)
             break;
         case O_JSON: o->json_path = optarg; break;
         case O_CONV_SHAPES: o->conv_shapes = 1; break;
+        case O_PER_OP: o->per_op = 1; break;
         case 'h': fputs(usage, stdout); exit(0);
         default: fputs(usage, stderr); exit(2);
         }
@@ -254,8 +262,12 @@ static int timed_calls(yolact_session *session, const options *o, int warmup,
     for (int it = -warmup; it < o->iters; it++) {
         if (it < 0)
             progress(tty, r, "warm-up", it + warmup + 1, warmup, 0);
-        if (profile)
-            memset(profile, 0, sizeof *profile);
+        if (profile) {
+            memset(profile->seconds, 0, sizeof profile->seconds);
+            profile->frames = 0;
+            if (r->num_ops)
+                memset(profile->op_seconds, 0, (size_t)r->num_ops * sizeof(double));
+        }
         double t0 = yl_profile_now();
         yolact_status s = yolact_session_detect_batch(session, images, r->batch, results);
         double t1 = yl_profile_now();
@@ -274,6 +286,8 @@ static int timed_calls(yolact_session *session, const options *o, int warmup,
             staged += profile->seconds[c];
         }
         r->ms[COL_OTHER][it] = total[it] - 1e3 * staged;
+        for (int i = 0; i < r->num_ops; i++)
+            r->op_ms[(size_t)it * r->num_ops + i] = 1e3 * profile->op_seconds[i];
     }
     return 1;
 }
@@ -303,6 +317,7 @@ static int measure(const yolact_model *model, const options *o, const yolact_ima
     yolact_image *images = malloc((size_t)r->batch * sizeof *images);
     const yolact_result **results = malloc((size_t)r->batch * sizeof *results);
     double *scratch = malloc((size_t)o->iters * sizeof *scratch);
+    double *op_seconds = NULL;   /* --per-op: the profile's, one per op */
     int ok = images && results && scratch;
     for (int c = 0; c < NUM_COLUMNS; c++)
         ok = ok && (r->ms[c] = calloc((size_t)o->iters, sizeof(double)));
@@ -313,7 +328,19 @@ static int measure(const yolact_model *model, const options *o, const yolact_ima
     for (int i = 0; i < r->batch; i++)
         images[i] = *image;
 
-    yl_profile profile;
+    yl_profile profile = {0};
+    if (o->per_op && r->backend == YOLACT_BACKEND_CPU) {
+        r->num_ops = model->num_ops;
+        op_seconds = calloc((size_t)r->num_ops, sizeof *op_seconds);
+        r->op_ms = calloc((size_t)o->iters * r->num_ops, sizeof *r->op_ms);
+        r->op_median = calloc((size_t)r->num_ops, sizeof *r->op_median);
+        if (!op_seconds || !r->op_ms || !r->op_median) {
+            fprintf(stderr, "yolact-bench: out of memory\n");
+            ok = 0;
+            goto done;
+        }
+        profile.op_seconds = op_seconds;
+    }
     yl_session_set_profile(session, &profile);
     ok = timed_calls(session, o, o->warmup, images, results, r, &profile, r->ms[COL_TOTAL], tty);
     if (ok && r->backend == YOLACT_BACKEND_CUDA) {
@@ -331,6 +358,11 @@ static int measure(const yolact_model *model, const options *o, const yolact_ima
         r->median[c] = yl_quantile(r->ms[c], o->iters, 0.5, scratch);
         r->p90[c] = yl_quantile(r->ms[c], o->iters, 0.9, scratch);
     }
+    for (int i = 0; ok && i < r->num_ops; i++) {
+        for (int it = 0; it < o->iters; it++)
+            scratch[it] = r->op_ms[(size_t)it * r->num_ops + i];
+        r->op_median[i] = yl_quantile(scratch, o->iters, 0.5, scratch);
+    }
     if (ok && r->unprofiled_ms) {
         r->unprofiled_median = yl_quantile(r->unprofiled_ms, o->iters, 0.5, scratch);
         r->unprofiled_p90 = yl_quantile(r->unprofiled_ms, o->iters, 0.9, scratch);
@@ -340,6 +372,7 @@ static int measure(const yolact_model *model, const options *o, const yolact_ima
     yl_session_graphs(session, &r->graphs);
     yl_session_conv_algorithms(session, r->conv_algorithms, sizeof r->conv_algorithms);
 done:
+    free(op_seconds);
     free(images);
     free(results);
     free(scratch);
@@ -373,11 +406,12 @@ static void print_conv_algorithms(const char *letters)
     printf("  convolutions: %d im2col+GEMM, %d Winograd, %d oneDNN (YOLACT_CPU_CONV=%s; by "
            "layer: %s)\n", count[0], count[1], count[2],
            getenv("YOLACT_CPU_CONV") && *getenv("YOLACT_CPU_CONV") ? getenv("YOLACT_CPU_CONV")
-                                                                   : "auto",
+                                                                   : "fixed",
            letters);
 }
 
-static void print_run(const run *r, const options *o, const stage_flops *flops)
+static void print_run(const run *r, const options *o, const stage_flops *flops,
+                      const yolact_model *model)
 {
     printf("\n%s %s, %d thread%s, batch %d", backend_name(r->backend),
            bench_precision_name(r->precision), r->threads, r->threads == 1 ? "" : "s", r->batch);
@@ -411,6 +445,9 @@ static void print_run(const run *r, const options *o, const stage_flops *flops)
     if (r->backend == YOLACT_BACKEND_CPU) {
         print_conv_algorithms(r->conv_algorithms);
         stage_flops_print(flops, r->median, r->threads, r->batch);
+        if (r->num_ops)
+            op_flops_print(model, flops, r->op_median, r->conv_algorithms, r->threads,
+                           r->batch);
     }
 }
 
@@ -584,6 +621,7 @@ static void json_gpu(FILE *f, const gpu_record *g)
 
 typedef struct context {
     const options *o;
+    const yolact_model *model;
     const yolact_model_info *info;
     const yolact_image *image;
     double load_ms;
@@ -604,7 +642,8 @@ static void json_series(FILE *f, const char *prefix, double median, double p90,
     fputs("]}", f);
 }
 
-static void json_run(FILE *f, const run *r, int iters, const stage_flops *flops)
+static void json_run(FILE *f, const run *r, int iters, const stage_flops *flops,
+                     const yolact_model *model)
 {
     fprintf(f, "    {\"backend\": \"%s\", \"precision\": \"%s\", \"threads\": %d, \"batch\": %d",
             backend_name(r->backend), bench_precision_name(r->precision), r->threads, r->batch);
@@ -641,6 +680,8 @@ static void json_run(FILE *f, const run *r, int iters, const stage_flops *flops)
     fputs("}", f);
     if (r->backend == YOLACT_BACKEND_CPU)
         stage_flops_json(f, flops, r->median, r->threads, r->batch);
+    if (r->num_ops)
+        op_flops_json(f, model, flops, r->op_median, r->conv_algorithms, r->threads, r->batch);
     fputs("}", f);
 }
 
@@ -691,7 +732,7 @@ static int write_json(const char *path, const context *cx, const run *runs, int 
             "\"warmup\": %d, \"iterations\": %d},\n  \"runs\": [\n",
             o->shared.score_threshold, o->conf_threshold, o->shared.top_k, o->warmup, o->iters);
     for (int i = 0; i < n; i++) {
-        json_run(f, &runs[i], o->iters, &cx->flops);
+        json_run(f, &runs[i], o->iters, &cx->flops, cx->model);
         fputs(i + 1 < n ? ",\n" : "\n", f);
     }
     fputs("  ]", f);
@@ -740,7 +781,7 @@ int main(int argc, char **argv)
     }
     if (s != YOLACT_OK)
         return fail(o.shared.model_path ? o.shared.model_path : "building the random network", s);
-    context cx = {.o = &o, .info = yolact_model_get_info(model),
+    context cx = {.o = &o, .model = model, .info = yolact_model_get_info(model),
                   .load_ms = 1e3 * (yl_profile_now() - t0), .rss_after_load_kb = peak_rss_kb()};
 
     yolact_image image;
@@ -784,7 +825,7 @@ int main(int argc, char **argv)
                     if (r->threads == 0) /* report what "all cores" meant */
                         r->threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
                     if (!status)
-                        print_run(r, &o, &cx.flops);
+                        print_run(r, &o, &cx.flops, model);
                 }
     conv_shapes_run conv_runs[CLI_MAX_LIST * CLI_MAX_LIST] = {0};
     for (int p = 0; !status && o.conv_shapes && p < o.shared.num_precisions; p++)
@@ -808,6 +849,8 @@ int main(int argc, char **argv)
         for (int c = 0; c < NUM_COLUMNS; c++)
             free(runs[i].ms[c]);
         free(runs[i].unprofiled_ms);
+        free(runs[i].op_ms);
+        free(runs[i].op_median);
     }
     free(runs);
     for (int i = 0; i < cx.num_conv_runs; i++)

@@ -1,7 +1,7 @@
 /* Per-stage timing of a session's frames and the device memory it holds, for yolact-bench
  * and debugging; internal, not part of the public API. A caller hands a session a
  * yl_profile; the backend then adds the wall time of each stage of every frame it runs to
- * it. Without one the backend times nothing. */
+ * it (and on the CPU, on request, of each op). Without one the backend times nothing. */
 #ifndef YL_PROFILE_H
 #define YL_PROFILE_H
 
@@ -25,6 +25,10 @@ typedef enum yl_stage {
 typedef struct yl_profile {
     double seconds[YL_STAGE_COUNT]; /* summed over the frames run since it was zeroed */
     int frames;
+    /* NULL, or one per op of the session's model (model->num_ops), the caller's: the CPU
+     * backend adds each op's wall time to it too (where a stage's time goes, layer by
+     * layer); the CUDA backend leaves it alone. */
+    double *op_seconds;
 } yl_profile;
 
 /* "preprocess", "backbone", ...; static storage. */

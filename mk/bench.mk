@@ -74,7 +74,8 @@ gpu-compare: $(BENCH)
 
 # libyolact, ONNX Runtime and the official code side by side on the CPU (bench/README.md,
 # issue 27): the parity network, then each of ORT_PRESETS with the official code's random
-# checkpoint, ORT_ROUNDS interleaved rounds on both images, written to
+# checkpoint, ORT_ROUNDS interleaved rounds on both images (libyolact once per
+# YOLACT_CPU_CONV mode of ORT_CONV_MODES in each round), written to
 # bench/results/cpu-ort-NAME.json. ONNX Runtime in a venv of its own (pinned; matplotlib for
 # bench/results/plot.py's cpu-ort.png); the export needs Debian's python3-torch and the
 # official checkout, without either it says so and skips.
@@ -83,8 +84,10 @@ ORT_PACKAGES := onnxruntime==1.32.0 onnx==1.23.2 matplotlib
 ORT_VENV_READY := $(ORT_VENV)/.ort-1.32.0
 ORT_PRESETS ?= yolact_resnet50
 ORT_ROUNDS ?= 3
+ORT_CONV_MODES ?= fixed,auto
 ORT_COMPARE = bench/compare --bench $(BENCH) --yolact-dir $(YOLACT_DIR) --threads \
     $(BENCH_THREADS) --ort-python $(ORT_VENV)/bin/python --rounds $(ORT_ROUNDS) --warmup 1 \
+    --conv-modes $(ORT_CONV_MODES) \
     --iters 2 --image test/data/parity/coffee.png --image test/data/parity/astronaut.png
 .PHONY: bench-compare-ort
 bench-compare-ort: $(BENCH)

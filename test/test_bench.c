@@ -9,6 +9,7 @@
  * Runtime's column on the CPU. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -191,7 +192,9 @@ START_TEST(ops_map_to_their_stages)
 END_TEST
 
 /* A profiled frame of the bundled (reduced) network: every CPU stage took time, the copy
- * stages none, and the frame was counted once. */
+ * stages none, and the frame was counted once; each op's time, asked for, went to its op,
+ * and a stage's ops add up to no more than the stage (the stage also holds the time between
+ * ops' laps, none of it outside). */
 START_TEST(profile_times_every_cpu_stage)
 {
     yolact_model *model = yl_test_parity_model();
@@ -201,7 +204,9 @@ START_TEST(profile_times_every_cpu_stage)
     for (size_t i = 0; i < sizeof pixels; i++)
         pixels[i] = (uint8_t)(i * 37);
     yolact_image image = {pixels, 48, 32, 48 * 3, YOLACT_PIXEL_RGB8, YOLACT_MEMORY_HOST};
-    yl_profile profile = {{0}, 0};
+    double *op_seconds = calloc((size_t)model->num_ops, sizeof *op_seconds);
+    ck_assert_ptr_nonnull(op_seconds);
+    yl_profile profile = {.op_seconds = op_seconds};
     ck_assert_status(yl_session_set_profile(session, &profile), YOLACT_OK);
     const yolact_result *result;
     ck_assert_status(yolact_session_detect(session, &image, &result), YOLACT_OK);
@@ -211,9 +216,19 @@ START_TEST(profile_times_every_cpu_stage)
         ck_assert_msg(copies ? profile.seconds[s] == 0 : profile.seconds[s] > 0,
                       "stage %s took %g s", yl_stage_name((yl_stage)s), profile.seconds[s]);
     }
+    double by_stage[YL_STAGE_COUNT] = {0};
+    for (int i = 0; i < model->num_ops; i++) {
+        ck_assert_msg(op_seconds[i] >= 0, "op %s took %g s", model->ops[i].name, op_seconds[i]);
+        by_stage[yl_stage_of_op(&model->ops[i])] += op_seconds[i];
+    }
+    for (yl_stage s = YL_STAGE_BACKBONE; s <= YL_STAGE_HEADS; s++)
+        ck_assert_msg(by_stage[s] > 0 && by_stage[s] <= profile.seconds[s] * (1 + 1e-9),
+                      "stage %s: its ops took %g s of its %g s", yl_stage_name(s), by_stage[s],
+                      profile.seconds[s]);
     ck_assert_status(yl_session_set_profile(session, NULL), YOLACT_OK);
     ck_assert_status(yolact_session_detect(session, &image, &result), YOLACT_OK);
     ck_assert_int_eq(profile.frames, 1);
+    free(op_seconds);
     yolact_session_free(session);
     yolact_model_free(model);
 }
@@ -330,6 +345,46 @@ START_TEST(cpu_json_divides_by_the_measured_peak)
     /* The JSON rounds the peak to 0.1 GFLOP/s and gflops to 0.01, so their quotient carries
      * up to ~0.5% relative rounding; a nominal-clock peak would be tens of percent off. */
     ck_assert_double_eq_tol(of_peak, gflops / peak, 5e-3 * of_peak + 1e-4);
+    free(doc);
+}
+END_TEST
+
+/* --per-op: a line and a JSON object per op of the network, each convolution with its
+ * algorithm letter, and the ops' medians add up to about the network's stages. */
+START_TEST(cpu_per_op_times_every_op)
+{
+    char args[512];
+    snprintf(args, sizeof args, "-m %s -c yolact_resnet50 --size 64x48 --backend cpu "
+             "--threads 1 --warmup 0 --iters 1 --per-op", YL_TEST_PARITY_CHECKPOINT);
+    char *doc = run_bench_json(args, "build/test-bench-per-op.json", "backbone.layers.3.0.conv3");
+    yolact_model *model = yl_test_parity_model();
+    const char *at = strstr(doc, "\"per_op\": [");
+    ck_assert_msg(at, "%s", doc);
+    int objects = 0, convs = 0;
+    double sum_ms = 0;
+    for (const char *o = strstr(at, "{\"name\""); o; o = strstr(o + 1, "{\"name\"")) {
+        const char *algorithm = strstr(o, "\"algorithm\": \"") + strlen("\"algorithm\": \"");
+        ck_assert_msg(model->ops[objects].kind == YL_OP_CONV ? strchr("gwo", *algorithm) != NULL
+                                                             : *algorithm == '-',
+                      "op %d (%s): algorithm %c", objects, model->ops[objects].name, *algorithm);
+        convs += model->ops[objects].kind == YL_OP_CONV;
+        sum_ms += json_number(o, "median_ms");
+        objects++;
+    }
+    ck_assert_int_eq(objects, model->num_ops);
+    ck_assert_int_gt(convs, 0);
+    double stages = 0;
+    for (const char *stage = "backbone\0fpn\0protonet\0heads\0"; *stage;
+         stage += strlen(stage) + 1) {
+        char key[64];
+        snprintf(key, sizeof key, "\"%s\": {\"median\"", stage);
+        const char *series = strstr(doc, key);
+        ck_assert_msg(series, "no %s in %s", key, doc);
+        stages += strtod(strchr(series + strlen(key), ':') + 1, NULL);
+    }
+    /* One call: each stage is its ops' sum, both rounded to 1e-4 ms per number. */
+    ck_assert_double_eq_tol(sum_ms, stages, 1e-4 * (model->num_ops + 4));
+    yolact_model_free(model);
     free(doc);
 }
 END_TEST
@@ -500,6 +555,42 @@ START_TEST(compare_on_cpu_says_why_onnx_runtime_is_skipped)
 }
 END_TEST
 
+/* bench/compare --conv-modes times libyolact once per YOLACT_CPU_CONV mode: each mode's
+ * network-only figure, and each mode's whole run (its algorithms) in the JSON. */
+START_TEST(compare_times_each_conv_mode)
+{
+    if (access("/usr/bin/python3", X_OK) != 0) {
+        printf("SKIP compare: no /usr/bin/python3\n");
+        return;
+    }
+    const char *json = "build/test-compare-conv-modes.json";
+    char cmd[1024], *out;
+    remove(json);
+    snprintf(cmd, sizeof cmd, "bench/compare --bench build/yolact-bench "
+             "--yolact-dir build/no-official-checkout --model %s --config yolact_resnet50 "
+             "--threads 1 --warmup 0 --iters 1 --conv-modes fixed,gemm --json %s",
+             YL_TEST_PARITY_CHECKPOINT, json);
+    int rc = yl_test_run(cmd, &out);
+    ck_assert_msg(rc == 0, "%s exited %d:\n%s", cmd, rc, out);
+    ck_assert_msg(strstr(out, "network only, median ms: libyolact ") &&
+                  strstr(out, ", libyolact:gemm "), "%s", out);
+    free(out);
+    char *doc = read_text(json);
+    const char *modes = strstr(doc, "\"libyolact_by_conv_mode\": {");
+    ck_assert_msg(modes && strstr(modes, "\"fixed\": {") && strstr(modes, "\"gemm\": {"), "%s",
+                  doc);
+    /* gemm mode: every convolution by im2col + GEMM; fixed: Winograd where it applies. */
+    const char *gemm_run = strstr(modes, "\"gemm\": {");
+    const char *letters = strstr(gemm_run, "\"conv_algorithms\": \"");
+    ck_assert_ptr_nonnull(letters);
+    letters += strlen("\"conv_algorithms\": \"");
+    ck_assert_int_eq((int)strspn(letters, "g"), (int)(strchr(letters, '"') - letters));
+    ck_assert_msg(strstr(doc, "\"libyolact:gemm\": {"), "%s", doc);
+    free(doc);
+    remove(json);
+}
+END_TEST
+
 Suite *bench_suite(void)
 {
     Suite *s = suite_create("bench");
@@ -519,6 +610,7 @@ Suite *bench_suite(void)
     tcase_add_test(tc, profile_times_every_cpu_stage);
     tcase_add_test(tc, stage_flops_count_the_convolutions);
     tcase_add_test(tc, cpu_json_divides_by_the_measured_peak);
+    tcase_add_test(tc, cpu_per_op_times_every_op);
     tcase_add_test(tc, piped_output_shows_progress);
     suite_add_tcase(s, tc);
     /* A whole emulated CUDA frame in a child process, and the GPU comparison: tagged "cuda", as
@@ -537,6 +629,7 @@ Suite *bench_suite(void)
     tcase_set_tags(compare, "slow");
     tcase_set_timeout(compare, 300);
     tcase_add_test(compare, compare_on_cpu_says_why_onnx_runtime_is_skipped);
+    tcase_add_test(compare, compare_times_each_conv_mode);
     suite_add_tcase(s, compare);
     return s;
 }

@@ -1,5 +1,6 @@
 #include "stage_flops.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <immintrin.h>
@@ -114,18 +115,22 @@ static double measured_peak(const cpu_peak *p, int threads, int avx2)
     return *slot;
 }
 
+double op_gflop(const yolact_model *m, int i)
+{
+    const yl_op *op = &m->ops[i];
+    if (op->kind != YL_OP_CONV && op->kind != YL_OP_DCN)
+        return 0;
+    const yl_conv_desc *d = &op->conv;
+    const yl_buffer_desc *out = &m->buffers[op->out];
+    return 2e-9 * d->out_channels * out->height * out->width * d->in_channels * d->kernel_h *
+           d->kernel_w;
+}
+
 void stage_flops_count(const yolact_model *m, stage_flops *w)
 {
     memset(w->gflop, 0, sizeof w->gflop);
-    for (int i = 0; i < m->num_ops; i++) {
-        const yl_op *op = &m->ops[i];
-        if (op->kind != YL_OP_CONV && op->kind != YL_OP_DCN)
-            continue;
-        const yl_conv_desc *d = &op->conv;
-        const yl_buffer_desc *out = &m->buffers[op->out];
-        w->gflop[yl_stage_of_op(op)] += 2e-9 * d->out_channels * out->height * out->width *
-                                        d->in_channels * d->kernel_h * d->kernel_w;
-    }
+    for (int i = 0; i < m->num_ops; i++)
+        w->gflop[yl_stage_of_op(&m->ops[i])] += op_gflop(m, i);
     read_peak(&w->peak);
 }
 
@@ -168,4 +173,72 @@ void stage_flops_json(FILE *f, const stage_flops *w, const double median_ms[YL_S
             sep = ", ";
         }
     fputs("}}", f);
+}
+
+static const char *op_kind_name(yl_op_kind kind)
+{
+    static const char *const names[] = {"conv", "maxpool", "resize", "add", "head output",
+                                        "proto output", "dcn"};
+    return (unsigned)kind < sizeof names / sizeof *names ? names[kind] : "?";
+}
+
+/* Each op's algorithm letter: its convolution's in conv_algorithms, '-' for other ops. */
+static void op_letters(const yolact_model *m, const char *conv_algorithms, char *letters)
+{
+    const char *next = conv_algorithms ? conv_algorithms : "";
+    for (int i = 0; i < m->num_ops; i++)
+        letters[i] = m->ops[i].kind == YL_OP_CONV && *next ? *next++ : '-';
+}
+
+static double network_ms(const yolact_model *m, const double *op_ms)
+{
+    double sum = 0;
+    for (int i = 0; i < m->num_ops; i++)
+        sum += op_ms[i];
+    return sum;
+}
+
+void op_flops_print(const yolact_model *m, const stage_flops *w, const double *op_ms,
+                    const char *conv_algorithms, int threads, int batch)
+{
+    char *letters = malloc((size_t)m->num_ops + 1);
+    if (!letters)
+        return;
+    op_letters(m, conv_algorithms, letters);
+    const double peak = measured_peak(&w->peak, threads, 0), total = network_ms(m, op_ms);
+    printf("  per op (median ms a call; network %.2f ms; algorithm g GEMM, w Winograd, o "
+           "oneDNN):\n  %4s %-34s %-12s %s %9s %6s %8s %8s %6s\n", total, "#", "op", "kind",
+           "a", "ms", "share", "GFLOP", "GFLOP/s", "peak");
+    for (int i = 0; i < m->num_ops; i++) {
+        const double g = op_gflop(m, i) * batch;
+        printf("  %4d %-34.34s %-12s %c %9.3f %5.1f%%", i, m->ops[i].name,
+               op_kind_name(m->ops[i].kind), letters[i], op_ms[i],
+               total > 0 ? 100 * op_ms[i] / total : 0);
+        if (g > 0 && op_ms[i] > 0)
+            printf(" %8.3f %8.1f %5.1f%%", g, g / (op_ms[i] * 1e-3),
+                   peak > 0 ? 100 * g / (op_ms[i] * 1e-3) / peak : 0);
+        printf("\n");
+    }
+    free(letters);
+}
+
+void op_flops_json(FILE *f, const yolact_model *m, const stage_flops *w, const double *op_ms,
+                   const char *conv_algorithms, int threads, int batch)
+{
+    char *letters = malloc((size_t)m->num_ops + 1);
+    if (!letters)
+        return;
+    op_letters(m, conv_algorithms, letters);
+    const double peak = measured_peak(&w->peak, threads, 0);
+    fputs(",\n     \"per_op\": [", f);
+    for (int i = 0; i < m->num_ops; i++) {
+        const double g = op_gflop(m, i) * batch;
+        const double gflops = op_ms[i] > 0 ? g / (op_ms[i] * 1e-3) : 0;
+        fprintf(f, "%s\n       {\"name\": \"%s\", \"kind\": \"%s\", \"algorithm\": \"%c\", "
+                "\"median_ms\": %.4f, \"gflop\": %.5f, \"gflops\": %.2f, \"of_peak\": %.4f}",
+                i ? "," : "", m->ops[i].name, op_kind_name(m->ops[i].kind), letters[i],
+                op_ms[i], g, gflops, peak > 0 ? gflops / peak : 0);
+    }
+    fputs("]", f);
+    free(letters);
 }

@@ -27,6 +27,10 @@ typedef struct stage_flops {
 
 void stage_flops_count(const yolact_model *m, stage_flops *w);
 
+/* Op i's work as stage_flops_count counts it: 2 x the MACs of a convolution (DCN included),
+ * 0 for every other op. */
+double op_gflop(const yolact_model *m, int i);
+
 /* The lines under a CPU run's stage table: per stage with convolutions, its GFLOP and
  * achieved GFLOP/s against the peak of `threads` cores (measured the first time a thread
  * count is printed: ~0.6 s), for a batch of `batch` images. */
@@ -36,5 +40,16 @@ void stage_flops_print(const stage_flops *w, const double median_ms[YL_STAGE_COU
 /* ",\n     \"fp32_throughput\": {...}" of a CPU run. */
 void stage_flops_json(FILE *f, const stage_flops *w, const double median_ms[YL_STAGE_COUNT],
                      int threads, int batch);
+
+/* Where a CPU run's network time goes (yolact-bench --per-op): a line per op of the network
+ * with its median ms per call (op_ms, one per op), share of the network's time, and for a
+ * convolution its algorithm (conv_algorithms: a letter per YL_OP_CONV in op order, as
+ * yl_session_conv_algorithms gives them), GFLOP and achieved GFLOP/s against the peak. */
+void op_flops_print(const yolact_model *m, const stage_flops *w, const double *op_ms,
+                    const char *conv_algorithms, int threads, int batch);
+
+/* ",\n     \"per_op\": [...]" of the same: one object per op. */
+void op_flops_json(FILE *f, const yolact_model *m, const stage_flops *w, const double *op_ms,
+                   const char *conv_algorithms, int threads, int batch);
 
 #endif

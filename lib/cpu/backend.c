@@ -175,8 +175,12 @@ static yolact_status run_network(cpu_state *st, double *mark)
     for (int i = 0; i < m->num_ops; i++) {
         YL_TRY(yl_cpu_run_op(m, i, st->buffers, st->prepared, st->convs, &scratch, &heads,
                              st->threads));
-        if (st->profile)
-            lap(st, mark, yl_stage_of_op(&m->ops[i]));
+        if (!st->profile)
+            continue;
+        const double started = *mark;
+        lap(st, mark, yl_stage_of_op(&m->ops[i]));
+        if (st->profile->op_seconds)
+            st->profile->op_seconds[i] += *mark - started;
     }
     return YOLACT_OK;
 }
