@@ -214,10 +214,12 @@ static int entries(const char *dir, char *path)
 }
 
 /* An auto session at one thread on a freshly loaded model (no choice in memory, as in a new
- * process): its letters into letters, and how many times it timed the layers. */
+ * process): its letters into letters, and how many times it timed the layers. The network
+ * at a small input: each timing costs a tenth of the full size's (valgrind runs these). */
 static unsigned long fresh_auto_session(char *letters, size_t n)
 {
-    yolact_model *m = yl_test_parity_model();
+    yolact_model *m = yl_test_load_model_at(YL_TEST_PARITY_CHECKPOINT, "yolact_resnet50",
+                                            YL_TEST_SMALL_INPUT);
     unsigned long before = yl_conv_choice_timings();
     yolact_session *s;
     ck_assert_status(cpu_session(m, "auto", 1, &s), YOLACT_OK);
@@ -459,9 +461,7 @@ Suite *conv_choice_suite(void)
     tcase_add_test(tc, auto_choice_is_timed_once_and_shared);
     tcase_add_test(tc, training_runs_the_fixed_rule);
     suite_add_tcase(s, tc);
-    /* Tagged "slow" too: each bad file costs a timing. */
     tc = tcase_create("file");
-    tcase_set_tags(tc, "slow");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, auto_choice_is_kept_in_a_file);
     tcase_add_test(tc, bad_choice_files_are_ignored_and_rewritten);
