@@ -1,12 +1,16 @@
 /* The CPU's per-layer convolution algorithm (conv_choice.h): the environment's mode, the
- * timing of each layer's candidates in auto mode, and running a layer by its choice. */
+ * timing of each layer's candidates in auto mode (or its file's choice), and running a
+ * layer by its choice. */
 #include "cpu/conv_choice.h"
 
 #include <math.h>
 #include <omp.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu/conv_choice_file.h"
 #include "cpu/dense_ops.h"
 #include "profile.h"
 #include "status.h"
@@ -20,6 +24,12 @@ enum {
 static const double MIN_GAIN = 0.03;
 
 static const char *const mode_names[] = {"auto", "fixed", "gemm", "winograd", "onednn"};
+/* Each algorithm's letter, by yl_conv_algo: yolact-bench's and the choice file's. */
+static const char algo_letters[] = "gwo";
+
+static atomic_ulong timings;
+
+unsigned long yl_conv_choice_timings(void) { return atomic_load(&timings); }
 
 yolact_status yl_conv_mode_from_env(yl_conv_mode *mode)
 {
@@ -94,7 +104,8 @@ static size_t aligned(size_t bytes)
     return (bytes + SCRATCH_ALIGN - 1) / SCRATCH_ALIGN * SCRATCH_ALIGN;
 }
 
-/* What auto mode times with: the session being made and its buffers. */
+/* What auto mode times with: the session being made and its buffers, and whether its
+ * choice may come from (and go to) the file (YOLACT_CPU_CONV_CACHE). */
 typedef struct timing {
     yl_cpu_convs *convs;
     const yolact_model *m;
@@ -102,6 +113,7 @@ typedef struct timing {
     int threads;
     float *const *buffers;
     float *workspace;
+    int use_file;
 } timing;
 
 /* The best of TIMED_RUNS runs of op i by algo after a warm-up; INFINITY if it fails. */
@@ -126,6 +138,7 @@ static yolact_status time_all(void *ctx, unsigned char *choice)
 {
     const timing *t = ctx;
     const yolact_model *m = t->m;
+    atomic_fetch_add(&timings, 1);
     for (int b = 0; b < m->num_buffers; b++) /* no denormals or NaNs to skew a timing */
         memset(t->buffers[b], 0, yl_buffer_floats(&m->buffers[b]) * sizeof(float));
     omp_set_num_threads(t->threads);
@@ -157,6 +170,71 @@ static yolact_status time_all(void *ctx, unsigned char *choice)
         choice[i] = (unsigned char)best;
     }
     return YOLACT_OK;
+}
+
+/* One letter per convolution of m in op order from algo (per op), into out of n bytes. */
+static void to_letters(const unsigned char *algo, const yolact_model *m, char *out, size_t n)
+{
+    size_t at = 0;
+    for (int i = 0; n > 0 && i < m->num_ops && at + 1 < n; i++)
+        if (m->ops[i].kind == YL_OP_CONV)
+            out[at++] = algo_letters[algo[i]];
+    if (n > 0)
+        out[at] = '\0';
+}
+
+/* A choice file's letters as each op's algorithm, into choice; 0 where a letter names no
+ * algorithm or one its layer cannot run in this build (Winograd without prepared weights,
+ * oneDNN without oneDNN): a file is never trusted to name what this library would not. */
+static int from_letters(const char *letters, const yolact_model *m, const yl_cpu_prepared *p,
+                        unsigned char *choice)
+{
+    for (int i = 0; i < m->num_ops; i++) {
+        if (m->ops[i].kind != YL_OP_CONV)
+            continue;
+        const char *at = memchr(algo_letters, *letters++, sizeof algo_letters - 1);
+        if (!at)
+            return 0;
+        yl_conv_algo a = (yl_conv_algo)(at - algo_letters);
+        if ((a == YL_CONV_WINOGRAD && !p->op[i]) || (a == YL_CONV_ONEDNN && !yl_onednn_available()))
+            return 0;
+        choice[i] = (unsigned char)a;
+    }
+    return 1;
+}
+
+/* Auto mode's choice (yl_cpu_prepared_choice's maker): the file's where it holds a valid
+ * one for this network, thread count and machine, else timed now and written to it. */
+static yolact_status choose(void *ctx, unsigned char *choice)
+{
+    const timing *t = ctx;
+    if (!t->use_file)
+        return time_all(ctx, choice);
+    size_t convs = 0;
+    for (int i = 0; i < t->m->num_ops; i++)
+        convs += t->m->ops[i].kind == YL_OP_CONV;
+    char candidates[160];
+    snprintf(candidates, sizeof candidates, "gemm winograd%s, the fixed rule unless %g%% "
+             "faster, best of %d runs", yl_onednn_available() ? " onednn" : "",
+             MIN_GAIN * 100, TIMED_RUNS);
+    yl_conv_choice_file *file;
+    YL_TRY(yl_conv_choice_file_open(t->m, t->threads, candidates, &file));
+    char *letters = malloc(convs + 1);
+    yolact_status s = YOLACT_OK;
+    if (!letters)
+        s = yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory for a convolution choice");
+    else if (!yl_conv_choice_file_read(file, letters, convs) ||
+             !from_letters(letters, t->m, t->p, choice)) {
+        s = time_all(ctx, choice);
+        if (s == YOLACT_OK) {
+            to_letters(choice, t->m, letters, convs + 1);
+            /* not kept where the folder cannot be written: the next process times again */
+            yl_conv_choice_file_write(file, letters, convs);
+        }
+    }
+    free(letters);
+    yl_conv_choice_file_close(file);
+    return s;
 }
 
 void yl_cpu_convs_destroy(yl_cpu_convs *c)
@@ -221,6 +299,9 @@ yolact_status yl_cpu_convs_create(const yolact_model *m, const yl_cpu_prepared *
                                   float *workspace, yl_cpu_convs **out)
 {
     *out = NULL;
+    int use_file = 0;
+    if (mode == YL_CONV_MODE_AUTO)
+        YL_TRY(yl_conv_choice_file_enabled(&use_file));
     yl_cpu_convs *c = calloc(1, sizeof *c);
     if (!c || !(c->algo = calloc((size_t)m->num_ops + 1, 1)) ||
         !(c->onednn = calloc((size_t)m->num_ops + 1, sizeof *c->onednn))) {
@@ -231,8 +312,8 @@ yolact_status yl_cpu_convs_create(const yolact_model *m, const yl_cpu_prepared *
     const unsigned char *timed = NULL;
     yolact_status s = YOLACT_OK;
     if (mode == YL_CONV_MODE_AUTO) {
-        timing t = {c, m, prepared, threads, buffers, workspace};
-        s = yl_cpu_prepared_choice(prepared, m, threads, time_all, &t, &timed);
+        timing t = {c, m, prepared, threads, buffers, workspace, use_file};
+        s = yl_cpu_prepared_choice(prepared, m, threads, choose, &t, &timed);
     }
     if (s == YOLACT_OK)
         s = settle(c, m, prepared, mode, timed);
@@ -246,10 +327,5 @@ yolact_status yl_cpu_convs_create(const yolact_model *m, const yl_cpu_prepared *
 
 void yl_cpu_convs_describe(const yl_cpu_convs *c, const yolact_model *m, char *out, size_t n)
 {
-    size_t at = 0;
-    for (int i = 0; n > 0 && i < m->num_ops && at + 1 < n; i++)
-        if (m->ops[i].kind == YL_OP_CONV)
-            out[at++] = "gwo"[c->algo[i]];
-    if (n > 0)
-        out[at] = '\0';
+    to_letters(c->algo, m, out, n);
 }

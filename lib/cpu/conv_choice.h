@@ -1,11 +1,13 @@
 /* Which algorithm runs each convolution of a CPU session: im2col + GEMM, Winograd (3x3
  * stride 1, from the prepared weights) or oneDNN (onednn_conv.h). The environment variable
  * YOLACT_CPU_CONV, read when a session is created, says how it is chosen:
- *   auto (the default, also when unset or empty): each layer's fastest, timed once per model
- *        and thread count on this machine at the first session (a few frames' worth of
- *        convolutions) and kept beside the prepared weights for the later ones;
- *   fixed: the rule before the choice existed (Winograd where it applies, else GEMM): what
- *        the tests pin, bit for bit with the parity runs;
+ *   auto: each layer's fastest, timed once per model and thread count on this machine at
+ *        the first session (a few frames' worth of convolutions), kept beside the prepared
+ *        weights for the later ones and in a file for later processes
+ *        (conv_choice_file.h; YOLACT_CPU_CONV_CACHE=off: neither read nor written);
+ *   fixed (the default, also when unset or empty): the rule before the choice existed
+ *        (Winograd where it applies, else GEMM): what the tests pin, bit for bit with the
+ *        parity runs;
  *   gemm, winograd, onednn: that algorithm wherever it applies, the fixed rule elsewhere.
  * Every algorithm is within its tolerance of the reference convolution (test/ops). */
 #ifndef YL_CPU_CONV_CHOICE_H
@@ -28,6 +30,10 @@ typedef enum yl_conv_mode {
 /* YOLACT_CPU_CONV's mode; YOLACT_ERR_INVALID_ARGUMENT for a value it does not name, and for
  * onednn in a build without oneDNN (YOLACT_ERR_UNSUPPORTED). */
 yolact_status yl_conv_mode_from_env(yl_conv_mode *mode);
+
+/* How many times auto mode has timed a network's convolutions in this process (not taken
+ * from memory or the file): for the tests. */
+unsigned long yl_conv_choice_timings(void);
 
 /* "gemm", "winograd", "onednn"; static storage. */
 const char *yl_conv_algo_name(yl_conv_algo algo);

@@ -8,6 +8,7 @@
 
 #ifdef YL_HAVE_ONEDNN
 #include <dnnl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +29,13 @@ enum { ALIGN = 64 };
 static size_t aligned(size_t bytes) { return (bytes + ALIGN - 1) / ALIGN * ALIGN; }
 
 int yl_onednn_available(void) { return 1; }
+
+void yl_onednn_describe(char *out, size_t n)
+{
+    const dnnl_version_t *v = dnnl_version();
+    snprintf(out, n, "%d.%d.%d (%s) isa %d", v->major, v->minor, v->patch, v->hash,
+             (int)dnnl_get_effective_cpu_isa());
+}
 
 void yl_onednn_conv_destroy(yl_onednn_conv *c)
 {
@@ -271,8 +279,14 @@ yolact_status yl_onednn_conv_run(const yl_onednn_conv *c, const float *in,
 }
 
 #else /* built without oneDNN */
+#include <stdio.h>
 
 int yl_onednn_available(void) { return 0; }
+
+void yl_onednn_describe(char *out, size_t n)
+{
+    snprintf(out, n, "none");
+}
 
 yolact_status yl_onednn_conv_create(const yl_conv_desc *d, int in_h, int in_w,
                                     const float *weight, const float *bias, int has_residual,

@@ -16,6 +16,11 @@ typedef struct yl_onednn_conv yl_onednn_conv;
 /* 1 when the build has oneDNN (ONEDNN=1). */
 int yl_onednn_available(void);
 
+/* The oneDNN linked at run time, its version and the instruction set its kernels use
+ * ("2.6.0 (52b5f107) isa 1023"), or "none" without it; into out of n bytes (cut short,
+ * always terminated). */
+void yl_onednn_describe(char *out, size_t n);
+
 /* The convolution d on (in_h, in_w) images: out = act(conv(in, weight) + bias (+ residual
  * when has_residual)). weight (OIHW) is copied; bias (NULL or out_channels floats) is
  * borrowed until destroy. YOLACT_ERR_UNSUPPORTED where the build has no oneDNN or oneDNN
