@@ -6,10 +6,12 @@
  * network's, the parity suite's cpu_conv_modes test. */
 #include <dirent.h>
 #include <fcntl.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "backend.h"
@@ -99,6 +101,48 @@ START_TEST(modes_pick_their_algorithms)
         }
         yolact_session_free(s);
     }
+    yolact_model_free(m);
+}
+END_TEST
+
+/* Seconds of the process's CPU time and of the wall clock. */
+static void clocks(double *cpu, double *wall)
+{
+    struct timespec c, w;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c);
+    clock_gettime(CLOCK_MONOTONIC, &w);
+    *cpu = c.tv_sec + c.tv_nsec * 1e-9;
+    *wall = w.tv_sec + w.tv_nsec * 1e-9;
+}
+
+/* A one-thread session's oneDNN convolutions run on one thread: oneDNN fixes a primitive's
+ * team when it is made, and the session made them under the creating thread's default (all
+ * cores) before conv_choice.c made them under the session's count. Its frames then used
+ * about two cores' CPU time a wall second on two cores; one thread uses one. */
+START_TEST(onednn_layers_keep_the_session_thread_count)
+{
+    if (!yl_onednn_available() || omp_get_num_procs() < 2) {
+        printf("SKIP onednn_layers_keep_the_session_thread_count: %s\n",
+               yl_onednn_available() ? "one core" : "no oneDNN in this build");
+        return;
+    }
+    yolact_model *m = yl_test_load_model_at(YL_TEST_PARITY_CHECKPOINT, "yolact_resnet50",
+                                            YL_TEST_SMALL_INPUT);
+    yolact_image image;
+    ck_assert_status(yolact_image_load(PARITY_IMAGE, &image), YOLACT_OK);
+    yolact_session *s;
+    ck_assert_status(cpu_session(m, "onednn", 1, &s), YOLACT_OK);
+    const yolact_result *result;
+    ck_assert_status(yolact_session_detect(s, &image, &result), YOLACT_OK); /* warm-up */
+    double cpu0, wall0, cpu1, wall1;
+    clocks(&cpu0, &wall0);
+    for (int i = 0; i < 20; i++)
+        ck_assert_status(yolact_session_detect(s, &image, &result), YOLACT_OK);
+    clocks(&cpu1, &wall1);
+    const double cores = (cpu1 - cpu0) / (wall1 - wall0);
+    ck_assert_msg(cores < 1.5, "a one-thread session's frames used %.2f cores", cores);
+    yolact_session_free(s);
+    yolact_image_free_pixels(&image);
     yolact_model_free(m);
 }
 END_TEST
@@ -451,6 +495,7 @@ Suite *conv_choice_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, unknown_modes_are_refused);
     tcase_add_test(tc, modes_pick_their_algorithms);
+    tcase_add_test(tc, onednn_layers_keep_the_session_thread_count);
     tcase_add_test(tc, choice_file_key_and_folder);
     suite_add_tcase(s, tc);
     /* Tagged "slow": auto mode's timing runs each layer's candidates several times, over

@@ -91,12 +91,21 @@ yolact_status yl_cpu_conv_op(const yl_cpu_convs *convs, const yolact_model *m, i
                   buffers, prepared, workspace, threads);
 }
 
-static yolact_status make_onednn(const yolact_model *m, int i, yl_onednn_conv **conv)
+/* oneDNN (OpenMP runtime) fixes a primitive's team size when it is made, from the calling
+ * thread's omp_get_max_threads(), and runs every call with that many threads whatever the
+ * caller's setting then: so it is made under the session's thread count, and the caller's
+ * setting is given back. */
+static yolact_status make_onednn(const yolact_model *m, int i, int threads,
+                                 yl_onednn_conv **conv)
 {
     const yl_op *op = &m->ops[i];
     const yl_buffer_desc *in = &m->buffers[op->in];
-    return yl_onednn_conv_create(&op->conv, in->height, in->width, op->weight, op->bias,
-                                 op->residual >= 0, op->act, conv);
+    const int callers = omp_get_max_threads();
+    omp_set_num_threads(threads);
+    yolact_status s = yl_onednn_conv_create(&op->conv, in->height, in->width, op->weight,
+                                            op->bias, op->residual >= 0, op->act, conv);
+    omp_set_num_threads(callers);
+    return s;
 }
 
 static size_t aligned(size_t bytes)
@@ -154,7 +163,7 @@ static yolact_status time_all(void *ctx, unsigned char *choice)
             if (a == fixed_algo(t->p, i) || (a == YL_CONV_WINOGRAD && !t->p->op[i]))
                 continue;
             if (a == YL_CONV_ONEDNN) {
-                if (make_onednn(m, i, &t->convs->onednn[i]) != YOLACT_OK)
+                if (make_onednn(m, i, t->threads, &t->convs->onednn[i]) != YOLACT_OK)
                     continue;
                 size_t bytes = aligned(yl_onednn_conv_scratch_bytes(t->convs->onednn[i]));
                 if (!(scratch = aligned_alloc(SCRATCH_ALIGN, bytes ? bytes : SCRATCH_ALIGN)))
@@ -270,14 +279,15 @@ static yl_conv_algo wanted(yl_conv_mode mode, const unsigned char *timed,
 /* Every op's algorithm, the oneDNN primitives the choice needs (made, or kept from the
  * timing) and their shared scratch; a layer oneDNN cannot run takes the fixed rule. */
 static yolact_status settle(yl_cpu_convs *c, const yolact_model *m, const yl_cpu_prepared *p,
-                            yl_conv_mode mode, const unsigned char *timed)
+                            yl_conv_mode mode, const unsigned char *timed, int threads)
 {
     size_t scratch = 0;
     for (int i = 0; i < m->num_ops; i++) {
         if (m->ops[i].kind != YL_OP_CONV)
             continue;
         yl_conv_algo a = wanted(mode, timed, p, i);
-        if (a == YL_CONV_ONEDNN && !c->onednn[i] && make_onednn(m, i, &c->onednn[i]) != YOLACT_OK)
+        if (a == YL_CONV_ONEDNN && !c->onednn[i] &&
+            make_onednn(m, i, threads, &c->onednn[i]) != YOLACT_OK)
             a = fixed_algo(p, i);
         if (a != YL_CONV_ONEDNN) {
             yl_onednn_conv_destroy(c->onednn[i]);
@@ -316,7 +326,7 @@ yolact_status yl_cpu_convs_create(const yolact_model *m, const yl_cpu_prepared *
         s = yl_cpu_prepared_choice(prepared, m, threads, choose, &t, &timed);
     }
     if (s == YOLACT_OK)
-        s = settle(c, m, prepared, mode, timed);
+        s = settle(c, m, prepared, mode, timed, threads);
     if (s != YOLACT_OK) {
         yl_cpu_convs_destroy(c);
         return s;
