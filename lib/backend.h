@@ -84,6 +84,10 @@ yolact_status yl_train_pass_create(const yolact_model *m, const yl_tensor *segm_
 yolact_status yl_train_pass_run(yl_train_pass *p, const yl_loss_config *cfg,
                                 const yolact_image *images, const yl_gt *gt, int count,
                                 int backward, yl_losses *losses);
+/* The model's parameters changed in place (yl_model_refill after an SGD step; the
+ * semantic_seg_conv tensors are read where they are): make again what the pass prepared
+ * from them, so the next run computes what a pass created on the model now would. */
+void yl_train_pass_weights_changed(yl_train_pass *p);
 /* The network's trainable parameters (the two of semantic_seg_conv excepted), as
  * yl_model_trainables lists them. */
 const yl_trainable *yl_train_pass_trainables(const yl_train_pass *p, int *count);

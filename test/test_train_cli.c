@@ -126,6 +126,12 @@ START_TEST(bad_arguments_are_refused)
     expect_refusal(CASE_ARGS " --out /tmp --sgd-steps 0", 2, "--sgd-steps");
     expect_refusal(CASE_ARGS " --out /tmp --sgd-steps 1.5", 2, "whole number");
     expect_refusal(CASE_ARGS " --out /tmp --lr -1", 2, "--lr");
+    expect_refusal(CASE_ARGS " --out /tmp --momentum -0.1", 2, "--momentum");
+    expect_refusal(CASE_ARGS " --out /tmp --momentum 1.5", 2, "--momentum");
+    expect_refusal(CASE_ARGS " --out /tmp --momentum fast", 2, "--momentum");
+    expect_refusal(CASE_ARGS " --out /tmp --weight-decay -5e-4", 2, "--weight-decay");
+    expect_refusal(CASE_ARGS " --out /tmp --weight-decay nan", 2, "--weight-decay");
+    expect_refusal(CASE_ARGS " --out /tmp --weight-decay", 2, "usage");
     expect_refusal(CASE_ARGS " --out /tmp stray", 2, "unexpected argument 'stray'");
     expect_refusal(CASE_ARGS " --out /tmp --bogus", 2, "usage");
     snprintf(args, sizeof args, CASE_ARGS " --out %s/a/b", out_dir);

@@ -143,6 +143,13 @@ yolact_status yl_train_pass_run(yl_train_pass *p, const yl_loss_config *cfg,
     return YOLACT_OK;
 }
 
+void yl_train_pass_weights_changed(yl_train_pass *p)
+{
+    /* Every image's forward holds the model's one cache entry. */
+    if (p->capacity > 0)
+        yl_cpu_prepared_refresh(p->model, p->fw[0]->prepared);
+}
+
 const yl_trainable *yl_train_pass_trainables(const yl_train_pass *p, int *count)
 {
     *count = p->bw->num_trainables;
