@@ -20,7 +20,7 @@
 static const char usage[] =
     "usage: yolact-train --parity-step --weights W.pth -c PRESET --images DIR --gt GT.json\n"
     "                    --out OUT [--sgd-steps N] [--lr LR] [--momentum M]\n"
-    "                    [--weight-decay D] [--threads N]\n"
+    "                    [--weight-decay D] [--train-batchnorm] [--threads N]\n"
     "  --parity-step       one step of the official train.py (frozen BatchNorm, no\n"
     "                      augmentation, every positive's mask) on the case's batch:\n"
     "                      OUT/losses.json (B, C, M, S, total), OUT/grads.safetensors\n"
@@ -36,6 +36,9 @@ static const char usage[] =
     "      --lr LR         the SGD steps' learning rate (default 1e-4)\n"
     "      --momentum M    their momentum, 0..1 (default 0.9, train.py's)\n"
     "      --weight-decay D  their weight decay, 0..1 (default 5e-4, train.py's)\n"
+    "      --train-batchnorm  trainable BatchNorm (batch statistics, running averages\n"
+    "                      moved, weight and bias trained), as train.py at 6 or more\n"
+    "                      images per GPU; its gradients join grads.safetensors\n"
     "      --threads N     CPU threads (default: every core)\n"
     "  -h, --help\n";
 
@@ -44,13 +47,14 @@ typedef struct cli {
     const char *weights, *preset, *images, *gt, *out;
     int sgd_steps;
     double lr, momentum, weight_decay;
+    int train_batchnorm;
     int threads;
 } cli;
 
 static int parse_args(int argc, char **argv, cli *c)
 {
     enum { O_PARITY = 256, O_IMAGES, O_GT, O_SGD_STEPS, O_LR, O_MOMENTUM, O_WEIGHT_DECAY,
-           O_THREADS };
+           O_TRAIN_BN, O_THREADS };
     static const struct option longs[] = {
         {"parity-step", no_argument, 0, O_PARITY}, {"weights", required_argument, 0, 'w'},
         {"config", required_argument, 0, 'c'},     {"images", required_argument, 0, O_IMAGES},
@@ -59,6 +63,7 @@ static int parse_args(int argc, char **argv, cli *c)
         {"lr", required_argument, 0, O_LR},        {"threads", required_argument, 0, O_THREADS},
         {"momentum", required_argument, 0, O_MOMENTUM},
         {"weight-decay", required_argument, 0, O_WEIGHT_DECAY},
+        {"train-batchnorm", no_argument, 0, O_TRAIN_BN},
         {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
     *c = (cli){.lr = 1e-4, .momentum = 0.9, .weight_decay = 5e-4};
     double v;
@@ -101,6 +106,7 @@ static int parse_args(int argc, char **argv, cli *c)
                 return -1;
             c->threads = (int)v;
             break;
+        case O_TRAIN_BN: c->train_batchnorm = 1; break;
         case 'h': fputs(usage, stdout); exit(0);
         default: fputs(usage, stderr); return -1;
         }
@@ -178,6 +184,7 @@ static int parity_step(const cli *c, const parity_case *pc)
     o.lr = c->lr;
     o.momentum = c->momentum;
     o.weight_decay = c->weight_decay;
+    o.train_batchnorm = c->train_batchnorm;
     o.lr_warmup_until = 0;
     o.num_lr_steps = 0;
     o.all_masks = 1;

@@ -65,19 +65,21 @@ static yolact_status check_options(const yolact_trainer_options *o)
     return YOLACT_OK;
 }
 
-/* The name of trainable parameter i: the network's, then semantic_seg_conv's two. */
+/* The name of trainable parameter i: the network's, semantic_seg_conv's two, then with
+ * trainable BatchNorm its weights and biases. */
 static const char *param_name(const yolact_trainer *t, int i)
 {
     int n;
     const yl_trainable *list = yl_train_pass_trainables(t->pass, &n);
-    return i < n ? list[i].name : segm_keys[i - n];
+    return i < n ? list[i].name : i < n + 2 ? segm_keys[i - n]
+                                            : yl_train_pass_batchnorm_param(t->pass, i - n - 2);
 }
 
 static int num_params(const yolact_trainer *t)
 {
     int n;
     yl_train_pass_trainables(t->pass, &n);
-    return n + 2;
+    return n + 2 + yl_train_pass_batchnorm_params(t->pass);
 }
 
 /* A zeroed float32 tensor shaped as like, appended to table. */
@@ -118,7 +120,8 @@ static void drop_network(yolact_trainer *t)
     t->model = NULL;
 }
 
-/* The network from the weights, and its gradient pass. */
+/* The network from the weights (trainable BatchNorm left out of its parameters), and its
+ * gradient pass. */
 static yolact_status rebuild(yolact_trainer *t)
 {
     drop_network(t);
@@ -127,8 +130,11 @@ static yolact_status rebuild(yolact_trainer *t)
         if (t->model->ops[i].kind == YL_OP_DCN)
             return yl_fail(YOLACT_ERR_UNSUPPORTED, "training a network with deformable "
                            "convolutions (YOLACT++) is not supported");
+    if (t->opt.train_batchnorm)
+        YL_TRY(yl_model_refill(t->model, &t->weights, 0));
     return yl_train_pass_create(t->model, yl_tensor_table_find(&t->weights, segm_keys[0]),
                                 yl_tensor_table_find(&t->weights, segm_keys[1]),
+                                t->opt.train_batchnorm ? &t->weights : NULL,
                                 t->opt.num_threads, &t->pass);
 }
 
@@ -288,7 +294,7 @@ yolact_status yolact_trainer_step(yolact_trainer *t, const yolact_image *images,
         return YOLACT_OK;
     t->last_lr = lr;
     YL_TRY(sgd_update(t, lr));
-    yolact_status s = yl_model_refill(t->model, &t->weights, 1);
+    yolact_status s = yl_model_refill(t->model, &t->weights, !t->opt.train_batchnorm);
     if (s != YOLACT_OK) {
         drop_network(t);
         return s;

@@ -43,8 +43,9 @@ static void batch_close(batch *b)
     }
 }
 
-/* The reference's optimizer: SGD at a constant 1e-4, every positive's mask. */
-static yolact_trainer *parity_trainer(void)
+/* The reference's optimizer: SGD at a constant 1e-4, every positive's mask; BatchNorm
+ * frozen or trainable. */
+static yolact_trainer *parity_trainer_with(int train_batchnorm)
 {
     yolact_trainer_options o;
     yolact_trainer_options_init(&o);
@@ -53,9 +54,15 @@ static yolact_trainer *parity_trainer(void)
     o.lr_warmup_until = 0;
     o.num_lr_steps = 0;
     o.all_masks = 1;
+    o.train_batchnorm = train_batchnorm;
     yolact_trainer *t;
     ck_assert_status(yolact_trainer_create(YL_TEST_PARITY_CHECKPOINT, &o, &t), YOLACT_OK);
     return t;
+}
+
+static yolact_trainer *parity_trainer(void)
+{
+    return parity_trainer_with(0);
 }
 
 static char temp_dir[64];
@@ -252,6 +259,135 @@ START_TEST(refilled_network_equals_a_fresh_one)
 }
 END_TEST
 
+#define BN_REF YL_TRAIN_REF_DATA "/bn"
+
+static int is_running_stat(const char *name)
+{
+    const size_t n = strlen(name);
+    return (n > 13 && strcmp(name + n - 13, ".running_mean") == 0) ||
+           (n > 12 && strcmp(name + n - 12, ".running_var") == 0);
+}
+
+/* Trainable BatchNorm against the official step with cfg.freeze_bn off (test/data/train/bn,
+ * test/train_bn_reference.py): the losses, the gradient of every parameter (BatchNorm's
+ * weights and biases among them), the running statistics the step's forward moved, and the
+ * total after the SGD step; tolerances as the frozen reference's (its README), the running
+ * statistics within 1e-3 of each tensor's max |value| (or 5 x the official spread). */
+START_TEST(trainable_batchnorm_matches_the_official_step)
+{
+    batch b;
+    batch_open(&b);
+    yolact_trainer *t = parity_trainer_with(1);
+    yolact_losses l;
+    ck_assert_status(yolact_trainer_step(t, b.images, b.gt, YL_TRAIN_REF_BATCH, &l), YOLACT_OK);
+    const double got[5] = {l.B, l.C, l.M, l.S, l.total};
+    yl_train_ref_check_losses_in(BN_REF, "trainer (trainable BatchNorm)", got);
+    ck_assert_status(yolact_trainer_save_gradients(t, temp_path("grads.safetensors")),
+                     YOLACT_OK);
+    ck_assert_status(yolact_trainer_save_weights(t, temp_path("weights.safetensors")),
+                     YOLACT_OK);
+    char *spread = yl_read_text(BN_REF "/spread.json");
+    yl_tensor_table grads, weights;
+    read_weights(temp_path("grads.safetensors"), &grads);
+    size_t bn_params = 0;
+    double worst[3] = {0, 0, 0};
+    const char *worst_name[3] = {"", "", ""};
+    for (size_t i = 0; i < grads.count; i++) {
+        const yl_tensor *g = &grads.tensors[i];
+        bn_params += strstr(g->name, ".bn") || strstr(g->name, "downsample.1.");
+        yl_train_ref_check_grad_in(BN_REF, spread, g->name, g->data, (size_t)g->numel, worst,
+                                   worst_name);
+    }
+    printf("trainer (trainable BatchNorm): gradients of %zu parameters (%zu of BatchNorm), "
+           "worst error / tolerance %.3g (norm, %s), %.3g (sampled, %s)\n", grads.count,
+           bn_params, worst[0], worst_name[0], worst[1], worst_name[1]);
+    ck_assert_uint_eq(grads.count, 53 + bn_params);
+    ck_assert_uint_eq(bn_params, 34); /* 17 BatchNorm layers of the parity ResNet */
+    yl_tensor_table_free(&grads);
+
+    read_weights(temp_path("weights.safetensors"), &weights);
+    size_t compared = 0;
+    double worst_running = 0;
+    for (size_t i = 0; i < weights.count; i++) {
+        const yl_tensor *w = &weights.tensors[i];
+        if (!is_running_stat(w->name))
+            continue;
+        yl_npy ref;
+        const char *err = yl_npz_read(BN_REF "/running.npz", w->name, &ref);
+        ck_assert_msg(err == NULL, "%s: %s", w->name, err);
+        ck_assert_uint_eq(ref.count, (size_t)w->numel);
+        const float *r = ref.data, *x = w->data;
+        double peak = 0, e = 0;
+        for (size_t k = 0; k < ref.count; k++) {
+            peak = fmax(peak, fabs(r[k]));
+            e = fmax(e, fabs(x[k] - r[k]));
+        }
+        const char *sp[] = {"running", w->name};
+        const double ratio = e / peak / fmax(1e-3, 5 * yl_json_number(spread, sp, 2));
+        worst_running = fmax(worst_running, ratio);
+        ck_assert_msg(ratio <= 1, "%s: max error %.3g of max |value| %.3g", w->name, e, peak);
+        yl_npy_free(&ref);
+        compared++;
+    }
+    printf("trainer (trainable BatchNorm): running statistics, worst error / tolerance %.3g\n",
+           worst_running);
+    ck_assert_uint_eq(compared, 34);
+    yl_tensor_table_free(&weights);
+
+    char *sgd = yl_read_text(BN_REF "/sgd.json");
+    ck_assert_status(yolact_trainer_evaluate(t, b.images, b.gt, YL_TRAIN_REF_BATCH, &l),
+                     YOLACT_OK);
+    const double want = yl_train_ref_step_total(sgd, 1);
+    const double tol = fmax(1e-3, 5 * yl_train_ref_step_total(spread, 1));
+    const double e = fabs(l.total - want) / want;
+    printf("trainer (trainable BatchNorm): total after one SGD step %.8g, official %.8g, "
+           "relative %.3g (tolerance %.3g)\n", l.total, want, e, tol);
+    ck_assert_msg(e <= tol, "total after one step %.8g, official %.8g", l.total, want);
+    free(sgd);
+    free(spread);
+    yolact_trainer_destroy(t);
+    batch_close(&b);
+}
+END_TEST
+
+/* Trainable BatchNorm on a batch of one image (its own statistics): two steps equal one
+ * step, save_state, load_state into a new trainer, one step, bit for bit, the running
+ * statistics included (the state holds them); and they moved from the checkpoint's. */
+START_TEST(trainable_batchnorm_resumes_bit_for_bit)
+{
+    batch b;
+    batch_open(&b);
+    yolact_trainer *t = parity_trainer_with(1);
+    for (int i = 0; i < 2; i++)
+        ck_assert_status(yolact_trainer_step(t, b.images + i, b.gt + i, 1, NULL), YOLACT_OK);
+    ck_assert_status(yolact_trainer_save_weights(t, temp_path("two.safetensors")), YOLACT_OK);
+    yolact_trainer_destroy(t);
+    t = parity_trainer_with(1);
+    ck_assert_status(yolact_trainer_step(t, b.images, b.gt, 1, NULL), YOLACT_OK);
+    ck_assert_status(yolact_trainer_save_state(t, temp_path("state.safetensors")), YOLACT_OK);
+    yolact_trainer_destroy(t);
+    t = parity_trainer_with(1);
+    ck_assert_status(yolact_trainer_load_state(t, temp_path("state.safetensors")), YOLACT_OK);
+    ck_assert_status(yolact_trainer_step(t, b.images + 1, b.gt + 1, 1, NULL), YOLACT_OK);
+    ck_assert_status(yolact_trainer_save_weights(t, temp_path("resumed.safetensors")),
+                     YOLACT_OK);
+    yolact_trainer_destroy(t);
+    yl_tensor_table two, resumed, start;
+    read_weights(temp_path("two.safetensors"), &two);
+    read_weights(temp_path("resumed.safetensors"), &resumed);
+    ck_assert_status(yl_weights_read(YL_TEST_PARITY_CHECKPOINT, &start), YOLACT_OK);
+    assert_same_floats(&two, &resumed, 121); /* every float tensor of the checkpoint */
+    const yl_tensor *before = yl_tensor_table_find(&start, "backbone.bn1.running_var");
+    const yl_tensor *after = yl_tensor_table_find(&two, "backbone.bn1.running_var");
+    ck_assert(before && after && before->numel == after->numel);
+    ck_assert(memcmp(before->data, after->data, (size_t)after->numel * sizeof(float)) != 0);
+    yl_tensor_table_free(&two);
+    yl_tensor_table_free(&resumed);
+    yl_tensor_table_free(&start);
+    batch_close(&b);
+}
+END_TEST
+
 /* Hostile ground truth and arguments: YOLACT_ERR_INVALID_ARGUMENT with a message naming the
  * problem, nothing changed; unusual but valid ground truth (no objects, an empty mask) takes
  * a step with finite losses. */
@@ -362,6 +498,8 @@ Suite *trainer_suite(void)
     tcase_add_test(steps, step_matches_the_official_step);
     tcase_add_test(steps, state_resumes_bit_for_bit);
     tcase_add_test(steps, refilled_network_equals_a_fresh_one);
+    tcase_add_test(steps, trainable_batchnorm_matches_the_official_step);
+    tcase_add_test(steps, trainable_batchnorm_resumes_bit_for_bit);
     tcase_add_test(steps, hostile_ground_truth_is_refused);
     suite_add_tcase(s, steps);
     return s;
