@@ -2,7 +2,9 @@
  * gradient pass (backend.h). The checkpoint's float32 state dict is the weights SGD updates;
  * after each step the network's parameters are made from it again in place (BatchNorm
  * folded anew, yl_model_refill), bit for bit what building it from the checkpoint just
- * written would give, without building the network and its pass again. */
+ * written would give, without building the network and its pass again. With trainable
+ * BatchNorm the convolutions are made without it, and the pass reads its weight and bias
+ * and moves its running statistics in the state dict itself (lib/cpu/train_batchnorm.c). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
