@@ -19,7 +19,8 @@
 
 static const char usage[] =
     "usage: yolact-train --parity-step --weights W.pth -c PRESET --images DIR --gt GT.json\n"
-    "                    --out OUT [--sgd-steps N] [--lr LR] [--threads N]\n"
+    "                    --out OUT [--sgd-steps N] [--lr LR] [--momentum M]\n"
+    "                    [--weight-decay D] [--train-batchnorm] [--threads N]\n"
     "  --parity-step       one step of the official train.py (frozen BatchNorm, no\n"
     "                      augmentation, every positive's mask) on the case's batch:\n"
     "                      OUT/losses.json (B, C, M, S, total), OUT/grads.safetensors\n"
@@ -30,10 +31,14 @@ static const char usage[] =
     "                      GT.json's \"images\", in its order\n"
     "      --gt FILE       gt.json: per image, objects {label, box, crowd, mask (RLE)}\n"
     "  -o, --out DIR       output folder (created if missing)\n"
-    "      --sgd-steps N   also N steps of SGD (momentum 0.9, weight decay 5e-4) on the\n"
-    "                      batch: OUT/sgd.json with the losses before each step and after\n"
-    "                      the last, as the reference's\n"
+    "      --sgd-steps N   also N steps of SGD on the batch: OUT/sgd.json with the losses\n"
+    "                      before each step and after the last, as the reference's\n"
     "      --lr LR         the SGD steps' learning rate (default 1e-4)\n"
+    "      --momentum M    their momentum, 0..1 (default 0.9, train.py's)\n"
+    "      --weight-decay D  their weight decay, 0..1 (default 5e-4, train.py's)\n"
+    "      --train-batchnorm  trainable BatchNorm (batch statistics, running averages\n"
+    "                      moved, weight and bias trained), as train.py at 6 or more\n"
+    "                      images per GPU; its gradients join grads.safetensors\n"
     "      --threads N     CPU threads (default: every core)\n"
     "  -h, --help\n";
 
@@ -41,21 +46,26 @@ typedef struct cli {
     int parity_step;
     const char *weights, *preset, *images, *gt, *out;
     int sgd_steps;
-    double lr;
+    double lr, momentum, weight_decay;
+    int train_batchnorm;
     int threads;
 } cli;
 
 static int parse_args(int argc, char **argv, cli *c)
 {
-    enum { O_PARITY = 256, O_IMAGES, O_GT, O_SGD_STEPS, O_LR, O_THREADS };
+    enum { O_PARITY = 256, O_IMAGES, O_GT, O_SGD_STEPS, O_LR, O_MOMENTUM, O_WEIGHT_DECAY,
+           O_TRAIN_BN, O_THREADS };
     static const struct option longs[] = {
         {"parity-step", no_argument, 0, O_PARITY}, {"weights", required_argument, 0, 'w'},
         {"config", required_argument, 0, 'c'},     {"images", required_argument, 0, O_IMAGES},
         {"gt", required_argument, 0, O_GT},        {"out", required_argument, 0, 'o'},
         {"sgd-steps", required_argument, 0, O_SGD_STEPS},
         {"lr", required_argument, 0, O_LR},        {"threads", required_argument, 0, O_THREADS},
+        {"momentum", required_argument, 0, O_MOMENTUM},
+        {"weight-decay", required_argument, 0, O_WEIGHT_DECAY},
+        {"train-batchnorm", no_argument, 0, O_TRAIN_BN},
         {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
-    *c = (cli){.lr = 1e-4};
+    *c = (cli){.lr = 1e-4, .momentum = 0.9, .weight_decay = 5e-4};
     double v;
     int opt;
     while ((opt = getopt_long(argc, argv, "w:c:o:h", longs, NULL)) != -1) {
@@ -81,11 +91,22 @@ static int parse_args(int argc, char **argv, cli *c)
                 return -1;
             c->lr = v;
             break;
+        case O_MOMENTUM:
+            if (cli_number(PROGRAM, "--momentum", optarg, 0, 1, &v) != 0)
+                return -1;
+            c->momentum = v;
+            break;
+        case O_WEIGHT_DECAY:
+            if (cli_number(PROGRAM, "--weight-decay", optarg, 0, 1, &v) != 0)
+                return -1;
+            c->weight_decay = v;
+            break;
         case O_THREADS:
             if (cli_number(PROGRAM, "--threads", optarg, 0, 4096, &v) != 0)
                 return -1;
             c->threads = (int)v;
             break;
+        case O_TRAIN_BN: c->train_batchnorm = 1; break;
         case 'h': fputs(usage, stdout); exit(0);
         default: fputs(usage, stderr); return -1;
         }
@@ -141,8 +162,8 @@ static int save_sgd(const cli *c, const yolact_losses *before, int steps,
     atomic_file o;
     if (atomic_open(&o, PROGRAM, out_path(c, "sgd.json", path, sizeof path)) != 0)
         return -1;
-    fprintf(o.f, "{\n \"lr\": %.17g,\n \"momentum\": 0.9,\n \"weight_decay\": 0.0005,\n"
-            " \"losses_before_each_step\": [\n  ", c->lr);
+    fprintf(o.f, "{\n \"lr\": %.17g,\n \"momentum\": %.15g,\n \"weight_decay\": %.15g,\n"
+            " \"losses_before_each_step\": [\n  ", c->lr, c->momentum, c->weight_decay);
     for (int i = 0; i < steps; i++) {
         write_losses(o.f, &before[i], "  ");
         fputs(i + 1 < steps ? ",\n  " : "\n ],\n", o.f);
@@ -161,6 +182,9 @@ static int parity_step(const cli *c, const parity_case *pc)
     o.preset = c->preset;
     o.num_threads = c->threads;
     o.lr = c->lr;
+    o.momentum = c->momentum;
+    o.weight_decay = c->weight_decay;
+    o.train_batchnorm = c->train_batchnorm;
     o.lr_warmup_until = 0;
     o.num_lr_steps = 0;
     o.all_masks = 1;

@@ -311,11 +311,11 @@ YOLACT_API int yolact_image_text_height(void);
  * MultiBoxLoss (box smooth-L1 B, class cross-entropy with 3:1 hard negative mining C, the
  * linear-combination mask loss M, semantic segmentation S), the backward pass with frozen
  * BatchNorm (cfg.freeze_bn, as train.py sets it for batches under 6 per GPU: its weights get
- * no gradient), and torch.optim.SGD with momentum and weight decay under train.py's
- * learning rate (linear warm-up, then a factor gamma past each of lr_steps). A trainer owns
- * its weights (float32, under the official state-dict keys), their gradients, the momentum
- * buffers and every activation the backward pass reads. It is not thread-safe: one thread
- * at a time. */
+ * no gradient) or, as an option, trainable BatchNorm, and torch.optim.SGD with momentum and
+ * weight decay under train.py's learning rate (linear warm-up, then a factor gamma past each
+ * of lr_steps). A trainer owns its weights (float32, under the official state-dict keys),
+ * their gradients, the momentum buffers and every activation the backward pass reads. It is
+ * not thread-safe: one thread at a time. */
 typedef struct yolact_trainer yolact_trainer;
 
 #define YOLACT_MAX_LR_STEPS 8
@@ -339,6 +339,14 @@ typedef struct yolact_trainer_options {
      * setting). 0 (default): as train.py, a random masks_to_train of them per image. */
     int all_masks;
     uint64_t seed;            /* the random masks' stream; each iteration draws its own */
+    /* Non-zero: trainable BatchNorm, as train.py runs it at 6 or more images per GPU
+     * (cfg.freeze_bn off): each BatchNorm normalises with the statistics of the whole batch
+     * (a batch of one image works, its own statistics), its weight and bias get gradients
+     * and SGD steps (with weight decay, as every parameter), and each step moves its
+     * running_mean and running_var (momentum 0.1, the unbiased variance, as torch's
+     * BatchNorm2d), which the saved weights and state hold. yolact_trainer_evaluate uses the
+     * batch's statistics too and moves nothing. 0 (default): frozen, as described above. */
+    int train_batchnorm;
 } yolact_trainer_options;
 
 YOLACT_API void yolact_trainer_options_init(yolact_trainer_options *options);

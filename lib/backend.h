@@ -75,20 +75,34 @@ typedef struct yl_train_pass yl_train_pass;
 
 /* segm_weight, segm_bias: semantic_seg_conv's tensors, (classes - 1, P3 channels, 1, 1) and
  * (classes - 1); YOLACT_ERR_MODEL when missing (NULL) or of another size.
- * threads: 0 = every core. */
+ * batchnorm: NULL, BatchNorm frozen (folded into m's parameters); else trainable BatchNorm
+ * (batch statistics, lib/cpu/train_batchnorm.h) with m's parameters made without it
+ * (yl_model_refill's fold_batchnorm 0) and its tensors in this table (their float32 data),
+ * borrowed until destroy: its weight and bias read at each run, its running statistics
+ * moved by each run with backward. threads: 0 = every core. */
 yolact_status yl_train_pass_create(const yolact_model *m, const yl_tensor *segm_weight,
-                                   const yl_tensor *segm_bias, int threads,
+                                   const yl_tensor *segm_bias,
+                                   const yl_tensor_table *batchnorm, int threads,
                                    yl_train_pass **pass);
 /* The loss of images[0 .. count) against gt (checked by the caller) to *losses; with
  * backward, the parameter gradients too (else they keep the last run's). */
 yolact_status yl_train_pass_run(yl_train_pass *p, const yl_loss_config *cfg,
                                 const yolact_image *images, const yl_gt *gt, int count,
                                 int backward, yl_losses *losses);
+/* The model's parameters changed in place (yl_model_refill after an SGD step; the
+ * semantic_seg_conv tensors are read where they are): make again what the pass prepared
+ * from them, so the next run computes what a pass created on the model now would. */
+void yl_train_pass_weights_changed(yl_train_pass *p);
 /* The network's trainable parameters (the two of semantic_seg_conv excepted), as
  * yl_model_trainables lists them. */
 const yl_trainable *yl_train_pass_trainables(const yl_train_pass *p, int *count);
+/* With trainable BatchNorm, the number of its parameters (a weight and a bias per layer,
+ * else 0), and the state-dict key of the j-th. */
+int yl_train_pass_batchnorm_params(const yl_train_pass *p);
+const char *yl_train_pass_batchnorm_param(const yl_train_pass *p, int j);
 /* The last backward's gradient of the network's trainable i, or for i == count and
- * count + 1 of semantic_seg_conv's weight and bias, to out (unfolded). */
+ * count + 1 of semantic_seg_conv's weight and bias, for count + 2 + j of the BatchNorm's
+ * parameter j, to out (unfolded). */
 void yl_train_pass_grad(const yl_train_pass *p, int i, float *out);
 void yl_train_pass_destroy(yl_train_pass *p);
 

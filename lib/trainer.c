@@ -1,7 +1,10 @@
 /* The public trainer (yolact_trainer_*): the official train.py's iteration over the CPU's
  * gradient pass (backend.h). The checkpoint's float32 state dict is the weights SGD updates;
- * after each step the network is built from it again (BatchNorm folded anew), as inference
- * would load the checkpoint just written. */
+ * after each step the network's parameters are made from it again in place (BatchNorm
+ * folded anew, yl_model_refill), bit for bit what building it from the checkpoint just
+ * written would give, without building the network and its pass again. With trainable
+ * BatchNorm the convolutions are made without it, and the pass reads its weight and bias
+ * and moves its running statistics in the state dict itself (lib/cpu/train_batchnorm.c). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +27,7 @@ struct yolact_trainer {
     yl_tensor_table momentum;     /* momentum buffers under their parameters' keys */
     yl_tensor_table grads;        /* the last step's gradients, one per trainable parameter */
     int have_grads;
-    yolact_model *model;          /* built from weights; NULL after a failed rebuild */
+    yolact_model *model;          /* made from weights; NULL after a failed rebuild */
     yl_train_pass *pass;
     yl_lr_schedule schedule;
     int64_t iteration;
@@ -64,19 +67,21 @@ static yolact_status check_options(const yolact_trainer_options *o)
     return YOLACT_OK;
 }
 
-/* The name of trainable parameter i: the network's, then semantic_seg_conv's two. */
+/* The name of trainable parameter i: the network's, semantic_seg_conv's two, then with
+ * trainable BatchNorm its weights and biases. */
 static const char *param_name(const yolact_trainer *t, int i)
 {
     int n;
     const yl_trainable *list = yl_train_pass_trainables(t->pass, &n);
-    return i < n ? list[i].name : segm_keys[i - n];
+    return i < n ? list[i].name : i < n + 2 ? segm_keys[i - n]
+                                            : yl_train_pass_batchnorm_param(t->pass, i - n - 2);
 }
 
 static int num_params(const yolact_trainer *t)
 {
     int n;
     yl_train_pass_trainables(t->pass, &n);
-    return n + 2;
+    return n + 2 + yl_train_pass_batchnorm_params(t->pass);
 }
 
 /* A zeroed float32 tensor shaped as like, appended to table. */
@@ -109,20 +114,29 @@ static void restart_schedule(yolact_trainer *t)
                         t->opt.lr_warmup_until, t->opt.lr_steps, t->opt.num_lr_steps);
 }
 
-/* The network from the weights, and its gradient pass. */
-static yolact_status rebuild(yolact_trainer *t)
+static void drop_network(yolact_trainer *t)
 {
     yl_train_pass_destroy(t->pass);
     yolact_model_free(t->model);
     t->pass = NULL;
     t->model = NULL;
+}
+
+/* The network from the weights (trainable BatchNorm left out of its parameters), and its
+ * gradient pass. */
+static yolact_status rebuild(yolact_trainer *t)
+{
+    drop_network(t);
     YL_TRY(yl_model_build(&t->weights, t->preset, t->preset_source, &t->model));
     for (int i = 0; i < t->model->num_ops; i++)
         if (t->model->ops[i].kind == YL_OP_DCN)
             return yl_fail(YOLACT_ERR_UNSUPPORTED, "training a network with deformable "
                            "convolutions (YOLACT++) is not supported");
+    if (t->opt.train_batchnorm)
+        YL_TRY(yl_model_refill(t->model, &t->weights, 0));
     return yl_train_pass_create(t->model, yl_tensor_table_find(&t->weights, segm_keys[0]),
                                 yl_tensor_table_find(&t->weights, segm_keys[1]),
+                                t->opt.train_batchnorm ? &t->weights : NULL,
                                 t->opt.num_threads, &t->pass);
 }
 
@@ -282,7 +296,13 @@ yolact_status yolact_trainer_step(yolact_trainer *t, const yolact_image *images,
         return YOLACT_OK;
     t->last_lr = lr;
     YL_TRY(sgd_update(t, lr));
-    return rebuild(t);
+    yolact_status s = yl_model_refill(t->model, &t->weights, !t->opt.train_batchnorm);
+    if (s != YOLACT_OK) {
+        drop_network(t);
+        return s;
+    }
+    yl_train_pass_weights_changed(t->pass);
+    return YOLACT_OK;
 }
 
 int64_t yolact_trainer_iteration(const yolact_trainer *t)

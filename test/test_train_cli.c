@@ -1,5 +1,6 @@
 /* yolact-train --parity-step on the parity-train copy (test/data/train/): its losses.json,
- * grads.safetensors and sgd.json against the reference within the README's tolerances, and
+ * grads.safetensors and sgd.json against the reference within the README's tolerances (with
+ * --train-batchnorm, the losses against test/data/train/bn), and
  * bad arguments and cases refused with a message and a nonzero exit; and the train-step
  * example. */
 #include <math.h>
@@ -107,6 +108,34 @@ START_TEST(parity_step_matches_the_reference)
 }
 END_TEST
 
+/* --train-batchnorm: the step with trainable BatchNorm, its losses against the official
+ * step's with cfg.freeze_bn off (test/data/train/bn) and its gradients joined by the 34 of
+ * BatchNorm's weights and biases. */
+START_TEST(trainable_batchnorm_step_matches_the_reference)
+{
+    char args[1024], *log;
+    snprintf(args, sizeof args, CASE_ARGS " --train-batchnorm --out %s", out_dir);
+    int rc = run_train(args, &log);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, log);
+    free(log);
+    char *losses = out_text("losses.json");
+    const char *names[5] = {"B", "C", "M", "S", "total"};
+    double got[5];
+    for (int i = 0; i < 5; i++)
+        got[i] = yl_json_number(losses, &names[i], 1);
+    free(losses);
+    yl_train_ref_check_losses_in(YL_TRAIN_REF_DATA "/bn", "train_cli (trainable BatchNorm)",
+                                 got);
+    char path[128];
+    snprintf(path, sizeof path, "%s/grads.safetensors", out_dir);
+    yl_tensor_table grads;
+    ck_assert_status(yl_weights_read(path, &grads), YOLACT_OK);
+    ck_assert_uint_eq(grads.count, 53 + 34);
+    ck_assert_ptr_nonnull(yl_tensor_table_find(&grads, "backbone.layers.3.0.downsample.1.bias"));
+    yl_tensor_table_free(&grads);
+}
+END_TEST
+
 /* Each bad invocation: its exit code and a word of its message. */
 static void expect_refusal(const char *args, int code, const char *says)
 {
@@ -126,6 +155,12 @@ START_TEST(bad_arguments_are_refused)
     expect_refusal(CASE_ARGS " --out /tmp --sgd-steps 0", 2, "--sgd-steps");
     expect_refusal(CASE_ARGS " --out /tmp --sgd-steps 1.5", 2, "whole number");
     expect_refusal(CASE_ARGS " --out /tmp --lr -1", 2, "--lr");
+    expect_refusal(CASE_ARGS " --out /tmp --momentum -0.1", 2, "--momentum");
+    expect_refusal(CASE_ARGS " --out /tmp --momentum 1.5", 2, "--momentum");
+    expect_refusal(CASE_ARGS " --out /tmp --momentum fast", 2, "--momentum");
+    expect_refusal(CASE_ARGS " --out /tmp --weight-decay -5e-4", 2, "--weight-decay");
+    expect_refusal(CASE_ARGS " --out /tmp --weight-decay nan", 2, "--weight-decay");
+    expect_refusal(CASE_ARGS " --out /tmp --weight-decay", 2, "usage");
     expect_refusal(CASE_ARGS " --out /tmp stray", 2, "unexpected argument 'stray'");
     expect_refusal(CASE_ARGS " --out /tmp --bogus", 2, "usage");
     snprintf(args, sizeof args, CASE_ARGS " --out %s/a/b", out_dir);
@@ -213,6 +248,7 @@ Suite *train_cli_suite(void)
     tcase_set_timeout(parity, 600);
     tcase_add_checked_fixture(parity, out_open, out_close);
     tcase_add_test(parity, parity_step_matches_the_reference);
+    tcase_add_test(parity, trainable_batchnorm_step_matches_the_reference);
     tcase_add_test(parity, hostile_case_is_refused);
     tcase_add_test(parity, train_step_example_runs);
     suite_add_tcase(s, parity);

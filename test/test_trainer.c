@@ -1,6 +1,7 @@
 /* The public trainer (yolact_trainer_*): one step on the parity batch against the official
  * step's losses and gradients, two steps against its SGD, hostile ground truth refused with
- * a status, a saved state that resumes bit for bit, and checkpoints that load again. */
+ * a status, a saved state that resumes bit for bit, the network made again in place after a
+ * step equal to a fresh one, and checkpoints that load again. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,8 +43,9 @@ static void batch_close(batch *b)
     }
 }
 
-/* The reference's optimizer: SGD at a constant 1e-4, every positive's mask. */
-static yolact_trainer *parity_trainer(void)
+/* The reference's optimizer: SGD at a constant 1e-4, every positive's mask; BatchNorm
+ * frozen or trainable. */
+static yolact_trainer *parity_trainer_with(int train_batchnorm)
 {
     yolact_trainer_options o;
     yolact_trainer_options_init(&o);
@@ -52,9 +54,15 @@ static yolact_trainer *parity_trainer(void)
     o.lr_warmup_until = 0;
     o.num_lr_steps = 0;
     o.all_masks = 1;
+    o.train_batchnorm = train_batchnorm;
     yolact_trainer *t;
     ck_assert_status(yolact_trainer_create(YL_TEST_PARITY_CHECKPOINT, &o, &t), YOLACT_OK);
     return t;
+}
+
+static yolact_trainer *parity_trainer(void)
+{
+    return parity_trainer_with(0);
 }
 
 static char temp_dir[64];
@@ -135,7 +143,8 @@ static void read_weights(const char *path, yl_tensor_table *table)
     ck_assert_status(yl_weights_read(path, table), YOLACT_OK);
 }
 
-static void assert_same_floats(const yl_tensor_table *a, const yl_tensor_table *b)
+/* Every float tensor of a is in b with the same bits; at least min of them. */
+static void assert_same_floats(const yl_tensor_table *a, const yl_tensor_table *b, size_t min)
 {
     size_t compared = 0;
     for (size_t i = 0; i < a->count; i++) {
@@ -149,7 +158,7 @@ static void assert_same_floats(const yl_tensor_table *a, const yl_tensor_table *
                       "%s differs", x->name);
         compared++;
     }
-    ck_assert_uint_gt(compared, 53);
+    ck_assert_uint_ge(compared, min);
 }
 
 /* Two steps == one step, save_state, load_state into a new trainer, one step; and the
@@ -181,8 +190,8 @@ START_TEST(state_resumes_bit_for_bit)
     read_weights(temp_path("two.safetensors"), &two);
     read_weights(temp_path("resumed.safetensors"), &resumed);
     read_weights(temp_path("two.pth"), &pth);
-    assert_same_floats(&two, &resumed);
-    assert_same_floats(&two, &pth);
+    assert_same_floats(&two, &resumed, 54);
+    assert_same_floats(&two, &pth, 54);
     yl_tensor_table_free(&two);
     yl_tensor_table_free(&resumed);
     yl_tensor_table_free(&pth);
@@ -195,6 +204,186 @@ START_TEST(state_resumes_bit_for_bit)
         ck_assert_status(yolact_model_load(saved[i], &mo, &m), YOLACT_OK);
         yolact_model_free(m);
     }
+    batch_close(&b);
+}
+END_TEST
+
+/* A step makes the network's parameters again in place (BatchNorm refolded, the prepared
+ * weights transformed again) instead of building it: after two steps, the third's losses,
+ * gradients and updated weights are those of a trainer created afresh from the state saved
+ * after the two, bit for bit. */
+START_TEST(refilled_network_equals_a_fresh_one)
+{
+    batch b;
+    batch_open(&b);
+    static const char *const names[2][2] = {{"grads_kept", "weights_kept"},
+                                            {"grads_fresh", "weights_fresh"}};
+    char paths[2][2][128];
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < 2; i++)
+            snprintf(paths[k][i], sizeof paths[k][i], "%s/%s.safetensors", temp_dir,
+                     names[k][i]);
+    yolact_losses l[2];
+    yolact_trainer *t = parity_trainer();
+    for (int i = 0; i < 2; i++)
+        ck_assert_status(yolact_trainer_step(t, b.images, b.gt, YL_TRAIN_REF_BATCH, NULL),
+                         YOLACT_OK);
+    ck_assert_status(yolact_trainer_save_state(t, temp_path("state.safetensors")), YOLACT_OK);
+    for (int k = 0; k < 2; k++) {
+        if (k == 1) {
+            yolact_trainer_destroy(t);
+            t = parity_trainer();
+            ck_assert_status(yolact_trainer_load_state(t, temp_path("state.safetensors")),
+                             YOLACT_OK);
+        }
+        ck_assert_status(yolact_trainer_step(t, b.images, b.gt, YL_TRAIN_REF_BATCH, &l[k]),
+                         YOLACT_OK);
+        ck_assert_status(yolact_trainer_save_gradients(t, paths[k][0]), YOLACT_OK);
+        ck_assert_status(yolact_trainer_save_weights(t, paths[k][1]), YOLACT_OK);
+    }
+    yolact_trainer_destroy(t);
+    const double kept[5] = {l[0].B, l[0].C, l[0].M, l[0].S, l[0].total};
+    const double fresh[5] = {l[1].B, l[1].C, l[1].M, l[1].S, l[1].total};
+    ck_assert_msg(memcmp(kept, fresh, sizeof kept) == 0, "total %.17g after refills, %.17g "
+                  "fresh", kept[4], fresh[4]);
+    ck_assert_int_eq(l[0].num_positives, l[1].num_positives);
+    for (int i = 0; i < 2; i++) {
+        yl_tensor_table x, y;
+        read_weights(paths[0][i], &x);
+        read_weights(paths[1][i], &y);
+        assert_same_floats(&x, &y, i == 0 ? 53 : 54);
+        yl_tensor_table_free(&x);
+        yl_tensor_table_free(&y);
+    }
+    batch_close(&b);
+}
+END_TEST
+
+#define BN_REF YL_TRAIN_REF_DATA "/bn"
+
+static int is_running_stat(const char *name)
+{
+    const size_t n = strlen(name);
+    return (n > 13 && strcmp(name + n - 13, ".running_mean") == 0) ||
+           (n > 12 && strcmp(name + n - 12, ".running_var") == 0);
+}
+
+/* Trainable BatchNorm against the official step with cfg.freeze_bn off (test/data/train/bn,
+ * test/train_bn_reference.py): the losses, the gradient of every parameter (BatchNorm's
+ * weights and biases among them), the running statistics the step's forward moved, and the
+ * total after the SGD step; tolerances as the frozen reference's (its README), the running
+ * statistics within 1e-3 of each tensor's max |value| (or 5 x the official spread). */
+START_TEST(trainable_batchnorm_matches_the_official_step)
+{
+    batch b;
+    batch_open(&b);
+    yolact_trainer *t = parity_trainer_with(1);
+    yolact_losses l;
+    ck_assert_status(yolact_trainer_step(t, b.images, b.gt, YL_TRAIN_REF_BATCH, &l), YOLACT_OK);
+    const double got[5] = {l.B, l.C, l.M, l.S, l.total};
+    yl_train_ref_check_losses_in(BN_REF, "trainer (trainable BatchNorm)", got);
+    ck_assert_status(yolact_trainer_save_gradients(t, temp_path("grads.safetensors")),
+                     YOLACT_OK);
+    ck_assert_status(yolact_trainer_save_weights(t, temp_path("weights.safetensors")),
+                     YOLACT_OK);
+    char *spread = yl_read_text(BN_REF "/spread.json");
+    yl_tensor_table grads, weights;
+    read_weights(temp_path("grads.safetensors"), &grads);
+    size_t bn_params = 0;
+    double worst[3] = {0, 0, 0};
+    const char *worst_name[3] = {"", "", ""};
+    for (size_t i = 0; i < grads.count; i++) {
+        const yl_tensor *g = &grads.tensors[i];
+        bn_params += strstr(g->name, ".bn") || strstr(g->name, "downsample.1.");
+        yl_train_ref_check_grad_in(BN_REF, spread, g->name, g->data, (size_t)g->numel, worst,
+                                   worst_name);
+    }
+    printf("trainer (trainable BatchNorm): gradients of %zu parameters (%zu of BatchNorm), "
+           "worst error / tolerance %.3g (norm, %s), %.3g (sampled, %s)\n", grads.count,
+           bn_params, worst[0], worst_name[0], worst[1], worst_name[1]);
+    ck_assert_uint_eq(grads.count, 53 + bn_params);
+    ck_assert_uint_eq(bn_params, 34); /* 17 BatchNorm layers of the parity ResNet */
+    yl_tensor_table_free(&grads);
+
+    read_weights(temp_path("weights.safetensors"), &weights);
+    size_t compared = 0;
+    double worst_running = 0;
+    for (size_t i = 0; i < weights.count; i++) {
+        const yl_tensor *w = &weights.tensors[i];
+        if (!is_running_stat(w->name))
+            continue;
+        yl_npy ref;
+        const char *err = yl_npz_read(BN_REF "/running.npz", w->name, &ref);
+        ck_assert_msg(err == NULL, "%s: %s", w->name, err);
+        ck_assert_uint_eq(ref.count, (size_t)w->numel);
+        const float *r = ref.data, *x = w->data;
+        double peak = 0, e = 0;
+        for (size_t k = 0; k < ref.count; k++) {
+            peak = fmax(peak, fabs(r[k]));
+            e = fmax(e, fabs(x[k] - r[k]));
+        }
+        const char *sp[] = {"running", w->name};
+        const double ratio = e / peak / fmax(1e-3, 5 * yl_json_number(spread, sp, 2));
+        worst_running = fmax(worst_running, ratio);
+        ck_assert_msg(ratio <= 1, "%s: max error %.3g of max |value| %.3g", w->name, e, peak);
+        yl_npy_free(&ref);
+        compared++;
+    }
+    printf("trainer (trainable BatchNorm): running statistics, worst error / tolerance %.3g\n",
+           worst_running);
+    ck_assert_uint_eq(compared, 34);
+    yl_tensor_table_free(&weights);
+
+    char *sgd = yl_read_text(BN_REF "/sgd.json");
+    ck_assert_status(yolact_trainer_evaluate(t, b.images, b.gt, YL_TRAIN_REF_BATCH, &l),
+                     YOLACT_OK);
+    const double want = yl_train_ref_step_total(sgd, 1);
+    const double tol = fmax(1e-3, 5 * yl_train_ref_step_total(spread, 1));
+    const double e = fabs(l.total - want) / want;
+    printf("trainer (trainable BatchNorm): total after one SGD step %.8g, official %.8g, "
+           "relative %.3g (tolerance %.3g)\n", l.total, want, e, tol);
+    ck_assert_msg(e <= tol, "total after one step %.8g, official %.8g", l.total, want);
+    free(sgd);
+    free(spread);
+    yolact_trainer_destroy(t);
+    batch_close(&b);
+}
+END_TEST
+
+/* Trainable BatchNorm on a batch of one image (its own statistics): two steps equal one
+ * step, save_state, load_state into a new trainer, one step, bit for bit, the running
+ * statistics included (the state holds them); and they moved from the checkpoint's. */
+START_TEST(trainable_batchnorm_resumes_bit_for_bit)
+{
+    batch b;
+    batch_open(&b);
+    yolact_trainer *t = parity_trainer_with(1);
+    for (int i = 0; i < 2; i++)
+        ck_assert_status(yolact_trainer_step(t, b.images + i, b.gt + i, 1, NULL), YOLACT_OK);
+    ck_assert_status(yolact_trainer_save_weights(t, temp_path("two.safetensors")), YOLACT_OK);
+    yolact_trainer_destroy(t);
+    t = parity_trainer_with(1);
+    ck_assert_status(yolact_trainer_step(t, b.images, b.gt, 1, NULL), YOLACT_OK);
+    ck_assert_status(yolact_trainer_save_state(t, temp_path("state.safetensors")), YOLACT_OK);
+    yolact_trainer_destroy(t);
+    t = parity_trainer_with(1);
+    ck_assert_status(yolact_trainer_load_state(t, temp_path("state.safetensors")), YOLACT_OK);
+    ck_assert_status(yolact_trainer_step(t, b.images + 1, b.gt + 1, 1, NULL), YOLACT_OK);
+    ck_assert_status(yolact_trainer_save_weights(t, temp_path("resumed.safetensors")),
+                     YOLACT_OK);
+    yolact_trainer_destroy(t);
+    yl_tensor_table two, resumed, start;
+    read_weights(temp_path("two.safetensors"), &two);
+    read_weights(temp_path("resumed.safetensors"), &resumed);
+    ck_assert_status(yl_weights_read(YL_TEST_PARITY_CHECKPOINT, &start), YOLACT_OK);
+    assert_same_floats(&two, &resumed, 121); /* every float tensor of the checkpoint */
+    const yl_tensor *before = yl_tensor_table_find(&start, "backbone.bn1.running_var");
+    const yl_tensor *after = yl_tensor_table_find(&two, "backbone.bn1.running_var");
+    ck_assert(before && after && before->numel == after->numel);
+    ck_assert(memcmp(before->data, after->data, (size_t)after->numel * sizeof(float)) != 0);
+    yl_tensor_table_free(&two);
+    yl_tensor_table_free(&resumed);
+    yl_tensor_table_free(&start);
     batch_close(&b);
 }
 END_TEST
@@ -308,6 +497,9 @@ Suite *trainer_suite(void)
     tcase_add_checked_fixture(steps, temp_open, temp_close);
     tcase_add_test(steps, step_matches_the_official_step);
     tcase_add_test(steps, state_resumes_bit_for_bit);
+    tcase_add_test(steps, refilled_network_equals_a_fresh_one);
+    tcase_add_test(steps, trainable_batchnorm_matches_the_official_step);
+    tcase_add_test(steps, trainable_batchnorm_resumes_bit_for_bit);
     tcase_add_test(steps, hostile_ground_truth_is_refused);
     suite_add_tcase(s, steps);
     return s;

@@ -36,11 +36,11 @@ char *yl_read_text(const char *path)
     return text;
 }
 
-/* Relative L2 error of got against the reference array key of grads.npz. */
-double yl_train_ref_rel_l2(const double *got, size_t n, const char *key)
+/* Relative L2 error of got against the reference array key of the npz at path. */
+static double rel_l2(const char *path, const double *got, size_t n, const char *key)
 {
     yl_npy ref;
-    const char *err = yl_npz_read(YL_TRAIN_REF_DATA "/grads.npz", key, &ref);
+    const char *err = yl_npz_read(path, key, &ref);
     ck_assert_msg(err == NULL, "%s: %s", key, err);
     ck_assert_uint_eq(ref.count, n);
     double num = 0, den = 0;
@@ -53,21 +53,34 @@ double yl_train_ref_rel_l2(const double *got, size_t n, const char *key)
     return sqrt(num / den);
 }
 
+double yl_train_ref_rel_l2(const double *got, size_t n, const char *key)
+{
+    return rel_l2(YL_TRAIN_REF_DATA "/grads.npz", got, n, key);
+}
+
 /* One parameter's gradient against grads.npz: its L2 norm, the 32 sampled entries (in units
  * of its max |g|) and, where the reference has it, the whole tensor, each as a ratio of
  * error to tolerance (max(base, 5 x spread)) put into worst[3] when larger. */
 void yl_train_ref_check_grad(const char *spread, const char *name, const float *got,
                              size_t n, double worst[3], const char *worst_name[3])
 {
-    char key[200];
+    yl_train_ref_check_grad_in(YL_TRAIN_REF_DATA, spread, name, got, n, worst, worst_name);
+}
+
+void yl_train_ref_check_grad_in(const char *dir, const char *spread, const char *name,
+                                const float *got, size_t n, double worst[3],
+                                const char *worst_name[3])
+{
+    char key[200], path[256];
+    snprintf(path, sizeof path, "%s/grads.npz", dir);
     yl_npy stats, idx, at, full;
     snprintf(key, sizeof key, "%s/stats", name);
-    const char *err = yl_npz_read(YL_TRAIN_REF_DATA "/grads.npz", key, &stats);
+    const char *err = yl_npz_read(path, key, &stats);
     ck_assert_msg(err == NULL, "%s: %s", key, err);
     snprintf(key, sizeof key, "%s/idx", name);
-    ck_assert(yl_npz_read(YL_TRAIN_REF_DATA "/grads.npz", key, &idx) == NULL);
+    ck_assert(yl_npz_read(path, key, &idx) == NULL);
     snprintf(key, sizeof key, "%s/at", name);
-    ck_assert(yl_npz_read(YL_TRAIN_REF_DATA "/grads.npz", key, &at) == NULL);
+    ck_assert(yl_npz_read(path, key, &at) == NULL);
     const double *st = stats.data;
     double norm = 0;
     for (size_t i = 0; i < n; i++)
@@ -84,13 +97,13 @@ void yl_train_ref_check_grad(const char *spread, const char *name, const float *
         ratio[1] = fmax(ratio[1], r);
     }
     snprintf(key, sizeof key, "%s/full", name);
-    if (yl_npz_read(YL_TRAIN_REF_DATA "/grads.npz", key, &full) == NULL) {
+    if (yl_npz_read(path, key, &full) == NULL) {
         yl_npy_free(&full);
         double *g = malloc(n * sizeof *g);
         for (size_t i = 0; i < n; i++)
             g[i] = got[i];
         const char *fp[] = {"grads", name, "full"};
-        ratio[2] = yl_train_ref_rel_l2(g, n, key) / fmax(1e-3, 5 * yl_json_number(spread, fp, 3));
+        ratio[2] = rel_l2(path, g, n, key) / fmax(1e-3, 5 * yl_json_number(spread, fp, 3));
         free(g);
     }
     for (int k = 0; k < 3; k++) {
@@ -153,8 +166,16 @@ int yl_train_ref_objects(const char *json, const char *name, yl_npy *m, yolact_g
 
 void yl_train_ref_check_losses(const char *who, const double got[5])
 {
-    char *ref = yl_read_text(YL_TRAIN_REF_DATA "/losses.json");
-    char *spread = yl_read_text(YL_TRAIN_REF_DATA "/spread.json");
+    yl_train_ref_check_losses_in(YL_TRAIN_REF_DATA, who, got);
+}
+
+void yl_train_ref_check_losses_in(const char *dir, const char *who, const double got[5])
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/losses.json", dir);
+    char *ref = yl_read_text(path);
+    snprintf(path, sizeof path, "%s/spread.json", dir);
+    char *spread = yl_read_text(path);
     const char *names[5] = {"B", "C", "M", "S", "total"};
     for (int i = 0; i < 5; i++) {
         const char *rp[] = {"losses", names[i]}, *sp[] = {"losses_before_each_step", names[i]};

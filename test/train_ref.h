@@ -26,8 +26,10 @@ char *yl_read_text(const char *path);
 int yl_train_ref_objects(const char *json, const char *name, yl_npy *masks,
                          yolact_gt_object *obj, int cap);
 
-/* B, C, M, S, total against losses.json; prints each as "<who>: ...". */
+/* B, C, M, S, total against losses.json; prints each as "<who>: ...". The _in forms take
+ * another reference's directory of the same layout (test/data/train/bn). */
 void yl_train_ref_check_losses(const char *who, const double got[5]);
+void yl_train_ref_check_losses_in(const char *dir, const char *who, const double got[5]);
 /* losses_before_each_step[step]'s "total" in text (sgd.json, spread.json). */
 double yl_train_ref_step_total(const char *text, int step);
 
@@ -38,5 +40,8 @@ double yl_train_ref_rel_l2(const double *got, size_t n, const char *key);
  * error to tolerance put into worst[3] when larger. spread: spread.json's text. */
 void yl_train_ref_check_grad(const char *spread, const char *name, const float *got,
                              size_t n, double worst[3], const char *worst_name[3]);
+void yl_train_ref_check_grad_in(const char *dir, const char *spread, const char *name,
+                                const float *got, size_t n, double worst[3],
+                                const char *worst_name[3]);
 
 #endif

@@ -4,8 +4,9 @@
  * at a time (each image's forward kept for its backward), the loss is the batch's, and the
  * backward passes, image by image, accumulate the parameter gradients; the update is SGD
  * (lr 1e-4, the official warm-up's first rate, which keeps repeated steps on one batch from
- * diverging; momentum 0.9, weight decay 5e-4) on the unfolded weights, then the network
- * rebuilt from them (BatchNorm folded again), as the trainer does after every step.
+ * diverging; momentum 0.9, weight decay 5e-4) on the unfolded weights, then the network's
+ * parameters made again from them in place (BatchNorm folded again, the prepared weights
+ * transformed again), as the trainer does after every step.
  *   yolact-train-bench [-m W.pth] [-c PRESET] [--batch N] [--threads N] [--warmup N]
  *                      [--iters N] [--json OUT.json]
  * Without -m, a random-weight network of -c (bench/support/random_weights.h). The images
@@ -108,7 +109,7 @@ static void free_batch(int batch, batch_data *d)
     free(d->images), free(d->pixels), free(d->masks), free(d->gt);
 }
 
-/* The network and its training state for one step; rebuilt after every update. */
+/* The network and its training state for one step; refilled after every update. */
 typedef struct trainer_state {
     yl_tensor_table table;        /* the unfolded weights the update changes */
     const yl_preset *preset;
@@ -234,7 +235,7 @@ static void forward(trainer_state *t, const batch_data *d, yl_loss_outputs *out)
     }
 }
 
-/* SGD on every parameter from the accumulated gradients, then the network rebuilt. */
+/* SGD on every parameter from the accumulated gradients, then the network refilled. */
 static void update(trainer_state *t)
 {
     const yl_sgd_options opt = {.lr = 1e-4, .momentum = 0.9, .weight_decay = 5e-4};
@@ -256,8 +257,10 @@ static void update(trainer_state *t)
             die("SGD", s);
     }
     t->first_step = 0;
-    teardown(t);
-    build(t);
+    yolact_status s = yl_model_refill(t->model, &t->table, 1);
+    if (s != YOLACT_OK)
+        die("refill", s);
+    yl_cpu_prepared_refresh(t->model, t->fw[0]->prepared);
 }
 
 /* One step, each phase's seconds to sec[]; the losses to *l. */

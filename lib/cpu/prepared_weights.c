@@ -41,6 +41,18 @@ static void destroy(void *data)
     free(p);
 }
 
+/* Each convolution's weights into its place in p's block, once per module. */
+static void transform(const yolact_model *m, const yl_cpu_prepared *p)
+{
+    for (int i = 0; i < m->num_ops; i++) {
+        int shared = 0;
+        for (int j = 0; j < i && p->op[i] && !shared; j++)
+            shared = p->op[j] == p->op[i];
+        if (p->op[i] && !shared)
+            yl_conv2d_prepare_cpu(&m->ops[i].conv, m->ops[i].weight, (float *)p->op[i]);
+    }
+}
+
 /* Transform each convolution's weights once into the CPU's fast layout (ops sharing a
  * module share its prepared weights), so no session repeats the work. */
 static yolact_status make(const yolact_model *m, const yl_cache_key *key, void *ctx,
@@ -74,12 +86,12 @@ static yolact_status make(const yolact_model *m, const yl_cache_key *key, void *
         for (int j = 0; j < i && !p->op[i]; j++)
             if (m->ops[j].weight == op->weight)
                 p->op[i] = p->op[j];
-        if (p->op[i])
-            continue;
-        yl_conv2d_prepare_cpu(&op->conv, op->weight, p->block + at);
-        p->op[i] = p->block + at;
-        at += n;
+        if (!p->op[i]) {
+            p->op[i] = p->block + at;
+            at += n;
+        }
     }
+    transform(m, p);
     *data = p;
     return YOLACT_OK;
 }
@@ -99,6 +111,11 @@ yolact_status yl_cpu_prepared_acquire(const yolact_model *m, const yl_cpu_prepar
 void yl_cpu_prepared_release(const yolact_model *m, const yl_cpu_prepared *prepared)
 {
     yl_model_cache_release(m, prepared);
+}
+
+void yl_cpu_prepared_refresh(const yolact_model *m, const yl_cpu_prepared *prepared)
+{
+    transform(m, prepared);
 }
 
 static yolact_status choose(struct yl_cpu_timed *t, const yolact_model *m, int threads,

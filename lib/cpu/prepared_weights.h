@@ -23,6 +23,10 @@ yolact_status yl_cpu_prepared_acquire(const yolact_model *m, const yl_cpu_prepar
 /* Give back what acquire gave (NULL is fine). */
 void yl_cpu_prepared_release(const yolact_model *m, const yl_cpu_prepared *prepared);
 
+/* Transform m's weights again after they changed in place (yl_model_refill; nothing runs
+ * on m meanwhile). */
+void yl_cpu_prepared_refresh(const yolact_model *m, const yl_cpu_prepared *prepared);
+
 /* The choice of each op of m (num_ops bytes, the caller's meaning) for a thread count: the
  * one made before, or made now by time(ctx, choice) and kept until the model is freed.
  * Under the prepared weights' lock, so sessions created at once time one after another

@@ -110,9 +110,9 @@ static void add_scratch(yl_training_backward *bw, int b)
     yl_add_cpu(bw->grads[b], bw->scratch, n, bw->grads[b]);
 }
 
-/* Op i's backward: its output's gradient (complete) to its inputs' and parameters'. */
-static yolact_status op_backward(yl_training_backward *bw, const yl_training_forward *f,
-                                 const yl_loss_grads *g, int i)
+yolact_status yl_cpu_training_backward_op(yl_training_backward *bw,
+                                          const yl_training_forward *f,
+                                          const yl_loss_grads *g, int i)
 {
     const yolact_model *m = bw->model;
     const yl_op *op = &m->ops[i];
@@ -172,8 +172,8 @@ static yolact_status op_backward(yl_training_backward *bw, const yl_training_for
     return YOLACT_OK;
 }
 
-yolact_status yl_cpu_training_backward(yl_training_backward *bw, const yl_training_forward *f,
-                                       const yl_loss_grads *g)
+void yl_cpu_training_backward_begin(yl_training_backward *bw, const yl_training_forward *f,
+                                    const yl_loss_grads *g)
 {
     const yolact_model *m = bw->model;
     omp_set_num_threads(bw->threads);
@@ -186,8 +186,14 @@ yolact_status yl_cpu_training_backward(yl_training_backward *bw, const yl_traini
                                g->segm, bw->grads[f->p3], 1, bw->segm_weight_grad,
                                bw->segm_bias_grad, bw->conv_ws, bw->threads);
     }
-    for (int i = m->num_ops - 1; i >= 0; i--)
-        YL_TRY(op_backward(bw, f, g, i));
+}
+
+yolact_status yl_cpu_training_backward(yl_training_backward *bw, const yl_training_forward *f,
+                                       const yl_loss_grads *g)
+{
+    yl_cpu_training_backward_begin(bw, f, g);
+    for (int i = bw->model->num_ops - 1; i >= 0; i--)
+        YL_TRY(yl_cpu_training_backward_op(bw, f, g, i));
     return YOLACT_OK;
 }
 

@@ -35,6 +35,14 @@ void yl_cpu_training_backward_zero(yl_training_backward *bw);
  * its images'. YOLACT_ERR_UNSUPPORTED for a network with deformable convolutions. */
 yolact_status yl_cpu_training_backward(yl_training_backward *bw, const yl_training_forward *f,
                                        const yl_loss_grads *g);
+/* The same in steps, for a caller that walks the op list itself (trainable BatchNorm joins
+ * the images at its layers): begin (the buffers' gradients zeroed, semantic_seg_conv's
+ * backward), then op i's backward for i from the last op down to 0, once each. */
+void yl_cpu_training_backward_begin(yl_training_backward *bw, const yl_training_forward *f,
+                                    const yl_loss_grads *g);
+yolact_status yl_cpu_training_backward_op(yl_training_backward *bw,
+                                          const yl_training_forward *f,
+                                          const yl_loss_grads *g, int i);
 /* The gradient of trainable t (rows x per_row floats), unfolded, to out. */
 void yl_cpu_training_backward_grad(const yl_training_backward *bw, const yl_trainable *t,
                                    float *out);

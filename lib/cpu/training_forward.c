@@ -69,16 +69,20 @@ yolact_status yl_cpu_training_forward_create(const yolact_model *m, int threads,
     return YOLACT_OK;
 }
 
-yolact_status yl_cpu_training_forward(yl_training_forward *f)
+yolact_status yl_cpu_training_forward_op(yl_training_forward *f, int i)
 {
-    const yolact_model *m = f->model;
     const yl_cpu_head_outputs heads = {f->loc, f->conf, f->coeff, f->proto, 1};
     omp_set_num_threads(f->threads);
     /* The fixed convolution rule, not the session's timed choice: the gradients' parity
-     * tolerances were measured on it. An SGD step rebuilds the model (it is immutable), so
-     * nothing prepared from the old weights is ever run on. */
-    for (int i = 0; i < m->num_ops; i++)
-        YL_TRY(yl_cpu_run_op(m, i, f->buffers, f->prepared, NULL, &f->scratch, &heads,
-                             f->threads));
+     * tolerances were measured on it. After an SGD step the trainer refills the model's
+     * weights and the pass transforms the prepared ones again (train_pass.c). */
+    return yl_cpu_run_op(f->model, i, f->buffers, f->prepared, NULL, &f->scratch, &heads,
+                         f->threads);
+}
+
+yolact_status yl_cpu_training_forward(yl_training_forward *f)
+{
+    for (int i = 0; i < f->model->num_ops; i++)
+        YL_TRY(yl_cpu_training_forward_op(f, i));
     return YOLACT_OK;
 }

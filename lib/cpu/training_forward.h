@@ -29,6 +29,8 @@ yolact_status yl_cpu_training_forward_create(const yolact_model *m, int threads,
                                              yl_training_forward **f);
 /* One image: fill f->buffers[0] (yl_preprocess_cpu's output) first. */
 yolact_status yl_cpu_training_forward(yl_training_forward *f);
+/* Only op i of it, for a caller that walks the op list itself (ops in order). */
+yolact_status yl_cpu_training_forward_op(yl_training_forward *f, int i);
 void yl_cpu_training_forward_destroy(yl_training_forward *f);
 
 #endif

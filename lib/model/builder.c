@@ -1,14 +1,13 @@
 /* The model builder's steps (builder.h): buffers, ops and the parameter block, tensor
- * look-up with every shape checked, and adding a convolution with its BatchNorm folded, so
- * a contradicting checkpoint is refused with the name of the tensor at fault. */
+ * look-up with every shape checked, and adding a convolution with its BatchNorm folded (by
+ * refill.c, which a trainer repeats), so a contradicting checkpoint is refused with the
+ * name of the tensor at fault. */
 #include "builder.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define BN_EPS 1e-5
 
 /* ---- growable arrays --------------------------------------------------------------- */
 
@@ -77,6 +76,23 @@ yolact_status yl_add_param_ref(builder *b, size_t weight, size_t bias, size_t bn
     return YOLACT_OK;
 }
 
+yolact_status yl_add_fill(builder *b, const yl_param_fill *fill)
+{
+    yolact_model *m = b->m;
+    YL_TRY(grow((void **)&m->fills, &b->cap_fills, m->num_fills + 1, sizeof *m->fills));
+    yl_param_fill *f = &m->fills[m->num_fills];
+    *f = *fill;
+    f->module = strdup(fill->module);
+    f->bn = fill->bn ? strdup(fill->bn) : NULL;
+    if (!f->module || (fill->bn && !f->bn)) {
+        free((char *)f->module);
+        free((char *)f->bn);
+        return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory building the network");
+    }
+    m->num_fills++;
+    return yl_param_fill_run(f, b->table, 1, b->params);
+}
+
 /* The parameters of an op already built from the same module, or NULL. */
 static const param_ref *find_ref(const builder *b, const char *module)
 {
@@ -129,20 +145,17 @@ yolact_status yl_require_tensor(builder *b, const char *name, int ndim, int64_t 
 /* ---- ops ---------------------------------------------------------------------------- */
 
 
-static yolact_status fold_bn(builder *b, const char *bn, int out_channels, float *weight,
-                             size_t per_channel, const float *conv_bias, float *bias,
-                             float *scale)
+/* The BatchNorm's four tensors are there, one value per output channel. */
+static yolact_status require_bn(builder *b, const char *bn, int out_channels)
 {
     static const char *const parts[] = {"weight", "bias", "running_mean", "running_var"};
-    const yl_tensor *t[4];
+    const yl_tensor *t;
     char name[256];
     for (int i = 0; i < 4; i++) {
         snprintf(name, sizeof name, "%s.%s", bn, parts[i]);
-        YL_TRY(yl_require_tensor(b, name, 1, out_channels, &t[i]));
+        YL_TRY(yl_require_tensor(b, name, 1, out_channels, &t));
     }
     b->m->info.num_parameters += 2 * out_channels;
-    yl_fold_batchnorm(weight, bias, out_channels, per_channel, conv_bias, t[0]->data, t[1]->data,
-                      t[2]->data, t[3]->data, BN_EPS, scale);
     return YOLACT_OK;
 }
 
@@ -175,8 +188,6 @@ yolact_status yl_add_conv_or_dcn(builder *b, const conv_spec *s, int in, int off
     } else {
         YL_TRY(yl_reserve_params(b, (size_t)w->numel, &woff));
         YL_TRY(yl_reserve_params(b, (size_t)o, &boff));
-        float *weight = b->params + woff, *bias = b->params + boff;
-        memcpy(weight, w->data, (size_t)w->numel * sizeof *weight);
         b->m->info.num_parameters += w->numel;
         /* Plain convolutions before a BN have no bias; DCN layers do. */
         const yl_tensor *bt = NULL;
@@ -187,13 +198,10 @@ yolact_status yl_add_conv_or_dcn(builder *b, const conv_spec *s, int in, int off
         }
         if (s->bn) {
             YL_TRY(yl_reserve_params(b, (size_t)o, &soff));
-            weight = b->params + woff;  /* the block may have moved */
-            bias = b->params + boff;
-            YL_TRY(fold_bn(b, s->bn, o, weight, (size_t)(w->numel / o), bt ? bt->data : NULL,
-                           bias, b->params + soff));
+            YL_TRY(require_bn(b, s->bn, o));
         }
-        else
-            memcpy(bias, bt->data, (size_t)o * sizeof *bias);
+        YL_TRY(yl_add_fill(b, &(yl_param_fill){s->conv, s->bn, bt != NULL, o,
+                                               (size_t)(w->numel / o), woff, boff, soff}));
     }
 
     yl_op op = {.kind = offsets > 0 ? YL_OP_DCN : YL_OP_CONV, .name = s->conv, .in = in,

@@ -24,7 +24,7 @@ typedef struct builder {
     const yl_tensor_table *table;
     unsigned char *used;
     yolact_model *m;
-    int cap_ops, cap_buffers;
+    int cap_ops, cap_buffers, cap_fills;
     float *params;
     size_t num_params, cap_params;
     param_ref *refs;
@@ -51,6 +51,10 @@ yolact_status yl_reserve_params(builder *b, size_t count, size_t *offset);
 /* Record where the next op's parameters are, for ops of the same module to share them
  * (bn_scale: YL_NO_BN_SCALE without a BatchNorm). */
 yolact_status yl_add_param_ref(builder *b, size_t weight, size_t bias, size_t bn_scale);
+
+/* Record how a module's parameters are made (names copied) and make them in the block
+ * (its offsets reserved, its tensors' shapes checked before). */
+yolact_status yl_add_fill(builder *b, const yl_param_fill *fill);
 
 /* Whether the tensor named by the format exists (it is not marked used). */
 int yl_tensor_exists(const builder *b, const char *fmt, ...) YL_PRINTF(2, 3);

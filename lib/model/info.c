@@ -82,6 +82,11 @@ void yolact_model_free(yolact_model *m)
     free(m->buffers);
     yl_model_cache_free(m->cache); /* before the parameters its entries were made from */
     free(m->params);
+    for (int i = 0; i < m->num_fills; i++) {
+        free((char *)m->fills[i].module);
+        free((char *)m->fills[i].bn);
+    }
+    free(m->fills);
     free(m->priors);
     for (int i = 0; m->class_names && i < m->num_classes - 1; i++)
         free(m->class_names[i]);

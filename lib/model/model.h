@@ -101,6 +101,20 @@ typedef struct yl_op {
     int level;                 /* HEAD_OUTPUT: the level; in/out/residual = loc/conf/coeff maps */
 } yl_op;
 
+/* How one module's parameters were put into the block from the checkpoint: a convolution
+ * with its BatchNorm folded in, one part of the head's concatenated convolution, a mask-IoU
+ * layer. Kept so a trainer can make them again after it changed the checkpoint's values
+ * (yl_model_refill), by the code that made them first. */
+typedef struct yl_param_fill {
+    const char *module;        /* holds .weight, and .bias when has_bias; owned */
+    const char *bn;            /* the BatchNorm folded in, or NULL; owned */
+    int has_bias;
+    int rows;                  /* output channels */
+    size_t per_row;            /* weights per output channel */
+    size_t weight, bias;       /* offsets into the parameter block */
+    size_t bn_scale;           /* with bn: the offset of its scale (yl_op.bn_scale) */
+} yl_param_fill;
+
 typedef struct yl_level {
     int height, width;
     int first_prior, num_priors;
@@ -115,6 +129,8 @@ struct yolact_model {
     int num_ops;
     yl_op *ops;
     float *params;              /* every folded weight and bias, one block */
+    yl_param_fill *fills;       /* how the block was made from the checkpoint, module by module */
+    int num_fills;
     /* What backends make of the model for their sessions (cache.h): the one part that
      * changes after load, behind its own lock. */
     struct yl_model_cache *cache;
@@ -158,6 +174,21 @@ yolact_status yl_plan_arena(const yolact_model *m, int batch, yl_arena_alloc all
 void yl_fold_batchnorm(float *weight, float *bias, int out_channels, size_t per_channel,
                        const float *conv_bias, const float *gamma, const float *beta, const float *mean,
                        const float *var, double eps, float *scale);
+
+/* Put fill's parameters into params from table: the module's weight (and bias) copied, its
+ * BatchNorm folded in; without fold_batchnorm the BatchNorm is left out (the convolution
+ * alone: its own bias or zeros, a scale of 1), for training it with batch statistics. A
+ * tensor missing, not floating point or of another size: YOLACT_ERR_MODEL naming it. */
+yolact_status yl_param_fill_run(const yl_param_fill *fill, const yl_tensor_table *table,
+                                int fold_batchnorm, float *params);
+
+/* Every parameter of m made again from table (the checkpoint m was built from, its values
+ * changed by training, its names and shapes the same) exactly as the build made them, bit for
+ * bit, without building anything else. Only for a model nothing runs on meanwhile (a
+ * trainer's own); what backends prepared from the weights is theirs to make again. On
+ * failure the parameters are partly new: the model must not be run. */
+yolact_status yl_model_refill(yolact_model *m, const yl_tensor_table *table,
+                              int fold_batchnorm);
 
 /* A trainable parameter of the network in the official state dict's terms: where its
  * folded values lie in the model's parameter block. The head's concatenated convolution

@@ -2,7 +2,6 @@
  * backbone (ResNet or DarkNet, its depth), the FPN, the protonet, the prediction head and
  * YOLACT++'s mask-IoU net, each added to the op list with the builder's steps. */
 #include <stdio.h>
-#include <string.h>
 
 #include "builder.h"
 
@@ -243,10 +242,13 @@ yolact_status yl_build_head(builder *b, const int *levels)
     YL_TRY(yl_reserve_params(b, per * (size_t)total, &woff));
     YL_TRY(yl_reserve_params(b, (size_t)total, &boff));
     for (int i = 0, row = 0; i < 3; i++) {
-        memcpy(b->params + woff + (size_t)row * per, w[i]->data, (size_t)w[i]->numel * sizeof(float));
-        memcpy(b->params + boff + row, bias[i]->data, (size_t)w[i]->shape[0] * sizeof(float));
-        row += (int)w[i]->shape[0];
-        m->info.num_parameters += w[i]->numel + w[i]->shape[0];
+        snprintf(name, sizeof name, "prediction_layers.0.%s", parts[i]);
+        const int rows = (int)w[i]->shape[0];
+        YL_TRY(yl_add_fill(b, &(yl_param_fill){name, NULL, 1, rows, per,
+                                               woff + (size_t)row * per, boff + (size_t)row,
+                                               YL_NO_BN_SCALE}));
+        row += rows;
+        m->info.num_parameters += w[i]->numel + rows;
     }
 
     int prior = 0;
@@ -309,8 +311,9 @@ yolact_status yl_build_maskiou(builder *b)
         param_ref *r = &b->maskiou[net->num_layers];
         YL_TRY(yl_reserve_params(b, (size_t)w->numel, &r->weight));
         YL_TRY(yl_reserve_params(b, (size_t)o, &r->bias));
-        memcpy(b->params + r->weight, w->data, (size_t)w->numel * sizeof(float));
-        memcpy(b->params + r->bias, bt->data, (size_t)o * sizeof(float));
+        snprintf(name, sizeof name, "maskiou_net.maskiou_net.%d", i);
+        YL_TRY(yl_add_fill(b, &(yl_param_fill){name, NULL, 1, o, (size_t)(w->numel / o),
+                                               r->weight, r->bias, YL_NO_BN_SCALE}));
         m->info.num_parameters += w->numel + o;
         net->layers[net->num_layers].conv = (yl_conv_desc){channels, o, k, k, k == 3 ? 2 : 1, 0, 1};
         if (net->num_layers < 8)
