@@ -449,6 +449,10 @@ YOLACT_API yolact_status yolact_trainer_evaluate(yolact_trainer *trainer,
 /* Iterations taken (steps, skipped ones included), and the rate the last one used. */
 YOLACT_API int64_t yolact_trainer_iteration(const yolact_trainer *trainer);
 YOLACT_API double yolact_trainer_lr(const yolact_trainer *trainer);
+/* The network's preset name (static storage) and its input side S (images are trained at
+ * S x S); NULL and 0 for a NULL trainer. */
+YOLACT_API const char *yolact_trainer_preset(const yolact_trainer *trainer);
+YOLACT_API int yolact_trainer_input_size(const yolact_trainer *trainer);
 
 /* The weights as a checkpoint: .pth (torch.save's zip, read by torch.load and the official
  * Yolact.load_weights) when path ends in ".pth", else .safetensors (float32, with the

@@ -527,6 +527,16 @@ double yolact_trainer_lr(const yolact_trainer *t)
     return t ? t->last_lr : 0;
 }
 
+const char *yolact_trainer_preset(const yolact_trainer *t)
+{
+    return t ? t->preset->name : NULL;
+}
+
+int yolact_trainer_input_size(const yolact_trainer *t)
+{
+    return t ? t->preset->input_size : 0;
+}
+
 static int ends_with(const char *s, const char *tail)
 {
     size_t n = strlen(s), k = strlen(tail);

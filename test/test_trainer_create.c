@@ -92,6 +92,8 @@ START_TEST(fresh_network_is_initialised_as_the_official)
 {
     yolact_trainer *t = tiny_trainer(4, 7);
     ck_assert_str_eq(yolact_trainer_notes(t), "");
+    ck_assert_str_eq(yolact_trainer_preset(t), "yolact_resnet50");
+    ck_assert_int_eq(yolact_trainer_input_size(t), 550);
     ck_assert_status(yolact_trainer_save_weights(t, temp_path("a.safetensors")), YOLACT_OK);
     yolact_trainer_destroy(t);
     t = tiny_trainer(4, 7);
@@ -199,6 +201,8 @@ START_TEST(fresh_network_refuses_bad_arguments)
                      YOLACT_ERR_INVALID_ARGUMENT);
     ck_assert_ptr_null(t);
     ck_assert_str_eq(yolact_trainer_notes(NULL), "");
+    ck_assert_ptr_null(yolact_trainer_preset(NULL));
+    ck_assert_int_eq(yolact_trainer_input_size(NULL), 0);
     ck_assert_status(yolact_trainer_set_classes(NULL, 1, (const char *[]){"a"}, NULL),
                      YOLACT_ERR_INVALID_ARGUMENT);
 }
