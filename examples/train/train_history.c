@@ -26,14 +26,15 @@ static int grow(size_t n, size_t *cap, double **arrays[], int count)
     return 0;
 }
 
-static int record_losses(train_history *h, long iteration, const double loss[])
+static int record_losses(train_history *h, long iteration, double lr, const double loss[])
 {
-    double **arrays[1 + TRAIN_NUM_LOSSES] = {&h->loss_iteration};
+    double **arrays[2 + TRAIN_NUM_LOSSES] = {&h->loss_iteration, &h->lr};
     for (int k = 0; k < TRAIN_NUM_LOSSES; k++)
-        arrays[1 + k] = &h->loss[k];
-    if (grow(h->num_losses, &h->losses_cap, arrays, 1 + TRAIN_NUM_LOSSES) != 0)
+        arrays[2 + k] = &h->loss[k];
+    if (grow(h->num_losses, &h->losses_cap, arrays, 2 + TRAIN_NUM_LOSSES) != 0)
         return -1;
     h->loss_iteration[h->num_losses] = (double)iteration;
+    h->lr[h->num_losses] = lr;
     for (int k = 0; k < TRAIN_NUM_LOSSES; k++)
         h->loss[k][h->num_losses] = loss[k];
     h->num_losses++;
@@ -67,7 +68,7 @@ static int read_log(train_history *h, const char *path, long until, char *err, s
         if (sscanf(line, "loss\t%ld\t%lf\t%lf\t%lf\t%lf\t%lf\t%lf", &it, &lr, &v[0], &v[1],
                    &v[2], &v[3], &v[4]) == 7) {
             if (it <= until)
-                status = record_losses(h, it, v);
+                status = record_losses(h, it, lr, v);
         } else if (sscanf(line, "ap\t%ld\t%lf\t%lf", &it, &v[0], &v[1]) == 3) {
             if (it <= until)
                 status = record_ap(h, it, v[0], v[1]);
@@ -96,7 +97,7 @@ int train_history_open(train_history *h, const char *path, long until, char *err
         for (; a < h->num_aps && h->ap_iteration[a] <= h->loss_iteration[i]; a++)
             fprintf(h->log, "ap\t%.0f\t%.9g\t%.9g\n", h->ap_iteration[a], h->box_ap[a],
                     h->mask_ap[a]);
-        fprintf(h->log, "loss\t%.0f\tnan", h->loss_iteration[i]);
+        fprintf(h->log, "loss\t%.0f\t%.9g", h->loss_iteration[i], h->lr[i]);
         for (int k = 0; k < TRAIN_NUM_LOSSES; k++)
             fprintf(h->log, "\t%.9g", h->loss[k][i]);
         fputc('\n', h->log);
@@ -110,7 +111,7 @@ int train_history_open(train_history *h, const char *path, long until, char *err
 int train_history_add_losses(train_history *h, long iteration, double lr,
                              const double loss[TRAIN_NUM_LOSSES], char *err, size_t err_size)
 {
-    if (record_losses(h, iteration, loss) != 0)
+    if (record_losses(h, iteration, lr, loss) != 0)
         return snprintf(err, err_size, "out of memory for the history"), -1;
     fprintf(h->log, "loss\t%ld\t%.9g", iteration, lr);
     for (int k = 0; k < TRAIN_NUM_LOSSES; k++)
@@ -153,6 +154,7 @@ void train_history_close(train_history *h)
     if (h->log)
         fclose(h->log);
     free(h->loss_iteration);
+    free(h->lr);
     for (int k = 0; k < TRAIN_NUM_LOSSES; k++)
         free(h->loss[k]);
     free(h->ap_iteration);

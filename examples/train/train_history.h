@@ -12,7 +12,7 @@ enum { TRAIN_LOSS_B, TRAIN_LOSS_C, TRAIN_LOSS_M, TRAIN_LOSS_S, TRAIN_LOSS_TOTAL,
 
 typedef struct train_history {
     size_t num_losses, losses_cap;
-    double *loss_iteration, *loss[TRAIN_NUM_LOSSES];
+    double *loss_iteration, *lr, *loss[TRAIN_NUM_LOSSES];
     size_t num_aps, aps_cap;
     double *ap_iteration, *box_ap, *mask_ap;
     FILE *log;               /* the log file, appended to */
