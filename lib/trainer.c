@@ -159,12 +159,20 @@ static int count_lines(const char *text)
     return n;
 }
 
-/* The checkpoint's class names and ids (its metadata) where they fit the network's classes. */
+/* The classes besides the background of a state dict: semantic_seg_conv's outputs (every
+ * trainer's weights have it), or -1. */
+static int foreground_classes(const yl_tensor_table *table)
+{
+    const yl_tensor *segm = yl_tensor_table_find(table, segm_keys[0]);
+    return segm && segm->ndim >= 1 ? (int)segm->shape[0] : -1;
+}
+
+/* The class names and ids a table's metadata holds, where they fit its classes. */
 static yolact_status adopt_stored_classes(yolact_trainer *t, const yl_tensor_table *table)
 {
     const char *names = yl_tensor_table_metadata(table, YOLACT_CLASS_NAMES_METADATA);
     const char *ids = yl_tensor_table_metadata(table, YOLACT_CATEGORY_IDS_METADATA);
-    const int classes = t->model->num_classes - 1;
+    const int classes = foreground_classes(table);
     char *names_copy = names && count_lines(names) == classes ? strdup(names) : NULL;
     char *ids_copy = ids && count_lines(ids) == classes ? strdup(ids) : NULL;
     if ((names && count_lines(names) == classes && !names_copy) ||
@@ -359,10 +367,10 @@ yolact_status yolact_trainer_set_classes(yolact_trainer *t, int count,
     if (!t || !names)
         return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "yolact_trainer_set_classes: %s is NULL",
                        t ? "names" : "trainer");
-    if (count != t->model->num_classes - 1)
+    if (count != foreground_classes(&t->weights))
         return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "yolact_trainer_set_classes: %d names for "
                        "a network of %d classes besides the background", count,
-                       t->model->num_classes - 1);
+                       foreground_classes(&t->weights));
     for (int i = 0; i < count; i++) {
         if (!names[i] || !names[i][0] || strchr(names[i], '\n') || strchr(names[i], '\r'))
             return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "yolact_trainer_set_classes: class "
