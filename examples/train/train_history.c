@@ -134,7 +134,7 @@ int train_history_draw(const train_history *h, const char *path, char *err, size
     static const char *const names[TRAIN_NUM_LOSSES] = {"B (box)", "C (class)", "M (mask)",
                                                         "S (semantic)", "total"};
     static const uint8_t colors[TRAIN_NUM_LOSSES + 1][3] = {
-        {31, 119, 180}, {255, 127, 14}, {44, 160, 44}, {214, 39, 40}, {40, 40, 40},
+        {31, 119, 180}, {255, 127, 14}, {44, 160, 44}, {214, 39, 40}, {235, 235, 235},
         {148, 103, 189}};
     curve losses[TRAIN_NUM_LOSSES], aps[2];
     for (int k = 0; k < TRAIN_NUM_LOSSES; k++)
