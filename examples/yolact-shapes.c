@@ -13,6 +13,7 @@
 #include "common/atomic_file.h"
 #include "common/cli_error.h"
 #include "common/cli_options.h"
+#include "common/coco_results.h"
 #include "shapes/shapes_scene.h"
 #include "yolact.h"
 
@@ -178,10 +179,13 @@ static int write_split(const cli *c, int split)
             yolact_mask_rle(bits, s.width, s.height, stride, rle, rle_cap);
             fprintf(f, "%s\n  {\"id\": %d, \"image_id\": %d, \"category_id\": %d, "
                     "\"iscrowd\": 0, \"area\": %d, \"bbox\": [%d, %d, %d, %d], "
-                    "\"segmentation\": {\"size\": [%d, %d], \"counts\": \"%s\"}}",
+                    "\"segmentation\": {\"size\": [%d, %d], \"counts\": ",
                     next_id > 1 ? "," : "", next_id, i + 1, (int)ob->kind + 1,
                     ob->visible_pixels, ob->x0, ob->y0, ob->x1 - ob->x0, ob->y1 - ob->y0,
-                    s.height, s.width, rle);
+                    s.height, s.width);
+            /* The RLE alphabet holds a backslash, which JSON must escape. */
+            cli_json_string(f, rle);
+            fputs("}}", f);
             next_id++;
         }
         shape_scene_free(&s);

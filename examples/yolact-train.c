@@ -1,9 +1,11 @@
-/* yolact-train: training through the public trainer. --parity-step takes the official
- * train.py's step on a parity case (the layout of the parity-train set) and writes what the
- * reference holds: the losses, every trainable parameter's gradient and, with --sgd-steps,
- * the losses along that many SGD steps. */
+/* yolact-train: training through the public trainer. Over a COCO data set (the loop is
+ * examples/train/train_loop.c; this file is the command line); and --parity-step, the
+ * official train.py's step on a parity case (the layout of the parity-train set), writing
+ * what the reference holds: the losses, every trainable parameter's gradient and, with
+ * --sgd-steps, the losses along that many SGD steps. */
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,116 +15,283 @@
 #include "common/cli_error.h"
 #include "common/cli_options.h"
 #include "train/parity_case.h"
+#include "train/train_loop.h"
 #include "yolact.h"
 
 #define PROGRAM "yolact-train"
 
 static const char usage[] =
-    "usage: yolact-train --parity-step --weights W.pth -c PRESET --images DIR --gt GT.json\n"
-    "                    --out OUT [--sgd-steps N] [--lr LR] [--momentum M]\n"
-    "                    [--weight-decay D] [--train-batchnorm] [--threads N]\n"
+    "usage: yolact-train --images DIR --annotations A.json (-m START.pth | --preset NAME)\n"
+    "                    --out DIR [options]\n"
+    "       yolact-train --parity-step --weights W.pth -c PRESET --images DIR --gt GT.json\n"
+    "                    --out OUT [--sgd-steps N] [--lr LR] [--threads N]\n"
+    "Training on a COCO instance-segmentation data set (train.py's loop on the CPU):\n"
+    "      --images DIR        the training images (the annotations' file_name under DIR)\n"
+    "      --annotations FILE  COCO instances JSON; class k is the k-th category by id\n"
+    "  -m, --weights FILE      start from this checkpoint (.pth or .safetensors with\n"
+    "                          semantic_seg_conv); with other classes than the data set's,\n"
+    "                          the class-dependent layers are re-initialised (it says so)\n"
+    "  -c, --preset NAME       the preset (with -m: default from the file name, else\n"
+    "                          guessed); alone: a fresh network of it (ResNet presets)\n"
+    "      --backbone-blocks A,B,C,D  a fresh network's ResNet blocks per stage\n"
+    "      --features N        a fresh network's FPN, protonet and head width (256)\n"
+    "  -o, --out DIR           checkpoints <preset>_<epoch>_<iteration>.safetensors (with\n"
+    "                          the classes' names and ids), state.safetensors (to resume),\n"
+    "                          train_log.tsv and curves.png (created if missing)\n"
+    "      --batch N           images per iteration (default 8)\n"
+    "      --iterations N      the run's last iteration (default 800000, train.py's)\n"
+    "      --lr LR             base learning rate (default 1e-3)\n"
+    "      --warmup N          linear warm-up iterations (default 500; 0: none)\n"
+    "      --warmup-lr LR      the warm-up's first rate (default 1e-4)\n"
+    "      --lr-steps A,B,...  iterations where the rate is multiplied by --gamma\n"
+    "                          (default 280000,600000,700000,750000)\n"
+    "      --gamma G           (default 0.1)\n"
+    "      --no-augment        resize only, no SSDAugmentation\n"
+    "      --seed S            samples, augmentation, masks and fresh weights (default 0)\n"
+    "      --workers N         threads making samples ahead (default 2)\n"
+    "      --threads N         CPU threads of the network (default: every core)\n"
+    "      --log-every N       a progress line every N iterations (default 10)\n"
+    "      --save-every N      a checkpoint every N iterations (default 10000; and at the end)\n"
+    "      --pth               also write each checkpoint's weights as .pth\n"
+    "      --val-images DIR, --val-annotations FILE  a validation set: box and mask AP\n"
+    "      --val-every N       validate every N iterations (default 0: at the end only)\n"
+    "      --val-max N         validate on the first N images only\n"
+    "      --resume STATE      continue the run saved in STATE (give the same options):\n"
+    "                          N iterations, resume, M more == N + M at once, bit for bit\n"
+    "Parity step:\n"
     "  --parity-step       one step of the official train.py (frozen BatchNorm, no\n"
     "                      augmentation, every positive's mask) on the case's batch:\n"
     "                      OUT/losses.json (B, C, M, S, total), OUT/grads.safetensors\n"
     "                      (float32 gradient of every trainable parameter, state-dict keys)\n"
-    "  -w, --weights FILE  checkpoint (.pth or .safetensors) with semantic_seg_conv\n"
-    "  -c, --config NAME   preset (default: from the file name, else guessed)\n"
-    "      --images DIR    the batch's images, DIR/<name>.png (or .jpg) for each name of\n"
-    "                      GT.json's \"images\", in its order\n"
     "      --gt FILE       gt.json: per image, objects {label, box, crowd, mask (RLE)}\n"
-    "  -o, --out DIR       output folder (created if missing)\n"
     "      --sgd-steps N   also N steps of SGD on the batch: OUT/sgd.json with the losses\n"
-    "                      before each step and after the last, as the reference's\n"
-    "      --lr LR         the SGD steps' learning rate (default 1e-4)\n"
-    "      --momentum M    their momentum, 0..1 (default 0.9, train.py's)\n"
-    "      --weight-decay D  their weight decay, 0..1 (default 5e-4, train.py's)\n"
-    "      --train-batchnorm  trainable BatchNorm (batch statistics, running averages\n"
-    "                      moved, weight and bias trained), as train.py at 6 or more\n"
-    "                      images per GPU; its gradients join grads.safetensors\n"
-    "      --threads N     CPU threads (default: every core)\n"
+    "                      before each step and after the last, as the reference's (--lr\n"
+    "                      default 1e-4 here)\n"
+    "Both modes:\n"
+    "      --momentum M        SGD's momentum, 0..1 (default 0.9, train.py's)\n"
+    "      --weight-decay D    SGD's weight decay, 0..1 (default 5e-4, train.py's)\n"
+    "      --train-batchnorm   trainable BatchNorm (batch statistics, running averages\n"
+    "                          moved, weight and bias trained), as train.py at 6 or more\n"
+    "                          images per GPU; default frozen, as train.py under 6\n"
+    "Exit status: 0 done, 1 failed, 2 bad arguments, 3 the data set refused.\n"
     "  -h, --help\n";
 
 typedef struct cli {
     int parity_step;
     const char *weights, *preset, *images, *gt, *out;
     int sgd_steps;
-    double lr, momentum, weight_decay;
-    int train_batchnorm;
+    double lr;                 /* NAN: the mode's default */
     int threads;
+    train_config train;        /* the data-set mode's (its strings alias the ones above) */
 } cli;
+
+/* A whole number of the option in [lo, hi]: 0, or -1 after saying why. */
+static int whole_number(const char *option, const char *arg, double lo, double hi, long *out)
+{
+    double v;
+    if (cli_number(PROGRAM, option, arg, lo, hi, &v) != 0)
+        return -1;
+    if (v != floor(v)) {
+        fprintf(stderr, PROGRAM ": %s wants a whole number, got '%s'\n", option, arg);
+        return -1;
+    }
+    *out = (long)v;
+    return 0;
+}
+
+/* The options that only the data-set mode takes; 1 when opt was one, -1 on a bad value. */
+static int parse_train_option(int opt, const char *arg, train_config *t)
+{
+    enum { O_FIRST = 300 };
+    yolact_trainer_options *o = &t->trainer;
+    long n;
+    double v;
+    int list[CLI_MAX_LIST], count;
+    switch (opt) {
+    case O_FIRST + 0: t->annotations = arg; return 1;
+    case O_FIRST + 1: return whole_number("--batch", arg, 1, YOLACT_MAX_BATCH_SIZE, &n) ? -1
+                             : (t->batch = (int)n, 1);
+    case O_FIRST + 2: return whole_number("--iterations", arg, 1, 1e9, &n) ? -1
+                             : (t->iterations = (int)n, 1);
+    case O_FIRST + 5: return whole_number("--warmup", arg, 0, 1e9, &n) ? -1
+                             : (o->lr_warmup_until = (int)n, 1);
+    case O_FIRST + 6: return cli_number(PROGRAM, "--warmup-lr", arg, 0, 1e3, &o->lr_warmup_init)
+                             ? -1 : 1;
+    case O_FIRST + 7:
+        if (cli_number_list(PROGRAM, "--lr-steps", arg, 0, 1e9, list, &count) != 0)
+            return -1;
+        if (count > YOLACT_MAX_LR_STEPS) {
+            fprintf(stderr, PROGRAM ": --lr-steps takes at most %d steps, got %d\n",
+                    YOLACT_MAX_LR_STEPS, count);
+            return -1;
+        }
+        for (int i = 1; i < count; i++)
+            if (list[i] < list[i - 1]) {
+                fprintf(stderr, PROGRAM ": --lr-steps must ascend, got '%s'\n", arg);
+                return -1;
+            }
+        o->num_lr_steps = count;
+        memcpy(o->lr_steps, list, (size_t)count * sizeof *list);
+        return 1;
+    case O_FIRST + 8: return cli_number(PROGRAM, "--gamma", arg, 0, 1e3, &o->gamma) ? -1 : 1;
+    case O_FIRST + 9: t->augment = 0; return 1;
+    case O_FIRST + 10:
+        if (cli_number(PROGRAM, "--seed", arg, 0, 9007199254740992.0, &v) != 0)
+            return -1;
+        o->seed = (uint64_t)v;
+        return 1;
+    case O_FIRST + 11: return whole_number("--workers", arg, 1, 64, &n) ? -1
+                              : (t->workers = (int)n, 1);
+    case O_FIRST + 12: return whole_number("--log-every", arg, 1, 1e9, &n) ? -1
+                              : (t->log_every = (int)n, 1);
+    case O_FIRST + 13: return whole_number("--save-every", arg, 0, 1e9, &n) ? -1
+                              : (t->save_every = (int)n, 1);
+    case O_FIRST + 14: t->save_pth = 1; return 1;
+    case O_FIRST + 15: t->val_images = arg; return 1;
+    case O_FIRST + 16: t->val_annotations = arg; return 1;
+    case O_FIRST + 17: return whole_number("--val-every", arg, 0, 1e9, &n) ? -1
+                              : (t->val_every = (int)n, 1);
+    case O_FIRST + 18: return whole_number("--val-max", arg, 1, 1e12, &n) ? -1
+                              : (t->val_max_images = n, 1);
+    case O_FIRST + 19: t->resume = arg; return 1;
+    case O_FIRST + 20:
+        if (cli_number_list(PROGRAM, "--backbone-blocks", arg, 1, 64, list, &count) != 0)
+            return -1;
+        if (count != 4) {
+            fprintf(stderr, PROGRAM ": --backbone-blocks wants 4 numbers (one a ResNet "
+                    "stage), got %d\n", count);
+            return -1;
+        }
+        memcpy(o->backbone_blocks, list, sizeof o->backbone_blocks);
+        return 1;
+    case O_FIRST + 21: return whole_number("--features", arg, 1, 4096, &n) ? -1
+                              : (o->features = (int)n, 1);
+    default: return 0;
+    }
+}
+
+/* What the data-set mode is missing or contradicts, or NULL. */
+static const char *train_args_wrong(const cli *c)
+{
+    const train_config *t = &c->train;
+    return !c->images                               ? "--images DIR is required"
+           : !t->annotations                        ? "--annotations FILE is required"
+           : !c->weights && !c->preset              ? "give -m START (a checkpoint) or "
+                                                      "--preset NAME (a fresh network)"
+           : !c->out                                ? "--out DIR is required"
+           : c->gt                                  ? "--gt is for --parity-step"
+           : c->sgd_steps                           ? "--sgd-steps is for --parity-step"
+           : !t->val_images != !t->val_annotations  ? "--val-images and --val-annotations "
+                                                      "go together"
+           : c->weights && (t->trainer.features || t->trainer.backbone_blocks[0])
+               ? "--features and --backbone-blocks size a fresh network, not -m's"
+               : NULL;
+}
 
 static int parse_args(int argc, char **argv, cli *c)
 {
-    enum { O_PARITY = 256, O_IMAGES, O_GT, O_SGD_STEPS, O_LR, O_MOMENTUM, O_WEIGHT_DECAY,
-           O_TRAIN_BN, O_THREADS };
+    enum { O_PARITY = 256, O_IMAGES, O_GT, O_SGD_STEPS, O_LR, O_THREADS, O_MOMENTUM,
+           O_WEIGHT_DECAY, O_TRAIN_BN, O_T = 300 };
     static const struct option longs[] = {
-        {"parity-step", no_argument, 0, O_PARITY}, {"weights", required_argument, 0, 'w'},
-        {"config", required_argument, 0, 'c'},     {"images", required_argument, 0, O_IMAGES},
-        {"gt", required_argument, 0, O_GT},        {"out", required_argument, 0, 'o'},
-        {"sgd-steps", required_argument, 0, O_SGD_STEPS},
+        {"parity-step", no_argument, 0, O_PARITY}, {"weights", required_argument, 0, 'm'},
+        {"config", required_argument, 0, 'c'},     {"preset", required_argument, 0, 'c'},
+        {"images", required_argument, 0, O_IMAGES}, {"gt", required_argument, 0, O_GT},
+        {"out", required_argument, 0, 'o'},        {"sgd-steps", required_argument, 0, O_SGD_STEPS},
         {"lr", required_argument, 0, O_LR},        {"threads", required_argument, 0, O_THREADS},
+        {"annotations", required_argument, 0, O_T + 0},
+        {"batch", required_argument, 0, O_T + 1},  {"iterations", required_argument, 0, O_T + 2},
         {"momentum", required_argument, 0, O_MOMENTUM},
         {"weight-decay", required_argument, 0, O_WEIGHT_DECAY},
         {"train-batchnorm", no_argument, 0, O_TRAIN_BN},
+        {"warmup", required_argument, 0, O_T + 5}, {"warmup-lr", required_argument, 0, O_T + 6},
+        {"lr-steps", required_argument, 0, O_T + 7}, {"gamma", required_argument, 0, O_T + 8},
+        {"no-augment", no_argument, 0, O_T + 9},   {"seed", required_argument, 0, O_T + 10},
+        {"workers", required_argument, 0, O_T + 11},
+        {"log-every", required_argument, 0, O_T + 12},
+        {"save-every", required_argument, 0, O_T + 13}, {"pth", no_argument, 0, O_T + 14},
+        {"val-images", required_argument, 0, O_T + 15},
+        {"val-annotations", required_argument, 0, O_T + 16},
+        {"val-every", required_argument, 0, O_T + 17},
+        {"val-max", required_argument, 0, O_T + 18}, {"resume", required_argument, 0, O_T + 19},
+        {"backbone-blocks", required_argument, 0, O_T + 20},
+        {"features", required_argument, 0, O_T + 21},
         {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
-    *c = (cli){.lr = 1e-4, .momentum = 0.9, .weight_decay = 5e-4};
+    *c = (cli){.lr = NAN};
+    train_config *t = &c->train;
+    *t = (train_config){.batch = 8, .iterations = 800000, .workers = 2, .augment = 1,
+                        .log_every = 10, .save_every = 10000};
+    yolact_trainer_options_init(&t->trainer);
+    int train_only = 0;
     double v;
-    int opt;
-    while ((opt = getopt_long(argc, argv, "w:c:o:h", longs, NULL)) != -1) {
+    long n;
+    int opt, r;
+    while ((opt = getopt_long(argc, argv, "m:w:c:o:h", longs, NULL)) != -1) {
         switch (opt) {
         case O_PARITY: c->parity_step = 1; break;
-        case 'w': c->weights = optarg; break;
+        case 'm': case 'w': c->weights = optarg; break;
         case 'c': c->preset = optarg; break;
         case O_IMAGES: c->images = optarg; break;
         case O_GT: c->gt = optarg; break;
         case 'o': c->out = optarg; break;
         case O_SGD_STEPS:
-            if (cli_number(PROGRAM, "--sgd-steps", optarg, 1, 100000, &v) != 0)
+            if (whole_number("--sgd-steps", optarg, 1, 100000, &n) != 0)
                 return -1;
-            if (v != (int)v) {
-                fprintf(stderr, PROGRAM ": --sgd-steps wants a whole number, got '%s'\n",
-                        optarg);
-                return -1;
-            }
-            c->sgd_steps = (int)v;
+            c->sgd_steps = (int)n;
             break;
         case O_LR:
             if (cli_number(PROGRAM, "--lr", optarg, 0, 1e3, &v) != 0)
                 return -1;
             c->lr = v;
             break;
-        case O_MOMENTUM:
-            if (cli_number(PROGRAM, "--momentum", optarg, 0, 1, &v) != 0)
+        case O_THREADS:
+            if (whole_number("--threads", optarg, 0, 4096, &n) != 0)
                 return -1;
-            c->momentum = v;
+            c->threads = (int)n;
+            break;
+        case O_MOMENTUM:
+            if (cli_number(PROGRAM, "--momentum", optarg, 0, 1, &t->trainer.momentum) != 0)
+                return -1;
             break;
         case O_WEIGHT_DECAY:
-            if (cli_number(PROGRAM, "--weight-decay", optarg, 0, 1, &v) != 0)
+            if (cli_number(PROGRAM, "--weight-decay", optarg, 0, 1,
+                           &t->trainer.weight_decay) != 0)
                 return -1;
-            c->weight_decay = v;
             break;
-        case O_THREADS:
-            if (cli_number(PROGRAM, "--threads", optarg, 0, 4096, &v) != 0)
-                return -1;
-            c->threads = (int)v;
-            break;
-        case O_TRAIN_BN: c->train_batchnorm = 1; break;
+        case O_TRAIN_BN: t->trainer.train_batchnorm = 1; break;
         case 'h': fputs(usage, stdout); exit(0);
-        default: fputs(usage, stderr); return -1;
+        default:
+            if ((r = parse_train_option(opt, optarg, t)) < 0)
+                return -1;
+            if (r == 0) {
+                fputs(usage, stderr);
+                return -1;
+            }
+            train_only = 1;
         }
     }
-    const char *missing = !c->parity_step ? "--parity-step (the only mode so far)"
-                          : !c->weights   ? "--weights"
-                          : !c->images    ? "--images"
-                          : !c->gt        ? "--gt"
-                          : !c->out       ? "--out"
-                                          : NULL;
     if (optind < argc) {
-        fprintf(stderr, PROGRAM ": unexpected argument '%s'\n%s", argv[optind], usage);
+        fprintf(stderr, PROGRAM ": unexpected argument '%s'\n", argv[optind]);
         return -1;
     }
-    if (missing) {
-        fprintf(stderr, PROGRAM ": %s is required\n%s", missing, usage);
+    const char *wrong;
+    if (c->parity_step) {
+        wrong = train_only   ? "the data-set options do not go with --parity-step"
+                : !c->weights ? "--weights is required"
+                : !c->images  ? "--images is required"
+                : !c->gt      ? "--gt is required"
+                : !c->out     ? "--out is required"
+                              : NULL;
+        if (isnan(c->lr))
+            c->lr = 1e-4;
+    } else {
+        wrong = train_args_wrong(c);
+        t->images = c->images, t->weights = c->weights, t->preset = c->preset, t->out = c->out;
+        t->trainer.num_threads = c->threads;
+        if (!isnan(c->lr))
+            t->trainer.lr = c->lr;
+    }
+    if (wrong) {
+        fprintf(stderr, PROGRAM ": %s; see --help\n", wrong);
         return -1;
     }
     return 0;
@@ -163,7 +332,8 @@ static int save_sgd(const cli *c, const yolact_losses *before, int steps,
     if (atomic_open(&o, PROGRAM, out_path(c, "sgd.json", path, sizeof path)) != 0)
         return -1;
     fprintf(o.f, "{\n \"lr\": %.17g,\n \"momentum\": %.15g,\n \"weight_decay\": %.15g,\n"
-            " \"losses_before_each_step\": [\n  ", c->lr, c->momentum, c->weight_decay);
+            " \"losses_before_each_step\": [\n  ", c->lr, c->train.trainer.momentum,
+            c->train.trainer.weight_decay);
     for (int i = 0; i < steps; i++) {
         write_losses(o.f, &before[i], "  ");
         fputs(i + 1 < steps ? ",\n  " : "\n ],\n", o.f);
@@ -182,12 +352,12 @@ static int parity_step(const cli *c, const parity_case *pc)
     o.preset = c->preset;
     o.num_threads = c->threads;
     o.lr = c->lr;
-    o.momentum = c->momentum;
-    o.weight_decay = c->weight_decay;
-    o.train_batchnorm = c->train_batchnorm;
     o.lr_warmup_until = 0;
     o.num_lr_steps = 0;
     o.all_masks = 1;
+    o.momentum = c->train.trainer.momentum;
+    o.weight_decay = c->train.trainer.weight_decay;
+    o.train_batchnorm = c->train.trainer.train_batchnorm;
     yolact_trainer *t;
     yolact_status s = yolact_trainer_create(c->weights, &o, &t);
     if (s != YOLACT_OK)
@@ -233,8 +403,12 @@ int main(int argc, char **argv)
         return 1;
     }
     char probe[4096];
-    if (cli_check_output(PROGRAM, out_path(&c, "losses.json", probe, sizeof probe)) != 0)
+    if (cli_check_output(PROGRAM, out_path(&c, c.parity_step ? "losses.json"
+                                                              : "state.safetensors",
+                                           probe, sizeof probe)) != 0)
         return 1;
+    if (!c.parity_step)
+        return train_run(&c.train);
     parity_case pc;
     if (parity_case_read(&pc, PROGRAM, c.gt, c.images) != 0)
         return 1;

@@ -73,10 +73,15 @@ YOLACT_API void yolact_limits_get(yolact_limits *limits);
 YOLACT_API yolact_status yolact_limits_set(const yolact_limits *limits);
 
 /* ---------------------------------------------------------------------------------------
- * Images: 8-bit interleaved 3-channel pixels. */
+ * Images: interleaved 3-channel pixels, 8-bit; or float for training. */
 typedef enum yolact_pixel_format {
     YOLACT_PIXEL_RGB8 = 0,
-    YOLACT_PIXEL_BGR8 = 1
+    YOLACT_PIXEL_BGR8 = 1,
+    /* Three floats a pixel (host byte order), BGR on the 0..255 scale but not clipped to it,
+     * as the official training augmentation leaves an image: data points to floats, stride
+     * is in bytes (>= 12 * width). Only the trainer reads it (yolact_trainer_step and
+     * _evaluate); sessions and the image functions refuse it (YOLACT_ERR_INVALID_ARGUMENT). */
+    YOLACT_PIXEL_BGR32F = 2
 } yolact_pixel_format;
 
 /* Where an image's pixels are. */
@@ -92,7 +97,8 @@ typedef enum yolact_memory {
 typedef struct yolact_image {
     const uint8_t *data;        /* borrowed: read during the call only */
     int width, height;          /* pixels, 1..YOLACT_MAX_IMAGE_SIDE */
-    size_t stride;              /* bytes from one row to the next, >= 3 * width */
+    size_t stride;              /* bytes from one row to the next, >= 3 * width
+                                   (12 * width for YOLACT_PIXEL_BGR32F) */
     yolact_pixel_format format;
     yolact_memory memory;       /* where data is; zero-initialised: host */
 } yolact_image;
@@ -319,6 +325,7 @@ YOLACT_API int yolact_image_text_height(void);
 typedef struct yolact_trainer yolact_trainer;
 
 #define YOLACT_MAX_LR_STEPS 8
+#define YOLACT_MAX_CLASSES 10000  /* a trainer's classes, background included */
 
 typedef struct yolact_trainer_options {
     size_t struct_size;       /* set by yolact_trainer_options_init */
@@ -338,7 +345,19 @@ typedef struct yolact_trainer_options {
     /* Non-zero: the mask loss uses every positive prior (deterministic; the parity set's
      * setting). 0 (default): as train.py, a random masks_to_train of them per image. */
     int all_masks;
-    uint64_t seed;            /* the random masks' stream; each iteration draws its own */
+    uint64_t seed;            /* the random masks' stream; each iteration draws its own; and
+                                 the fresh or re-initialised layers' values */
+    /* Classes, background included (2..YOLACT_MAX_CLASSES), or 0 (default): the
+     * checkpoint's. A checkpoint with another count (an official COCO one fine-tuned on a
+     * data set of its own) gets its class-dependent layers made again as
+     * yolact_trainer_create_fresh makes them (prediction_layers.*.conf_layer and
+     * semantic_seg_conv), and yolact_trainer_notes says so. */
+    int num_classes;
+    /* yolact_trainer_create_fresh's network size; zeros (default): the preset's official
+     * one. Bottleneck blocks per ResNet stage (yolact_base 3, 4, 23, 3; yolact_resnet50 3,
+     * 4, 6, 3), all four or none; the width of the FPN, the protonet and the head (256). */
+    int backbone_blocks[4];
+    int features;
     /* Non-zero: trainable BatchNorm, as train.py runs it at 6 or more images per GPU
      * (cfg.freeze_bn off): each BatchNorm normalises with the statistics of the whole batch
      * (a batch of one image works, its own statistics), its weight and bias get gradients
@@ -360,7 +379,32 @@ YOLACT_API void yolact_trainer_options_init(yolact_trainer_options *options);
 YOLACT_API yolact_status yolact_trainer_create(const char *checkpoint_path,
                                                const yolact_trainer_options *options,
                                                yolact_trainer **trainer);
+/* A trainer for a network made from nothing: the preset's (ResNet YOLACT presets only;
+ * DarkNet and YOLACT++ are YOLACT_ERR_UNSUPPORTED) with num_classes classes (background
+ * included, 2..YOLACT_MAX_CLASSES) and options->backbone_blocks / features' size,
+ * initialised as the official Yolact.init_weights does without a pretrained backbone: the
+ * backbone's convolutions as PyTorch's default (U(+-1/sqrt(fan_in))), every other
+ * convolution xavier_uniform_ with zero biases, BatchNorm the identity (weight 1, bias 0,
+ * mean 0, variance 1); every value drawn from options->seed. options->num_classes is not
+ * read. */
+YOLACT_API yolact_status yolact_trainer_create_fresh(const char *preset, int num_classes,
+                                                     const yolact_trainer_options *options,
+                                                     yolact_trainer **trainer);
 YOLACT_API void yolact_trainer_destroy(yolact_trainer *trainer); /* NULL is fine */
+
+/* What creating the trainer changed in its checkpoint, in words ("" when nothing): the
+ * class-dependent layers re-initialised for options.num_classes. Valid until destroy. */
+YOLACT_API const char *yolact_trainer_notes(const yolact_trainer *trainer);
+
+/* The classes' names (count = num_classes - 1, background excluded, each one non-empty
+ * line) and their category ids (positive, or NULL: numbered 1..count by the loader), both
+ * copied. yolact_trainer_save_weights (.safetensors) and _save_state write them into the
+ * file's metadata (YOLACT_CLASS_NAMES_METADATA, YOLACT_CATEGORY_IDS_METADATA), so
+ * yolact_model_load names the trained classes. A trainer made from a checkpoint or loaded
+ * from a state that stores them for its class count takes them from there. */
+YOLACT_API yolact_status yolact_trainer_set_classes(yolact_trainer *trainer, int count,
+                                                    const char *const *names,
+                                                    const int *category_ids);
 
 /* One object of an image's ground truth. */
 typedef struct yolact_gt_object {
@@ -413,10 +457,15 @@ YOLACT_API yolact_status yolact_trainer_evaluate(yolact_trainer *trainer,
 /* Iterations taken (steps, skipped ones included), and the rate the last one used. */
 YOLACT_API int64_t yolact_trainer_iteration(const yolact_trainer *trainer);
 YOLACT_API double yolact_trainer_lr(const yolact_trainer *trainer);
+/* The network's preset name (static storage) and its input side S (images are trained at
+ * S x S); NULL and 0 for a NULL trainer. */
+YOLACT_API const char *yolact_trainer_preset(const yolact_trainer *trainer);
+YOLACT_API int yolact_trainer_input_size(const yolact_trainer *trainer);
 
 /* The weights as a checkpoint: .pth (torch.save's zip, read by torch.load and the official
- * Yolact.load_weights) when path ends in ".pth", else .safetensors (float32). Written all or
- * nothing: a failure leaves any earlier file at path as it was. */
+ * Yolact.load_weights) when path ends in ".pth", else .safetensors (float32, with the
+ * classes of yolact_trainer_set_classes in its metadata). Written all or nothing: a failure
+ * leaves any earlier file at path as it was. */
 YOLACT_API yolact_status yolact_trainer_save_weights(const yolact_trainer *trainer,
                                                      const char *path);
 /* The last step's gradient of every trainable parameter, float32 .safetensors under its

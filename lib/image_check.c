@@ -4,7 +4,8 @@
 #include "input_limits.h"
 #include "status.h"
 
-yolact_status yl_image_check(const yolact_image *im, int index, yolact_backend backend)
+yolact_status yl_image_check(const yolact_image *im, int index, yolact_backend backend,
+                             int float_ok)
 {
     if (!im->data)
         return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "image %d has no pixels", index);
@@ -14,12 +15,17 @@ yolact_status yl_image_check(const yolact_image *im, int index, yolact_backend b
         return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "image %d is %dx%d, outside 1..%d a side "
                        "and %lld pixels", index, im->width, im->height, yl_limit_image_side(),
                        (long long)yl_limit_image_pixels());
-    if (im->stride < (size_t)im->width * 3)
-        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "image %d stride %zu is smaller than a row "
-                       "(%d bytes)", index, im->stride, im->width * 3);
-    if (im->format != YOLACT_PIXEL_RGB8 && im->format != YOLACT_PIXEL_BGR8)
+    if (im->format != YOLACT_PIXEL_RGB8 && im->format != YOLACT_PIXEL_BGR8 &&
+        im->format != YOLACT_PIXEL_BGR32F)
         return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "image %d has unknown pixel format %d",
                        index, (int)im->format);
+    if (im->format == YOLACT_PIXEL_BGR32F && !float_ok)
+        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "image %d has float pixels "
+                       "(YOLACT_PIXEL_BGR32F), which only the trainer reads", index);
+    const size_t pixel_bytes = im->format == YOLACT_PIXEL_BGR32F ? 3 * sizeof(float) : 3;
+    if (im->stride / pixel_bytes < (size_t)im->width)
+        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "image %d stride %zu is smaller than a row "
+                       "(%zu bytes)", index, im->stride, pixel_bytes * (size_t)im->width);
     if (im->memory != YOLACT_MEMORY_HOST && im->memory != YOLACT_MEMORY_DEVICE)
         return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "image %d has unknown memory kind %d",
                        index, (int)im->memory);

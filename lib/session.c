@@ -271,7 +271,7 @@ yolact_status yolact_session_detect_batch(yolact_session *s, const yolact_image 
         return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "batch of %d images is outside 1..4096",
                        count);
     for (int i = 0; i < count; i++)
-        YL_TRY(yl_image_check(&images[i], i, s->backend_kind));
+        YL_TRY(yl_image_check(&images[i], i, s->backend_kind, 0));
     YL_TRY(ensure_slots(s, count));
     batch_sink sink = {s, images, results};
     return s->backend->run(s->state, images, count, take_frame, &sink);

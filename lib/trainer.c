@@ -6,11 +6,13 @@
  * BatchNorm the convolutions are made without it, and the pass reads its weight and bias
  * and moves its running statistics in the state dict itself (lib/cpu/train_batchnorm.c). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backend.h"
 #include "image_check.h"
+#include "model/fresh_network.h"
 #include "status.h"
 #include "train/lr_schedule.h"
 #include "train/sgd.h"
@@ -32,6 +34,10 @@ struct yolact_trainer {
     yl_lr_schedule schedule;
     int64_t iteration;
     double last_lr;
+    /* The classes' names and category ids, one a line (the checkpoint metadata's layout),
+     * or NULL: written into what the trainer saves. */
+    char *class_names, *category_ids;
+    char notes[512];              /* what creation changed (yolact_trainer_notes) */
 };
 
 void yolact_trainer_options_init(yolact_trainer_options *o)
@@ -64,6 +70,22 @@ static yolact_status check_options(const yolact_trainer_options *o)
         if (o->lr_steps[i] < o->lr_steps[i - 1])
             return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "trainer options: lr_steps must "
                            "ascend");
+    if (o->num_classes != 0 && (o->num_classes < 2 || o->num_classes > YOLACT_MAX_CLASSES))
+        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "trainer options: num_classes %d is not "
+                       "0 or 2..%d (background included)", o->num_classes, YOLACT_MAX_CLASSES);
+    int given = 0;
+    for (int i = 0; i < 4; i++) {
+        if (o->backbone_blocks[i] < 0 || o->backbone_blocks[i] > 64)
+            return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "trainer options: backbone_blocks[%d] "
+                           "is %d, not 0..64", i, o->backbone_blocks[i]);
+        given += o->backbone_blocks[i] > 0;
+    }
+    if (given != 0 && given != 4)
+        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "trainer options: backbone_blocks must be "
+                       "all 0 (the preset's) or all at least 1");
+    if (o->features < 0 || o->features > 4096)
+        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "trainer options: features %d is not "
+                       "0..4096", o->features);
     return YOLACT_OK;
 }
 
@@ -140,14 +162,129 @@ static yolact_status rebuild(yolact_trainer *t)
                                 t->opt.num_threads, &t->pass);
 }
 
-yolact_status yolact_trainer_create(const char *path, const yolact_trainer_options *options,
-                                    yolact_trainer **out)
+/* The line count of text (a last line without its newline counts). */
+static int count_lines(const char *text)
 {
-    yl_clear_error();
-    if (!path || !out)
-        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "yolact_trainer_create: %s is NULL",
-                       path ? "trainer" : "checkpoint path");
-    *out = NULL;
+    int n = 0;
+    for (const char *at = text; *at; n++) {
+        const char *end = strchr(at, '\n');
+        at = end ? end + 1 : at + strlen(at);
+    }
+    return n;
+}
+
+/* The classes besides the background of a state dict: semantic_seg_conv's outputs (every
+ * trainer's weights have it), or -1. */
+static int foreground_classes(const yl_tensor_table *table)
+{
+    const yl_tensor *segm = yl_tensor_table_find(table, segm_keys[0]);
+    return segm && segm->ndim >= 1 ? (int)segm->shape[0] : -1;
+}
+
+/* The class names and ids a table's metadata holds, where they fit its classes. */
+static yolact_status adopt_stored_classes(yolact_trainer *t, const yl_tensor_table *table)
+{
+    const char *names = yl_tensor_table_metadata(table, YOLACT_CLASS_NAMES_METADATA);
+    const char *ids = yl_tensor_table_metadata(table, YOLACT_CATEGORY_IDS_METADATA);
+    const int classes = foreground_classes(table);
+    char *names_copy = names && count_lines(names) == classes ? strdup(names) : NULL;
+    char *ids_copy = ids && count_lines(ids) == classes ? strdup(ids) : NULL;
+    if ((names && count_lines(names) == classes && !names_copy) ||
+        (ids && count_lines(ids) == classes && !ids_copy)) {
+        free(names_copy);
+        free(ids_copy);
+        return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory for the class names");
+    }
+    if (names_copy || ids_copy) {
+        free(t->class_names);
+        free(t->category_ids);
+        t->class_names = names_copy;
+        t->category_ids = ids_copy;
+    }
+    return YOLACT_OK;
+}
+
+/* A fresh tensor in t's place, its first dimension rows, its values zero. */
+static yolact_status reshape_zeroed(yl_tensor *t, int64_t rows)
+{
+    int64_t numel = rows;
+    for (int d = 1; d < t->ndim; d++)
+        numel *= t->shape[d];
+    float *data = calloc((size_t)numel, sizeof *data);
+    if (!data)
+        return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory for '%s'", t->name);
+    free(t->data);
+    t->data = data;
+    t->dtype = YL_DTYPE_F32;
+    t->shape[0] = rows;
+    t->numel = numel;
+    return YOLACT_OK;
+}
+
+/* Train a checkpoint for num_classes classes (background included) when it has another
+ * count: the class-dependent layers (every prediction layer's conf_layer and
+ * semantic_seg_conv) made again as the official init_weights makes them (xavier_uniform_
+ * weights, zero biases), the rest kept; t->notes says so. */
+static yolact_status reinit_class_layers(yolact_trainer *t, int num_classes)
+{
+    const yl_tensor *segm = yl_tensor_table_find(&t->weights, segm_keys[0]);
+    if (!segm || segm->ndim != 4 || segm->shape[0] < 1)
+        return yl_fail(YOLACT_ERR_MODEL, "no semantic_seg_conv.weight (out, in, 1, 1) to "
+                       "tell the checkpoint's classes");
+    const int old_classes = (int)segm->shape[0] + 1;
+    if (old_classes == num_classes)
+        return YOLACT_OK;
+    uint64_t rng = t->opt.seed ^ 0x636c617373657321ULL; /* apart from the masks' stream */
+    int layers = 0;
+    for (size_t i = 0; i < t->weights.count; i++) {
+        yl_tensor *w = &t->weights.tensors[i];
+        const char *tail = strstr(w->name, ".conf_layer.");
+        int conf = strncmp(w->name, "prediction_layers.", 18) == 0 && tail &&
+                   (strcmp(tail, ".conf_layer.weight") == 0 ||
+                    strcmp(tail, ".conf_layer.bias") == 0);
+        int seg = strcmp(w->name, segm_keys[0]) == 0 || strcmp(w->name, segm_keys[1]) == 0;
+        if (!conf && !seg)
+            continue;
+        if (w->ndim < 1 || !w->data || (conf && w->shape[0] % old_classes != 0))
+            return yl_fail(YOLACT_ERR_MODEL, "'%s' does not have a multiple of the %d classes "
+                           "semantic_seg_conv implies", w->name, old_classes);
+        int64_t per_class = conf ? w->shape[0] / old_classes : 1;
+        YL_TRY(reshape_zeroed(w, conf ? per_class * num_classes : num_classes - 1));
+        if (w->ndim == 4)
+            yl_fill_xavier_uniform(w, &rng), layers++;
+    }
+    snprintf(t->notes, sizeof t->notes, "the checkpoint has %d classes, the trainer %d: "
+             "re-initialised %d class-dependent layers (prediction_layers.*.conf_layer, "
+             "semantic_seg_conv)", old_classes, num_classes, layers);
+    return YOLACT_OK;
+}
+
+/* What every trainer needs once its weights are in place: the network, the gradient
+ * tensors, the schedule. Frees t on failure. */
+static yolact_status finish_create(yolact_trainer *t, const char *source, yolact_trainer **out)
+{
+    yolact_status s = rebuild(t);
+    for (int i = 0; s == YOLACT_OK && i < num_params(t); i++) {
+        const yl_tensor *w = yl_tensor_table_find(&t->weights, param_name(t, i));
+        yl_tensor *g;
+        s = w ? table_add(&t->grads, w, &g)
+              : yl_fail(YOLACT_ERR_INTERNAL, "no weight '%s'", param_name(t, i));
+    }
+    if (s == YOLACT_OK)
+        s = adopt_stored_classes(t, &t->weights);
+    if (s != YOLACT_OK) {
+        yolact_trainer_destroy(t);
+        return yl_fail_context(s, "%s: ", source);
+    }
+    restart_schedule(t);
+    t->last_lr = t->opt.lr;
+    *out = t;
+    return YOLACT_OK;
+}
+
+/* A trainer with t->opt set from options (or the defaults) and the preset they name. */
+static yolact_status start_create(const yolact_trainer_options *options, yolact_trainer **out)
+{
     yolact_trainer_options defaults;
     yolact_trainer_options_init(&defaults);
     YL_TRY(check_options(options ? options : &defaults));
@@ -158,25 +295,126 @@ yolact_status yolact_trainer_create(const char *path, const yolact_trainer_optio
     t->preset_source = YOLACT_PRESET_GIVEN;
     yolact_status s = t->opt.preset ? yl_preset_lookup(t->opt.preset, &t->preset) : YOLACT_OK;
     t->opt.preset = NULL;
-    if (s == YOLACT_OK)
-        s = yl_weights_read(path, &t->weights);
+    if (s != YOLACT_OK) {
+        free(t);
+        return s;
+    }
+    *out = t;
+    return YOLACT_OK;
+}
+
+yolact_status yolact_trainer_create(const char *path, const yolact_trainer_options *options,
+                                    yolact_trainer **out)
+{
+    yl_clear_error();
+    if (!path || !out)
+        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "yolact_trainer_create: %s is NULL",
+                       path ? "trainer" : "checkpoint path");
+    *out = NULL;
+    yolact_trainer *t;
+    YL_TRY(start_create(options, &t));
+    yolact_status s = yl_weights_read(path, &t->weights);
     if (s == YOLACT_OK && !t->preset)
         t->preset = yl_preset_untold(path, &t->weights, &t->preset_source);
-    if (s == YOLACT_OK)
-        s = rebuild(t);
-    for (int i = 0; s == YOLACT_OK && i < num_params(t); i++) {
-        const yl_tensor *w = yl_tensor_table_find(&t->weights, param_name(t, i));
-        yl_tensor *g;
-        s = w ? table_add(&t->grads, w, &g)
-              : yl_fail(YOLACT_ERR_INTERNAL, "no weight '%s'", param_name(t, i));
-    }
+    if (s == YOLACT_OK && t->opt.num_classes)
+        s = reinit_class_layers(t, t->opt.num_classes);
     if (s != YOLACT_OK) {
         yolact_trainer_destroy(t);
         return yl_fail_context(s, "%s: ", path);
     }
-    restart_schedule(t);
-    t->last_lr = t->opt.lr;
-    *out = t;
+    return finish_create(t, path, out);
+}
+
+yolact_status yolact_trainer_create_fresh(const char *preset, int num_classes,
+                                          const yolact_trainer_options *options,
+                                          yolact_trainer **out)
+{
+    yl_clear_error();
+    if (!preset || !out)
+        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "yolact_trainer_create_fresh: %s is NULL",
+                       preset ? "trainer" : "preset");
+    *out = NULL;
+    if (num_classes < 2 || num_classes > YOLACT_MAX_CLASSES)
+        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "yolact_trainer_create_fresh: num_classes "
+                       "%d is not 2..%d (background included)", num_classes,
+                       YOLACT_MAX_CLASSES);
+    yolact_trainer_options o;
+    yolact_trainer_options_init(&o);
+    if (options)
+        o = *options;
+    o.preset = preset;
+    yolact_trainer *t;
+    YL_TRY(start_create(&o, &t));
+    yl_fresh_network_size size = {.features = t->opt.features};
+    memcpy(size.backbone_blocks, t->opt.backbone_blocks, sizeof size.backbone_blocks);
+    yolact_status s = yl_fresh_network(t->preset, &size, num_classes, t->opt.seed, &t->weights);
+    if (s != YOLACT_OK) {
+        yolact_trainer_destroy(t);
+        return s;
+    }
+    return finish_create(t, preset, out);
+}
+
+const char *yolact_trainer_notes(const yolact_trainer *t)
+{
+    return t ? t->notes : "";
+}
+
+/* text's lines joined from count strings, or NULL when out of memory. */
+static char *join_lines(int count, const char *const *lines)
+{
+    size_t n = 1;
+    for (int i = 0; i < count; i++)
+        n += strlen(lines[i]) + 1;
+    char *text = malloc(n), *at = text;
+    for (int i = 0; text && i < count; i++)
+        at += sprintf(at, "%s%s", lines[i], i + 1 < count ? "\n" : "");
+    if (text)
+        *at = '\0';
+    return text;
+}
+
+yolact_status yolact_trainer_set_classes(yolact_trainer *t, int count,
+                                         const char *const *names, const int *category_ids)
+{
+    yl_clear_error();
+    if (!t || !names)
+        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "yolact_trainer_set_classes: %s is NULL",
+                       t ? "names" : "trainer");
+    if (count != foreground_classes(&t->weights))
+        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "yolact_trainer_set_classes: %d names for "
+                       "a network of %d classes besides the background", count,
+                       foreground_classes(&t->weights));
+    for (int i = 0; i < count; i++) {
+        if (!names[i] || !names[i][0] || strchr(names[i], '\n') || strchr(names[i], '\r'))
+            return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "yolact_trainer_set_classes: class "
+                           "%d's name is %s", i, !names[i] ? "NULL" : !names[i][0] ? "empty"
+                           : "more than one line");
+        if (category_ids && category_ids[i] < 1)
+            return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "yolact_trainer_set_classes: class "
+                           "%d's category id %d is not positive", i, category_ids[i]);
+    }
+    char *text = join_lines(count, names), *ids = NULL;
+    if (text && category_ids) {
+        char **numbers = calloc((size_t)count, sizeof *numbers);
+        char *digits = calloc((size_t)count, 12);
+        for (int i = 0; numbers && digits && i < count; i++) {
+            numbers[i] = digits + 12 * (size_t)i;
+            snprintf(numbers[i], 12, "%d", category_ids[i]);
+        }
+        ids = numbers && digits ? join_lines(count, (const char *const *)numbers) : NULL;
+        free(numbers);
+        free(digits);
+    }
+    if (!text || (category_ids && !ids)) {
+        free(text);
+        free(ids);
+        return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory for the class names");
+    }
+    free(t->class_names);
+    free(t->category_ids);
+    t->class_names = text;
+    t->category_ids = ids;
     return YOLACT_OK;
 }
 
@@ -189,6 +427,8 @@ void yolact_trainer_destroy(yolact_trainer *t)
     yl_tensor_table_free(&t->weights);
     yl_tensor_table_free(&t->momentum);
     yl_tensor_table_free(&t->grads);
+    free(t->class_names);
+    free(t->category_ids);
     free(t);
 }
 
@@ -198,7 +438,7 @@ static yolact_status prepare_batch(const yolact_trainer *t, const yolact_image *
                                    const yolact_ground_truth *truth, int batch, yl_gt *gt)
 {
     for (int b = 0; b < batch; b++) {
-        YL_TRY(yl_image_check(&images[b], b, YOLACT_BACKEND_CPU));
+        YL_TRY(yl_image_check(&images[b], b, YOLACT_BACKEND_CPU, 1));
         const yolact_ground_truth *g = &truth[b];
         if (g->count < 0 || (g->count > 0 && !g->objects))
             return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "ground truth of image %d: %d objects "
@@ -315,10 +555,35 @@ double yolact_trainer_lr(const yolact_trainer *t)
     return t ? t->last_lr : 0;
 }
 
+const char *yolact_trainer_preset(const yolact_trainer *t)
+{
+    return t ? t->preset->name : NULL;
+}
+
+int yolact_trainer_input_size(const yolact_trainer *t)
+{
+    return t ? t->preset->input_size : 0;
+}
+
 static int ends_with(const char *s, const char *tail)
 {
     size_t n = strlen(s), k = strlen(tail);
     return n >= k && strcmp(s + n - k, tail) == 0;
+}
+
+/* The classes' metadata pairs (as yolact_model_load reads them) after first, into pairs
+ * (room for 7 entries), NULL-terminated. */
+static void class_metadata(const yolact_trainer *t, const char *const *first,
+                           const char *pairs[7])
+{
+    int n = 0;
+    for (; first && first[n]; n++)
+        pairs[n] = first[n];
+    if (t->class_names)
+        pairs[n++] = YOLACT_CLASS_NAMES_METADATA, pairs[n++] = t->class_names;
+    if (t->category_ids)
+        pairs[n++] = YOLACT_CATEGORY_IDS_METADATA, pairs[n++] = t->category_ids;
+    pairs[n] = NULL;
 }
 
 yolact_status yolact_trainer_save_weights(const yolact_trainer *t, const char *path)
@@ -327,9 +592,11 @@ yolact_status yolact_trainer_save_weights(const yolact_trainer *t, const char *p
     if (!t || !path)
         return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "yolact_trainer_save_weights: %s is NULL",
                        t ? "path" : "trainer");
+    const char *metadata[7];
+    class_metadata(t, NULL, metadata);
     return ends_with(path, ".pth") ? yl_weights_write_pth(&t->weights, path)
                                    : yl_weights_write_safetensors(&t->weights, YL_DTYPE_F32,
-                                                                  NULL, path);
+                                                                  metadata, path);
 }
 
 yolact_status yolact_trainer_save_gradients(const yolact_trainer *t, const char *path)
@@ -355,7 +622,9 @@ yolact_status yolact_trainer_save_state(const yolact_trainer *t, const char *pat
                 .weight_decay = t->opt.weight_decay},
         .weights = t->weights,
         .momentum = t->momentum};
-    const char *const metadata[] = {"preset", t->preset->name, NULL};
+    const char *const preset[] = {"preset", t->preset->name, NULL};
+    const char *metadata[7];
+    class_metadata(t, preset, metadata);
     return yl_train_state_write(&state, metadata, path);
 }
 
@@ -376,6 +645,11 @@ yolact_status yolact_trainer_load_state(yolact_trainer *t, const char *path)
                            "network's", path, g->name, w ? "of another shape" : "missing");
         }
     }
+    yolact_status s = adopt_stored_classes(t, &state.weights);
+    if (s != YOLACT_OK) {
+        yl_train_state_free(&state);
+        return s;
+    }
     yl_tensor_table_free(&t->weights);
     yl_tensor_table_free(&t->momentum);
     t->weights = state.weights;
@@ -383,6 +657,6 @@ yolact_status yolact_trainer_load_state(yolact_trainer *t, const char *path)
     t->iteration = state.iteration;
     t->last_lr = state.sgd.lr;
     restart_schedule(t);
-    yolact_status s = rebuild(t);
+    s = rebuild(t);
     return s == YOLACT_OK ? s : yl_fail_context(s, "%s: ", path);
 }

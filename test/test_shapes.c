@@ -82,6 +82,41 @@ static int count_of(const char *text, const char *needle)
     return n;
 }
 
+/* Every backslash of the JSON text starts one of JSON's escapes; the number of escaped
+ * backslashes. */
+static int escaped_backslashes(const char *json)
+{
+    int n = 0;
+    for (const char *at = json; (at = strchr(at, '\\')); at += 2) {
+        ck_assert_msg(at[1] && strchr("\"\\/bfnrtu", at[1]), "bad escape '\\%c'", at[1]);
+        n += at[1] == '\\';
+    }
+    return n;
+}
+
+/* The RLE alphabet holds a backslash: the counts are written as JSON strings, escaped
+ * (seed 1's first 8 images have one). */
+START_TEST(rle_counts_are_escaped)
+{
+    char dir[] = "/tmp/yolact-shapes-XXXXXX", cmd[512], path[600], *out;
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(cmd, sizeof cmd, "build/yolact-shapes --out %s/set --train 8 --val 1 --seed 1",
+             dir);
+    ck_assert_msg(yl_test_run(cmd, &out) == 0, "%s:\n%s", cmd, out);
+    free(out);
+    snprintf(path, sizeof path, "%s/set/annotations/train.json", dir);
+    size_t size;
+    char *json = (char *)yl_test_read_file(path, &size);
+    ck_assert_ptr_nonnull(json);
+    json = realloc(json, size + 1);
+    json[size] = '\0';
+    ck_assert_int_gt(escaped_backslashes(json), 0);
+    free(json);
+    snprintf(cmd, sizeof cmd, "rm -r %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 START_TEST(program_writes_both_splits)
 {
     char dir[] = "/tmp/yolact-shapes-XXXXXX", cmd[512], path[600], *out;
@@ -102,6 +137,7 @@ START_TEST(program_writes_both_splits)
         ck_assert_int_eq(count_of(json, "\"supercategory\""), SHAPE_KINDS);
         int objects = count_of(json, "\"image_id\"");
         ck_assert_msg(objects >= (s ? 2 : 3) && objects <= (s ? 8 : 12), "%d", objects);
+        escaped_backslashes(json);
         free(json);
         for (int i = 1; i <= (s ? 2 : 3); i++) {
             yolact_image image;
@@ -149,6 +185,7 @@ Suite *shapes_suite(void)
     tcase_add_test(tc, scenes_follow_from_the_seed);
     tcase_add_test(tc, annotations_are_the_pixels_drawn);
     tcase_add_test(tc, program_writes_both_splits);
+    tcase_add_test(tc, rle_counts_are_escaped);
     tcase_add_test(tc, program_refuses_bad_arguments);
     suite_add_tcase(s, tc);
     return s;

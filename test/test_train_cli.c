@@ -1,8 +1,9 @@
 /* yolact-train --parity-step on the parity-train copy (test/data/train/): its losses.json,
  * grads.safetensors and sgd.json against the reference within the README's tolerances (with
  * --train-batchnorm, the losses against test/data/train/bn), and
- * bad arguments and cases refused with a message and a nonzero exit; and the train-step
- * example. */
+ * bad arguments and cases refused with a message and a nonzero exit; the train-step
+ * example; and yolact-train over a generated shapes set (the CI's short run: the loss falls,
+ * resume is bit for bit, checkpoints detect) with its own refusals. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,7 +151,7 @@ static void expect_refusal(const char *args, int code, const char *says)
 START_TEST(bad_arguments_are_refused)
 {
     char args[1024];
-    expect_refusal("", 2, "--parity-step");
+    expect_refusal("", 2, "--images DIR is required");
     expect_refusal("--parity-step --weights x.pth --images . --out /tmp", 2, "--gt is required");
     expect_refusal(CASE_ARGS " --out /tmp --sgd-steps 0", 2, "--sgd-steps");
     expect_refusal(CASE_ARGS " --out /tmp --sgd-steps 1.5", 2, "whole number");
@@ -234,6 +235,179 @@ START_TEST(train_step_example_runs)
 }
 END_TEST
 
+/* The data-set mode's options for a tiny run: a fresh yolact_resnet50 with one block a
+ * stage and 16 features (a step takes seconds), one image a batch, the same image each time
+ * (no augmentation), a constant rate. */
+#define TINY_RUN                                                                          \
+    "--preset yolact_resnet50 --backbone-blocks 1,1,1,1 --features 16 --batch 1 "         \
+    "--warmup 0 --lr 1e-3 --no-augment --threads 2 --workers 1 --seed 5 --log-every 1 "
+
+/* The shapes set of one training and one validation image, in out_dir/shapes. */
+static void write_shapes(void)
+{
+    char args[256], *log;
+    snprintf(args, sizeof args, "--out %s/shapes --train 1 --val 1 --size 96x96 --seed 3",
+             out_dir);
+    int rc = run_program("yolact-shapes", args, &log);
+    ck_assert_msg(rc == 0, "yolact-shapes: exit %d: %s", rc, log);
+    free(log);
+}
+
+/* yolact-train over out_dir/shapes into out_dir/<out> with more options; its exit code. */
+static int train_shapes(const char *more, const char *out, char **log)
+{
+    char args[1536];
+    snprintf(args, sizeof args, TINY_RUN "--images %s/shapes/train --annotations "
+             "%s/shapes/annotations/train.json --out %s/%s %s", out_dir, out_dir, out_dir, out,
+             more);
+    return run_train(args, log);
+}
+
+/* The totals of the log's loss records, in order, into totals (up to n); their count. */
+static int logged_totals(const char *log, double *totals, int n)
+{
+    int count = 0;
+    for (const char *line = log; line && *line && count < n; line = strchr(line, '\n')) {
+        line += *line == '\n';
+        long it;
+        double lr, b, c, m, seg, total;
+        if (sscanf(line, "loss\t%ld\t%lf\t%lf\t%lf\t%lf\t%lf\t%lf", &it, &lr, &b, &c, &m, &seg,
+                   &total) == 7)
+            totals[count++] = total;
+    }
+    return count;
+}
+
+static int same_bytes(const char *a, const char *b)
+{
+    char cmd[640];
+    snprintf(cmd, sizeof cmd, "cmp -s %s %s", a, b);
+    return system(cmd) == 0;
+}
+
+/* The CI's short run: a fresh tiny network on a generated shapes image, 4 iterations with a
+ * validation pass: the loss falls, a checkpoint is written every 2 iterations as
+ * .safetensors and .pth with the state, the log and curves appear; 2 iterations, then
+ * --resume for 2 more, give the same bytes as the 4; the checkpoint detects with
+ * yolact-detect under the shapes' names, and its .pth loads there too. */
+START_TEST(data_set_run_learns_resumes_and_round_trips)
+{
+    write_shapes();
+    char more[1024], path[256], path2[256], *log;
+    snprintf(more, sizeof more, "--iterations 4 --save-every 2 --pth --val-images "
+             "%s/shapes/val --val-annotations %s/shapes/annotations/val.json --val-every 4",
+             out_dir, out_dir);
+    int rc = train_shapes(more, "a", &log);
+    ck_assert_msg(rc == 0 && strstr(log, "[     4/4] lr 0.001  B ") &&
+                      strstr(log, "validation at 4: box AP "),
+                  "exit %d: %s", rc, log);
+    free(log);
+    double totals[8];
+    char *text = out_text("a/train_log.tsv");
+    ck_assert_int_eq(logged_totals(text, totals, 8), 4);
+    ck_assert_ptr_nonnull(strstr(text, "\nap\t4\t"));
+    free(text);
+    printf("train_cli: tiny run's total loss %.6g -> %.6g over 4 iterations\n", totals[0],
+           totals[3]);
+    ck_assert_msg(totals[3] < totals[0] && totals[3] < totals[2], "the loss did not fall: "
+                  "%g %g %g %g", totals[0], totals[1], totals[2], totals[3]);
+    const char *files[] = {"yolact_resnet50_2_2.safetensors", "yolact_resnet50_2_2.pth",
+                           "yolact_resnet50_4_4.safetensors", "yolact_resnet50_4_4.pth",
+                           "state.safetensors", "curves.png"};
+    struct stat st;
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(path, sizeof path, "%s/a/%s", out_dir, files[i]);
+        ck_assert_msg(stat(path, &st) == 0 && st.st_size > 0, "no %s", path);
+    }
+
+    ck_assert_int_eq(train_shapes("--iterations 2", "b", &log), 0);
+    free(log);
+    snprintf(more, sizeof more, "--iterations 4 --resume %s/b/state.safetensors", out_dir);
+    rc = train_shapes(more, "b", &log);
+    ck_assert_msg(rc == 0 && strstr(log, "iterations 2..4"), "exit %d: %s", rc, log);
+    free(log);
+    snprintf(path, sizeof path, "%s/a/yolact_resnet50_4_4.safetensors", out_dir);
+    snprintf(path2, sizeof path2, "%s/b/yolact_resnet50_4_4.safetensors", out_dir);
+    ck_assert_msg(same_bytes(path, path2), "2 + resumed 2 iterations differ from 4");
+    text = out_text("b/train_log.tsv");
+    ck_assert_int_eq(logged_totals(text, totals, 8), 4);
+    free(text);
+
+    snprintf(more, sizeof more, "-m %s --score-threshold 0 --top-k 3 %s/shapes/val/000001.png",
+             path, out_dir);
+    rc = run_program("yolact-detect", more, &log);
+    ck_assert_msg(rc == 0 && (strstr(log, "circle") || strstr(log, "square") ||
+                              strstr(log, "triangle") || strstr(log, "star")),
+                  "exit %d: %s", rc, log);
+    ck_assert_msg(strstr(log, "person") == NULL, "%s", log);
+    free(log);
+    snprintf(more, sizeof more, "-m %s/a/yolact_resnet50_4_4.pth --describe", out_dir);
+    rc = run_program("yolact-detect", more, &log);
+    ck_assert_msg(rc == 0 && strstr(log, "7 classes"), "exit %d: %s", rc, log);
+    free(log);
+}
+END_TEST
+
+/* The data-set mode's bad arguments (exit 2) and bad data sets (exit 3), each with its
+ * message; nothing trained. */
+START_TEST(data_set_refusals)
+{
+    char args[1536];
+    const char *tiny = TINY_RUN "--images /nowhere --annotations /nowhere.json --out /tmp ";
+    expect_refusal("--images x --annotations y.json --out /tmp", 2, "give -m START");
+    expect_refusal("--preset yolact_resnet50 --annotations y.json --out /tmp", 2,
+                   "--images DIR is required");
+    expect_refusal("--preset yolact_resnet50 --images x --out /tmp", 2,
+                   "--annotations FILE is required");
+    snprintf(args, sizeof args, "%s--batch 0", tiny);
+    expect_refusal(args, 2, "--batch");
+    snprintf(args, sizeof args, "%s--iterations 2.5", tiny);
+    expect_refusal(args, 2, "whole number");
+    snprintf(args, sizeof args, "%s--lr-steps 500,300", tiny);
+    expect_refusal(args, 2, "--lr-steps must ascend");
+    snprintf(args, sizeof args, "%s--lr-steps 1,2,3,4,5,6,7,8,9", tiny);
+    expect_refusal(args, 2, "at most 8");
+    snprintf(args, sizeof args, "%s--backbone-blocks 1,1,1", tiny);
+    expect_refusal(args, 2, "4 numbers");
+    snprintf(args, sizeof args, "%s--val-images /v", tiny);
+    expect_refusal(args, 2, "go together");
+    expect_refusal("-m x.pth --features 8 --images x --annotations y.json --out /tmp", 2,
+                   "size a fresh network");
+    expect_refusal(CASE_ARGS " --out /tmp --batch 2", 2, "do not go with --parity-step");
+    expect_refusal("--preset yolact_resnet50 --images x --annotations y.json --out /tmp --gt g",
+                   2, "--gt is for --parity-step");
+
+    /* Data sets that do not read: exit 3 naming the file. */
+    snprintf(args, sizeof args, TINY_RUN "--images %s --annotations %s/none.json --out %s",
+             out_dir, out_dir, out_dir);
+    expect_refusal(args, 3, "none.json");
+    char path[128];
+    snprintf(path, sizeof path, "%s/broken.json", out_dir);
+    FILE *f = fopen(path, "w");
+    fputs("{\"images\": [", f);
+    fclose(f);
+    snprintf(args, sizeof args, TINY_RUN "--images %s --annotations %s --out %s", out_dir, path,
+             out_dir);
+    expect_refusal(args, 3, "broken.json");
+    f = fopen(path, "w");
+    fputs("{\"images\": [{\"id\": 1, \"width\": 8, \"height\": 8, \"file_name\": \"gone.png\"}],"
+          " \"categories\": [{\"id\": 4, \"name\": \"thing\"}], \"annotations\": [{\"id\": 1, "
+          "\"image_id\": 1, \"category_id\": 4, \"iscrowd\": 0, \"area\": 4, \"bbox\": [1, 1, "
+          "2, 2], \"segmentation\": [[1, 1, 3, 1, 3, 3, 1, 3]]}]}", f);
+    fclose(f);
+    snprintf(args, sizeof args, TINY_RUN "--iterations 1 --images %s --annotations %s --out %s",
+             out_dir, path, out_dir);
+    expect_refusal(args, 3, "gone.png");
+    /* A run that cannot start: exit 1 naming what. */
+    snprintf(args, sizeof args, "--preset yolact_darknet53 --iterations 1 --images %s "
+             "--annotations %s --out %s", out_dir, path, out_dir);
+    expect_refusal(args, 1, "ResNet");
+    snprintf(args, sizeof args, TINY_RUN "--iterations 1 --images %s --annotations %s --out %s "
+             "--resume %s/no_state.safetensors", out_dir, path, out_dir, out_dir);
+    expect_refusal(args, 1, "no_state.safetensors");
+}
+END_TEST
+
 Suite *train_cli_suite(void)
 {
     Suite *s = suite_create("train_cli");
@@ -252,5 +426,12 @@ Suite *train_cli_suite(void)
     tcase_add_test(parity, hostile_case_is_refused);
     tcase_add_test(parity, train_step_example_runs);
     suite_add_tcase(s, parity);
+    TCase *data_set = tcase_create("data_set");
+    tcase_set_tags(data_set, "slow");
+    tcase_set_timeout(data_set, 600);
+    tcase_add_checked_fixture(data_set, out_open, out_close);
+    tcase_add_test(data_set, data_set_refusals);
+    tcase_add_test(data_set, data_set_run_learns_resumes_and_round_trips);
+    suite_add_tcase(s, data_set);
     return s;
 }

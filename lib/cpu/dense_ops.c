@@ -121,12 +121,24 @@ void yl_resize_bilinear_cpu(const float *in, int channels, int in_h, int in_w,
  * the stack (4 KiB), so the op needs no workspace. */
 enum { PREPROCESS_TILE = 256 };
 
+/* Channel s of the pixel at px: a byte, or a float (YOLACT_PIXEL_BGR32F) as it is. */
+static inline float pixel_channel(const uint8_t *px, int s, int is_float)
+{
+    if (!is_float)
+        return px[s];
+    float v;
+    memcpy(&v, px + sizeof v * (size_t)s, sizeof v);
+    return v;
+}
+
 void yl_preprocess_cpu(const yolact_image *image, int size, yl_input_norm norm,
                        const float mean_bgr[3], const float std_bgr[3], float *out)
 {
-    /* Output plane p is R, G, B; src[p] is that colour's byte offset within a pixel, and
+    /* Output plane p is R, G, B; src[p] is that colour's channel within a pixel, and
      * mean/std are taken from the BGR triplets at index 2 - p. */
     int rgb = image->format == YOLACT_PIXEL_RGB8;
+    const int is_float = image->format == YOLACT_PIXEL_BGR32F;
+    const size_t pixel_bytes = is_float ? 3 * sizeof(float) : 3;
     const int src[3] = {rgb ? 0 : 2, 1, rgb ? 2 : 0};
     float mean[3], std[3];
     for (int p = 0; p < 3; p++) {
@@ -148,11 +160,15 @@ void yl_preprocess_cpu(const yolact_image *image, int size, yl_input_norm norm,
             const uint8_t *r1 = image->data + (size_t)yi1 * image->stride;
             float *o = out + (size_t)y * size + x0;
             for (int x = 0; x < n; x++) {
-                const uint8_t *a = r0 + 3 * (size_t)xi0[x], *b = r0 + 3 * (size_t)xi1[x];
-                const uint8_t *c = r1 + 3 * (size_t)xi0[x], *d = r1 + 3 * (size_t)xi1[x];
+                const uint8_t *a = r0 + pixel_bytes * xi0[x], *b = r0 + pixel_bytes * xi1[x];
+                const uint8_t *c = r1 + pixel_bytes * xi0[x], *d = r1 + pixel_bytes * xi1[x];
                 for (int p = 0; p < 3; p++) {
                     int s = src[p];
-                    float v = bilinear(a[s], b[s], c[s], d[s], xw0[x], xw1[x], w0y, w1y);
+                    float v = bilinear(pixel_channel(a, s, is_float),
+                                       pixel_channel(b, s, is_float),
+                                       pixel_channel(c, s, is_float),
+                                       pixel_channel(d, s, is_float), xw0[x], xw1[x], w0y,
+                                       w1y);
                     /* DarkNet's x / 255 is (x - 0) / 255: the same float32 result. */
                     o[p * plane + x] = (v - mean[p]) / std[p];
                 }

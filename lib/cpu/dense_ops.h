@@ -71,7 +71,8 @@ size_t yl_resize_workspace_bytes(int out_h, int out_w);
 void yl_resize_bilinear_cpu(const float *in, int channels, int in_h, int in_w,
                             float *out, int out_h, int out_w, void *workspace);
 
-/* FastBaseTransform: bilinear resize of the 8-bit image (as float) to size x size, then
+/* FastBaseTransform: bilinear resize of the 8-bit image (as float; or the float BGR one the
+ * trainer takes, YOLACT_PIXEL_BGR32F, as it is) to size x size, then
  * normalise, into planar RGB (3, size, size). Means/stds are in BGR order as the official
  * config gives them (yl_input_mean_bgr, yl_input_std_bgr in ops/input.h). The reference of
  * yl_preprocess_cuda (its arguments less the stream); no workspace (the axis entries of a
