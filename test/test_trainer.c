@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "scratch_dir.h"
 #include "train_ref.h"
 #include "weights/tensor_table.h"
 #include "yl_test.h"
@@ -65,29 +66,8 @@ static yolact_trainer *parity_trainer(void)
     return parity_trainer_with(0);
 }
 
-static char temp_dir[64];
-
-static void temp_open(void)
-{
-    snprintf(temp_dir, sizeof temp_dir, "/tmp/yl_trainer_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(temp_dir));
-}
-
-static void temp_close(void)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", temp_dir);
-    ck_assert_int_eq(system(cmd), 0);
-}
-
-static const char *temp_path(const char *name)
-{
-    static char path[4][128];
-    static int next;
-    char *p = path[next++ % 4];
-    snprintf(p, sizeof path[0], "%s/%s", temp_dir, name);
-    return p;
-}
+/* Each check of the tcases that save files gets a scratch folder of its own. */
+static void temp_open(void) { scratch_open("yl_trainer"); }
 
 /* One step: the official losses and every gradient (from the saved .safetensors); a second
  * step: the official total after one SGD step. */
@@ -96,7 +76,7 @@ START_TEST(step_matches_the_official_step)
     batch b;
     batch_open(&b);
     yolact_trainer *t = parity_trainer();
-    ck_assert_status(yolact_trainer_save_gradients(t, temp_path("none.safetensors")),
+    ck_assert_status(yolact_trainer_save_gradients(t, scratch_path("none.safetensors")),
                      YOLACT_ERR_INVALID_ARGUMENT);
     yolact_losses l;
     ck_assert_status(yolact_trainer_step(t, b.images, b.gt, YL_TRAIN_REF_BATCH, &l), YOLACT_OK);
@@ -105,7 +85,7 @@ START_TEST(step_matches_the_official_step)
     const double got[5] = {l.B, l.C, l.M, l.S, l.total};
     yl_train_ref_check_losses("trainer", got);
 
-    const char *grads_path = temp_path("grads.safetensors");
+    const char *grads_path = scratch_path("grads.safetensors");
     ck_assert_status(yolact_trainer_save_gradients(t, grads_path), YOLACT_OK);
     yl_tensor_table grads;
     ck_assert_status(yl_weights_read(grads_path, &grads), YOLACT_OK);
@@ -170,32 +150,32 @@ START_TEST(state_resumes_bit_for_bit)
     yolact_trainer *t = parity_trainer();
     ck_assert_status(yolact_trainer_step(t, b.images, b.gt, 1, NULL), YOLACT_OK);
     ck_assert_status(yolact_trainer_step(t, b.images + 1, b.gt + 1, 1, NULL), YOLACT_OK);
-    ck_assert_status(yolact_trainer_save_weights(t, temp_path("two.safetensors")), YOLACT_OK);
-    ck_assert_status(yolact_trainer_save_weights(t, temp_path("two.pth")), YOLACT_OK);
+    ck_assert_status(yolact_trainer_save_weights(t, scratch_path("two.safetensors")), YOLACT_OK);
+    ck_assert_status(yolact_trainer_save_weights(t, scratch_path("two.pth")), YOLACT_OK);
     yolact_trainer_destroy(t);
 
     t = parity_trainer();
     ck_assert_status(yolact_trainer_step(t, b.images, b.gt, 1, NULL), YOLACT_OK);
-    ck_assert_status(yolact_trainer_save_state(t, temp_path("state.safetensors")), YOLACT_OK);
+    ck_assert_status(yolact_trainer_save_state(t, scratch_path("state.safetensors")), YOLACT_OK);
     yolact_trainer_destroy(t);
     t = parity_trainer();
-    ck_assert_status(yolact_trainer_load_state(t, temp_path("state.safetensors")), YOLACT_OK);
+    ck_assert_status(yolact_trainer_load_state(t, scratch_path("state.safetensors")), YOLACT_OK);
     ck_assert(yolact_trainer_iteration(t) == 1);
     ck_assert_status(yolact_trainer_step(t, b.images + 1, b.gt + 1, 1, NULL), YOLACT_OK);
-    ck_assert_status(yolact_trainer_save_weights(t, temp_path("resumed.safetensors")),
+    ck_assert_status(yolact_trainer_save_weights(t, scratch_path("resumed.safetensors")),
                      YOLACT_OK);
     yolact_trainer_destroy(t);
 
     yl_tensor_table two, resumed, pth;
-    read_weights(temp_path("two.safetensors"), &two);
-    read_weights(temp_path("resumed.safetensors"), &resumed);
-    read_weights(temp_path("two.pth"), &pth);
+    read_weights(scratch_path("two.safetensors"), &two);
+    read_weights(scratch_path("resumed.safetensors"), &resumed);
+    read_weights(scratch_path("two.pth"), &pth);
     assert_same_floats(&two, &resumed, 54);
     assert_same_floats(&two, &pth, 54);
     yl_tensor_table_free(&two);
     yl_tensor_table_free(&resumed);
     yl_tensor_table_free(&pth);
-    const char *saved[2] = {temp_path("two.safetensors"), temp_path("two.pth")};
+    const char *saved[2] = {scratch_path("two.safetensors"), scratch_path("two.pth")};
     for (int i = 0; i < 2; i++) {
         yolact_model_options mo;
         yolact_model_options_init(&mo);
@@ -221,19 +201,19 @@ START_TEST(refilled_network_equals_a_fresh_one)
     char paths[2][2][128];
     for (int k = 0; k < 2; k++)
         for (int i = 0; i < 2; i++)
-            snprintf(paths[k][i], sizeof paths[k][i], "%s/%s.safetensors", temp_dir,
+            snprintf(paths[k][i], sizeof paths[k][i], "%s/%s.safetensors", scratch_dir(),
                      names[k][i]);
     yolact_losses l[2];
     yolact_trainer *t = parity_trainer();
     for (int i = 0; i < 2; i++)
         ck_assert_status(yolact_trainer_step(t, b.images, b.gt, YL_TRAIN_REF_BATCH, NULL),
                          YOLACT_OK);
-    ck_assert_status(yolact_trainer_save_state(t, temp_path("state.safetensors")), YOLACT_OK);
+    ck_assert_status(yolact_trainer_save_state(t, scratch_path("state.safetensors")), YOLACT_OK);
     for (int k = 0; k < 2; k++) {
         if (k == 1) {
             yolact_trainer_destroy(t);
             t = parity_trainer();
-            ck_assert_status(yolact_trainer_load_state(t, temp_path("state.safetensors")),
+            ck_assert_status(yolact_trainer_load_state(t, scratch_path("state.safetensors")),
                              YOLACT_OK);
         }
         ck_assert_status(yolact_trainer_step(t, b.images, b.gt, YL_TRAIN_REF_BATCH, &l[k]),
@@ -282,13 +262,13 @@ START_TEST(trainable_batchnorm_matches_the_official_step)
     ck_assert_status(yolact_trainer_step(t, b.images, b.gt, YL_TRAIN_REF_BATCH, &l), YOLACT_OK);
     const double got[5] = {l.B, l.C, l.M, l.S, l.total};
     yl_train_ref_check_losses_in(BN_REF, "trainer (trainable BatchNorm)", got);
-    ck_assert_status(yolact_trainer_save_gradients(t, temp_path("grads.safetensors")),
+    ck_assert_status(yolact_trainer_save_gradients(t, scratch_path("grads.safetensors")),
                      YOLACT_OK);
-    ck_assert_status(yolact_trainer_save_weights(t, temp_path("weights.safetensors")),
+    ck_assert_status(yolact_trainer_save_weights(t, scratch_path("weights.safetensors")),
                      YOLACT_OK);
     char *spread = yl_read_text(BN_REF "/spread.json");
     yl_tensor_table grads, weights;
-    read_weights(temp_path("grads.safetensors"), &grads);
+    read_weights(scratch_path("grads.safetensors"), &grads);
     size_t bn_params = 0;
     double worst[3] = {0, 0, 0};
     const char *worst_name[3] = {"", "", ""};
@@ -305,7 +285,7 @@ START_TEST(trainable_batchnorm_matches_the_official_step)
     ck_assert_uint_eq(bn_params, 34); /* 17 BatchNorm layers of the parity ResNet */
     yl_tensor_table_free(&grads);
 
-    read_weights(temp_path("weights.safetensors"), &weights);
+    read_weights(scratch_path("weights.safetensors"), &weights);
     size_t compared = 0;
     double worst_running = 0;
     for (size_t i = 0; i < weights.count; i++) {
@@ -360,21 +340,21 @@ START_TEST(trainable_batchnorm_resumes_bit_for_bit)
     yolact_trainer *t = parity_trainer_with(1);
     for (int i = 0; i < 2; i++)
         ck_assert_status(yolact_trainer_step(t, b.images + i, b.gt + i, 1, NULL), YOLACT_OK);
-    ck_assert_status(yolact_trainer_save_weights(t, temp_path("two.safetensors")), YOLACT_OK);
+    ck_assert_status(yolact_trainer_save_weights(t, scratch_path("two.safetensors")), YOLACT_OK);
     yolact_trainer_destroy(t);
     t = parity_trainer_with(1);
     ck_assert_status(yolact_trainer_step(t, b.images, b.gt, 1, NULL), YOLACT_OK);
-    ck_assert_status(yolact_trainer_save_state(t, temp_path("state.safetensors")), YOLACT_OK);
+    ck_assert_status(yolact_trainer_save_state(t, scratch_path("state.safetensors")), YOLACT_OK);
     yolact_trainer_destroy(t);
     t = parity_trainer_with(1);
-    ck_assert_status(yolact_trainer_load_state(t, temp_path("state.safetensors")), YOLACT_OK);
+    ck_assert_status(yolact_trainer_load_state(t, scratch_path("state.safetensors")), YOLACT_OK);
     ck_assert_status(yolact_trainer_step(t, b.images + 1, b.gt + 1, 1, NULL), YOLACT_OK);
-    ck_assert_status(yolact_trainer_save_weights(t, temp_path("resumed.safetensors")),
+    ck_assert_status(yolact_trainer_save_weights(t, scratch_path("resumed.safetensors")),
                      YOLACT_OK);
     yolact_trainer_destroy(t);
     yl_tensor_table two, resumed, start;
-    read_weights(temp_path("two.safetensors"), &two);
-    read_weights(temp_path("resumed.safetensors"), &resumed);
+    read_weights(scratch_path("two.safetensors"), &two);
+    read_weights(scratch_path("resumed.safetensors"), &resumed);
     ck_assert_status(yl_weights_read(YL_TEST_PARITY_CHECKPOINT, &start), YOLACT_OK);
     assert_same_floats(&two, &resumed, 121); /* every float tensor of the checkpoint */
     const yl_tensor *before = yl_tensor_table_find(&start, "backbone.bn1.running_var");
@@ -494,7 +474,7 @@ Suite *trainer_suite(void)
     TCase *steps = tcase_create("steps");
     tcase_set_tags(steps, "slow");
     tcase_set_timeout(steps, 600);
-    tcase_add_checked_fixture(steps, temp_open, temp_close);
+    tcase_add_checked_fixture(steps, temp_open, scratch_close);
     tcase_add_test(steps, step_matches_the_official_step);
     tcase_add_test(steps, state_resumes_bit_for_bit);
     tcase_add_test(steps, refilled_network_equals_a_fresh_one);

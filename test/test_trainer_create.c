@@ -10,31 +10,11 @@
 #include <unistd.h>
 
 #include "weights/tensor_table.h"
+#include "scratch_dir.h"
 #include "yl_test.h"
 
-static char temp_dir[64];
-
-static void temp_open(void)
-{
-    snprintf(temp_dir, sizeof temp_dir, "/tmp/yl_trainer_create_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(temp_dir));
-}
-
-static void temp_close(void)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", temp_dir);
-    ck_assert_int_eq(system(cmd), 0);
-}
-
-static const char *temp_path(const char *name)
-{
-    static char path[4][128];
-    static int next;
-    char *p = path[next++ % 4];
-    snprintf(p, sizeof path[0], "%s/%s", temp_dir, name);
-    return p;
-}
+/* Each check of the tcases that save files gets a scratch folder of its own. */
+static void temp_open(void) { scratch_open("yl_trainer_create"); }
 
 /* A small fresh network: yolact_resnet50's anchors, one block a stage, 16 features. */
 static yolact_trainer_options tiny_options(uint64_t seed)
@@ -94,19 +74,19 @@ START_TEST(fresh_network_is_initialised_as_the_official)
     ck_assert_str_eq(yolact_trainer_notes(t), "");
     ck_assert_str_eq(yolact_trainer_preset(t), "yolact_resnet50");
     ck_assert_int_eq(yolact_trainer_input_size(t), 550);
-    ck_assert_status(yolact_trainer_save_weights(t, temp_path("a.safetensors")), YOLACT_OK);
+    ck_assert_status(yolact_trainer_save_weights(t, scratch_path("a.safetensors")), YOLACT_OK);
     yolact_trainer_destroy(t);
     t = tiny_trainer(4, 7);
-    ck_assert_status(yolact_trainer_save_weights(t, temp_path("b.safetensors")), YOLACT_OK);
+    ck_assert_status(yolact_trainer_save_weights(t, scratch_path("b.safetensors")), YOLACT_OK);
     yolact_trainer_destroy(t);
     t = tiny_trainer(4, 8);
-    ck_assert_status(yolact_trainer_save_weights(t, temp_path("c.safetensors")), YOLACT_OK);
+    ck_assert_status(yolact_trainer_save_weights(t, scratch_path("c.safetensors")), YOLACT_OK);
     yolact_trainer_destroy(t);
 
     yl_tensor_table a, b, c;
-    ck_assert_status(yl_weights_read(temp_path("a.safetensors"), &a), YOLACT_OK);
-    ck_assert_status(yl_weights_read(temp_path("b.safetensors"), &b), YOLACT_OK);
-    ck_assert_status(yl_weights_read(temp_path("c.safetensors"), &c), YOLACT_OK);
+    ck_assert_status(yl_weights_read(scratch_path("a.safetensors"), &a), YOLACT_OK);
+    ck_assert_status(yl_weights_read(scratch_path("b.safetensors"), &b), YOLACT_OK);
+    ck_assert_status(yl_weights_read(scratch_path("c.safetensors"), &c), YOLACT_OK);
     const yl_tensor *conf = tensor(&a, "prediction_layers.0.conf_layer.weight");
     ck_assert(conf->ndim == 4 && conf->shape[0] == 3 * 4 && conf->shape[1] == 16);
     assert_uniform(conf, sqrt(6.0 / (16 * 9 + 12 * 9)));
@@ -140,7 +120,7 @@ START_TEST(fresh_network_is_initialised_as_the_official)
     yl_tensor_table_free(&c);
 
     yolact_model *m;
-    ck_assert_status(yolact_model_load(temp_path("a.safetensors"), NULL, &m), YOLACT_OK);
+    ck_assert_status(yolact_model_load(scratch_path("a.safetensors"), NULL, &m), YOLACT_OK);
     const yolact_model_info *info = yolact_model_get_info(m);
     ck_assert_int_eq(info->num_classes, 4);
     ck_assert_int_eq(info->fpn_channels, 16);
@@ -151,9 +131,9 @@ START_TEST(fresh_network_is_initialised_as_the_official)
     yolact_trainer_options o;
     yolact_trainer_options_init(&o);
     ck_assert_status(yolact_trainer_create_fresh("yolact_base", 3, &o, &t), YOLACT_OK);
-    ck_assert_status(yolact_trainer_save_weights(t, temp_path("base.safetensors")), YOLACT_OK);
+    ck_assert_status(yolact_trainer_save_weights(t, scratch_path("base.safetensors")), YOLACT_OK);
     yolact_trainer_destroy(t);
-    ck_assert_status(yolact_model_load(temp_path("base.safetensors"), NULL, &m), YOLACT_OK);
+    ck_assert_status(yolact_model_load(scratch_path("base.safetensors"), NULL, &m), YOLACT_OK);
     info = yolact_model_get_info(m);
     ck_assert_int_eq(info->stage_depth[2], 23);
     ck_assert_int_eq(info->fpn_channels, 256);
@@ -222,18 +202,18 @@ START_TEST(other_class_count_reinitialises_the_class_layers)
     ck_assert_msg(strstr(yolact_trainer_notes(t), "81 classes") &&
                       strstr(yolact_trainer_notes(t), "re-initialised 2"),
                   "%s", yolact_trainer_notes(t));
-    ck_assert_status(yolact_trainer_save_weights(t, temp_path("four.safetensors")), YOLACT_OK);
+    ck_assert_status(yolact_trainer_save_weights(t, scratch_path("four.safetensors")), YOLACT_OK);
     yolact_trainer_destroy(t);
     o.num_classes = 81;
     ck_assert_status(yolact_trainer_create(YL_TEST_PARITY_CHECKPOINT, &o, &t), YOLACT_OK);
     ck_assert_str_eq(yolact_trainer_notes(t), "");
-    ck_assert_status(yolact_trainer_save_weights(t, temp_path("same.safetensors")), YOLACT_OK);
+    ck_assert_status(yolact_trainer_save_weights(t, scratch_path("same.safetensors")), YOLACT_OK);
     yolact_trainer_destroy(t);
 
     yl_tensor_table orig, four, same;
     ck_assert_status(yl_weights_read(YL_TEST_PARITY_CHECKPOINT, &orig), YOLACT_OK);
-    ck_assert_status(yl_weights_read(temp_path("four.safetensors"), &four), YOLACT_OK);
-    ck_assert_status(yl_weights_read(temp_path("same.safetensors"), &same), YOLACT_OK);
+    ck_assert_status(yl_weights_read(scratch_path("four.safetensors"), &four), YOLACT_OK);
+    ck_assert_status(yl_weights_read(scratch_path("same.safetensors"), &same), YOLACT_OK);
     const yl_tensor *conf = tensor(&four, "prediction_layers.0.conf_layer.weight");
     ck_assert(conf->shape[0] == 12 && conf->shape[1] == 64);
     assert_uniform(conf, sqrt(6.0 / (64 * 9 + 12 * 9)));
@@ -256,7 +236,7 @@ START_TEST(other_class_count_reinitialises_the_class_layers)
     yl_tensor_table_free(&four);
     yl_tensor_table_free(&same);
     yolact_model *m;
-    ck_assert_status(yolact_model_load(temp_path("four.safetensors"), NULL, &m), YOLACT_OK);
+    ck_assert_status(yolact_model_load(scratch_path("four.safetensors"), NULL, &m), YOLACT_OK);
     ck_assert_int_eq(yolact_model_get_info(m)->num_classes, 4);
     yolact_model_free(m);
 }
@@ -325,18 +305,18 @@ START_TEST(float_bgr_input_is_read_as_it_is)
     ck_assert_status(yolact_trainer_evaluate(t, &floats, &s.gt, 1, &b),
                      YOLACT_ERR_INVALID_ARGUMENT);
     ck_assert_ptr_nonnull(strstr(yolact_last_error(), "stride"));
-    ck_assert_status(yolact_trainer_save_weights(t, temp_path("f.safetensors")), YOLACT_OK);
+    ck_assert_status(yolact_trainer_save_weights(t, scratch_path("f.safetensors")), YOLACT_OK);
     yolact_trainer_destroy(t);
 
     yolact_model *m;
-    ck_assert_status(yolact_model_load(temp_path("f.safetensors"), NULL, &m), YOLACT_OK);
+    ck_assert_status(yolact_model_load(scratch_path("f.safetensors"), NULL, &m), YOLACT_OK);
     yolact_session *session;
     ck_assert_status(yolact_session_create(m, NULL, &session), YOLACT_OK);
     floats.stride = 550 * 12;
     const yolact_result *r;
     ck_assert_status(yolact_session_detect(session, &floats, &r), YOLACT_ERR_INVALID_ARGUMENT);
     ck_assert_ptr_nonnull(strstr(yolact_last_error(), "only the trainer"));
-    ck_assert_status(yolact_image_save_png(temp_path("f.png"), &floats),
+    ck_assert_status(yolact_image_save_png(scratch_path("f.png"), &floats),
                      YOLACT_ERR_INVALID_ARGUMENT);
     yolact_session_free(session);
     yolact_model_free(m);
@@ -362,35 +342,35 @@ START_TEST(classes_are_written_into_what_is_saved)
     ck_assert_status(yolact_trainer_set_classes(t, 3, names, bad_ids),
                      YOLACT_ERR_INVALID_ARGUMENT);
     ck_assert_status(yolact_trainer_set_classes(t, 3, names, ids), YOLACT_OK);
-    ck_assert_status(yolact_trainer_save_weights(t, temp_path("named.safetensors")), YOLACT_OK);
-    ck_assert_status(yolact_trainer_save_state(t, temp_path("state.safetensors")), YOLACT_OK);
+    ck_assert_status(yolact_trainer_save_weights(t, scratch_path("named.safetensors")), YOLACT_OK);
+    ck_assert_status(yolact_trainer_save_state(t, scratch_path("state.safetensors")), YOLACT_OK);
     yolact_trainer_destroy(t);
 
     yl_tensor_table table;
-    ck_assert_status(yl_weights_read(temp_path("named.safetensors"), &table), YOLACT_OK);
+    ck_assert_status(yl_weights_read(scratch_path("named.safetensors"), &table), YOLACT_OK);
     ck_assert_str_eq(yl_tensor_table_metadata(&table, YOLACT_CLASS_NAMES_METADATA),
                      "circle\nsquare\nstar");
     ck_assert_str_eq(yl_tensor_table_metadata(&table, YOLACT_CATEGORY_IDS_METADATA),
                      "7\n11\n30");
     yl_tensor_table_free(&table);
     yolact_model *m;
-    ck_assert_status(yolact_model_load(temp_path("named.safetensors"), NULL, &m), YOLACT_OK);
+    ck_assert_status(yolact_model_load(scratch_path("named.safetensors"), NULL, &m), YOLACT_OK);
     ck_assert_str_eq(yolact_model_get_info(m)->class_names[2], "star");
     yolact_model_free(m);
 
     t = tiny_trainer(4, 6);
-    ck_assert_status(yolact_trainer_load_state(t, temp_path("state.safetensors")), YOLACT_OK);
-    ck_assert_status(yolact_trainer_save_weights(t, temp_path("again.safetensors")), YOLACT_OK);
+    ck_assert_status(yolact_trainer_load_state(t, scratch_path("state.safetensors")), YOLACT_OK);
+    ck_assert_status(yolact_trainer_save_weights(t, scratch_path("again.safetensors")), YOLACT_OK);
     yolact_trainer_destroy(t);
-    ck_assert_status(yl_weights_read(temp_path("again.safetensors"), &table), YOLACT_OK);
+    ck_assert_status(yl_weights_read(scratch_path("again.safetensors"), &table), YOLACT_OK);
     ck_assert_str_eq(yl_tensor_table_metadata(&table, YOLACT_CATEGORY_IDS_METADATA),
                      "7\n11\n30");
     yl_tensor_table_free(&table);
     /* A trainer made from the named checkpoint keeps its names. */
-    ck_assert_status(yolact_trainer_create(temp_path("named.safetensors"), NULL, &t), YOLACT_OK);
-    ck_assert_status(yolact_trainer_save_weights(t, temp_path("kept.safetensors")), YOLACT_OK);
+    ck_assert_status(yolact_trainer_create(scratch_path("named.safetensors"), NULL, &t), YOLACT_OK);
+    ck_assert_status(yolact_trainer_save_weights(t, scratch_path("kept.safetensors")), YOLACT_OK);
     yolact_trainer_destroy(t);
-    ck_assert_status(yl_weights_read(temp_path("kept.safetensors"), &table), YOLACT_OK);
+    ck_assert_status(yl_weights_read(scratch_path("kept.safetensors"), &table), YOLACT_OK);
     ck_assert_str_eq(yl_tensor_table_metadata(&table, YOLACT_CLASS_NAMES_METADATA),
                      "circle\nsquare\nstar");
     yl_tensor_table_free(&table);
@@ -408,7 +388,7 @@ Suite *trainer_create_suite(void)
     TCase *nets = tcase_create("networks");
     tcase_set_tags(nets, "slow");
     tcase_set_timeout(nets, 300);
-    tcase_add_checked_fixture(nets, temp_open, temp_close);
+    tcase_add_checked_fixture(nets, temp_open, scratch_close);
     tcase_add_test(nets, fresh_network_is_initialised_as_the_official);
     tcase_add_test(nets, other_class_count_reinitialises_the_class_layers);
     tcase_add_test(nets, float_bgr_input_is_read_as_it_is);
