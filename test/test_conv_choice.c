@@ -506,7 +506,9 @@ Suite *conv_choice_suite(void)
     tcase_add_test(tc, auto_choice_is_timed_once_and_shared);
     tcase_add_test(tc, training_runs_the_fixed_rule);
     suite_add_tcase(s, tc);
+    /* Tagged "slow" too: its 16 timings took 29 CPU minutes under valgrind. */
     tc = tcase_create("file");
+    tcase_set_tags(tc, "slow");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, auto_choice_is_kept_in_a_file);
     tcase_add_test(tc, bad_choice_files_are_ignored_and_rewritten);
