@@ -495,16 +495,17 @@ Suite *conv_choice_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, unknown_modes_are_refused);
     tcase_add_test(tc, modes_pick_their_algorithms);
-    tcase_add_test(tc, onednn_layers_keep_the_session_thread_count);
     tcase_add_test(tc, choice_file_key_and_folder);
     suite_add_tcase(s, tc);
     /* Tagged "slow": auto mode's timing runs each layer's candidates several times, over
-     * 15 minutes under valgrind (ASan runs them). */
+     * 15 minutes under valgrind (ASan runs them); and frames in onednn mode, whose threads
+     * valgrind runs one at a time anyway. */
     tc = tcase_create("frames");
     tcase_set_tags(tc, "slow");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, auto_choice_is_timed_once_and_shared);
     tcase_add_test(tc, training_runs_the_fixed_rule);
+    tcase_add_test(tc, onednn_layers_keep_the_session_thread_count);
     suite_add_tcase(s, tc);
     /* Tagged "slow" too: its 16 timings took 29 CPU minutes under valgrind. */
     tc = tcase_create("file");
