@@ -47,6 +47,11 @@ static const char usage[] =
     "                          (default 280000,600000,700000,750000)\n"
     "      --gamma G           (default 0.1)\n"
     "      --no-augment        resize only, no SSDAugmentation\n"
+    "      --sub-batches N     each iteration's batch in N parts, their losses and\n"
+    "                          gradients averaged: train.py's step on N GPUs, in the\n"
+    "                          memory of one part (default 1)\n"
+    "      --mask-loss FORM    bce (train.py's, default), bce-stable (from the logits,\n"
+    "                          no saturation) or dice\n"
     "      --seed S            samples, augmentation, masks and fresh weights (default 0)\n"
     "      --workers N         threads making samples ahead (default 2)\n"
     "      --threads N         CPU threads of the network (default: every core)\n"
@@ -98,6 +103,9 @@ static int whole_number(const char *option, const char *arg, double lo, double h
     *out = (long)v;
     return 0;
 }
+
+/* --mask-loss's words, in yolact_mask_loss's order. */
+static const char *const mask_loss_names[3] = {"bce", "bce-stable", "dice"};
 
 /* The options that only the data-set mode takes; 1 when opt was one, -1 on a bad value. */
 static int parse_train_option(int opt, const char *arg, train_config *t)
@@ -166,6 +174,16 @@ static int parse_train_option(int opt, const char *arg, train_config *t)
         return 1;
     case O_FIRST + 21: return whole_number("--features", arg, 1, 4096, &n) ? -1
                               : (o->features = (int)n, 1);
+    case O_FIRST + 22: return whole_number("--sub-batches", arg, 1, YOLACT_MAX_BATCH_SIZE, &n)
+                              ? -1 : (o->sub_batches = (int)n, 1);
+    case O_FIRST + 23:
+        for (int k = 0; k < 3; k++)
+            if (strcmp(arg, mask_loss_names[k]) == 0) {
+                o->mask_loss = (yolact_mask_loss)k;
+                return 1;
+            }
+        fprintf(stderr, PROGRAM ": --mask-loss is bce, bce-stable or dice, got '%s'\n", arg);
+        return -1;
     default: return 0;
     }
 }
@@ -183,6 +201,8 @@ static const char *train_args_wrong(const cli *c)
            : c->sgd_steps                           ? "--sgd-steps is for --parity-step"
            : !t->val_images != !t->val_annotations  ? "--val-images and --val-annotations "
                                                       "go together"
+           : t->trainer.sub_batches > t->batch      ? "--sub-batches cannot be more than "
+                                                      "--batch"
            : c->weights && (t->trainer.features || t->trainer.backbone_blocks[0])
                ? "--features and --backbone-blocks size a fresh network, not -m's"
                : NULL;
@@ -215,6 +235,8 @@ static int parse_args(int argc, char **argv, cli *c)
         {"val-max", required_argument, 0, O_T + 18}, {"resume", required_argument, 0, O_T + 19},
         {"backbone-blocks", required_argument, 0, O_T + 20},
         {"features", required_argument, 0, O_T + 21},
+        {"sub-batches", required_argument, 0, O_T + 22},
+        {"mask-loss", required_argument, 0, O_T + 23},
         {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
     *c = (cli){.lr = NAN};
     train_config *t = &c->train;

@@ -325,6 +325,20 @@ YOLACT_API int yolact_image_text_height(void);
 typedef struct yolact_trainer yolact_trainer;
 
 #define YOLACT_MAX_LR_STEPS 8
+
+/* The mask term's per-pixel loss (yolact_trainer_options.mask_loss). */
+typedef enum yolact_mask_loss {
+    /* The official float32 step's: p = sigmoid(x), then binary cross-entropy whose log
+     * clamps at -100, so a pixel whose p rounds to 1.0 (a logit above about 16.6) with
+     * target 0 adds exactly 100 and no gradient. What the parity tests reproduce. */
+    YOLACT_MASK_LOSS_BCE = 0,
+    /* Binary cross-entropy from the logits (max(x, 0) - x t + log1p(exp(-|x|))): the same
+     * loss without the saturation. */
+    YOLACT_MASK_LOSS_BCE_STABLE,
+    /* The seed's Dice loss per mask, 1 - (2 sum(p t) + 1) / (sum p + sum t + 1) over the
+     * cropped sigmoid mask, times mask_alpha, over the positives. */
+    YOLACT_MASK_LOSS_DICE
+} yolact_mask_loss;
 #define YOLACT_MAX_CLASSES 10000  /* a trainer's classes, background included */
 
 typedef struct yolact_trainer_options {
@@ -366,6 +380,15 @@ typedef struct yolact_trainer_options {
      * BatchNorm2d), which the saved weights and state hold. yolact_trainer_evaluate uses the
      * batch's statistics too and moves nothing. 0 (default): frozen, as described above. */
     int train_batchnorm;
+    yolact_mask_loss mask_loss; /* default YOLACT_MASK_LOSS_BCE (train.py's) */
+    /* Gradient accumulation: 0 or 1 (default), the batch is one part; N > 1 (at most the
+     * batch), the batch is cut into N consecutive parts as train.py splits it over N GPUs
+     * (floor(batch / N) images each, the last part the rest), each part's loss and
+     * gradients computed on their own (normalised by its own positives; with trainable
+     * BatchNorm, its own statistics, and only the first part's move the running averages,
+     * as DataParallel keeps the first replica's), then averaged, then one SGD step: the
+     * loss and the step train.py takes on N GPUs, in the memory of one part. */
+    int sub_batches;
 } yolact_trainer_options;
 
 YOLACT_API void yolact_trainer_options_init(yolact_trainer_options *options);

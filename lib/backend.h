@@ -79,16 +79,17 @@ typedef struct yl_train_pass yl_train_pass;
  * (batch statistics, lib/cpu/train_batchnorm.h) with m's parameters made without it
  * (yl_model_refill's fold_batchnorm 0) and its tensors in this table (their float32 data),
  * borrowed until destroy: its weight and bias read at each run, its running statistics
- * moved by each run with backward. threads: 0 = every core. */
+ * moved by each run with update_running. threads: 0 = every core. */
 yolact_status yl_train_pass_create(const yolact_model *m, const yl_tensor *segm_weight,
                                    const yl_tensor *segm_bias,
                                    const yl_tensor_table *batchnorm, int threads,
                                    yl_train_pass **pass);
 /* The loss of images[0 .. count) against gt (checked by the caller) to *losses; with
- * backward, the parameter gradients too (else they keep the last run's). */
+ * backward, the parameter gradients too (else they keep the last run's); with
+ * update_running, trainable BatchNorm's running averages moved. */
 yolact_status yl_train_pass_run(yl_train_pass *p, const yl_loss_config *cfg,
                                 const yolact_image *images, const yl_gt *gt, int count,
-                                int backward, yl_losses *losses);
+                                int backward, int update_running, yl_losses *losses);
 /* The model's parameters changed in place (yl_model_refill after an SGD step; the
  * semantic_seg_conv tensors are read where they are): make again what the pass prepared
  * from them, so the next run computes what a pass created on the model now would. */

@@ -86,6 +86,12 @@ static yolact_status check_options(const yolact_trainer_options *o)
     if (o->features < 0 || o->features > 4096)
         return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "trainer options: features %d is not "
                        "0..4096", o->features);
+    if ((unsigned)o->mask_loss > YOLACT_MASK_LOSS_DICE)
+        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "trainer options: mask_loss %d is not a "
+                       "yolact_mask_loss", (int)o->mask_loss);
+    if (o->sub_batches < 0 || o->sub_batches > YOLACT_MAX_BATCH_SIZE)
+        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "trainer options: sub_batches %d is not "
+                       "0..%d", o->sub_batches, YOLACT_MAX_BATCH_SIZE);
     return YOLACT_OK;
 }
 
@@ -460,10 +466,11 @@ static yolact_status prepare_batch(const yolact_trainer *t, const yolact_image *
     return YOLACT_OK;
 }
 
-/* The batch's loss, with the gradients when backward. */
+/* The loss of the batch (or of part `part` of a step's batch), with the gradients when
+ * backward; trainable BatchNorm's running averages move when backward on part 0. */
 static yolact_status run_batch(yolact_trainer *t, const yolact_image *images,
                                const yolact_ground_truth *truth, int batch, int backward,
-                               yolact_losses *out)
+                               int part, yolact_losses *out)
 {
     yl_clear_error();
     if (!t || !images || !truth || batch <= 0)
@@ -480,10 +487,15 @@ static yolact_status run_batch(yolact_trainer *t, const yolact_image *images,
     yl_loss_config cfg = t->preset->loss;
     if (t->opt.all_masks)
         cfg.mask_sampling = YL_MASK_SAMPLE_ALL;
-    cfg.seed = t->opt.seed + (uint64_t)t->iteration;
+    static const yl_mask_loss_kind kinds[] = {YL_MASK_LOSS_BCE_OFFICIAL,
+                                              YL_MASK_LOSS_BCE_STABLE, YL_MASK_LOSS_DICE};
+    cfg.mask_loss = kinds[t->opt.mask_loss];
+    /* Each part of a step's batch its own stream of masks_to_train draws. */
+    cfg.seed = t->opt.seed + (uint64_t)t->iteration + ((uint64_t)part << 32);
     yl_losses l = {0};
     if (s == YOLACT_OK)
-        s = yl_train_pass_run(t->pass, &cfg, images, gt, batch, backward, &l);
+        s = yl_train_pass_run(t->pass, &cfg, images, gt, batch, backward,
+                              backward && part == 0, &l);
     for (int b = 0; b < batch; b++)
         yl_gt_free(&gt[b]);
     free(gt);
@@ -496,7 +508,7 @@ yolact_status yolact_trainer_evaluate(yolact_trainer *t, const yolact_image *ima
                                       const yolact_ground_truth *gt, int batch,
                                       yolact_losses *losses)
 {
-    return run_batch(t, images, gt, batch, 0, losses);
+    return run_batch(t, images, gt, batch, 0, 0, losses);
 }
 
 /* One SGD step of every parameter from the gradients, momentum buffers made on their
@@ -518,14 +530,84 @@ static yolact_status sgd_update(yolact_trainer *t, double lr)
     return YOLACT_OK;
 }
 
+/* Every part's ground truth checked before the first part runs, so a bad one changes
+ * nothing. */
+static yolact_status check_parts(const yolact_trainer *t, const yolact_image *images,
+                                 const yolact_ground_truth *truth, int batch)
+{
+    yl_gt *gt = calloc((size_t)batch, sizeof *gt);
+    if (!gt)
+        return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory for a batch of %d", batch);
+    yolact_status s = prepare_batch(t, images, truth, batch, gt);
+    for (int b = 0; b < batch; b++)
+        yl_gt_free(&gt[b]);
+    free(gt);
+    return s;
+}
+
+/* The batch's loss and gradients (into t->grads) in sub_batches parts, each part's
+ * averaged as train.py's over that many GPUs. */
+static yolact_status accumulate_parts(yolact_trainer *t, const yolact_image *images,
+                                      const yolact_ground_truth *gt, int batch, int parts,
+                                      yolact_losses *sum)
+{
+    if (!images || !gt || batch <= 0)
+        return run_batch(t, images, gt, batch, 1, 0, sum); /* it says which is wrong */
+    if (parts > batch)
+        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "a batch of %d images cannot be cut into "
+                       "sub_batches = %d parts", batch, parts);
+    YL_TRY(check_parts(t, images, gt, batch));
+    size_t largest = 0;
+    for (int i = 0; i < num_params(t); i++)
+        largest = (size_t)t->grads.tensors[i].numel > largest ? (size_t)t->grads.tensors[i].numel
+                                                             : largest;
+    float *part_grad = malloc(largest * sizeof *part_grad);
+    if (!part_grad)
+        return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory for a part's gradients");
+    *sum = (yolact_losses){0};
+    const int each = batch / parts;
+    yolact_status s = YOLACT_OK;
+    for (int k = 0, start = 0; s == YOLACT_OK && k < parts; k++) {
+        const int count = k + 1 < parts ? each : batch - start;
+        yolact_losses l;
+        s = run_batch(t, images + start, gt + start, count, 1, k, &l);
+        for (int i = 0; s == YOLACT_OK && i < num_params(t); i++) {
+            yl_tensor *g = &t->grads.tensors[i];
+            yl_train_pass_grad(t->pass, i, k == 0 ? g->data : part_grad);
+            float *acc = g->data;
+            for (int64_t j = 0; k > 0 && j < g->numel; j++)
+                acc[j] += part_grad[j];
+        }
+        sum->B += l.B, sum->C += l.C, sum->M += l.M, sum->S += l.S, sum->total += l.total;
+        sum->num_positives += l.num_positives;
+        start += count;
+    }
+    free(part_grad);
+    if (s != YOLACT_OK)
+        return s;
+    const float scale = 1.0f / (float)parts;
+    for (int i = 0; i < num_params(t); i++) {
+        float *g = t->grads.tensors[i].data;
+        for (int64_t j = 0; j < t->grads.tensors[i].numel; j++)
+            g[j] *= scale;
+    }
+    sum->B /= parts, sum->C /= parts, sum->M /= parts, sum->S /= parts, sum->total /= parts;
+    return YOLACT_OK;
+}
+
 yolact_status yolact_trainer_step(yolact_trainer *t, const yolact_image *images,
                                   const yolact_ground_truth *gt, int batch,
                                   yolact_losses *losses)
 {
     yolact_losses l;
-    YL_TRY(run_batch(t, images, gt, batch, 1, &l));
-    for (int i = 0; i < num_params(t); i++)
-        yl_train_pass_grad(t->pass, i, t->grads.tensors[i].data);
+    const int parts = t && t->opt.sub_batches > 1 ? t->opt.sub_batches : 1;
+    if (parts == 1) {
+        YL_TRY(run_batch(t, images, gt, batch, 1, 0, &l));
+        for (int i = 0; i < num_params(t); i++)
+            yl_train_pass_grad(t->pass, i, t->grads.tensors[i].data);
+    } else {
+        YL_TRY(accumulate_parts(t, images, gt, batch, parts, &l));
+    }
     t->have_grads = 1;
     const double lr = yl_lr_schedule_at(&t->schedule, (int)t->iteration);
     t->iteration++;

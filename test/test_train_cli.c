@@ -371,6 +371,10 @@ START_TEST(data_set_refusals)
     expect_refusal(args, 2, "4 numbers");
     snprintf(args, sizeof args, "%s--val-images /v", tiny);
     expect_refusal(args, 2, "go together");
+    snprintf(args, sizeof args, "%s--batch 2 --sub-batches 3", tiny);
+    expect_refusal(args, 2, "--sub-batches cannot be more than --batch");
+    snprintf(args, sizeof args, "%s--mask-loss l2", tiny);
+    expect_refusal(args, 2, "--mask-loss is bce, bce-stable or dice");
     expect_refusal("-m x.pth --features 8 --images x --annotations y.json --out /tmp", 2,
                    "size a fresh network");
     expect_refusal(CASE_ARGS " --out /tmp --batch 2", 2, "do not go with --parity-step");

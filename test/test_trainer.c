@@ -463,6 +463,104 @@ START_TEST(create_refuses_bad_arguments)
 }
 END_TEST
 
+/* A parity trainer with options changed by the caller (the parity options otherwise). */
+static yolact_trainer *parity_trainer_set(int sub_batches, yolact_mask_loss mask_loss)
+{
+    yolact_trainer_options o;
+    yolact_trainer_options_init(&o);
+    o.preset = "yolact_resnet50";
+    o.lr = 1e-4;
+    o.lr_warmup_until = 0;
+    o.num_lr_steps = 0;
+    o.all_masks = 1;
+    o.sub_batches = sub_batches;
+    o.mask_loss = mask_loss;
+    yolact_trainer *t;
+    ck_assert_status(yolact_trainer_create(YL_TEST_PARITY_CHECKPOINT, &o, &t), YOLACT_OK);
+    return t;
+}
+
+/* sub_batches = 2 on the two images: the loss is the mean of each image's own step's, and
+ * every gradient the mean of theirs, bit for bit (train.py's loss over two GPUs); more
+ * parts than images is refused and changes nothing. */
+START_TEST(sub_batches_average_the_parts)
+{
+    ck_assert_int_eq(YL_TRAIN_REF_BATCH, 2);
+    batch b;
+    batch_open(&b);
+    yolact_losses part[2], both;
+    yl_tensor_table grads[2], mean;
+    for (int k = 0; k < 2; k++) {
+        yolact_trainer *t = parity_trainer_set(0, YOLACT_MASK_LOSS_BCE);
+        ck_assert_status(yolact_trainer_step(t, &b.images[k], &b.gt[k], 1, &part[k]),
+                         YOLACT_OK);
+        const char *path = scratch_path(k ? "g1.safetensors" : "g0.safetensors");
+        ck_assert_status(yolact_trainer_save_gradients(t, path), YOLACT_OK);
+        read_weights(path, &grads[k]);
+        yolact_trainer_destroy(t);
+    }
+    yolact_trainer *t = parity_trainer_set(2, YOLACT_MASK_LOSS_BCE);
+    ck_assert_status(yolact_trainer_step(t, b.images, b.gt, 1, &both),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_msg(strstr(yolact_last_error(), "sub_batches = 2"), "%s", yolact_last_error());
+    ck_assert(yolact_trainer_iteration(t) == 0);
+    ck_assert_status(yolact_trainer_step(t, b.images, b.gt, 2, &both), YOLACT_OK);
+    ck_assert(both.total == (part[0].total + part[1].total) / 2);
+    ck_assert(both.M == (part[0].M + part[1].M) / 2);
+    ck_assert_int_eq(both.num_positives, part[0].num_positives + part[1].num_positives);
+    ck_assert_status(yolact_trainer_save_gradients(t, scratch_path("mean.safetensors")),
+                     YOLACT_OK);
+    read_weights(scratch_path("mean.safetensors"), &mean);
+    ck_assert_uint_eq(mean.count, grads[0].count);
+    for (size_t i = 0; i < mean.count; i++) {
+        const yl_tensor *m = &mean.tensors[i];
+        const float *g0 = grads[0].tensors[i].data, *g1 = grads[1].tensors[i].data;
+        const float *got = m->data;
+        for (int64_t j = 0; j < m->numel; j++)
+            ck_assert_msg(got[j] == (g0[j] + g1[j]) * 0.5f, "%s[%lld]: %g, the parts' mean %g",
+                          m->name, (long long)j, got[j], (g0[j] + g1[j]) * 0.5f);
+    }
+    yl_tensor_table_free(&mean);
+    yl_tensor_table_free(&grads[0]);
+    yl_tensor_table_free(&grads[1]);
+    yolact_trainer_destroy(t);
+    batch_close(&b);
+}
+END_TEST
+
+/* The mask term's forms: only M changes (B, C and S the same bits), each finite and
+ * positive, the stable BCE below the official one where it saturates (the parity batch's
+ * does), and a form out of range refused. */
+START_TEST(mask_loss_forms_change_only_the_mask_term)
+{
+    batch b;
+    batch_open(&b);
+    yolact_losses l[3];
+    for (int k = 0; k < 3; k++) {
+        yolact_trainer *t = parity_trainer_set(0, (yolact_mask_loss)k);
+        ck_assert_status(yolact_trainer_evaluate(t, b.images, b.gt, YL_TRAIN_REF_BATCH, &l[k]),
+                         YOLACT_OK);
+        ck_assert_msg(isfinite(l[k].M) && l[k].M > 0, "mask loss %d: M %g", k, l[k].M);
+        ck_assert(l[k].B == l[0].B && l[k].C == l[0].C && l[k].S == l[0].S);
+        yolact_trainer_destroy(t);
+    }
+    ck_assert_msg(l[1].M < l[0].M, "stable BCE %g, official %g", l[1].M, l[0].M);
+    ck_assert(l[2].M != l[0].M && l[2].M != l[1].M);
+    yolact_trainer_options o;
+    yolact_trainer_options_init(&o);
+    o.mask_loss = (yolact_mask_loss)3;
+    yolact_trainer *t = NULL;
+    ck_assert_status(yolact_trainer_create(YL_TEST_PARITY_CHECKPOINT, &o, &t),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_ptr_null(t);
+    o.mask_loss = YOLACT_MASK_LOSS_BCE;
+    o.sub_batches = -1;
+    ck_assert_status(yolact_trainer_create(YL_TEST_PARITY_CHECKPOINT, &o, &t),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+    batch_close(&b);
+}
+END_TEST
+
 Suite *trainer_suite(void)
 {
     Suite *s = suite_create("trainer");
@@ -481,6 +579,8 @@ Suite *trainer_suite(void)
     tcase_add_test(steps, trainable_batchnorm_matches_the_official_step);
     tcase_add_test(steps, trainable_batchnorm_resumes_bit_for_bit);
     tcase_add_test(steps, hostile_ground_truth_is_refused);
+    tcase_add_test(steps, sub_batches_average_the_parts);
+    tcase_add_test(steps, mask_loss_forms_change_only_the_mask_term);
     suite_add_tcase(s, steps);
     return s;
 }

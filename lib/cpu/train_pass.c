@@ -209,10 +209,10 @@ static yolact_status backward_joined(yl_train_pass *p, int count)
 
 yolact_status yl_train_pass_run(yl_train_pass *p, const yl_loss_config *cfg,
                                 const yolact_image *images, const yl_gt *gt, int count,
-                                int backward, yl_losses *losses)
+                                int backward, int update_running, yl_losses *losses)
 {
     YL_TRY(reserve(p, count));
-    YL_TRY(forward(p, images, count, backward));
+    YL_TRY(forward(p, images, count, update_running));
     const yolact_model *m = p->model;
     const yl_buffer_desc *d = &m->buffers[yl_training_p3(m)];
     const yl_loss_dims dims = {m->priors,        m->num_priors, m->num_classes,
