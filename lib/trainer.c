@@ -551,8 +551,8 @@ static yolact_status accumulate_parts(yolact_trainer *t, const yolact_image *ima
                                       const yolact_ground_truth *gt, int batch, int parts,
                                       yolact_losses *sum)
 {
-    if (!images || !gt || batch <= 0)
-        return run_batch(t, images, gt, batch, 1, 0, sum); /* it says which is wrong */
+    if (!images || !gt || batch <= 0 || !t->pass)
+        return run_batch(t, images, gt, batch, 1, 0, sum); /* it says what is wrong */
     if (parts > batch)
         return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "a batch of %d images cannot be cut into "
                        "sub_batches = %d parts", batch, parts);
@@ -571,7 +571,9 @@ static yolact_status accumulate_parts(yolact_trainer *t, const yolact_image *ima
         const int count = k + 1 < parts ? each : batch - start;
         yolact_losses l;
         s = run_batch(t, images + start, gt + start, count, 1, k, &l);
-        for (int i = 0; s == YOLACT_OK && i < num_params(t); i++) {
+        if (s != YOLACT_OK)
+            break;
+        for (int i = 0; i < num_params(t); i++) {
             yl_tensor *g = &t->grads.tensors[i];
             yl_train_pass_grad(t->pass, i, k == 0 ? g->data : part_grad);
             float *acc = g->data;
@@ -583,8 +585,10 @@ static yolact_status accumulate_parts(yolact_trainer *t, const yolact_image *ima
         start += count;
     }
     free(part_grad);
-    if (s != YOLACT_OK)
+    if (s != YOLACT_OK) { /* the gradients hold some parts' only */
+        t->have_grads = 0;
         return s;
+    }
     const float scale = 1.0f / (float)parts;
     for (int i = 0; i < num_params(t); i++) {
         float *g = t->grads.tensors[i].data;
