@@ -66,6 +66,21 @@ static yolact_trainer *parity_trainer(void)
     return parity_trainer_with(0);
 }
 
+/* The loss after one SGD step against the reference's sgd.json, within max(1e-3, 5 x the
+ * reference's own spread), printed with its margin. */
+static void check_total_after_one_step(const char *label, const char *sgd_path,
+                                       const char *spread, double total)
+{
+    char *sgd = yl_read_text(sgd_path);
+    const double want = yl_train_ref_step_total(sgd, 1);
+    const double tol = fmax(1e-3, 5 * yl_train_ref_step_total(spread, 1));
+    const double e = fabs(total - want) / want;
+    printf("%s: total after one SGD step %.8g, official %.8g, relative %.3g (tolerance "
+           "%.3g)\n", label, total, want, e, tol);
+    ck_assert_msg(e <= tol, "%s: total after one step %.8g, official %.8g", label, total, want);
+    free(sgd);
+}
+
 /* Each check of the tcases that save files gets a scratch folder of its own. */
 static void temp_open(void) { scratch_open("yl_trainer"); }
 
@@ -102,15 +117,8 @@ START_TEST(step_matches_the_official_step)
            "(full)\n", worst[0], worst[1], worst[2]);
     yl_tensor_table_free(&grads);
 
-    char *sgd = yl_read_text(YL_TRAIN_REF_DATA "/sgd.json");
     ck_assert_status(yolact_trainer_step(t, b.images, b.gt, YL_TRAIN_REF_BATCH, &l), YOLACT_OK);
-    const double want = yl_train_ref_step_total(sgd, 1);
-    const double tol = fmax(1e-3, 5 * yl_train_ref_step_total(spread, 1));
-    const double e = fabs(l.total - want) / want;
-    printf("trainer: total after one SGD step %.8g, official %.8g, relative %.3g (tolerance "
-           "%.3g)\n", l.total, want, e, tol);
-    ck_assert_msg(e <= tol, "total after one step %.8g, official %.8g", l.total, want);
-    free(sgd);
+    check_total_after_one_step("trainer", YL_TRAIN_REF_DATA "/sgd.json", spread, l.total);
     free(spread);
     yolact_trainer_destroy(t);
     batch_close(&b);
@@ -314,16 +322,10 @@ START_TEST(trainable_batchnorm_matches_the_official_step)
     ck_assert_uint_eq(compared, 34);
     yl_tensor_table_free(&weights);
 
-    char *sgd = yl_read_text(BN_REF "/sgd.json");
     ck_assert_status(yolact_trainer_evaluate(t, b.images, b.gt, YL_TRAIN_REF_BATCH, &l),
                      YOLACT_OK);
-    const double want = yl_train_ref_step_total(sgd, 1);
-    const double tol = fmax(1e-3, 5 * yl_train_ref_step_total(spread, 1));
-    const double e = fabs(l.total - want) / want;
-    printf("trainer (trainable BatchNorm): total after one SGD step %.8g, official %.8g, "
-           "relative %.3g (tolerance %.3g)\n", l.total, want, e, tol);
-    ck_assert_msg(e <= tol, "total after one step %.8g, official %.8g", l.total, want);
-    free(sgd);
+    check_total_after_one_step("trainer (trainable BatchNorm)", BN_REF "/sgd.json", spread,
+                               l.total);
     free(spread);
     yolact_trainer_destroy(t);
     batch_close(&b);
