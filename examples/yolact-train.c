@@ -34,6 +34,8 @@ static const char usage[] =
     "  -c, --preset NAME       the preset (with -m: default from the file name, else\n"
     "                          guessed); alone: a fresh network of it (ResNet presets)\n"
     "      --backbone-blocks A,B,C,D  a fresh network's ResNet blocks per stage\n"
+    "      --backbone-width N  a fresh network's ResNet base width (64, the official; a\n"
+    "                          narrower one loads here, not in the official code)\n"
     "      --features N        a fresh network's FPN, protonet and head width (256)\n"
     "  -o, --out DIR           checkpoints <preset>_<epoch>_<iteration>.safetensors (with\n"
     "                          the classes' names and ids), state.safetensors (to resume),\n"
@@ -184,6 +186,8 @@ static int parse_train_option(int opt, const char *arg, train_config *t)
             }
         fprintf(stderr, PROGRAM ": --mask-loss is bce, bce-stable or dice, got '%s'\n", arg);
         return -1;
+    case O_FIRST + 24: return whole_number("--backbone-width", arg, 1, 1024, &n) ? -1
+                              : (o->backbone_width = (int)n, 1);
     default: return 0;
     }
 }
@@ -203,8 +207,10 @@ static const char *train_args_wrong(const cli *c)
                                                       "go together"
            : t->trainer.sub_batches > t->batch      ? "--sub-batches cannot be more than "
                                                       "--batch"
-           : c->weights && (t->trainer.features || t->trainer.backbone_blocks[0])
-               ? "--features and --backbone-blocks size a fresh network, not -m's"
+           : c->weights && (t->trainer.features || t->trainer.backbone_blocks[0] ||
+                            t->trainer.backbone_width)
+               ? "--features, --backbone-blocks and --backbone-width size a fresh network, "
+                 "not -m's"
                : NULL;
 }
 
@@ -237,6 +243,7 @@ static int parse_args(int argc, char **argv, cli *c)
         {"features", required_argument, 0, O_T + 21},
         {"sub-batches", required_argument, 0, O_T + 22},
         {"mask-loss", required_argument, 0, O_T + 23},
+        {"backbone-width", required_argument, 0, O_T + 24},
         {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
     *c = (cli){.lr = NAN};
     train_config *t = &c->train;

@@ -369,8 +369,12 @@ typedef struct yolact_trainer_options {
     int num_classes;
     /* yolact_trainer_create_fresh's network size; zeros (default): the preset's official
      * one. Bottleneck blocks per ResNet stage (yolact_base 3, 4, 23, 3; yolact_resnet50 3,
-     * 4, 6, 3), all four or none; the width of the FPN, the protonet and the head (256). */
+     * 4, 6, 3), all four or none; the backbone's base width (64: stage s has 64 << s
+     * planes and 4 times as many outputs; a narrower one, say 32, is a quarter of the
+     * weights and multiplies, which libyolact loads and the official ResNetBackbone, whose
+     * widths are fixed, does not); the width of the FPN, the protonet and the head (256). */
     int backbone_blocks[4];
+    int backbone_width;
     int features;
     /* Non-zero: trainable BatchNorm, as train.py runs it at 6 or more images per GPU
      * (cfg.freeze_bn off): each BatchNorm normalises with the statistics of the whole batch
@@ -404,7 +408,8 @@ YOLACT_API yolact_status yolact_trainer_create(const char *checkpoint_path,
                                                yolact_trainer **trainer);
 /* A trainer for a network made from nothing: the preset's (ResNet YOLACT presets only;
  * DarkNet and YOLACT++ are YOLACT_ERR_UNSUPPORTED) with num_classes classes (background
- * included, 2..YOLACT_MAX_CLASSES) and options->backbone_blocks / features' size,
+ * included, 2..YOLACT_MAX_CLASSES) and options->backbone_blocks / backbone_width / features'
+ * size,
  * initialised as the official Yolact.init_weights does without a pretrained backbone: the
  * backbone's convolutions as PyTorch's default (U(+-1/sqrt(fan_in))), every other
  * convolution xavier_uniform_ with zero biases, BatchNorm the identity (weight 1, bias 0,

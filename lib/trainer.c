@@ -83,6 +83,9 @@ static yolact_status check_options(const yolact_trainer_options *o)
     if (given != 0 && given != 4)
         return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "trainer options: backbone_blocks must be "
                        "all 0 (the preset's) or all at least 1");
+    if (o->backbone_width < 0 || o->backbone_width > 1024)
+        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "trainer options: backbone_width %d is "
+                       "not 0..1024", o->backbone_width);
     if (o->features < 0 || o->features > 4096)
         return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "trainer options: features %d is not "
                        "0..4096", o->features);
@@ -351,7 +354,8 @@ yolact_status yolact_trainer_create_fresh(const char *preset, int num_classes,
     o.preset = preset;
     yolact_trainer *t;
     YL_TRY(start_create(&o, &t));
-    yl_fresh_network_size size = {.features = t->opt.features};
+    yl_fresh_network_size size = {.backbone_width = t->opt.backbone_width,
+                                  .features = t->opt.features};
     memcpy(size.backbone_blocks, t->opt.backbone_blocks, sizeof size.backbone_blocks);
     yolact_status s = yl_fresh_network(t->preset, &size, num_classes, t->opt.seed, &t->weights);
     if (s != YOLACT_OK) {

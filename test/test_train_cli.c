@@ -377,6 +377,10 @@ START_TEST(data_set_refusals)
     expect_refusal(args, 2, "--mask-loss is bce, bce-stable or dice");
     expect_refusal("-m x.pth --features 8 --images x --annotations y.json --out /tmp", 2,
                    "size a fresh network");
+    expect_refusal("-m x.pth --backbone-width 8 --images x --annotations y.json --out /tmp", 2,
+                   "size a fresh network");
+    snprintf(args, sizeof args, "%s--backbone-width 0", tiny);
+    expect_refusal(args, 2, "--backbone-width");
     expect_refusal(CASE_ARGS " --out /tmp --batch 2", 2, "do not go with --parity-step");
     expect_refusal("--preset yolact_resnet50 --images x --annotations y.json --out /tmp --gt g",
                    2, "--gt is for --parity-step");

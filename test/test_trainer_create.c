@@ -142,6 +142,38 @@ START_TEST(fresh_network_is_initialised_as_the_official)
 }
 END_TEST
 
+/* A narrower backbone: every stage's width scales with it, the FPN's lateral layers read
+ * the narrower stages, and the model loads with the widths read off its weights. */
+START_TEST(fresh_network_narrows_the_backbone)
+{
+    yolact_trainer_options o = tiny_options(3);
+    o.backbone_width = 16;
+    yolact_trainer *t;
+    ck_assert_status(yolact_trainer_create_fresh("yolact_im400", 3, &o, &t), YOLACT_OK);
+    ck_assert_status(yolact_trainer_save_weights(t, scratch_path("narrow.safetensors")),
+                     YOLACT_OK);
+    yolact_trainer_destroy(t);
+    yl_tensor_table w;
+    ck_assert_status(yl_weights_read(scratch_path("narrow.safetensors"), &w), YOLACT_OK);
+    ck_assert_int_eq(tensor(&w, "backbone.conv1.weight")->shape[0], 16);
+    ck_assert_int_eq(tensor(&w, "backbone.layers.3.0.conv2.weight")->shape[0], 16 << 3);
+    assert_uniform(tensor(&w, "backbone.layers.3.0.conv2.weight"), 1 / sqrt(128.0 * 9));
+    for (int i = 0; i < 3; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "fpn.lat_layers.%d.weight", i);
+        ck_assert_int_eq(tensor(&w, name)->shape[1], (4 * 16) << (3 - i));
+    }
+    yl_tensor_table_free(&w);
+    yolact_model *m;
+    ck_assert_status(yolact_model_load(scratch_path("narrow.safetensors"), NULL, &m), YOLACT_OK);
+    const yolact_model_info *info = yolact_model_get_info(m);
+    for (int s = 0; s < 4; s++)
+        ck_assert_int_eq(info->stage_channels[s], (4 * 16) << s);
+    ck_assert_int_eq(info->fpn_channels, 16);
+    yolact_model_free(m);
+}
+END_TEST
+
 START_TEST(fresh_network_refuses_bad_arguments)
 {
     yolact_trainer *t = (yolact_trainer *)&t;
@@ -175,6 +207,14 @@ START_TEST(fresh_network_refuses_bad_arguments)
     o.features = -2;
     ck_assert_status(yolact_trainer_create_fresh("yolact_resnet50", 4, &o, &t),
                      YOLACT_ERR_INVALID_ARGUMENT);
+    const int bad_widths[] = {-1, 1025};
+    for (size_t i = 0; i < 2; i++) {
+        o = tiny_options(1);
+        o.backbone_width = bad_widths[i];
+        ck_assert_status(yolact_trainer_create_fresh("yolact_resnet50", 4, &o, &t),
+                         YOLACT_ERR_INVALID_ARGUMENT);
+        ck_assert_ptr_nonnull(strstr(yolact_last_error(), "backbone_width"));
+    }
     o = tiny_options(1);
     o.num_classes = 1;
     ck_assert_status(yolact_trainer_create(YL_TEST_PARITY_CHECKPOINT, &o, &t),
@@ -390,6 +430,7 @@ Suite *trainer_create_suite(void)
     tcase_set_timeout(nets, 300);
     tcase_add_checked_fixture(nets, temp_open, scratch_close);
     tcase_add_test(nets, fresh_network_is_initialised_as_the_official);
+    tcase_add_test(nets, fresh_network_narrows_the_backbone);
     tcase_add_test(nets, other_class_count_reinitialises_the_class_layers);
     tcase_add_test(nets, float_bgr_input_is_read_as_it_is);
     tcase_add_test(nets, classes_are_written_into_what_is_saved);

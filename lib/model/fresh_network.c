@@ -116,13 +116,13 @@ static yolact_status head_conv(builder *b, const char *name, int out, int in, in
     return YOLACT_OK;
 }
 
-/* torchvision's Bottleneck stages as the official ResNetBackbone builds them. */
-static yolact_status resnet(builder *b, const int blocks[4])
+/* torchvision's Bottleneck stages as the official ResNetBackbone builds them (width 64). */
+static yolact_status resnet(builder *b, const int blocks[4], int width)
 {
     char name[160];
-    int inplanes = 64;
+    int inplanes = width;
     for (int stage = 0; stage < 4; stage++) {
-        const int planes = 64 << stage;
+        const int planes = width << stage;
         for (int k = 0; k < blocks[stage]; k++) {
             const char *prefix = "backbone.layers";
             static const char *const convs[3] = {"conv1", "conv2", "conv3"};
@@ -142,8 +142,8 @@ static yolact_status resnet(builder *b, const int blocks[4])
             inplanes = 4 * planes;
         }
     }
-    YL_TRY(backbone_conv(b, "backbone.conv1", 64, 3, 7));
-    return batchnorm(b, "backbone.bn1", 64);
+    YL_TRY(backbone_conv(b, "backbone.conv1", width, 3, 7));
+    return batchnorm(b, "backbone.bn1", width);
 }
 
 static const int resnet101_blocks[4] = {3, 4, 23, 3}, resnet50_blocks[4] = {3, 4, 6, 3};
@@ -161,10 +161,11 @@ yolact_status yl_fresh_network(const yl_preset *preset, const yl_fresh_network_s
                                                                       : resnet101_blocks;
     if (size->backbone_blocks[0] > 0)
         blocks = size->backbone_blocks;
+    const int width = size->backbone_width > 0 ? size->backbone_width : 64;
     const int F = size->features > 0 ? size->features : 256;
     const int A = preset->num_aspect_ratios * preset->num_scales, K = 32;
     builder b = {.table = table, .rng = seed};
-    yolact_status s = resnet(&b, blocks);
+    yolact_status s = resnet(&b, blocks, width);
     char name[64];
     /* proto_net: 3 x (3x3 conv, ReLU), upsample, ReLU, 3x3 conv, ReLU, 1x1 conv to K. */
     static const int proto_index[5] = {0, 2, 4, 8, 10};
@@ -172,9 +173,10 @@ yolact_status yl_fresh_network(const yl_preset *preset, const yl_fresh_network_s
         snprintf(name, sizeof name, "proto_net.%d", proto_index[i]);
         s = head_conv(&b, name, i == 4 ? K : F, F, i == 4 ? 1 : 3);
     }
+    /* lat_layers.i reads stage 3 - i, whose outputs are 4 * (width << (3 - i)). */
     for (int i = 0; s == YOLACT_OK && i < 3; i++) {
         snprintf(name, sizeof name, "fpn.lat_layers.%d", i);
-        s = head_conv(&b, name, F, 256 << (3 - i), 1);
+        s = head_conv(&b, name, F, (4 * width) << (3 - i), 1);
     }
     for (int i = 0; s == YOLACT_OK && i < 3; i++) {
         snprintf(name, sizeof name, "fpn.pred_layers.%d", i);

@@ -12,6 +12,7 @@
 /* The network's size; zeros: the preset's official one. */
 typedef struct yl_fresh_network_size {
     int backbone_blocks[4];    /* Bottleneck blocks per ResNet stage */
+    int backbone_width;        /* stage s has backbone_width << s planes (official: 64) */
     int features;              /* FPN, protonet and head width */
 } yl_fresh_network_size;
 
