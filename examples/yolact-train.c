@@ -60,6 +60,9 @@ static const char usage[] =
     "      --log-every N       a progress line every N iterations (default 10)\n"
     "      --save-every N      a checkpoint every N iterations (default 10000; and at the end)\n"
     "      --pth               also write each checkpoint's weights as .pth\n"
+    "      --keep-latest       each checkpoint removes the folder's latest before it\n"
+    "                          (train.py's), except at multiples of:\n"
+    "      --keep-latest-interval N  (default 100000, train.py's; 0: none kept)\n"
     "      --val-images DIR, --val-annotations FILE  a validation set: box and mask AP\n"
     "      --val-every N       validate every N iterations (default 0: at the end only)\n"
     "      --val-max N         validate on the first N images only\n"
@@ -188,6 +191,9 @@ static int parse_train_option(int opt, const char *arg, train_config *t)
         return -1;
     case O_FIRST + 24: return whole_number("--backbone-width", arg, 1, 1024, &n) ? -1
                               : (o->backbone_width = (int)n, 1);
+    case O_FIRST + 25: t->keep_latest = 1; return 1;
+    case O_FIRST + 26: return whole_number("--keep-latest-interval", arg, 0, 1e12, &n) ? -1
+                              : (t->keep_latest_interval = n, 1);
     default: return 0;
     }
 }
@@ -244,11 +250,14 @@ static int parse_args(int argc, char **argv, cli *c)
         {"sub-batches", required_argument, 0, O_T + 22},
         {"mask-loss", required_argument, 0, O_T + 23},
         {"backbone-width", required_argument, 0, O_T + 24},
+        {"keep-latest", no_argument, 0, O_T + 25},
+        {"keep-latest-interval", required_argument, 0, O_T + 26},
         {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
     *c = (cli){.lr = NAN};
     train_config *t = &c->train;
     *t = (train_config){.batch = 8, .iterations = 800000, .workers = 2, .augment = 1,
-                        .log_every = 10, .save_every = 10000};
+                        .log_every = 10, .save_every = 10000,
+                        .keep_latest_interval = 100000};
     yolact_trainer_options_init(&t->trainer);
     int train_only = 0;
     double v;

@@ -288,7 +288,8 @@ static int same_bytes(const char *a, const char *b)
 /* The CI's short run: a fresh tiny network on a generated shapes image, 4 iterations with a
  * validation pass: the loss falls, a checkpoint is written every 2 iterations as
  * .safetensors and .pth with the state, the log and curves appear; 2 iterations, then
- * --resume for 2 more, give the same bytes as the 4; the checkpoint detects with
+ * --resume for 2 more, give the same bytes as the 4 (and --keep-latest removes the
+ * checkpoints before the latest but those at --keep-latest-interval); the checkpoint detects with
  * yolact-detect under the shapes' names, and its .pth loads there too. */
 START_TEST(data_set_run_learns_resumes_and_round_trips)
 {
@@ -320,12 +321,25 @@ START_TEST(data_set_run_learns_resumes_and_round_trips)
         ck_assert_msg(stat(path, &st) == 0 && st.st_size > 0, "no %s", path);
     }
 
-    ck_assert_int_eq(train_shapes("--iterations 2", "b", &log), 0);
+    /* Run b keeps the latest checkpoint only, and the resumed part every second one. */
+    ck_assert_int_eq(train_shapes("--iterations 2 --save-every 1 --keep-latest", "b", &log), 0);
     free(log);
-    snprintf(more, sizeof more, "--iterations 4 --resume %s/b/state.safetensors", out_dir);
+    snprintf(more, sizeof more, "--iterations 4 --resume %s/b/state.safetensors --save-every 1 "
+             "--keep-latest --keep-latest-interval 2", out_dir);
     rc = train_shapes(more, "b", &log);
-    ck_assert_msg(rc == 0 && strstr(log, "iterations 2..4"), "exit %d: %s", rc, log);
+    ck_assert_msg(rc == 0 && strstr(log, "iterations 2..4") &&
+                      strstr(log, "removed the checkpoint before it, "
+                                  "yolact_resnet50_3_3.safetensors (--keep-latest)"),
+                  "exit %d: %s", rc, log);
     free(log);
+    const char *kept[] = {"yolact_resnet50_2_2.safetensors", "yolact_resnet50_4_4.safetensors"},
+               *gone[] = {"yolact_resnet50_1_1.safetensors", "yolact_resnet50_3_3.safetensors"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s/b/%s", out_dir, kept[i]);
+        ck_assert_msg(stat(path, &st) == 0, "--keep-latest removed %s", path);
+        snprintf(path, sizeof path, "%s/b/%s", out_dir, gone[i]);
+        ck_assert_msg(stat(path, &st) != 0, "--keep-latest left %s", path);
+    }
     snprintf(path, sizeof path, "%s/a/yolact_resnet50_4_4.safetensors", out_dir);
     snprintf(path2, sizeof path2, "%s/b/yolact_resnet50_4_4.safetensors", out_dir);
     ck_assert_msg(same_bytes(path, path2), "2 + resumed 2 iterations differ from 4");

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "../common/cli_error.h"
+#include "checkpoint_files.h"
 #include "sample_loader.h"
 #include "train_batch.h"
 #include "train_dataset.h"
@@ -91,12 +92,26 @@ static int make_trainer(run *r)
 
 /* Weights (.safetensors, and .pth when asked) named as the official train.py names them,
  * <preset>_<epoch>_<iteration>, so that loaders take the preset from the name; and the
- * state to resume from. */
+ * state to resume from. With keep_latest, the folder's latest checkpoint before this one
+ * (of this run or of the one it resumes) goes once this one is written. */
 static int save_checkpoint(run *r, long iteration)
 {
+    const train_config *c = r->c;
     const char *preset = yolact_trainer_preset(r->trainer);
-    long epoch = (long)((uint64_t)iteration * (uint64_t)r->c->batch / r->data.num_samples);
-    char name[512], path[4096];
+    long epoch = (long)((uint64_t)iteration * (uint64_t)c->batch / r->data.num_samples);
+    char name[512], path[4096], old[512];
+    long old_iteration = -1;
+    if (c->keep_latest) {
+        int found = checkpoint_latest(c->out, preset, iteration, old, sizeof old,
+                                      &old_iteration, r->err, sizeof r->err);
+        if (found < 0) {
+            fprintf(stderr, PROGRAM ": %s\n", r->err);
+            return TRAIN_FAILED;
+        }
+        if (found > 0 || (c->keep_latest_interval > 0 &&
+                          old_iteration % c->keep_latest_interval == 0))
+            old_iteration = -1;
+    }
     snprintf(name, sizeof name, "%s_%ld_%ld.safetensors", preset, epoch, iteration);
     out_path(r, name, r->weights_path, sizeof r->weights_path);
     yolact_status s = yolact_trainer_save_weights(r->trainer, r->weights_path);
@@ -111,6 +126,13 @@ static int save_checkpoint(run *r, long iteration)
         return cli_error(PROGRAM, "saving a checkpoint", s);
     r->weights_iteration = iteration;
     printf("checkpoint %s (state: %s)\n", r->weights_path, path);
+    if (old_iteration >= 0) {
+        if (checkpoint_remove(c->out, old, r->err, sizeof r->err) != 0) {
+            fprintf(stderr, PROGRAM ": --keep-latest: %s\n", r->err);
+            return TRAIN_FAILED;
+        }
+        printf("removed the checkpoint before it, %s (--keep-latest)\n", old);
+    }
     return 0;
 }
 

@@ -23,6 +23,11 @@ typedef struct train_config {
     long val_max_images;                   /* <= 0: all */
     int batch, iterations, workers, augment, save_pth;
     int log_every, save_every, val_every;  /* 0: only at the end */
+    /* Non-zero: each checkpoint removes the folder's latest before it (train.py's
+     * --keep_latest), except one whose iteration is a multiple of keep_latest_interval
+     * (> 0; train.py's --keep_latest_interval). */
+    int keep_latest;
+    long keep_latest_interval;
     yolact_trainer_options trainer;        /* the schedule, threads, seed, network size */
 } train_config;
 
