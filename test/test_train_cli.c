@@ -289,8 +289,9 @@ static int same_bytes(const char *a, const char *b)
  * validation pass: the loss falls, a checkpoint is written every 2 iterations as
  * .safetensors and .pth with the state, the log and curves appear; 2 iterations, then
  * --resume for 2 more, give the same bytes as the 4 (and --keep-latest removes the
- * checkpoints before the latest but those at --keep-latest-interval); the checkpoint detects with
- * yolact-detect under the shapes' names, and its .pth loads there too. */
+ * checkpoints before the latest but those at --keep-latest-interval); the checkpoint
+ * detects with yolact-detect under the shapes' names, also converted to fp16, and its .pth
+ * loads there too. */
 START_TEST(data_set_run_learns_resumes_and_round_trips)
 {
     write_shapes();
@@ -354,6 +355,19 @@ START_TEST(data_set_run_learns_resumes_and_round_trips)
                               strstr(log, "triangle") || strstr(log, "star")),
                   "exit %d: %s", rc, log);
     ck_assert_msg(strstr(log, "person") == NULL, "%s", log);
+    free(log);
+    /* Converted to fp16 (how a trained model ships), the class names go along. */
+    snprintf(more, sizeof more, "%s %s/a/yolact_resnet50_9_9.safetensors --fp16", path,
+             out_dir);
+    rc = run_program("yolact-convert", more, &log);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, log);
+    free(log);
+    snprintf(more, sizeof more, "-m %s/a/yolact_resnet50_9_9.safetensors --score-threshold 0 "
+             "--top-k 3 %s/shapes/val/000001.png", out_dir, out_dir);
+    rc = run_program("yolact-detect", more, &log);
+    ck_assert_msg(rc == 0 && strstr(log, "person") == NULL &&
+                      (strstr(log, "circle") || strstr(log, "square") ||
+                       strstr(log, "triangle") || strstr(log, "star")), "exit %d: %s", rc, log);
     free(log);
     snprintf(more, sizeof more, "-m %s/a/yolact_resnet50_4_4.pth --describe", out_dir);
     rc = run_program("yolact-detect", more, &log);
