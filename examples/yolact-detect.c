@@ -22,7 +22,8 @@ static const char usage[] =
     "  -m, --model FILE          checkpoint (.pth zip or legacy, .safetensors)\n"
     "  -c, --config PRESET       yolact_base, yolact_im400, yolact_im700, yolact_resnet50,\n"
     "                            yolact_darknet53, yolact_plus_base, yolact_plus_resnet50\n"
-    "                            (default: from the file name, else guessed)\n"
+    "                            (default: the file's metadata's, else from the file\n"
+    "                            name, else guessed)\n"
     "      --names FILE          class names, one a line, replacing the preset's (or those\n"
     "                            a .safetensors from yolact-train stores)\n"
     "      --describe            print what was loaded and exit\n"
@@ -105,7 +106,8 @@ static int parse_args(int argc, char **argv, cli *c)
 static void describe(const yolact_model *model)
 {
     const yolact_model_info *in = yolact_model_get_info(model);
-    static const char *const sources[] = {"given", "from the file name", "guessed from the shapes"};
+    static const char *const sources[] = {"given", "from the file name", "guessed from the shapes",
+                                          "from the file's metadata"};
     printf("preset:           %s (%s%s)\n", in->preset, sources[in->preset_source],
            in->preset_source == YOLACT_PRESET_GUESSED && !strcmp(in->preset, "yolact_base")
                ? "; yolact_im400 and yolact_im700 have the same shapes: name it with -c"

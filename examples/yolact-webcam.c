@@ -24,7 +24,8 @@
 static const char usage[] =
     "usage: yolact-webcam -m WEIGHTS [options]\n"
     "  -m, --model FILE          checkpoint (.pth zip or legacy, .safetensors)\n"
-    "  -c, --config PRESET       preset (default: from the file name, else guessed)\n"
+    "  -c, --config PRESET       preset (default: the file's metadata's, else from the file\n"
+    "                            name, else guessed)\n"
     "  -d, --device DEV          V4L2 camera (default /dev/video0)\n"
     "  -r, --resolution WxH      capture size asked of the camera (default 640x480)\n"
     "      --input VIDEO         read a .y4m file (8-bit 4:2:0 or 4:4:4), a directory of\n"

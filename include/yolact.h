@@ -120,8 +120,9 @@ typedef struct yolact_model yolact_model;
 
 typedef struct yolact_model_options {
     size_t struct_size;        /* set by yolact_model_options_init */
-    /* Preset name (see yolact_preset_names), or NULL: taken from the file name as the
-     * official eval.py does ("<preset>_<epoch>_<iteration>.pth"), else guessed from the
+    /* Preset name (see yolact_preset_names), or NULL: the one the file's metadata names
+     * (YOLACT_PRESET_METADATA, which yolact-train writes), else taken from the file name as
+     * the official eval.py does ("<preset>_<epoch>_<iteration>.pth"), else guessed from the
      * tensor shapes. Copied. */
     const char *preset;
     /* A text file with one class name per line replacing the preset's names (for
@@ -135,6 +136,10 @@ typedef struct yolact_model_options {
  * writes them); yolact_model_load applies them (without ids, categories are numbered 1..N). */
 #define YOLACT_CLASS_NAMES_METADATA "class_names"
 #define YOLACT_CATEGORY_IDS_METADATA "category_ids"
+/* The .safetensors __metadata__ key under which a checkpoint names its preset, so that it
+ * loads right under any file name (yolact_trainer_save_weights writes it); a name that is
+ * not a preset fails the load (YOLACT_ERR_MODEL). */
+#define YOLACT_PRESET_METADATA "preset"
 
 YOLACT_API void yolact_model_options_init(yolact_model_options *options);
 
@@ -153,7 +158,8 @@ typedef enum yolact_backbone_kind {
 typedef enum yolact_preset_source {
     YOLACT_PRESET_GIVEN = 0,      /* named in the options */
     YOLACT_PRESET_FROM_FILE_NAME = 1,
-    YOLACT_PRESET_GUESSED = 2     /* from the shapes: ambiguous for base/im400/im700 */
+    YOLACT_PRESET_GUESSED = 2,    /* from the shapes: ambiguous for base/im400/im700 */
+    YOLACT_PRESET_FROM_METADATA = 3  /* YOLACT_PRESET_METADATA */
 } yolact_preset_source;
 
 /* What was loaded. All pointers are borrowed from the model. */

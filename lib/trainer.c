@@ -324,7 +324,7 @@ yolact_status yolact_trainer_create(const char *path, const yolact_trainer_optio
     YL_TRY(start_create(options, &t));
     yolact_status s = yl_weights_read(path, &t->weights);
     if (s == YOLACT_OK && !t->preset)
-        t->preset = yl_preset_untold(path, &t->weights, &t->preset_source);
+        s = yl_preset_untold(path, &t->weights, &t->preset, &t->preset_source);
     if (s == YOLACT_OK && t->opt.num_classes)
         s = reinit_class_layers(t, t->opt.num_classes);
     if (s != YOLACT_OK) {
@@ -661,14 +661,12 @@ static int ends_with(const char *s, const char *tail)
     return n >= k && strcmp(s + n - k, tail) == 0;
 }
 
-/* The classes' metadata pairs (as yolact_model_load reads them) after first, into pairs
- * (room for 7 entries), NULL-terminated. */
-static void class_metadata(const yolact_trainer *t, const char *const *first,
-                           const char *pairs[7])
+/* The metadata pairs yolact_model_load reads (the preset, the classes' names and ids) into
+ * pairs, NULL-terminated. */
+static void stored_metadata(const yolact_trainer *t, const char *pairs[7])
 {
     int n = 0;
-    for (; first && first[n]; n++)
-        pairs[n] = first[n];
+    pairs[n++] = YOLACT_PRESET_METADATA, pairs[n++] = t->preset->name;
     if (t->class_names)
         pairs[n++] = YOLACT_CLASS_NAMES_METADATA, pairs[n++] = t->class_names;
     if (t->category_ids)
@@ -683,7 +681,7 @@ yolact_status yolact_trainer_save_weights(const yolact_trainer *t, const char *p
         return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "yolact_trainer_save_weights: %s is NULL",
                        t ? "path" : "trainer");
     const char *metadata[7];
-    class_metadata(t, NULL, metadata);
+    stored_metadata(t, metadata);
     return ends_with(path, ".pth") ? yl_weights_write_pth(&t->weights, path)
                                    : yl_weights_write_safetensors(&t->weights, YL_DTYPE_F32,
                                                                   metadata, path);
@@ -712,9 +710,8 @@ yolact_status yolact_trainer_save_state(const yolact_trainer *t, const char *pat
                 .weight_decay = t->opt.weight_decay},
         .weights = t->weights,
         .momentum = t->momentum};
-    const char *const preset[] = {"preset", t->preset->name, NULL};
     const char *metadata[7];
-    class_metadata(t, preset, metadata);
+    stored_metadata(t, metadata);
     return yl_train_state_write(&state, metadata, path);
 }
 

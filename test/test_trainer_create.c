@@ -143,7 +143,8 @@ START_TEST(fresh_network_is_initialised_as_the_official)
 END_TEST
 
 /* A narrower backbone: every stage's width scales with it, the FPN's lateral layers read
- * the narrower stages, and the model loads with the widths read off its weights. */
+ * the narrower stages, and the model loads with the widths read off its weights and the
+ * preset its metadata names, whatever the file is called. */
 START_TEST(fresh_network_narrows_the_backbone)
 {
     yolact_trainer_options o = tiny_options(3);
@@ -163,14 +164,32 @@ START_TEST(fresh_network_narrows_the_backbone)
         snprintf(name, sizeof name, "fpn.lat_layers.%d.weight", i);
         ck_assert_int_eq(tensor(&w, name)->shape[1], (4 * 16) << (3 - i));
     }
+    /* The same weights naming a preset there is not: the load fails and says so. */
+    const char *bad[] = {YOLACT_PRESET_METADATA, "yolact_im300", NULL};
+    ck_assert_status(yl_weights_write_safetensors(&w, YL_DTYPE_F32, bad,
+                                                  scratch_path("bad.safetensors")), YOLACT_OK);
     yl_tensor_table_free(&w);
-    yolact_model *m;
+    yolact_model *m = (yolact_model *)&w;
+    ck_assert_status(yolact_model_load(scratch_path("bad.safetensors"), NULL, &m),
+                     YOLACT_ERR_MODEL);
+    ck_assert_ptr_null(m);
+    ck_assert_ptr_nonnull(strstr(yolact_last_error(), "'yolact_im300', not a preset"));
+
+    /* The file's name says nothing; its metadata names the preset (400-pixel input). */
     ck_assert_status(yolact_model_load(scratch_path("narrow.safetensors"), NULL, &m), YOLACT_OK);
     const yolact_model_info *info = yolact_model_get_info(m);
+    ck_assert_str_eq(info->preset, "yolact_im400");
+    ck_assert_int_eq(info->preset_source, YOLACT_PRESET_FROM_METADATA);
+    ck_assert_int_eq(info->input_size, 400);
     for (int s = 0; s < 4; s++)
         ck_assert_int_eq(info->stage_channels[s], (4 * 16) << s);
     ck_assert_int_eq(info->fpn_channels, 16);
     yolact_model_free(m);
+    yolact_trainer *again;
+    ck_assert_status(yolact_trainer_create(scratch_path("narrow.safetensors"), NULL, &again),
+                     YOLACT_OK);
+    ck_assert_str_eq(yolact_trainer_preset(again), "yolact_im400");
+    yolact_trainer_destroy(again);
 }
 END_TEST
 

@@ -30,12 +30,22 @@ yolact_status yl_preset_lookup(const char *name, const yl_preset **preset)
     return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "unknown preset '%s' (known: %s)", name, known);
 }
 
-const yl_preset *yl_preset_untold(const char *path, const yl_tensor_table *table,
-                                  yolact_preset_source *source)
+yolact_status yl_preset_untold(const char *path, const yl_tensor_table *table,
+                               const yl_preset **preset, yolact_preset_source *source)
 {
-    const yl_preset *preset = yl_preset_from_file_name(path);
-    *source = preset ? YOLACT_PRESET_FROM_FILE_NAME : YOLACT_PRESET_GUESSED;
-    return preset ? preset : yl_preset_guess(table);
+    const char *stored = yl_tensor_table_metadata(table, YOLACT_PRESET_METADATA);
+    if (stored) {
+        *source = YOLACT_PRESET_FROM_METADATA;
+        if (!(*preset = yl_preset_find(stored)))
+            return yl_fail(YOLACT_ERR_MODEL, "its metadata \"%s\" names '%.64s', not a "
+                           "preset", YOLACT_PRESET_METADATA, stored);
+        return YOLACT_OK;
+    }
+    *preset = yl_preset_from_file_name(path);
+    *source = *preset ? YOLACT_PRESET_FROM_FILE_NAME : YOLACT_PRESET_GUESSED;
+    if (!*preset)
+        *preset = yl_preset_guess(table);
+    return YOLACT_OK;
 }
 
 /* One item a line of text (trailing CR stripped, empty lines refused, a final newline
@@ -183,8 +193,10 @@ yolact_status yolact_model_load(const char *path, const yolact_model_options *op
     yolact_status s = yl_weights_read(path, &table);
     if (s != YOLACT_OK)
         return s;
-    if (!preset)
-        preset = yl_preset_untold(path, &table, &source);
+    if (!preset && (s = yl_preset_untold(path, &table, &preset, &source)) != YOLACT_OK) {
+        yl_tensor_table_free(&table);
+        return yl_fail_context(s, "%s: ", path);
+    }
     s = yl_model_build(&table, preset, source, model);
     if (s != YOLACT_OK) {
         yl_tensor_table_free(&table);

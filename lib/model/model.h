@@ -213,9 +213,10 @@ yolact_status yl_model_trainables(const yolact_model *m, yl_trainable **list, in
 const yl_preset *yl_preset_guess(const yl_tensor_table *table);
 /* The preset called name, or YOLACT_ERR_INVALID_ARGUMENT listing the known ones. */
 yolact_status yl_preset_lookup(const char *name, const yl_preset **preset);
-/* The preset of a checkpoint whose options name none: from its file name as eval.py picks
- * it, else guessed from the shapes; *source says which. */
-const yl_preset *yl_preset_untold(const char *path, const yl_tensor_table *table,
-                                  yolact_preset_source *source);
+/* The preset of a checkpoint whose options name none: the one its metadata names, else
+ * from its file name as eval.py picks it, else guessed from the shapes; *source says which.
+ * YOLACT_ERR_MODEL when the metadata names no preset there is. */
+yolact_status yl_preset_untold(const char *path, const yl_tensor_table *table,
+                               const yl_preset **preset, yolact_preset_source *source);
 
 #endif

@@ -94,7 +94,8 @@ class Model:
         self._free = weakref.finalize(self, lib.yolact_model_free, self._handle)
         info = lib.yolact_model_get_info(self._handle).contents
         self.preset: str = info.preset.decode()
-        """The preset in use (given, from the file name, or guessed from the shapes)."""
+        """The preset in use (given, from the file's metadata, from the file name, or guessed
+        from the shapes)."""
         self.input_size: int = info.input_size
         """S of the network's S x S input."""
         self.class_names: List[str] = [info.class_names[i].decode()
