@@ -3,11 +3,12 @@
  * counts, sizes and batches out of range, passes that are not well formed, unaligned
  * weights or workspace) with YOLACT_ERR_INVALID_ARGUMENT, and accepts the empty cases it
  * declares, without touching memory. Under the CUDA emulation in CI, on the GPU in the GPU
- * runner. */
+ * runner. The training kernels' (yl_grad_kernels.h) too. */
 #include <string.h>
 
-#include "yl_kernels.h"
 #include "yl_cuda_test.h"
+#include "yl_grad_kernels.h"
+#include "yl_kernels.h"
 
 START_TEST(test_post_arguments)
 {
@@ -89,6 +90,48 @@ START_TEST(test_post_arguments)
                      YOLACT_ERR_INVALID_ARGUMENT);
     ck_assert_status(yl_mask_rescore_cuda(f, 0, 1, 80, 3, 3, NULL, d, 0, f, 0, NULL),
                      YOLACT_ERR_INVALID_ARGUMENT);
+}
+END_TEST
+
+/* The training kernels (yl_grad_kernels.h): NULL tensors, bad sizes and the optimizer's
+ * settings refused as their CPU references refuse them; empty cases accepted. */
+START_TEST(test_grad_arguments)
+{
+    float *f = (float *)8;
+    ck_assert_status(yl_activation_backward_cuda(YL_ACT_RELU, NULL, f, 4, f, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_status(yl_activation_backward_cuda((yl_activation)7, f, f, 4, f, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_status(yl_activation_backward_cuda(YL_ACT_RELU, NULL, NULL, 0, NULL, NULL),
+                     YOLACT_OK);
+    ck_assert_status(yl_add_backward_cuda(f, 4, NULL, f, NULL), YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_status(yl_tanh_backward_cuda(f, NULL, 4, f, NULL), YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_status(yl_sigmoid_backward_cuda(f, f, 4, NULL, NULL), YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_status(yl_softmax_backward_cuda(f, f, 2, -1, f, NULL), YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_status(yl_softmax_backward_cuda(NULL, NULL, 2, 0, NULL, NULL), YOLACT_OK);
+    ck_assert_status(yl_maxpool2d_backward_cuda(f, 1, 4, 4, 0, 1, 0, f, 4, 4, f, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_status(yl_maxpool2d_backward_cuda(f, 1, 4, 4, 3, 2, 1, NULL, 2, 2, f, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_status(yl_maxpool2d_backward_cuda(NULL, 0, 4, 4, 3, 2, 1, NULL, 2, 2, NULL, NULL),
+                     YOLACT_OK);
+
+    yl_sgd_options o = {.lr = 1e-3, .momentum = 0.9, .weight_decay = 5e-4};
+    int first = 1;
+    ck_assert_status(yl_sgd_step_cuda(&o, 4, f, f, NULL, &first, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);      /* momentum without its buffer */
+    ck_assert_status(yl_sgd_step_cuda(&o, 4, f, f, f, NULL, NULL), YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_status(yl_sgd_step_cuda(NULL, 4, f, f, f, &first, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+    o.nesterov = 1;
+    o.dampening = 0.1;
+    ck_assert_status(yl_sgd_step_cuda(&o, 4, f, f, f, &first, NULL), YOLACT_ERR_INVALID_ARGUMENT);
+    o = (yl_sgd_options){.lr = -1.0};
+    ck_assert_status(yl_sgd_step_cuda(&o, 4, f, f, NULL, &first, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+    o.lr = 1e-3;
+    ck_assert_status(yl_sgd_step_cuda(&o, 0, NULL, NULL, NULL, &first, NULL), YOLACT_OK);
+    ck_assert_int_eq(first, 1);      /* no momentum: nothing to start */
 }
 END_TEST
 
@@ -189,6 +232,7 @@ Suite *kernels_suite(void)
     TCase *tc = tcase_create("arguments");
     tcase_add_test(tc, test_post_arguments);
     tcase_add_test(tc, test_dense_arguments);
+    tcase_add_test(tc, test_grad_arguments);
     tcase_add_test(tc, test_conv_arguments);
     tcase_add_test(tc, test_dcn_arguments);
     suite_add_tcase(s, tc);

@@ -165,6 +165,8 @@
 #define GRAD_BN_FROZEN(outer, c, inner) \
     GRAD_ROW("grad batchnorm frozen " #outer "x" #c "x" #inner, op_grad_batchnorm_frozen, \
              outer, c, inner)
+/* n, momentum and dampening per mille, weight decay per million, Nesterov */
+#define SGD(what, ...) ROW("sgd " what, op_sgd, FP32, GRAD_SUM, __VA_ARGS__)
 #define GRAD_BN_TRAIN(batch, c, hw) \
     GRAD_ROW("grad batchnorm train " #batch "x" #c "x" #hw, op_grad_batchnorm_train, batch, c, hw)
 
@@ -267,6 +269,9 @@ const op_case op_cases[] = {
     GRAD_MASKS("11x6, k 8, 6 masks, boxes past the edges", 11, 6, 8, 6, 1),
     GRAD_BN_FROZEN(2, 3, 10), GRAD_BN_FROZEN(1, 5, 27),
     GRAD_BN_TRAIN(2, 3, 12), GRAD_BN_TRAIN(1, 4, 7), GRAD_BN_TRAIN(3, 2, 5),
+    SGD("plain, 1000", 1000, 0, 0, 0, 0), SGD("train.py's, 1", 1, 900, 0, 500, 0),
+    SGD("train.py's, 4099", 4099, 900, 0, 500, 0), SGD("dampened", 257, 900, 300, 10000, 0),
+    SGD("Nesterov", 300, 900, 0, 500, 1), SGD("empty", 0, 900, 0, 500, 0),
 
     DCN(0, "stride 1, offsets to 3 px"), DCN(1, "stride 2, far outside"),
     DCN(2, "dilation 2, padding 2"), DCN(3, "integer offsets"), DCN(4, "several GEMM tiles"),
@@ -360,5 +365,6 @@ const op_case op_large_cases[] = {
     DCN_FILE("c128_69_s1"), DCN_FILE("c256_35_s1"), DCN_FILE("c512_18_s1"),
     DCN_FILE("c512_35_s2"), DCN_FILE("c64_69_s2"), DCN_FILE("c96_23x17_d2"),
     DCN_FILE("c64_13x11_far"),
+    SGD("train.py's, 1.1 M: more than one pass of the grid", 1100000, 900, 0, 500, 0),
 };
 const int op_num_large_cases = (int)(sizeof op_large_cases / sizeof op_large_cases[0]);

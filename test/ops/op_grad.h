@@ -1,8 +1,10 @@
 /* The backward passes' rows of the op-test table (lib/cpu/grad_ops.h): each family runs a
  * backward pass in float32 and hands its gradients to the comparer against central finite
  * differences of the op's forward computed in float64 (the families' own plain loops), of
- * the scalar L = Σ dy·f(x) for a random dy. There is no kernel side yet: the CPU is both
- * the reference of a future kernel and, here, what is checked. */
+ * the scalar L = Σ dy·f(x) for a random dy. Where the backward has a kernel
+ * (kernels/yl_grad_kernels.h), the family also runs it on the same inputs and compares it
+ * with the CPU's result, which is its reference. The optimizer (op_sgd: yl_sgd_step and its
+ * kernel) has its rows here too. */
 #ifndef YL_TEST_OP_GRAD_H
 #define YL_TEST_OP_GRAD_H
 
@@ -30,6 +32,6 @@ float *op_abs(op_run *r, const float *a, size_t n);
 extern const op_family op_grad_conv2d, op_grad_activation, op_grad_maxpool2d,
     op_grad_resize_bilinear, op_grad_add, op_grad_pointwise, op_grad_softmax,
     op_grad_head_output, op_grad_proto_output, op_grad_masks, op_grad_batchnorm_frozen,
-    op_grad_batchnorm_train;
+    op_grad_batchnorm_train, op_sgd;
 
 #endif

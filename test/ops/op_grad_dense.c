@@ -1,12 +1,14 @@
 /* The dense ops' backward passes (grad_dense.c) against finite differences of float64
  * forwards: the fused activations, max pooling, the bilinear resize, the add, tanh, sigmoid
- * and softmax. */
+ * and softmax; and their kernels (kernels/grad_dense.cu; all but the resize's) on the same
+ * inputs against the CPU's result, bit for bit. */
 #include <math.h>
 #include <string.h>
 
 #include "cpu/conv.h"
 #include "cpu/grad_ops.h"
 #include "ops/op_grad.h"
+#include "yl_grad_kernels.h"
 
 /* A check of the row's kind with a tolerance set at run time (freed by the driver). */
 static const op_check *check_sum(op_run *r, double tol)
@@ -14,6 +16,18 @@ static const op_check *check_sum(op_run *r, double tol)
     op_check *c = op_host(r, sizeof *c);
     *c = (op_check){.kind = OP_SUM, .tol = tol, .atol = 1e-7};
     return c;
+}
+
+/* The kernel's output (n floats of device memory) is the CPU's, bit for bit. */
+static void kernel_matches(op_run *r, const char *name, const float *dev, const float *cpu,
+                           size_t n)
+{
+    op_output(r, name, OP_F32, n, op_from_dev(r, dev, n * sizeof *cpu), cpu, NULL, &op_exact);
+}
+
+static float *dev_copy(op_run *r, const float *host, size_t n)
+{
+    return op_to_dev(r, host, n * sizeof *host);
 }
 
 /* ---- activation: dims act, n --------------------------------------------------------- */
@@ -41,6 +55,10 @@ static void grad_activation_run(const op_case *c, op_run *r)
         y[i] = yl_activate(x[i], a.act);
     }
     yl_activation_backward_cpu(a.act, y, dy, n, got);
+    float *d_dx = op_dev(r, n * sizeof *got);
+    ck_assert_status(yl_activation_backward_cuda(a.act, dev_copy(r, y, n), dev_copy(r, dy, n), n,
+                                                 d_dx, NULL), YOLACT_OK);
+    kernel_matches(r, "grad in (kernel)", d_dx, got, n);
     double *want = op_grad_fd(r, act_f64, &a, op_f64(r, x, n), 0, n, 1, op_f64(r, dy, n),
                               n, 1e-4);
     op_output_f64(r, "grad in", n, got, want, op_f64(r, op_abs(r, dy, n), n),
@@ -94,6 +112,11 @@ static void grad_maxpool_run(const op_case *c, op_run *r)
     float *got = op_host(r, n * sizeof *got), *mag = op_host(r, n * sizeof *mag);
     yl_maxpool2d_backward_cpu(x, q.c, q.h, q.w, q.k, q.s, q.p, dy, q.oh, q.ow, got);
     yl_maxpool2d_backward_cpu(x, q.c, q.h, q.w, q.k, q.s, q.p, op_abs(r, dy, ny), q.oh, q.ow, mag);
+    float *d_dx = op_dev(r, n * sizeof *got);
+    ck_assert_status(yl_maxpool2d_backward_cuda(dev_copy(r, x, n), q.c, q.h, q.w, q.k, q.s, q.p,
+                                                dev_copy(r, dy, ny), q.oh, q.ow, d_dx, NULL),
+                     YOLACT_OK);
+    kernel_matches(r, "grad in (kernel)", d_dx, got, n);
     double *want = op_grad_fd(r, pool_f64, &q, op_f64(r, x, n), 0, n, 1, op_f64(r, dy, ny), ny,
                               1e-4);
     op_output_f64(r, "grad in", n, got, want, op_f64(r, mag, n),
@@ -166,6 +189,10 @@ static void grad_add_run(const op_case *c, op_run *r)
     float *x = op_rand_floats(r, 2 * n, -1.0f, 1.0f), *dy = op_rand_floats(r, n, -1.0f, 1.0f);
     float *pre = op_rand_floats(r, 2 * n, -1.0f, 1.0f), *got = op_host_copy(r, pre, 2 * n * 4);
     yl_add_backward_cpu(dy, n, got, got + n);
+    float *d_ab = dev_copy(r, pre, 2 * n);
+    ck_assert_status(yl_add_backward_cuda(dev_copy(r, dy, n), n, d_ab, d_ab + n, NULL),
+                     YOLACT_OK);
+    kernel_matches(r, "grad a, grad b (kernel)", d_ab, got, 2 * n);
     double *want = op_grad_fd(r, add_f64, &n, op_f64(r, x, 2 * n), 0, 2 * n, 1,
                               op_f64(r, dy, n), n, 1e-4);
     double *mag = op_host(r, 2 * n * sizeof *mag);
@@ -198,10 +225,16 @@ static void grad_pointwise_run(const op_case *c, op_run *r)
         x[i] = i % 2 ? 20.0f : -20.0f;
     for (size_t i = 0; i < n; i++)
         y[i] = k[0] ? 1.0f / (1.0f + expf(-x[i])) : tanhf(x[i]);
-    if (k[0])
+    float *d_dx = op_dev(r, n * sizeof *got), *d_y = dev_copy(r, y, n);
+    float *d_dy = dev_copy(r, dy, n);
+    if (k[0]) {
         yl_sigmoid_backward_cpu(y, dy, n, got);
-    else
+        ck_assert_status(yl_sigmoid_backward_cuda(d_y, d_dy, n, d_dx, NULL), YOLACT_OK);
+    } else {
         yl_tanh_backward_cpu(y, dy, n, got);
+        ck_assert_status(yl_tanh_backward_cuda(d_y, d_dy, n, d_dx, NULL), YOLACT_OK);
+    }
+    kernel_matches(r, "grad in (kernel)", d_dx, got, n);
     double *want = op_grad_fd(r, pointwise_f64, k, op_f64(r, x, n), 0, n, 1, op_f64(r, dy, n), n,
                               1e-5);
     op_output_f64(r, "grad in", n, got, want, op_f64(r, op_abs(r, dy, n), n),
@@ -250,6 +283,10 @@ static void grad_softmax_run(const op_case *c, op_run *r)
             mag[(size_t)row * cols + i] = yr[i] * (fabs(dy[(size_t)row * cols + i]) + dot);
     }
     yl_softmax_backward_cpu(y, dy, rows, cols, got);
+    float *d_dx = op_dev(r, n * sizeof *got);
+    ck_assert_status(yl_softmax_backward_cuda(dev_copy(r, y, n), dev_copy(r, dy, n), rows, cols,
+                                              d_dx, NULL), YOLACT_OK);
+    kernel_matches(r, "grad in (kernel)", d_dx, got, n);
     double *want = op_grad_fd(r, softmax_f64, c->dims, op_f64(r, x, n), 0, n, 1,
                               op_f64(r, dy, n), n, 1e-5);
     op_output_f64(r, "grad in", n, got, want, mag, check_sum(r, (2 * cols + 16) * FLT_EPSILON));

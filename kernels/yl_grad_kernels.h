@@ -1,0 +1,60 @@
+/* The training kernels' host entry points: the backward passes of lib/cpu/grad_ops.h and the
+ * optimizer of lib/train/sgd.h on the GPU, each mirroring its CPU reference (same arguments
+ * in the same order, plus a stream; every tensor device memory), as yl_kernels.h does for
+ * inference. They check their arguments, enqueue, and return a status; nothing synchronises
+ * or allocates. Each is bit-identical to its reference: the same float operations in the
+ * same order (no FMA contraction on either side; fmaf where the reference calls it). */
+#ifndef YL_GRAD_KERNELS_H
+#define YL_GRAD_KERNELS_H
+
+#include <stddef.h>
+
+#include "ops/conv.h"
+#include "train/sgd.h"
+#include "yolact.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct CUstream_st;
+
+/* yl_activation_backward_cpu: dx from the activation's output y; in place allowed. */
+yolact_status yl_activation_backward_cuda(yl_activation act, const float *y,
+                                          const float *grad_out, size_t n, float *grad_in,
+                                          struct CUstream_st *stream);
+
+/* yl_add_backward_cpu: grad_out added to grad_a and to grad_b. */
+yolact_status yl_add_backward_cuda(const float *grad_out, size_t n, float *grad_a,
+                                   float *grad_b, struct CUstream_st *stream);
+
+/* yl_tanh_backward_cpu, yl_sigmoid_backward_cpu, yl_softmax_backward_cpu (a row a thread,
+ * its dot product summed in the CPU's order). In place allowed. */
+yolact_status yl_tanh_backward_cuda(const float *y, const float *grad_out, size_t n,
+                                    float *grad_in, struct CUstream_st *stream);
+yolact_status yl_sigmoid_backward_cuda(const float *y, const float *grad_out, size_t n,
+                                       float *grad_in, struct CUstream_st *stream);
+yolact_status yl_softmax_backward_cuda(const float *y, const float *grad_out, size_t rows,
+                                       int cols, float *grad_in, struct CUstream_st *stream);
+
+/* yl_maxpool2d_backward_cpu: a thread per input element gathers the gradients of the
+ * windows whose maximum it is (the CPU's choice: the first in row-major window order, NaN
+ * winning), in the output order the CPU scatters them in, so the sums round alike. grad_in
+ * (channels, in_h, in_w) is written. */
+yolact_status yl_maxpool2d_backward_cuda(const float *in, int channels, int in_h, int in_w,
+                                         int kernel, int stride, int pad,
+                                         const float *grad_out, int out_h, int out_w,
+                                         float *grad_in, struct CUstream_st *stream);
+
+/* yl_sgd_step on one device tensor: param, grad, buf (n each; buf unused when the momentum
+ * is 0) are device memory, opt and first host memory (*first cleared once the step is
+ * enqueued, as the CPU clears it). The same refusals as yl_sgd_step. */
+yolact_status yl_sgd_step_cuda(const yl_sgd_options *opt, size_t n, float *param,
+                               const float *grad, float *buf, int *first,
+                               struct CUstream_st *stream);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
