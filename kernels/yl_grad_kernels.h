@@ -46,6 +46,27 @@ yolact_status yl_maxpool2d_backward_cuda(const float *in, int channels, int in_h
                                          const float *grad_out, int out_h, int out_w,
                                          float *grad_in, struct CUstream_st *stream);
 
+/* yl_head_output_backward_cpu (its thread count the stream): a thread per element of
+ * grad_maps (batch, anchors·(4 + classes + prototypes), height, width), written. */
+yolact_status yl_head_output_backward_cuda(const float *grad_loc, const float *grad_conf,
+                                           const float *grad_coeff, const float *coeff,
+                                           int anchors, int classes, int prototypes,
+                                           int height, int width, int batch,
+                                           size_t image_priors, float *grad_maps,
+                                           struct CUstream_st *stream);
+
+/* yl_proto_output_backward_cpu: (batch, height, width, channels) -> (batch, channels, height,
+ * width), written. */
+yolact_status yl_proto_output_backward_cuda(const float *grad_out, int channels, int height,
+                                            int width, int batch, float *grad_in,
+                                            struct CUstream_st *stream);
+
+/* yl_batchnorm_frozen_backward_cpu: each channel's gradient times its scale over (outer,
+ * channels, inner); in place allowed. */
+yolact_status yl_batchnorm_frozen_backward_cuda(const float *scale, size_t outer, int channels,
+                                                size_t inner, const float *grad_out,
+                                                float *grad_in, struct CUstream_st *stream);
+
 /* yl_sgd_step on one device tensor: param, grad, buf (n each; buf unused when the momentum
  * is 0) are device memory, opt and first host memory (*first cleared once the step is
  * enqueued, as the CPU clears it). The same refusals as yl_sgd_step. */

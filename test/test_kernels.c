@@ -116,6 +116,21 @@ START_TEST(test_grad_arguments)
     ck_assert_status(yl_maxpool2d_backward_cuda(NULL, 0, 4, 4, 3, 2, 1, NULL, 2, 2, NULL, NULL),
                      YOLACT_OK);
 
+    ck_assert_status(yl_head_output_backward_cuda(f, f, f, f, 3, 5, 4, 2, 2, 1, 11, f, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);      /* fewer priors than the level's */
+    ck_assert_status(yl_head_output_backward_cuda(f, f, NULL, f, 3, 5, 4, 2, 2, 1, 12, f, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_status(yl_head_output_backward_cuda(NULL, NULL, NULL, NULL, 3, 5, 4, 2, 2, 0, 12,
+                                                  NULL, NULL), YOLACT_OK);
+    ck_assert_status(yl_proto_output_backward_cuda(f, -1, 2, 2, 1, f, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_status(yl_proto_output_backward_cuda(NULL, 4, 2, 2, 1, f, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_status(yl_batchnorm_frozen_backward_cuda(NULL, 2, 3, 4, f, f, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_status(yl_batchnorm_frozen_backward_cuda(f, 2, -3, 4, f, f, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+
     yl_sgd_options o = {.lr = 1e-3, .momentum = 0.9, .weight_decay = 5e-4};
     int first = 1;
     ck_assert_status(yl_sgd_step_cuda(&o, 4, f, f, NULL, &first, NULL),

@@ -1,6 +1,7 @@
 /* The head's and the protonet's permutes' backward passes (grad_head.c), the masks'
  * (grad_masks.c) and BatchNorm's (grad_batchnorm.c) against finite differences of float64
- * forwards. */
+ * forwards; the permutes' and frozen BatchNorm's kernels (kernels/grad_head.cu) on the same
+ * inputs against the CPU's result, bit for bit. */
 #include <math.h>
 #include <string.h>
 
@@ -8,12 +9,25 @@
 #include "cpu/head_ops.h"
 #include "ops/boxes.h"
 #include "ops/op_grad.h"
+#include "yl_grad_kernels.h"
 
 static const op_check *check_of(op_run *r, op_cmp_kind kind, double tol)
 {
     op_check *c = op_host(r, sizeof *c);
     *c = (op_check){.kind = kind, .tol = tol, .atol = 1e-7};
     return c;
+}
+
+/* n floats to the device, and the kernel's n floats back compared with the CPU's. */
+static float *dev_copy(op_run *r, const float *host, size_t n)
+{
+    return op_to_dev(r, host, n * sizeof *host);
+}
+
+static void kernel_matches(op_run *r, const char *name, const float *dev, const float *cpu,
+                           size_t n)
+{
+    op_output(r, name, OP_F32, n, op_from_dev(r, dev, n * sizeof *cpu), cpu, NULL, &op_exact);
 }
 
 /* ---- head: dims anchors, classes, prototypes, h, w, batch ------------------------------ */
@@ -52,6 +66,12 @@ static void grad_head_run(const op_case *c, op_run *r)
     yl_head_output_cpu(maps, q.a, q.c, q.k, q.h, q.w, q.batch, q.priors, loc, conf, coeff, 0);
     yl_head_output_backward_cpu(dy, dy + rows * 4, dy + rows * (4 + q.c), coeff, q.a, q.c, q.k,
                                 q.h, q.w, q.batch, q.priors, got, 0);
+    float *d_dy = dev_copy(r, dy, n), *d_maps = op_dev(r, n * 4);
+    ck_assert_status(yl_head_output_backward_cuda(d_dy, d_dy + rows * 4, d_dy + rows * (4 + q.c),
+                                                  dev_copy(r, coeff, rows * q.k), q.a, q.c, q.k,
+                                                  q.h, q.w, q.batch, q.priors, d_maps, NULL),
+                     YOLACT_OK);
+    kernel_matches(r, "grad maps (kernel)", d_maps, got, n);
     double *want = op_grad_fd(r, head_f64, &q, op_f64(r, maps, n), 0, n, 1, op_f64(r, dy, n),
                               n, 1e-5);
     /* each map's |dy|: the row entry it was gathered into */
@@ -72,6 +92,10 @@ static void grad_proto_run(const op_case *c, op_run *r)
     float *dy = op_rand_floats(r, n, -1.0f, 1.0f), *got = op_host(r, n * 4 + 4);
     float *want = op_host(r, n * 4 + 4);
     yl_proto_output_backward_cpu(dy, k, h, w, batch, got);
+    float *d_in = op_dev(r, n * 4 + 4);
+    ck_assert_status(yl_proto_output_backward_cuda(dev_copy(r, dy, n), k, h, w, batch, d_in,
+                                                   NULL), YOLACT_OK);
+    kernel_matches(r, "grad in (kernel)", d_in, got, n);
     /* A permute's backward is the inverse permute: the forward of the gradient back. */
     yl_proto_output_cpu(got, k, h, w, batch, want);
     op_output(r, "forward of the gradient", OP_F32, n, want, dy, NULL, &op_exact);
@@ -191,6 +215,11 @@ static void grad_bn_frozen_run(const op_case *c, op_run *r)
     float *dy = op_rand_floats(r, n, -1.0f, 1.0f), *got = op_host(r, n * 4 + 4);
     q.scale = scale;
     yl_batchnorm_frozen_backward_cpu(scale, q.outer, q.c, q.inner, dy, got);
+    float *d_in = op_dev(r, n * 4 + 4);
+    ck_assert_status(yl_batchnorm_frozen_backward_cuda(dev_copy(r, scale, q.c), q.outer, q.c,
+                                                       q.inner, dev_copy(r, dy, n), d_in, NULL),
+                     YOLACT_OK);
+    kernel_matches(r, "grad in (kernel)", d_in, got, n);
     double *want = op_grad_fd(r, bn_frozen_f64, &q, op_f64(r, x, n), 0, n, 1, op_f64(r, dy, n),
                               n, 1e-4);
     double *mag = op_host(r, n * sizeof *mag + 8);
