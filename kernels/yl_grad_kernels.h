@@ -2,8 +2,9 @@
  * optimizer of lib/train/sgd.h on the GPU, each mirroring its CPU reference (same arguments
  * in the same order, plus a stream; every tensor device memory), as yl_kernels.h does for
  * inference. They check their arguments, enqueue, and return a status; nothing synchronises
- * or allocates. Each is bit-identical to its reference: the same float operations in the
- * same order (no FMA contraction on either side; fmaf where the reference calls it). */
+ * or allocates. Each is bit-identical to its reference (the same float operations in the
+ * same order, no FMA contraction on either side, fmaf where the reference calls it) but
+ * where it says otherwise. */
 #ifndef YL_GRAD_KERNELS_H
 #define YL_GRAD_KERNELS_H
 
@@ -66,6 +67,25 @@ yolact_status yl_proto_output_backward_cuda(const float *grad_out, int channels,
 yolact_status yl_batchnorm_frozen_backward_cuda(const float *scale, size_t outer, int channels,
                                                 size_t inner, const float *grad_out,
                                                 float *grad_in, struct CUstream_st *stream);
+
+/* yl_batchnorm_train_forward_cpu and _backward_cpu: a block a channel sums in double, as
+ * the CPU does, but in a tree instead of in order; the float results (the saved mean and
+ * invstd, the running statistics, the affine's gradients) agree with the CPU's to the last
+ * bit but where the two double sums round to either side of a float, and the outputs
+ * computed from them to the NMSE the op-test table states. gamma, beta, the running
+ * statistics (either NULL: not moved), save_mean and save_invstd are (channels) device
+ * arrays. */
+yolact_status yl_batchnorm_train_forward_cuda(const float *in, int batch, int channels,
+                                              size_t hw, const float *gamma, const float *beta,
+                                              float eps, float momentum, float *running_mean,
+                                              float *running_var, float *out, float *save_mean,
+                                              float *save_invstd, struct CUstream_st *stream);
+yolact_status yl_batchnorm_train_backward_cuda(const float *in, const float *grad_out,
+                                               int batch, int channels, size_t hw,
+                                               const float *gamma, const float *save_mean,
+                                               const float *save_invstd, float *grad_in,
+                                               float *grad_gamma, float *grad_beta,
+                                               struct CUstream_st *stream);
 
 /* yl_sgd_step on one device tensor: param, grad, buf (n each; buf unused when the momentum
  * is 0) are device memory, opt and first host memory (*first cleared once the step is

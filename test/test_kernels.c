@@ -131,6 +131,16 @@ START_TEST(test_grad_arguments)
     ck_assert_status(yl_batchnorm_frozen_backward_cuda(f, 2, -3, 4, f, f, NULL),
                      YOLACT_ERR_INVALID_ARGUMENT);
 
+    ck_assert_status(yl_batchnorm_train_forward_cuda(f, 2, 3, 4, f, f, 1e-5f, 0.1f, NULL, NULL,
+                                                     NULL, f, f, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_status(yl_batchnorm_train_forward_cuda(f, 2, 3, 4, f, f, 0.0f, 0.1f, NULL, NULL, f,
+                                                     f, f, NULL), YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_status(yl_batchnorm_train_backward_cuda(f, f, 2, 3, 0, f, f, f, f, f, f, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_status(yl_batchnorm_train_backward_cuda(f, f, 2, 65536, 4, f, f, f, f, f, f, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+
     yl_sgd_options o = {.lr = 1e-3, .momentum = 0.9, .weight_decay = 5e-4};
     int first = 1;
     ck_assert_status(yl_sgd_step_cuda(&o, 4, f, f, NULL, &first, NULL),

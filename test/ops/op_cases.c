@@ -269,6 +269,7 @@ const op_case op_cases[] = {
     GRAD_MASKS("11x6, k 8, 6 masks, boxes past the edges", 11, 6, 8, 6, 1),
     GRAD_BN_FROZEN(2, 3, 10), GRAD_BN_FROZEN(1, 5, 27),
     GRAD_BN_TRAIN(2, 3, 12), GRAD_BN_TRAIN(1, 4, 7), GRAD_BN_TRAIN(3, 2, 5),
+    GRAD_BN_TRAIN(2, 3, 1000),          /* more elements a channel than a block has threads */
     SGD("plain, 1000", 1000, 0, 0, 0, 0), SGD("train.py's, 1", 1, 900, 0, 500, 0),
     SGD("train.py's, 4099", 4099, 900, 0, 500, 0), SGD("dampened", 257, 900, 300, 10000, 0),
     SGD("Nesterov", 300, 900, 0, 500, 1), SGD("empty", 0, 900, 0, 500, 0),

@@ -258,6 +258,45 @@ static void bn_f64(const void *ctx, const double *x, double *y)
     }
 }
 
+/* The kernels on the same inputs against the CPU's results: the float statistics and the
+ * affine's gradients within 1 ulp (the two sides' double sums, in another order, round to
+ * the same float but at a tie), the outputs and the input's gradient, computed from them,
+ * within an NMSE of 1e-12. */
+static void bn_train_kernels_match(op_run *r, const bn_ctx *q, const float *x, const float *dy,
+                                   float momentum, const float *running, const float *pre,
+                                   const float *y, const float *run_cpu, const float *mean,
+                                   const float *invstd, const float *grad_cpu)
+{
+    const size_t n = (size_t)q->batch * q->c * q->hw, nx = n + 2 * (size_t)q->c;
+    float *d_x = dev_copy(r, x, nx), *d_run = dev_copy(r, running, 2 * (size_t)q->c);
+    float *d_y = op_dev(r, n * 4), *d_stats = op_dev(r, 2 * (size_t)q->c * 4);
+    float *d_grad = dev_copy(r, pre, nx);
+    ck_assert_status(yl_batchnorm_train_forward_cuda(d_x, q->batch, q->c, q->hw, d_x + n,
+                                                     d_x + n + q->c, (float)BN_EPS, momentum,
+                                                     d_run, d_run + q->c, d_y, d_stats,
+                                                     d_stats + q->c, NULL), YOLACT_OK);
+    ck_assert_status(yl_batchnorm_train_backward_cuda(d_x, dev_copy(r, dy, n), q->batch, q->c,
+                                                      q->hw, d_x + n, d_stats, d_stats + q->c,
+                                                      d_grad, d_grad + n, d_grad + n + q->c,
+                                                      NULL), YOLACT_OK);
+    const op_check *ulp = check_of(r, OP_ULPS, 1), *nmse = check_of(r, OP_NMSE, 1e-12);
+    /* mean, invstd, running mean, running variance: one output of 4 channels' rows */
+    const size_t c4 = 4 * (size_t)q->c;
+    float *stats = op_host(r, c4 * 4), *stats_cpu = op_host(r, c4 * 4);
+    memcpy(stats, op_from_dev(r, d_stats, 2 * (size_t)q->c * 4), 2 * (size_t)q->c * 4);
+    memcpy(stats + 2 * q->c, op_from_dev(r, d_run, 2 * (size_t)q->c * 4), 2 * (size_t)q->c * 4);
+    memcpy(stats_cpu, mean, q->c * 4);
+    memcpy(stats_cpu + q->c, invstd, q->c * 4);
+    memcpy(stats_cpu + 2 * q->c, run_cpu, 2 * (size_t)q->c * 4);
+    op_output(r, "mean, invstd, running statistics (kernel)", OP_F32, c4, stats, stats_cpu,
+              NULL, ulp);
+    op_output(r, "forward (kernel)", OP_F32, n, op_from_dev(r, d_y, n * 4), y, NULL, nmse);
+    float *grad = op_from_dev(r, d_grad, nx * 4);
+    op_output(r, "grad in (kernel)", OP_F32, n, grad, grad_cpu, NULL, nmse);
+    op_output(r, "grad gamma, beta (kernel)", OP_F32, 2 * (size_t)q->c, grad + n, grad_cpu + n,
+              NULL, ulp);
+}
+
 /* NMSE bounds: the float pieces (invstd and the mean rounded to float, 6e-8 relative each;
  * the output's rounding) keep the relative error of an entry near 1e-7, an NMSE near 1e-14;
  * 1e-10 stated, while a wrong term (the mean's or the variance's share of dx) is O(1). The
@@ -280,6 +319,7 @@ static void grad_bn_train_run(const op_case *c, op_run *r)
                                    momentum, run_got, run_got + q.c, y, mean, invstd);
     yl_batchnorm_train_backward_cpu(x, dy, q.batch, q.c, q.hw, gamma, mean, invstd, got,
                                     got + n, got + n + q.c);
+    bn_train_kernels_match(r, &q, x, dy, momentum, running, pre, y, run_got, mean, invstd, got);
     double *x64 = op_f64(r, x, nx), *want_y = op_host(r, n * sizeof(double));
     bn_f64(&q, x64, want_y);
     op_output_f64(r, "forward", n, y, want_y, NULL, check_of(r, OP_NMSE, 1e-12));
