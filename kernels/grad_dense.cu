@@ -1,10 +1,12 @@
 // The dense ops' backward passes (yl_grad_kernels.h), as lib/cpu/grad_dense.c computes them:
 // element-wise kernels a thread an element (grid-stride), softmax a thread a row, max
-// pooling a thread an input element gathering what the CPU scatters.
+// pooling and the bilinear resize a thread an input element gathering what the CPU
+// scatters.
 #include "yl_grad_kernels.h"
 
 #include <math.h>
 
+#include "bilinear.cuh"
 #include "yl_device.h"
 
 #define GRAD_THREADS 256
@@ -124,6 +126,66 @@ maxpool_backward_kernel(const float *__restrict__ in, int in_h, int in_w, int ke
     }
 }
 
+/* The outputs [*lo, *hi) of an axis table (out entries, i1 = i0 or i0 + 1, both
+ * non-decreasing) that read source i through i0 or i1. */
+static __device__ void outputs_reading(const yl_axis_table t, int out, int i, int *lo, int *hi)
+{
+    int a = 0, b = out;             /* the first o with i1[o] >= i */
+    while (a < b) {
+        const int mid = (a + b) / 2;
+        if (t.i1[mid] >= i)
+            b = mid;
+        else
+            a = mid + 1;
+    }
+    *lo = a;
+    b = out;                        /* the first o with i0[o] > i */
+    while (a < b) {
+        const int mid = (a + b) / 2;
+        if (t.i0[mid] > i)
+            b = mid;
+        else
+            a = mid + 1;
+    }
+    *hi = a;
+}
+
+static __global__ void __launch_bounds__(GRAD_THREADS)
+resize_backward_kernel(const float *__restrict__ grad_out, int in_h, int in_w, int out_h,
+                       int out_w, float *__restrict__ grad_in, size_t total,
+                       const void *y_table, const void *x_table)
+{
+    const yl_axis_table ty = yl_axis_table_at(y_table, out_h);
+    const yl_axis_table tx = yl_axis_table_at(x_table, out_w);
+    GRID_STRIDE(i, total) {
+        const size_t plane = (size_t)in_h * in_w, c = i / plane;
+        const int iy = (int)(i % plane / in_w), ix = (int)(i % in_w);
+        int y_lo, y_hi, x_lo, x_hi;
+        outputs_reading(ty, out_h, iy, &y_lo, &y_hi);
+        outputs_reading(tx, out_w, ix, &x_lo, &x_hi);
+        const float *g = grad_out + c * out_h * out_w;
+        float sum = 0.0f;
+        for (int y = y_lo; y < y_hi; y++)
+            for (int x = x_lo; x < x_hi; x++) {
+                const float top = g[(size_t)y * out_w + x] * ty.w0[y];
+                const float bottom = g[(size_t)y * out_w + x] * ty.w1[y];
+                if (ty.i0[y] == iy) {
+                    if (tx.i0[x] == ix)
+                        sum += top * tx.w0[x];
+                    if (tx.i1[x] == ix)
+                        sum += top * tx.w1[x];
+                }
+                if (ty.i1[y] == iy) {
+                    if (tx.i0[x] == ix)
+                        sum += bottom * tx.w0[x];
+                    if (tx.i1[x] == ix)
+                        sum += bottom * tx.w1[x];
+                }
+            }
+        grad_in[i] = sum;
+    }
+}
+
 static __global__ void __launch_bounds__(GRAD_THREADS)
 sgd_kernel(float *param, const float *grad, float *buf, size_t n, int momentum, int nesterov,
            int decay, int init, float wd, float m, float keep, float step)
@@ -226,6 +288,31 @@ extern "C" yolact_status yl_maxpool2d_backward_cuda(const float *in, int channel
         YL_CHECK(cuda, YL_LAUNCH(maxpool_backward_kernel, blocks_for(total), GRAD_THREADS, 0,
                                  stream, in, in_h, in_w, kernel, stride, pad, grad_out,
                                  outputs ? out_h : 0, outputs ? out_w : 0, grad_in, total));
+    return YOLACT_OK;
+}
+
+extern "C" yolact_status yl_resize_bilinear_backward_cuda(const float *grad_out, int channels,
+                                                          int in_h, int in_w, int out_h,
+                                                          int out_w, float *grad_in,
+                                                          void *workspace, cudaStream_t stream)
+{
+    const size_t total = (size_t)(channels > 0 ? channels : 0) * (in_h > 0 ? in_h : 0) *
+                         (in_w > 0 ? in_w : 0);
+    if (channels < 0 || in_h <= 0 || in_w <= 0 || out_h <= 0 || out_w <= 0 ||
+        (total && (!grad_out || !grad_in || !workspace)))
+        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT,
+                       "yl_resize_bilinear_backward_cuda: %d channels %dx%d -> %dx%d, grad_out "
+                       "%p grad_in %p workspace %p", channels, in_h, in_w, out_h, out_w,
+                       (const void *)grad_out, (void *)grad_in, workspace);
+    if (total == 0)
+        return YOLACT_OK;
+    char *y_table = static_cast<char *>(workspace);
+    char *x_table = y_table + yl_bilinear_table_bytes(out_h);
+    YL_TRY(yl_bilinear_axis_cuda(in_h, out_h, y_table, stream));
+    YL_TRY(yl_bilinear_axis_cuda(in_w, out_w, x_table, stream));
+    YL_CHECK(cuda, YL_LAUNCH(resize_backward_kernel, blocks_for(total), GRAD_THREADS, 0, stream,
+                             grad_out, in_h, in_w, out_h, out_w, grad_in, total, y_table,
+                             x_table));
     return YOLACT_OK;
 }
 

@@ -12,6 +12,7 @@
 
 #include "ops/conv.h"
 #include "train/sgd.h"
+#include "yl_kernels.h"
 #include "yolact.h"
 
 #ifdef __cplusplus
@@ -86,6 +87,15 @@ yolact_status yl_batchnorm_train_backward_cuda(const float *in, const float *gra
                                                const float *save_invstd, float *grad_in,
                                                float *grad_gamma, float *grad_beta,
                                                struct CUstream_st *stream);
+
+/* yl_resize_bilinear_backward_cpu: a thread per input element gathers, in the order the
+ * CPU scatters them (the outputs row by row, each output's four terms in turn), the terms
+ * of the outputs that read it, found by binary search in the axis tables. grad_in
+ * (channels, in_h, in_w) is written; workspace: yl_resize_cuda_workspace_bytes(out_h,
+ * out_w) bytes of device memory (yl_kernels.h), for the tables. */
+yolact_status yl_resize_bilinear_backward_cuda(const float *grad_out, int channels, int in_h,
+                                               int in_w, int out_h, int out_w, float *grad_in,
+                                               void *workspace, struct CUstream_st *stream);
 
 /* yl_sgd_step on one device tensor: param, grad, buf (n each; buf unused when the momentum
  * is 0) are device memory, opt and first host memory (*first cleared once the step is

@@ -141,6 +141,11 @@ START_TEST(test_grad_arguments)
     ck_assert_status(yl_batchnorm_train_backward_cuda(f, f, 2, 65536, 4, f, f, f, f, f, f, NULL),
                      YOLACT_ERR_INVALID_ARGUMENT);
 
+    ck_assert_status(yl_resize_bilinear_backward_cuda(f, 1, 4, 4, 8, 8, f, NULL, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);      /* no workspace */
+    ck_assert_status(yl_resize_bilinear_backward_cuda(f, 1, 4, 0, 8, 8, f, f, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+
     yl_sgd_options o = {.lr = 1e-3, .momentum = 0.9, .weight_decay = 5e-4};
     int first = 1;
     ck_assert_status(yl_sgd_step_cuda(&o, 4, f, f, NULL, &first, NULL),

@@ -259,7 +259,7 @@ const op_case op_cases[] = {
     GRAD_ACT(RELU, 1000), GRAD_ACT(LEAKY01, 257), GRAD_ACT(NONE, 33),
     GRAD_POOL(3, 7, 9, 3, 2, 1), GRAD_POOL(2, 8, 8, 2, 2, 0), GRAD_POOL(2, 5, 6, 3, 1, 1),
     GRAD_RESIZE(2, 5, 5, 10, 10), GRAD_RESIZE(3, 4, 7, 9, 13), GRAD_RESIZE(1, 3, 3, 3, 3),
-    GRAD_RESIZE(2, 9, 4, 5, 11),
+    GRAD_RESIZE(2, 9, 4, 5, 11), GRAD_RESIZE(2, 35, 35, 69, 69),   /* the FPN's largest upsample */
     GRAD_ADD(1), GRAD_ADD(257),
     GRAD_POINTWISE("tanh", 0, 300), GRAD_POINTWISE("sigmoid", 1, 300),
     GRAD_SOFTMAX(7, 81), GRAD_SOFTMAX(5, 2), GRAD_SOFTMAX(1, 1),

@@ -1,7 +1,7 @@
 /* The dense ops' backward passes (grad_dense.c) against finite differences of float64
  * forwards: the fused activations, max pooling, the bilinear resize, the add, tanh, sigmoid
- * and softmax; and their kernels (kernels/grad_dense.cu; all but the resize's) on the same
- * inputs against the CPU's result, bit for bit. */
+ * and softmax; and their kernels (kernels/grad_dense.cu) on the same inputs against the
+ * CPU's result, bit for bit. */
 #include <math.h>
 #include <string.h>
 
@@ -168,6 +168,13 @@ static void grad_resize_run(const op_case *c, op_run *r)
     void *ws = op_host(r, yl_resize_workspace_bytes(q.oh, q.ow));
     yl_resize_bilinear_backward_cpu(dy, q.c, q.ih, q.iw, q.oh, q.ow, got, ws);
     yl_resize_bilinear_backward_cpu(op_abs(r, dy, ny), q.c, q.ih, q.iw, q.oh, q.ow, mag, ws);
+    float *d_dx = op_dev(r, n * sizeof *got);
+    ck_assert_status(yl_resize_bilinear_backward_cuda(dev_copy(r, dy, ny), q.c, q.ih, q.iw,
+                                                      q.oh, q.ow, d_dx,
+                                                      op_dev(r, yl_resize_cuda_workspace_bytes(
+                                                                    q.oh, q.ow)), NULL),
+                     YOLACT_OK);
+    kernel_matches(r, "grad in (kernel)", d_dx, got, n);
     double *want = op_grad_fd(r, resize_f64, &q, op_f64(r, x, n), 0, n, 1, op_f64(r, dy, ny),
                               ny, 1e-4);
     op_output_f64(r, "grad in", n, got, want, op_f64(r, mag, n), NULL);
