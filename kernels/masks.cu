@@ -10,6 +10,7 @@
 #include <limits.h>
 
 #include "bilinear.cuh"
+#include "crop_range.cuh"
 #include "yl_kernels.h"
 
 /* ---- assembly ------------------------------------------------------------------------------
@@ -20,36 +21,6 @@
 #define ASM_PIXELS 128
 #define ASM_MASKS 8
 #define ASM_K 32
-
-/* torch.min / torch.max of two floats: NaN if either is. */
-static __device__ __forceinline__ float min_nan(float a, float b)
-{
-    return a != a ? a : b != b ? b : a < b ? a : b;
-}
-
-static __device__ __forceinline__ float max_nan(float a, float b)
-{
-    return a != a ? a : b != b ? b : a > b ? a : b;
-}
-
-/* The pixels [begin, end) along one axis that box_utils.crop (padding 1) keeps, as the
- * CPU's yl_crop_range (ops/boxes.h): integer c with lo <= c < hi after sanitize_coordinates
- * in float32. */
-static __device__ void crop_range(float a, float b, int size, int *begin, int *end)
-{
-    float s = (float)size;
-    float lo = min_nan(a * s, b * s) - 1.0f, hi = max_nan(a * s, b * s) + 1.0f;
-    lo = lo < 0.0f ? 0.0f : lo;
-    hi = hi > s ? s : hi;
-    if (!(lo < hi)) {
-        *begin = *end = 0;
-        return;
-    }
-    *begin = lo > s ? size : (int)ceilf(lo);
-    *end = hi <= 0.0f ? 0 : (int)ceilf(hi);
-    if (*end < *begin)
-        *end = *begin;
-}
 
 static __global__ void __launch_bounds__(ASM_PIXELS)
 masks_assemble_kernel(const float *__restrict__ proto, int proto_h, int proto_w, int k,
@@ -75,8 +46,8 @@ masks_assemble_kernel(const float *__restrict__ proto, int proto_h, int proto_w,
         int m = mask0 + t, *c = s_crop[t];
         if (m < n) {
             const yl_raw_detection *d = &detections[m];
-            crop_range(d->box[0], d->box[2], proto_w, &c[0], &c[1]);
-            crop_range(d->box[1], d->box[3], proto_h, &c[2], &c[3]);
+            yl_crop_range_device(d->box[0], d->box[2], proto_w, &c[0], &c[1]);
+            yl_crop_range_device(d->box[1], d->box[3], proto_h, &c[2], &c[3]);
             s_prior[t] = d->prior;
         } else {
             c[0] = c[1] = c[2] = c[3] = 0;

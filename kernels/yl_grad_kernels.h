@@ -69,6 +69,16 @@ yolact_status yl_batchnorm_frozen_backward_cuda(const float *scale, size_t outer
                                                 size_t inner, const float *grad_out,
                                                 float *grad_in, struct CUstream_st *stream);
 
+/* yl_masks_backward_cpu (its thread count the stream): the crop and the sigmoid into
+ * grad_logits (bit for bit), then the two products of P·Cᵀ's backward a thread an output
+ * entry, each summed in order, where the CPU's GEMM sums in its own blocking: grad_proto and
+ * grad_coeff within the bound the op-test table holds the CPU to. */
+yolact_status yl_masks_backward_cuda(const float *proto, int proto_h, int proto_w, int k,
+                                     const float *coeff, int n, const float *boxes,
+                                     const float *masks, const float *grad_masks,
+                                     float *grad_logits, float *grad_proto, float *grad_coeff,
+                                     struct CUstream_st *stream);
+
 /* yl_batchnorm_train_forward_cpu and _backward_cpu: a block a channel sums in double, as
  * the CPU does, but in a tree instead of in order; the float results (the saved mean and
  * invstd, the running statistics, the affine's gradients) agree with the CPU's to the last

@@ -146,6 +146,13 @@ START_TEST(test_grad_arguments)
     ck_assert_status(yl_resize_bilinear_backward_cuda(f, 1, 4, 0, 8, 8, f, f, NULL),
                      YOLACT_ERR_INVALID_ARGUMENT);
 
+    ck_assert_status(yl_masks_backward_cuda(f, 4, 4, 8, f, 3, NULL, f, f, f, f, f, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);      /* no boxes */
+    ck_assert_status(yl_masks_backward_cuda(f, 4, -4, 8, f, 3, f, f, f, f, f, f, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_status(yl_masks_backward_cuda(NULL, 4, 4, 8, NULL, 0, NULL, NULL, NULL, NULL,
+                                            NULL, NULL, NULL), YOLACT_OK);   /* no masks */
+
     yl_sgd_options o = {.lr = 1e-3, .momentum = 0.9, .weight_decay = 5e-4};
     int first = 1;
     ck_assert_status(yl_sgd_step_cuda(&o, 4, f, f, NULL, &first, NULL),

@@ -1,7 +1,8 @@
 /* The head's and the protonet's permutes' backward passes (grad_head.c), the masks'
  * (grad_masks.c) and BatchNorm's (grad_batchnorm.c) against finite differences of float64
- * forwards; the permutes' and frozen BatchNorm's kernels (kernels/grad_head.cu) on the same
- * inputs against the CPU's result, bit for bit. */
+ * forwards; their kernels (kernels/grad_head.cu, grad_masks.cu, grad_batchnorm.cu) on the
+ * same inputs: against the CPU's result bit for bit, the masks' products against the same
+ * differences within the same bound, trainable BatchNorm within its stated ulps. */
 #include <math.h>
 #include <string.h>
 
@@ -187,10 +188,22 @@ static void grad_masks_run(const op_case *c, op_run *r)
                           0);
     double *x64 = op_f64(r, x, np + nc), *g64 = op_f64(r, g, nm);
     const op_check *check = check_of(r, OP_SUM, FLT_EPSILON);
-    op_output_f64(r, "grad proto", np, got,
-                  op_grad_fd(r, masks_f64, &q, x64, 0, np, 1, g64, nm, 1e-5), mag, check);
-    op_output_f64(r, "grad coeff", nc, got + np,
-                  op_grad_fd(r, masks_f64, &q, x64, np, nc, 1, g64, nm, 1e-5), mag + np, check);
+    double *want_p = op_grad_fd(r, masks_f64, &q, x64, 0, np, 1, g64, nm, 1e-5);
+    double *want_c = op_grad_fd(r, masks_f64, &q, x64, np, nc, 1, g64, nm, 1e-5);
+    op_output_f64(r, "grad proto", np, got, want_p, mag, check);
+    op_output_f64(r, "grad coeff", nc, got + np, want_c, mag + np, check);
+    /* The kernel: the logits' gradient bit for bit, the products within the same bound. */
+    float *d_x = dev_copy(r, x, np + nc), *d_logits = op_dev(r, nm * 4);
+    float *d_grad = op_dev(r, (np + nc) * 4);
+    ck_assert_cuda(cudaMemset(d_grad, 0, (np + nc) * 4));
+    ck_assert_status(yl_masks_backward_cuda(d_x, q.h, q.w, q.k, d_x + np, q.n,
+                                            dev_copy(r, boxes, (size_t)q.n * 4),
+                                            dev_copy(r, y, nm), dev_copy(r, g, nm), d_logits,
+                                            d_grad, d_grad + np, NULL), YOLACT_OK);
+    kernel_matches(r, "grad logits (kernel)", d_logits, dlogits, nm);
+    float *grad = op_from_dev(r, d_grad, (np + nc) * 4);
+    op_output_f64(r, "grad proto (kernel)", np, grad, want_p, mag, check);
+    op_output_f64(r, "grad coeff (kernel)", nc, grad + np, want_c, mag + np, check);
 }
 const op_family op_grad_masks = {"grad masks", grad_masks_run};
 
