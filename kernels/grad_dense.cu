@@ -7,58 +7,46 @@
 #include <math.h>
 
 #include "bilinear.cuh"
+#include "grid_stride.cuh"
 #include "yl_device.h"
 
-#define GRAD_THREADS 256
-#define GRAD_MAX_BLOCKS 4096u
-
-static unsigned blocks_for(size_t n)
-{
-    size_t b = (n + GRAD_THREADS - 1) / GRAD_THREADS;
-    return b < GRAD_MAX_BLOCKS ? (unsigned)b : GRAD_MAX_BLOCKS;
-}
-
-#define GRID_STRIDE(i, n)                                                 \
-    for (size_t i = (size_t)blockIdx.x * GRAD_THREADS + threadIdx.x; i < (n); \
-         i += (size_t)gridDim.x * GRAD_THREADS)
-
-static __global__ void __launch_bounds__(GRAD_THREADS)
+static __global__ void __launch_bounds__(YL_GRID_THREADS)
 activation_backward_kernel(int act, const float *y, const float *grad_out, size_t n,
                            float *grad_in)
 {
     const float slope = act == YL_ACT_LEAKY_RELU_0_1 ? 0.1f : act == YL_ACT_RELU ? 0.0f : 1.0f;
-    GRID_STRIDE(i, n)
+    YL_GRID_STRIDE(i, n)
         grad_in[i] = act == YL_ACT_NONE || y[i] > 0.0f ? grad_out[i] : grad_out[i] * slope;
 }
 
-static __global__ void __launch_bounds__(GRAD_THREADS)
+static __global__ void __launch_bounds__(YL_GRID_THREADS)
 add_backward_kernel(const float *__restrict__ grad_out, size_t n, float *grad_a, float *grad_b)
 {
-    GRID_STRIDE(i, n) {
+    YL_GRID_STRIDE(i, n) {
         grad_a[i] += grad_out[i];
         grad_b[i] += grad_out[i];
     }
 }
 
-static __global__ void __launch_bounds__(GRAD_THREADS)
+static __global__ void __launch_bounds__(YL_GRID_THREADS)
 tanh_backward_kernel(const float *y, const float *grad_out, size_t n, float *grad_in)
 {
-    GRID_STRIDE(i, n)
+    YL_GRID_STRIDE(i, n)
         grad_in[i] = grad_out[i] * (1.0f - y[i] * y[i]);
 }
 
-static __global__ void __launch_bounds__(GRAD_THREADS)
+static __global__ void __launch_bounds__(YL_GRID_THREADS)
 sigmoid_backward_kernel(const float *y, const float *grad_out, size_t n, float *grad_in)
 {
-    GRID_STRIDE(i, n)
+    YL_GRID_STRIDE(i, n)
         grad_in[i] = grad_out[i] * (1.0f - y[i]) * y[i];
 }
 
-static __global__ void __launch_bounds__(GRAD_THREADS)
+static __global__ void __launch_bounds__(YL_GRID_THREADS)
 softmax_backward_kernel(const float *y, const float *grad_out, size_t rows, int cols,
                         float *grad_in)
 {
-    GRID_STRIDE(r, rows) {
+    YL_GRID_STRIDE(r, rows) {
         const float *yr = y + r * cols, *g = grad_out + r * cols;
         float *d = grad_in + r * cols, dot = 0.0f;
         for (int c = 0; c < cols; c++)
@@ -104,12 +92,12 @@ static __device__ void windows_over(int i, int kernel, int stride, int pad, int 
     *hi = *hi > out ? out : *hi;
 }
 
-static __global__ void __launch_bounds__(GRAD_THREADS)
+static __global__ void __launch_bounds__(YL_GRID_THREADS)
 maxpool_backward_kernel(const float *__restrict__ in, int in_h, int in_w, int kernel,
                         int stride, int pad, const float *__restrict__ grad_out, int out_h,
                         int out_w, float *__restrict__ grad_in, size_t total)
 {
-    GRID_STRIDE(i, total) {
+    YL_GRID_STRIDE(i, total) {
         const size_t plane_size = (size_t)in_h * in_w, c = i / plane_size;
         const long long at = (long long)(i % plane_size);
         const int iy = (int)(at / in_w), ix = (int)(at % in_w);
@@ -150,14 +138,14 @@ static __device__ void outputs_reading(const yl_axis_table t, int out, int i, in
     *hi = a;
 }
 
-static __global__ void __launch_bounds__(GRAD_THREADS)
+static __global__ void __launch_bounds__(YL_GRID_THREADS)
 resize_backward_kernel(const float *__restrict__ grad_out, int in_h, int in_w, int out_h,
                        int out_w, float *__restrict__ grad_in, size_t total,
                        const void *y_table, const void *x_table)
 {
     const yl_axis_table ty = yl_axis_table_at(y_table, out_h);
     const yl_axis_table tx = yl_axis_table_at(x_table, out_w);
-    GRID_STRIDE(i, total) {
+    YL_GRID_STRIDE(i, total) {
         const size_t plane = (size_t)in_h * in_w, c = i / plane;
         const int iy = (int)(i % plane / in_w), ix = (int)(i % in_w);
         int y_lo, y_hi, x_lo, x_hi;
@@ -186,11 +174,11 @@ resize_backward_kernel(const float *__restrict__ grad_out, int in_h, int in_w, i
     }
 }
 
-static __global__ void __launch_bounds__(GRAD_THREADS)
+static __global__ void __launch_bounds__(YL_GRID_THREADS)
 sgd_kernel(float *param, const float *grad, float *buf, size_t n, int momentum, int nesterov,
            int decay, int init, float wd, float m, float keep, float step)
 {
-    GRID_STRIDE(i, n) {
+    YL_GRID_STRIDE(i, n) {
         float d = decay ? fmaf(wd, param[i], grad[i]) : grad[i];
         if (momentum) {
             buf[i] = init ? d : fmaf(keep, d, buf[i] * m);
@@ -215,7 +203,7 @@ extern "C" yolact_status yl_activation_backward_cuda(yl_activation act, const fl
     if (n && (!y || !grad_out || !grad_in))
         return refuse("yl_activation_backward_cuda", n);
     if (n)
-        YL_CHECK(cuda, YL_LAUNCH(activation_backward_kernel, blocks_for(n), GRAD_THREADS, 0,
+        YL_CHECK(cuda, YL_LAUNCH(activation_backward_kernel, yl_grid_blocks(n), YL_GRID_THREADS, 0,
                                  stream, (int)act, y, grad_out, n, grad_in));
     return YOLACT_OK;
 }
@@ -226,7 +214,7 @@ extern "C" yolact_status yl_add_backward_cuda(const float *grad_out, size_t n, f
     if (n && (!grad_out || !grad_a || !grad_b))
         return refuse("yl_add_backward_cuda", n);
     if (n)
-        YL_CHECK(cuda, YL_LAUNCH(add_backward_kernel, blocks_for(n), GRAD_THREADS, 0, stream,
+        YL_CHECK(cuda, YL_LAUNCH(add_backward_kernel, yl_grid_blocks(n), YL_GRID_THREADS, 0, stream,
                                  grad_out, n, grad_a, grad_b));
     return YOLACT_OK;
 }
@@ -237,7 +225,7 @@ extern "C" yolact_status yl_tanh_backward_cuda(const float *y, const float *grad
     if (n && (!y || !grad_out || !grad_in))
         return refuse("yl_tanh_backward_cuda", n);
     if (n)
-        YL_CHECK(cuda, YL_LAUNCH(tanh_backward_kernel, blocks_for(n), GRAD_THREADS, 0, stream,
+        YL_CHECK(cuda, YL_LAUNCH(tanh_backward_kernel, yl_grid_blocks(n), YL_GRID_THREADS, 0, stream,
                                  y, grad_out, n, grad_in));
     return YOLACT_OK;
 }
@@ -249,7 +237,7 @@ extern "C" yolact_status yl_sigmoid_backward_cuda(const float *y, const float *g
     if (n && (!y || !grad_out || !grad_in))
         return refuse("yl_sigmoid_backward_cuda", n);
     if (n)
-        YL_CHECK(cuda, YL_LAUNCH(sigmoid_backward_kernel, blocks_for(n), GRAD_THREADS, 0,
+        YL_CHECK(cuda, YL_LAUNCH(sigmoid_backward_kernel, yl_grid_blocks(n), YL_GRID_THREADS, 0,
                                  stream, y, grad_out, n, grad_in));
     return YOLACT_OK;
 }
@@ -263,7 +251,7 @@ extern "C" yolact_status yl_softmax_backward_cuda(const float *y, const float *g
                        "%d, y %p grad_out %p grad_in %p", rows, cols, (const void *)y,
                        (const void *)grad_out, (void *)grad_in);
     if (rows && cols)
-        YL_CHECK(cuda, YL_LAUNCH(softmax_backward_kernel, blocks_for(rows), GRAD_THREADS, 0,
+        YL_CHECK(cuda, YL_LAUNCH(softmax_backward_kernel, yl_grid_blocks(rows), YL_GRID_THREADS, 0,
                                  stream, y, grad_out, rows, cols, grad_in));
     return YOLACT_OK;
 }
@@ -285,7 +273,7 @@ extern "C" yolact_status yl_maxpool2d_backward_cuda(const float *in, int channel
                        out_h, out_w, kernel, stride, pad, (const void *)in,
                        (const void *)grad_out, (void *)grad_in);
     if (total)
-        YL_CHECK(cuda, YL_LAUNCH(maxpool_backward_kernel, blocks_for(total), GRAD_THREADS, 0,
+        YL_CHECK(cuda, YL_LAUNCH(maxpool_backward_kernel, yl_grid_blocks(total), YL_GRID_THREADS, 0,
                                  stream, in, in_h, in_w, kernel, stride, pad, grad_out,
                                  outputs ? out_h : 0, outputs ? out_w : 0, grad_in, total));
     return YOLACT_OK;
@@ -310,7 +298,7 @@ extern "C" yolact_status yl_resize_bilinear_backward_cuda(const float *grad_out,
     char *x_table = y_table + yl_bilinear_table_bytes(out_h);
     YL_TRY(yl_bilinear_axis_cuda(in_h, out_h, y_table, stream));
     YL_TRY(yl_bilinear_axis_cuda(in_w, out_w, x_table, stream));
-    YL_CHECK(cuda, YL_LAUNCH(resize_backward_kernel, blocks_for(total), GRAD_THREADS, 0, stream,
+    YL_CHECK(cuda, YL_LAUNCH(resize_backward_kernel, yl_grid_blocks(total), YL_GRID_THREADS, 0, stream,
                              grad_out, in_h, in_w, out_h, out_w, grad_in, total, y_table,
                              x_table));
     return YOLACT_OK;
@@ -333,7 +321,7 @@ extern "C" yolact_status yl_sgd_step_cuda(const yl_sgd_options *opt, size_t n, f
     /* The scalars rounded to float as the reference (and torch) rounds them. */
     const int init = momentum && *first;
     if (n)
-        YL_CHECK(cuda, YL_LAUNCH(sgd_kernel, blocks_for(n), GRAD_THREADS, 0, stream, param,
+        YL_CHECK(cuda, YL_LAUNCH(sgd_kernel, yl_grid_blocks(n), YL_GRID_THREADS, 0, stream, param,
                                  grad, buf, n, momentum, opt->nesterov != 0,
                                  opt->weight_decay != 0.0, init, (float)opt->weight_decay,
                                  (float)opt->momentum, (float)(1.0 - opt->dampening),

@@ -3,27 +3,18 @@
 // an output element, each a copy or one product.
 #include "yl_grad_kernels.h"
 
+#include "grid_stride.cuh"
 #include "yl_device.h"
-
-#define HEAD_THREADS 256
-#define HEAD_MAX_BLOCKS 4096u
-
-static unsigned blocks_for(size_t n)
-{
-    size_t b = (n + HEAD_THREADS - 1) / HEAD_THREADS;
-    return b < HEAD_MAX_BLOCKS ? (unsigned)b : HEAD_MAX_BLOCKS;
-}
 
 /* grad_maps element i of (batch, A·(4 + C + K), plane): the row entry it was gathered into;
  * a coefficient's through the tanh, dy·(1 − y²). */
-static __global__ void __launch_bounds__(HEAD_THREADS)
+static __global__ void __launch_bounds__(YL_GRID_THREADS)
 head_backward_kernel(const float *grad_loc, const float *grad_conf, const float *grad_coeff,
                      const float *coeff, int A, int C, int K, size_t plane, size_t image_priors,
                      float *grad_maps, size_t total)
 {
     const size_t per_image = (size_t)A * (4 + C + K) * plane;
-    for (size_t i = (size_t)blockIdx.x * HEAD_THREADS + threadIdx.x; i < total;
-         i += (size_t)gridDim.x * HEAD_THREADS) {
+    YL_GRID_STRIDE(i, total) {
         const size_t b = i / per_image, cell = i % plane;
         int ch = (int)(i % per_image / plane);
         const size_t first = b * image_priors + cell * A;
@@ -40,23 +31,21 @@ head_backward_kernel(const float *grad_loc, const float *grad_conf, const float 
     }
 }
 
-static __global__ void __launch_bounds__(HEAD_THREADS)
+static __global__ void __launch_bounds__(YL_GRID_THREADS)
 proto_backward_kernel(const float *__restrict__ grad_out, int channels, size_t plane,
                       float *__restrict__ grad_in, size_t total)
 {
-    for (size_t i = (size_t)blockIdx.x * HEAD_THREADS + threadIdx.x; i < total;
-         i += (size_t)gridDim.x * HEAD_THREADS) {
+    YL_GRID_STRIDE(i, total) {
         const size_t image = plane * channels, b = i / image, k = i % image / plane;
         grad_in[i] = grad_out[b * image + i % plane * channels + k];
     }
 }
 
-static __global__ void __launch_bounds__(HEAD_THREADS)
+static __global__ void __launch_bounds__(YL_GRID_THREADS)
 bn_frozen_backward_kernel(const float *scale, int channels, size_t inner,
                           const float *grad_out, float *grad_in, size_t total)
 {
-    for (size_t i = (size_t)blockIdx.x * HEAD_THREADS + threadIdx.x; i < total;
-         i += (size_t)gridDim.x * HEAD_THREADS)
+    YL_GRID_STRIDE(i, total)
         grad_in[i] = grad_out[i] * scale[i / inner % channels];
 }
 
@@ -80,7 +69,7 @@ extern "C" yolact_status yl_head_output_backward_cuda(const float *grad_loc,
                        "NULL tensor", anchors, classes, prototypes, height, width, batch,
                        image_priors);
     if (total)
-        YL_CHECK(cuda, YL_LAUNCH(head_backward_kernel, blocks_for(total), HEAD_THREADS, 0,
+        YL_CHECK(cuda, YL_LAUNCH(head_backward_kernel, yl_grid_blocks(total), YL_GRID_THREADS, 0,
                                  stream, grad_loc, grad_conf, grad_coeff, coeff, anchors,
                                  classes, prototypes, plane, image_priors, grad_maps, total));
     return YOLACT_OK;
@@ -98,7 +87,7 @@ extern "C" yolact_status yl_proto_output_backward_cuda(const float *grad_out, in
         return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "yl_proto_output_backward_cuda: a NULL "
                        "tensor");
     if (total)
-        YL_CHECK(cuda, YL_LAUNCH(proto_backward_kernel, blocks_for(total), HEAD_THREADS, 0,
+        YL_CHECK(cuda, YL_LAUNCH(proto_backward_kernel, yl_grid_blocks(total), YL_GRID_THREADS, 0,
                                  stream, grad_out, channels, plane, grad_in, total));
     return YOLACT_OK;
 }
@@ -113,7 +102,7 @@ extern "C" yolact_status yl_batchnorm_frozen_backward_cuda(const float *scale, s
         return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "yl_batchnorm_frozen_backward_cuda: %d "
                        "channels or a NULL tensor", channels);
     if (total)
-        YL_CHECK(cuda, YL_LAUNCH(bn_frozen_backward_kernel, blocks_for(total), HEAD_THREADS, 0,
+        YL_CHECK(cuda, YL_LAUNCH(bn_frozen_backward_kernel, yl_grid_blocks(total), YL_GRID_THREADS, 0,
                                  stream, scale, channels, inner, grad_out, grad_in, total));
     return YOLACT_OK;
 }

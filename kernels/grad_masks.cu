@@ -5,27 +5,15 @@
 #include "yl_grad_kernels.h"
 
 #include "crop_range.cuh"
+#include "grid_stride.cuh"
 #include "yl_device.h"
 
-#define MASK_THREADS 256
-#define MASK_MAX_BLOCKS 4096u
-
-static unsigned blocks_for(size_t n)
-{
-    size_t b = (n + MASK_THREADS - 1) / MASK_THREADS;
-    return b < MASK_MAX_BLOCKS ? (unsigned)b : MASK_MAX_BLOCKS;
-}
-
-#define GRID_STRIDE(i, n)                                                     \
-    for (size_t i = (size_t)blockIdx.x * MASK_THREADS + threadIdx.x; i < (n); \
-         i += (size_t)gridDim.x * MASK_THREADS)
-
 /* grad_logits (pixels, n): d masks · sigmoid' inside the mask's crop, 0 outside. */
-static __global__ void __launch_bounds__(MASK_THREADS)
+static __global__ void __launch_bounds__(YL_GRID_THREADS)
 logits_kernel(int proto_h, int proto_w, int n, const float *boxes, const float *masks,
               const float *grad_masks, float *grad_logits, size_t total)
 {
-    GRID_STRIDE(i, total) {
+    YL_GRID_STRIDE(i, total) {
         const int j = (int)(i % n);
         const size_t pixel = i / n;
         const int r = (int)(pixel / proto_w), x = (int)(pixel % proto_w);
@@ -38,11 +26,11 @@ logits_kernel(int proto_h, int proto_w, int n, const float *boxes, const float *
 }
 
 /* grad_proto (pixels, k) += grad_logits (pixels, n) · coeff (n, k) */
-static __global__ void __launch_bounds__(MASK_THREADS)
+static __global__ void __launch_bounds__(YL_GRID_THREADS)
 proto_grad_kernel(const float *grad_logits, const float *coeff, int n, int k,
                   float *grad_proto, size_t total)
 {
-    GRID_STRIDE(i, total) {
+    YL_GRID_STRIDE(i, total) {
         const size_t pixel = i / k;
         const int c = (int)(i % k);
         float sum = 0.0f;
@@ -53,11 +41,11 @@ proto_grad_kernel(const float *grad_logits, const float *coeff, int n, int k,
 }
 
 /* grad_coeff (n, k) += grad_logitsᵀ (n, pixels) · proto (pixels, k) */
-static __global__ void __launch_bounds__(MASK_THREADS)
+static __global__ void __launch_bounds__(YL_GRID_THREADS)
 coeff_grad_kernel(const float *grad_logits, const float *proto, int pixels, int n, int k,
                   float *grad_coeff, size_t total)
 {
-    GRID_STRIDE(i, total) {
+    YL_GRID_STRIDE(i, total) {
         const int j = (int)(i / k), c = (int)(i % k);
         float sum = 0.0f;
         for (int p = 0; p < pixels; p++)
@@ -84,14 +72,14 @@ extern "C" yolact_status yl_masks_backward_cuda(const float *proto, int proto_h,
         return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "yl_masks_backward_cuda: a NULL tensor or "
                        "%zu pixels", pixels);
     const size_t logits = pixels * n;
-    YL_CHECK(cuda, YL_LAUNCH(logits_kernel, blocks_for(logits), MASK_THREADS, 0, stream,
+    YL_CHECK(cuda, YL_LAUNCH(logits_kernel, yl_grid_blocks(logits), YL_GRID_THREADS, 0, stream,
                              proto_h, proto_w, n, boxes, masks, grad_masks, grad_logits,
                              logits));
     if (k == 0)
         return YOLACT_OK;
-    YL_CHECK(cuda, YL_LAUNCH(proto_grad_kernel, blocks_for(pixels * k), MASK_THREADS, 0, stream,
+    YL_CHECK(cuda, YL_LAUNCH(proto_grad_kernel, yl_grid_blocks(pixels * k), YL_GRID_THREADS, 0, stream,
                              grad_logits, coeff, n, k, grad_proto, pixels * k));
-    YL_CHECK(cuda, YL_LAUNCH(coeff_grad_kernel, blocks_for((size_t)n * k), MASK_THREADS, 0,
+    YL_CHECK(cuda, YL_LAUNCH(coeff_grad_kernel, yl_grid_blocks((size_t)n * k), YL_GRID_THREADS, 0,
                              stream, grad_logits, proto, (int)pixels, n, k, grad_coeff,
                              (size_t)n * k));
     return YOLACT_OK;
