@@ -178,6 +178,47 @@ START_TEST(program_refuses_bad_arguments)
 }
 END_TEST
 
+/* The value after the first "key": following `after` in text, or -1. */
+static double json_number_after(const char *text, const char *after, const char *key)
+{
+    const char *at = strstr(text, after);
+    at = at ? strstr(at, key) : NULL;
+    return at ? strtod(at + strlen(key), NULL) : -1;
+}
+
+/* The shipped model, on the first images of its validation split (which it never trained
+ * on), scored by yolact-eval: COCO mask AP@[.5:.95] of 0.5 at least, as the README says
+ * (its detections carry the category ids stored in it, so wrong ids would score 0). */
+START_TEST(shipped_model_reaches_its_ap)
+{
+    char dir[] = "/tmp/yolact-shapes-XXXXXX", cmd[1024], path[600], *out;
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(cmd, sizeof cmd, "build/yolact-shapes --out %s/set --train 0 --val 100 --seed %d",
+             dir, YL_TEST_SHAPES_SEED);
+    ck_assert_msg(yl_test_run(cmd, &out) == 0, "%s:\n%s", cmd, out);
+    free(out);
+    snprintf(cmd, sizeof cmd, "build/yolact-eval -m %s --annotations "
+             "%s/set/annotations/val.json --images %s/set/val --threads 2 --json-out "
+             "%s/ap.json", YL_TEST_SHAPES_MODEL, dir, dir, dir);
+    ck_assert_msg(yl_test_run(cmd, &out) == 0, "%s:\n%s", cmd, out);
+    free(out);
+    snprintf(path, sizeof path, "%s/ap.json", dir);
+    size_t size;
+    char *json = (char *)yl_test_read_file(path, &size);
+    ck_assert_ptr_nonnull(json);
+    json = realloc(json, size + 1);
+    json[size] = '\0';
+    const double mask_ap = json_number_after(json, "\"segm\"", "\"AP\":");
+    const double box_ap = json_number_after(json, "\"bbox\"", "\"AP\":");
+    printf("shapes: the shipped model's AP on 100 validation images: box %.4f, mask %.4f\n",
+           box_ap, mask_ap);
+    ck_assert_msg(mask_ap >= 0.5, "mask AP %g", mask_ap);
+    free(json);
+    snprintf(cmd, sizeof cmd, "rm -r %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 Suite *shapes_suite(void)
 {
     Suite *s = suite_create("shapes");
@@ -188,5 +229,11 @@ Suite *shapes_suite(void)
     tcase_add_test(tc, rle_counts_are_escaped);
     tcase_add_test(tc, program_refuses_bad_arguments);
     suite_add_tcase(s, tc);
+    /* Seconds of detection: not under valgrind. */
+    TCase *model = tcase_create("model");
+    tcase_set_tags(model, "slow");
+    tcase_set_timeout(model, 300);
+    tcase_add_test(model, shipped_model_reaches_its_ap);
+    suite_add_tcase(s, model);
     return s;
 }

@@ -36,6 +36,11 @@ static inline float yl_test_rand(uint64_t *state, float lo, float hi)
  * in stages 2-4, FPN 64, mask-IoU net), run with the yolact_plus_resnet50 preset. */
 #define YL_TEST_PARITY_PLUS_CHECKPOINT YL_TEST_DATA "/parity-plus/yolact_plus_tiny_seed2_fp16_zip.pth"
 
+/* The shipped shapes model (yolact-train from scratch on yolact-shapes --seed
+ * YL_TEST_SHAPES_SEED's training split; the README's first demo), fp16. */
+#define YL_TEST_SHAPES_MODEL "examples/shapes/yolact_im400_13_3300.safetensors"
+#define YL_TEST_SHAPES_SEED 1
+
 /* That checkpoint loaded (a Check failure when it does not load). */
 yolact_model *yl_test_parity_model(void);
 
