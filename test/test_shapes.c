@@ -94,6 +94,18 @@ static int escaped_backslashes(const char *json)
     return n;
 }
 
+/* A whole file as a NUL-terminated string (a Check failure when it does not read). */
+static char *read_text(const char *path)
+{
+    size_t size;
+    char *text = (char *)yl_test_read_file(path, &size);
+    ck_assert_msg(text != NULL, "cannot read %s", path);
+    char *grown = realloc(text, size + 1);
+    ck_assert_ptr_nonnull(grown);
+    grown[size] = '\0';
+    return grown;
+}
+
 /* The RLE alphabet holds a backslash: the counts are written as JSON strings, escaped
  * (seed 1's first 8 images have one). */
 START_TEST(rle_counts_are_escaped)
@@ -105,11 +117,7 @@ START_TEST(rle_counts_are_escaped)
     ck_assert_msg(yl_test_run(cmd, &out) == 0, "%s:\n%s", cmd, out);
     free(out);
     snprintf(path, sizeof path, "%s/set/annotations/train.json", dir);
-    size_t size;
-    char *json = (char *)yl_test_read_file(path, &size);
-    ck_assert_ptr_nonnull(json);
-    json = realloc(json, size + 1);
-    json[size] = '\0';
+    char *json = read_text(path);
     ck_assert_int_gt(escaped_backslashes(json), 0);
     free(json);
     snprintf(cmd, sizeof cmd, "rm -r %s", dir);
@@ -128,11 +136,7 @@ START_TEST(program_writes_both_splits)
     const char *const splits[2] = {"train", "val"};
     for (int s = 0; s < 2; s++) {
         snprintf(path, sizeof path, "%s/set/annotations/%s.json", dir, splits[s]);
-        size_t size;
-        char *json = (char *)yl_test_read_file(path, &size);
-        ck_assert_ptr_nonnull(json);
-        json = realloc(json, size + 1);
-        json[size] = '\0';
+        char *json = read_text(path);
         ck_assert_int_eq(count_of(json, "\"file_name\""), s ? 2 : 3);
         ck_assert_int_eq(count_of(json, "\"supercategory\""), SHAPE_KINDS);
         int objects = count_of(json, "\"image_id\"");
@@ -203,11 +207,7 @@ START_TEST(shipped_model_reaches_its_ap)
     ck_assert_msg(yl_test_run(cmd, &out) == 0, "%s:\n%s", cmd, out);
     free(out);
     snprintf(path, sizeof path, "%s/ap.json", dir);
-    size_t size;
-    char *json = (char *)yl_test_read_file(path, &size);
-    ck_assert_ptr_nonnull(json);
-    json = realloc(json, size + 1);
-    json[size] = '\0';
+    char *json = read_text(path);
     const double mask_ap = json_number_after(json, "\"segm\"", "\"AP\":");
     const double box_ap = json_number_after(json, "\"bbox\"", "\"AP\":");
     printf("shapes: the shipped model's AP on 100 validation images: box %.4f, mask %.4f\n",
