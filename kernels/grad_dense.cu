@@ -203,8 +203,8 @@ extern "C" yolact_status yl_activation_backward_cuda(yl_activation act, const fl
     if (n && (!y || !grad_out || !grad_in))
         return refuse("yl_activation_backward_cuda", n);
     if (n)
-        YL_CHECK(cuda, YL_LAUNCH(activation_backward_kernel, yl_grid_blocks(n), YL_GRID_THREADS, 0,
-                                 stream, (int)act, y, grad_out, n, grad_in));
+        YL_CHECK(cuda, YL_LAUNCH(activation_backward_kernel, yl_grid_blocks(n),
+                                 YL_GRID_THREADS, 0, stream, (int)act, y, grad_out, n, grad_in));
     return YOLACT_OK;
 }
 
@@ -225,7 +225,8 @@ extern "C" yolact_status yl_tanh_backward_cuda(const float *y, const float *grad
     if (n && (!y || !grad_out || !grad_in))
         return refuse("yl_tanh_backward_cuda", n);
     if (n)
-        YL_CHECK(cuda, YL_LAUNCH(tanh_backward_kernel, yl_grid_blocks(n), YL_GRID_THREADS, 0, stream,
+        YL_CHECK(cuda, YL_LAUNCH(tanh_backward_kernel,
+                                 yl_grid_blocks(n), YL_GRID_THREADS, 0, stream,
                                  y, grad_out, n, grad_in));
     return YOLACT_OK;
 }
@@ -298,7 +299,8 @@ extern "C" yolact_status yl_resize_bilinear_backward_cuda(const float *grad_out,
     char *x_table = y_table + yl_bilinear_table_bytes(out_h);
     YL_TRY(yl_bilinear_axis_cuda(in_h, out_h, y_table, stream));
     YL_TRY(yl_bilinear_axis_cuda(in_w, out_w, x_table, stream));
-    YL_CHECK(cuda, YL_LAUNCH(resize_backward_kernel, yl_grid_blocks(total), YL_GRID_THREADS, 0, stream,
+    YL_CHECK(cuda, YL_LAUNCH(resize_backward_kernel,
+                             yl_grid_blocks(total), YL_GRID_THREADS, 0, stream,
                              grad_out, in_h, in_w, out_h, out_w, grad_in, total, y_table,
                              x_table));
     return YOLACT_OK;
@@ -308,16 +310,8 @@ extern "C" yolact_status yl_sgd_step_cuda(const yl_sgd_options *opt, size_t n, f
                                           const float *grad, float *buf, int *first,
                                           cudaStream_t stream)
 {
-    if (!opt || (n && (!param || !grad)) || !(opt->lr >= 0.0))
-        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT,
-                       "yl_sgd_step_cuda: missing tensor or bad learning rate");
+    YL_TRY(yl_sgd_check(opt, n, param, grad, buf, first));
     const int momentum = opt->momentum != 0.0;
-    if (opt->nesterov && (!momentum || opt->dampening != 0.0))
-        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "yl_sgd_step_cuda: Nesterov momentum "
-                       "requires a momentum and zero dampening");
-    if (momentum && (!first || (n && !buf)))
-        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT,
-                       "yl_sgd_step_cuda: momentum without its buffer");
     /* The scalars rounded to float as the reference (and torch) rounds them. */
     const int init = momentum && *first;
     if (n)

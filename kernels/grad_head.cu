@@ -102,7 +102,8 @@ extern "C" yolact_status yl_batchnorm_frozen_backward_cuda(const float *scale, s
         return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "yl_batchnorm_frozen_backward_cuda: %d "
                        "channels or a NULL tensor", channels);
     if (total)
-        YL_CHECK(cuda, YL_LAUNCH(bn_frozen_backward_kernel, yl_grid_blocks(total), YL_GRID_THREADS, 0,
+        YL_CHECK(cuda, YL_LAUNCH(bn_frozen_backward_kernel,
+                                 yl_grid_blocks(total), YL_GRID_THREADS, 0,
                                  stream, scale, channels, inner, grad_out, grad_in, total));
     return YOLACT_OK;
 }

@@ -77,7 +77,8 @@ extern "C" yolact_status yl_masks_backward_cuda(const float *proto, int proto_h,
                              logits));
     if (k == 0)
         return YOLACT_OK;
-    YL_CHECK(cuda, YL_LAUNCH(proto_grad_kernel, yl_grid_blocks(pixels * k), YL_GRID_THREADS, 0, stream,
+    YL_CHECK(cuda, YL_LAUNCH(proto_grad_kernel,
+                             yl_grid_blocks(pixels * k), YL_GRID_THREADS, 0, stream,
                              grad_logits, coeff, n, k, grad_proto, pixels * k));
     YL_CHECK(cuda, YL_LAUNCH(coeff_grad_kernel, yl_grid_blocks((size_t)n * k), YL_GRID_THREADS, 0,
                              stream, grad_logits, proto, (int)pixels, n, k, grad_coeff,

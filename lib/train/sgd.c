@@ -5,8 +5,8 @@
 
 #include "status.h"
 
-yolact_status yl_sgd_step(const yl_sgd_options *opt, size_t n, float *param, const float *grad,
-                          float *buf, int *first)
+yolact_status yl_sgd_check(const yl_sgd_options *opt, size_t n, const float *param,
+                           const float *grad, const float *buf, const int *first)
 {
     if (!opt || (n && (!param || !grad)) || !(opt->lr >= 0.0))
         return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "sgd: missing tensor or bad learning rate");
@@ -16,6 +16,14 @@ yolact_status yl_sgd_step(const yl_sgd_options *opt, size_t n, float *param, con
                        "sgd: Nesterov momentum requires a momentum and zero dampening");
     if (momentum && (!first || (n && !buf)))
         return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "sgd: momentum without its buffer");
+    return YOLACT_OK;
+}
+
+yolact_status yl_sgd_step(const yl_sgd_options *opt, size_t n, float *param, const float *grad,
+                          float *buf, int *first)
+{
+    YL_TRY(yl_sgd_check(opt, n, param, grad, buf, first));
+    int momentum = opt->momentum != 0.0;
     /* torch converts each Python float to the tensor's type before the kernel. */
     float wd = (float)opt->weight_decay, m = (float)opt->momentum;
     float keep = (float)(1.0 - opt->dampening), step = (float)-opt->lr;

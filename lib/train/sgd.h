@@ -8,6 +8,10 @@
 
 #include "yolact.h"
 
+#ifdef __cplusplus
+extern "C" {  /* its check is called from the SGD kernel too */
+#endif
+
 typedef struct yl_sgd_options {
     double lr;              /* the step's learning rate (lr_schedule.h gives the official one) */
     double momentum;        /* 0: no buffer is read or written */
@@ -27,8 +31,16 @@ typedef struct yl_sgd_options {
 yolact_status yl_sgd_step(const yl_sgd_options *opt, size_t n, float *param, const float *grad,
                           float *buf, int *first);
 
+/* yl_sgd_step's refusals, without the step: the check its GPU kernel makes too. */
+yolact_status yl_sgd_check(const yl_sgd_options *opt, size_t n, const float *param,
+                           const float *grad, const float *buf, const int *first);
+
 /* acc += g over n elements, in float32: the gradient of a batch from its sub-batches' (scale
  * each sub-batch's loss, e.g. by its share of the batch, before its backward pass). */
 void yl_grad_accumulate(size_t n, float *acc, const float *g);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
