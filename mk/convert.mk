@@ -7,6 +7,8 @@ CONVERT := $(BUILD)/yolact-convert
 all: $(CONVERT)
 $(CONVERT): $(BUILD)/obj/bench/convert/yolact-convert.o $(STATIC)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(DEP_LIBS) $(LDLIBS_BASE)
+# The train_cli suite converts what yolact-train writes (every build's tests, ASan's too).
+$(BUILD)/yolact-tests: | $(CONVERT)
 
 OFFICIAL_YOLACT_DIR ?= .official/yolact
 .PHONY: check-torch-write
