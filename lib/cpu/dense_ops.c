@@ -17,6 +17,18 @@ static inline float max_nan(float m, float v) { return v > m || isnan(v) ? v : m
  * equals the per-window loop, which remains for windows wider than the buffer. */
 enum { POOL_BUF = 1024 };
 
+/* o[x] = the max of col[x * stride + k], k = 0 .. kernel - 1 in order. */
+static inline __attribute__((always_inline)) void window_max(const float *col, float *o, int n,
+                                                             int kernel, int stride)
+{
+    for (int x = 0; x < n; x++) {
+        float m = -INFINITY;
+        for (int k = 0; k < kernel; k++)
+            m = max_nan(m, col[x * stride + k]);
+        o[x] = m;
+    }
+}
+
 void yl_maxpool2d_cpu(const float *in, int channels, int in_h, int in_w, int kernel,
                       int stride, int pad, float *out, int out_h, int out_w)
 {
@@ -56,12 +68,10 @@ void yl_maxpool2d_cpu(const float *in, int channels, int in_h, int in_w, int ker
                 for (int j = a; j < b; j++)
                     col[j] = max_nan(col[j], row[j]);
             }
-            for (int x = 0; x < n; x++) {
-                float m = -INFINITY;
-                for (int k = 0; k < kernel; k++)
-                    m = max_nan(m, col[x * stride + k]);
-                o[xo + x] = m;
-            }
+            if (kernel == 3 && stride == 2)   /* ResNet's stem: constants, so vectorised */
+                window_max(col, o + xo, n, 3, 2);
+            else
+                window_max(col, o + xo, n, kernel, stride);
         }
     }
 }
