@@ -48,6 +48,30 @@ yolact_status yl_dnn_conv_trial(yl_dnn *dnn, yl_dnn_conv *plan, const float *in,
                                 const float *weight, const float *bias, const float *residual,
                                 float *out, void *workspace);
 
+/* ---- training: the backward of a convolution ------------------------------------------ */
+typedef struct yl_dnn_conv_grad yl_dnn_conv_grad; /* one planned convolution backward */
+
+/* Plan the backward of the FP32 convolution out = conv(in) + bias for a batch of inputs of
+ * in_h x in_w (yl_conv2d_backward_cpu's, cpu/grad_ops.h: the activation's backward comes
+ * first): the input gradient where wants_grad_in (not for the network's image), the weight
+ * gradient, and the bias gradient when run with one. FP32 math without TF32, and only
+ * algorithms the library says are deterministic, so a batch gives the same gradients run
+ * after run. *workspace_bytes: the device scratch yl_dnn_conv_grad_run needs. */
+yolact_status yl_dnn_conv_grad_plan(yl_dnn *dnn, const yl_conv_desc *d, int batch, int in_h,
+                                    int in_w, int wants_grad_in, yl_dnn_conv_grad **plan,
+                                    size_t *workspace_bytes);
+void yl_dnn_conv_grad_free(yl_dnn_conv_grad *plan); /* NULL is fine */
+
+/* Enqueue it on the dnn's stream, as yl_conv2d_backward_cpu: grad_in (batch, C, H, W)
+ * written, or added to with accumulate (NULL when planned without it); grad_weight (OIHW)
+ * and grad_bias (out channels; NULL for a convolution without bias) added to. Device
+ * pointers; grad_in overlaps none of the others. The first run outside a stream capture
+ * settles the algorithms, moving past any the library offered but refuses to run. */
+yolact_status yl_dnn_conv_grad_run(yl_dnn *dnn, yl_dnn_conv_grad *plan, const float *in,
+                                   const float *weight, const float *grad_out, float *grad_in,
+                                   int accumulate, float *grad_weight, float *grad_bias,
+                                   void *workspace);
+
 /* The library this process uses for them: its version (cudnnGetVersion(); 0 when there is
  * none) and the file it was opened from, or why none was, in library[size]. */
 void yl_dnn_describe(int *version, char *library, size_t size);

@@ -28,7 +28,12 @@
     X(cudnnSetConvolution2dDescriptor) X(cudnnSetConvolutionMathType)                        \
     X(cudnnGetConvolution2dForwardOutputDim) X(cudnnSetActivationDescriptor)                 \
     X(cudnnGetConvolutionForwardAlgorithm_v7) X(cudnnGetConvolutionForwardWorkspaceSize)     \
-    X(cudnnConvolutionBiasActivationForward) X(cudnnGetVersion)
+    X(cudnnConvolutionBiasActivationForward) X(cudnnGetVersion)                            \
+    X(cudnnGetConvolutionBackwardDataAlgorithm_v7)                                           \
+    X(cudnnGetConvolutionBackwardDataWorkspaceSize) X(cudnnConvolutionBackwardData)          \
+    X(cudnnGetConvolutionBackwardFilterAlgorithm_v7)                                         \
+    X(cudnnGetConvolutionBackwardFilterWorkspaceSize) X(cudnnConvolutionBackwardFilter)      \
+    X(cudnnConvolutionBackwardBias)
 
 static struct {
 #define DECLARE(name) __typeof__(&name) name;
@@ -94,10 +99,62 @@ struct yl_dnn {
     cudaStream_t stream;
 };
 
-struct yl_dnn_conv {
+/* A convolution's shape as cuDNN takes it: the forward's and the backward's plans both. */
+typedef struct conv_descriptors {
     cudnnTensorDescriptor_t in, out, bias;
     cudnnFilterDescriptor_t weight;
     cudnnConvolutionDescriptor_t conv;
+} conv_descriptors;
+
+static void free_descriptors(conv_descriptors *t)
+{
+    if (t->in)
+        dnn_api.cudnnDestroyTensorDescriptor(t->in);
+    if (t->out)
+        dnn_api.cudnnDestroyTensorDescriptor(t->out);
+    if (t->bias)
+        dnn_api.cudnnDestroyTensorDescriptor(t->bias);
+    if (t->weight)
+        dnn_api.cudnnDestroyFilterDescriptor(t->weight);
+    if (t->conv)
+        dnn_api.cudnnDestroyConvolutionDescriptor(t->conv);
+}
+
+/* NCHW float tensors of batch images of in_h x in_w, OIHW weights, the model's convolution
+ * with math as its math type; *out_count: the output's elements. */
+static yolact_status describe(conv_descriptors *t, const yl_conv_desc *d, int batch, int in_h,
+                              int in_w, cudnnMathType_t math, size_t *out_count)
+{
+    YL_CHECK(cudnn, dnn_api.cudnnCreateTensorDescriptor(&t->in));
+    YL_CHECK(cudnn, dnn_api.cudnnCreateTensorDescriptor(&t->out));
+    YL_CHECK(cudnn, dnn_api.cudnnCreateTensorDescriptor(&t->bias));
+    YL_CHECK(cudnn, dnn_api.cudnnCreateFilterDescriptor(&t->weight));
+    YL_CHECK(cudnn, dnn_api.cudnnCreateConvolutionDescriptor(&t->conv));
+    YL_CHECK(cudnn, dnn_api.cudnnSetTensor4dDescriptor(t->in, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT,
+                                                       batch, d->in_channels, in_h, in_w));
+    YL_CHECK(cudnn, dnn_api.cudnnSetFilter4dDescriptor(t->weight, CUDNN_DATA_FLOAT,
+                                                       CUDNN_TENSOR_NCHW, d->out_channels,
+                                                       d->in_channels, d->kernel_h, d->kernel_w));
+    YL_CHECK(cudnn, dnn_api.cudnnSetConvolution2dDescriptor(
+        t->conv, d->pad, d->pad, d->stride, d->stride, d->dilation, d->dilation,
+        CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+    YL_CHECK(cudnn, dnn_api.cudnnSetConvolutionMathType(t->conv, math));
+    int n, c, h, w;
+    YL_CHECK(cudnn, dnn_api.cudnnGetConvolution2dForwardOutputDim(t->conv, t->in, t->weight, &n,
+                                                                  &c, &h, &w));
+    if (h != yl_conv_out_size(in_h, d->kernel_h, d->stride, d->pad, d->dilation) ||
+        w != yl_conv_out_size(in_w, d->kernel_w, d->stride, d->pad, d->dilation))
+        return yl_fail(YOLACT_ERR_INTERNAL, "cuDNN's output size %dx%d is not the model's", h, w);
+    YL_CHECK(cudnn, dnn_api.cudnnSetTensor4dDescriptor(t->out, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT,
+                                                       n, c, h, w));
+    YL_CHECK(cudnn, dnn_api.cudnnSetTensor4dDescriptor(t->bias, CUDNN_TENSOR_NCHW,
+                                                       CUDNN_DATA_FLOAT, 1, c, 1, 1));
+    *out_count = (size_t)n * c * h * w;
+    return YOLACT_OK;
+}
+
+struct yl_dnn_conv {
+    conv_descriptors t;
     cudnnActivationDescriptor_t act_desc;
     /* The candidates, best first, and the one run (use_candidate). */
     struct {
@@ -143,16 +200,7 @@ void yl_dnn_conv_free(yl_dnn_conv *p)
 {
     if (!p)
         return;
-    if (p->in)
-        dnn_api.cudnnDestroyTensorDescriptor(p->in);
-    if (p->out)
-        dnn_api.cudnnDestroyTensorDescriptor(p->out);
-    if (p->bias)
-        dnn_api.cudnnDestroyTensorDescriptor(p->bias);
-    if (p->weight)
-        dnn_api.cudnnDestroyFilterDescriptor(p->weight);
-    if (p->conv)
-        dnn_api.cudnnDestroyConvolutionDescriptor(p->conv);
+    free_descriptors(&p->t);
     if (p->act_desc)
         dnn_api.cudnnDestroyActivationDescriptor(p->act_desc);
     free(p);
@@ -192,7 +240,7 @@ static void add_candidate(yl_dnn_conv *p, cudnnConvolutionFwdAlgo_t algo, cudnnM
 /* Run candidate k from now on: its math type on the descriptor. */
 static yolact_status use_candidate(yl_dnn_conv *p, int k)
 {
-    YL_CHECK(cudnn, dnn_api.cudnnSetConvolutionMathType(p->conv, p->candidates[k].math));
+    YL_CHECK(cudnn, dnn_api.cudnnSetConvolutionMathType(p->t.conv, p->candidates[k].math));
     p->chosen = k;
     return YOLACT_OK;
 }
@@ -213,8 +261,8 @@ static yolact_status list_candidates(yl_dnn *dnn, yl_dnn_conv *p, int identity,
     cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
     int found = 0;
     YL_CHECK(cudnn, dnn_api.cudnnGetConvolutionForwardAlgorithm_v7(
-        dnn->handle, p->in, p->weight, p->conv, p->out, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &found,
-        perf));
+        dnn->handle, p->t.in, p->t.weight, p->t.conv, p->t.out, CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
+        &found, perf));
     for (int preference = 0; preference < 3 && !(preference == 2 && p->num_candidates);
          preference++)
         for (int i = 0; i < found; i++) {
@@ -231,36 +279,12 @@ static yolact_status list_candidates(yl_dnn *dnn, yl_dnn_conv *p, int identity,
 static yolact_status plan(yl_dnn *dnn, yl_dnn_conv *p, const yl_conv_desc *d, int batch,
                           int in_h, int in_w, yolact_precision precision)
 {
-    YL_CHECK(cudnn, dnn_api.cudnnCreateTensorDescriptor(&p->in));
-    YL_CHECK(cudnn, dnn_api.cudnnCreateTensorDescriptor(&p->out));
-    YL_CHECK(cudnn, dnn_api.cudnnCreateTensorDescriptor(&p->bias));
-    YL_CHECK(cudnn, dnn_api.cudnnCreateFilterDescriptor(&p->weight));
-    YL_CHECK(cudnn, dnn_api.cudnnCreateConvolutionDescriptor(&p->conv));
-    YL_CHECK(cudnn, dnn_api.cudnnCreateActivationDescriptor(&p->act_desc));
-    YL_CHECK(cudnn, dnn_api.cudnnSetTensor4dDescriptor(p->in, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT,
-                                                       batch, d->in_channels, in_h, in_w));
-    YL_CHECK(cudnn, dnn_api.cudnnSetFilter4dDescriptor(p->weight, CUDNN_DATA_FLOAT,
-                                                       CUDNN_TENSOR_NCHW, d->out_channels,
-                                                       d->in_channels, d->kernel_h, d->kernel_w));
-    YL_CHECK(cudnn, dnn_api.cudnnSetConvolution2dDescriptor(
-        p->conv, d->pad, d->pad, d->stride, d->stride, d->dilation, d->dilation,
-        CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
     /* what the heuristics are asked for, and the identity activation's one candidate runs */
     cudnnMathType_t math = precision == YOLACT_PRECISION_FP32
                                ? CUDNN_FMA_MATH
                                : CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION;
-    YL_CHECK(cudnn, dnn_api.cudnnSetConvolutionMathType(p->conv, math));
-    int n, c, h, w;
-    YL_CHECK(cudnn, dnn_api.cudnnGetConvolution2dForwardOutputDim(p->conv, p->in, p->weight, &n,
-                                                                  &c, &h, &w));
-    if (h != yl_conv_out_size(in_h, d->kernel_h, d->stride, d->pad, d->dilation) ||
-        w != yl_conv_out_size(in_w, d->kernel_w, d->stride, d->pad, d->dilation))
-        return yl_fail(YOLACT_ERR_INTERNAL, "cuDNN's output size %dx%d is not the model's", h, w);
-    YL_CHECK(cudnn, dnn_api.cudnnSetTensor4dDescriptor(p->out, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT,
-                                                       n, c, h, w));
-    YL_CHECK(cudnn, dnn_api.cudnnSetTensor4dDescriptor(p->bias, CUDNN_TENSOR_NCHW,
-                                                       CUDNN_DATA_FLOAT, 1, c, 1, 1));
-    p->out_count = (size_t)n * c * h * w;
+    YL_TRY(describe(&p->t, d, batch, in_h, in_w, math, &p->out_count));
+    YL_CHECK(cudnn, dnn_api.cudnnCreateActivationDescriptor(&p->act_desc));
     int relu = p->act == YL_ACT_RELU;
     YL_CHECK(cudnn, dnn_api.cudnnSetActivationDescriptor(
         p->act_desc, relu ? CUDNN_ACTIVATION_RELU : CUDNN_ACTIVATION_IDENTITY,
@@ -271,8 +295,8 @@ static yolact_status plan(yl_dnn *dnn, yl_dnn_conv *p, const yl_conv_desc *d, in
     for (int k = 0; k < p->num_candidates; k++) {
         size_t bytes = 0;
         YL_TRY(use_candidate(p, k));
-        if (dnn_api.cudnnGetConvolutionForwardWorkspaceSize(dnn->handle, p->in, p->weight,
-                                                            p->conv, p->out,
+        if (dnn_api.cudnnGetConvolutionForwardWorkspaceSize(dnn->handle, p->t.in, p->t.weight,
+                                                            p->t.conv, p->t.out,
                                                             p->candidates[k].algo,
                                                             &bytes) != CUDNN_STATUS_SUCCESS)
             continue;
@@ -315,10 +339,10 @@ static cudnnStatus_t convolve(yl_dnn *dnn, const yl_dnn_conv *p, const float *in
 {
     const float one = 1.0f, zero = 0.0f;
     return dnn_api.cudnnConvolutionBiasActivationForward(
-        dnn->handle, &one, p->in, in, p->weight, weight, p->conv,
+        dnn->handle, &one, p->t.in, in, p->t.weight, weight, p->t.conv,
         p->candidates[p->chosen].algo, workspace, p->workspace_bytes,
-        residual ? &one : &zero, p->out, residual ? residual : out, p->bias, bias, p->act_desc,
-        p->out, out);
+        residual ? &one : &zero, p->t.out, residual ? residual : out, p->t.bias, bias,
+        p->act_desc, p->t.out, out);
 }
 
 static yolact_status check_operands(const yl_dnn_conv *p, const float *bias,
@@ -367,4 +391,144 @@ yolact_status yl_dnn_conv_trial(yl_dnn *dnn, yl_dnn_conv *p, const float *in,
     return yl_fail(YOLACT_ERR_UNSUPPORTED, "none of the %d algorithms cuDNN offers for this "
                    "convolution runs; the last said %s", p->num_candidates,
                    dnn_api.cudnnGetErrorString(last));
+}
+
+/* ---- the backward: cudnnConvolutionBackwardData, BackwardFilter and BackwardBias --------- */
+struct yl_dnn_conv_grad {
+    conv_descriptors t;
+    int wants_grad_in;
+    /* deterministic candidates, best first; the one run is the first (settled at a run) */
+    cudnnConvolutionBwdDataAlgo_t data[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
+    cudnnConvolutionBwdFilterAlgo_t filter[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
+    int num_data, num_filter, data_chosen, filter_chosen;
+    size_t workspace_bytes;
+};
+
+void yl_dnn_conv_grad_free(yl_dnn_conv_grad *p)
+{
+    if (!p)
+        return;
+    free_descriptors(&p->t);
+    free(p);
+}
+
+/* Whether the heuristics' entry may run: it works for the shape, is deterministic, and does
+ * FP32 math (FMA math on the descriptor). Those wanting at most WORKSPACE_PREFERRED_MAX
+ * (small) are taken before those wanting more. */
+static int grad_candidate(cudnnStatus_t status, cudnnDeterminism_t determinism,
+                          cudnnMathType_t math, size_t memory, int small)
+{
+    return status == CUDNN_STATUS_SUCCESS && determinism == CUDNN_DETERMINISTIC &&
+           math_allowed(math, YOLACT_PRECISION_FP32) &&
+           (memory <= WORKSPACE_PREFERRED_MAX) == small;
+}
+
+static yolact_status plan_grad(yl_dnn *dnn, yl_dnn_conv_grad *p, const yl_conv_desc *d,
+                               int batch, int in_h, int in_w)
+{
+    size_t out_count;
+    YL_TRY(describe(&p->t, d, batch, in_h, in_w, CUDNN_FMA_MATH, &out_count));
+    cudnnConvolutionBwdDataAlgoPerf_t data[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
+    cudnnConvolutionBwdFilterAlgoPerf_t filter[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
+    int found_data = 0, found_filter = 0;
+    if (p->wants_grad_in)
+        YL_CHECK(cudnn, dnn_api.cudnnGetConvolutionBackwardDataAlgorithm_v7(
+            dnn->handle, p->t.weight, p->t.out, p->t.conv, p->t.in,
+            CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &found_data, data));
+    YL_CHECK(cudnn, dnn_api.cudnnGetConvolutionBackwardFilterAlgorithm_v7(
+        dnn->handle, p->t.in, p->t.out, p->t.conv, p->t.weight,
+        CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &found_filter, filter));
+    for (int small = 1; small >= 0; small--) {
+        for (int i = 0; i < found_data; i++) {
+            size_t bytes;
+            if (grad_candidate(data[i].status, data[i].determinism, data[i].mathType,
+                               data[i].memory, small) &&
+                dnn_api.cudnnGetConvolutionBackwardDataWorkspaceSize(
+                    dnn->handle, p->t.weight, p->t.out, p->t.conv, p->t.in, data[i].algo,
+                    &bytes) == CUDNN_STATUS_SUCCESS) {
+                p->data[p->num_data++] = data[i].algo;
+                p->workspace_bytes = bytes > p->workspace_bytes ? bytes : p->workspace_bytes;
+            }
+        }
+        for (int i = 0; i < found_filter; i++) {
+            size_t bytes;
+            if (grad_candidate(filter[i].status, filter[i].determinism, filter[i].mathType,
+                               filter[i].memory, small) &&
+                dnn_api.cudnnGetConvolutionBackwardFilterWorkspaceSize(
+                    dnn->handle, p->t.in, p->t.out, p->t.conv, p->t.weight, filter[i].algo,
+                    &bytes) == CUDNN_STATUS_SUCCESS) {
+                p->filter[p->num_filter++] = filter[i].algo;
+                p->workspace_bytes = bytes > p->workspace_bytes ? bytes : p->workspace_bytes;
+            }
+        }
+    }
+    if ((p->wants_grad_in && !p->num_data) || !p->num_filter)
+        return yl_fail(YOLACT_ERR_UNSUPPORTED, "cuDNN offers no deterministic FP32 algorithm "
+                       "for this convolution's %s gradient", p->num_filter ? "input" : "weight");
+    return YOLACT_OK;
+}
+
+yolact_status yl_dnn_conv_grad_plan(yl_dnn *dnn, const yl_conv_desc *d, int batch, int in_h,
+                                    int in_w, int wants_grad_in, yl_dnn_conv_grad **out,
+                                    size_t *workspace_bytes)
+{
+    yl_dnn_conv_grad *p = calloc(1, sizeof *p);
+    if (!p)
+        return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory planning a convolution's "
+                       "backward");
+    p->wants_grad_in = wants_grad_in;
+    yolact_status s = plan_grad(dnn, p, d, batch, in_h, in_w);
+    if (s != YOLACT_OK) {
+        yl_dnn_conv_grad_free(p);
+        return s;
+    }
+    *out = p;
+    *workspace_bytes = p->workspace_bytes;
+    return YOLACT_OK;
+}
+
+/* A status that says the algorithm, not the call, failed: the next candidate may run. */
+static int algorithm_refused(cudnnStatus_t s)
+{
+    return CUDNN_STATUS_CATEGORY(s) == CUDNN_STATUS_NOT_SUPPORTED ||
+           CUDNN_STATUS_CATEGORY(s) == CUDNN_STATUS_EXECUTION_FAILED;
+}
+
+yolact_status yl_dnn_conv_grad_run(yl_dnn *dnn, yl_dnn_conv_grad *p, const float *in,
+                                   const float *weight, const float *grad_out, float *grad_in,
+                                   int accumulate, float *grad_weight, float *grad_bias,
+                                   void *workspace)
+{
+    if (!grad_in != !p->wants_grad_in)
+        return yl_fail(YOLACT_ERR_INTERNAL, "a convolution's backward planned %s an input "
+                       "gradient ran %s one", p->wants_grad_in ? "with" : "without",
+                       grad_in ? "with" : "without");
+    const float one = 1.0f, zero = 0.0f;
+    cudnnStatus_t s = CUDNN_STATUS_SUCCESS;
+    for (; grad_in && p->data_chosen < p->num_data; p->data_chosen++) {
+        s = dnn_api.cudnnConvolutionBackwardData(
+            dnn->handle, &one, p->t.weight, weight, p->t.out, grad_out, p->t.conv,
+            p->data[p->data_chosen], workspace, p->workspace_bytes, accumulate ? &one : &zero,
+            p->t.in, grad_in);
+        if (!algorithm_refused(s))
+            break;
+    }
+    YL_CHECK(cudnn, s);
+    for (; p->filter_chosen < p->num_filter; p->filter_chosen++) {
+        s = dnn_api.cudnnConvolutionBackwardFilter(
+            dnn->handle, &one, p->t.in, in, p->t.out, grad_out, p->t.conv,
+            p->filter[p->filter_chosen], workspace, p->workspace_bytes, &one, p->t.weight,
+            grad_weight);
+        if (!algorithm_refused(s))
+            break;
+    }
+    YL_CHECK(cudnn, s);
+    if (grad_bias)
+        YL_CHECK(cudnn, dnn_api.cudnnConvolutionBackwardBias(dnn->handle, &one, p->t.out,
+                                                             grad_out, &one, p->t.bias,
+                                                             grad_bias));
+    if ((grad_in && p->data_chosen == p->num_data) || p->filter_chosen == p->num_filter)
+        return yl_fail(YOLACT_ERR_UNSUPPORTED, "none of the algorithms cuDNN offers for this "
+                       "convolution's backward runs");
+    return YOLACT_OK;
 }

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "cpu/dense_ops.h" /* the stand-in for cuDNN is the CPU backend's convolution */
+#include "cpu/grad_ops.h"  /* and its backward */
 #include "yl_cuda_api.h"
 #include "cuda/dnn.h"
 
@@ -83,20 +84,30 @@ static void round_to_half(const float *in, size_t n, float *out)
         out[i] = yl_emu_round_to_half(in[i]);
 }
 
+/* One image's input and output elements; a batch past the library's tensor limit is
+ * refused, as cuDNN refuses it. */
+static yolact_status image_sizes(const yl_conv_desc *d, int batch, int in_h, int in_w,
+                                 size_t *in_size, size_t *out_size)
+{
+    *in_size = (size_t)d->in_channels * in_h * in_w;
+    *out_size = (size_t)d->out_channels *
+                yl_conv_out_size(in_h, d->kernel_h, d->stride, d->pad, d->dilation) *
+                yl_conv_out_size(in_w, d->kernel_w, d->stride, d->pad, d->dilation);
+    const size_t largest = *in_size > *out_size ? *in_size : *out_size;
+    if (largest * batch > yl_dnn_max_tensor_elements())
+        return yl_fail(YOLACT_ERR_DEVICE, "a convolution of %d images of %zu elements: past the "
+                       "library's %zu elements a tensor", batch, largest,
+                       yl_dnn_max_tensor_elements());
+    return YOLACT_OK;
+}
+
 yolact_status yl_dnn_conv_plan(yl_dnn *dnn, const yl_conv_desc *d, int batch, int in_h, int in_w,
                                yl_activation act, int has_residual, yolact_precision precision,
                                yl_dnn_conv **plan, size_t *workspace_bytes)
 {
     (void)dnn;
-    const size_t in_size = (size_t)d->in_channels * in_h * in_w;
-    const size_t out_size = (size_t)d->out_channels *
-                            yl_conv_out_size(in_h, d->kernel_h, d->stride, d->pad, d->dilation) *
-                            yl_conv_out_size(in_w, d->kernel_w, d->stride, d->pad, d->dilation);
-    const size_t largest = in_size > out_size ? in_size : out_size;
-    if (largest * batch > yl_dnn_max_tensor_elements())
-        return yl_fail(YOLACT_ERR_DEVICE, "a convolution of %d images of %zu elements: past the "
-                       "library's %zu elements a tensor", batch, largest,
-                       yl_dnn_max_tensor_elements());
+    size_t in_size, out_size;
+    YL_TRY(image_sizes(d, batch, in_h, in_w, &in_size, &out_size));
     yl_dnn_conv *p = malloc(sizeof *p);
     if (!p)
         return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory planning a convolution");
@@ -216,4 +227,76 @@ yolact_status yl_dnn_conv_trial(yl_dnn *dnn, yl_dnn_conv *p, const float *in,
     }
     return yl_fail(YOLACT_ERR_UNSUPPORTED, "none of the stand-in's %d algorithms for a "
                    "convolution runs (YL_EMU_CUDNN_FAIL_ALGOS)", EMULATED_ALGOS);
+}
+
+/* ---- the backward: yl_conv2d_backward_cpu as a host function in stream order ------------ */
+struct yl_dnn_conv_grad {
+    yl_conv_desc desc;
+    int batch, in_h, in_w, wants_grad_in;
+    size_t in_count, out_count, weight_count;    /* the whole batch's */
+    /* the operands of the last run, read by the host function when the stream gets to it */
+    const float *in, *weight, *grad_out;
+    float *grad_in, *grad_weight, *grad_bias;
+    int accumulate;
+    void *workspace;
+};
+
+yolact_status yl_dnn_conv_grad_plan(yl_dnn *dnn, const yl_conv_desc *d, int batch, int in_h,
+                                    int in_w, int wants_grad_in, yl_dnn_conv_grad **plan,
+                                    size_t *workspace_bytes)
+{
+    (void)dnn;
+    size_t in_size, out_size;
+    YL_TRY(image_sizes(d, batch, in_h, in_w, &in_size, &out_size));
+    yl_dnn_conv_grad *p = calloc(1, sizeof *p);
+    if (!p)
+        return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory planning a convolution's "
+                       "backward");
+    *p = (yl_dnn_conv_grad){.desc = *d, .batch = batch, .in_h = in_h, .in_w = in_w,
+                            .wants_grad_in = wants_grad_in, .in_count = in_size * batch,
+                            .out_count = out_size * batch, .weight_count = weight_count(d)};
+    *plan = p;
+    *workspace_bytes = yl_conv2d_grad_workspace_floats(d, in_h, in_w) * sizeof(float);
+    return YOLACT_OK;
+}
+
+void yl_dnn_conv_grad_free(yl_dnn_conv_grad *plan)
+{
+    free(plan);
+}
+
+static void run_conv_grad(void *plan)
+{
+    const yl_dnn_conv_grad *p = plan;
+    yl_conv2d_backward_cpu(&p->desc, p->in, p->batch, p->in_h, p->in_w, p->weight, p->grad_out,
+                           p->grad_in, p->accumulate, p->grad_weight, p->grad_bias,
+                           p->workspace, 0);
+}
+
+yolact_status yl_dnn_conv_grad_run(yl_dnn *dnn, yl_dnn_conv_grad *p, const float *in,
+                                   const float *weight, const float *grad_out, float *grad_in,
+                                   int accumulate, float *grad_weight, float *grad_bias,
+                                   void *workspace)
+{
+    if (!grad_in != !p->wants_grad_in)
+        return yl_fail(YOLACT_ERR_INTERNAL, "a convolution's backward planned %s an input "
+                       "gradient ran %s one", p->wants_grad_in ? "with" : "without",
+                       grad_in ? "with" : "without");
+    /* cuDNN writes dx while it reads w and dy: they must not overlap (the stand-in would not
+     * show it). */
+    if (grad_in && (overlap(grad_in, p->in_count, grad_out, p->out_count) ||
+                    overlap(grad_in, p->in_count, weight, p->weight_count) ||
+                    overlap(grad_in, p->in_count, grad_weight, p->weight_count)))
+        return yl_fail(YOLACT_ERR_INTERNAL, "a convolution's input gradient overlaps its "
+                       "output gradient or weights");
+    p->in = in;
+    p->weight = weight;
+    p->grad_out = grad_out;
+    p->grad_in = grad_in;
+    p->accumulate = accumulate;
+    p->grad_weight = grad_weight;
+    p->grad_bias = grad_bias;
+    p->workspace = workspace;
+    YL_CHECK(cuda, cudaLaunchHostFunc(dnn->stream, run_conv_grad, p));
+    return YOLACT_OK;
 }

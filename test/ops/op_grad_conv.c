@@ -1,9 +1,12 @@
 /* The convolution's backward pass (yl_conv2d_backward_cpu) against finite differences of a
- * float64 direct convolution, for the input, weight and bias gradients at once. */
+ * float64 direct convolution, for the input, weight and bias gradients at once; and the
+ * GPU's (yl_dnn_conv_grad_run: cuDNN, or under the emulation its stand-in) against the CPU's
+ * on the same operands. */
 #include <math.h>
 #include <string.h>
 
 #include "cpu/grad_ops.h"
+#include "cuda/dnn.h"
 #include "ops/op_grad.h"
 
 typedef struct conv_ctx {
@@ -38,6 +41,46 @@ static void conv_f64(const void *ctx, const double *x, double *y)
                             }
                     *y++ = s;
                 }
+}
+
+/* The backward through yl_dnn on x (input, weight, bias), dy and the gradients' prefills pre,
+ * with the input gradient (n_in floats) set to NaN first unless accumulated; each gradient
+ * against the CPU's (cpu, laid out as x) within the row's check of its sum|terms| (mag).
+ * A convolution whose output is empty has no cuDNN descriptor: the CPU's alone is tested. */
+static void dnn_backward_matches(op_run *r, const conv_ctx *k, const float *x, const float *dy,
+                                 const float *pre, const float *cpu, const double *mag,
+                                 int accumulate)
+{
+    const yl_conv_desc *d = &k->d;
+    if (k->oh <= 0 || k->ow <= 0)
+        return;
+    const size_t n_in = (size_t)k->batch * d->in_channels * k->h * k->w;
+    const size_t n_w = (size_t)d->out_channels * d->in_channels * d->kernel_h * d->kernel_w;
+    const size_t n_b = k->bias ? (size_t)d->out_channels : 0, nx = n_in + n_w + n_b;
+    const size_t n_out = (size_t)k->batch * d->out_channels * k->oh * k->ow;
+    float *start = op_host_copy(r, pre, nx * sizeof *start);
+    for (size_t i = 0; !accumulate && i < n_in; i++)
+        start[i] = NAN;
+    float *d_x = op_to_dev(r, x, nx * sizeof *x), *d_dy = op_to_dev(r, dy, n_out * sizeof *dy);
+    float *d_g = op_to_dev(r, start, nx * sizeof *start);
+    yl_dnn *dnn;
+    yl_dnn_conv_grad *plan;
+    size_t bytes;
+    ck_assert_status(yl_dnn_create(NULL, &dnn), YOLACT_OK);
+    ck_assert_status(yl_dnn_conv_grad_plan(dnn, d, k->batch, k->h, k->w, 1, &plan, &bytes),
+                     YOLACT_OK);
+    ck_assert_status(yl_dnn_conv_grad_run(dnn, plan, d_x, d_x + n_in, d_dy, d_g, accumulate,
+                                          d_g + n_in, k->bias ? d_g + n_in + n_w : NULL,
+                                          op_dev(r, bytes ? bytes : 1)),
+                     YOLACT_OK);
+    const float *got = op_from_dev(r, d_g, nx * sizeof *got);
+    yl_dnn_conv_grad_free(plan);
+    yl_dnn_destroy(dnn);
+    const char *names[3] = {"dnn grad input", "dnn grad weight", "dnn grad bias"};
+    const size_t begin[4] = {0, n_in, n_in + n_w, nx};
+    for (int t = 0; t < (k->bias ? 3 : 2); t++)
+        op_output(r, names[t], OP_F32, begin[t + 1] - begin[t], got + begin[t], cpu + begin[t],
+                  mag + begin[t], NULL);
 }
 
 /* dims: in_channels, out_channels, kernel_h, kernel_w, stride, pad, dilation, height, width,
@@ -80,6 +123,8 @@ static void grad_conv2d_run(const op_case *c, op_run *r)
     double *mag = op_f64(r, amag, nx);
     for (size_t i = 0; i < nx; i++)
         mag[i] *= 1.0 - 1e-3;
+
+    dnn_backward_matches(r, &k, x, dy, pre, got, mag, accumulate);
 
     double *x64 = op_f64(r, x, nx), *dy64 = op_f64(r, dy, n_out);
     const char *names[3] = {"grad input", "grad weight", "grad bias"};
