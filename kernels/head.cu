@@ -39,7 +39,9 @@ static __device__ __forceinline__ void store_rows(float *out, int width, size_t 
 }
 
 /* The CPU's loop body for prior p = cell * A + a, operation for operation: the softmax's
- * exponentials are computed twice (for the sum, then for the store), the same bits. */
+ * exponentials are computed twice (for the sum, then for the store), the same bits. Without
+ * Softmax, conf gets the logits (training's yl_head_output_logits_cpu). */
+template <bool Softmax>
 static __global__ void __launch_bounds__(HEAD_THREADS)
 head_output_kernel(const float *__restrict__ maps, int anchors, int classes, int prototypes,
                    size_t plane, size_t image_priors, float *__restrict__ loc,
@@ -57,22 +59,26 @@ head_output_kernel(const float *__restrict__ maps, int anchors, int classes, int
     auto loc_at = [&](int d) { return loc_maps[((size_t)a * 4 + d) * plane + cell]; };
     auto conf_at = [&](int c) { return conf_maps[((size_t)a * C + c) * plane + cell]; };
     store_rows(loc + image * image_priors * 4, 4, p0, count, chunk, loc_at);
-    float max = -INFINITY, sum = 0.0f;
-    for (int c = 0; c < C; c++)
-        max = conf_at(c) > max ? conf_at(c) : max;
-    for (int c = 0; c < C; c++)
-        sum += expf(conf_at(c) - max);
-    const float inv = 1.0f / sum;
-    store_rows(conf + image * image_priors * C, C, p0, count, chunk,
-               [&](int c) { return expf(conf_at(c) - max) * inv; });
+    if (!Softmax)
+        store_rows(conf + image * image_priors * C, C, p0, count, chunk, conf_at);
+    if (Softmax) {
+        float max = -INFINITY, sum = 0.0f;
+        for (int c = 0; c < C; c++)
+            max = conf_at(c) > max ? conf_at(c) : max;
+        for (int c = 0; c < C; c++)
+            sum += expf(conf_at(c) - max);
+        const float inv = 1.0f / sum;
+        store_rows(conf + image * image_priors * C, C, p0, count, chunk,
+                   [&](int c) { return expf(conf_at(c) - max) * inv; });
+    }
     store_rows(coeff + image * image_priors * K, K, p0, count, chunk,
                [&](int k) { return tanhf(coeff_maps[((size_t)a * K + k) * plane + cell]); });
 }
 
-extern "C" yolact_status yl_head_output_cuda(const float *maps, int anchors, int classes,
-                                             int prototypes, int height, int width, int batch,
-                                             size_t image_priors, float *loc, float *conf,
-                                             float *coeff, cudaStream_t stream)
+static yolact_status head_output(bool softmax, const float *maps, int anchors, int classes,
+                                 int prototypes, int height, int width, int batch,
+                                 size_t image_priors, float *loc, float *conf, float *coeff,
+                                 cudaStream_t stream)
 {
     const size_t plane = (size_t)(height > 0 ? height : 0) * (width > 0 ? width : 0);
     const size_t priors = plane * (anchors > 0 ? anchors : 0);
@@ -81,16 +87,41 @@ extern "C" yolact_status yl_head_output_cuda(const float *maps, int anchors, int
         priors / HEAD_THREADS >= 0x7fffffffu ||
         (priors && (!maps || !loc || (classes && !conf) || (prototypes && !coeff))))
         return yl_fail(YOLACT_ERR_INVALID_ARGUMENT,
-                       "yl_head_output_cuda: %d anchors, %d classes, %d prototypes, %dx%d, "
+                       "yl_head_output%s_cuda: %d anchors, %d classes, %d prototypes, %dx%d, "
                        "batch %d (1..65535) of %zu priors, maps %p loc %p conf %p coeff %p",
-                       anchors, classes, prototypes, height, width, batch, image_priors,
-                       (const void *)maps, (void *)loc, (void *)conf, (void *)coeff);
+                       softmax ? "" : "_logits", anchors, classes, prototypes, height, width,
+                       batch, image_priors, (const void *)maps, (void *)loc, (void *)conf, (void *)coeff);
     if (priors == 0)
         return YOLACT_OK;
     dim3 grid((unsigned)((priors + HEAD_THREADS - 1) / HEAD_THREADS), batch);
-    YL_CHECK(cuda, YL_LAUNCH(head_output_kernel, grid, HEAD_THREADS, 0, stream, maps, anchors,
-                            classes, prototypes, plane, image_priors, loc, conf, coeff));
+    if (softmax)
+        YL_CHECK(cuda, YL_LAUNCH(head_output_kernel<true>, grid, HEAD_THREADS, 0, stream, maps,
+                                anchors, classes, prototypes, plane, image_priors, loc, conf,
+                                coeff));
+    else
+        YL_CHECK(cuda, YL_LAUNCH(head_output_kernel<false>, grid, HEAD_THREADS, 0, stream, maps,
+                                anchors, classes, prototypes, plane, image_priors, loc, conf,
+                                coeff));
     return YOLACT_OK;
+}
+
+extern "C" yolact_status yl_head_output_cuda(const float *maps, int anchors, int classes,
+                                             int prototypes, int height, int width, int batch,
+                                             size_t image_priors, float *loc, float *conf,
+                                             float *coeff, cudaStream_t stream)
+{
+    return head_output(true, maps, anchors, classes, prototypes, height, width, batch,
+                       image_priors, loc, conf, coeff, stream);
+}
+
+extern "C" yolact_status yl_head_output_logits_cuda(const float *maps, int anchors,
+                                                    int classes, int prototypes, int height,
+                                                    int width, int batch, size_t image_priors,
+                                                    float *loc, float *conf, float *coeff,
+                                                    cudaStream_t stream)
+{
+    return head_output(false, maps, anchors, classes, prototypes, height, width, batch,
+                       image_priors, loc, conf, coeff, stream);
 }
 
 extern "C" yolact_status yl_proto_output_cuda(const float *in, int channels, int height,

@@ -125,6 +125,13 @@ yolact_status yl_head_output_cuda(const float *maps, int anchors, int classes, i
                                   float *loc, float *conf, float *coeff,
                                   struct CUstream_st *stream);
 
+/* The same with conf the class logits, no softmax (training's yl_head_output_logits_cpu, for
+ * a batch): loc and conf are copies, bit-identical; coeff as above. */
+yolact_status yl_head_output_logits_cuda(const float *maps, int anchors, int classes,
+                                         int prototypes, int height, int width, int batch,
+                                         size_t image_priors, float *loc, float *conf,
+                                         float *coeff, struct CUstream_st *stream);
+
 /* yl_proto_output_cpu: (channels, height, width) -> (height, width, channels), for each of
  * batch images (1..65535; in and out hold them one after another) in one launch.
  * Bit-identical (a copy). */

@@ -1,6 +1,6 @@
 /* The op families of the network's output permutes (kernels/head.cu): a head level's maps to
- * per-prior loc, conf (softmax) and coeff (tanh) rows, and the protonet's (K, H, W) output
- * to (H, W, K); both batched as their kernels are. */
+ * per-prior loc, conf (softmax; for training the logits) and coeff (tanh) rows, and the
+ * protonet's (K, H, W) output to (H, W, K); both batched as their kernels are. */
 #include "cpu/head_ops.h"
 #include "ops/op_harness.h"
 
@@ -36,6 +36,33 @@ static void head_output_run(const op_case *c, op_run *r)
         const size_t n = batch * image_priors * per_prior[j];
         op_output(r, names[j], OP_F32, n, op_from_dev(r, dev[j], n * 4), want[j], NULL,
                   checks[j]);
+    }
+    /* Training's variant, the class logits for conf (a copy, like loc), into fresh outputs
+     * with the same gaps (the driver compares the ones above later). */
+    float *logits[3], *dev_logits[3];
+    for (int j = 0; j < 3; j++) {
+        const size_t n = batch * image_priors * per_prior[j];
+        logits[j] = op_host(r, n * 4);
+        for (size_t e = 0; e < n; e++)
+            logits[j][e] = -7.5f;
+        dev_logits[j] = op_to_dev(r, logits[j], n * 4);
+    }
+    for (int b = 0; b < batch; b++)
+        yl_head_output_logits_cpu(maps + b * n_maps, A, C, K, H, W,
+                                  logits[0] + b * image_priors * 4,
+                                  logits[1] + b * image_priors * C,
+                                  logits[2] + b * image_priors * K, 1);
+    ck_assert_status(yl_head_output_logits_cuda(op_to_dev(r, maps, batch * n_maps * 4), A, C, K,
+                                                H, W, batch, image_priors, dev_logits[0],
+                                                dev_logits[1], dev_logits[2], NULL),
+                     YOLACT_OK);
+    static const char *const logit_names[3] = {"loc (logits)", "conf (logits)",
+                                               "coeff (logits)"};
+    const op_check *logit_checks[3] = {&op_exact, &op_exact, &c->check[1]};
+    for (int j = 0; j < 3; j++) {
+        const size_t n = batch * image_priors * per_prior[j];
+        op_output(r, logit_names[j], OP_F32, n, op_from_dev(r, dev_logits[j], n * 4),
+                  logits[j], NULL, logit_checks[j]);
     }
 }
 const op_family op_head_output = {"head_output", head_output_run};
