@@ -25,7 +25,7 @@ static const char usage[] =
     "                    --out DIR [options]\n"
     "       yolact-train --parity-step --weights W.pth -c PRESET --images DIR --gt GT.json\n"
     "                    --out OUT [--sgd-steps N] [--lr LR] [--threads N]\n"
-    "Training on a COCO instance-segmentation data set (train.py's loop on the CPU):\n"
+    "Training on a COCO instance-segmentation data set (train.py's loop):\n"
     "      --images DIR        the training images (the annotations' file_name under DIR)\n"
     "      --annotations FILE  COCO instances JSON; class k is the k-th category by id\n"
     "  -m, --weights FILE      start from this checkpoint (.pth or .safetensors with\n"
@@ -84,6 +84,9 @@ static const char usage[] =
     "      --train-batchnorm   trainable BatchNorm (batch statistics, running averages\n"
     "                          moved, weight and bias trained), as train.py at 6 or more\n"
     "                          images per GPU; default frozen, as train.py under 6\n"
+    "      --backend B         where the gradient pass runs: cpu (default), cuda (GPU 0;\n"
+    "                          CUDA_VISIBLE_DEVICES picks it; frozen BatchNorm only), or\n"
+    "                          auto (cuda where it can run these options, else cpu)\n"
     "Exit status: 0 done, 1 failed, 2 bad arguments, 3 the data set refused.\n"
     "  -h, --help\n";
 
@@ -253,6 +256,7 @@ static int parse_args(int argc, char **argv, cli *c)
         {"backbone-width", required_argument, 0, O_T + 24},
         {"keep-latest", no_argument, 0, O_T + 25},
         {"keep-latest-interval", required_argument, 0, O_T + 26},
+        {"backend", required_argument, 0, CLI_OPT_BACKEND},
         {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
     *c = (cli){.lr = NAN};
     train_config *t = &c->train;
@@ -297,6 +301,14 @@ static int parse_args(int argc, char **argv, cli *c)
                 return -1;
             break;
         case O_TRAIN_BN: t->trainer.train_batchnorm = 1; break;
+        case CLI_OPT_BACKEND: {
+            cli_options shared;
+            cli_options_init(&shared, PROGRAM, 0);
+            if (cli_options_parse(&shared, opt, optarg) != 1)
+                return -1;
+            t->trainer.backend = shared.backends[0];
+            break;
+        }
         case 'h': fputs(usage, stdout); exit(0);
         default:
             if ((r = parse_train_option(opt, optarg, t)) < 0)
@@ -397,6 +409,7 @@ static int parity_step(const cli *c, const parity_case *pc)
     o.momentum = c->train.trainer.momentum;
     o.weight_decay = c->train.trainer.weight_decay;
     o.train_batchnorm = c->train.trainer.train_batchnorm;
+    o.backend = c->train.trainer.backend;
     yolact_trainer *t;
     yolact_status s = yolact_trainer_create(c->weights, &o, &t);
     if (s != YOLACT_OK)

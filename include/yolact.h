@@ -399,6 +399,13 @@ typedef struct yolact_trainer_options {
      * as DataParallel keeps the first replica's), then averaged, then one SGD step: the
      * loss and the step train.py takes on N GPUs, in the memory of one part. */
     int sub_batches;
+    /* Where the gradient pass runs: YOLACT_BACKEND_CPU (default); YOLACT_BACKEND_CUDA, the
+     * GPU device_index (YOLACT_ERR_BACKEND_UNAVAILABLE when there is none or the library was
+     * built without CUDA; YOLACT_ERR_UNSUPPORTED with train_batchnorm, which the CUDA pass
+     * does not run yet); YOLACT_BACKEND_AUTO, CUDA where it is usable for these options,
+     * else the CPU. SGD and the state dict stay in host memory either way. */
+    yolact_backend backend;
+    int device_index;         /* GPU ordinal, default 0 */
 } yolact_trainer_options;
 
 YOLACT_API void yolact_trainer_options_init(yolact_trainer_options *options);
@@ -490,6 +497,9 @@ YOLACT_API yolact_status yolact_trainer_evaluate(yolact_trainer *trainer,
 
 /* Iterations taken (steps, skipped ones included), and the rate the last one used. */
 YOLACT_API int64_t yolact_trainer_iteration(const yolact_trainer *trainer);
+
+/* The backend the trainer's gradient pass runs on: CPU or CUDA (never AUTO; AUTO for NULL). */
+YOLACT_API yolact_backend yolact_trainer_backend(const yolact_trainer *trainer);
 YOLACT_API double yolact_trainer_lr(const yolact_trainer *trainer);
 /* The network's preset name (static storage) and its input side S (images are trained at
  * S x S); NULL and 0 for a NULL trainer. */

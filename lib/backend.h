@@ -67,45 +67,56 @@ typedef struct yl_cuda_backend_entry {
 
 extern const yl_cuda_backend_entry yl_cuda_backend;
 
-/* Training's gradient pass, on the CPU only (lib/cpu/train_pass.c): each image of a batch
- * through the training forward and semantic_seg_conv, the batch's MultiBoxLoss, then the
- * backward pass, whose parameter gradients are the sum over the images. Keeps every image's
- * activations until the next run. Borrows the model and segm_weight until destroy. */
+/* Training's gradient pass, as a backend runs it: each image of a batch through the training
+ * forward and semantic_seg_conv, the batch's MultiBoxLoss, then the backward pass, whose
+ * parameter gradients are the sum over the images. Keeps every image's activations until
+ * the next run. Borrows the model and segm_weight until destroy. Each backend defines its
+ * own struct yl_train_pass behind its table of functions (yl_train_pass_ops). */
 typedef struct yl_train_pass yl_train_pass;
 
-/* segm_weight, segm_bias: semantic_seg_conv's tensors, (classes - 1, P3 channels, 1, 1) and
- * (classes - 1); YOLACT_ERR_MODEL when missing (NULL) or of another size.
- * batchnorm: NULL, BatchNorm frozen (folded into m's parameters); else trainable BatchNorm
- * (batch statistics, lib/cpu/train_batchnorm.h) with m's parameters made without it
- * (yl_model_refill's fold_batchnorm 0) and its tensors in this table (their float32 data),
- * borrowed until destroy: its weight and bias read at each run, its running statistics
- * moved by each run with update_running. threads: 0 = every core. */
-yolact_status yl_train_pass_create(const yolact_model *m, const yl_tensor *segm_weight,
-                                   const yl_tensor *segm_bias,
-                                   const yl_tensor_table *batchnorm, int threads,
-                                   yl_train_pass **pass);
-/* The loss of images[0 .. count) against gt (checked by the caller) to *losses; with
- * backward, the parameter gradients too (else they keep the last run's); with
- * update_running, trainable BatchNorm's running averages moved. */
-yolact_status yl_train_pass_run(yl_train_pass *p, const yl_loss_config *cfg,
-                                const yolact_image *images, const yl_gt *gt, int count,
-                                int backward, int update_running, yl_losses *losses);
-/* The model's parameters changed in place (yl_model_refill after an SGD step; the
- * semantic_seg_conv tensors are read where they are): make again what the pass prepared
- * from them, so the next run computes what a pass created on the model now would. */
-void yl_train_pass_weights_changed(yl_train_pass *p);
-/* The network's trainable parameters (the two of semantic_seg_conv excepted), as
- * yl_model_trainables lists them. */
-const yl_trainable *yl_train_pass_trainables(const yl_train_pass *p, int *count);
-/* With trainable BatchNorm, the number of its parameters (a weight and a bias per layer,
- * else 0), and the state-dict key of the j-th. */
-int yl_train_pass_batchnorm_params(const yl_train_pass *p);
-const char *yl_train_pass_batchnorm_param(const yl_train_pass *p, int j);
-/* The last backward's gradient of the network's trainable i, or for i == count and
- * count + 1 of semantic_seg_conv's weight and bias, for count + 2 + j of the BatchNorm's
- * parameter j, to out (unfolded). */
-void yl_train_pass_grad(const yl_train_pass *p, int i, float *out);
-void yl_train_pass_destroy(yl_train_pass *p);
+typedef struct yl_train_pass_ops {
+    const char *name;                /* "cpu", "cuda" */
+    /* segm_weight, segm_bias: semantic_seg_conv's tensors, (classes - 1, P3 channels, 1, 1)
+     * and (classes - 1); YOLACT_ERR_MODEL when missing (NULL) or of another size.
+     * batchnorm: NULL, BatchNorm frozen (folded into m's parameters); else trainable
+     * BatchNorm (batch statistics, lib/cpu/train_batchnorm.h) with m's parameters made
+     * without it (yl_model_refill's fold_batchnorm 0) and its tensors in this table (their
+     * float32 data), borrowed until destroy: its weight and bias read at each run, its
+     * running statistics moved by each run with update_running. threads: CPU threads, 0 =
+     * every core; device_index: the GPU (checked by the caller). A backend that cannot
+     * train m (or trainable BatchNorm) says so with YOLACT_ERR_UNSUPPORTED. */
+    yolact_status (*create)(const yolact_model *m, const yl_tensor *segm_weight,
+                            const yl_tensor *segm_bias, const yl_tensor_table *batchnorm,
+                            int threads, int device_index, yl_train_pass **pass);
+    /* The loss of images[0 .. count) against gt (checked by the caller) to *losses; with
+     * backward, the parameter gradients too (else they keep the last run's); with
+     * update_running, trainable BatchNorm's running averages moved. */
+    yolact_status (*run)(yl_train_pass *p, const yl_loss_config *cfg,
+                         const yolact_image *images, const yl_gt *gt, int count, int backward,
+                         int update_running, yl_losses *losses);
+    /* The model's parameters changed in place (yl_model_refill after an SGD step; the
+     * semantic_seg_conv tensors are read where they are): make again what the pass
+     * prepared from them, so the next run computes what a pass created on the model now
+     * would. */
+    yolact_status (*weights_changed)(yl_train_pass *p);
+    /* The network's trainable parameters (the two of semantic_seg_conv excepted), as
+     * yl_model_trainables lists them. */
+    const yl_trainable *(*trainables)(const yl_train_pass *p, int *count);
+    /* With trainable BatchNorm, the number of its parameters (a weight and a bias per
+     * layer, else 0), and the state-dict key of the j-th. */
+    int (*batchnorm_params)(const yl_train_pass *p);
+    const char *(*batchnorm_param)(const yl_train_pass *p, int j);
+    /* The last backward's gradient of the network's trainable i, or for i == count and
+     * count + 1 of semantic_seg_conv's weight and bias, for count + 2 + j of the
+     * BatchNorm's parameter j, to out (unfolded). */
+    void (*grad)(const yl_train_pass *p, int i, float *out);
+    void (*destroy)(yl_train_pass *p); /* NULL is fine */
+} yl_train_pass_ops;
+
+/* The CPU's (lib/cpu/train_pass.c); the CUDA backend's is yl_cuda_train_pass (NULL where it
+ * is not built). */
+extern const yl_train_pass_ops yl_cpu_train_pass;
+extern const yl_train_pass_ops *const yl_cuda_train_pass;
 
 /* The network outputs of a session's last frame (tests and debugging). */
 yolact_status yl_session_network_outputs(yolact_session *session, yl_network_outputs *out);

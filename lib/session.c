@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "backend_choice.h"
 #include "image_check.h"
 #include "ops/boxes.h"
 #include "rle.h"
@@ -76,30 +77,6 @@ static yolact_status check_options(const yolact_session_options *o)
     return YOLACT_OK;
 }
 
-/* AUTO: CUDA when the backend is built (not emulated) and device_index is a usable GPU,
- * else CPU. CUDA: the device check's status when it is not usable. */
-static yolact_status choose_backend(const yolact_session_options *o, yolact_backend *kind)
-{
-    const yl_cuda_backend_entry *cuda = &yl_cuda_backend;
-    *kind = YOLACT_BACKEND_CPU;
-    if (o->backend == YOLACT_BACKEND_CPU ||
-        (o->backend == YOLACT_BACKEND_AUTO && (!cuda->vtable || cuda->emulated)))
-        return YOLACT_OK;
-    if (!cuda->vtable)
-        return yl_fail(YOLACT_ERR_BACKEND_UNAVAILABLE, "this libyolact was built without the "
-                       "CUDA backend (it needs the CUDA toolkit and cuDNN at build time)");
-    yolact_status st = cuda->device_check(o->device_index);
-    if (o->backend == YOLACT_BACKEND_AUTO) {
-        if (st == YOLACT_OK)
-            *kind = YOLACT_BACKEND_CUDA;
-        yl_clear_error();
-        return YOLACT_OK;
-    }
-    YL_TRY(st);
-    *kind = YOLACT_BACKEND_CUDA;
-    return YOLACT_OK;
-}
-
 yolact_status yolact_session_create(const yolact_model *model,
                                     const yolact_session_options *options,
                                     yolact_session **session)
@@ -114,8 +91,9 @@ yolact_status yolact_session_create(const yolact_model *model,
                        model ? "session" : "model");
     *session = NULL;
     YL_TRY(check_options(options));
-    yolact_backend kind;
-    YL_TRY(choose_backend(options, &kind));
+    int cuda;
+    YL_TRY(yl_use_cuda(options->backend, options->device_index, &cuda));
+    const yolact_backend kind = cuda ? YOLACT_BACKEND_CUDA : YOLACT_BACKEND_CPU;
     if (kind == YOLACT_BACKEND_CPU && options->precision == YOLACT_PRECISION_FP16)
         return yl_fail(YOLACT_ERR_UNSUPPORTED, "the CPU backend computes in FP32 only");
 

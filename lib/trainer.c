@@ -1,5 +1,5 @@
-/* The public trainer (yolact_trainer_*): the official train.py's iteration over the CPU's
- * gradient pass (backend.h). The checkpoint's float32 state dict is the weights SGD updates;
+/* The public trainer (yolact_trainer_*): the official train.py's iteration over a backend's
+ * gradient pass (backend.h: the CPU's, or the CUDA backend's). The checkpoint's float32 state dict is the weights SGD updates;
  * after each step the network's parameters are made from it again in place (BatchNorm
  * folded anew, yl_model_refill), bit for bit what building it from the checkpoint just
  * written would give, without building the network and its pass again. With trainable
@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "backend_choice.h"
 #include "image_check.h"
 #include "model/fresh_network.h"
 #include "status.h"
@@ -30,6 +31,7 @@ struct yolact_trainer {
     yl_tensor_table grads;        /* the last step's gradients, one per trainable parameter */
     int have_grads;
     yolact_model *model;          /* made from weights; NULL after a failed rebuild */
+    const yl_train_pass_ops *pass_ops; /* the backend's (options.backend) */
     yl_train_pass *pass;
     yl_lr_schedule schedule;
     int64_t iteration;
@@ -47,7 +49,8 @@ void yolact_trainer_options_init(yolact_trainer_options *o)
     static const int official_steps[4] = {280000, 600000, 700000, 750000};
     *o = (yolact_trainer_options){.struct_size = sizeof *o, .lr = 1e-3, .momentum = 0.9,
                                   .weight_decay = 5e-4, .lr_warmup_init = 1e-4,
-                                  .lr_warmup_until = 500, .gamma = 0.1, .num_lr_steps = 4};
+                                  .lr_warmup_until = 500, .gamma = 0.1, .num_lr_steps = 4,
+                                  .backend = YOLACT_BACKEND_CPU};
     memcpy(o->lr_steps, official_steps, sizeof official_steps);
 }
 
@@ -95,6 +98,28 @@ static yolact_status check_options(const yolact_trainer_options *o)
     if (o->sub_batches < 0 || o->sub_batches > YOLACT_MAX_BATCH_SIZE)
         return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "trainer options: sub_batches %d is not "
                        "0..%d", o->sub_batches, YOLACT_MAX_BATCH_SIZE);
+    if (o->backend != YOLACT_BACKEND_AUTO && o->backend != YOLACT_BACKEND_CPU &&
+        o->backend != YOLACT_BACKEND_CUDA)
+        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "trainer options: backend %d is not AUTO, "
+                       "CPU or CUDA", (int)o->backend);
+    if (o->device_index < 0)
+        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "trainer options: device index %d is "
+                       "negative", o->device_index);
+    return YOLACT_OK;
+}
+
+/* The gradient pass of the options' backend (AUTO: the CUDA backend's only where it runs
+ * what the options ask, so not with trainable BatchNorm). */
+static yolact_status choose_pass(const yolact_trainer_options *o,
+                                 const yl_train_pass_ops **ops)
+{
+    int cuda = 0;
+    if (o->backend != YOLACT_BACKEND_AUTO || !o->train_batchnorm)
+        YL_TRY(yl_use_cuda(o->backend, o->device_index, &cuda));
+    if (cuda && o->train_batchnorm)
+        return yl_fail(YOLACT_ERR_UNSUPPORTED, "trainable BatchNorm does not run on the CUDA "
+                       "training pass yet: train it on the CPU");
+    *ops = cuda ? yl_cuda_train_pass : &yl_cpu_train_pass;
     return YOLACT_OK;
 }
 
@@ -103,16 +128,16 @@ static yolact_status check_options(const yolact_trainer_options *o)
 static const char *param_name(const yolact_trainer *t, int i)
 {
     int n;
-    const yl_trainable *list = yl_train_pass_trainables(t->pass, &n);
+    const yl_trainable *list = t->pass_ops->trainables(t->pass, &n);
     return i < n ? list[i].name : i < n + 2 ? segm_keys[i - n]
-                                            : yl_train_pass_batchnorm_param(t->pass, i - n - 2);
+                                            : t->pass_ops->batchnorm_param(t->pass, i - n - 2);
 }
 
 static int num_params(const yolact_trainer *t)
 {
     int n;
-    yl_train_pass_trainables(t->pass, &n);
-    return n + 2 + yl_train_pass_batchnorm_params(t->pass);
+    t->pass_ops->trainables(t->pass, &n);
+    return n + 2 + t->pass_ops->batchnorm_params(t->pass);
 }
 
 /* A zeroed float32 tensor shaped as like, appended to table. */
@@ -147,7 +172,8 @@ static void restart_schedule(yolact_trainer *t)
 
 static void drop_network(yolact_trainer *t)
 {
-    yl_train_pass_destroy(t->pass);
+    if (t->pass)
+        t->pass_ops->destroy(t->pass);
     yolact_model_free(t->model);
     t->pass = NULL;
     t->model = NULL;
@@ -165,10 +191,10 @@ static yolact_status rebuild(yolact_trainer *t)
                            "convolutions (YOLACT++) is not supported");
     if (t->opt.train_batchnorm)
         YL_TRY(yl_model_refill(t->model, &t->weights, 0));
-    return yl_train_pass_create(t->model, yl_tensor_table_find(&t->weights, segm_keys[0]),
-                                yl_tensor_table_find(&t->weights, segm_keys[1]),
-                                t->opt.train_batchnorm ? &t->weights : NULL,
-                                t->opt.num_threads, &t->pass);
+    return t->pass_ops->create(t->model, yl_tensor_table_find(&t->weights, segm_keys[0]),
+                               yl_tensor_table_find(&t->weights, segm_keys[1]),
+                               t->opt.train_batchnorm ? &t->weights : NULL,
+                               t->opt.num_threads, t->opt.device_index, &t->pass);
 }
 
 /* The line count of text (a last line without its newline counts). */
@@ -302,7 +328,9 @@ static yolact_status start_create(const yolact_trainer_options *options, yolact_
         return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory for a trainer");
     t->opt = options ? *options : defaults;
     t->preset_source = YOLACT_PRESET_GIVEN;
-    yolact_status s = t->opt.preset ? yl_preset_lookup(t->opt.preset, &t->preset) : YOLACT_OK;
+    yolact_status s = choose_pass(&t->opt, &t->pass_ops);
+    if (s == YOLACT_OK && t->opt.preset)
+        s = yl_preset_lookup(t->opt.preset, &t->preset);
     t->opt.preset = NULL;
     if (s != YOLACT_OK) {
         free(t);
@@ -432,7 +460,8 @@ void yolact_trainer_destroy(yolact_trainer *t)
 {
     if (!t)
         return;
-    yl_train_pass_destroy(t->pass);
+    if (t->pass)
+        t->pass_ops->destroy(t->pass);
     yolact_model_free(t->model);
     yl_tensor_table_free(&t->weights);
     yl_tensor_table_free(&t->momentum);
@@ -498,8 +527,8 @@ static yolact_status run_batch(yolact_trainer *t, const yolact_image *images,
     cfg.seed = t->opt.seed + (uint64_t)t->iteration + ((uint64_t)part << 32);
     yl_losses l = {0};
     if (s == YOLACT_OK)
-        s = yl_train_pass_run(t->pass, &cfg, images, gt, batch, backward,
-                              backward && part == 0, &l);
+        s = t->pass_ops->run(t->pass, &cfg, images, gt, batch, backward,
+                             backward && part == 0, &l);
     for (int b = 0; b < batch; b++)
         yl_gt_free(&gt[b]);
     free(gt);
@@ -579,7 +608,7 @@ static yolact_status accumulate_parts(yolact_trainer *t, const yolact_image *ima
             break;
         for (int i = 0; i < num_params(t); i++) {
             yl_tensor *g = &t->grads.tensors[i];
-            yl_train_pass_grad(t->pass, i, k == 0 ? g->data : part_grad);
+            t->pass_ops->grad(t->pass, i, k == 0 ? g->data : part_grad);
             float *acc = g->data;
             for (int64_t j = 0; k > 0 && j < g->numel; j++)
                 acc[j] += part_grad[j];
@@ -612,7 +641,7 @@ yolact_status yolact_trainer_step(yolact_trainer *t, const yolact_image *images,
     if (parts == 1) {
         YL_TRY(run_batch(t, images, gt, batch, 1, 0, &l));
         for (int i = 0; i < num_params(t); i++)
-            yl_train_pass_grad(t->pass, i, t->grads.tensors[i].data);
+            t->pass_ops->grad(t->pass, i, t->grads.tensors[i].data);
     } else {
         YL_TRY(accumulate_parts(t, images, gt, batch, parts, &l));
     }
@@ -631,8 +660,16 @@ yolact_status yolact_trainer_step(yolact_trainer *t, const yolact_image *images,
         drop_network(t);
         return s;
     }
-    yl_train_pass_weights_changed(t->pass);
-    return YOLACT_OK;
+    s = t->pass_ops->weights_changed(t->pass);
+    if (s != YOLACT_OK)
+        drop_network(t);
+    return s;
+}
+
+yolact_backend yolact_trainer_backend(const yolact_trainer *t)
+{
+    return !t ? YOLACT_BACKEND_AUTO
+              : t->pass_ops == &yl_cpu_train_pass ? YOLACT_BACKEND_CPU : YOLACT_BACKEND_CUDA;
 }
 
 int64_t yolact_trainer_iteration(const yolact_trainer *t)

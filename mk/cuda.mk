@@ -48,7 +48,7 @@ TEST_EXTRA_LIBS += -lstdc++
 # test_ops.c) are built into both runners too; the emulation's own tests (test_emu.c) only
 # here.
 GPU_SUITE_SRCS := $(filter $(addprefix test/test_,kernels.c plus_kernels.c \
-                    ops.c cuda_backend.c parity.c threads.c),$(TEST_SRCS))
+                    ops.c cuda_backend.c parity.c threads.c trainer.c),$(TEST_SRCS))
 OPS_SRCS := $(sort $(wildcard test/ops/*.c))
 TEST_EXTRA_OBJS += $(OPS_SRCS:%.c=$(BUILD)/obj/%.o)
 $(patsubst %.c,$(BUILD)/obj/%.o,$(GPU_SUITE_SRCS) $(OPS_SRCS) test/test_emu.c): \

@@ -7,8 +7,8 @@
 #     device      nothing beyond what every call does first: the runner's own check, and
 #                 whether there is a usable GPU at all
 #     parity      the CUDA parity runs, FP32 and FP16, YOLACT and YOLACT++
-#     suites      the kernel suites (ops: the op-test table), the CUDA backend's and the
-#                 CUDA threads case
+#     suites      the kernel suites (ops: the op-test table), the CUDA backend's, the
+#                 CUDA threads case and the CUDA training pass's parity steps
 #     sanitizers  the kernel suites under compute-sanitizer synccheck (barriers and warp
 #                 collectives), memcheck and racecheck, cheapest first
 #   GPU_CHECK_SANITIZER_SECONDS: a time limit for each sanitizer run (default none), so that
@@ -55,7 +55,8 @@ for step in $steps; do
         limit='' run "parity (CUDA runs)" parity cuda ;;
     suites)
         for suite in $kernel_suites cuda_backend; do limit='' run "suite $suite" "$suite" ''; done
-        limit='' run "suite threads (CUDA)" threads cuda_threads ;;
+        limit='' run "suite threads (CUDA)" threads cuda_threads
+        limit='' run "suite trainer (CUDA training steps)" trainer cuda_steps ;;
     sanitizers)
         if [ ! -x "$sanitizer" ]; then
             echo "SKIP compute-sanitizer: not found at $sanitizer nor on PATH"

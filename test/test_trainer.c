@@ -46,10 +46,11 @@ static void batch_close(batch *b)
 
 /* The reference's optimizer: SGD at a constant 1e-4, every positive's mask; BatchNorm
  * frozen or trainable. */
-static yolact_trainer *parity_trainer_with(int train_batchnorm)
+static yolact_trainer *parity_trainer_on(int train_batchnorm, yolact_backend backend)
 {
     yolact_trainer_options o;
     yolact_trainer_options_init(&o);
+    o.backend = backend;
     o.preset = "yolact_resnet50";
     o.lr = 1e-4;
     o.lr_warmup_until = 0;
@@ -59,6 +60,11 @@ static yolact_trainer *parity_trainer_with(int train_batchnorm)
     yolact_trainer *t;
     ck_assert_status(yolact_trainer_create(YL_TEST_PARITY_CHECKPOINT, &o, &t), YOLACT_OK);
     return t;
+}
+
+static yolact_trainer *parity_trainer_with(int train_batchnorm)
+{
+    return parity_trainer_on(train_batchnorm, YOLACT_BACKEND_CPU);
 }
 
 static yolact_trainer *parity_trainer(void)
@@ -84,13 +90,14 @@ static void check_total_after_one_step(const char *label, const char *sgd_path,
 /* Each check of the tcases that save files gets a scratch folder of its own. */
 static void temp_open(void) { scratch_open("yl_trainer"); }
 
-/* One step: the official losses and every gradient (from the saved .safetensors); a second
- * step: the official total after one SGD step. */
-START_TEST(step_matches_the_official_step)
+/* One step on backend: the official losses and every gradient (from the saved
+ * .safetensors); a second step: the official total after one SGD step. */
+static void check_official_steps(yolact_backend backend)
 {
     batch b;
     batch_open(&b);
-    yolact_trainer *t = parity_trainer();
+    yolact_trainer *t = parity_trainer_on(0, backend);
+    ck_assert_int_eq(yolact_trainer_backend(t), backend);
     ck_assert_status(yolact_trainer_save_gradients(t, scratch_path("none.safetensors")),
                      YOLACT_ERR_INVALID_ARGUMENT);
     yolact_losses l;
@@ -122,6 +129,19 @@ START_TEST(step_matches_the_official_step)
     free(spread);
     yolact_trainer_destroy(t);
     batch_close(&b);
+}
+
+START_TEST(step_matches_the_official_step)
+{
+    check_official_steps(YOLACT_BACKEND_CPU);
+}
+END_TEST
+
+/* The CUDA training pass (emulated here; on a GPU in the GPU runner's suites), held to the
+ * same tolerances. */
+START_TEST(cuda_step_matches_the_official_step)
+{
+    check_official_steps(YOLACT_BACKEND_CUDA);
 }
 END_TEST
 
@@ -459,6 +479,23 @@ START_TEST(create_refuses_bad_arguments)
     o.struct_size = 0;
     ck_assert_status(yolact_trainer_create(YL_TEST_PARITY_CHECKPOINT, &o, &t),
                      YOLACT_ERR_INVALID_ARGUMENT);
+    yolact_trainer_options_init(&o);
+    o.backend = (yolact_backend)7;
+    ck_assert_status(yolact_trainer_create(YL_TEST_PARITY_CHECKPOINT, &o, &t),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+    o.backend = YOLACT_BACKEND_CUDA;
+    o.device_index = -1;
+    ck_assert_status(yolact_trainer_create(YL_TEST_PARITY_CHECKPOINT, &o, &t),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+    o.device_index = 1; /* the emulation has one device; a build without CUDA none */
+    ck_assert_status(yolact_trainer_create(YL_TEST_PARITY_CHECKPOINT, &o, &t),
+                     YOLACT_ERR_BACKEND_UNAVAILABLE);
+    o.device_index = 0;
+    o.train_batchnorm = 1;
+    ck_assert_status(yolact_trainer_create(YL_TEST_PARITY_CHECKPOINT, &o, &t),
+                     YOLACT_ERR_UNSUPPORTED);
+    ck_assert_ptr_null(t);
+    ck_assert_int_eq(yolact_trainer_backend(NULL), YOLACT_BACKEND_AUTO);
     yolact_trainer_destroy(NULL);
     ck_assert_status(yolact_trainer_save_weights(NULL, "x.pth"), YOLACT_ERR_INVALID_ARGUMENT);
     ck_assert_status(yolact_trainer_load_state(NULL, "x"), YOLACT_ERR_INVALID_ARGUMENT);
@@ -584,5 +621,13 @@ Suite *trainer_suite(void)
     tcase_add_test(steps, sub_batches_average_the_parts);
     tcase_add_test(steps, mask_loss_forms_change_only_the_mask_term);
     suite_add_tcase(s, steps);
+    /* The same steps through the CUDA backend's training pass: tagged "cuda" as the
+     * backend's other whole-network tests, which ASan and valgrind leave out. */
+    TCase *cuda_steps = tcase_create("cuda_steps");
+    tcase_set_tags(cuda_steps, "slow cuda");
+    tcase_set_timeout(cuda_steps, 600);
+    tcase_add_checked_fixture(cuda_steps, temp_open, scratch_close);
+    tcase_add_test(cuda_steps, cuda_step_matches_the_official_step);
+    suite_add_tcase(s, cuda_steps);
     return s;
 }

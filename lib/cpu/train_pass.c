@@ -41,11 +41,13 @@ static void grad_sizes(const yolact_model *m, int p3, size_t n[5])
     n[4] = (size_t)(m->num_classes - 1) * m->buffers[p3].height * m->buffers[p3].width;
 }
 
-yolact_status yl_train_pass_create(const yolact_model *m, const yl_tensor *segm_weight,
-                                   const yl_tensor *segm_bias,
-                                   const yl_tensor_table *batchnorm, int threads,
-                                   yl_train_pass **out)
+static void destroy(yl_train_pass *p);
+
+static yolact_status create(const yolact_model *m, const yl_tensor *segm_weight,
+                            const yl_tensor *segm_bias, const yl_tensor_table *batchnorm,
+                            int threads, int device_index, yl_train_pass **out)
 {
+    (void)device_index;
     *out = NULL;
     const int p3 = yl_training_p3(m);
     if (p3 < 0)
@@ -71,7 +73,7 @@ yolact_status yl_train_pass_create(const yolact_model *m, const yl_tensor *segm_
     if (s == YOLACT_OK)
         s = yl_cpu_training_backward_create(p->model, p->segm_weight, threads, &p->bw);
     if (s != YOLACT_OK) {
-        yl_train_pass_destroy(p);
+        destroy(p);
         return s;
     }
     *out = p;
@@ -207,9 +209,9 @@ static yolact_status backward_joined(yl_train_pass *p, int count)
     return YOLACT_OK;
 }
 
-yolact_status yl_train_pass_run(yl_train_pass *p, const yl_loss_config *cfg,
-                                const yolact_image *images, const yl_gt *gt, int count,
-                                int backward, int update_running, yl_losses *losses)
+static yolact_status run(yl_train_pass *p, const yl_loss_config *cfg,
+                         const yolact_image *images, const yl_gt *gt, int count, int backward,
+                         int update_running, yl_losses *losses)
 {
     YL_TRY(reserve(p, count));
     YL_TRY(forward(p, images, count, update_running));
@@ -230,30 +232,31 @@ yolact_status yl_train_pass_run(yl_train_pass *p, const yl_loss_config *cfg,
     return YOLACT_OK;
 }
 
-void yl_train_pass_weights_changed(yl_train_pass *p)
+static yolact_status weights_changed(yl_train_pass *p)
 {
     /* Every image's forward holds the model's one cache entry. */
     if (p->capacity > 0)
         yl_cpu_prepared_refresh(p->model, p->fw[0]->prepared);
+    return YOLACT_OK;
 }
 
-const yl_trainable *yl_train_pass_trainables(const yl_train_pass *p, int *count)
+static const yl_trainable *trainables(const yl_train_pass *p, int *count)
 {
     *count = p->bw->num_trainables;
     return p->bw->trainables;
 }
 
-int yl_train_pass_batchnorm_params(const yl_train_pass *p)
+static int batchnorm_params(const yl_train_pass *p)
 {
     return p->bn ? 2 * p->bn->count : 0;
 }
 
-const char *yl_train_pass_batchnorm_param(const yl_train_pass *p, int j)
+static const char *batchnorm_param(const yl_train_pass *p, int j)
 {
     return p->bn->layers[j / 2].param[j % 2];
 }
 
-void yl_train_pass_grad(const yl_train_pass *p, int i, float *out)
+static void grad(const yl_train_pass *p, int i, float *out)
 {
     const yl_training_backward *bw = p->bw;
     if (i < bw->num_trainables) {
@@ -275,7 +278,7 @@ void yl_train_pass_grad(const yl_train_pass *p, int i, float *out)
         memcpy(out, bw->segm_bias_grad, classes * sizeof(float));
 }
 
-void yl_train_pass_destroy(yl_train_pass *p)
+static void destroy(yl_train_pass *p)
 {
     if (!p)
         return;
@@ -296,3 +299,6 @@ void yl_train_pass_destroy(yl_train_pass *p)
     yl_train_batchnorm_destroy(p->bn); /* the view the others ran on */
     free(p);
 }
+
+const yl_train_pass_ops yl_cpu_train_pass = {"cpu", create, run, weights_changed, trainables,
+                                             batchnorm_params, batchnorm_param, grad, destroy};

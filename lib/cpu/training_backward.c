@@ -200,11 +200,5 @@ yolact_status yl_cpu_training_backward(yl_training_backward *bw, const yl_traini
 void yl_cpu_training_backward_grad(const yl_training_backward *bw, const yl_trainable *t,
                                    float *out)
 {
-    const float *g = bw->param_grads + t->offset;
-    for (size_t r = 0; r < t->rows; r++) {
-        /* W_folded = W·s per output channel, so dL/dW = dL/dW_folded · s. */
-        const float s = t->bn_scale ? t->bn_scale[r] : 1.0f;
-        for (size_t j = 0; j < t->per_row; j++)
-            out[r * t->per_row + j] = g[r * t->per_row + j] * s;
-    }
+    yl_trainable_unfold_grad(t, bw->param_grads, out);
 }

@@ -209,6 +209,11 @@ typedef struct yl_trainable {
 yolact_status yl_model_trainables(const yolact_model *m, yl_trainable **list, int *count,
                                   size_t *block_floats);
 
+/* The gradient of t unfolded to out (rows x per_row floats) from the gradient of the
+ * folded parameters, laid out as m->params (block): W_folded = W·s per output channel, so
+ * dL/dW = dL/dW_folded · s. */
+void yl_trainable_unfold_grad(const yl_trainable *t, const float *block, float *out);
+
 /* Guess the preset from the shapes when neither the options nor the file name tell. */
 const yl_preset *yl_preset_guess(const yl_tensor_table *table);
 /* The preset called name, or YOLACT_ERR_INVALID_ARGUMENT listing the known ones. */

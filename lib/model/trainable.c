@@ -82,3 +82,13 @@ yolact_status yl_model_trainables(const yolact_model *m, yl_trainable **out, int
     *block_floats = end;
     return YOLACT_OK;
 }
+
+void yl_trainable_unfold_grad(const yl_trainable *t, const float *block, float *out)
+{
+    const float *g = block + t->offset;
+    for (size_t r = 0; r < t->rows; r++) {
+        const float s = t->bn_scale ? t->bn_scale[r] : 1.0f;
+        for (size_t j = 0; j < t->per_row; j++)
+            out[r * t->per_row + j] = g[r * t->per_row + j] * s;
+    }
+}

@@ -1,0 +1,579 @@
+/* Training's gradient pass on the GPU (backend.h's yl_train_pass_ops, yl_cuda_train_pass):
+ * the CPU pass's walk over the op list (lib/cpu/train_pass.c, training_forward.c,
+ * training_backward.c) with the whole batch at once in device memory. Every network buffer
+ * is kept, (batch, C, H, W) each, with a gradient buffer of its own; the convolutions, and
+ * semantic_seg_conv on P3, run through cuDNN (lib/cuda/dnn.h, forward and backward), every
+ * other op and its backward as our kernels (kernels/yl_kernels.h, yl_grad_kernels.h). The
+ * images are uploaded and preprocessed on the device as inference's are.
+ *
+ * Not on the GPU yet: the loss. MultiBoxLoss (train/multibox_loss.h) runs on the host on a
+ * download of the head's outputs, the prototypes and the segmentation maps, and its
+ * gradients are uploaded: a few MB an image each way. Frozen BatchNorm only (folded into
+ * the model's parameters); trainable BatchNorm and deformable convolutions are refused.
+ *
+ * The parameter gradients are summed over the batch by cuDNN's reductions (the CPU sums
+ * image by image), so they agree with the CPU's to rounding, not bit for bit. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cuda/session.h" /* image_block_bytes */
+#include "cuda/upload.h"
+#include "yl_grad_kernels.h"
+#include "yl_kernels.h"
+
+/* The loss's five per-image arrays, in this order in each block below. */
+enum { LOC, CONF, COEFF, PROTO, SEGM, NUM_OUTPUTS };
+
+struct yl_train_pass {
+    const yolact_model *model;          /* borrowed */
+    const float *segm_weight_host, *segm_bias_host; /* borrowed: the trainer's tensors */
+    int device, p3;
+    int batch;                          /* what the plans and buffers are for; 0: none yet */
+    cudaStream_t stream;
+    yl_dnn *dnn;
+    /* per op (convolutions only), then semantic_seg_conv at index num_ops */
+    yl_dnn_conv **forward;
+    yl_dnn_conv_grad **backward;
+    unsigned char *tried;               /* forward plan k has run its trial */
+    void *dnn_workspace, *resize_workspace;
+    float *params, *param_grads;        /* m->params (folded) and d loss / d them */
+    size_t num_params;
+    float *segm_params, *segm_grads;    /* semantic_seg_conv: weight then bias */
+    size_t segm_weights;                /* its weight's floats; the bias follows */
+    float **act, **grad;                /* per buffer, the batch's */
+    float *scratch;                     /* the largest buffer's batch: backwards that write */
+    size_t per_image[NUM_OUTPUTS];      /* floats of each loss array, one image */
+    float *outputs, *output_grads;      /* device: the batch's loss arrays, array by array */
+    float *host_outputs, *host_grads;   /* host copies of both */
+    unsigned char *image;               /* device: one image's 8-bit upload */
+    size_t image_bytes;
+    yl_trainable *trainables;
+    int num_trainables;
+    float *host_param_grads, *host_segm_grads; /* the last backward's, downloaded */
+};
+
+static size_t buffer_floats(const yolact_model *m, int b)
+{
+    return yl_buffer_floats(&m->buffers[b]);
+}
+
+/* The 1x1 semantic_seg_conv on P3. */
+static yl_conv_desc segm_conv(const yolact_model *m, int p3)
+{
+    return (yl_conv_desc){m->buffers[p3].channels, m->num_classes - 1, 1, 1, 1, 0, 1};
+}
+
+/* The runtime's current device is per thread and the caller's: each entry point makes the
+ * pass's current for its length and gives the caller's back. */
+static yolact_status use_device(const yl_train_pass *p, int *caller)
+{
+    YL_CHECK(cuda, cudaGetDevice(caller));
+    YL_CHECK(cuda, cudaSetDevice(p->device));
+    return YOLACT_OK;
+}
+
+static void free_device(void *ptr)
+{
+    if (ptr)
+        cudaFree(ptr);
+}
+
+/* What depends on the batch size: the plans, the buffers and the loss arrays. */
+static void release_batch(yl_train_pass *p)
+{
+    const yolact_model *m = p->model;
+    for (int k = 0; p->forward && k <= m->num_ops; k++) {
+        yl_dnn_conv_free(p->forward[k]);
+        yl_dnn_conv_grad_free(p->backward[k]);
+        p->forward[k] = NULL;
+        p->backward[k] = NULL;
+        p->tried[k] = 0;
+    }
+    for (int b = 0; p->act && b < m->num_buffers; b++) {
+        free_device(p->act[b]);
+        free_device(p->grad[b]);
+        p->act[b] = p->grad[b] = NULL;
+    }
+    free_device(p->dnn_workspace);
+    free_device(p->scratch);
+    free_device(p->outputs);
+    free_device(p->output_grads);
+    free(p->host_outputs);
+    free(p->host_grads);
+    p->dnn_workspace = NULL;
+    p->scratch = p->outputs = p->output_grads = p->host_outputs = p->host_grads = NULL;
+    p->batch = 0;
+}
+
+static void destroy(yl_train_pass *p)
+{
+    if (!p)
+        return;
+    int caller; /* the pass's device for the frees, quietly: a failure may be why */
+    if (cudaGetDevice(&caller) != cudaSuccess)
+        caller = -1;
+    cudaSetDevice(p->device);
+    if (p->model)
+        release_batch(p);
+    free_device(p->resize_workspace);
+    free_device(p->params);
+    free_device(p->param_grads);
+    free_device(p->segm_params);
+    free_device(p->segm_grads);
+    free_device(p->image);
+    yl_dnn_destroy(p->dnn);
+    if (p->stream)
+        cudaStreamDestroy(p->stream);
+    free(p->forward);
+    free(p->backward);
+    free(p->tried);
+    free(p->act);
+    free(p->grad);
+    free(p->trainables);
+    free(p->host_param_grads);
+    free(p->host_segm_grads);
+    if (caller >= 0)
+        cudaSetDevice(caller);
+    free(p);
+}
+
+/* Plans and buffers for batch images (nothing to do when they are made for it). */
+static yolact_status reserve(yl_train_pass *p, int batch)
+{
+    if (p->batch == batch)
+        return YOLACT_OK;
+    release_batch(p);
+    const yolact_model *m = p->model;
+    size_t workspace = 0, largest = 0, bytes;
+    for (int i = 0; i <= m->num_ops; i++) {
+        const int segm = i == m->num_ops;
+        const yl_op *op = segm ? NULL : &m->ops[i];
+        if (!segm && op->kind != YL_OP_CONV)
+            continue;
+        const yl_conv_desc d = segm ? segm_conv(m, p->p3) : op->conv;
+        const yl_buffer_desc *in = &m->buffers[segm ? p->p3 : op->in];
+        YL_TRY(yl_dnn_conv_plan(p->dnn, &d, batch, in->height, in->width,
+                                segm ? YL_ACT_NONE : op->act, !segm && op->residual >= 0,
+                                YOLACT_PRECISION_FP32, &p->forward[i], &bytes));
+        workspace = bytes > workspace ? bytes : workspace;
+        YL_TRY(yl_dnn_conv_grad_plan(p->dnn, &d, batch, in->height, in->width,
+                                     segm || op->in != 0, &p->backward[i], &bytes));
+        workspace = bytes > workspace ? bytes : workspace;
+    }
+    YL_TRY(yl_cuda_alloc(&p->dnn_workspace, workspace, "the convolutions' workspace"));
+    for (int b = 0; b < m->num_buffers; b++) {
+        const size_t n = buffer_floats(m, b) * batch * sizeof(float);
+        largest = n > largest ? n : largest;
+        YL_TRY(yl_cuda_alloc(&p->act[b], n, "a training activation"));
+        YL_TRY(yl_cuda_alloc(&p->grad[b], n, "a training gradient"));
+        /* cuDNN's fused call may read its output scaled by 0 (dnn.h): numbers, not NaN */
+        YL_CHECK(cuda, cudaMemsetAsync(p->act[b], 0, n, p->stream));
+    }
+    YL_TRY(yl_cuda_alloc(&p->scratch, largest, "the training backward's scratch"));
+    size_t all = 0;
+    for (int k = 0; k < NUM_OUTPUTS; k++)
+        all += p->per_image[k] * batch;
+    YL_TRY(yl_cuda_alloc(&p->outputs, all * sizeof(float), "the loss's inputs"));
+    YL_TRY(yl_cuda_alloc(&p->output_grads, all * sizeof(float), "the loss's gradients"));
+    YL_CHECK(cuda, cudaMemsetAsync(p->outputs, 0, all * sizeof(float), p->stream));
+    p->host_outputs = malloc(all * sizeof(float));
+    p->host_grads = malloc(all * sizeof(float));
+    if (!p->host_outputs || !p->host_grads)
+        return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory for a batch of %d", batch);
+    p->batch = batch;
+    return YOLACT_OK;
+}
+
+/* Array k of the batch's loss arrays in block (outputs or gradients, either side). */
+static float *array_of(const yl_train_pass *p, float *block, int k)
+{
+    for (int j = 0; j < k; j++)
+        block += p->per_image[j] * p->batch;
+    return block;
+}
+
+static yolact_status upload_params(yl_train_pass *p)
+{
+    YL_TRY(yl_cuda_upload(p->params, p->model->params, p->num_params * sizeof(float), p->stream,
+                          "the network's parameters"));
+    return YOLACT_OK;
+}
+
+static yolact_status create_on_device(yl_train_pass *p)
+{
+    const yolact_model *m = p->model;
+    YL_CHECK(cuda, cudaStreamCreateWithFlags(&p->stream, cudaStreamNonBlocking));
+    YL_TRY(yl_dnn_create(p->stream, &p->dnn));
+    size_t resize = 1;
+    for (int i = 0; i < m->num_ops; i++)
+        if (m->ops[i].kind == YL_OP_RESIZE) {
+            const yl_buffer_desc *o = &m->buffers[m->ops[i].out];
+            size_t w = yl_resize_cuda_workspace_bytes(o->height, o->width);
+            resize = w > resize ? w : resize;
+        }
+    YL_TRY(yl_cuda_alloc(&p->resize_workspace, resize, "the resize's tables"));
+    YL_TRY(yl_cuda_alloc(&p->params, p->num_params * sizeof(float), "the parameters"));
+    YL_TRY(yl_cuda_alloc(&p->param_grads, p->num_params * sizeof(float), "their gradients"));
+    const size_t segm = p->segm_weights + (size_t)m->num_classes - 1;
+    YL_TRY(yl_cuda_alloc(&p->segm_params, segm * sizeof(float), "semantic_seg_conv"));
+    YL_TRY(yl_cuda_alloc(&p->segm_grads, segm * sizeof(float), "its gradients"));
+    return upload_params(p);
+}
+
+static yolact_status create(const yolact_model *m, const yl_tensor *segm_weight,
+                            const yl_tensor *segm_bias, const yl_tensor_table *batchnorm,
+                            int threads, int device_index, yl_train_pass **out)
+{
+    (void)threads;
+    *out = NULL;
+    if (batchnorm)
+        return yl_fail(YOLACT_ERR_UNSUPPORTED, "trainable BatchNorm does not run on the CUDA "
+                       "training pass yet: train it on the CPU");
+    for (int i = 0; i < m->num_ops; i++)
+        if (m->ops[i].kind == YL_OP_DCN)
+            return yl_fail(YOLACT_ERR_UNSUPPORTED, "training '%s': the deformable "
+                           "convolution's backward pass is not implemented", m->ops[i].name);
+    int p3 = -1;
+    for (int i = 0; i < m->num_ops && p3 < 0; i++)
+        if (m->ops[i].part == YL_PART_PROTONET)
+            p3 = m->ops[i].in;
+    if (p3 < 0)
+        return yl_fail(YOLACT_ERR_UNSUPPORTED, "the network has no protonet to train");
+    const int64_t classes = m->num_classes - 1, want = classes * m->buffers[p3].channels;
+    if (!segm_weight || !segm_bias || !segm_weight->data || !segm_bias->data ||
+        segm_weight->numel != want || segm_bias->numel != classes)
+        return yl_fail(YOLACT_ERR_MODEL, "semantic_seg_conv's weight and bias are missing or "
+                       "not of (%lld, %d) and (%lld)", (long long)classes,
+                       m->buffers[p3].channels, (long long)classes);
+    yl_train_pass *p = calloc(1, sizeof *p);
+    if (!p)
+        return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory for a training pass");
+    p->model = m;
+    p->device = device_index;
+    p->p3 = p3;
+    p->segm_weight_host = segm_weight->data;
+    p->segm_bias_host = segm_bias->data;
+    p->segm_weights = (size_t)want;
+    const size_t P = (size_t)m->num_priors, K = (size_t)m->num_prototypes;
+    const size_t sizes[NUM_OUTPUTS] = {P * 4, P * m->num_classes, P * K,
+                                       (size_t)m->proto_h * m->proto_w * K,
+                                       (size_t)classes * m->buffers[p3].height *
+                                           m->buffers[p3].width};
+    memcpy(p->per_image, sizes, sizeof sizes);
+    /* the block of m->params the trainables (every convolution's weight and bias) lie in */
+    yolact_status s = yl_model_trainables(m, &p->trainables, &p->num_trainables,
+                                          &p->num_params);
+    p->forward = calloc((size_t)m->num_ops + 1, sizeof *p->forward);
+    p->backward = calloc((size_t)m->num_ops + 1, sizeof *p->backward);
+    p->tried = calloc((size_t)m->num_ops + 1, 1);
+    p->act = calloc((size_t)m->num_buffers, sizeof *p->act);
+    p->grad = calloc((size_t)m->num_buffers, sizeof *p->grad);
+    p->host_param_grads = calloc(p->num_params + 1, sizeof(float));
+    p->host_segm_grads = calloc(p->segm_weights + (size_t)classes, sizeof(float));
+    if (s == YOLACT_OK && (!p->forward || !p->backward || !p->tried || !p->act || !p->grad ||
+                           !p->host_param_grads || !p->host_segm_grads))
+        s = yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory for a training pass");
+    int caller = -1;
+    if (s == YOLACT_OK && (s = use_device(p, &caller)) == YOLACT_OK) {
+        s = create_on_device(p);
+        cudaSetDevice(caller);
+    }
+    if (s != YOLACT_OK) {
+        destroy(p);
+        return s;
+    }
+    *out = p;
+    return YOLACT_OK;
+}
+
+/* Image b uploaded and preprocessed into slot b of the network's input. */
+static yolact_status load_image(yl_train_pass *p, const yolact_image *image, int b)
+{
+    const yolact_model *m = p->model;
+    const size_t bytes = image_block_bytes(image);
+    if (bytes > p->image_bytes) {
+        YL_CHECK(cuda, cudaStreamSynchronize(p->stream)); /* the last image's is read */
+        free_device(p->image);
+        p->image = NULL;
+        p->image_bytes = 0;
+        YL_TRY(yl_cuda_alloc(&p->image, bytes, "the images' upload"));
+        p->image_bytes = bytes;
+    }
+    YL_TRY(yl_cuda_upload(p->image, image->data, bytes, p->stream, "an image"));
+    yolact_image on_device = *image;
+    on_device.data = p->image;
+    const int size = m->preset.input_size;
+    return yl_preprocess_cuda(&on_device, size, m->preset.input_norm, yl_input_mean_bgr,
+                              yl_input_std_bgr, p->act[0] + (size_t)b * 3 * size * size,
+                              p->stream);
+}
+
+static const float *param(const yl_train_pass *p, const float *host)
+{
+    return p->params + (host - p->model->params);
+}
+
+/* Forward convolution k (an op, or semantic_seg_conv at num_ops): its plan's trial the
+ * first time, which settles the algorithm. */
+static yolact_status convolve(yl_train_pass *p, int k, const float *in, const float *weight,
+                              const float *bias, const float *residual, float *out)
+{
+    if (p->tried[k])
+        return yl_dnn_conv_run(p->dnn, p->forward[k], in, weight, bias, residual, out,
+                               p->dnn_workspace);
+    YL_TRY(yl_dnn_conv_trial(p->dnn, p->forward[k], in, weight, bias, residual, out,
+                             p->dnn_workspace));
+    p->tried[k] = 1;
+    return YOLACT_OK;
+}
+
+static yolact_status forward_op(yl_train_pass *p, int i)
+{
+    const yolact_model *m = p->model;
+    const yl_op *op = &m->ops[i];
+    const yl_buffer_desc *in = &m->buffers[op->in];
+    const yl_buffer_desc *out = op->out >= 0 ? &m->buffers[op->out] : NULL;
+    const int B = p->batch, C = m->num_classes, K = m->num_prototypes;
+    float *src = p->act[op->in], *dst = op->out >= 0 ? p->act[op->out] : NULL;
+    switch (op->kind) {
+    case YL_OP_CONV:
+        return convolve(p, i, src, param(p, op->weight), param(p, op->bias),
+                        op->residual >= 0 ? p->act[op->residual] : NULL, dst);
+    case YL_OP_DCN:
+        break; /* refused at creation */
+    case YL_OP_MAXPOOL:
+        return yl_maxpool2d_cuda(src, in->channels * B, in->height, in->width, op->pool_kernel,
+                                 op->pool_stride, op->pool_pad, dst, out->height, out->width,
+                                 p->stream);
+    case YL_OP_RESIZE:
+        return yl_resize_bilinear_cuda(src, in->channels * B, in->height, in->width, dst,
+                                       out->height, out->width, p->resize_workspace, p->stream);
+    case YL_OP_ADD:
+        return yl_add_cuda(src, p->act[op->residual], buffer_floats(m, op->out) * B, dst,
+                           p->stream);
+    case YL_OP_HEAD_OUTPUT: {
+        const yl_level *lv = &m->levels[op->level];
+        const size_t first = (size_t)lv->first_prior;
+        return yl_head_output_logits_cuda(
+            src, m->anchors_per_cell, C, K, lv->height, lv->width, B, (size_t)m->num_priors,
+            array_of(p, p->outputs, LOC) + first * 4, array_of(p, p->outputs, CONF) + first * C,
+            array_of(p, p->outputs, COEFF) + first * K, p->stream);
+    }
+    case YL_OP_PROTO_OUTPUT:
+        return yl_proto_output_cuda(src, in->channels, in->height, in->width, B,
+                                    array_of(p, p->outputs, PROTO), p->stream);
+    }
+    return YOLACT_OK;
+}
+
+/* The batch through the network and semantic_seg_conv, then the loss's inputs downloaded. */
+static yolact_status forward(yl_train_pass *p, const yolact_image *images)
+{
+    const yolact_model *m = p->model;
+    for (int b = 0; b < p->batch; b++)
+        YL_TRY(load_image(p, &images[b], b));
+    for (int i = 0; i < m->num_ops; i++)
+        YL_TRY(forward_op(p, i));
+    YL_TRY(yl_cuda_upload(p->segm_params, p->segm_weight_host, p->segm_weights * sizeof(float),
+                          p->stream, "semantic_seg_conv's weight"));
+    YL_TRY(yl_cuda_upload(p->segm_params + p->segm_weights, p->segm_bias_host,
+                          ((size_t)m->num_classes - 1) * sizeof(float), p->stream,
+                          "semantic_seg_conv's bias"));
+    YL_TRY(convolve(p, m->num_ops, p->act[p->p3], p->segm_params,
+                    p->segm_params + p->segm_weights, NULL, array_of(p, p->outputs, SEGM)));
+    size_t all = 0;
+    for (int k = 0; k < NUM_OUTPUTS; k++)
+        all += p->per_image[k] * p->batch;
+    YL_CHECK(cuda, cudaMemcpyAsync(p->host_outputs, p->outputs, all * sizeof(float),
+                                  cudaMemcpyDeviceToHost, p->stream));
+    YL_CHECK(cuda, cudaStreamSynchronize(p->stream));
+    return YOLACT_OK;
+}
+
+/* grad[b] += scratch, for the backwards that write their input's gradient. */
+static yolact_status add_scratch(yl_train_pass *p, int b)
+{
+    return yl_add_cuda(p->grad[b], p->scratch, buffer_floats(p->model, b) * p->batch,
+                       p->grad[b], p->stream);
+}
+
+static yolact_status backward_op(yl_train_pass *p, int i)
+{
+    const yolact_model *m = p->model;
+    const yl_op *op = &m->ops[i];
+    const yl_buffer_desc *in = &m->buffers[op->in];
+    const yl_buffer_desc *out = op->out >= 0 ? &m->buffers[op->out] : NULL;
+    const int B = p->batch, C = m->num_classes, K = m->num_prototypes;
+    float *gout = op->out >= 0 ? p->grad[op->out] : NULL;
+    switch (op->kind) {
+    case YL_OP_CONV: {
+        const size_t n = buffer_floats(m, op->out) * B;
+        YL_TRY(yl_activation_backward_cuda(op->act, p->act[op->out], gout, n, gout, p->stream));
+        if (op->residual >= 0)
+            YL_TRY(yl_add_cuda(p->grad[op->residual], gout, n, p->grad[op->residual],
+                               p->stream));
+        return yl_dnn_conv_grad_run(p->dnn, p->backward[i], p->act[op->in],
+                                    param(p, op->weight), gout,
+                                    op->in == 0 ? NULL : p->grad[op->in], 1,
+                                    p->param_grads + (op->weight - m->params),
+                                    p->param_grads + (op->bias - m->params), p->dnn_workspace);
+    }
+    case YL_OP_DCN:
+        break; /* refused at creation */
+    case YL_OP_MAXPOOL:
+        YL_TRY(yl_maxpool2d_backward_cuda(p->act[op->in], in->channels * B, in->height,
+                                          in->width, op->pool_kernel, op->pool_stride,
+                                          op->pool_pad, gout, out->height, out->width,
+                                          p->scratch, p->stream));
+        return add_scratch(p, op->in);
+    case YL_OP_RESIZE:
+        YL_TRY(yl_resize_bilinear_backward_cuda(gout, in->channels * B, in->height, in->width,
+                                                out->height, out->width, p->scratch,
+                                                p->resize_workspace, p->stream));
+        return add_scratch(p, op->in);
+    case YL_OP_ADD:
+        return yl_add_backward_cuda(gout, buffer_floats(m, op->out) * B, p->grad[op->in],
+                                    p->grad[op->residual], p->stream);
+    case YL_OP_HEAD_OUTPUT: {
+        const yl_level *lv = &m->levels[op->level];
+        const size_t first = (size_t)lv->first_prior;
+        YL_TRY(yl_head_output_backward_cuda(
+            array_of(p, p->output_grads, LOC) + first * 4,
+            array_of(p, p->output_grads, CONF) + first * C,
+            array_of(p, p->output_grads, COEFF) + first * K,
+            array_of(p, p->outputs, COEFF) + first * K, m->anchors_per_cell, C, K, lv->height,
+            lv->width, B, (size_t)m->num_priors, p->scratch, p->stream));
+        return add_scratch(p, op->in);
+    }
+    case YL_OP_PROTO_OUTPUT:
+        YL_TRY(yl_proto_output_backward_cuda(array_of(p, p->output_grads, PROTO), in->channels,
+                                             in->height, in->width, B, p->scratch, p->stream));
+        return add_scratch(p, op->in);
+    }
+    return YOLACT_OK;
+}
+
+/* From the loss's gradients (uploaded) to every parameter's, then downloaded. */
+static yolact_status backward(yl_train_pass *p)
+{
+    const yolact_model *m = p->model;
+    size_t all = 0;
+    for (int k = 0; k < NUM_OUTPUTS; k++)
+        all += p->per_image[k] * p->batch;
+    YL_TRY(yl_cuda_upload(p->output_grads, p->host_grads, all * sizeof(float), p->stream,
+                          "the loss's gradients"));
+    for (int b = 0; b < m->num_buffers; b++)
+        YL_CHECK(cuda, cudaMemsetAsync(p->grad[b], 0,
+                                      buffer_floats(m, b) * p->batch * sizeof(float),
+                                      p->stream));
+    const size_t segm = p->segm_weights + (size_t)m->num_classes - 1;
+    YL_CHECK(cuda, cudaMemsetAsync(p->param_grads, 0, p->num_params * sizeof(float), p->stream));
+    YL_CHECK(cuda, cudaMemsetAsync(p->segm_grads, 0, segm * sizeof(float), p->stream));
+    YL_TRY(yl_dnn_conv_grad_run(p->dnn, p->backward[m->num_ops], p->act[p->p3],
+                                p->segm_params, array_of(p, p->output_grads, SEGM),
+                                p->grad[p->p3], 1, p->segm_grads,
+                                p->segm_grads + p->segm_weights, p->dnn_workspace));
+    for (int i = m->num_ops - 1; i >= 0; i--)
+        YL_TRY(backward_op(p, i));
+    YL_CHECK(cuda, cudaMemcpyAsync(p->host_param_grads, p->param_grads,
+                                  p->num_params * sizeof(float), cudaMemcpyDeviceToHost,
+                                  p->stream));
+    YL_CHECK(cuda, cudaMemcpyAsync(p->host_segm_grads, p->segm_grads, segm * sizeof(float),
+                                  cudaMemcpyDeviceToHost, p->stream));
+    YL_CHECK(cuda, cudaStreamSynchronize(p->stream));
+    return YOLACT_OK;
+}
+
+static yolact_status run_on_device(yl_train_pass *p, const yl_loss_config *cfg,
+                                   const yolact_image *images, const yl_gt *gt, int count,
+                                   int backward_too, yl_losses *losses)
+{
+    const yolact_model *m = p->model;
+    YL_TRY(reserve(p, count));
+    YL_TRY(forward(p, images));
+    yl_loss_outputs outputs[YOLACT_MAX_BATCH_SIZE];
+    yl_loss_grads grads[YOLACT_MAX_BATCH_SIZE];
+    float *out_at[NUM_OUTPUTS], *grad_at[NUM_OUTPUTS];
+    for (int k = 0; k < NUM_OUTPUTS; k++) {
+        out_at[k] = array_of(p, p->host_outputs, k);
+        grad_at[k] = array_of(p, p->host_grads, k);
+    }
+    for (int b = 0; b < count; b++) {
+        const size_t *n = p->per_image;
+        outputs[b] = (yl_loss_outputs){out_at[LOC] + b * n[LOC], out_at[CONF] + b * n[CONF],
+                                       out_at[COEFF] + b * n[COEFF],
+                                       out_at[PROTO] + b * n[PROTO],
+                                       out_at[SEGM] + b * n[SEGM]};
+        grads[b] = (yl_loss_grads){grad_at[LOC] + b * n[LOC], grad_at[CONF] + b * n[CONF],
+                                   grad_at[COEFF] + b * n[COEFF],
+                                   grad_at[PROTO] + b * n[PROTO], grad_at[SEGM] + b * n[SEGM]};
+    }
+    const yl_buffer_desc *d = &m->buffers[p->p3];
+    const yl_loss_dims dims = {m->priors,         m->num_priors, m->num_classes,
+                               m->num_prototypes, m->proto_h,    m->proto_w,
+                               d->height,         d->width};
+    YL_TRY(yl_multibox_loss(cfg, &dims, count, outputs, gt, losses,
+                            backward_too ? grads : NULL));
+    return backward_too ? backward(p) : YOLACT_OK;
+}
+
+static yolact_status run(yl_train_pass *p, const yl_loss_config *cfg,
+                         const yolact_image *images, const yl_gt *gt, int count, int backward_too,
+                         int update_running, yl_losses *losses)
+{
+    (void)update_running; /* frozen BatchNorm: nothing runs */
+    if (count < 1 || count > YOLACT_MAX_BATCH_SIZE)
+        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "a training batch of %d images (1..%d)",
+                       count, YOLACT_MAX_BATCH_SIZE);
+    int caller;
+    YL_TRY(use_device(p, &caller));
+    yolact_status s = run_on_device(p, cfg, images, gt, count, backward_too, losses);
+    cudaSetDevice(caller);
+    return s;
+}
+
+static yolact_status weights_changed(yl_train_pass *p)
+{
+    int caller;
+    YL_TRY(use_device(p, &caller));
+    yolact_status s = upload_params(p);
+    cudaSetDevice(caller);
+    return s;
+}
+
+static const yl_trainable *trainables(const yl_train_pass *p, int *count)
+{
+    *count = p->num_trainables;
+    return p->trainables;
+}
+
+static int batchnorm_params(const yl_train_pass *p)
+{
+    (void)p;
+    return 0;
+}
+
+static const char *batchnorm_param(const yl_train_pass *p, int j)
+{
+    (void)p;
+    (void)j;
+    return NULL; /* there are none (batchnorm_params) */
+}
+
+static void grad(const yl_train_pass *p, int i, float *out)
+{
+    if (i < p->num_trainables) {
+        yl_trainable_unfold_grad(&p->trainables[i], p->host_param_grads, out);
+        return;
+    }
+    const size_t classes = (size_t)p->model->num_classes - 1;
+    if (i == p->num_trainables)
+        memcpy(out, p->host_segm_grads, p->segm_weights * sizeof(float));
+    else
+        memcpy(out, p->host_segm_grads + p->segm_weights, classes * sizeof(float));
+}
+
+static const yl_train_pass_ops cuda_train_pass = {
+    "cuda", create, run, weights_changed, trainables, batchnorm_params, batchnorm_param, grad,
+    destroy};
+const yl_train_pass_ops *const yl_cuda_train_pass = &cuda_train_pass;
