@@ -5,6 +5,7 @@
 #ifndef YL_CONV_CUH
 #define YL_CONV_CUH
 
+#include "activate.cuh"
 #include "yl_device.h"
 #include "yl_kernels.h"
 
@@ -91,11 +92,7 @@ static __device__ __forceinline__ void store_out(const conv_geom &g, int m, int 
     float v = sum + (bias ? bias[m] : 0.0f);
     if (residual)
         v += residual[at];
-    if (act == YL_ACT_RELU)
-        v = v < 0.0f ? 0.0f : v;
-    else if (act == YL_ACT_LEAKY_RELU_0_1)
-        v = v > 0.0f ? v : v * 0.1f;
-    out[at] = v;
+    out[at] = yl_activate_device(v, act);
 }
 
 /* ---- the FP16 kernels' warp tiling ---------------------------------------------------------

@@ -216,6 +216,11 @@ yolact_status yl_mask_rescore_cuda(const float *maps, int first, int n, int chan
 /* x = x > 0 ? x : 0.1 * x, in place, n floats (yl_conv2d_cpu's YL_ACT_LEAKY_RELU_0_1). */
 yolact_status yl_leaky_relu_cuda(float *x, size_t n, struct CUstream_st *stream);
 
+/* yl_add_activate_cpu: out = act(y + residual), or act(y) with residual NULL; out may alias
+ * y. Bit-identical. */
+yolact_status yl_add_activate_cuda(const float *y, const float *residual, size_t n,
+                                   yl_activation act, float *out, struct CUstream_st *stream);
+
 #ifdef __cplusplus
 }
 #endif

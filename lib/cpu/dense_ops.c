@@ -194,6 +194,14 @@ void yl_add_cpu(const float *a, const float *b, size_t n, float *out)
         out[i] = a[i] + b[i];
 }
 
+void yl_add_activate_cpu(const float *y, const float *residual, size_t n, yl_activation act,
+                         float *out)
+{
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++)
+        out[i] = yl_activate(residual ? y[i] + residual[i] : y[i], act);
+}
+
 void yl_leaky_relu_cpu(float *x, size_t n)
 {
     for (size_t i = 0; i < n; i++)

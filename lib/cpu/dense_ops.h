@@ -62,6 +62,11 @@ void yl_add_cpu(const float *a, const float *b, size_t n, float *out);
  * (the epilogue of yl_conv2d_cpu computes the same). */
 void yl_leaky_relu_cpu(float *x, size_t n);
 
+/* out[i] = act(y[i] + residual[i]), or act(y[i]) without a residual (NULL), n floats; out
+ * may alias y: the epilogue yl_conv2d_cpu fuses, run apart (after trainable BatchNorm). */
+void yl_add_activate_cpu(const float *y, const float *residual, size_t n, yl_activation act,
+                         float *out);
+
 /* Bilinear resize of (channels, in_h, in_w) to (channels, out_h, out_w) as
  * F.interpolate(mode='bilinear', align_corners=False) computes it on the CPU (the axis
  * tables of yl_bilinear_axis, ops/bilinear.h):

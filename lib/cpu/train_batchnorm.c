@@ -164,13 +164,9 @@ void yl_train_batchnorm_forward(yl_train_batchnorm *bn, int l, yl_training_forwa
                                    L->invstd);
     /* Then what the convolution fuses in inference: torchvision's Bottleneck adds the
      * identity to bn3's output, then the ReLU. */
-    for (int b = 0; b < batch; b++) {
-        float *out = fw[b]->buffers[op->out];
-        const float *r = L->residual >= 0 ? fw[b]->buffers[L->residual] : NULL;
-        const float *yb = y + b * n;
-        for (size_t k = 0; k < n; k++)
-            out[k] = yl_activate(r ? yb[k] + r[k] : yb[k], L->act);
-    }
+    for (int b = 0; b < batch; b++)
+        yl_add_activate_cpu(y + b * n, L->residual >= 0 ? fw[b]->buffers[L->residual] : NULL,
+                            n, L->act, fw[b]->buffers[op->out]);
 }
 
 void yl_train_batchnorm_zero(yl_train_batchnorm *bn)

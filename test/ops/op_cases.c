@@ -51,6 +51,9 @@
         ih, iw, oh, ow)
 #define ADD(n) ROW("add " #n, op_add, FP32, EXACT, n)
 #define LEAKY(n) ROW("leaky relu " #n, op_leaky_relu, FP32, EXACT, n)
+#define ADD_ACT(act, residual, n) \
+    ROW("add activate " #act " residual " #residual " " #n, op_add_activate, FP32, EXACT, act, \
+        residual, n)
 #define HEAD_CHECK(c) {{.kind = OP_ULPS, .tol = 12 + (c), .exact_with_libc_math = 1}, \
                        {.kind = OP_ULPS, .tol = 3, .exact_with_libc_math = 1}}
 #define HEAD(a, c, k, h, w) \
@@ -189,6 +192,9 @@ const op_case op_cases[] = {
     ADD(0), ADD(1), ADD(255), ADD(256), ADD(257), ADD(100003),
 
     LEAKY(0), LEAKY(1), LEAKY(255), LEAKY(256), LEAKY(257), LEAKY(100003),
+
+    ADD_ACT(RELU, 1, 1000), ADD_ACT(RELU, 0, 257), ADD_ACT(NONE, 1, 100003),
+    ADD_ACT(LEAKY01, 1, 255), ADD_ACT(LEAKY01, 0, 0),
 
     HEAD(1, 1, 1, 1, 1), HEAD(3, 5, 4, 7, 9), HEAD(9, 81, 32, 5, 5), HEAD(3, 2, 0, 3, 3),
     HEAD(3, 81, 32, 35, 35), HEAD(3, 81, 32, 1, 2),

@@ -123,3 +123,25 @@ static void leaky_relu_run(const op_case *c, op_run *r)
     op_output(r, "x", OP_F32, n, op_from_dev(r, d_x, n * 4), x, NULL, NULL);
 }
 const op_family op_leaky_relu = {"leaky_relu", leaky_relu_run};
+
+/* dims: activation, residual (0/1), n. Specials at every fifth input. */
+static void add_activate_run(const op_case *c, op_run *r)
+{
+    const yl_activation act = (yl_activation)c->dims[0];
+    const size_t n = (size_t)c->dims[2];
+    float *y = op_rand_floats(r, n, -3.0f, 3.0f), *res = NULL;
+    for (size_t j = 0; j < n; j += 5) {
+        static const float specials[] = {0.0f, -0.0f, -INFINITY, INFINITY, NAN, -1e-40f, 1e-40f};
+        y[j] = specials[j / 5 % 7];
+    }
+    if (c->dims[1])
+        res = op_rand_floats(r, n, -3.0f, 3.0f);
+    float *want = op_host(r, n * 4), *d_out = op_dev(r, n * 4);
+    yl_add_activate_cpu(y, res, n, act, want);
+    ck_assert_status(yl_add_activate_cuda(op_to_dev(r, y, n * 4),
+                                          res ? op_to_dev(r, res, n * 4) : NULL, n, act, d_out,
+                                          NULL),
+                     YOLACT_OK);
+    op_output(r, "out", OP_F32, n, op_from_dev(r, d_out, n * 4), want, NULL, NULL);
+}
+const op_family op_add_activate = {"add_activate", add_activate_run};
