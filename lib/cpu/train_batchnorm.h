@@ -12,15 +12,7 @@
 #include "cpu/training_backward.h"
 
 typedef struct yl_bn_layer {
-    int op;                     /* the convolution it follows */
-    const char *module;         /* e.g. "backbone.layers.0.0.bn1", the model's */
-    char param[2][192];         /* its trainable parameters' keys: module.weight, .bias */
-    int channels;
-    size_t plane;               /* H·W of the convolution's output */
-    const float *gamma, *beta;  /* the state dict's weight and bias, borrowed */
-    float *running_mean, *running_var; /* the state dict's, updated in place */
-    yl_activation act;          /* what the convolution fuses in inference, here after */
-    int residual;
+    yl_bn_desc d;               /* the layer and its tensors (model.h) */
     float *input;               /* (capacity, C, plane): the convolution's outputs */
     float *mean, *invstd;       /* (C): the last forward's batch statistics */
     float *grad_gamma, *grad_beta; /* (C), summed over the batch */

@@ -253,7 +253,7 @@ static int batchnorm_params(const yl_train_pass *p)
 
 static const char *batchnorm_param(const yl_train_pass *p, int j)
 {
-    return p->bn->layers[j / 2].param[j % 2];
+    return p->bn->layers[j / 2].d.param[j % 2];
 }
 
 static void grad(const yl_train_pass *p, int i, float *out)
@@ -266,7 +266,7 @@ static void grad(const yl_train_pass *p, int i, float *out)
     if (i >= bw->num_trainables + 2) {
         const yl_bn_layer *L = &p->bn->layers[(i - bw->num_trainables - 2) / 2];
         memcpy(out, (i - bw->num_trainables) % 2 ? L->grad_beta : L->grad_gamma,
-               L->channels * sizeof(float));
+               L->d.channels * sizeof(float));
         return;
     }
     const yolact_model *m = p->model;

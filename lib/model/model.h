@@ -209,6 +209,30 @@ typedef struct yl_trainable {
 yolact_status yl_model_trainables(const yolact_model *m, yl_trainable **list, int *count,
                                   size_t *block_floats);
 
+/* nn.BatchNorm2d's epsilon and momentum, YOLACT's: a trainable BatchNorm's. */
+#define YL_BN_EPS 1e-5f
+#define YL_BN_MOMENTUM 0.1f
+
+/* A BatchNorm that training keeps apart from the convolution it follows (trainable
+ * BatchNorm: yl_model_refill without folding), found through the model's fills. */
+typedef struct yl_bn_desc {
+    int op;                     /* the convolution it follows */
+    const char *module;         /* e.g. "backbone.layers.0.0.bn1", the model's */
+    char param[2][192];         /* its trainable parameters' keys: module.weight, .bias */
+    int channels;
+    size_t plane;               /* H·W of the convolution's output */
+    const float *gamma, *beta;  /* the state dict's weight and bias, borrowed */
+    float *running_mean, *running_var; /* the state dict's, updated in place */
+    yl_activation act;          /* what the convolution fuses in inference, after it here */
+    int residual;               /* likewise: the buffer added before the activation, or -1 */
+} yl_bn_desc;
+
+/* The BatchNorm of every convolution of m that has one (m's fills name them), in op order,
+ * its tensors found in table (their float32 data): *list (malloc'ed, *count entries). A
+ * tensor missing or of another size: YOLACT_ERR_MODEL naming it. */
+yolact_status yl_model_batchnorms(const yolact_model *m, const yl_tensor_table *table,
+                                  yl_bn_desc **list, int *count);
+
 /* The gradient of t unfolded to out (rows x per_row floats) from the gradient of the
  * folded parameters, laid out as m->params (block): W_folded = W·s per output channel, so
  * dL/dW = dL/dW_folded · s. */
