@@ -85,8 +85,8 @@ static const char usage[] =
     "                          moved, weight and bias trained), as train.py at 6 or more\n"
     "                          images per GPU; default frozen, as train.py under 6\n"
     "      --backend B         where the gradient pass runs: cpu (default), cuda (GPU 0;\n"
-    "                          CUDA_VISIBLE_DEVICES picks it; frozen BatchNorm only), or\n"
-    "                          auto (cuda where it can run these options, else cpu)\n"
+    "                          CUDA_VISIBLE_DEVICES picks it), or auto (cuda where a\n"
+    "                          usable GPU is, else cpu)\n"
     "Exit status: 0 done, 1 failed, 2 bad arguments, 3 the data set refused.\n"
     "  -h, --help\n";
 

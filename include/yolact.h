@@ -401,9 +401,8 @@ typedef struct yolact_trainer_options {
     int sub_batches;
     /* Where the gradient pass runs: YOLACT_BACKEND_CPU (default); YOLACT_BACKEND_CUDA, the
      * GPU device_index (YOLACT_ERR_BACKEND_UNAVAILABLE when there is none or the library was
-     * built without CUDA; YOLACT_ERR_UNSUPPORTED with train_batchnorm, which the CUDA pass
-     * does not run yet); YOLACT_BACKEND_AUTO, CUDA where it is usable for these options,
-     * else the CPU. SGD and the state dict stay in host memory either way. */
+     * built without CUDA); YOLACT_BACKEND_AUTO, CUDA where a usable GPU is, else the CPU.
+     * SGD and the state dict stay in host memory either way. */
     yolact_backend backend;
     int device_index;         /* GPU ordinal, default 0 */
 } yolact_trainer_options;

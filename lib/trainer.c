@@ -108,17 +108,12 @@ static yolact_status check_options(const yolact_trainer_options *o)
     return YOLACT_OK;
 }
 
-/* The gradient pass of the options' backend (AUTO: the CUDA backend's only where it runs
- * what the options ask, so not with trainable BatchNorm). */
+/* The gradient pass of the options' backend. */
 static yolact_status choose_pass(const yolact_trainer_options *o,
                                  const yl_train_pass_ops **ops)
 {
-    int cuda = 0;
-    if (o->backend != YOLACT_BACKEND_AUTO || !o->train_batchnorm)
-        YL_TRY(yl_use_cuda(o->backend, o->device_index, &cuda));
-    if (cuda && o->train_batchnorm)
-        return yl_fail(YOLACT_ERR_UNSUPPORTED, "trainable BatchNorm does not run on the CUDA "
-                       "training pass yet: train it on the CPU");
+    int cuda;
+    YL_TRY(yl_use_cuda(o->backend, o->device_index, &cuda));
     *ops = cuda ? yl_cuda_train_pass : &yl_cpu_train_pass;
     return YOLACT_OK;
 }

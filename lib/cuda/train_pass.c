@@ -8,8 +8,14 @@
  *
  * Not on the GPU yet: the loss. MultiBoxLoss (train/multibox_loss.h) runs on the host on a
  * download of the head's outputs, the prototypes and the segmentation maps, and its
- * gradients are uploaded: a few MB an image each way. Frozen BatchNorm only (folded into
- * the model's parameters); trainable BatchNorm and deformable convolutions are refused.
+ * gradients are uploaded: a few MB an image each way. Deformable convolutions are refused.
+ *
+ * BatchNorm frozen is folded into the model's parameters; trainable, each layer
+ * (yl_model_batchnorms) runs after its convolution as the CPU's does (lib/cpu/
+ * train_batchnorm.c): the convolution alone into the layer's input, the batch statistics and
+ * the normalisation (kernels/grad_batchnorm.cu), then the residual and the activation the
+ * convolution fuses in inference; its weight, bias and running statistics are the state
+ * dict's (host memory), uploaded at each run, the running statistics downloaded after it.
  *
  * The parameter gradients are summed over the batch by cuDNN's reductions (the CPU sums
  * image by image), so they agree with the CPU's to rounding, not bit for bit. */
@@ -50,7 +56,20 @@ struct yl_train_pass {
     yl_trainable *trainables;
     int num_trainables;
     float *host_param_grads, *host_segm_grads; /* the last backward's, downloaded */
+    /* trainable BatchNorm (num_bn 0: frozen): the layers, each op's layer or -1, each
+     * layer's device arrays (BN_ARRAYS of its channels, at bn_at[l] in bn_block), its input
+     * (the convolution's output for the batch), and the weight and bias gradients
+     * downloaded, layer after layer (weight, then bias) */
+    yl_bn_desc *bn;
+    int num_bn;
+    int *layer_of_op;
+    size_t *bn_at;
+    float *bn_block, **bn_input, *host_bn_grads;
 };
+
+/* Each trainable BatchNorm layer's device arrays, in this order. */
+enum { BN_GAMMA, BN_BETA, BN_RUNNING_MEAN, BN_RUNNING_VAR, BN_SAVE_MEAN, BN_SAVE_INVSTD,
+       BN_GRAD_GAMMA, BN_GRAD_BETA, BN_ARRAYS };
 
 static size_t buffer_floats(const yolact_model *m, int b)
 {
@@ -94,6 +113,10 @@ static void release_batch(yl_train_pass *p)
         free_device(p->grad[b]);
         p->act[b] = p->grad[b] = NULL;
     }
+    for (int l = 0; p->bn_input && l < p->num_bn; l++) {
+        free_device(p->bn_input[l]);
+        p->bn_input[l] = NULL;
+    }
     free_device(p->dnn_workspace);
     free_device(p->scratch);
     free_device(p->outputs);
@@ -121,6 +144,7 @@ static void destroy(yl_train_pass *p)
     free_device(p->segm_params);
     free_device(p->segm_grads);
     free_device(p->image);
+    free_device(p->bn_block);
     yl_dnn_destroy(p->dnn);
     if (p->stream)
         cudaStreamDestroy(p->stream);
@@ -132,6 +156,11 @@ static void destroy(yl_train_pass *p)
     free(p->trainables);
     free(p->host_param_grads);
     free(p->host_segm_grads);
+    free(p->bn);
+    free(p->layer_of_op);
+    free(p->bn_at);
+    free(p->bn_input);
+    free(p->host_bn_grads);
     if (caller >= 0)
         cudaSetDevice(caller);
     free(p);
@@ -152,8 +181,10 @@ static yolact_status reserve(yl_train_pass *p, int batch)
             continue;
         const yl_conv_desc d = segm ? segm_conv(m, p->p3) : op->conv;
         const yl_buffer_desc *in = &m->buffers[segm ? p->p3 : op->in];
+        /* before a trainable BatchNorm the convolution runs alone */
+        const int alone = segm || p->layer_of_op[i] >= 0;
         YL_TRY(yl_dnn_conv_plan(p->dnn, &d, batch, in->height, in->width,
-                                segm ? YL_ACT_NONE : op->act, !segm && op->residual >= 0,
+                                alone ? YL_ACT_NONE : op->act, !alone && op->residual >= 0,
                                 YOLACT_PRECISION_FP32, &p->forward[i], &bytes));
         workspace = bytes > workspace ? bytes : workspace;
         YL_TRY(yl_dnn_conv_grad_plan(p->dnn, &d, batch, in->height, in->width,
@@ -170,6 +201,11 @@ static yolact_status reserve(yl_train_pass *p, int batch)
         YL_CHECK(cuda, cudaMemsetAsync(p->act[b], 0, n, p->stream));
     }
     YL_TRY(yl_cuda_alloc(&p->scratch, largest, "the training backward's scratch"));
+    for (int l = 0; l < p->num_bn; l++) {
+        const size_t n = (size_t)p->bn[l].channels * p->bn[l].plane * batch * sizeof(float);
+        YL_TRY(yl_cuda_alloc(&p->bn_input[l], n, "a BatchNorm's input"));
+        YL_CHECK(cuda, cudaMemsetAsync(p->bn_input[l], 0, n, p->stream));
+    }
     size_t all = 0;
     for (int k = 0; k < NUM_OUTPUTS; k++)
         all += p->per_image[k] * batch;
@@ -217,7 +253,43 @@ static yolact_status create_on_device(yl_train_pass *p)
     const size_t segm = p->segm_weights + (size_t)m->num_classes - 1;
     YL_TRY(yl_cuda_alloc(&p->segm_params, segm * sizeof(float), "semantic_seg_conv"));
     YL_TRY(yl_cuda_alloc(&p->segm_grads, segm * sizeof(float), "its gradients"));
+    if (p->num_bn)
+        YL_TRY(yl_cuda_alloc(&p->bn_block, p->bn_at[p->num_bn] * sizeof(float),
+                             "trainable BatchNorm"));
     return upload_params(p);
+}
+
+/* Trainable BatchNorm's layers from the state dict (batchnorm), with their device arrays'
+ * offsets and each op's layer. */
+static yolact_status find_batchnorms(yl_train_pass *p, const yl_tensor_table *batchnorm)
+{
+    const yolact_model *m = p->model;
+    p->layer_of_op = malloc(sizeof *p->layer_of_op * (size_t)m->num_ops);
+    if (!p->layer_of_op)
+        return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory for a training pass");
+    for (int i = 0; i < m->num_ops; i++)
+        p->layer_of_op[i] = -1;
+    if (!batchnorm)
+        return YOLACT_OK;
+    YL_TRY(yl_model_batchnorms(m, batchnorm, &p->bn, &p->num_bn));
+    p->bn_at = calloc((size_t)p->num_bn + 1, sizeof *p->bn_at);
+    p->bn_input = calloc((size_t)p->num_bn + 1, sizeof *p->bn_input);
+    if (!p->bn_at || !p->bn_input)
+        return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory for a training pass");
+    for (int l = 0; l < p->num_bn; l++) {
+        p->layer_of_op[p->bn[l].op] = l;
+        p->bn_at[l + 1] = p->bn_at[l] + (size_t)BN_ARRAYS * p->bn[l].channels;
+    }
+    p->host_bn_grads = malloc((p->bn_at[p->num_bn] + 1) * sizeof(float));
+    if (!p->host_bn_grads)
+        return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory for a training pass");
+    return YOLACT_OK;
+}
+
+/* Array k (BN_GAMMA, ...) of trainable BatchNorm layer l, in device memory. */
+static float *bn_array(const yl_train_pass *p, int l, int k)
+{
+    return p->bn_block + p->bn_at[l] + (size_t)k * p->bn[l].channels;
 }
 
 static yolact_status create(const yolact_model *m, const yl_tensor *segm_weight,
@@ -226,9 +298,6 @@ static yolact_status create(const yolact_model *m, const yl_tensor *segm_weight,
 {
     (void)threads;
     *out = NULL;
-    if (batchnorm)
-        return yl_fail(YOLACT_ERR_UNSUPPORTED, "trainable BatchNorm does not run on the CUDA "
-                       "training pass yet: train it on the CPU");
     for (int i = 0; i < m->num_ops; i++)
         if (m->ops[i].kind == YL_OP_DCN)
             return yl_fail(YOLACT_ERR_UNSUPPORTED, "training '%s': the deformable "
@@ -273,6 +342,8 @@ static yolact_status create(const yolact_model *m, const yl_tensor *segm_weight,
     if (s == YOLACT_OK && (!p->forward || !p->backward || !p->tried || !p->act || !p->grad ||
                            !p->host_param_grads || !p->host_segm_grads))
         s = yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory for a training pass");
+    if (s == YOLACT_OK)
+        s = find_batchnorms(p, batchnorm);
     int caller = -1;
     if (s == YOLACT_OK && (s = use_device(p, &caller)) == YOLACT_OK) {
         s = create_on_device(p);
@@ -327,7 +398,24 @@ static yolact_status convolve(yl_train_pass *p, int k, const float *in, const fl
     return YOLACT_OK;
 }
 
-static yolact_status forward_op(yl_train_pass *p, int i)
+/* Trainable BatchNorm layer l on its convolution's output (its input), into dst: the
+ * batch's statistics, the running averages moved with update_running, then the residual
+ * and the activation. */
+static yolact_status batchnorm_forward(yl_train_pass *p, int l, float *dst, int update_running)
+{
+    const yl_bn_desc *d = &p->bn[l];
+    YL_TRY(yl_batchnorm_train_forward_cuda(
+        p->bn_input[l], p->batch, d->channels, d->plane, bn_array(p, l, BN_GAMMA),
+        bn_array(p, l, BN_BETA), YL_BN_EPS, YL_BN_MOMENTUM,
+        update_running ? bn_array(p, l, BN_RUNNING_MEAN) : NULL,
+        update_running ? bn_array(p, l, BN_RUNNING_VAR) : NULL, dst,
+        bn_array(p, l, BN_SAVE_MEAN), bn_array(p, l, BN_SAVE_INVSTD), p->stream));
+    return yl_add_activate_cuda(dst, d->residual >= 0 ? p->act[d->residual] : NULL,
+                                (size_t)d->channels * d->plane * p->batch, d->act, dst,
+                                p->stream);
+}
+
+static yolact_status forward_op(yl_train_pass *p, int i, int update_running)
 {
     const yolact_model *m = p->model;
     const yl_op *op = &m->ops[i];
@@ -336,9 +424,15 @@ static yolact_status forward_op(yl_train_pass *p, int i)
     const int B = p->batch, C = m->num_classes, K = m->num_prototypes;
     float *src = p->act[op->in], *dst = op->out >= 0 ? p->act[op->out] : NULL;
     switch (op->kind) {
-    case YL_OP_CONV:
-        return convolve(p, i, src, param(p, op->weight), param(p, op->bias),
-                        op->residual >= 0 ? p->act[op->residual] : NULL, dst);
+    case YL_OP_CONV: {
+        const int l = p->layer_of_op[i];
+        if (l < 0)
+            return convolve(p, i, src, param(p, op->weight), param(p, op->bias),
+                            op->residual >= 0 ? p->act[op->residual] : NULL, dst);
+        YL_TRY(convolve(p, i, src, param(p, op->weight), param(p, op->bias), NULL,
+                        p->bn_input[l]));
+        return batchnorm_forward(p, l, dst, update_running);
+    }
     case YL_OP_DCN:
         break; /* refused at creation */
     case YL_OP_MAXPOOL:
@@ -366,14 +460,29 @@ static yolact_status forward_op(yl_train_pass *p, int i)
     return YOLACT_OK;
 }
 
-/* The batch through the network and semantic_seg_conv, then the loss's inputs downloaded. */
-static yolact_status forward(yl_train_pass *p, const yolact_image *images)
+/* Trainable BatchNorm's weights, biases and running statistics from the state dict. */
+static yolact_status upload_batchnorms(yl_train_pass *p)
+{
+    for (int l = 0; l < p->num_bn; l++) {
+        const yl_bn_desc *d = &p->bn[l];
+        const float *from[4] = {d->gamma, d->beta, d->running_mean, d->running_var};
+        for (int k = BN_GAMMA; k <= BN_RUNNING_VAR; k++)
+            YL_TRY(yl_cuda_upload(bn_array(p, l, k), from[k], d->channels * sizeof(float),
+                                  p->stream, "a BatchNorm's tensors"));
+    }
+    return YOLACT_OK;
+}
+
+/* The batch through the network and semantic_seg_conv, then the loss's inputs downloaded
+ * (and with update_running, the running statistics into the state dict). */
+static yolact_status forward(yl_train_pass *p, const yolact_image *images, int update_running)
 {
     const yolact_model *m = p->model;
+    YL_TRY(upload_batchnorms(p));
     for (int b = 0; b < p->batch; b++)
         YL_TRY(load_image(p, &images[b], b));
     for (int i = 0; i < m->num_ops; i++)
-        YL_TRY(forward_op(p, i));
+        YL_TRY(forward_op(p, i, update_running));
     YL_TRY(yl_cuda_upload(p->segm_params, p->segm_weight_host, p->segm_weights * sizeof(float),
                           p->stream, "semantic_seg_conv's weight"));
     YL_TRY(yl_cuda_upload(p->segm_params + p->segm_weights, p->segm_bias_host,
@@ -386,6 +495,13 @@ static yolact_status forward(yl_train_pass *p, const yolact_image *images)
         all += p->per_image[k] * p->batch;
     YL_CHECK(cuda, cudaMemcpyAsync(p->host_outputs, p->outputs, all * sizeof(float),
                                   cudaMemcpyDeviceToHost, p->stream));
+    for (int l = 0; update_running && l < p->num_bn; l++) {
+        const size_t bytes = p->bn[l].channels * sizeof(float);
+        YL_CHECK(cuda, cudaMemcpyAsync(p->bn[l].running_mean, bn_array(p, l, BN_RUNNING_MEAN),
+                                      bytes, cudaMemcpyDeviceToHost, p->stream));
+        YL_CHECK(cuda, cudaMemcpyAsync(p->bn[l].running_var, bn_array(p, l, BN_RUNNING_VAR),
+                                      bytes, cudaMemcpyDeviceToHost, p->stream));
+    }
     YL_CHECK(cuda, cudaStreamSynchronize(p->stream));
     return YOLACT_OK;
 }
@@ -407,11 +523,22 @@ static yolact_status backward_op(yl_train_pass *p, int i)
     float *gout = op->out >= 0 ? p->grad[op->out] : NULL;
     switch (op->kind) {
     case YL_OP_CONV: {
+        /* the epilogue (the convolution's, or after trainable BatchNorm its layer's) */
+        const int l = p->layer_of_op[i];
+        const yl_activation act = l < 0 ? op->act : p->bn[l].act;
+        const int residual = l < 0 ? op->residual : p->bn[l].residual;
         const size_t n = buffer_floats(m, op->out) * B;
-        YL_TRY(yl_activation_backward_cuda(op->act, p->act[op->out], gout, n, gout, p->stream));
-        if (op->residual >= 0)
-            YL_TRY(yl_add_cuda(p->grad[op->residual], gout, n, p->grad[op->residual],
-                               p->stream));
+        YL_TRY(yl_activation_backward_cuda(act, p->act[op->out], gout, n, gout, p->stream));
+        if (residual >= 0)
+            YL_TRY(yl_add_cuda(p->grad[residual], gout, n, p->grad[residual], p->stream));
+        if (l >= 0) {   /* through the layer: the convolution's output gradient in scratch */
+            const yl_bn_desc *d = &p->bn[l];
+            YL_TRY(yl_batchnorm_train_backward_cuda(
+                p->bn_input[l], gout, B, d->channels, d->plane, bn_array(p, l, BN_GAMMA),
+                bn_array(p, l, BN_SAVE_MEAN), bn_array(p, l, BN_SAVE_INVSTD), p->scratch,
+                bn_array(p, l, BN_GRAD_GAMMA), bn_array(p, l, BN_GRAD_BETA), p->stream));
+            gout = p->scratch;
+        }
         return yl_dnn_conv_grad_run(p->dnn, p->backward[i], p->act[op->in],
                                     param(p, op->weight), gout,
                                     op->in == 0 ? NULL : p->grad[op->in], 1,
@@ -469,6 +596,9 @@ static yolact_status backward(yl_train_pass *p)
     const size_t segm = p->segm_weights + (size_t)m->num_classes - 1;
     YL_CHECK(cuda, cudaMemsetAsync(p->param_grads, 0, p->num_params * sizeof(float), p->stream));
     YL_CHECK(cuda, cudaMemsetAsync(p->segm_grads, 0, segm * sizeof(float), p->stream));
+    for (int l = 0; l < p->num_bn; l++)
+        YL_CHECK(cuda, cudaMemsetAsync(bn_array(p, l, BN_GRAD_GAMMA), 0,
+                                      2 * p->bn[l].channels * sizeof(float), p->stream));
     YL_TRY(yl_dnn_conv_grad_run(p->dnn, p->backward[m->num_ops], p->act[p->p3],
                                 p->segm_params, array_of(p, p->output_grads, SEGM),
                                 p->grad[p->p3], 1, p->segm_grads,
@@ -480,17 +610,22 @@ static yolact_status backward(yl_train_pass *p)
                                   p->stream));
     YL_CHECK(cuda, cudaMemcpyAsync(p->host_segm_grads, p->segm_grads, segm * sizeof(float),
                                   cudaMemcpyDeviceToHost, p->stream));
+    for (int l = 0; l < p->num_bn; l++) /* weight then bias: the two arrays are adjacent */
+        YL_CHECK(cuda, cudaMemcpyAsync(p->host_bn_grads + 2 * (p->bn_at[l] / BN_ARRAYS),
+                                      bn_array(p, l, BN_GRAD_GAMMA),
+                                      2 * p->bn[l].channels * sizeof(float),
+                                      cudaMemcpyDeviceToHost, p->stream));
     YL_CHECK(cuda, cudaStreamSynchronize(p->stream));
     return YOLACT_OK;
 }
 
 static yolact_status run_on_device(yl_train_pass *p, const yl_loss_config *cfg,
                                    const yolact_image *images, const yl_gt *gt, int count,
-                                   int backward_too, yl_losses *losses)
+                                   int backward_too, int update_running, yl_losses *losses)
 {
     const yolact_model *m = p->model;
     YL_TRY(reserve(p, count));
-    YL_TRY(forward(p, images));
+    YL_TRY(forward(p, images, update_running));
     yl_loss_outputs outputs[YOLACT_MAX_BATCH_SIZE];
     yl_loss_grads grads[YOLACT_MAX_BATCH_SIZE];
     float *out_at[NUM_OUTPUTS], *grad_at[NUM_OUTPUTS];
@@ -521,13 +656,13 @@ static yolact_status run(yl_train_pass *p, const yl_loss_config *cfg,
                          const yolact_image *images, const yl_gt *gt, int count, int backward_too,
                          int update_running, yl_losses *losses)
 {
-    (void)update_running; /* frozen BatchNorm: nothing runs */
     if (count < 1 || count > YOLACT_MAX_BATCH_SIZE)
         return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "a training batch of %d images (1..%d)",
                        count, YOLACT_MAX_BATCH_SIZE);
     int caller;
     YL_TRY(use_device(p, &caller));
-    yolact_status s = run_on_device(p, cfg, images, gt, count, backward_too, losses);
+    yolact_status s = run_on_device(p, cfg, images, gt, count, backward_too, update_running,
+                                    losses);
     cudaSetDevice(caller);
     return s;
 }
@@ -549,15 +684,12 @@ static const yl_trainable *trainables(const yl_train_pass *p, int *count)
 
 static int batchnorm_params(const yl_train_pass *p)
 {
-    (void)p;
-    return 0;
+    return 2 * p->num_bn;
 }
 
 static const char *batchnorm_param(const yl_train_pass *p, int j)
 {
-    (void)p;
-    (void)j;
-    return NULL; /* there are none (batchnorm_params) */
+    return p->bn[j / 2].param[j % 2];
 }
 
 static void grad(const yl_train_pass *p, int i, float *out)
@@ -567,10 +699,16 @@ static void grad(const yl_train_pass *p, int i, float *out)
         return;
     }
     const size_t classes = (size_t)p->model->num_classes - 1;
-    if (i == p->num_trainables)
+    if (i >= p->num_trainables + 2) {   /* BatchNorm layer j / 2's weight or bias */
+        const int j = i - p->num_trainables - 2, l = j / 2;
+        const size_t C = (size_t)p->bn[l].channels;
+        memcpy(out, p->host_bn_grads + 2 * (p->bn_at[l] / BN_ARRAYS) + (j % 2) * C,
+               C * sizeof(float));
+    } else if (i == p->num_trainables) {
         memcpy(out, p->host_segm_grads, p->segm_weights * sizeof(float));
-    else
+    } else {
         memcpy(out, p->host_segm_grads + p->segm_weights, classes * sizeof(float));
+    }
 }
 
 static const yl_train_pass_ops cuda_train_pass = {
