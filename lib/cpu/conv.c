@@ -82,20 +82,53 @@ void yl_im2col(const yl_conv_desc *d, const float *in, int in_h, int in_w, int o
     }
 }
 
+/* The epilogue's loop for one case: act and with_residual constants where it is inlined. */
+static inline __attribute__((always_inline)) void epilogue_loop(
+    const float *in, float bias, const float *residual, yl_activation act, int with_residual,
+    size_t n, float *out)
+{
+    for (size_t j = 0; j < n; j++) {
+        float v = in[j] + bias;
+        if (with_residual)
+            v += residual[j];
+        out[j] = yl_activate(v, act);
+    }
+}
+
+YL_CPU_CLONES
+void yl_epilogue_row(const float *in, float bias, const float *residual, yl_activation act,
+                     size_t n, float *out)
+{
+    switch (act) {
+    case YL_ACT_RELU:
+        if (residual)
+            epilogue_loop(in, bias, residual, YL_ACT_RELU, 1, n, out);
+        else
+            epilogue_loop(in, bias, NULL, YL_ACT_RELU, 0, n, out);
+        break;
+    case YL_ACT_LEAKY_RELU_0_1:
+        if (residual)
+            epilogue_loop(in, bias, residual, YL_ACT_LEAKY_RELU_0_1, 1, n, out);
+        else
+            epilogue_loop(in, bias, NULL, YL_ACT_LEAKY_RELU_0_1, 0, n, out);
+        break;
+    case YL_ACT_NONE:
+        if (residual)
+            epilogue_loop(in, bias, residual, YL_ACT_NONE, 1, n, out);
+        else
+            epilogue_loop(in, bias, NULL, YL_ACT_NONE, 0, n, out);
+        break;
+    }
+}
+
 /* out = act(out + bias (+ residual)) over rows [m0, m1) x columns [n0, n1) of (m, n). */
 static void epilogue(float *out, const float *bias, const float *residual, yl_activation act,
                      int n, int m0, int m1, int n0, int n1)
 {
     for (int m = m0; m < m1; m++) {
-        float *o = out + (size_t)m * n;
-        const float *r = residual ? residual + (size_t)m * n : NULL;
-        float b = bias ? bias[m] : 0.0f;
-        for (int j = n0; j < n1; j++) {
-            float v = o[j] + b;
-            if (r)
-                v += r[j];
-            o[j] = yl_activate(v, act);
-        }
+        float *o = out + (size_t)m * n + n0;
+        yl_epilogue_row(o, bias ? bias[m] : 0.0f, residual ? residual + (size_t)m * n + n0 : NULL,
+                        act, (size_t)(n1 - n0), o);
     }
 }
 

@@ -52,6 +52,13 @@ static inline float yl_activate(float v, yl_activation act)
     return v;
 }
 
+/* A convolution's epilogue over one row of n outputs: out[j] = act(in[j] + bias), with
+ * residual (non-NULL) act(in[j] + bias + residual[j]), the same operations in the same
+ * order as yl_activate on each; out may alias in or residual. A loop per case, so each
+ * vectorises. */
+void yl_epilogue_row(const float *in, float bias, const float *residual, yl_activation act,
+                     size_t n, float *out);
+
 /* Winograd F(4x4, 3x3), for convolutions where yl_winograd_applies (3x3, stride 1,
  * dilation 1, any padding). The weights u are yl_winograd_transform_weights' output:
  * (36, out_channels, in_channels). residual may alias out. */

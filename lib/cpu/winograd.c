@@ -175,14 +175,8 @@ static void output_row(const float *mm, size_t point_stride, int ty, int tw, int
                 for (int j = 0; j < TILE_OUT; j++)
                     seg[l * TILE_OUT + j] = y[i][j][l];
             size_t at = (size_t)(y0 + i) * ow + x0;
-            const float *r = residual ? residual + at : NULL;
-            float *o = plane + at;
-            for (int j = 0; j < cols; j++) {
-                float v = seg[j] + bias;
-                if (r)
-                    v += r[j];
-                o[j] = yl_activate(v, act);
-            }
+            yl_epilogue_row(seg, bias, residual ? residual + at : NULL, act, (size_t)cols,
+                            plane + at);
         }
     }
 }

@@ -379,6 +379,7 @@ static yolact_status load_image(yl_train_pass *p, const yolact_image *image, int
                               p->stream);
 }
 
+/* The device copy of a parameter, from its place in the model's (host) parameter block. */
 static const float *param(const yl_train_pass *p, const float *host)
 {
     return p->params + (host - p->model->params);
