@@ -173,6 +173,12 @@
 #define GRAD_BN_TRAIN(batch, c, hw) \
     GRAD_ROW("grad batchnorm train " #batch "x" #c "x" #hw, op_grad_batchnorm_train, batch, c, hw)
 
+/* The MultiBoxLoss kernels (op_loss.c) against lib/train/: layout (0: 252 priors of a 64-pixel
+ * network, 1: YOLACT-550's 19,248), objects, crowds, ties (equal overlaps in the forced
+ * rounds). The match's targets bit for bit. */
+#define LOSS_MATCH(what, layout, n, crowds, ties) \
+    ROW("loss match " what, op_loss_match, FP32, EXACT, layout, n, crowds, ties)
+
 const op_case op_cases[] = {
     AXIS(1, 1), AXIS(1, 7), AXIS(7, 1), AXIS(5, 5), AXIS(3, 550), AXIS(550, 3), AXIS(480, 550),
     AXIS(640, 550), AXIS(138, 1080), AXIS(1920, 137),
@@ -279,6 +285,13 @@ const op_case op_cases[] = {
     SGD("plain, 1000", 1000, 0, 0, 0, 0), SGD("train.py's, 1", 1, 900, 0, 500, 0),
     SGD("train.py's, 4099", 4099, 900, 0, 500, 0), SGD("dampened", 257, 900, 300, 10000, 0),
     SGD("Nesterov", 300, 900, 0, 500, 1), SGD("empty", 0, 900, 0, 500, 0),
+
+    LOSS_MATCH("no objects", 0, 0, 0, 0), LOSS_MATCH("no objects, a crowd", 0, 0, 1, 0),
+    LOSS_MATCH("one object", 0, 1, 0, 0), LOSS_MATCH("5 objects and a crowd", 0, 5, 1, 0),
+    LOSS_MATCH("4 objects, tied overlaps", 0, 4, 0, 1),
+    LOSS_MATCH("40 objects, 2 crowds, tied overlaps", 0, 40, 2, 1),
+    LOSS_MATCH("300 objects: more than the 252 priors", 0, 300, 0, 0),
+    LOSS_MATCH("YOLACT-550, 20 objects, 2 crowds, tied overlaps", 1, 20, 2, 1),
 
     DCN(0, "stride 1, offsets to 3 px"), DCN(1, "stride 2, far outside"),
     DCN(2, "dilation 2, padding 2"), DCN(3, "integer offsets"), DCN(4, "several GEMM tiles"),
