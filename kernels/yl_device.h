@@ -122,6 +122,18 @@ typedef yl_emu_half yl_half;
 #define yl_fmaf(a, b, c) fmaf((a), (b), (c))
 #endif
 
+/* yl_float_as_uint: a float's 32 bits (__float_as_uint). */
+#if defined(__CUDACC__)
+#define yl_float_as_uint(x) __float_as_uint(x)
+#else
+static inline unsigned yl_float_as_uint(float x)
+{
+    unsigned u;
+    __builtin_memcpy(&u, &x, sizeof u);
+    return u;
+}
+#endif
+
 /* ---- asynchronous copies global -> shared (sm_80+; plain copies before) -------------------
  * yl_cp_async_16 copies 16 bytes; yl_cp_async_16_zfill copies them when `valid`, else
  * writes 16 zero bytes without reading gmem (gmem must still be a mapped address, e.g. the

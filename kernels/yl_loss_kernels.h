@@ -24,6 +24,9 @@ extern "C" {
 
 struct CUstream_st;
 
+/* The blocks of every loss sum (the partials a workspace holds). */
+#define YL_LOSS_BLOCKS 64
+
 /* yl_match: conf and idx (num_priors ints each) bit for bit, the CPU's float IoU, the forced
  * rounds' ties as its row-major scan breaks them (the first object, then the first prior).
  * A thread a prior for the overlaps, a block an object for each object's best prior, then
@@ -34,6 +37,43 @@ size_t yl_match_cuda_workspace_bytes(int num_priors, int objects);
 yolact_status yl_match_cuda(const yl_loss_config *cfg, const float *priors, int num_priors,
                             const yl_gt *gt, int *conf, int *idx, void *workspace,
                             struct CUstream_st *stream);
+
+/* The workspace of the sums of the terms below that take YL_LOSS_WORKSPACE_BYTES. */
+#define YL_LOSS_WORKSPACE_BYTES ((size_t)YL_LOSS_BLOCKS * sizeof(double))
+
+/* yl_box_loss: grad (may be NULL) bit for bit where the device's logf is the C library's
+ * (the emulation), else within an ulp of each target; *loss (device) the unscaled sum, in
+ * another order. workspace: YL_LOSS_WORKSPACE_BYTES. */
+yolact_status yl_box_loss_cuda(const float *loc, const float *priors, int num_priors,
+                               const int *conf, const int *idx, const yl_gt *gt, float scale,
+                               float *grad, double *loss, void *workspace,
+                               struct CUstream_st *stream);
+
+/* The largest of n floats (NaN ignored; -inf for none) into *max (device): the class
+ * term's shift, the batch's largest logit. workspace: YL_LOSS_WORKSPACE_BYTES. */
+yolact_status yl_loss_max_cuda(const float *x, size_t n, float *max, void *workspace,
+                               struct CUstream_st *stream);
+
+/* yl_class_loss with the shift in device memory (yl_loss_max_cuda's): the ranking losses in
+ * float as the CPU's (bit for bit where expf and logf are the C library's), the hard
+ * negatives the CPU's selection exactly for the same ranking losses (the num_neg-th key
+ * found by a 32-step bisection of the keys' bits, its ties to the lower priors by a block
+ * scan, one block), then a thread a row for the cross-entropy in double (the gradient bit
+ * for bit where exp and log round as the C library's). workspace:
+ * yl_class_loss_cuda_workspace_bytes(num_priors). */
+size_t yl_class_loss_cuda_workspace_bytes(int num_priors);
+yolact_status yl_class_loss_cuda(const float *logits, const int *conf, int num_priors,
+                                 int classes, int negpos_ratio, const float *shift,
+                                 float scale, float *grad, double *loss, void *workspace,
+                                 struct CUstream_st *stream);
+
+/* yl_segm_loss: a thread a pixel of a class; gt->labels in device memory, gt_masks (device)
+ * (gt->num_objects, h, w). grad (may be NULL) bit for bit where exp and log1p round as the
+ * C library's. workspace: YL_LOSS_WORKSPACE_BYTES. */
+yolact_status yl_segm_loss_cuda(const float *logits, int classes, int h, int w,
+                                const yl_gt *gt, const uint8_t *gt_masks, float scale,
+                                float *grad, double *loss, void *workspace,
+                                struct CUstream_st *stream);
 
 #ifdef __cplusplus
 }

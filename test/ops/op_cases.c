@@ -178,6 +178,15 @@
  * rounds). The match's targets bit for bit. */
 #define LOSS_MATCH(what, layout, n, crowds, ties) \
     ROW("loss match " what, op_loss_match, FP32, EXACT, layout, n, crowds, ties)
+/* The terms (each family states its comparisons): the box term on the match's scenes; the
+ * class term with classes and negpos_ratio after them; the segmentation term: classes, h, w,
+ * objects. */
+#define LOSS_BOX(what, layout, n, crowds, ties) \
+    ROW("loss box " what, op_loss_box, FP32, EXACT, layout, n, crowds, ties)
+#define LOSS_CLASS(what, layout, n, crowds, ties, classes, ratio) \
+    ROW("loss class " what, op_loss_class, FP32, EXACT, layout, n, crowds, ties, classes, ratio)
+#define LOSS_SEGM(what, classes, h, w, n) \
+    ROW("loss segm " what, op_loss_segm, FP32, EXACT, classes, h, w, n)
 
 const op_case op_cases[] = {
     AXIS(1, 1), AXIS(1, 7), AXIS(7, 1), AXIS(5, 5), AXIS(3, 550), AXIS(550, 3), AXIS(480, 550),
@@ -292,6 +301,17 @@ const op_case op_cases[] = {
     LOSS_MATCH("40 objects, 2 crowds, tied overlaps", 0, 40, 2, 1),
     LOSS_MATCH("300 objects: more than the 252 priors", 0, 300, 0, 0),
     LOSS_MATCH("YOLACT-550, 20 objects, 2 crowds, tied overlaps", 1, 20, 2, 1),
+    LOSS_BOX("no objects", 0, 0, 0, 0), LOSS_BOX("5 objects and a crowd", 0, 5, 1, 0),
+    LOSS_BOX("YOLACT-550, 20 objects, 2 crowds", 1, 20, 2, 1),
+    LOSS_CLASS("no objects", 0, 0, 0, 0, 9, 3),
+    LOSS_CLASS("5 objects and a crowd, 9 classes", 0, 5, 1, 0, 9, 3),
+    LOSS_CLASS("tied ranking losses", 0, 5, 0, 1, 9, 3),
+    LOSS_CLASS("ratio 0: no hard negatives", 0, 5, 0, 0, 4, 0),
+    LOSS_CLASS("num_neg cut at the priors less one", 0, 40, 0, 1, 9, 100),
+    LOSS_CLASS("YOLACT-550, 81 classes, tied ranking losses", 1, 20, 2, 1, 81, 3),
+    LOSS_SEGM("one class 1x1", 1, 1, 1, 1), LOSS_SEGM("no objects", 4, 5, 5, 0),
+    LOSS_SEGM("8 classes 9x7, 3 objects", 8, 9, 7, 3),
+    LOSS_SEGM("YOLACT-550's 80 classes on 69x69, 12 objects", 80, 69, 69, 12),
 
     DCN(0, "stride 1, offsets to 3 px"), DCN(1, "stride 2, far outside"),
     DCN(2, "dilation 2, padding 2"), DCN(3, "integer offsets"), DCN(4, "several GEMM tiles"),

@@ -4,12 +4,18 @@
  * negatives' rows, the sampling's state) bit for bit; the float gradients as each row
  * states; the double sums within LOSS_SUM_TOL of their sum|terms| (the CPU sums in prior
  * order, the kernels in a tree of per-block partials). */
+#include <float.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ops/op_harness.h"
 #include "ops/priors.h"
+#include "train/box_loss.h"
+#include "train/class_loss.h"
 #include "train/match.h"
+#include "train/segm_loss.h"
 #include "yl_loss_kernels.h"
 
 /* The layouts: 0 a 64-pixel network with three levels (8x8, 4x4, 2x2, three aspect ratios:
@@ -123,3 +129,190 @@ static void loss_match_run(const op_case *c, op_run *r)
               idx, NULL, &op_exact);
 }
 const op_family op_loss_match = {"loss match", loss_match_run};
+
+/* ---- the terms' sums ------------------------------------------------------------------------ */
+/* The tolerance of a double sum of count terms against the CPU's, relative to the sum of
+ * their absolute values: the two orders each within count * 2^-53 of it (the emulation,
+ * whose transcendentals are the C library's); on a GPU the terms' own float operations
+ * (expf, logf, log1pf within 2 ulps: their float inputs and outputs) dominate: 8 float
+ * epsilons. */
+static double sum_tol(size_t count)
+{
+    return op_libc_math() ? (double)(count + 1) * DBL_EPSILON : 8 * FLT_EPSILON;
+}
+
+/* A kernel's double sum (device) against the CPU's. */
+static void sum_matches(op_run *r, const op_case *c, const char *name, const double *dev,
+                        double want, double mag, size_t count)
+{
+    const double got = *(const double *)op_from_dev(r, dev, sizeof(double));
+    const double bound = sum_tol(count) * mag;
+    if (getenv("YL_LOSS_TOL_REPORT"))
+        printf("op %s: %s relative error %.3g of sum|terms| (bound %.3g)\n", c->name, name,
+               mag > 0 ? fabs(got - want) / mag : 0.0, sum_tol(count));
+    ck_assert_msg(fabs(got - want) <= bound, "op %s: %s %.17g, want %.17g, error %.3g, bound "
+                  "%.3g (sum|terms| %.17g)", c->name, name, got, want, fabs(got - want), bound,
+                  mag);
+}
+
+/* The gradients' comparison: bit for bit where the kernels' transcendentals are the C
+ * library's; on a GPU within tol of each entry's sum|terms| (its magnitude, given). */
+static const op_check *grad_check(op_run *r, double tol)
+{
+    op_check *k = op_host(r, sizeof *k);
+    *k = (op_check){.kind = OP_SUM, .tol = tol, .atol = 0, .exact_with_libc_math = 1};
+    return k;
+}
+
+/* The scene's positives. */
+static int positives(const scene *s, const int *conf)
+{
+    int n = 0;
+    for (int p = 0; p < s->P; p++)
+        n += conf[p] > 0;
+    return n;
+}
+
+/* ---- box: dims as match --------------------------------------------------------------------- */
+/* loc in [-3, 3): both sides of smooth-L1's knee; the gradient starts from random values
+ * (both add to it). Magnitude of an entry: |start| + scale (|loc| + |target|): a GPU's logf
+ * moves the target by an ulp. */
+static void loss_box_run(const op_case *c, op_run *r)
+{
+    scene s;
+    make_scene(c, r, &s);
+    const yl_loss_config cfg = YL_LOSS_CONFIG_YOLACT(100);
+    int *conf, *idx;
+    cpu_match(r, &cfg, &s, &conf, &idx);
+    const size_t n4 = (size_t)s.P * 4;
+    const int pos = positives(&s, conf);
+    const float scale = (float)(cfg.bbox_alpha / (pos > 0 ? pos : 1));
+    float *loc = op_rand_floats(r, n4, -3.0f, 3.0f), *start = op_rand_floats(r, n4, -1, 1);
+    float *grad = op_host_copy(r, start, n4 * sizeof *grad);
+    const double want = yl_box_loss(loc, s.priors, s.P, conf, idx, &s.gt, scale, grad);
+    double *mag = op_host(r, n4 * sizeof *mag);
+    for (int p = 0; p < s.P; p++) {
+        float target[4] = {0, 0, 0, 0};
+        if (conf[p] > 0)
+            yl_box_encode(s.gt.boxes + (size_t)idx[p] * 4, s.priors + (size_t)p * 4, target);
+        for (int d = 0; d < 4; d++) {
+            const size_t i = (size_t)p * 4 + d;
+            mag[i] = fabs(start[i]) + scale * (fabs(loc[i]) + fabs(target[d]));
+        }
+    }
+    float *d_grad = op_to_dev(r, start, n4 * sizeof *start);
+    double *d_loss = op_dev(r, sizeof(double));
+    ck_assert_status(yl_box_loss_cuda(op_to_dev(r, loc, n4 * sizeof *loc), s.d_priors, s.P,
+                                      op_to_dev(r, conf, (size_t)s.P * sizeof(int)),
+                                      op_to_dev(r, idx, (size_t)s.P * sizeof(int)), &s.d_gt,
+                                      scale, d_grad, d_loss,
+                                      op_dev(r, YL_LOSS_WORKSPACE_BYTES), NULL), YOLACT_OK);
+    sum_matches(r, c, "B", d_loss, want, want, (size_t)pos * 4); /* every term >= 0 */
+    op_output(r, "grad loc", OP_F32, n4, op_from_dev(r, d_grad, n4 * sizeof(float)), grad, mag,
+              grad_check(r, 4 * FLT_EPSILON));
+}
+const op_family op_loss_box = {"loss box", loss_box_run};
+
+/* ---- class: dims layout, objects, crowds, ties, classes, negpos_ratio ---------------------- */
+/* Logits in [-4, 4); with ties every background row one of three rows, so the hard
+ * negatives' cut falls inside a run of equal ranking losses (taken to the lower priors).
+ * Outputs: the shift (yl_loss_max_cuda, exact), the rows the loss used (exact: the hard
+ * negatives' selection), the gradient (zero at the start; an entry's magnitude scale: a
+ * softmax entry rounded to float). */
+static void loss_class_run(const op_case *c, op_run *r)
+{
+    scene s;
+    make_scene(c, r, &s);
+    const int C = c->dims[4], ratio = c->dims[5], ties = c->dims[3];
+    const yl_loss_config cfg = YL_LOSS_CONFIG_YOLACT(100);
+    int *conf, *idx;
+    cpu_match(r, &cfg, &s, &conf, &idx);
+    const size_t n = (size_t)s.P * C;
+    float *logits = op_rand_floats(r, n, -4.0f, 4.0f);
+    if (ties)
+        for (int p = 3; p < s.P; p++)
+            if (conf[p] == 0)
+                memcpy(logits + (size_t)p * C, logits + (size_t)(p % 3) * C, C * sizeof(float));
+    float shift = -INFINITY;
+    for (size_t i = 0; i < n; i++)
+        shift = logits[i] > shift ? logits[i] : shift;
+    const int pos = positives(&s, conf);
+    const float scale = (float)(cfg.conf_alpha / (pos > 0 ? pos : 1));
+    float *grad = op_host(r, n * sizeof *grad);
+    memset(grad, 0, n * sizeof *grad);
+    double want;
+    ck_assert_status(yl_class_loss(logits, conf, s.P, C, ratio, shift, scale, grad, &want),
+                     YOLACT_OK);
+
+    float *d_logits = op_to_dev(r, logits, n * sizeof *logits), *d_shift = op_dev(r, 4);
+    float *zeros = op_host(r, n * sizeof *zeros);
+    memset(zeros, 0, n * sizeof *zeros);
+    float *d_grad = op_to_dev(r, zeros, n * sizeof *zeros);
+    double *d_loss = op_dev(r, sizeof(double));
+    void *ws = op_dev(r, yl_class_loss_cuda_workspace_bytes(s.P));
+    ck_assert_status(yl_loss_max_cuda(d_logits, n, d_shift, ws, NULL), YOLACT_OK);
+    ck_assert_status(yl_class_loss_cuda(d_logits, op_to_dev(r, conf, (size_t)s.P * sizeof(int)),
+                                        s.P, C, ratio, d_shift, scale, d_grad, d_loss, ws, NULL),
+                     YOLACT_OK);
+    float *got = op_from_dev(r, d_grad, n * sizeof *got);
+    uint8_t *used_got = op_host(r, (size_t)s.P), *used_want = op_host(r, (size_t)s.P);
+    int rows = 0;
+    for (int p = 0; p < s.P; p++) {
+        used_got[p] = used_want[p] = 0;
+        for (int k = 0; k < C; k++) {
+            used_got[p] |= got[(size_t)p * C + k] != 0;
+            used_want[p] |= grad[(size_t)p * C + k] != 0;
+        }
+        rows += used_want[p];
+    }
+    ck_assert_msg(pos == 0 || ratio == 0 || rows > pos, "op %s: no hard negative taken", c->name);
+    double *mag = op_host(r, n * sizeof *mag);
+    for (size_t i = 0; i < n; i++)
+        mag[i] = scale;
+    op_output(r, "shift", OP_F32, 1, op_from_dev(r, d_shift, 4),
+              op_host_copy(r, &shift, sizeof shift), NULL, &op_exact);
+    op_output(r, "rows used", OP_U8, (size_t)s.P, used_got, used_want, NULL, &op_exact);
+    op_output(r, "grad logits", OP_F32, n, got, grad, mag, grad_check(r, 2 * FLT_EPSILON));
+    /* every row's cross-entropy is >= 0 */
+    sum_matches(r, c, "C", d_loss, want, want, (size_t)rows);
+}
+const op_family op_loss_class = {"loss class", loss_class_run};
+
+/* ---- segm: dims classes, h, w, objects -------------------------------------------------- */
+/* Masks random bytes (some nonzero but not 1), labels over the classes with repeats,
+ * logits in [-6, 6); the gradient starts random. Magnitude: |start| + scale. */
+static void loss_segm_run(const op_case *c, op_run *r)
+{
+    const int classes = c->dims[0], h = c->dims[1], w = c->dims[2], n = c->dims[3];
+    const size_t hw = (size_t)h * w, total = (size_t)classes * hw;
+    uint64_t *rng = op_rng(r);
+    int *labels = op_host(r, (size_t)(n + 1) * sizeof *labels);
+    uint8_t *masks = op_host(r, (size_t)n * hw + 1);
+    for (int j = 0; j < n; j++)
+        labels[j] = (int)yl_test_rand(rng, 0.0f, classes - 0.01f);
+    for (size_t i = 0; i < (size_t)n * hw; i++) {
+        const float v = yl_test_rand(rng, 0.0f, 1.0f);
+        masks[i] = v < 0.6f ? 0 : v < 0.9f ? 1 : 7;
+    }
+    yl_gt gt = {.num_objects = n, .labels = labels};
+    float *logits = op_rand_floats(r, total, -6.0f, 6.0f);
+    float *start = op_rand_floats(r, total, -1.0f, 1.0f);
+    float *grad = op_host_copy(r, start, total * sizeof *grad);
+    const float scale = 1.0f / (float)(hw > 0 ? hw : 1);
+    const double want = yl_segm_loss(logits, classes, h, w, &gt, masks, scale, grad);
+    yl_gt d_gt = gt;
+    d_gt.labels = op_to_dev(r, labels, (size_t)n * sizeof *labels);
+    float *d_grad = op_to_dev(r, start, total * sizeof *start);
+    double *d_loss = op_dev(r, sizeof(double));
+    ck_assert_status(yl_segm_loss_cuda(op_to_dev(r, logits, total * sizeof *logits), classes,
+                                       h, w, &d_gt, op_to_dev(r, masks, (size_t)n * hw), scale,
+                                       d_grad, d_loss, op_dev(r, YL_LOSS_WORKSPACE_BYTES), NULL),
+                     YOLACT_OK);
+    double *mag = op_host(r, (total + 1) * sizeof *mag);
+    for (size_t i = 0; i < total; i++)
+        mag[i] = fabs(start[i]) + scale;
+    sum_matches(r, c, "S", d_loss, want, want, total);
+    op_output(r, "grad segm", OP_F32, total, op_from_dev(r, d_grad, total * sizeof(float)), grad,
+              mag, grad_check(r, 2 * FLT_EPSILON));
+}
+const op_family op_loss_segm = {"loss segm", loss_segm_run};
