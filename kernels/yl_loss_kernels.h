@@ -16,6 +16,7 @@
 
 #include "train/ground_truth.h"
 #include "train/loss_config.h"
+#include "train/mask_loss.h"
 #include "yolact.h"
 
 #ifdef __cplusplus
@@ -73,6 +74,20 @@ yolact_status yl_class_loss_cuda(const float *logits, const int *conf, int num_p
 yolact_status yl_segm_loss_cuda(const float *logits, int classes, int h, int w,
                                 const yl_gt *gt, const uint8_t *gt_masks, float scale,
                                 float *grad, double *loss, void *workspace,
+                                struct CUstream_st *stream);
+
+/* yl_mask_loss: in's arrays (proto, coeff, conf, idx, gt_masks and gt's boxes) in device
+ * memory, *rng the splitmix64 state in device memory (advanced as the CPU advances it).
+ * The positives in prior order and masks_to_train's sample (one thread: integer, bit for
+ * bit); then a block a mask: its logits in the CPU's float order, the pixel losses, their
+ * double sum in a tree, and grad_coeff (a thread a coefficient summing the mask's pixels in
+ * order, bit for bit where expf/logf/log1pf are the C library's); grad_proto a thread a
+ * pixel summing the masks in sample order (the same). workspace:
+ * yl_mask_loss_cuda_workspace_bytes(num_priors). */
+size_t yl_mask_loss_cuda_workspace_bytes(int num_priors);
+yolact_status yl_mask_loss_cuda(const yl_loss_config *cfg, const yl_mask_loss_image *in,
+                                uint64_t *rng, float scale, float *grad_coeff,
+                                float *grad_proto, double *loss, void *workspace,
                                 struct CUstream_st *stream);
 
 #ifdef __cplusplus

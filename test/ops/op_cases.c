@@ -187,6 +187,14 @@
     ROW("loss class " what, op_loss_class, FP32, EXACT, layout, n, crowds, ties, classes, ratio)
 #define LOSS_SEGM(what, classes, h, w, n) \
     ROW("loss segm " what, op_loss_segm, FP32, EXACT, classes, h, w, n)
+/* The mask term on the match's scenes: k, proto h, w, the form (BCE_OFF, BCE_STABLE, DICE),
+ * every positive (1) or masks_to_train's sample (0), masks_to_train, the prototypes' range. */
+#define LOSS_MASK(what, layout, n, ties, k, h, w, kind, all, masks, amp) \
+    ROW("loss mask " what, op_loss_mask, FP32, EXACT, layout, n, 0, ties, k, h, w, kind, all, \
+        masks, amp)
+#define BCE_OFF YL_MASK_LOSS_BCE_OFFICIAL
+#define BCE_STABLE YL_MASK_LOSS_BCE_STABLE
+#define DICE YL_MASK_LOSS_DICE
 
 const op_case op_cases[] = {
     AXIS(1, 1), AXIS(1, 7), AXIS(7, 1), AXIS(5, 5), AXIS(3, 550), AXIS(550, 3), AXIS(480, 550),
@@ -312,6 +320,14 @@ const op_case op_cases[] = {
     LOSS_SEGM("one class 1x1", 1, 1, 1, 1), LOSS_SEGM("no objects", 4, 5, 5, 0),
     LOSS_SEGM("8 classes 9x7, 3 objects", 8, 9, 7, 3),
     LOSS_SEGM("YOLACT-550's 80 classes on 69x69, 12 objects", 80, 69, 69, 12),
+    LOSS_MASK("no objects", 0, 0, 0, 4, 9, 7, BCE_OFF, 0, 100, 1),
+    LOSS_MASK("official BCE, saturated logits, 8 of the positives", 0, 5, 0, 32, 16, 16,
+              BCE_OFF, 0, 8, 6),
+    LOSS_MASK("stable BCE, every positive, k 3, 9x13", 0, 4, 1, 3, 9, 13, BCE_STABLE, 1, 0, 1),
+    LOSS_MASK("Dice, 7 of the positives, 11x11", 0, 6, 0, 8, 11, 11, DICE, 0, 7, 1),
+    LOSS_MASK("masks_to_train 0", 0, 3, 0, 4, 8, 8, BCE_OFF, 0, 0, 1),
+    LOSS_MASK("YOLACT-550: 138x138x32, 64 of the positives", 1, 30, 1, 32, 138, 138, BCE_OFF, 0,
+              64, 1),
 
     DCN(0, "stride 1, offsets to 3 px"), DCN(1, "stride 2, far outside"),
     DCN(2, "dilation 2, padding 2"), DCN(3, "integer offsets"), DCN(4, "several GEMM tiles"),

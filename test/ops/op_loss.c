@@ -14,6 +14,8 @@
 #include "ops/priors.h"
 #include "train/box_loss.h"
 #include "train/class_loss.h"
+#include "train/gt_masks.h"
+#include "train/mask_loss.h"
 #include "train/match.h"
 #include "train/segm_loss.h"
 #include "yl_loss_kernels.h"
@@ -316,3 +318,71 @@ static void loss_segm_run(const op_case *c, op_run *r)
               mag, grad_check(r, 2 * FLT_EPSILON));
 }
 const op_family op_loss_segm = {"loss segm", loss_segm_run};
+
+/* ---- mask: dims layout, objects, crowds, ties, k, proto h, proto w, kind, all, masks_to_train,
+ * amplitude ------------------------------------------------------------------------------- */
+/* Prototypes in [0, amplitude) (a quarter of them 0, as after the ReLU), coefficients in
+ * [-1, 1): at amplitude 2 and k 32 some logits pass 16.6, where the official BCE's sigmoid
+ * rounds to 1 (a pixel of 100, no gradient). The ground truth's masks downsampled by the
+ * CPU. Outputs: the sampling's state after (exact), the gradients (zero at the start; bit
+ * for bit where expf, logf and log1pf are the C library's, else an NMSE of 1e-10: the
+ * official BCE's saturation is a step, so on a GPU a logit within an ulp of it may flip
+ * a pixel), M within sum_tol of its sum|terms| (every term >= 0). */
+static void loss_mask_run(const op_case *c, op_run *r)
+{
+    scene s;
+    make_scene(c, r, &s);
+    const int K = c->dims[4], h = c->dims[5], w = c->dims[6];
+    yl_loss_config cfg = YL_LOSS_CONFIG_YOLACT(c->dims[9]);
+    cfg.mask_loss = (yl_mask_loss_kind)c->dims[7];
+    cfg.mask_sampling = c->dims[8] ? YL_MASK_SAMPLE_ALL : YL_MASK_SAMPLE_RANDOM;
+    int *conf, *idx;
+    cpu_match(r, &cfg, &s, &conf, &idx);
+    const size_t hw = (size_t)h * w, np = hw * K, nc = (size_t)s.P * K;
+    uint8_t *masks = op_host(r, (size_t)s.n * hw + 1);
+    ck_assert_status(yl_gt_masks_downsample(s.gt.masks, s.n, s.gt.mask_h, s.gt.mask_w, h, w,
+                                            masks), YOLACT_OK);
+    float *proto = op_rand_floats(r, np, -0.25f * c->dims[10], (float)c->dims[10]);
+    for (size_t i = 0; i < np; i++)
+        proto[i] = proto[i] > 0 ? proto[i] : 0;
+    float *coeff = op_rand_floats(r, nc, -1.0f, 1.0f);
+    float *gc = op_host(r, nc * sizeof *gc + 1), *gp = op_host(r, np * sizeof *gp + 1);
+    memset(gc, 0, nc * sizeof *gc);
+    memset(gp, 0, np * sizeof *gp);
+    const int pos = positives(&s, conf);
+    const float scale = (float)(1.0 / (pos > 0 ? pos : 1));
+    uint64_t seed = *op_rng(r), state = seed;
+    const yl_mask_loss_image in = {proto, coeff, conf, idx, &s.gt, masks, s.P, K, h, w};
+    double want;
+    ck_assert_status(yl_mask_loss(&cfg, &in, &state, scale, gc, gp, &want), YOLACT_OK);
+
+    float *zeros = op_host(r, (nc > np ? nc : np) * sizeof(float) + 1);
+    memset(zeros, 0, (nc > np ? nc : np) * sizeof(float));
+    float *d_gc = op_to_dev(r, zeros, nc * sizeof(float));
+    float *d_gp = op_to_dev(r, zeros, np * sizeof(float));
+    uint64_t *d_rng = op_to_dev(r, &seed, sizeof seed);
+    double *d_loss = op_dev(r, sizeof(double));
+    const yl_mask_loss_image d_in = {
+        op_to_dev(r, proto, np * sizeof *proto), op_to_dev(r, coeff, nc * sizeof *coeff),
+        op_to_dev(r, conf, (size_t)s.P * sizeof(int)), op_to_dev(r, idx, (size_t)s.P * sizeof(int)),
+        &s.d_gt, op_to_dev(r, masks, (size_t)s.n * hw), s.P, K, h, w};
+    ck_assert_status(yl_mask_loss_cuda(&cfg, &d_in, d_rng, scale, d_gc, d_gp, d_loss,
+                                       op_dev(r, yl_mask_loss_cuda_workspace_bytes(s.P)), NULL),
+                     YOLACT_OK);
+    const int sampled = cfg.mask_sampling == YL_MASK_SAMPLE_RANDOM && pos > cfg.masks_to_train;
+    const int used = sampled ? cfg.masks_to_train : pos;
+    /* a row of masks_to_train > 0 is there to draw a sample */
+    ck_assert_msg(cfg.mask_sampling == YL_MASK_SAMPLE_ALL || cfg.masks_to_train <= 0 ||
+                  c->dims[1] == 0 || sampled, "op %s: %d positives, no sample of %d drawn",
+                  c->name, pos, cfg.masks_to_train);
+    sum_matches(r, c, "M", d_loss, want, want, (size_t)used * hw);
+    op_output(r, "masks_to_train's state", OP_I32, 2, op_from_dev(r, d_rng, sizeof seed),
+              op_host_copy(r, &state, sizeof state), NULL, &op_exact);
+    op_check *k = op_host(r, sizeof *k);
+    *k = (op_check){.kind = OP_NMSE, .tol = 1e-10, .exact_with_libc_math = 1};
+    op_output(r, "grad coeff", OP_F32, nc, op_from_dev(r, d_gc, nc * sizeof(float)), gc, NULL,
+              k);
+    op_output(r, "grad proto", OP_F32, np, op_from_dev(r, d_gp, np * sizeof(float)), gp, NULL,
+              k);
+}
+const op_family op_loss_mask = {"loss mask", loss_mask_run};
