@@ -80,7 +80,7 @@ endif
 
 # CORE_OBJS: everything but the CUDA backend, which mk/cuda.mk adds to LIB_OBJS (the real
 # one, or lib/cuda/none.c) and, emulated, to the test runner.
-CUDA_BACKEND_HOST := backend masks plan rescore run train_pass upload weights
+CUDA_BACKEND_HOST := backend masks plan rescore run train_loss train_pass upload weights
 CUDA_BACKEND_SRCS := $(CUDA_BACKEND_HOST:%=lib/cuda/%.c) lib/cuda/none.c \
                      $(wildcard lib/cuda/dnn_*.c)
 LIB_SRCS := $(sort $(filter-out $(CUDA_BACKEND_SRCS),$(wildcard lib/*.c lib/*/*.c)))

@@ -124,6 +124,42 @@ extern "C" yolact_status yl_loss_max_cuda(const float *x, size_t n, float *max,
     return YOLACT_OK;
 }
 
+/* ---- the positives ---------------------------------------------------------------------- */
+static __global__ void __launch_bounds__(LOSS_THREADS)
+count_kernel(const int *conf, size_t n, int *partials)
+{
+    __shared__ int shared[LOSS_THREADS];
+    int count = 0;
+    LOSS_STRIDE(i, n)
+        count += conf[i] > 0;
+    int total;
+    loss_block_scan(count, shared, &total);
+    if (threadIdx.x == 0)
+        partials[blockIdx.x] = total;
+}
+
+static __global__ void count_finish_kernel(const int *partials, int *out)
+{
+    int total = 0;
+    for (int b = 0; b < YL_LOSS_BLOCKS; b++)
+        total += partials[b];
+    *out = total;
+}
+
+extern "C" yolact_status yl_loss_count_positives_cuda(const int *conf, size_t n, int *count,
+                                                      void *workspace, cudaStream_t stream)
+{
+    if (!count || !workspace || (n && !conf))
+        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "yl_loss_count_positives_cuda: %zu targets "
+                       "at %p, count %p workspace %p", n, (const void *)conf, (void *)count,
+                       workspace);
+    int *partials = static_cast<int *>(workspace);
+    YL_CHECK(cuda, YL_LAUNCH(count_kernel, YL_LOSS_BLOCKS, LOSS_THREADS, 0, stream, conf, n,
+                             partials));
+    YL_CHECK(cuda, YL_LAUNCH(count_finish_kernel, 1, 1, 0, stream, partials, count));
+    return YOLACT_OK;
+}
+
 /* ---- class ------------------------------------------------------------------------------ */
 /* The class term's workspace: the partials, each prior's ranking key and whether it is
  * taken. */

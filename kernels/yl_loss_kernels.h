@@ -55,6 +55,11 @@ yolact_status yl_box_loss_cuda(const float *loc, const float *priors, int num_pr
 yolact_status yl_loss_max_cuda(const float *x, size_t n, float *max, void *workspace,
                                struct CUstream_st *stream);
 
+/* The positives (conf > 0) among n match targets (a batch's) into *count (device): the
+ * divisor of B, C and M. workspace: YL_LOSS_WORKSPACE_BYTES. */
+yolact_status yl_loss_count_positives_cuda(const int *conf, size_t n, int *count,
+                                           void *workspace, struct CUstream_st *stream);
+
 /* yl_class_loss with the shift in device memory (yl_loss_max_cuda's): the ranking losses in
  * float as the CPU's (bit for bit where expf and logf are the C library's), the hard
  * negatives the CPU's selection exactly for the same ranking losses (the num_neg-th key

@@ -9,6 +9,7 @@
 #include "yl_cuda_test.h"
 #include "yl_grad_kernels.h"
 #include "yl_kernels.h"
+#include "yl_loss_kernels.h"
 
 START_TEST(test_post_arguments)
 {
@@ -172,6 +173,56 @@ START_TEST(test_grad_arguments)
 }
 END_TEST
 
+/* The loss kernels (yl_loss_kernels.h): NULL arrays, negative sizes, a missing workspace,
+ * an unknown mask form, one gradient of the mask term's two. */
+START_TEST(test_loss_arguments)
+{
+    float *f = (float *)8;
+    int *i = (int *)8;
+    double *d = (double *)8;
+    void *w = (void *)8;
+    float box[4] = {0.1f, 0.1f, 0.5f, 0.5f};
+    int label = 0;
+    const yl_loss_config cfg = YL_LOSS_CONFIG_YOLACT(100);
+    yl_gt gt = {1, 0, box, &label, NULL, 4, 4}, no_boxes = {1, 0, NULL, &label, NULL, 4, 4};
+    ck_assert_status(yl_match_cuda(NULL, f, 4, &gt, i, i, w, NULL), YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_status(yl_match_cuda(&cfg, f, 4, &no_boxes, i, i, w, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_status(yl_match_cuda(&cfg, f, 4, &gt, i, i, NULL, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_status(yl_match_cuda(&cfg, f, -1, &gt, i, i, w, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_status(yl_box_loss_cuda(f, f, 4, i, NULL, &gt, 1.0f, f, d, w, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_status(yl_box_loss_cuda(f, f, 4, i, i, &gt, 1.0f, f, NULL, w, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_status(yl_loss_max_cuda(NULL, 4, f, w, NULL), YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_status(yl_loss_count_positives_cuda(i, 4, i, NULL, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_status(yl_class_loss_cuda(f, i, 4, 0, 3, f, 1.0f, f, d, w, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_status(yl_class_loss_cuda(f, i, 4, 5, 3, NULL, 1.0f, f, d, w, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_status(yl_segm_loss_cuda(f, 3, 4, 4, &gt, NULL, 1.0f, f, d, w, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_status(yl_segm_loss_cuda(f, -1, 4, 4, &gt, (uint8_t *)8, 1.0f, f, d, w, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+    uint64_t *rng = (uint64_t *)8;
+    yl_mask_loss_image in = {f, f, i, i, &gt, (uint8_t *)8, 4, 2, 3, 3};
+    ck_assert_status(yl_mask_loss_cuda(&cfg, &in, rng, 1.0f, f, NULL, d, w, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_status(yl_mask_loss_cuda(&cfg, &in, NULL, 1.0f, f, f, d, w, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+    yl_loss_config odd = cfg;
+    odd.mask_loss = (yl_mask_loss_kind)7;
+    ck_assert_status(yl_mask_loss_cuda(&odd, &in, rng, 1.0f, f, f, d, w, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+    in.gt_masks = NULL;
+    ck_assert_status(yl_mask_loss_cuda(&cfg, &in, rng, 1.0f, f, f, d, w, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+}
+END_TEST
+
 START_TEST(test_dense_arguments)
 {
     ck_assert_status(yl_maxpool2d_cuda(NULL, 0, 0, 0, 3, 2, 1, NULL, 0, 0, NULL), YOLACT_OK);
@@ -270,6 +321,7 @@ Suite *kernels_suite(void)
     tcase_add_test(tc, test_post_arguments);
     tcase_add_test(tc, test_dense_arguments);
     tcase_add_test(tc, test_grad_arguments);
+    tcase_add_test(tc, test_loss_arguments);
     tcase_add_test(tc, test_conv_arguments);
     tcase_add_test(tc, test_dcn_arguments);
     suite_add_tcase(s, tc);

@@ -6,9 +6,10 @@
  * other op and its backward as our kernels (kernels/yl_kernels.h, yl_grad_kernels.h). The
  * images are uploaded and preprocessed on the device as inference's are.
  *
- * Not on the GPU yet: the loss. MultiBoxLoss (train/multibox_loss.h) runs on the host on a
- * download of the head's outputs, the prototypes and the segmentation maps, and its
- * gradients are uploaded: a few MB an image each way. Deformable convolutions are refused.
+ * The loss runs on the device too (cuda/train_loss.h: MultiBoxLoss through the loss kernels
+ * on the outputs where the forward left them, the gradients written where the backward
+ * reads them); only the ground truth goes up, the positives' count and the terms' sums
+ * come back. Deformable convolutions are refused.
  *
  * BatchNorm frozen is folded into the model's parameters; trainable, each layer
  * (yl_model_batchnorms) runs after its convolution as the CPU's does (lib/cpu/
@@ -23,6 +24,7 @@
 #include <string.h>
 
 #include "cuda/session.h" /* image_block_bytes */
+#include "cuda/train_loss.h"
 #include "cuda/upload.h"
 #include "yl_grad_kernels.h"
 #include "yl_kernels.h"
@@ -50,7 +52,8 @@ struct yl_train_pass {
     float *scratch;                     /* the largest buffer's batch: backwards that write */
     size_t per_image[NUM_OUTPUTS];      /* floats of each loss array, one image */
     float *outputs, *output_grads;      /* device: the batch's loss arrays, array by array */
-    float *host_outputs, *host_grads;   /* host copies of both */
+    float *priors;                      /* device: m->priors */
+    yl_cuda_loss *loss;
     unsigned char *image;               /* device: one image's 8-bit upload */
     size_t image_bytes;
     yl_trainable *trainables;
@@ -121,10 +124,8 @@ static void release_batch(yl_train_pass *p)
     free_device(p->scratch);
     free_device(p->outputs);
     free_device(p->output_grads);
-    free(p->host_outputs);
-    free(p->host_grads);
     p->dnn_workspace = NULL;
-    p->scratch = p->outputs = p->output_grads = p->host_outputs = p->host_grads = NULL;
+    p->scratch = p->outputs = p->output_grads = NULL;
     p->batch = 0;
 }
 
@@ -145,6 +146,8 @@ static void destroy(yl_train_pass *p)
     free_device(p->segm_grads);
     free_device(p->image);
     free_device(p->bn_block);
+    free_device(p->priors);
+    yl_cuda_loss_destroy(p->loss);
     yl_dnn_destroy(p->dnn);
     if (p->stream)
         cudaStreamDestroy(p->stream);
@@ -212,10 +215,6 @@ static yolact_status reserve(yl_train_pass *p, int batch)
     YL_TRY(yl_cuda_alloc(&p->outputs, all * sizeof(float), "the loss's inputs"));
     YL_TRY(yl_cuda_alloc(&p->output_grads, all * sizeof(float), "the loss's gradients"));
     YL_CHECK(cuda, cudaMemsetAsync(p->outputs, 0, all * sizeof(float), p->stream));
-    p->host_outputs = malloc(all * sizeof(float));
-    p->host_grads = malloc(all * sizeof(float));
-    if (!p->host_outputs || !p->host_grads)
-        return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory for a batch of %d", batch);
     p->batch = batch;
     return YOLACT_OK;
 }
@@ -256,6 +255,10 @@ static yolact_status create_on_device(yl_train_pass *p)
     if (p->num_bn)
         YL_TRY(yl_cuda_alloc(&p->bn_block, p->bn_at[p->num_bn] * sizeof(float),
                              "trainable BatchNorm"));
+    YL_TRY(yl_cuda_alloc(&p->priors, (size_t)m->num_priors * 4 * sizeof(float), "the priors"));
+    YL_TRY(yl_cuda_upload(p->priors, m->priors, (size_t)m->num_priors * 4 * sizeof(float),
+                          p->stream, "the priors"));
+    YL_TRY(yl_cuda_loss_create(&p->loss));
     return upload_params(p);
 }
 
@@ -474,8 +477,8 @@ static yolact_status upload_batchnorms(yl_train_pass *p)
     return YOLACT_OK;
 }
 
-/* The batch through the network and semantic_seg_conv, then the loss's inputs downloaded
- * (and with update_running, the running statistics into the state dict). */
+/* The batch through the network and semantic_seg_conv into the loss's inputs (and with
+ * update_running, the running statistics downloaded into the state dict). */
 static yolact_status forward(yl_train_pass *p, const yolact_image *images, int update_running)
 {
     const yolact_model *m = p->model;
@@ -491,11 +494,6 @@ static yolact_status forward(yl_train_pass *p, const yolact_image *images, int u
                           "semantic_seg_conv's bias"));
     YL_TRY(convolve(p, m->num_ops, p->act[p->p3], p->segm_params,
                     p->segm_params + p->segm_weights, NULL, array_of(p, p->outputs, SEGM)));
-    size_t all = 0;
-    for (int k = 0; k < NUM_OUTPUTS; k++)
-        all += p->per_image[k] * p->batch;
-    YL_CHECK(cuda, cudaMemcpyAsync(p->host_outputs, p->outputs, all * sizeof(float),
-                                  cudaMemcpyDeviceToHost, p->stream));
     for (int l = 0; update_running && l < p->num_bn; l++) {
         const size_t bytes = p->bn[l].channels * sizeof(float);
         YL_CHECK(cuda, cudaMemcpyAsync(p->bn[l].running_mean, bn_array(p, l, BN_RUNNING_MEAN),
@@ -581,15 +579,10 @@ static yolact_status backward_op(yl_train_pass *p, int i)
     return YOLACT_OK;
 }
 
-/* From the loss's gradients (uploaded) to every parameter's, then downloaded. */
+/* From the loss's gradients (in output_grads) to every parameter's, then downloaded. */
 static yolact_status backward(yl_train_pass *p)
 {
     const yolact_model *m = p->model;
-    size_t all = 0;
-    for (int k = 0; k < NUM_OUTPUTS; k++)
-        all += p->per_image[k] * p->batch;
-    YL_TRY(yl_cuda_upload(p->output_grads, p->host_grads, all * sizeof(float), p->stream,
-                          "the loss's gradients"));
     for (int b = 0; b < m->num_buffers; b++)
         YL_CHECK(cuda, cudaMemsetAsync(p->grad[b], 0,
                                       buffer_floats(m, b) * p->batch * sizeof(float),
@@ -631,8 +624,8 @@ static yolact_status run_on_device(yl_train_pass *p, const yl_loss_config *cfg,
     yl_loss_grads grads[YOLACT_MAX_BATCH_SIZE];
     float *out_at[NUM_OUTPUTS], *grad_at[NUM_OUTPUTS];
     for (int k = 0; k < NUM_OUTPUTS; k++) {
-        out_at[k] = array_of(p, p->host_outputs, k);
-        grad_at[k] = array_of(p, p->host_grads, k);
+        out_at[k] = array_of(p, p->outputs, k);
+        grad_at[k] = array_of(p, p->output_grads, k);
     }
     for (int b = 0; b < count; b++) {
         const size_t *n = p->per_image;
@@ -645,11 +638,11 @@ static yolact_status run_on_device(yl_train_pass *p, const yl_loss_config *cfg,
                                    grad_at[PROTO] + b * n[PROTO], grad_at[SEGM] + b * n[SEGM]};
     }
     const yl_buffer_desc *d = &m->buffers[p->p3];
-    const yl_loss_dims dims = {m->priors,         m->num_priors, m->num_classes,
+    const yl_loss_dims dims = {p->priors,         m->num_priors, m->num_classes,
                                m->num_prototypes, m->proto_h,    m->proto_w,
                                d->height,         d->width};
-    YL_TRY(yl_multibox_loss(cfg, &dims, count, outputs, gt, losses,
-                            backward_too ? grads : NULL));
+    YL_TRY(yl_cuda_multibox_loss(p->loss, cfg, &dims, count, outputs, gt, losses,
+                                 backward_too ? grads : NULL, p->stream));
     return backward_too ? backward(p) : YOLACT_OK;
 }
 

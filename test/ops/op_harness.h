@@ -75,6 +75,7 @@ extern const op_family op_bilinear_axis, op_preprocess, op_masks_assemble,
     op_mask_resize_threshold, op_fast_nms, op_detect, op_keep_scores_above, op_maxpool2d,
     op_resize_bilinear, op_add, op_leaky_relu, op_add_activate, op_head_output,
     op_proto_output, op_conv2d, op_dcn2d, op_mask_rescore, op_conv_algo, op_loss_match,
-    op_loss_box, op_loss_class, op_loss_segm, op_loss_mask;
+    op_loss_box, op_loss_class, op_loss_segm, op_loss_mask,
+    op_loss_multibox;
 
 #endif

@@ -10,10 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cuda/train_loss.h"
 #include "ops/op_harness.h"
 #include "ops/priors.h"
 #include "train/box_loss.h"
 #include "train/class_loss.h"
+#include "train/multibox_loss.h"
 #include "train/gt_masks.h"
 #include "train/mask_loss.h"
 #include "train/match.h"
@@ -113,6 +115,15 @@ static void cpu_match(op_run *r, const yl_loss_config *cfg, const scene *s, int 
     ck_assert_msg(s->n == 0 || pos > 0, "the scene's match has no positive for %d objects", s->n);
 }
 
+/* The scene's positives. */
+static int positives(const scene *s, const int *conf)
+{
+    int n = 0;
+    for (int p = 0; p < s->P; p++)
+        n += conf[p] > 0;
+    return n;
+}
+
 /* ---- match: dims layout, objects, crowds, ties -------------------------------------------- */
 static void loss_match_run(const op_case *c, op_run *r)
 {
@@ -129,6 +140,14 @@ static void loss_match_run(const op_case *c, op_run *r)
               conf, NULL, &op_exact);
     op_output(r, "idx", OP_I32, (size_t)s.P, op_from_dev(r, d_idx, (size_t)s.P * sizeof(int)),
               idx, NULL, &op_exact);
+    /* the positives, as the batch's loss counts them */
+    int *d_count = op_dev(r, sizeof(int)), *want = op_host(r, sizeof(int));
+    *want = positives(&s, conf);
+    ck_assert_status(yl_loss_count_positives_cuda(d_conf, (size_t)s.P, d_count,
+                                                  op_dev(r, YL_LOSS_WORKSPACE_BYTES), NULL),
+                     YOLACT_OK);
+    op_output(r, "positives", OP_I32, 1, op_from_dev(r, d_count, sizeof(int)), want, NULL,
+              &op_exact);
 }
 const op_family op_loss_match = {"loss match", loss_match_run};
 
@@ -164,15 +183,6 @@ static const op_check *grad_check(op_run *r, double tol)
     op_check *k = op_host(r, sizeof *k);
     *k = (op_check){.kind = OP_SUM, .tol = tol, .atol = 0, .exact_with_libc_math = 1};
     return k;
-}
-
-/* The scene's positives. */
-static int positives(const scene *s, const int *conf)
-{
-    int n = 0;
-    for (int p = 0; p < s->P; p++)
-        n += conf[p] > 0;
-    return n;
 }
 
 /* ---- box: dims as match --------------------------------------------------------------------- */
@@ -386,3 +396,95 @@ static void loss_mask_run(const op_case *c, op_run *r)
               k);
 }
 const op_family op_loss_mask = {"loss mask", loss_mask_run};
+
+/* ---- the whole loss: dims layout, objects, crowds, ties, batch, k, proto side, segm side,
+ * masks_to_train ----------------------------------------------------------------------------- */
+/* yl_cuda_multibox_loss (lib/cuda/train_loss.h, the CUDA training pass's) against
+ * yl_multibox_loss on a batch of scenes (image b: objects + b, its own draw) with random
+ * outputs of 9 classes: the positives exact, the five terms within sum_tol of each term
+ * (every term's parts >= 0), every gradient bit for bit where the transcendentals are the C
+ * library's (else an NMSE of 1e-10, as the terms'). */
+static void loss_multibox_run(const op_case *c, op_run *r)
+{
+    const int batch = c->dims[4], K = c->dims[5], ph = c->dims[6], sh = c->dims[7], C = 9;
+    yl_loss_config cfg = YL_LOSS_CONFIG_YOLACT(c->dims[8]);
+    cfg.seed = 12345;
+    scene s[YOLACT_MAX_BATCH_SIZE];
+    yl_loss_outputs out[YOLACT_MAX_BATCH_SIZE], d_out[YOLACT_MAX_BATCH_SIZE];
+    yl_loss_grads g[YOLACT_MAX_BATCH_SIZE], d_g[YOLACT_MAX_BATCH_SIZE];
+    yl_gt gt[YOLACT_MAX_BATCH_SIZE];
+    op_case one = *c;
+    size_t n[5] = {0};
+    for (int b = 0; b < batch; b++) {
+        one.dims[1] = c->dims[1] + b;
+        make_scene(&one, r, &s[b]);
+        gt[b] = s[b].gt;
+        const int P = s[b].P;
+        const size_t sizes[5] = {(size_t)P * 4, (size_t)P * C, (size_t)P * K,
+                                 (size_t)ph * ph * K, (size_t)(C - 1) * sh * sh};
+        memcpy(n, sizes, sizeof n);
+        float *o[5], *d[5], *gh[5], *gd[5];
+        for (int k = 0; k < 5; k++) {
+            const float lo = k == 3 ? -0.3f : k == 2 ? -1.0f : -3.0f, hi = k == 3 ? 1.5f : k == 2 ? 1.0f : 3.0f;
+            o[k] = op_rand_floats(r, n[k] + 1, lo, hi);
+            if (k == 3)
+                for (size_t i = 0; i < n[k]; i++)
+                    o[k][i] = o[k][i] > 0 ? o[k][i] : 0;
+            d[k] = op_to_dev(r, o[k], n[k] * sizeof(float) + 4);
+            gh[k] = op_rand_floats(r, n[k] + 1, -1, 1);    /* overwritten by both */
+            gd[k] = op_to_dev(r, gh[k], n[k] * sizeof(float) + 4);
+        }
+        out[b] = (yl_loss_outputs){o[0], o[1], o[2], o[3], sh ? o[4] : NULL};
+        d_out[b] = (yl_loss_outputs){d[0], d[1], d[2], d[3], sh ? d[4] : NULL};
+        g[b] = (yl_loss_grads){gh[0], gh[1], gh[2], gh[3], gh[4]};
+        d_g[b] = (yl_loss_grads){gd[0], gd[1], gd[2], gd[3], gd[4]};
+    }
+    const yl_loss_dims dims = {s[0].priors, s[0].P, C, K, ph, ph, sh, sh};
+    yl_losses want, got;
+    ck_assert_status(yl_multibox_loss(&cfg, &dims, batch, out, gt, &want, g), YOLACT_OK);
+    yl_loss_dims d_dims = dims;
+    d_dims.priors = s[0].d_priors;
+    yl_cuda_loss *l;
+    ck_assert_status(yl_cuda_loss_create(&l), YOLACT_OK);
+    const yolact_status st = yl_cuda_multibox_loss(l, &cfg, &d_dims, batch, d_out, gt, &got,
+                                                   d_g, NULL);
+    yl_cuda_loss_destroy(l);
+    ck_assert_status(st, YOLACT_OK);
+    ck_assert_int_eq(got.num_positives, want.num_positives);
+    ck_assert_msg(want.num_positives > 0, "op %s: no positives", c->name);
+    const double terms[5][2] = {{got.B, want.B}, {got.C, want.C}, {got.M, want.M},
+                                {got.S, want.S}, {got.total, want.total}};
+    const size_t counts[5] = {(size_t)batch * s[0].P * 4, (size_t)batch * s[0].P,
+                              (size_t)batch * ph * ph * 100, (size_t)batch * n[4], 0};
+    static const char *names[5] = {"B", "C", "M", "S", "total"};
+    for (int k = 0; k < 5; k++) {
+        const double tol = sum_tol(k < 4 ? counts[k] : counts[0] + counts[1] + counts[2] +
+                                                            counts[3]);
+        /* without S (segm side 0) the CPU's S is 0 * (1 / 0): NaN, and so the total */
+        const int both_nan = isnan(terms[k][0]) && isnan(terms[k][1]);
+        ck_assert_msg(both_nan || fabs(terms[k][0] - terms[k][1]) <= tol * fabs(terms[k][1]),
+                      "op %s: %s %.17g, want %.17g (bound %.3g relative)", c->name, names[k],
+                      terms[k][0], terms[k][1], tol);
+        if (getenv("YL_LOSS_TOL_REPORT"))
+            printf("op %s: %s relative error %.3g\n", c->name, names[k],
+                   terms[k][1] ? fabs(terms[k][0] - terms[k][1]) / fabs(terms[k][1]) : 0.0);
+    }
+    op_check *k = op_host(r, sizeof *k);
+    *k = (op_check){.kind = OP_NMSE, .tol = 1e-10, .exact_with_libc_math = 1};
+    /* the batch's gradients, array by array, image after image */
+    static const char *arrays[5] = {"grad loc", "grad conf", "grad coeff", "grad proto",
+                                    "grad segm"};
+    for (int a = 0; a < (sh ? 5 : 4); a++) {
+        float *all_got = op_host(r, n[a] * batch * sizeof(float) + 4);
+        float *all_want = op_host(r, n[a] * batch * sizeof(float) + 4);
+        for (int b = 0; b < batch; b++) {
+            float *const gw[5] = {g[b].loc, g[b].conf, g[b].coeff, g[b].proto, g[b].segm};
+            float *const gg[5] = {d_g[b].loc, d_g[b].conf, d_g[b].coeff, d_g[b].proto,
+                                  d_g[b].segm};
+            memcpy(all_want + n[a] * b, gw[a], n[a] * sizeof(float));
+            from_dev(all_got + n[a] * b, gg[a], n[a] * sizeof(float));
+        }
+        op_output(r, arrays[a], OP_F32, n[a] * batch, all_got, all_want, NULL, k);
+    }
+}
+const op_family op_loss_multibox = {"loss multibox", loss_multibox_run};
