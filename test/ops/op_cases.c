@@ -193,10 +193,11 @@
     ROW("loss mask " what, op_loss_mask, FP32, EXACT, layout, n, 0, ties, k, h, w, kind, all, \
         masks, amp)
 /* The whole loss (lib/cuda/train_loss.c) on a batch: layout, objects (image b: + b), crowds,
- * ties, batch, k, the prototypes' side, the segmentation map's (0: no S), masks_to_train. */
-#define LOSS_MULTIBOX(what, layout, n, crowds, batch, k, ph, sh, masks) \
+ * ties, batch, k, the prototypes' side, the segmentation map's (0: no S), masks_to_train,
+ * no gradients (the losses alone). */
+#define LOSS_MULTIBOX(what, layout, n, crowds, batch, k, ph, sh, masks, no_grads) \
     ROW("loss multibox " what, op_loss_multibox, FP32, EXACT, layout, n, crowds, 0, batch, k, \
-        ph, sh, masks)
+        ph, sh, masks, no_grads)
 #define BCE_OFF YL_MASK_LOSS_BCE_OFFICIAL
 #define BCE_STABLE YL_MASK_LOSS_BCE_STABLE
 #define DICE YL_MASK_LOSS_DICE
@@ -331,8 +332,9 @@ const op_case op_cases[] = {
     LOSS_MASK("stable BCE, every positive, k 3, 9x13", 0, 4, 1, 3, 9, 13, BCE_STABLE, 1, 0, 1),
     LOSS_MASK("Dice, 7 of the positives, 11x11", 0, 6, 0, 8, 11, 11, DICE, 0, 7, 1),
     LOSS_MASK("masks_to_train 0", 0, 3, 0, 4, 8, 8, BCE_OFF, 0, 0, 1),
-    LOSS_MULTIBOX("one image, no S", 0, 3, 0, 1, 4, 9, 0, 100),
-    LOSS_MULTIBOX("3 images, crowds, S, a sample of 5 masks", 0, 2, 1, 3, 8, 12, 6, 5),
+    LOSS_MULTIBOX("one image, no S", 0, 3, 0, 1, 4, 9, 0, 100, 0),
+    LOSS_MULTIBOX("3 images, crowds, S, a sample of 5 masks", 0, 2, 1, 3, 8, 12, 6, 5, 0),
+    LOSS_MULTIBOX("2 images, the losses alone", 0, 4, 1, 2, 8, 10, 5, 100, 1),
     LOSS_MASK("YOLACT-550: 138x138x32, 64 of the positives", 1, 30, 1, 32, 138, 138, BCE_OFF, 0,
               64, 1),
 
