@@ -174,7 +174,8 @@ START_TEST(test_grad_arguments)
 END_TEST
 
 /* The loss kernels (yl_loss_kernels.h): NULL arrays, negative sizes, a missing workspace,
- * an unknown mask form, one gradient of the mask term's two. */
+ * one gradient of the mask term's two. (Not an unknown mask form: a value outside the enum
+ * is undefined in the kernels' C++, and UBSan says so.) */
 START_TEST(test_loss_arguments)
 {
     float *f = (float *)8;
@@ -212,10 +213,6 @@ START_TEST(test_loss_arguments)
     ck_assert_status(yl_mask_loss_cuda(&cfg, &in, rng, 1.0f, f, NULL, d, w, NULL),
                      YOLACT_ERR_INVALID_ARGUMENT);
     ck_assert_status(yl_mask_loss_cuda(&cfg, &in, NULL, 1.0f, f, f, d, w, NULL),
-                     YOLACT_ERR_INVALID_ARGUMENT);
-    yl_loss_config odd = cfg;
-    odd.mask_loss = (yl_mask_loss_kind)7;
-    ck_assert_status(yl_mask_loss_cuda(&odd, &in, rng, 1.0f, f, f, d, w, NULL),
                      YOLACT_ERR_INVALID_ARGUMENT);
     in.gt_masks = NULL;
     ck_assert_status(yl_mask_loss_cuda(&cfg, &in, rng, 1.0f, f, f, d, w, NULL),
