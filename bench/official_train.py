@@ -4,7 +4,8 @@ which we do not ship) on the CPU, phase by phase as yolact-train-bench times lib
 the process's peak memory; bench/train_compare runs it in a process of its own per round.
 
     bench/official_train.py --yolact-dir DIR --config NAME --weights FILE [--batch N]
-                            [--threads N] [--warmup N] [--iters N] [--json OUT.json]
+                            [--device cpu|cuda] [--threads N] [--warmup N] [--iters N]
+                            [--json OUT.json]
 
 --config is an official config name or yolact_tiny (the parity network, bench/official.py);
 --weights a checkpoint of it (bench/official.py --make-random writes a random one).
@@ -18,6 +19,11 @@ generated: the same objects as yolact-train-bench's (three ellipses per image, t
 and labels, masks at the input size); the images are normalised-looking random values.
 bench/official.py's run-time shims are applied (no official file is edited).
 Peak memory: ru_maxrss of this process (the import of torch and the network included).
+--device cuda runs the step on the GPU as train.py does there (the default tensor type
+torch.cuda.FloatTensor, the network, the images and the ground truth on the device) and
+waits for the GPU (torch.cuda.synchronize) at every phase's boundary, so each phase is
+charged its own kernels; the JSON then also has the GPU's name and the peak of
+torch.cuda.max_memory_allocated. Without a usable GPU it says why and exits 2.
 """
 import argparse
 import json
@@ -58,13 +64,21 @@ def main():
     ap.add_argument('--config', required=True)
     ap.add_argument('--weights', required=True)
     ap.add_argument('--batch', type=int, default=2)
+    ap.add_argument('--device', choices=('cpu', 'cuda'), default='cpu')
     ap.add_argument('--threads', type=int, default=1)
     ap.add_argument('--warmup', type=int, default=1)
     ap.add_argument('--iters', type=int, default=3)
     ap.add_argument('--json')
     args = ap.parse_args()
 
-    torch = official.setup(args.yolact_dir, args.threads)
+    gpu = args.device == 'cuda'
+    why = official.cuda_unavailable() if gpu else None
+    if why:
+        print('bench/official_train.py: --device cuda: %s' % why, file=sys.stderr)
+        return 2
+    torch = official.setup(args.yolact_dir, args.threads, args.device)
+    if gpu:
+        torch.set_default_tensor_type('torch.cuda.FloatTensor')  # as train.py's --cuda
     official.set_config(args.config)
     from data.config import cfg
     from layers.modules import MultiBoxLoss
@@ -74,29 +88,41 @@ def main():
     net = Yolact()
     net.load_weights(args.weights)
     net.train()
+    if gpu:
+        net = net.cuda()
     criterion = MultiBoxLoss(num_classes=cfg.num_classes,
                              pos_threshold=cfg.positive_iou_threshold,
                              neg_threshold=cfg.negative_iou_threshold,
                              negpos_ratio=cfg.ohem_negpos_ratio)
     optimizer = torch.optim.SGD(net.parameters(), lr=1e-4, momentum=0.9, weight_decay=5e-4)
     size = cfg.max_size
-    images = torch.randn(args.batch, 3, size, size, generator=torch.Generator().manual_seed(1))
+    images = torch.randn(args.batch, 3, size, size, generator=torch.Generator().manual_seed(1),
+                         device='cpu')
     targets, masks, num_crowds = ground_truth(torch, args.batch, size, cfg.num_classes)
+    if gpu:
+        images = images.cuda()
+        targets = [t.cuda() for t in targets]
+        masks = [m.cuda() for m in masks]
+
+    def now():
+        if gpu:
+            torch.cuda.synchronize()
+        return time.perf_counter()
 
     samples = {p: [] for p in PHASES}
     for i in range(args.warmup + args.iters):
-        t0 = time.perf_counter()
+        t0 = now()
         preds = net(images)
-        t1 = time.perf_counter()
+        t1 = now()
         losses = criterion(net, preds, targets, masks, num_crowds)
         loss = sum(v.mean() for v in losses.values())
-        t2 = time.perf_counter()
+        t2 = now()
         optimizer.zero_grad()
         loss.backward()
-        t3 = time.perf_counter()
+        t3 = now()
         if torch.isfinite(loss).item():
             optimizer.step()
-        t4 = time.perf_counter()
+        t4 = now()
         if i >= args.warmup:
             for p, s in zip(PHASES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t4 - t0)):
                 samples[p].append(s * 1e3)
@@ -104,14 +130,16 @@ def main():
     doc = {'tool': 'bench/official_train.py', 'config': args.config,
            'model': args.weights, 'batch': args.batch, 'threads': args.threads,
            'warmup': args.warmup, 'iters': args.iters, 'torch': torch.__version__,
-           'freeze_bn': True,
+           'freeze_bn': True, 'device': args.device,
+           'gpu': torch.cuda.get_device_name() if gpu else None,
+           'gpu_peak_mib': torch.cuda.max_memory_allocated() / 2**20 if gpu else None,
            'phases_ms': {p: {'median': statistics.median(s), 'samples': s}
                          for p, s in samples.items()},
            'peak_rss_mib': peak,
            'last_losses': dict({k: v.item() for k, v in losses.items()}, total=loss.item())}
-    print('official training step, %s (%s), batch %d (one tensor), %d threads, median of %d:'
-          % (args.weights, args.config, args.batch, args.threads,
-             args.iters))
+    print('official training step, %s (%s), batch %d (one tensor), %s, median of %d:'
+          % (args.weights, args.config, args.batch,
+             doc['gpu'] if gpu else '%d threads' % args.threads, args.iters))
     for p in PHASES:
         print('  %-9s %10.1f ms' % (p, doc['phases_ms'][p]['median']))
     print('  peak RSS  %10.1f MiB' % peak)

@@ -13,6 +13,9 @@
 #               batches 1, 8, 32; our head convolutions against cuDNN
 #   sanitizers  the kernel suites under compute-sanitizer, each run at most 10 s
 #   compare     make gpu-compare: side by side with the official code, when .official is here
+#   train       a training step of yolact_resnet50 (batch 8) on the GPU: the library's trainer
+#               beside the official step (bench/train_compare --device cuda; libyolact alone
+#               without .official or a PyTorch that sees the GPU)
 #   triton      the Triton backend on a KIND_GPU instance (test/triton/gpu_run.sh), when the
 #               server was carried (make triton-gpu-deps) and the machine has python3
 # Every stage's outcome and time go to $OUT/summary.txt, printed last; the bench's JSON files
@@ -29,7 +32,7 @@
 set -uo pipefail
 out=${OUT:-/tmp/gpu-session}
 mkdir -p "$out"
-stages=${GPU_SESSION_STAGES:-build device parity suites bench sanitizers compare triton}
+stages=${GPU_SESSION_STAGES:-build device parity suites bench sanitizers compare train triton}
 deadline=$((SECONDS + ${GPU_SESSION_SECONDS:-530}))
 summary="$out/summary.txt"
 : >"$summary"
@@ -149,6 +152,15 @@ gather_results() {
     } >"$out/results.json"
 }
 
+# A stage's log into the summary instead of a file of its own: a call brings back at most 8
+# files, and summary.txt, results.json and the first six stages' logs are 8.
+fold_log() {
+    if [ -f "$out/$1.log" ]; then
+        { echo "$1.log:"; sed 's/^/    /' "$out/$1.log"; } >>"$summary"
+        rm -f "$out/$1.log"
+    fi
+}
+
 status=0
 stage build 150 make "${make_args[@]}" all "$build/yolact-gpu-tests" "$build/yolact-bench" ||
     fail "the build"
@@ -194,14 +206,16 @@ if [ -f .official/yolact/yolact.py ]; then
 else
     note "compare: not run, no official checkout in .official/yolact (bench/README.md)"
 fi
+stage train 90 python3 bench/train_compare --device cuda --bench "$build/yolact-train-bench" \
+    --yolact-dir "$PWD/.official/yolact" --python python3 --config yolact_resnet50 --batch 8 \
+    --threads "$(nproc)" --warmup 2 --iters 5 \
+    --json "$results/gpu-train-yolact_resnet50.json" || status=1
+gather_results
+fold_log train
 # Last: the Triton backend is the newest and least proven part, so it takes what time is left.
 if [ -f .gpu-deps/triton-server.tar.xz ] && command -v python3 >/dev/null; then
     stage triton 150 test/triton/gpu_run.sh "$build" "${make_args[@]}" || status=1
-    # Its log goes into the summary: a call brings back at most 8 files, and those are 8.
-    if [ -f "$out/triton.log" ]; then
-        { echo "triton.log:"; sed 's/^/    /' "$out/triton.log"; } >>"$summary"
-        rm -f "$out/triton.log"
-    fi
+    fold_log triton
 else
     note "triton: not run, no server carried in .gpu-deps/triton-server.tar.xz (make" \
         "triton-gpu-deps) or no python3"

@@ -1,6 +1,7 @@
 /* The training-step benchmark: yolact-train-bench's JSON (every phase, the peak memory, the
- * losses) on one step of the parity network, its refusals, and bench/train_compare without
- * the official checkout. */
+ * losses) on one step of the parity network, on the CPU and (the library's trainer through
+ * its API) on the emulated GPU, its refusals, and bench/train_compare without the official
+ * checkout. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,6 +12,8 @@
 #include "yl_test.h"
 
 #define TRAIN_BENCH "build/yolact-train-bench"
+/* The same against the emulated CUDA runtime (mk/train_bench.mk). */
+#define TRAIN_BENCH_EMU "build/yolact-train-bench-emu"
 
 /* The number after the last of the NULL-ended keys, each looked for after the one before. */
 static double json_at(const char *doc, ...)
@@ -91,6 +94,7 @@ START_TEST(train_bench_refuses_bad_options)
         {"--iters x", "--iters wants a whole number >= 1, not 'x'"},
         {"--frobnicate 1", "unknown option --frobnicate"},
         {"--batch", "--batch needs a value"},
+        {"--backend tpu", "--backend wants cpu or cuda, not 'tpu'"},
         {"-c no_such_preset", "no preset 'no_such_preset'"},
         {"-m build/no-such.pth", "build/no-such.pth"},
     };
@@ -130,6 +134,38 @@ START_TEST(train_compare_without_the_official_checkout)
 }
 END_TEST
 
+/* --backend cuda through bench/train_compare (no official checkout): the library's trainer
+ * on the emulated GPU, its two phases (the whole step longer than its forward and loss), the
+ * device it ran on, the batch at once. */
+START_TEST(train_compare_times_the_library_trainer_on_the_gpu)
+{
+    if (access("/usr/bin/python3", X_OK) != 0) {
+        printf("SKIP train_compare --device cuda: no /usr/bin/python3\n");
+        return;
+    }
+    const char *json = "build/test-train-compare-cuda.json";
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "bench/train_compare --device cuda --bench " TRAIN_BENCH_EMU
+             " --yolact-dir build/no-official-checkout --model %s --config yolact_resnet50 "
+             "--batch 2 --threads 2 --warmup 0 --iters 1 --quiet --json %s",
+             YL_TEST_PARITY_CHECKPOINT, json);
+    char *doc = run_for_json(cmd, json, "batch 2, the GPU: libyolact vs official PyTorch");
+    ck_assert_msg(strstr(doc, "\"device\": \"cuda\""), "%s", doc);
+    ck_assert_msg(strstr(doc, "\"libyolact_batch\": \"the whole batch at once\""), "%s", doc);
+    const char *ours = strstr(doc, "\"libyolact\": {");
+    ck_assert_ptr_nonnull(ours);
+    const double forward_loss = json_at(ours, "phases_ms", "forward_loss", "median", NULL);
+    const double total = json_at(ours, "phases_ms", "total", "median", NULL);
+    ck_assert_msg(forward_loss > 0 && total > forward_loss, "forward_loss %g ms, total %g ms",
+                  forward_loss, total);
+    ck_assert_msg(strstr(ours, "\"gpu\": \"CUDA emulation"), "no GPU named: %s", ours);
+    const double loss = json_at(ours, "last_losses", "total", NULL);
+    ck_assert_msg(isfinite(loss) && loss > 0, "loss %g", loss);
+    ck_assert_int_gt((int)json_at(ours, "last_losses", "num_positives", NULL), 0);
+    free(doc);
+}
+END_TEST
+
 Suite *train_bench_suite(void)
 {
     Suite *s = suite_create("train_bench");
@@ -143,6 +179,7 @@ Suite *train_bench_suite(void)
     tcase_set_timeout(step, 300);
     tcase_add_test(step, train_bench_times_every_phase);
     tcase_add_test(step, train_compare_without_the_official_checkout);
+    tcase_add_test(step, train_compare_times_the_library_trainer_on_the_gpu);
     suite_add_tcase(s, step);
     return s;
 }

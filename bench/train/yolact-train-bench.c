@@ -7,11 +7,15 @@
  * diverging; momentum 0.9, weight decay 5e-4) on the unfolded weights, then the network's
  * parameters made again from them in place (BatchNorm folded again, the prepared weights
  * transformed again), as the trainer does after every step.
- *   yolact-train-bench [-m W.pth] [-c PRESET] [--batch N] [--threads N] [--warmup N]
- *                      [--iters N] [--json OUT.json]
+ *   yolact-train-bench [-m W.pth] [-c PRESET] [--backend cpu|cuda] [--batch N]
+ *                      [--threads N] [--warmup N] [--iters N] [--json OUT.json]
  * Without -m, a random-weight network of -c (bench/support/random_weights.h). The images
  * and their ground truth (three objects each: box, mask, label) are generated, the same on
- * every run. */
+ * every run. --backend cuda times the library's trainer on the GPU through the public API
+ * instead (library_trainer.h): two phases, the forward with the loss
+ * (yolact_trainer_evaluate) and the whole step (yolact_trainer_step: the whole batch at once
+ * on the device); without -m its network is a fresh one of -c (yolact_trainer_create_fresh),
+ * not the random weights. */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,11 +24,13 @@
 
 #include "../bench_util.h"
 #include "../support/bench_cli.h"
+#include "../support/cuda_facts.h"
 #include "../support/random_weights.h"
 #include "cpu/conv.h"
 #include "cpu/dense_ops.h"
 #include "cpu/training_backward.h"
 #include "cpu/training_forward.h"
+#include "library_trainer.h"
 #include "model/model.h"
 #include "ops/input.h"
 #include "train/multibox_loss.h"
@@ -59,7 +65,9 @@ static void *xmalloc(size_t n)
 typedef struct batch_data {
     yolact_image *images;
     uint8_t **pixels, **masks;   /* per image; masks: OBJECTS_PER_IMAGE (size, size) */
-    yl_gt *gt;
+    yl_gt *gt;                   /* the loss's, prepared */
+    yolact_gt_object *objects;   /* the same objects for the public trainer, per image */
+    yolact_ground_truth *truth;
 } batch_data;
 
 static void make_batch(int batch, int size, int num_classes, batch_data *d)
@@ -68,6 +76,8 @@ static void make_batch(int batch, int size, int num_classes, batch_data *d)
     d->pixels = xmalloc(batch * sizeof *d->pixels);
     d->masks = xmalloc(batch * sizeof *d->masks);
     d->gt = xmalloc(batch * sizeof *d->gt);
+    d->objects = xmalloc((size_t)batch * OBJECTS_PER_IMAGE * sizeof *d->objects);
+    d->truth = xmalloc(batch * sizeof *d->truth);
     for (int b = 0; b < batch; b++) {
         uint8_t *px = d->pixels[b] = xmalloc((size_t)size * size * 3);
         uint8_t *m = d->masks[b] = calloc((size_t)OBJECTS_PER_IMAGE * size * size, 1);
@@ -89,9 +99,13 @@ static void make_batch(int batch, int size, int num_classes, batch_data *d)
                     if (mk[(size_t)y * size + x])
                         px[((size_t)y * size + x) * 3 + k] = 200;
                 }
-            obj[k] = (yl_gt_object){{x1, y1, x1 + w, y1 + h}, (b * 7 + k * 13) % (num_classes - 1),
-                                    0, mk};
+            const int label = (b * 7 + k * 13) % (num_classes - 1);
+            obj[k] = (yl_gt_object){{x1, y1, x1 + w, y1 + h}, label, 0, mk};
+            d->objects[b * OBJECTS_PER_IMAGE + k] =
+                (yolact_gt_object){x1, y1, x1 + w, y1 + h, label, 0, mk};
         }
+        d->truth[b] = (yolact_ground_truth){OBJECTS_PER_IMAGE,
+                                            d->objects + b * OBJECTS_PER_IMAGE, size, size};
         d->images[b] = (yolact_image){px, size, size, (size_t)size * 3, YOLACT_PIXEL_RGB8, 0};
         yolact_status s = yl_gt_prepare(obj, OBJECTS_PER_IMAGE, size, size, num_classes, &d->gt[b]);
         if (s != YOLACT_OK)
@@ -106,7 +120,8 @@ static void free_batch(int batch, batch_data *d)
         free(d->masks[b]);
         yl_gt_free(&d->gt[b]);
     }
-    free(d->images), free(d->pixels), free(d->masks), free(d->gt);
+    free(d->images), free(d->pixels), free(d->masks), free(d->gt), free(d->objects);
+    free(d->truth);
 }
 
 /* The network and its training state for one step; refilled after every update. */
@@ -304,9 +319,20 @@ static double peak_rss_mib(void)
     return u.ru_maxrss / 1024.0;
 }
 
+/* What was timed: the phases (names and each one's iters samples), the backend and its
+ * device (NULL: the CPU), the last losses. */
+typedef struct timing {
+    const char *backend, *device;
+    int num_phases;
+    const char *const *names;
+    double **sec;
+    yl_losses last;
+} timing;
+
+static const char *const library_phase_names[2] = {"forward_loss", "total"};
+
 static void write_json(const char *path, const char *weights, const char *preset, int batch,
-                       int threads, int warmup, int iters, double *const sec[NUM_PHASES],
-                       const yl_losses *l, double peak)
+                       int threads, int warmup, int iters, const timing *tm, double peak)
 {
     FILE *f = fopen(path, "w");
     if (!f) {
@@ -317,26 +343,78 @@ static void write_json(const char *path, const char *weights, const char *preset
     bench_json_string(f, weights ? weights : "random");
     fputs(",\n  \"config\": ", f);
     bench_json_string(f, preset);
-    fprintf(f, ",\n  \"batch\": %d,\n  \"threads\": %d,\n"
-               "  \"warmup\": %d,\n  \"iters\": %d,\n  \"accumulation\": \"images one at a "
-               "time, gradients summed over the batch\",\n  \"phases_ms\": {",
-            batch, threads, warmup, iters);
-    for (int p = 0; p < NUM_PHASES; p++) {
+    fputs(",\n  \"backend\": ", f);
+    bench_json_string(f, tm->backend);
+    fputs(",\n  \"device\": ", f);
+    bench_json_string(f, tm->device);
+    fprintf(f, ",\n  \"batch\": %d,\n  \"threads\": %d,\n  \"warmup\": %d,\n  \"iters\": %d,\n"
+               "  \"accumulation\": ", batch, threads, warmup, iters);
+    bench_json_string(f, tm->device ? "the whole batch at once"
+                                    : "images one at a time, gradients summed over the batch");
+    fputs(",\n  \"phases_ms\": {", f);
+    for (int p = 0; p < tm->num_phases; p++) {
         fprintf(f, "%s\n    \"%s\": {\"median\": %.3f, \"samples\": [", p ? "," : "",
-                phase_names[p], bench_median(sec[p], iters) * 1e3);
+                tm->names[p], bench_median(tm->sec[p], iters) * 1e3);
         for (int i = 0; i < iters; i++)
-            fprintf(f, "%s%.3f", i ? ", " : "", sec[p][i] * 1e3);
+            fprintf(f, "%s%.3f", i ? ", " : "", tm->sec[p][i] * 1e3);
         fputs("]}", f);
     }
+    const yl_losses *l = &tm->last;
     fprintf(f, "\n  },\n  \"peak_rss_mib\": %.1f,\n  \"last_losses\": {\"B\": %.6g, \"C\": "
                "%.6g, \"M\": %.6g, \"S\": %.6g, \"total\": %.6g, \"num_positives\": %d}\n}\n",
             peak, l->B, l->C, l->M, l->S, l->total, l->num_positives);
     fclose(f);
 }
 
+/* The CPU's step by the library's internals, phase by phase. */
+static void time_cpu(const char *weights, const char *preset, int batch, int threads,
+                     int warmup, int iters, timing *tm)
+{
+    trainer_state t;
+    trainer_open(&t, weights, preset, batch, threads);
+    batch_data d;
+    make_batch(batch, t.model->preset.input_size, t.model->num_classes, &d);
+    for (int i = -warmup; i < iters; i++) {
+        double one[NUM_PHASES];
+        step(&t, &d, (uint64_t)(i + warmup), one, &tm->last);
+        for (int p = 0; i >= 0 && p < NUM_PHASES; p++)
+            tm->sec[p][i] = one[p];
+    }
+    free_batch(batch, &d);
+    trainer_close(&t);
+}
+
+/* The library's trainer on the GPU through the public API (library_trainer.h); facts
+ * holds the device's name that tm->device points to. */
+static void time_library_trainer(const char *weights, const char *preset, int batch,
+                                 int threads, int warmup, int iters, yl_cuda_facts *facts,
+                                 timing *tm)
+{
+    yolact_status s = yl_cuda_describe(0, facts);
+    if (s != YOLACT_OK)
+        die("--backend cuda", s);
+    tm->device = facts->gpu_name;
+    const yl_preset *p = yl_preset_find(preset);
+    if (!p) {
+        fprintf(stderr, "yolact-train-bench: no preset '%s'\n", preset);
+        exit(2);
+    }
+    const int num_classes = 81; /* a fresh network's: COCO's, as the presets' checkpoints */
+    batch_data d;
+    make_batch(batch, p->input_size, num_classes, &d);
+    const library_trainer_run run = {weights, preset, num_classes, YOLACT_BACKEND_CUDA,
+                                     threads, batch, warmup, iters};
+    yolact_losses l;
+    s = library_trainer_time(&run, d.images, d.truth, tm->sec[0], tm->sec[1], &l);
+    if (s != YOLACT_OK)
+        die("the library's trainer", s);
+    tm->last = (yl_losses){l.B, l.C, l.M, l.S, l.total, l.num_positives};
+    free_batch(batch, &d);
+}
+
 int main(int argc, char **argv)
 {
-    const char *weights = NULL, *preset = "yolact_resnet50", *json = NULL;
+    const char *weights = NULL, *preset = "yolact_resnet50", *json = NULL, *backend = "cpu";
     int batch = 2, threads = 0, warmup = 1, iters = 3;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -352,6 +430,8 @@ int main(int argc, char **argv)
             preset = v;
         else if (!strcmp(a, "--json"))
             json = v;
+        else if (!strcmp(a, "--backend"))
+            backend = v;
         else if (!strcmp(a, "--batch"))
             batch = bench_int_arg("yolact-train-bench", a, v, 1);
         else if (!strcmp(a, "--threads"))
@@ -365,35 +445,42 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    const int on_gpu = !strcmp(backend, "cuda");
+    if (!on_gpu && strcmp(backend, "cpu")) {
+        fprintf(stderr, "yolact-train-bench: --backend wants cpu or cuda, not '%s'\n", backend);
+        return 2;
+    }
     if (threads == 0)
         threads = omp_get_num_procs();
-    trainer_state t;
-    trainer_open(&t, weights, preset, batch, threads);
-    batch_data d;
-    make_batch(batch, t.model->preset.input_size, t.model->num_classes, &d);
+    timing tm = {.backend = backend,
+                 .num_phases = on_gpu ? 2 : NUM_PHASES,
+                 .names = on_gpu ? library_phase_names : phase_names};
     double *sec[NUM_PHASES];
-    for (int p = 0; p < NUM_PHASES; p++)
+    for (int p = 0; p < tm.num_phases; p++)
         sec[p] = xmalloc(iters * sizeof *sec[p]);
-    yl_losses l;
-    for (int i = -warmup; i < iters; i++) {
-        double one[NUM_PHASES];
-        step(&t, &d, (uint64_t)(i + warmup), one, &l);
-        for (int p = 0; i >= 0 && p < NUM_PHASES; p++)
-            sec[p][i] = one[p];
-    }
+    tm.sec = sec;
+    yl_cuda_facts facts;
+    if (on_gpu)
+        time_library_trainer(weights, preset, batch, threads, warmup, iters, &facts, &tm);
+    else
+        time_cpu(weights, preset, batch, threads, warmup, iters, &tm);
     const double peak = peak_rss_mib();
-    printf("training step, %s (%s), batch %d (images one at a time, gradients accumulated), "
-           "%d threads, median of %d after %d warm-up:\n", weights ? weights : "random weights",
-           preset, batch, threads, iters, warmup);
-    for (int p = 0; p < NUM_PHASES; p++)
-        printf("  %-9s %10.1f ms\n", phase_names[p], bench_median(sec[p], iters) * 1e3);
-    printf("  peak RSS  %10.1f MiB\n  last loss: total %.4g (B %.4g C %.4g M %.4g S %.4g), "
-           "%d positives\n", peak, l.total, l.B, l.C, l.M, l.S, l.num_positives);
+    if (on_gpu)
+        printf("training step on %s, %s (%s), batch %d (the whole batch at once), median of "
+               "%d after %d warm-up:\n", tm.device, weights ? weights : "a fresh network",
+               preset, batch, iters, warmup);
+    else
+        printf("training step, %s (%s), batch %d (images one at a time, gradients "
+               "accumulated), %d threads, median of %d after %d warm-up:\n",
+               weights ? weights : "random weights", preset, batch, threads, iters, warmup);
+    for (int p = 0; p < tm.num_phases; p++)
+        printf("  %-12s %10.1f ms\n", tm.names[p], bench_median(sec[p], iters) * 1e3);
+    const yl_losses *l = &tm.last;
+    printf("  peak RSS     %10.1f MiB\n  last loss: total %.4g (B %.4g C %.4g M %.4g S %.4g), "
+           "%d positives\n", peak, l->total, l->B, l->C, l->M, l->S, l->num_positives);
     if (json)
-        write_json(json, weights, preset, batch, threads, warmup, iters, sec, &l, peak);
-    for (int p = 0; p < NUM_PHASES; p++)
+        write_json(json, weights, preset, batch, threads, warmup, iters, &tm, peak);
+    for (int p = 0; p < tm.num_phases; p++)
         free(sec[p]);
-    free_batch(batch, &d);
-    trainer_close(&t);
     return 0;
 }
