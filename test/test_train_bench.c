@@ -179,7 +179,12 @@ Suite *train_bench_suite(void)
     tcase_set_timeout(step, 300);
     tcase_add_test(step, train_bench_times_every_phase);
     tcase_add_test(step, train_compare_without_the_official_checkout);
-    tcase_add_test(step, train_compare_times_the_library_trainer_on_the_gpu);
     suite_add_tcase(s, step);
+    /* The emulated GPU's step: out of the sanitizers' runs too, as the trainer's cuda_steps. */
+    TCase *gpu = tcase_create("gpu_step");
+    tcase_set_tags(gpu, "slow cuda");
+    tcase_set_timeout(gpu, 300);
+    tcase_add_test(gpu, train_compare_times_the_library_trainer_on_the_gpu);
+    suite_add_tcase(s, gpu);
     return s;
 }
