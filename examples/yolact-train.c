@@ -33,7 +33,7 @@ static const char usage[] =
     "                          the class-dependent layers are re-initialised (it says so)\n"
     "  -c, --preset NAME       the preset (with -m: default the file's metadata's, else\n"
     "                          from the file name, else guessed); alone: a fresh network\n"
-    "                          of it (ResNet presets)\n"
+    "                          of it (the YOLACT presets; DarkNet at its official size)\n"
     "      --backbone-blocks A,B,C,D  a fresh network's ResNet blocks per stage\n"
     "      --backbone-width N  a fresh network's ResNet base width (64, the official; a\n"
     "                          narrower one loads here, not in the official code)\n"

@@ -418,15 +418,15 @@ YOLACT_API void yolact_trainer_options_init(yolact_trainer_options *options);
 YOLACT_API yolact_status yolact_trainer_create(const char *checkpoint_path,
                                                const yolact_trainer_options *options,
                                                yolact_trainer **trainer);
-/* A trainer for a network made from nothing: the preset's (ResNet YOLACT presets only;
- * DarkNet and YOLACT++ are YOLACT_ERR_UNSUPPORTED) with num_classes classes (background
- * included, 2..YOLACT_MAX_CLASSES) and options->backbone_blocks / backbone_width / features'
- * size,
- * initialised as the official Yolact.init_weights does without a pretrained backbone: the
- * backbone's convolutions as PyTorch's default (U(+-1/sqrt(fan_in))), every other
- * convolution xavier_uniform_ with zero biases, BatchNorm the identity (weight 1, bias 0,
- * mean 0, variance 1); every value drawn from options->seed. options->num_classes is not
- * read. */
+/* A trainer for a network made from nothing: the preset's (the YOLACT presets; YOLACT++ is
+ * YOLACT_ERR_UNSUPPORTED) with num_classes classes (background included,
+ * 2..YOLACT_MAX_CLASSES) and options->backbone_blocks / backbone_width / features' size
+ * (yolact_darknet53's DarkNet-53 only at its official size: backbone_blocks or
+ * backbone_width set is YOLACT_ERR_UNSUPPORTED for it), initialised as the official
+ * Yolact.init_weights does without a pretrained backbone: the backbone's convolutions as
+ * PyTorch's default (U(+-1/sqrt(fan_in))), every other convolution xavier_uniform_ with zero
+ * biases, BatchNorm the identity (weight 1, bias 0, mean 0, variance 1); every value drawn
+ * from options->seed. options->num_classes is not read. */
 YOLACT_API yolact_status yolact_trainer_create_fresh(const char *preset, int num_classes,
                                                      const yolact_trainer_options *options,
                                                      yolact_trainer **trainer);

@@ -4,7 +4,7 @@
  * every other convolution xavier_uniform_ with a zero bias (yolact_base does not use the
  * focal loss, so the conf layer's bias is zero too), BatchNorm as PyTorch makes it (weight
  * 1, bias 0, running mean 0, variance 1). The keys and their order are the official
- * state dict's for a ResNet backbone. */
+ * state dict's for a ResNet or DarkNet-53 backbone. */
 #include "fresh_network.h"
 
 #include <math.h>
@@ -146,17 +146,57 @@ static yolact_status resnet(builder *b, const int blocks[4], int width)
     return batchnorm(b, "backbone.bn1", width);
 }
 
+/* darknetconvlayer: a convolution without bias, then BatchNorm (its LeakyReLU has no
+ * parameters), as modules "<name>.0" and "<name>.1". */
+static yolact_status darknet_conv(builder *b, const char *name, int out, int in, int k)
+{
+    char part[176]; /* name (< 160) and ".0" */
+    snprintf(part, sizeof part, "%s.0", name);
+    YL_TRY(backbone_conv(b, part, out, in, k));
+    snprintf(part, sizeof part, "%s.1", name);
+    return batchnorm(b, part, out);
+}
+
+/* The official DarkNetBackbone (YOLOv3's DarkNet-53): _preconv (3 -> 32), then five stages,
+ * each a stride-2 3x3 convolution to 2 * c then blocks of conv1 (1x1 to c) and conv2 (3x3
+ * back to 2 * c), c = 32, 64, 128, 256, 512; in the state dict the stages come first. */
+static const int darknet53_blocks[5] = {1, 2, 8, 8, 4};
+enum { DARKNET_STAGES = 5, DARKNET_WIDTH = 32 };
+
+static yolact_status darknet(builder *b)
+{
+    char name[160];
+    int in = DARKNET_WIDTH;
+    for (int stage = 0; stage < DARKNET_STAGES; stage++) {
+        const int c = DARKNET_WIDTH << stage;
+        snprintf(name, sizeof name, "backbone.layers.%d.0", stage);
+        YL_TRY(darknet_conv(b, name, 2 * c, in, 3));
+        for (int k = 1; k <= darknet53_blocks[stage]; k++) {
+            snprintf(name, sizeof name, "backbone.layers.%d.%d.conv1", stage, k);
+            YL_TRY(darknet_conv(b, name, c, 2 * c, 1));
+            snprintf(name, sizeof name, "backbone.layers.%d.%d.conv2", stage, k);
+            YL_TRY(darknet_conv(b, name, 2 * c, c, 3));
+        }
+        in = 2 * c;
+    }
+    return darknet_conv(b, "backbone._preconv", DARKNET_WIDTH, 3, 3);
+}
+
 static const int resnet101_blocks[4] = {3, 4, 23, 3}, resnet50_blocks[4] = {3, 4, 6, 3};
 
 yolact_status yl_fresh_network(const yl_preset *preset, const yl_fresh_network_size *size,
                                int num_classes, uint64_t seed, yl_tensor_table *table)
 {
     *table = (yl_tensor_table){0};
-    if (preset->backbone != YOLACT_BACKBONE_RESNET || preset->num_scales != 1 ||
-        !preset->square_anchors)
-        return yl_fail(YOLACT_ERR_UNSUPPORTED, "a fresh network is made for the ResNet "
-                       "YOLACT presets (yolact_base, yolact_im400, yolact_im700, "
-                       "yolact_resnet50), not %s", preset->name);
+    const int is_darknet = preset->backbone == YOLACT_BACKBONE_DARKNET;
+    if ((preset->backbone != YOLACT_BACKBONE_RESNET && !is_darknet) ||
+        preset->num_scales != 1 || !preset->square_anchors)
+        return yl_fail(YOLACT_ERR_UNSUPPORTED, "a fresh network is made for the YOLACT presets "
+                       "(yolact_base, yolact_im400, yolact_im700, yolact_resnet50, "
+                       "yolact_darknet53), not %s", preset->name);
+    if (is_darknet && (size->backbone_blocks[0] > 0 || size->backbone_width > 0))
+        return yl_fail(YOLACT_ERR_UNSUPPORTED, "backbone_blocks and backbone_width size a "
+                       "ResNet; %s's DarkNet-53 is made at its official size", preset->name);
     const int *blocks = strcmp(preset->name, "yolact_resnet50") == 0 ? resnet50_blocks
                                                                       : resnet101_blocks;
     if (size->backbone_blocks[0] > 0)
@@ -165,7 +205,7 @@ yolact_status yl_fresh_network(const yl_preset *preset, const yl_fresh_network_s
     const int F = size->features > 0 ? size->features : 256;
     const int A = preset->num_aspect_ratios * preset->num_scales, K = 32;
     builder b = {.table = table, .rng = seed};
-    yolact_status s = resnet(&b, blocks, width);
+    yolact_status s = is_darknet ? darknet(&b) : resnet(&b, blocks, width);
     char name[64];
     /* proto_net: 3 x (3x3 conv, ReLU), upsample, ReLU, 3x3 conv, ReLU, 1x1 conv to K. */
     static const int proto_index[5] = {0, 2, 4, 8, 10};
@@ -173,10 +213,12 @@ yolact_status yl_fresh_network(const yl_preset *preset, const yl_fresh_network_s
         snprintf(name, sizeof name, "proto_net.%d", proto_index[i]);
         s = head_conv(&b, name, i == 4 ? K : F, F, i == 4 ? 1 : 3);
     }
-    /* lat_layers.i reads stage 3 - i, whose outputs are 4 * (width << (3 - i)). */
+    /* lat_layers.i reads the backbone's last stage but i: ResNet's stage 3 - i, whose
+     * outputs are 4 * (width << (3 - i)); DarkNet's stage 4 - i, 2 * (32 << (4 - i)). */
     for (int i = 0; s == YOLACT_OK && i < 3; i++) {
         snprintf(name, sizeof name, "fpn.lat_layers.%d", i);
-        s = head_conv(&b, name, F, (4 * width) << (3 - i), 1);
+        s = head_conv(&b, name, F, is_darknet ? (2 * DARKNET_WIDTH) << (4 - i)
+                                              : (4 * width) << (3 - i), 1);
     }
     for (int i = 0; s == YOLACT_OK && i < 3; i++) {
         snprintf(name, sizeof name, "fpn.pred_layers.%d", i);

@@ -9,7 +9,8 @@
 #include "model.h"
 #include "weights/tensor_table.h"
 
-/* The network's size; zeros: the preset's official one. */
+/* The network's size; zeros: the preset's official one (a DarkNet backbone takes only
+ * that). */
 typedef struct yl_fresh_network_size {
     int backbone_blocks[4];    /* Bottleneck blocks per ResNet stage */
     int backbone_width;        /* stage s has backbone_width << s planes (official: 64) */
@@ -17,8 +18,8 @@ typedef struct yl_fresh_network_size {
 } yl_fresh_network_size;
 
 /* The preset's network with num_classes classes (background included) as an official state
- * dict, every random value drawn from seed. YOLACT_ERR_UNSUPPORTED for a preset that is
- * not a ResNet YOLACT (DarkNet, YOLACT++). On failure *table is empty. */
+ * dict, every random value drawn from seed. YOLACT_ERR_UNSUPPORTED for YOLACT++ and for a
+ * DarkNet backbone of another size. On failure *table is empty. */
 yolact_status yl_fresh_network(const yl_preset *preset, const yl_fresh_network_size *size,
                                int num_classes, uint64_t seed, yl_tensor_table *table);
 
