@@ -436,9 +436,9 @@ START_TEST(data_set_refusals)
              out_dir, path, out_dir);
     expect_refusal(args, 3, "gone.png");
     /* A run that cannot start: exit 1 naming what. */
-    snprintf(args, sizeof args, "--preset yolact_darknet53 --iterations 1 --images %s "
+    snprintf(args, sizeof args, "--preset yolact_plus_base --iterations 1 --images %s "
              "--annotations %s --out %s", out_dir, path, out_dir);
-    expect_refusal(args, 1, "ResNet");
+    expect_refusal(args, 1, "not yolact_plus_base");
     snprintf(args, sizeof args, TINY_RUN "--iterations 1 --images %s --annotations %s --out %s "
              "--resume %s/no_state.safetensors", out_dir, path, out_dir, out_dir);
     expect_refusal(args, 1, "no_state.safetensors");
