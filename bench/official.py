@@ -21,7 +21,8 @@ No official file is edited; these shims are applied at run time:
     0 and Tensor.cuda returns the tensor itself (FastBaseTransform moves its constants with
     it);
   - on a GPU, as eval.py does with --cuda: cudnn.fastest, the default tensor type
-    torch.cuda.FloatTensor (the priors are made with it), the network moved with .cuda();
+    torch.cuda.FloatTensor (the priors are made with it; tensors_on_the_gpu), the network moved
+    with .cuda();
   - FP16 (--half, GPU only): the official code has no FP16 switch, so the network is
     converted with .half() and FastBaseTransform's output cast with .half() before the
     network. Everything else is as the official code makes it: the priors stay FP32, so
@@ -110,6 +111,16 @@ def cuda_unavailable():
         return 'PyTorch %s (CUDA %s) sees no usable GPU' % (torch.__version__,
                                                            torch.version.cuda)
     return None
+
+
+def tensors_on_the_gpu(torch):
+    """New tensors on the GPU by default, as train.py's and eval.py's --cuda set
+    torch.cuda.FloatTensor: set_default_device where PyTorch has it (2.0 and later, where
+    set_default_tensor_type is deprecated), else the tensor type."""
+    if hasattr(torch, 'set_default_device'):
+        torch.set_default_device('cuda')
+    else:
+        torch.set_default_tensor_type('torch.cuda.FloatTensor')
 
 
 def set_config(name):
@@ -201,7 +212,7 @@ def load_official(weights, config_name, device='cpu'):
     from yolact import Yolact
     if device == 'cuda':
         torch.backends.cudnn.fastest = True
-        torch.set_default_tensor_type('torch.cuda.FloatTensor')
+        tensors_on_the_gpu(torch)
     net = Yolact()
     net.load_weights(weights)
     net.eval()

@@ -19,8 +19,8 @@ generated: the same objects as yolact-train-bench's (three ellipses per image, t
 and labels, masks at the input size); the images are normalised-looking random values.
 bench/official.py's run-time shims are applied (no official file is edited).
 Peak memory: ru_maxrss of this process (the import of torch and the network included).
---device cuda runs the step on the GPU as train.py does there (the default tensor type
-torch.cuda.FloatTensor, the network, the images and the ground truth on the device) and
+--device cuda runs the step on the GPU as train.py does there (new tensors on the GPU by
+default, official.tensors_on_the_gpu; the network, the images and the ground truth there) and
 waits for the GPU (torch.cuda.synchronize) at every phase's boundary, so each phase is
 charged its own kernels; the JSON then also has the GPU's name and the peak of
 torch.cuda.max_memory_allocated. Without a usable GPU it says why and exits 2.
@@ -78,7 +78,7 @@ def main():
         return 2
     torch = official.setup(args.yolact_dir, args.threads, args.device)
     if gpu:
-        torch.set_default_tensor_type('torch.cuda.FloatTensor')  # as train.py's --cuda
+        official.tensors_on_the_gpu(torch)  # as train.py's --cuda
     official.set_config(args.config)
     from data.config import cfg
     from layers.modules import MultiBoxLoss
@@ -96,7 +96,7 @@ def main():
                              negpos_ratio=cfg.ohem_negpos_ratio)
     optimizer = torch.optim.SGD(net.parameters(), lr=1e-4, momentum=0.9, weight_decay=5e-4)
     size = cfg.max_size
-    images = torch.randn(args.batch, 3, size, size, generator=torch.Generator().manual_seed(1),
+    images = torch.randn(args.batch, 3, size, size, generator=torch.Generator(device='cpu').manual_seed(1),
                          device='cpu')
     targets, masks, num_crowds = ground_truth(torch, args.batch, size, cfg.num_classes)
     if gpu:
