@@ -16,10 +16,23 @@
  * train_batchnorm.c): the convolution alone into the layer's input, the batch statistics and
  * the normalisation (kernels/grad_batchnorm.cu), then the residual and the activation the
  * convolution fuses in inference; its weight, bias and running statistics are the state
- * dict's (host memory), uploaded at each run, the running statistics downloaded after it.
+ * dict's (host memory), uploaded at each run (the weight and bias the device optimizer's
+ * once it holds them), the running statistics downloaded after it.
  *
  * The parameter gradients are summed over the batch by cuDNN's reductions (the CPU sums
- * image by image), so they agree with the CPU's to rounding, not bit for bit. */
+ * image by image), so they agree with the CPU's to rounding, not bit for bit.
+ *
+ * The optimizer runs here too once the trainer uploads its state (state_upload): the
+ * parameters it optimises (the state dict's layout: the trainables unfolded, semantic_seg_
+ * conv's, trainable BatchNorm's weight and bias), their momentum buffers and step's
+ * gradients live in device memory; after a backward the gradients are unfolded into the
+ * step's there (kernels/param_fold.cu), yl_sgd_step_cuda updates each tensor, and the
+ * parameters the ops read are made again from them (frozen BatchNorm folded as
+ * yl_model_refill folds it, by the same doubles; else copied), so nothing goes down after
+ * a backward nor up before a run but the images, the ground truth and the running
+ * statistics. The trainer downloads the state only when it is read (state_download). Each
+ * of these is the host path's float operations, so both give the same bits in the
+ * emulation. */
 #include <stdlib.h>
 #include <string.h>
 
