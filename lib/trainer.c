@@ -4,7 +4,10 @@
  * folded anew, yl_model_refill), bit for bit what building it from the checkpoint just
  * written would give, without building the network and its pass again. With trainable
  * BatchNorm the convolutions are made without it, and the pass reads its weight and bias
- * and moves its running statistics in the state dict itself (lib/cpu/train_batchnorm.c). */
+ * and moves its running statistics in the state dict itself (lib/cpu/train_batchnorm.c).
+ * A pass with a device optimizer (the CUDA backend's) holds the parameters, gradients and
+ * momentum buffers in device memory and runs SGD and the refolding there itself; the state
+ * dict, momentum and gradients here are then copies fetched only when read. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
