@@ -1,7 +1,8 @@
 /* The public trainer (yolact_trainer_*): one step on the parity batch against the official
  * step's losses and gradients, two steps against its SGD, hostile ground truth refused with
  * a status, a saved state that resumes bit for bit, the network made again in place after a
- * step equal to a fresh one, and checkpoints that load again. */
+ * step equal to a fresh one, and checkpoints that load again; on the CUDA backend the same
+ * official steps, and SGD on the device equal to SGD on the host. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -511,14 +512,17 @@ START_TEST(create_refuses_bad_arguments)
 }
 END_TEST
 
-/* A parity trainer on the CUDA backend with the default momentum (0.9) and weight decay
- * (5e-4), BatchNorm frozen or trainable, the batch in sub_batches parts; SGD on the device,
- * or with host_sgd on the host (the path that downloads the gradients and uploads the
- * parameters at each step). */
-static yolact_trainer *cuda_trainer(int train_batchnorm, int sub_batches, int host_sgd)
+/* A parity trainer on the CUDA backend with the default weight decay (5e-4), the default
+ * momentum (0.9) or none, BatchNorm frozen or trainable, the batch in sub_batches parts;
+ * SGD on the device, or with host_sgd on the host (the path that downloads the gradients
+ * and uploads the parameters at each step). */
+static yolact_trainer *cuda_trainer(int train_batchnorm, int sub_batches, int momentum,
+                                    int host_sgd)
 {
     yolact_trainer_options o;
     yolact_trainer_options_init(&o);
+    if (!momentum)
+        o.momentum = 0;
     o.backend = YOLACT_BACKEND_CUDA;
     o.preset = "yolact_resnet50";
     o.lr = 1e-4;
@@ -535,9 +539,9 @@ static yolact_trainer *cuda_trainer(int train_batchnorm, int sub_batches, int ho
 }
 
 /* The state (weights, running statistics, momentum buffers: every float tensor) and the
- * gradients two trainers saved under tag a and tag b, bit for bit; params momentum
- * buffers among them. */
-static void assert_same_state(const char *a, const char *b, size_t params)
+ * gradients two trainers saved under tag a and tag b, bit for bit, at least params tensors
+ * each; buffers momentum buffers among them. */
+static void assert_same_state(const char *a, const char *b, size_t params, size_t buffers)
 {
     for (int k = 0; k < 2; k++) {
         char pa[64], pb[64];
@@ -547,10 +551,10 @@ static void assert_same_state(const char *a, const char *b, size_t params)
         read_weights(scratch_path(pa), &ta);
         read_weights(scratch_path(pb), &tb);
         ck_assert_uint_eq(ta.count, tb.count);
-        size_t buffers = 0;
+        size_t held = 0;
         for (size_t i = 0; i < ta.count; i++)
-            buffers += strncmp(ta.tensors[i].name, "momentum_buffer.", 16) == 0;
-        ck_assert_uint_eq(buffers, k ? 0 : params);
+            held += strncmp(ta.tensors[i].name, "momentum_buffer.", 16) == 0;
+        ck_assert_uint_eq(held, k ? 0 : buffers);
         assert_same_floats(&ta, &tb, params);
         yl_tensor_table_free(&ta);
         yl_tensor_table_free(&tb);
@@ -572,12 +576,13 @@ static void save_state(const yolact_trainer *t, const char *tag)
  * running statistics, momentum buffers (made by the first step, continued by the second)
  * and gradients; the device trainer saves its state after the first step and a new one
  * resumes from it for the second. */
-static void check_device_sgd(int train_batchnorm, int sub_batches, size_t params)
+static void check_device_sgd(int train_batchnorm, int sub_batches, int momentum,
+                             size_t params)
 {
     batch b;
     batch_open(&b);
     yolact_losses host[2], device[2];
-    yolact_trainer *t = cuda_trainer(train_batchnorm, sub_batches, 1);
+    yolact_trainer *t = cuda_trainer(train_batchnorm, sub_batches, momentum, 1);
     for (int k = 0; k < 2; k++) {
         ck_assert_status(yolact_trainer_step(t, b.images, b.gt, YL_TRAIN_REF_BATCH, &host[k]),
                          YOLACT_OK);
@@ -585,12 +590,12 @@ static void check_device_sgd(int train_batchnorm, int sub_batches, size_t params
     }
     yolact_trainer_destroy(t);
 
-    t = cuda_trainer(train_batchnorm, sub_batches, 0);
+    t = cuda_trainer(train_batchnorm, sub_batches, momentum, 0);
     ck_assert_status(yolact_trainer_step(t, b.images, b.gt, YL_TRAIN_REF_BATCH, &device[0]),
                      YOLACT_OK);
     save_state(t, "device1");
     yolact_trainer_destroy(t);
-    t = cuda_trainer(train_batchnorm, sub_batches, 0);
+    t = cuda_trainer(train_batchnorm, sub_batches, momentum, 0);
     ck_assert_status(yolact_trainer_load_state(t, scratch_path("device1_state.safetensors")),
                      YOLACT_OK);
     ck_assert_status(yolact_trainer_step(t, b.images, b.gt, YL_TRAIN_REF_BATCH, &device[1]),
@@ -598,28 +603,35 @@ static void check_device_sgd(int train_batchnorm, int sub_batches, size_t params
     save_state(t, "device2");
     yolact_trainer_destroy(t);
     for (int k = 0; k < 2; k++) {
-        printf("device SGD (BatchNorm %s, %d parts): step %d total %.9g, host SGD's %.9g\n",
-               train_batchnorm ? "trainable" : "frozen", sub_batches, k + 1, device[k].total,
-               host[k].total);
+        printf("device SGD (BatchNorm %s, %d parts, momentum %s): step %d total %.9g, host "
+               "SGD's %.9g\n", train_batchnorm ? "trainable" : "frozen", sub_batches,
+               momentum ? "0.9" : "none", k + 1, device[k].total, host[k].total);
         ck_assert_msg(device[k].total == host[k].total && device[k].M == host[k].M,
                       "step %d: total %.9g, the host path's %.9g", k + 1, device[k].total,
                       host[k].total);
     }
     ck_assert(host[1].total != host[0].total); /* the step moved the weights */
-    assert_same_state("host1", "device1", params);
-    assert_same_state("host2", "device2", params);
+    assert_same_state("host1", "device1", params, momentum ? params : 0);
+    assert_same_state("host2", "device2", params, momentum ? params : 0);
     batch_close(&b);
 }
 
 START_TEST(device_sgd_equals_host_sgd)
 {
-    check_device_sgd(0, 1, 53);
+    check_device_sgd(0, 1, 1, 53);
 }
 END_TEST
 
 START_TEST(device_sgd_equals_host_sgd_with_batchnorm_in_parts)
 {
-    check_device_sgd(1, 2, 87);
+    check_device_sgd(1, 2, 1, 87);
+}
+END_TEST
+
+/* Without momentum no buffer is made, uploaded or fetched; frozen BatchNorm in two parts. */
+START_TEST(device_sgd_equals_host_sgd_without_momentum)
+{
+    check_device_sgd(0, 2, 0, 53);
 }
 END_TEST
 
@@ -752,6 +764,7 @@ Suite *trainer_suite(void)
     tcase_add_test(cuda_steps, cuda_trainable_batchnorm_matches_the_official_step);
     tcase_add_test(cuda_steps, device_sgd_equals_host_sgd);
     tcase_add_test(cuda_steps, device_sgd_equals_host_sgd_with_batchnorm_in_parts);
+    tcase_add_test(cuda_steps, device_sgd_equals_host_sgd_without_momentum);
     suite_add_tcase(s, cuda_steps);
     return s;
 }
