@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "ops/conv.h"
+#include "train/param_fold.h"
 #include "train/sgd.h"
 #include "yl_kernels.h"
 #include "yolact.h"
@@ -113,6 +114,17 @@ yolact_status yl_resize_bilinear_backward_cuda(const float *grad_out, int channe
 yolact_status yl_sgd_step_cuda(const yl_sgd_options *opt, size_t n, float *param,
                                const float *grad, float *buf, int *first,
                                struct CUstream_st *stream);
+
+/* yl_scale_rows: a folded gradient unfolded (scale: the float BatchNorm scales, (rows), or
+ * NULL), with add into out, the sum times factor; a thread an element, bit for bit. */
+yolact_status yl_scale_rows_cuda(const float *in, size_t rows, size_t per_row,
+                                 const float *scale, int add, float factor, float *out,
+                                 struct CUstream_st *stream);
+
+/* yl_fold_rows: a state-dict weight folded with its frozen BatchNorm's double scales (rows);
+ * a thread an element, bit for bit (one double multiply, one rounding to float). */
+yolact_status yl_fold_rows_cuda(const float *in, size_t rows, size_t per_row,
+                                const double *scale, float *out, struct CUstream_st *stream);
 
 #ifdef __cplusplus
 }

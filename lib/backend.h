@@ -9,6 +9,7 @@
 #include "ops/detect.h"
 #include "profile.h"
 #include "train/multibox_loss.h"
+#include "train/sgd.h"
 #include "yolact.h"
 
 /* One image's output, in buffers the backend owns and reuses from frame to frame. */
@@ -111,6 +112,30 @@ typedef struct yl_train_pass_ops {
      * BatchNorm's parameter j, to out (unfolded). */
     void (*grad)(const yl_train_pass *p, int i, float *out);
     void (*destroy)(yl_train_pass *p); /* NULL is fine */
+
+    /* The optimizer on the device, with the parameters resident there; all NULL in a pass
+     * without it (the CPU's), whose trainer runs SGD on the host and calls weights_changed.
+     * Parameter i is grad's i, in the state dict's (unfolded) layout.
+     * state_upload: every parameter from params[i] and its momentum buffer from momentum[i]
+     * (NULL: none yet; the first step with a momentum makes it) into device memory, and the
+     * ops' (folded) parameters, semantic_seg_conv's and trainable BatchNorm's weight and
+     * bias made from them there; from here on the pass reads neither the model's
+     * parameters nor those tensors of the state dict, nor downloads a backward's
+     * gradients, and grad is not to be called. weights: the state dict, for frozen
+     * BatchNorm's statistics (its scales, as yl_model_refill folds them). */
+    yolact_status (*state_upload)(yl_train_pass *p, const yl_tensor_table *weights,
+                                  const float *const *params, const float *const *momentum);
+    /* The last backward's gradients into the step's (unfolded as grad unfolds them; with
+     * add, added to what they hold), then times factor: a step's batch in parts sums them
+     * and scales the last by 1 / parts, as the host path does. */
+    yolact_status (*gather_grads)(yl_train_pass *p, int add, float factor);
+    /* One SGD step of every parameter from the step's gradients (yl_sgd_step's, bit for
+     * bit), the ops' parameters then made from them again as yl_model_refill would. */
+    yolact_status (*sgd_step)(yl_train_pass *p, const yl_sgd_options *opt);
+    /* Parameter i's values, momentum buffer and step's gradient to host memory; a NULL
+     * destination is skipped (momentum: only where the steps made or uploaded one). */
+    yolact_status (*state_download)(yl_train_pass *p, int i, float *param, float *momentum,
+                                    float *grad);
 } yl_train_pass_ops;
 
 /* The CPU's (lib/cpu/train_pass.c); the CUDA backend's is yl_cuda_train_pass (NULL where it

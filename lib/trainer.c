@@ -4,7 +4,10 @@
  * folded anew, yl_model_refill), bit for bit what building it from the checkpoint just
  * written would give, without building the network and its pass again. With trainable
  * BatchNorm the convolutions are made without it, and the pass reads its weight and bias
- * and moves its running statistics in the state dict itself (lib/cpu/train_batchnorm.c). */
+ * and moves its running statistics in the state dict itself (lib/cpu/train_batchnorm.c).
+ * A pass with a device optimizer (the CUDA backend's) holds the parameters, gradients and
+ * momentum buffers in device memory and runs SGD and the refolding there itself; the state
+ * dict, momentum and gradients here are then copies fetched only when read. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +20,7 @@
 #include "status.h"
 #include "train/lr_schedule.h"
 #include "train/sgd.h"
+#include "trainer.h"
 #include "weights/train_state.h"
 
 /* The semantic segmentation conv's keys: trained, but not part of the inference network. */
@@ -33,6 +37,11 @@ struct yolact_trainer {
     yolact_model *model;          /* made from weights; NULL after a failed rebuild */
     const yl_train_pass_ops *pass_ops; /* the backend's (options.backend) */
     yl_train_pass *pass;
+    int host_optimizer;           /* SGD on the host though the pass has it on the device */
+    /* With the device optimizer, the steps' parameters, momentum and gradients live in the
+     * pass; weights, momentum and grads are their host copies, fetched when read
+     * (fetch_state) and behind them since the last step until then. */
+    int host_behind;
     yl_lr_schedule schedule;
     int64_t iteration;
     double last_lr;
@@ -174,8 +183,54 @@ static void drop_network(yolact_trainer *t)
     t->model = NULL;
 }
 
+/* Whether SGD runs in the pass, on the device. */
+static int device_sgd(const yolact_trainer *t)
+{
+    return t->pass_ops->sgd_step && !t->host_optimizer;
+}
+
+/* The device optimizer given the state dict's parameters and momentum buffers. */
+static yolact_status upload_state(yolact_trainer *t)
+{
+    const int n = num_params(t);
+    const float **params = calloc(2 * (size_t)n, sizeof *params), **momentum = params + n;
+    if (!params)
+        return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory for %d parameters", n);
+    yolact_status s = YOLACT_OK;
+    for (int i = 0; s == YOLACT_OK && i < n; i++) {
+        const yl_tensor *w = yl_tensor_table_find(&t->weights, param_name(t, i));
+        const yl_tensor *m = yl_tensor_table_find(&t->momentum, param_name(t, i));
+        if (!w || !w->data || (m && (!m->data || m->numel != w->numel)))
+            s = yl_fail(YOLACT_ERR_MODEL, "'%s' %s", param_name(t, i),
+                        !w || !w->data ? "is missing" : "has a momentum buffer of another size");
+        params[i] = w ? w->data : NULL;
+        momentum[i] = m ? m->data : NULL;
+    }
+    if (s == YOLACT_OK)
+        s = t->pass_ops->state_upload(t->pass, &t->weights, params, momentum);
+    free(params);
+    return s;
+}
+
+/* The host copies brought up to the device optimizer's state, where they are behind it.
+ * They are a cache of the pass's, so a trainer read through a const pointer fills them. */
+static yolact_status fetch_state(const yolact_trainer *read)
+{
+    yolact_trainer *t = (yolact_trainer *)read;
+    if (!t->host_behind)
+        return YOLACT_OK;
+    for (int i = 0; i < num_params(t); i++) {
+        yl_tensor *w = (yl_tensor *)yl_tensor_table_find(&t->weights, param_name(t, i));
+        yl_tensor *m = (yl_tensor *)yl_tensor_table_find(&t->momentum, param_name(t, i));
+        YL_TRY(t->pass_ops->state_download(t->pass, i, w->data, m ? m->data : NULL,
+                                           t->have_grads ? t->grads.tensors[i].data : NULL));
+    }
+    t->host_behind = 0;
+    return YOLACT_OK;
+}
+
 /* The network from the weights (trainable BatchNorm left out of its parameters), and its
- * gradient pass. */
+ * gradient pass, given them to optimise on the device where it can. */
 static yolact_status rebuild(yolact_trainer *t)
 {
     drop_network(t);
@@ -186,10 +241,18 @@ static yolact_status rebuild(yolact_trainer *t)
                            "convolutions (YOLACT++) is not supported");
     if (t->opt.train_batchnorm)
         YL_TRY(yl_model_refill(t->model, &t->weights, 0));
-    return t->pass_ops->create(t->model, yl_tensor_table_find(&t->weights, segm_keys[0]),
+    YL_TRY(t->pass_ops->create(t->model, yl_tensor_table_find(&t->weights, segm_keys[0]),
                                yl_tensor_table_find(&t->weights, segm_keys[1]),
                                t->opt.train_batchnorm ? &t->weights : NULL,
-                               t->opt.num_threads, t->opt.device_index, &t->pass);
+                               t->opt.num_threads, t->opt.device_index, &t->pass));
+    return device_sgd(t) ? upload_state(t) : YOLACT_OK;
+}
+
+yolact_status yl_trainer_host_optimizer(yolact_trainer *t)
+{
+    YL_TRY(fetch_state(t));
+    t->host_optimizer = 1;
+    return rebuild(t);
 }
 
 /* The line count of text (a last line without its newline counts). */
@@ -540,11 +603,12 @@ yolact_status yolact_trainer_evaluate(yolact_trainer *t, const yolact_image *ima
 }
 
 /* One SGD step of every parameter from the gradients, momentum buffers made on their
- * first step. */
+ * first step (on the device, their host copies too, filled when fetched). */
 static yolact_status sgd_update(yolact_trainer *t, double lr)
 {
     const yl_sgd_options opt = {.lr = lr, .momentum = t->opt.momentum,
                                 .weight_decay = t->opt.weight_decay};
+    const int device = device_sgd(t);
     for (size_t i = 0; i < t->grads.count; i++) {
         const yl_tensor *g = &t->grads.tensors[i];
         yl_tensor *p = (yl_tensor *)yl_tensor_table_find(&t->weights, g->name);
@@ -552,10 +616,11 @@ static yolact_status sgd_update(yolact_trainer *t, double lr)
         int first = buf == NULL;
         if (first && opt.momentum != 0)
             YL_TRY(table_add(&t->momentum, g, &buf));
-        YL_TRY(yl_sgd_step(&opt, (size_t)p->numel, p->data, g->data, buf ? buf->data : NULL,
-                           &first));
+        if (!device)
+            YL_TRY(yl_sgd_step(&opt, (size_t)p->numel, p->data, g->data,
+                               buf ? buf->data : NULL, &first));
     }
-    return YOLACT_OK;
+    return device ? t->pass_ops->sgd_step(t->pass, &opt) : YOLACT_OK;
 }
 
 /* Every part's ground truth checked before the first part runs, so a bad one changes
@@ -573,8 +638,9 @@ static yolact_status check_parts(const yolact_trainer *t, const yolact_image *im
     return s;
 }
 
-/* The batch's loss and gradients (into t->grads) in sub_batches parts, each part's
- * averaged as train.py's over that many GPUs. */
+/* The batch's loss and gradients in sub_batches parts, each part's averaged as train.py's
+ * over that many GPUs: summed into t->grads, or with the device optimizer into the pass's
+ * (gather_grads: the same float additions, the last part's scaling the sum). */
 static yolact_status accumulate_parts(yolact_trainer *t, const yolact_image *images,
                                       const yolact_ground_truth *gt, int batch, int parts,
                                       yolact_losses *sum)
@@ -585,12 +651,14 @@ static yolact_status accumulate_parts(yolact_trainer *t, const yolact_image *ima
         return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "a batch of %d images cannot be cut into "
                        "sub_batches = %d parts", batch, parts);
     YL_TRY(check_parts(t, images, gt, batch));
+    const int device = device_sgd(t);
+    const float scale = 1.0f / (float)parts;
     size_t largest = 0;
-    for (int i = 0; i < num_params(t); i++)
+    for (int i = 0; !device && i < num_params(t); i++)
         largest = (size_t)t->grads.tensors[i].numel > largest ? (size_t)t->grads.tensors[i].numel
                                                              : largest;
-    float *part_grad = malloc(largest * sizeof *part_grad);
-    if (!part_grad)
+    float *part_grad = device ? NULL : malloc(largest * sizeof *part_grad);
+    if (!device && !part_grad)
         return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory for a part's gradients");
     *sum = (yolact_losses){0};
     const int each = batch / parts;
@@ -599,9 +667,11 @@ static yolact_status accumulate_parts(yolact_trainer *t, const yolact_image *ima
         const int count = k + 1 < parts ? each : batch - start;
         yolact_losses l;
         s = run_batch(t, images + start, gt + start, count, 1, k, &l);
+        if (s == YOLACT_OK && device)
+            s = t->pass_ops->gather_grads(t->pass, k > 0, k + 1 == parts ? scale : 1.0f);
         if (s != YOLACT_OK)
             break;
-        for (int i = 0; i < num_params(t); i++) {
+        for (int i = 0; !device && i < num_params(t); i++) {
             yl_tensor *g = &t->grads.tensors[i];
             t->pass_ops->grad(t->pass, i, k == 0 ? g->data : part_grad);
             float *acc = g->data;
@@ -617,8 +687,7 @@ static yolact_status accumulate_parts(yolact_trainer *t, const yolact_image *ima
         t->have_grads = 0;
         return s;
     }
-    const float scale = 1.0f / (float)parts;
-    for (int i = 0; i < num_params(t); i++) {
+    for (int i = 0; !device && i < num_params(t); i++) {
         float *g = t->grads.tensors[i].data;
         for (int64_t j = 0; j < t->grads.tensors[i].numel; j++)
             g[j] *= scale;
@@ -635,12 +704,15 @@ yolact_status yolact_trainer_step(yolact_trainer *t, const yolact_image *images,
     const int parts = t && t->opt.sub_batches > 1 ? t->opt.sub_batches : 1;
     if (parts == 1) {
         YL_TRY(run_batch(t, images, gt, batch, 1, 0, &l));
-        for (int i = 0; i < num_params(t); i++)
+        if (device_sgd(t))
+            YL_TRY(t->pass_ops->gather_grads(t->pass, 0, 1.0f));
+        for (int i = 0; !device_sgd(t) && i < num_params(t); i++)
             t->pass_ops->grad(t->pass, i, t->grads.tensors[i].data);
     } else {
         YL_TRY(accumulate_parts(t, images, gt, batch, parts, &l));
     }
     t->have_grads = 1;
+    t->host_behind = device_sgd(t);
     const double lr = yl_lr_schedule_at(&t->schedule, (int)t->iteration);
     t->iteration++;
     l.step_taken = isfinite(l.total);
@@ -650,6 +722,8 @@ yolact_status yolact_trainer_step(yolact_trainer *t, const yolact_image *images,
         return YOLACT_OK;
     t->last_lr = lr;
     YL_TRY(sgd_update(t, lr));
+    if (device_sgd(t))
+        return YOLACT_OK; /* the pass made the ops' parameters again itself */
     yolact_status s = yl_model_refill(t->model, &t->weights, !t->opt.train_batchnorm);
     if (s != YOLACT_OK) {
         drop_network(t);
@@ -712,6 +786,7 @@ yolact_status yolact_trainer_save_weights(const yolact_trainer *t, const char *p
     if (!t || !path)
         return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "yolact_trainer_save_weights: %s is NULL",
                        t ? "path" : "trainer");
+    YL_TRY(fetch_state(t));
     const char *metadata[7];
     stored_metadata(t, metadata);
     return ends_with(path, ".pth") ? yl_weights_write_pth(&t->weights, path)
@@ -727,6 +802,7 @@ yolact_status yolact_trainer_save_gradients(const yolact_trainer *t, const char 
                        "yolact_trainer_save_gradients: %s is NULL", t ? "path" : "trainer");
     if (!t->have_grads)
         return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "no gradients yet: take a step first");
+    YL_TRY(fetch_state(t));
     return yl_weights_write_safetensors(&t->grads, YL_DTYPE_F32, NULL, path);
 }
 
@@ -736,6 +812,7 @@ yolact_status yolact_trainer_save_state(const yolact_trainer *t, const char *pat
     if (!t || !path)
         return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "yolact_trainer_save_state: %s is NULL",
                        t ? "path" : "trainer");
+    YL_TRY(fetch_state(t));
     const yl_train_state state = {
         .iteration = t->iteration,
         .sgd = {.lr = t->last_lr, .momentum = t->opt.momentum,
@@ -773,6 +850,7 @@ yolact_status yolact_trainer_load_state(yolact_trainer *t, const char *path)
     yl_tensor_table_free(&t->momentum);
     t->weights = state.weights;
     t->momentum = state.momentum;
+    t->host_behind = 0; /* the device's state goes with its pass */
     t->iteration = state.iteration;
     t->last_lr = state.sgd.lr;
     restart_schedule(t);

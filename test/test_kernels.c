@@ -170,6 +170,17 @@ START_TEST(test_grad_arguments)
     o.lr = 1e-3;
     ck_assert_status(yl_sgd_step_cuda(&o, 0, NULL, NULL, NULL, &first, NULL), YOLACT_OK);
     ck_assert_int_eq(first, 1);      /* no momentum: nothing to start */
+
+    const double scales[4] = {1, 1, 1, 1};
+    ck_assert_status(yl_scale_rows_cuda(NULL, 2, 2, NULL, 0, 1.0f, f, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_status(yl_scale_rows_cuda(f, 2, 2, f, 1, 0.5f, NULL, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_status(yl_scale_rows_cuda(NULL, 0, 2, NULL, 0, 1.0f, NULL, NULL), YOLACT_OK);
+    ck_assert_status(yl_fold_rows_cuda(f, 2, 2, NULL, f, NULL), YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_status(yl_fold_rows_cuda(NULL, 2, 2, scales, f, NULL),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_status(yl_fold_rows_cuda(NULL, 3, 0, NULL, NULL, NULL), YOLACT_OK); /* empty */
 }
 END_TEST
 

@@ -1,7 +1,8 @@
 /* The public trainer (yolact_trainer_*): one step on the parity batch against the official
  * step's losses and gradients, two steps against its SGD, hostile ground truth refused with
  * a status, a saved state that resumes bit for bit, the network made again in place after a
- * step equal to a fresh one, and checkpoints that load again. */
+ * step equal to a fresh one, and checkpoints that load again; on the CUDA backend the same
+ * official steps, and SGD on the device equal to SGD on the host. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 
 #include "scratch_dir.h"
 #include "train_ref.h"
+#include "trainer.h"
 #include "weights/tensor_table.h"
 #include "yl_test.h"
 
@@ -510,6 +512,129 @@ START_TEST(create_refuses_bad_arguments)
 }
 END_TEST
 
+/* A parity trainer on the CUDA backend with the default weight decay (5e-4), the default
+ * momentum (0.9) or none, BatchNorm frozen or trainable, the batch in sub_batches parts;
+ * SGD on the device, or with host_sgd on the host (the path that downloads the gradients
+ * and uploads the parameters at each step). */
+static yolact_trainer *cuda_trainer(int train_batchnorm, int sub_batches, int momentum,
+                                    int host_sgd)
+{
+    yolact_trainer_options o;
+    yolact_trainer_options_init(&o);
+    if (!momentum)
+        o.momentum = 0;
+    o.backend = YOLACT_BACKEND_CUDA;
+    o.preset = "yolact_resnet50";
+    o.lr = 1e-4;
+    o.lr_warmup_until = 0;
+    o.num_lr_steps = 0;
+    o.all_masks = 1;
+    o.train_batchnorm = train_batchnorm;
+    o.sub_batches = sub_batches;
+    yolact_trainer *t;
+    ck_assert_status(yolact_trainer_create(YL_TEST_PARITY_CHECKPOINT, &o, &t), YOLACT_OK);
+    if (host_sgd)
+        ck_assert_status(yl_trainer_host_optimizer(t), YOLACT_OK);
+    return t;
+}
+
+/* The state (weights, running statistics, momentum buffers: every float tensor) and the
+ * gradients two trainers saved under tag a and tag b, bit for bit, at least params tensors
+ * each; buffers momentum buffers among them. */
+static void assert_same_state(const char *a, const char *b, size_t params, size_t buffers)
+{
+    for (int k = 0; k < 2; k++) {
+        char pa[64], pb[64];
+        snprintf(pa, sizeof pa, "%s_%s.safetensors", a, k ? "grads" : "state");
+        snprintf(pb, sizeof pb, "%s_%s.safetensors", b, k ? "grads" : "state");
+        yl_tensor_table ta, tb;
+        read_weights(scratch_path(pa), &ta);
+        read_weights(scratch_path(pb), &tb);
+        ck_assert_uint_eq(ta.count, tb.count);
+        size_t held = 0;
+        for (size_t i = 0; i < ta.count; i++)
+            held += strncmp(ta.tensors[i].name, "momentum_buffer.", 16) == 0;
+        ck_assert_uint_eq(held, k ? 0 : buffers);
+        assert_same_floats(&ta, &tb, params);
+        yl_tensor_table_free(&ta);
+        yl_tensor_table_free(&tb);
+    }
+}
+
+static void save_state(const yolact_trainer *t, const char *tag)
+{
+    char path[64];
+    snprintf(path, sizeof path, "%s_state.safetensors", tag);
+    ck_assert_status(yolact_trainer_save_state(t, scratch_path(path)), YOLACT_OK);
+    snprintf(path, sizeof path, "%s_grads.safetensors", tag);
+    ck_assert_status(yolact_trainer_save_gradients(t, scratch_path(path)), YOLACT_OK);
+}
+
+/* Two steps on the CUDA backend with SGD on the device equal two with SGD on the host, bit
+ * for bit in the emulation (the same float operations: the unfold, the sum of the parts,
+ * SGD and the fold are the host's): the losses of both steps, and after each the weights,
+ * running statistics, momentum buffers (made by the first step, continued by the second)
+ * and gradients; the device trainer saves its state after the first step and a new one
+ * resumes from it for the second. */
+static void check_device_sgd(int train_batchnorm, int sub_batches, int momentum,
+                             size_t params)
+{
+    batch b;
+    batch_open(&b);
+    yolact_losses host[2], device[2];
+    yolact_trainer *t = cuda_trainer(train_batchnorm, sub_batches, momentum, 1);
+    for (int k = 0; k < 2; k++) {
+        ck_assert_status(yolact_trainer_step(t, b.images, b.gt, YL_TRAIN_REF_BATCH, &host[k]),
+                         YOLACT_OK);
+        save_state(t, k ? "host2" : "host1");
+    }
+    yolact_trainer_destroy(t);
+
+    t = cuda_trainer(train_batchnorm, sub_batches, momentum, 0);
+    ck_assert_status(yolact_trainer_step(t, b.images, b.gt, YL_TRAIN_REF_BATCH, &device[0]),
+                     YOLACT_OK);
+    save_state(t, "device1");
+    yolact_trainer_destroy(t);
+    t = cuda_trainer(train_batchnorm, sub_batches, momentum, 0);
+    ck_assert_status(yolact_trainer_load_state(t, scratch_path("device1_state.safetensors")),
+                     YOLACT_OK);
+    ck_assert_status(yolact_trainer_step(t, b.images, b.gt, YL_TRAIN_REF_BATCH, &device[1]),
+                     YOLACT_OK);
+    save_state(t, "device2");
+    yolact_trainer_destroy(t);
+    for (int k = 0; k < 2; k++) {
+        printf("device SGD (BatchNorm %s, %d parts, momentum %s): step %d total %.9g, host "
+               "SGD's %.9g\n", train_batchnorm ? "trainable" : "frozen", sub_batches,
+               momentum ? "0.9" : "none", k + 1, device[k].total, host[k].total);
+        ck_assert_msg(device[k].total == host[k].total && device[k].M == host[k].M,
+                      "step %d: total %.9g, the host path's %.9g", k + 1, device[k].total,
+                      host[k].total);
+    }
+    ck_assert(host[1].total != host[0].total); /* the step moved the weights */
+    assert_same_state("host1", "device1", params, momentum ? params : 0);
+    assert_same_state("host2", "device2", params, momentum ? params : 0);
+    batch_close(&b);
+}
+
+START_TEST(device_sgd_equals_host_sgd)
+{
+    check_device_sgd(0, 1, 1, 53);
+}
+END_TEST
+
+START_TEST(device_sgd_equals_host_sgd_with_batchnorm_in_parts)
+{
+    check_device_sgd(1, 2, 1, 87);
+}
+END_TEST
+
+/* Without momentum no buffer is made, uploaded or fetched; frozen BatchNorm in two parts. */
+START_TEST(device_sgd_equals_host_sgd_without_momentum)
+{
+    check_device_sgd(0, 2, 0, 53);
+}
+END_TEST
+
 /* A parity trainer with options changed by the caller (the parity options otherwise). */
 static yolact_trainer *parity_trainer_set(int sub_batches, yolact_mask_loss mask_loss)
 {
@@ -637,6 +762,9 @@ Suite *trainer_suite(void)
     tcase_add_checked_fixture(cuda_steps, temp_open, scratch_close);
     tcase_add_test(cuda_steps, cuda_step_matches_the_official_step);
     tcase_add_test(cuda_steps, cuda_trainable_batchnorm_matches_the_official_step);
+    tcase_add_test(cuda_steps, device_sgd_equals_host_sgd);
+    tcase_add_test(cuda_steps, device_sgd_equals_host_sgd_with_batchnorm_in_parts);
+    tcase_add_test(cuda_steps, device_sgd_equals_host_sgd_without_momentum);
     suite_add_tcase(s, cuda_steps);
     return s;
 }

@@ -300,5 +300,7 @@ static void destroy(yl_train_pass *p)
     free(p);
 }
 
+/* No device optimizer: the trainer runs SGD on the host. */
 const yl_train_pass_ops yl_cpu_train_pass = {"cpu", create, run, weights_changed, trainables,
-                                             batchnorm_params, batchnorm_param, grad, destroy};
+                                             batchnorm_params, batchnorm_param, grad, destroy,
+                                             NULL, NULL, NULL, NULL};

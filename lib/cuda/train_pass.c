@@ -16,10 +16,23 @@
  * train_batchnorm.c): the convolution alone into the layer's input, the batch statistics and
  * the normalisation (kernels/grad_batchnorm.cu), then the residual and the activation the
  * convolution fuses in inference; its weight, bias and running statistics are the state
- * dict's (host memory), uploaded at each run, the running statistics downloaded after it.
+ * dict's (host memory), uploaded at each run (the weight and bias the device optimizer's
+ * once it holds them), the running statistics downloaded after it.
  *
  * The parameter gradients are summed over the batch by cuDNN's reductions (the CPU sums
- * image by image), so they agree with the CPU's to rounding, not bit for bit. */
+ * image by image), so they agree with the CPU's to rounding, not bit for bit.
+ *
+ * The optimizer runs here too once the trainer uploads its state (state_upload): the
+ * parameters it optimises (the state dict's layout: the trainables unfolded, semantic_seg_
+ * conv's, trainable BatchNorm's weight and bias), their momentum buffers and step's
+ * gradients live in device memory; after a backward the gradients are unfolded into the
+ * step's there (kernels/param_fold.cu), yl_sgd_step_cuda updates each tensor, and the
+ * parameters the ops read are made again from them (frozen BatchNorm folded as
+ * yl_model_refill folds it, by the same doubles; else copied), so nothing goes down after
+ * a backward nor up before a run but the images, the ground truth and the running
+ * statistics. The trainer downloads the state only when it is read (state_download). Each
+ * of these is the host path's float operations, so both give the same bits in the
+ * emulation. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,6 +81,18 @@ struct yl_train_pass {
     int *layer_of_op;
     size_t *bn_at;
     float *bn_block, **bn_input, *host_bn_grads;
+    /* The device optimizer (after state_upload; opt_at NULL: none yet). Parameter i (grad's
+     * i) in the state dict's layout at opt_at[i] of opt_params, its step's gradient and its
+     * momentum buffer at the same place of opt_grads and opt_momentum; first[i]: no buffer
+     * yet. A trainable with BatchNorm scales (bn_scale) has them at scale_at[i] of
+     * unfold_scales (bn_scale's floats, which unfold its gradient) and, where frozen
+     * BatchNorm is folded into it (folded[i]), of fold_scales (the doubles the fold
+     * multiplies by). */
+    int num_opt;
+    size_t *opt_at, *scale_at;
+    int *first, *folded;
+    float *opt_params, *opt_grads, *opt_momentum, *unfold_scales;
+    double *fold_scales;
 };
 
 /* Each trainable BatchNorm layer's device arrays, in this order. */
@@ -147,6 +172,11 @@ static void destroy(yl_train_pass *p)
     free_device(p->image);
     free_device(p->bn_block);
     free_device(p->priors);
+    free_device(p->opt_params);
+    free_device(p->opt_grads);
+    free_device(p->opt_momentum);
+    free_device(p->unfold_scales);
+    free_device(p->fold_scales);
     yl_cuda_loss_destroy(p->loss);
     yl_dnn_destroy(p->dnn);
     if (p->stream)
@@ -164,6 +194,10 @@ static void destroy(yl_train_pass *p)
     free(p->bn_at);
     free(p->bn_input);
     free(p->host_bn_grads);
+    free(p->opt_at);
+    free(p->scale_at);
+    free(p->first);
+    free(p->folded);
     if (caller >= 0)
         cudaSetDevice(caller);
     free(p);
@@ -464,13 +498,14 @@ static yolact_status forward_op(yl_train_pass *p, int i, int update_running)
     return YOLACT_OK;
 }
 
-/* Trainable BatchNorm's weights, biases and running statistics from the state dict. */
+/* Trainable BatchNorm's running statistics from the state dict, and its weights and biases
+ * unless the device optimizer holds them. */
 static yolact_status upload_batchnorms(yl_train_pass *p)
 {
     for (int l = 0; l < p->num_bn; l++) {
         const yl_bn_desc *d = &p->bn[l];
         const float *from[4] = {d->gamma, d->beta, d->running_mean, d->running_var};
-        for (int k = BN_GAMMA; k <= BN_RUNNING_VAR; k++)
+        for (int k = p->opt_at ? BN_RUNNING_MEAN : BN_GAMMA; k <= BN_RUNNING_VAR; k++)
             YL_TRY(yl_cuda_upload(bn_array(p, l, k), from[k], d->channels * sizeof(float),
                                   p->stream, "a BatchNorm's tensors"));
     }
@@ -487,11 +522,14 @@ static yolact_status forward(yl_train_pass *p, const yolact_image *images, int u
         YL_TRY(load_image(p, &images[b], b));
     for (int i = 0; i < m->num_ops; i++)
         YL_TRY(forward_op(p, i, update_running));
-    YL_TRY(yl_cuda_upload(p->segm_params, p->segm_weight_host, p->segm_weights * sizeof(float),
-                          p->stream, "semantic_seg_conv's weight"));
-    YL_TRY(yl_cuda_upload(p->segm_params + p->segm_weights, p->segm_bias_host,
-                          ((size_t)m->num_classes - 1) * sizeof(float), p->stream,
-                          "semantic_seg_conv's bias"));
+    if (!p->opt_at) { /* else the device optimizer's, where its last step left them */
+        YL_TRY(yl_cuda_upload(p->segm_params, p->segm_weight_host,
+                              p->segm_weights * sizeof(float), p->stream,
+                              "semantic_seg_conv's weight"));
+        YL_TRY(yl_cuda_upload(p->segm_params + p->segm_weights, p->segm_bias_host,
+                              ((size_t)m->num_classes - 1) * sizeof(float), p->stream,
+                              "semantic_seg_conv's bias"));
+    }
     YL_TRY(convolve(p, m->num_ops, p->act[p->p3], p->segm_params,
                     p->segm_params + p->segm_weights, NULL, array_of(p, p->outputs, SEGM)));
     for (int l = 0; update_running && l < p->num_bn; l++) {
@@ -579,7 +617,8 @@ static yolact_status backward_op(yl_train_pass *p, int i)
     return YOLACT_OK;
 }
 
-/* From the loss's gradients (in output_grads) to every parameter's, then downloaded. */
+/* From the loss's gradients (in output_grads) to every parameter's, then downloaded unless
+ * the device optimizer takes them there. */
 static yolact_status backward(yl_train_pass *p)
 {
     const yolact_model *m = p->model;
@@ -599,6 +638,8 @@ static yolact_status backward(yl_train_pass *p)
                                 p->segm_grads + p->segm_weights, p->dnn_workspace));
     for (int i = m->num_ops - 1; i >= 0; i--)
         YL_TRY(backward_op(p, i));
+    if (p->opt_at)
+        return YOLACT_OK; /* the optimizer's kernels follow on the stream */
     YL_CHECK(cuda, cudaMemcpyAsync(p->host_param_grads, p->param_grads,
                                   p->num_params * sizeof(float), cudaMemcpyDeviceToHost,
                                   p->stream));
@@ -705,7 +746,221 @@ static void grad(const yl_train_pass *p, int i, float *out)
     }
 }
 
+/* Parameter i of the device optimizer where the ops read it (value: folded, for a
+ * trainable), d loss / d it where the backward leaves it (grad), and its floats as rows of
+ * per_row. */
+static void opt_target(const yl_train_pass *p, int i, float **value, float **grad,
+                       size_t *rows, size_t *per_row)
+{
+    if (i < p->num_trainables) {
+        const yl_trainable *t = &p->trainables[i];
+        *value = p->params + t->offset;
+        *grad = p->param_grads + t->offset;
+        *rows = t->rows;
+        *per_row = t->per_row;
+        return;
+    }
+    *rows = 1;
+    if (i < p->num_trainables + 2) {   /* semantic_seg_conv's weight, then its bias */
+        const size_t at = i == p->num_trainables ? 0 : p->segm_weights;
+        *value = p->segm_params + at;
+        *grad = p->segm_grads + at;
+        *per_row = at ? (size_t)p->model->num_classes - 1 : p->segm_weights;
+        return;
+    }
+    const int j = i - p->num_trainables - 2, l = j / 2;   /* BatchNorm's weight or bias */
+    *value = bn_array(p, l, BN_GAMMA + j % 2);
+    *grad = bn_array(p, l, BN_GRAD_GAMMA + j % 2);
+    *per_row = (size_t)p->bn[l].channels;
+}
+
+/* The device optimizer's arrays, laid out once. */
+static yolact_status lay_out_optimizer(yl_train_pass *p)
+{
+    const int n = p->num_trainables + 2 + 2 * p->num_bn;
+    p->opt_at = calloc((size_t)n + 1, sizeof *p->opt_at);
+    p->scale_at = calloc((size_t)n, sizeof *p->scale_at);
+    p->first = calloc((size_t)n, sizeof *p->first);
+    p->folded = calloc((size_t)n, sizeof *p->folded);
+    if (!p->opt_at || !p->scale_at || !p->first || !p->folded)
+        return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory for the device optimizer");
+    size_t scales = 0;
+    for (int i = 0; i < n; i++) {
+        float *value, *grad;
+        size_t rows, per_row;
+        opt_target(p, i, &value, &grad, &rows, &per_row);
+        p->opt_at[i + 1] = p->opt_at[i] + rows * per_row;
+        if (i < p->num_trainables && p->trainables[i].bn_scale) {
+            p->scale_at[i] = scales;
+            scales += rows;
+            p->folded[i] = p->num_bn == 0; /* trainable BatchNorm: the scales are 1 */
+        }
+    }
+    p->num_opt = n;
+    const size_t bytes = p->opt_at[n] * sizeof(float);
+    YL_TRY(yl_cuda_alloc(&p->opt_params, bytes, "the optimised parameters"));
+    YL_TRY(yl_cuda_alloc(&p->opt_grads, bytes, "their gradients"));
+    YL_TRY(yl_cuda_alloc(&p->opt_momentum, bytes, "their momentum buffers"));
+    YL_TRY(yl_cuda_alloc(&p->unfold_scales, scales * sizeof(float), "the BatchNorm scales"));
+    YL_TRY(yl_cuda_alloc(&p->fold_scales, scales * sizeof(double), "the BatchNorm scales"));
+    /* the backward no longer downloads what the host path read */
+    free(p->host_param_grads);
+    free(p->host_segm_grads);
+    free(p->host_bn_grads);
+    p->host_param_grads = p->host_segm_grads = p->host_bn_grads = NULL;
+    return YOLACT_OK;
+}
+
+/* The scales of trainable i's rows: bn_scale's floats, and the doubles yl_model_refill
+ * folds in (its fill's BatchNorm in weights) where it is folded. */
+static yolact_status upload_scales(yl_train_pass *p, const yl_tensor_table *weights, int i,
+                                   double *host)
+{
+    const yl_trainable *t = &p->trainables[i];
+    YL_TRY(yl_cuda_upload(p->unfold_scales + p->scale_at[i], t->bn_scale,
+                          t->rows * sizeof(float), p->stream, "the BatchNorm scales"));
+    if (!p->folded[i])
+        return YOLACT_OK;
+    const yolact_model *m = p->model;
+    for (int f = 0; f < m->num_fills; f++)
+        if (m->fills[f].bn && m->fills[f].weight == t->offset) {
+            YL_TRY(yl_param_fill_fold_scales(&m->fills[f], weights, host));
+            return yl_cuda_upload(p->fold_scales + p->scale_at[i], host,
+                                  t->rows * sizeof(double), p->stream, "the BatchNorm scales");
+        }
+    return yl_fail(YOLACT_ERR_INTERNAL, "no BatchNorm folded into '%s'", t->name);
+}
+
+/* The ops' parameters from the optimised ones: a frozen BatchNorm folded in, else copied. */
+static yolact_status refresh_params(yl_train_pass *p)
+{
+    for (int i = 0; i < p->num_opt; i++) {
+        float *value, *grad;
+        size_t rows, per_row;
+        opt_target(p, i, &value, &grad, &rows, &per_row);
+        const float *from = p->opt_params + p->opt_at[i];
+        if (p->folded[i])
+            YL_TRY(yl_fold_rows_cuda(from, rows, per_row, p->fold_scales + p->scale_at[i],
+                                     value, p->stream));
+        else
+            YL_CHECK(cuda, cudaMemcpyAsync(value, from, rows * per_row * sizeof(float),
+                                          cudaMemcpyDeviceToDevice, p->stream));
+    }
+    return YOLACT_OK;
+}
+
+static yolact_status upload_state_on_device(yl_train_pass *p, const yl_tensor_table *weights,
+                                            const float *const *params,
+                                            const float *const *momentum)
+{
+    if (!p->opt_at)
+        YL_TRY(lay_out_optimizer(p));
+    size_t rows = 1;
+    for (int i = 0; i < p->num_trainables; i++)
+        rows = p->trainables[i].rows > rows ? p->trainables[i].rows : rows;
+    double *host = malloc(rows * sizeof *host);
+    if (!host)
+        return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory for the BatchNorm scales");
+    yolact_status s = YOLACT_OK;
+    for (int i = 0; s == YOLACT_OK && i < p->num_trainables; i++)
+        if (p->trainables[i].bn_scale)
+            s = upload_scales(p, weights, i, host);
+    free(host);
+    YL_TRY(s);
+    for (int i = 0; i < p->num_opt; i++) {
+        const size_t at = p->opt_at[i], bytes = (p->opt_at[i + 1] - at) * sizeof(float);
+        YL_TRY(yl_cuda_upload(p->opt_params + at, params[i], bytes, p->stream,
+                              "an optimised parameter"));
+        p->first[i] = !momentum[i];
+        if (momentum[i])
+            YL_TRY(yl_cuda_upload(p->opt_momentum + at, momentum[i], bytes, p->stream,
+                                  "a momentum buffer"));
+    }
+    YL_TRY(refresh_params(p));
+    YL_CHECK(cuda, cudaStreamSynchronize(p->stream));
+    return YOLACT_OK;
+}
+
+static yolact_status state_upload(yl_train_pass *p, const yl_tensor_table *weights,
+                                  const float *const *params, const float *const *momentum)
+{
+    int caller;
+    YL_TRY(use_device(p, &caller));
+    yolact_status s = upload_state_on_device(p, weights, params, momentum);
+    cudaSetDevice(caller);
+    return s;
+}
+
+static yolact_status gather_on_device(yl_train_pass *p, int add, float factor)
+{
+    for (int i = 0; i < p->num_opt; i++) {
+        float *value, *grad;
+        size_t rows, per_row;
+        opt_target(p, i, &value, &grad, &rows, &per_row);
+        const int scaled = i < p->num_trainables && p->trainables[i].bn_scale;
+        YL_TRY(yl_scale_rows_cuda(grad, rows, per_row,
+                                  scaled ? p->unfold_scales + p->scale_at[i] : NULL, add,
+                                  factor, p->opt_grads + p->opt_at[i], p->stream));
+    }
+    return YOLACT_OK;
+}
+
+static yolact_status gather_grads(yl_train_pass *p, int add, float factor)
+{
+    int caller;
+    YL_TRY(use_device(p, &caller));
+    yolact_status s = gather_on_device(p, add, factor);
+    cudaSetDevice(caller);
+    return s;
+}
+
+static yolact_status step_on_device(yl_train_pass *p, const yl_sgd_options *opt)
+{
+    for (int i = 0; i < p->num_opt; i++) {
+        const size_t at = p->opt_at[i];
+        YL_TRY(yl_sgd_step_cuda(opt, p->opt_at[i + 1] - at, p->opt_params + at,
+                                p->opt_grads + at, p->opt_momentum + at, &p->first[i],
+                                p->stream));
+    }
+    return refresh_params(p);
+}
+
+static yolact_status sgd_step(yl_train_pass *p, const yl_sgd_options *opt)
+{
+    int caller;
+    YL_TRY(use_device(p, &caller));
+    yolact_status s = step_on_device(p, opt);
+    cudaSetDevice(caller);
+    return s;
+}
+
+static yolact_status download_on_device(yl_train_pass *p, int i, float *param,
+                                        float *momentum, float *grad)
+{
+    const size_t at = p->opt_at[i], bytes = (p->opt_at[i + 1] - at) * sizeof(float);
+    float *const to[3] = {param, p->first[i] ? NULL : momentum, grad};
+    const float *const from[3] = {p->opt_params + at, p->opt_momentum + at, p->opt_grads + at};
+    for (int k = 0; k < 3; k++)
+        if (to[k])
+            YL_CHECK(cuda, cudaMemcpyAsync(to[k], from[k], bytes, cudaMemcpyDeviceToHost,
+                                          p->stream));
+    YL_CHECK(cuda, cudaStreamSynchronize(p->stream));
+    return YOLACT_OK;
+}
+
+static yolact_status state_download(yl_train_pass *p, int i, float *param, float *momentum,
+                                    float *grad)
+{
+    if (!p->opt_at || i < 0 || i >= p->num_opt)
+        return yl_fail(YOLACT_ERR_INTERNAL, "no optimised parameter %d on the device", i);
+    int caller;
+    YL_TRY(use_device(p, &caller));
+    yolact_status s = download_on_device(p, i, param, momentum, grad);
+    cudaSetDevice(caller);
+    return s;
+}
+
 static const yl_train_pass_ops cuda_train_pass = {
     "cuda", create, run, weights_changed, trainables, batchnorm_params, batchnorm_param, grad,
-    destroy};
+    destroy, state_upload, gather_grads, sgd_step, state_download};
 const yl_train_pass_ops *const yl_cuda_train_pass = &cuda_train_pass;

@@ -6,17 +6,23 @@
 
 #include "model.h"
 #include "status.h"
+#include "train/param_fold.h"
+
+double yl_batchnorm_fold_scale(float gamma, float var, double eps)
+{
+    return gamma / sqrt((double)var + eps);
+}
 
 void yl_fold_batchnorm(float *weight, float *bias, int out_channels, size_t per_channel,
                        const float *conv_bias, const float *gamma, const float *beta,
                        const float *mean, const float *var, double eps, float *scale_out)
 {
     for (int o = 0; o < out_channels; o++) {
-        double scale = gamma[o] / sqrt((double)var[o] + eps);
+        double scale = yl_batchnorm_fold_scale(gamma[o], var[o], eps);
         if (scale_out)
             scale_out[o] = (float)scale;
-        for (size_t i = 0; i < per_channel; i++)
-            weight[(size_t)o * per_channel + i] = (float)(weight[(size_t)o * per_channel + i] * scale);
+        float *row = weight + (size_t)o * per_channel;
+        yl_fold_rows(row, 1, per_channel, &scale, row);
         bias[o] = conv_bias ? (float)(beta[o] + ((double)conv_bias[o] - mean[o]) * scale)
                             : (float)(beta[o] - mean[o] * scale);
     }

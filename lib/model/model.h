@@ -171,6 +171,9 @@ yolact_status yl_plan_arena(const yolact_model *m, int batch, yl_arena_alloc all
  * bias = beta + (conv_bias - mean) * scale (conv_bias NULL: no bias of its own, as every
  * plain convolution before a BN; DCN layers have one). scale (out_channels) is written
  * unless NULL. */
+/* The scale yl_fold_batchnorm folds into a weight row: gamma / sqrt(var + eps), in double. */
+double yl_batchnorm_fold_scale(float gamma, float var, double eps);
+
 void yl_fold_batchnorm(float *weight, float *bias, int out_channels, size_t per_channel,
                        const float *conv_bias, const float *gamma, const float *beta, const float *mean,
                        const float *var, double eps, float *scale);
@@ -181,6 +184,12 @@ void yl_fold_batchnorm(float *weight, float *bias, int out_channels, size_t per_
  * tensor missing, not floating point or of another size: YOLACT_ERR_MODEL naming it. */
 yolact_status yl_param_fill_run(const yl_param_fill *fill, const yl_tensor_table *table,
                                 int fold_batchnorm, float *params);
+
+/* The scales yl_param_fill_run folds into fill's weight rows from table (its BatchNorm's,
+ * yl_batchnorm_fold_scale of each row) to scale (fill->rows); fill->bn must be set. A
+ * tensor missing or of another size: YOLACT_ERR_MODEL naming it. */
+yolact_status yl_param_fill_fold_scales(const yl_param_fill *fill, const yl_tensor_table *table,
+                                        double *scale);
 
 /* Every parameter of m made again from table (the checkpoint m was built from, its values
  * changed by training, its names and shapes the same) exactly as the build made them, bit for

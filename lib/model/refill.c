@@ -47,6 +47,17 @@ yolact_status yl_param_fill_run(const yl_param_fill *f, const yl_tensor_table *t
     return YOLACT_OK;
 }
 
+yolact_status yl_param_fill_fold_scales(const yl_param_fill *f, const yl_tensor_table *table,
+                                        double *scale)
+{
+    const float *gamma, *var;
+    YL_TRY(find(table, f->bn, "weight", (size_t)f->rows, &gamma));
+    YL_TRY(find(table, f->bn, "running_var", (size_t)f->rows, &var));
+    for (int r = 0; r < f->rows; r++)
+        scale[r] = yl_batchnorm_fold_scale(gamma[r], var[r], BN_EPS);
+    return YOLACT_OK;
+}
+
 yolact_status yl_model_refill(yolact_model *m, const yl_tensor_table *table,
                               int fold_batchnorm)
 {

@@ -7,6 +7,7 @@
 
 #include "model.h"
 #include "status.h"
+#include "train/param_fold.h"
 
 /* Whether op i's output is read by a HEAD_OUTPUT: the head's concatenated convolution. */
 static int is_head_conv(const yolact_model *m, int i)
@@ -85,10 +86,5 @@ yolact_status yl_model_trainables(const yolact_model *m, yl_trainable **out, int
 
 void yl_trainable_unfold_grad(const yl_trainable *t, const float *block, float *out)
 {
-    const float *g = block + t->offset;
-    for (size_t r = 0; r < t->rows; r++) {
-        const float s = t->bn_scale ? t->bn_scale[r] : 1.0f;
-        for (size_t j = 0; j < t->per_row; j++)
-            out[r * t->per_row + j] = g[r * t->per_row + j] * s;
-    }
+    yl_scale_rows(block + t->offset, t->rows, t->per_row, t->bn_scale, 0, 1.0f, out);
 }

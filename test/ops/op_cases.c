@@ -170,6 +170,8 @@
              outer, c, inner)
 /* n, momentum and dampening per mille, weight decay per million, Nesterov */
 #define SGD(what, ...) ROW("sgd " what, op_sgd, FP32, GRAD_SUM, __VA_ARGS__)
+/* kind (0: unfold, 1: fold), rows, per_row, scaled, add, parts (op_param_fold.c) */
+#define PARAM_FOLD(what, ...) ROW("param fold " what, op_param_fold, FP32, EXACT, __VA_ARGS__)
 #define GRAD_BN_TRAIN(batch, c, hw) \
     GRAD_ROW("grad batchnorm train " #batch "x" #c "x" #hw, op_grad_batchnorm_train, batch, c, hw)
 
@@ -308,6 +310,12 @@ const op_case op_cases[] = {
     SGD("plain, 1000", 1000, 0, 0, 0, 0), SGD("train.py's, 1", 1, 900, 0, 500, 0),
     SGD("train.py's, 4099", 4099, 900, 0, 500, 0), SGD("dampened", 257, 900, 300, 10000, 0),
     SGD("Nesterov", 300, 900, 0, 500, 1), SGD("empty", 0, 900, 0, 500, 0),
+    PARAM_FOLD("unfold, 64x27 scaled", 0, 64, 27, 1, 0, 1),
+    PARAM_FOLD("unfold, 5x7 unscaled", 0, 5, 7, 0, 0, 1),
+    PARAM_FOLD("unfold added, mean of 3 parts", 0, 33, 9, 1, 1, 3),
+    PARAM_FOLD("unfold, 1 row of 4099, mean of 2", 0, 1, 4099, 0, 1, 2),
+    PARAM_FOLD("fold, 64x27", 1, 64, 27, 1, 0, 1), PARAM_FOLD("fold, 300x1", 1, 300, 1, 1, 0, 1),
+    PARAM_FOLD("empty", 0, 0, 9, 1, 0, 1),
 
     LOSS_MATCH("no objects", 0, 0, 0, 0), LOSS_MATCH("no objects, a crowd", 0, 0, 1, 0),
     LOSS_MATCH("one object", 0, 1, 0, 0), LOSS_MATCH("5 objects and a crowd", 0, 5, 1, 0),
