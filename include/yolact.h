@@ -402,7 +402,8 @@ typedef struct yolact_trainer_options {
     /* Where the gradient pass runs: YOLACT_BACKEND_CPU (default); YOLACT_BACKEND_CUDA, the
      * GPU device_index (YOLACT_ERR_BACKEND_UNAVAILABLE when there is none or the library was
      * built without CUDA); YOLACT_BACKEND_AUTO, CUDA where a usable GPU is, else the CPU.
-     * SGD and the state dict stay in host memory either way. */
+     * On CUDA, SGD runs on the device too and the weights, momentum buffers and gradients
+     * stay there, copied back only when saved (the same values as SGD on the host). */
     yolact_backend backend;
     int device_index;         /* GPU ordinal, default 0 */
 } yolact_trainer_options;
