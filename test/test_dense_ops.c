@@ -561,6 +561,44 @@ START_TEST(resize_and_preprocess_match_pytorch)
 }
 END_TEST
 
+/* The AVX-512 pass over small-depth 1x1 convolutions (cpu/pointwise.c) gives sgemm's bits:
+ * the convolution, which takes it for its larger tiles, against the same tiles through
+ * sgemm and the epilogue (yl_conv_gemm_columns), with and without bias and residual, ReLU
+ * or none, one and two threads; shapes whose tiles are all, some or none past OpenBLAS's
+ * small-matrix size, ragged rows and columns (ResNet's first stage: 64 -> 256 on 138x138). */
+START_TEST(pointwise_tiles_match_sgemm)
+{
+    static const int shapes[][3] = {{64, 256, 138}, {64, 64, 138}, {64, 32, 69}, {13, 37, 91},
+                                    {64, 3, 200}, {32, 64, 37}, {1, 24, 300}};
+    uint64_t seed = 7;
+    size_t bad = 0;
+    for (size_t c = 0; c < sizeof shapes / sizeof *shapes; c++) {
+        const int k = shapes[c][0], m = shapes[c][1], side = shapes[c][2];
+        const size_t n = (size_t)side * side;
+        const yl_conv_desc d = {k, m, 1, 1, 1, 0, 1};
+        float *in = rand_floats((size_t)k * n, &seed), *w = rand_floats((size_t)m * k, &seed);
+        float *bias = rand_floats((size_t)m, &seed), *res = rand_floats((size_t)m * n, &seed);
+        float *got = malloc(sizeof *got * m * n), *want = malloc(sizeof *want * m * n);
+        ck_assert_ptr_nonnull(got);
+        ck_assert_ptr_nonnull(want);
+        for (int v = 0; v < 8; v++) {
+            const float *b = v & 1 ? bias : NULL, *r = v & 2 ? res : NULL;
+            const yl_activation act = v & 4 ? YL_ACT_RELU : YL_ACT_NONE;
+            const int threads = 1 + (v & 1);
+            yl_conv2d_cpu_gemm(YL_GEMM_AUTO, &d, in, side, side, w, b, r, act, got, NULL,
+                               threads);
+            yl_conv_gemm_columns(YL_GEMM_AUTO, m, (int)n, k, w, in, b, r, act, want, threads);
+            for (size_t i = 0; i < (size_t)m * n; i++)
+                if (memcmp(&got[i], &want[i], sizeof got[i]) && bad++ < 5)
+                    fprintf(stderr, "%dx%d on %dx%d, case %d, at %zu: %a, sgemm %a\n", k, m,
+                            side, side, v, i, (double)got[i], (double)want[i]);
+        }
+        free(in), free(w), free(bias), free(res), free(got), free(want);
+    }
+    ck_assert_uint_eq(bad, 0);
+}
+END_TEST
+
 /* The head's expf and tanhf over arrays give libm's bits: every 4099th float bit pattern
  * (1 M values over all signs, exponents and both functions' branches) and the edges, in
  * arrays of odd lengths so the scalar tails run too. NaNs must stay NaNs. (Every one of the
@@ -623,6 +661,7 @@ Suite *dense_ops_suite(void)
     tcase_add_test(tc, bilinear_axis_halfway_and_copy);
     tcase_add_test(tc, resize_and_preprocess_match_pytorch);
     tcase_add_test(tc, exp_tanh_match_libm);
+    tcase_add_test(tc, pointwise_tiles_match_sgemm);
     suite_add_tcase(s, tc);
     return s;
 }

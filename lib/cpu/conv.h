@@ -28,6 +28,21 @@ void yl_conv_gemm_columns(yl_gemm_kind kind, int m, int n, int k, const float *w
 /* 1x1, stride 1, no padding: the input (in_channels, h * w) already is the im2col matrix. */
 int yl_conv_is_pointwise(const yl_conv_desc *d);
 
+/* 1x1 stride-1 convolutions up to this input depth, with OpenBLAS, no activation or ReLU
+ * and a residual other than the output, run their tiles past OpenBLAS's small-matrix size
+ * as one AVX-512 pass on processors that have it (pointwise.c), bit for bit what sgemm and
+ * the epilogue give: yl_pointwise_tiles_apply says whether d's tiles may,
+ * yl_pointwise_tile_applies whether an mc x nc tile of depth k does, and yl_pointwise_tile
+ * computes rows [m0, m0 + mc) x columns [n0, n0 + nc) of the (m, n) output on the calling
+ * thread. */
+#define YL_POINTWISE_MAX_DEPTH 64
+int yl_pointwise_tiles_apply(const yl_conv_desc *d, const float *residual, const float *out,
+                             yl_activation act);
+int yl_pointwise_tile_applies(int mc, int nc, int k);
+void yl_pointwise_tile(int k, int n, const float *weight, const float *in, const float *bias,
+                       const float *residual, yl_activation act, float *out, int m0, int mc,
+                       int n0, int nc);
+
 /* Columns [n0, n0 + nc) of the im2col matrix (rows (c, kh, kw), one column per output
  * pixel, ow of them a row) for channels [c0, c1), stored with row length nc at
  * col + row * nc: the forward's GEMM operand and the weight gradient's (grad_conv.c). */
