@@ -565,11 +565,13 @@ END_TEST
  * the convolution, which takes it for its larger tiles, against the same tiles through
  * sgemm and the epilogue (yl_conv_gemm_columns), with and without bias and residual, ReLU
  * or none, one and two threads; shapes whose tiles are all, some or none past OpenBLAS's
- * small-matrix size, ragged rows and columns (ResNet's first stage: 64 -> 256 on 138x138). */
+ * small-matrix size, ragged rows and columns, depths up to YL_POINTWISE_MAX_DEPTH (ResNet's
+ * first stage: 64 -> 256 on 138x138). */
 START_TEST(pointwise_tiles_match_sgemm)
 {
     static const int shapes[][3] = {{64, 256, 138}, {64, 64, 138}, {64, 32, 69}, {13, 37, 91},
-                                    {64, 3, 200}, {32, 64, 37}, {1, 24, 300}};
+                                    {64, 3, 200}, {32, 64, 37}, {1, 24, 300}, {256, 64, 69},
+                                    {200, 40, 75}};
     uint64_t seed = 7;
     size_t bad = 0;
     for (size_t c = 0; c < sizeof shapes / sizeof *shapes; c++) {

@@ -35,7 +35,7 @@ int yl_conv_is_pointwise(const yl_conv_desc *d);
  * yl_pointwise_tile_applies whether an mc x nc tile of depth k does, and yl_pointwise_tile
  * computes rows [m0, m0 + mc) x columns [n0, n0 + nc) of the (m, n) output on the calling
  * thread. */
-#define YL_POINTWISE_MAX_DEPTH 64
+#define YL_POINTWISE_MAX_DEPTH 256
 int yl_pointwise_tiles_apply(const yl_conv_desc *d, const float *residual, const float *out,
                              yl_activation act);
 int yl_pointwise_tile_applies(int mc, int nc, int k);

@@ -1,11 +1,11 @@
 /* The output tiles of a 1x1 stride-1 convolution with a small input depth in one AVX-512
  * pass: each output's products summed in input-channel order by fused multiply-adds from
  * zero and added to zero, as OpenBLAS's sgemm sums them into its zeroed tile when the depth
- * is one block of its own and the tile is past its small-matrix size (so the same bits:
- * test/test_dense_ops.c checks it against sgemm), then the epilogue's operations in
- * registers. With so few terms a GEMM spends more on its output than on its products:
- * sgemm zeroes the tile, adds the products into it, and the epilogue reads it again; here
- * each output is written once, row block by row block along the rows. */
+ * is one block of its own (256 is, 512 is not) and the tile is past its small-matrix size
+ * (so the same bits: test/test_dense_ops.c checks it against sgemm), then the epilogue's
+ * operations in registers. With so few terms a GEMM spends more on its output than on its
+ * products: sgemm zeroes the tile, adds the products into it, and the epilogue reads it
+ * again; here each output is written once, row block by row block along the rows. */
 #include "cpu/conv.h"
 
 #include <immintrin.h>
@@ -16,7 +16,7 @@
 enum {
     ROWS = 8,  /* output channels a microtile: 16 accumulators with COLS */
     COLS = 32, /* output columns a microtile: two vectors */
-    STRIP = 256 /* columns packed at a time: depth x STRIP floats, in L2 */
+    PACKED = 16384 /* floats of inputs packed at a time (64 KiB, in L2): depth x a strip */
 };
 
 /* Rows [m, m + rows) x columns [n, n + 32) of the output (cols of them real: a mask past
@@ -121,11 +121,12 @@ void yl_pointwise_tile(int k, int n, const float *weight, const float *in, const
                        int n0, int nc)
 {
 #ifdef YL_POINTWISE_AVX512
-    float packed[YL_POINTWISE_MAX_DEPTH * STRIP] __attribute__((aligned(64)));
-    for (int s = n0; s < n0 + nc; s += STRIP)
+    float packed[PACKED] __attribute__((aligned(64)));
+    const int width = PACKED / k / COLS * COLS;
+    for (int s = n0; s < n0 + nc; s += width)
         strip(mc, k, (size_t)n, weight + (size_t)m0 * k, in, bias ? bias + m0 : NULL,
               residual ? residual + (size_t)m0 * n : NULL, act, out + (size_t)m0 * n, s,
-              n0 + nc - s < STRIP ? n0 + nc : s + STRIP, packed);
+              n0 + nc - s < width ? n0 + nc : s + width, packed);
 #else
     (void)k, (void)n, (void)weight, (void)in, (void)bias, (void)residual, (void)act,
         (void)out, (void)m0, (void)mc, (void)n0, (void)nc;
