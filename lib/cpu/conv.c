@@ -214,7 +214,7 @@ void yl_conv2d_cpu_gemm(yl_gemm_kind kind, const yl_conv_desc *d, const float *i
      * before their GEMM (it is still in cache); tiles that split the channels share one
      * made up front. Either way column block [n0, n0 + nc) lives at workspace + k * n0. */
     int shared_col = !pointwise && tl.m_tiles > 1;
-    int direct = yl_pointwise_tiles_apply(d, residual, out, act) && kind != YL_GEMM_PORTABLE;
+    int shallow = kind != YL_GEMM_PORTABLE && yl_shallow_gemm_applies(k, residual, out, act);
 #pragma omp parallel num_threads(threads)
     {
         if (shared_col) {
@@ -226,10 +226,6 @@ void yl_conv2d_cpu_gemm(yl_gemm_kind kind, const yl_conv_desc *d, const float *i
         for (int t = 0; t < tl.m_tiles * tl.n_tiles; t++) {
             int m0, mc, n0, nc;
             tile_at(&tl, t, &m0, &mc, &n0, &nc);
-            if (direct && yl_pointwise_tile_applies(mc, nc, k)) {
-                yl_pointwise_tile(k, n, weight, in, bias, residual, act, out, m0, mc, n0, nc);
-                continue;
-            }
             const float *b = in + n0;
             int ldb = n;
             if (shared_col) {
@@ -240,8 +236,11 @@ void yl_conv2d_cpu_gemm(yl_gemm_kind kind, const yl_conv_desc *d, const float *i
                 b = col;
                 ldb = nc;
             }
-            gemm_tile(kind, n, k, weight, b, ldb, tl.accumulate, bias, tl.residual, act, out, m0,
-                      mc, n0, nc);
+            if (shallow && yl_shallow_tile_applies(mc, nc, k))
+                yl_shallow_tile(k, n, weight, b, ldb, bias, residual, act, out, m0, mc, n0, nc);
+            else
+                gemm_tile(kind, n, k, weight, b, ldb, tl.accumulate, bias, tl.residual, act,
+                          out, m0, mc, n0, nc);
         }
     }
 }
