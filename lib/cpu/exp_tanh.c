@@ -8,13 +8,13 @@
  * and FMA everything does. */
 #include "cpu/exp_tanh.h"
 
-#include <immintrin.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
 
 #if defined(__GNUC__) && defined(__x86_64__)
 #define YL_EXP_TANH_VECTOR 1
+#include <immintrin.h>
 #define YL_AVX2_FMA __attribute__((target("avx2,fma")))
 
 /* expf's table: 2^(i/32)'s bits less i << 47, and its constants (glibc's __exp2f_data). */

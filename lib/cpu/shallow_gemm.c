@@ -9,10 +9,10 @@
  * row block along the rows. */
 #include "cpu/conv.h"
 
-#include <immintrin.h>
 
 #if defined(__GNUC__) && defined(__x86_64__)
 #define YL_SHALLOW_AVX512 1
+#include <immintrin.h>
 
 enum {
     ROWS = 8,  /* output channels a microtile: 16 accumulators with COLS */
