@@ -107,6 +107,24 @@ bench-compare-ort: $(BENCH)
 	        --json bench/results/cpu-ort-$(p).json &&) true; \
 	fi
 
+# ORT's time per node on the parity network, slowest first, to line up against
+# `yolact-bench --per-op` (bench/ort_profile.py; the venv and checkout as above).
+ORT_PROFILE_DIR ?= /tmp/yolact-ort-profile
+ORT_PROFILE_THREADS ?= 1
+.PHONY: bench-ort-profile
+bench-ort-profile:
+	@if ! test -f $(ORT_VENV_READY) || ! test -f $(YOLACT_DIR)/yolact.py; then \
+	    echo "bench-ort-profile: skipped: needs $(ORT_VENV) (make bench-compare-ort makes it)" \
+	         "and the official checkout at $(YOLACT_DIR)"; \
+	else \
+	    mkdir -p $(ORT_PROFILE_DIR) && \
+	    /usr/bin/python3 bench/official_onnx.py --yolact-dir $(YOLACT_DIR) \
+	        --weights test/data/parity/yolact_tiny_seed1_fp16_zip.pth --config yolact_tiny \
+	        --image test/data/parity/coffee.png --out $(ORT_PROFILE_DIR)/parity.onnx && \
+	    $(ORT_VENV)/bin/python bench/ort_profile.py $(ORT_PROFILE_DIR)/parity.onnx \
+	        --threads $(ORT_PROFILE_THREADS); \
+	fi
+
 # yolact-grad-bench: the CPU convolution's backward pass against its forward on one layer shape
 # (bench/grad/yolact-grad-bench.c; its options at the top).
 GRAD_BENCH := $(BUILD)/yolact-grad-bench

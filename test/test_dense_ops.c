@@ -7,6 +7,7 @@
 
 #include "cpu/conv.h"
 #include "cpu/dense_ops.h"
+#include "cpu/exp_tanh.h"
 #include "cpu/gemm.h"
 #include "yl_test.h"
 
@@ -560,6 +561,92 @@ START_TEST(resize_and_preprocess_match_pytorch)
 }
 END_TEST
 
+/* The AVX-512 pass over shallow GEMMs (cpu/shallow_gemm.c) gives sgemm's bits: the
+ * convolution, which takes it for its larger tiles, against its im2col columns through
+ * sgemm and the epilogue (yl_conv_gemm_columns), with and without bias and residual, ReLU
+ * or none, one and two threads; shapes whose tiles are all, some or none past OpenBLAS's
+ * small-matrix size, ragged rows and columns, depths up to YL_SHALLOW_MAX_DEPTH (ResNet's
+ * first stage: 64 -> 256 on 138x138; its 7x7 stride-2 stem, depth 147). */
+START_TEST(shallow_tiles_match_sgemm)
+{
+    /* in, out channels, kernel, stride, input side */
+    static const int shapes[][5] = {{64, 256, 1, 1, 138}, {64, 64, 1, 1, 138},
+                                    {64, 32, 1, 1, 69},   {13, 37, 1, 1, 91},
+                                    {64, 3, 1, 1, 200},   {32, 64, 1, 1, 37},
+                                    {1, 24, 1, 1, 300},   {256, 64, 1, 1, 69},
+                                    {200, 40, 1, 1, 75},  {3, 64, 7, 2, 211},
+                                    {16, 48, 3, 1, 57},   {28, 20, 3, 2, 90}};
+    uint64_t seed = 7;
+    size_t bad = 0;
+    for (size_t c = 0; c < sizeof shapes / sizeof *shapes; c++) {
+        const int ci = shapes[c][0], m = shapes[c][1], kern = shapes[c][2], side = shapes[c][4];
+        const yl_conv_desc d = {ci, m, kern, kern, shapes[c][3], kern / 2, 1};
+        const int os = yl_conv_out_size(side, kern, d.stride, d.pad, 1), k = ci * kern * kern;
+        const size_t n = (size_t)os * os;
+        float *in = rand_floats((size_t)ci * side * side, &seed);
+        float *w = rand_floats((size_t)m * k, &seed), *bias = rand_floats((size_t)m, &seed);
+        float *res = rand_floats((size_t)m * n, &seed), *col = malloc(sizeof *col * k * n);
+        float *got = malloc(sizeof *got * m * n), *want = malloc(sizeof *want * m * n);
+        float *ws = malloc(sizeof *ws * (yl_conv2d_workspace_floats(&d, side, side) + 1));
+        ck_assert(col && got && want && ws);
+        yl_im2col(&d, in, side, side, os, 0, ci, 0, (int)n, col);
+        for (int v = 0; v < 8; v++) {
+            const float *b = v & 1 ? bias : NULL, *r = v & 2 ? res : NULL;
+            const yl_activation act = v & 4 ? YL_ACT_RELU : YL_ACT_NONE;
+            const int threads = 1 + (v & 1);
+            yl_conv2d_cpu_gemm(YL_GEMM_AUTO, &d, in, side, side, w, b, r, act, got, ws,
+                               threads);
+            yl_conv_gemm_columns(YL_GEMM_AUTO, m, (int)n, k, w, col, b, r, act, want, threads);
+            for (size_t i = 0; i < (size_t)m * n; i++)
+                if (memcmp(&got[i], &want[i], sizeof got[i]) && bad++ < 5)
+                    fprintf(stderr, "%dx%d k%d s%d on %dx%d, case %d, at %zu: %a, sgemm %a\n",
+                            ci, m, kern, d.stride, side, side, v, i, (double)got[i],
+                            (double)want[i]);
+        }
+        free(in), free(w), free(bias), free(res), free(col), free(got), free(want), free(ws);
+    }
+    ck_assert_uint_eq(bad, 0);
+}
+END_TEST
+
+/* The head's expf and tanhf over arrays give libm's bits: every 4099th float bit pattern
+ * (1 M values over all signs, exponents and both functions' branches) and the edges, in
+ * arrays of odd lengths so the scalar tails run too. NaNs must stay NaNs. (Every one of the
+ * 2^32 patterns matched on glibc 2.36, Zen 4, when this was written.) */
+START_TEST(exp_tanh_match_libm)
+{
+    enum { STEP = 4099, CHUNK = 4093 };
+    static const float edges[] = {0.0f, -0.0f, 1.0f, -1.0f, 22.0f, -22.0f, 88.0f, -88.0f,
+                                  0x1p-55f, -0x1p-55f, 0x1p-25f, 0x1.62e42ep6f,
+                                  -0x1.9fe368p6f, -0x1.9d1d9ep6f, INFINITY, -INFINITY, NAN};
+    float in[CHUNK], got[CHUNK];
+    size_t bad = 0;
+    for (uint64_t base = 0; base < (1ull << 32); base += (uint64_t)CHUNK * STEP) {
+        size_t n = 0;
+        if (base == 0)
+            for (; n < sizeof edges / sizeof *edges; n++)
+                in[n] = edges[n];
+        for (; n < CHUNK; n++) {
+            uint32_t u = (uint32_t)(base + (uint64_t)n * STEP);
+            memcpy(&in[n], &u, sizeof u);
+        }
+        for (int f = 0; f < 2; f++) {
+            memcpy(got, in, sizeof got);
+            (f ? yl_tanhf_inplace : yl_expf_inplace)(got, CHUNK);
+            for (size_t i = 0; i < CHUNK; i++) {
+                float want = f ? tanhf(in[i]) : expf(in[i]);
+                if (memcmp(&want, &got[i], sizeof want) == 0 || (isnan(want) && isnan(got[i])))
+                    continue;
+                if (bad++ < 5)
+                    fprintf(stderr, "%s(%a): %a, libm %a\n", f ? "tanhf" : "expf",
+                            (double)in[i], (double)got[i], (double)want);
+            }
+        }
+    }
+    ck_assert_uint_eq(bad, 0);
+}
+END_TEST
+
 Suite *dense_ops_suite(void)
 {
     Suite *s = suite_create("dense_ops");
@@ -583,6 +670,8 @@ Suite *dense_ops_suite(void)
     tcase_add_test(tc, maxpool_matches_direct_loop);
     tcase_add_test(tc, bilinear_axis_halfway_and_copy);
     tcase_add_test(tc, resize_and_preprocess_match_pytorch);
+    tcase_add_test(tc, exp_tanh_match_libm);
+    tcase_add_test(tc, shallow_tiles_match_sgemm);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -214,6 +214,7 @@ void yl_conv2d_cpu_gemm(yl_gemm_kind kind, const yl_conv_desc *d, const float *i
      * before their GEMM (it is still in cache); tiles that split the channels share one
      * made up front. Either way column block [n0, n0 + nc) lives at workspace + k * n0. */
     int shared_col = !pointwise && tl.m_tiles > 1;
+    int shallow = kind != YL_GEMM_PORTABLE && yl_shallow_gemm_applies(k, residual, out, act);
 #pragma omp parallel num_threads(threads)
     {
         if (shared_col) {
@@ -235,8 +236,11 @@ void yl_conv2d_cpu_gemm(yl_gemm_kind kind, const yl_conv_desc *d, const float *i
                 b = col;
                 ldb = nc;
             }
-            gemm_tile(kind, n, k, weight, b, ldb, tl.accumulate, bias, tl.residual, act, out, m0,
-                      mc, n0, nc);
+            if (shallow && yl_shallow_tile_applies(mc, nc, k))
+                yl_shallow_tile(k, n, weight, b, ldb, bias, residual, act, out, m0, mc, n0, nc);
+            else
+                gemm_tile(kind, n, k, weight, b, ldb, tl.accumulate, bias, tl.residual, act,
+                          out, m0, mc, n0, nc);
         }
     }
 }

@@ -28,6 +28,22 @@ void yl_conv_gemm_columns(yl_gemm_kind kind, int m, int n, int k, const float *w
 /* 1x1, stride 1, no padding: the input (in_channels, h * w) already is the im2col matrix. */
 int yl_conv_is_pointwise(const yl_conv_desc *d);
 
+/* Convolutions whose GEMM has a depth (in_channels x kernel area) up to this, with OpenBLAS,
+ * no activation or ReLU and a residual other than the output, run their tiles past
+ * OpenBLAS's small-matrix size as one AVX-512 pass on processors that have it
+ * (shallow_gemm.c), bit for bit what sgemm and the epilogue give: yl_shallow_gemm_applies
+ * says whether a depth-k convolution's tiles may, yl_shallow_tile_applies whether an
+ * mc x nc tile does, and yl_shallow_tile computes rows [m0, m0 + mc) x columns
+ * [n0, n0 + nc) of the (m, n) output on the calling thread from b, the tile's k x nc
+ * columns (row stride ldb), as gemm_tile would. */
+#define YL_SHALLOW_MAX_DEPTH 256
+int yl_shallow_gemm_applies(int k, const float *residual, const float *out,
+                            yl_activation act);
+int yl_shallow_tile_applies(int mc, int nc, int k);
+void yl_shallow_tile(int k, int n, const float *weight, const float *b, int ldb,
+                     const float *bias, const float *residual, yl_activation act, float *out,
+                     int m0, int mc, int n0, int nc);
+
 /* Columns [n0, n0 + nc) of the im2col matrix (rows (c, kh, kw), one column per output
  * pixel, ow of them a row) for channels [c0, c1), stored with row length nc at
  * col + row * nc: the forward's GEMM operand and the weight gradient's (grad_conv.c). */

@@ -1,5 +1,6 @@
 /* The head permutes (see head_ops.h): plain loops, the reference for kernels/head.cu. */
 #include "cpu/head_ops.h"
+#include "cpu/exp_tanh.h"
 
 #include <math.h>
 #include <omp.h>
@@ -28,13 +29,19 @@ static void head_output_image(const float *maps, int anchors, int classes, int p
                 row[c] = conf_maps[((size_t)a * C + c) * plane + cell];
                 max = row[c] > max ? row[c] : max;
             }
-            for (int c = 0; c < C && softmax; c++)
-                sum += row[c] = expf(row[c] - max);
-            float inv = 1.0f / sum;
-            for (int c = 0; c < C && softmax; c++)
-                row[c] *= inv;
+            if (softmax) {
+                for (int c = 0; c < C; c++)
+                    row[c] -= max;
+                yl_expf_inplace(row, (size_t)C);
+                for (int c = 0; c < C; c++) /* in class order, as one loop summed them */
+                    sum += row[c];
+                float inv = 1.0f / sum;
+                for (int c = 0; c < C; c++)
+                    row[c] *= inv;
+            }
             for (int k = 0; k < K; k++)
-                coeff[p * K + k] = tanhf(coeff_maps[((size_t)a * K + k) * plane + cell]);
+                coeff[p * K + k] = coeff_maps[((size_t)a * K + k) * plane + cell];
+            yl_tanhf_inplace(coeff + p * K, (size_t)K);
         }
     }
 }
