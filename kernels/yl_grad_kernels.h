@@ -9,6 +9,7 @@
 #define YL_GRAD_KERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "ops/conv.h"
 #include "train/param_fold.h"
@@ -125,6 +126,23 @@ yolact_status yl_scale_rows_cuda(const float *in, size_t rows, size_t per_row,
  * a thread an element, bit for bit (one double multiply, one rounding to float). */
 yolact_status yl_fold_rows_cuda(const float *in, size_t rows, size_t per_row,
                                 const double *scale, float *out, struct CUstream_st *stream);
+
+/* ---- mixed precision (FP16 training) ------------------------------------------------- */
+/* in (n floats) to out (n halves, their IEEE binary16 bits), rounded to nearest even as
+ * weights_internal.h's yl_float_to_half: beyond half's range to infinity, below it to
+ * subnormals or zero. */
+yolact_status yl_float_to_half_cuda(const float *in, size_t n, uint16_t *out,
+                                    struct CUstream_st *stream);
+
+/* in (n halves) to out (n floats), exact; with accumulate added to what out holds (one float
+ * addition each), as a convolution backward's accumulate. */
+yolact_status yl_half_to_float_cuda(const uint16_t *in, size_t n, int accumulate, float *out,
+                                    struct CUstream_st *stream);
+
+/* *flag (device memory) 1 where any of in[0 .. n) is infinite or NaN, else 0: GradScaler's
+ * found_inf, one pass. */
+yolact_status yl_flag_nonfinite_cuda(const float *in, size_t n, int *flag,
+                                     struct CUstream_st *stream);
 
 #ifdef __cplusplus
 }

@@ -181,6 +181,17 @@ START_TEST(test_grad_arguments)
     ck_assert_status(yl_fold_rows_cuda(NULL, 2, 2, scales, f, NULL),
                      YOLACT_ERR_INVALID_ARGUMENT);
     ck_assert_status(yl_fold_rows_cuda(NULL, 3, 0, NULL, NULL, NULL), YOLACT_OK); /* empty */
+
+    uint16_t *h = (uint16_t *)8;
+    int *flag = (int *)8;
+    ck_assert_status(yl_float_to_half_cuda(NULL, 4, h, NULL), YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_status(yl_float_to_half_cuda(f, 4, NULL, NULL), YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_status(yl_float_to_half_cuda(NULL, 0, NULL, NULL), YOLACT_OK); /* empty */
+    ck_assert_status(yl_half_to_float_cuda(NULL, 4, 1, f, NULL), YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_status(yl_half_to_float_cuda(h, 4, 0, NULL, NULL), YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_status(yl_half_to_float_cuda(NULL, 0, 1, NULL, NULL), YOLACT_OK);
+    ck_assert_status(yl_flag_nonfinite_cuda(f, 4, NULL, NULL), YOLACT_ERR_INVALID_ARGUMENT);
+    ck_assert_status(yl_flag_nonfinite_cuda(NULL, 4, flag, NULL), YOLACT_ERR_INVALID_ARGUMENT);
 }
 END_TEST
 

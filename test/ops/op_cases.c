@@ -172,6 +172,10 @@
 #define SGD(what, ...) ROW("sgd " what, op_sgd, FP32, GRAD_SUM, __VA_ARGS__)
 /* kind (0: unfold, 1: fold), rows, per_row, scaled, add, parts (op_param_fold.c) */
 #define PARAM_FOLD(what, ...) ROW("param fold " what, op_param_fold, FP32, EXACT, __VA_ARGS__)
+/* kind (0: to half, 1: to float, 2: to float added, 3: non-finite flag), n, edge
+ * (op_mixed_precision.c) */
+#define MIXED(what, ...) \
+    ROW("mixed precision " what, op_mixed_precision, FP16, EXACT, __VA_ARGS__)
 #define GRAD_BN_TRAIN(batch, c, hw) \
     GRAD_ROW("grad batchnorm train " #batch "x" #c "x" #hw, op_grad_batchnorm_train, batch, c, hw)
 
@@ -316,6 +320,13 @@ const op_case op_cases[] = {
     PARAM_FOLD("unfold, 1 row of 4099, mean of 2", 0, 1, 4099, 0, 1, 2),
     PARAM_FOLD("fold, 64x27", 1, 64, 27, 1, 0, 1), PARAM_FOLD("fold, 300x1", 1, 300, 1, 1, 0, 1),
     PARAM_FOLD("empty", 0, 0, 9, 1, 0, 1),
+    MIXED("to half, 1000", 0, 1000, 0),
+    MIXED("to half, 4099 past range and subnormal", 0, 4099, 1),
+    MIXED("to float, 1", 1, 1, 0), MIXED("to float, 4099 with inf and subnormal", 1, 4099, 1),
+    MIXED("to float added, 1000", 2, 1000, 0), MIXED("to float added, 257 with inf", 2, 257, 1),
+    MIXED("to half, empty", 0, 0, 0), MIXED("to float added, empty", 2, 0, 0),
+    MIXED("flag, all finite", 3, 5000, 0), MIXED("flag, inf last", 3, 5000, 1),
+    MIXED("flag, NaN midway", 3, 1027, 2), MIXED("flag, empty", 3, 0, 0),
 
     LOSS_MATCH("no objects", 0, 0, 0, 0), LOSS_MATCH("no objects, a crowd", 0, 0, 1, 0),
     LOSS_MATCH("one object", 0, 1, 0, 0), LOSS_MATCH("5 objects and a crowd", 0, 5, 1, 0),

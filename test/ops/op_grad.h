@@ -32,6 +32,6 @@ float *op_abs(op_run *r, const float *a, size_t n);
 extern const op_family op_grad_conv2d, op_grad_activation, op_grad_maxpool2d,
     op_grad_resize_bilinear, op_grad_add, op_grad_pointwise, op_grad_softmax,
     op_grad_head_output, op_grad_proto_output, op_grad_masks, op_grad_batchnorm_frozen,
-    op_grad_batchnorm_train, op_sgd, op_param_fold;
+    op_grad_batchnorm_train, op_sgd, op_param_fold, op_mixed_precision;
 
 #endif
