@@ -406,6 +406,16 @@ typedef struct yolact_trainer_options {
      * stay there, copied back only when saved (the same values as SGD on the host). */
     yolact_backend backend;
     int device_index;         /* GPU ordinal, default 0 */
+    /* YOLACT_PRECISION_FP32 (default; DEFAULT is FP32 here) or, on CUDA only (the CPU's pass
+     * is YOLACT_ERR_UNSUPPORTED), YOLACT_PRECISION_FP16: mixed precision as PyTorch's
+     * autocast with GradScaler runs it. The convolutions (forward, input and weight
+     * gradients) take half operands with float accumulation; everything else (BatchNorm,
+     * the loss, the heads) and the weights SGD updates stay float32. The loss's gradients
+     * are multiplied by a dynamic scale (2^16 at first), the step's divided by it; a step
+     * whose gradients are not all finite is skipped (yolact_losses.step_taken 0) and halves
+     * the scale, 2000 good steps in a row double it (yolact_trainer_loss_scale; the state
+     * files keep it). */
+    yolact_precision precision;
 } yolact_trainer_options;
 
 YOLACT_API void yolact_trainer_options_init(yolact_trainer_options *options);
@@ -501,6 +511,8 @@ YOLACT_API int64_t yolact_trainer_iteration(const yolact_trainer *trainer);
 /* The backend the trainer's gradient pass runs on: CPU or CUDA (never AUTO; AUTO for NULL). */
 YOLACT_API yolact_backend yolact_trainer_backend(const yolact_trainer *trainer);
 YOLACT_API double yolact_trainer_lr(const yolact_trainer *trainer);
+/* An FP16 trainer's loss scale now (the next step's); 0 for an FP32 trainer or NULL. */
+YOLACT_API double yolact_trainer_loss_scale(const yolact_trainer *trainer);
 /* The network's preset name (static storage) and its input side S (images are trained at
  * S x S); NULL and 0 for a NULL trainer. */
 YOLACT_API const char *yolact_trainer_preset(const yolact_trainer *trainer);
@@ -516,9 +528,10 @@ YOLACT_API yolact_status yolact_trainer_save_weights(const yolact_trainer *train
  * state-dict key (YOLACT_ERR_INVALID_ARGUMENT before any step). */
 YOLACT_API yolact_status yolact_trainer_save_gradients(const yolact_trainer *trainer,
                                                        const char *path);
-/* The whole training state (weights, momentum buffers, iteration, optimizer settings) in
- * one .safetensors file that is also a checkpoint; loading it into a trainer made from the
- * same network resumes bit for bit: N steps, save, load, M steps == N + M steps. The
+/* The whole training state (weights, momentum buffers, iteration, optimizer settings, an
+ * FP16 run's loss scale) in one .safetensors file that is also a checkpoint; loading it into
+ * a trainer made from the same network resumes bit for bit: N steps, save, load, M steps ==
+ * N + M steps (an FP16 trainer given an FP32 run's state starts its scale afresh). The
  * learning-rate schedule stays the trainer's options'. */
 YOLACT_API yolact_status yolact_trainer_save_state(const yolact_trainer *trainer,
                                                    const char *path);

@@ -84,11 +84,14 @@ typedef struct yl_train_pass_ops {
      * without it (yl_model_refill's fold_batchnorm 0) and its tensors in this table (their
      * float32 data), borrowed until destroy: its weight and bias read at each run, its
      * running statistics moved by each run with update_running. threads: CPU threads, 0 =
-     * every core; device_index: the GPU (checked by the caller). A backend that cannot
-     * train m (or trainable BatchNorm) says so with YOLACT_ERR_UNSUPPORTED. */
+     * every core; device_index: the GPU (checked by the caller); precision: FP32, or FP16
+     * (half convolutions, include/yolact.h's yolact_trainer_options.precision). A backend
+     * that cannot train m (or trainable BatchNorm, or in FP16) says so with
+     * YOLACT_ERR_UNSUPPORTED. */
     yolact_status (*create)(const yolact_model *m, const yl_tensor *segm_weight,
                             const yl_tensor *segm_bias, const yl_tensor_table *batchnorm,
-                            int threads, int device_index, yl_train_pass **pass);
+                            int threads, int device_index, yolact_precision precision,
+                            yl_train_pass **pass);
     /* The loss of images[0 .. count) against gt (checked by the caller) to *losses; with
      * backward, the parameter gradients too (else they keep the last run's); with
      * update_running, trainable BatchNorm's running averages moved. */
@@ -136,6 +139,13 @@ typedef struct yl_train_pass_ops {
      * destination is skipped (momentum: only where the steps made or uploaded one). */
     yolact_status (*state_download)(yl_train_pass *p, int i, float *param, float *momentum,
                                     float *grad);
+
+    /* Loss scaling for FP16 (GradScaler's device side), NULL in a pass without it.
+     * scale_loss: the loss's gradients of the runs from now on times factor (1 at first);
+     * the losses reported stay unscaled. grads_finite: *finite 1 when every step's gradient
+     * gather_grads left is finite, else 0 (one reduction on the device). */
+    void (*scale_loss)(yl_train_pass *p, double factor);
+    yolact_status (*grads_finite)(yl_train_pass *p, int *finite);
 } yl_train_pass_ops;
 
 /* The CPU's (lib/cpu/train_pass.c); the CUDA backend's is yl_cuda_train_pass (NULL where it

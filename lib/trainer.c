@@ -7,7 +7,11 @@
  * and moves its running statistics in the state dict itself (lib/cpu/train_batchnorm.c).
  * A pass with a device optimizer (the CUDA backend's) holds the parameters, gradients and
  * momentum buffers in device memory and runs SGD and the refolding there itself; the state
- * dict, momentum and gradients here are then copies fetched only when read. */
+ * dict, momentum and gradients here are then copies fetched only when read.
+ * In FP16 (mixed precision, CUDA only) the steps scale the loss as torch.cuda.amp's
+ * GradScaler does with its defaults: the loss's gradients times the scale, the step's
+ * gradients divided by it, a step with any gradient not finite skipped and the scale
+ * halved, the scale doubled after LOSS_SCALE_INTERVAL good steps in a row. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +26,12 @@
 #include "train/sgd.h"
 #include "trainer.h"
 #include "weights/train_state.h"
+
+/* torch.cuda.amp.GradScaler's defaults. */
+#define LOSS_SCALE_INIT 65536.0
+#define LOSS_SCALE_GROWTH 2.0
+#define LOSS_SCALE_BACKOFF 0.5
+#define LOSS_SCALE_INTERVAL 2000
 
 /* The semantic segmentation conv's keys: trained, but not part of the inference network. */
 static const char *const segm_keys[2] = {"semantic_seg_conv.weight", "semantic_seg_conv.bias"};
@@ -45,6 +55,11 @@ struct yolact_trainer {
     yl_lr_schedule schedule;
     int64_t iteration;
     double last_lr;
+    /* FP16's loss scaling: the scale (0 in FP32), the good steps since it last changed, and
+     * how many double it (LOSS_SCALE_INTERVAL; tests shorten it) */
+    double loss_scale;
+    int64_t good_steps;
+    int growth_interval;
     /* The classes' names and category ids, one a line (the checkpoint metadata's layout),
      * or NULL: written into what the trainer saves. */
     char *class_names, *category_ids;
@@ -59,7 +74,8 @@ void yolact_trainer_options_init(yolact_trainer_options *o)
     *o = (yolact_trainer_options){.struct_size = sizeof *o, .lr = 1e-3, .momentum = 0.9,
                                   .weight_decay = 5e-4, .lr_warmup_init = 1e-4,
                                   .lr_warmup_until = 500, .gamma = 0.1, .num_lr_steps = 4,
-                                  .backend = YOLACT_BACKEND_CPU};
+                                  .backend = YOLACT_BACKEND_CPU,
+                                  .precision = YOLACT_PRECISION_FP32};
     memcpy(o->lr_steps, official_steps, sizeof official_steps);
 }
 
@@ -114,6 +130,10 @@ static yolact_status check_options(const yolact_trainer_options *o)
     if (o->device_index < 0)
         return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "trainer options: device index %d is "
                        "negative", o->device_index);
+    if (o->precision != YOLACT_PRECISION_DEFAULT && o->precision != YOLACT_PRECISION_FP32 &&
+        o->precision != YOLACT_PRECISION_FP16)
+        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "trainer options: precision %d is not "
+                       "DEFAULT, FP32 or FP16", (int)o->precision);
     return YOLACT_OK;
 }
 
@@ -189,6 +209,11 @@ static int device_sgd(const yolact_trainer *t)
     return t->pass_ops->sgd_step && !t->host_optimizer;
 }
 
+static int fp16(const yolact_trainer *t)
+{
+    return t->opt.precision == YOLACT_PRECISION_FP16;
+}
+
 /* The device optimizer given the state dict's parameters and momentum buffers. */
 static yolact_status upload_state(yolact_trainer *t)
 {
@@ -244,12 +269,17 @@ static yolact_status rebuild(yolact_trainer *t)
     YL_TRY(t->pass_ops->create(t->model, yl_tensor_table_find(&t->weights, segm_keys[0]),
                                yl_tensor_table_find(&t->weights, segm_keys[1]),
                                t->opt.train_batchnorm ? &t->weights : NULL,
-                               t->opt.num_threads, t->opt.device_index, &t->pass));
+                               t->opt.num_threads, t->opt.device_index,
+                               fp16(t) ? YOLACT_PRECISION_FP16 : YOLACT_PRECISION_FP32,
+                               &t->pass));
     return device_sgd(t) ? upload_state(t) : YOLACT_OK;
 }
 
 yolact_status yl_trainer_host_optimizer(yolact_trainer *t)
 {
+    if (fp16(t))
+        return yl_fail(YOLACT_ERR_UNSUPPORTED, "FP16 training scales the loss on the device: "
+                       "SGD on the host is FP32 only");
     YL_TRY(fetch_state(t));
     t->host_optimizer = 1;
     return rebuild(t);
@@ -386,7 +416,12 @@ static yolact_status start_create(const yolact_trainer_options *options, yolact_
         return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory for a trainer");
     t->opt = options ? *options : defaults;
     t->preset_source = YOLACT_PRESET_GIVEN;
+    t->loss_scale = fp16(t) ? LOSS_SCALE_INIT : 0;
+    t->growth_interval = LOSS_SCALE_INTERVAL;
     yolact_status s = choose_pass(&t->opt, &t->pass_ops);
+    if (s == YOLACT_OK && fp16(t) && !t->pass_ops->scale_loss)
+        s = yl_fail(YOLACT_ERR_UNSUPPORTED, "FP16 mixed-precision training runs on the CUDA "
+                    "backend only: the %s backend trains in FP32", t->pass_ops->name);
     if (s == YOLACT_OK && t->opt.preset)
         s = yl_preset_lookup(t->opt.preset, &t->preset);
     t->opt.preset = NULL;
@@ -638,6 +673,26 @@ static yolact_status check_parts(const yolact_trainer *t, const yolact_image *im
     return s;
 }
 
+/* What the step's gathered gradients are multiplied by to undo the loss scale (1 in FP32);
+ * a power of two, so exact but where the result leaves float's range. */
+static float unscale(const yolact_trainer *t)
+{
+    return fp16(t) ? (float)(1.0 / t->loss_scale) : 1.0f;
+}
+
+/* GradScaler.update: after a skipped step the scale backs off and the count restarts; after
+ * growth_interval good steps in a row it grows. */
+static void update_loss_scale(yolact_trainer *t, int good)
+{
+    if (!good) {
+        t->loss_scale *= LOSS_SCALE_BACKOFF;
+        t->good_steps = 0;
+    } else if (++t->good_steps >= t->growth_interval) {
+        t->loss_scale *= LOSS_SCALE_GROWTH;
+        t->good_steps = 0;
+    }
+}
+
 /* The batch's loss and gradients in sub_batches parts, each part's averaged as train.py's
  * over that many GPUs: summed into t->grads, or with the device optimizer into the pass's
  * (gather_grads: the same float additions, the last part's scaling the sum). */
@@ -668,7 +723,8 @@ static yolact_status accumulate_parts(yolact_trainer *t, const yolact_image *ima
         yolact_losses l;
         s = run_batch(t, images + start, gt + start, count, 1, k, &l);
         if (s == YOLACT_OK && device)
-            s = t->pass_ops->gather_grads(t->pass, k > 0, k + 1 == parts ? scale : 1.0f);
+            s = t->pass_ops->gather_grads(t->pass, k > 0,
+                                          k + 1 == parts ? scale * unscale(t) : 1.0f);
         if (s != YOLACT_OK)
             break;
         for (int i = 0; !device && i < num_params(t); i++) {
@@ -702,10 +758,12 @@ yolact_status yolact_trainer_step(yolact_trainer *t, const yolact_image *images,
 {
     yolact_losses l;
     const int parts = t && t->opt.sub_batches > 1 ? t->opt.sub_batches : 1;
+    if (t && t->pass && fp16(t))
+        t->pass_ops->scale_loss(t->pass, t->loss_scale);
     if (parts == 1) {
         YL_TRY(run_batch(t, images, gt, batch, 1, 0, &l));
         if (device_sgd(t))
-            YL_TRY(t->pass_ops->gather_grads(t->pass, 0, 1.0f));
+            YL_TRY(t->pass_ops->gather_grads(t->pass, 0, unscale(t)));
         for (int i = 0; !device_sgd(t) && i < num_params(t); i++)
             t->pass_ops->grad(t->pass, i, t->grads.tensors[i].data);
     } else {
@@ -716,6 +774,11 @@ yolact_status yolact_trainer_step(yolact_trainer *t, const yolact_image *images,
     const double lr = yl_lr_schedule_at(&t->schedule, (int)t->iteration);
     t->iteration++;
     l.step_taken = isfinite(l.total);
+    if (fp16(t)) {
+        if (l.step_taken)
+            YL_TRY(t->pass_ops->grads_finite(t->pass, &l.step_taken));
+        update_loss_scale(t, l.step_taken);
+    }
     if (losses)
         *losses = l;
     if (!l.step_taken)
@@ -749,6 +812,18 @@ int64_t yolact_trainer_iteration(const yolact_trainer *t)
 double yolact_trainer_lr(const yolact_trainer *t)
 {
     return t ? t->last_lr : 0;
+}
+
+double yolact_trainer_loss_scale(const yolact_trainer *t)
+{
+    return t ? t->loss_scale : 0;
+}
+
+void yl_trainer_set_loss_scale(yolact_trainer *t, double scale, int growth_interval)
+{
+    t->loss_scale = scale;
+    t->good_steps = 0;
+    t->growth_interval = growth_interval;
 }
 
 const char *yolact_trainer_preset(const yolact_trainer *t)
@@ -818,7 +893,9 @@ yolact_status yolact_trainer_save_state(const yolact_trainer *t, const char *pat
         .sgd = {.lr = t->last_lr, .momentum = t->opt.momentum,
                 .weight_decay = t->opt.weight_decay},
         .weights = t->weights,
-        .momentum = t->momentum};
+        .momentum = t->momentum,
+        .loss_scale = t->loss_scale,
+        .loss_scale_good_steps = t->good_steps};
     const char *metadata[7];
     stored_metadata(t, metadata);
     return yl_train_state_write(&state, metadata, path);
@@ -853,6 +930,10 @@ yolact_status yolact_trainer_load_state(yolact_trainer *t, const char *path)
     t->host_behind = 0; /* the device's state goes with its pass */
     t->iteration = state.iteration;
     t->last_lr = state.sgd.lr;
+    if (fp16(t)) { /* an FP32 run's state starts the scaling afresh */
+        t->loss_scale = state.loss_scale > 0 ? state.loss_scale : LOSS_SCALE_INIT;
+        t->good_steps = state.loss_scale_good_steps;
+    }
     restart_schedule(t);
     s = rebuild(t);
     return s == YOLACT_OK ? s : yl_fail_context(s, "%s: ", path);

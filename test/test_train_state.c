@@ -64,6 +64,8 @@ START_TEST(state_round_trips_bit_for_bit)
     st.iteration = 123456789012;
     st.sgd = (yl_sgd_options){.lr = 1e-3 / 3, .momentum = 0.9, .dampening = 0.1,
                               .weight_decay = 5e-4, .nesterov = 1};
+    st.loss_scale = 8192; /* an FP16 run's */
+    st.loss_scale_good_steps = 1999;
     const char *meta[] = {"preset", "yolact_resnet50", NULL};
     ck_assert_status(yl_train_state_write(&st, meta, path), YOLACT_OK);
 
@@ -73,6 +75,7 @@ START_TEST(state_round_trips_bit_for_bit)
     ck_assert(memcmp(&got.sgd.lr, &st.sgd.lr, sizeof(double)) == 0);
     ck_assert(got.sgd.momentum == 0.9 && got.sgd.dampening == 0.1);
     ck_assert(got.sgd.weight_decay == 5e-4 && got.sgd.nesterov == 1);
+    ck_assert(got.loss_scale == 8192 && got.loss_scale_good_steps == 1999);
     ck_assert_str_eq(yl_tensor_table_metadata(&got.weights, "preset"), "yolact_resnet50");
     ck_assert_str_eq(yl_tensor_table_metadata(&got.weights, "format"), "libyolact-train-state");
     assert_tables_equal(&got.weights, &st.weights);   /* float16 values, float32 now */
@@ -90,12 +93,14 @@ START_TEST(state_round_trips_bit_for_bit)
     ck_assert_int_eq(buffers_unused, 3);
     yolact_model_free(m);
 
-    /* Before the first step: no buffers, iteration 0. */
+    /* Before the first step: no buffers, iteration 0; FP32: no loss scale. */
     st.momentum.count = 0;
     st.iteration = 0;
+    st.loss_scale = 0;
     ck_assert_status(yl_train_state_write(&st, NULL, path), YOLACT_OK);
     ck_assert_status(yl_train_state_read(path, &got), YOLACT_OK);
     ck_assert(got.iteration == 0 && got.momentum.count == 0);
+    ck_assert(got.loss_scale == 0 && !yl_tensor_table_metadata(&got.weights, "loss_scale"));
     ck_assert_uint_eq(got.weights.count, st.weights.count);
     yl_train_state_free(&got);
 
@@ -134,8 +139,9 @@ START_TEST(bad_states_are_not_written)
     } expect[] = {{"iteration -1"}, {"buffer 'v' has no parameter"},
                   {"not a floating tensor of its parameter's shape"},
                   {"weight 'momentum_buffer.w' is named as a momentum buffer"},
-                  {"metadata 'lr' given twice"}, {"metadata 'x' has no value"}};
-    for (int c = 0; c < 6; c++) {
+                  {"metadata 'lr' given twice"}, {"metadata 'x' has no value"},
+                  {"loss scale nan"}};
+    for (int c = 0; c < 7; c++) {
         make_small(&s);
         const char *meta_dup[] = {"lr", "1", NULL}, *meta_none[] = {"x", NULL};
         const char *const *meta = c == 4 ? meta_dup : c == 5 ? meta_none : NULL;
@@ -147,6 +153,8 @@ START_TEST(bad_states_are_not_written)
             s.buffer.shape[1] = 1, s.buffer.numel = 2;
         if (c == 3)
             s.weight.name = "momentum_buffer.w", s.st.momentum.count = 0;
+        if (c == 6)
+            s.st.loss_scale = NAN;
         ck_assert_status(yl_train_state_write(&s.st, meta, path), YOLACT_ERR_INVALID_ARGUMENT);
         ck_assert_msg(strstr(yolact_last_error(), expect[c].message), "case %d: %s", c,
                       yolact_last_error());

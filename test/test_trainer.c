@@ -2,7 +2,8 @@
  * step's losses and gradients, two steps against its SGD, hostile ground truth refused with
  * a status, a saved state that resumes bit for bit, the network made again in place after a
  * step equal to a fresh one, and checkpoints that load again; on the CUDA backend the same
- * official steps, and SGD on the device equal to SGD on the host. */
+ * official steps, SGD on the device equal to SGD on the host, and FP16 mixed precision (its
+ * step against the FP32 one, its loss scale's backoff, growth and resumption). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -505,6 +506,17 @@ START_TEST(create_refuses_bad_arguments)
     ck_assert_status(yolact_trainer_create(YL_TEST_PARITY_CHECKPOINT, &o, &t),
                      YOLACT_ERR_BACKEND_UNAVAILABLE);
     ck_assert_ptr_null(t);
+    yolact_trainer_options_init(&o);
+    ck_assert_int_eq(o.precision, YOLACT_PRECISION_FP32);
+    o.precision = (yolact_precision)7;
+    ck_assert_status(yolact_trainer_create(YL_TEST_PARITY_CHECKPOINT, &o, &t),
+                     YOLACT_ERR_INVALID_ARGUMENT);
+    o.precision = YOLACT_PRECISION_FP16; /* on the CPU */
+    ck_assert_status(yolact_trainer_create(YL_TEST_PARITY_CHECKPOINT, &o, &t),
+                     YOLACT_ERR_UNSUPPORTED);
+    ck_assert_msg(strstr(yolact_last_error(), "CUDA backend only"), "%s", yolact_last_error());
+    ck_assert_ptr_null(t);
+    ck_assert(yolact_trainer_loss_scale(NULL) == 0);
     ck_assert_int_eq(yolact_trainer_backend(NULL), YOLACT_BACKEND_AUTO);
     yolact_trainer_destroy(NULL);
     ck_assert_status(yolact_trainer_save_weights(NULL, "x.pth"), YOLACT_ERR_INVALID_ARGUMENT);
@@ -515,12 +527,13 @@ END_TEST
 /* A parity trainer on the CUDA backend with the default weight decay (5e-4), the default
  * momentum (0.9) or none, BatchNorm frozen or trainable, the batch in sub_batches parts;
  * SGD on the device, or with host_sgd on the host (the path that downloads the gradients
- * and uploads the parameters at each step). */
-static yolact_trainer *cuda_trainer(int train_batchnorm, int sub_batches, int momentum,
-                                    int host_sgd)
+ * and uploads the parameters at each step); in FP32 or FP16. */
+static yolact_trainer *cuda_trainer_in(yolact_precision precision, int train_batchnorm,
+                                       int sub_batches, int momentum, int host_sgd)
 {
     yolact_trainer_options o;
     yolact_trainer_options_init(&o);
+    o.precision = precision;
     if (!momentum)
         o.momentum = 0;
     o.backend = YOLACT_BACKEND_CUDA;
@@ -536,6 +549,13 @@ static yolact_trainer *cuda_trainer(int train_batchnorm, int sub_batches, int mo
     if (host_sgd)
         ck_assert_status(yl_trainer_host_optimizer(t), YOLACT_OK);
     return t;
+}
+
+static yolact_trainer *cuda_trainer(int train_batchnorm, int sub_batches, int momentum,
+                                    int host_sgd)
+{
+    return cuda_trainer_in(YOLACT_PRECISION_FP32, train_batchnorm, sub_batches, momentum,
+                           host_sgd);
 }
 
 /* The state (weights, running statistics, momentum buffers: every float tensor) and the
@@ -632,6 +652,172 @@ END_TEST
 START_TEST(device_sgd_equals_host_sgd_without_momentum)
 {
     check_device_sgd(0, 2, 0, 53);
+}
+END_TEST
+
+/* ---- FP16 (mixed precision) --------------------------------------------------------- */
+
+/* ||a - b|| / ||b|| over n floats. */
+static double relative_norm(const float *a, const float *b, size_t n)
+{
+    double diff = 0, norm = 0;
+    for (size_t i = 0; i < n; i++) {
+        diff += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+        norm += (double)b[i] * b[i];
+    }
+    return norm > 0 ? sqrt(diff / norm) : sqrt(diff);
+}
+
+/* One FP16 step on the parity batch against the FP32 step of the same trainer options.
+ * From the default scale (2^16) the first steps overflow (a weight gradient past half's
+ * 65504) and are skipped, each halving the scale, as GradScaler's first steps do: measured,
+ * five, the sixth taken at 2048. Then the losses and every parameter's gradient (unscaled)
+ * as relative errors, printed, within tolerances set from the spread measured in the
+ * emulation (dnn_emulated.c rounds operands and results to half where cuDNN's half tensors
+ * hold them): losses 3.8e-3 at worst (M; B 7.5e-4, C 4.7e-4, S 1.6e-4), so 1e-2; gradients
+ * in relative norm 0.159 at worst per tensor (backbone.layers.0.0.downsample.0.weight) and
+ * 0.123 all together, so 0.4 and 0.3. The gradients' spread is the half forward's, not the
+ * backward's: it stays the same with the backward's operands and results unrounded (the
+ * forward moves what the loss selects). A half path that lost the scale, an operand or a
+ * cast is off by a factor: 0.5 and more. */
+START_TEST(fp16_step_is_close_to_fp32)
+{
+    batch b;
+    batch_open(&b);
+    yolact_losses l[2];
+    for (int k = 0; k < 2; k++) {
+        yolact_trainer *t = cuda_trainer_in(k ? YOLACT_PRECISION_FP16 : YOLACT_PRECISION_FP32,
+                                            0, 1, 1, 0);
+        ck_assert(yolact_trainer_loss_scale(t) == (k ? 65536.0 : 0.0));
+        int skipped = 0;
+        for (;;) {
+            ck_assert_status(yolact_trainer_step(t, b.images, b.gt, YL_TRAIN_REF_BATCH, &l[k]),
+                             YOLACT_OK);
+            if (l[k].step_taken)
+                break;
+            skipped++;
+            printf("FP16 step skipped at scale %g\n", yolact_trainer_loss_scale(t) * 2);
+            ck_assert(k == 1 && skipped < 16);
+        }
+        ck_assert(yolact_trainer_loss_scale(t) == (k ? ldexp(65536.0, -skipped) : 0.0));
+        ck_assert_status(yolact_trainer_save_gradients(t, scratch_path(k ? "g16.safetensors"
+                                                                          : "g32.safetensors")),
+                         YOLACT_OK);
+        yolact_trainer_destroy(t);
+    }
+    const double got[5] = {l[1].B, l[1].C, l[1].M, l[1].S, l[1].total};
+    const double want[5] = {l[0].B, l[0].C, l[0].M, l[0].S, l[0].total};
+    const char *names[5] = {"B", "C", "M", "S", "total"};
+    for (int k = 0; k < 5; k++) {
+        const double e = fabs(got[k] - want[k]) / fabs(want[k]);
+        printf("FP16 step: %s %.8g, FP32 %.8g, relative %.3g (tolerance 1e-2)\n", names[k],
+               got[k], want[k], e);
+        ck_assert_msg(e <= 1e-2, "FP16 %s %.8g, FP32 %.8g", names[k], got[k], want[k]);
+    }
+    ck_assert_int_eq(l[1].num_positives, l[0].num_positives);
+    yl_tensor_table g16, g32;
+    read_weights(scratch_path("g16.safetensors"), &g16);
+    read_weights(scratch_path("g32.safetensors"), &g32);
+    ck_assert_uint_eq(g16.count, g32.count);
+    double worst = 0, diff = 0, norm = 0; /* each tensor's, and all of them as one */
+    const char *worst_name = "";
+    for (size_t i = 0; i < g32.count; i++) {
+        const yl_tensor *w = &g32.tensors[i], *g = yl_tensor_table_find(&g16, w->name);
+        ck_assert_msg(g && g->numel == w->numel, "%s", w->name);
+        const double e = relative_norm(g->data, w->data, (size_t)w->numel);
+        for (int64_t j = 0; j < w->numel; j++) {
+            diff += ((double)g->data[j] - w->data[j]) * ((double)g->data[j] - w->data[j]);
+            norm += (double)w->data[j] * w->data[j];
+        }
+        if (!(e <= worst)) {
+            worst = e;
+            worst_name = w->name;
+        }
+    }
+    const double all = sqrt(diff / norm);
+    printf("FP16 step: gradients of %zu parameters, relative error in norm %.3g all together "
+           "(tolerance 0.3), worst %.3g (%s; tolerance 0.4)\n", g32.count, all, worst,
+           worst_name);
+    ck_assert_msg(worst <= 0.4, "FP16 gradient of %s: relative error %.3g", worst_name, worst);
+    ck_assert_msg(all <= 0.3, "FP16 gradients: relative error %.3g", all);
+    yl_tensor_table_free(&g16);
+    yl_tensor_table_free(&g32);
+    batch_close(&b);
+}
+END_TEST
+
+/* A scale past float's range for the gradients (2^120: the loss's own factors still fit,
+ * the half gradients do not): the step is skipped, nothing moves, the scale halves. */
+START_TEST(fp16_overflow_skips_the_step_and_halves_the_scale)
+{
+    batch b;
+    batch_open(&b);
+    yolact_trainer *t = cuda_trainer_in(YOLACT_PRECISION_FP16, 0, 1, 1, 0);
+    yolact_losses before, l, after;
+    ck_assert_status(yolact_trainer_evaluate(t, b.images, b.gt, YL_TRAIN_REF_BATCH, &before),
+                     YOLACT_OK);
+    yl_trainer_set_loss_scale(t, ldexp(1, 120), 2000);
+    ck_assert_status(yolact_trainer_step(t, b.images, b.gt, YL_TRAIN_REF_BATCH, &l), YOLACT_OK);
+    ck_assert_int_eq(l.step_taken, 0);
+    ck_assert(isfinite(l.total) && l.total == before.total); /* the losses are not scaled */
+    ck_assert(yolact_trainer_loss_scale(t) == ldexp(1, 119));
+    ck_assert(yolact_trainer_iteration(t) == 1);
+    ck_assert_status(yolact_trainer_evaluate(t, b.images, b.gt, YL_TRAIN_REF_BATCH, &after),
+                     YOLACT_OK);
+    ck_assert_msg(after.total == before.total, "the skipped step moved the weights: %.9g, "
+                  "%.9g before", after.total, before.total);
+    ck_assert_status(yolact_trainer_save_state(t, scratch_path("skipped.safetensors")),
+                     YOLACT_OK);
+    yl_tensor_table state;
+    read_weights(scratch_path("skipped.safetensors"), &state);
+    for (size_t i = 0; i < state.count; i++)   /* no momentum buffer was made */
+        ck_assert_msg(strncmp(state.tensors[i].name, "momentum_buffer.", 16) != 0, "%s",
+                      state.tensors[i].name);
+    yl_tensor_table_free(&state);
+    yolact_trainer_destroy(t);
+    batch_close(&b);
+}
+END_TEST
+
+/* The scale doubles after growth_interval good steps (2 here), and a state saved between
+ * them resumes the count and the scale: the resumed run's second step grows it as the
+ * unbroken run's does, with the same losses, bit for bit. */
+START_TEST(fp16_scale_grows_and_resumes)
+{
+    batch b;
+    batch_open(&b);
+    yolact_losses run[2], resumed;
+    yolact_trainer *t = cuda_trainer_in(YOLACT_PRECISION_FP16, 0, 1, 1, 0);
+    yl_trainer_set_loss_scale(t, 1024, 2);
+    ck_assert_status(yolact_trainer_step(t, b.images, b.gt, YL_TRAIN_REF_BATCH, &run[0]),
+                     YOLACT_OK);
+    ck_assert(run[0].step_taken && yolact_trainer_loss_scale(t) == 1024);
+    ck_assert_status(yolact_trainer_save_state(t, scratch_path("fp16_1.safetensors")),
+                     YOLACT_OK);
+    ck_assert_status(yolact_trainer_step(t, b.images, b.gt, YL_TRAIN_REF_BATCH, &run[1]),
+                     YOLACT_OK);
+    ck_assert(run[1].step_taken && yolact_trainer_loss_scale(t) == 2048);
+    yolact_trainer_destroy(t);
+
+    t = cuda_trainer_in(YOLACT_PRECISION_FP16, 0, 1, 1, 0);
+    yl_trainer_set_loss_scale(t, 65536, 2); /* the interval is the trainer's, not the state's */
+    ck_assert_status(yolact_trainer_load_state(t, scratch_path("fp16_1.safetensors")),
+                     YOLACT_OK);
+    ck_assert(yolact_trainer_loss_scale(t) == 1024);
+    ck_assert_status(yolact_trainer_step(t, b.images, b.gt, YL_TRAIN_REF_BATCH, &resumed),
+                     YOLACT_OK);
+    ck_assert(yolact_trainer_loss_scale(t) == 2048);
+    ck_assert_msg(resumed.total == run[1].total && resumed.M == run[1].M,
+                  "resumed %.9g, unbroken %.9g", resumed.total, run[1].total);
+    yolact_trainer_destroy(t);
+
+    /* an FP32 trainer reads the state and leaves the scale alone; its own has none */
+    t = cuda_trainer(0, 1, 1, 0);
+    ck_assert_status(yolact_trainer_load_state(t, scratch_path("fp16_1.safetensors")),
+                     YOLACT_OK);
+    ck_assert(yolact_trainer_loss_scale(t) == 0);
+    yolact_trainer_destroy(t);
+    batch_close(&b);
 }
 END_TEST
 
@@ -766,5 +952,14 @@ Suite *trainer_suite(void)
     tcase_add_test(cuda_steps, device_sgd_equals_host_sgd_with_batchnorm_in_parts);
     tcase_add_test(cuda_steps, device_sgd_equals_host_sgd_without_momentum);
     suite_add_tcase(s, cuda_steps);
+    /* FP16 mixed precision through the same pass, against its FP32 step. */
+    TCase *fp16_steps = tcase_create("cuda_fp16");
+    tcase_set_tags(fp16_steps, "slow cuda");
+    tcase_set_timeout(fp16_steps, 600);
+    tcase_add_checked_fixture(fp16_steps, temp_open, scratch_close);
+    tcase_add_test(fp16_steps, fp16_step_is_close_to_fp32);
+    tcase_add_test(fp16_steps, fp16_overflow_skips_the_step_and_halves_the_scale);
+    tcase_add_test(fp16_steps, fp16_scale_grows_and_resumes);
+    suite_add_tcase(s, fp16_steps);
     return s;
 }

@@ -99,7 +99,7 @@ static yolact_status time_shape(const yolact_model *m, const yl_op *op, int batc
     YL_TRY(yl_cuda_pack_weights(&item, 1, &r->packed, &packed_bytes, stream,
                                 "the packed weights"));
     size_t ws = 0;
-    YL_TRY(yl_dnn_conv_plan(dnn, d, batch, in->height, in->width, op->act, 0, precision,
+    YL_TRY(yl_dnn_conv_plan(dnn, d, batch, in->height, in->width, op->act, 0, precision, 0,
                             &r->plan, &ws));
     size_t own_ws = yl_conv2d_cuda_workspace_bytes(d, batch, in->height, in->width, precision);
     YL_TRY(yl_cuda_alloc(&r->workspace, ws > own_ws ? ws : own_ws, "the convolutions' scratch"));

@@ -45,10 +45,14 @@ static void destroy(yl_train_pass *p);
 
 static yolact_status create(const yolact_model *m, const yl_tensor *segm_weight,
                             const yl_tensor *segm_bias, const yl_tensor_table *batchnorm,
-                            int threads, int device_index, yl_train_pass **out)
+                            int threads, int device_index, yolact_precision precision,
+                            yl_train_pass **out)
 {
     (void)device_index;
     *out = NULL;
+    if (precision == YOLACT_PRECISION_FP16)
+        return yl_fail(YOLACT_ERR_UNSUPPORTED, "FP16 mixed-precision training runs on the CUDA "
+                       "backend only: the CPU's training pass is FP32");
     const int p3 = yl_training_p3(m);
     if (p3 < 0)
         return yl_fail(YOLACT_ERR_UNSUPPORTED, "the network has no protonet to train");
@@ -300,7 +304,7 @@ static void destroy(yl_train_pass *p)
     free(p);
 }
 
-/* No device optimizer: the trainer runs SGD on the host. */
+/* No device optimizer (the trainer runs SGD on the host), no loss scaling (FP32 only). */
 const yl_train_pass_ops yl_cpu_train_pass = {"cpu", create, run, weights_changed, trainables,
                                              batchnorm_params, batchnorm_param, grad, destroy,
-                                             NULL, NULL, NULL, NULL};
+                                             NULL, NULL, NULL, NULL, NULL, NULL};

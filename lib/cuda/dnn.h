@@ -18,13 +18,16 @@ yolact_status yl_dnn_create(struct CUstream_st *stream, yl_dnn **dnn);
 void yl_dnn_destroy(yl_dnn *dnn); /* NULL is fine */
 
 /* Plan out = act(conv(in) + bias + residual) for a batch of inputs of in_h x in_w, FP32
- * tensors (batch, C, H, W); FP32 precision forbids TF32 and reduced precision. The library
- * offers candidate algorithms, best first; the plan runs the first until yl_dnn_conv_trial
- * settles which works. *workspace_bytes: the device scratch yl_dnn_conv_run needs with any
- * of them. */
+ * tensors (batch, C, H, W); FP32 precision forbids TF32 and reduced precision. FP16 lets the
+ * library round the operands to half on tensor cores, or with half_tensors (training's mixed
+ * precision, as autocast runs a convolution) convolves half copies of in and weight, made
+ * in the workspace, with float accumulation into a half result that is then widened, and
+ * adds bias, residual and activation in FP32. The library offers candidate algorithms, best
+ * first; the plan runs the first until yl_dnn_conv_trial settles which works.
+ * *workspace_bytes: the device scratch yl_dnn_conv_run needs with any of them. */
 yolact_status yl_dnn_conv_plan(yl_dnn *dnn, const yl_conv_desc *d, int batch, int in_h, int in_w,
                                yl_activation act, int has_residual, yolact_precision precision,
-                               yl_dnn_conv **plan, size_t *workspace_bytes);
+                               int half_tensors, yl_dnn_conv **plan, size_t *workspace_bytes);
 void yl_dnn_conv_free(yl_dnn_conv *plan); /* NULL is fine */
 
 /* The most elements a plan's input or output tensor may hold (cuDNN: 2^31 - 1, its
@@ -56,10 +59,13 @@ typedef struct yl_dnn_conv_grad yl_dnn_conv_grad; /* one planned convolution bac
  * first): the input gradient where wants_grad_in (not for the network's image), the weight
  * gradient, and the bias gradient when run with one. FP32 math without TF32, and only
  * algorithms the library says are deterministic, so a batch gives the same gradients run
- * after run. *workspace_bytes: the device scratch yl_dnn_conv_grad_run needs. */
+ * after run. With half_tensors (mixed precision) the input and weight gradients come from
+ * half copies of in, weight and grad_out (made in the workspace) with float accumulation
+ * into half results, which are widened and added where FP32's go; the bias gradient stays
+ * FP32. *workspace_bytes: the device scratch yl_dnn_conv_grad_run needs. */
 yolact_status yl_dnn_conv_grad_plan(yl_dnn *dnn, const yl_conv_desc *d, int batch, int in_h,
-                                    int in_w, int wants_grad_in, yl_dnn_conv_grad **plan,
-                                    size_t *workspace_bytes);
+                                    int in_w, int wants_grad_in, int half_tensors,
+                                    yl_dnn_conv_grad **plan, size_t *workspace_bytes);
 void yl_dnn_conv_grad_free(yl_dnn_conv_grad *plan); /* NULL is fine */
 
 /* Enqueue it on the dnn's stream, as yl_conv2d_backward_cpu: grad_in (batch, C, H, W)

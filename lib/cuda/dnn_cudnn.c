@@ -2,6 +2,10 @@
  * offer for the shape (the first that runs at the session's trial kept), and the fused
  * conv + bias + residual + ReLU call. FP32 precision sets CUDNN_FMA_MATH, and takes only
  * algorithms offered for FMA or default math, so Ampere and Hopper do not silently use TF32.
+ * Training's half tensors (mixed precision) convolve half copies that our cast kernels make
+ * in the workspace, after cuDNN's own scratch: half tensor and filter descriptors, FLOAT
+ * compute, tensor-op math allowed; the results widened by the cast kernels, the bias (and
+ * the residual and activation) added in FP32, the bias gradient FP32.
  * cuDNN is opened with dlopen at the first session, so libyolact loads (and runs on the CPU)
  * where cuDNN is not installed; its absence is a status. */
 #define _GNU_SOURCE /* dladdr */
@@ -15,6 +19,7 @@
 
 #include "yl_cuda_api.h"
 #include "cuda/dnn.h"
+#include "yl_grad_kernels.h" /* the half casts */
 #include "yl_kernels.h"
 
 /* Every cuDNN entry point used, resolved by name into a pointer of its own type. */
@@ -33,7 +38,7 @@
     X(cudnnGetConvolutionBackwardDataWorkspaceSize) X(cudnnConvolutionBackwardData)          \
     X(cudnnGetConvolutionBackwardFilterAlgorithm_v7)                                         \
     X(cudnnGetConvolutionBackwardFilterWorkspaceSize) X(cudnnConvolutionBackwardFilter)      \
-    X(cudnnConvolutionBackwardBias)
+    X(cudnnConvolutionBackwardBias) X(cudnnConvolutionForward) X(cudnnAddTensor)
 
 static struct {
 #define DECLARE(name) __typeof__(&name) name;
@@ -102,6 +107,8 @@ struct yl_dnn {
 /* A convolution's shape as cuDNN takes it: the forward's and the backward's plans both. */
 typedef struct conv_descriptors {
     cudnnTensorDescriptor_t in, out, bias;
+    cudnnTensorDescriptor_t out_float;  /* half tensors: the FP32 output's, else NULL */
+    size_t in_count, weight_count, out_count; /* elements */
     cudnnFilterDescriptor_t weight;
     cudnnConvolutionDescriptor_t conv;
 } conv_descriptors;
@@ -114,25 +121,28 @@ static void free_descriptors(conv_descriptors *t)
         dnn_api.cudnnDestroyTensorDescriptor(t->out);
     if (t->bias)
         dnn_api.cudnnDestroyTensorDescriptor(t->bias);
+    if (t->out_float)
+        dnn_api.cudnnDestroyTensorDescriptor(t->out_float);
     if (t->weight)
         dnn_api.cudnnDestroyFilterDescriptor(t->weight);
     if (t->conv)
         dnn_api.cudnnDestroyConvolutionDescriptor(t->conv);
 }
 
-/* NCHW float tensors of batch images of in_h x in_w, OIHW weights, the model's convolution
- * with math as its math type; *out_count: the output's elements. */
+/* NCHW tensors of batch images of in_h x in_w and OIHW weights, float or (half) half, the
+ * model's convolution (float compute) with math as its math type. */
 static yolact_status describe(conv_descriptors *t, const yl_conv_desc *d, int batch, int in_h,
-                              int in_w, cudnnMathType_t math, size_t *out_count)
+                              int in_w, cudnnMathType_t math, int half)
 {
+    const cudnnDataType_t type = half ? CUDNN_DATA_HALF : CUDNN_DATA_FLOAT;
     YL_CHECK(cudnn, dnn_api.cudnnCreateTensorDescriptor(&t->in));
     YL_CHECK(cudnn, dnn_api.cudnnCreateTensorDescriptor(&t->out));
     YL_CHECK(cudnn, dnn_api.cudnnCreateTensorDescriptor(&t->bias));
     YL_CHECK(cudnn, dnn_api.cudnnCreateFilterDescriptor(&t->weight));
     YL_CHECK(cudnn, dnn_api.cudnnCreateConvolutionDescriptor(&t->conv));
-    YL_CHECK(cudnn, dnn_api.cudnnSetTensor4dDescriptor(t->in, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT,
-                                                       batch, d->in_channels, in_h, in_w));
-    YL_CHECK(cudnn, dnn_api.cudnnSetFilter4dDescriptor(t->weight, CUDNN_DATA_FLOAT,
+    YL_CHECK(cudnn, dnn_api.cudnnSetTensor4dDescriptor(t->in, CUDNN_TENSOR_NCHW, type, batch,
+                                                       d->in_channels, in_h, in_w));
+    YL_CHECK(cudnn, dnn_api.cudnnSetFilter4dDescriptor(t->weight, type,
                                                        CUDNN_TENSOR_NCHW, d->out_channels,
                                                        d->in_channels, d->kernel_h, d->kernel_w));
     YL_CHECK(cudnn, dnn_api.cudnnSetConvolution2dDescriptor(
@@ -145,12 +155,31 @@ static yolact_status describe(conv_descriptors *t, const yl_conv_desc *d, int ba
     if (h != yl_conv_out_size(in_h, d->kernel_h, d->stride, d->pad, d->dilation) ||
         w != yl_conv_out_size(in_w, d->kernel_w, d->stride, d->pad, d->dilation))
         return yl_fail(YOLACT_ERR_INTERNAL, "cuDNN's output size %dx%d is not the model's", h, w);
-    YL_CHECK(cudnn, dnn_api.cudnnSetTensor4dDescriptor(t->out, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT,
-                                                       n, c, h, w));
+    YL_CHECK(cudnn, dnn_api.cudnnSetTensor4dDescriptor(t->out, CUDNN_TENSOR_NCHW, type, n, c,
+                                                       h, w));
     YL_CHECK(cudnn, dnn_api.cudnnSetTensor4dDescriptor(t->bias, CUDNN_TENSOR_NCHW,
                                                        CUDNN_DATA_FLOAT, 1, c, 1, 1));
-    *out_count = (size_t)n * c * h * w;
+    if (half) {
+        YL_CHECK(cudnn, dnn_api.cudnnCreateTensorDescriptor(&t->out_float));
+        YL_CHECK(cudnn, dnn_api.cudnnSetTensor4dDescriptor(t->out_float, CUDNN_TENSOR_NCHW,
+                                                           CUDNN_DATA_FLOAT, n, c, h, w));
+    }
+    t->in_count = (size_t)batch * d->in_channels * in_h * in_w;
+    t->weight_count = (size_t)d->out_channels * d->in_channels * d->kernel_h * d->kernel_w;
+    t->out_count = (size_t)n * c * h * w;
     return YOLACT_OK;
+}
+
+/* Half tensors: the half copies (count elements each, in turn) after the library's scratch
+ * of library_bytes, from its end rounded up to 256 bytes; half_bytes, what they all take. */
+static size_t library_end(size_t library_bytes)
+{
+    return (library_bytes + 255) / 256 * 256;
+}
+
+static uint16_t *half_copy(void *workspace, size_t library_bytes, size_t before)
+{
+    return (uint16_t *)((char *)workspace + library_end(library_bytes)) + before;
 }
 
 struct yl_dnn_conv {
@@ -164,8 +193,7 @@ struct yl_dnn_conv {
     int num_candidates, chosen;
     size_t workspace_bytes;     /* the most any candidate wants */
     yl_activation act;
-    int has_residual;
-    size_t out_count;
+    int has_residual, half;     /* half: training's half tensors */
 };
 
 yolact_status yl_dnn_create(struct CUstream_st *stream, yl_dnn **dnn)
@@ -254,7 +282,7 @@ static yolact_status use_candidate(yl_dnn_conv *p, int k)
 static yolact_status list_candidates(yl_dnn *dnn, yl_dnn_conv *p, int identity,
                                      yolact_precision precision, cudnnMathType_t math)
 {
-    if (identity) {
+    if (identity && !p->half) { /* half tensors: a plain convolution, not the fused call */
         add_candidate(p, CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM, math);
         return YOLACT_OK;
     }
@@ -280,10 +308,10 @@ static yolact_status plan(yl_dnn *dnn, yl_dnn_conv *p, const yl_conv_desc *d, in
                           int in_h, int in_w, yolact_precision precision)
 {
     /* what the heuristics are asked for, and the identity activation's one candidate runs */
-    cudnnMathType_t math = precision == YOLACT_PRECISION_FP32
-                               ? CUDNN_FMA_MATH
-                               : CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION;
-    YL_TRY(describe(&p->t, d, batch, in_h, in_w, math, &p->out_count));
+    cudnnMathType_t math = precision == YOLACT_PRECISION_FP32 ? CUDNN_FMA_MATH
+                           : p->half                          ? CUDNN_TENSOR_OP_MATH
+                                                : CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION;
+    YL_TRY(describe(&p->t, d, batch, in_h, in_w, math, p->half));
     YL_CHECK(cudnn, dnn_api.cudnnCreateActivationDescriptor(&p->act_desc));
     int relu = p->act == YL_ACT_RELU;
     YL_CHECK(cudnn, dnn_api.cudnnSetActivationDescriptor(
@@ -309,20 +337,25 @@ static yolact_status plan(yl_dnn *dnn, yl_dnn_conv *p, const yl_conv_desc *d, in
 
 yolact_status yl_dnn_conv_plan(yl_dnn *dnn, const yl_conv_desc *d, int batch, int in_h, int in_w,
                                yl_activation act, int has_residual, yolact_precision precision,
-                               yl_dnn_conv **out, size_t *workspace_bytes)
+                               int half_tensors, yl_dnn_conv **out, size_t *workspace_bytes)
 {
     yl_dnn_conv *p = calloc(1, sizeof *p);
     if (!p)
         return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory planning a convolution");
     p->act = act;
     p->has_residual = has_residual;
+    p->half = half_tensors && precision == YOLACT_PRECISION_FP16;
     yolact_status s = plan(dnn, p, d, batch, in_h, in_w, precision);
     if (s != YOLACT_OK) {
         yl_dnn_conv_free(p);
         return s;
     }
     *out = p;
-    *workspace_bytes = p->workspace_bytes;
+    /* half tensors: the input's, the weights' and the output's copies */
+    *workspace_bytes = !p->half ? p->workspace_bytes
+                                : library_end(p->workspace_bytes) +
+                                      (p->t.in_count + p->t.weight_count + p->t.out_count) *
+                                          sizeof(uint16_t);
     return YOLACT_OK;
 }
 
@@ -338,6 +371,14 @@ static cudnnStatus_t convolve(yl_dnn *dnn, const yl_dnn_conv *p, const float *in
                               float *out, void *workspace)
 {
     const float one = 1.0f, zero = 0.0f;
+    if (p->half) { /* the copies cast_operands made, into the output's copy */
+        const size_t lib = p->workspace_bytes;
+        return dnn_api.cudnnConvolutionForward(
+            dnn->handle, &one, p->t.in, half_copy(workspace, lib, 0), p->t.weight,
+            half_copy(workspace, lib, p->t.in_count), p->t.conv, p->candidates[p->chosen].algo,
+            workspace, lib, &zero, p->t.out,
+            half_copy(workspace, lib, p->t.in_count + p->t.weight_count));
+    }
     return dnn_api.cudnnConvolutionBiasActivationForward(
         dnn->handle, &one, p->t.in, in, p->t.weight, weight, p->t.conv,
         p->candidates[p->chosen].algo, workspace, p->workspace_bytes,
@@ -346,27 +387,58 @@ static cudnnStatus_t convolve(yl_dnn *dnn, const yl_dnn_conv *p, const float *in
 }
 
 static yolact_status check_operands(const yl_dnn_conv *p, const float *bias,
-                                    const float *residual)
+                                    const float *residual, const float *out)
 {
-    if (!residual != !p->has_residual || !bias)
+    if (!residual != !p->has_residual || !bias || (p->half && residual == out))
         return yl_fail(YOLACT_ERR_INTERNAL, "a convolution ran without its bias, or with a "
-                       "residual it was not planned with");
+                       "residual it was not planned with (or, half, that is its output)");
     if (!p->num_candidates)
         return yl_fail(YOLACT_ERR_UNSUPPORTED, "cuDNN offers no convolution algorithm for "
                        "this shape");
     return YOLACT_OK;
 }
 
-/* The leaky ReLU, which the fused call lacks, runs after it as our kernel. */
+/* Half tensors: the input's and the weights' half copies, before the convolution. */
+static yolact_status cast_operands(yl_dnn *dnn, const yl_dnn_conv *p, const float *in,
+                                   const float *weight, void *workspace)
+{
+    if (!p->half)
+        return YOLACT_OK;
+    const size_t lib = p->workspace_bytes;
+    YL_TRY(yl_float_to_half_cuda(in, p->t.in_count, half_copy(workspace, lib, 0), dnn->stream));
+    return yl_float_to_half_cuda(weight, p->t.weight_count,
+                                 half_copy(workspace, lib, p->t.in_count), dnn->stream);
+}
+
+/* After the convolution: half tensors, its result widened into out, then the bias, the
+ * residual and the activation in FP32; else the leaky ReLU, which the fused call lacks, as
+ * our kernel. */
+static yolact_status finish(yl_dnn *dnn, const yl_dnn_conv *p, const float *bias,
+                            const float *residual, float *out, void *workspace)
+{
+    const size_t n = p->t.out_count;
+    if (!p->half)
+        return p->act == YL_ACT_LEAKY_RELU_0_1 ? yl_leaky_relu_cuda(out, n, dnn->stream)
+                                               : YOLACT_OK;
+    const float one = 1.0f;
+    YL_TRY(yl_half_to_float_cuda(half_copy(workspace, p->workspace_bytes,
+                                           p->t.in_count + p->t.weight_count),
+                                 n, 0, out, dnn->stream));
+    YL_CHECK(cudnn, dnn_api.cudnnAddTensor(dnn->handle, &one, p->t.bias, bias, &one,
+                                           p->t.out_float, out));
+    if (!residual && p->act == YL_ACT_NONE)
+        return YOLACT_OK;
+    return yl_add_activate_cuda(out, residual, n, p->act, out, dnn->stream);
+}
+
 yolact_status yl_dnn_conv_run(yl_dnn *dnn, yl_dnn_conv *p, const float *in,
                               const float *weight, const float *bias, const float *residual,
                               float *out, void *workspace)
 {
-    YL_TRY(check_operands(p, bias, residual));
+    YL_TRY(check_operands(p, bias, residual, out));
+    YL_TRY(cast_operands(dnn, p, in, weight, workspace));
     YL_CHECK(cudnn, convolve(dnn, p, in, weight, bias, residual, out, workspace));
-    if (p->act == YL_ACT_LEAKY_RELU_0_1)
-        YL_TRY(yl_leaky_relu_cuda(out, p->out_count, dnn->stream));
-    return YOLACT_OK;
+    return finish(dnn, p, bias, residual, out, workspace);
 }
 
 /* An algorithm that refuses the shape or fails to launch says so in its status; one whose
@@ -375,12 +447,14 @@ yolact_status yl_dnn_conv_trial(yl_dnn *dnn, yl_dnn_conv *p, const float *in,
                                 const float *weight, const float *bias, const float *residual,
                                 float *out, void *workspace)
 {
-    YL_TRY(check_operands(p, bias, residual));
+    YL_TRY(check_operands(p, bias, residual, out));
+    YL_TRY(cast_operands(dnn, p, in, weight, workspace));
     cudnnStatus_t last = CUDNN_STATUS_SUCCESS;
     for (int k = 0; k < p->num_candidates; k++) {
         YL_TRY(use_candidate(p, k));
         last = convolve(dnn, p, in, weight, bias, residual, out, workspace);
         if (last == CUDNN_STATUS_SUCCESS) {
+            YL_TRY(finish(dnn, p, bias, residual, out, workspace));
             YL_CHECK(cuda, cudaStreamSynchronize(dnn->stream));
             return YOLACT_OK;
         }
@@ -396,7 +470,7 @@ yolact_status yl_dnn_conv_trial(yl_dnn *dnn, yl_dnn_conv *p, const float *in,
 /* ---- the backward: cudnnConvolutionBackwardData, BackwardFilter and BackwardBias --------- */
 struct yl_dnn_conv_grad {
     conv_descriptors t;
-    int wants_grad_in;
+    int wants_grad_in, half;    /* half: training's half tensors */
     /* deterministic candidates, best first; the one run is the first (settled at a run) */
     cudnnConvolutionBwdDataAlgo_t data[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
     cudnnConvolutionBwdFilterAlgo_t filter[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
@@ -413,21 +487,22 @@ void yl_dnn_conv_grad_free(yl_dnn_conv_grad *p)
 }
 
 /* Whether the heuristics' entry may run: it works for the shape, is deterministic, and does
- * FP32 math (FMA math on the descriptor). Those wanting at most WORKSPACE_PREFERRED_MAX
- * (small) are taken before those wanting more. */
+ * FP32 math (FMA math on the descriptor), or with half tensors any math (tensor-op math on
+ * it). Those wanting at most WORKSPACE_PREFERRED_MAX (small) are taken before those wanting
+ * more. */
 static int grad_candidate(cudnnStatus_t status, cudnnDeterminism_t determinism,
-                          cudnnMathType_t math, size_t memory, int small)
+                          cudnnMathType_t math, size_t memory, int small, int half)
 {
     return status == CUDNN_STATUS_SUCCESS && determinism == CUDNN_DETERMINISTIC &&
-           math_allowed(math, YOLACT_PRECISION_FP32) &&
+           math_allowed(math, half ? YOLACT_PRECISION_FP16 : YOLACT_PRECISION_FP32) &&
            (memory <= WORKSPACE_PREFERRED_MAX) == small;
 }
 
 static yolact_status plan_grad(yl_dnn *dnn, yl_dnn_conv_grad *p, const yl_conv_desc *d,
                                int batch, int in_h, int in_w)
 {
-    size_t out_count;
-    YL_TRY(describe(&p->t, d, batch, in_h, in_w, CUDNN_FMA_MATH, &out_count));
+    YL_TRY(describe(&p->t, d, batch, in_h, in_w, p->half ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH,
+                    p->half));
     cudnnConvolutionBwdDataAlgoPerf_t data[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
     cudnnConvolutionBwdFilterAlgoPerf_t filter[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
     int found_data = 0, found_filter = 0;
@@ -442,7 +517,7 @@ static yolact_status plan_grad(yl_dnn *dnn, yl_dnn_conv_grad *p, const yl_conv_d
         for (int i = 0; i < found_data; i++) {
             size_t bytes;
             if (grad_candidate(data[i].status, data[i].determinism, data[i].mathType,
-                               data[i].memory, small) &&
+                               data[i].memory, small, p->half) &&
                 dnn_api.cudnnGetConvolutionBackwardDataWorkspaceSize(
                     dnn->handle, p->t.weight, p->t.out, p->t.conv, p->t.in, data[i].algo,
                     &bytes) == CUDNN_STATUS_SUCCESS) {
@@ -453,7 +528,7 @@ static yolact_status plan_grad(yl_dnn *dnn, yl_dnn_conv_grad *p, const yl_conv_d
         for (int i = 0; i < found_filter; i++) {
             size_t bytes;
             if (grad_candidate(filter[i].status, filter[i].determinism, filter[i].mathType,
-                               filter[i].memory, small) &&
+                               filter[i].memory, small, p->half) &&
                 dnn_api.cudnnGetConvolutionBackwardFilterWorkspaceSize(
                     dnn->handle, p->t.in, p->t.out, p->t.conv, p->t.weight, filter[i].algo,
                     &bytes) == CUDNN_STATUS_SUCCESS) {
@@ -463,28 +538,48 @@ static yolact_status plan_grad(yl_dnn *dnn, yl_dnn_conv_grad *p, const yl_conv_d
         }
     }
     if ((p->wants_grad_in && !p->num_data) || !p->num_filter)
-        return yl_fail(YOLACT_ERR_UNSUPPORTED, "cuDNN offers no deterministic FP32 algorithm "
-                       "for this convolution's %s gradient", p->num_filter ? "input" : "weight");
+        return yl_fail(YOLACT_ERR_UNSUPPORTED, "cuDNN offers no deterministic %s algorithm "
+                       "for this convolution's %s gradient", p->half ? "half" : "FP32",
+                       p->num_filter ? "input" : "weight");
     return YOLACT_OK;
 }
 
 yolact_status yl_dnn_conv_grad_plan(yl_dnn *dnn, const yl_conv_desc *d, int batch, int in_h,
-                                    int in_w, int wants_grad_in, yl_dnn_conv_grad **out,
-                                    size_t *workspace_bytes)
+                                    int in_w, int wants_grad_in, int half_tensors,
+                                    yl_dnn_conv_grad **out, size_t *workspace_bytes)
 {
     yl_dnn_conv_grad *p = calloc(1, sizeof *p);
     if (!p)
         return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory planning a convolution's "
                        "backward");
     p->wants_grad_in = wants_grad_in;
+    p->half = half_tensors;
     yolact_status s = plan_grad(dnn, p, d, batch, in_h, in_w);
     if (s != YOLACT_OK) {
         yl_dnn_conv_grad_free(p);
         return s;
     }
     *out = p;
-    *workspace_bytes = p->workspace_bytes;
+    /* half tensors: copies of the input, weights and output gradient, then the input and
+     * weight gradients (grad_half) */
+    *workspace_bytes = !p->half ? p->workspace_bytes
+                                : library_end(p->workspace_bytes) +
+                                      2 * (p->t.in_count + p->t.weight_count) * sizeof(uint16_t) +
+                                      p->t.out_count * sizeof(uint16_t);
     return YOLACT_OK;
+}
+
+/* Half tensors: where each copy lies in the backward's workspace. */
+enum { HALF_IN, HALF_WEIGHT, HALF_GRAD_OUT, HALF_GRAD_IN, HALF_GRAD_WEIGHT, HALF_COPIES };
+
+static uint16_t *grad_half(const yl_dnn_conv_grad *p, void *workspace, int k)
+{
+    const size_t counts[HALF_COPIES] = {p->t.in_count, p->t.weight_count, p->t.out_count,
+                                        p->t.in_count, p->t.weight_count};
+    size_t before = 0;
+    for (int j = 0; j < k; j++)
+        before += counts[j];
+    return half_copy(workspace, p->workspace_bytes, before);
 }
 
 /* A status that says the algorithm, not the call, failed: the next candidate may run. */
@@ -504,29 +599,48 @@ yolact_status yl_dnn_conv_grad_run(yl_dnn *dnn, yl_dnn_conv_grad *p, const float
                        "gradient ran %s one", p->wants_grad_in ? "with" : "without",
                        grad_in ? "with" : "without");
     const float one = 1.0f, zero = 0.0f;
+    /* half tensors: cuDNN reads the half copies and writes half gradients (beta 0), which
+     * the cast kernels then widen and add */
+    const void *x = in, *w = weight, *dy = grad_out;
+    void *dx = grad_in, *dw = grad_weight;
+    if (p->half) {
+        YL_TRY(yl_float_to_half_cuda(in, p->t.in_count, grad_half(p, workspace, HALF_IN),
+                                     dnn->stream));
+        YL_TRY(yl_float_to_half_cuda(weight, p->t.weight_count,
+                                     grad_half(p, workspace, HALF_WEIGHT), dnn->stream));
+        YL_TRY(yl_float_to_half_cuda(grad_out, p->t.out_count,
+                                     grad_half(p, workspace, HALF_GRAD_OUT), dnn->stream));
+        x = grad_half(p, workspace, HALF_IN);
+        w = grad_half(p, workspace, HALF_WEIGHT);
+        dy = grad_half(p, workspace, HALF_GRAD_OUT);
+        dx = grad_half(p, workspace, HALF_GRAD_IN);
+        dw = grad_half(p, workspace, HALF_GRAD_WEIGHT);
+    }
     cudnnStatus_t s = CUDNN_STATUS_SUCCESS;
     for (; grad_in && p->data_chosen < p->num_data; p->data_chosen++) {
         s = dnn_api.cudnnConvolutionBackwardData(
-            dnn->handle, &one, p->t.weight, weight, p->t.out, grad_out, p->t.conv,
-            p->data[p->data_chosen], workspace, p->workspace_bytes, accumulate ? &one : &zero,
-            p->t.in, grad_in);
+            dnn->handle, &one, p->t.weight, w, p->t.out, dy, p->t.conv, p->data[p->data_chosen],
+            workspace, p->workspace_bytes, accumulate && !p->half ? &one : &zero, p->t.in, dx);
         if (!algorithm_refused(s))
             break;
     }
     YL_CHECK(cudnn, s);
+    if (grad_in && p->half)
+        YL_TRY(yl_half_to_float_cuda(dx, p->t.in_count, accumulate, grad_in, dnn->stream));
     for (; p->filter_chosen < p->num_filter; p->filter_chosen++) {
         s = dnn_api.cudnnConvolutionBackwardFilter(
-            dnn->handle, &one, p->t.in, in, p->t.out, grad_out, p->t.conv,
-            p->filter[p->filter_chosen], workspace, p->workspace_bytes, &one, p->t.weight,
-            grad_weight);
+            dnn->handle, &one, p->t.in, x, p->t.out, dy, p->t.conv, p->filter[p->filter_chosen],
+            workspace, p->workspace_bytes, p->half ? &zero : &one, p->t.weight, dw);
         if (!algorithm_refused(s))
             break;
     }
     YL_CHECK(cudnn, s);
+    if (p->half)
+        YL_TRY(yl_half_to_float_cuda(dw, p->t.weight_count, 1, grad_weight, dnn->stream));
     if (grad_bias)
-        YL_CHECK(cudnn, dnn_api.cudnnConvolutionBackwardBias(dnn->handle, &one, p->t.out,
-                                                             grad_out, &one, p->t.bias,
-                                                             grad_bias));
+        YL_CHECK(cudnn, dnn_api.cudnnConvolutionBackwardBias(
+            dnn->handle, &one, p->half ? p->t.out_float : p->t.out, grad_out, &one, p->t.bias,
+            grad_bias));
     if ((grad_in && p->data_chosen == p->num_data) || p->filter_chosen == p->num_filter)
         return yl_fail(YOLACT_ERR_UNSUPPORTED, "none of the algorithms cuDNN offers for this "
                        "convolution's backward runs");

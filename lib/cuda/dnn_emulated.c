@@ -7,7 +7,10 @@
  * CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION does on tensor cores (the result stays float); set to
  * "input", only the network's input image is rounded (the input of the convolutions that
  * read 3 channels), the least any half backbone changes. Measurements of what FP16 costs the
- * parity sets (test/emu/README.md), not test modes. Its tensors' limit is cuDNN's, or the
+ * parity sets (test/emu/README.md), not test modes. Training's half tensors (dnn.h) always
+ * round: the operands to half, and each half result (the convolution before its bias, the
+ * input and weight gradients) before it is widened, as cuDNN's half tensors hold them; the
+ * bias gradient stays FP32. Its tensors' limit is cuDNN's, or the
  * number of elements YL_EMU_CUDNN_MAX_ELEMENTS says, which lets a test make a small batch
  * exceed it; a plan past it is refused, as cuDNN refuses one. It offers EMULATED_ALGOS
  * candidate algorithms, all the same convolution; with YL_EMU_CUDNN_FAIL_ALGOS=N the first N
@@ -20,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu/conv.h"      /* yl_epilogue_row */
 #include "cpu/dense_ops.h" /* the stand-in for cuDNN is the CPU backend's convolution */
 #include "cpu/grad_ops.h"  /* and its backward */
 #include "yl_cuda_api.h"
@@ -38,8 +42,9 @@ struct yl_dnn_conv {
     size_t in_size, out_size;   /* one image's input and output elements */
     yl_activation act;
     int has_residual;
-    /* rounded to half first (YL_EMU_CUDNN_FP16) */
+    /* rounded to half first (YL_EMU_CUDNN_FP16, half_tensors) */
     int rounds_input, rounds_weights;
+    int half_tensors; /* the convolution's result rounded too, then bias, residual, act */
     int has_run;    /* outside a stream capture (see yl_dnn_conv_run) */
     int algo, failing_algos; /* the candidate run; those below failing_algos fail */
     /* the operands of the last run, read by the host function when the stream gets to it */
@@ -103,7 +108,7 @@ static yolact_status image_sizes(const yl_conv_desc *d, int batch, int in_h, int
 
 yolact_status yl_dnn_conv_plan(yl_dnn *dnn, const yl_conv_desc *d, int batch, int in_h, int in_w,
                                yl_activation act, int has_residual, yolact_precision precision,
-                               yl_dnn_conv **plan, size_t *workspace_bytes)
+                               int half_tensors, yl_dnn_conv **plan, size_t *workspace_bytes)
 {
     (void)dnn;
     size_t in_size, out_size;
@@ -111,13 +116,15 @@ yolact_status yl_dnn_conv_plan(yl_dnn *dnn, const yl_conv_desc *d, int batch, in
     yl_dnn_conv *p = malloc(sizeof *p);
     if (!p)
         return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory planning a convolution");
-    const char *rounding = precision == YOLACT_PRECISION_FP16 ? getenv("YL_EMU_CUDNN_FP16")
-                                                                : NULL;
+    half_tensors = half_tensors && precision == YOLACT_PRECISION_FP16;
+    const char *rounding = half_tensors                          ? "all"
+                           : precision == YOLACT_PRECISION_FP16 ? getenv("YL_EMU_CUDNN_FP16")
+                                                                 : NULL;
     int image_only = rounding && strcmp(rounding, "input") == 0;
     const char *failing = getenv("YL_EMU_CUDNN_FAIL_ALGOS");
     *p = (yl_dnn_conv){.desc = *d, .batch = batch, .in_h = in_h, .in_w = in_w,
                        .in_size = in_size, .out_size = out_size, .act = act,
-                       .has_residual = has_residual,
+                       .has_residual = has_residual, .half_tensors = half_tensors,
                        .rounds_input = rounding && (!image_only || d->in_channels == 3),
                        .rounds_weights = rounding && !image_only,
                        .failing_algos = failing ? atoi(failing) : 0};
@@ -155,9 +162,21 @@ static void run_conv(void *plan)
             round_to_half(in, in_size, rounded_in);
             in = rounded_in;
         }
-        yl_conv2d_prepared_cpu(d, in, p->in_h, p->in_w, weight, NULL, p->bias,
-                               p->residual ? p->residual + out_size * b : NULL, p->act,
-                               p->out + out_size * b, scratch, 0);
+        const float *residual = p->residual ? p->residual + out_size * b : NULL;
+        float *out = p->out + out_size * b;
+        if (!p->half_tensors) {
+            yl_conv2d_prepared_cpu(d, in, p->in_h, p->in_w, weight, NULL, p->bias, residual,
+                                   p->act, out, scratch, 0);
+            continue;
+        }
+        yl_conv2d_prepared_cpu(d, in, p->in_h, p->in_w, weight, NULL, NULL, NULL, YL_ACT_NONE,
+                               out, scratch, 0);
+        round_to_half(out, out_size, out);
+        const size_t plane = out_size / d->out_channels;
+        for (int o = 0; o < d->out_channels; o++)
+            yl_epilogue_row(out + plane * o, p->bias ? p->bias[o] : 0.0f,
+                            residual ? residual + plane * o : NULL, p->act, plane,
+                            out + plane * o);
     }
 }
 
@@ -171,8 +190,9 @@ yolact_status yl_dnn_conv_run(yl_dnn *dnn, yl_dnn_conv *p, const float *in,
                               const float *weight, const float *bias, const float *residual,
                               float *out, void *workspace)
 {
-    if (!residual != !p->has_residual)
-        return yl_fail(YOLACT_ERR_INTERNAL, "a convolution planned %s a residual ran %s one",
+    if (!residual != !p->has_residual || (p->half_tensors && residual == out))
+        return yl_fail(YOLACT_ERR_INTERNAL, "a convolution planned %s a residual ran %s one, "
+                       "or with half tensors its residual is its output",
                        p->has_residual ? "with" : "without", residual ? "with" : "without");
     /* cuDNN may build a plan's engine (compile, load, allocate) at its first call, which a
      * stream capture need not allow: the stand-in refuses a first run inside one, so the
@@ -232,7 +252,7 @@ yolact_status yl_dnn_conv_trial(yl_dnn *dnn, yl_dnn_conv *p, const float *in,
 /* ---- the backward: yl_conv2d_backward_cpu as a host function in stream order ------------ */
 struct yl_dnn_conv_grad {
     yl_conv_desc desc;
-    int batch, in_h, in_w, wants_grad_in;
+    int batch, in_h, in_w, wants_grad_in, half_tensors;
     size_t in_count, out_count, weight_count;    /* the whole batch's */
     /* the operands of the last run, read by the host function when the stream gets to it */
     const float *in, *weight, *grad_out;
@@ -242,8 +262,8 @@ struct yl_dnn_conv_grad {
 };
 
 yolact_status yl_dnn_conv_grad_plan(yl_dnn *dnn, const yl_conv_desc *d, int batch, int in_h,
-                                    int in_w, int wants_grad_in, yl_dnn_conv_grad **plan,
-                                    size_t *workspace_bytes)
+                                    int in_w, int wants_grad_in, int half_tensors,
+                                    yl_dnn_conv_grad **plan, size_t *workspace_bytes)
 {
     (void)dnn;
     size_t in_size, out_size;
@@ -253,10 +273,16 @@ yolact_status yl_dnn_conv_grad_plan(yl_dnn *dnn, const yl_conv_desc *d, int batc
         return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory planning a convolution's "
                        "backward");
     *p = (yl_dnn_conv_grad){.desc = *d, .batch = batch, .in_h = in_h, .in_w = in_w,
-                            .wants_grad_in = wants_grad_in, .in_count = in_size * batch,
-                            .out_count = out_size * batch, .weight_count = weight_count(d)};
+                            .wants_grad_in = wants_grad_in, .half_tensors = half_tensors,
+                            .in_count = in_size * batch, .out_count = out_size * batch,
+                            .weight_count = weight_count(d)};
     *plan = p;
-    *workspace_bytes = yl_conv2d_grad_workspace_floats(d, in_h, in_w) * sizeof(float);
+    /* half tensors: then the rounded input, weights and output gradient, and the input and
+     * weight gradients before they are widened */
+    size_t floats = yl_conv2d_grad_workspace_floats(d, in_h, in_w);
+    if (half_tensors)
+        floats += 2 * (p->in_count + p->weight_count) + p->out_count;
+    *workspace_bytes = floats * sizeof(float);
     return YOLACT_OK;
 }
 
@@ -265,9 +291,50 @@ void yl_dnn_conv_grad_free(yl_dnn_conv_grad *plan)
     free(plan);
 }
 
+/* to[i] = half(from[i]) widened, or added to to[i] with accumulate. */
+static void widen_half(const float *from, size_t n, int accumulate, float *to)
+{
+    for (size_t i = 0; i < n; i++)
+        to[i] = accumulate ? to[i] + yl_emu_round_to_half(from[i])
+                           : yl_emu_round_to_half(from[i]);
+}
+
+/* Half tensors: the gradients of the rounded operands, each rounded as cuDNN's half output
+ * is, then widened into the FP32 ones; the bias gradient from the FP32 output gradient. */
+static void run_half_conv_grad(const yl_dnn_conv_grad *p)
+{
+    const yl_conv_desc *d = &p->desc;
+    float *scratch = p->workspace;
+    float *in = scratch + yl_conv2d_grad_workspace_floats(d, p->in_h, p->in_w);
+    float *weight = in + p->in_count, *grad_out = weight + p->weight_count;
+    float *grad_in = grad_out + p->out_count, *grad_weight = grad_in + p->in_count;
+    round_to_half(p->in, p->in_count, in);
+    round_to_half(p->weight, p->weight_count, weight);
+    round_to_half(p->grad_out, p->out_count, grad_out);
+    memset(grad_weight, 0, p->weight_count * sizeof *grad_weight);
+    yl_conv2d_backward_cpu(d, in, p->batch, p->in_h, p->in_w, weight, grad_out,
+                           p->grad_in ? grad_in : NULL, 0, grad_weight, NULL, scratch, 0);
+    if (p->grad_in)
+        widen_half(grad_in, p->in_count, p->accumulate, p->grad_in);
+    widen_half(grad_weight, p->weight_count, 1, p->grad_weight);
+    const size_t plane = p->out_count / p->batch / d->out_channels;
+    for (int b = 0; b < p->batch && p->grad_bias; b++)
+        for (int o = 0; o < d->out_channels; o++) {
+            const float *row = p->grad_out + ((size_t)b * d->out_channels + o) * plane;
+            float sum = 0.0f;
+            for (size_t j = 0; j < plane; j++)
+                sum += row[j];
+            p->grad_bias[o] += sum;
+        }
+}
+
 static void run_conv_grad(void *plan)
 {
     const yl_dnn_conv_grad *p = plan;
+    if (p->half_tensors) {
+        run_half_conv_grad(p);
+        return;
+    }
     yl_conv2d_backward_cpu(&p->desc, p->in, p->batch, p->in_h, p->in_w, p->weight, p->grad_out,
                            p->grad_in, p->accumulate, p->grad_weight, p->grad_bias,
                            p->workspace, 0);

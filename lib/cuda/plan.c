@@ -68,7 +68,7 @@ static yolact_status plan_library_conv(cuda_state *st, int i, int images, yl_dnn
     const yl_buffer_desc *in = &st->model->buffers[op->in];
     size_t ws = 0;
     YL_TRY(yl_dnn_conv_plan(st->dnn, &op->conv, images, in->height, in->width, op->act,
-                            op->residual >= 0, st->precision, plan, &ws));
+                            op->residual >= 0, st->precision, 0, plan, &ws));
     need_bytes(&st->net_workspace_bytes, ws);
     return YOLACT_OK;
 }

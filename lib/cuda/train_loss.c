@@ -152,7 +152,7 @@ yolact_status yl_cuda_multibox_loss(yl_cuda_loss *l, const yl_loss_config *cfg,
                                     const yl_loss_dims *dims, int batch,
                                     const yl_loss_outputs *out, const yl_gt *gt,
                                     yl_losses *losses, const yl_loss_grads *grads,
-                                    cudaStream_t stream)
+                                    double grad_factor, cudaStream_t stream)
 {
     const int P = dims->num_priors, C = dims->num_classes, K = dims->num_prototypes;
     const size_t phw = (size_t)dims->proto_h * dims->proto_w;
@@ -211,20 +211,21 @@ yolact_status yl_cuda_multibox_loss(yl_cuda_loss *l, const yl_loss_config *cfg,
         int *cb = conf + (size_t)b * P, *ib = idx + (size_t)b * P;
         double *sums = l->sums + TERMS * b;
         YL_TRY(yl_box_loss_cuda(out[b].loc, dims->priors, P, cb, ib, &d_gt[b],
-                                (float)(cfg->bbox_alpha * per_pos), g ? g->loc : NULL,
-                                sums + TERM_B, l->workspace, stream));
+                                (float)(cfg->bbox_alpha * per_pos * grad_factor),
+                                g ? g->loc : NULL, sums + TERM_B, l->workspace, stream));
         YL_TRY(yl_class_loss_cuda(out[b].conf, cb, P, C, cfg->negpos_ratio, l->shift + batch,
-                                  (float)(cfg->conf_alpha * per_pos), g ? g->conf : NULL,
-                                  sums + TERM_C, l->workspace, stream));
+                                  (float)(cfg->conf_alpha * per_pos * grad_factor),
+                                  g ? g->conf : NULL, sums + TERM_C, l->workspace, stream));
         d_gt[b].masks = NULL;
         const yl_mask_loss_image in = {out[b].proto, out[b].coeff, cb, ib, &d_gt[b],
                                        proto_masks[b], P, K, dims->proto_h, dims->proto_w};
-        YL_TRY(yl_mask_loss_cuda(cfg, &in, l->rng, (float)per_pos, g ? g->coeff : NULL,
-                                 g ? g->proto : NULL, sums + TERM_M, l->workspace, stream));
+        YL_TRY(yl_mask_loss_cuda(cfg, &in, l->rng, (float)(per_pos * grad_factor),
+                                 g ? g->coeff : NULL, g ? g->proto : NULL, sums + TERM_M,
+                                 l->workspace, stream));
         if (dims->segm_h > 0 && out[b].segm)
             YL_TRY(yl_segm_loss_cuda(out[b].segm, C - 1, dims->segm_h, dims->segm_w, &d_gt[b],
-                                     segm_masks[b], (float)s_norm, g ? g->segm : NULL,
-                                     sums + TERM_S, l->workspace, stream));
+                                     segm_masks[b], (float)(s_norm * grad_factor),
+                                     g ? g->segm : NULL, sums + TERM_S, l->workspace, stream));
     }
     double host[TERMS * YOLACT_MAX_BATCH_SIZE];
     YL_CHECK(cuda, cudaMemcpyAsync(host, l->sums, TERMS * (size_t)batch * sizeof(double),

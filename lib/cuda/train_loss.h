@@ -19,12 +19,13 @@ void yl_cuda_loss_destroy(yl_cuda_loss *l);
 /* yl_multibox_loss with dims->priors, out[b]'s and grads[b]'s arrays in device memory (gt
  * and losses host memory), enqueued on stream, which it synchronises twice (for the
  * positives' count, and for the sums). The gradients (when grads) as the CPU's bit for bit
- * where the kernels' transcendentals are the C library's; the losses' sums within the loss
- * kernels' tolerance of the CPU's. */
+ * where the kernels' transcendentals are the C library's, each times grad_factor (FP16's
+ * loss scale; 1 leaves them the CPU's: each term's factor is multiplied by it in double);
+ * the losses' sums, never scaled, within the loss kernels' tolerance of the CPU's. */
 yolact_status yl_cuda_multibox_loss(yl_cuda_loss *l, const yl_loss_config *cfg,
                                     const yl_loss_dims *dims, int batch,
                                     const yl_loss_outputs *out, const yl_gt *gt,
                                     yl_losses *losses, const yl_loss_grads *grads,
-                                    struct CUstream_st *stream);
+                                    double grad_factor, struct CUstream_st *stream);
 
 #endif

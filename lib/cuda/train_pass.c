@@ -32,7 +32,18 @@
  * a backward nor up before a run but the images, the ground truth and the running
  * statistics. The trainer downloads the state only when it is read (state_download). Each
  * of these is the host path's float operations, so both give the same bits in the
- * emulation. */
+ * emulation.
+ *
+ * FP16 (mixed precision, as PyTorch's autocast with GradScaler): the convolutions, forward
+ * and both gradients, run on half copies of their operands with float accumulation (dnn.h's
+ * half tensors: cast kernels in the convolutions' workspace, kernels/mixed_precision.cu);
+ * the activations, gradients and parameters stay FP32 buffers, and everything else (trainable
+ * BatchNorm, the loss, the heads' ops, SGD on the FP32 master weights) is the FP32 pass's.
+ * The weights' half copies are made at each convolution from the FP32 parameters the ops
+ * read (as autocast casts them at each forward), so an SGD step needs no refresh of them.
+ * The trainer scales the loss (scale_loss: the loss kernels' gradient factors times the
+ * scale), gathers the step's gradients divided by it, and asks grads_finite (one reduction
+ * over them) whether to step. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,6 +60,9 @@ struct yl_train_pass {
     const yolact_model *model;          /* borrowed */
     const float *segm_weight_host, *segm_bias_host; /* borrowed: the trainer's tensors */
     int device, p3;
+    int half;                           /* FP16: the convolutions on half tensors */
+    double loss_grad_factor;            /* the loss's gradients times this (scale_loss) */
+    int *nonfinite;                     /* device: grads_finite's flag (FP16) */
     int batch;                          /* what the plans and buffers are for; 0: none yet */
     cudaStream_t stream;
     yl_dnn *dnn;
@@ -177,6 +191,7 @@ static void destroy(yl_train_pass *p)
     free_device(p->opt_momentum);
     free_device(p->unfold_scales);
     free_device(p->fold_scales);
+    free_device(p->nonfinite);
     yl_cuda_loss_destroy(p->loss);
     yl_dnn_destroy(p->dnn);
     if (p->stream)
@@ -222,10 +237,11 @@ static yolact_status reserve(yl_train_pass *p, int batch)
         const int alone = segm || p->layer_of_op[i] >= 0;
         YL_TRY(yl_dnn_conv_plan(p->dnn, &d, batch, in->height, in->width,
                                 alone ? YL_ACT_NONE : op->act, !alone && op->residual >= 0,
-                                YOLACT_PRECISION_FP32, &p->forward[i], &bytes));
+                                p->half ? YOLACT_PRECISION_FP16 : YOLACT_PRECISION_FP32,
+                                p->half, &p->forward[i], &bytes));
         workspace = bytes > workspace ? bytes : workspace;
         YL_TRY(yl_dnn_conv_grad_plan(p->dnn, &d, batch, in->height, in->width,
-                                     segm || op->in != 0, &p->backward[i], &bytes));
+                                     segm || op->in != 0, p->half, &p->backward[i], &bytes));
         workspace = bytes > workspace ? bytes : workspace;
     }
     YL_TRY(yl_cuda_alloc(&p->dnn_workspace, workspace, "the convolutions' workspace"));
@@ -331,7 +347,8 @@ static float *bn_array(const yl_train_pass *p, int l, int k)
 
 static yolact_status create(const yolact_model *m, const yl_tensor *segm_weight,
                             const yl_tensor *segm_bias, const yl_tensor_table *batchnorm,
-                            int threads, int device_index, yl_train_pass **out)
+                            int threads, int device_index, yolact_precision precision,
+                            yl_train_pass **out)
 {
     (void)threads;
     *out = NULL;
@@ -357,6 +374,8 @@ static yolact_status create(const yolact_model *m, const yl_tensor *segm_weight,
     p->model = m;
     p->device = device_index;
     p->p3 = p3;
+    p->half = precision == YOLACT_PRECISION_FP16;
+    p->loss_grad_factor = 1.0;
     p->segm_weight_host = segm_weight->data;
     p->segm_bias_host = segm_bias->data;
     p->segm_weights = (size_t)want;
@@ -683,7 +702,7 @@ static yolact_status run_on_device(yl_train_pass *p, const yl_loss_config *cfg,
                                m->num_prototypes, m->proto_h,    m->proto_w,
                                d->height,         d->width};
     YL_TRY(yl_cuda_multibox_loss(p->loss, cfg, &dims, count, outputs, gt, losses,
-                                 backward_too ? grads : NULL, p->stream));
+                                 backward_too ? grads : NULL, p->loss_grad_factor, p->stream));
     return backward_too ? backward(p) : YOLACT_OK;
 }
 
@@ -803,6 +822,9 @@ static yolact_status lay_out_optimizer(yl_train_pass *p)
     YL_TRY(yl_cuda_alloc(&p->opt_momentum, bytes, "their momentum buffers"));
     YL_TRY(yl_cuda_alloc(&p->unfold_scales, scales * sizeof(float), "the BatchNorm scales"));
     YL_TRY(yl_cuda_alloc(&p->fold_scales, scales * sizeof(double), "the BatchNorm scales"));
+    if (p->half)
+        YL_TRY(yl_cuda_alloc(&p->nonfinite, sizeof *p->nonfinite,
+                             "the finite gradients' flag"));
     /* the backward no longer downloads what the host path read */
     free(p->host_param_grads);
     free(p->host_segm_grads);
@@ -960,7 +982,36 @@ static yolact_status state_download(yl_train_pass *p, int i, float *param, float
     return s;
 }
 
+static void scale_loss(yl_train_pass *p, double factor)
+{
+    p->loss_grad_factor = factor;
+}
+
+static yolact_status check_finite_on_device(yl_train_pass *p, int *finite)
+{
+    int nonfinite = 1;
+    YL_TRY(yl_flag_nonfinite_cuda(p->opt_grads, p->opt_at[p->num_opt], p->nonfinite,
+                                  p->stream));
+    YL_CHECK(cuda, cudaMemcpyAsync(&nonfinite, p->nonfinite, sizeof nonfinite,
+                                  cudaMemcpyDeviceToHost, p->stream));
+    YL_CHECK(cuda, cudaStreamSynchronize(p->stream));
+    *finite = !nonfinite;
+    return YOLACT_OK;
+}
+
+static yolact_status grads_finite(yl_train_pass *p, int *finite)
+{
+    if (!p->opt_at || !p->nonfinite)
+        return yl_fail(YOLACT_ERR_INTERNAL, "no FP16 device optimizer to check the gradients "
+                       "of");
+    int caller;
+    YL_TRY(use_device(p, &caller));
+    yolact_status s = check_finite_on_device(p, finite);
+    cudaSetDevice(caller);
+    return s;
+}
+
 static const yl_train_pass_ops cuda_train_pass = {
     "cuda", create, run, weights_changed, trainables, batchnorm_params, batchnorm_param, grad,
-    destroy, state_upload, gather_grads, sgd_step, state_download};
+    destroy, state_upload, gather_grads, sgd_step, state_download, scale_loss, grads_finite};
 const yl_train_pass_ops *const yl_cuda_train_pass = &cuda_train_pass;

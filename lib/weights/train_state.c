@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,9 @@
 
 static const char FORMAT_NAME[] = "libyolact-train-state";
 static const char FORMAT_VERSION[] = "1";
-enum { OWN_PAIRS = 8 };     /* format, format_version, iteration and the five settings */
+/* format, format_version, iteration and the five settings, then the loss scale and its good
+ * steps where the run has them */
+enum { OWN_PAIRS = 10 };
 
 static int has_prefix(const char *name)
 {
@@ -50,6 +53,10 @@ yolact_status yl_train_state_write(const yl_train_state *state, const char *cons
     if (state->iteration < 0)
         return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "%s: iteration %lld", path,
                        (long long)state->iteration);
+    if (!(state->loss_scale >= 0) || !isfinite(state->loss_scale) ||
+        state->loss_scale_good_steps < 0)
+        return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "%s: loss scale %g after %lld good steps",
+                       path, state->loss_scale, (long long)state->loss_scale_good_steps);
     for (size_t i = 0; i < state->weights.count; i++)
         if (state->weights.tensors[i].name && has_prefix(state->weights.tensors[i].name))
             return yl_fail(YOLACT_ERR_INVALID_ARGUMENT, "%s: weight '%s' is named as a momentum "
@@ -68,20 +75,24 @@ yolact_status yl_train_state_write(const yl_train_state *state, const char *cons
     const char **pairs = calloc(2 * (OWN_PAIRS + extra) + 1, sizeof *pairs);
     if (!pairs)
         return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "%s: no memory for the metadata", path);
-    char iteration[24], lr[32], momentum[32], dampening[32], decay[32];
+    char iteration[24], lr[32], momentum[32], dampening[32], decay[32], scale[32], good[24];
     snprintf(iteration, sizeof iteration, "%lld", (long long)state->iteration);
     snprintf(lr, sizeof lr, "%.17g", state->sgd.lr);
     snprintf(momentum, sizeof momentum, "%.17g", state->sgd.momentum);
     snprintf(dampening, sizeof dampening, "%.17g", state->sgd.dampening);
     snprintf(decay, sizeof decay, "%.17g", state->sgd.weight_decay);
+    snprintf(scale, sizeof scale, "%.17g", state->loss_scale);
+    snprintf(good, sizeof good, "%lld", (long long)state->loss_scale_good_steps);
     const char *own[2 * OWN_PAIRS] = {
         "format", FORMAT_NAME, "format_version", FORMAT_VERSION, "iteration", iteration,
         "lr", lr, "momentum", momentum, "dampening", dampening, "weight_decay", decay,
         "nesterov", state->sgd.nesterov ? "1" : "0",
+        "loss_scale", scale, "loss_scale_good_steps", good,
     };
-    memcpy(pairs, own, sizeof own);
+    const size_t written = state->loss_scale > 0 ? OWN_PAIRS : OWN_PAIRS - 2;
+    memcpy(pairs, own, 2 * written * sizeof *own);
     for (size_t i = 0; i < 2 * extra; i++)
-        pairs[2 * OWN_PAIRS + i] = metadata[i];
+        pairs[2 * written + i] = metadata[i];
     yl_named_table parts[2] = {{&state->weights, ""},
                                {&state->momentum, YL_TRAIN_STATE_MOMENTUM_PREFIX}};
     yolact_status s = yl_safetensors_write(parts, 2, YL_DTYPE_F32, pairs, path);
@@ -146,6 +157,18 @@ static yolact_status read_settings(const yl_tensor_table *t, yl_train_state *sta
         return yl_fail(YOLACT_ERR_FORMAT, "%s: training state's 'nesterov' is '%.20s', not 0 "
                        "or 1", path, v);
     state->sgd.nesterov = v[0] == '1';
+    if (!yl_tensor_table_metadata(t, "loss_scale"))
+        return YOLACT_OK; /* an FP32 run's */
+    YL_TRY(get_double(t, "loss_scale", &state->loss_scale, path));
+    YL_TRY(get_value(t, "loss_scale_good_steps", &v, path));
+    errno = 0;
+    long long good = strtoll(v, &end, 10);
+    if (!isdigit((unsigned char)v[0]) || *end || errno == ERANGE)
+        return not_a_number(path, "loss_scale_good_steps", v);
+    if (!(state->loss_scale > 0) || !isfinite(state->loss_scale))
+        return yl_fail(YOLACT_ERR_FORMAT, "%s: training state's loss_scale %g is not a "
+                       "positive number", path, state->loss_scale);
+    state->loss_scale_good_steps = good;
     return YOLACT_OK;
 }
 

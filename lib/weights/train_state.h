@@ -10,7 +10,8 @@
  *   - the header's __metadata__: "format": "libyolact-train-state", "format_version": "1",
  *     "iteration" (decimal), the optimizer's "lr" (the last step's), "momentum",
  *     "dampening", "weight_decay" (each "%.17g", which reads back to the same double) and
- *     "nesterov" ("0" or "1"); then the caller's own pairs.
+ *     "nesterov" ("0" or "1"); for an FP16 run's loss scaling "loss_scale" ("%.17g") and
+ *     "loss_scale_good_steps" (decimal), absent for an FP32 run; then the caller's own pairs.
  * Everything reads back bit for bit. */
 #ifndef YL_TRAIN_STATE_H
 #define YL_TRAIN_STATE_H
@@ -29,13 +30,17 @@ typedef struct yl_train_state {
                                    ones such as num_batches_tracked, written as zeros) */
     yl_tensor_table momentum;   /* buffers under their parameters' keys: a parameter with
                                    one continues it (yl_sgd_step's *first = 0) */
+    /* FP16's dynamic loss scale (positive), or 0: an FP32 run, none written or read; and
+     * the good steps in a row since it last changed */
+    double loss_scale;
+    int64_t loss_scale_good_steps;
 } yl_train_state;
 
 /* Write state (borrowed; its tables are only read) to path, all or nothing as
  * yl_weights_write_safetensors. metadata (may be NULL): the caller's own NULL-terminated
  * key, value pairs (a preset name, a seed), none of the keys above. INVALID_ARGUMENT for a
  * negative iteration, a buffer whose parameter is not among the weights or has another
- * shape, a weight under the momentum prefix. */
+ * shape, a weight under the momentum prefix, a loss scale not finite or good steps below 0. */
 yolact_status yl_train_state_write(const yl_train_state *state, const char *const *metadata,
                                    const char *path);
 

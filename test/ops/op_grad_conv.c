@@ -67,7 +67,7 @@ static void dnn_backward_matches(op_run *r, const conv_ctx *k, const float *x, c
     yl_dnn_conv_grad *plan;
     size_t bytes;
     ck_assert_status(yl_dnn_create(NULL, &dnn), YOLACT_OK);
-    ck_assert_status(yl_dnn_conv_grad_plan(dnn, d, k->batch, k->h, k->w, 1, &plan, &bytes),
+    ck_assert_status(yl_dnn_conv_grad_plan(dnn, d, k->batch, k->h, k->w, 1, 0, &plan, &bytes),
                      YOLACT_OK);
     ck_assert_status(yl_dnn_conv_grad_run(dnn, plan, d_x, d_x + n_in, d_dy, d_g, accumulate,
                                           d_g + n_in, k->bias ? d_g + n_in + n_w : NULL,

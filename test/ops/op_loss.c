@@ -449,7 +449,7 @@ static void loss_multibox_run(const op_case *c, op_run *r)
     yl_cuda_loss *l;
     ck_assert_status(yl_cuda_loss_create(&l), YOLACT_OK);
     const yolact_status st = yl_cuda_multibox_loss(l, &cfg, &d_dims, batch, d_out, gt, &got,
-                                                   no_grads ? NULL : d_g, NULL);
+                                                   no_grads ? NULL : d_g, 1.0, NULL);
     yl_cuda_loss_destroy(l);
     ck_assert_status(st, YOLACT_OK);
     op_output(r, "positives", OP_I32, 1, op_host_copy(r, &got.num_positives, sizeof(int)),
