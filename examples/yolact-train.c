@@ -87,6 +87,10 @@ static const char usage[] =
     "      --backend B         where the gradient pass runs: cpu (default), cuda (GPU 0;\n"
     "                          CUDA_VISIBLE_DEVICES picks it), or auto (cuda where a\n"
     "                          usable GPU is, else cpu)\n"
+    "      --precision P       fp32 (default) or fp16: mixed precision on cuda only (half\n"
+    "                          convolutions, float32 weights and loss, the loss scaled as\n"
+    "                          torch.cuda.amp's GradScaler; the progress line shows the\n"
+    "                          scale)\n"
     "Exit status: 0 done, 1 failed, 2 bad arguments, 3 the data set refused.\n"
     "  -h, --help\n";
 
@@ -257,6 +261,7 @@ static int parse_args(int argc, char **argv, cli *c)
         {"keep-latest", no_argument, 0, O_T + 25},
         {"keep-latest-interval", required_argument, 0, O_T + 26},
         {"backend", required_argument, 0, CLI_OPT_BACKEND},
+        {"precision", required_argument, 0, CLI_OPT_PRECISION},
         {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
     *c = (cli){.lr = NAN};
     train_config *t = &c->train;
@@ -301,12 +306,16 @@ static int parse_args(int argc, char **argv, cli *c)
                 return -1;
             break;
         case O_TRAIN_BN: t->trainer.train_batchnorm = 1; break;
-        case CLI_OPT_BACKEND: {
+        case CLI_OPT_BACKEND:
+        case CLI_OPT_PRECISION: {
             cli_options shared;
             cli_options_init(&shared, PROGRAM, 0);
             if (cli_options_parse(&shared, opt, optarg) != 1)
                 return -1;
-            t->trainer.backend = shared.backends[0];
+            if (opt == CLI_OPT_BACKEND)
+                t->trainer.backend = shared.backends[0];
+            else
+                t->trainer.precision = shared.precisions[0];
             break;
         }
         case 'h': fputs(usage, stdout); exit(0);
@@ -410,6 +419,7 @@ static int parity_step(const cli *c, const parity_case *pc)
     o.weight_decay = c->train.trainer.weight_decay;
     o.train_batchnorm = c->train.trainer.train_batchnorm;
     o.backend = c->train.trainer.backend;
+    o.precision = c->train.trainer.precision;
     yolact_trainer *t;
     yolact_status s = yolact_trainer_create(c->weights, &o, &t);
     if (s != YOLACT_OK)

@@ -95,6 +95,9 @@ START_TEST(train_bench_refuses_bad_options)
         {"--frobnicate 1", "unknown option --frobnicate"},
         {"--batch", "--batch needs a value"},
         {"--backend tpu", "--backend wants cpu or cuda, not 'tpu'"},
+        {"--precision fp16", "--precision wants fp32, or fp16 with --backend cuda, not 'fp16'"},
+        {"--backend cuda --precision bf16", "--precision wants fp32, or fp16 with --backend "
+                                            "cuda, not 'bf16'"},
         {"-c no_such_preset", "no preset 'no_such_preset'"},
         {"-m build/no-such.pth", "build/no-such.pth"},
     };
@@ -166,6 +169,23 @@ START_TEST(train_compare_times_the_library_trainer_on_the_gpu)
 }
 END_TEST
 
+/* --backend cuda --precision fp16 on the emulated GPU: the library's mixed-precision step
+ * timed, said so in the JSON, its losses finite. */
+START_TEST(train_bench_times_the_fp16_step)
+{
+    const char *json = "build/test-train-bench-fp16.json";
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, TRAIN_BENCH_EMU " -m %s -c yolact_resnet50 --backend cuda "
+             "--precision fp16 --batch 1 --warmup 0 --iters 1 --json %s",
+             YL_TEST_PARITY_CHECKPOINT, json);
+    char *doc = run_for_json(cmd, json, "fp16, batch 1");
+    ck_assert_msg(strstr(doc, "\"precision\": \"fp16\""), "%s", doc);
+    const double total = json_at(doc, "last_losses", "total", NULL);
+    ck_assert_msg(isfinite(total) && total > 0, "loss %g", total);
+    free(doc);
+}
+END_TEST
+
 Suite *train_bench_suite(void)
 {
     Suite *s = suite_create("train_bench");
@@ -185,6 +205,7 @@ Suite *train_bench_suite(void)
     tcase_set_tags(gpu, "slow cuda");
     tcase_set_timeout(gpu, 300);
     tcase_add_test(gpu, train_compare_times_the_library_trainer_on_the_gpu);
+    tcase_add_test(gpu, train_bench_times_the_fp16_step);
     suite_add_tcase(s, gpu);
     return s;
 }

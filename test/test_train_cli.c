@@ -165,6 +165,9 @@ START_TEST(bad_arguments_are_refused)
     expect_refusal(CASE_ARGS " --out /tmp stray", 2, "unexpected argument 'stray'");
     expect_refusal(CASE_ARGS " --out /tmp --bogus", 2, "usage");
     expect_refusal(CASE_ARGS " --out /tmp --backend gpu", 2, "cpu, cuda or auto");
+    expect_refusal(CASE_ARGS " --out /tmp --precision fp8", 2, "fp32");
+    snprintf(args, sizeof args, CASE_ARGS " --out %s --precision fp16", out_dir); /* cpu */
+    expect_refusal(args, 1, "CUDA backend only");
     snprintf(args, sizeof args, CASE_ARGS " --out %s/a/b", out_dir);
     expect_refusal(args, 1, "cannot create");
 

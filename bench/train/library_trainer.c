@@ -10,6 +10,7 @@ static void options_for(const library_trainer_run *run, yolact_trainer_options *
     o->preset = run->preset;
     o->num_threads = run->threads;
     o->backend = run->backend;
+    o->precision = run->precision;
     o->lr = 1e-4;
     o->lr_warmup_until = 0;
     o->num_lr_steps = 0;

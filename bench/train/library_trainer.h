@@ -7,12 +7,14 @@
 #include "yolact.h"
 
 /* What to time: the checkpoint (NULL: a fresh network of preset, as
- * yolact_trainer_create_fresh makes it, with num_classes classes), the backend and CPU
- * threads, the batch, and warmup untimed iterations before iters timed ones. */
+ * yolact_trainer_create_fresh makes it, with num_classes classes), the backend, its
+ * precision (yolact_trainer_options.precision) and CPU threads, the batch, and warmup
+ * untimed iterations before iters timed ones. */
 typedef struct library_trainer_run {
     const char *weights, *preset;
     int num_classes;
     yolact_backend backend;
+    yolact_precision precision;
     int threads, batch, warmup, iters;
 } library_trainer_run;
 

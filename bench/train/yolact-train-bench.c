@@ -7,15 +7,15 @@
  * diverging; momentum 0.9, weight decay 5e-4) on the unfolded weights, then the network's
  * parameters made again from them in place (BatchNorm folded again, the prepared weights
  * transformed again), as the trainer does after every step.
- *   yolact-train-bench [-m W.pth] [-c PRESET] [--backend cpu|cuda] [--batch N]
- *                      [--threads N] [--warmup N] [--iters N] [--json OUT.json]
+ *   yolact-train-bench [-m W.pth] [-c PRESET] [--backend cpu|cuda] [--precision fp32|fp16]
+ *                      [--batch N] [--threads N] [--warmup N] [--iters N] [--json OUT.json]
  * Without -m, a random-weight network of -c (bench/support/random_weights.h). The images
  * and their ground truth (three objects each: box, mask, label) are generated, the same on
  * every run. --backend cuda times the library's trainer on the GPU through the public API
  * instead (library_trainer.h): two phases, the forward with the loss
  * (yolact_trainer_evaluate) and the whole step (yolact_trainer_step: the whole batch at once
  * on the device); without -m its network is a fresh one of -c (yolact_trainer_create_fresh),
- * not the random weights. */
+ * not the random weights; --precision fp16 (cuda only) times its mixed-precision step. */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -322,7 +322,7 @@ static double peak_rss_mib(void)
 /* What was timed: the phases (names and each one's iters samples), the backend and its
  * device (NULL: the CPU), the last losses. */
 typedef struct timing {
-    const char *backend, *device;
+    const char *backend, *device, *precision;
     int num_phases;
     const char *const *names;
     double **sec;
@@ -347,6 +347,8 @@ static void write_json(const char *path, const char *weights, const char *preset
     bench_json_string(f, tm->backend);
     fputs(",\n  \"device\": ", f);
     bench_json_string(f, tm->device);
+    fputs(",\n  \"precision\": ", f);
+    bench_json_string(f, tm->precision);
     fprintf(f, ",\n  \"batch\": %d,\n  \"threads\": %d,\n  \"warmup\": %d,\n  \"iters\": %d,\n"
                "  \"accumulation\": ", batch, threads, warmup, iters);
     bench_json_string(f, tm->device ? "the whole batch at once"
@@ -403,6 +405,8 @@ static void time_library_trainer(const char *weights, const char *preset, int ba
     batch_data d;
     make_batch(batch, p->input_size, num_classes, &d);
     const library_trainer_run run = {weights, preset, num_classes, YOLACT_BACKEND_CUDA,
+                                     strcmp(tm->precision, "fp16") ? YOLACT_PRECISION_FP32
+                                                                   : YOLACT_PRECISION_FP16,
                                      threads, batch, warmup, iters};
     yolact_losses l;
     s = library_trainer_time(&run, d.images, d.truth, tm->sec[0], tm->sec[1], &l);
@@ -415,6 +419,7 @@ static void time_library_trainer(const char *weights, const char *preset, int ba
 int main(int argc, char **argv)
 {
     const char *weights = NULL, *preset = "yolact_resnet50", *json = NULL, *backend = "cpu";
+    const char *precision = "fp32";
     int batch = 2, threads = 0, warmup = 1, iters = 3;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -432,6 +437,8 @@ int main(int argc, char **argv)
             json = v;
         else if (!strcmp(a, "--backend"))
             backend = v;
+        else if (!strcmp(a, "--precision"))
+            precision = v;
         else if (!strcmp(a, "--batch"))
             batch = bench_int_arg("yolact-train-bench", a, v, 1);
         else if (!strcmp(a, "--threads"))
@@ -450,9 +457,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "yolact-train-bench: --backend wants cpu or cuda, not '%s'\n", backend);
         return 2;
     }
+    if (strcmp(precision, "fp32") && (strcmp(precision, "fp16") || !on_gpu)) {
+        fprintf(stderr, "yolact-train-bench: --precision wants fp32, or fp16 with --backend "
+                        "cuda, not '%s'\n", precision);
+        return 2;
+    }
     if (threads == 0)
         threads = omp_get_num_procs();
     timing tm = {.backend = backend,
+                 .precision = precision,
                  .num_phases = on_gpu ? 2 : NUM_PHASES,
                  .names = on_gpu ? library_phase_names : phase_names};
     double *sec[NUM_PHASES];
@@ -466,9 +479,9 @@ int main(int argc, char **argv)
         time_cpu(weights, preset, batch, threads, warmup, iters, &tm);
     const double peak = peak_rss_mib();
     if (on_gpu)
-        printf("training step on %s, %s (%s), batch %d (the whole batch at once), median of "
-               "%d after %d warm-up:\n", tm.device, weights ? weights : "a fresh network",
-               preset, batch, iters, warmup);
+        printf("training step on %s, %s (%s), %s, batch %d (the whole batch at once), median "
+               "of %d after %d warm-up:\n", tm.device, weights ? weights : "a fresh network",
+               preset, precision, batch, iters, warmup);
     else
         printf("training step, %s (%s), batch %d (images one at a time, gradients "
                "accumulated), %d threads, median of %d after %d warm-up:\n",

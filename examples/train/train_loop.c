@@ -1,6 +1,7 @@
 /* yolact-train's run over a COCO data set (train_loop.h). */
 #include "train_loop.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,12 +184,14 @@ static int progress(run *r, long iteration)
     for (int k = 0; k < TRAIN_NUM_LOSSES; k++)
         mean[k] = r->sums[k] / r->summed;
     const double per_iteration = r->seconds / r->summed;
-    char eta[32];
+    char eta[32], scale[40] = "";
+    if (yolact_trainer_loss_scale(r->trainer) > 0) /* FP16 */
+        snprintf(scale, sizeof scale, "  scale %g", yolact_trainer_loss_scale(r->trainer));
     printf("[%6ld/%d] lr %.3g  B %.4f C %.4f M %.4f S %.4f total %.4f  %.2f s/iter  "
-           "%.1f img/s  ETA %s\n", iteration, r->c->iterations,
+           "%.1f img/s  ETA %s%s\n", iteration, r->c->iterations,
            yolact_trainer_lr(r->trainer), mean[0], mean[1], mean[2], mean[3], mean[4],
            per_iteration, r->c->batch / per_iteration,
-           clock_text(per_iteration * (r->c->iterations - iteration), eta, sizeof eta));
+           clock_text(per_iteration * (r->c->iterations - iteration), eta, sizeof eta), scale);
     fflush(stdout);
     memset(r->sums, 0, sizeof r->sums);
     r->summed = 0;
@@ -218,7 +221,12 @@ static int iterate(run *r)
                                           r->c->batch, &l);
     if (s != YOLACT_OK)
         return cli_error(PROGRAM, "the training step", s);
-    if (!l.step_taken)
+    if (!l.step_taken && isfinite(l.total)) /* FP16: GradScaler's skipped step */
+        fprintf(stderr, PROGRAM ": iteration %lld: a gradient overflowed half precision; the "
+                "step was skipped and the loss scale halved to %g\n",
+                (long long)yolact_trainer_iteration(r->trainer),
+                yolact_trainer_loss_scale(r->trainer));
+    else if (!l.step_taken)
         fprintf(stderr, PROGRAM ": iteration %lld: the loss is not finite; as train.py does, "
                 "the step was skipped\n", (long long)yolact_trainer_iteration(r->trainer));
     const double v[TRAIN_NUM_LOSSES] = {l.B, l.C, l.M, l.S, l.total};
