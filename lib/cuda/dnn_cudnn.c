@@ -170,8 +170,9 @@ static yolact_status describe(conv_descriptors *t, const yl_conv_desc *d, int ba
     return YOLACT_OK;
 }
 
-/* Half tensors: the half copies (count elements each, in turn) after the library's scratch
- * of library_bytes, from its end rounded up to 256 bytes; half_bytes, what they all take. */
+/* Half tensors: the half copies follow the library's scratch of library_bytes in the
+ * workspace, from its end rounded up to 256 bytes, one after another; half_copy is the one
+ * after `before` halves of the others. */
 static size_t library_end(size_t library_bytes)
 {
     return (library_bytes + 255) / 256 * 256;
