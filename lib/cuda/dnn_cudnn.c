@@ -2,8 +2,9 @@
  * offer for the shape (the first that runs at the session's trial kept), and the fused
  * conv + bias + residual + ReLU call. FP32 precision sets CUDNN_FMA_MATH, and takes only
  * algorithms offered for FMA or default math, so Ampere and Hopper do not silently use TF32.
- * Training's half tensors (mixed precision) convolve half copies that our cast kernels make
- * in the workspace, after cuDNN's own scratch: half tensor and filter descriptors, FLOAT
+ * Training's half tensors (mixed precision) convolve the caller's half weights and half
+ * copies of the activations and gradients that our cast kernels make in the workspace, after
+ * cuDNN's own scratch: half tensor and filter descriptors, FLOAT
  * compute, tensor-op math allowed; the results widened by the cast kernels, the bias (and
  * the residual and activation) added in FP32, the bias gradient FP32.
  * cuDNN is opened with dlopen at the first session, so libyolact loads (and runs on the CPU)
@@ -352,11 +353,10 @@ yolact_status yl_dnn_conv_plan(yl_dnn *dnn, const yl_conv_desc *d, int batch, in
         return s;
     }
     *out = p;
-    /* half tensors: the input's, the weights' and the output's copies */
+    /* half tensors: the input's and the output's copies */
     *workspace_bytes = !p->half ? p->workspace_bytes
                                 : library_end(p->workspace_bytes) +
-                                      (p->t.in_count + p->t.weight_count + p->t.out_count) *
-                                          sizeof(uint16_t);
+                                      (p->t.in_count + p->t.out_count) * sizeof(uint16_t);
     return YOLACT_OK;
 }
 
@@ -368,17 +368,16 @@ yolact_status yl_dnn_conv_plan(yl_dnn *dnn, const yl_conv_desc *d, int batch, in
  * an earlier output. A separate zeroed z would cost an activation-sized buffer, and the
  * plain convolution plus bias and activation kernels a pass over the output. */
 static cudnnStatus_t convolve(yl_dnn *dnn, const yl_dnn_conv *p, const float *in,
-                              const float *weight, const float *bias, const float *residual,
+                              const void *weight, const float *bias, const float *residual,
                               float *out, void *workspace)
 {
     const float one = 1.0f, zero = 0.0f;
-    if (p->half) { /* the copies cast_operands made, into the output's copy */
+    if (p->half) { /* the input's copy cast_input made, into the output's copy */
         const size_t lib = p->workspace_bytes;
         return dnn_api.cudnnConvolutionForward(
-            dnn->handle, &one, p->t.in, half_copy(workspace, lib, 0), p->t.weight,
-            half_copy(workspace, lib, p->t.in_count), p->t.conv, p->candidates[p->chosen].algo,
-            workspace, lib, &zero, p->t.out,
-            half_copy(workspace, lib, p->t.in_count + p->t.weight_count));
+            dnn->handle, &one, p->t.in, half_copy(workspace, lib, 0), p->t.weight, weight,
+            p->t.conv, p->candidates[p->chosen].algo, workspace, lib, &zero, p->t.out,
+            half_copy(workspace, lib, p->t.in_count));
     }
     return dnn_api.cudnnConvolutionBiasActivationForward(
         dnn->handle, &one, p->t.in, in, p->t.weight, weight, p->t.conv,
@@ -399,16 +398,14 @@ static yolact_status check_operands(const yl_dnn_conv *p, const float *bias,
     return YOLACT_OK;
 }
 
-/* Half tensors: the input's and the weights' half copies, before the convolution. */
-static yolact_status cast_operands(yl_dnn *dnn, const yl_dnn_conv *p, const float *in,
-                                   const float *weight, void *workspace)
+/* Half tensors: the input's half copy, before the convolution. */
+static yolact_status cast_input(yl_dnn *dnn, const yl_dnn_conv *p, const float *in,
+                                void *workspace)
 {
-    if (!p->half)
-        return YOLACT_OK;
-    const size_t lib = p->workspace_bytes;
-    YL_TRY(yl_float_to_half_cuda(in, p->t.in_count, half_copy(workspace, lib, 0), dnn->stream));
-    return yl_float_to_half_cuda(weight, p->t.weight_count,
-                                 half_copy(workspace, lib, p->t.in_count), dnn->stream);
+    return p->half ? yl_float_to_half_cuda(in, p->t.in_count,
+                                           half_copy(workspace, p->workspace_bytes, 0),
+                                           dnn->stream)
+                   : YOLACT_OK;
 }
 
 /* After the convolution: half tensors, its result widened into out, then the bias, the
@@ -422,9 +419,8 @@ static yolact_status finish(yl_dnn *dnn, const yl_dnn_conv *p, const float *bias
         return p->act == YL_ACT_LEAKY_RELU_0_1 ? yl_leaky_relu_cuda(out, n, dnn->stream)
                                                : YOLACT_OK;
     const float one = 1.0f;
-    YL_TRY(yl_half_to_float_cuda(half_copy(workspace, p->workspace_bytes,
-                                           p->t.in_count + p->t.weight_count),
-                                 n, 0, out, dnn->stream));
+    YL_TRY(yl_half_to_float_cuda(half_copy(workspace, p->workspace_bytes, p->t.in_count), n,
+                                 0, out, dnn->stream));
     YL_CHECK(cudnn, dnn_api.cudnnAddTensor(dnn->handle, &one, p->t.bias, bias, &one,
                                            p->t.out_float, out));
     if (!residual && p->act == YL_ACT_NONE)
@@ -433,11 +429,11 @@ static yolact_status finish(yl_dnn *dnn, const yl_dnn_conv *p, const float *bias
 }
 
 yolact_status yl_dnn_conv_run(yl_dnn *dnn, yl_dnn_conv *p, const float *in,
-                              const float *weight, const float *bias, const float *residual,
+                              const void *weight, const float *bias, const float *residual,
                               float *out, void *workspace)
 {
     YL_TRY(check_operands(p, bias, residual, out));
-    YL_TRY(cast_operands(dnn, p, in, weight, workspace));
+    YL_TRY(cast_input(dnn, p, in, workspace));
     YL_CHECK(cudnn, convolve(dnn, p, in, weight, bias, residual, out, workspace));
     return finish(dnn, p, bias, residual, out, workspace);
 }
@@ -445,11 +441,11 @@ yolact_status yl_dnn_conv_run(yl_dnn *dnn, yl_dnn_conv *p, const float *in,
 /* An algorithm that refuses the shape or fails to launch says so in its status; one whose
  * kernel then fails breaks the context, which no other candidate mends. */
 yolact_status yl_dnn_conv_trial(yl_dnn *dnn, yl_dnn_conv *p, const float *in,
-                                const float *weight, const float *bias, const float *residual,
+                                const void *weight, const float *bias, const float *residual,
                                 float *out, void *workspace)
 {
     YL_TRY(check_operands(p, bias, residual, out));
-    YL_TRY(cast_operands(dnn, p, in, weight, workspace));
+    YL_TRY(cast_input(dnn, p, in, workspace));
     cudnnStatus_t last = CUDNN_STATUS_SUCCESS;
     for (int k = 0; k < p->num_candidates; k++) {
         YL_TRY(use_candidate(p, k));
@@ -561,22 +557,22 @@ yolact_status yl_dnn_conv_grad_plan(yl_dnn *dnn, const yl_conv_desc *d, int batc
         return s;
     }
     *out = p;
-    /* half tensors: copies of the input, weights and output gradient, then the input and
-     * weight gradients (grad_half) */
+    /* half tensors: copies of the input and output gradient, then the input and weight
+     * gradients (grad_half) */
     *workspace_bytes = !p->half ? p->workspace_bytes
                                 : library_end(p->workspace_bytes) +
-                                      2 * (p->t.in_count + p->t.weight_count) * sizeof(uint16_t) +
-                                      p->t.out_count * sizeof(uint16_t);
+                                      (2 * p->t.in_count + p->t.out_count + p->t.weight_count) *
+                                          sizeof(uint16_t);
     return YOLACT_OK;
 }
 
 /* Half tensors: where each copy lies in the backward's workspace. */
-enum { HALF_IN, HALF_WEIGHT, HALF_GRAD_OUT, HALF_GRAD_IN, HALF_GRAD_WEIGHT, HALF_COPIES };
+enum { HALF_IN, HALF_GRAD_OUT, HALF_GRAD_IN, HALF_GRAD_WEIGHT, HALF_COPIES };
 
 static uint16_t *grad_half(const yl_dnn_conv_grad *p, void *workspace, int k)
 {
-    const size_t counts[HALF_COPIES] = {p->t.in_count, p->t.weight_count, p->t.out_count,
-                                        p->t.in_count, p->t.weight_count};
+    const size_t counts[HALF_COPIES] = {p->t.in_count, p->t.out_count, p->t.in_count,
+                                        p->t.weight_count};
     size_t before = 0;
     for (int j = 0; j < k; j++)
         before += counts[j];
@@ -591,7 +587,7 @@ static int algorithm_refused(cudnnStatus_t s)
 }
 
 yolact_status yl_dnn_conv_grad_run(yl_dnn *dnn, yl_dnn_conv_grad *p, const float *in,
-                                   const float *weight, const float *grad_out, float *grad_in,
+                                   const void *weight, const float *grad_out, float *grad_in,
                                    int accumulate, float *grad_weight, float *grad_bias,
                                    void *workspace)
 {
@@ -600,19 +596,16 @@ yolact_status yl_dnn_conv_grad_run(yl_dnn *dnn, yl_dnn_conv_grad *p, const float
                        "gradient ran %s one", p->wants_grad_in ? "with" : "without",
                        grad_in ? "with" : "without");
     const float one = 1.0f, zero = 0.0f;
-    /* half tensors: cuDNN reads the half copies and writes half gradients (beta 0), which
-     * the cast kernels then widen and add */
-    const void *x = in, *w = weight, *dy = grad_out;
+    /* half tensors: cuDNN reads the half copies (the weights' the caller's) and writes half
+     * gradients (beta 0), which the cast kernels then widen and add */
+    const void *x = in, *dy = grad_out;
     void *dx = grad_in, *dw = grad_weight;
     if (p->half) {
         YL_TRY(yl_float_to_half_cuda(in, p->t.in_count, grad_half(p, workspace, HALF_IN),
                                      dnn->stream));
-        YL_TRY(yl_float_to_half_cuda(weight, p->t.weight_count,
-                                     grad_half(p, workspace, HALF_WEIGHT), dnn->stream));
         YL_TRY(yl_float_to_half_cuda(grad_out, p->t.out_count,
                                      grad_half(p, workspace, HALF_GRAD_OUT), dnn->stream));
         x = grad_half(p, workspace, HALF_IN);
-        w = grad_half(p, workspace, HALF_WEIGHT);
         dy = grad_half(p, workspace, HALF_GRAD_OUT);
         dx = grad_half(p, workspace, HALF_GRAD_IN);
         dw = grad_half(p, workspace, HALF_GRAD_WEIGHT);
@@ -620,8 +613,9 @@ yolact_status yl_dnn_conv_grad_run(yl_dnn *dnn, yl_dnn_conv_grad *p, const float
     cudnnStatus_t s = CUDNN_STATUS_SUCCESS;
     for (; grad_in && p->data_chosen < p->num_data; p->data_chosen++) {
         s = dnn_api.cudnnConvolutionBackwardData(
-            dnn->handle, &one, p->t.weight, w, p->t.out, dy, p->t.conv, p->data[p->data_chosen],
-            workspace, p->workspace_bytes, accumulate && !p->half ? &one : &zero, p->t.in, dx);
+            dnn->handle, &one, p->t.weight, weight, p->t.out, dy, p->t.conv,
+            p->data[p->data_chosen], workspace, p->workspace_bytes,
+            accumulate && !p->half ? &one : &zero, p->t.in, dx);
         if (!algorithm_refused(s))
             break;
     }

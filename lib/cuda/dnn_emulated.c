@@ -8,9 +8,9 @@
  * "input", only the network's input image is rounded (the input of the convolutions that
  * read 3 channels), the least any half backbone changes. Measurements of what FP16 costs the
  * parity sets (test/emu/README.md), not test modes. Training's half tensors (dnn.h) always
- * round: the operands to half, and each half result (the convolution before its bias, the
- * input and weight gradients) before it is widened, as cuDNN's half tensors hold them; the
- * bias gradient stays FP32. Its tensors' limit is cuDNN's, or the
+ * round: the operands to half (the weights come as half), and each half result (the
+ * convolution before its bias, the input and weight gradients) before it is widened, as
+ * cuDNN's half tensors hold them; the bias gradient stays FP32. Its tensors' limit is cuDNN's, or the
  * number of elements YL_EMU_CUDNN_MAX_ELEMENTS says, which lets a test make a small batch
  * exceed it; a plan past it is refused, as cuDNN refuses one. It offers EMULATED_ALGOS
  * candidate algorithms, all the same convolution; with YL_EMU_CUDNN_FAIL_ALGOS=N the first N
@@ -28,6 +28,7 @@
 #include "cpu/grad_ops.h"  /* and its backward */
 #include "yl_cuda_api.h"
 #include "cuda/dnn.h"
+#include "weights/weights_internal.h" /* yl_half_to_float: half tensors' weights */
 
 /* The candidate algorithms the stand-in offers a plan, as cuDNN's heuristics offer several. */
 #define EMULATED_ALGOS 3
@@ -48,7 +49,8 @@ struct yl_dnn_conv {
     int has_run;    /* outside a stream capture (see yl_dnn_conv_run) */
     int algo, failing_algos; /* the candidate run; those below failing_algos fail */
     /* the operands of the last run, read by the host function when the stream gets to it */
-    const float *in, *weight, *bias, *residual;
+    const float *in, *bias, *residual;
+    const void *weight;         /* float, or (half_tensors) half */
     float *out;
     void *workspace;
 };
@@ -87,6 +89,19 @@ static void round_to_half(const float *in, size_t n, float *out)
 {
     for (size_t i = 0; i < n; i++)
         out[i] = yl_emu_round_to_half(in[i]);
+}
+
+/* The weights as floats: half tensors' half copy widened (exact), else rounded to half
+ * (YL_EMU_CUDNN_FP16) into out, or as they are. */
+static const float *weights_in_float(const void *weight, size_t n, int half, int rounds,
+                                     float *out)
+{
+    if (half)
+        for (size_t i = 0; i < n; i++)
+            out[i] = yl_half_to_float(((const uint16_t *)weight)[i]);
+    else if (rounds)
+        round_to_half(weight, n, out);
+    return half || rounds ? out : weight;
 }
 
 /* One image's input and output elements; a batch past the library's tensor limit is
@@ -151,11 +166,8 @@ static void run_conv(void *plan)
     float *scratch = p->workspace;
     float *rounded_in = scratch + yl_conv2d_workspace_floats(d, p->in_h, p->in_w);
     float *rounded_weight = rounded_in + in_size;
-    const float *weight = p->weight;
-    if (p->rounds_weights) {
-        round_to_half(p->weight, weight_count(d), rounded_weight);
-        weight = rounded_weight;
-    }
+    const float *weight = weights_in_float(p->weight, weight_count(d), p->half_tensors,
+                                           p->rounds_weights, rounded_weight);
     for (int b = 0; b < p->batch; b++) {
         const float *in = p->in + in_size * b;
         if (p->rounds_input) {
@@ -180,14 +192,15 @@ static void run_conv(void *plan)
     }
 }
 
-static int overlap(const float *a, size_t a_count, const float *b, size_t b_count)
+/* Whether a_bytes at a and b_bytes at b overlap. */
+static int overlap(const void *a, size_t a_bytes, const void *b, size_t b_bytes)
 {
     uintptr_t a0 = (uintptr_t)a, b0 = (uintptr_t)b;
-    return a0 < b0 + b_count * sizeof *b && b0 < a0 + a_count * sizeof *a;
+    return a0 < b0 + b_bytes && b0 < a0 + a_bytes;
 }
 
 yolact_status yl_dnn_conv_run(yl_dnn *dnn, yl_dnn_conv *p, const float *in,
-                              const float *weight, const float *bias, const float *residual,
+                              const void *weight, const float *bias, const float *residual,
                               float *out, void *workspace)
 {
     if (!residual != !p->has_residual || (p->half_tensors && residual == out))
@@ -211,8 +224,9 @@ yolact_status yl_dnn_conv_run(yl_dnn *dnn, yl_dnn_conv *p, const float *in,
     /* cuDNN reads x while it writes y, in no set order: they must not overlap (z, the
      * residual, may be y itself). The stand-in goes image by image and would not show it. */
     const size_t in_count = p->in_size * p->batch, out_count = p->out_size * p->batch;
-    if (overlap(in, in_count, out, out_count) ||
-        (residual && residual != out && overlap(residual, out_count, out, out_count)))
+    const size_t in_bytes = in_count * sizeof *in, out_bytes = out_count * sizeof *out;
+    if (overlap(in, in_bytes, out, out_bytes) ||
+        (residual && residual != out && overlap(residual, out_bytes, out, out_bytes)))
         return yl_fail(YOLACT_ERR_INTERNAL, "a convolution's output overlaps its input or its "
                        "residual");
     /* Without a residual cuDNN gets y as z, scaled by 0, and may read it: a NaN there (what
@@ -233,7 +247,7 @@ yolact_status yl_dnn_conv_run(yl_dnn *dnn, yl_dnn_conv *p, const float *in,
 }
 
 yolact_status yl_dnn_conv_trial(yl_dnn *dnn, yl_dnn_conv *p, const float *in,
-                                const float *weight, const float *bias, const float *residual,
+                                const void *weight, const float *bias, const float *residual,
                                 float *out, void *workspace)
 {
     for (p->algo = 0; p->algo < EMULATED_ALGOS; p->algo++) {
@@ -255,7 +269,8 @@ struct yl_dnn_conv_grad {
     int batch, in_h, in_w, wants_grad_in, half_tensors;
     size_t in_count, out_count, weight_count;    /* the whole batch's */
     /* the operands of the last run, read by the host function when the stream gets to it */
-    const float *in, *weight, *grad_out;
+    const float *in, *grad_out;
+    const void *weight;         /* float, or (half_tensors) half */
     float *grad_in, *grad_weight, *grad_bias;
     int accumulate;
     void *workspace;
@@ -309,7 +324,7 @@ static void run_half_conv_grad(const yl_dnn_conv_grad *p)
     float *weight = in + p->in_count, *grad_out = weight + p->weight_count;
     float *grad_in = grad_out + p->out_count, *grad_weight = grad_in + p->in_count;
     round_to_half(p->in, p->in_count, in);
-    round_to_half(p->weight, p->weight_count, weight);
+    weights_in_float(p->weight, p->weight_count, 1, 0, weight);
     round_to_half(p->grad_out, p->out_count, grad_out);
     memset(grad_weight, 0, p->weight_count * sizeof *grad_weight);
     yl_conv2d_backward_cpu(d, in, p->batch, p->in_h, p->in_w, weight, grad_out,
@@ -341,7 +356,7 @@ static void run_conv_grad(void *plan)
 }
 
 yolact_status yl_dnn_conv_grad_run(yl_dnn *dnn, yl_dnn_conv_grad *p, const float *in,
-                                   const float *weight, const float *grad_out, float *grad_in,
+                                   const void *weight, const float *grad_out, float *grad_in,
                                    int accumulate, float *grad_weight, float *grad_bias,
                                    void *workspace)
 {
@@ -351,9 +366,12 @@ yolact_status yl_dnn_conv_grad_run(yl_dnn *dnn, yl_dnn_conv_grad *p, const float
                        grad_in ? "with" : "without");
     /* cuDNN writes dx while it reads w and dy: they must not overlap (the stand-in would not
      * show it). */
-    if (grad_in && (overlap(grad_in, p->in_count, grad_out, p->out_count) ||
-                    overlap(grad_in, p->in_count, weight, p->weight_count) ||
-                    overlap(grad_in, p->in_count, grad_weight, p->weight_count)))
+    const size_t in_bytes = p->in_count * sizeof(float);
+    const size_t weight_bytes = p->weight_count * sizeof(float); /* half: half as many */
+    if (grad_in && (overlap(grad_in, in_bytes, grad_out, p->out_count * sizeof(float)) ||
+                    overlap(grad_in, in_bytes, weight,
+                            p->half_tensors ? weight_bytes / 2 : weight_bytes) ||
+                    overlap(grad_in, in_bytes, grad_weight, weight_bytes)))
         return yl_fail(YOLACT_ERR_INTERNAL, "a convolution's input gradient overlaps its "
                        "output gradient or weights");
     p->in = in;

@@ -39,8 +39,9 @@
  * half tensors: cast kernels in the convolutions' workspace, kernels/mixed_precision.cu);
  * the activations, gradients and parameters stay FP32 buffers, and everything else (trainable
  * BatchNorm, the loss, the heads' ops, SGD on the FP32 master weights) is the FP32 pass's.
- * The weights' half copies are made at each convolution from the FP32 parameters the ops
- * read (as autocast casts them at each forward), so an SGD step needs no refresh of them.
+ * The convolutions read a half copy of the ops' parameters (half_params, and semantic_seg_
+ * conv's weight in half_segm), made again whenever those change: uploaded, or after an SGD
+ * step.
  * The trainer scales the loss (scale_loss: the loss kernels' gradient factors times the
  * scale), gathers the step's gradients divided by it, and asks grads_finite (one reduction
  * over them) whether to step. */
@@ -63,6 +64,8 @@ struct yl_train_pass {
     int half;                           /* FP16: the convolutions on half tensors */
     double loss_grad_factor;            /* the loss's gradients times this (scale_loss) */
     int *nonfinite;                     /* device: grads_finite's flag (FP16) */
+    uint16_t *half_params, *half_segm;  /* FP16: half copies of params, semantic_seg_conv's
+                                           weight (IEEE binary16), which the convolutions read */
     int batch;                          /* what the plans and buffers are for; 0: none yet */
     cudaStream_t stream;
     yl_dnn *dnn;
@@ -192,6 +195,8 @@ static void destroy(yl_train_pass *p)
     free_device(p->unfold_scales);
     free_device(p->fold_scales);
     free_device(p->nonfinite);
+    free_device(p->half_params);
+    free_device(p->half_segm);
     yl_cuda_loss_destroy(p->loss);
     yl_dnn_destroy(p->dnn);
     if (p->stream)
@@ -277,11 +282,19 @@ static float *array_of(const yl_train_pass *p, float *block, int k)
     return block;
 }
 
+/* FP16: the half copy of n floats the convolutions read as weights, made again whenever
+ * they change. */
+static yolact_status refresh_half(const yl_train_pass *p, const float *from, size_t n,
+                                  uint16_t *to)
+{
+    return p->half ? yl_float_to_half_cuda(from, n, to, p->stream) : YOLACT_OK;
+}
+
 static yolact_status upload_params(yl_train_pass *p)
 {
     YL_TRY(yl_cuda_upload(p->params, p->model->params, p->num_params * sizeof(float), p->stream,
                           "the network's parameters"));
-    return YOLACT_OK;
+    return refresh_half(p, p->params, p->num_params, p->half_params);
 }
 
 static yolact_status create_on_device(yl_train_pass *p)
@@ -302,6 +315,12 @@ static yolact_status create_on_device(yl_train_pass *p)
     const size_t segm = p->segm_weights + (size_t)m->num_classes - 1;
     YL_TRY(yl_cuda_alloc(&p->segm_params, segm * sizeof(float), "semantic_seg_conv"));
     YL_TRY(yl_cuda_alloc(&p->segm_grads, segm * sizeof(float), "its gradients"));
+    if (p->half) {
+        YL_TRY(yl_cuda_alloc(&p->half_params, p->num_params * sizeof(uint16_t),
+                             "the parameters' half copy"));
+        YL_TRY(yl_cuda_alloc(&p->half_segm, p->segm_weights * sizeof(uint16_t),
+                             "semantic_seg_conv's half weight"));
+    }
     if (p->num_bn)
         YL_TRY(yl_cuda_alloc(&p->bn_block, p->bn_at[p->num_bn] * sizeof(float),
                              "trainable BatchNorm"));
@@ -441,9 +460,22 @@ static const float *param(const yl_train_pass *p, const float *host)
     return p->params + (host - p->model->params);
 }
 
+/* What a convolution reads as the weights at host (in the model's parameter block): their
+ * device copy, or in FP16 its half copy; and semantic_seg_conv's. */
+static const void *conv_weight(const yl_train_pass *p, const float *host)
+{
+    const size_t at = (size_t)(host - p->model->params);
+    return p->half ? (const void *)(p->half_params + at) : (const void *)(p->params + at);
+}
+
+static const void *segm_weight(const yl_train_pass *p)
+{
+    return p->half ? (const void *)p->half_segm : (const void *)p->segm_params;
+}
+
 /* Forward convolution k (an op, or semantic_seg_conv at num_ops): its plan's trial the
  * first time, which settles the algorithm. */
-static yolact_status convolve(yl_train_pass *p, int k, const float *in, const float *weight,
+static yolact_status convolve(yl_train_pass *p, int k, const float *in, const void *weight,
                               const float *bias, const float *residual, float *out)
 {
     if (p->tried[k])
@@ -484,9 +516,9 @@ static yolact_status forward_op(yl_train_pass *p, int i, int update_running)
     case YL_OP_CONV: {
         const int l = p->layer_of_op[i];
         if (l < 0)
-            return convolve(p, i, src, param(p, op->weight), param(p, op->bias),
+            return convolve(p, i, src, conv_weight(p, op->weight), param(p, op->bias),
                             op->residual >= 0 ? p->act[op->residual] : NULL, dst);
-        YL_TRY(convolve(p, i, src, param(p, op->weight), param(p, op->bias), NULL,
+        YL_TRY(convolve(p, i, src, conv_weight(p, op->weight), param(p, op->bias), NULL,
                         p->bn_input[l]));
         return batchnorm_forward(p, l, dst, update_running);
     }
@@ -548,8 +580,9 @@ static yolact_status forward(yl_train_pass *p, const yolact_image *images, int u
         YL_TRY(yl_cuda_upload(p->segm_params + p->segm_weights, p->segm_bias_host,
                               ((size_t)m->num_classes - 1) * sizeof(float), p->stream,
                               "semantic_seg_conv's bias"));
+        YL_TRY(refresh_half(p, p->segm_params, p->segm_weights, p->half_segm));
     }
-    YL_TRY(convolve(p, m->num_ops, p->act[p->p3], p->segm_params,
+    YL_TRY(convolve(p, m->num_ops, p->act[p->p3], segm_weight(p),
                     p->segm_params + p->segm_weights, NULL, array_of(p, p->outputs, SEGM)));
     for (int l = 0; update_running && l < p->num_bn; l++) {
         const size_t bytes = p->bn[l].channels * sizeof(float);
@@ -596,7 +629,7 @@ static yolact_status backward_op(yl_train_pass *p, int i)
             gout = p->scratch;
         }
         return yl_dnn_conv_grad_run(p->dnn, p->backward[i], p->act[op->in],
-                                    param(p, op->weight), gout,
+                                    conv_weight(p, op->weight), gout,
                                     op->in == 0 ? NULL : p->grad[op->in], 1,
                                     p->param_grads + (op->weight - m->params),
                                     p->param_grads + (op->bias - m->params), p->dnn_workspace);
@@ -652,7 +685,7 @@ static yolact_status backward(yl_train_pass *p)
         YL_CHECK(cuda, cudaMemsetAsync(bn_array(p, l, BN_GRAD_GAMMA), 0,
                                       2 * p->bn[l].channels * sizeof(float), p->stream));
     YL_TRY(yl_dnn_conv_grad_run(p->dnn, p->backward[m->num_ops], p->act[p->p3],
-                                p->segm_params, array_of(p, p->output_grads, SEGM),
+                                segm_weight(p), array_of(p, p->output_grads, SEGM),
                                 p->grad[p->p3], 1, p->segm_grads,
                                 p->segm_grads + p->segm_weights, p->dnn_workspace));
     for (int i = m->num_ops - 1; i >= 0; i--)
@@ -853,7 +886,8 @@ static yolact_status upload_scales(yl_train_pass *p, const yl_tensor_table *weig
     return yl_fail(YOLACT_ERR_INTERNAL, "no BatchNorm folded into '%s'", t->name);
 }
 
-/* The ops' parameters from the optimised ones: a frozen BatchNorm folded in, else copied. */
+/* The ops' parameters from the optimised ones: a frozen BatchNorm folded in, else copied;
+ * in FP16 their half copies made again. */
 static yolact_status refresh_params(yl_train_pass *p)
 {
     for (int i = 0; i < p->num_opt; i++) {
@@ -868,7 +902,8 @@ static yolact_status refresh_params(yl_train_pass *p)
             YL_CHECK(cuda, cudaMemcpyAsync(value, from, rows * per_row * sizeof(float),
                                           cudaMemcpyDeviceToDevice, p->stream));
     }
-    return YOLACT_OK;
+    YL_TRY(refresh_half(p, p->params, p->num_params, p->half_params));
+    return refresh_half(p, p->segm_params, p->segm_weights, p->half_segm);
 }
 
 static yolact_status upload_state_on_device(yl_train_pass *p, const yl_tensor_table *weights,
