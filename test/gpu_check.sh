@@ -56,7 +56,8 @@ for step in $steps; do
     suites)
         for suite in $kernel_suites cuda_backend; do limit='' run "suite $suite" "$suite" ''; done
         limit='' run "suite threads (CUDA)" threads cuda_threads
-        limit='' run "suite trainer (CUDA training steps)" trainer cuda_steps ;;
+        limit='' run "suite trainer (CUDA training steps)" trainer cuda_steps
+        limit='' run "suite trainer (CUDA FP16 training steps)" trainer cuda_fp16 ;;
     sanitizers)
         if [ ! -x "$sanitizer" ]; then
             echo "SKIP compute-sanitizer: not found at $sanitizer nor on PATH"
