@@ -22,8 +22,9 @@ void yl_dnn_destroy(yl_dnn *dnn); /* NULL is fine */
  * library round the operands to half on tensor cores, or with half_tensors (training's mixed
  * precision, as autocast runs a convolution) convolves a half copy of in, made in the
  * workspace, and the caller's half copy of the weights with float accumulation into a half
- * result that is then widened, and adds bias, residual and activation in FP32. The library offers candidate algorithms, best
- * first; the plan runs the first until yl_dnn_conv_trial settles which works.
+ * result that is then widened, and adds bias, residual and activation in FP32. The library
+ * offers candidate algorithms, best first; the plan runs the first until yl_dnn_conv_trial
+ * settles which works.
  * *workspace_bytes: the device scratch yl_dnn_conv_run needs with any of them. */
 yolact_status yl_dnn_conv_plan(yl_dnn *dnn, const yl_conv_desc *d, int batch, int in_h, int in_w,
                                yl_activation act, int has_residual, yolact_precision precision,

@@ -10,9 +10,9 @@
  * parity sets (test/emu/README.md), not test modes. Training's half tensors (dnn.h) always
  * round: the operands to half (the weights come as half), and each half result (the
  * convolution before its bias, the input and weight gradients) before it is widened, as
- * cuDNN's half tensors hold them; the bias gradient stays FP32. Its tensors' limit is cuDNN's, or the
- * number of elements YL_EMU_CUDNN_MAX_ELEMENTS says, which lets a test make a small batch
- * exceed it; a plan past it is refused, as cuDNN refuses one. It offers EMULATED_ALGOS
+ * cuDNN's half tensors hold them; the bias gradient stays FP32. Its tensors' limit is
+ * cuDNN's, or the number of elements YL_EMU_CUDNN_MAX_ELEMENTS says, which lets a test make a
+ * small batch exceed it; a plan past it is refused, as cuDNN refuses one. It offers EMULATED_ALGOS
  * candidate algorithms, all the same convolution; with YL_EMU_CUDNN_FAIL_ALGOS=N the first N
  * of each plan made while it is set fail when run, as an algorithm cuDNN's heuristics offer
  * may (yl_dnn_conv_trial then moves on). */
