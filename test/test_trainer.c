@@ -47,22 +47,34 @@ static void batch_close(batch *b)
     }
 }
 
-/* The reference's optimizer: SGD at a constant 1e-4, every positive's mask; BatchNorm
- * frozen or trainable. */
-static yolact_trainer *parity_trainer_on(int train_batchnorm, yolact_backend backend)
+/* The reference's optimizer: SGD at a constant 1e-4, every positive's mask. */
+static yolact_trainer_options parity_options(void)
 {
     yolact_trainer_options o;
     yolact_trainer_options_init(&o);
-    o.backend = backend;
     o.preset = "yolact_resnet50";
     o.lr = 1e-4;
     o.lr_warmup_until = 0;
     o.num_lr_steps = 0;
     o.all_masks = 1;
-    o.train_batchnorm = train_batchnorm;
+    return o;
+}
+
+/* A trainer of the parity checkpoint with options o. */
+static yolact_trainer *parity_trainer_of(const yolact_trainer_options *o)
+{
     yolact_trainer *t;
-    ck_assert_status(yolact_trainer_create(YL_TEST_PARITY_CHECKPOINT, &o, &t), YOLACT_OK);
+    ck_assert_status(yolact_trainer_create(YL_TEST_PARITY_CHECKPOINT, o, &t), YOLACT_OK);
     return t;
+}
+
+/* The reference's trainer, BatchNorm frozen or trainable. */
+static yolact_trainer *parity_trainer_on(int train_batchnorm, yolact_backend backend)
+{
+    yolact_trainer_options o = parity_options();
+    o.backend = backend;
+    o.train_batchnorm = train_batchnorm;
+    return parity_trainer_of(&o);
 }
 
 static yolact_trainer *parity_trainer_with(int train_batchnorm)
@@ -531,21 +543,14 @@ END_TEST
 static yolact_trainer *cuda_trainer_in(yolact_precision precision, int train_batchnorm,
                                        int sub_batches, int momentum, int host_sgd)
 {
-    yolact_trainer_options o;
-    yolact_trainer_options_init(&o);
+    yolact_trainer_options o = parity_options();
     o.precision = precision;
     if (!momentum)
         o.momentum = 0;
     o.backend = YOLACT_BACKEND_CUDA;
-    o.preset = "yolact_resnet50";
-    o.lr = 1e-4;
-    o.lr_warmup_until = 0;
-    o.num_lr_steps = 0;
-    o.all_masks = 1;
     o.train_batchnorm = train_batchnorm;
     o.sub_batches = sub_batches;
-    yolact_trainer *t;
-    ck_assert_status(yolact_trainer_create(YL_TEST_PARITY_CHECKPOINT, &o, &t), YOLACT_OK);
+    yolact_trainer *t = parity_trainer_of(&o);
     if (host_sgd)
         ck_assert_status(yl_trainer_host_optimizer(t), YOLACT_OK);
     return t;
@@ -870,18 +875,10 @@ END_TEST
 /* A parity trainer with options changed by the caller (the parity options otherwise). */
 static yolact_trainer *parity_trainer_set(int sub_batches, yolact_mask_loss mask_loss)
 {
-    yolact_trainer_options o;
-    yolact_trainer_options_init(&o);
-    o.preset = "yolact_resnet50";
-    o.lr = 1e-4;
-    o.lr_warmup_until = 0;
-    o.num_lr_steps = 0;
-    o.all_masks = 1;
+    yolact_trainer_options o = parity_options();
     o.sub_batches = sub_batches;
     o.mask_loss = mask_loss;
-    yolact_trainer *t;
-    ck_assert_status(yolact_trainer_create(YL_TEST_PARITY_CHECKPOINT, &o, &t), YOLACT_OK);
-    return t;
+    return parity_trainer_of(&o);
 }
 
 /* sub_batches = 2 on the two images: the loss is the mean of each image's own step's, and
