@@ -172,16 +172,22 @@ static yolact_status describe(conv_descriptors *t, const yl_conv_desc *d, int ba
 }
 
 /* Half tensors: the half copies follow the library's scratch of library_bytes in the
- * workspace, from its end rounded up to 256 bytes, one after another; half_copy is the one
- * after `before` halves of the others. */
-static size_t library_end(size_t library_bytes)
+ * workspace, one after another, each from a 256-byte boundary (tensor-op kernels want their
+ * operands aligned; an input of 3 channels would leave the next copy at 8 bytes). */
+static size_t aligned_bytes(size_t bytes)
 {
-    return (library_bytes + 255) / 256 * 256;
+    return (bytes + 255) / 256 * 256;
 }
 
-static uint16_t *half_copy(void *workspace, size_t library_bytes, size_t before)
+static size_t half_bytes(size_t count)
 {
-    return (uint16_t *)((char *)workspace + library_end(library_bytes)) + before;
+    return aligned_bytes(count * sizeof(uint16_t));
+}
+
+/* The copy after copies of before_bytes (sums of half_bytes) in all. */
+static uint16_t *half_copy(void *workspace, size_t library_bytes, size_t before_bytes)
+{
+    return (uint16_t *)((char *)workspace + aligned_bytes(library_bytes) + before_bytes);
 }
 
 struct yl_dnn_conv {
@@ -355,8 +361,8 @@ yolact_status yl_dnn_conv_plan(yl_dnn *dnn, const yl_conv_desc *d, int batch, in
     *out = p;
     /* half tensors: the input's and the output's copies */
     *workspace_bytes = !p->half ? p->workspace_bytes
-                                : library_end(p->workspace_bytes) +
-                                      (p->t.in_count + p->t.out_count) * sizeof(uint16_t);
+                                : aligned_bytes(p->workspace_bytes) +
+                                      half_bytes(p->t.in_count) + half_bytes(p->t.out_count);
     return YOLACT_OK;
 }
 
@@ -377,7 +383,7 @@ static cudnnStatus_t convolve(yl_dnn *dnn, const yl_dnn_conv *p, const float *in
         return dnn_api.cudnnConvolutionForward(
             dnn->handle, &one, p->t.in, half_copy(workspace, lib, 0), p->t.weight, weight,
             p->t.conv, p->candidates[p->chosen].algo, workspace, lib, &zero, p->t.out,
-            half_copy(workspace, lib, p->t.in_count));
+            half_copy(workspace, lib, half_bytes(p->t.in_count)));
     }
     return dnn_api.cudnnConvolutionBiasActivationForward(
         dnn->handle, &one, p->t.in, in, p->t.weight, weight, p->t.conv,
@@ -419,7 +425,7 @@ static yolact_status finish(yl_dnn *dnn, const yl_dnn_conv *p, const float *bias
         return p->act == YL_ACT_LEAKY_RELU_0_1 ? yl_leaky_relu_cuda(out, n, dnn->stream)
                                                : YOLACT_OK;
     const float one = 1.0f;
-    YL_TRY(yl_half_to_float_cuda(half_copy(workspace, p->workspace_bytes, p->t.in_count), n,
+    YL_TRY(yl_half_to_float_cuda(half_copy(workspace, p->workspace_bytes, half_bytes(p->t.in_count)), n,
                                  0, out, dnn->stream));
     YL_CHECK(cudnn, dnn_api.cudnnAddTensor(dnn->handle, &one, p->t.bias, bias, &one,
                                            p->t.out_float, out));
@@ -541,6 +547,20 @@ static yolact_status plan_grad(yl_dnn *dnn, yl_dnn_conv_grad *p, const yl_conv_d
     return YOLACT_OK;
 }
 
+/* Half tensors: the backward's copies in the workspace, in this order. */
+enum { HALF_IN, HALF_GRAD_OUT, HALF_GRAD_IN, HALF_GRAD_WEIGHT, HALF_COPIES };
+
+/* The bytes of the first k copies. */
+static size_t grad_halves_bytes(const yl_dnn_conv_grad *p, int k)
+{
+    const size_t counts[HALF_COPIES] = {p->t.in_count, p->t.out_count, p->t.in_count,
+                                        p->t.weight_count};
+    size_t bytes = 0;
+    for (int j = 0; j < k; j++)
+        bytes += half_bytes(counts[j]);
+    return bytes;
+}
+
 yolact_status yl_dnn_conv_grad_plan(yl_dnn *dnn, const yl_conv_desc *d, int batch, int in_h,
                                     int in_w, int wants_grad_in, int half_tensors,
                                     yl_dnn_conv_grad **out, size_t *workspace_bytes)
@@ -560,23 +580,14 @@ yolact_status yl_dnn_conv_grad_plan(yl_dnn *dnn, const yl_conv_desc *d, int batc
     /* half tensors: copies of the input and output gradient, then the input and weight
      * gradients (grad_half) */
     *workspace_bytes = !p->half ? p->workspace_bytes
-                                : library_end(p->workspace_bytes) +
-                                      (2 * p->t.in_count + p->t.out_count + p->t.weight_count) *
-                                          sizeof(uint16_t);
+                                : aligned_bytes(p->workspace_bytes) +
+                                      grad_halves_bytes(p, HALF_COPIES);
     return YOLACT_OK;
 }
 
-/* Half tensors: where each copy lies in the backward's workspace. */
-enum { HALF_IN, HALF_GRAD_OUT, HALF_GRAD_IN, HALF_GRAD_WEIGHT, HALF_COPIES };
-
 static uint16_t *grad_half(const yl_dnn_conv_grad *p, void *workspace, int k)
 {
-    const size_t counts[HALF_COPIES] = {p->t.in_count, p->t.out_count, p->t.in_count,
-                                        p->t.weight_count};
-    size_t before = 0;
-    for (int j = 0; j < k; j++)
-        before += counts[j];
-    return half_copy(workspace, p->workspace_bytes, before);
+    return half_copy(workspace, p->workspace_bytes, grad_halves_bytes(p, k));
 }
 
 /* A status that says the algorithm, not the call, failed: the next candidate may run. */
