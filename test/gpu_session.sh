@@ -16,6 +16,8 @@
 #   train       a training step of yolact_resnet50 (batch 8) on the GPU: the library's trainer
 #               beside the official step (bench/train_compare --device cuda; libyolact alone
 #               without .official or a PyTorch that sees the GPU)
+#   train-fp16  the library's trainer step in FP16 mixed precision beside its FP32 step, the
+#               two alternated in one stage (yolact_resnet50, batch 8)
 #   triton      the Triton backend on a KIND_GPU instance (test/triton/gpu_run.sh), when the
 #               server was carried (make triton-gpu-deps) and the machine has python3
 # Every stage's outcome and time go to $OUT/summary.txt, printed last; the bench's JSON files
@@ -32,7 +34,7 @@
 set -uo pipefail
 out=${OUT:-/tmp/gpu-session}
 mkdir -p "$out"
-stages=${GPU_SESSION_STAGES:-build device parity suites bench sanitizers compare train triton}
+stages=${GPU_SESSION_STAGES:-build device parity suites bench sanitizers compare train train-fp16 triton}
 deadline=$((SECONDS + ${GPU_SESSION_SECONDS:-530}))
 summary="$out/summary.txt"
 : >"$summary"
@@ -212,6 +214,14 @@ stage train 90 python3 bench/train_compare --device cuda --bench "$build/yolact-
     --json "$results/gpu-train-yolact_resnet50.json" || status=1
 gather_results
 fold_log train
+# FP16 against FP32 on the same machine in one run: two rounds, the precisions alternated.
+train_precisions='for round in 1 2; do for precision in fp32 fp16; do
+    "$0" --backend cuda --precision $precision -c yolact_resnet50 --batch 8 --warmup 2 \
+        --iters 5 --json "$1/gpu-train-$precision-round$round.json" || exit 1; done; done'
+stage train-fp16 80 bash -c "$train_precisions" "$build/yolact-train-bench" "$results" ||
+    status=1
+gather_results
+fold_log train-fp16
 # Last: the Triton backend is the newest and least proven part, so it takes what time is left.
 if [ -f .gpu-deps/triton-server.tar.xz ] && command -v python3 >/dev/null; then
     stage triton 150 test/triton/gpu_run.sh "$build" "${make_args[@]}" || status=1
