@@ -872,6 +872,35 @@ START_TEST(fp16_scale_grows_and_resumes)
 }
 END_TEST
 
+/* One CUDA trainer fed batches of 1, 2, 3, 1 and 2 images (more sizes than it keeps plans
+ * for; the buffers grown to 2, then 3, a smaller batch run in their front after a larger
+ * one left its images behind): each size's losses the same bits as the first time, and the
+ * batch of 3 (images 0, 1, 0) counting image 0's positives twice. */
+START_TEST(cuda_batch_sizes_alternate)
+{
+    batch b;
+    batch_open(&b);
+    yolact_image images[3] = {b.images[0], b.images[1], b.images[0]};
+    yolact_ground_truth gt[3] = {b.gt[0], b.gt[1], b.gt[0]};
+    yolact_trainer *t = cuda_trainer(0, 1, 1, 0);
+    const int sizes[5] = {1, 2, 3, 1, 2};
+    yolact_losses l[5];
+    for (int k = 0; k < 5; k++)
+        ck_assert_status(yolact_trainer_evaluate(t, images, gt, sizes[k], &l[k]), YOLACT_OK);
+    for (int k = 3; k < 5; k++) {
+        ck_assert_msg(l[k].total == l[k - 3].total && l[k].M == l[k - 3].M,
+                      "batch of %d: %.9g, the first time %.9g", sizes[k], l[k].total,
+                      l[k - 3].total);
+        ck_assert_int_eq(l[k].num_positives, l[k - 3].num_positives);
+    }
+    ck_assert_int_eq(l[2].num_positives, l[1].num_positives + l[0].num_positives);
+    ck_assert_msg(isfinite(l[2].total) && l[2].total != l[1].total, "batch of 3: %g",
+                  l[2].total);
+    yolact_trainer_destroy(t);
+    batch_close(&b);
+}
+END_TEST
+
 /* A parity trainer with options changed by the caller (the parity options otherwise). */
 static yolact_trainer *parity_trainer_set(int sub_batches, yolact_mask_loss mask_loss)
 {
@@ -994,6 +1023,7 @@ Suite *trainer_suite(void)
     tcase_add_test(cuda_steps, device_sgd_equals_host_sgd);
     tcase_add_test(cuda_steps, device_sgd_equals_host_sgd_with_batchnorm_in_parts);
     tcase_add_test(cuda_steps, device_sgd_equals_host_sgd_without_momentum);
+    tcase_add_test(cuda_steps, cuda_batch_sizes_alternate);
     suite_add_tcase(s, cuda_steps);
     /* FP16 mixed precision through the same pass, against its FP32 step. */
     TCase *fp16_steps = tcase_create("cuda_fp16");

@@ -57,6 +57,21 @@
 /* The loss's five per-image arrays, in this order in each block below. */
 enum { LOC, CONF, COEFF, PROTO, SEGM, NUM_OUTPUTS };
 
+/* The convolutions' plans for one batch size. A trainer alternates at most two sizes (a
+ * ragged last sub-batch, an evaluation's remainder), and planning (cuDNN's heuristics, each
+ * forward's trial of its candidates) is what a step must not repeat: PLAN_SETS are kept,
+ * the one used longest ago replaced. */
+enum { PLAN_SETS = 2 };
+typedef struct plan_set {
+    int batch;                          /* 0: empty */
+    /* per op (convolutions only), then semantic_seg_conv at index num_ops */
+    yl_dnn_conv **forward;
+    yl_dnn_conv_grad **backward;
+    unsigned char *tried;               /* forward plan k has run its trial */
+    size_t workspace;                   /* the most its plans want */
+    unsigned long used;                 /* when it was last chosen */
+} plan_set;
+
 struct yl_train_pass {
     const yolact_model *model;          /* borrowed */
     const float *segm_weight_host, *segm_bias_host; /* borrowed: the trainer's tensors */
@@ -66,14 +81,14 @@ struct yl_train_pass {
     int *nonfinite;                     /* device: grads_finite's flag (FP16) */
     uint16_t *half_params, *half_segm;  /* FP16: half copies of params, semantic_seg_conv's
                                            weight (IEEE binary16), which the convolutions read */
-    int batch;                          /* what the plans and buffers are for; 0: none yet */
+    int batch;                          /* the run's batch, that of plans; 0: none yet */
+    int capacity;                       /* the batch the buffers below hold at most */
     cudaStream_t stream;
     yl_dnn *dnn;
-    /* per op (convolutions only), then semantic_seg_conv at index num_ops */
-    yl_dnn_conv **forward;
-    yl_dnn_conv_grad **backward;
-    unsigned char *tried;               /* forward plan k has run its trial */
+    plan_set sets[PLAN_SETS], *plans;   /* plans: the run's, one of sets */
+    unsigned long plans_chosen;         /* the sets' clock */
     void *dnn_workspace, *resize_workspace;
+    size_t dnn_workspace_bytes;
     float *params, *param_grads;        /* m->params (folded) and d loss / d them */
     size_t num_params;
     float *segm_params, *segm_grads;    /* semantic_seg_conv: weight then bias */
@@ -142,17 +157,22 @@ static void free_device(void *ptr)
         cudaFree(ptr);
 }
 
-/* What depends on the batch size: the plans, the buffers and the loss arrays. */
-static void release_batch(yl_train_pass *p)
+static void release_plans(const yolact_model *m, plan_set *set)
+{
+    for (int k = 0; set->forward && k <= m->num_ops; k++) {
+        yl_dnn_conv_free(set->forward[k]);
+        yl_dnn_conv_grad_free(set->backward[k]);
+        set->forward[k] = NULL;
+        set->backward[k] = NULL;
+        set->tried[k] = 0;
+    }
+    set->batch = 0;
+}
+
+/* What holds a batch: the buffers, the loss arrays and the convolutions' workspace. */
+static void release_buffers(yl_train_pass *p)
 {
     const yolact_model *m = p->model;
-    for (int k = 0; p->forward && k <= m->num_ops; k++) {
-        yl_dnn_conv_free(p->forward[k]);
-        yl_dnn_conv_grad_free(p->backward[k]);
-        p->forward[k] = NULL;
-        p->backward[k] = NULL;
-        p->tried[k] = 0;
-    }
     for (int b = 0; p->act && b < m->num_buffers; b++) {
         free_device(p->act[b]);
         free_device(p->grad[b]);
@@ -167,8 +187,9 @@ static void release_batch(yl_train_pass *p)
     free_device(p->outputs);
     free_device(p->output_grads);
     p->dnn_workspace = NULL;
+    p->dnn_workspace_bytes = 0;
     p->scratch = p->outputs = p->output_grads = NULL;
-    p->batch = 0;
+    p->capacity = 0;
 }
 
 static void destroy(yl_train_pass *p)
@@ -179,8 +200,10 @@ static void destroy(yl_train_pass *p)
     if (cudaGetDevice(&caller) != cudaSuccess)
         caller = -1;
     cudaSetDevice(p->device);
+    for (int k = 0; p->model && k < PLAN_SETS; k++)
+        release_plans(p->model, &p->sets[k]);
     if (p->model)
-        release_batch(p);
+        release_buffers(p);
     free_device(p->resize_workspace);
     free_device(p->params);
     free_device(p->param_grads);
@@ -201,9 +224,11 @@ static void destroy(yl_train_pass *p)
     yl_dnn_destroy(p->dnn);
     if (p->stream)
         cudaStreamDestroy(p->stream);
-    free(p->forward);
-    free(p->backward);
-    free(p->tried);
+    for (int k = 0; k < PLAN_SETS; k++) {
+        free(p->sets[k].forward);
+        free(p->sets[k].backward);
+        free(p->sets[k].tried);
+    }
     free(p->act);
     free(p->grad);
     free(p->trainables);
@@ -223,14 +248,11 @@ static void destroy(yl_train_pass *p)
     free(p);
 }
 
-/* Plans and buffers for batch images (nothing to do when they are made for it). */
-static yolact_status reserve(yl_train_pass *p, int batch)
+/* The convolutions' plans for batch images into set. */
+static yolact_status plan_convolutions(yl_train_pass *p, plan_set *set, int batch)
 {
-    if (p->batch == batch)
-        return YOLACT_OK;
-    release_batch(p);
     const yolact_model *m = p->model;
-    size_t workspace = 0, largest = 0, bytes;
+    set->workspace = 0;
     for (int i = 0; i <= m->num_ops; i++) {
         const int segm = i == m->num_ops;
         const yl_op *op = segm ? NULL : &m->ops[i];
@@ -240,16 +262,55 @@ static yolact_status reserve(yl_train_pass *p, int batch)
         const yl_buffer_desc *in = &m->buffers[segm ? p->p3 : op->in];
         /* before a trainable BatchNorm the convolution runs alone */
         const int alone = segm || p->layer_of_op[i] >= 0;
+        size_t bytes;
         YL_TRY(yl_dnn_conv_plan(p->dnn, &d, batch, in->height, in->width,
                                 alone ? YL_ACT_NONE : op->act, !alone && op->residual >= 0,
                                 p->half ? YOLACT_PRECISION_FP16 : YOLACT_PRECISION_FP32,
-                                p->half, &p->forward[i], &bytes));
-        workspace = bytes > workspace ? bytes : workspace;
+                                p->half, &set->forward[i], &bytes));
+        set->workspace = bytes > set->workspace ? bytes : set->workspace;
         YL_TRY(yl_dnn_conv_grad_plan(p->dnn, &d, batch, in->height, in->width,
-                                     segm || op->in != 0, p->half, &p->backward[i], &bytes));
-        workspace = bytes > workspace ? bytes : workspace;
+                                     segm || op->in != 0, p->half, &set->backward[i], &bytes));
+        set->workspace = bytes > set->workspace ? bytes : set->workspace;
     }
-    YL_TRY(yl_cuda_alloc(&p->dnn_workspace, workspace, "the convolutions' workspace"));
+    set->batch = batch;
+    return YOLACT_OK;
+}
+
+/* p->plans: the set made for batch images, else a new one in the place of an empty set or
+ * the one used longest ago. */
+static yolact_status choose_plans(yl_train_pass *p, int batch)
+{
+    plan_set *set = &p->sets[0];
+    for (int k = 0; k < PLAN_SETS; k++) {
+        plan_set *s = &p->sets[k];
+        if (s->batch == batch) {
+            set = s;
+            break;
+        }
+        if (s->batch == 0 || (set->batch != 0 && s->used < set->used))
+            set = s;
+    }
+    if (set->batch != batch) {
+        release_plans(p->model, set);
+        yolact_status s = plan_convolutions(p, set, batch);
+        if (s != YOLACT_OK) {
+            release_plans(p->model, set);
+            return s;
+        }
+    }
+    set->used = ++p->plans_chosen;
+    p->plans = set;
+    return YOLACT_OK;
+}
+
+/* The buffers for at least batch images (kept when they hold that many already). */
+static yolact_status reserve_buffers(yl_train_pass *p, int batch)
+{
+    if (batch <= p->capacity)
+        return YOLACT_OK;
+    release_buffers(p);
+    const yolact_model *m = p->model;
+    size_t largest = 0;
     for (int b = 0; b < m->num_buffers; b++) {
         const size_t n = buffer_floats(m, b) * batch * sizeof(float);
         largest = n > largest ? n : largest;
@@ -270,6 +331,32 @@ static yolact_status reserve(yl_train_pass *p, int batch)
     YL_TRY(yl_cuda_alloc(&p->outputs, all * sizeof(float), "the loss's inputs"));
     YL_TRY(yl_cuda_alloc(&p->output_grads, all * sizeof(float), "the loss's gradients"));
     YL_CHECK(cuda, cudaMemsetAsync(p->outputs, 0, all * sizeof(float), p->stream));
+    p->capacity = batch;
+    return YOLACT_OK;
+}
+
+/* The convolutions' workspace, grown to what the run's plans want. */
+static yolact_status reserve_workspace(yl_train_pass *p)
+{
+    if (p->plans->workspace <= p->dnn_workspace_bytes && p->dnn_workspace)
+        return YOLACT_OK;
+    free_device(p->dnn_workspace);
+    p->dnn_workspace = NULL;
+    p->dnn_workspace_bytes = 0;
+    YL_TRY(yl_cuda_alloc(&p->dnn_workspace, p->plans->workspace,
+                         "the convolutions' workspace"));
+    p->dnn_workspace_bytes = p->plans->workspace;
+    return YOLACT_OK;
+}
+
+/* Plans, buffers and workspace for a run of batch images; a smaller batch uses the front of
+ * the buffers (each is batch-major). */
+static yolact_status reserve(yl_train_pass *p, int batch)
+{
+    p->batch = 0;
+    YL_TRY(choose_plans(p, batch));
+    YL_TRY(reserve_buffers(p, batch));
+    YL_TRY(reserve_workspace(p));
     p->batch = batch;
     return YOLACT_OK;
 }
@@ -407,14 +494,19 @@ static yolact_status create(const yolact_model *m, const yl_tensor *segm_weight,
     /* the block of m->params the trainables (every convolution's weight and bias) lie in */
     yolact_status s = yl_model_trainables(m, &p->trainables, &p->num_trainables,
                                           &p->num_params);
-    p->forward = calloc((size_t)m->num_ops + 1, sizeof *p->forward);
-    p->backward = calloc((size_t)m->num_ops + 1, sizeof *p->backward);
-    p->tried = calloc((size_t)m->num_ops + 1, 1);
+    int planned = 1; /* the plan sets' arrays allocated */
+    for (int k = 0; k < PLAN_SETS; k++) {
+        plan_set *set = &p->sets[k];
+        set->forward = calloc((size_t)m->num_ops + 1, sizeof *set->forward);
+        set->backward = calloc((size_t)m->num_ops + 1, sizeof *set->backward);
+        set->tried = calloc((size_t)m->num_ops + 1, 1);
+        planned &= set->forward && set->backward && set->tried;
+    }
     p->act = calloc((size_t)m->num_buffers, sizeof *p->act);
     p->grad = calloc((size_t)m->num_buffers, sizeof *p->grad);
     p->host_param_grads = calloc(p->num_params + 1, sizeof(float));
     p->host_segm_grads = calloc(p->segm_weights + (size_t)classes, sizeof(float));
-    if (s == YOLACT_OK && (!p->forward || !p->backward || !p->tried || !p->act || !p->grad ||
+    if (s == YOLACT_OK && (!planned || !p->act || !p->grad ||
                            !p->host_param_grads || !p->host_segm_grads))
         s = yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory for a training pass");
     if (s == YOLACT_OK)
@@ -478,12 +570,13 @@ static const void *segm_weight(const yl_train_pass *p)
 static yolact_status convolve(yl_train_pass *p, int k, const float *in, const void *weight,
                               const float *bias, const float *residual, float *out)
 {
-    if (p->tried[k])
-        return yl_dnn_conv_run(p->dnn, p->forward[k], in, weight, bias, residual, out,
+    plan_set *set = p->plans;
+    if (set->tried[k])
+        return yl_dnn_conv_run(p->dnn, set->forward[k], in, weight, bias, residual, out,
                                p->dnn_workspace);
-    YL_TRY(yl_dnn_conv_trial(p->dnn, p->forward[k], in, weight, bias, residual, out,
+    YL_TRY(yl_dnn_conv_trial(p->dnn, set->forward[k], in, weight, bias, residual, out,
                              p->dnn_workspace));
-    p->tried[k] = 1;
+    set->tried[k] = 1;
     return YOLACT_OK;
 }
 
@@ -628,7 +721,7 @@ static yolact_status backward_op(yl_train_pass *p, int i)
                 bn_array(p, l, BN_GRAD_GAMMA), bn_array(p, l, BN_GRAD_BETA), p->stream));
             gout = p->scratch;
         }
-        return yl_dnn_conv_grad_run(p->dnn, p->backward[i], p->act[op->in],
+        return yl_dnn_conv_grad_run(p->dnn, p->plans->backward[i], p->act[op->in],
                                     conv_weight(p, op->weight), gout,
                                     op->in == 0 ? NULL : p->grad[op->in], 1,
                                     p->param_grads + (op->weight - m->params),
@@ -684,7 +777,7 @@ static yolact_status backward(yl_train_pass *p)
     for (int l = 0; l < p->num_bn; l++)
         YL_CHECK(cuda, cudaMemsetAsync(bn_array(p, l, BN_GRAD_GAMMA), 0,
                                       2 * p->bn[l].channels * sizeof(float), p->stream));
-    YL_TRY(yl_dnn_conv_grad_run(p->dnn, p->backward[m->num_ops], p->act[p->p3],
+    YL_TRY(yl_dnn_conv_grad_run(p->dnn, p->plans->backward[m->num_ops], p->act[p->p3],
                                 segm_weight(p), array_of(p, p->output_grads, SEGM),
                                 p->grad[p->p3], 1, p->segm_grads,
                                 p->segm_grads + p->segm_weights, p->dnn_workspace));
