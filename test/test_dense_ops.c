@@ -566,7 +566,10 @@ END_TEST
  * sgemm and the epilogue (yl_conv_gemm_columns), with and without bias and residual, ReLU
  * or none, one and two threads; shapes whose tiles are all, some or none past OpenBLAS's
  * small-matrix size, ragged rows and columns, depths up to YL_SHALLOW_MAX_DEPTH (ResNet's
- * first stage: 64 -> 256 on 138x138; its 7x7 stride-2 stem, depth 147). */
+ * first stage: 64 -> 256 on 138x138; its 7x7 stride-2 stem, depth 147, at 550). The
+ * convolutions other than pointwise ones gather their columns from the input as they pack
+ * them: strides 1 and 2, 1x1 to 7x7, output rows of 8 to 275 columns (a 16-column chunk
+ * over up to three rows), each border. */
 START_TEST(shallow_tiles_match_sgemm)
 {
     /* in, out channels, kernel, stride, input side */
@@ -575,7 +578,11 @@ START_TEST(shallow_tiles_match_sgemm)
                                     {64, 3, 1, 1, 200},   {32, 64, 1, 1, 37},
                                     {1, 24, 1, 1, 300},   {256, 64, 1, 1, 69},
                                     {200, 40, 1, 1, 75},  {3, 64, 7, 2, 211},
-                                    {16, 48, 3, 1, 57},   {28, 20, 3, 2, 90}};
+                                    {16, 48, 3, 1, 57},   {28, 20, 3, 2, 90},
+                                    {256, 64, 1, 2, 69},  {64, 24, 1, 2, 137},
+                                    {3, 64, 7, 2, 550},   {8, 40, 5, 2, 41},
+                                    {3, 16, 7, 1, 40},    {16, 64, 3, 2, 27},
+                                    {10, 128, 5, 1, 12}};
     uint64_t seed = 7;
     size_t bad = 0;
     for (size_t c = 0; c < sizeof shapes / sizeof *shapes; c++) {

@@ -215,6 +215,8 @@ void yl_conv2d_cpu_gemm(yl_gemm_kind kind, const yl_conv_desc *d, const float *i
      * made up front. Either way column block [n0, n0 + nc) lives at workspace + k * n0. */
     int shared_col = !pointwise && tl.m_tiles > 1;
     int shallow = kind != YL_GEMM_PORTABLE && yl_shallow_gemm_applies(k, residual, out, act);
+    /* the shallow pass's tiles gather their own columns: no im2col */
+    int gather = shallow && !pointwise && !shared_col && yl_shallow_gather_applies(d, ow);
 #pragma omp parallel num_threads(threads)
     {
         if (shared_col) {
@@ -226,6 +228,11 @@ void yl_conv2d_cpu_gemm(yl_gemm_kind kind, const yl_conv_desc *d, const float *i
         for (int t = 0; t < tl.m_tiles * tl.n_tiles; t++) {
             int m0, mc, n0, nc;
             tile_at(&tl, t, &m0, &mc, &n0, &nc);
+            if (gather && yl_shallow_tile_applies(mc, nc, k)) {
+                yl_shallow_conv_tile(d, in, in_h, in_w, ow, n, weight, bias, residual, act, out,
+                                     m0, mc, n0, nc);
+                continue;
+            }
             const float *b = in + n0;
             int ldb = n;
             if (shared_col) {
