@@ -9,6 +9,7 @@
 #include "cpu/dense_ops.h"
 #include "cpu/exp_tanh.h"
 #include "cpu/gemm.h"
+#include "cpu/head_ops.h"
 #include "yl_test.h"
 
 static float *rand_floats(size_t n, uint64_t *state)
@@ -654,6 +655,91 @@ START_TEST(exp_tanh_match_libm)
 }
 END_TEST
 
+/* The head's output permute (cpu/head_ops.c), which runs the softmax and tanhf across a
+ * block of cells, gives the bits of the plain per-prior loops it replaced (written out
+ * here): the softmax and logits forms, one and two threads, planes that are not a multiple
+ * of the block (1x1, 3x5, 18x18, 35x35), YOLACT++'s nine anchors, more classes than a block
+ * takes (the per-prior loops on the maps in place), and a batch of two at the second
+ * image's offset; logits of +-8, so the softmax's terms span e^-16 to 1. */
+static void head_output_loops(const float *maps, int A, int C, int K, size_t plane,
+                              float *loc, float *conf, float *coeff, int softmax)
+{
+    const float *loc_maps = maps, *conf_maps = maps + (size_t)4 * A * plane,
+                *coeff_maps = conf_maps + (size_t)C * A * plane;
+    for (size_t cell = 0; cell < plane; cell++)
+        for (int a = 0; a < A; a++) {
+            size_t p = cell * A + a;
+            for (int d = 0; d < 4; d++)
+                loc[p * 4 + d] = loc_maps[((size_t)a * 4 + d) * plane + cell];
+            float *row = conf + p * C;
+            float max = -INFINITY, sum = 0;
+            for (int c = 0; c < C; c++) {
+                row[c] = conf_maps[((size_t)a * C + c) * plane + cell];
+                max = row[c] > max ? row[c] : max;
+            }
+            if (softmax) {
+                for (int c = 0; c < C; c++)
+                    row[c] -= max;
+                yl_expf_inplace(row, (size_t)C);
+                for (int c = 0; c < C; c++)
+                    sum += row[c];
+                float inv = 1.0f / sum;
+                for (int c = 0; c < C; c++)
+                    row[c] *= inv;
+            }
+            for (int k = 0; k < K; k++)
+                coeff[p * K + k] = coeff_maps[((size_t)a * K + k) * plane + cell];
+            yl_tanhf_inplace(coeff + p * K, (size_t)K);
+        }
+}
+
+START_TEST(head_output_blocks_match_plain_loops)
+{
+    /* anchors, classes, prototypes, height, width */
+    static const int shapes[][5] = {{3, 81, 32, 35, 35}, {3, 81, 32, 18, 18}, {1, 5, 3, 3, 5},
+                                    {2, 7, 4, 1, 1},     {9, 81, 32, 9, 9},   {3, 3000, 32, 5, 7}};
+    uint64_t seed = 11;
+    size_t bad = 0;
+    for (size_t c = 0; c < sizeof shapes / sizeof *shapes; c++) {
+        const int A = shapes[c][0], C = shapes[c][1], K = shapes[c][2];
+        const int h = shapes[c][3], w = shapes[c][4];
+        const size_t plane = (size_t)h * w, priors = plane * A;
+        const size_t maps_floats = (size_t)A * (4 + C + K) * plane;
+        float *maps = rand_floats(2 * maps_floats, &seed);
+        for (size_t i = 0; i < 2 * maps_floats; i++)
+            maps[i] *= 8.0f;
+        const size_t out_floats = 2 * priors * (4 + C + K);
+        float *got = malloc(sizeof *got * out_floats), *want = malloc(sizeof *want * out_floats);
+        ck_assert(got && want);
+        for (int v = 0; v < 4; v++) {
+            const int softmax = v & 1, threads = 1 + (v >> 1);
+            float *loc[2], *conf[2], *coeff[2];
+            for (int o = 0; o < 2; o++) {
+                float *base = o ? want : got;
+                memset(base, 0xff, sizeof *base * out_floats);
+                loc[o] = base, conf[o] = base + 2 * priors * 4;
+                coeff[o] = conf[o] + 2 * priors * C;
+            }
+            if (softmax)
+                yl_head_output_cpu(maps, A, C, K, h, w, 2, priors, loc[0], conf[0], coeff[0],
+                                   threads);
+            else
+                yl_head_output_logits_cpu(maps, A, C, K, h, w, loc[0], conf[0], coeff[0],
+                                          threads);
+            for (int b = 0; b < (softmax ? 2 : 1); b++)
+                head_output_loops(maps + b * maps_floats, A, C, K, plane, loc[1] + b * priors * 4,
+                                  conf[1] + b * priors * C, coeff[1] + b * priors * K, softmax);
+            for (size_t i = 0; i < out_floats; i++)
+                if (memcmp(&got[i], &want[i], sizeof got[i]) && bad++ < 5)
+                    fprintf(stderr, "head A%d C%d K%d %dx%d, case %d, at %zu: %a, loops %a\n",
+                            A, C, K, h, w, v, i, (double)got[i], (double)want[i]);
+        }
+        free(maps), free(got), free(want);
+    }
+    ck_assert_uint_eq(bad, 0);
+}
+END_TEST
+
 Suite *dense_ops_suite(void)
 {
     Suite *s = suite_create("dense_ops");
@@ -679,6 +765,7 @@ Suite *dense_ops_suite(void)
     tcase_add_test(tc, resize_and_preprocess_match_pytorch);
     tcase_add_test(tc, exp_tanh_match_libm);
     tcase_add_test(tc, shallow_tiles_match_sgemm);
+    tcase_add_test(tc, head_output_blocks_match_plain_loops);
     suite_add_tcase(s, tc);
     return s;
 }
