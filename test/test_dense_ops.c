@@ -655,6 +655,58 @@ START_TEST(exp_tanh_match_libm)
 }
 END_TEST
 
+/* yl_im2col (stride 2 copied by a vectorised loop, stride 1 by memcpy, others a float at a
+ * time) against the im2col matrix written as a plain loop, exactly: kernels 1x1 to 7x7,
+ * strides 1 to 3, padding and dilation, column slices that start and end inside rows, and
+ * channel ranges. */
+START_TEST(im2col_matches_plain_loop)
+{
+    /* in channels, kernel, stride, pad, dilation, input height, width */
+    static const int shapes[][7] = {{3, 7, 2, 3, 1, 61, 77}, {5, 1, 2, 0, 1, 40, 69},
+                                    {4, 3, 2, 1, 1, 35, 35}, {2, 3, 1, 1, 2, 20, 33},
+                                    {3, 3, 3, 1, 1, 50, 47}, {2, 5, 2, 2, 1, 9, 100}};
+    uint64_t seed = 5;
+    size_t bad = 0;
+    for (size_t c = 0; c < sizeof shapes / sizeof *shapes; c++) {
+        const int ci = shapes[c][0], kern = shapes[c][1], ih = shapes[c][5], iw = shapes[c][6];
+        const yl_conv_desc d = {ci, 1, kern, kern, shapes[c][2], shapes[c][3], shapes[c][4]};
+        const int oh = yl_conv_out_size(ih, kern, d.stride, d.pad, d.dilation);
+        const int ow = yl_conv_out_size(iw, kern, d.stride, d.pad, d.dilation);
+        const int n = oh * ow, rows = ci * kern * kern;
+        float *in = rand_floats((size_t)ci * ih * iw, &seed);
+        float *got = malloc(sizeof *got * rows * n), *want = malloc(sizeof *want * rows * n);
+        ck_assert(got && want);
+        /* column slices [n0, n0 + nc): whole, from inside a row to inside another, the tail */
+        const int slices[][2] = {{0, n}, {ow / 2 + 1, n / 3}, {n - ow - 3, ow + 3}};
+        for (int sl = 0; sl < 3; sl++) {
+            const int n0 = slices[sl][0], nc = slices[sl][1];
+            const int c0 = sl == 1 ? 1 : 0, c1 = sl == 2 ? ci - 1 : ci;
+            memset(got, 0xff, sizeof *got * rows * n);
+            memset(want, 0xff, sizeof *want * rows * n);
+            yl_im2col(&d, in, ih, iw, ow, c0, c1, n0, nc, got);
+            for (int ch = c0; ch < c1; ch++)
+                for (int kh = 0; kh < kern; kh++)
+                    for (int kw = 0; kw < kern; kw++)
+                        for (int q = n0; q < n0 + nc; q++) {
+                            const int y = q / ow, x = q % ow;
+                            const int iy = y * d.stride - d.pad + kh * d.dilation;
+                            const int ix = x * d.stride - d.pad + kw * d.dilation;
+                            const int row = (ch * kern + kh) * kern + kw;
+                            want[(size_t)row * nc + (q - n0)] =
+                                iy >= 0 && iy < ih && ix >= 0 && ix < iw
+                                    ? in[((size_t)ch * ih + iy) * iw + ix] : 0.0f;
+                        }
+            for (size_t i = 0; i < (size_t)rows * n; i++)
+                if (memcmp(&got[i], &want[i], sizeof got[i]) && bad++ < 5)
+                    fprintf(stderr, "im2col case %zu slice %d at %zu: %a, loop %a\n", c, sl, i,
+                            (double)got[i], (double)want[i]);
+        }
+        free(in), free(got), free(want);
+    }
+    ck_assert_uint_eq(bad, 0);
+}
+END_TEST
+
 /* The head's output permute (cpu/head_ops.c), which runs the softmax and tanhf across a
  * block of cells, gives the bits of the plain per-prior loops it replaced (written out
  * here): the softmax and logits forms, one and two threads, planes that are not a multiple
@@ -765,6 +817,7 @@ Suite *dense_ops_suite(void)
     tcase_add_test(tc, resize_and_preprocess_match_pytorch);
     tcase_add_test(tc, exp_tanh_match_libm);
     tcase_add_test(tc, shallow_tiles_match_sgemm);
+    tcase_add_test(tc, im2col_matches_plain_loop);
     tcase_add_test(tc, head_output_blocks_match_plain_loops);
     suite_add_tcase(s, tc);
     return s;

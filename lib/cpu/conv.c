@@ -43,6 +43,15 @@ void yl_conv2d_prepare_cpu(const yl_conv_desc *d, const float *weight, float *pr
         yl_winograd_transform_weights(d, weight, prepared);
 }
 
+/* dst[i] = src[2 * i] for i < n: stride 2 as a constant, so the loop vectorises (two loads
+ * and a permute a vector with AVX-512) instead of a float at a time. */
+YL_CPU_CLONES
+static void copy_stride2(float *restrict dst, const float *restrict src, int n)
+{
+    for (int i = 0; i < n; i++)
+        dst[i] = src[2 * i];
+}
+
 void yl_im2col(const yl_conv_desc *d, const float *in, int in_h, int in_w, int ow, int c0,
                int c1, int n0, int nc, float *col)
 {
@@ -71,6 +80,8 @@ void yl_im2col(const yl_conv_desc *d, const float *in, int in_h, int in_w, int o
                     const float *src = plane + (size_t)(iy < 0 ? 0 : iy) * in_w + off;
                     if (s == 1)
                         memcpy(dst + a, src + a, sizeof(float) * (size_t)(b - a));
+                    else if (s == 2)
+                        copy_stride2(dst + a, src + 2 * a, b - a);
                     else
                         for (int x = a; x < b; x++)
                             dst[x] = src[x * s];
