@@ -792,6 +792,34 @@ START_TEST(head_output_blocks_match_plain_loops)
 }
 END_TEST
 
+/* The protonet's output permute, read a block of pixels at a time, against the plain loop:
+ * planes that are and are not a multiple of the block, one to 33 channels, a batch of 2. */
+START_TEST(proto_output_matches_plain_loop)
+{
+    static const int shapes[][3] = {{32, 69, 69}, {1, 1, 1}, {33, 3, 5}, {7, 16, 2}};
+    uint64_t seed = 13;
+    size_t bad = 0;
+    for (size_t c = 0; c < sizeof shapes / sizeof *shapes; c++) {
+        const int k = shapes[c][0], h = shapes[c][1], w = shapes[c][2];
+        const size_t plane = (size_t)h * w, n = 2 * plane * k;
+        float *in = rand_floats(n, &seed), *got = malloc(sizeof *got * n);
+        ck_assert_ptr_nonnull(got);
+        yl_proto_output_cpu(in, k, h, w, 2, got);
+        for (size_t b = 0; b < 2; b++)
+            for (size_t p = 0; p < plane; p++)
+                for (int ch = 0; ch < k; ch++) {
+                    const size_t i = (b * plane + p) * k + ch;
+                    if (memcmp(&got[i], &in[(b * k + ch) * plane + p], sizeof got[i]) &&
+                        bad++ < 5)
+                        fprintf(stderr, "proto %dx%dx%d at %zu: %a\n", k, h, w, i,
+                                (double)got[i]);
+                }
+        free(in), free(got);
+    }
+    ck_assert_uint_eq(bad, 0);
+}
+END_TEST
+
 Suite *dense_ops_suite(void)
 {
     Suite *s = suite_create("dense_ops");
@@ -819,6 +847,7 @@ Suite *dense_ops_suite(void)
     tcase_add_test(tc, shallow_tiles_match_sgemm);
     tcase_add_test(tc, im2col_matches_plain_loop);
     tcase_add_test(tc, head_output_blocks_match_plain_loops);
+    tcase_add_test(tc, proto_output_matches_plain_loop);
     suite_add_tcase(s, tc);
     return s;
 }

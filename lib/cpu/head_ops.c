@@ -171,9 +171,17 @@ void yl_head_output_logits_cpu(const float *maps, int anchors, int classes, int 
 void yl_proto_output_cpu(const float *in, int channels, int height, int width, int batch,
                          float *out)
 {
+    /* a block of CELLS pixels at a time: each channel's run of them read whole, the block's
+     * rows written from L1 (a pixel's channels are a plane apart) */
     const size_t plane = (size_t)height * width, image = plane * channels;
     for (int b = 0; b < batch; b++)
-        for (size_t p = 0; p < plane; p++)
-            for (int k = 0; k < channels; k++)
-                out[b * image + p * channels + k] = in[b * image + (size_t)k * plane + p];
+        for (size_t p0 = 0; p0 < plane; p0 += CELLS) {
+            const size_t cells = plane - p0 < CELLS ? plane - p0 : CELLS;
+            for (int k = 0; k < channels; k++) {
+                const float *src = in + b * image + (size_t)k * plane + p0;
+                float *dst = out + b * image + p0 * channels + k;
+                for (size_t j = 0; j < cells; j++)
+                    dst[j * channels] = src[j];
+            }
+        }
 }
