@@ -31,8 +31,17 @@ micro(int rows, int k, const float *w, const float *x, size_t ldx, const float *
       __mmask16 m1)
 {
     __m512 acc[ROWS][2];
-    for (int i = 0; i < rows; i++)
+    for (int i = 0; i < rows; i++) {
         acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+        /* the tile's output and residual lines, for the epilogue after the sums: with a
+         * plane or more between rows, each is a miss the prefetcher does not foresee */
+        _mm_prefetch((const char *)(out + (size_t)i * ldo), _MM_HINT_ET0);
+        _mm_prefetch((const char *)(out + (size_t)i * ldo + 16), _MM_HINT_ET0);
+        if (residual) {
+            _mm_prefetch((const char *)(residual + (size_t)i * ldo), _MM_HINT_T0);
+            _mm_prefetch((const char *)(residual + (size_t)i * ldo + 16), _MM_HINT_T0);
+        }
+    }
     for (int p = 0; p < k; p++, x += ldx) {
         const __m512 x0 = _mm512_load_ps(x), x1 = _mm512_load_ps(x + 16);
         for (int i = 0; i < rows; i++) {
