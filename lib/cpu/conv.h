@@ -47,7 +47,9 @@ void yl_shallow_tile(int k, int n, const float *weight, const float *b, int ldb,
 /* The same tile of a convolution's output without its im2col columns: yl_shallow_conv_tile
  * gathers them from the input (in_h x in_w, ow output columns) as it packs them, the same
  * floats, for convolutions where yl_shallow_gather_applies (stride 1 or 2, kernel sides up
- * to 8, at least 8 output columns; not on processors or builds without the pass). */
+ * to 8, at least 8 output columns; 0 in builds without the pass) and whose tiles the pass
+ * takes (yl_shallow_gemm_applies, which also checks the processor, and
+ * yl_shallow_tile_applies). */
 int yl_shallow_gather_applies(const yl_conv_desc *d, int ow);
 void yl_shallow_conv_tile(const yl_conv_desc *d, const float *in, int in_h, int in_w, int ow,
                           int n, const float *weight, const float *bias, const float *residual,
