@@ -9,6 +9,7 @@
 #include "cpu/dense_ops.h"
 #include "cpu/exp_tanh.h"
 #include "cpu/gemm.h"
+#include "cpu/head_ops.h"
 #include "yl_test.h"
 
 static float *rand_floats(size_t n, uint64_t *state)
@@ -566,7 +567,10 @@ END_TEST
  * sgemm and the epilogue (yl_conv_gemm_columns), with and without bias and residual, ReLU
  * or none, one and two threads; shapes whose tiles are all, some or none past OpenBLAS's
  * small-matrix size, ragged rows and columns, depths up to YL_SHALLOW_MAX_DEPTH (ResNet's
- * first stage: 64 -> 256 on 138x138; its 7x7 stride-2 stem, depth 147). */
+ * first stage: 64 -> 256 on 138x138; its 7x7 stride-2 stem, depth 147, at 550). The
+ * convolutions other than pointwise ones gather their columns from the input as they pack
+ * them: strides 1 and 2, 1x1 to 7x7, output rows of 8 to 275 columns (a 16-column chunk
+ * over up to three rows), each border. */
 START_TEST(shallow_tiles_match_sgemm)
 {
     /* in, out channels, kernel, stride, input side */
@@ -575,7 +579,11 @@ START_TEST(shallow_tiles_match_sgemm)
                                     {64, 3, 1, 1, 200},   {32, 64, 1, 1, 37},
                                     {1, 24, 1, 1, 300},   {256, 64, 1, 1, 69},
                                     {200, 40, 1, 1, 75},  {3, 64, 7, 2, 211},
-                                    {16, 48, 3, 1, 57},   {28, 20, 3, 2, 90}};
+                                    {16, 48, 3, 1, 57},   {28, 20, 3, 2, 90},
+                                    {256, 64, 1, 2, 69},  {64, 24, 1, 2, 137},
+                                    {3, 64, 7, 2, 550},   {8, 40, 5, 2, 41},
+                                    {3, 16, 7, 1, 40},    {16, 64, 3, 2, 27},
+                                    {10, 128, 5, 1, 12}};
     uint64_t seed = 7;
     size_t bad = 0;
     for (size_t c = 0; c < sizeof shapes / sizeof *shapes; c++) {
@@ -647,6 +655,171 @@ START_TEST(exp_tanh_match_libm)
 }
 END_TEST
 
+/* yl_im2col (stride 2 copied by a vectorised loop, stride 1 by memcpy, others a float at a
+ * time) against the im2col matrix written as a plain loop, exactly: kernels 1x1 to 7x7,
+ * strides 1 to 3, padding and dilation, column slices that start and end inside rows, and
+ * channel ranges. */
+START_TEST(im2col_matches_plain_loop)
+{
+    /* in channels, kernel, stride, pad, dilation, input height, width */
+    static const int shapes[][7] = {{3, 7, 2, 3, 1, 61, 77}, {5, 1, 2, 0, 1, 40, 69},
+                                    {4, 3, 2, 1, 1, 35, 35}, {2, 3, 1, 1, 2, 20, 33},
+                                    {3, 3, 3, 1, 1, 50, 47}, {2, 5, 2, 2, 1, 9, 100}};
+    uint64_t seed = 5;
+    size_t bad = 0;
+    for (size_t c = 0; c < sizeof shapes / sizeof *shapes; c++) {
+        const int ci = shapes[c][0], kern = shapes[c][1], ih = shapes[c][5], iw = shapes[c][6];
+        const yl_conv_desc d = {ci, 1, kern, kern, shapes[c][2], shapes[c][3], shapes[c][4]};
+        const int oh = yl_conv_out_size(ih, kern, d.stride, d.pad, d.dilation);
+        const int ow = yl_conv_out_size(iw, kern, d.stride, d.pad, d.dilation);
+        const int n = oh * ow, rows = ci * kern * kern;
+        float *in = rand_floats((size_t)ci * ih * iw, &seed);
+        float *got = malloc(sizeof *got * rows * n), *want = malloc(sizeof *want * rows * n);
+        ck_assert(got && want);
+        /* column slices [n0, n0 + nc): whole, from inside a row to inside another, the tail */
+        const int slices[][2] = {{0, n}, {ow / 2 + 1, n / 3}, {n - ow - 3, ow + 3}};
+        for (int sl = 0; sl < 3; sl++) {
+            const int n0 = slices[sl][0], nc = slices[sl][1];
+            const int c0 = sl == 1 ? 1 : 0, c1 = sl == 2 ? ci - 1 : ci;
+            memset(got, 0xff, sizeof *got * rows * n);
+            memset(want, 0xff, sizeof *want * rows * n);
+            yl_im2col(&d, in, ih, iw, ow, c0, c1, n0, nc, got);
+            for (int ch = c0; ch < c1; ch++)
+                for (int kh = 0; kh < kern; kh++)
+                    for (int kw = 0; kw < kern; kw++)
+                        for (int q = n0; q < n0 + nc; q++) {
+                            const int y = q / ow, x = q % ow;
+                            const int iy = y * d.stride - d.pad + kh * d.dilation;
+                            const int ix = x * d.stride - d.pad + kw * d.dilation;
+                            const int row = (ch * kern + kh) * kern + kw;
+                            want[(size_t)row * nc + (q - n0)] =
+                                iy >= 0 && iy < ih && ix >= 0 && ix < iw
+                                    ? in[((size_t)ch * ih + iy) * iw + ix] : 0.0f;
+                        }
+            for (size_t i = 0; i < (size_t)rows * n; i++)
+                if (memcmp(&got[i], &want[i], sizeof got[i]) && bad++ < 5)
+                    fprintf(stderr, "im2col case %zu slice %d at %zu: %a, loop %a\n", c, sl, i,
+                            (double)got[i], (double)want[i]);
+        }
+        free(in), free(got), free(want);
+    }
+    ck_assert_uint_eq(bad, 0);
+}
+END_TEST
+
+/* The head's output permute (cpu/head_ops.c), which runs the softmax and tanhf across a
+ * block of cells, gives the bits of the plain per-prior loops it replaced (written out
+ * here): the softmax and logits forms, one and two threads, planes that are not a multiple
+ * of the block (1x1, 3x5, 18x18, 35x35), YOLACT++'s nine anchors, more classes than a block
+ * takes (the per-prior loops on the maps in place), and a batch of two at the second
+ * image's offset; logits of +-8, so the softmax's terms span e^-16 to 1. */
+static void head_output_loops(const float *maps, int A, int C, int K, size_t plane,
+                              float *loc, float *conf, float *coeff, int softmax)
+{
+    const float *loc_maps = maps, *conf_maps = maps + (size_t)4 * A * plane,
+                *coeff_maps = conf_maps + (size_t)C * A * plane;
+    for (size_t cell = 0; cell < plane; cell++)
+        for (int a = 0; a < A; a++) {
+            size_t p = cell * A + a;
+            for (int d = 0; d < 4; d++)
+                loc[p * 4 + d] = loc_maps[((size_t)a * 4 + d) * plane + cell];
+            float *row = conf + p * C;
+            float max = -INFINITY, sum = 0;
+            for (int c = 0; c < C; c++) {
+                row[c] = conf_maps[((size_t)a * C + c) * plane + cell];
+                max = row[c] > max ? row[c] : max;
+            }
+            if (softmax) {
+                for (int c = 0; c < C; c++)
+                    row[c] -= max;
+                yl_expf_inplace(row, (size_t)C);
+                for (int c = 0; c < C; c++)
+                    sum += row[c];
+                float inv = 1.0f / sum;
+                for (int c = 0; c < C; c++)
+                    row[c] *= inv;
+            }
+            for (int k = 0; k < K; k++)
+                coeff[p * K + k] = coeff_maps[((size_t)a * K + k) * plane + cell];
+            yl_tanhf_inplace(coeff + p * K, (size_t)K);
+        }
+}
+
+START_TEST(head_output_blocks_match_plain_loops)
+{
+    /* anchors, classes, prototypes, height, width */
+    static const int shapes[][5] = {{3, 81, 32, 35, 35}, {3, 81, 32, 18, 18}, {1, 5, 3, 3, 5},
+                                    {2, 7, 4, 1, 1},     {9, 81, 32, 9, 9},   {3, 3000, 32, 5, 7}};
+    uint64_t seed = 11;
+    size_t bad = 0;
+    for (size_t c = 0; c < sizeof shapes / sizeof *shapes; c++) {
+        const int A = shapes[c][0], C = shapes[c][1], K = shapes[c][2];
+        const int h = shapes[c][3], w = shapes[c][4];
+        const size_t plane = (size_t)h * w, priors = plane * A;
+        const size_t maps_floats = (size_t)A * (4 + C + K) * plane;
+        float *maps = rand_floats(2 * maps_floats, &seed);
+        for (size_t i = 0; i < 2 * maps_floats; i++)
+            maps[i] *= 8.0f;
+        const size_t out_floats = 2 * priors * (4 + C + K);
+        float *got = malloc(sizeof *got * out_floats), *want = malloc(sizeof *want * out_floats);
+        ck_assert(got && want);
+        for (int v = 0; v < 4; v++) {
+            const int softmax = v & 1, threads = 1 + (v >> 1);
+            float *loc[2], *conf[2], *coeff[2];
+            for (int o = 0; o < 2; o++) {
+                float *base = o ? want : got;
+                memset(base, 0xff, sizeof *base * out_floats);
+                loc[o] = base, conf[o] = base + 2 * priors * 4;
+                coeff[o] = conf[o] + 2 * priors * C;
+            }
+            if (softmax)
+                yl_head_output_cpu(maps, A, C, K, h, w, 2, priors, loc[0], conf[0], coeff[0],
+                                   threads);
+            else
+                yl_head_output_logits_cpu(maps, A, C, K, h, w, loc[0], conf[0], coeff[0],
+                                          threads);
+            for (int b = 0; b < (softmax ? 2 : 1); b++)
+                head_output_loops(maps + b * maps_floats, A, C, K, plane, loc[1] + b * priors * 4,
+                                  conf[1] + b * priors * C, coeff[1] + b * priors * K, softmax);
+            for (size_t i = 0; i < out_floats; i++)
+                if (memcmp(&got[i], &want[i], sizeof got[i]) && bad++ < 5)
+                    fprintf(stderr, "head A%d C%d K%d %dx%d, case %d, at %zu: %a, loops %a\n",
+                            A, C, K, h, w, v, i, (double)got[i], (double)want[i]);
+        }
+        free(maps), free(got), free(want);
+    }
+    ck_assert_uint_eq(bad, 0);
+}
+END_TEST
+
+/* The protonet's output permute, read a block of pixels at a time, against the plain loop:
+ * planes that are and are not a multiple of the block, one to 33 channels, a batch of 2. */
+START_TEST(proto_output_matches_plain_loop)
+{
+    static const int shapes[][3] = {{32, 69, 69}, {1, 1, 1}, {33, 3, 5}, {7, 16, 2}};
+    uint64_t seed = 13;
+    size_t bad = 0;
+    for (size_t c = 0; c < sizeof shapes / sizeof *shapes; c++) {
+        const int k = shapes[c][0], h = shapes[c][1], w = shapes[c][2];
+        const size_t plane = (size_t)h * w, n = 2 * plane * k;
+        float *in = rand_floats(n, &seed), *got = malloc(sizeof *got * n);
+        ck_assert_ptr_nonnull(got);
+        yl_proto_output_cpu(in, k, h, w, 2, got);
+        for (size_t b = 0; b < 2; b++)
+            for (size_t p = 0; p < plane; p++)
+                for (int ch = 0; ch < k; ch++) {
+                    const size_t i = (b * plane + p) * k + ch;
+                    if (memcmp(&got[i], &in[(b * k + ch) * plane + p], sizeof got[i]) &&
+                        bad++ < 5)
+                        fprintf(stderr, "proto %dx%dx%d at %zu: %a\n", k, h, w, i,
+                                (double)got[i]);
+                }
+        free(in), free(got);
+    }
+    ck_assert_uint_eq(bad, 0);
+}
+END_TEST
+
 Suite *dense_ops_suite(void)
 {
     Suite *s = suite_create("dense_ops");
@@ -672,6 +845,9 @@ Suite *dense_ops_suite(void)
     tcase_add_test(tc, resize_and_preprocess_match_pytorch);
     tcase_add_test(tc, exp_tanh_match_libm);
     tcase_add_test(tc, shallow_tiles_match_sgemm);
+    tcase_add_test(tc, im2col_matches_plain_loop);
+    tcase_add_test(tc, head_output_blocks_match_plain_loops);
+    tcase_add_test(tc, proto_output_matches_plain_loop);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -43,6 +43,15 @@ void yl_conv2d_prepare_cpu(const yl_conv_desc *d, const float *weight, float *pr
         yl_winograd_transform_weights(d, weight, prepared);
 }
 
+/* dst[i] = src[2 * i] for i < n: stride 2 as a constant, so the loop vectorises (two loads
+ * and a permute a vector with AVX-512) instead of a float at a time. */
+YL_CPU_CLONES
+static void copy_stride2(float *restrict dst, const float *restrict src, int n)
+{
+    for (int i = 0; i < n; i++)
+        dst[i] = src[2 * i];
+}
+
 void yl_im2col(const yl_conv_desc *d, const float *in, int in_h, int in_w, int ow, int c0,
                int c1, int n0, int nc, float *col)
 {
@@ -71,6 +80,8 @@ void yl_im2col(const yl_conv_desc *d, const float *in, int in_h, int in_w, int o
                     const float *src = plane + (size_t)(iy < 0 ? 0 : iy) * in_w + off;
                     if (s == 1)
                         memcpy(dst + a, src + a, sizeof(float) * (size_t)(b - a));
+                    else if (s == 2)
+                        copy_stride2(dst + a, src + 2 * a, b - a);
                     else
                         for (int x = a; x < b; x++)
                             dst[x] = src[x * s];
@@ -215,6 +226,8 @@ void yl_conv2d_cpu_gemm(yl_gemm_kind kind, const yl_conv_desc *d, const float *i
      * made up front. Either way column block [n0, n0 + nc) lives at workspace + k * n0. */
     int shared_col = !pointwise && tl.m_tiles > 1;
     int shallow = kind != YL_GEMM_PORTABLE && yl_shallow_gemm_applies(k, residual, out, act);
+    /* the shallow pass's tiles gather their own columns: no im2col */
+    int gather = shallow && !pointwise && !shared_col && yl_shallow_gather_applies(d, ow);
 #pragma omp parallel num_threads(threads)
     {
         if (shared_col) {
@@ -226,6 +239,11 @@ void yl_conv2d_cpu_gemm(yl_gemm_kind kind, const yl_conv_desc *d, const float *i
         for (int t = 0; t < tl.m_tiles * tl.n_tiles; t++) {
             int m0, mc, n0, nc;
             tile_at(&tl, t, &m0, &mc, &n0, &nc);
+            if (gather && yl_shallow_tile_applies(mc, nc, k)) {
+                yl_shallow_conv_tile(d, in, in_h, in_w, ow, n, weight, bias, residual, act, out,
+                                     m0, mc, n0, nc);
+                continue;
+            }
             const float *b = in + n0;
             int ldb = n;
             if (shared_col) {

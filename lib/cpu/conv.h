@@ -44,6 +44,17 @@ void yl_shallow_tile(int k, int n, const float *weight, const float *b, int ldb,
                      const float *bias, const float *residual, yl_activation act, float *out,
                      int m0, int mc, int n0, int nc);
 
+/* The same tile of a convolution's output without its im2col columns: yl_shallow_conv_tile
+ * gathers them from the input (in_h x in_w, ow output columns) as it packs them, the same
+ * floats, for convolutions where yl_shallow_gather_applies (stride 1 or 2, kernel sides up
+ * to 8, at least 8 output columns; 0 in builds without the pass) and whose tiles the pass
+ * takes (yl_shallow_gemm_applies, which also checks the processor, and
+ * yl_shallow_tile_applies). */
+int yl_shallow_gather_applies(const yl_conv_desc *d, int ow);
+void yl_shallow_conv_tile(const yl_conv_desc *d, const float *in, int in_h, int in_w, int ow,
+                          int n, const float *weight, const float *bias, const float *residual,
+                          yl_activation act, float *out, int m0, int mc, int n0, int nc);
+
 /* Columns [n0, n0 + nc) of the im2col matrix (rows (c, kh, kw), one column per output
  * pixel, ow of them a row) for channels [c0, c1), stored with row length nc at
  * col + row * nc: the forward's GEMM operand and the weight gradient's (grad_conv.c). */
