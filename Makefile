@@ -157,9 +157,13 @@ $(BUILD)/obj/test/%.o: test/%.c $(CONFIG_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -I$(BUILD) -Itest -MMD -MP -c $< -o $@
 
+# Both runners hand their suites' test cases to test/shard_tcases.c, which keeps a shard's.
+TEST_LDFLAGS := -Wl,--wrap=suite_create,--wrap=tcase_create,--wrap=suite_add_tcase
+
 # The runner links the core and the emulated CUDA backend (mk/cuda.mk), never the real one.
 $(BUILD)/yolact-tests: $(TEST_OBJS) $(TEST_EXTRA_OBJS) $(CORE_OBJS)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(CHECK_LIBS) $(DEP_LIBS) $(TEST_EXTRA_LIBS) $(LDLIBS_BASE)
+	$(CC) $(ALL_CFLAGS) $(TEST_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(DEP_LIBS) $(TEST_EXTRA_LIBS) \
+	    $(LDLIBS_BASE)
 
 # TEST_BEFORE: runners from mk/*.mk run first, so Check's summary line of the main runner
 # is the last line of the output. The runner prints a line per test as it ends (test/main.c).
