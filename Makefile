@@ -157,9 +157,22 @@ $(BUILD)/obj/test/%.o: test/%.c $(CONFIG_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -I$(BUILD) -Itest -MMD -MP -c $< -o $@
 
+# Both runners hand their suites' test cases to test/shard_tcases.c, which keeps a shard's.
+TEST_LDFLAGS := -Wl,--wrap=suite_create,--wrap=tcase_create,--wrap=suite_add_tcase
+
 # The runner links the core and the emulated CUDA backend (mk/cuda.mk), never the real one.
 $(BUILD)/yolact-tests: $(TEST_OBJS) $(TEST_EXTRA_OBJS) $(CORE_OBJS)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(CHECK_LIBS) $(DEP_LIBS) $(TEST_EXTRA_LIBS) $(LDLIBS_BASE)
+	$(CC) $(ALL_CFLAGS) $(TEST_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(DEP_LIBS) $(TEST_EXTRA_LIBS) \
+	    $(LDLIBS_BASE)
+
+# The main runner as TEST_SHARDS processes side by side (test/run_shards.sh), each running
+# a share of the test cases balanced by the seconds each took in a measured run
+# (test/shard_costs/, per target); every line says its shard, "[1/2] ", and the last two lines
+# add up the shards' summaries. TEST_SHARDS=1 runs one process, as before.
+# $(call run_shards,folder for the shards' logs,costs file) COMMAND
+TEST_SHARDS ?= 2
+run_shards = YL_TEST_SHARD_COSTS=test/shard_costs/$(2).txt \
+             test/run_shards.sh $(TEST_SHARDS) $(1)
 
 # TEST_BEFORE: runners from mk/*.mk run first, so Check's summary line of the main runner
 # is the last line of the output. The runner prints a line per test as it ends (test/main.c).
@@ -168,7 +181,8 @@ $(BUILD)/yolact-tests: $(TEST_OBJS) $(TEST_EXTRA_OBJS) $(CORE_OBJS)
 # them. The `+`: the install suite runs `make install`, which needs this make's job slots.
 .PHONY: test-full
 test: all $(BUILD)/yolact-tests $(TEST_BEFORE)
-	+$(foreach runner,$(TEST_BEFORE),$(runner) &&) CK_EXCLUDE_TAGS=full $(BUILD)/yolact-tests
+	+$(foreach runner,$(TEST_BEFORE),$(runner) &&) CK_EXCLUDE_TAGS=full \
+	    $(call run_shards,$(BUILD)/shards,make-test) $(BUILD)/yolact-tests
 
 test-full: $(BUILD)/yolact-tests
 	CK_INCLUDE_TAGS=full $(BUILD)/yolact-tests

@@ -189,7 +189,7 @@ $(GPU_BUILD)/obj/test/%.o: test/%.c
 	    -Ikernels -Itest -MMD -MP -c $< -o $@
 
 $(BUILD)/yolact-gpu-tests: $(GPU_TEST_OBJS) $(BENCH_LIB) $(STATIC)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(CHECK_LIBS) $(DEP_LIBS) $(LDLIBS_BASE)
+	$(CC) $(ALL_CFLAGS) $(TEST_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(DEP_LIBS) $(LDLIBS_BASE)
 
 # Built and run by `make test` (a SKIP line without a GPU), so CI links the real backend.
 TEST_BEFORE += $(BUILD)/yolact-gpu-tests

@@ -54,14 +54,17 @@ ASAN_ENV := ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:abort_on_error=0:strict_
             UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
             YL_TEST_CLI=$(ASAN_BUILD)/yolact-detect YL_TEST_BUILD=$(ASAN_BUILD)
 
-# The CUDA backend's whole-network tests (tag "cuda") stay out, as under valgrind below. The
-# `+` here and below: the install suite runs `make install`, which needs this make's job slots.
+# The CUDA backend's whole-network tests (tag "cuda") stay out, as under valgrind below. Here
+# and under valgrind the runner runs as TEST_SHARDS processes side by side (the Makefile's
+# run_shards), each balanced by its target's costs file. The `+` here and below: the install
+# suite runs `make install`, which needs this make's job slots.
 test-asan:
 	$(MAKE) CUDA=0 BUILD=$(ASAN_BUILD) \
 	    CFLAGS="$(SAN_COMMON) -fsanitize=address,undefined -fno-sanitize-recover=all" \
 	    $(ASAN_BUILD)/yolact-tests $(ASAN_BUILD)/yolact-detect $(ASAN_BUILD)/yolact-train \
 	    $(ASAN_BUILD)/train-step
-	+CK_EXCLUDE_TAGS=cuda $(ASAN_ENV) $(ASAN_BUILD)/yolact-tests
+	+CK_EXCLUDE_TAGS=cuda $(ASAN_ENV) $(call run_shards,$(ASAN_BUILD)/shards,asan) \
+	    $(ASAN_BUILD)/yolact-tests
 
 # ---- ThreadSanitizer: the threads suite --------------------------------------------------
 # Built with clang: gcc's target_clones resolvers (lib/cpu/gemm.h) run before the TSan
@@ -79,7 +82,7 @@ test-tsan:
 	    TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:ignore_noninstrumented_modules=1:suppressions=$(CURDIR)/test/tsan.supp \
 	    $(TSAN_BUILD)/yolact-tests)
 
-# ---- valgrind: the Check suites in one process, on the ordinary build --------------------
+# ---- valgrind: the Check suites on the ordinary build -------------------------------------
 VALGRIND_FLAGS ?= --leak-check=full --errors-for-leak-kinds=definite,indirect \
                   --error-exitcode=1 --suppressions=test/valgrind.supp --num-callers=30
 # The CUDA backend's whole-network tests (tag "cuda") stay out: the emulated heads take tens of
@@ -91,11 +94,13 @@ VALGRIND_FLAGS ?= --leak-check=full --errors-for-leak-kinds=definite,indirect \
 # largest shapes (test/ops/op_cases.c); ASan runs them all, TSan the threads suite.
 VALGRIND_EXCLUDE_TAGS ?= cuda
 # Sessions ask OpenMP for every core whatever OMP_NUM_THREADS says; valgrind runs threads one
-# at a time, so spinning waits would burn its time: passive waits. OpenBLAS's AVX2 (Haswell)
-# kernels run some 10x slower under valgrind than its SSE3 (Prescott) ones, which compute the
-# same products: one frame of the bundled network took over 2 minutes with the first and
-# 16 s with the second (valgrind --tool=none, yolact-detect --threads 1).
+# at a time (so a valgrind run keeps to one core: hence the shards), and spinning waits would
+# burn its time: passive waits. OpenBLAS's AVX2 (Haswell) kernels run some 10x slower under
+# valgrind than its SSE3 (Prescott) ones, which compute the same products: one frame of the
+# bundled network took over 2 minutes with the first and 16 s with the second (valgrind
+# --tool=none, yolact-detect --threads 1).
 test-valgrind: $(BUILD)/yolact-tests $(BUILD)/yolact-detect
 	+CK_FORK=no CK_EXCLUDE_TAGS="$(VALGRIND_EXCLUDE_TAGS)" OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE \
 	    OPENBLAS_NUM_THREADS=1 OPENBLAS_CORETYPE=Prescott \
+	    $(call run_shards,$(BUILD)/shards-valgrind,valgrind) \
 	    valgrind $(VALGRIND_FLAGS) $(BUILD)/yolact-tests

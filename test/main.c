@@ -1,6 +1,8 @@
 /* The Check runner: every suite listed in the generated test_suites.h (one per
  * test/test_NAME.c) runs here, so `make test` ends with Check's summary line. Built a second
  * time with YL_GPU_RUNNER for the GPU suites on the real CUDA runtime (mk/cuda.mk).
+ * YL_TEST_SHARD=K/N runs the K-th of N shares of the test cases (shard_tcases.h), so that N
+ * runners side by side run each once (test/run_shards.sh).
  * Run it from the repository root (test data paths are relative to it). */
 #define _GNU_SOURCE /* fopencookie */
 #include <check.h>
@@ -8,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "shard_tcases.h"
 
 #ifdef YL_GPU_RUNNER
 #include <unistd.h>
@@ -109,10 +113,16 @@ int main(void)
 #include "test_suites.h"
 #undef SUITE
     }
+    if (!shard_tcases_add()) {
+        srunner_free(runner);
+        shard_tcases_free();
+        return EXIT_FAILURE;
+    }
     log_progress(runner);
     srunner_run_all(runner, CK_NORMAL);
     int failed = srunner_ntests_failed(runner), run = srunner_ntests_run(runner);
     srunner_free(runner);
+    shard_tcases_free();
     /* The last line unstamped, in the plain form every test-output reader knows. */
     fflush(stdout);
     fprintf(plain_stdout ? plain_stdout : stdout, "%d passed, %d failed\n", run - failed,

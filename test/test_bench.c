@@ -20,6 +20,7 @@
 #include "cuda/weights.h"
 #include "model/model.h"
 #include "profile.h"
+#include "scratch_dir.h"
 #include "yl_test.h"
 
 typedef struct expected_net {
@@ -336,7 +337,7 @@ START_TEST(cpu_json_divides_by_the_measured_peak)
     char args[512];
     snprintf(args, sizeof args, "-m %s -c yolact_resnet50 --size 64x48 --backend cpu "
              "--threads 1 --warmup 0 --iters 1", YL_TEST_PARITY_CHECKPOINT);
-    char *doc = run_bench_json(args, "build/test-bench-cpu.json", "GFLOP/s");
+    char *doc = run_bench_json(args, scratch_path("cpu.json"), "GFLOP/s");
     double peak = json_number(doc, "peak_gflops");
     ck_assert_msg(peak > 1 && strstr(doc, "\"peak\": \"measured"), "%s", doc);
     const char *backbone = strstr(doc, "\"backbone\": {\"gflop\"");
@@ -356,7 +357,7 @@ START_TEST(cpu_per_op_times_every_op)
     char args[512];
     snprintf(args, sizeof args, "-m %s -c yolact_resnet50 --size 64x48 --backend cpu "
              "--threads 1 --warmup 0 --iters 1 --per-op", YL_TEST_PARITY_CHECKPOINT);
-    char *doc = run_bench_json(args, "build/test-bench-per-op.json", "backbone.layers.3.0.conv3");
+    char *doc = run_bench_json(args, scratch_path("per-op.json"), "backbone.layers.3.0.conv3");
     yolact_model *model = yl_test_parity_model();
     const char *at = strstr(doc, "\"per_op\": [");
     ck_assert_msg(at, "%s", doc);
@@ -396,7 +397,7 @@ START_TEST(bench_json_carries_the_device_memory)
     char args[512];
     snprintf(args, sizeof args, "-m %s -c yolact_resnet50 --size 64x48 --backend cuda "
              "--threads 1 --warmup 0 --iters 1", YL_TEST_PARITY_CHECKPOINT);
-    char *doc = run_bench_json(args, "build/test-bench-cuda.json", "device memory");
+    char *doc = run_bench_json(args, scratch_path("cuda.json"), "device memory");
     ck_assert_msg(strstr(doc, "\"backend\": \"cuda\"") && !strstr(doc, "\"skipped\""),
                   "the CUDA run did not run:\n%s", doc);
     ck_assert_msg(strstr(doc, "\"gpu\": {\"name\": \"CUDA emulation"), "%s", doc);
@@ -435,11 +436,11 @@ START_TEST(bench_json_says_whether_the_graph_was_captured)
     char args[512];
     snprintf(args, sizeof args, "-m %s -c yolact_resnet50 --size 64x48 --backend cuda "
              "--threads 1 --warmup 0 --iters 1", YL_TEST_PARITY_CHECKPOINT);
-    char *doc = run_bench_json(args, "build/test-bench-graphs.json", "CUDA graphs: captured");
+    char *doc = run_bench_json(args, scratch_path("graphs.json"), "CUDA graphs: captured");
     ck_assert_msg(strstr(doc, "\"cuda_graphs\": \"captured\""), "%s", doc);
     free(doc);
     setenv("YL_EMU_REFUSE_CAPTURE", "1", 1);
-    doc = run_bench_json(args, "build/test-bench-graphs.json", "CUDA graphs: fallback: ");
+    doc = run_bench_json(args, scratch_path("graphs.json"), "CUDA graphs: fallback: ");
     unsetenv("YL_EMU_REFUSE_CAPTURE");
     ck_assert_msg(strstr(doc, "\"cuda_graphs\": \"fallback: ") &&
                   strstr(doc, "cudaErrorStreamCaptureUnsupported"), "%s", doc);
@@ -457,7 +458,7 @@ START_TEST(bench_times_our_convolutions_against_cudnn)
     snprintf(args, sizeof args, "-m %s -c yolact_resnet50 --size 64x48 --backend cuda "
              "--precision fp32,fp16 --threads 1 --warmup 0 --iters 1 --conv-shapes",
              YL_TEST_PARITY_CHECKPOINT);
-    char *doc = run_bench_json(args, "build/test-bench-conv-shapes.json",
+    char *doc = run_bench_json(args, scratch_path("conv-shapes.json"),
                                "convolutions of our kernels against cuDNN, fp16, batch 1");
 
     yolact_model *model = yl_test_parity_model();
@@ -532,7 +533,7 @@ START_TEST(compare_on_cpu_says_why_onnx_runtime_is_skipped)
         printf("SKIP compare: no /usr/bin/python3\n");
         return;
     }
-    const char *json = "build/test-compare-ort-skipped.json";
+    const char *json = scratch_path("compare-ort-skipped.json");
     char cmd[1024], *out;
     remove(json);
     snprintf(cmd, sizeof cmd, "bench/compare --bench build/yolact-bench "
@@ -563,7 +564,7 @@ START_TEST(compare_times_each_conv_mode)
         printf("SKIP compare: no /usr/bin/python3\n");
         return;
     }
-    const char *json = "build/test-compare-conv-modes.json";
+    const char *json = scratch_path("compare-conv-modes.json");
     char cmd[1024], *out;
     remove(json);
     snprintf(cmd, sizeof cmd, "bench/compare --bench build/yolact-bench "
@@ -591,6 +592,8 @@ START_TEST(compare_times_each_conv_mode)
 }
 END_TEST
 
+static void open_scratch(void) { scratch_open("yl_bench"); }
+
 Suite *bench_suite(void)
 {
     Suite *s = suite_create("bench");
@@ -603,8 +606,11 @@ Suite *bench_suite(void)
                         (int)(sizeof nets / sizeof nets[0]));
     tcase_add_test(networks, random_weights_are_seeded_and_scaled);
     suite_add_tcase(s, networks);
+    /* The JSON files go to a fresh folder per test (profile, cuda, compare), so runners side by
+     * side never share one. */
     TCase *tc = tcase_create("profile");
     tcase_set_timeout(tc, 120);
+    tcase_add_checked_fixture(tc, open_scratch, scratch_close);
     tcase_add_test(tc, unknown_preset_is_refused);
     tcase_add_test(tc, ops_map_to_their_stages);
     tcase_add_test(tc, profile_times_every_cpu_stage);
@@ -618,6 +624,7 @@ Suite *bench_suite(void)
     TCase *cuda = tcase_create("cuda");
     tcase_set_tags(cuda, "cuda");
     tcase_set_timeout(cuda, 300);
+    tcase_add_checked_fixture(cuda, open_scratch, scratch_close);
     tcase_add_test(cuda, bench_json_carries_the_device_memory);
     tcase_add_test(cuda, bench_json_says_whether_the_graph_was_captured);
     tcase_add_test(cuda, bench_times_our_convolutions_against_cudnn);
@@ -628,6 +635,7 @@ Suite *bench_suite(void)
     TCase *compare = tcase_create("compare");
     tcase_set_tags(compare, "slow");
     tcase_set_timeout(compare, 300);
+    tcase_add_checked_fixture(compare, open_scratch, scratch_close);
     tcase_add_test(compare, compare_on_cpu_says_why_onnx_runtime_is_skipped);
     tcase_add_test(compare, compare_times_each_conv_mode);
     suite_add_tcase(s, compare);

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "scratch_dir.h"
 #include "yl_test.h"
 
 #define WEIGHTS YL_TEST_DATA "/parity/yolact_tiny_seed1_fp16_zip.pth"
@@ -78,7 +79,7 @@ START_TEST(json_output)
 {
     const struct checkpoint_case *c = &checkpoints[_i];
     char *out, cmd[1024];
-    const char *json = "build/test-cli-out.json";
+    const char *json = scratch_path("out.json");
     unlink(json);
     snprintf(cmd, sizeof cmd, "-m %s -c %s --score-threshold 0.1 -o %s "
              YL_TEST_DATA "/parity/coffee.png", c->weights, c->preset, json);
@@ -156,7 +157,7 @@ static void assert_error_line(const char *out, const char *const *pieces)
 START_TEST(failures_leave_no_file)
 {
     char *out, cmd[1024];
-    const char *json = "build/test-cli-fail.json";
+    const char *json = scratch_path("fail.json");
     unlink(json);
     /* The second image does not exist: the JSON of the first must not appear. */
     snprintf(cmd, sizeof cmd, "-m %s -c yolact_resnet50 -o %s " YL_TEST_DATA
@@ -210,8 +211,8 @@ END_TEST
 /* -o on a terminal says what it wrote in one line; piped, stdout stays empty. */
 START_TEST(summary_on_a_terminal_only)
 {
-    const char *json = "build/test-cli-summary.json", *png = "build/test-cli-summary.png";
-    char *out, args[1024], cmd[1400];
+    const char *json = scratch_path("summary.json"), *png = scratch_path("summary.png");
+    char *out, args[1024], cmd[1400], said[600];
     snprintf(args, sizeof args, "-m %s -c yolact_resnet50 --score-threshold 0.1 -o %s "
              "--overlay %s " YL_TEST_DATA "/parity/coffee.png", WEIGHTS, json, png);
     ck_assert_int_eq(run(args, &out), 0);
@@ -220,8 +221,8 @@ START_TEST(summary_on_a_terminal_only)
     /* script(1) gives the program a terminal. */
     snprintf(cmd, sizeof cmd, "script -qec '%s %s' /dev/null", cli(), args);
     ck_assert_int_eq(yl_test_run(cmd, &out), 0);
-    ck_assert_msg(strstr(out, "coffee.png: 16 detections -> build/test-cli-summary.json, "
-                              "build/test-cli-summary.png\r\n"), "%s", out);
+    snprintf(said, sizeof said, "coffee.png: 16 detections -> %s, %s\r\n", json, png);
+    ck_assert_msg(strstr(out, said), "%s", out);
     free(out);
     unlink(json);
     unlink(png);
@@ -241,7 +242,7 @@ static int count_entries(const char *dir, char *first, size_t cap)
     return n;
 }
 
-/* A fresh empty directory under build/ for one test's output. */
+/* A fresh empty directory in the test's scratch folder for its output. */
 static void fresh_dir(const char *dir)
 {
     char cmd[512];
@@ -261,7 +262,7 @@ static void assert_empty(const char *dir, const char *when)
  * and an existing output is left as it was. */
 START_TEST(full_disk_leaves_no_file)
 {
-    const char *dir = "build/test-cli-fsize";
+    const char *dir = scratch_path("fsize");
     fresh_dir(dir);
     char *out, args[1024];
     snprintf(args, sizeof args, "-m %s -c yolact_resnet50 -o %s/out.json " YL_TEST_DATA
@@ -308,7 +309,7 @@ END_TEST
  * output directory stays empty, during the run and after. */
 START_TEST(kill_mid_write_leaves_no_file)
 {
-    const char *dir = "build/test-cli-kill";
+    const char *dir = scratch_path("kill");
     fresh_dir(dir);
     char out_path[256];
     snprintf(out_path, sizeof out_path, "%s/out.json", dir);
@@ -339,7 +340,7 @@ START_TEST(kill_mid_write_leaves_no_file)
             ssize_t n = readlink(link, target, sizeof target - 1);
             if (n > 0) {
                 target[n] = '\0';
-                open_seen = strstr(target, "test-cli-kill") != NULL;
+                open_seen = strstr(target, dir) != NULL;
             }
         }
         nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
@@ -357,11 +358,15 @@ START_TEST(kill_mid_write_leaves_no_file)
 }
 END_TEST
 
+static void open_scratch(void) { scratch_open("yl_cli"); }
+
 Suite *cli_suite(void)
 {
     Suite *s = suite_create("cli");
     TCase *tc = tcase_create("cli");
     tcase_set_timeout(tc, 120);
+    /* Outputs go to a fresh folder per test, so runners side by side never share a file. */
+    tcase_add_checked_fixture(tc, open_scratch, scratch_close);
     tcase_add_loop_test(tc, describe_parity_checkpoint, 0, 2);
     tcase_add_loop_test(tc, json_output, 0, 2);
     tcase_add_loop_test(tc, table_output, 0, 2);

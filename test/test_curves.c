@@ -5,9 +5,11 @@
 #include <string.h>
 
 #include "curves.h"
+#include "scratch_dir.h"
 #include "yl_test.h"
 
-#define PNG "build/test-curves.png"
+/* In a fresh folder per test, so runners side by side never share it. */
+#define PNG scratch_path("curves.png")
 
 enum { WIDTH = 420, CHART_H = 160 };
 
@@ -81,15 +83,18 @@ START_TEST(bad_requests_are_named)
     ck_assert_msg(strstr(err, "pixels"), "%s", err);
     /* no points yet: an empty chart, not an error */
     c.n = 0;
-    ck_assert_int_eq(curves_write_png("build/test-curves-empty.png", &ch, 1, WIDTH, CHART_H,
+    ck_assert_int_eq(curves_write_png(scratch_path("empty.png"), &ch, 1, WIDTH, CHART_H,
                                       err, sizeof err), 0);
 }
 END_TEST
+
+static void open_scratch(void) { scratch_open("yl_curves"); }
 
 Suite *curves_suite(void)
 {
     Suite *s = suite_create("curves");
     TCase *tc = tcase_create("png");
+    tcase_add_checked_fixture(tc, open_scratch, scratch_close);
     tcase_add_test(tc, curves_are_drawn_where_their_values_are);
     tcase_add_test(tc, bad_requests_are_named);
     suite_add_tcase(s, tc);

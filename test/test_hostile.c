@@ -9,12 +9,15 @@
 #include <zlib.h>
 
 #include "image/image_io.h"
+#include "scratch_dir.h"
 #include "weights/weights_internal.h"
 #include "yl_test.h"
 
 #define HOSTILE_DIR YL_TEST_DATA "/hostile/"
 #define WEIGHTS YL_TEST_PARITY_CHECKPOINT
-#define SENTINEL "build/test-hostile-pwned"
+/* In a fresh folder per test, as the checkpoints written, so runners side by side never
+ * share them. */
+#define SENTINEL scratch_path("pwned")
 
 /* ---- pickles calling globals ------------------------------------------------------------ */
 
@@ -38,7 +41,8 @@ static uint8_t *calling_pth(const char *module, const char *name, int stack_glob
     ck_assert_ptr_nonnull(real);
     ck_assert_status(yl_pickle_read_legacy_header(real, real_size, "legacy_fp32.pth", &header),
                      YOLACT_OK);
-    static const char cmd[] = "touch " SENTINEL;
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "touch %s", SENTINEL);
     uint8_t *p = malloc(header + 512), *q = p + header;
     ck_assert_ptr_nonnull(p);
     memcpy(p, real, header);
@@ -57,7 +61,7 @@ static uint8_t *calling_pth(const char *module, const char *name, int stack_glob
         q += sprintf((char *)q, "c%s\n%s\n", module, name);
     }
     *q++ = 'X';        /* BINUNICODE cmd, TUPLE1, REDUCE, STOP */
-    uint32_t n = sizeof cmd - 1;
+    uint32_t n = (uint32_t)strlen(cmd);
     memcpy(q, &n, 4);  /* little-endian host */
     q += 4;
     memcpy(q, cmd, n);
@@ -87,8 +91,8 @@ START_TEST(calling_any_other_global_is_refused_unrun)
     ck_assert_ptr_null(table.tensors);
 
     /* The same file through the public API. */
-    char path[64];
-    snprintf(path, sizeof path, "build/test-hostile-%d.pth", _i);
+    char path[300];
+    snprintf(path, sizeof path, "%s", scratch_path("call.pth"));
     FILE *f = fopen(path, "wb");
     ck_assert_ptr_nonnull(f);
     ck_assert_uint_eq(fwrite(bytes, 1, size, f), size);
@@ -360,11 +364,14 @@ START_TEST(detections_are_capped_not_refused)
 }
 END_TEST
 
+static void open_scratch(void) { scratch_open("yl_hostile"); }
+
 Suite *hostile_suite(void)
 {
     Suite *s = suite_create("hostile");
     TCase *tc = tcase_create("hostile");
     tcase_set_timeout(tc, 300);
+    tcase_add_checked_fixture(tc, open_scratch, scratch_close);
     tcase_add_loop_test(tc, calling_any_other_global_is_refused_unrun, 0, 2 * NUM_GLOBALS);
     tcase_add_loop_test(tc, hostile_checkpoints_are_refused, 0,
                         (int)(sizeof hostile_files / sizeof hostile_files[0]));

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "scratch_dir.h"
 #include "yl_test.h"
 
 #define TRAIN_BENCH "build/yolact-train-bench"
@@ -71,7 +72,7 @@ static void check_step(const char *doc)
 
 START_TEST(train_bench_times_every_phase)
 {
-    const char *json = "build/test-train-bench.json";
+    const char *json = scratch_path("train-bench.json");
     char cmd[1024];
     snprintf(cmd, sizeof cmd, TRAIN_BENCH " -m %s -c yolact_resnet50 --batch 1 --threads 2 "
              "--warmup 0 --iters 1 --json %s", YL_TEST_PARITY_CHECKPOINT, json);
@@ -119,7 +120,7 @@ START_TEST(train_compare_without_the_official_checkout)
         printf("SKIP train_compare: no /usr/bin/python3\n");
         return;
     }
-    const char *json = "build/test-train-compare.json";
+    const char *json = scratch_path("train-compare.json");
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "bench/train_compare --bench " TRAIN_BENCH " --yolact-dir "
              "build/no-official-checkout --model %s --config yolact_resnet50 --batch 1 "
@@ -146,7 +147,7 @@ START_TEST(train_compare_times_the_library_trainer_on_the_gpu)
         printf("SKIP train_compare --device cuda: no /usr/bin/python3\n");
         return;
     }
-    const char *json = "build/test-train-compare-cuda.json";
+    const char *json = scratch_path("train-compare-cuda.json");
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "bench/train_compare --device cuda --bench " TRAIN_BENCH_EMU
              " --yolact-dir build/no-official-checkout --model %s --config yolact_resnet50 "
@@ -173,7 +174,7 @@ END_TEST
  * timed, said so in the JSON, its losses finite. */
 START_TEST(train_bench_times_the_fp16_step)
 {
-    const char *json = "build/test-train-bench-fp16.json";
+    const char *json = scratch_path("train-bench-fp16.json");
     char cmd[1024];
     snprintf(cmd, sizeof cmd, TRAIN_BENCH_EMU " -m %s -c yolact_resnet50 --backend cuda "
              "--precision fp16 --batch 1 --warmup 0 --iters 1 --json %s",
@@ -186,6 +187,8 @@ START_TEST(train_bench_times_the_fp16_step)
 }
 END_TEST
 
+static void open_scratch(void) { scratch_open("yl_train_bench"); }
+
 Suite *train_bench_suite(void)
 {
     Suite *s = suite_create("train_bench");
@@ -197,6 +200,8 @@ Suite *train_bench_suite(void)
     TCase *step = tcase_create("step");
     tcase_set_tags(step, "slow");
     tcase_set_timeout(step, 300);
+    /* The JSON files go to a fresh folder per test, so runners side by side never share one. */
+    tcase_add_checked_fixture(step, open_scratch, scratch_close);
     tcase_add_test(step, train_bench_times_every_phase);
     tcase_add_test(step, train_compare_without_the_official_checkout);
     suite_add_tcase(s, step);
@@ -204,6 +209,7 @@ Suite *train_bench_suite(void)
     TCase *gpu = tcase_create("gpu_step");
     tcase_set_tags(gpu, "slow cuda");
     tcase_set_timeout(gpu, 300);
+    tcase_add_checked_fixture(gpu, open_scratch, scratch_close);
     tcase_add_test(gpu, train_compare_times_the_library_trainer_on_the_gpu);
     tcase_add_test(gpu, train_bench_times_the_fp16_step);
     suite_add_tcase(s, gpu);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "frames.h"
+#include "scratch_dir.h"
 #include "slot.h"
 #include "yl_test.h"
 
@@ -224,10 +225,10 @@ static int assert_overlay(const char *path)
     return match;
 }
 
-/* A fresh output directory under build/. */
+/* A fresh output directory in the test's scratch folder. */
 static void make_out_dir(char *dir, size_t size, const char *name)
 {
-    snprintf(dir, size, "build/test-webcam-%s", name);
+    snprintf(dir, size, "%s", scratch_path(name));
     char cmd[1024], *out;
     snprintf(cmd, sizeof cmd, "rm -rf %s && mkdir -p %s", dir, dir);
     ck_assert_int_eq(yl_test_run(cmd, &out), 0);
@@ -322,25 +323,26 @@ END_TEST
  * that was there before stays). */
 START_TEST(test_failed_run_leaves_no_folder)
 {
-    const char *dir = "build/test-webcam-unmade";
-    ck_assert_int_eq(system("rm -rf build/test-webcam-unmade"), 0);
-    assert_fails(DEMO " -m build/no-such.pth --input " FRAMES "pan.y4m --headless --out "
-                 "build/test-webcam-unmade", "build/no-such.pth: cannot open");
+    const char *dir = scratch_path("unmade");
+    char bad_model[1024], no_images[1024];
+    snprintf(bad_model, sizeof bad_model, DEMO " -m build/no-such.pth --input " FRAMES
+             "pan.y4m --headless --out %s", dir);
+    snprintf(no_images, sizeof no_images, DEMO " " MODEL_ARGS " --input build/no-such-dir "
+             "--headless --out %s", dir);
+    assert_fails(bad_model, "build/no-such.pth: cannot open");
     struct stat st;
     ck_assert_msg(stat(dir, &st) != 0, "%s was left behind", dir);
-    assert_fails(DEMO " " MODEL_ARGS " --input build/no-such-dir --headless --out "
-                 "build/test-webcam-unmade", "no .png/.jpg images");
+    assert_fails(no_images, "no .png/.jpg images");
     ck_assert_msg(stat(dir, &st) != 0, "%s was left behind", dir);
     ck_assert_int_eq(mkdir(dir, 0777), 0);
-    assert_fails(DEMO " -m build/no-such.pth --input " FRAMES "pan.y4m --headless --out "
-                 "build/test-webcam-unmade", "build/no-such.pth: cannot open");
+    assert_fails(bad_model, "build/no-such.pth: cannot open");
     ck_assert_msg(stat(dir, &st) == 0, "%s, there before, was removed", dir);
-    rmdir(dir);
 }
 END_TEST
 
 /* The window under Xvfb (SDL's X11 driver): the window's pixels, read back, are the
- * overlay plus the HUD. The screenshot is kept as build/webcam.png (doc/webcam.png). */
+ * overlay plus the HUD. The screenshot, checked in the test's scratch folder, is kept as
+ * build/webcam.png (doc/webcam.png). */
 START_TEST(test_window_screenshot)
 {
 #ifndef WC_HAVE_SDL2
@@ -355,13 +357,15 @@ START_TEST(test_window_screenshot)
         return;
     }
     free(out);
-    unlink("build/webcam.png");
-    ck_assert_msg(yl_test_run("SDL_VIDEODRIVER=x11 xvfb-run -a -s '-screen 0 640x480x24' "
-                              DEMO " " MODEL_ARGS
-                              " --input " FRAMES "mjpeg_1.jpg --screenshot build/webcam.png",
-                              &out) == 0, "%s", out);
+    const char *png = scratch_path("webcam.png");
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "SDL_VIDEODRIVER=x11 xvfb-run -a -s '-screen 0 640x480x24' " DEMO
+             " " MODEL_ARGS " --input " FRAMES "mjpeg_1.jpg --screenshot %s", png);
+    ck_assert_msg(yl_test_run(cmd, &out) == 0, "%s", out);
     free(out);
-    ck_assert_int_eq(assert_overlay("build/webcam.png"), 1);
+    ck_assert_int_eq(assert_overlay(png), 1);
+    snprintf(cmd, sizeof cmd, "cp %s build/webcam.png", png);
+    ck_assert_int_eq(system(cmd), 0);
 }
 END_TEST
 
@@ -429,11 +433,15 @@ START_TEST(test_v4l2_failures)
                  DEMO " " MODEL_ARGS " -d /dev/video-fake --headless --out build",
                  "offers no supported pixel format");
     /* Unplugged while streaming: the frames so far are shown, then a clear error. */
-    assert_fails(FAKE_ENV "FAKE_V4L2_FRAMES='" FRAMES "mjpeg_*.jpg' FAKE_V4L2_FAIL=disconnect:10 "
-                 DEMO " " MODEL_ARGS " -d /dev/video-fake --headless --out build/test-webcam-gone",
-                 "the camera was disconnected");
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, FAKE_ENV "FAKE_V4L2_FRAMES='" FRAMES "mjpeg_*.jpg' "
+             "FAKE_V4L2_FAIL=disconnect:10 " DEMO " " MODEL_ARGS " -d /dev/video-fake "
+             "--headless --out %s", scratch_path("gone"));
+    assert_fails(cmd, "the camera was disconnected");
 }
 END_TEST
+
+static void open_scratch(void) { scratch_open("yl_webcam"); }
 
 Suite *webcam_suite(void)
 {
@@ -448,6 +456,9 @@ Suite *webcam_suite(void)
 
     tc = tcase_create("demo");
     tcase_add_unchecked_fixture(tc, expected_setup, expected_teardown);
+    /* The demo's outputs go to a fresh folder per test, so runners side by side never share
+     * one. */
+    tcase_add_checked_fixture(tc, open_scratch, scratch_close);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_headless_images);
     tcase_add_test(tc, test_headless_y4m);

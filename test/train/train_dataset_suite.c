@@ -2,16 +2,17 @@
  * each sample's objects in the official's order and classes, its pixels as float BGR, masks
  * decoded from runs, and named errors; and the worker threads that serve its samples
  * augmented (examples/train/sample_loader.h). */
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "sample_loader.h"
+#include "scratch_dir.h"
 #include "train_dataset.h"
 #include "yl_test.h"
 
-#define DIR_ "build/test-train-dataset"
+/* The set's folder and annotations: in the test's scratch folder (make_set). */
+#define SET_DIR scratch_dir()
+#define SET_JSON scratch_path("train.json")
 #define W 6
 #define H 4
 
@@ -57,12 +58,13 @@ static void write_png(const char *path, int width, int height)
     ck_assert_int_eq(yolact_image_save_png(path, &im), YOLACT_OK);
 }
 
+/* The set in the test's scratch folder: a test changes its files, so tests side by side (in
+ * runners side by side) must not share it. */
 static void make_set(void)
 {
-    ck_assert(mkdir(DIR_, 0755) == 0 || errno == EEXIST);
-    write_file(DIR_ "/train.json", annotations);
-    write_png(DIR_ "/a.png", W, H);
-    write_png(DIR_ "/b.png", W, H);
+    write_file(SET_JSON, annotations);
+    write_png(scratch_path("a.png"), W, H);
+    write_png(scratch_path("b.png"), W, H);
 }
 
 START_TEST(samples_follow_the_official_loader)
@@ -70,7 +72,7 @@ START_TEST(samples_follow_the_official_loader)
     make_set();
     train_dataset d;
     char err[512] = "";
-    ck_assert_msg(train_dataset_open(DIR_ "/train.json", DIR_, &d, err, sizeof err) == 0, "%s",
+    ck_assert_msg(train_dataset_open(SET_JSON, SET_DIR, &d, err, sizeof err) == 0, "%s",
                   err);
     /* image 9 has no annotation: not a sample; the others by id */
     ck_assert_int_eq(d.num_samples, 2);
@@ -106,22 +108,24 @@ START_TEST(bad_sets_are_named)
     train_dataset d;
     augment_sample s;
     char err[512] = "";
-    ck_assert_int_eq(train_dataset_open(DIR_ "/missing.json", DIR_, &d, err, sizeof err), -1);
+    ck_assert_int_eq(train_dataset_open(scratch_path("missing.json"), SET_DIR, &d, err,
+                                        sizeof err), -1);
     ck_assert_msg(strstr(err, "missing.json"), "%s", err);
 
-    write_file(DIR_ "/empty.json", "{\"images\": [{\"id\": 1, \"file_name\": \"a.png\", "
+    write_file(scratch_path("empty.json"), "{\"images\": [{\"id\": 1, \"file_name\": \"a.png\", "
                "\"width\": 6, \"height\": 4}], \"categories\": [{\"id\": 1}], \"annotations\": []}");
-    ck_assert_int_eq(train_dataset_open(DIR_ "/empty.json", DIR_, &d, err, sizeof err), -1);
+    ck_assert_int_eq(train_dataset_open(scratch_path("empty.json"), SET_DIR, &d, err,
+                                        sizeof err), -1);
     ck_assert_msg(strstr(err, "nothing to train on"), "%s", err);
 
     /* the images folder lacks b.png; a.png is not the size the annotations give */
-    ck_assert_int_eq(train_dataset_open(DIR_ "/train.json", "build", &d, err, sizeof err), 0);
+    ck_assert_int_eq(train_dataset_open(SET_JSON, "build", &d, err, sizeof err), 0);
     ck_assert_int_eq(train_dataset_sample(&d, 0, &s, err, sizeof err), -1);
     ck_assert_msg(strstr(err, "build/b.png"), "%s", err);
     ck_assert(s.image == NULL && s.masks == NULL);
     train_dataset_close(&d);
-    write_png(DIR_ "/a.png", 5, 4);
-    ck_assert_int_eq(train_dataset_open(DIR_ "/train.json", DIR_, &d, err, sizeof err), 0);
+    write_png(scratch_path("a.png"), 5, 4);
+    ck_assert_int_eq(train_dataset_open(SET_JSON, SET_DIR, &d, err, sizeof err), 0);
     ck_assert_int_eq(train_dataset_sample(&d, 1, &s, err, sizeof err), -1);
     ck_assert_msg(strstr(err, "5x4, but the annotations give image 7 as 6x4"), "%s", err);
     train_dataset_close(&d);
@@ -157,7 +161,7 @@ START_TEST(loader_stream_follows_the_seed)
     make_set();
     train_dataset d;
     char err[512] = "";
-    ck_assert_msg(train_dataset_open(DIR_ "/train.json", DIR_, &d, err, sizeof err) == 0, "%s",
+    ck_assert_msg(train_dataset_open(SET_JSON, SET_DIR, &d, err, sizeof err) == 0, "%s",
                   err);
     enum { N = 12 };
     augment_sample one[N], three[N], other[N];
@@ -185,7 +189,7 @@ START_TEST(loader_epochs_take_each_sample_once)
     make_set();
     train_dataset d;
     char err[512] = "";
-    ck_assert_msg(train_dataset_open(DIR_ "/train.json", DIR_, &d, err, sizeof err) == 0, "%s",
+    ck_assert_msg(train_dataset_open(SET_JSON, SET_DIR, &d, err, sizeof err) == 0, "%s",
                   err);
     enum { N = 8 };
     augment_sample run[N], resumed[N - 3];
@@ -211,7 +215,7 @@ START_TEST(loader_failure_is_named_and_stop_cleans_up)
     make_set();
     train_dataset d;
     char err[512] = "";
-    ck_assert_int_eq(train_dataset_open(DIR_ "/train.json", "build", &d, err, sizeof err), 0);
+    ck_assert_int_eq(train_dataset_open(SET_JSON, "build", &d, err, sizeof err), 0);
     sample_loader *l;
     sample_loader_options o = {2, 3, 16, 1, 1, 0};
     ck_assert_int_eq(sample_loader_start(&d, &o, &l, err, sizeof err), 0);
@@ -223,7 +227,7 @@ START_TEST(loader_failure_is_named_and_stop_cleans_up)
     sample_loader_stop(l);
     train_dataset_close(&d);
 
-    ck_assert_int_eq(train_dataset_open(DIR_ "/train.json", DIR_, &d, err, sizeof err), 0);
+    ck_assert_int_eq(train_dataset_open(SET_JSON, SET_DIR, &d, err, sizeof err), 0);
     o.ahead = 4;
     ck_assert_int_eq(sample_loader_start(&d, &o, &l, err, sizeof err), 0);
     ck_assert_int_eq(sample_loader_next(l, &s, err, sizeof err), 0);
@@ -236,14 +240,18 @@ START_TEST(loader_failure_is_named_and_stop_cleans_up)
 }
 END_TEST
 
+static void open_scratch(void) { scratch_open("yl_train_dataset"); }
+
 Suite *train_dataset_suite(void)
 {
     Suite *s = suite_create("train_dataset");
     TCase *tc = tcase_create("coco");
+    tcase_add_checked_fixture(tc, open_scratch, scratch_close);
     tcase_add_test(tc, samples_follow_the_official_loader);
     tcase_add_test(tc, bad_sets_are_named);
     suite_add_tcase(s, tc);
     TCase *loader = tcase_create("loader");
+    tcase_add_checked_fixture(loader, open_scratch, scratch_close);
     tcase_add_test(loader, loader_stream_follows_the_seed);
     tcase_add_test(loader, loader_epochs_take_each_sample_once);
     tcase_add_test(loader, loader_failure_is_named_and_stop_cleans_up);
