@@ -192,8 +192,14 @@ pack(int k, const source *src, size_t c0, size_t c1, float *packed)
         const __mmask16 m0 = cols >= 16 ? 0xffff : (__mmask16)((1u << cols) - 1);
         const __mmask16 m1 = cols <= 16 ? 0 : cols >= 32 ? 0xffff
                                                          : (__mmask16)((1u << (cols - 16)) - 1);
+        /* Each of the k rows is a stream of its own (a channel's plane), too many for the
+         * hardware prefetcher: fetch this block's place in the next strip into L2 while
+         * this one is used (the 1x1s on 138x138 planes spent a third of their time here) */
+        const size_t ahead = c1 - c0;
         for (int p = 0; p < k; p++) {
             const float *row = src->x + (size_t)p * src->ldx + c;
+            _mm_prefetch((const char *)(row + ahead), _MM_HINT_T1);
+            _mm_prefetch((const char *)(row + ahead + 16), _MM_HINT_T1);
             _mm512_store_ps(pk + (size_t)p * COLS, _mm512_maskz_loadu_ps(m0, row));
             _mm512_store_ps(pk + (size_t)p * COLS + 16, _mm512_maskz_loadu_ps(m1, row + 16));
         }
