@@ -119,9 +119,15 @@ static void input_row(int pad, const float *plane, int in_h, int in_w, int ty, i
         int y0 = ty * TILE_OUT - pad, x0 = tx0 * TILE_OUT - pad;
         int a = x0 < 0 ? -x0 : 0, b = in_w - x0 < SEG ? in_w - x0 : SEG;
         for (int i = 0; i < TILE_IN; i++) {
-            int iy = y0 + i;
+            int iy = y0 + i, inside = iy >= 0 && iy < in_h;
+            /* a whole row as one fixed-size copy: the compiler makes it vector moves, where
+             * a variable size became `rep movsq`, 40% of this function */
+            if (inside && a == 0 && b == SEG) {
+                memcpy(seg[i], plane + (size_t)iy * in_w + x0, sizeof seg[i]);
+                continue;
+            }
             memset(seg[i], 0, sizeof seg[i]);
-            if (iy >= 0 && iy < in_h && b > a)
+            if (inside && b > a)
                 memcpy(seg[i] + a, plane + (size_t)iy * in_w + x0 + a, sizeof(float) * (b - a));
         }
         vf d[TILE_IN][TILE_IN], tmp[TILE_IN][TILE_IN], v[TILE_IN][TILE_IN];
@@ -192,6 +198,9 @@ void yl_winograd_conv(yl_gemm_kind kind, const yl_conv_desc *d, const float *in,
     tile_grid(d, in_h, in_w, &th, &tw);
     int rows = chunk_rows(d, th, tw);
     size_t plane = (size_t)oh * ow;
+    /* the 36 products on the shallow AVX-512 pass where it takes them: sgemm's bits, and
+     * the output written once rather than zeroed and added to */
+    int shallow = kind != YL_GEMM_PORTABLE && yl_shallow_gemm_applies(C, NULL, out, YL_ACT_NONE);
     if (kind != YL_GEMM_PORTABLE)
         yl_gemm_single_threaded_blas();
 #pragma omp parallel num_threads(threads)
@@ -206,9 +215,14 @@ void yl_winograd_conv(yl_gemm_kind kind, const yl_conv_desc *d, const float *in,
                       (size_t)C * T, v + (size_t)c * T + (size_t)row * tw);
         }
 #pragma omp for schedule(dynamic, 1)
-        for (int p = 0; p < POINTS; p++)
-            yl_gemm(kind, M, T, C, u + (size_t)p * M * C, C, v + (size_t)p * C * T, T, 0,
-                    mt + (size_t)p * M * T, T);
+        for (int p = 0; p < POINTS; p++) {
+            const float *up = u + (size_t)p * M * C, *vp = v + (size_t)p * C * T;
+            float *mp = mt + (size_t)p * M * T;
+            if (shallow && yl_shallow_tile_applies(M, T, C))
+                yl_shallow_tile(C, T, up, vp, T, NULL, NULL, YL_ACT_NONE, mp, 0, M, 0, T);
+            else
+                yl_gemm(kind, M, T, C, up, C, vp, T, 0, mp, T);
+        }
 #pragma omp for schedule(static)
         for (int r = 0; r < M * nr; r++) {
             int m = r / nr, row = r % nr;
