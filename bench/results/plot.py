@@ -166,9 +166,11 @@ def main():
         base = os.path.splitext(path)[0]
         if 'input_size' in doc:
             plot_scaling(doc, base)
+        elif path in ort:
+            continue  # all together in cpu-ort.png
         elif doc.get('tool') == 'bench/compare':
             plot_compare(doc, base + '.png')
-        elif len({r['batch'] for r in doc.get('runs', [])}) > 1:
+        elif doc.get('tool') == 'yolact-bench' and len({r['batch'] for r in doc['runs']}) > 1:
             plot_batches(doc, base + '.png')
         else:
             continue
