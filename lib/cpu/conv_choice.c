@@ -224,7 +224,7 @@ static yolact_status choose(void *ctx, unsigned char *choice)
         convs += t->m->ops[i].kind == YL_OP_CONV;
     char candidates[160];
     snprintf(candidates, sizeof candidates, "gemm winograd%s, the fixed rule unless %g%% "
-             "faster, best of %d runs", yl_onednn_available() ? " onednn" : "",
+             "faster, best of %d runs", yl_onednn_available() ? " onednn (winograd for 3x3)" : "",
              MIN_GAIN * 100, TIMED_RUNS);
     yl_conv_choice_file *file;
     YL_TRY(yl_conv_choice_file_open(t->m, t->threads, candidates, &file));

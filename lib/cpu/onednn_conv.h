@@ -1,7 +1,8 @@
 /* One convolution run by oneDNN (Debian's libdnnl 2.6), a candidate of the CPU's
- * per-layer algorithm choice (conv_choice.h): made for one layer's shape, its weights
- * reordered once into the layout oneDNN's kernel picked, bias, the residual add (a "sum"
- * post-op) and the activation fused. Inputs and outputs stay PyTorch's plain CHW: the
+ * per-layer algorithm choice (conv_choice.h): made for one layer's shape (oneDNN's Winograd
+ * for a 3x3 stride-1 layer where it has a kernel for the shape, else its direct kernels),
+ * its weights reordered once into the layout oneDNN's kernel picked, bias, the residual add
+ * (a "sum" post-op) and the activation fused. Inputs and outputs stay PyTorch's plain CHW: the
  * primitive reorders them into and out of its blocked layout in the caller's scratch. */
 #ifndef YL_CPU_ONEDNN_CONV_H
 #define YL_CPU_ONEDNN_CONV_H

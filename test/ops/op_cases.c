@@ -73,8 +73,9 @@
 #define NONE YL_ACT_NONE
 /* The CPU's convolution algorithms (op_conv_algo.c) against the reference on one image: the
  * conv dims less the batch. GEMM is the reference's own path, but a residual that is the
- * output itself is accumulated by the GEMM rather than added after it, and oneDNN's direct
- * convolution sums in its own order: both the FP32 convolution's 1e-5; Winograd's transforms
+ * output itself is accumulated by the GEMM rather than added after it, and oneDNN sums in
+ * its own order (its Winograd on the 3x3 stride-1 rows where it has a kernel for the shape,
+ * F(2x2, 3x3) on these: within 1e-5 too): both the FP32 convolution's 1e-5; Winograd's transforms
  * add ~3e-6 of sum|terms| on these shapes (2e-5, as test_dense_ops bounds it). Each macro
  * ends its rows with a comma; oneDNN's rows exist only in a build with it. */
 #define ALGO_CHECK_gemm SUM_FP32
