@@ -71,7 +71,7 @@ START_TEST(unknown_modes_are_refused)
         yl_onednn_conv *conv;
         const yl_conv_desc d = {4, 4, 3, 3, 1, 1, 1};
         const float w[4 * 4 * 9] = {0};
-        ck_assert_status(yl_onednn_conv_create(&d, 5, 5, w, NULL, 0, YL_ACT_NONE, &conv),
+        ck_assert_status(yl_onednn_conv_create(&d, 5, 5, w, NULL, 0, YL_ACT_NONE, 0, &conv),
                          YOLACT_ERR_UNSUPPORTED);
         ck_assert_ptr_null(conv);
     }

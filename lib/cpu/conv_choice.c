@@ -95,7 +95,7 @@ yolact_status yl_cpu_conv_op(const yl_cpu_convs *convs, const yolact_model *m, i
  * thread's omp_get_max_threads(), and runs every call with that many threads whatever the
  * caller's setting then: so it is made under the session's thread count, and the caller's
  * setting is given back. */
-static yolact_status make_onednn(const yolact_model *m, int i, int threads,
+static yolact_status make_onednn(const yolact_model *m, int i, int threads, int layouts,
                                  yl_onednn_conv **conv)
 {
     const yl_op *op = &m->ops[i];
@@ -103,7 +103,8 @@ static yolact_status make_onednn(const yolact_model *m, int i, int threads,
     const int callers = omp_get_max_threads();
     omp_set_num_threads(threads);
     yolact_status s = yl_onednn_conv_create(&op->conv, in->height, in->width, op->weight,
-                                            op->bias, op->residual >= 0, op->act, conv);
+                                            op->bias, op->residual >= 0, op->act, layouts,
+                                            conv);
     omp_set_num_threads(callers);
     return s;
 }
@@ -111,6 +112,74 @@ static yolact_status make_onednn(const yolact_model *m, int i, int threads,
 static size_t aligned(size_t bytes)
 {
     return (bytes + SCRATCH_ALIGN - 1) / SCRATCH_ALIGN * SCRATCH_ALIGN;
+}
+
+/* Buffers that may stay in oneDNN's blocked layout whatever the algorithms, into blockable
+ * (per buffer): channels a multiple of its block, written by a convolution, and touched by
+ * convolutions alone (every other op reads and writes plain CHW). */
+static void find_blockable(const yolact_model *m, unsigned char *blockable)
+{
+    const int block = yl_onednn_block();
+    memset(blockable, 0, (size_t)m->num_buffers);
+    for (int i = 0; i < m->num_ops; i++)
+        if (m->ops[i].kind == YL_OP_CONV)
+            blockable[m->ops[i].out] =
+                block > 0 && m->buffers[m->ops[i].out].channels % block == 0;
+    for (int i = 0; i < m->num_ops; i++) {
+        const yl_op *op = &m->ops[i];
+        if (op->kind == YL_OP_CONV)
+            continue;
+        const int used[] = {op->in, op->out, op->residual,
+                            op->kind == YL_OP_DCN ? op->offsets : -1};
+        for (size_t k = 0; k < sizeof used / sizeof *used; k++)
+            if (used[k] >= 0)
+                blockable[used[k]] = 0;
+    }
+}
+
+/* The layouts of op's primitive where the buffers in blocked are (the residual is in the
+ * output's layout: the planning keeps them alike). */
+static int op_layouts(const yl_op *op, const unsigned char *blocked)
+{
+    return (blocked[op->in] ? YL_ONEDNN_SRC_BLOCKED : 0) |
+           (blocked[op->out] ? YL_ONEDNN_DST_BLOCKED : 0);
+}
+
+/* The layouts op would run in were its neighbours oneDNN's too: what auto mode times, since
+ * a chain of oneDNN layers hands its activations on blocked. */
+static int hopeful_layouts(const yl_op *op, const unsigned char *blockable)
+{
+    const int residual_ok = op->residual < 0 || blockable[op->residual];
+    return (blockable[op->in] ? YL_ONEDNN_SRC_BLOCKED : 0) |
+           (blockable[op->out] && residual_ok ? YL_ONEDNN_DST_BLOCKED : 0);
+}
+
+/* Which buffers stay blocked under the algorithms algo, into blocked: the blockable ones
+ * that oneDNN convolutions alone touch, none of a layer whose primitive refused the blocked
+ * layout (refused), and a residual only with its convolution's output. */
+static void plan_blocked(const yolact_model *m, const unsigned char *algo,
+                         const unsigned char *refused, unsigned char *blocked)
+{
+    find_blockable(m, blocked);
+    for (int i = 0; i < m->num_ops; i++) {
+        const yl_op *op = &m->ops[i];
+        if (op->kind != YL_OP_CONV || (algo[i] == YL_CONV_ONEDNN && !refused[i]))
+            continue;
+        blocked[op->in] = blocked[op->out] = 0;
+        if (op->residual >= 0)
+            blocked[op->residual] = 0;
+    }
+    for (int changed = 1; changed;) {
+        changed = 0;
+        for (int i = 0; i < m->num_ops; i++) {
+            const yl_op *op = &m->ops[i];
+            if (op->kind == YL_OP_CONV && op->residual >= 0 &&
+                blocked[op->residual] != blocked[op->out]) {
+                blocked[op->residual] = blocked[op->out] = 0;
+                changed = 1;
+            }
+        }
+    }
 }
 
 /* What auto mode times with: the session being made and its buffers, and whether its
@@ -125,14 +194,16 @@ typedef struct timing {
     int use_file;
 } timing;
 
-/* The best of TIMED_RUNS runs of op i by algo after a warm-up; INFINITY if it fails. */
-static double seconds(const timing *t, int i, yl_conv_algo algo, void *dnn_scratch)
+/* The best of TIMED_RUNS runs of op i by algo (oneDNN: the primitive dnn, with scratch)
+ * after a warm-up; INFINITY if it fails. */
+static double seconds(const timing *t, int i, yl_conv_algo algo, const yl_onednn_conv *dnn,
+                      void *scratch)
 {
     double best = INFINITY;
     for (int r = 0; r <= TIMED_RUNS; r++) {
         double start = yl_profile_now();
-        if (run_as(algo, t->convs->onednn[i], dnn_scratch, t->m, i, t->buffers, t->p,
-                   t->workspace, t->threads) != YOLACT_OK)
+        if (run_as(algo, dnn, scratch, t->m, i, t->buffers, t->p, t->workspace, t->threads) !=
+            YOLACT_OK)
             return INFINITY;
         double s = yl_profile_now() - start;
         if (r > 0 && s < best)
@@ -141,44 +212,79 @@ static double seconds(const timing *t, int i, yl_conv_algo algo, void *dnn_scrat
     return best;
 }
 
-/* Each convolution's fastest candidate, into choice. The oneDNN primitives made to time
- * stay in the session for the layers that choose them. */
+/* Op i by oneDNN: into *chained its time in the layouts a chain of oneDNN layers would hand
+ * it (the primitive stays in the session for settle), INFINITY where oneDNN has no kernel;
+ * into *leave what its leaving such a chain would cost the neighbours' reorders, measured as
+ * what its own primitive on plain buffers takes more. */
+static yolact_status time_onednn(const timing *t, int i, const unsigned char *blockable,
+                                 double *chained, double *leave)
+{
+    *chained = INFINITY;
+    *leave = 0;
+    const int layouts = hopeful_layouts(&t->m->ops[i], blockable);
+    yl_onednn_conv **kept = &t->convs->onednn[i], *plain = NULL;
+    if (make_onednn(t->m, i, t->threads, layouts, kept) != YOLACT_OK)
+        return YOLACT_OK;
+    t->convs->layouts[i] = (unsigned char)layouts;
+    if (layouts && make_onednn(t->m, i, t->threads, 0, &plain) != YOLACT_OK)
+        plain = NULL;
+    size_t bytes = yl_onednn_conv_scratch_bytes(*kept);
+    if (plain && yl_onednn_conv_scratch_bytes(plain) > bytes)
+        bytes = yl_onednn_conv_scratch_bytes(plain);
+    void *scratch = aligned_alloc(SCRATCH_ALIGN, aligned(bytes ? bytes : 1));
+    if (!scratch) {
+        yl_onednn_conv_destroy(plain);
+        return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory timing a layer");
+    }
+    *chained = seconds(t, i, YL_CONV_ONEDNN, *kept, scratch);
+    if (plain) {
+        double s = seconds(t, i, YL_CONV_ONEDNN, plain, scratch);
+        *leave = isfinite(s) && s > *chained ? s - *chained : 0;
+    }
+    free(scratch);
+    yl_onednn_conv_destroy(plain);
+    return YOLACT_OK;
+}
+
+/* Each convolution's fastest candidate, into choice: ours (GEMM, Winograd) charged with the
+ * reorders their leaving a oneDNN chain costs, the fixed rule's favoured by MIN_GAIN. The
+ * oneDNN primitives made to time stay in the session for the layers that choose them. */
 static yolact_status time_all(void *ctx, unsigned char *choice)
 {
     const timing *t = ctx;
     const yolact_model *m = t->m;
+    unsigned char *blockable = malloc((size_t)m->num_buffers);
+    if (!blockable)
+        return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory timing the convolutions");
+    find_blockable(m, blockable);
     atomic_fetch_add(&timings, 1);
     for (int b = 0; b < m->num_buffers; b++) /* no denormals or NaNs to skew a timing */
         memset(t->buffers[b], 0, yl_buffer_floats(&m->buffers[b]) * sizeof(float));
     omp_set_num_threads(t->threads);
-    for (int i = 0; i < m->num_ops; i++) {
+    yolact_status status = YOLACT_OK;
+    for (int i = 0; i < m->num_ops && status == YOLACT_OK; i++) {
         if (m->ops[i].kind != YL_OP_CONV)
             continue;
+        double dnn, leave;
+        if ((status = time_onednn(t, i, blockable, &dnn, &leave)) != YOLACT_OK)
+            break;
         yl_conv_algo best = fixed_algo(t->p, i);
-        double best_s = seconds(t, i, best, NULL) * (1.0 - MIN_GAIN);
-        yl_conv_algo others[] = {YL_CONV_GEMM, YL_CONV_WINOGRAD, YL_CONV_ONEDNN};
-        for (size_t k = 0; k < sizeof others / sizeof *others; k++) {
-            yl_conv_algo a = others[k];
-            void *scratch = NULL;
+        double best_s = (seconds(t, i, best, NULL, NULL) + leave) * (1.0 - MIN_GAIN);
+        const yl_conv_algo ours[] = {YL_CONV_GEMM, YL_CONV_WINOGRAD};
+        for (size_t k = 0; k < sizeof ours / sizeof *ours; k++) {
+            yl_conv_algo a = ours[k];
             if (a == fixed_algo(t->p, i) || (a == YL_CONV_WINOGRAD && !t->p->op[i]))
                 continue;
-            if (a == YL_CONV_ONEDNN) {
-                if (make_onednn(m, i, t->threads, &t->convs->onednn[i]) != YOLACT_OK)
-                    continue;
-                size_t bytes = aligned(yl_onednn_conv_scratch_bytes(t->convs->onednn[i]));
-                if (!(scratch = aligned_alloc(SCRATCH_ALIGN, bytes ? bytes : SCRATCH_ALIGN)))
-                    return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory timing a layer");
-            }
-            double s = seconds(t, i, a, scratch);
-            free(scratch);
+            double s = seconds(t, i, a, NULL, NULL) + leave;
             if (s < best_s) {
                 best = a;
                 best_s = s;
             }
         }
-        choice[i] = (unsigned char)best;
+        choice[i] = (unsigned char)(dnn < best_s ? YL_CONV_ONEDNN : best);
     }
-    return YOLACT_OK;
+    free(blockable);
+    return status;
 }
 
 /* One letter per convolution of m in op order from algo (per op), into out of n bytes. */
@@ -224,7 +330,9 @@ static yolact_status choose(void *ctx, unsigned char *choice)
         convs += t->m->ops[i].kind == YL_OP_CONV;
     char candidates[160];
     snprintf(candidates, sizeof candidates, "gemm winograd%s, the fixed rule unless %g%% "
-             "faster, best of %d runs", yl_onednn_available() ? " onednn (winograd for 3x3)" : "",
+             "faster, best of %d runs", yl_onednn_available()
+                 ? " onednn (winograd for 3x3, blocked chains; ours charged their reorders)"
+                 : "",
              MIN_GAIN * 100, TIMED_RUNS);
     yl_conv_choice_file *file;
     YL_TRY(yl_conv_choice_file_open(t->m, t->threads, candidates, &file));
@@ -253,6 +361,7 @@ void yl_cpu_convs_destroy(yl_cpu_convs *c)
     for (int i = 0; c->onednn && i < c->num_ops; i++)
         yl_onednn_conv_destroy(c->onednn[i]);
     free(c->onednn);
+    free(c->layouts);
     free(c->algo);
     free(c->onednn_scratch);
     free(c);
@@ -276,29 +385,66 @@ static yl_conv_algo wanted(yl_conv_mode mode, const unsigned char *timed,
     return fixed_algo(p, i);
 }
 
-/* Every op's algorithm, the oneDNN primitives the choice needs (made, or kept from the
- * timing) and their shared scratch; a layer oneDNN cannot run takes the fixed rule. */
+/* Op i's oneDNN primitive in layouts, kept where the timing made it so, else made now. */
+static yolact_status ensure_onednn(yl_cpu_convs *c, const yolact_model *m, int i, int threads,
+                                   int layouts)
+{
+    if (c->onednn[i] && c->layouts[i] == layouts)
+        return YOLACT_OK;
+    yl_onednn_conv_destroy(c->onednn[i]);
+    c->onednn[i] = NULL;
+    YL_TRY(make_onednn(m, i, threads, layouts, &c->onednn[i]));
+    c->layouts[i] = (unsigned char)layouts;
+    return YOLACT_OK;
+}
+
+/* Every op's algorithm, the buffers kept blocked, the oneDNN primitives for them (made, or
+ * kept from the timing) and their shared scratch. A layer whose primitive oneDNN refuses in
+ * the blocked layout takes plain buffers; one it refuses in any, the fixed rule. Either
+ * changes its neighbours' layouts, so the plan is made again: each time one layer fewer is
+ * blocked or oneDNN's, so it ends. */
 static yolact_status settle(yl_cpu_convs *c, const yolact_model *m, const yl_cpu_prepared *p,
                             yl_conv_mode mode, const unsigned char *timed, int threads)
 {
+    unsigned char *refused = calloc((size_t)m->num_ops, 1);
+    unsigned char *blocked = malloc((size_t)m->num_buffers);
+    if (!refused || !blocked) {
+        free(refused);
+        free(blocked);
+        return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory planning the convolutions");
+    }
+    for (int i = 0; i < m->num_ops; i++)
+        if (m->ops[i].kind == YL_OP_CONV)
+            c->algo[i] = (unsigned char)wanted(mode, timed, p, i);
+    for (int replan = 1; replan;) {
+        replan = 0;
+        plan_blocked(m, c->algo, refused, blocked);
+        for (int i = 0; i < m->num_ops && !replan; i++) {
+            if (m->ops[i].kind != YL_OP_CONV)
+                continue;
+            if (c->algo[i] != YL_CONV_ONEDNN) {
+                yl_onednn_conv_destroy(c->onednn[i]);
+                c->onednn[i] = NULL;
+                continue;
+            }
+            const int layouts = op_layouts(&m->ops[i], blocked);
+            if (ensure_onednn(c, m, i, threads, layouts) == YOLACT_OK)
+                continue;
+            if (layouts)
+                refused[i] = 1;
+            else
+                c->algo[i] = (unsigned char)fixed_algo(p, i);
+            replan = 1;
+        }
+    }
+    free(refused);
+    free(blocked);
+    yl_clear_error();
     size_t scratch = 0;
     for (int i = 0; i < m->num_ops; i++) {
-        if (m->ops[i].kind != YL_OP_CONV)
-            continue;
-        yl_conv_algo a = wanted(mode, timed, p, i);
-        if (a == YL_CONV_ONEDNN && !c->onednn[i] &&
-            make_onednn(m, i, threads, &c->onednn[i]) != YOLACT_OK)
-            a = fixed_algo(p, i);
-        if (a != YL_CONV_ONEDNN) {
-            yl_onednn_conv_destroy(c->onednn[i]);
-            c->onednn[i] = NULL;
-        } else {
-            size_t b = yl_onednn_conv_scratch_bytes(c->onednn[i]);
-            scratch = b > scratch ? b : scratch;
-        }
-        c->algo[i] = (unsigned char)a;
+        size_t b = c->onednn[i] ? yl_onednn_conv_scratch_bytes(c->onednn[i]) : 0;
+        scratch = b > scratch ? b : scratch;
     }
-    yl_clear_error();
     if (scratch && !(c->onednn_scratch = aligned_alloc(SCRATCH_ALIGN, aligned(scratch))))
         return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory for oneDNN's scratch");
     return YOLACT_OK;
@@ -314,7 +460,8 @@ yolact_status yl_cpu_convs_create(const yolact_model *m, const yl_cpu_prepared *
         YL_TRY(yl_conv_choice_file_enabled(&use_file));
     yl_cpu_convs *c = calloc(1, sizeof *c);
     if (!c || !(c->algo = calloc((size_t)m->num_ops + 1, 1)) ||
-        !(c->onednn = calloc((size_t)m->num_ops + 1, sizeof *c->onednn))) {
+        !(c->onednn = calloc((size_t)m->num_ops + 1, sizeof *c->onednn)) ||
+        !(c->layouts = calloc((size_t)m->num_ops + 1, 1))) {
         yl_cpu_convs_destroy(c);
         return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory for the convolutions' choice");
     }

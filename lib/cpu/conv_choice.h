@@ -39,11 +39,14 @@ unsigned long yl_conv_choice_timings(void);
 const char *yl_conv_algo_name(yl_conv_algo algo);
 
 /* A session's convolutions: each one's algorithm and, where it is oneDNN, the session's
- * own primitive (sessions never share one: each runs in its caller's thread). */
+ * own primitive (sessions never share one: each runs in its caller's thread). A buffer that
+ * oneDNN convolutions alone write and read stays in oneDNN's blocked layout
+ * (onednn_conv.h), so a chain of them runs without reorders between its layers. */
 typedef struct yl_cpu_convs {
     int num_ops;
     unsigned char *algo;        /* per op: its yl_conv_algo (convolutions only) */
     yl_onednn_conv **onednn;    /* per op: NULL unless its algorithm is oneDNN */
+    unsigned char *layouts;     /* per op: its primitive's YL_ONEDNN_*_BLOCKED flags */
     void *onednn_scratch;       /* the largest of their scratch, shared: one runs at a time */
 } yl_cpu_convs;
 

@@ -83,11 +83,18 @@
 #define ALGO_CHECK_winograd {{.kind = OP_SUM, .tol = 2e-5}}
 #define ALGO_ROW(name_, algo, what, ...) \
     ROW("conv by " #name_ " " what, op_conv_algo, FP32, ALGO_CHECK_##name_, __VA_ARGS__, algo),
+/* oneDNN with its images in its blocked layout (how a chain of oneDNN layers hands them on,
+ * conv_choice.h): layouts, the YL_ONEDNN_*_BLOCKED flags. */
 #ifdef YL_HAVE_ONEDNN
 #define ONEDNN_ROW(what, ...) ALGO_ROW(onednn, YL_CONV_ONEDNN, what, __VA_ARGS__)
+#define ONEDNN_BLOCKED_ROW(what, layouts, ...) \
+    ROW("conv by onednn " what, op_conv_algo, FP32, ALGO_CHECK_onednn, __VA_ARGS__, \
+        YL_CONV_ONEDNN, layouts),
 #else
 #define ONEDNN_ROW(what, ...)
+#define ONEDNN_BLOCKED_ROW(what, layouts, ...)
 #endif
+#define BLOCKED_IN_OUT (YL_ONEDNN_SRC_BLOCKED | YL_ONEDNN_DST_BLOCKED)
 #define CONV_ALGOS(what, ...) \
     ALGO_ROW(gemm, YL_CONV_GEMM, what, __VA_ARGS__) ONEDNN_ROW(what, __VA_ARGS__)
 #define CONV_ALGOS_3X3(what, ...) CONV_ALGOS(what, __VA_ARGS__) \
@@ -284,6 +291,16 @@ const op_case op_cases[] = {
     CONV_ALGOS("7->9 5x3 dilation 2, residual", 7, 9, 5, 3, 2, 2, 2, 15, 12, LEAKY01, 1, 1)
     CONV_ALGOS("5->3 1x1 stride 2 padded", 5, 3, 1, 1, 2, 1, 1, 9, 10, NONE, 1, 1)
     CONV_ALGOS("3->64 7x7 stride 2: a stem", 3, 64, 7, 7, 2, 3, 1, 23, 19, RELU, 1, 0)
+    ONEDNN_BLOCKED_ROW("32->48 3x3, residual aliasing out, ReLU, blocked in and out",
+                       BLOCKED_IN_OUT, 32, 48, 3, 3, 1, 1, 1, 12, 9, RELU, 1, 2)
+    ONEDNN_BLOCKED_ROW("64->64 3x3 on 69x69, blocked in and out", BLOCKED_IN_OUT, 64, 64, 3,
+                       3, 1, 1, 1, 69, 69, RELU, 1, 0)
+    ONEDNN_BLOCKED_ROW("64->256 1x1, residual and ReLU, blocked in and out", BLOCKED_IN_OUT,
+                       64, 256, 1, 1, 1, 0, 1, 9, 10, RELU, 1, 1)
+    ONEDNN_BLOCKED_ROW("64->64 3x3 stride 2, blocked in", YL_ONEDNN_SRC_BLOCKED, 64, 64, 3, 3,
+                       2, 1, 1, 17, 17, RELU, 1, 0)
+    ONEDNN_BLOCKED_ROW("64->32 1x1 stride 2, residual, blocked out", YL_ONEDNN_DST_BLOCKED, 64,
+                       32, 1, 1, 2, 0, 1, 16, 15, NONE, 0, 1)
 
     GRAD_CONV("3->5 3x3", 3, 5, 3, 3, 1, 1, 1, 7, 9, 1, 1, 0, 1),
     GRAD_CONV("4->6 3x3 stride 2, odd sides, batch 2, accumulated", 4, 6, 3, 3, 2, 1, 1, 9, 7, 1,

@@ -5,9 +5,59 @@
 #include "cpu/dense_ops.h"
 #include "ops/op_harness.h"
 
+/* CHW floats into oneDNN's blocked layout nChw<block>c (onednn_conv.h), or back (to 0). */
+static void reblock(const float *from, int c, int hw, int block, int to_blocked, float *to)
+{
+    for (int ch = 0; ch < c; ch++)
+        for (int p = 0; p < hw; p++) {
+            size_t plain = (size_t)ch * hw + p;
+            size_t blocked = ((size_t)(ch / block) * hw + p) * block + ch % block;
+            if (to_blocked)
+                to[blocked] = from[plain];
+            else
+                to[plain] = from[blocked];
+        }
+}
+
+/* A oneDNN convolution run with its images in the layouts its flags say (converted here from
+ * and to plain CHW), into got. */
+static void onednn_run(op_run *r, const yl_conv_desc *d, int h, int w, int oh, int ow,
+                       const float *in, const float *weight, const float *bias,
+                       const float *res, int res_is_out, yl_activation act, int layouts,
+                       float *got)
+{
+    const int block = yl_onednn_block(), src_b = layouts & YL_ONEDNN_SRC_BLOCKED,
+              dst_b = layouts & YL_ONEDNN_DST_BLOCKED;
+    const size_t n_in = (size_t)d->in_channels * h * w, n_out = (size_t)d->out_channels * oh * ow;
+    if (layouts)
+        ck_assert_int_gt(block, 0);
+    float *src = (float *)in, *dst = got;
+    if (src_b)
+        reblock(in, d->in_channels, h * w, block, 1, src = op_host(r, n_in * 4));
+    if (dst_b)
+        dst = op_host(r, n_out * 4);
+    const float *dst_res = res;
+    if (dst_b && res) /* the residual in the output's layout; aliasing it when got does */
+        reblock(res, d->out_channels, oh * ow, block, 1,
+                (float *)(dst_res = res_is_out ? dst : op_host(r, n_out * 4)));
+    else if (res_is_out)
+        dst_res = dst;
+    yl_onednn_conv *conv;
+    ck_assert_status(yl_onednn_conv_create(d, h, w, weight, bias, res != NULL, act, layouts,
+                                           &conv), YOLACT_OK);
+    void *scratch = op_host(r, yl_onednn_conv_scratch_bytes(conv) + 64);
+    scratch = (void *)(((uintptr_t)scratch + 63) / 64 * 64);
+    yolact_status s = yl_onednn_conv_run(conv, src, dst_res, dst, scratch);
+    yl_onednn_conv_destroy(conv);
+    ck_assert_status(s, YOLACT_OK);
+    if (dst_b)
+        reblock(dst, d->out_channels, oh * ow, block, 0, got);
+}
+
 /* dims: in_channels, out_channels, kernel_h, kernel_w, stride, pad, dilation, height, width,
  * activation (yl_activation), bias (0/1), residual (0 none, 1 a buffer of its own, 2 the
- * output buffer itself), then the algorithm (yl_conv_algo). One image. */
+ * output buffer itself), the algorithm (yl_conv_algo), then for oneDNN the layouts
+ * (YL_ONEDNN_*_BLOCKED flags; 0 plain). One image. */
 static void conv_algo_run(const op_case *c, op_run *r)
 {
     const int *v = c->dims;
@@ -33,14 +83,7 @@ static void conv_algo_run(const op_case *c, op_run *r)
     float *got = residual == 2 ? op_host_copy(r, res, n_out * 4) : op_host(r, n_out * 4);
     const float *got_res = residual == 2 ? got : res;
     if (algo == YL_CONV_ONEDNN) {
-        yl_onednn_conv *conv;
-        ck_assert_status(yl_onednn_conv_create(&d, h, w, weight, bias, residual != 0, act, &conv),
-                         YOLACT_OK);
-        void *scratch = op_host(r, yl_onednn_conv_scratch_bytes(conv) + 64);
-        scratch = (void *)(((uintptr_t)scratch + 63) / 64 * 64);
-        yolact_status s = yl_onednn_conv_run(conv, in, got_res, got, scratch);
-        yl_onednn_conv_destroy(conv);
-        ck_assert_status(s, YOLACT_OK);
+        onednn_run(r, &d, h, w, oh, ow, in, weight, bias, res, residual == 2, act, v[13], got);
     } else {
         float *prepared = NULL;
         if (algo == YL_CONV_WINOGRAD) {
