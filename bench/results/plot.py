@@ -113,14 +113,16 @@ def plot_scaling(doc, prefix):
         fig.savefig('%s-%s.png' % (prefix, key.replace('_', '-')), dpi=100)
 
 
-ORT_SIDES = (('libyolact', 'libyolact', 'C0'), ('onnxruntime', 'ONNX Runtime', 'C1'),
-             ('official', 'official PyTorch', 'C2'))
+ORT_SIDES = (('libyolact', 'libyolact (fixed)', 'C0'), ('libyolact:auto', 'libyolact (auto)', 'C3'),
+             ('onnxruntime', 'ONNX Runtime', 'C1'), ('official', 'official PyTorch', 'C2'))
 
 
 def plot_ort(paths, png):
-    """Grouped bars per (network, threads): network only for the three sides, whole frame
-    for libyolact and the official code; medians over every image and round."""
-    groups, net, frame = [], {s[0]: [] for s in ORT_SIDES}, {'libyolact': [], 'official': []}
+    """Grouped bars per (network, threads): network only for every side, whole frame for
+    libyolact (each convolution mode) and the official code; medians over every image and
+    round."""
+    groups, net = [], {s[0]: [] for s in ORT_SIDES}
+    frame = {'libyolact': [], 'libyolact:auto': [], 'official': []}
     for path in paths:
         doc = json.load(open(path))
         name = os.path.splitext(os.path.basename(path))[0][len('cpu-ort-'):]
@@ -132,6 +134,9 @@ def plot_ort(paths, png):
                                          for x in r['network_only'][side]['samples']]))
             frame['libyolact'].append(median([x for r in runs for x in
                                               r['libyolact']['latency_ms']['total']['samples']]))
+            frame['libyolact:auto'].append(median([
+                x for r in runs if 'auto' in r.get('libyolact_by_conv_mode', {})
+                for x in r['libyolact_by_conv_mode']['auto']['latency_ms']['total']['samples']]))
             frame['official'].append(median([x for r in runs if r['official']
                                              for x in r['official']['total']['samples']]))
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(max(7, 1.3 * len(groups)), 8))
