@@ -424,6 +424,62 @@ START_TEST(maxpool_matches_direct_loop)
 }
 END_TEST
 
+/* got and want bit for bit (any NaN for a NaN). */
+static void assert_same_floats(const float *got, const float *want, size_t n, const char *op,
+                               size_t t)
+{
+    for (size_t i = 0; i < n; i++)
+        ck_assert_msg(memcmp(&got[i], &want[i], sizeof(float)) == 0 ||
+                          (isnan(got[i]) && isnan(want[i])),
+                      "%s case %zu, element %zu: blocked %.9g, plain %.9g", op, t, i, got[i],
+                      want[i]);
+}
+
+/* The max pooling and resize a oneDNN chain runs in the blocked layout (blocks 8 and 16)
+ * give each channel bit for bit what the plain ones do, NaN included. */
+START_TEST(blocked_pool_and_resize_match_plain)
+{
+    static const int cases[][7] = {
+        /* c, h, w, kernel, stride, pad, block */
+        {32, 11, 10, 3, 2, 1, 16}, /* the ResNet stem pool's parameters */
+        {16, 9, 7, 2, 2, 0, 8},
+        {48, 7, 5, 3, 1, 1, 16},
+    };
+    uint64_t rng = 91;
+    for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
+        const int ch = cases[t][0], h = cases[t][1], w = cases[t][2], k = cases[t][3],
+                  s = cases[t][4], p = cases[t][5], block = cases[t][6];
+        const int oh = (h + 2 * p - k) / s + 1, ow = (w + 2 * p - k) / s + 1;
+        const int rh = 2 * h + 1, rw = 2 * w - 1; /* the resize: FPN-like, uneven */
+        const size_t n_in = (size_t)ch * h * w, n_pool = (size_t)ch * oh * ow,
+                     n_resize = (size_t)ch * rh * rw;
+        float *in = rand_floats(n_in, &rng), *in_b = nan_floats(n_in);
+        in[n_in / 3] = NAN;
+        float *want = nan_floats(n_resize), *got_b = nan_floats(n_resize),
+              *got = nan_floats(n_resize);
+        void *ws = malloc(yl_resize_workspace_bytes(rh, rw));
+        ck_assert(ws);
+        yl_test_reblock(in, ch, h * w, block, 1, in_b);
+
+        yl_maxpool2d_cpu(in, ch, h, w, k, s, p, want, oh, ow);
+        yl_maxpool2d_blocked_cpu(in_b, ch, block, h, w, k, s, p, got_b, oh, ow);
+        yl_test_reblock(got_b, ch, oh * ow, block, 0, got);
+        assert_same_floats(got, want, n_pool, "maxpool", t);
+
+        yl_resize_bilinear_cpu(in, ch, h, w, want, rh, rw, ws);
+        yl_resize_bilinear_blocked_cpu(in_b, ch, block, h, w, got_b, rh, rw, ws);
+        yl_test_reblock(got_b, ch, rh * rw, block, 0, got);
+        assert_same_floats(got, want, n_resize, "resize", t);
+        free(in);
+        free(in_b);
+        free(want);
+        free(got_b);
+        free(got);
+        free(ws);
+    }
+}
+END_TEST
+
 START_TEST(bilinear_axis_halfway_and_copy)
 {
     int i0[4], i1[4];
@@ -841,6 +897,7 @@ Suite *dense_ops_suite(void)
     tcase_add_test(tc, prepared_weights_only_for_winograd_shapes);
     tcase_add_test(tc, conv_public_entry_uses_all_cores_when_zero);
     tcase_add_test(tc, maxpool_matches_direct_loop);
+    tcase_add_test(tc, blocked_pool_and_resize_match_plain);
     tcase_add_test(tc, bilinear_axis_halfway_and_copy);
     tcase_add_test(tc, resize_and_preprocess_match_pytorch);
     tcase_add_test(tc, exp_tanh_match_libm);

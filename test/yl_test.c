@@ -76,3 +76,16 @@ int yl_test_run(const char *cmd, char **out)
     int status = pclose(p);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
+
+void yl_test_reblock(const float *from, int c, int hw, int block, int to_blocked, float *to)
+{
+    for (int ch = 0; ch < c; ch++)
+        for (int p = 0; p < hw; p++) {
+            size_t plain = (size_t)ch * hw + p;
+            size_t blocked = ((size_t)(ch / block) * hw + p) * block + ch % block;
+            if (to_blocked)
+                to[blocked] = from[plain];
+            else
+                to[plain] = from[blocked];
+        }
+}

@@ -28,6 +28,10 @@ static inline float yl_test_rand(uint64_t *state, float lo, float hi)
     return lo + (hi - lo) * (float)((x >> 40) * (1.0 / 16777216.0));
 }
 
+/* c channels of hw pixels from plain CHW into oneDNN's blocked layout nChw<block>c
+ * (onednn_conv.h) when to_blocked, else back. */
+void yl_test_reblock(const float *from, int c, int hw, int block, int to_blocked, float *to);
+
 /* The bundled parity checkpoint (random weights, ResNet [1,1,1,1], FPN 64), run with the
  * yolact_resnet50 preset as the official parity outputs were made. */
 #define YL_TEST_PARITY_CHECKPOINT YL_TEST_DATA "/parity/yolact_tiny_seed1_fp16_zip.pth"

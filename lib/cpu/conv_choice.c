@@ -114,20 +114,27 @@ static size_t aligned(size_t bytes)
     return (bytes + SCRATCH_ALIGN - 1) / SCRATCH_ALIGN * SCRATCH_ALIGN;
 }
 
+/* Ops that run on either layout, their output in their input's (dense_ops.h). */
+static int keeps_layout(const yl_op *op)
+{
+    return op->kind == YL_OP_MAXPOOL || op->kind == YL_OP_RESIZE;
+}
+
 /* Buffers that may stay in oneDNN's blocked layout whatever the algorithms, into blockable
- * (per buffer): channels a multiple of its block, written by a convolution, and touched by
- * convolutions alone (every other op reads and writes plain CHW). */
+ * (per buffer): channels a multiple of its block, written by a convolution or an op that
+ * keeps its input's layout, and touched by those alone (every other op reads and writes
+ * plain CHW). */
 static void find_blockable(const yolact_model *m, unsigned char *blockable)
 {
     const int block = yl_onednn_block();
     memset(blockable, 0, (size_t)m->num_buffers);
     for (int i = 0; i < m->num_ops; i++)
-        if (m->ops[i].kind == YL_OP_CONV)
+        if (m->ops[i].kind == YL_OP_CONV || keeps_layout(&m->ops[i]))
             blockable[m->ops[i].out] =
                 block > 0 && m->buffers[m->ops[i].out].channels % block == 0;
     for (int i = 0; i < m->num_ops; i++) {
         const yl_op *op = &m->ops[i];
-        if (op->kind == YL_OP_CONV)
+        if (op->kind == YL_OP_CONV || keeps_layout(op))
             continue;
         const int used[] = {op->in, op->out, op->residual,
                             op->kind == YL_OP_DCN ? op->offsets : -1};
@@ -155,8 +162,9 @@ static int hopeful_layouts(const yl_op *op, const unsigned char *blockable)
 }
 
 /* Which buffers stay blocked under the algorithms algo, into blocked: the blockable ones
- * that oneDNN convolutions alone touch, none of a layer whose primitive refused the blocked
- * layout (refused), and a residual only with its convolution's output. */
+ * that no convolution but oneDNN's touches, none of a layer whose primitive refused the
+ * blocked layout (refused), a residual only with its convolution's output, and the output
+ * of an op that keeps its input's layout only with that input. */
 static void plan_blocked(const yolact_model *m, const unsigned char *algo,
                          const unsigned char *refused, unsigned char *blocked)
 {
@@ -173,9 +181,10 @@ static void plan_blocked(const yolact_model *m, const unsigned char *algo,
         changed = 0;
         for (int i = 0; i < m->num_ops; i++) {
             const yl_op *op = &m->ops[i];
-            if (op->kind == YL_OP_CONV && op->residual >= 0 &&
-                blocked[op->residual] != blocked[op->out]) {
-                blocked[op->residual] = blocked[op->out] = 0;
+            const int tied = op->kind == YL_OP_CONV ? op->residual : keeps_layout(op) ? op->in
+                                                                                     : -1;
+            if (tied >= 0 && blocked[tied] != blocked[op->out]) {
+                blocked[tied] = blocked[op->out] = 0;
                 changed = 1;
             }
         }
@@ -362,6 +371,7 @@ void yl_cpu_convs_destroy(yl_cpu_convs *c)
         yl_onednn_conv_destroy(c->onednn[i]);
     free(c->onednn);
     free(c->layouts);
+    free(c->blocked);
     free(c->algo);
     free(c->onednn_scratch);
     free(c);
@@ -406,13 +416,9 @@ static yolact_status ensure_onednn(yl_cpu_convs *c, const yolact_model *m, int i
 static yolact_status settle(yl_cpu_convs *c, const yolact_model *m, const yl_cpu_prepared *p,
                             yl_conv_mode mode, const unsigned char *timed, int threads)
 {
-    unsigned char *refused = calloc((size_t)m->num_ops, 1);
-    unsigned char *blocked = malloc((size_t)m->num_buffers);
-    if (!refused || !blocked) {
-        free(refused);
-        free(blocked);
+    unsigned char *refused = calloc((size_t)m->num_ops, 1), *blocked = c->blocked;
+    if (!refused)
         return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory planning the convolutions");
-    }
     for (int i = 0; i < m->num_ops; i++)
         if (m->ops[i].kind == YL_OP_CONV)
             c->algo[i] = (unsigned char)wanted(mode, timed, p, i);
@@ -438,7 +444,6 @@ static yolact_status settle(yl_cpu_convs *c, const yolact_model *m, const yl_cpu
         }
     }
     free(refused);
-    free(blocked);
     yl_clear_error();
     size_t scratch = 0;
     for (int i = 0; i < m->num_ops; i++) {
@@ -461,7 +466,8 @@ yolact_status yl_cpu_convs_create(const yolact_model *m, const yl_cpu_prepared *
     yl_cpu_convs *c = calloc(1, sizeof *c);
     if (!c || !(c->algo = calloc((size_t)m->num_ops + 1, 1)) ||
         !(c->onednn = calloc((size_t)m->num_ops + 1, sizeof *c->onednn)) ||
-        !(c->layouts = calloc((size_t)m->num_ops + 1, 1))) {
+        !(c->layouts = calloc((size_t)m->num_ops + 1, 1)) ||
+        !(c->blocked = calloc((size_t)m->num_buffers + 1, 1))) {
         yl_cpu_convs_destroy(c);
         return yl_fail(YOLACT_ERR_OUT_OF_MEMORY, "out of memory for the convolutions' choice");
     }
@@ -480,6 +486,11 @@ yolact_status yl_cpu_convs_create(const yolact_model *m, const yl_cpu_prepared *
     }
     *out = c;
     return YOLACT_OK;
+}
+
+int yl_cpu_buffer_block(const yl_cpu_convs *c, int b)
+{
+    return c && c->blocked[b] ? yl_onednn_block() : 0;
 }
 
 void yl_cpu_convs_describe(const yl_cpu_convs *c, const yolact_model *m, char *out, size_t n)

@@ -40,13 +40,15 @@ const char *yl_conv_algo_name(yl_conv_algo algo);
 
 /* A session's convolutions: each one's algorithm and, where it is oneDNN, the session's
  * own primitive (sessions never share one: each runs in its caller's thread). A buffer that
- * oneDNN convolutions alone write and read stays in oneDNN's blocked layout
- * (onednn_conv.h), so a chain of them runs without reorders between its layers. */
+ * only oneDNN convolutions, max pooling and resizes write and read stays in oneDNN's
+ * blocked layout (onednn_conv.h), so a chain of them runs without reorders between its
+ * layers. */
 typedef struct yl_cpu_convs {
     int num_ops;
     unsigned char *algo;        /* per op: its yl_conv_algo (convolutions only) */
     yl_onednn_conv **onednn;    /* per op: NULL unless its algorithm is oneDNN */
     unsigned char *layouts;     /* per op: its primitive's YL_ONEDNN_*_BLOCKED flags */
+    unsigned char *blocked;     /* per buffer: 1 where it is kept blocked */
     void *onednn_scratch;       /* the largest of their scratch, shared: one runs at a time */
 } yl_cpu_convs;
 
@@ -62,6 +64,10 @@ void yl_cpu_convs_destroy(yl_cpu_convs *convs);
 yolact_status yl_cpu_conv_op(const yl_cpu_convs *convs, const yolact_model *m, int i,
                              float *const *buffers, const yl_cpu_prepared *prepared,
                              float *workspace, int threads);
+
+/* oneDNN's channel block where buffer b is kept in its blocked layout, 0 where it is plain
+ * CHW (always without convs: the fixed rule). */
+int yl_cpu_buffer_block(const yl_cpu_convs *convs, int b);
 
 /* One letter per convolution of m in op order (g gemm, w winograd, o oneDNN), for
  * yolact-bench; out has room for n bytes (cut short, always terminated). */

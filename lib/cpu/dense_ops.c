@@ -6,38 +6,54 @@
 #include "cpu/conv.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 /* PyTorch's max: NaN wins (v > m || isnan(v)). */
 static inline float max_nan(float m, float v) { return v > m || isnan(v) ? v : m; }
 
-/* Output columns are done in chunks whose input columns fit this buffer: the window's
- * rows are first reduced into it column by column (contiguous, vectorised), then each
- * output takes the max of `kernel` neighbours there. Max is exact in any order, so this
+/* Output columns are done in chunks whose input columns fit this buffer (floats): the
+ * window's rows are first reduced into it column by column (contiguous, vectorised), then
+ * each output takes the max of `kernel` neighbours there. Max is exact in any order, so this
  * equals the per-window loop, which remains for windows wider than the buffer. */
 enum { POOL_BUF = 1024 };
 
-/* o[x] = the max of col[x * stride + k], k = 0 .. kernel - 1 in order. */
+/* o[x] = the max of col[x * stride + k], k = 0 .. kernel - 1 in order, lanes interleaved
+ * channels at a time. */
 static inline __attribute__((always_inline)) void window_max(const float *col, float *o, int n,
-                                                             int kernel, int stride)
+                                                             int kernel, int stride, int lanes)
 {
-    for (int x = 0; x < n; x++) {
-        float m = -INFINITY;
-        for (int k = 0; k < kernel; k++)
-            m = max_nan(m, col[x * stride + k]);
-        o[x] = m;
+    if (lanes == 1) { /* a loop of its own, so that it vectorises across x */
+        for (int x = 0; x < n; x++) {
+            float m = -INFINITY;
+            for (int k = 0; k < kernel; k++)
+                m = max_nan(m, col[x * stride + k]);
+            o[x] = m;
+        }
+        return;
     }
+    for (int x = 0; x < n; x++)
+        for (int l = 0; l < lanes; l++) {
+            float m = -INFINITY;
+            for (int k = 0; k < kernel; k++)
+                m = max_nan(m, col[(x * stride + k) * lanes + l]);
+            o[x * lanes + l] = m;
+        }
 }
 
-void yl_maxpool2d_cpu(const float *in, int channels, int in_h, int in_w, int kernel,
-                      int stride, int pad, float *out, int out_h, int out_w)
+/* Max pooling of planes planes of lanes interleaved channels each (lanes 1: CHW; oneDNN's
+ * block: nChw<block>c). */
+static inline __attribute__((always_inline)) void maxpool_lanes(
+    const float *in, int planes, int lanes, int in_h, int in_w, int kernel, int stride,
+    int pad, float *out, int out_h, int out_w)
 {
-    int chunk = kernel <= POOL_BUF ? (POOL_BUF - kernel) / stride + 1 : 0;
-#pragma omp parallel for schedule(static) if ((size_t)channels * out_h * out_w > 65536)
-    for (int r = 0; r < channels * out_h; r++) {
-        int c = r / out_h, y = r % out_h;
-        const float *plane = in + (size_t)c * in_h * in_w;
-        float *o = out + (size_t)r * out_w;
+    const int cols = POOL_BUF / lanes;
+    const int chunk = kernel <= cols ? (cols - kernel) / stride + 1 : 0;
+#pragma omp parallel for schedule(static) if ((size_t)planes * lanes * out_h * out_w > 65536)
+    for (int r = 0; r < planes * out_h; r++) {
+        int p = r / out_h, y = r % out_h;
+        const float *plane = in + (size_t)p * in_h * in_w * lanes;
+        float *o = out + (size_t)r * out_w * lanes;
         /* Padding is -inf, so only the window's inside counts. */
         int y0 = y * stride - pad, y1 = y0 + kernel;
         y0 = y0 < 0 ? 0 : y0;
@@ -47,11 +63,13 @@ void yl_maxpool2d_cpu(const float *in, int channels, int in_h, int in_w, int ker
                 int x0 = x * stride - pad, x1 = x0 + kernel;
                 x0 = x0 < 0 ? 0 : x0;
                 x1 = x1 > in_w ? in_w : x1;
-                float m = -INFINITY;
-                for (int iy = y0; iy < y1; iy++)
-                    for (int ix = x0; ix < x1; ix++)
-                        m = max_nan(m, plane[(size_t)iy * in_w + ix]);
-                o[x] = m;
+                for (int l = 0; l < lanes; l++) {
+                    float m = -INFINITY;
+                    for (int iy = y0; iy < y1; iy++)
+                        for (int ix = x0; ix < x1; ix++)
+                            m = max_nan(m, plane[((size_t)iy * in_w + ix) * lanes + l]);
+                    o[(size_t)x * lanes + l] = m;
+                }
             }
             continue;
         }
@@ -61,19 +79,36 @@ void yl_maxpool2d_cpu(const float *in, int channels, int in_h, int in_w, int ker
             /* col[j] = column max of input column base + j (-inf outside the input). */
             int base = xo * stride - pad, width = (n - 1) * stride + kernel;
             int a = base < 0 ? -base : 0, b = in_w - base < width ? in_w - base : width;
-            for (int j = 0; j < width; j++)
+            for (int j = 0; j < width * lanes; j++)
                 col[j] = -INFINITY;
             for (int iy = y0; iy < y1; iy++) {
-                const float *row = plane + (size_t)iy * in_w + base;
-                for (int j = a; j < b; j++)
+                const float *row = plane + ((ptrdiff_t)iy * in_w + base) * lanes;
+                for (int j = a * lanes; j < b * lanes; j++)
                     col[j] = max_nan(col[j], row[j]);
             }
             if (kernel == 3 && stride == 2)   /* ResNet's stem: constants, so vectorised */
-                window_max(col, o + xo, n, 3, 2);
+                window_max(col, o + (size_t)xo * lanes, n, 3, 2, lanes);
             else
-                window_max(col, o + xo, n, kernel, stride);
+                window_max(col, o + (size_t)xo * lanes, n, kernel, stride, lanes);
         }
     }
+}
+
+void yl_maxpool2d_cpu(const float *in, int channels, int in_h, int in_w, int kernel,
+                      int stride, int pad, float *out, int out_h, int out_w)
+{
+    maxpool_lanes(in, channels, 1, in_h, in_w, kernel, stride, pad, out, out_h, out_w);
+}
+
+void yl_maxpool2d_blocked_cpu(const float *in, int channels, int block, int in_h, int in_w,
+                              int kernel, int stride, int pad, float *out, int out_h,
+                              int out_w)
+{
+    if (block == 16) /* the block a constant, so the lanes' loops vectorise */
+        maxpool_lanes(in, channels / 16, 16, in_h, in_w, kernel, stride, pad, out, out_h,
+                      out_w);
+    else
+        maxpool_lanes(in, channels / 8, 8, in_h, in_w, kernel, stride, pad, out, out_h, out_w);
 }
 
 /* The axis tables in a workspace: y then x, each (i0, i1, w0, w1) arrays. */
@@ -105,26 +140,49 @@ static inline float bilinear(float a, float b, float c, float d, float w0x, floa
     return (a * w0x + b * w1x) * w0y + (c * w0x + d * w1x) * w1y;
 }
 
-void yl_resize_bilinear_cpu(const float *in, int channels, int in_h, int in_w,
-                            float *out, int out_h, int out_w, void *workspace)
+/* The resize of planes planes of lanes interleaved channels each (lanes 1: CHW; oneDNN's
+ * block: nChw<block>c): every output element from the same four inputs and weights, so a
+ * channel's values are the same in either layout. */
+static inline __attribute__((always_inline)) void resize_lanes(
+    const float *in, int planes, int lanes, int in_h, int in_w, float *out, int out_h,
+    int out_w, void *workspace)
 {
     axis_table ty = axis_table_at(workspace, 0, out_h);
     axis_table tx = axis_table_at(workspace, (size_t)out_h, out_w);
     yl_bilinear_axis(in_h, out_h, ty.i0, ty.i1, ty.w0, ty.w1);
     yl_bilinear_axis(in_w, out_w, tx.i0, tx.i1, tx.w0, tx.w1);
-    int rows = channels * out_h;
-#pragma omp parallel for schedule(static) if ((size_t)rows * out_w > 65536)
+    const size_t in_row = (size_t)in_w * lanes, out_row = (size_t)out_w * lanes;
+    int rows = planes * out_h;
+#pragma omp parallel for schedule(static) if ((size_t)rows * out_row > 65536)
     for (int r = 0; r < rows; r++) {
-        int c = r / out_h, y = r % out_h;
-        const float *plane = in + (size_t)c * in_h * in_w;
-        const float *r0 = plane + (size_t)ty.i0[y] * in_w, *r1 = plane + (size_t)ty.i1[y] * in_w;
+        int p = r / out_h, y = r % out_h;
+        const float *plane = in + (size_t)p * in_h * in_row;
+        const float *r0 = plane + (size_t)ty.i0[y] * in_row, *r1 = plane + (size_t)ty.i1[y] * in_row;
         float w0y = ty.w0[y], w1y = ty.w1[y];
-        float *o = out + (size_t)r * out_w;
+        float *o = out + (size_t)r * out_row;
         for (int x = 0; x < out_w; x++) {
-            int x0 = tx.i0[x], x1 = tx.i1[x];
-            o[x] = bilinear(r0[x0], r0[x1], r1[x0], r1[x1], tx.w0[x], tx.w1[x], w0y, w1y);
+            const size_t x0 = (size_t)tx.i0[x] * lanes, x1 = (size_t)tx.i1[x] * lanes;
+            for (int l = 0; l < lanes; l++)
+                o[(size_t)x * lanes + l] = bilinear(r0[x0 + l], r0[x1 + l], r1[x0 + l],
+                                                    r1[x1 + l], tx.w0[x], tx.w1[x], w0y, w1y);
         }
     }
+}
+
+void yl_resize_bilinear_cpu(const float *in, int channels, int in_h, int in_w,
+                            float *out, int out_h, int out_w, void *workspace)
+{
+    resize_lanes(in, channels, 1, in_h, in_w, out, out_h, out_w, workspace);
+}
+
+void yl_resize_bilinear_blocked_cpu(const float *in, int channels, int block, int in_h,
+                                    int in_w, float *out, int out_h, int out_w,
+                                    void *workspace)
+{
+    if (block == 16)
+        resize_lanes(in, channels / 16, 16, in_h, in_w, out, out_h, out_w, workspace);
+    else
+        resize_lanes(in, channels / 8, 8, in_h, in_w, out, out_h, out_w, workspace);
 }
 
 /* Output columns of the preprocess a sweep over the rows covers: their axis entries live on

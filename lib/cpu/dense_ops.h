@@ -55,6 +55,12 @@ void yl_conv2d_prepared_cpu(const yl_conv_desc *d, const float *in, int in_h, in
 void yl_maxpool2d_cpu(const float *in, int channels, int in_h, int in_w, int kernel,
                       int stride, int pad, float *out, int out_h, int out_w);
 
+/* yl_maxpool2d_cpu on images in oneDNN's blocked layout nChw<block>c (onednn_conv.h; block
+ * 8 or 16 dividing channels), in and out: each channel's values the same. */
+void yl_maxpool2d_blocked_cpu(const float *in, int channels, int block, int in_h, int in_w,
+                              int kernel, int stride, int pad, float *out, int out_h,
+                              int out_w);
+
 /* out[i] = a[i] + b[i] for n floats (the network's YL_OP_ADD); out may alias a or b. */
 void yl_add_cpu(const float *a, const float *b, size_t n, float *out);
 
@@ -75,6 +81,11 @@ void yl_add_activate_cpu(const float *y, const float *residual, size_t n, yl_act
 size_t yl_resize_workspace_bytes(int out_h, int out_w);
 void yl_resize_bilinear_cpu(const float *in, int channels, int in_h, int in_w,
                             float *out, int out_h, int out_w, void *workspace);
+/* The same on images in oneDNN's blocked layout nChw<block>c (block 8 or 16 dividing
+ * channels), in and out: each channel's values the same. */
+void yl_resize_bilinear_blocked_cpu(const float *in, int channels, int block, int in_h,
+                                    int in_w, float *out, int out_h, int out_w,
+                                    void *workspace);
 
 /* FastBaseTransform: bilinear resize of the 8-bit image (as float; or the float BGR one the
  * trainer takes, YOLACT_PIXEL_BGR32F, as it is) to size x size, then

@@ -5,20 +5,6 @@
 #include "cpu/dense_ops.h"
 #include "ops/op_harness.h"
 
-/* CHW floats into oneDNN's blocked layout nChw<block>c (onednn_conv.h), or back (to 0). */
-static void reblock(const float *from, int c, int hw, int block, int to_blocked, float *to)
-{
-    for (int ch = 0; ch < c; ch++)
-        for (int p = 0; p < hw; p++) {
-            size_t plain = (size_t)ch * hw + p;
-            size_t blocked = ((size_t)(ch / block) * hw + p) * block + ch % block;
-            if (to_blocked)
-                to[blocked] = from[plain];
-            else
-                to[plain] = from[blocked];
-        }
-}
-
 /* A oneDNN convolution run with its images in the layouts its flags say (converted here from
  * and to plain CHW), into got. */
 static void onednn_run(op_run *r, const yl_conv_desc *d, int h, int w, int oh, int ow,
@@ -33,12 +19,12 @@ static void onednn_run(op_run *r, const yl_conv_desc *d, int h, int w, int oh, i
         ck_assert_int_gt(block, 0);
     float *src = (float *)in, *dst = got;
     if (src_b)
-        reblock(in, d->in_channels, h * w, block, 1, src = op_host(r, n_in * 4));
+        yl_test_reblock(in, d->in_channels, h * w, block, 1, src = op_host(r, n_in * 4));
     if (dst_b)
         dst = op_host(r, n_out * 4);
     const float *dst_res = res;
     if (dst_b && res) /* the residual in the output's layout; aliasing it when got does */
-        reblock(res, d->out_channels, oh * ow, block, 1,
+        yl_test_reblock(res, d->out_channels, oh * ow, block, 1,
                 (float *)(dst_res = res_is_out ? dst : op_host(r, n_out * 4)));
     else if (res_is_out)
         dst_res = dst;
@@ -51,7 +37,7 @@ static void onednn_run(op_run *r, const yl_conv_desc *d, int h, int w, int oh, i
     yl_onednn_conv_destroy(conv);
     ck_assert_status(s, YOLACT_OK);
     if (dst_b)
-        reblock(dst, d->out_channels, oh * ow, block, 0, got);
+        yl_test_reblock(dst, d->out_channels, oh * ow, block, 0, got);
 }
 
 /* dims: in_channels, out_channels, kernel_h, kernel_w, stride, pad, dilation, height, width,
