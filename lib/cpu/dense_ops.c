@@ -107,8 +107,10 @@ void yl_maxpool2d_blocked_cpu(const float *in, int channels, int block, int in_h
     if (block == 16) /* the block a constant, so the lanes' loops vectorise */
         maxpool_lanes(in, channels / 16, 16, in_h, in_w, kernel, stride, pad, out, out_h,
                       out_w);
-    else
+    else if (block == 8)
         maxpool_lanes(in, channels / 8, 8, in_h, in_w, kernel, stride, pad, out, out_h, out_w);
+    else
+        yl_maxpool2d_cpu(in, channels, in_h, in_w, kernel, stride, pad, out, out_h, out_w);
 }
 
 /* The axis tables in a workspace: y then x, each (i0, i1, w0, w1) arrays. */
@@ -181,8 +183,10 @@ void yl_resize_bilinear_blocked_cpu(const float *in, int channels, int block, in
 {
     if (block == 16)
         resize_lanes(in, channels / 16, 16, in_h, in_w, out, out_h, out_w, workspace);
-    else
+    else if (block == 8)
         resize_lanes(in, channels / 8, 8, in_h, in_w, out, out_h, out_w, workspace);
+    else
+        yl_resize_bilinear_cpu(in, channels, in_h, in_w, out, out_h, out_w, workspace);
 }
 
 /* Output columns of the preprocess a sweep over the rows covers: their axis entries live on

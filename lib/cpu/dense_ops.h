@@ -56,7 +56,8 @@ void yl_maxpool2d_cpu(const float *in, int channels, int in_h, int in_w, int ker
                       int stride, int pad, float *out, int out_h, int out_w);
 
 /* yl_maxpool2d_cpu on images in oneDNN's blocked layout nChw<block>c (onednn_conv.h; block
- * 8 or 16 dividing channels), in and out: each channel's values the same. */
+ * 8 or 16 dividing channels), in and out: each channel's values the same. Block 0: plain
+ * CHW, yl_maxpool2d_cpu itself. */
 void yl_maxpool2d_blocked_cpu(const float *in, int channels, int block, int in_h, int in_w,
                               int kernel, int stride, int pad, float *out, int out_h,
                               int out_w);
@@ -82,7 +83,7 @@ size_t yl_resize_workspace_bytes(int out_h, int out_w);
 void yl_resize_bilinear_cpu(const float *in, int channels, int in_h, int in_w,
                             float *out, int out_h, int out_w, void *workspace);
 /* The same on images in oneDNN's blocked layout nChw<block>c (block 8 or 16 dividing
- * channels), in and out: each channel's values the same. */
+ * channels), in and out: each channel's values the same. Block 0: plain CHW. */
 void yl_resize_bilinear_blocked_cpu(const float *in, int channels, int block, int in_h,
                                     int in_w, float *out, int out_h, int out_w,
                                     void *workspace);

@@ -35,7 +35,7 @@ yolact_status yl_cpu_run_op(const yolact_model *m, int i, float *const *buffers,
     const yl_buffer_desc *in = &m->buffers[op->in];
     const yl_buffer_desc *out = op->out >= 0 ? &m->buffers[op->out] : NULL;
     float *src = buffers[op->in], *dst = op->out >= 0 ? buffers[op->out] : NULL;
-    const int block = yl_cpu_buffer_block(convs, op->in); /* its output's layout too */
+    const int block = yl_cpu_buffer_block(convs, op->in); /* its output's too; 0: CHW */
     switch (op->kind) {
     case YL_OP_CONV:
         return yl_cpu_conv_op(convs, m, i, buffers, prepared, scratch->conv, threads);
@@ -44,21 +44,13 @@ yolact_status yl_cpu_run_op(const yolact_model *m, int i, float *const *buffers,
                             op->weight, YOLACT_PRECISION_FP32, op->bias, op->act, dst,
                             scratch->conv, threads);
     case YL_OP_MAXPOOL:
-        if (block)
-            yl_maxpool2d_blocked_cpu(src, in->channels, block, in->height, in->width,
-                                     op->pool_kernel, op->pool_stride, op->pool_pad, dst,
-                                     out->height, out->width);
-        else
-            yl_maxpool2d_cpu(src, in->channels, in->height, in->width, op->pool_kernel,
-                             op->pool_stride, op->pool_pad, dst, out->height, out->width);
+        yl_maxpool2d_blocked_cpu(src, in->channels, block, in->height, in->width,
+                                 op->pool_kernel, op->pool_stride, op->pool_pad, dst,
+                                 out->height, out->width);
         break;
     case YL_OP_RESIZE:
-        if (block)
-            yl_resize_bilinear_blocked_cpu(src, in->channels, block, in->height, in->width,
-                                           dst, out->height, out->width, scratch->resize);
-        else
-            yl_resize_bilinear_cpu(src, in->channels, in->height, in->width, dst, out->height,
-                                   out->width, scratch->resize);
+        yl_resize_bilinear_blocked_cpu(src, in->channels, block, in->height, in->width, dst,
+                                       out->height, out->width, scratch->resize);
         break;
     case YL_OP_ADD:
         yl_add_cpu(src, buffers[op->residual], yl_buffer_floats(out), dst);
